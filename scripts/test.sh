@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: Release build with tests (warnings are errors), unit and
+# integration tests, then the unit tests again under AddressSanitizer + UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+jobs=$(nproc)
+generator=()
+command -v ninja >/dev/null && generator=(-G Ninja)
+
+cmake -S . -B build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DHAYATE_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs" --timeout 900)
+
+if [ "${HAYATE_SKIP_SANITIZE:-0}" != 1 ]; then
+  cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAYATE_SANITIZE=ON \
+    -DHAYATE_WERROR=ON >/dev/null
+  cmake --build build-asan -j"$jobs"
+  (cd build-asan && ctest --output-on-failure -j"$jobs" -L unit --timeout 900)
+fi

@@ -1,0 +1,47 @@
+// A persistent pool of worker threads. parallel_for hands out task indices from an atomic
+// counter, so uneven tasks balance themselves and no thread is created per call.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hayate {
+
+class ThreadPool {
+ public:
+  // n_threads counts the calling thread, which also works; 0 means all hardware threads.
+  explicit ThreadPool(int n_threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Calls fn(task, thread) for task in [0, n_tasks); thread is in [0, size()). Blocks until
+  // all tasks are done. The first exception thrown by a task is rethrown here.
+  void parallel_for(int64_t n_tasks, const std::function<void(int64_t task, int thread)>& fn);
+
+ private:
+  void worker(int thread);
+  void run_tasks(int thread);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::condition_variable done_;
+  uint64_t generation_ = 0;
+  int active_ = 0;
+  bool stop_ = false;
+  const std::function<void(int64_t, int)>* fn_ = nullptr;
+  int64_t n_tasks_ = 0;
+  std::atomic<int64_t> next_{0};
+  std::exception_ptr error_;
+};
+
+}  // namespace hayate

@@ -1,0 +1,55 @@
+// Weight formats: conversion to and from float and dot products, one traits entry per type.
+// The packed block layouts are in blocks.h and are bit-identical to GGUF's.
+//
+// A matrix-vector product over a quantized row works like ggml's: the activation row is first
+// converted to the type's `vec_dot_type` (e.g. Q8_0 for Q4_0/Q8_0 weights, Q8_K for k-quants,
+// F32 for float weights), then `vec_dot` combines one weight row with one converted row.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/ggml_types.h"
+
+namespace hayate::quant {
+
+using ToFloatFn = void (*)(const void* src, float* dst, int64_t n);
+using FromFloatFn = void (*)(const float* src, void* dst, int64_t n);
+// s = dot(x[0..n), y[0..n)); x is a weight row in the weight's type, y a row in vec_dot_type.
+using VecDotFn = void (*)(int64_t n, float* s, const void* x, const void* y);
+
+struct DotKernel {
+  const char* isa;  // "scalar", "avx2", "avx512"
+  VecDotFn fn;
+};
+
+struct TypeTraits {
+  GgmlType type;
+  ToFloatFn to_float = nullptr;        // exact dequantization (reference)
+  FromFloatFn from_float = nullptr;    // reference quantization (the one files are written with)
+  GgmlType vec_dot_type = GgmlType::F32;
+  FromFloatFn from_float_vec_dot = nullptr;  // fast conversion of activations to vec_dot_type
+  VecDotFn vec_dot = nullptr;          // the fastest kernel this CPU supports
+};
+
+// nullptr if the type has no kernels in this build (e.g. Q4_1, I32).
+const TypeTraits* traits(GgmlType type);
+// True for the weight types a model may use: F32 F16 BF16 Q8_0 Q4_0 Q2_K..Q6_K.
+bool is_supported_weight_type(GgmlType type);
+
+// Every dot kernel for `type` this CPU can run, scalar first (for tests and benchmarks).
+std::vector<DotKernel> dot_kernels(GgmlType type);
+
+// The instruction sets detected at run time, e.g. "avx2 fma f16c avx512f avx512vnni avx512bf16".
+std::string cpu_features();
+
+// Whole-row helpers (n must be a multiple of the block size).
+void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n);
+void quantize_row(GgmlType type, const float* src, void* dst, int64_t n);
+
+// Quantizes rows x cols of floats into `dst` (rows * ggml_row_size(type, cols) bytes); returns bytes written.
+size_t quantize_matrix(GgmlType type, const float* src, void* dst, int64_t rows, int64_t cols);
+
+}  // namespace hayate::quant
