@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -61,6 +62,9 @@ class Value {
   ValueType type() const { return type_; }
   bool is_integer() const;
   bool is_float() const;
+  // The raw payload of a scalar: an integer's two's complement (sign-extended), 0/1 for a
+  // bool, the bit pattern of a float or double. Lets a writer reproduce the exact bytes.
+  uint64_t bits() const { return bits_; }
 
   // `what` names the value in error messages, e.g. "model.gguf: llama.block_count".
   uint64_t as_u64(std::string_view what = "value") const;
@@ -134,6 +138,7 @@ class File {
   uint64_t data_offset_ = 0;
   std::vector<std::pair<std::string, Value>> kv_;
   std::vector<TensorInfo> tensors_;
+  std::map<std::string, size_t, std::less<>> tensor_index_;  // name -> index in tensors_
 };
 
 // Writes GGUF v3. Tensors are written in the order added, each aligned to `alignment`
@@ -166,6 +171,7 @@ class Writer {
     std::vector<int64_t> shape;
     uint64_t nbytes;
     Producer produce;
+    const void* data = nullptr;  // set instead of `produce` for tensors already in memory
   };
   uint64_t alignment_;
   std::vector<std::pair<std::string, Value>> kv_;

@@ -52,6 +52,9 @@ class Tokenizer {
   virtual TokenType token_type(int32_t id) const = 0;
   virtual std::string model_name() const = 0;  // "llama" / "gpt2"
   virtual std::string pre_name() const = 0;    // tokenizer.ggml.pre, "default" when absent
+  // True when encoding puts a space before the text (SentencePiece's add_space_prefix), so that
+  // decoders drop the leading space of the first text token.
+  virtual bool add_space_prefix() const { return false; }
 };
 
 // Turns a stream of token ids into text without ever emitting half a UTF-8 character:

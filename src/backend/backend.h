@@ -1,0 +1,73 @@
+// The operations a forward pass is written in. A backend owns memory (activations, KV cache,
+// prepared weights) and kernels; the architecture code in model/forward.cpp only calls these.
+// The reference backend (plain fp32, readable) is the oracle every other backend is tested against.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/batch.h"
+#include "model/model.h"
+
+namespace hayate {
+
+// Activations: `rows` rows of `cols` floats, row-major, in the backend's memory.
+struct Tensor {
+  float* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+};
+
+struct RopeParams {
+  RopeType type = RopeType::Norm;
+  int32_t n_rot = 0;     // rotated dimensions of each head (from the start of the head)
+  int32_t head_dim = 0;
+  float theta = 10000.0f;
+  float freq_scale = 1.0f;
+  const float* freq_factors = nullptr;  // n_rot/2 divisors, or null
+};
+
+// Paged KV storage: n_blocks blocks of block_size positions, for every layer.
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  int32_t n_layer = 0, n_blocks = 0, block_size = 0, kv_dim = 0;
+  size_t bytes = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Called once after load (upload, repack). The model must outlive the backend's use of it.
+  virtual void prepare(const Model& model) {}
+  virtual std::unique_ptr<KvCache> make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) = 0;
+
+  // Scratch activations live until reset_scratch(), called at the start of each forward.
+  virtual Tensor alloc(int64_t rows, int64_t cols) = 0;
+  virtual void reset_scratch() = 0;
+  virtual void to_host(Tensor x, float* dst) = 0;
+
+  virtual void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) = 0;
+  virtual void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) = 0;
+  // RMSNorm of each group of w.cols values (a row, or each head when x.cols is a multiple).
+  virtual void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) = 0;
+  // out[t][o] = sum_i w[o][i] * x[t][i] (+ bias[o] when bias is given)
+  virtual void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias = nullptr) = 0;
+  virtual void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) = 0;
+  virtual void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) = 0;
+  // Causal attention of each token over its own sequence's positions [0, position].
+  virtual void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
+                         int32_t head_dim, Tensor out) = 0;
+  virtual void swiglu(Tensor gate, Tensor up, Tensor out) = 0;  // out = silu(gate) * up
+  virtual void add(Tensor x, Tensor y) = 0;                     // x += y
+};
+
+// "reference" (single-threaded fp32 oracle) or "cpu" (threaded, SIMD, quantized activations).
+std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads);
+
+}  // namespace hayate

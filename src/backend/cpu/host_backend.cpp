@@ -1,0 +1,130 @@
+#include "backend/cpu/host_backend.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "quant/quant.h"
+
+namespace hayate {
+
+std::unique_ptr<KvCache> HostBackend::make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) {
+  return std::make_unique<CpuKvCache>(hp, n_blocks, block_size);
+}
+
+Tensor HostBackend::alloc(int64_t rows, int64_t cols) {
+  const size_t n = static_cast<size_t>(rows * cols);
+  if (next_ == buffers_.size()) {
+    buffers_.emplace_back();
+    sizes_.push_back(0);
+  }
+  if (sizes_[next_] < n) {
+    buffers_[next_] = std::make_unique<float[]>(n);
+    sizes_[next_] = n;
+  }
+  return Tensor{buffers_[next_++].get(), rows, cols};
+}
+
+void HostBackend::to_host(Tensor x, float* dst) {
+  std::memcpy(dst, x.data, static_cast<size_t>(x.rows * x.cols) * sizeof(float));
+}
+
+void HostBackend::get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) {
+  for (size_t i = 0; i < ids.size(); ++i)
+    quant::dequantize_row(table.type, table.row(ids[i]), out.data + i * out.cols, table.cols);
+}
+
+void HostBackend::copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) {
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::memcpy(out.data + i * out.cols, x.data + rows[i] * x.cols, static_cast<size_t>(x.cols) * sizeof(float));
+}
+
+void HostBackend::rms_norm(Tensor x, const Weight& w, float eps, Tensor out) {
+  const int64_t group = w.cols;
+  const float* weight = static_cast<const float*>(w.data);
+  const int64_t n_groups = x.rows * (x.cols / group);
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const float* in = x.data + g * group;
+    float* o = out.data + g * group;
+    double sum = 0.0;
+    for (int64_t i = 0; i < group; ++i) sum += static_cast<double>(in[i]) * in[i];
+    const float scale = static_cast<float>(1.0 / std::sqrt(sum / static_cast<double>(group) + eps));
+    for (int64_t i = 0; i < group; ++i) o[i] = in[i] * scale * weight[i];
+  }
+}
+
+void HostBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) {
+  const int32_t half = p.n_rot / 2;
+  std::vector<float> cos_t(half), sin_t(half);
+  for (int64_t t = 0; t < x.rows; ++t) {
+    for (int32_t i = 0; i < half; ++i) {
+      double inv_freq = std::pow(static_cast<double>(p.theta), -2.0 * i / p.n_rot) * p.freq_scale;
+      if (p.freq_factors) inv_freq /= p.freq_factors[i];
+      const float angle = static_cast<float>(positions[t]) * static_cast<float>(inv_freq);
+      cos_t[i] = std::cos(angle);
+      sin_t[i] = std::sin(angle);
+    }
+    for (int32_t h = 0; h < n_heads; ++h) {
+      float* v = x.data + t * x.cols + static_cast<int64_t>(h) * p.head_dim;
+      for (int32_t i = 0; i < half; ++i) {
+        // Norm rotates neighbours (2i, 2i+1); Neox rotates (i, i + half).
+        const int32_t a = p.type == RopeType::Norm ? 2 * i : i;
+        const int32_t b = p.type == RopeType::Norm ? 2 * i + 1 : i + half;
+        const float x0 = v[a], x1 = v[b];
+        v[a] = x0 * cos_t[i] - x1 * sin_t[i];
+        v[b] = x0 * sin_t[i] + x1 * cos_t[i];
+      }
+    }
+  }
+}
+
+void HostBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, const Batch& batch) {
+  auto& kv = static_cast<CpuKvCache&>(kv_base);
+  const size_t bytes = static_cast<size_t>(kv.kv_dim) * sizeof(float);
+  for (size_t t = 0; t < batch.size(); ++t) {
+    const int64_t slot = kv_slot(batch.sequences[batch.seq[t]].block_table, kv.block_size, batch.positions[t]);
+    std::memcpy(kv.k(layer, slot), k.data + t * k.cols, bytes);
+    std::memcpy(kv.v(layer, slot), v.data + t * v.cols, bytes);
+  }
+}
+
+void HostBackend::swiglu(Tensor gate, Tensor up, Tensor out) {
+  const int64_t n = gate.rows * gate.cols;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate.data[i];
+    out.data[i] = g / (1.0f + std::exp(-g)) * up.data[i];
+  }
+}
+
+void HostBackend::add(Tensor x, Tensor y) {
+  const int64_t n = x.rows * x.cols;
+  for (int64_t i = 0; i < n; ++i) x.data[i] += y.data[i];
+}
+
+void HostBackend::attend_one(CpuKvCache& kv, int32_t layer, const float* q, int32_t kv_head, int32_t head_dim,
+                             const std::vector<int32_t>& block_table, int32_t pos, float* scores, float* out) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t off = static_cast<int64_t>(kv_head) * head_dim;
+  float max_score = -INFINITY;
+  for (int32_t p = 0; p <= pos; ++p) {
+    const float* k = kv.k(layer, kv_slot(block_table, kv.block_size, p)) + off;
+    float s = 0.0f;
+    for (int32_t i = 0; i < head_dim; ++i) s += q[i] * k[i];
+    scores[p] = s * scale;
+    max_score = std::max(max_score, scores[p]);
+  }
+  double sum = 0.0;
+  for (int32_t p = 0; p <= pos; ++p) {
+    scores[p] = std::exp(scores[p] - max_score);
+    sum += scores[p];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  std::memset(out, 0, static_cast<size_t>(head_dim) * sizeof(float));
+  for (int32_t p = 0; p <= pos; ++p) {
+    const float* v = kv.v(layer, kv_slot(block_table, kv.block_size, p)) + off;
+    const float w = scores[p] * inv;
+    for (int32_t i = 0; i < head_dim; ++i) out[i] += w * v[i];
+  }
+}
+
+}  // namespace hayate

@@ -1,0 +1,40 @@
+// Shared part of the CPU backends: host memory, the KV cache and the cheap element-wise
+// operations, written plainly. The reference backend adds plain matmul/attention; the fast
+// CPU backend adds threaded SIMD ones.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cpu/cpu_kv_cache.h"
+
+namespace hayate {
+
+class HostBackend : public Backend {
+ public:
+  std::unique_ptr<KvCache> make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) override;
+  Tensor alloc(int64_t rows, int64_t cols) override;
+  void reset_scratch() override { next_ = 0; }
+  void to_host(Tensor x, float* dst) override;
+
+  void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) override;
+  void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) override;
+  void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override;
+  void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) override;
+  void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) override;
+  void swiglu(Tensor gate, Tensor up, Tensor out) override;
+  void add(Tensor x, Tensor y) override;
+
+ protected:
+  // Attention of one token and one head: softmax(q.K^T * scale) V over positions [0, pos].
+  static void attend_one(CpuKvCache& kv, int32_t layer, const float* q, int32_t kv_head, int32_t head_dim,
+                         const std::vector<int32_t>& block_table, int32_t pos, float* scores, float* out);
+
+ private:
+  std::vector<std::unique_ptr<float[]>> buffers_;
+  std::vector<size_t> sizes_;
+  size_t next_ = 0;
+};
+
+}  // namespace hayate

@@ -1,0 +1,161 @@
+// `hayate run` (one prompt, streamed) and `hayate chat` (interactive, multi-turn).
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/chat_format.h"
+#include "cli/common.h"
+#include "core/error.h"
+#include "core/mapped_file.h"
+#include "engine/session.h"
+
+namespace hayate::cli {
+namespace {
+
+std::vector<int32_t> parse_ids(const std::string& text) {
+  std::vector<int32_t> ids;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      const long v = std::stol(item, &used);
+      if (used != item.size() || v < 0 || v > INT32_MAX) throw std::invalid_argument(item);
+      ids.push_back(static_cast<int32_t>(v));
+    } catch (const std::logic_error&) {
+      fail(ErrorKind::BadInput, "--prompt-ids: '" + item + "' is not a token id (expected e.g. 1,2,3)");
+    }
+  }
+  return ids;
+}
+
+struct RunOptions {
+  ModelOptions model;
+  GenerateOptions gen;
+  std::string prompt, prompt_file, prompt_ids, logits_out;
+  bool json = false, no_special = false;
+};
+
+void write_logits(Session& s, const std::vector<int32_t>& prompt, const std::string& path, int32_t n_vocab) {
+  const std::vector<float> logits = s.feed(prompt, true);
+  std::ofstream f(path, std::ios::binary);
+  if (!f) fail(ErrorKind::BadInput, path + ": cannot open for writing");
+  f.write(reinterpret_cast<const char*>(logits.data()), static_cast<std::streamsize>(logits.size() * sizeof(float)));
+  if (!f) fail(ErrorKind::ResourceExhausted, path + ": write failed");
+  std::cerr << "hayate: wrote logits of " << prompt.size() << " positions x " << n_vocab << " to " << path << "\n";
+  s.reset();
+}
+
+void run(const RunOptions& o) {
+  LoadedModel lm = load_model(o.model);
+  std::vector<int32_t> prompt;
+  if (!o.prompt_ids.empty()) {
+    prompt = parse_ids(o.prompt_ids);
+  } else {
+    if (!lm.tokenizer) fail(ErrorKind::BadInput, "the model has no tokenizer; give the prompt with --prompt-ids");
+    std::string text = o.prompt;
+    if (!o.prompt_file.empty()) {
+      std::ifstream f(o.prompt_file, std::ios::binary);
+      if (!f) fail(ErrorKind::NotFound, o.prompt_file + ": cannot open");
+      text.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    prompt = lm.tokenizer->encode(text, !o.no_special, true);
+  }
+  if (prompt.empty()) fail(ErrorKind::BadInput, "the prompt is empty: give -p TEXT or --prompt-ids");
+
+  Session session(*lm.model, *lm.backend, lm.n_ctx);
+  if (!o.logits_out.empty()) write_logits(session, prompt, o.logits_out, lm.model->hp.n_vocab);
+
+  GenerateResult r = session.generate(prompt, o.gen, lm.tokenizer.get(), [&](const std::string& text) {
+    if (!o.json) {
+      std::cout << text;
+      std::cout.flush();
+    }
+  });
+  const double pp = r.prompt_seconds > 0 ? r.n_prompt / r.prompt_seconds : 0;
+  const double tg = r.gen_seconds > 0 ? static_cast<double>(r.tokens.size()) / r.gen_seconds : 0;
+  if (o.json) {
+    nlohmann::json j;
+    j["prompt_ids"] = prompt;
+    j["ids"] = r.tokens;
+    j["text"] = r.text;
+    j["finish_reason"] = r.finish_reason;
+    j["prompt_tokens_per_second"] = pp;
+    j["generation_tokens_per_second"] = tg;
+    std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+  } else {
+    std::cout << "\n";
+  }
+  std::cerr << "hayate: prompt " << r.n_prompt << " tokens in " << r.prompt_seconds << " s (" << pp
+            << " tok/s); generated " << r.tokens.size() << " tokens in " << r.gen_seconds << " s (" << tg
+            << " tok/s); finish: " << r.finish_reason << "\n"
+            << "hayate: model " << lm.model->hp.arch << ", weights " << human_bytes(lm.model->weight_bytes())
+            << " mapped, KV cache " << human_bytes(session.kv_bytes()) << ", resident memory "
+            << human_bytes(resident_memory_bytes()) << " (peak " << human_bytes(peak_resident_memory_bytes())
+            << "), backend " << lm.backend->name() << "\n";
+}
+
+void add_generation_options(CLI::App& cmd, GenerateOptions& g) {
+  cmd.add_option("-n,--max-tokens", g.max_tokens, "most tokens to generate")->check(CLI::NonNegativeNumber);
+  cmd.add_option("--stop", g.stop, "stop when this text appears (repeatable)");
+  cmd.add_flag("--ignore-eos", g.ignore_eos, "keep generating past end-of-generation tokens");
+  add_sampling_options(cmd, g.sampling);
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("run", "generate text from a prompt, streamed to stdout");
+  add_model_options(*cmd, o->model);
+  add_generation_options(*cmd, o->gen);
+  cmd->add_option("-p,--prompt", o->prompt, "prompt text (special tokens like <|im_start|> are recognised)");
+  cmd->add_option("-f,--file", o->prompt_file, "read the prompt from this file");
+  cmd->add_option("--prompt-ids", o->prompt_ids, "prompt as token ids, e.g. 1,2,3 (no BOS is added)");
+  cmd->add_flag("--no-special", o->no_special, "do not add BOS/EOS to the text prompt");
+  cmd->add_flag("--json", o->json, "print the prompt ids, generated ids and text as JSON instead of streaming");
+  cmd->add_option("--logits-out", o->logits_out, "write float32 logits of every prompt position (positions x vocab)");
+  cmd->callback([o] { run(*o); });
+}
+
+void add_chat_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand("chat", "interactive multi-turn chat on stdin/stdout (/exit to quit)");
+  add_model_options(*cmd, o->model);
+  add_generation_options(*cmd, o->gen);
+  o->gen.max_tokens = 512;
+  auto system = std::make_shared<std::string>();
+  cmd->add_option("--system", *system, "system prompt");
+  cmd->callback([o, system] {
+    LoadedModel lm = load_model(o->model);
+    if (!lm.tokenizer) fail(ErrorKind::BadInput, "chat needs a model with a tokenizer");
+    ChatFormat format = detect_chat_format(*lm.model->file);
+    Session session(*lm.model, *lm.backend, lm.n_ctx);
+    std::cerr << "hayate chat: " << lm.model->file->get_string("general.name", lm.model->hp.arch) << " (format "
+              << chat_format_name(format) << "); /exit to quit\n";
+    bool first = true;
+    std::string line;
+    while (true) {
+      std::cout << "> " << std::flush;
+      if (!std::getline(std::cin, line) || line == "/exit") break;
+      if (line.empty()) continue;
+      std::string text = render_turn(format, first ? *system : "", line, first);
+      std::vector<int32_t> ids = lm.tokenizer->encode(text, first, true);
+      first = false;
+      GenerateResult r = session.generate(ids, o->gen, lm.tokenizer.get(), [](const std::string& t) {
+        std::cout << t << std::flush;
+      });
+      std::cout << "\n";
+      // The end-of-turn token closes the assistant turn in the cache, as the template expects.
+      if (r.finish_reason == "stop" && !r.tokens.empty() && lm.tokenizer->is_end_of_generation(r.tokens.back()) &&
+          session.n_past() < session.n_ctx()) {
+        const int32_t eot = r.tokens.back();
+        session.feed(std::span<const int32_t>(&eot, 1), false);
+      }
+    }
+  });
+}
+
+}  // namespace hayate::cli

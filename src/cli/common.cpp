@@ -1,0 +1,84 @@
+#include "cli/common.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "core/error.h"
+#include "gguf/gguf.h"
+#include "model/synth.h"
+
+namespace hayate::cli {
+
+void add_model_options(CLI::App& cmd, ModelOptions& o) {
+  cmd.add_option("-m,--model", o.path, "GGUF model file (default: the embedded random-weight model)");
+  cmd.add_option("--backend", o.backend, "cpu (threaded, SIMD) or reference (plain fp32 oracle)")
+      ->check(CLI::IsMember({"cpu", "reference"}));
+  cmd.add_option("-t,--threads", o.threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd.add_option("-c,--ctx-size", o.ctx_size, "context size in tokens (0 = model's, at most 4096)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+void add_sampling_options(CLI::App& cmd, SamplingParams& s) {
+  cmd.add_option("--temp", s.temperature, "temperature (0 = greedy)");
+  cmd.add_option("--top-k", s.top_k, "top-k (0 = off)");
+  cmd.add_option("--top-p", s.top_p, "top-p (1 = off)");
+  cmd.add_option("--min-p", s.min_p, "min-p (0 = off)");
+  cmd.add_option("--repeat-penalty", s.repeat_penalty, "repetition penalty (1 = off)");
+  cmd.add_option("--repeat-last-n", s.repeat_last_n, "tokens the repetition penalty looks back on");
+  cmd.add_option("--frequency-penalty", s.frequency_penalty, "frequency penalty (0 = off)");
+  cmd.add_option("--presence-penalty", s.presence_penalty, "presence penalty (0 = off)");
+  cmd.add_option("-s,--seed", s.seed, "random seed (same seed, same text)");
+}
+
+std::string default_model_path() {
+  std::filesystem::path dir;
+  if (const char* home = std::getenv("HAYATE_HOME"); home && *home)
+    dir = home;
+  else if (const char* h = std::getenv("HOME"); h && *h)
+    dir = std::filesystem::path(h) / ".cache" / "hayate";
+  else
+    dir = ".hayate";
+  const std::filesystem::path path = dir / "default-random-llama.gguf";
+  if (!std::filesystem::exists(path)) {
+    std::filesystem::create_directories(dir);
+    SynthOptions o;
+    o.arch = "llama";
+    o.n_embd = 256;
+    o.n_layer = 4;
+    o.n_head = 8;
+    o.n_head_kv = 4;
+    o.n_ff = 768;
+    o.n_ctx = 2048;
+    o.file_type = "f16";
+    o.name = "hayate-default-tiny (random weights: prints noise, for checking the install)";
+    std::cerr << "hayate: no model given; making the embedded default (random weights) at " << path.string() << "\n";
+    synth_model(o, path.string(), std::cerr);
+  }
+  return path.string();
+}
+
+LoadedModel load_model(const ModelOptions& o) {
+  LoadedModel lm;
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string path = o.path.empty() ? default_model_path() : o.path;
+  lm.model = Model::load(path);
+  if (lm.model->file->find("tokenizer.ggml.tokens")) lm.tokenizer = Tokenizer::from_gguf(*lm.model->file);
+  lm.backend = make_backend(o.backend, o.threads);
+  lm.backend->prepare(*lm.model);
+  lm.n_ctx = o.ctx_size > 0 ? o.ctx_size : std::min(lm.model->hp.n_ctx_train, 4096);
+  lm.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return lm;
+}
+
+std::string human_bytes(size_t bytes) {
+  char buf[32];
+  if (bytes >= (1ull << 30))
+    std::snprintf(buf, sizeof buf, "%.2f GiB", static_cast<double>(bytes) / (1ull << 30));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1ull << 20));
+  return buf;
+}
+
+}  // namespace hayate::cli

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "backend/backend.h"
+#include "engine/sampler.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hayate::cli {
+
+// Options shared by the commands that load a model.
+struct ModelOptions {
+  std::string path;  // empty: the embedded default
+  std::string backend = "cpu";
+  int threads = 0;
+  int32_t ctx_size = 0;  // 0: min(model's trained context, 4096)
+};
+
+void add_model_options(CLI::App& cmd, ModelOptions& o);
+void add_sampling_options(CLI::App& cmd, SamplingParams& s);
+
+// The embedded default model: a small random-weight llama that `hayate synth` writes on first
+// use under $HAYATE_HOME (default ~/.cache/hayate). Returns its path.
+std::string default_model_path();
+
+struct LoadedModel {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;  // null when the file has no tokenizer
+  std::unique_ptr<Backend> backend;
+  int32_t n_ctx = 0;
+  double load_seconds = 0;
+};
+LoadedModel load_model(const ModelOptions& o);
+
+std::string human_bytes(size_t bytes);
+
+// Registration of each subcommand (one file each).
+void add_run_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
+void add_info_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+void add_quantize_command(CLI::App& app);
+void add_convert_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+
+}  // namespace hayate::cli

@@ -1,0 +1,30 @@
+// hayate: one program, many subcommands; each is a thin client of the library.
+#include <iostream>
+
+#include "cli/common.h"
+#include "core/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hayate: run, convert and inspect language models on CPUs (GGUF)"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "hayate 0.1.0");
+  hayate::cli::add_run_command(app);
+  hayate::cli::add_chat_command(app);
+  hayate::cli::add_info_command(app);
+  hayate::cli::add_synth_command(app);
+  hayate::cli::add_quantize_command(app);
+  hayate::cli::add_convert_command(app);
+  hayate::cli::add_tokenize_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const hayate::Error& e) {
+    std::cerr << "hayate: error: " << e.what() << "\n";
+    return hayate::exit_code(e.kind());
+  } catch (const std::exception& e) {
+    std::cerr << "hayate: internal error: " << e.what() << "\n";
+    return 70;
+  }
+  return 0;
+}

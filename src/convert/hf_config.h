@@ -1,0 +1,63 @@
+// config.json of a Hugging Face causal LM -> the hyperparameters a GGUF file records.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace hayate::gguf {
+class Writer;
+}
+
+namespace hayate::convert {
+
+struct RopeScaling {
+  enum class Kind { None, Linear, Llama3 };
+  Kind kind = Kind::None;
+  double factor = 1.0;
+  // Llama 3.1 ("rope_type": "llama3") only:
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  double original_context = 8192.0;
+};
+
+struct HfConfig {
+  std::string hf_architecture;  // "LlamaForCausalLM"
+  std::string arch;             // GGUF general.architecture: "llama", "qwen2", "qwen3"
+  int64_t context_length = 0;
+  int64_t embedding_length = 0;
+  int64_t block_count = 0;
+  int64_t feed_forward_length = 0;
+  int64_t head_count = 0;
+  int64_t head_count_kv = 0;
+  int64_t head_dim = 0;
+  int64_t vocab_size = 0;
+  double rms_norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  bool tie_word_embeddings = false;
+  bool attention_bias = false;  // q/k/v (and o) projections have biases
+  RopeScaling rope_scaling;
+};
+
+// "LlamaForCausalLM" -> "llama" …; nullopt for an architecture this converter does not know.
+std::optional<std::string> gguf_arch_name(std::string_view hf_architecture);
+
+// The first entry of config.json's "architectures" list (Error(BadInput) when there is none).
+std::string hf_architecture(const nlohmann::json& config, const std::string& what);
+
+// Error(Unsupported) for an unknown architecture or rope scaling, Error(BadInput) for missing or
+// inconsistent sizes. `what` names the file in messages.
+HfConfig parse_hf_config(const nlohmann::json& config, const std::string& what);
+HfConfig read_hf_config(const std::string& dir);  // Error(NotFound) without config.json
+
+// The ARCH.* hyperparameter keys (general.* is the caller's).
+void add_hparams_metadata(const HfConfig& cfg, gguf::Writer& w);
+
+// Per-frequency divisors for rope_freqs.weight (head_dim / 2 values), as Llama 3.1 scales them.
+std::vector<float> llama3_rope_factors(const HfConfig& cfg);
+
+}  // namespace hayate::convert

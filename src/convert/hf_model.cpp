@@ -1,0 +1,317 @@
+// convert_hf: config.json -> general.* and ARCH.* metadata; safetensors tensors -> GGUF tensors
+// (renamed, reshaped to GGUF's innermost-first order, llama Q/K rows permuted, converted to the
+// output type while the file is written, so memory stays small whatever the model's size).
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <sstream>
+
+#include "convert/convert.h"
+#include "convert/hf_config.h"
+#include "convert/json_file.h"
+#include "convert/safetensors.h"
+#include "convert/tensor_convert.h"
+#include "core/error.h"
+#include "gguf/gguf.h"
+
+namespace hayate::convert {
+
+namespace {
+
+struct OutType {
+  bool keep_source = false;  // "auto"
+  GgmlType type = GgmlType::F16;
+};
+
+OutType parse_out_type(const std::string& s) {
+  if (s == "auto") return {true, GgmlType::F16};
+  if (s == "f32") return {false, GgmlType::F32};
+  if (s == "f16") return {false, GgmlType::F16};
+  if (s == "bf16") return {false, GgmlType::BF16};
+  if (s == "q8_0") return {false, GgmlType::Q8_0};
+  fail(ErrorKind::BadInput, "unknown output type '" + s + "' (expected f32, f16, bf16, q8_0 or auto)");
+}
+
+uint32_t file_type_of(GgmlType t) {  // general.file_type numbers, as llama.cpp's LLAMA_FTYPE_*
+  switch (t) {
+    case GgmlType::F32: return 0;
+    case GgmlType::F16: return 1;
+    case GgmlType::Q8_0: return 7;
+    case GgmlType::BF16: return 32;
+    default: fail(ErrorKind::Internal, "no file type for " + std::string(ggml_type_name(t)));
+  }
+}
+
+GgmlType ggml_type_of(StDtype d) {
+  return d == StDtype::F32 ? GgmlType::F32 : d == StDtype::BF16 ? GgmlType::BF16 : GgmlType::F16;
+}
+
+// The per-layer tensors, in the order they are written within a block.
+struct BlockTensor {
+  const char* hf;    // after "model.layers.N."
+  const char* gguf;  // after "blk.N."
+};
+constexpr BlockTensor kBlockTensors[] = {
+    {"input_layernorm.weight", "attn_norm.weight"},
+    {"self_attn.q_proj.weight", "attn_q.weight"},
+    {"self_attn.q_proj.bias", "attn_q.bias"},
+    {"self_attn.k_proj.weight", "attn_k.weight"},
+    {"self_attn.k_proj.bias", "attn_k.bias"},
+    {"self_attn.v_proj.weight", "attn_v.weight"},
+    {"self_attn.v_proj.bias", "attn_v.bias"},
+    {"self_attn.o_proj.weight", "attn_output.weight"},
+    {"self_attn.o_proj.bias", "attn_output.bias"},
+    {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+    {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+    {"post_attention_layernorm.weight", "ffn_norm.weight"},
+    {"mlp.gate_proj.weight", "ffn_gate.weight"},
+    {"mlp.up_proj.weight", "ffn_up.weight"},
+    {"mlp.down_proj.weight", "ffn_down.weight"},
+};
+constexpr int kBlockSlots = static_cast<int>(std::size(kBlockTensors));
+
+// Where a GGUF tensor goes in the file: rope_freqs, token_embd, blocks in order, output_norm, output.
+struct Place {
+  int group = 0;
+  int64_t layer = 0;
+  int slot = 0;
+  bool operator<(const Place& o) const {
+    return std::tie(group, layer, slot) < std::tie(o.group, o.layer, o.slot);
+  }
+};
+
+struct Mapped {
+  std::string name;
+  std::string suffix;  // the name without "blk.N."
+  Place place;
+};
+
+std::optional<Mapped> map_tensor_name(const std::string& hf) {
+  if (hf == "model.embed_tokens.weight") return Mapped{"token_embd.weight", "token_embd.weight", {1, 0, 0}};
+  if (hf == "model.norm.weight") return Mapped{"output_norm.weight", "output_norm.weight", {3, 0, 0}};
+  if (hf == "lm_head.weight") return Mapped{"output.weight", "output.weight", {4, 0, 0}};
+  const std::string prefix = "model.layers.";
+  if (hf.rfind(prefix, 0) != 0) return std::nullopt;
+  size_t pos = prefix.size();
+  int64_t layer = 0;
+  const size_t digits_begin = pos;
+  while (pos < hf.size() && hf[pos] >= '0' && hf[pos] <= '9' && pos - digits_begin < 9) {
+    layer = layer * 10 + (hf[pos++] - '0');
+  }
+  if (pos == digits_begin || pos >= hf.size() || hf[pos] != '.') return std::nullopt;
+  const std::string rest = hf.substr(pos + 1);
+  for (int slot = 0; slot < kBlockSlots; ++slot) {
+    if (rest == kBlockTensors[slot].hf) {
+      const std::string suffix = kBlockTensors[slot].gguf;
+      return Mapped{"blk." + std::to_string(layer) + "." + suffix, suffix, {2, layer, slot}};
+    }
+  }
+  return std::nullopt;
+}
+
+// The PyTorch shape config.json implies for a tensor (by its GGUF name without "blk.N.").
+std::vector<int64_t> expected_shape(const HfConfig& c, const std::string& s) {
+  const int64_t e = c.embedding_length, q = c.head_count * c.head_dim, kv = c.head_count_kv * c.head_dim;
+  const int64_t f = c.feed_forward_length, v = c.vocab_size;
+  if (s == "token_embd.weight" || s == "output.weight") return {v, e};
+  if (s == "attn_q.weight") return {q, e};
+  if (s == "attn_k.weight" || s == "attn_v.weight") return {kv, e};
+  if (s == "attn_output.weight") return {e, q};
+  if (s == "attn_q.bias") return {q};
+  if (s == "attn_k.bias" || s == "attn_v.bias") return {kv};
+  if (s == "attn_q_norm.weight" || s == "attn_k_norm.weight") return {c.head_dim};
+  if (s == "ffn_gate.weight" || s == "ffn_up.weight") return {f, e};
+  if (s == "ffn_down.weight") return {e, f};
+  return {e};  // the norms and attn_output.bias
+}
+
+std::vector<std::string> required_block_tensors(const HfConfig& c) {
+  std::vector<std::string> r = {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
+                                "attn_output.weight", "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
+                                "ffn_down.weight"};
+  if (c.attention_bias) {
+    r.insert(r.end(), {"attn_q.bias", "attn_k.bias", "attn_v.bias"});
+    if (c.arch != "qwen2") r.push_back("attn_output.bias");  // Qwen2's output projection has none
+  }
+  if (c.arch == "qwen3") r.insert(r.end(), {"attn_q_norm.weight", "attn_k_norm.weight"});
+  return r;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+struct Planned {
+  std::string name;
+  const StTensor* src = nullptr;
+  GgmlType type = GgmlType::F32;
+  int64_t permute_heads = 0;  // > 0: reorder rows for llama's RoPE with this many heads
+};
+
+std::string model_name(const std::string& dir, const Options& opt) {
+  if (!opt.name.empty()) return opt.name;
+  std::filesystem::path p = std::filesystem::path(dir).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();  // "models/llama/" -> "models/llama"
+  std::error_code ec;
+  if (p.filename() == "." || p.filename() == "..") p = std::filesystem::absolute(p, ec).lexically_normal();
+  return p.filename().string();
+}
+
+std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& model, const OutType& out,
+                                  std::ostream& log) {
+  std::map<Place, Planned> planned;
+  std::map<std::string, const StTensor*> by_gguf_name;
+  for (const StTensor* t : model.tensors()) {
+    std::optional<Mapped> m = map_tensor_name(t->name);
+    if (!m) {
+      log << "convert: warning: skipping tensor '" << t->name << "' (" << c.arch << " does not use it)\n";
+      continue;
+    }
+    if (m->name == "output.weight" && c.tie_word_embeddings) {
+      log << "convert: skipping lm_head.weight: tie_word_embeddings is true, the output reuses token_embd\n";
+      continue;
+    }
+    if (m->place.group == 2 && m->place.layer >= c.block_count) {
+      fail(ErrorKind::BadInput, *t->file + ": tensor '" + t->name + "' is past num_hidden_layers = " +
+                                    std::to_string(c.block_count) + " of config.json");
+    }
+    const std::vector<int64_t> want = expected_shape(c, m->suffix);
+    if (t->shape != want) {
+      fail(ErrorKind::BadInput, *t->file + ": tensor '" + t->name + "' has shape " + t->shape_string() +
+                                    ", but config.json implies " + shape_text(want));
+    }
+    if (t->dtype == StDtype::Other) {
+      fail(ErrorKind::Unsupported, *t->file + ": tensor '" + t->name + "' has dtype " + t->dtype_name +
+                                       "; hayate converts F32, F16 and BF16 tensors only");
+    }
+    Planned p{m->name, t, GgmlType::F32, 0};
+    if (t->shape.size() == 2) {
+      p.type = out.keep_source ? ggml_type_of(t->dtype) : out.type;
+      if (p.type == GgmlType::Q8_0 && t->shape[1] % 32 != 0) {
+        log << "convert: " << m->name << ": rows of " << t->shape[1] << " are not whole Q8_0 blocks, writing f16\n";
+        p.type = GgmlType::F16;
+      }
+    }
+    if (c.arch == "llama") {
+      if (m->suffix == "attn_q.weight" || m->suffix == "attn_q.bias") p.permute_heads = c.head_count;
+      if (m->suffix == "attn_k.weight" || m->suffix == "attn_k.bias") p.permute_heads = c.head_count_kv;
+    }
+    by_gguf_name[m->name] = t;
+    planned[m->place] = std::move(p);
+  }
+
+  std::vector<std::string> missing;
+  for (const char* n : {"token_embd.weight", "output_norm.weight"}) {
+    if (!by_gguf_name.count(n)) missing.push_back(n);
+  }
+  const std::vector<std::string> per_block = required_block_tensors(c);
+  for (int64_t i = 0; i < c.block_count; ++i) {
+    for (const std::string& s : per_block) {
+      const std::string n = "blk." + std::to_string(i) + "." + s;
+      if (!by_gguf_name.count(n)) missing.push_back(n);
+    }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (size_t i = 0; i < missing.size() && i < 8; ++i) list += (i ? ", " : "") + missing[i];
+    if (missing.size() > 8) list += ", … (" + std::to_string(missing.size()) + " in all)";
+    fail(ErrorKind::BadInput, "the safetensors files lack tensors a " + c.arch + " model needs: " + list);
+  }
+  if (!c.tie_word_embeddings && !by_gguf_name.count("output.weight")) {
+    log << "convert: no lm_head.weight: the output layer will reuse token_embd\n";
+  }
+
+  std::vector<Planned> result;
+  for (auto& [place, p] : planned) result.push_back(std::move(p));
+  return result;
+}
+
+void convert_vocab_only(const std::string& dir, const std::string& out_path, const Options& opt,
+                        std::ostream& log) {
+  gguf::Writer w;
+  const std::string config_path = join_path(dir, "config.json");
+  if (const std::optional<nlohmann::json> config = read_json_if_present(config_path)) {
+    const std::string hf_arch = hf_architecture(*config, config_path);
+    if (const std::optional<std::string> arch = gguf_arch_name(hf_arch)) {
+      w.set("general.architecture", gguf::Value::string(*arch));
+    } else {
+      log << "convert: warning: architecture '" << hf_arch << "' is unknown; writing no general.architecture\n";
+    }
+  }
+  w.set("general.name", gguf::Value::string(model_name(dir, opt)));
+  add_tokenizer_metadata(dir, w, log);
+  w.write(out_path);
+  log << "convert: wrote " << out_path << " (vocabulary only)\n";
+}
+
+}  // namespace
+
+void convert_hf(const std::string& dir, const std::string& out_path, const Options& opt, std::ostream& log) {
+  const OutType out = parse_out_type(opt.out_type);
+  if (opt.vocab_only) {
+    convert_vocab_only(dir, out_path, opt, log);
+    return;
+  }
+  const HfConfig cfg = read_hf_config(dir);
+  if (!is_file(join_path(dir, "tokenizer.json"))) {
+    fail(ErrorKind::NotFound, dir + ": no tokenizer.json (hayate needs the fast-tokenizer file to write the "
+                                    "vocabulary; save it with the model's tokenizer)");
+  }
+  const SafetensorsModel model(dir);
+  const std::vector<Planned> plan = plan_tensors(cfg, model, out, log);
+
+  // With "auto", the file is named after the embedding's type (the largest tensor but one).
+  GgmlType main_type = out.type;
+  if (out.keep_source) {
+    for (const Planned& p : plan) {
+      if (p.name == "token_embd.weight") main_type = p.type;
+    }
+  }
+
+  gguf::Writer w;
+  w.set("general.architecture", gguf::Value::string(cfg.arch));
+  w.set("general.name", gguf::Value::string(model_name(dir, opt)));
+  w.set("general.file_type", gguf::Value::u32(file_type_of(main_type)));
+  if (main_type == GgmlType::Q8_0) w.set("general.quantization_version", gguf::Value::u32(2));
+  add_hparams_metadata(cfg, w);
+  add_tokenizer_metadata(dir, w, log);
+
+  const size_t total = plan.size() + (cfg.rope_scaling.kind == RopeScaling::Kind::Llama3 ? 1 : 0);
+  size_t done = 0;
+  const auto progress = [&log, &done, total](const std::string& name, const std::string& from, GgmlType to,
+                                             const std::vector<int64_t>& shape) {
+    ++done;
+    log << "convert: [" << done << "/" << total << "] " << name << " " << from << " " << shape_text(shape)
+        << " -> " << ggml_type_name(to) << "\n";
+  };
+
+  if (cfg.rope_scaling.kind == RopeScaling::Kind::Llama3) {
+    auto factors = std::make_shared<std::vector<float>>(llama3_rope_factors(cfg));
+    const std::vector<int64_t> shape = {static_cast<int64_t>(factors->size())};
+    w.add_tensor("rope_freqs.weight", GgmlType::F32, shape, [factors, shape, progress](uint8_t* dst, size_t n) {
+      progress("rope_freqs.weight", "computed", GgmlType::F32, shape);
+      std::memcpy(dst, factors->data(), std::min(n, factors->size() * sizeof(float)));
+    });
+  }
+  for (const Planned& p : plan) {
+    std::vector<int64_t> shape(p.src->shape.rbegin(), p.src->shape.rend());  // GGUF: innermost first
+    w.add_tensor(p.name, p.type, shape, [p, shape, progress](uint8_t* dst, size_t n) {
+      progress(p.name, p.src->dtype_name, p.type, shape);
+      const int64_t rows = p.src->shape[0];
+      convert_tensor(*p.src, p.type, p.permute_heads ? rope_interleave_order(rows, p.permute_heads)
+                                                     : std::vector<int64_t>{},
+                     dst, n);
+      release_pages(*p.src);
+    });
+  }
+  log << "convert: " << dir << ": " << cfg.hf_architecture << " -> " << cfg.arch << ", " << cfg.block_count
+      << " blocks, " << total << " tensors from " << model.file_count() << " safetensors file(s)\n";
+  w.write(out_path);
+  log << "convert: wrote " << out_path << "\n";
+}
+
+}  // namespace hayate::convert

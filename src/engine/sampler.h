@@ -1,0 +1,89 @@
+// Picks the next token from a row of logits. One Sampler per sequence: it owns the random
+// generator, so a fixed seed and the same logits give the same tokens on every run.
+//
+// Pipeline, in this order:
+//   1. penalties: repeat penalty over the last repeat_last_n ids of prompt + generated, then
+//      frequency and presence penalties over the generated ids (see apply_penalties);
+//   2. temperature == 0: greedy, the largest penalised logit (ties: the lowest id), done;
+//   3. top-k: keep the k largest logits;
+//   4. softmax at the temperature over what top-k kept;
+//   5. top-p: keep the smallest set of most likely tokens whose probability reaches top_p;
+//   6. min-p: keep the tokens whose probability is at least min_p times the largest one;
+//   7. draw from what is left, in proportion to the probabilities of step 4.
+// Steps 5 and 6 both keep a prefix of the tokens sorted by probability, so the sampler applies
+// min-p first (it needs no sort) and then top-p to the survivors; the result is the same set.
+// Top-p finds its cut with a quickselect on probability mass, so no step sorts the vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <span>
+#include <vector>
+
+namespace hayate {
+
+struct SamplingParams {
+  float temperature = 0.8f;  // 0 = greedy
+  int32_t top_k = 40;        // <= 0: off
+  float top_p = 0.95f;       // 1: off
+  float min_p = 0.05f;       // 0: off
+  // llama.cpp style: a logit l of a token among the last repeat_last_n ids (prompt included)
+  // becomes l / p when l > 0, else l * p. 1: off.
+  float repeat_penalty = 1.0f;
+  int32_t repeat_last_n = 64;  // 0: none, -1: the whole history
+  // OpenAI style, over all generated ids: l -= count * frequency + (count > 0) * presence.
+  float frequency_penalty = 0.0f;
+  float presence_penalty = 0.0f;
+  uint64_t seed = 0xffffffffffffffffull;  // this value: a random seed from the OS
+  int32_t n_logprobs = 0;                 // how many top alternatives to report (0..20)
+
+  // Error(BadInput) naming the field and its allowed range.
+  void validate() const;
+};
+
+struct TokenLogprob {
+  int32_t id;
+  float logprob;
+};
+
+// Log-probabilities are the log-softmax of the penalised logits at temperature 1, over the
+// whole vocabulary: what the model (plus penalties) thinks, not the truncated distribution the
+// token was drawn from. This is what OpenAI's API reports.
+struct SampleResult {
+  int32_t id;
+  float logprob;
+  std::vector<TokenLogprob> top;  // n_logprobs most likely tokens, most likely first
+};
+
+// Applies the penalties of step 1 in place. Ids outside [0, logits.size()) are Error(BadInput).
+void apply_penalties(const SamplingParams& params, std::span<float> logits, std::span<const int32_t> prompt,
+                     std::span<const int32_t> generated);
+
+class Sampler {
+ public:
+  explicit Sampler(const SamplingParams& params);  // validates params
+
+  // prompt and generated are the ids of this sequence so far. Error(Internal) when the logits
+  // hold NaN or +inf, or every token is -inf.
+  SampleResult sample(const float* logits, int32_t n_vocab, std::span<const int32_t> prompt,
+                      std::span<const int32_t> generated);
+
+  const SamplingParams& params() const { return params_; }
+
+  // A token and its logit, later its unnormalised probability.
+  struct Candidate {
+    float weight;
+    int32_t id;
+  };
+
+ private:
+  int32_t draw(double max);  // steps 3 to 7
+  double uniform01();        // [0, 1), the same on every standard library
+
+  SamplingParams params_;
+  std::mt19937_64 rng_;
+  std::vector<float> logits_;  // penalised copy of the caller's row
+  std::vector<Candidate> candidates_;
+};
+
+}  // namespace hayate

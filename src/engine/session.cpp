@@ -1,0 +1,123 @@
+#include "engine/session.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/error.h"
+#include "engine/stop_strings.h"
+#include "model/forward.h"
+
+namespace hayate {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+Session::Session(const Model& model, Backend& backend, int32_t n_ctx, int32_t block_size, int32_t n_batch)
+    : model_(model),
+      backend_(backend),
+      n_ctx_(n_ctx),
+      block_size_(block_size),
+      n_batch_(n_batch),
+      blocks_((n_ctx + block_size - 1) / block_size) {
+  if (n_ctx <= 0) fail(ErrorKind::BadInput, "context size must be positive");
+  if (n_ctx > model.hp.n_ctx_train)
+    fail(ErrorKind::BadInput, "context size " + std::to_string(n_ctx) + " exceeds the model's trained context of " +
+                                  std::to_string(model.hp.n_ctx_train) + " positions");
+  kv_ = backend.make_kv_cache(model.hp, blocks_.n_blocks(), block_size);
+}
+
+void Session::ensure_blocks(int32_t n_positions) {
+  if (n_positions > n_ctx_)
+    fail(ErrorKind::BadInput, "the sequence would reach " + std::to_string(n_positions) +
+                                  " tokens, over the context size of " + std::to_string(n_ctx_));
+  while (static_cast<int32_t>(block_table_.size()) * block_size_ < n_positions) {
+    const int32_t b = blocks_.allocate();
+    if (b < 0) fail(ErrorKind::ResourceExhausted, "no free KV blocks");
+    block_table_.push_back(b);
+  }
+}
+
+std::vector<float> Session::feed(std::span<const int32_t> tokens, bool all_logits) {
+  if (tokens.empty()) fail(ErrorKind::BadInput, "nothing to feed: the token list is empty");
+  ensure_blocks(n_past() + static_cast<int32_t>(tokens.size()));
+  std::vector<float> logits;
+  for (size_t start = 0; start < tokens.size(); start += static_cast<size_t>(n_batch_)) {
+    const size_t end = std::min(tokens.size(), start + static_cast<size_t>(n_batch_));
+    Batch batch;
+    batch.sequences.push_back(BatchSequence{block_table_});
+    for (size_t i = start; i < end; ++i)
+      batch.add(tokens[i], n_past() + static_cast<int32_t>(i - start), 0, all_logits || i + 1 == tokens.size());
+    std::vector<float> out = forward(model_, batch, *kv_, backend_);
+    history_.insert(history_.end(), tokens.begin() + static_cast<std::ptrdiff_t>(start),
+                    tokens.begin() + static_cast<std::ptrdiff_t>(end));
+    logits.insert(logits.end(), out.begin(), out.end());
+  }
+  return logits;
+}
+
+GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& opt,
+                                 const Tokenizer* tokenizer, const std::function<void(const std::string&)>& on_text) {
+  opt.sampling.validate();
+  if (opt.max_tokens < 0) fail(ErrorKind::BadInput, "max tokens must not be negative");
+  GenerateResult r;
+  r.n_prompt = static_cast<int32_t>(prompt.size());
+  const int32_t n_vocab = model_.hp.n_vocab;
+
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<float> logits = feed(prompt, false);
+  r.prompt_seconds = seconds_since(t0);
+
+  Sampler sampler(opt.sampling);
+  StopMatcher stops(opt.stop);
+  std::unique_ptr<StreamDecoder> decoder;
+  if (tokenizer) decoder = std::make_unique<StreamDecoder>(*tokenizer);
+  auto emit = [&](const std::string& s) {
+    if (s.empty()) return;
+    r.text += s;
+    if (on_text) on_text(s);
+  };
+
+  r.finish_reason = "length";
+  bool stop_string_hit = false;
+  t0 = std::chrono::steady_clock::now();
+  for (int32_t i = 0; i < opt.max_tokens; ++i) {
+    SampleResult s = sampler.sample(logits.data(), n_vocab, prompt, r.tokens);
+    r.tokens.push_back(s.id);
+    r.samples.push_back(s);
+    if (tokenizer && !opt.ignore_eos && tokenizer->is_end_of_generation(s.id)) {
+      r.finish_reason = "stop";
+      break;
+    }
+    if (decoder) {
+      StopMatcher::Result m = stops.push(decoder->push(s.id));
+      emit(m.emit);
+      if (m.stopped) {
+        r.finish_reason = "stop";
+        stop_string_hit = true;
+        break;
+      }
+    }
+    if (i + 1 == opt.max_tokens || n_past() + 1 > n_ctx_) break;
+    const int32_t next = s.id;
+    logits = feed(std::span<const int32_t>(&next, 1), false);
+  }
+  r.gen_seconds = seconds_since(t0);
+  if (decoder && !stop_string_hit) {
+    StopMatcher::Result m = stops.push(decoder->flush());
+    emit(m.emit);
+    if (!m.stopped) emit(stops.flush());
+  }
+  return r;
+}
+
+void Session::reset() {
+  for (int32_t b : block_table_) blocks_.release(b);
+  block_table_.clear();
+  history_.clear();
+}
+
+}  // namespace hayate

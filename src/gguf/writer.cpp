@@ -1,0 +1,257 @@
+// The GGUF v3 writer. The file is built in path.tmp and renamed over `path` only when every
+// byte is written and synced, so readers never see a half-written model.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+
+#include "core/error.h"
+#include "gguf/gguf.h"
+
+namespace hayate::gguf {
+namespace {
+
+constexpr uint32_t kVersion = 3;
+constexpr uint64_t kDefaultAlignment = 32;
+constexpr size_t kMaxDims = 4;
+constexpr size_t kBufferBytes = 1 << 20;
+
+uint64_t align_up(uint64_t n, uint64_t alignment) { return (n + alignment - 1) / alignment * alignment; }
+
+// Buffered writes to a file descriptor; owns the temporary file until commit() renames it.
+class TempFile {
+ public:
+  explicit TempFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) io_error("cannot create " + tmp_);
+    buffer_.reserve(kBufferBytes);
+  }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+
+  uint64_t written() const { return written_; }
+
+  void bytes(const void* data, size_t n) {
+    const auto* p = static_cast<const uint8_t*>(data);
+    if (buffer_.size() + n > kBufferBytes) flush();
+    if (n >= kBufferBytes) {
+      write_fully(p, n);
+    } else {
+      buffer_.insert(buffer_.end(), p, p + n);
+    }
+    written_ += n;
+  }
+
+  template <typename T>
+  void scalar(T v) {
+    bytes(&v, sizeof v);
+  }
+
+  void string(const std::string& s) {
+    scalar<uint64_t>(s.size());
+    bytes(s.data(), s.size());
+  }
+
+  void zeros(uint64_t n) {
+    static constexpr uint8_t kZeros[256] = {};
+    while (n > 0) {
+      const size_t chunk = std::min<uint64_t>(n, sizeof kZeros);
+      bytes(kZeros, chunk);
+      n -= chunk;
+    }
+  }
+
+  void commit() {
+    flush();
+    if (::fsync(fd_) != 0) io_error("cannot sync " + tmp_);
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) io_error("cannot close " + tmp_);
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) io_error("cannot rename " + tmp_ + " to " + path_);
+    committed_ = true;
+  }
+
+ private:
+  [[noreturn]] void io_error(const std::string& what) const {
+    const int err = errno;
+    const ErrorKind kind = (err == ENOSPC || err == EDQUOT) ? ErrorKind::ResourceExhausted
+                           : err == ENOENT                  ? ErrorKind::NotFound
+                                                            : ErrorKind::BadInput;
+    fail(kind, path_ + ": " + what + ": " + std::strerror(err));
+  }
+
+  void flush() {
+    write_fully(buffer_.data(), buffer_.size());
+    buffer_.clear();
+  }
+
+  void write_fully(const uint8_t* p, size_t n) {
+    while (n > 0) {
+      const ssize_t w = ::write(fd_, p, n);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        io_error("cannot write " + tmp_);
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+
+  std::string path_;
+  std::string tmp_;
+  int fd_ = -1;
+  bool committed_ = false;
+  uint64_t written_ = 0;
+  std::vector<uint8_t> buffer_;
+};
+
+// Writes a value's payload (its type tag is written by the caller: keys carry one, array
+// elements share their array's).
+void write_payload(TempFile& out, const Value& v) {
+  switch (v.type()) {
+    // Raw bits, so that every value (a NaN's payload included) reads back byte-identical.
+    case ValueType::UInt8:
+    case ValueType::Int8:
+    case ValueType::Bool: out.scalar(static_cast<uint8_t>(v.bits())); break;
+    case ValueType::UInt16:
+    case ValueType::Int16: out.scalar(static_cast<uint16_t>(v.bits())); break;
+    case ValueType::UInt32:
+    case ValueType::Int32:
+    case ValueType::Float32: out.scalar(static_cast<uint32_t>(v.bits())); break;
+    case ValueType::UInt64:
+    case ValueType::Int64:
+    case ValueType::Float64: out.scalar(v.bits()); break;
+    case ValueType::String: out.string(v.as_string()); break;
+    case ValueType::Array: {
+      out.scalar(static_cast<uint32_t>(v.array_type()));
+      out.scalar<uint64_t>(v.as_array().size());
+      for (const Value& item : v.as_array()) write_payload(out, item);
+      break;
+    }
+  }
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+Writer::Writer(uint64_t alignment) : alignment_(alignment) {
+  if (alignment == 0 || !std::has_single_bit(alignment) || alignment > std::numeric_limits<uint32_t>::max())
+    fail(ErrorKind::BadInput,
+         "GGUF alignment must be a power of two that fits in 32 bits, not " + std::to_string(alignment));
+}
+
+void Writer::set(const std::string& key, Value value) {
+  if (key.empty()) fail(ErrorKind::BadInput, "GGUF metadata keys must not be empty");
+  for (auto& [k, v] : kv_) {
+    if (k == key) {
+      v = std::move(value);
+      return;
+    }
+  }
+  kv_.emplace_back(key, std::move(value));
+}
+
+void Writer::remove(const std::string& key) {
+  std::erase_if(kv_, [&](const auto& kv) { return kv.first == key; });
+}
+
+void Writer::copy_metadata(const File& from) {
+  for (const auto& [k, v] : from.metadata()) set(k, v);
+}
+
+void Writer::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> shape, const void* data) {
+  if (!data) fail(ErrorKind::BadInput, "tensor " + name + ": no data given");
+  add_tensor(name, type, std::move(shape), Producer([](uint8_t*, size_t) {}));
+  tensors_.back().data = data;
+}
+
+void Writer::add_tensor(const std::string& name, GgmlType type, std::vector<int64_t> shape, Producer produce) {
+  const std::string what = "tensor " + name;
+  if (name.empty()) fail(ErrorKind::BadInput, "GGUF tensor names must not be empty");
+  if (!produce) fail(ErrorKind::BadInput, what + ": no producer given");
+  for (const auto& t : tensors_)
+    if (t.name == name) fail(ErrorKind::BadInput, what + ": added twice");
+  const GgmlTypeInfo* info = ggml_type_info(static_cast<uint32_t>(type));
+  if (!info)
+    fail(ErrorKind::BadInput, what + ": type " + std::to_string(static_cast<uint32_t>(type)) + " is not a GGML type");
+  if (shape.empty() || shape.size() > kMaxDims)
+    fail(ErrorKind::BadInput, what + ": shape " + shape_text(shape) + " must have 1 to 4 dimensions");
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d <= 0) fail(ErrorKind::BadInput, what + ": shape " + shape_text(shape) + " has a dimension that is not positive");
+    if (__builtin_mul_overflow(n, d, &n))
+      fail(ErrorKind::BadInput, what + ": shape " + shape_text(shape) + " has too many elements");
+  }
+  if (shape[0] % info->block_size != 0)
+    fail(ErrorKind::BadInput, what + ": shape " + shape_text(shape) + " has " + std::to_string(shape[0]) +
+                                  " columns, not a multiple of the " + info->name + " block size " +
+                                  std::to_string(info->block_size));
+  uint64_t nbytes = 0;
+  if (__builtin_mul_overflow(static_cast<uint64_t>(n / info->block_size), info->type_size, &nbytes))
+    fail(ErrorKind::BadInput, what + ": shape " + shape_text(shape) + " is too large");
+  tensors_.push_back(PendingTensor{name, type, std::move(shape), nbytes, std::move(produce)});
+}
+
+void Writer::write(const std::string& path) const {
+  // general.alignment must describe this writer's alignment, whatever was copied from elsewhere.
+  std::vector<std::pair<std::string, Value>> kv = kv_;
+  bool have_alignment = false;
+  for (auto& [k, v] : kv) {
+    if (k == "general.alignment") {
+      v = Value::u32(static_cast<uint32_t>(alignment_));
+      have_alignment = true;
+    }
+  }
+  if (!have_alignment && alignment_ != kDefaultAlignment)
+    kv.emplace_back("general.alignment", Value::u32(static_cast<uint32_t>(alignment_)));
+
+  TempFile out(path);
+  out.bytes("GGUF", 4);
+  out.scalar(kVersion);
+  out.scalar<uint64_t>(tensors_.size());
+  out.scalar<uint64_t>(kv.size());
+  for (const auto& [k, v] : kv) {
+    out.string(k);
+    out.scalar(static_cast<uint32_t>(v.type()));
+    write_payload(out, v);
+  }
+
+  uint64_t offset = 0;
+  for (const PendingTensor& t : tensors_) {
+    out.string(t.name);
+    out.scalar(static_cast<uint32_t>(t.shape.size()));
+    for (int64_t d : t.shape) out.scalar(static_cast<uint64_t>(d));
+    out.scalar(static_cast<uint32_t>(t.type));
+    out.scalar(offset);
+    offset = align_up(offset + t.nbytes, alignment_);
+  }
+  out.zeros(align_up(out.written(), alignment_) - out.written());
+
+  std::vector<uint8_t> scratch;
+  for (const PendingTensor& t : tensors_) {
+    if (t.data) {
+      out.bytes(t.data, t.nbytes);
+    } else {
+      scratch.assign(t.nbytes, 0);
+      t.produce(scratch.data(), scratch.size());
+      out.bytes(scratch.data(), scratch.size());
+    }
+    out.zeros(align_up(t.nbytes, alignment_) - t.nbytes);
+  }
+  out.commit();
+}
+
+}  // namespace hayate::gguf

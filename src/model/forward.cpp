@@ -1,0 +1,113 @@
+// The transformer forward pass of every supported architecture (llama, qwen2, qwen3), written
+// once over backend operations. Architectural differences are data in HParams and optional
+// weights: QKV biases, per-head q/k norms, rope style, tied embeddings.
+#include "model/forward.h"
+
+#include "core/error.h"
+
+namespace hayate {
+namespace {
+
+RopeParams rope_params(const Model& m) {
+  RopeParams p;
+  p.type = m.hp.rope_type;
+  p.n_rot = m.hp.n_rot;
+  p.head_dim = m.hp.head_dim;
+  p.theta = m.hp.rope_theta;
+  p.freq_scale = m.hp.rope_freq_scale;
+  p.freq_factors = m.rope_freqs ? static_cast<const float*>(m.rope_freqs.data) : nullptr;
+  return p;
+}
+
+void attention_block(const Model& m, const LayerWeights& l, int32_t il, Tensor x, const Batch& batch, KvCache& kv,
+                     Backend& be, const RopeParams& rope) {
+  const HParams& hp = m.hp;
+  const int64_t n = x.rows;
+  Tensor h = be.alloc(n, hp.n_embd);
+  be.rms_norm(x, l.attn_norm, hp.rms_eps, h);
+
+  Tensor q = be.alloc(n, hp.q_dim());
+  Tensor k = be.alloc(n, hp.kv_dim());
+  Tensor v = be.alloc(n, hp.kv_dim());
+  be.matmul(l.wq, h, q, l.bq ? &l.bq : nullptr);
+  be.matmul(l.wk, h, k, l.bk ? &l.bk : nullptr);
+  be.matmul(l.wv, h, v, l.bv ? &l.bv : nullptr);
+  if (l.q_norm) be.rms_norm(q, l.q_norm, hp.rms_eps, q);
+  if (l.k_norm) be.rms_norm(k, l.k_norm, hp.rms_eps, k);
+  be.rope(q, hp.n_head, batch.positions, rope);
+  be.rope(k, hp.n_head_kv, batch.positions, rope);
+
+  be.store_kv(kv, il, k, v, batch);
+  Tensor attn = be.alloc(n, hp.q_dim());
+  be.attention(kv, il, q, batch, hp.n_head, hp.n_head_kv, hp.head_dim, attn);
+
+  Tensor o = be.alloc(n, hp.n_embd);
+  be.matmul(l.wo, attn, o);
+  be.add(x, o);
+}
+
+void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend& be) {
+  const HParams& hp = m.hp;
+  const int64_t n = x.rows;
+  Tensor h = be.alloc(n, hp.n_embd);
+  be.rms_norm(x, l.ffn_norm, hp.rms_eps, h);
+  Tensor gate = be.alloc(n, hp.n_ff);
+  Tensor up = be.alloc(n, hp.n_ff);
+  be.matmul(l.ffn_gate, h, gate);
+  be.matmul(l.ffn_up, h, up);
+  be.swiglu(gate, up, gate);
+  Tensor down = be.alloc(n, hp.n_embd);
+  be.matmul(l.ffn_down, gate, down);
+  be.add(x, down);
+}
+
+void check_batch(const Model& m, const Batch& batch, const KvCache& kv) {
+  const size_t n = batch.size();
+  if (n == 0) fail(ErrorKind::BadInput, "forward: empty batch");
+  if (batch.positions.size() != n || batch.seq.size() != n || batch.logits.size() != n)
+    fail(ErrorKind::Internal, "forward: batch arrays differ in length");
+  for (size_t i = 0; i < n; ++i) {
+    if (batch.tokens[i] < 0 || batch.tokens[i] >= m.hp.n_vocab)
+      fail(ErrorKind::BadInput, "token id " + std::to_string(batch.tokens[i]) + " is outside the vocabulary (size " +
+                                    std::to_string(m.hp.n_vocab) + ")");
+    if (batch.seq[i] < 0 || batch.seq[i] >= static_cast<int32_t>(batch.sequences.size()))
+      fail(ErrorKind::Internal, "forward: token refers to an unknown sequence");
+    const auto& table = batch.sequences[batch.seq[i]].block_table;
+    const int32_t block = batch.positions[i] / kv.block_size;
+    if (batch.positions[i] < 0 || block >= static_cast<int32_t>(table.size()) || table[block] < 0 ||
+        table[block] >= kv.n_blocks)
+      fail(ErrorKind::Internal, "forward: position " + std::to_string(batch.positions[i]) + " has no KV block");
+  }
+}
+
+}  // namespace
+
+std::vector<float> forward(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+  check_batch(m, batch, kv);
+  const HParams& hp = m.hp;
+  const int64_t n = static_cast<int64_t>(batch.size());
+  const RopeParams rope = rope_params(m);
+  be.reset_scratch();
+
+  Tensor x = be.alloc(n, hp.n_embd);
+  be.get_rows(m.tok_embd, batch.tokens, x);
+  for (int32_t il = 0; il < hp.n_layer; ++il) {
+    attention_block(m, m.layers[il], il, x, batch, kv, be, rope);
+    feed_forward_block(m, m.layers[il], x, be);
+  }
+
+  std::vector<int32_t> out_rows;
+  for (int32_t i = 0; i < static_cast<int32_t>(n); ++i)
+    if (batch.logits[i]) out_rows.push_back(i);
+  std::vector<float> logits(out_rows.size() * static_cast<size_t>(hp.n_vocab));
+  if (out_rows.empty()) return logits;
+  Tensor last = be.alloc(static_cast<int64_t>(out_rows.size()), hp.n_embd);
+  be.copy_rows(x, out_rows, last);
+  be.rms_norm(last, m.output_norm, hp.rms_eps, last);
+  Tensor out = be.alloc(last.rows, hp.n_vocab);
+  be.matmul(m.output, last, out);
+  be.to_host(out, logits.data());
+  return logits;
+}
+
+}  // namespace hayate

@@ -1,0 +1,13 @@
+#pragma once
+
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace hayate {
+
+// One forward step: appends the batch's keys and values to the cache and returns the logits of
+// the tokens whose `logits` flag is set, in batch order (n_outputs x n_vocab, row-major).
+std::vector<float> forward(const Model& model, const Batch& batch, KvCache& kv, Backend& backend);
+
+}  // namespace hayate

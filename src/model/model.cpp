@@ -1,0 +1,166 @@
+#include "model/model.h"
+
+#include "core/error.h"
+#include "quant/quant.h"
+
+namespace hayate {
+namespace {
+
+constexpr ArchSpec kArchs[] = {
+    {"llama", RopeType::Norm, false, false},
+    {"qwen2", RopeType::Neox, true, false},
+    {"qwen3", RopeType::Neox, false, true},
+};
+
+int32_t get_count(const gguf::File& f, const std::string& key, bool required, int32_t fallback = 0) {
+  const gguf::Value* v = f.find(key);
+  if (!v) {
+    if (required) fail(ErrorKind::BadInput, f.name() + ": required key " + key + " is missing");
+    return fallback;
+  }
+  const int64_t n = v->as_i64(f.name() + ": " + key);
+  if (n <= 0 || n > (1 << 24)) fail(ErrorKind::BadInput, f.name() + ": " + key + " = " + std::to_string(n) + " is out of range");
+  return static_cast<int32_t>(n);
+}
+
+class WeightLoader {
+ public:
+  WeightLoader(const gguf::File& f, const HParams& hp) : f_(f), hp_(hp) {}
+
+  // Checks that the tensor exists with exactly the shape {cols, rows} (rows 0 = a vector) and a type
+  // the kernels support.
+  Weight get(const std::string& name, int64_t cols, int64_t rows, bool required = true) const {
+    const gguf::TensorInfo* t = f_.find_tensor(name);
+    if (!t) {
+      if (required) fail(ErrorKind::BadInput, f_.name() + ": tensor " + name + " is missing (needed by " + hp_.arch + ")");
+      return Weight{name, GgmlType::F32, cols, rows, nullptr};
+    }
+    const bool vector = rows == 0;
+    const bool shape_ok = vector ? (t->shape.size() == 1 && t->shape[0] == cols)
+                                 : (t->shape.size() == 2 && t->shape[0] == cols && t->shape[1] == rows);
+    if (!shape_ok) {
+      std::string got;
+      for (size_t i = 0; i < t->shape.size(); ++i) got += (i ? ", " : "") + std::to_string(t->shape[i]);
+      const std::string want = vector ? std::to_string(cols) : std::to_string(cols) + ", " + std::to_string(rows);
+      fail(ErrorKind::BadInput, f_.name() + ": tensor " + name + " has shape {" + got + "}, expected {" + want + "}");
+    }
+    if (!quant::is_supported_weight_type(t->type))
+      fail(ErrorKind::Unsupported, f_.name() + ": tensor " + name + " has type " + ggml_type_name(t->type) +
+                                       ", which this build does not support for weights");
+    if (vector && t->type != GgmlType::F32)
+      fail(ErrorKind::Unsupported, f_.name() + ": tensor " + name + " is " + ggml_type_name(t->type) +
+                                       "; norm and bias vectors must be f32");
+    return Weight{name, t->type, cols, vector ? 1 : rows, t->data};
+  }
+
+ private:
+  const gguf::File& f_;
+  const HParams& hp_;
+};
+
+}  // namespace
+
+const ArchSpec* find_arch(const std::string& name) {
+  for (const auto& a : kArchs)
+    if (name == a.name) return &a;
+  return nullptr;
+}
+
+std::vector<std::string> supported_archs() {
+  std::vector<std::string> out;
+  for (const auto& a : kArchs) out.emplace_back(a.name);
+  return out;
+}
+
+HParams read_hparams(const gguf::File& f) {
+  HParams hp;
+  hp.arch = f.get_string("general.architecture", "");
+  if (hp.arch.empty()) fail(ErrorKind::BadInput, f.name() + ": general.architecture is missing");
+  const ArchSpec* spec = find_arch(hp.arch);
+  if (!spec) {
+    std::string list;
+    for (const auto& a : supported_archs()) list += (list.empty() ? "" : ", ") + a;
+    fail(ErrorKind::Unsupported, f.name() + ": architecture '" + hp.arch + "' is not supported (supported: " + list + ")");
+  }
+  const std::string a = hp.arch + ".";
+  hp.rope_type = spec->rope_type;
+  hp.qkv_bias = spec->qkv_bias;
+  hp.qk_norm = spec->qk_norm;
+  hp.n_embd = get_count(f, a + "embedding_length", true);
+  hp.n_layer = get_count(f, a + "block_count", true);
+  hp.n_head = get_count(f, a + "attention.head_count", true);
+  hp.n_head_kv = get_count(f, a + "attention.head_count_kv", false, hp.n_head);
+  hp.n_ff = get_count(f, a + "feed_forward_length", true);
+  hp.n_ctx_train = get_count(f, a + "context_length", false, 2048);
+  if (hp.n_embd % hp.n_head != 0 && !f.find(a + "attention.key_length"))
+    fail(ErrorKind::BadInput, f.name() + ": embedding_length is not a multiple of head_count and key_length is missing");
+  hp.head_dim = get_count(f, a + "attention.key_length", false, hp.n_embd / hp.n_head);
+  const int32_t v_dim = get_count(f, a + "attention.value_length", false, hp.head_dim);
+  if (v_dim != hp.head_dim)
+    fail(ErrorKind::Unsupported, f.name() + ": value_length " + std::to_string(v_dim) + " differs from key_length " +
+                                     std::to_string(hp.head_dim));
+  hp.n_rot = get_count(f, a + "rope.dimension_count", false, hp.head_dim);
+  if (hp.n_rot > hp.head_dim || hp.n_rot % 2 != 0)
+    fail(ErrorKind::BadInput, f.name() + ": rope.dimension_count " + std::to_string(hp.n_rot) + " is invalid for head size " +
+                                  std::to_string(hp.head_dim));
+  if (hp.n_head % hp.n_head_kv != 0)
+    fail(ErrorKind::BadInput, f.name() + ": head_count " + std::to_string(hp.n_head) + " is not a multiple of head_count_kv " +
+                                  std::to_string(hp.n_head_kv));
+  hp.rms_eps = static_cast<float>(f.get_f64(a + "attention.layer_norm_rms_epsilon", 1e-5));
+  hp.rope_theta = static_cast<float>(f.get_f64(a + "rope.freq_base", 10000.0));
+  const std::string scaling = f.get_string(a + "rope.scaling.type", "none");
+  if (scaling == "linear") {
+    const double factor = f.get_f64(a + "rope.scaling.factor", 1.0);
+    if (!(factor > 0)) fail(ErrorKind::BadInput, f.name() + ": rope.scaling.factor must be positive");
+    hp.rope_freq_scale = static_cast<float>(1.0 / factor);
+  } else if (scaling != "none") {
+    fail(ErrorKind::Unsupported, f.name() + ": rope scaling type '" + scaling + "' is not supported");
+  }
+  const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
+  if (!embd || embd->shape.size() != 2) fail(ErrorKind::BadInput, f.name() + ": tensor token_embd.weight is missing or not 2-D");
+  hp.n_vocab = static_cast<int32_t>(embd->shape[1]);
+  return hp;
+}
+
+std::unique_ptr<Model> Model::load(const std::string& path) { return from_file(gguf::File::open(path)); }
+
+std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
+  auto m = std::make_unique<Model>();
+  m->hp = read_hparams(*file);
+  const HParams& hp = m->hp;
+  WeightLoader w(*file, hp);
+  m->tok_embd = w.get("token_embd.weight", hp.n_embd, hp.n_vocab);
+  m->output_norm = w.get("output_norm.weight", hp.n_embd, 0);
+  m->output = w.get("output.weight", hp.n_embd, hp.n_vocab, false);
+  if (!m->output) m->output = m->tok_embd;  // tied embeddings
+  m->rope_freqs = w.get("rope_freqs.weight", hp.n_rot / 2, 0, false);
+  for (int il = 0; il < hp.n_layer; ++il) {
+    const std::string p = "blk." + std::to_string(il) + ".";
+    LayerWeights l;
+    l.attn_norm = w.get(p + "attn_norm.weight", hp.n_embd, 0);
+    l.wq = w.get(p + "attn_q.weight", hp.n_embd, hp.q_dim());
+    l.wk = w.get(p + "attn_k.weight", hp.n_embd, hp.kv_dim());
+    l.wv = w.get(p + "attn_v.weight", hp.n_embd, hp.kv_dim());
+    l.wo = w.get(p + "attn_output.weight", hp.q_dim(), hp.n_embd);
+    l.bq = w.get(p + "attn_q.bias", hp.q_dim(), 0, hp.qkv_bias);
+    l.bk = w.get(p + "attn_k.bias", hp.kv_dim(), 0, hp.qkv_bias);
+    l.bv = w.get(p + "attn_v.bias", hp.kv_dim(), 0, hp.qkv_bias);
+    l.q_norm = w.get(p + "attn_q_norm.weight", hp.head_dim, 0, hp.qk_norm);
+    l.k_norm = w.get(p + "attn_k_norm.weight", hp.head_dim, 0, hp.qk_norm);
+    l.ffn_norm = w.get(p + "ffn_norm.weight", hp.n_embd, 0);
+    l.ffn_gate = w.get(p + "ffn_gate.weight", hp.n_embd, hp.n_ff);
+    l.ffn_up = w.get(p + "ffn_up.weight", hp.n_embd, hp.n_ff);
+    l.ffn_down = w.get(p + "ffn_down.weight", hp.n_ff, hp.n_embd);
+    m->layers.push_back(std::move(l));
+  }
+  m->file = std::move(file);
+  return m;
+}
+
+size_t Model::weight_bytes() const {
+  size_t total = 0;
+  for (const auto& t : file->tensors()) total += t.nbytes;
+  return total;
+}
+
+}  // namespace hayate

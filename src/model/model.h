@@ -1,0 +1,91 @@
+// A loaded model: hyper-parameters read from GGUF metadata and views of its weights inside the
+// memory-mapped file (nothing is copied). What differs between architectures is data here
+// (ArchSpec); the forward pass in forward.cpp is written once for all of them.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/ggml_types.h"
+#include "gguf/gguf.h"
+
+namespace hayate {
+
+enum class RopeType {
+  Norm,  // rotate adjacent pairs (x[2i], x[2i+1]) — GGUF llama, whose Q/K rows the converter permuted
+  Neox,  // rotate halves (x[i], x[i + n_rot/2]) — Qwen2/Qwen3, as in Hugging Face
+};
+
+// What an architecture is, as data. One entry per GGUF general.architecture.
+struct ArchSpec {
+  const char* name;
+  RopeType rope_type;
+  bool qkv_bias;  // attn_q/k/v.bias tensors are required
+  bool qk_norm;   // per-head RMSNorm of q and k (attn_q_norm / attn_k_norm)
+};
+
+const ArchSpec* find_arch(const std::string& name);  // nullptr when unknown
+std::vector<std::string> supported_archs();
+
+struct HParams {
+  std::string arch;
+  RopeType rope_type = RopeType::Norm;
+  int32_t n_vocab = 0;
+  int32_t n_embd = 0;
+  int32_t n_layer = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t head_dim = 0;  // attention.key_length (== value_length here)
+  int32_t n_rot = 0;     // rope.dimension_count
+  int32_t n_ff = 0;
+  int32_t n_ctx_train = 0;
+  float rms_eps = 1e-5f;
+  float rope_theta = 10000.0f;
+  float rope_freq_scale = 1.0f;  // 1 / linear rope scaling factor
+  bool qkv_bias = false;
+  bool qk_norm = false;
+
+  int32_t q_dim() const { return n_head * head_dim; }
+  int32_t kv_dim() const { return n_head_kv * head_dim; }
+};
+
+// A weight tensor viewed as a matrix of `rows` rows of `cols` elements (GGUF shape {cols, rows}).
+// A 1-D tensor is one row. `data` is null for an optional tensor the file does not have.
+struct Weight {
+  std::string name;
+  GgmlType type = GgmlType::F32;
+  int64_t cols = 0;
+  int64_t rows = 0;
+  const void* data = nullptr;
+
+  explicit operator bool() const { return data != nullptr; }
+  size_t row_bytes() const { return ggml_row_size(type, cols); }
+  const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes(); }
+};
+
+struct LayerWeights {
+  Weight attn_norm, wq, wk, wv, wo;
+  Weight bq, bk, bv;          // qwen2
+  Weight q_norm, k_norm;      // qwen3
+  Weight ffn_norm, ffn_gate, ffn_up, ffn_down;
+};
+
+struct Model {
+  HParams hp;
+  std::unique_ptr<gguf::File> file;
+  Weight tok_embd, output_norm, output;  // output is tok_embd when embeddings are tied
+  Weight rope_freqs;                     // optional per-frequency divisors (llama3 rope scaling)
+  std::vector<LayerWeights> layers;
+
+  // Opens, validates every tensor the architecture needs (name, shape, type) and maps them.
+  static std::unique_ptr<Model> load(const std::string& path);
+  static std::unique_ptr<Model> from_file(std::unique_ptr<gguf::File> file);
+
+  size_t weight_bytes() const;  // bytes of all tensors the forward pass reads
+};
+
+// Reads the hyper-parameters of the file's architecture (Error on missing or bad keys).
+HParams read_hparams(const gguf::File& file);
+
+}  // namespace hayate

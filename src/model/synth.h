@@ -1,0 +1,38 @@
+// Random-weight models of any supported architecture and shape, deterministic from a seed:
+// the project's own fixtures for shape, speed and loader tests (no model can be downloaded).
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace hayate {
+
+struct SynthOptions {
+  std::string arch = "llama";
+  int32_t n_embd = 256;
+  int32_t n_layer = 4;
+  int32_t n_head = 8;
+  int32_t n_head_kv = 4;
+  int32_t head_dim = 0;  // 0: n_embd / n_head
+  int32_t n_ff = 768;
+  int32_t n_ctx = 2048;
+  int32_t n_vocab = 0;   // 0: the tokenizer's size
+  float rope_theta = 10000.0f;
+  float rms_eps = 1e-5f;
+  bool tie_embeddings = false;
+  uint64_t seed = 42;
+  std::string file_type = "f16";  // f32 f16 bf16 q8_0 q4_0 q3_k_s q4_k_m q5_k_m q6_k
+  std::string vocab_from;         // a GGUF whose tokenizer.* metadata is copied; empty: built-in byte tokenizer
+  std::string name;               // general.name; default "<arch>-random-<shape> (random weights)"
+};
+
+// Writes the model to `path` (atomically). Prints one line per step to `log`.
+void synth_model(const SynthOptions& opt, const std::string& path, std::ostream& log);
+
+// Quantizes (or converts) every weight of `in` to the file type's mix and writes `out`.
+// file_type: q8_0 q4_0 q3_k_s q4_k_m q5_k_m q6_k f16 bf16 f32.
+void quantize_model(const std::string& in, const std::string& out, const std::string& file_type, int n_threads,
+                    std::ostream& log);
+
+}  // namespace hayate

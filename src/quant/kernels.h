@@ -1,0 +1,62 @@
+// Internal: every conversion and dot kernel of quant/, wired into the traits table by quant.cpp.
+// The *_avx2 / *_avx512 functions live in files compiled for those instruction sets and must
+// only be called once cpu_has_avx2() / cpu_has_avx512() said yes.
+#pragma once
+
+#include <cstdint>
+
+namespace hayate::quant::detail {
+
+bool cpu_has_avx2();    // avx2 + fma + f16c
+bool cpu_has_avx512();  // avx512 f, bw, vl, dq and vnni (besides the avx2 set)
+
+// Conversions (reference). n is a multiple of the block size.
+void to_float_f32(const void* src, float* dst, int64_t n);
+void to_float_f16(const void* src, float* dst, int64_t n);
+void to_float_bf16(const void* src, float* dst, int64_t n);
+void from_float_f32(const float* src, void* dst, int64_t n);
+void from_float_f16(const float* src, void* dst, int64_t n);
+void from_float_bf16(const float* src, void* dst, int64_t n);
+
+void dequantize_q8_0(const void* src, float* dst, int64_t n);
+void dequantize_q4_0(const void* src, float* dst, int64_t n);
+void dequantize_q2_k(const void* src, float* dst, int64_t n);
+void dequantize_q3_k(const void* src, float* dst, int64_t n);
+void dequantize_q4_k(const void* src, float* dst, int64_t n);
+void dequantize_q5_k(const void* src, float* dst, int64_t n);
+void dequantize_q6_k(const void* src, float* dst, int64_t n);
+void dequantize_q8_k(const void* src, float* dst, int64_t n);
+
+void quantize_q8_0(const float* src, void* dst, int64_t n);
+void quantize_q4_0(const float* src, void* dst, int64_t n);
+void quantize_q2_k(const float* src, void* dst, int64_t n);
+void quantize_q3_k(const float* src, void* dst, int64_t n);
+void quantize_q4_k(const float* src, void* dst, int64_t n);
+void quantize_q5_k(const float* src, void* dst, int64_t n);
+void quantize_q6_k(const float* src, void* dst, int64_t n);
+void quantize_q8_k(const float* src, void* dst, int64_t n);
+
+// Fast activation quantizers; bit-identical to quantize_q8_0 / quantize_q8_k.
+void quantize_q8_0_avx2(const float* src, void* dst, int64_t n);
+void quantize_q8_k_avx2(const float* src, void* dst, int64_t n);
+
+// Dot kernels, one per (weight type, isa). Signature of VecDotFn.
+#define HAYATE_DECLARE_DOT(name)                                                \
+  void name##_scalar(int64_t n, float* s, const void* x, const void* y);       \
+  void name##_avx2(int64_t n, float* s, const void* x, const void* y);         \
+  void name##_avx512(int64_t n, float* s, const void* x, const void* y);
+
+HAYATE_DECLARE_DOT(dot_f32)
+HAYATE_DECLARE_DOT(dot_f16)
+HAYATE_DECLARE_DOT(dot_bf16)
+HAYATE_DECLARE_DOT(dot_q8_0)
+HAYATE_DECLARE_DOT(dot_q4_0)
+HAYATE_DECLARE_DOT(dot_q2_k)
+HAYATE_DECLARE_DOT(dot_q3_k)
+HAYATE_DECLARE_DOT(dot_q4_k)
+HAYATE_DECLARE_DOT(dot_q5_k)
+HAYATE_DECLARE_DOT(dot_q6_k)
+
+#undef HAYATE_DECLARE_DOT
+
+}  // namespace hayate::quant::detail

@@ -1,0 +1,165 @@
+// The traits table: which conversions and dot kernels serve each type, picked once per process
+// from what the CPU supports.
+#include "quant/quant.h"
+
+#include <array>
+
+#include "core/error.h"
+#include "quant/kernels.h"
+
+namespace hayate::quant {
+namespace {
+
+using namespace detail;
+
+struct Entry {
+  GgmlType type;
+  ToFloatFn to_float;
+  FromFloatFn from_float;
+  GgmlType vec_dot_type;
+  VecDotFn scalar, avx2, avx512;  // nullptr where that variant does not exist
+};
+
+constexpr Entry kEntries[] = {
+    {GgmlType::F32, to_float_f32, from_float_f32, GgmlType::F32, dot_f32_scalar, dot_f32_avx2, dot_f32_avx512},
+    {GgmlType::F16, to_float_f16, from_float_f16, GgmlType::F32, dot_f16_scalar, dot_f16_avx2, dot_f16_avx512},
+    {GgmlType::BF16, to_float_bf16, from_float_bf16, GgmlType::F32, dot_bf16_scalar, dot_bf16_avx2, dot_bf16_avx512},
+    {GgmlType::Q8_0, dequantize_q8_0, quantize_q8_0, GgmlType::Q8_0, dot_q8_0_scalar, dot_q8_0_avx2, dot_q8_0_avx512},
+    {GgmlType::Q4_0, dequantize_q4_0, quantize_q4_0, GgmlType::Q8_0, dot_q4_0_scalar, dot_q4_0_avx2, dot_q4_0_avx512},
+    {GgmlType::Q2_K, dequantize_q2_k, quantize_q2_k, GgmlType::Q8_K, dot_q2_k_scalar, dot_q2_k_avx2, dot_q2_k_avx512},
+    {GgmlType::Q3_K, dequantize_q3_k, quantize_q3_k, GgmlType::Q8_K, dot_q3_k_scalar, dot_q3_k_avx2, dot_q3_k_avx512},
+    {GgmlType::Q4_K, dequantize_q4_k, quantize_q4_k, GgmlType::Q8_K, dot_q4_k_scalar, dot_q4_k_avx2, dot_q4_k_avx512},
+    {GgmlType::Q5_K, dequantize_q5_k, quantize_q5_k, GgmlType::Q8_K, dot_q5_k_scalar, dot_q5_k_avx2, dot_q5_k_avx512},
+    {GgmlType::Q6_K, dequantize_q6_k, quantize_q6_k, GgmlType::Q8_K, dot_q6_k_scalar, dot_q6_k_avx2, dot_q6_k_avx512},
+    // Activation-only type: converts, but no weight kernels.
+    {GgmlType::Q8_K, dequantize_q8_k, quantize_q8_k, GgmlType::Q8_K, nullptr, nullptr, nullptr},
+};
+
+const Entry* find_entry(GgmlType type) {
+  for (const Entry& e : kEntries)
+    if (e.type == type) return &e;
+  return nullptr;
+}
+
+FromFloatFn activation_converter(GgmlType vec_dot_type) {
+  switch (vec_dot_type) {
+    case GgmlType::Q8_0:
+      return cpu_has_avx2() ? quantize_q8_0_avx2 : quantize_q8_0;
+    case GgmlType::Q8_K:
+      return cpu_has_avx2() ? quantize_q8_k_avx2 : quantize_q8_k;
+    default:
+      return from_float_f32;
+  }
+}
+
+VecDotFn best_kernel(const Entry& e) {
+  if (e.avx512 && cpu_has_avx512()) return e.avx512;
+  if (e.avx2 && cpu_has_avx2()) return e.avx2;
+  return e.scalar;
+}
+
+using Table = std::array<TypeTraits, std::size(kEntries)>;
+
+Table build_table() {
+  Table table{};
+  for (size_t i = 0; i < std::size(kEntries); ++i) {
+    const Entry& e = kEntries[i];
+    table[i] = TypeTraits{e.type, e.to_float, e.from_float, e.vec_dot_type, activation_converter(e.vec_dot_type),
+                          best_kernel(e)};
+  }
+  return table;
+}
+
+const TypeTraits& checked_traits(GgmlType type) {
+  const TypeTraits* t = traits(type);
+  if (!t)
+    fail(ErrorKind::Unsupported, std::string("tensor type ") + ggml_type_name(type) +
+                                     " has no conversion in this build (supported: f32 f16 bf16 q8_0 q4_0 q2_K..q6_K)");
+  return *t;
+}
+
+void check_row_length(GgmlType type, int64_t n) {
+  (void)ggml_row_size(type, n);  // fails with a message when n is not a multiple of the block size
+}
+
+}  // namespace
+
+namespace detail {
+
+bool cpu_has_avx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  return yes;
+}
+
+// avx512bf16 is not required: the kernels convert bf16 by shifting and never use its dot instruction.
+bool cpu_has_avx512() {
+  static const bool yes = cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                          __builtin_cpu_supports("avx512vnni");
+  return yes;
+}
+
+}  // namespace detail
+
+const TypeTraits* traits(GgmlType type) {
+  static const Table table = build_table();
+  for (const TypeTraits& t : table)
+    if (t.type == type) return &t;
+  return nullptr;
+}
+
+bool is_supported_weight_type(GgmlType type) {
+  const Entry* e = find_entry(type);
+  return e && e->scalar;
+}
+
+std::vector<DotKernel> dot_kernels(GgmlType type) {
+  std::vector<DotKernel> out;
+  const Entry* e = find_entry(type);
+  if (!e || !e->scalar) return out;
+  out.push_back({"scalar", e->scalar});
+  if (e->avx2 && cpu_has_avx2()) out.push_back({"avx2", e->avx2});
+  if (e->avx512 && cpu_has_avx512()) out.push_back({"avx512", e->avx512});
+  return out;
+}
+
+std::string cpu_features() {
+  std::string out;
+  auto add = [&out](bool has, const char* name) {
+    if (!has) return;
+    if (!out.empty()) out += ' ';
+    out += name;
+  };
+  add(__builtin_cpu_supports("avx2"), "avx2");
+  add(__builtin_cpu_supports("fma"), "fma");
+  add(__builtin_cpu_supports("f16c"), "f16c");
+  add(__builtin_cpu_supports("avx512f"), "avx512f");
+  add(__builtin_cpu_supports("avx512bw"), "avx512bw");
+  add(__builtin_cpu_supports("avx512vl"), "avx512vl");
+  add(__builtin_cpu_supports("avx512dq"), "avx512dq");
+  add(__builtin_cpu_supports("avx512vnni"), "avx512vnni");
+  add(__builtin_cpu_supports("avx512bf16"), "avx512bf16");
+  return out;
+}
+
+void dequantize_row(GgmlType type, const void* src, float* dst, int64_t n) {
+  const TypeTraits& t = checked_traits(type);
+  check_row_length(type, n);
+  t.to_float(src, dst, n);
+}
+
+void quantize_row(GgmlType type, const float* src, void* dst, int64_t n) {
+  const TypeTraits& t = checked_traits(type);
+  check_row_length(type, n);
+  t.from_float(src, dst, n);
+}
+
+size_t quantize_matrix(GgmlType type, const float* src, void* dst, int64_t rows, int64_t cols) {
+  const TypeTraits& t = checked_traits(type);
+  const size_t row_bytes = ggml_row_size(type, cols);
+  auto* out = static_cast<uint8_t*>(dst);
+  for (int64_t r = 0; r < rows; ++r) t.from_float(src + r * cols, out + static_cast<size_t>(r) * row_bytes, cols);
+  return static_cast<size_t>(rows) * row_bytes;
+}
+
+}  // namespace hayate::quant

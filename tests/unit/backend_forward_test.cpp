@@ -1,0 +1,152 @@
+// The fast CPU backend against the reference backend on synthetic models of every architecture,
+// and the KV cache / batching invariants of the forward pass.
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "backend/backend.h"
+#include "model/forward.h"
+#include "model/synth.h"
+#include "support/test_util.h"
+
+namespace hayate {
+namespace {
+
+std::string make_model(const std::string& arch, const std::string& type, bool tied = false) {
+  const std::string path = test::temp_path(arch + "-" + type + (tied ? "-tied" : "") + ".gguf");
+  SynthOptions o;
+  o.arch = arch;
+  o.n_embd = 256;
+  o.n_layer = 2;
+  o.n_head = 4;
+  o.n_head_kv = 2;
+  o.head_dim = arch == "qwen3" ? 48 : 0;
+  o.n_ff = 512;
+  o.n_ctx = 256;
+  o.file_type = type;
+  o.tie_embeddings = tied;
+  o.seed = 7;
+  std::ostringstream log;
+  synth_model(o, path, log);
+  return path;
+}
+
+// Logits of every position of `tokens`, fed in chunks of `chunk` tokens.
+std::vector<float> run_tokens(const Model& m, Backend& be, const std::vector<int32_t>& tokens, size_t chunk) {
+  auto kv = be.make_kv_cache(m.hp, 16, 16);
+  std::vector<int32_t> table;
+  for (int i = 0; i < 16; ++i) table.push_back(15 - i);  // blocks out of order on purpose
+  std::vector<float> all;
+  for (size_t start = 0; start < tokens.size(); start += chunk) {
+    Batch b;
+    b.sequences.push_back({table});
+    for (size_t i = start; i < std::min(tokens.size(), start + chunk); ++i)
+      b.add(tokens[i], static_cast<int32_t>(i), 0, true);
+    auto out = forward(m, b, *kv, be);
+    all.insert(all.end(), out.begin(), out.end());
+  }
+  return all;
+}
+
+std::vector<int32_t> some_tokens(int n, int vocab) {
+  std::vector<int32_t> t;
+  for (int i = 0; i < n; ++i) t.push_back((i * 37 + 11) % vocab);
+  return t;
+}
+
+class ForwardTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(ForwardTest, CpuBackendMatchesReference) {
+  const auto [arch, type] = GetParam();
+  auto m = Model::load(make_model(arch, type));
+  auto ref = make_backend("reference", 1);
+  auto cpu = make_backend("cpu", 2);
+  const auto tokens = some_tokens(20, m->hp.n_vocab);
+  const auto a = run_tokens(*m, *ref, tokens, tokens.size());
+  const auto b = run_tokens(*m, *cpu, tokens, tokens.size());
+  ASSERT_EQ(a.size(), b.size());
+  const size_t v = static_cast<size_t>(m->hp.n_vocab);
+  // Float weights keep f32 activations; quantized types quantize activations to 8 bits.
+  const bool float_weights = type == "f32" || type == "f16" || type == "bf16";
+  int top1 = 0;
+  for (size_t p = 0; p < tokens.size(); ++p) {
+    const double err = test::max_relative_error(b.data() + p * v, a.data() + p * v, v);
+    EXPECT_LT(err, float_weights ? 1e-4 : 3e-2) << arch << " " << type << " position " << p;
+    top1 += test::argmax(a.data() + p * v, v) == test::argmax(b.data() + p * v, v);
+  }
+  EXPECT_GE(top1, static_cast<int>(tokens.size()) - (float_weights ? 0 : 2));
+}
+
+INSTANTIATE_TEST_SUITE_P(AllArchsAndTypes, ForwardTest,
+                         ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3"),
+                                            ::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m",
+                                                              "q5_k_m", "q6_k", "q3_k_s")),
+                         [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
+
+TEST(Forward, IncrementalDecodingEqualsOneBatch) {
+  for (const std::string arch : {"llama", "qwen2", "qwen3"}) {
+    auto m = Model::load(make_model(arch, "f32"));
+    auto ref = make_backend("reference", 1);
+    const auto tokens = some_tokens(24, m->hp.n_vocab);
+    const auto whole = run_tokens(*m, *ref, tokens, tokens.size());
+    const auto one_by_one = run_tokens(*m, *ref, tokens, 1);
+    const auto in_fives = run_tokens(*m, *ref, tokens, 5);
+    const size_t v = static_cast<size_t>(m->hp.n_vocab);
+    for (size_t p = 0; p < tokens.size(); ++p) {
+      EXPECT_LT(test::max_relative_error(one_by_one.data() + p * v, whole.data() + p * v, v), 1e-5) << arch << p;
+      EXPECT_LT(test::max_relative_error(in_fives.data() + p * v, whole.data() + p * v, v), 1e-5) << arch << p;
+    }
+  }
+}
+
+TEST(Forward, TwoSequencesInOneBatchEqualSeparateRuns) {
+  auto m = Model::load(make_model("llama", "q8_0"));
+  auto cpu = make_backend("cpu", 2);
+  const auto a = some_tokens(9, m->hp.n_vocab);
+  auto b = some_tokens(13, m->hp.n_vocab);
+  for (auto& t : b) t = (t + 5) % m->hp.n_vocab;
+  const auto alone_a = run_tokens(*m, *cpu, a, a.size());
+  const auto alone_b = run_tokens(*m, *cpu, b, b.size());
+
+  auto kv = cpu->make_kv_cache(m->hp, 8, 16);
+  Batch batch;
+  batch.sequences.push_back({{3}});
+  batch.sequences.push_back({{5}});
+  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {  // interleaved on purpose
+    if (i < a.size()) batch.add(a[i], static_cast<int32_t>(i), 0, true);
+    if (i < b.size()) batch.add(b[i], static_cast<int32_t>(i), 1, true);
+  }
+  const auto together = forward(*m, batch, *kv, *cpu);
+  const size_t v = static_cast<size_t>(m->hp.n_vocab);
+  size_t row = 0, ia = 0, ib = 0;
+  for (size_t i = 0; i < batch.size(); ++i, ++row) {
+    const float* want = batch.seq[i] == 0 ? alone_a.data() + (ia++) * v : alone_b.data() + (ib++) * v;
+    EXPECT_LT(test::max_relative_error(together.data() + row * v, want, v), 1e-5) << "token " << i;
+  }
+}
+
+TEST(Forward, TiedEmbeddingsUseTokenTable) {
+  auto m = Model::load(make_model("llama", "f32", true));
+  EXPECT_EQ(m->output.data, m->tok_embd.data);
+  auto ref = make_backend("reference", 1);
+  const auto out = run_tokens(*m, *ref, some_tokens(3, m->hp.n_vocab), 3);
+  for (float x : out) ASSERT_TRUE(std::isfinite(x));
+}
+
+TEST(Forward, RejectsTokenOutsideVocabulary) {
+  auto m = Model::load(make_model("llama", "f32"));
+  auto ref = make_backend("reference", 1);
+  auto kv = ref->make_kv_cache(m->hp, 2, 16);
+  Batch b;
+  b.sequences.push_back({{0, 1}});
+  b.add(m->hp.n_vocab, 0, 0, true);
+  try {
+    forward(*m, b, *kv, *ref);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("outside the vocabulary"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace hayate
