@@ -21,12 +21,21 @@ int64_t required_size(const nlohmann::json& j, const char* key, const std::strin
   return *v;
 }
 
+// transformers 5 writes the RoPE settings as one "rope_parameters" object (rope_type, rope_theta
+// and the scaling fields); Hub checkpoints have "rope_theta" and "rope_scaling". Both are read,
+// the older keys first.
+const nlohmann::json* rope_parameters(const nlohmann::json& j) {
+  const auto it = j.find("rope_parameters");
+  return it != j.end() && it->is_object() ? &*it : nullptr;
+}
+
 RopeScaling parse_rope_scaling(const nlohmann::json& j, const std::string& what) {
   RopeScaling rs;
   const auto it = j.find("rope_scaling");
-  if (it == j.end() || it->is_null()) return rs;
-  if (!it->is_object()) fail(ErrorKind::BadInput, what + ": rope_scaling is not an object");
-  const nlohmann::json& r = *it;
+  const nlohmann::json* found = it != j.end() && !it->is_null() ? &*it : rope_parameters(j);
+  if (!found) return rs;
+  if (!found->is_object()) fail(ErrorKind::BadInput, what + ": rope_scaling is not an object");
+  const nlohmann::json& r = *found;
   // Newer configs say "rope_type", older ones "type".
   std::string type = json_string(r, "rope_type", what).value_or(json_string(r, "type", what).value_or("default"));
   if (type == "default") return rs;
@@ -101,7 +110,9 @@ HfConfig parse_hf_config(const nlohmann::json& j, const std::string& what) {
   }
   if (c.head_dim % 2 != 0) fail(ErrorKind::BadInput, what + ": head_dim " + std::to_string(c.head_dim) + " is odd");
   c.rms_norm_eps = json_number(j, "rms_norm_eps", what).value_or(1e-6);
-  c.rope_theta = json_number(j, "rope_theta", what).value_or(10000.0);
+  c.rope_theta = json_number(j, "rope_theta", what)
+                     .value_or(rope_parameters(j) ? json_number(*rope_parameters(j), "rope_theta", what).value_or(10000.0)
+                                                  : 10000.0);
   if (!(c.rms_norm_eps > 0) || !(c.rope_theta > 0)) {
     fail(ErrorKind::BadInput, what + ": rms_norm_eps and rope_theta must be positive");
   }

@@ -60,8 +60,12 @@ Totals totals(const File& f) {
 
 void json_value(const Value& v, std::ostream& out, size_t max_items) {
   switch (v.type()) {
-    case ValueType::String: out << text::json_string(v.as_string()); return;
-    case ValueType::Bool: out << (v.as_bool() ? "true" : "false"); return;
+    case ValueType::String:
+      out << text::json_string(v.as_string());
+      return;
+    case ValueType::Bool:
+      out << (v.as_bool() ? "true" : "false");
+      return;
     case ValueType::Float32:
     case ValueType::Float64:
       // JSON has no NaN or infinity.
@@ -77,7 +81,8 @@ void json_value(const Value& v, std::ostream& out, size_t max_items) {
       out << ']';
       return;
     }
-    default: out << v.to_display();  // integers
+    default:
+      out << v.to_display();  // integers
   }
 }
 

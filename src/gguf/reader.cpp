@@ -1,6 +1,7 @@
 // The GGUF reader. Every count, length, type and offset in the file is checked against the
 // bytes actually present before it is used, so a truncated or hostile file ends in an Error
 // naming the file and the field, never in a crash or a huge allocation.
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -20,7 +21,7 @@ constexpr uint64_t kDefaultAlignment = 32;
 constexpr int kMaxArrayDepth = 8;
 constexpr uint32_t kMaxDims = 4;  // GGML_MAX_DIMS
 // The smallest encodings, used to reject counts that cannot fit in the bytes left.
-constexpr uint64_t kMinKvBytes = 8 + 4 + 1;              // empty key, type, a u8 value
+constexpr uint64_t kMinKvBytes = 8 + 4 + 1;                  // empty key, type, a u8 value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 4 + 8 + 4 + 8;  // empty name, n_dims, one dim, type, offset
 
 bool is_known_value_type(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::Float64); }
@@ -30,17 +31,22 @@ uint64_t min_element_bytes(ValueType t) {
   switch (t) {
     case ValueType::UInt8:
     case ValueType::Int8:
-    case ValueType::Bool: return 1;
+    case ValueType::Bool:
+      return 1;
     case ValueType::UInt16:
-    case ValueType::Int16: return 2;
+    case ValueType::Int16:
+      return 2;
     case ValueType::UInt32:
     case ValueType::Int32:
-    case ValueType::Float32: return 4;
+    case ValueType::Float32:
+      return 4;
     case ValueType::UInt64:
     case ValueType::Int64:
     case ValueType::Float64:
-    case ValueType::String: return 8;  // a string is at least its u64 length
-    case ValueType::Array: return 12;  // u32 element type + u64 count
+    case ValueType::String:
+      return 8;  // a string is at least its u64 length
+    case ValueType::Array:
+      return 12;  // u32 element type + u64 count
   }
   return 1;
 }
@@ -95,31 +101,43 @@ ValueType read_value_type(Cursor& in, const std::string& field) {
 
 Value read_value(Cursor& in, ValueType type, const std::string& field, int depth) {
   switch (type) {
-    case ValueType::UInt8: return Value::u8(in.read<uint8_t>(field));
-    case ValueType::Int8: return Value::i8(in.read<int8_t>(field));
-    case ValueType::UInt16: return Value::u16(in.read<uint16_t>(field));
-    case ValueType::Int16: return Value::i16(in.read<int16_t>(field));
-    case ValueType::UInt32: return Value::u32(in.read<uint32_t>(field));
-    case ValueType::Int32: return Value::i32(in.read<int32_t>(field));
-    case ValueType::UInt64: return Value::u64(in.read<uint64_t>(field));
-    case ValueType::Int64: return Value::i64(in.read<int64_t>(field));
-    case ValueType::Float32: return Value::f32(in.read<float>(field));
-    case ValueType::Float64: return Value::f64(in.read<double>(field));
+    case ValueType::UInt8:
+      return Value::u8(in.read<uint8_t>(field));
+    case ValueType::Int8:
+      return Value::i8(in.read<int8_t>(field));
+    case ValueType::UInt16:
+      return Value::u16(in.read<uint16_t>(field));
+    case ValueType::Int16:
+      return Value::i16(in.read<int16_t>(field));
+    case ValueType::UInt32:
+      return Value::u32(in.read<uint32_t>(field));
+    case ValueType::Int32:
+      return Value::i32(in.read<int32_t>(field));
+    case ValueType::UInt64:
+      return Value::u64(in.read<uint64_t>(field));
+    case ValueType::Int64:
+      return Value::i64(in.read<int64_t>(field));
+    case ValueType::Float32:
+      return Value::f32(in.read<float>(field));
+    case ValueType::Float64:
+      return Value::f64(in.read<double>(field));
     case ValueType::Bool: {
       const auto b = in.read<uint8_t>(field);
       if (b > 1) in.error(field, "bool value " + std::to_string(b) + " is neither 0 nor 1");
       return Value::boolean(b == 1);
     }
-    case ValueType::String: return Value::string(in.read_string(field));
-    case ValueType::Array: break;
+    case ValueType::String:
+      return Value::string(in.read_string(field));
+    case ValueType::Array:
+      break;
   }
   if (depth >= kMaxArrayDepth)
     in.error(field, "arrays are nested more than " + std::to_string(kMaxArrayDepth) + " levels deep");
   const ValueType elem = read_value_type(in, field);
   const auto count = in.read<uint64_t>(field);
   if (count > in.remaining() / min_element_bytes(elem))
-    in.error(field, "array of " + std::to_string(count) + " " + value_type_name(elem) +
-                        " items cannot fit in the " + std::to_string(in.remaining()) + " bytes left in the file");
+    in.error(field, "array of " + std::to_string(count) + " " + value_type_name(elem) + " items cannot fit in the " +
+                        std::to_string(in.remaining()) + " bytes left in the file");
   std::vector<Value> items;
   items.reserve(count);
   for (uint64_t i = 0; i < count; ++i) items.push_back(read_value(in, elem, field, depth + 1));
@@ -169,7 +187,8 @@ void File::parse_all() {
   Cursor in(bytes_, name_);
 
   // Header.
-  if (bytes_.size() < 4) in.error("header", "the file is " + std::to_string(bytes_.size()) + " bytes, too short for a GGUF header");
+  if (bytes_.size() < 4)
+    in.error("header", "the file is " + std::to_string(bytes_.size()) + " bytes, too short for a GGUF header");
   const auto magic = in.read<uint32_t>("header");
   if (magic != kMagic) in.error("header", "bad magic (the first 4 bytes are not \"GGUF\"); this is not a GGUF file");
   version_ = in.read<uint32_t>("header");
@@ -177,8 +196,8 @@ void File::parse_all() {
     const uint32_t swapped = __builtin_bswap32(version_);
     const std::string hint = (swapped == 2 || swapped == 3)
                                  ? "; this looks like a big-endian GGUF file, which hayate does not read"
-                                 : version_ == 1 ? "; re-convert the model with a current llama.cpp or `hayate convert`"
-                                                 : "";
+                             : version_ == 1 ? "; re-convert the model with a current llama.cpp or `hayate convert`"
+                                             : "";
     fail(ErrorKind::Unsupported, name_ + ": header: GGUF version " + std::to_string(version_) +
                                      " is not supported (hayate reads versions 2 and 3)" + hint);
   }
@@ -196,7 +215,8 @@ void File::parse_all() {
     const std::string field = "key " + text::printable(key);
     if (!text::is_valid_utf8(key)) in.error(field, "the key is not valid UTF-8");
     const auto [it, inserted] = key_index.emplace(key, i);
-    if (!inserted) in.error(field, "duplicate key (first defined as metadata entry #" + std::to_string(it->second) + ")");
+    if (!inserted)
+      in.error(field, "duplicate key (first defined as metadata entry #" + std::to_string(it->second) + ")");
     const ValueType type = read_value_type(in, field);
     kv_.emplace_back(std::move(key), read_value(in, type, field, 0));
   }
@@ -221,11 +241,13 @@ void File::parse_all() {
     if (t.name.empty()) in.error("tensor #" + std::to_string(i), "the name is empty");
     const std::string field = "tensor " + text::printable(t.name);
     const auto [it, inserted] = tensor_index_.emplace(t.name, i);
-    if (!inserted) in.error(field, "duplicate tensor name (first defined as tensor #" + std::to_string(it->second) + ")");
+    if (!inserted)
+      in.error(field, "duplicate tensor name (first defined as tensor #" + std::to_string(it->second) + ")");
 
     const auto n_dims = in.read<uint32_t>(field);
     if (n_dims == 0 || n_dims > kMaxDims)
-      in.error(field, "has " + std::to_string(n_dims) + " dimensions; GGUF tensors have 1 to " + std::to_string(kMaxDims));
+      in.error(field,
+               "has " + std::to_string(n_dims) + " dimensions; GGUF tensors have 1 to " + std::to_string(kMaxDims));
     int64_t n_elements = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const auto dim = in.read<uint64_t>(field);
@@ -243,8 +265,8 @@ void File::parse_all() {
                                        std::to_string(raw_type) + ", which this build does not support");
     t.type = info->type;
     if (t.shape[0] % info->block_size != 0)
-      in.error(field, "has " + std::to_string(t.shape[0]) + " columns (shape[0]), not a multiple of the " +
-                          info->name + " block size " + std::to_string(info->block_size));
+      in.error(field, "has " + std::to_string(t.shape[0]) + " columns (shape[0]), not a multiple of the " + info->name +
+                          " block size " + std::to_string(info->block_size));
     const auto blocks = static_cast<uint64_t>(n_elements / info->block_size);
     if (__builtin_mul_overflow(blocks, static_cast<uint64_t>(info->type_size), &t.nbytes))
       in.error(field, "the size in bytes overflows 64 bits");
@@ -257,8 +279,10 @@ void File::parse_all() {
   }
 
   // The data section starts at the next multiple of the alignment. A file without tensors
-  // may end before that padding.
+  // may end before that padding (llama.cpp writes vocabularies so); its empty data section
+  // then starts at the end of the file, so file_size() - data_offset() never wraps.
   data_offset_ = (in.pos() + alignment_ - 1) / alignment_ * alignment_;
+  if (tensors_.empty()) data_offset_ = std::min<uint64_t>(data_offset_, bytes_.size());
   for (TensorInfo& t : tensors_) {
     uint64_t start = 0, end = 0;
     if (__builtin_add_overflow(data_offset_, t.offset, &start) || __builtin_add_overflow(start, t.nbytes, &end) ||

@@ -63,11 +63,21 @@ bool escape_into(std::string& out, std::string_view s, size_t max_chars, bool qu
     }
     ++i;
     switch (c) {
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\\': out += quote_marks ? "\\\\" : "\\"; break;
-      case '"': out += quote_marks ? "\\\"" : "\""; break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\\':
+        out += quote_marks ? "\\\\" : "\\";
+        break;
+      case '"':
+        out += quote_marks ? "\\\"" : "\"";
+        break;
       default:
         if (c < 0x20 || c == 0x7F)
           append_hex_escape(out, "\\x", c, 2);
@@ -120,13 +130,27 @@ std::string json_string(std::string_view s) {
     }
     ++i;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20)
           append_hex_escape(out, "\\u", c, 4);

@@ -43,35 +43,103 @@ std::string format_float(float v) {
 
 const char* value_type_name(ValueType type) {
   switch (type) {
-    case ValueType::UInt8: return "u8";
-    case ValueType::Int8: return "i8";
-    case ValueType::UInt16: return "u16";
-    case ValueType::Int16: return "i16";
-    case ValueType::UInt32: return "u32";
-    case ValueType::Int32: return "i32";
-    case ValueType::Float32: return "f32";
-    case ValueType::Bool: return "bool";
-    case ValueType::String: return "string";
-    case ValueType::Array: return "array";
-    case ValueType::UInt64: return "u64";
-    case ValueType::Int64: return "i64";
-    case ValueType::Float64: return "f64";
+    case ValueType::UInt8:
+      return "u8";
+    case ValueType::Int8:
+      return "i8";
+    case ValueType::UInt16:
+      return "u16";
+    case ValueType::Int16:
+      return "i16";
+    case ValueType::UInt32:
+      return "u32";
+    case ValueType::Int32:
+      return "i32";
+    case ValueType::Float32:
+      return "f32";
+    case ValueType::Bool:
+      return "bool";
+    case ValueType::String:
+      return "string";
+    case ValueType::Array:
+      return "array";
+    case ValueType::UInt64:
+      return "u64";
+    case ValueType::Int64:
+      return "i64";
+    case ValueType::Float64:
+      return "f64";
   }
   return "unknown";
 }
 
 // Signed values are stored sign-extended, so as_i64 is a plain cast of the bits.
-Value Value::u8(uint8_t v) { Value x; x.type_ = ValueType::UInt8; x.bits_ = v; return x; }
-Value Value::u16(uint16_t v) { Value x; x.type_ = ValueType::UInt16; x.bits_ = v; return x; }
-Value Value::u32(uint32_t v) { Value x; x.type_ = ValueType::UInt32; x.bits_ = v; return x; }
-Value Value::u64(uint64_t v) { Value x; x.type_ = ValueType::UInt64; x.bits_ = v; return x; }
-Value Value::i8(int8_t v) { Value x; x.type_ = ValueType::Int8; x.bits_ = static_cast<uint64_t>(int64_t{v}); return x; }
-Value Value::i16(int16_t v) { Value x; x.type_ = ValueType::Int16; x.bits_ = static_cast<uint64_t>(int64_t{v}); return x; }
-Value Value::i32(int32_t v) { Value x; x.type_ = ValueType::Int32; x.bits_ = static_cast<uint64_t>(int64_t{v}); return x; }
-Value Value::i64(int64_t v) { Value x; x.type_ = ValueType::Int64; x.bits_ = static_cast<uint64_t>(v); return x; }
-Value Value::f32(float v) { Value x; x.type_ = ValueType::Float32; x.bits_ = std::bit_cast<uint32_t>(v); return x; }
-Value Value::f64(double v) { Value x; x.type_ = ValueType::Float64; x.bits_ = std::bit_cast<uint64_t>(v); return x; }
-Value Value::boolean(bool v) { Value x; x.type_ = ValueType::Bool; x.bits_ = v ? 1 : 0; return x; }
+Value Value::u8(uint8_t v) {
+  Value x;
+  x.type_ = ValueType::UInt8;
+  x.bits_ = v;
+  return x;
+}
+Value Value::u16(uint16_t v) {
+  Value x;
+  x.type_ = ValueType::UInt16;
+  x.bits_ = v;
+  return x;
+}
+Value Value::u32(uint32_t v) {
+  Value x;
+  x.type_ = ValueType::UInt32;
+  x.bits_ = v;
+  return x;
+}
+Value Value::u64(uint64_t v) {
+  Value x;
+  x.type_ = ValueType::UInt64;
+  x.bits_ = v;
+  return x;
+}
+Value Value::i8(int8_t v) {
+  Value x;
+  x.type_ = ValueType::Int8;
+  x.bits_ = static_cast<uint64_t>(int64_t{v});
+  return x;
+}
+Value Value::i16(int16_t v) {
+  Value x;
+  x.type_ = ValueType::Int16;
+  x.bits_ = static_cast<uint64_t>(int64_t{v});
+  return x;
+}
+Value Value::i32(int32_t v) {
+  Value x;
+  x.type_ = ValueType::Int32;
+  x.bits_ = static_cast<uint64_t>(int64_t{v});
+  return x;
+}
+Value Value::i64(int64_t v) {
+  Value x;
+  x.type_ = ValueType::Int64;
+  x.bits_ = static_cast<uint64_t>(v);
+  return x;
+}
+Value Value::f32(float v) {
+  Value x;
+  x.type_ = ValueType::Float32;
+  x.bits_ = std::bit_cast<uint32_t>(v);
+  return x;
+}
+Value Value::f64(double v) {
+  Value x;
+  x.type_ = ValueType::Float64;
+  x.bits_ = std::bit_cast<uint64_t>(v);
+  return x;
+}
+Value Value::boolean(bool v) {
+  Value x;
+  x.type_ = ValueType::Bool;
+  x.bits_ = v ? 1 : 0;
+  return x;
+}
 
 Value Value::string(std::string v) {
   Value x;
@@ -82,8 +150,8 @@ Value Value::string(std::string v) {
 
 Value Value::array(ValueType element_type, std::vector<Value> items) {
   if (value_type_name(element_type) == std::string_view("unknown"))
-    fail(ErrorKind::BadInput, "array element type " + std::to_string(static_cast<uint32_t>(element_type)) +
-                                  " is not a GGUF value type");
+    fail(ErrorKind::BadInput,
+         "array element type " + std::to_string(static_cast<uint32_t>(element_type)) + " is not a GGUF value type");
   for (size_t i = 0; i < items.size(); ++i) {
     if (items[i].type() != element_type)
       fail(ErrorKind::BadInput, std::string("array of ") + value_type_name(element_type) + ": item " +
@@ -172,16 +240,23 @@ std::string Value::to_display(size_t max_items) const {
     case ValueType::UInt8:
     case ValueType::UInt16:
     case ValueType::UInt32:
-    case ValueType::UInt64: return std::to_string(bits_);
+    case ValueType::UInt64:
+      return std::to_string(bits_);
     case ValueType::Int8:
     case ValueType::Int16:
     case ValueType::Int32:
-    case ValueType::Int64: return std::to_string(static_cast<int64_t>(bits_));
-    case ValueType::Float32: return format_float(std::bit_cast<float>(static_cast<uint32_t>(bits_)));
-    case ValueType::Float64: return format_double(std::bit_cast<double>(bits_));
-    case ValueType::Bool: return bits_ ? "true" : "false";
-    case ValueType::String: return text::quoted(str_, 80);
-    case ValueType::Array: break;
+    case ValueType::Int64:
+      return std::to_string(static_cast<int64_t>(bits_));
+    case ValueType::Float32:
+      return format_float(std::bit_cast<float>(static_cast<uint32_t>(bits_)));
+    case ValueType::Float64:
+      return format_double(std::bit_cast<double>(bits_));
+    case ValueType::Bool:
+      return bits_ ? "true" : "false";
+    case ValueType::String:
+      return text::quoted(str_, 80);
+    case ValueType::Array:
+      break;
   }
   // Short arrays in full; long ones (a 150k-token vocabulary) as a head and a count.
   const bool cut = items_.size() > max_items;

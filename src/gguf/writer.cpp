@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "gguf/text.h"
 
 namespace hayate::gguf {
 namespace {
@@ -120,16 +121,26 @@ void write_payload(TempFile& out, const Value& v) {
     // Raw bits, so that every value (a NaN's payload included) reads back byte-identical.
     case ValueType::UInt8:
     case ValueType::Int8:
-    case ValueType::Bool: out.scalar(static_cast<uint8_t>(v.bits())); break;
+    case ValueType::Bool:
+      out.scalar(static_cast<uint8_t>(v.bits()));
+      break;
     case ValueType::UInt16:
-    case ValueType::Int16: out.scalar(static_cast<uint16_t>(v.bits())); break;
+    case ValueType::Int16:
+      out.scalar(static_cast<uint16_t>(v.bits()));
+      break;
     case ValueType::UInt32:
     case ValueType::Int32:
-    case ValueType::Float32: out.scalar(static_cast<uint32_t>(v.bits())); break;
+    case ValueType::Float32:
+      out.scalar(static_cast<uint32_t>(v.bits()));
+      break;
     case ValueType::UInt64:
     case ValueType::Int64:
-    case ValueType::Float64: out.scalar(v.bits()); break;
-    case ValueType::String: out.string(v.as_string()); break;
+    case ValueType::Float64:
+      out.scalar(v.bits());
+      break;
+    case ValueType::String:
+      out.string(v.as_string());
+      break;
     case ValueType::Array: {
       out.scalar(static_cast<uint32_t>(v.array_type()));
       out.scalar<uint64_t>(v.as_array().size());
@@ -155,6 +166,8 @@ Writer::Writer(uint64_t alignment) : alignment_(alignment) {
 
 void Writer::set(const std::string& key, Value value) {
   if (key.empty()) fail(ErrorKind::BadInput, "GGUF metadata keys must not be empty");
+  if (!text::is_valid_utf8(key))
+    fail(ErrorKind::BadInput, "GGUF metadata key " + text::printable(key) + " is not valid UTF-8");
   for (auto& [k, v] : kv_) {
     if (k == key) {
       v = std::move(value);
@@ -191,7 +204,8 @@ void Writer::add_tensor(const std::string& name, GgmlType type, std::vector<int6
     fail(ErrorKind::BadInput, what + ": shape " + shape_text(shape) + " must have 1 to 4 dimensions");
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d <= 0) fail(ErrorKind::BadInput, what + ": shape " + shape_text(shape) + " has a dimension that is not positive");
+    if (d <= 0)
+      fail(ErrorKind::BadInput, what + ": shape " + shape_text(shape) + " has a dimension that is not positive");
     if (__builtin_mul_overflow(n, d, &n))
       fail(ErrorKind::BadInput, what + ": shape " + shape_text(shape) + " has too many elements");
   }

@@ -81,6 +81,11 @@ static_assert(sizeof(BlockQ5_K) == 176 && offsetof(BlockQ5_K, qs) == 48);
 static_assert(sizeof(BlockQ6_K) == 210 && offsetof(BlockQ6_K, d) == 208);
 static_assert(sizeof(BlockQ8_K) == 292 && offsetof(BlockQ8_K, bsums) == 260);
 
+// The helpers below have internal linkage on purpose: they are also compiled into the AVX2 and
+// AVX-512 files, and an out-of-line copy built for one instruction set must never be picked by
+// the linker for callers in another (a baseline caller landing in AVX-512 code would crash).
+namespace {
+
 // Q4_K / Q5_K: 8 scales and 8 mins of 6 bits in 12 bytes. Bytes 0..3 hold scales 0..3 and
 // bytes 4..7 mins 0..3 in their low 6 bits; bytes 8..11 hold the low nibbles of scale 4..7
 // (low half) and min 4..7 (high half); the top 2 bits of scale j+4 / min j+4 sit in bits 6..7
@@ -125,6 +130,40 @@ inline void q3k_pack_scales(const uint8_t biased[16], uint8_t* s) {
   }
 }
 
+// Whole-array forms of the two scale packings for the SIMD kernels: all levels at once as
+// bytes in a 64-bit word (byte j = level j), computed in integer registers, so that the
+// kernels avoid a store-then-vector-load round trip through memory.
+inline uint64_t load_u64(const uint8_t* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(p[i]) << (8 * i);
+  return v;
+}
+inline uint64_t load_u32(const uint8_t* p) {
+  return static_cast<uint64_t>(p[0]) | (static_cast<uint64_t>(p[1]) << 8) | (static_cast<uint64_t>(p[2]) << 16) |
+         (static_cast<uint64_t>(p[3]) << 24);
+}
+
+// Q4_K / Q5_K: the 8 scales and the 8 mins.
+inline void k4_unpack(const uint8_t* s, uint64_t* scales, uint64_t* mins) {
+  constexpr uint64_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  const uint64_t a = load_u32(s), b = load_u32(s + 4), c = load_u32(s + 8);
+  const uint64_t sc_hi = (c & kLow4) | (((a >> 6) & kLow2) << 4);
+  const uint64_t mn_hi = ((c >> 4) & kLow4) | (((b >> 6) & kLow2) << 4);
+  *scales = (a & kLow6) | (sc_hi << 32);
+  *mins = (b & kLow6) | (mn_hi << 32);
+}
+
+// Q3_K: the 16 scales, biased (0..63): scales 0..7 in out[0], 8..15 in out[1].
+inline void q3k_unpack(const uint8_t* s, uint64_t out[2]) {
+  constexpr uint64_t kLow4 = 0x0f0f0f0f0f0f0f0f, kLow2 = 0x03030303;
+  const uint64_t nibbles = load_u64(s), top = load_u32(s + 8);
+  // Byte k of `top` holds the top bits of scales k, k+4, k+8, k+12 at shifts 0, 2, 4, 6.
+  const uint64_t top_lo = (top & kLow2) | (((top >> 2) & kLow2) << 32);
+  const uint64_t top_hi = ((top >> 4) & kLow2) | (((top >> 6) & kLow2) << 32);
+  out[0] = (nibbles & kLow4) | (top_lo << 4);
+  out[1] = ((nibbles >> 4) & kLow4) | (top_hi << 4);
+}
+
 // Q6_K: the unsigned 6-bit code (0..63) of element e of a block.
 inline int q6k_get(const BlockQ6_K& b, int e) {
   const int h = e / 128, g = (e % 128) / 32, l = e % 32;
@@ -133,5 +172,7 @@ inline int q6k_get(const BlockQ6_K& b, int e) {
   const int high = (b.qh[32 * h + l] >> (2 * g)) & 3;
   return low | (high << 4);
 }
+
+}  // namespace
 
 }  // namespace hayate::quant

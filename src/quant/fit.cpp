@@ -75,8 +75,8 @@ MinFit solve_with_min(const float* x, const float* w, int n, const uint8_t* q) {
 void importance_weights(const float* x, int n, float* w) {
   double sum_sq = 0;
   for (int i = 0; i < n; ++i) sum_sq += static_cast<double>(x[i]) * x[i];
-  const float floor = static_cast<float>(sum_sq / n);
-  for (int i = 0; i < n; ++i) w[i] = floor + x[i] * x[i];
+  const float rms = static_cast<float>(std::sqrt(sum_sq / n));
+  for (int i = 0; i < n; ++i) w[i] = rms + std::fabs(x[i]);
 }
 
 float fit_symmetric(const float* x, const float* w, int n, int qmin, int qmax, int8_t* q) {

@@ -20,8 +20,9 @@ inline int round_clamp(float v, int lo, int hi) {
 
 // Groups have at most 256 weights.
 //
-// Importance of each weight in the squared error: large weights matter more, but every weight
-// keeps a floor of the group's mean square so that small ones are not ignored.
+// Importance of each weight in the squared error: rms(group) + |x|. Large weights matter more
+// (they dominate the dot products), but mildly: on Gaussian data this costs ~2% of plain RMS
+// error against unweighted fitting, where weighting by x² would cost ~5%.
 void importance_weights(const float* x, int n, float* w);
 
 // x ≈ scale * q with integers q in [qmin, qmax] (qmin < 0 < qmax). Returns the scale, which

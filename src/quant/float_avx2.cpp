@@ -1,5 +1,4 @@
 // AVX2 + FMA + F16C dot products of F32 / F16 / BF16 weights with F32 activations.
-#include "core/fp16.h"
 #include "quant/kernels.h"
 #include "quant/simd_avx2.h"
 
@@ -12,14 +11,17 @@ struct LoadF32 {
 };
 struct LoadF16 {
   static __m256 load(const void* x, int64_t i) { return _mm256_cvtph_ps(load128(static_cast<const uint16_t*>(x) + i)); }
-  static float scalar(const void* x, int64_t i) { return fp16_to_f32(static_cast<const uint16_t*>(x)[i]); }
+  static float scalar(const void* x, int64_t i) { return half_to_float(static_cast<const uint16_t*>(x)[i]); }
 };
 struct LoadBF16 {
   static __m256 load(const void* x, int64_t i) {
     const __m256i wide = _mm256_cvtepu16_epi32(load128(static_cast<const uint16_t*>(x) + i));
     return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
   }
-  static float scalar(const void* x, int64_t i) { return bf16_to_f32(static_cast<const uint16_t*>(x)[i]); }
+  static float scalar(const void* x, int64_t i) {
+    const __m128i bits = _mm_cvtsi32_si128(static_cast<int>(static_cast<const uint16_t*>(x)[i]) << 16);
+    return _mm_cvtss_f32(_mm_castsi128_ps(bits));
+  }
 };
 
 // Four independent accumulators hide the FMA latency; any n works (scalar tail).

@@ -36,6 +36,10 @@ void quantize_q5_k(const float* src, void* dst, int64_t n);
 void quantize_q6_k(const float* src, void* dst, int64_t n);
 void quantize_q8_k(const float* src, void* dst, int64_t n);
 
+// core/fp16.h's rounding, compiled for the baseline ISA (SIMD files call this instead of the
+// inline header version; see the note on linkage in blocks.h).
+uint16_t half_from_float(float f);
+
 // Fast activation quantizers; bit-identical to quantize_q8_0 / quantize_q8_k.
 void quantize_q8_0_avx2(const float* src, void* dst, int64_t n);
 void quantize_q8_k_avx2(const float* src, void* dst, int64_t n);

@@ -5,7 +5,6 @@
 // maddubs (u8 × s8 → pairwise int16, which cannot saturate for codes < 64), and weighted by
 // their sub-block level with madd (int16 × int16 → int32). A 32-byte vector of activations
 // spans two 16-weight groups, one per 128-bit lane, hence two_halves_epi16 for the levels.
-#include "core/fp16.h"
 #include "quant/blocks.h"
 #include "quant/kernels.h"
 #include "quant/simd_avx2.h"
@@ -15,11 +14,6 @@ namespace {
 
 inline __m256i weighted(__m256i codes, const int8_t* y, __m256i levels) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(codes, load256(y)), levels);
-}
-
-// Σ_k level[k] * bsums[k] over the 16 groups, as 8 int32 lanes.
-inline __m256i level_bsums(const int16_t* level16, const int16_t* bsums) {
-  return _mm256_madd_epi16(load256(level16), load256(bsums));
 }
 
 }  // namespace
@@ -55,18 +49,21 @@ void dot_q3_k_avx2(int64_t n, float* s, const void* x, const void* y) {
   const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kSuperBlock; ++i) {
-    alignas(32) int16_t level[16];
-    for (int k = 0; k < 16; ++k) level[k] = static_cast<int16_t>(q3k_scale(a[i].scales, k));
+    uint64_t biased[2];
+    q3k_unpack(a[i].scales, biased);
+    const __m256i level16 = q3k_levels(biased);
+    auto level = [&biased](int k) { return static_cast<int>((biased[k / 8] >> (8 * (k % 8))) & 0xff) - 32; };
     __m256i hm = load256(a[i].hmask);
     // codes are low + 4*high in 0..7; the "- 4" goes through the group sums.
-    __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(level_bsums(level, b[i].bsums), 2));
+    __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(),
+                                    _mm256_slli_epi32(_mm256_madd_epi16(level16, load256(b[i].bsums)), 2));
     for (int h = 0; h < 2; ++h) {
       __m256i qv = load256(a[i].qs + 32 * h);
       for (int j = 0; j < 4; ++j) {
         const int k = 8 * h + 2 * j;
         const __m256i codes =
             _mm256_or_si256(_mm256_and_si256(qv, three), _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
-        isum = _mm256_add_epi32(isum, weighted(codes, b[i].qs + 128 * h + 32 * j, two_halves_epi16(level[k], level[k + 1])));
+        isum = _mm256_add_epi32(isum, weighted(codes, b[i].qs + 128 * h + 32 * j, two_halves_epi16(level(k), level(k + 1))));
         qv = _mm256_srli_epi16(qv, 2);
         hm = _mm256_srli_epi16(hm, 1);
       }
@@ -80,40 +77,35 @@ void dot_q4_k_avx2(int64_t n, float* s, const void* x, const void* y) {
   const auto* a = static_cast<const BlockQ4_K*>(x);
   const auto* b = static_cast<const BlockQ8_K*>(y);
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  __m256 acc = _mm256_setzero_ps();
-  float min_part = 0;
+  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kSuperBlock; ++i) {
-    int sc[8], m[8], msum = 0;
-    for (int j = 0; j < 8; ++j) {
-      k4_scale_min(a[i].scales, j, &sc[j], &m[j]);
-      msum += m[j] * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
-    }
+    uint64_t scales, mins;
+    k4_unpack(a[i].scales, &scales, &mins);
+    auto level = [scales](int j) { return _mm256_set1_epi16(static_cast<int16_t>((scales >> (8 * j)) & 0xff)); };
     __m256i isum = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
       const __m256i q = load256(a[i].qs + 32 * c);
       const __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
-      isum = _mm256_add_epi32(isum, weighted(lo, b[i].qs + 64 * c, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c]))));
+      isum = _mm256_add_epi32(isum, weighted(lo, b[i].qs + 64 * c, level(2 * c)));
       isum = _mm256_add_epi32(isum,
-                              weighted(hi, b[i].qs + 64 * c + 32, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c + 1]))));
+                              weighted(hi, b[i].qs + 64 * c + 32, level(2 * c + 1)));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * half_to_float(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
-    min_part += b[i].d * half_to_float(a[i].dmin) * static_cast<float>(msum);
+    acc_min = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * half_to_float(a[i].dmin)),
+                              _mm256_cvtepi32_ps(k4_min_sums(mins, b[i].bsums)), acc_min);
   }
-  *s = hsum_ps(acc) - min_part;
+  *s = hsum_ps(acc) - hsum_ps(acc_min);
 }
 
 void dot_q5_k_avx2(int64_t n, float* s, const void* x, const void* y) {
   const auto* a = static_cast<const BlockQ5_K*>(x);
   const auto* b = static_cast<const BlockQ8_K*>(y);
   const __m256i low4 = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-  __m256 acc = _mm256_setzero_ps();
-  float min_part = 0;
+  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / kSuperBlock; ++i) {
-    int sc[8], m[8], msum = 0;
-    for (int j = 0; j < 8; ++j) {
-      k4_scale_min(a[i].scales, j, &sc[j], &m[j]);
-      msum += m[j] * (b[i].bsums[2 * j] + b[i].bsums[2 * j + 1]);
-    }
+    uint64_t scales, mins;
+    k4_unpack(a[i].scales, &scales, &mins);
+    auto level = [scales](int j) { return _mm256_set1_epi16(static_cast<int16_t>((scales >> (8 * j)) & 0xff)); };
     __m256i hbits = load256(a[i].qh);  // bit 0 feeds the low nibbles of chunk c, bit 1 the high
     __m256i isum = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
@@ -121,15 +113,16 @@ void dot_q5_k_avx2(int64_t n, float* s, const void* x, const void* y) {
       const __m256i lo = _mm256_or_si256(_mm256_and_si256(q, low4), _mm256_slli_epi16(_mm256_and_si256(hbits, one), 4));
       const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4),
                                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
-      isum = _mm256_add_epi32(isum, weighted(lo, b[i].qs + 64 * c, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c]))));
+      isum = _mm256_add_epi32(isum, weighted(lo, b[i].qs + 64 * c, level(2 * c)));
       isum = _mm256_add_epi32(isum,
-                              weighted(hi, b[i].qs + 64 * c + 32, _mm256_set1_epi16(static_cast<int16_t>(sc[2 * c + 1]))));
+                              weighted(hi, b[i].qs + 64 * c + 32, level(2 * c + 1)));
       hbits = _mm256_srli_epi16(hbits, 2);
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * half_to_float(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
-    min_part += b[i].d * half_to_float(a[i].dmin) * static_cast<float>(msum);
+    acc_min = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * half_to_float(a[i].dmin)),
+                              _mm256_cvtepi32_ps(k4_min_sums(mins, b[i].bsums)), acc_min);
   }
-  *s = hsum_ps(acc) - min_part;
+  *s = hsum_ps(acc) - hsum_ps(acc_min);
 }
 
 void dot_q6_k_avx2(int64_t n, float* s, const void* x, const void* y) {

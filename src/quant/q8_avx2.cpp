@@ -1,8 +1,5 @@
 // AVX2 kernels of the 32-weight block formats: Q8_0 and Q4_0 dots against Q8_0, and the fast
 // activation quantizers (Q8_0, Q8_K) that must match the reference ones bit for bit.
-#include <cstring>
-
-#include "core/fp16.h"
 #include "quant/blocks.h"
 #include "quant/kernels.h"
 #include "quant/simd_avx2.h"
@@ -43,7 +40,7 @@ void quantize_q8_0_avx2(const float* src, void* dst, int64_t n) {
     const float inv = amax > 0 ? 127.0f / amax : 0.0f;
     __m256i lanes[4];
     round_store_32(x, _mm256_set1_ps(inv), b[i].qs, lanes);
-    b[i].d = f32_to_fp16(amax / 127.0f);
+    b[i].d = half_from_float(amax / 127.0f);
   }
 }
 

@@ -1,10 +1,12 @@
 // Reference quantization of the k-quants: the quantizer model files are written with.
 //
-// Two steps per 256-weight super-block. First every sub-block gets its own best float scale
-// (and min) from the fitters in fit.h. Those are then themselves quantized against one fp16
-// super-block scale (6 or 4 bits each, or int8 for Q6_K), the codes are re-rounded against the
-// scales as stored, and finally the super-block scale(s) are refitted by least squares with
-// the integers fixed; the refit is kept only when it lowers the weighted error.
+// Per 256-weight super-block: first every sub-block gets its own best float scale (and min)
+// from the fitters in fit.h. Those are then themselves quantized against one fp16 super-block
+// scale (6 or 4 bits each, or int8 for Q6_K), and the codes re-rounded against the scales as
+// stored. Rounding the levels independently is not always best, so each sub-block may move its
+// level(s) one step where that lowers its error. Finally the super-block scale(s) are refitted
+// by least squares with the integers fixed, and the level search repeated; a refit is kept only
+// when it lowers the total weighted error. All errors are weighted by importance_weights().
 #include <algorithm>
 #include <cmath>
 
@@ -34,17 +36,39 @@ struct MinBlock {
   uint8_t q[kSuperBlock] = {};
 };
 
-// Re-rounds every code against the stored scales; returns the weighted error.
-float round_codes_with_min(const float* x, const float* w, const MinLayout& lay, MinBlock* b) {
-  float err = 0;
+// Rounds the codes of sub-block j against levels (ls, lm); returns its weighted error.
+float round_sub_with_min(const float* x, const float* w, const MinLayout& lay, float d, float dmin, int j, int ls,
+                         int lm, uint8_t* q) {
+  const float scale = d * static_cast<float>(ls), min = dmin * static_cast<float>(lm);
+  const float inv = scale > 0 ? 1.0f / scale : 0.0f;
+  const int o = j * lay.sub_size;
+  for (int i = 0; i < lay.sub_size; ++i) q[o + i] = static_cast<uint8_t>(round_clamp((x[o + i] + min) * inv, 0, lay.qmax));
+  return error_with_min(x + o, w + o, lay.sub_size, scale, min, q + o);
+}
+
+// With d and dmin fixed, moves each sub-block's levels to the best of their neighbours.
+float refine_levels_with_min(const float* x, const float* w, const MinLayout& lay, MinBlock* b) {
+  float total = 0;
+  uint8_t trial[kSuperBlock];
   for (int j = 0; j < kSuperBlock / lay.sub_size; ++j) {
-    const float scale = b->d * b->ls[j], min = b->dmin * b->lm[j];
-    const float inv = scale > 0 ? 1.0f / scale : 0.0f;
-    const int o = j * lay.sub_size;
-    for (int i = o; i < o + lay.sub_size; ++i) b->q[i] = static_cast<uint8_t>(round_clamp((x[i] + min) * inv, 0, lay.qmax));
-    err += error_with_min(x + o, w + o, lay.sub_size, scale, min, b->q + o);
+    float best = round_sub_with_min(x, w, lay, b->d, b->dmin, j, b->ls[j], b->lm[j], b->q);
+    const int ls0 = b->ls[j], lm0 = b->lm[j];
+    for (int ls = std::max(0, ls0 - 1); ls <= std::min(lay.level_max, ls0 + 1); ++ls) {
+      for (int lm = std::max(0, lm0 - 1); lm <= std::min(lay.level_max, lm0 + 1); ++lm) {
+        if (ls == ls0 && lm == lm0) continue;
+        const float err = round_sub_with_min(x, w, lay, b->d, b->dmin, j, ls, lm, trial);
+        if (err < best) {
+          best = err;
+          b->ls[j] = static_cast<uint8_t>(ls);
+          b->lm[j] = static_cast<uint8_t>(lm);
+          const int o = j * lay.sub_size;
+          std::copy(trial + o, trial + o + lay.sub_size, b->q + o);
+        }
+      }
+    }
+    total += best;
   }
-  return err;
+  return total;
 }
 
 // Least squares for (d, dmin) with codes and levels fixed: x ≈ d * (ls q) + dmin * (-lm).
@@ -61,8 +85,8 @@ bool refit_d_dmin(const float* x, const float* w, const MinLayout& lay, const Mi
   }
   const double det = suu * svv - suv * suv;
   if (!(det > 0)) return false;
-  *d = static_cast<float>((sxu * svv - sxv * suv) / det);
-  *dmin = static_cast<float>((suu * sxv - suv * sxu) / det);
+  *d = round_fp16(static_cast<float>((sxu * svv - sxv * suv) / det));
+  *dmin = round_fp16(static_cast<float>((suu * sxv - suv * sxu) / det));
   return *d >= 0 && *dmin >= 0;
 }
 
@@ -86,13 +110,11 @@ void quantize_with_min(const float* x, const MinLayout& lay, MinBlock* out) {
     b.ls[j] = static_cast<uint8_t>(b.d > 0 ? round_clamp(scale[j] / b.d, 0, lay.level_max) : 0);
     b.lm[j] = static_cast<uint8_t>(b.dmin > 0 ? round_clamp(min[j] / b.dmin, 0, lay.level_max) : 0);
   }
-  float err = round_codes_with_min(x, w, lay, &b);
+  float err = refine_levels_with_min(x, w, lay, &b);
   for (int round = 0; round < kRefitRounds; ++round) {
     MinBlock trial = b;
     if (!refit_d_dmin(x, w, lay, b, &trial.d, &trial.dmin)) break;
-    trial.d = round_fp16(trial.d);
-    trial.dmin = round_fp16(trial.dmin);
-    const float trial_err = round_codes_with_min(x, w, lay, &trial);
+    const float trial_err = refine_levels_with_min(x, w, lay, &trial);
     if (!(trial_err < err)) break;
     b = trial;
     err = trial_err;
@@ -113,16 +135,37 @@ struct SymBlock {
   int8_t q[kSuperBlock] = {};
 };
 
-float round_codes_symmetric(const float* x, const float* w, const SymLayout& lay, SymBlock* b) {
+float round_sub_symmetric(const float* x, const float* w, const SymLayout& lay, float d, int j, int ls, int8_t* q) {
+  const float scale = d * static_cast<float>(ls);
+  const float inv = scale != 0 ? 1.0f / scale : 0.0f;
   double err = 0;
-  for (int i = 0; i < kSuperBlock; ++i) {
-    const float scale = b->d * static_cast<float>(b->ls[i / 16]);
-    const int q = scale != 0 ? round_clamp(x[i] / scale, lay.qmin, lay.qmax) : 0;
-    b->q[i] = static_cast<int8_t>(q);
-    const double diff = static_cast<double>(scale) * q - x[i];
+  for (int i = 16 * j; i < 16 * j + 16; ++i) {
+    q[i] = static_cast<int8_t>(round_clamp(x[i] * inv, lay.qmin, lay.qmax));
+    const double diff = static_cast<double>(scale) * q[i] - x[i];
     err += w[i] * diff * diff;
   }
   return static_cast<float>(err);
+}
+
+// With d fixed, moves each sub-block's level to the best of its neighbours.
+float refine_levels_symmetric(const float* x, const float* w, const SymLayout& lay, SymBlock* b) {
+  float total = 0;
+  int8_t trial[kSuperBlock];
+  for (int j = 0; j < 16; ++j) {
+    float best = round_sub_symmetric(x, w, lay, b->d, j, b->ls[j], b->q);
+    const int ls0 = b->ls[j];
+    for (int ls = std::max(lay.level_min, ls0 - 1); ls <= std::min(lay.level_max, ls0 + 1); ++ls) {
+      if (ls == ls0) continue;
+      const float err = round_sub_symmetric(x, w, lay, b->d, j, ls, trial);
+      if (err < best) {
+        best = err;
+        b->ls[j] = ls;
+        std::copy(trial + 16 * j, trial + 16 * j + 16, b->q + 16 * j);
+      }
+    }
+    total += best;
+  }
+  return total;
 }
 
 void quantize_symmetric(const float* x, const SymLayout& lay, SymBlock* out) {
@@ -140,7 +183,7 @@ void quantize_symmetric(const float* x, const SymLayout& lay, SymBlock* out) {
   b.d = round_fp16(extreme / static_cast<float>(lay.level_min));
   for (int j = 0; j < 16; ++j)
     b.ls[j] = b.d != 0 ? round_clamp(scale[j] / b.d, lay.level_min, lay.level_max) : 0;
-  float err = round_codes_symmetric(x, w, lay, &b);
+  float err = refine_levels_symmetric(x, w, lay, &b);
   for (int round = 0; round < kRefitRounds; ++round) {
     double num = 0, den = 0;
     for (int i = 0; i < kSuperBlock; ++i) {
@@ -151,7 +194,7 @@ void quantize_symmetric(const float* x, const SymLayout& lay, SymBlock* out) {
     if (!(den > 0)) break;
     SymBlock trial = b;
     trial.d = round_fp16(static_cast<float>(num / den));
-    const float trial_err = round_codes_symmetric(x, w, lay, &trial);
+    const float trial_err = refine_levels_symmetric(x, w, lay, &trial);
     if (!(trial_err < err)) break;
     b = trial;
     err = trial_err;

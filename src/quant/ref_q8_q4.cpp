@@ -30,6 +30,8 @@ float quantize_int8_group(const float* x, int n, int8_t* q) {
 
 }  // namespace
 
+uint16_t half_from_float(float f) { return f32_to_fp16(f); }
+
 void quantize_q8_0(const float* src, void* dst, int64_t n) {
   auto* b = static_cast<BlockQ8_0*>(dst);
   for (int64_t i = 0; i < n / kBlock32; ++i)

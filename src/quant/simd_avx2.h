@@ -6,7 +6,10 @@
 
 #include <cstdint>
 
+#include "quant/blocks.h"
+
 namespace hayate::quant::detail {
+namespace {  // internal linkage, for the reason given in blocks.h
 
 inline float hsum_ps(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -21,6 +24,13 @@ inline int hsum_epi32(__m256i v) {
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
   return _mm_cvtsi128_si32(s);
 }
+
+#ifdef __AVX512DQ__
+// Instead of _mm512_reduce_add_ps, whose GCC 12 expansion trips -Wuninitialized.
+inline float hsum_ps512(__m512 v) {
+  return hsum_ps(_mm256_add_ps(_mm512_castps512_ps256(v), _mm512_extractf32x8_ps(v, 1)));
+}
+#endif
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -40,4 +50,21 @@ inline __m256i two_halves_epi16(int lo, int hi) {
   return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(hi)), _mm_set1_epi16(static_cast<int16_t>(lo)));
 }
 
+// The 8 level bytes of a 64-bit word (see k4_unpack / q3k_unpack) as 8 uint16 lanes.
+inline __m128i levels_epu16(uint64_t bytes) { return _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(bytes))); }
+
+// Q4_K / Q5_K: Σ_j min_j * (bsums[2j] + bsums[2j+1]) spread over 8 int32 lanes.
+inline __m256i k4_min_sums(uint64_t mins, const int16_t* bsums) {
+  const __m128i twice = _mm_shuffle_epi8(_mm_cvtsi64_si128(static_cast<long long>(mins)),
+                                         _mm_setr_epi8(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7));
+  return _mm256_madd_epi16(_mm256_cvtepu8_epi16(twice), load256(bsums));
+}
+
+// Q3_K: the 16 signed levels (-32..31) as int16 lanes, from q3k_unpack's output.
+inline __m256i q3k_levels(const uint64_t biased[2]) {
+  const __m128i bytes = _mm_set_epi64x(static_cast<long long>(biased[1]), static_cast<long long>(biased[0]));
+  return _mm256_sub_epi16(_mm256_cvtepu8_epi16(bytes), _mm256_set1_epi16(32));
+}
+
+}  // namespace
 }  // namespace hayate::quant::detail

@@ -19,31 +19,32 @@ constexpr const char* kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\
 
 #define HAYATE_CONTRACTIONS R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]))"
 
-constexpr const char* kLlama3 = HAYATE_CONTRACTIONS
-    R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kLlama3 =
+    HAYATE_CONTRACTIONS R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-constexpr const char* kQwen2 = HAYATE_CONTRACTIONS
-    R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kQwen2 =
+    HAYATE_CONTRACTIONS R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-constexpr const char* kSeedCoder = HAYATE_CONTRACTIONS
-    R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kSeedCoder =
+    HAYATE_CONTRACTIONS R"(|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}\r\n]+|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 // o200k (GPT-4o, Llama 4, MiniMax-M2): upper-then-lower letter runs keep their contraction.
 #define HAYATE_UPPER R"([\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}])"
 #define HAYATE_LOWER R"([\p{Ll}\p{Lm}\p{Lo}\p{M}])"
-constexpr const char* kO200k =
-    R"([^\r\n\p{L}\p{N}]?)" HAYATE_UPPER "*" HAYATE_LOWER "+" HAYATE_CONTRACTIONS "?"
-    R"(|[^\r\n\p{L}\p{N}]?)" HAYATE_UPPER "+" HAYATE_LOWER "*" HAYATE_CONTRACTIONS "?"
-    R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kO200k = R"([^\r\n\p{L}\p{N}]?)" HAYATE_UPPER "*" HAYATE_LOWER "+" HAYATE_CONTRACTIONS
+                               "?"
+                               R"(|[^\r\n\p{L}\p{N}]?)" HAYATE_UPPER "+" HAYATE_LOWER "*" HAYATE_CONTRACTIONS
+                               "?"
+                               R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-constexpr const char* kTekken =
-    R"([^\r\n\p{L}\p{N}]?)" HAYATE_UPPER "*" HAYATE_LOWER "+"
-    R"(|[^\r\n\p{L}\p{N}]?)" HAYATE_UPPER "+" HAYATE_LOWER "*"
-    R"(|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr const char* kTekken = R"([^\r\n\p{L}\p{N}]?)" HAYATE_UPPER "*" HAYATE_LOWER
+                                "+"
+                                R"(|[^\r\n\p{L}\p{N}]?)" HAYATE_UPPER "+" HAYATE_LOWER
+                                "*"
+                                R"(|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-constexpr const char* kBailing =
-    R"('(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N})"
-    R"(| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+)";
+constexpr const char* kBailing = R"('(?:[sSdDmMtT]|[lL][lL]|[vV][eE]|[rR][eE])|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N})"
+                                 R"(| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+)";
 
 // DeepSeek LLM splits out cased letters (Unicode L&) by explicit ranges.
 constexpr const char* kDeepseekCasedLetters =
@@ -71,8 +72,7 @@ constexpr const char* kDeepseekV3Main =
     R"(| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
 // BLOOM-style: runs that stop at whitespace and a few punctuation marks of several scripts.
-constexpr const char* kBloom =
-    R"( ?[^(\s|.,!?\x{2026}\x{3002}\x{FF0C}\x{3001}\x{0964}\x{06D4}\x{060C})]+)";
+constexpr const char* kBloom = R"( ?[^(\s|.,!?\x{2026}\x{3002}\x{FF0C}\x{3001}\x{0964}\x{06D4}\x{060C})]+)";
 
 #undef HAYATE_CONTRACTIONS
 #undef HAYATE_UPPER
@@ -88,9 +88,8 @@ struct Family {
 const std::vector<Family>& families() {
   static const std::vector<Family> table = {
       {{"default"}, {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"}},
-      {{"gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
-        "jina-v2-code", "roberta-bpe", "a.x-4.0", "mellum", "mpt", "olmo", "jais", "exaone4", "trillion",
-        "granite-docling"},
+      {{"gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code",
+        "roberta-bpe", "a.x-4.0", "mellum", "mpt", "olmo", "jais", "exaone4", "trillion", "granite-docling"},
        {kGpt2}},
       {{"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"},
        {kLlama3},
@@ -98,8 +97,7 @@ const std::vector<Family>& families() {
        true},
       {{"dbrx", "smaug-bpe", "chatglm-bpe", "glm4"}, {kLlama3}},
       {{"qwen2", "deepseek-r1-qwen", "kormo", "megrez", "stablelm2", "hunyuan", "grok-2"}, {kQwen2}},
-      {{"deepseek-llm"},
-       {R"([\r\n])", kDeepseekCasedLetters, kDeepseekPunct, R"(\s+$)", kDeepseekCjk, R"(\p{N}+)"}},
+      {{"deepseek-llm"}, {R"([\r\n])", kDeepseekCasedLetters, kDeepseekPunct, R"(\s+$)", kDeepseekCjk, R"(\p{N}+)"}},
       {{"deepseek-coder"}, {R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kDeepseekCjk, R"(\p{N})"}},
       {{"deepseek-v3", "hunyuan-dense"}, {R"(\p{N}{1,3})", kDeepseekV3Cjk, kDeepseekV3Main}},
       {{"falcon"}, {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, "[0-9][0-9][0-9]"}},
@@ -189,8 +187,8 @@ PreTokenizer::PreTokenizer(std::string_view name) {
   }
   std::string known;
   for (const std::string& n : known_names()) known += (known.empty() ? "" : ", ") + n;
-  fail(ErrorKind::Unsupported, "tokenizer.ggml.pre '" + std::string(name) +
-                                   "' is not a pre-tokenizer this build knows; known: " + known);
+  fail(ErrorKind::Unsupported,
+       "tokenizer.ggml.pre '" + std::string(name) + "' is not a pre-tokenizer this build knows; known: " + known);
 }
 
 PreTokenizer::~PreTokenizer() = default;
@@ -205,7 +203,7 @@ std::vector<std::string> PreTokenizer::known_names() {
 std::vector<Span> PreTokenizer::split(std::string_view text) const {
   std::vector<Span> result;
   const std::unique_ptr<pcre2_match_data, decltype(&pcre2_match_data_free)> match(pcre2_match_data_create(1, nullptr),
-                                                                                   &pcre2_match_data_free);
+                                                                                  &pcre2_match_data_free);
   if (!match) fail(ErrorKind::ResourceExhausted, "pre-tokenizer: out of memory for PCRE2 match data");
 
   std::vector<Span> current;

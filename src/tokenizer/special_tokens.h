@@ -35,11 +35,11 @@ class SpecialTokenSplitter {
   }
 
   const Vocab& vocab_;
-  std::vector<int32_t> specials_;       // token ids, longest text first, ties by id
-  std::vector<bool> always_;            // by rank: matched even without parse_special
-  std::vector<int32_t> terminal_rank_;  // by trie node: the special ending there, or -1
+  std::vector<int32_t> specials_;                // token ids, longest text first, ties by id
+  std::vector<bool> always_;                     // by rank: matched even without parse_special
+  std::vector<int32_t> terminal_rank_;           // by trie node: the special ending there, or -1
   std::unordered_map<uint64_t, int32_t> edges_;  // (node << 8 | byte) -> child node
-  bool starts_[256] = {};                         // bytes a special can start with
+  bool starts_[256] = {};                        // bytes a special can start with
 };
 
 }  // namespace hayate

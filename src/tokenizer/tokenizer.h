@@ -40,8 +40,9 @@ class Tokenizer {
   // The bytes of one token (may be part of a UTF-8 character). Control tokens give their text
   // only when `special` is true.
   virtual std::string token_to_piece(int32_t id, bool special) const = 0;
-  // All pieces joined; for SentencePiece the leading space of the first token is removed when
-  // the model adds a space prefix and skip_leading_space is true.
+  // All pieces joined; for SentencePiece the leading space of the first text token (and of the
+  // first after each special token, where encoding added one too) is removed when the model
+  // adds a space prefix and skip_leading_space is true.
   virtual std::string decode(const std::vector<int32_t>& ids, bool special, bool skip_leading_space = true) const = 0;
 
   virtual int32_t n_vocab() const = 0;

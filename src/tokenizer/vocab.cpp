@@ -41,8 +41,7 @@ TokenType to_token_type(int64_t raw) {
 
 // Texts that end a turn in the chat formats of common model families (as llama.cpp lists them).
 constexpr std::string_view kEndOfTurnTexts[] = {
-    "<|eot_id|>", "<|im_end|>", "<|end|>",    "<end_of_turn>", "<|endoftext|>",
-    "<|end_of_text|>", "<|eom_id|>", "<EOT>",
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "<|eom_id|>", "<EOT>",
 };
 
 }  // namespace
@@ -94,9 +93,11 @@ Vocab Vocab::load(const gguf::File& file, VocabKind kind, bool add_bos_default) 
   // Byte-level BPE keeps every space in the bytes themselves; only SentencePiece adds one.
   vocab.add_space_prefix = spm && file.get_bool("tokenizer.ggml.add_space_prefix", true);
   if (vocab.add_bos && vocab.bos < 0)
-    fail(ErrorKind::BadInput, where(vocab, "tokenizer.ggml.add_bos_token") + " is true but the file names no BOS token");
+    fail(ErrorKind::BadInput,
+         where(vocab, "tokenizer.ggml.add_bos_token") + " is true but the file names no BOS token");
   if (vocab.add_eos && vocab.eos < 0)
-    fail(ErrorKind::BadInput, where(vocab, "tokenizer.ggml.add_eos_token") + " is true but the file names no EOS token");
+    fail(ErrorKind::BadInput,
+         where(vocab, "tokenizer.ggml.add_eos_token") + " is true but the file names no EOS token");
 
   vocab.end_of_generation.assign(n, false);
   for (int32_t id : {vocab.eos, vocab.eot, vocab.eom})

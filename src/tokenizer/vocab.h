@@ -34,10 +34,11 @@ struct Vocab {
     const auto it = ids.find(text);
     return it == ids.end() ? -1 : it->second;
   }
-  // Control and unknown tokens print only when asked for specials; so they never carry text.
-  bool is_control_like(int32_t id) const {
-    return types[id] == TokenType::Control || types[id] == TokenType::Unknown;
-  }
+  // Control and unknown tokens print only when asked for specials.
+  bool is_control_like(int32_t id) const { return is_control_like(types[id]); }
+  static bool is_control_like(TokenType type) { return type == TokenType::Control || type == TokenType::Unknown; }
+  // Tokens the special-token splitter finds in text (user-defined ones even without parsing).
+  bool is_special(int32_t id) const { return is_control_like(id) || types[id] == TokenType::UserDefined; }
 
   std::string source;  // file name, for messages
   std::vector<std::string> texts;

@@ -13,11 +13,16 @@ void VocabTokenizer::build_pieces() {
     switch (vocab_.types[id]) {
       case TokenType::Control:
       case TokenType::Unknown:
-      case TokenType::UserDefined: pieces_[id] = vocab_.texts[id]; break;
+      case TokenType::UserDefined:
+        pieces_[id] = vocab_.texts[id];
+        break;
       case TokenType::Normal:
-      case TokenType::Byte: pieces_[id] = normal_piece(id); break;
+      case TokenType::Byte:
+        pieces_[id] = normal_piece(id);
+        break;
       case TokenType::Unused:
-      case TokenType::Undefined: break;  // stands for no text
+      case TokenType::Undefined:
+        break;  // stands for no text
     }
   }
 }
@@ -56,12 +61,15 @@ std::string VocabTokenizer::token_to_piece(int32_t id, bool special) const {
 
 std::string VocabTokenizer::decode(const std::vector<int32_t>& ids, bool special, bool skip_leading_space) const {
   std::string out;
-  // SentencePiece put a space before the first word when encoding; take it away again.
-  bool strip = skip_leading_space && vocab_.add_space_prefix;
+  // SentencePiece put a space before the text and after every special token when encoding;
+  // take each of those away again (as sentencepiece does for every run between specials).
+  const bool prefixed = skip_leading_space && vocab_.add_space_prefix;
+  bool strip = prefixed;
   for (int32_t id : ids) {
     check_id(id);
-    if (vocab_.is_control_like(id)) {
-      if (special) out += pieces_[id];
+    if (vocab_.is_special(id)) {
+      if (special || vocab_.types[id] == TokenType::UserDefined) out += pieces_[id];
+      strip = prefixed;
       continue;
     }
     const std::string& piece = pieces_[id];

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <numeric>
 #include <random>
 #include <set>
@@ -173,6 +174,34 @@ TEST(Sampler, TopPOnLargeVocabularyMatchesFullSort) {
   for (int i = 0; i < 200; ++i) {
     const int32_t id = sampler.sample(logits.data(), n_vocab, {}, {}).id;
     EXPECT_TRUE(nucleus.count(id)) << "token " << id << " is outside the nucleus";
+  }
+}
+
+// Equal logits are ordered by id, so the nucleus of a uniform distribution is the lowest ids.
+TEST(Sampler, TopPOnTiesKeepsLowestIds) {
+  const std::vector<float> logits(10000, 0.5f);
+  SamplingParams p = plain(4);
+  p.top_p = 0.25f;
+  Sampler sampler(p);
+  int32_t highest = 0;
+  for (int i = 0; i < 2000; ++i) highest = std::max(highest, sampler.sample(logits.data(), 10000, {}, {}).id);
+  EXPECT_LT(highest, 2500);
+  EXPECT_GT(highest, 2400);  // and the nucleus is not smaller than it should be
+}
+
+TEST(Sampler, LargeTopKKeepsTheLargestLogits) {
+  std::mt19937 gen(6);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> logits(50000);
+  for (auto& l : logits) l = normal(gen);
+  std::vector<float> sorted = logits;
+  std::sort(sorted.begin(), sorted.end(), std::greater<>());
+  SamplingParams p = plain(10);
+  p.top_k = 3000;
+  Sampler sampler(p);
+  for (int i = 0; i < 500; ++i) {
+    const int32_t id = sampler.sample(logits.data(), 50000, {}, {}).id;
+    EXPECT_GE(logits[size_t(id)], sorted[2999]);
   }
 }
 

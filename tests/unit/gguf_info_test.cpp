@@ -1,8 +1,7 @@
 // `hayate info` output: the text form names everything, the JSON form parses and agrees.
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "gguf/info.h"
@@ -38,10 +37,10 @@ TEST(GgufInfo, TextNamesHeaderMetadataTensorsAndTotals) {
   std::ostringstream out;
   print_info(*f, out);
   const std::string s = out.str();
-  for (const char* part : {"GGUF v3", "alignment 64", "metadata (9 entries)", "general.architecture", "\"llama\"",
-                           "llama.block_count", "u32", "10000", "array[string]", "(100 items)", "[[1, 2], []]",
-                           "\\t", "\\xFF", "tensors (2)", "token_embd.weight", "q8_0", "[64, 2]", "136",
-                           "total: 2 tensors, 192 parameters, 392 bytes"})
+  for (const char* part :
+       {"GGUF v3", "alignment 64", "metadata (9 entries)", "general.architecture", "\"llama\"", "llama.block_count",
+        "u32", "10000", "array[string]", "(100 items)", "[[1, 2], []]", "\\t", "\\xFF", "tensors (2)",
+        "token_embd.weight", "q8_0", "[64, 2]", "136", "total: 2 tensors, 192 parameters, 392 bytes"})
     EXPECT_TRUE(Contains(s, part));
   EXPECT_FALSE(Contains(s, "tok50"));
 

@@ -128,8 +128,7 @@ inline void write_bytes(const std::string& path, const Bytes& bytes) {
 }
 
 // The message of the Error that parsing `bytes` throws (a test failure if it parses).
-inline std::string parse_error(const Bytes& bytes, const std::string& name = "bad.gguf",
-                               ErrorKind* kind = nullptr) {
+inline std::string parse_error(const Bytes& bytes, const std::string& name = "bad.gguf", ErrorKind* kind = nullptr) {
   try {
     File::parse(bytes, name);
   } catch (const Error& e) {

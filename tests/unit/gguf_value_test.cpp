@@ -33,11 +33,11 @@ TEST(GgufValue, IntegersConvertWhereTheyFit) {
   EXPECT_TRUE(Value::f64(1).is_float());
   EXPECT_FALSE(Value::boolean(true).is_integer());
 
-  EXPECT_TRUE(Contains(error_of([] { Value::i32(-1).as_u64("m.gguf: llama.block_count"); }),
-                       "m.gguf: llama.block_count"));
-  EXPECT_TRUE(Contains(error_of([] { Value::i8(-1).as_u64("v"); }), "-1"));
   EXPECT_TRUE(
-      Contains(error_of([] { Value::u64(std::numeric_limits<uint64_t>::max()).as_i64("big"); }), "big: 18446744073709551615"));
+      Contains(error_of([] { Value::i32(-1).as_u64("m.gguf: llama.block_count"); }), "m.gguf: llama.block_count"));
+  EXPECT_TRUE(Contains(error_of([] { Value::i8(-1).as_u64("v"); }), "-1"));
+  EXPECT_TRUE(Contains(error_of([] { Value::u64(std::numeric_limits<uint64_t>::max()).as_i64("big"); }),
+                       "big: 18446744073709551615"));
   EXPECT_TRUE(Contains(error_of([] { Value::f32(1.5f).as_u64("ctx"); }), "ctx: expected an unsigned integer"));
   EXPECT_TRUE(Contains(error_of([] { Value::f32(1.5f).as_i64("ctx"); }), "f32"));
   EXPECT_TRUE(Contains(error_of([] { Value::boolean(true).as_i64("b"); }), "bool"));
@@ -57,11 +57,14 @@ TEST(GgufValue, FloatsBoolsStringsArrays) {
   EXPECT_EQ(Value::i32_array({}).as_array().size(), 0u);
 
   EXPECT_TRUE(Contains(error_of([] { Value::string("3").as_f64("general.x"); }), "general.x: expected a number"));
-  EXPECT_TRUE(Contains(error_of([] { Value::u8(1).as_bool("flag"); }), "flag: expected a bool, found a value of type u8"));
+  EXPECT_TRUE(
+      Contains(error_of([] { Value::u8(1).as_bool("flag"); }), "flag: expected a bool, found a value of type u8"));
   EXPECT_TRUE(Contains(error_of([] { Value::u8(1).as_string("s"); }), "s: expected a string"));
   EXPECT_TRUE(Contains(error_of([] { Value::u8(1).as_array("arr"); }), "arr: expected an array"));
   EXPECT_TRUE(Contains(error_of([] { Value::u8(1).array_type("arr"); }), "arr: expected an array"));
-  EXPECT_TRUE(Contains(error_of([] { Value::array(ValueType::Int32, {Value::i32(1), Value::u8(2)}); }),
+  EXPECT_TRUE(Contains(error_of([] {
+                         Value::array(ValueType::Int32, {Value::i32(1), Value::u8(2)});
+                       }),
                        "item 1 has type u8"));
   EXPECT_TRUE(Contains(error_of([] { Value::array(static_cast<ValueType>(77), {}); }), "77"));
 }

@@ -29,7 +29,9 @@ std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
 void expect_same(const Value& a, const Value& b, const std::string& where) {
   ASSERT_EQ(a.type(), b.type()) << where;
   switch (a.type()) {
-    case ValueType::String: EXPECT_EQ(a.as_string(), b.as_string()) << where; break;
+    case ValueType::String:
+      EXPECT_EQ(a.as_string(), b.as_string()) << where;
+      break;
     case ValueType::Array: {
       EXPECT_EQ(a.array_type(), b.array_type()) << where;
       ASSERT_EQ(a.as_array().size(), b.as_array().size()) << where;
@@ -37,7 +39,8 @@ void expect_same(const Value& a, const Value& b, const std::string& where) {
         expect_same(a.as_array()[i], b.as_array()[i], where + "[" + std::to_string(i) + "]");
       break;
     }
-    default: EXPECT_EQ(a.bits(), b.bits()) << where;
+    default:
+      EXPECT_EQ(a.bits(), b.bits()) << where;
   }
 }
 
@@ -103,14 +106,19 @@ class GgufWriterAlignment : public ::testing::TestWithParam<uint64_t> {};
 TEST_P(GgufWriterAlignment, TensorsRoundTripByteIdenticalAndAligned) {
   const uint64_t alignment = GetParam();
   const std::vector<TensorCase> cases = {
-      {"token_embd.weight", GgmlType::F32, {7, 3}},  {"blk.0.attn_norm.weight", GgmlType::F16, {5}},
-      {"blk.0.attn_q.weight", GgmlType::Q4_0, {64, 3}}, {"blk.0.ffn_down.weight", GgmlType::Q8_0, {32, 2, 2}},
-      {"blk.0.ffn_up.weight", GgmlType::Q4_K, {256, 3}}, {"blk.0.ffn_gate.weight", GgmlType::Q6_K, {512, 1, 1, 2}},
-      {"ids", GgmlType::I8, {3}},                       {"bf", GgmlType::BF16, {9, 1}},
+      {"token_embd.weight", GgmlType::F32, {7, 3}},
+      {"blk.0.attn_norm.weight", GgmlType::F16, {5}},
+      {"blk.0.attn_q.weight", GgmlType::Q4_0, {64, 3}},
+      {"blk.0.ffn_down.weight", GgmlType::Q8_0, {32, 2, 2}},
+      {"blk.0.ffn_up.weight", GgmlType::Q4_K, {256, 3}},
+      {"blk.0.ffn_gate.weight", GgmlType::Q6_K, {512, 1, 1, 2}},
+      {"ids", GgmlType::I8, {3}},
+      {"bf", GgmlType::BF16, {9, 1}},
   };
   Writer w(alignment);
   w.set("general.architecture", Value::string("llama"));
   std::vector<std::vector<uint8_t>> data;
+  data.reserve(cases.size());  // the producers hold pointers to these vectors
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
     int64_t n = 1;
@@ -238,6 +246,7 @@ TEST(GgufWriter, RejectsBadTensorsWhenAdded) {
   expect_bad([&] { w.add_tensor("", GgmlType::F32, {4}, x); }, "empty");
   expect_bad([&] { w.add_tensor("big", GgmlType::F32, {int64_t{1} << 40, int64_t{1} << 40}, x); }, "tensor big");
   expect_bad([&] { w.set("", Value::u8(0)); }, "empty");
+  expect_bad([&] { w.set("bad\xff", Value::u8(0)); }, "UTF-8");
   EXPECT_THROW(Writer(0), Error);
   EXPECT_THROW(Writer(48), Error);
 }

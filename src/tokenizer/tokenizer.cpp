@@ -1,0 +1,93 @@
+#include "tokenizer/tokenizer.h"
+
+#include "core/error.h"
+#include "gguf/gguf.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/spm.h"
+#include "tokenizer/utf8.h"
+#include "tokenizer/vocab.h"
+
+namespace hayate {
+namespace {
+
+std::unique_ptr<Tokenizer> make_bpe(const gguf::File& file, const std::string& pre) {
+  std::unique_ptr<PreTokenizer> pretokenizer;
+  try {
+    pretokenizer = std::make_unique<PreTokenizer>(pre);
+  } catch (const Error& e) {
+    fail(e.kind(), file.name() + ": " + e.what());
+  }
+  Vocab vocab = Vocab::load(file, VocabKind::BytePairEncoding, pretokenizer->add_bos_default());
+
+  const gguf::Value* merges_value = file.find("tokenizer.ggml.merges");
+  if (merges_value == nullptr)
+    fail(ErrorKind::BadInput, file.name() + ": tokenizer.ggml.model is gpt2 but tokenizer.ggml.merges is missing");
+  const std::string what = file.name() + ": tokenizer.ggml.merges";
+  const auto& items = merges_value->as_array(what);
+  std::vector<std::string> merges;
+  merges.reserve(items.size());
+  for (const gguf::Value& item : items) merges.push_back(item.as_string(what));
+
+  return std::make_unique<BpeTokenizer>(std::move(vocab), pre, std::move(pretokenizer), merges);
+}
+
+// Moves the complete characters at the front of `pending` to the result. A sequence cut short by
+// the end stays pending unless `final`; broken bytes become U+FFFD, so the result is valid UTF-8.
+std::string take_complete(std::string& pending, bool final) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < pending.size()) {
+    const utf8::Step step = utf8::next(pending, pos);
+    if (step.status == utf8::Status::Incomplete && !final) break;
+    if (step.status == utf8::Status::Valid) {
+      out.append(pending, pos, step.length);
+    } else {
+      out += utf8::kReplacement;
+    }
+    pos += step.length;
+  }
+  pending.erase(0, pos);
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
+  const gguf::Value* model_value = file.find("tokenizer.ggml.model");
+  if (model_value == nullptr)
+    fail(ErrorKind::NotFound, file.name() + ": tokenizer.ggml.model is missing; the file carries no tokenizer");
+  const std::string& model = model_value->as_string(file.name() + ": tokenizer.ggml.model");
+  std::string pre = file.get_string("tokenizer.ggml.pre", "default");
+  if (pre.empty()) pre = "default";
+
+  if (model == "llama") return std::make_unique<SpmTokenizer>(Vocab::load(file, VocabKind::SentencePiece, true), pre);
+  if (model == "gpt2") return make_bpe(file, pre);
+  if (model == "bert")
+    fail(ErrorKind::Unsupported, file.name() +
+                                     ": tokenizer.ggml.model 'bert' (WordPiece) is not supported yet; this build "
+                                     "reads 'llama' (SentencePiece) and 'gpt2' (byte-level BPE) tokenizers");
+  fail(ErrorKind::Unsupported, file.name() + ": tokenizer.ggml.model '" + model +
+                                   "' is not supported; this build reads 'llama' (SentencePiece) and 'gpt2' "
+                                   "(byte-level BPE) tokenizers");
+}
+
+StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool special) : tokenizer_(tokenizer), special_(special) {}
+
+std::string StreamDecoder::push(int32_t id) {
+  std::string piece = tokenizer_.token_to_piece(id, special_);
+  const TokenType type = tokenizer_.token_type(id);
+  // The same rule as Tokenizer::decode: the first text token, and the first after each special
+  // token, lose the space SentencePiece added in front of them.
+  if (Vocab::is_control_like(type) || type == TokenType::UserDefined) {
+    first_ = true;
+  } else if (first_ && !piece.empty()) {
+    first_ = false;
+    if (tokenizer_.add_space_prefix() && piece[0] == ' ') piece.erase(0, 1);
+  }
+  pending_ += piece;
+  return take_complete(pending_, false);
+}
+
+std::string StreamDecoder::flush() { return take_complete(pending_, true); }
+
+}  // namespace hayate
