@@ -181,14 +181,14 @@ std::string detect_pre(const json& pre, const std::string& what) {
     fail(ErrorKind::Unsupported, what + ": a Split regex followed by ByteLevel with its own regex is not supported");
   }
   if (!regex) {
-    if (byte_level_regex) return "gpt2";
+    if (byte_level_regex) return "gpt-2";  // llama.cpp's name, which hayate's tokenizer reads too
     fail(ErrorKind::Unsupported, what + ": byte-level tokenizer without a pre-tokenizer regex is not supported");
   }
   if (*regex == kLlama3Regex) return "llama-bpe";
   if (*regex == kQwen2Regex) return "qwen2";
-  if (*regex == kGpt2Regex) return "gpt2";
+  if (*regex == kGpt2Regex) return "gpt-2";
   fail(ErrorKind::Unsupported, what + ": pre-tokenizer regex '" + regex->substr(0, 80) +
-                                   "' is not one hayate knows (llama-bpe, qwen2, gpt2)");
+                                   "' is not one hayate knows (llama-bpe, qwen2, gpt-2)");
 }
 
 // SentencePiece-style: the normalizer (or a Metaspace pre-tokenizer) turns spaces into "▁".
@@ -331,6 +331,49 @@ void add_chat_templates(const std::string& dir, const std::optional<json>& tcfg,
   if (is_file(jinja)) w.set("tokenizer.chat_template", gguf::Value::string(read_text_file(jinja)));
 }
 
+// bos/eos/unk/pad/eot/eom ids and add_bos/add_eos; returns {bos, eos} for the log.
+std::pair<std::optional<int32_t>, std::optional<int32_t>> add_special_tokens(
+    const json& tok, const Vocab& v, bool byte_level, const std::string& pre, const std::optional<json>& tcfg,
+    const std::optional<json>& config, gguf::Writer& w, std::ostream& log) {
+  const json& model = tok["model"];
+  const std::optional<int32_t> bos = special_id("bos", v, tcfg, config, log);
+  const std::optional<int32_t> eos = special_id("eos", v, tcfg, config, log);
+  std::optional<int32_t> unk = special_id("unk", v, tcfg, config, log);
+  if (!unk && !byte_level) {
+    if (const auto t = token_text(member_or_null(model, "unk_token")); t && v.ids.count(*t)) unk = v.ids.at(*t);
+  }
+  const std::optional<int32_t> pad = special_id("pad", v, tcfg, config, log);
+  const auto set_id = [&w](const char* key, std::optional<int32_t> id) {
+    if (id) w.set(key, gguf::Value::u32(static_cast<uint32_t>(*id)));
+  };
+  set_id("tokenizer.ggml.bos_token_id", bos);
+  set_id("tokenizer.ggml.eos_token_id", eos);
+  set_id("tokenizer.ggml.unknown_token_id", unk);
+  set_id("tokenizer.ggml.padding_token_id", pad);
+  for (const char* eot : {"<|eot_id|>", "<|im_end|>", "<end_of_turn>"}) {
+    if (v.ids.count(eot)) {
+      set_id("tokenizer.ggml.eot_token_id", v.ids.at(eot));
+      break;
+    }
+  }
+  if (v.ids.count("<|eom_id|>")) set_id("tokenizer.ggml.eom_token_id", v.ids.at("<|eom_id|>"));
+
+  // add_bos/add_eos: tokenizer_config.json when it says; else the post-processor's template;
+  // else what the family does (SentencePiece and Llama 3 start with BOS, Qwen and GPT-2 do not).
+  const auto text = [&](std::optional<int32_t> id) {
+    return id ? std::optional<std::string>(v.tokens[static_cast<size_t>(*id)]) : std::nullopt;
+  };
+  const std::optional<std::pair<bool, bool>> tmpl = template_adds(tok, text(bos), text(eos));
+  std::optional<bool> add_bos = tcfg ? json_bool(*tcfg, "add_bos_token", "tokenizer_config.json") : std::nullopt;
+  std::optional<bool> add_eos = tcfg ? json_bool(*tcfg, "add_eos_token", "tokenizer_config.json") : std::nullopt;
+  if (!add_bos) add_bos = tmpl ? tmpl->first : bos && (!byte_level || pre == "llama-bpe");
+  if (!add_eos) add_eos = tmpl ? tmpl->second : false;
+  w.set("tokenizer.ggml.add_bos_token", gguf::Value::boolean(*add_bos));
+  w.set("tokenizer.ggml.add_eos_token", gguf::Value::boolean(*add_eos));
+
+  return {bos, eos};
+}
+
 }  // namespace
 
 void add_tokenizer_metadata(const std::string& dir, gguf::Writer& w, std::ostream& log) {
@@ -389,40 +432,7 @@ void add_tokenizer_metadata(const std::string& dir, gguf::Writer& w, std::ostrea
   if (byte_level) w.set("tokenizer.ggml.merges", gguf::Value::string_array(merges));
   if (!byte_level) w.set("tokenizer.ggml.add_space_prefix", gguf::Value::boolean(add_space_prefix));
 
-  const std::optional<int32_t> bos = special_id("bos", v, tcfg, config, log);
-  const std::optional<int32_t> eos = special_id("eos", v, tcfg, config, log);
-  std::optional<int32_t> unk = special_id("unk", v, tcfg, config, log);
-  if (!unk && !byte_level) {
-    if (const auto t = token_text(member_or_null(model, "unk_token")); t && v.ids.count(*t)) unk = v.ids.at(*t);
-  }
-  const std::optional<int32_t> pad = special_id("pad", v, tcfg, config, log);
-  const auto set_id = [&w](const char* key, std::optional<int32_t> id) {
-    if (id) w.set(key, gguf::Value::u32(static_cast<uint32_t>(*id)));
-  };
-  set_id("tokenizer.ggml.bos_token_id", bos);
-  set_id("tokenizer.ggml.eos_token_id", eos);
-  set_id("tokenizer.ggml.unknown_token_id", unk);
-  set_id("tokenizer.ggml.padding_token_id", pad);
-  for (const char* eot : {"<|eot_id|>", "<|im_end|>", "<end_of_turn>"}) {
-    if (v.ids.count(eot)) {
-      set_id("tokenizer.ggml.eot_token_id", v.ids.at(eot));
-      break;
-    }
-  }
-  if (v.ids.count("<|eom_id|>")) set_id("tokenizer.ggml.eom_token_id", v.ids.at("<|eom_id|>"));
-
-  // add_bos/add_eos: tokenizer_config.json when it says; else the post-processor's template;
-  // else what the family does (SentencePiece and Llama 3 start with BOS, Qwen and GPT-2 do not).
-  const auto text = [&](std::optional<int32_t> id) {
-    return id ? std::optional<std::string>(v.tokens[static_cast<size_t>(*id)]) : std::nullopt;
-  };
-  const std::optional<std::pair<bool, bool>> tmpl = template_adds(tok, text(bos), text(eos));
-  std::optional<bool> add_bos = tcfg ? json_bool(*tcfg, "add_bos_token", "tokenizer_config.json") : std::nullopt;
-  std::optional<bool> add_eos = tcfg ? json_bool(*tcfg, "add_eos_token", "tokenizer_config.json") : std::nullopt;
-  if (!add_bos) add_bos = tmpl ? tmpl->first : bos && (!byte_level || pre == "llama-bpe");
-  if (!add_eos) add_eos = tmpl ? tmpl->second : false;
-  w.set("tokenizer.ggml.add_bos_token", gguf::Value::boolean(*add_bos));
-  w.set("tokenizer.ggml.add_eos_token", gguf::Value::boolean(*add_eos));
+  const auto [bos, eos] = add_special_tokens(tok, v, byte_level, pre, tcfg, config, w, log);
 
   add_chat_templates(dir, tcfg, w);
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <queue>
 
+#include "tokenizer/nfc.h"
 #include "tokenizer/utf8.h"
 
 namespace hayate {
@@ -97,7 +98,10 @@ int32_t BpeTokenizer::rank(std::string_view left, std::string_view right, std::s
   return it == ranks_.end() ? -1 : it->second;
 }
 
-void BpeTokenizer::encode_text(std::string_view text, bool, std::vector<int32_t>& out) const {
+void BpeTokenizer::encode_text(std::string_view raw, bool, std::vector<int32_t>& out) const {
+  std::string normalized;
+  if (pretokenizer_->nfc()) normalized = to_nfc(raw);
+  const std::string_view text = pretokenizer_->nfc() ? std::string_view(normalized) : raw;
   const ByteAlphabet& alphabet = byte_alphabet();
   std::string word;
   for (const Span& span : pretokenizer_->split(text)) {

@@ -11,10 +11,11 @@
 namespace hayate {
 namespace {
 
-// The expressions follow the model families' tokenizer.json files, in the forms llama.cpp uses
-// for them (its test vectors are what the conformance tests check). Where the original relies
-// on case-insensitive groups, the ASCII-only spelling is kept so that e.g. U+017F never joins
-// an English contraction.
+// The expressions follow the model families' tokenizer.json files, grouped by the names
+// llama.cpp gives them (its test vectors are what the conformance tests check). PCRE2 runs the
+// originals' lookaheads, possessive quantifiers and \p{Lu}-style classes as written; where an
+// original uses a case-insensitive group, the ASCII spelling ('[sS]...) is used so that e.g.
+// U+017F never joins an English contraction, as in llama.cpp.
 constexpr const char* kGpt2 = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S))";
 
 #define HAYATE_CONTRACTIONS R"((?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]))"
@@ -83,12 +84,13 @@ struct Family {
   std::vector<const char*> regexes;
   bool ignore_merges = false;
   bool add_bos = false;
+  bool nfc = false;  // tokenizer.json normalizes with NFC first
 };
 
 const std::vector<Family>& families() {
   static const std::vector<Family> table = {
       {{"default"}, {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"}},
-      {{"gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code",
+      {{"gpt-2", "gpt2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code",
         "roberta-bpe", "a.x-4.0", "mellum", "mpt", "olmo", "jais", "exaone4", "trillion", "granite-docling"},
        {kGpt2}},
       {{"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2"},
@@ -96,7 +98,8 @@ const std::vector<Family>& families() {
        true,
        true},
       {{"dbrx", "smaug-bpe", "chatglm-bpe", "glm4"}, {kLlama3}},
-      {{"qwen2", "deepseek-r1-qwen", "kormo", "megrez", "stablelm2", "hunyuan", "grok-2"}, {kQwen2}},
+      {{"qwen2", "deepseek-r1-qwen"}, {kQwen2}, false, false, true},
+      {{"kormo", "megrez", "stablelm2", "hunyuan", "grok-2"}, {kQwen2}},
       {{"deepseek-llm"}, {R"([\r\n])", kDeepseekCasedLetters, kDeepseekPunct, R"(\s+$)", kDeepseekCjk, R"(\p{N}+)"}},
       {{"deepseek-coder"}, {R"([\r\n])", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kDeepseekCjk, R"(\p{N})"}},
       {{"deepseek-v3", "hunyuan-dense"}, {R"(\p{N}{1,3})", kDeepseekV3Cjk, kDeepseekV3Main}},
@@ -183,6 +186,7 @@ PreTokenizer::PreTokenizer(std::string_view name) {
     for (const char* pattern : family.regexes) regexes_.push_back(std::make_unique<Regex>(pattern, name));
     ignore_merges_ = family.ignore_merges;
     add_bos_default_ = family.add_bos;
+    nfc_ = family.nfc;
     return;
   }
   std::string known;

@@ -32,6 +32,9 @@ class PreTokenizer {
   bool ignore_merges() const { return ignore_merges_; }
   // Default of tokenizer.ggml.add_bos_token for this family.
   bool add_bos_default() const { return add_bos_default_; }
+  // Whether the family's tokenizer.json normalizes text to NFC before splitting (Qwen does;
+  // GGUF metadata does not record normalizers, so the name decides).
+  bool nfc() const { return nfc_; }
 
   // Every name this build accepts, for error messages and tests.
   static std::vector<std::string> known_names();
@@ -41,6 +44,7 @@ class PreTokenizer {
   std::vector<std::unique_ptr<Regex>> regexes_;
   bool ignore_merges_ = false;
   bool add_bos_default_ = false;
+  bool nfc_ = false;
 };
 
 }  // namespace hayate

@@ -28,7 +28,10 @@ std::vector<std::string> model_dirs() {
 
 std::string join_ids(const nlohmann::json& ids) {
   std::string s;
-  for (const auto& id : ids) s += (s.empty() ? "" : ",") + std::to_string(id.get<int>());
+  for (const auto& id : ids) {
+    if (!s.empty()) s += ',';
+    s += std::to_string(id.get<int>());
+  }
   return s;
 }
 

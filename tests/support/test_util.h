@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -19,7 +20,9 @@ inline std::string temp_path(const std::string& name) {
   const auto dir = std::filesystem::path(::testing::TempDir()) / "hayate-tests";
   std::filesystem::create_directories(dir);
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const std::string prefix = info ? std::string(info->test_suite_name()) + "." + info->name() + "." : "";
+  std::string prefix = info ? std::string(info->test_suite_name()) + "." + info->name() + "." : "";
+  for (char& c : prefix)
+    if (c == '/') c = '_';
   return (dir / (prefix + name)).string();
 }
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "backend/backend.h"
+#include "core/error.h"
 #include "model/forward.h"
 #include "model/synth.h"
 #include "support/test_util.h"
@@ -66,12 +67,13 @@ TEST_P(ForwardTest, CpuBackendMatchesReference) {
   const auto b = run_tokens(*m, *cpu, tokens, tokens.size());
   ASSERT_EQ(a.size(), b.size());
   const size_t v = static_cast<size_t>(m->hp.n_vocab);
-  // Float weights keep f32 activations; quantized types quantize activations to 8 bits.
+  // Float weights keep f32 activations; the fast path quantizes activations to Q8_0 / Q8_K (one
+  // scale per 32 / 256 values) for quantized weights, which costs a few percent at the extreme.
   const bool float_weights = type == "f32" || type == "f16" || type == "bf16";
   int top1 = 0;
   for (size_t p = 0; p < tokens.size(); ++p) {
     const double err = test::max_relative_error(b.data() + p * v, a.data() + p * v, v);
-    EXPECT_LT(err, float_weights ? 1e-4 : 3e-2) << arch << " " << type << " position " << p;
+    EXPECT_LT(err, float_weights ? 1e-4 : 6e-2) << arch << " " << type << " position " << p;
     top1 += test::argmax(a.data() + p * v, v) == test::argmax(b.data() + p * v, v);
   }
   EXPECT_GE(top1, static_cast<int>(tokens.size()) - (float_weights ? 0 : 2));

@@ -176,7 +176,7 @@ TEST(ConvertTokenizer, Gpt2ByteLevelAndChatTemplateFile) {
                                          {added(1, "<|endoftext|>", true)}));
   std::ofstream(dir.file("chat_template.jinja")) << "{% for m in messages %}{{ m.content }}{% endfor %}";
   const auto f = tokenizer_gguf(dir);
-  EXPECT_EQ(f->get_string("tokenizer.ggml.pre", ""), "gpt2");
+  EXPECT_EQ(f->get_string("tokenizer.ggml.pre", ""), "gpt-2");
   EXPECT_EQ(strings(*f, "tokenizer.ggml.tokens"), (std::vector<std::string>{"a", "<|endoftext|>"}));
   EXPECT_TRUE(strings(*f, "tokenizer.ggml.merges").empty());
   EXPECT_FALSE(f->get_bool("tokenizer.ggml.add_bos_token", true));

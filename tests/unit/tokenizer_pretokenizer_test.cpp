@@ -73,6 +73,9 @@ TEST(PreTokenizer, Llama3) {
 TEST(PreTokenizer, Qwen2SplitsEveryDigit) {
   EXPECT_EQ(pieces("qwen2", "x 12345"), (Pieces{"x", " ", "1", "2", "3", "4", "5"}));
   EXPECT_EQ(pieces("qwen2", "Hi\n\nthere"), (Pieces{"Hi", "\n\n", "there"}));
+  // Qwen's tokenizer.json normalizes to NFC before splitting; Llama 3's does not.
+  EXPECT_TRUE(PreTokenizer("qwen2").nfc());
+  EXPECT_FALSE(PreTokenizer("llama-bpe").nfc());
 }
 
 TEST(PreTokenizer, SequencesApplyEachRegexToThePreviousPieces) {

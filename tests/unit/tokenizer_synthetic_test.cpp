@@ -198,6 +198,16 @@ TEST(SyntheticBpe, SpecialTokensLongestFirst) {
   EXPECT_EQ(tokenizer->decode({3, 0, 4}, false), "a");
 }
 
+TEST(SyntheticBpe, QwenNormalizesToNfcFirst) {
+  // "\xC3\x83\xC2\xA9" is é (bytes C3 A9) in GPT-2's byte alphabet.
+  const std::vector<std::string> tokens{"e", "\xC3\x83", "\xC2\xA9", "\xC3\x83\xC2\xA9"};
+  const auto qwen = build("bpe_qwen_nfc", bpe(tokens, {"\xC3\x83 \xC2\xA9"}, "qwen2"));
+  EXPECT_EQ(qwen->encode("e\xCC\x81", false, false), (Ids{3}));  // e + combining acute
+  EXPECT_EQ(qwen->encode("\xC3\xA9", false, false), (Ids{3}));
+  const auto gpt2 = build("bpe_gpt2_no_nfc", bpe(tokens, {"\xC3\x83 \xC2\xA9"}, "gpt-2"));
+  EXPECT_EQ(gpt2->encode("e\xCC\x81", false, false), (Ids{0}));  // the mark's bytes have no tokens
+}
+
 TEST(SyntheticBpe, UnknownPreTokenizerIsNamed) {
   std::string message;
   EXPECT_EQ(build_error("bpe_unknown_pre", bpe({"a"}, {}, "mystery-pre"), &message), ErrorKind::Unsupported);

@@ -1,0 +1,119 @@
+// Converted tiny Hugging Face models against Hugging Face's own outputs. The models and their
+// float32 logits come from tools/reference/make_hf_models.py (run on a machine with torch); the
+// test looks for them in $HAYATE_HF_MODELS or tests/data/convert/hf-models and skips when
+// neither exists. Each <name>/ folder is converted to f32 and every prompt of reference.json is
+// run through hayate's reference backend; hf_ids_<name>.json beside the folders, when present,
+// checks the converted tokenizer too.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "backend/backend.h"
+#include "convert/convert.h"
+#include "gguf/gguf.h"
+#include "model/forward.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hayate::convert {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+fs::path models_root() {
+  const char* env = std::getenv("HAYATE_HF_MODELS");
+  return env && *env ? fs::path(env) : fs::path(HAYATE_TESTDATA) / "convert" / "hf-models";
+}
+
+std::vector<float> read_f32(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<float> v(fs::file_size(path) / 4);
+  in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
+  return v;
+}
+
+std::vector<float> run_prompt(const Model& model, Backend& backend, const std::vector<int32_t>& prompt) {
+  const int32_t block = 16;
+  const auto n_blocks = static_cast<int32_t>((prompt.size() + block - 1) / block);
+  const auto kv = backend.make_kv_cache(model.hp, n_blocks, block);
+  Batch batch;
+  BatchSequence seq;
+  for (int32_t b = 0; b < n_blocks; ++b) seq.block_table.push_back(b);
+  batch.sequences.push_back(seq);
+  for (size_t i = 0; i < prompt.size(); ++i) batch.add(prompt[i], static_cast<int32_t>(i), 0, true);
+  return forward(model, batch, *kv, backend);
+}
+
+TEST(ConvertHfReference, ConvertedModelsMatchHuggingFaceLogits) {
+  const fs::path root = models_root();
+  std::vector<fs::path> dirs;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(root, ec)) {
+    if (fs::exists(e.path() / "config.json") && fs::exists(e.path() / "reference.json")) dirs.push_back(e.path());
+  }
+  if (dirs.empty()) GTEST_SKIP() << "no reference models in " << root.string() << " (set HAYATE_HF_MODELS)";
+  std::sort(dirs.begin(), dirs.end());
+
+  for (const fs::path& dir : dirs) {
+    const std::string name = dir.filename().string();
+    SCOPED_TRACE(name);
+    const std::string out = (fs::temp_directory_path() / ("hayate_hfref_" + std::to_string(::getpid()) + "_" + name +
+                                                           ".gguf")).string();
+    Options opt;
+    opt.out_type = "f32";
+    std::ostringstream log;
+    convert_hf(dir.string(), out, opt, log);
+    const auto model = Model::load(out);
+    const auto backend = make_backend("reference", 1);
+    backend->prepare(*model);
+
+    std::ifstream ref_in(dir / "reference.json");
+    const json ref = json::parse(ref_in);
+    const auto& prompts = ref.at("prompts");
+    for (size_t p = 0; p < prompts.size(); ++p) {
+      const std::vector<int32_t> prompt = prompts[p].get<std::vector<int32_t>>();
+      const std::vector<float> want = read_f32(dir / ref.at("logits")[p].at("file").get<std::string>());
+      const std::vector<float> got = run_prompt(*model, *backend, prompt);
+      ASSERT_EQ(got.size(), want.size()) << "prompt " << p;
+      float scale = 0, diff = 0;
+      for (size_t i = 0; i < want.size(); ++i) {
+        scale = std::max(scale, std::fabs(want[i]));
+        diff = std::max(diff, std::fabs(want[i] - got[i]));
+      }
+      std::cout << "[ " << name << " ] prompt " << p << " (" << prompt.size() << " tokens): max |diff| " << diff
+                << " of max |logit| " << scale << "\n";
+      EXPECT_LT(diff, 1e-3f * std::max(scale, 1.0f)) << "prompt " << p;
+    }
+
+    const fs::path ids_file = root / ("hf_ids_" + name + ".json");
+    if (fs::exists(ids_file)) {
+      const auto tokenizer = Tokenizer::from_gguf(*model->file);
+      std::ifstream ids_in(ids_file);
+      const json cases = json::parse(ids_in);
+      size_t failures = 0;
+      for (const json& c : cases) {
+        const auto got = tokenizer->encode(c.at("text").get<std::string>(), false, true);
+        if (got != c.at("ids").get<std::vector<int32_t>>() && ++failures <= 5) {
+          ADD_FAILURE() << "ids differ for " << c.at("text").dump();
+        }
+      }
+      EXPECT_EQ(failures, 0u) << failures << " of " << cases.size() << " texts";
+    }
+    fs::remove(out);
+  }
+}
+
+}  // namespace
+}  // namespace hayate::convert
