@@ -89,6 +89,8 @@ TEST(ConvertHfIds, HayateEncodesAsHuggingFaceDoes) {
                       << "\n  hayate: " << ids_text(got);
       }
     }
+    std::cout << "[ " << name << " ] " << cases_json.size() - failures << " of " << cases_json.size()
+              << " texts encode as Hugging Face does\n";
     EXPECT_EQ(failures, 0u) << name << ": " << failures << " of " << cases_json.size() << " texts differ";
     fs::remove(out);
   }

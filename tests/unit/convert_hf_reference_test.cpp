@@ -1,9 +1,9 @@
 // Converted tiny Hugging Face models against Hugging Face's own outputs. The models and their
 // float32 logits come from tools/reference/make_hf_models.py (run on a machine with torch); the
-// test looks for them in $HAYATE_HF_MODELS or tests/data/convert/hf-models and skips when
-// neither exists. Each <name>/ folder is converted to f32 and every prompt of reference.json is
-// run through hayate's reference backend; hf_ids_<name>.json beside the folders, when present,
-// checks the converted tokenizer too.
+// test reads them from tests/data/hf/<name>/ (or $HAYATE_HF_MODELS/<name>/) and skips when there
+// are none. Each folder is converted to f32 and every prompt of reference.json is run through
+// hayate's reference backend; the folder's hf_ids.json, when present, checks the converted
+// tokenizer too.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -34,7 +34,7 @@ using nlohmann::json;
 
 fs::path models_root() {
   const char* env = std::getenv("HAYATE_HF_MODELS");
-  return env && *env ? fs::path(env) : fs::path(HAYATE_TESTDATA) / "convert" / "hf-models";
+  return env && *env ? fs::path(env) : fs::path(HAYATE_TESTDATA) / "hf";
 }
 
 std::vector<float> read_f32(const fs::path& path) {
@@ -97,7 +97,7 @@ TEST(ConvertHfReference, ConvertedModelsMatchHuggingFaceLogits) {
       EXPECT_LT(diff, 1e-3f * std::max(scale, 1.0f)) << "prompt " << p;
     }
 
-    const fs::path ids_file = root / ("hf_ids_" + name + ".json");
+    const fs::path ids_file = dir / "hf_ids.json";
     if (fs::exists(ids_file)) {
       const auto tokenizer = Tokenizer::from_gguf(*model->file);
       std::ifstream ids_in(ids_file);
@@ -109,6 +109,8 @@ TEST(ConvertHfReference, ConvertedModelsMatchHuggingFaceLogits) {
           ADD_FAILURE() << "ids differ for " << c.at("text").dump();
         }
       }
+      std::cout << "[ " << name << " ] tokenizer: " << cases.size() - failures << " of " << cases.size()
+                << " texts encode as Hugging Face does\n";
       EXPECT_EQ(failures, 0u) << failures << " of " << cases.size() << " texts";
     }
     fs::remove(out);

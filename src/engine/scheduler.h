@@ -1,0 +1,153 @@
+// Decides what runs: each step, one Batch of decode tokens and prefill chunks from many
+// sequences under a token budget, with KV blocks allocated as positions are needed (no
+// worst-case reservation) and preemption by recomputation when they run out.
+//
+// Per step, in this order:
+//   1. one decode token for every running sequence whose prompt is computed, oldest first;
+//      when no KV block is left for one, the most recently arrived running sequence is
+//      preempted (its blocks freed, back to the front of the waiting queue with n_computed = 0;
+//      its generated ids stay and are recomputed with the prompt), possibly the one itself;
+//   2. prefill chunks of running sequences whose prompt is not yet computed, oldest first,
+//      each as large as the remaining budget and the obtainable blocks allow (chunked prefill:
+//      a long prompt is spread over several steps and never stalls the decodes);
+//   3. waiting sequences in arrival order (FCFS: the first that does not fit stops admission),
+//      admitted while fewer than max_running run and the blocks of their next chunk can be had.
+//      Admission first reuses the longest run of cached full blocks (PrefixCache).
+// Only the last token of a chunk that completes a sequence's known ids wants logits.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/block_manager.h"
+#include "engine/prefix_cache.h"
+#include "engine/sampler.h"
+#include "engine/session.h"
+#include "engine/stop_strings.h"
+#include "model/batch.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hayate {
+
+enum class SeqStatus { Waiting, Running, Finished };
+
+struct Usage {
+  int32_t prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+  int32_t cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache (first admission)
+};
+
+struct SequenceState {
+  SequenceState(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options, const Tokenizer* tokenizer);
+
+  int64_t id;
+  std::vector<int32_t> tokens;  // the prompt followed by the generated ids
+  int32_t n_prompt;
+  int32_t n_computed = 0;       // leading tokens whose keys and values are in the KV cache
+  std::vector<int32_t> block_table;
+  SeqStatus status = SeqStatus::Waiting;
+  uint64_t arrival = 0;
+  GenerateOptions options;
+  Sampler sampler;
+  StopMatcher stops;
+  std::unique_ptr<StreamDecoder> decoder;  // null without a tokenizer
+  PrefixChain chain;
+  int32_t n_cached = 0;
+  bool admitted_before = false;
+
+  std::span<const int32_t> prompt() const { return std::span(tokens).first(static_cast<size_t>(n_prompt)); }
+  std::span<const int32_t> generated() const { return std::span(tokens).subspan(static_cast<size_t>(n_prompt)); }
+  int32_t n_tokens() const { return static_cast<int32_t>(tokens.size()); }
+  int32_t n_generated() const { return n_tokens() - n_prompt; }
+  // The prompt is computed and only the last sampled id waits to be fed.
+  bool decoding() const { return n_generated() > 0 && n_computed + 1 == n_tokens(); }
+};
+
+struct SchedulerConfig {
+  int32_t max_batch_tokens = 512;
+  int32_t max_running = 16;
+  int32_t n_ctx = 2048;  // most positions of one sequence
+};
+
+// One chunk of one sequence in a step's batch.
+struct ScheduledChunk {
+  SequenceState* seq;
+  int32_t n_tokens;
+  int32_t logits_row;  // row of the forward's output, or -1 when the chunk wants no logits
+};
+
+struct Step {
+  Batch batch;
+  std::vector<ScheduledChunk> chunks;
+  int32_t n_decode = 0;  // chunks that are decode tokens
+  int32_t n_logit_rows = 0;
+};
+
+// What one sequence produced in a step (a token, the end, or both).
+struct StepOutput {
+  int64_t seq_id = -1;
+  bool has_token = false;
+  int32_t token = -1;
+  SampleResult sample{};
+  std::string text;  // text that is safe to show now (may be empty)
+  bool finished = false;
+  std::string finish_reason;  // "stop", "length", "cancelled" or "error"
+  std::string error;          // for "error"
+  Usage usage;                // when finished
+};
+
+class Scheduler {
+ public:
+  // The tokenizer (may be null) gives end-of-generation ids and streamed text.
+  Scheduler(BlockManager& blocks, PrefixCache& cache, int32_t block_size, const SchedulerConfig& config,
+            const Tokenizer* tokenizer);
+  ~Scheduler();
+
+  // Queues a sequence. Error(BadInput) for an empty prompt, one over n_ctx or max_tokens < 1.
+  void add(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options);
+  // Ends a sequence now, freeing its blocks (the cache keeps its own references). Null when the
+  // id is unknown. Not between schedule() and on_logits().
+  std::optional<StepOutput> abort(int64_t id, const std::string& reason, const std::string& error = "");
+
+  // The next batch; empty only when there is nothing to run.
+  Step schedule();
+  // Commits the step's keys and values (n_computed, prefix cache), samples from each logits
+  // row, and finishes sequences that reached a stop. `logits` is the forward's output.
+  std::vector<StepOutput> on_logits(const Step& step, std::span<const float> logits, int32_t n_vocab);
+
+  bool idle() const { return running_.empty() && waiting_.empty(); }
+  int32_t n_running() const { return static_cast<int32_t>(running_.size()); }
+  int32_t n_waiting() const { return static_cast<int32_t>(waiting_.size()); }
+  std::vector<int64_t> sequence_ids() const;
+  const SequenceState* find(int64_t id) const;
+  int64_t n_preemptions() const { return n_preemptions_; }
+  int64_t n_generated() const { return n_generated_; }
+
+ private:
+  // Appends blocks until the sequence has room for n_positions; false when none is left.
+  bool grow(SequenceState& s, int32_t n_positions);
+  void add_chunk(Step& step, SequenceState& s, int32_t n_tokens);
+  void release_blocks(SequenceState& s);
+  void preempt_last_running();
+  bool admit_next(Step& step, int32_t budget);
+  void schedule_once(Step& step);
+  void finish(SequenceState& s, StepOutput& out, const std::string& reason);
+
+  BlockManager& blocks_;
+  PrefixCache& cache_;
+  int32_t block_size_;
+  SchedulerConfig config_;
+  const Tokenizer* tokenizer_;
+  std::vector<std::unique_ptr<SequenceState>> running_;  // by arrival
+  std::deque<std::unique_ptr<SequenceState>> waiting_;   // by arrival (preempted ones first)
+  uint64_t next_arrival_ = 0;
+  int64_t n_preemptions_ = 0;
+  int64_t n_generated_ = 0;
+};
+
+}  // namespace hayate
