@@ -23,7 +23,7 @@ struct Tensor {
 
 struct RopeParams {
   RopeType type = RopeType::Norm;
-  int32_t n_rot = 0;     // rotated dimensions of each head (from the start of the head)
+  int32_t n_rot = 0;  // rotated dimensions of each head (from the start of the head)
   int32_t head_dim = 0;
   float theta = 10000.0f;
   float freq_scale = 1.0f;

@@ -12,10 +12,14 @@ ChatFormat detect_chat_format(const gguf::File& file) {
 
 const char* chat_format_name(ChatFormat f) {
   switch (f) {
-    case ChatFormat::ChatML: return "chatml";
-    case ChatFormat::Llama3: return "llama3";
-    case ChatFormat::Llama2: return "llama2";
-    case ChatFormat::Plain: return "plain";
+    case ChatFormat::ChatML:
+      return "chatml";
+    case ChatFormat::Llama3:
+      return "llama3";
+    case ChatFormat::Llama2:
+      return "llama2";
+    case ChatFormat::Plain:
+      return "plain";
   }
   return "plain";
 }

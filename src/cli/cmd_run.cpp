@@ -1,9 +1,8 @@
 // `hayate run` (one prompt, streamed) and `hayate chat` (interactive, multi-turn).
 #include <fstream>
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "cli/chat_format.h"
 #include "cli/common.h"
@@ -98,7 +97,9 @@ void run(const RunOptions& o) {
 }
 
 void add_generation_options(CLI::App& cmd, GenerateOptions& g) {
-  cmd.add_option("-n,--max-tokens", g.max_tokens, "most tokens to generate")->check(CLI::NonNegativeNumber);
+  cmd.add_option("-n,--max-tokens", g.max_tokens, "most tokens to generate")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd.add_option("--stop", g.stop, "stop when this text appears (repeatable)");
   cmd.add_flag("--ignore-eos", g.ignore_eos, "keep generating past end-of-generation tokens");
   add_sampling_options(cmd, g.sampling);
@@ -123,9 +124,9 @@ void add_run_command(CLI::App& app) {
 void add_chat_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* cmd = app.add_subcommand("chat", "interactive multi-turn chat on stdin/stdout (/exit to quit)");
+  o->gen.max_tokens = 512;
   add_model_options(*cmd, o->model);
   add_generation_options(*cmd, o->gen);
-  o->gen.max_tokens = 512;
   auto system = std::make_shared<std::string>();
   cmd->add_option("--system", *system, "system prompt");
   cmd->callback([o, system] {
@@ -144,9 +145,8 @@ void add_chat_command(CLI::App& app) {
       std::string text = render_turn(format, first ? *system : "", line, first);
       std::vector<int32_t> ids = lm.tokenizer->encode(text, first, true);
       first = false;
-      GenerateResult r = session.generate(ids, o->gen, lm.tokenizer.get(), [](const std::string& t) {
-        std::cout << t << std::flush;
-      });
+      GenerateResult r =
+          session.generate(ids, o->gen, lm.tokenizer.get(), [](const std::string& t) { std::cout << t << std::flush; });
       std::cout << "\n";
       // The end-of-turn token closes the assistant turn in the cache, as the template expects.
       if (r.finish_reason == "stop" && !r.tokens.empty() && lm.tokenizer->is_end_of_generation(r.tokens.back()) &&

@@ -14,21 +14,26 @@ namespace hayate::cli {
 void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("-m,--model", o.path, "GGUF model file (default: the embedded random-weight model)");
   cmd.add_option("--backend", o.backend, "cpu (threaded, SIMD) or reference (plain fp32 oracle)")
-      ->check(CLI::IsMember({"cpu", "reference"}));
-  cmd.add_option("-t,--threads", o.threads, "worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+      ->check(CLI::IsMember({"cpu", "reference"}))
+      ->capture_default_str();
+  cmd.add_option("-t,--threads", o.threads, "worker threads (0 = all cores)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd.add_option("-c,--ctx-size", o.ctx_size, "context size in tokens (0 = model's, at most 4096)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
 void add_sampling_options(CLI::App& cmd, SamplingParams& s) {
-  cmd.add_option("--temp", s.temperature, "temperature (0 = greedy)");
-  cmd.add_option("--top-k", s.top_k, "top-k (0 = off)");
-  cmd.add_option("--top-p", s.top_p, "top-p (1 = off)");
-  cmd.add_option("--min-p", s.min_p, "min-p (0 = off)");
-  cmd.add_option("--repeat-penalty", s.repeat_penalty, "repetition penalty (1 = off)");
-  cmd.add_option("--repeat-last-n", s.repeat_last_n, "tokens the repetition penalty looks back on");
-  cmd.add_option("--frequency-penalty", s.frequency_penalty, "frequency penalty (0 = off)");
-  cmd.add_option("--presence-penalty", s.presence_penalty, "presence penalty (0 = off)");
+  cmd.add_option("--temp", s.temperature, "temperature (0 = greedy)")->capture_default_str();
+  cmd.add_option("--top-k", s.top_k, "top-k (0 = off)")->capture_default_str();
+  cmd.add_option("--top-p", s.top_p, "top-p (1 = off)")->capture_default_str();
+  cmd.add_option("--min-p", s.min_p, "min-p (0 = off)")->capture_default_str();
+  cmd.add_option("--repeat-penalty", s.repeat_penalty, "repetition penalty (1 = off)")->capture_default_str();
+  cmd.add_option("--repeat-last-n", s.repeat_last_n, "tokens the repetition penalty looks back on")
+      ->capture_default_str();
+  cmd.add_option("--frequency-penalty", s.frequency_penalty, "frequency penalty (0 = off)")->capture_default_str();
+  cmd.add_option("--presence-penalty", s.presence_penalty, "presence penalty (0 = off)")->capture_default_str();
   cmd.add_option("-s,--seed", s.seed, "random seed (same seed, same text)");
 }
 

@@ -9,15 +9,12 @@ namespace hayate {
 namespace {
 
 constexpr GgmlTypeInfo kTypes[] = {
-    {GgmlType::F32, "f32", 1, 4},       {GgmlType::F16, "f16", 1, 2},
-    {GgmlType::Q4_0, "q4_0", 32, 18},   {GgmlType::Q4_1, "q4_1", 32, 20},
-    {GgmlType::Q5_0, "q5_0", 32, 22},   {GgmlType::Q5_1, "q5_1", 32, 24},
-    {GgmlType::Q8_0, "q8_0", 32, 34},   {GgmlType::Q8_1, "q8_1", 32, 36},
-    {GgmlType::Q2_K, "q2_K", 256, 84},  {GgmlType::Q3_K, "q3_K", 256, 110},
-    {GgmlType::Q4_K, "q4_K", 256, 144}, {GgmlType::Q5_K, "q5_K", 256, 176},
-    {GgmlType::Q6_K, "q6_K", 256, 210}, {GgmlType::Q8_K, "q8_K", 256, 292},
-    {GgmlType::I8, "i8", 1, 1},         {GgmlType::I16, "i16", 1, 2},
-    {GgmlType::I32, "i32", 1, 4},       {GgmlType::I64, "i64", 1, 8},
+    {GgmlType::F32, "f32", 1, 4},       {GgmlType::F16, "f16", 1, 2},       {GgmlType::Q4_0, "q4_0", 32, 18},
+    {GgmlType::Q4_1, "q4_1", 32, 20},   {GgmlType::Q5_0, "q5_0", 32, 22},   {GgmlType::Q5_1, "q5_1", 32, 24},
+    {GgmlType::Q8_0, "q8_0", 32, 34},   {GgmlType::Q8_1, "q8_1", 32, 36},   {GgmlType::Q2_K, "q2_K", 256, 84},
+    {GgmlType::Q3_K, "q3_K", 256, 110}, {GgmlType::Q4_K, "q4_K", 256, 144}, {GgmlType::Q5_K, "q5_K", 256, 176},
+    {GgmlType::Q6_K, "q6_K", 256, 210}, {GgmlType::Q8_K, "q8_K", 256, 292}, {GgmlType::I8, "i8", 1, 1},
+    {GgmlType::I16, "i16", 1, 2},       {GgmlType::I32, "i32", 1, 4},       {GgmlType::I64, "i64", 1, 8},
     {GgmlType::F64, "f64", 1, 8},       {GgmlType::BF16, "bf16", 1, 2},
 };
 

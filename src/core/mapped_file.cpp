@@ -17,8 +17,7 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     const int err = errno;
-    fail(err == ENOENT ? ErrorKind::NotFound : ErrorKind::BadInput,
-         path + ": cannot open: " + std::strerror(err));
+    fail(err == ENOENT ? ErrorKind::NotFound : ErrorKind::BadInput, path + ": cannot open: " + std::strerror(err));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

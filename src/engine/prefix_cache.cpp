@@ -112,7 +112,13 @@ void PrefixCache::insert(std::span<const int32_t> tokens, std::span<const int32_
       chain = {i + 1, key, e.serial, false};
       continue;
     }
-    Entry e{key, chain.last_key, next_serial_++, chain.last_serial, block_table[static_cast<size_t>(i)], 0, clock_,
+    Entry e{key,
+            chain.last_key,
+            next_serial_++,
+            chain.last_serial,
+            block_table[static_cast<size_t>(i)],
+            0,
+            clock_,
             std::vector<int32_t>(block_tokens.begin(), block_tokens.end())};
     blocks_.retain(e.block);
     if (parent) ++parent->n_children;

@@ -30,7 +30,7 @@ struct PrefixChain {
   int32_t n_blocks = 0;                // leading full blocks already looked up or inserted
   uint64_t last_key = kPrefixRootKey;  // key of block n_blocks-1
   uint64_t last_serial = 0;
-  bool broken = false;     // a collision stopped the chain: this sequence inserts nothing more
+  bool broken = false;  // a collision stopped the chain: this sequence inserts nothing more
 };
 
 struct PrefixCacheCounters {

@@ -12,7 +12,9 @@
 //      a long prompt is spread over several steps and never stalls the decodes);
 //   3. waiting sequences in arrival order (FCFS: the first that does not fit stops admission),
 //      admitted while fewer than max_running run and the blocks of their next chunk can be had.
-//      Admission first reuses the longest run of cached full blocks (PrefixCache).
+//      Admission first reuses the longest run of cached full blocks (PrefixCache), but never
+//      the block holding the last known token: that token is always computed, for its logits,
+//      and a shared block is never written. A prompt cached whole thus recomputes its last block.
 // Only the last token of a chunk that completes a sequence's known ids wants logits.
 #pragma once
 
@@ -48,7 +50,7 @@ struct SequenceState {
   int64_t id;
   std::vector<int32_t> tokens;  // the prompt followed by the generated ids
   int32_t n_prompt;
-  int32_t n_computed = 0;       // leading tokens whose keys and values are in the KV cache
+  int32_t n_computed = 0;  // leading tokens whose keys and values are in the KV cache
   std::vector<int32_t> block_table;
   SeqStatus status = SeqStatus::Waiting;
   uint64_t arrival = 0;

@@ -26,8 +26,8 @@ struct GenerateOptions {
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (a stop string's tokens included)
   std::vector<SampleResult> samples;
-  std::string text;             // emitted text (stop string and what follows removed)
-  std::string finish_reason;    // "stop" (end-of-generation token or stop string) or "length"
+  std::string text;           // emitted text (stop string and what follows removed)
+  std::string finish_reason;  // "stop" (end-of-generation token or stop string) or "length"
   int32_t n_prompt = 0;
   double prompt_seconds = 0, gen_seconds = 0;
 };

@@ -13,9 +13,9 @@ struct BatchSequence {
 
 struct Batch {
   std::vector<int32_t> tokens;
-  std::vector<int32_t> positions;   // position of each token within its sequence
-  std::vector<int32_t> seq;         // index into `sequences` for each token
-  std::vector<uint8_t> logits;      // 1 where the logits of this token are wanted
+  std::vector<int32_t> positions;  // position of each token within its sequence
+  std::vector<int32_t> seq;        // index into `sequences` for each token
+  std::vector<uint8_t> logits;     // 1 where the logits of this token are wanted
   std::vector<BatchSequence> sequences;
 
   size_t size() const { return tokens.size(); }

@@ -19,7 +19,8 @@ int32_t get_count(const gguf::File& f, const std::string& key, bool required, in
     return fallback;
   }
   const int64_t n = v->as_i64(f.name() + ": " + key);
-  if (n <= 0 || n > (1 << 24)) fail(ErrorKind::BadInput, f.name() + ": " + key + " = " + std::to_string(n) + " is out of range");
+  if (n <= 0 || n > (1 << 24))
+    fail(ErrorKind::BadInput, f.name() + ": " + key + " = " + std::to_string(n) + " is out of range");
   return static_cast<int32_t>(n);
 }
 
@@ -32,7 +33,8 @@ class WeightLoader {
   Weight get(const std::string& name, int64_t cols, int64_t rows, bool required = true) const {
     const gguf::TensorInfo* t = f_.find_tensor(name);
     if (!t) {
-      if (required) fail(ErrorKind::BadInput, f_.name() + ": tensor " + name + " is missing (needed by " + hp_.arch + ")");
+      if (required)
+        fail(ErrorKind::BadInput, f_.name() + ": tensor " + name + " is missing (needed by " + hp_.arch + ")");
       return Weight{name, GgmlType::F32, cols, rows, nullptr};
     }
     const bool vector = rows == 0;
@@ -48,8 +50,8 @@ class WeightLoader {
       fail(ErrorKind::Unsupported, f_.name() + ": tensor " + name + " has type " + ggml_type_name(t->type) +
                                        ", which this build does not support for weights");
     if (vector && t->type != GgmlType::F32)
-      fail(ErrorKind::Unsupported, f_.name() + ": tensor " + name + " is " + ggml_type_name(t->type) +
-                                       "; norm and bias vectors must be f32");
+      fail(ErrorKind::Unsupported,
+           f_.name() + ": tensor " + name + " is " + ggml_type_name(t->type) + "; norm and bias vectors must be f32");
     return Weight{name, t->type, cols, vector ? 1 : rows, t->data};
   }
 
@@ -80,7 +82,8 @@ HParams read_hparams(const gguf::File& f) {
   if (!spec) {
     std::string list;
     for (const auto& a : supported_archs()) list += (list.empty() ? "" : ", ") + a;
-    fail(ErrorKind::Unsupported, f.name() + ": architecture '" + hp.arch + "' is not supported (supported: " + list + ")");
+    fail(ErrorKind::Unsupported,
+         f.name() + ": architecture '" + hp.arch + "' is not supported (supported: " + list + ")");
   }
   const std::string a = hp.arch + ".";
   hp.rope_type = spec->rope_type;
@@ -93,7 +96,8 @@ HParams read_hparams(const gguf::File& f) {
   hp.n_ff = get_count(f, a + "feed_forward_length", true);
   hp.n_ctx_train = get_count(f, a + "context_length", false, 2048);
   if (hp.n_embd % hp.n_head != 0 && !f.find(a + "attention.key_length"))
-    fail(ErrorKind::BadInput, f.name() + ": embedding_length is not a multiple of head_count and key_length is missing");
+    fail(ErrorKind::BadInput,
+         f.name() + ": embedding_length is not a multiple of head_count and key_length is missing");
   hp.head_dim = get_count(f, a + "attention.key_length", false, hp.n_embd / hp.n_head);
   const int32_t v_dim = get_count(f, a + "attention.value_length", false, hp.head_dim);
   if (v_dim != hp.head_dim)
@@ -101,11 +105,11 @@ HParams read_hparams(const gguf::File& f) {
                                      std::to_string(hp.head_dim));
   hp.n_rot = get_count(f, a + "rope.dimension_count", false, hp.head_dim);
   if (hp.n_rot > hp.head_dim || hp.n_rot % 2 != 0)
-    fail(ErrorKind::BadInput, f.name() + ": rope.dimension_count " + std::to_string(hp.n_rot) + " is invalid for head size " +
-                                  std::to_string(hp.head_dim));
+    fail(ErrorKind::BadInput, f.name() + ": rope.dimension_count " + std::to_string(hp.n_rot) +
+                                  " is invalid for head size " + std::to_string(hp.head_dim));
   if (hp.n_head % hp.n_head_kv != 0)
-    fail(ErrorKind::BadInput, f.name() + ": head_count " + std::to_string(hp.n_head) + " is not a multiple of head_count_kv " +
-                                  std::to_string(hp.n_head_kv));
+    fail(ErrorKind::BadInput, f.name() + ": head_count " + std::to_string(hp.n_head) +
+                                  " is not a multiple of head_count_kv " + std::to_string(hp.n_head_kv));
   hp.rms_eps = static_cast<float>(f.get_f64(a + "attention.layer_norm_rms_epsilon", 1e-5));
   hp.rope_theta = static_cast<float>(f.get_f64(a + "rope.freq_base", 10000.0));
   const std::string scaling = f.get_string(a + "rope.scaling.type", "none");
@@ -117,7 +121,8 @@ HParams read_hparams(const gguf::File& f) {
     fail(ErrorKind::Unsupported, f.name() + ": rope scaling type '" + scaling + "' is not supported");
   }
   const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
-  if (!embd || embd->shape.size() != 2) fail(ErrorKind::BadInput, f.name() + ": tensor token_embd.weight is missing or not 2-D");
+  if (!embd || embd->shape.size() != 2)
+    fail(ErrorKind::BadInput, f.name() + ": tensor token_embd.weight is missing or not 2-D");
   hp.n_vocab = static_cast<int32_t>(embd->shape[1]);
   return hp;
 }

@@ -66,8 +66,8 @@ struct Weight {
 
 struct LayerWeights {
   Weight attn_norm, wq, wk, wv, wo;
-  Weight bq, bk, bv;          // qwen2
-  Weight q_norm, k_norm;      // qwen3
+  Weight bq, bk, bv;      // qwen2
+  Weight q_norm, k_norm;  // qwen3
   Weight ffn_norm, ffn_gate, ffn_up, ffn_down;
 };
 

@@ -39,7 +39,8 @@ void quantize_model(const std::string& in, const std::string& out, const std::st
   size_t in_bytes = 0, out_bytes = 0;
   for (const gguf::TensorInfo& t : src->tensors()) {
     in_bytes += t.nbytes;
-    const bool matrix = t.shape.size() == 2 && t.name.size() > 7 && t.name.compare(t.name.size() - 7, 7, ".weight") == 0;
+    const bool matrix =
+        t.shape.size() == 2 && t.name.size() > 7 && t.name.compare(t.name.size() - 7, 7, ".weight") == 0;
     if (!matrix || !quant::traits(t.type)) {
       w.add_tensor(t.name, t.type, t.shape, t.data);
       out_bytes += t.nbytes;
@@ -54,7 +55,8 @@ void quantize_model(const std::string& in, const std::string& out, const std::st
     w.add_tensor(t.name, type, t.shape, [=](uint8_t* dst, size_t) {
       const size_t in_row = ggml_row_size(from, cols), out_row = ggml_row_size(type, cols);
       const int64_t chunk = 16;
-      std::vector<std::vector<float>> buf(static_cast<size_t>(pool->size()), std::vector<float>(static_cast<size_t>(cols)));
+      std::vector<std::vector<float>> buf(static_cast<size_t>(pool->size()),
+                                          std::vector<float>(static_cast<size_t>(cols)));
       pool->parallel_for((rows + chunk - 1) / chunk, [&](int64_t c, int thread) {
         for (int64_t r = c * chunk; r < std::min(rows, (c + 1) * chunk); ++r) {
           quant::dequantize_row(from, data + r * in_row, buf[thread].data(), cols);
@@ -64,8 +66,8 @@ void quantize_model(const std::string& in, const std::string& out, const std::st
     });
   }
   w.write(out);
-  log << "quantize: " << in << " (" << (in_bytes >> 20) << " MiB) -> " << out << " (" << (out_bytes >> 20)
-      << " MiB, " << file_type << ")\n";
+  log << "quantize: " << in << " (" << (in_bytes >> 20) << " MiB) -> " << out << " (" << (out_bytes >> 20) << " MiB, "
+      << file_type << ")\n";
 }
 
 }  // namespace hayate

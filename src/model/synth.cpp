@@ -79,9 +79,10 @@ void add_builtin_tokenizer(gguf::Writer& w, int32_t& n_vocab) {
   w.set("tokenizer.ggml.eos_token_id", gguf::Value::u32(259));
   w.set("tokenizer.ggml.add_bos_token", gguf::Value::boolean(true));
   w.set("tokenizer.chat_template",
-        gguf::Value::string("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] "
-                            "+ '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' "
-                            "}}{% endif %}"));
+        gguf::Value::string(
+            "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] "
+            "+ '<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' "
+            "}}{% endif %}"));
 }
 
 int32_t copy_tokenizer(const std::string& path, gguf::Writer& w) {
@@ -114,7 +115,8 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
     fail(ErrorKind::BadInput, "synth: every dimension must be positive");
   if (o.n_head % o.n_head_kv != 0) fail(ErrorKind::BadInput, "synth: heads must be a multiple of KV heads");
   const int32_t head_dim = o.head_dim > 0 ? o.head_dim : o.n_embd / o.n_head;
-  if (o.head_dim <= 0 && o.n_embd % o.n_head != 0) fail(ErrorKind::BadInput, "synth: n_embd must be a multiple of heads");
+  if (o.head_dim <= 0 && o.n_embd % o.n_head != 0)
+    fail(ErrorKind::BadInput, "synth: n_embd must be a multiple of heads");
   if (head_dim % 2 != 0) fail(ErrorKind::BadInput, "synth: head size must be even");
 
   gguf::Writer w;
@@ -130,8 +132,8 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
 
   const std::string a = o.arch;
   const std::string name = !o.name.empty() ? o.name
-                                           : a + "-random-" + std::to_string(o.n_embd) + "x" + std::to_string(o.n_layer) +
-                                                 " (random weights)";
+                                           : a + "-random-" + std::to_string(o.n_embd) + "x" +
+                                                 std::to_string(o.n_layer) + " (random weights)";
   w.set("general.architecture", gguf::Value::string(a));
   w.set("general.name", gguf::Value::string(name));
   w.set("general.file_type", gguf::Value::u32(quant::file_type_gguf_id(*ft)));

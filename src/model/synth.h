@@ -17,7 +17,7 @@ struct SynthOptions {
   int32_t head_dim = 0;  // 0: n_embd / n_head
   int32_t n_ff = 768;
   int32_t n_ctx = 2048;
-  int32_t n_vocab = 0;   // 0: the tokenizer's size
+  int32_t n_vocab = 0;  // 0: the tokenizer's size
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tie_embeddings = false;

@@ -52,8 +52,8 @@ TEST_P(HfReference, LogitsAndGreedyTextMatchTransformers) {
     ASSERT_EQ(want.size(), prompt.size() * static_cast<size_t>(vocab));
     for (const std::string backend : {"reference", "cpu"}) {
       const std::string out = test::temp_path(GetParam() + "-" + backend + std::to_string(i) + ".f32");
-      r = test::run_command(kBin + " run -m " + gguf + " --backend " + backend + " --prompt-ids " +
-                            join_ids(prompt) + " -n 0 --logits-out " + out + " 2>&1");
+      r = test::run_command(kBin + " run -m " + gguf + " --backend " + backend + " --prompt-ids " + join_ids(prompt) +
+                            " -n 0 --logits-out " + out + " 2>&1");
       ASSERT_EQ(r.exit_code, 0) << r.output;
       const auto got = test::read_f32_file(out);
       ASSERT_EQ(got.size(), want.size());

@@ -81,8 +81,8 @@ TEST_P(ForwardTest, CpuBackendMatchesReference) {
 
 INSTANTIATE_TEST_SUITE_P(AllArchsAndTypes, ForwardTest,
                          ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3"),
-                                            ::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m",
-                                                              "q5_k_m", "q6_k", "q3_k_s")),
+                                            ::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m",
+                                                              "q6_k", "q3_k_s")),
                          [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
 TEST(Forward, IncrementalDecodingEqualsOneBatch) {

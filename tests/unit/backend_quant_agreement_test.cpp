@@ -14,7 +14,7 @@ namespace hayate {
 namespace {
 
 struct Agreement {
-  double top1 = 0;    // fraction of positions with the same argmax
+  double top1 = 0;  // fraction of positions with the same argmax
   double mean_kl = 0;
 };
 

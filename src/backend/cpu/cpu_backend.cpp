@@ -28,11 +28,10 @@ class CpuBackend : public HostBackend {
     if (tr->vec_dot_type != GgmlType::F32) {
       act_row = ggml_row_size(tr->vec_dot_type, x.cols);
       converted_.resize(act_row * static_cast<size_t>(x.rows));
-      quant::FromFloatFn convert = tr->from_float_vec_dot ? tr->from_float_vec_dot
-                                                          : quant::traits(tr->vec_dot_type)->from_float;
-      pool_.parallel_for(x.rows, [&](int64_t t, int) {
-        convert(x.data + t * x.cols, converted_.data() + t * act_row, x.cols);
-      });
+      quant::FromFloatFn convert =
+          tr->from_float_vec_dot ? tr->from_float_vec_dot : quant::traits(tr->vec_dot_type)->from_float;
+      pool_.parallel_for(
+          x.rows, [&](int64_t t, int) { convert(x.data + t * x.cols, converted_.data() + t * act_row, x.cols); });
       act = converted_.data();
     }
 

@@ -20,8 +20,8 @@ CpuKvCache::CpuKvCache(const HParams& hp, int32_t blocks, int32_t bs) {
       v_[l].assign(per_layer, 0.0f);
     }
   } catch (const std::bad_alloc&) {
-    fail(ErrorKind::ResourceExhausted, "cannot allocate a KV cache of " + std::to_string(bytes >> 20) +
-                                           " MiB; use a shorter context (--ctx-size)");
+    fail(ErrorKind::ResourceExhausted,
+         "cannot allocate a KV cache of " + std::to_string(bytes >> 20) + " MiB; use a shorter context (--ctx-size)");
   }
 }
 

@@ -1,0 +1,294 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/error.h"
+#include "model/forward.h"
+
+namespace hayate {
+
+// ---- RequestHandle ----
+
+std::optional<Event> RequestHandle::pop_locked() {
+  if (events_.empty()) return std::nullopt;
+  Event e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+std::optional<Event> RequestHandle::next() {
+  std::unique_lock lk(mu_);
+  cv_.wait(lk, [&] { return !events_.empty() || final_queued_; });
+  return pop_locked();
+}
+
+std::optional<Event> RequestHandle::next(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  cv_.wait_for(lk, timeout, [&] { return !events_.empty() || final_queued_; });
+  return pop_locked();
+}
+
+void RequestHandle::cancel() {
+  std::lock_guard lk(mu_);
+  cancelled_ = true;
+}
+
+bool RequestHandle::cancelled() const {
+  std::lock_guard lk(mu_);
+  return cancelled_;
+}
+
+bool RequestHandle::finished() const {
+  std::lock_guard lk(mu_);
+  return final_queued_;
+}
+
+void RequestHandle::push(Event e) {
+  {
+    std::lock_guard lk(mu_);
+    if (final_queued_) return;
+    if (e.kind != Event::Token) final_queued_ = true;
+    events_.push_back(std::move(e));
+  }
+  cv_.notify_all();
+}
+
+// ---- Engine ----
+
+namespace {
+
+EngineConfig resolve(EngineConfig c, const Model& model) {
+  const int32_t trained = model.hp.n_ctx_train;
+  if (c.n_ctx == 0) c.n_ctx = std::min(trained, 4096);
+  if (c.n_ctx <= 0 || c.n_ctx > trained)
+    fail(ErrorKind::BadInput, "engine: context size " + std::to_string(c.n_ctx) + " must be in [1, " +
+                                  std::to_string(trained) + "], the model's trained context");
+  if (c.block_size <= 0) fail(ErrorKind::BadInput, "engine: the KV block size must be positive");
+  const int32_t ctx_blocks = (c.n_ctx + c.block_size - 1) / c.block_size;
+  if (c.kv_blocks == 0) c.kv_blocks = 2 * ctx_blocks;
+  if (c.kv_blocks < ctx_blocks)
+    fail(ErrorKind::BadInput, "engine: " + std::to_string(c.kv_blocks) + " KV blocks of " +
+                                  std::to_string(c.block_size) + " positions cannot hold one context of " +
+                                  std::to_string(c.n_ctx) + "; give at least " + std::to_string(ctx_blocks));
+  if (c.max_waiting < 0) fail(ErrorKind::BadInput, "engine: max waiting requests must not be negative");
+  return c;
+}
+
+}  // namespace
+
+Engine::Engine(const Model& model, std::unique_ptr<Backend> backend, const Tokenizer* tokenizer,
+               const EngineConfig& config)
+    : model_(model),
+      backend_(std::move(backend)),
+      tokenizer_(tokenizer),
+      config_(resolve(config, model)),
+      kv_(backend_->make_kv_cache(model.hp, config_.kv_blocks, config_.block_size)),
+      blocks_(config_.kv_blocks),
+      cache_(blocks_, config_.block_size, config_.prefix_caching),
+      scheduler_(blocks_, cache_, config_.block_size,
+                 SchedulerConfig{config_.max_batch_tokens, config_.max_running, config_.n_ctx}, tokenizer) {
+  publish_stats(0, 0);
+  thread_ = std::thread([this] { loop(); });
+}
+
+Engine::~Engine() { shutdown(false); }
+
+std::shared_ptr<RequestHandle> Engine::submit(Request request) {
+  const auto n = static_cast<int64_t>(request.prompt.size());
+  if (n == 0) fail(ErrorKind::BadInput, "the prompt is empty; give at least one token");
+  if (n > config_.n_ctx)
+    fail(ErrorKind::BadInput, "the prompt has " + std::to_string(n) + " tokens, over the context size of " +
+                                  std::to_string(config_.n_ctx) + "; shorten it");
+  for (int32_t t : request.prompt)
+    if (t < 0 || t >= model_.hp.n_vocab)
+      fail(ErrorKind::BadInput, "prompt token id " + std::to_string(t) + " is outside the vocabulary (size " +
+                                    std::to_string(model_.hp.n_vocab) + ")");
+  request.options.sampling.validate();
+  if (request.options.max_tokens < 0) fail(ErrorKind::BadInput, "max tokens must not be negative");
+
+  std::unique_lock lk(mu_);
+  if (!accepting_) fail(ErrorKind::ResourceExhausted, "the engine is shutting down and takes no new requests");
+  const auto handle = std::make_shared<RequestHandle>(next_id_++);
+  if (request.options.max_tokens == 0) {  // nothing to generate, nothing to queue
+    Event done;
+    done.kind = Event::Done;
+    done.finish_reason = "length";
+    done.usage.prompt_tokens = static_cast<int32_t>(n);
+    handle->push(std::move(done));
+    return handle;
+  }
+  if (static_cast<int64_t>(incoming_.size()) + n_waiting_ >= config_.max_waiting)
+    fail(ErrorKind::ResourceExhausted,
+         "queue full: " + std::to_string(config_.max_waiting) + " requests are already waiting; retry later");
+  incoming_.push_back(Incoming{handle->id(), std::move(request), handle});
+  lk.unlock();
+  wake_.notify_one();
+  return handle;
+}
+
+void Engine::shutdown(bool drain) {
+  {
+    std::lock_guard lk(mu_);
+    accepting_ = false;
+    draining_ = true;
+    if (!drain) stop_now_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+EngineStats Engine::stats() const {
+  std::lock_guard lk(mu_);
+  return stats_;
+}
+
+void Engine::loop() {
+  for (;;) {
+    std::vector<Incoming> fresh;
+    bool draining, stop_now;
+    {
+      std::unique_lock lk(mu_);
+      wake_.wait(lk, [&] { return draining_ || !incoming_.empty() || !scheduler_.idle(); });
+      fresh.swap(incoming_);
+      n_waiting_ += static_cast<int32_t>(fresh.size());
+      draining = draining_;
+      stop_now = stop_now_;
+    }
+    admit(fresh);
+    if (stop_now) {
+      end_all("the engine shut down before the request finished");
+      publish_stats(0, 0);
+      return;
+    }
+    reap_cancelled();
+    if (scheduler_.idle()) {
+      publish_stats(0, 0);
+      if (draining) return;
+      continue;
+    }
+    try {
+      step();
+    } catch (const std::exception& e) {  // a bug: end what is running rather than the process
+      end_all(std::string("internal error in the engine: ") + e.what());
+    }
+  }
+}
+
+void Engine::admit(std::vector<Incoming>& fresh) {
+  for (Incoming& in : fresh) {
+    try {
+      scheduler_.add(in.id, std::move(in.request.prompt), in.request.options);
+      live_[in.id] = Live{in.handle, in.request.logprobs};
+    } catch (const std::exception& e) {  // submit validated it, so this is unexpected
+      if (auto h = in.handle.lock()) {
+        Event err;
+        err.kind = Event::Error;
+        err.error = e.what();
+        h->push(std::move(err));
+      }
+    }
+  }
+}
+
+void Engine::reap_cancelled() {
+  std::vector<int64_t> gone;
+  for (const auto& [id, live] : live_) {
+    const auto h = live.handle.lock();
+    if (!h || h->cancelled()) gone.push_back(id);  // a dropped handle: nobody is listening
+  }
+  std::vector<StepOutput> outs;
+  for (int64_t id : gone)
+    if (auto out = scheduler_.abort(id, "cancelled")) outs.push_back(std::move(*out));
+  if (!outs.empty()) deliver(outs, 0, 0);
+}
+
+void Engine::end_all(const std::string& why) {
+  std::vector<StepOutput> outs;
+  for (int64_t id : scheduler_.sequence_ids())
+    if (auto out = scheduler_.abort(id, "error", why)) outs.push_back(std::move(*out));
+  deliver(outs, 0, 0);
+}
+
+void Engine::step() {
+  Step s = scheduler_.schedule();
+  if (s.chunks.empty())  // rather than spin: the config checks make this unreachable
+    fail(ErrorKind::Internal, "the scheduler has queued requests but could schedule none of them");
+  std::vector<float> logits;
+  try {
+    logits = forward(model_, s.batch, *kv_, *backend_);
+  } catch (const std::exception& e) {
+    // The step's keys and values are unusable; end its sequences rather than retry forever.
+    const std::string why = std::string("the forward pass failed: ") + e.what();
+    std::vector<int64_t> ids;
+    for (const ScheduledChunk& c : s.chunks) ids.push_back(c.seq->id);
+    std::vector<StepOutput> outs;
+    for (int64_t id : ids)
+      if (auto out = scheduler_.abort(id, "error", why)) outs.push_back(std::move(*out));
+    deliver(outs, static_cast<int32_t>(s.batch.size()), static_cast<int32_t>(s.chunks.size()));
+    return;
+  }
+  deliver(scheduler_.on_logits(s, logits, model_.hp.n_vocab), static_cast<int32_t>(s.batch.size()),
+          static_cast<int32_t>(s.chunks.size()));
+}
+
+void Engine::deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences) {
+  // Stats first, so that a client who sees an event also sees the step that produced it.
+  for (const StepOutput& out : outs) n_finished_ += out.finished;
+  publish_stats(batch_tokens, batch_sequences);
+  for (const StepOutput& out : outs) push_events(out);
+}
+
+void Engine::push_events(const StepOutput& out) {
+  auto it = live_.find(out.seq_id);
+  if (it == live_.end()) return;
+  if (auto h = it->second.handle.lock()) {
+    if (out.has_token) {
+      Event e;
+      e.token = out.token;
+      e.text = out.text;
+      e.sample = out.sample;
+      if (!it->second.logprobs) e.sample.top.clear();
+      h->push(std::move(e));
+    }
+    if (out.finished) {
+      Event e;
+      e.kind = out.finish_reason == "error" ? Event::Error : Event::Done;
+      e.finish_reason = out.finish_reason;
+      e.usage = out.usage;
+      e.error = out.error;
+      h->push(std::move(e));
+    }
+  }
+  if (out.finished) live_.erase(it);
+}
+
+void Engine::publish_stats(int32_t batch_tokens, int32_t batch_sequences) {
+  std::lock_guard lk(mu_);
+  EngineStats& st = stats_;
+  n_waiting_ = scheduler_.n_waiting();
+  st.running = scheduler_.n_running();
+  st.waiting = n_waiting_ + static_cast<int32_t>(incoming_.size());
+  st.kv_blocks_total = blocks_.n_blocks();
+  st.kv_blocks_free = blocks_.n_free();
+  st.kv_blocks_used = st.kv_blocks_total - st.kv_blocks_free;
+  st.kv_blocks_cached = cache_.size();
+  const PrefixCacheCounters& pc = cache_.counters();
+  st.prefix_lookups = pc.lookups;
+  st.prefix_hit_tokens = pc.hit_tokens;
+  st.prefix_miss_tokens = pc.miss_tokens;
+  st.prefix_evictions = pc.evictions;
+  st.tokens_generated = scheduler_.n_generated();
+  st.preemptions = scheduler_.n_preemptions();
+  st.requests_finished = n_finished_;
+  if (batch_tokens > 0) {
+    ++st.steps;
+    st.batch_tokens += batch_tokens;
+    st.last_batch_tokens = batch_tokens;
+    st.last_batch_sequences = batch_sequences;
+    st.max_batch_tokens = std::max(st.max_batch_tokens, batch_tokens);
+    st.max_batch_sequences = std::max(st.max_batch_sequences, batch_sequences);
+  }
+}
+
+}  // namespace hayate

@@ -1,0 +1,158 @@
+// The serving engine: one object owning the backend, the paged KV cache, the block manager, the
+// prefix cache and the scheduler, running continuous batching on its own thread. Requests come
+// in through a thread-safe queue; each streams its tokens back through its own RequestHandle.
+// The HTTP server, the CLI and the benchmarks are all clients of this API.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/backend.h"
+#include "engine/block_manager.h"
+#include "engine/prefix_cache.h"
+#include "engine/scheduler.h"
+#include "engine/session.h"
+
+namespace hayate {
+
+struct EngineConfig {
+  int32_t n_ctx = 0;        // most positions of one sequence; 0: the model's trained context, at most 4096
+  int32_t block_size = 16;  // positions per KV block
+  int32_t kv_blocks = 0;    // KV cache size in blocks; 0: two full contexts. Must hold one context.
+  int32_t max_batch_tokens = 512;
+  int32_t max_running = 16;
+  int32_t max_waiting = 256;  // more queued requests: submit throws Error(ResourceExhausted, "queue full ...")
+  bool prefix_caching = true;
+};
+
+struct Request {
+  std::vector<int32_t> prompt;
+  GenerateOptions options;
+  bool logprobs = false;  // fill Event::sample's alternatives (options.sampling.n_logprobs of them)
+};
+
+struct Event {
+  enum Kind { Token, Done, Error } kind = Token;
+  int32_t token = -1;         // Token
+  std::string text;           // Token: text safe to show now, possibly empty
+  SampleResult sample{};      // Token: the id and its log-probability (alternatives with logprobs)
+  std::string finish_reason;  // Done: "stop", "length" or "cancelled"
+  Usage usage;                // Done and Error
+  std::string error;          // Error
+};
+
+// One request's stream of events: Token events, then one Done or Error. Shared between the
+// client and the engine; a client that drops its handle cancels the request.
+class RequestHandle {
+ public:
+  explicit RequestHandle(int64_t id) : id_(id) {}
+
+  // The next event, waiting for it (up to `timeout`); nullopt on timeout, or at once after the
+  // final event has been read.
+  std::optional<Event> next();
+  std::optional<Event> next(std::chrono::milliseconds timeout);
+  // The engine ends the request at its next step (a Done event with reason "cancelled").
+  void cancel();
+  bool cancelled() const;
+  bool finished() const;  // the final event is queued (it may not be read yet)
+  int64_t id() const { return id_; }
+
+  void push(Event e);  // the engine's side
+
+ private:
+  std::optional<Event> pop_locked();
+
+  const int64_t id_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> events_;
+  bool final_queued_ = false;
+  bool cancelled_ = false;
+};
+
+struct EngineStats {
+  int32_t running = 0, waiting = 0;
+  int32_t kv_blocks_total = 0, kv_blocks_used = 0, kv_blocks_free = 0, kv_blocks_cached = 0;
+  int64_t prefix_lookups = 0, prefix_hit_tokens = 0, prefix_miss_tokens = 0, prefix_evictions = 0;
+  int64_t steps = 0;
+  int64_t batch_tokens = 0;  // summed over all steps
+  int32_t last_batch_tokens = 0, last_batch_sequences = 0, max_batch_tokens = 0, max_batch_sequences = 0;
+  int64_t tokens_generated = 0, preemptions = 0, requests_finished = 0;
+
+  double mean_batch_tokens() const {
+    return steps ? static_cast<double>(batch_tokens) / static_cast<double>(steps) : 0;
+  }
+};
+
+class Engine {
+ public:
+  // The backend must be prepared for the model; the model (and tokenizer, which may be null)
+  // must outlive the engine. Error(BadInput) for an inconsistent config.
+  Engine(const Model& model, std::unique_ptr<Backend> backend, const Tokenizer* tokenizer,
+         const EngineConfig& config = {});
+  ~Engine();  // shutdown(false)
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Queues a request. Error(BadInput) for an empty prompt, a prompt over the context, ids outside
+  // the vocabulary or bad sampling options; Error(ResourceExhausted) when the queue is full or
+  // the engine is shutting down.
+  std::shared_ptr<RequestHandle> submit(Request request);
+  EngineStats stats() const;
+  // Stops taking requests. drain: finish every accepted request first; otherwise end them with
+  // an Error event. Returns when the loop thread has ended. Not for concurrent calls.
+  void shutdown(bool drain = true);
+
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  struct Incoming {
+    int64_t id;
+    Request request;
+    std::weak_ptr<RequestHandle> handle;
+  };
+  struct Live {
+    std::weak_ptr<RequestHandle> handle;
+    bool logprobs;
+  };
+
+  void loop();
+  void step();
+  void admit(std::vector<Incoming>& fresh);
+  void reap_cancelled();
+  void end_all(const std::string& why);
+  void deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences);
+  void push_events(const StepOutput& out);
+  void publish_stats(int32_t batch_tokens, int32_t batch_sequences);
+
+  const Model& model_;
+  std::unique_ptr<Backend> backend_;
+  const Tokenizer* tokenizer_;
+  EngineConfig config_;
+  std::unique_ptr<KvCache> kv_;
+  BlockManager blocks_;
+  PrefixCache cache_;
+  Scheduler scheduler_;
+  std::unordered_map<int64_t, Live> live_;  // loop thread only
+  int64_t n_finished_ = 0;                  // loop thread only
+
+  mutable std::mutex mu_;  // guards what follows
+  std::condition_variable wake_;
+  std::vector<Incoming> incoming_;
+  int32_t n_waiting_ = 0;  // the scheduler's waiting queue, as of the last step
+  bool accepting_ = true, draining_ = false, stop_now_ = false;
+  int64_t next_id_ = 0;
+  EngineStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace hayate

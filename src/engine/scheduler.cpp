@@ -1,0 +1,276 @@
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/error.h"
+
+namespace hayate {
+
+SequenceState::SequenceState(int64_t id_, std::vector<int32_t> prompt, const GenerateOptions& options_,
+                             const Tokenizer* tokenizer)
+    : id(id_),
+      tokens(std::move(prompt)),
+      n_prompt(static_cast<int32_t>(tokens.size())),
+      options(options_),
+      sampler(options_.sampling),
+      stops(options_.stop) {
+  if (tokenizer) decoder = std::make_unique<StreamDecoder>(*tokenizer);
+}
+
+Scheduler::Scheduler(BlockManager& blocks, PrefixCache& cache, int32_t block_size, const SchedulerConfig& config,
+                     const Tokenizer* tokenizer)
+    : blocks_(blocks), cache_(cache), block_size_(block_size), config_(config), tokenizer_(tokenizer) {
+  if (block_size <= 0) fail(ErrorKind::BadInput, "scheduler: the KV block size must be positive");
+  if (config.max_batch_tokens <= 0) fail(ErrorKind::BadInput, "scheduler: max batch tokens must be positive");
+  if (config.max_running <= 0) fail(ErrorKind::BadInput, "scheduler: max running sequences must be positive");
+  if (config.n_ctx <= 0) fail(ErrorKind::BadInput, "scheduler: the context size must be positive");
+}
+
+Scheduler::~Scheduler() {
+  for (auto& s : running_) release_blocks(*s);
+}
+
+void Scheduler::add(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options) {
+  if (prompt.empty()) fail(ErrorKind::BadInput, "the prompt is empty; give at least one token");
+  if (static_cast<int64_t>(prompt.size()) > config_.n_ctx)
+    fail(ErrorKind::BadInput, "the prompt has " + std::to_string(prompt.size()) + " tokens, over the context size of " +
+                                  std::to_string(config_.n_ctx));
+  if (options.max_tokens < 1)
+    fail(ErrorKind::BadInput, "max tokens must be at least 1, got " + std::to_string(options.max_tokens));
+  auto s = std::make_unique<SequenceState>(id, std::move(prompt), options, tokenizer_);
+  s->arrival = next_arrival_++;
+  waiting_.push_back(std::move(s));
+}
+
+std::vector<int64_t> Scheduler::sequence_ids() const {
+  std::vector<int64_t> ids;
+  for (const auto& s : running_) ids.push_back(s->id);
+  for (const auto& s : waiting_) ids.push_back(s->id);
+  return ids;
+}
+
+const SequenceState* Scheduler::find(int64_t id) const {
+  for (const auto& s : running_)
+    if (s->id == id) return s.get();
+  for (const auto& s : waiting_)
+    if (s->id == id) return s.get();
+  return nullptr;
+}
+
+bool Scheduler::grow(SequenceState& s, int32_t n_positions) {
+  while (static_cast<int32_t>(s.block_table.size()) * block_size_ < n_positions) {
+    const int32_t b = cache_.allocate_or_evict();
+    if (b < 0) return false;
+    s.block_table.push_back(b);
+  }
+  return true;
+}
+
+void Scheduler::release_blocks(SequenceState& s) {
+  for (int32_t b : s.block_table) blocks_.release(b);
+  s.block_table.clear();
+  s.chain = PrefixChain{};
+}
+
+void Scheduler::preempt_last_running() {
+  std::unique_ptr<SequenceState> s = std::move(running_.back());
+  running_.pop_back();
+  release_blocks(*s);  // its full blocks stay in the prefix cache, so recomputing may be cheap
+  s->n_computed = 0;
+  s->status = SeqStatus::Waiting;
+  waiting_.push_front(std::move(s));
+  ++n_preemptions_;
+}
+
+void Scheduler::add_chunk(Step& step, SequenceState& s, int32_t n_tokens) {
+  const auto seq_index = static_cast<int32_t>(step.batch.sequences.size());
+  step.batch.sequences.push_back(BatchSequence{s.block_table});
+  const bool completes = s.n_computed + n_tokens == s.n_tokens();
+  for (int32_t j = 0; j < n_tokens; ++j) {
+    const int32_t pos = s.n_computed + j;
+    step.batch.add(s.tokens[static_cast<size_t>(pos)], pos, seq_index, completes && j + 1 == n_tokens);
+  }
+  step.chunks.push_back({&s, n_tokens, completes ? step.n_logit_rows++ : -1});
+}
+
+bool Scheduler::admit_next(Step& step, int32_t budget) {
+  SequenceState& s = *waiting_.front();
+  const int32_t n = s.n_tokens();
+  // At least the last token is always computed, for its logits: a prompt that is cached whole
+  // reuses every block but the one holding its last token, which it recomputes. Reusing that
+  // block too would write into a block other sequences may share.
+  PrefixCache::Match match = cache_.lookup(s.tokens, (n - 1) / block_size_);
+  auto release_match = [&] {
+    for (int32_t b : match.blocks) blocks_.release(b);
+  };
+  int32_t want = std::min(n - match.n_tokens, budget);
+  const auto n_hit_blocks = static_cast<int32_t>(match.blocks.size());
+  int32_t need = (match.n_tokens + want + block_size_ - 1) / block_size_ - n_hit_blocks;
+  const int32_t available = cache_.n_available();
+  if (need > available) {
+    // Only a sequence that would run alone may start with less than its chunk, so that a
+    // budget larger than the whole cache cannot keep it waiting forever.
+    if (!running_.empty() || available == 0) {
+      release_match();
+      return false;
+    }
+    need = available;
+    want = (n_hit_blocks + need) * block_size_ - match.n_tokens;
+  }
+  s.block_table = std::move(match.blocks);
+  s.n_computed = match.n_tokens;
+  s.chain = match.chain;
+  for (int32_t i = 0; i < need; ++i) {
+    const int32_t b = cache_.allocate_or_evict();
+    if (b < 0) fail(ErrorKind::Internal, "scheduler: a KV block counted as available could not be allocated");
+    s.block_table.push_back(b);
+  }
+  cache_.count_lookup(s.n_computed, n - s.n_computed);
+  if (!s.admitted_before) s.n_cached = s.n_computed;
+  s.admitted_before = true;
+  s.status = SeqStatus::Running;
+
+  std::unique_ptr<SequenceState> owned = std::move(waiting_.front());
+  waiting_.pop_front();
+  const auto at = std::upper_bound(running_.begin(), running_.end(), owned->arrival,
+                                   [](uint64_t a, const auto& r) { return a < r->arrival; });
+  SequenceState& admitted = **running_.insert(at, std::move(owned));
+  add_chunk(step, admitted, want);
+  return true;
+}
+
+void Scheduler::schedule_once(Step& step) {
+  int32_t budget = config_.max_batch_tokens;
+  for (size_t i = 0; i < running_.size() && budget > 0;) {
+    SequenceState& s = *running_[i];
+    if (!s.decoding()) {
+      ++i;
+      continue;
+    }
+    if (!grow(s, s.n_computed + 1)) {
+      // Every sequence after i is unscheduled, so the newest can go; when that is s itself,
+      // the loop ends because running_ now has i entries.
+      preempt_last_running();
+      continue;
+    }
+    add_chunk(step, s, 1);
+    ++step.n_decode;
+    --budget;
+    ++i;
+  }
+  for (auto& p : running_) {
+    if (budget == 0) break;
+    SequenceState& s = *p;
+    if (s.decoding()) continue;
+    const int32_t want = std::min(s.n_tokens() - s.n_computed, budget);
+    grow(s, s.n_computed + want);  // a partial chunk is fine; the rest waits for blocks
+    const int32_t room = static_cast<int32_t>(s.block_table.size()) * block_size_ - s.n_computed;
+    const int32_t n = std::min(want, room);
+    if (n <= 0) continue;
+    add_chunk(step, s, n);
+    budget -= n;
+  }
+  while (budget > 0 && static_cast<int32_t>(running_.size()) < config_.max_running && !waiting_.empty()) {
+    if (!admit_next(step, budget)) break;
+    budget -= step.chunks.back().n_tokens;
+  }
+}
+
+Step Scheduler::schedule() {
+  for (;;) {
+    Step step;
+    schedule_once(step);
+    if (!step.chunks.empty() || running_.empty()) return step;
+    // Every running sequence waits for blocks that only another running one could free.
+    preempt_last_running();
+  }
+}
+
+void Scheduler::finish(SequenceState& s, StepOutput& out, const std::string& reason) {
+  release_blocks(s);
+  s.status = SeqStatus::Finished;
+  out.finished = true;
+  out.finish_reason = reason;
+  out.usage = Usage{s.n_prompt, s.n_generated(), s.n_cached};
+}
+
+std::optional<StepOutput> Scheduler::abort(int64_t id, const std::string& reason, const std::string& error) {
+  auto matches = [id](const auto& s) { return s->id == id; };
+  std::unique_ptr<SequenceState> s;
+  if (auto it = std::find_if(running_.begin(), running_.end(), matches); it != running_.end()) {
+    s = std::move(*it);
+    running_.erase(it);
+  } else if (auto wt = std::find_if(waiting_.begin(), waiting_.end(), matches); wt != waiting_.end()) {
+    s = std::move(*wt);
+    waiting_.erase(wt);
+  } else {
+    return std::nullopt;
+  }
+  StepOutput out;
+  out.seq_id = id;
+  out.error = error;
+  finish(*s, out, reason);
+  return out;
+}
+
+std::vector<StepOutput> Scheduler::on_logits(const Step& step, std::span<const float> logits, int32_t n_vocab) {
+  if (n_vocab <= 0 || logits.size() != static_cast<size_t>(step.n_logit_rows) * static_cast<size_t>(n_vocab))
+    fail(ErrorKind::Internal, "scheduler: the forward returned " + std::to_string(logits.size()) + " logits for " +
+                                  std::to_string(step.n_logit_rows) + " rows");
+  for (const ScheduledChunk& c : step.chunks) {
+    SequenceState& s = *c.seq;
+    s.n_computed += c.n_tokens;
+    cache_.insert(s.tokens, s.block_table, s.n_computed / block_size_, s.chain);
+  }
+  std::vector<StepOutput> outs;
+  for (const ScheduledChunk& c : step.chunks) {
+    if (c.logits_row < 0) continue;
+    SequenceState& s = *c.seq;
+    StepOutput out;
+    out.seq_id = s.id;
+    try {
+      out.sample = s.sampler.sample(logits.data() + static_cast<size_t>(c.logits_row) * static_cast<size_t>(n_vocab),
+                                    n_vocab, s.prompt(), s.generated());
+    } catch (const std::exception& e) {
+      out.error = e.what();
+      finish(s, out, "error");
+      outs.push_back(std::move(out));
+      continue;
+    }
+    const int32_t id = out.sample.id;
+    s.tokens.push_back(id);
+    ++n_generated_;
+    out.has_token = true;
+    out.token = id;
+
+    // The order of Session::generate: end-of-generation, stop string, then length.
+    std::string reason;
+    bool stop_string = false;
+    if (tokenizer_ && !s.options.ignore_eos && tokenizer_->is_end_of_generation(id)) {
+      reason = "stop";
+    } else if (s.decoder) {
+      StopMatcher::Result m = s.stops.push(s.decoder->push(id));
+      out.text = std::move(m.emit);
+      if (m.stopped) {
+        reason = "stop";
+        stop_string = true;
+      }
+    }
+    // A sampled id is fed at position n_tokens - 1, which must lie inside the context.
+    if (reason.empty() && (s.n_generated() >= s.options.max_tokens || s.n_tokens() > config_.n_ctx)) reason = "length";
+    if (!reason.empty()) {
+      if (s.decoder && !stop_string) {
+        StopMatcher::Result m = s.stops.push(s.decoder->flush());
+        out.text += m.emit;
+        if (!m.stopped) out.text += s.stops.flush();
+      }
+      finish(s, out, reason);
+    }
+    outs.push_back(std::move(out));
+  }
+  std::erase_if(running_, [](const auto& s) { return s->status == SeqStatus::Finished; });
+  return outs;
+}
+
+}  // namespace hayate
