@@ -301,9 +301,10 @@ Value Interpreter::call_macro(const Stmt& def, Scope& defining, Args& args) {
     fail("macro '" + name + "' takes at most " + std::to_string(def.params.size()) + " arguments, got " +
          std::to_string(args.positional.size()));
   }
-  for (const auto& [key, value] : args.keyword) {
-    const bool known = std::any_of(def.params.begin(), def.params.end(), [&](const auto& p) { return p.first == key; });
-    if (!known) fail("macro '" + name + "' has no parameter '" + key + "'");
+  for (const auto& keyword : args.keyword) {
+    const bool known =
+        std::any_of(def.params.begin(), def.params.end(), [&](const auto& p) { return p.first == keyword.first; });
+    if (!known) fail("macro '" + name + "' has no parameter '" + keyword.first + "'");
   }
   auto local = std::make_shared<Scope>();
   local->parent = defining.shared_from_this();

@@ -413,13 +413,14 @@ std::vector<std::pair<std::string, Value>> global_functions() {
         if (!from.is_dict() || from.is_namespace()) in.fail("namespace() and dict() take a dict as positional argument");
         items = from.as_dict().items;
       }
-      for (auto& [key, value] : args.keyword) {
-        auto existing = std::find_if(items.begin(), items.end(),
-                                     [&](const auto& kv) { return kv.first.is_string() && kv.first.as_string() == key; });
+      for (const auto& keyword : args.keyword) {
+        auto existing = std::find_if(items.begin(), items.end(), [&](const auto& kv) {
+          return kv.first.is_string() && kv.first.as_string() == keyword.first;
+        });
         if (existing != items.end()) {
-          existing->second = value;
+          existing->second = keyword.second;
         } else {
-          items.emplace_back(Value(key), value);
+          items.emplace_back(Value(keyword.first), keyword.second);
         }
       }
       return Value::dict(std::move(items), is_namespace);
