@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <utility>
 
@@ -45,13 +47,26 @@ bool RequestHandle::finished() const {
 }
 
 void RequestHandle::push(Event e) {
+  std::function<void()> notify;
   {
     std::lock_guard lk(mu_);
     if (final_queued_) return;
     if (e.kind != Event::Token) final_queued_ = true;
     events_.push_back(std::move(e));
+    notify = notify_;
   }
   cv_.notify_all();
+  if (notify) notify();
+}
+
+void RequestHandle::set_notify(std::function<void()> notify) {
+  bool pending;
+  {
+    std::lock_guard lk(mu_);
+    notify_ = notify;
+    pending = !events_.empty();
+  }
+  if (pending && notify) notify();
 }
 
 // ---- Engine ----
@@ -138,6 +153,57 @@ void Engine::shutdown(bool drain) {
   if (thread_.joinable()) thread_.join();
 }
 
+std::future<std::vector<float>> Engine::embed(std::vector<int32_t> tokens) {
+  if (tokens.empty()) fail(ErrorKind::BadInput, "the input to embed is empty");
+  if (static_cast<int64_t>(tokens.size()) > config_.n_ctx)
+    fail(ErrorKind::BadInput, "the input has " + std::to_string(tokens.size()) + " tokens, over the context size of " +
+                                  std::to_string(config_.n_ctx) + "; shorten it");
+  for (int32_t t : tokens)
+    if (t < 0 || t >= model_.hp.n_vocab)
+      fail(ErrorKind::BadInput, "token id " + std::to_string(t) + " is outside the vocabulary (size " +
+                                    std::to_string(model_.hp.n_vocab) + ")");
+  EmbedJob job{std::move(tokens), {}};
+  auto result = job.result.get_future();
+  {
+    std::lock_guard lk(mu_);
+    if (!accepting_) fail(ErrorKind::ResourceExhausted, "the engine is shutting down and takes no new requests");
+    embed_jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+  return result;
+}
+
+void Engine::run_embeddings(std::vector<EmbedJob>& jobs) {
+  for (EmbedJob& job : jobs) {
+    try {
+      const int32_t bs = config_.block_size;
+      const int32_t n_blocks = (config_.n_ctx + bs - 1) / bs;
+      if (!embed_kv_) embed_kv_ = backend_->make_kv_cache(model_.hp, n_blocks, bs);
+      BatchSequence seq;
+      for (int32_t b = 0; b < n_blocks; ++b) seq.block_table.push_back(b);
+      std::vector<double> sum(static_cast<size_t>(model_.hp.n_embd), 0.0);
+      const size_t chunk = static_cast<size_t>(config_.max_batch_tokens);
+      for (size_t start = 0; start < job.tokens.size(); start += chunk) {
+        Batch batch;
+        batch.sequences.push_back(seq);
+        const size_t end = std::min(job.tokens.size(), start + chunk);
+        for (size_t i = start; i < end; ++i) batch.add(job.tokens[i], static_cast<int32_t>(i), 0, true);
+        const std::vector<float> hidden = forward_hidden(model_, batch, *embed_kv_, *backend_);
+        for (size_t r = 0; r < end - start; ++r)
+          for (size_t d = 0; d < sum.size(); ++d) sum[d] += hidden[r * sum.size() + d];
+      }
+      double norm = 0;
+      for (double v : sum) norm += v * v;
+      norm = std::sqrt(norm);
+      std::vector<float> out(sum.size());
+      for (size_t d = 0; d < sum.size(); ++d) out[d] = norm > 0 ? static_cast<float>(sum[d] / norm) : 0.0f;
+      job.result.set_value(std::move(out));
+    } catch (...) {
+      job.result.set_exception(std::current_exception());
+    }
+  }
+}
+
 EngineStats Engine::stats() const {
   std::lock_guard lk(mu_);
   return stats_;
@@ -146,16 +212,21 @@ EngineStats Engine::stats() const {
 void Engine::loop() {
   for (;;) {
     std::vector<Incoming> fresh;
+    std::vector<EmbedJob> jobs;
     bool draining, stop_now;
     {
       std::unique_lock lk(mu_);
-      wake_.wait(lk, [&] { return draining_ || !incoming_.empty() || !scheduler_.idle(); });
+      wake_.wait(lk, [&] {
+        return draining_ || !incoming_.empty() || !embed_jobs_.empty() || !scheduler_.idle();
+      });
       fresh.swap(incoming_);
+      jobs.swap(embed_jobs_);
       n_waiting_ += static_cast<int32_t>(fresh.size());
       draining = draining_;
       stop_now = stop_now_;
     }
     admit(fresh);
+    run_embeddings(jobs);
     if (stop_now) {
       end_all("the engine shut down before the request finished");
       publish_stats(0, 0);

@@ -8,6 +8,8 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -68,6 +70,11 @@ class RequestHandle {
 
   void push(Event e);  // the engine's side
 
+  // Called (on the engine's thread, without locks held) after each event is queued, so an
+  // asynchronous reader (the HTTP server) can wake up instead of blocking in next(). Called at
+  // once if events are already waiting.
+  void set_notify(std::function<void()> notify);
+
  private:
   std::optional<Event> pop_locked();
 
@@ -77,6 +84,7 @@ class RequestHandle {
   std::deque<Event> events_;
   bool final_queued_ = false;
   bool cancelled_ = false;
+  std::function<void()> notify_;
 };
 
 struct EngineStats {
@@ -108,6 +116,11 @@ class Engine {
   // the engine is shutting down.
   std::shared_ptr<RequestHandle> submit(Request request);
   EngineStats stats() const;
+
+  // The embedding of a text: the mean of its tokens' final hidden states (after the output
+  // norm), L2-normalised. Runs on the engine's thread between steps, in a KV area of its own.
+  // Error(BadInput) for an empty input, one over the context, or ids outside the vocabulary.
+  std::future<std::vector<float>> embed(std::vector<int32_t> tokens);
   // Stops taking requests. drain: finish every accepted request first; otherwise end them with
   // an Error event. Returns when the loop thread has ended. Not for concurrent calls.
   void shutdown(bool drain = true);
@@ -133,6 +146,12 @@ class Engine {
   void deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences);
   void push_events(const StepOutput& out);
   void publish_stats(int32_t batch_tokens, int32_t batch_sequences);
+  struct EmbedJob {
+    std::vector<int32_t> tokens;
+    std::promise<std::vector<float>> result;
+  };
+  void run_embeddings(std::vector<EmbedJob>& jobs);
+  std::unique_ptr<KvCache> embed_kv_;  // loop thread only; made on first use
 
   const Model& model_;
   std::unique_ptr<Backend> backend_;
@@ -148,6 +167,7 @@ class Engine {
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable wake_;
   std::vector<Incoming> incoming_;
+  std::vector<EmbedJob> embed_jobs_;
   int32_t n_waiting_ = 0;  // the scheduler's waiting queue, as of the last step
   bool accepting_ = true, draining_ = false, stop_now_ = false;
   int64_t next_id_ = 0;

@@ -80,9 +80,9 @@ void check_batch(const Model& m, const Batch& batch, const KvCache& kv) {
   }
 }
 
-}  // namespace
-
-std::vector<float> forward(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+// Runs the layers; returns the final hidden states of the tokens that want output, after the
+// output norm (rows in batch order), or an empty tensor when no token wants output.
+Tensor hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
   check_batch(m, batch, kv);
   const HParams& hp = m.hp;
   const int64_t n = static_cast<int64_t>(batch.size());
@@ -99,15 +99,30 @@ std::vector<float> forward(const Model& m, const Batch& batch, KvCache& kv, Back
   std::vector<int32_t> out_rows;
   for (int32_t i = 0; i < static_cast<int32_t>(n); ++i)
     if (batch.logits[i]) out_rows.push_back(i);
-  std::vector<float> logits(out_rows.size() * static_cast<size_t>(hp.n_vocab));
-  if (out_rows.empty()) return logits;
+  if (out_rows.empty()) return Tensor{};
   Tensor last = be.alloc(static_cast<int64_t>(out_rows.size()), hp.n_embd);
   be.copy_rows(x, out_rows, last);
   be.rms_norm(last, m.output_norm, hp.rms_eps, last);
-  Tensor out = be.alloc(last.rows, hp.n_vocab);
+  return last;
+}
+
+}  // namespace
+
+std::vector<float> forward(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+  const Tensor last = hidden_states(m, batch, kv, be);
+  std::vector<float> logits(static_cast<size_t>(last.rows) * static_cast<size_t>(m.hp.n_vocab));
+  if (last.rows == 0) return logits;
+  Tensor out = be.alloc(last.rows, m.hp.n_vocab);
   be.matmul(m.output, last, out);
   be.to_host(out, logits.data());
   return logits;
+}
+
+std::vector<float> forward_hidden(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+  const Tensor last = hidden_states(m, batch, kv, be);
+  std::vector<float> hidden(static_cast<size_t>(last.rows) * static_cast<size_t>(m.hp.n_embd));
+  if (last.rows > 0) be.to_host(last, hidden.data());
+  return hidden;
 }
 
 }  // namespace hayate

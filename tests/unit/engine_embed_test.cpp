@@ -1,0 +1,89 @@
+// Engine::embed (mean-pooled, normalised final hidden states) and RequestHandle::set_notify.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <sstream>
+
+#include "core/error.h"
+#include "engine/engine.h"
+#include "model/forward.h"
+#include "model/synth.h"
+#include "support/test_util.h"
+
+namespace hayate {
+namespace {
+
+std::unique_ptr<Model> tiny_model() {
+  SynthOptions o;
+  o.n_embd = 128;
+  o.n_layer = 2;
+  o.n_head = 4;
+  o.n_head_kv = 2;
+  o.n_ff = 256;
+  o.n_ctx = 256;
+  const std::string path = test::temp_path("embed.gguf");
+  std::ostringstream log;
+  synth_model(o, path, log);
+  return Model::load(path);
+}
+
+TEST(EngineEmbed, MeanOfFinalHiddenStatesNormalised) {
+  auto m = tiny_model();
+  Engine engine(*m, make_backend("cpu", 2), nullptr);
+  const std::vector<int32_t> tokens{5, 17, 42, 99, 3, 200, 7};
+  const std::vector<float> got = engine.embed(tokens).get();
+  ASSERT_EQ(got.size(), static_cast<size_t>(m->hp.n_embd));
+
+  // The same computation by hand on the reference backend.
+  auto ref = make_backend("reference", 1);
+  auto kv = ref->make_kv_cache(m->hp, 1, 16);
+  Batch b;
+  b.sequences.push_back({{0}});
+  for (size_t i = 0; i < tokens.size(); ++i) b.add(tokens[i], static_cast<int32_t>(i), 0, true);
+  const auto hidden = forward_hidden(*m, b, *kv, *ref);
+  std::vector<double> mean(got.size(), 0.0);
+  for (size_t r = 0; r < tokens.size(); ++r)
+    for (size_t d = 0; d < got.size(); ++d) mean[d] += hidden[r * got.size() + d];
+  double norm = 0;
+  for (double v : mean) norm += v * v;
+  norm = std::sqrt(norm);
+  double got_norm = 0;
+  for (size_t d = 0; d < got.size(); ++d) {
+    EXPECT_NEAR(got[d], mean[d] / norm, 1e-5) << d;
+    got_norm += static_cast<double>(got[d]) * got[d];
+  }
+  EXPECT_NEAR(got_norm, 1.0, 1e-5);
+  EXPECT_EQ(engine.embed(tokens).get(), got) << "the same input gives the same embedding";
+  EXPECT_NE(engine.embed({5, 17, 42}).get(), got);
+}
+
+TEST(EngineEmbed, BadInputIsRejected) {
+  auto m = tiny_model();
+  Engine engine(*m, make_backend("cpu", 1), nullptr);
+  EXPECT_THROW(engine.embed({}), Error);
+  EXPECT_THROW(engine.embed({m->hp.n_vocab}), Error);
+  EXPECT_THROW(engine.embed(std::vector<int32_t>(10000, 1)), Error);
+}
+
+TEST(EngineEmbed, NotifyFiresForEveryEvent) {
+  auto m = tiny_model();
+  Engine engine(*m, make_backend("cpu", 1), nullptr);
+  Request r;
+  r.prompt = {1, 2, 3};
+  r.options.max_tokens = 5;
+  r.options.sampling.temperature = 0;
+  auto h = engine.submit(r);
+  std::atomic<int> calls{0};
+  h->set_notify([&] { ++calls; });
+  int events = 0;
+  while (auto e = h->next(std::chrono::milliseconds(5000))) {
+    ++events;
+    if (e->kind != Event::Token) break;
+  }
+  EXPECT_EQ(events, 6);  // 5 tokens and Done
+  EXPECT_GE(calls.load(), 1);
+}
+
+}  // namespace
+}  // namespace hayate
