@@ -29,6 +29,7 @@ struct FileTypeInfo {
   const char* name;
   uint32_t gguf_id;
   GgmlType base;
+  bool pure = false;
 };
 
 constexpr FileTypeInfo kFileTypes[] = {
@@ -37,6 +38,11 @@ constexpr FileTypeInfo kFileTypes[] = {
     {FileType::Q4_0, "Q4_0", 2, GgmlType::Q4_0},       {FileType::Q3_K_S, "Q3_K_S", 11, GgmlType::Q3_K},
     {FileType::Q4_K_M, "Q4_K_M", 15, GgmlType::Q4_K},  {FileType::Q5_K_M, "Q5_K_M", 17, GgmlType::Q5_K},
     {FileType::Q6_K, "Q6_K", 18, GgmlType::Q6_K},
+    // llama.cpp numbers the closest mixes of these types 10 (Q2_K), 12 (Q3_K_M), 14 (Q4_K_S), 16 (Q5_K_S).
+    {FileType::Q2_K_PURE, "Q2_K_PURE", 10, GgmlType::Q2_K, true},
+    {FileType::Q3_K_PURE, "Q3_K_PURE", 12, GgmlType::Q3_K, true},
+    {FileType::Q4_K_PURE, "Q4_K_PURE", 14, GgmlType::Q4_K, true},
+    {FileType::Q5_K_PURE, "Q5_K_PURE", 16, GgmlType::Q5_K, true},
 };
 
 const FileTypeInfo& info(FileType ft) {
@@ -103,6 +109,7 @@ GgmlType choose_tensor_type(FileType ft, const std::string& name, int layer, int
   if (base == GgmlType::F32 || base == GgmlType::F16 || base == GgmlType::BF16) return base;
 
   GgmlType t = base;
+  if (info(ft).pure) return fit_row_length(t, n_cols);
   const bool is_output = name == "output.weight" || (output_is_tied && name == "token_embd.weight");
   if (layer < 0) layer = layer_from_name(name);
   if (is_output) {  // rule 4

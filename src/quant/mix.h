@@ -11,7 +11,9 @@
 
 namespace hayate::quant {
 
-enum class FileType { F32, F16, BF16, Q8_0, Q4_0, Q3_K_S, Q4_K_M, Q5_K_M, Q6_K };
+// The *_PURE types put every 2-D weight in one k-quant (no per-tensor mix), so that tests and
+// benchmarks can make a model of each weight format.
+enum class FileType { F32, F16, BF16, Q8_0, Q4_0, Q3_K_S, Q4_K_M, Q5_K_M, Q6_K, Q2_K_PURE, Q3_K_PURE, Q4_K_PURE, Q5_K_PURE };
 
 // Case-insensitive: "Q4_K_M", "q4_k_m", "f16", "BF16" …
 std::optional<FileType> file_type_from_name(std::string_view name);

@@ -82,7 +82,8 @@ TEST_P(ForwardTest, CpuBackendMatchesReference) {
 INSTANTIATE_TEST_SUITE_P(AllArchsAndTypes, ForwardTest,
                          ::testing::Combine(::testing::Values("llama", "qwen2", "qwen3"),
                                             ::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m",
-                                                              "q6_k", "q3_k_s")),
+                                                              "q6_k", "q3_k_s", "q2_k_pure", "q3_k_pure", "q4_k_pure",
+                                                              "q5_k_pure")),
                          [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
 TEST(Forward, IncrementalDecodingEqualsOneBatch) {
