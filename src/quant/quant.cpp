@@ -2,6 +2,8 @@
 // from what the CPU supports.
 #include "quant/quant.h"
 
+#include <cpuid.h>
+
 #include <array>
 
 #include "core/error.h"
@@ -86,8 +88,14 @@ void check_row_length(GgmlType type, int64_t n) {
 
 namespace detail {
 
+// clang 14 does not know "f16c" as a __builtin_cpu_supports feature: ask CPUID (leaf 1, ECX bit 29).
+bool cpu_has_f16c() {
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  return __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
+}
+
 bool cpu_has_avx2() {
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
   return yes;
 }
 
@@ -132,7 +140,7 @@ std::string cpu_features() {
   };
   add(__builtin_cpu_supports("avx2"), "avx2");
   add(__builtin_cpu_supports("fma"), "fma");
-  add(__builtin_cpu_supports("f16c"), "f16c");
+  add(detail::cpu_has_f16c(), "f16c");
   add(__builtin_cpu_supports("avx512f"), "avx512f");
   add(__builtin_cpu_supports("avx512bw"), "avx512bw");
   add(__builtin_cpu_supports("avx512vl"), "avx512vl");
