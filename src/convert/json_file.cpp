@@ -32,7 +32,7 @@ nlohmann::json read_json_file(const std::string& path) {
   const std::string text = read_text_file(path);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for huge numbers
     fail(ErrorKind::BadInput, path + ": not valid JSON: " + e.what());
   }
 }

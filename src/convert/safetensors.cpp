@@ -131,7 +131,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes + 8, bytes + 8 + header_len);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for huge numbers
     fail(ErrorKind::BadInput, path + ": header is not valid JSON: " + e.what());
   }
   if (!header.is_object()) fail(ErrorKind::BadInput, path + ": header is not a JSON object");

@@ -103,6 +103,11 @@ TEST(Safetensors, RejectsMalformedFiles) {
   EXPECT_EQ(kind_of([&] { SafetensorsFile f(p); }, &msg), ErrorKind::BadInput);
   EXPECT_NE(msg.find("too short"), std::string::npos) << msg;
 
+  // Found by the fuzzer: a number too large for any integer type is a JSON error too, not a crash.
+  write_raw(p, R"({"w":{"dtype":"F32","shape":[7285816169765100017285816169765E59701],"data_offsets":[0,16]}})", 16);
+  EXPECT_EQ(kind_of([&] { SafetensorsFile f(p); }, &msg), ErrorKind::BadInput);
+  EXPECT_NE(msg.find("not valid JSON"), std::string::npos) << msg;
+
   const std::string header = R"({"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})";
   write_raw(p, header, 16, /*cut=*/4);  // truncated data
   EXPECT_EQ(kind_of([&] { SafetensorsFile f(p); }, &msg), ErrorKind::BadInput);
