@@ -32,7 +32,29 @@ enum class ExprKind {
   Dict,     // {kids[0]: kids[1], kids[2]: kids[3], ...}
 };
 
-enum class Op { Add, Sub, Mul, Div, FloorDiv, Mod, Pow, Concat, And, Or, Neg, Pos, Not, Eq, Ne, Lt, Le, Gt, Ge, In, NotIn };
+enum class Op {
+  Add,
+  Sub,
+  Mul,
+  Div,
+  FloorDiv,
+  Mod,
+  Pow,
+  Concat,
+  And,
+  Or,
+  Neg,
+  Pos,
+  Not,
+  Eq,
+  Ne,
+  Lt,
+  Le,
+  Gt,
+  Ge,
+  In,
+  NotIn
+};
 
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
@@ -53,14 +75,14 @@ struct Expr {
 };
 
 enum class StmtKind {
-  Text,         // text
-  Print,        // {{ expr }}
-  If,           // branches (cond, body) ..., else_body
-  For,          // for names in expr [if cond]: body, else_body
-  Set,          // set names = expr
-  SetAttr,      // set names[0].names[1] = expr
-  SetBlock,     // set names[0] [| filters]: body
-  Macro,        // macro names[0](params): body
+  Text,      // text
+  Print,     // {{ expr }}
+  If,        // branches (cond, body) ..., else_body
+  For,       // for names in expr [if cond]: body, else_body
+  Set,       // set names = expr
+  SetAttr,   // set names[0].names[1] = expr
+  SetBlock,  // set names[0] [| filters]: body
+  Macro,     // macro names[0](params): body
   Break,
   Continue,
   FilterBlock,  // filter filters: body
@@ -83,7 +105,7 @@ struct Stmt {
   std::vector<std::pair<ExprPtr, Body>> branches;
   Body body, else_body;
   std::vector<std::pair<std::string, ExprPtr>> params;  // macro parameters (default or null), with assignments
-  std::vector<ExprPtr> filters;                          // Filter exprs whose input is the rendered body
+  std::vector<ExprPtr> filters;                         // Filter exprs whose input is the rendered body
 };
 
 }  // namespace hayate::chat

@@ -14,24 +14,46 @@ constexpr std::string_view kUnlocated = "chat template: ";
 
 const char* op_text(Op op) {
   switch (op) {
-    case Op::Add: return "+";
-    case Op::Sub: return "-";
-    case Op::Mul: return "*";
-    case Op::Div: return "/";
-    case Op::FloorDiv: return "//";
-    case Op::Mod: return "%";
-    case Op::Pow: return "**";
-    case Op::Lt: return "<";
-    case Op::Le: return "<=";
-    case Op::Gt: return ">";
-    case Op::Ge: return ">=";
-    default: return "?";
+    case Op::Add:
+      return "+";
+    case Op::Sub:
+      return "-";
+    case Op::Mul:
+      return "*";
+    case Op::Div:
+      return "/";
+    case Op::FloorDiv:
+      return "//";
+    case Op::Mod:
+      return "%";
+    case Op::Pow:
+      return "**";
+    case Op::Lt:
+      return "<";
+    case Op::Le:
+      return "<=";
+    case Op::Gt:
+      return ">";
+    case Op::Ge:
+      return ">=";
+    default:
+      return "?";
   }
 }
 
 int64_t floor_mod(int64_t a, int64_t b) {
   const int64_t r = a % b;
   return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
+}
+
+// Python's dict keys: scalars and tuples of them (so no key can lead back to a mutable container).
+bool hashable(Interpreter& in, const Value& v) {
+  in.charge(1);                                      // tuples of tuples sharing parts could be exponentially many paths
+  if (v.is_dict() || v.is_callable()) return false;  // a bound method holds its list
+  if (!v.is_list()) return true;
+  if (!v.is_tuple() || v.is_generator()) return false;
+  return std::all_of(v.as_list().items.begin(), v.as_list().items.end(),
+                     [&](const Value& item) { return hashable(in, item); });
 }
 
 // Depth of the containers reachable from v (memoized, so shared sub-lists are visited once), and
@@ -43,7 +65,8 @@ int reach_depth(const Value& v, const void* target, std::unordered_set<const voi
   if (!seen.insert(v.identity()).second) return v.depth();
   int deepest = 0;
   if (v.is_list()) {
-    for (const Value& item : v.as_list().items) deepest = std::max(deepest, reach_depth(item, target, seen, hits, level + 1));
+    for (const Value& item : v.as_list().items)
+      deepest = std::max(deepest, reach_depth(item, target, seen, hits, level + 1));
     v.as_list().depth = std::max(v.as_list().depth, deepest + 1);
   } else {
     for (const auto& item : v.as_dict().items) {
@@ -85,7 +108,17 @@ Interpreter::DepthGuard::DepthGuard(Interpreter& in) : interp(in) {
 
 std::string Interpreter::render(const Body& body, const std::shared_ptr<Scope>& context) {
   std::string out;
-  exec(body, context, out);
+  const ValueBudget budget(limits_.max_steps, limits_.max_output_bytes);
+  try {
+    exec(body, context, out);
+  } catch (const Error& err) {
+    // Messages from value.cpp know no location: they get the node that was running (offset_ is
+    // the innermost one, and unwinding leaves it alone). Catching once here, not at every level,
+    // keeps a failure deep in a recursion cheap.
+    const std::string_view what = err.what();
+    if (what.substr(0, kUnlocated.size()) != kUnlocated) throw;
+    src_.fail_at(offset_, std::string(what.substr(kUnlocated.size())));
+  }
   macro_scopes_.clear();
   return out;
 }
@@ -122,7 +155,8 @@ void Interpreter::check_insert(const Value& container, const Value& item) {
 
 Value Interpreter::call(const Value& callee, Args& args) {
   if (!callee.is_callable()) {
-    if (callee.is_undefined()) fail(callee.as_string().empty() ? "an undefined value is not callable" : callee.as_string());
+    if (callee.is_undefined())
+      fail(callee.as_string().empty() ? "an undefined value is not callable" : callee.as_string());
     fail(std::string("'") + callee.type_name() + "' object is not callable");
   }
   return callee.as_callable().fn(*this, args);
@@ -148,21 +182,36 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const std::shared_ptr<Sc
   offset_ = s.offset;
   charge(1 + s.text.size() / 64);
   switch (s.kind) {
-    case StmtKind::Text: append(out, s.text); return Flow::Normal;
-    case StmtKind::Print: append(out, eval(*s.expr, *scope).str()); return Flow::Normal;
+    case StmtKind::Text:
+      append(out, s.text);
+      return Flow::Normal;
+    case StmtKind::Print:
+      append(out, eval(*s.expr, *scope).str());
+      return Flow::Normal;
     case StmtKind::If:
       for (const auto& [cond, body] : s.branches) {
         if (eval(*cond, *scope).truthy()) return exec(body, scope, out);
       }
       return exec(s.else_body, scope, out);
-    case StmtKind::For: return exec_for(s, scope, out);
+    case StmtKind::For:
+      return exec_for(s, scope, out);
     case StmtKind::Set:
-    case StmtKind::SetAttr: exec_set(s, *scope); return Flow::Normal;
-    case StmtKind::SetBlock: scope->set(s.names[0], Value(render_block(s.body, scope, s.filters))); return Flow::Normal;
-    case StmtKind::Macro: define_macro(s, scope); return Flow::Normal;
-    case StmtKind::Break: return Flow::Break;
-    case StmtKind::Continue: return Flow::Continue;
-    case StmtKind::FilterBlock: append(out, render_block(s.body, scope, s.filters)); return Flow::Normal;
+    case StmtKind::SetAttr:
+      exec_set(s, *scope);
+      return Flow::Normal;
+    case StmtKind::SetBlock:
+      scope->set(s.names[0], Value(render_block(s.body, scope, s.filters)));
+      return Flow::Normal;
+    case StmtKind::Macro:
+      define_macro(s, scope);
+      return Flow::Normal;
+    case StmtKind::Break:
+      return Flow::Break;
+    case StmtKind::Continue:
+      return Flow::Continue;
+    case StmtKind::FilterBlock:
+      append(out, render_block(s.body, scope, s.filters));
+      return Flow::Normal;
     case StmtKind::With: {
       auto inner = std::make_shared<Scope>();
       inner->parent = scope;
@@ -205,35 +254,45 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const std::shared_ptr<Sco
     }
     items = std::move(kept);
   }
-  if (items.empty()) {
-    auto inner = std::make_shared<Scope>();
-    inner->parent = scope;
-    const Flow flow = exec(s.else_body, inner, out);
-    return flow == Flow::Normal ? flow : Flow::Normal;
-  }
+
   auto index = std::make_shared<size_t>(0);
   const Value cycle = Value::function("loop.cycle", [index](Interpreter& in, Args& args) {
     if (args.positional.empty()) in.fail("loop.cycle() needs at least one value");
     return args.positional[*index % args.positional.size()];
   });
   const int64_t n = static_cast<int64_t>(items.size());
+  bool completed = false;
   for (int64_t i = 0; i < n; ++i) {
     charge(1);
     *index = static_cast<size_t>(i);
-    std::vector<std::pair<Value, Value>> loop = {
-        {Value("index"), Value(i + 1)},        {Value("index0"), Value(i)},
-        {Value("revindex"), Value(n - i)},     {Value("revindex0"), Value(n - i - 1)},
-        {Value("first"), Value(i == 0)},       {Value("last"), Value(i == n - 1)},
-        {Value("length"), Value(n)},           {Value("depth"), Value(int64_t{1})},
-        {Value("depth0"), Value(int64_t{0})}, {Value("cycle"), cycle},
-    };
-    if (i > 0) loop.emplace_back(Value("previtem"), items[static_cast<size_t>(i - 1)]);
-    if (i + 1 < n) loop.emplace_back(Value("nextitem"), items[static_cast<size_t>(i + 1)]);
+    std::vector<std::pair<Value, Value>> loop;
+    loop.reserve(12);
+    loop.emplace_back("index", i + 1);
+    loop.emplace_back("index0", i);
+    loop.emplace_back("revindex", n - i);
+    loop.emplace_back("revindex0", n - i - 1);
+    loop.emplace_back("first", i == 0);
+    loop.emplace_back("last", i == n - 1);
+    loop.emplace_back("length", n);
+    loop.emplace_back("depth", int64_t{1});
+    loop.emplace_back("depth0", int64_t{0});
+    loop.emplace_back("cycle", cycle);
+    if (i > 0) loop.emplace_back("previtem", items[static_cast<size_t>(i - 1)]);
+    if (i + 1 < n) loop.emplace_back("nextitem", items[static_cast<size_t>(i + 1)]);
     auto inner = std::make_shared<Scope>();
     inner->parent = scope;
     bind_targets(*this, s, *inner, items[static_cast<size_t>(i)]);
     inner->set("loop", Value::dict(std::move(loop)));
-    if (exec(s.body, inner, out) == Flow::Break) break;
+    const Flow flow = exec(s.body, inner, out);
+    if (flow == Flow::Break) break;
+    if (flow == Flow::Normal) completed = true;
+  }
+  // As Jinja compiles it, the else block runs unless some iteration reached the end of the body:
+  // an empty loop, but also one whose every iteration ended in break or continue.
+  if (!completed && !s.else_body.empty()) {
+    auto inner = std::make_shared<Scope>();
+    inner->parent = scope;
+    exec(s.else_body, inner, out);
   }
   return Flow::Normal;
 }
@@ -263,8 +322,7 @@ void Interpreter::exec_set(const Stmt& s, Scope& scope) {
   }
   std::vector<Value> parts = iterate(*this, value);
   if (parts.size() != s.names.size()) {
-    fail("cannot unpack " + std::to_string(parts.size()) + " values into " + std::to_string(s.names.size()) +
-         " names");
+    fail("cannot unpack " + std::to_string(parts.size()) + " values into " + std::to_string(s.names.size()) + " names");
   }
   for (size_t i = 0; i < parts.size(); ++i) scope.set(s.names[i], parts[i]);
 }
@@ -316,7 +374,9 @@ Value Interpreter::call_macro(const Stmt& def, Scope& defining, Args& args) {
     } else if (fallback) {
       local->set(param, eval(*fallback, *local));
     } else {
-      local->set(param, Value::undefined("parameter '" + param + "' of macro '" + name + "' is undefined"));
+      std::string hint = "parameter '";
+      hint.append(param).append("' of macro '").append(name).append("' is undefined");
+      local->set(param, Value::undefined(std::move(hint)));
     }
   }
   std::string out;
@@ -332,14 +392,7 @@ Value Interpreter::eval(const Expr& e, Scope& scope) {
   DepthGuard guard(*this);
   charge(1);
   offset_ = e.offset;
-  try {
-    return eval_node(e, scope);
-  } catch (const Error& err) {
-    // Messages from value.cpp and the builtins know no location; the innermost node adds its own.
-    const std::string_view what = err.what();
-    if (what.substr(0, kUnlocated.size()) != kUnlocated) throw;
-    src_.fail_at(e.offset, std::string(what.substr(kUnlocated.size())));
-  }
+  return eval_node(e, scope);
 }
 
 Args Interpreter::eval_args(const Expr& e, Scope& scope, size_t first) {
@@ -351,7 +404,8 @@ Args Interpreter::eval_args(const Expr& e, Scope& scope, size_t first) {
 
 Value Interpreter::eval_node(const Expr& e, Scope& scope) {
   switch (e.kind) {
-    case ExprKind::Literal: return e.value;
+    case ExprKind::Literal:
+      return e.value;
     case ExprKind::Name: {
       const Value* v = scope.find(e.name);
       return v != nullptr ? *v : Value::undefined("'" + e.name + "' is undefined");
@@ -381,12 +435,14 @@ Value Interpreter::eval_node(const Expr& e, Scope& scope) {
       return call(callee, args);
     }
     case ExprKind::Filter: {
+      if (e.filter == nullptr) fail("no filter named '" + e.name + "'");  // allowed in an if until used
       const Value input = eval(*e.kids[0], scope);
       Args args = eval_args(e, scope, 1);
       offset_ = e.offset;
       return e.filter(*this, input, args);
     }
     case ExprKind::Test: {
+      if (e.test == nullptr) fail("no test named '" + e.name + "'");
       const Value input = eval(*e.kids[0], scope);
       Args args = eval_args(e, scope, 1);
       offset_ = e.offset;
@@ -424,7 +480,8 @@ Value Interpreter::eval_node(const Expr& e, Scope& scope) {
     }
     case ExprKind::Cond:
       if (eval(*e.kids[0], scope).truthy()) return eval(*e.kids[1], scope);
-      return e.kids[2] ? eval(*e.kids[2], scope) : Value::undefined("the missing else branch of a conditional is undefined");
+      return e.kids[2] ? eval(*e.kids[2], scope)
+                       : Value::undefined("the missing else branch of a conditional is undefined");
     case ExprKind::List:
     case ExprKind::Tuple: {
       std::vector<Value> items;
@@ -438,8 +495,7 @@ Value Interpreter::eval_node(const Expr& e, Scope& scope) {
       for (size_t i = 0; i + 1 < e.kids.size(); i += 2) {
         Value key = eval(*e.kids[i], scope);
         Value value = eval(*e.kids[i + 1], scope);
-        if (key.is_list() && !key.is_tuple()) fail("unhashable type: 'list'");
-        if (key.is_dict()) fail("unhashable type: 'dict'");
+        if (!hashable(*this, key)) fail(std::string("unhashable dict key of type '") + key.type_name() + "'");
         auto existing = std::find_if(items.begin(), items.end(), [&](const auto& kv) { return equal(kv.first, key); });
         if (existing != items.end()) {
           existing->second = std::move(value);
@@ -456,15 +512,24 @@ Value Interpreter::eval_node(const Expr& e, Scope& scope) {
 
 bool Interpreter::compare(Op op, const Value& a, const Value& b) {
   switch (op) {
-    case Op::Eq: return equal(a, b);
-    case Op::Ne: return !equal(a, b);
-    case Op::Lt: return less(a, b);
-    case Op::Gt: return less(b, a);
-    case Op::Le: return !less(b, a);
-    case Op::Ge: return !less(a, b);
-    case Op::In: return contains(*this, b, a);
-    case Op::NotIn: return !contains(*this, b, a);
-    default: fail("unknown comparison");
+    case Op::Eq:
+      return equal(a, b);
+    case Op::Ne:
+      return !equal(a, b);
+    case Op::Lt:
+      return less(a, b);
+    case Op::Gt:
+      return less(b, a);
+    case Op::Le:
+      return !less(b, a);
+    case Op::Ge:
+      return !less(a, b);
+    case Op::In:
+      return contains(*this, b, a);
+    case Op::NotIn:
+      return !contains(*this, b, a);
+    default:
+      fail("unknown comparison");
   }
 }
 
@@ -487,7 +552,8 @@ Value Interpreter::binary(Op op, const Value& a, const Value& b) {
     charge((a.as_string().size() + b.as_string().size()) / 64);
     return Value(a.as_string() + b.as_string());
   }
-  if (op == Op::Add && a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
+  if (op == Op::Add && a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple() && !a.is_generator() &&
+      !b.is_generator()) {
     const auto& x = a.as_list().items;
     const auto& y = b.as_list().items;
     check_items(x.size() + y.size());
@@ -496,21 +562,24 @@ Value Interpreter::binary(Op op, const Value& a, const Value& b) {
     items.insert(items.end(), y.begin(), y.end());
     return Value::list(std::move(items), a.is_tuple());
   }
-  if (op == Op::Mul && (a.is_string() || a.is_list()) != (b.is_string() || b.is_list())) {
+  if (op == Op::Mul && (a.is_string() || a.is_list()) != (b.is_string() || b.is_list()) && !a.is_generator() &&
+      !b.is_generator()) {
     const Value& seq = a.is_string() || a.is_list() ? a : b;
     const Value& count = a.is_string() || a.is_list() ? b : a;
     if (!count.is_int()) fail(mismatch);
     const int64_t n = std::max<int64_t>(0, count.as_int());
     if (seq.is_string()) {
       const size_t len = seq.as_string().size();
-      if (len != 0 && static_cast<uint64_t>(n) > limits_.max_output_bytes / len) check_size(limits_.max_output_bytes + 1);
+      if (len != 0 && static_cast<uint64_t>(n) > limits_.max_output_bytes / len)
+        check_size(limits_.max_output_bytes + 1);
       charge(len * static_cast<size_t>(n) / 64);
       std::string s;
       for (int64_t i = 0; i < n; ++i) s += seq.as_string();
       return Value(std::move(s));
     }
     const auto& items = seq.as_list().items;
-    if (!items.empty() && static_cast<uint64_t>(n) > limits_.max_items / items.size()) check_items(limits_.max_items + 1);
+    if (!items.empty() && static_cast<uint64_t>(n) > limits_.max_items / items.size())
+      check_items(limits_.max_items + 1);
     charge(items.size() * static_cast<size_t>(n));
     std::vector<Value> out;
     for (int64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
@@ -537,8 +606,9 @@ Value Interpreter::binary(Op op, const Value& a, const Value& b) {
       case Op::Mod: {
         if (y == 0) fail("integer division or modulo by zero");
         if (x == INT64_MIN && y == -1) fail("integer overflow");
-        const int64_t m = floor_mod(x, y);
-        return op == Op::Mod ? Value(m) : Value((x - m) / y);
+        if (op == Op::Mod) return Value(floor_mod(x, y));
+        // Python rounds the quotient down, C++ toward zero
+        return Value(x / y - (x % y != 0 && ((x < 0) != (y < 0)) ? 1 : 0));
       }
       case Op::Pow: {
         if (y < 0) break;  // a float, below
@@ -549,14 +619,18 @@ Value Interpreter::binary(Op op, const Value& a, const Value& b) {
         }
         return Value(result);
       }
-      default: break;
+      default:
+        break;
     }
   }
   const double x = a.as_double(), y = b.as_double();
   switch (op) {
-    case Op::Add: return Value(x + y);
-    case Op::Sub: return Value(x - y);
-    case Op::Mul: return Value(x * y);
+    case Op::Add:
+      return Value(x + y);
+    case Op::Sub:
+      return Value(x - y);
+    case Op::Mul:
+      return Value(x * y);
     case Op::Div:
       if (y == 0) fail("division by zero");
       return Value(x / y);
@@ -583,7 +657,8 @@ Value Interpreter::binary(Op op, const Value& a, const Value& b) {
     case Op::Pow:
       if (x == 0 && y < 0) fail("0.0 cannot be raised to a negative power");
       return Value(std::pow(x, y));
-    default: fail(mismatch);
+    default:
+      fail(mismatch);
   }
 }
 

@@ -58,8 +58,7 @@ class Interpreter {
   void exec_set(const Stmt& s, Scope& scope);
   void define_macro(const Stmt& s, const std::shared_ptr<Scope>& scope);
   Value call_macro(const Stmt& def, Scope& defining, Args& args);
-  std::string render_block(const Body& body, const std::shared_ptr<Scope>& scope,
-                           const std::vector<ExprPtr>& filters);
+  std::string render_block(const Body& body, const std::shared_ptr<Scope>& scope, const std::vector<ExprPtr>& filters);
   void append(std::string& out, std::string_view text) const;
 
   Value eval(const Expr& e, Scope& scope);
@@ -72,7 +71,7 @@ class Interpreter {
   Limits limits_;
   uint64_t steps_ = 0;
   int depth_ = 0;
-  size_t offset_ = 0;  // of the statement or expression being run, for messages
+  size_t offset_ = 0;                                 // of the statement or expression being run, for messages
   std::vector<std::shared_ptr<Scope>> macro_scopes_;  // scopes macros were defined in, alive until the end
 };
 

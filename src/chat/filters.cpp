@@ -1,4 +1,4 @@
-// Jinja's filters and tests, with the semantics of jinja2 3.1 and transformers' tojson.
+// Jinja's filters, with the semantics of jinja2 3.1 and transformers' tojson.
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -20,7 +20,8 @@ Value lookup_path(Interpreter& in, const Value& item, const Value& path) {
   if (path.is_int()) return get_item(in, item, path);
   Value v = item;
   for (const std::string& part : text::split(path.str(), std::string("."), -1)) {
-    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits =
+        !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
     v = digits && part.size() < 18 ? get_item(in, v, Value(static_cast<int64_t>(std::stoll(part))))
                                    : get_item(in, v, Value(part));
   }
@@ -38,8 +39,8 @@ std::vector<std::string> split_lines(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const char32_t cp = text::decode_at(s, i);
     const size_t next = text::next_offset(s, i);
-    const bool brk = cp == U'\n' || cp == U'\r' || cp == 0xB || cp == 0xC || (cp >= 0x1C && cp <= 0x1E) ||
-                     cp == 0x85 || cp == 0x2028 || cp == 0x2029;
+    const bool brk = cp == U'\n' || cp == U'\r' || cp == 0xB || cp == 0xC || (cp >= 0x1C && cp <= 0x1E) || cp == 0x85 ||
+                     cp == 0x2028 || cp == 0x2029;
     if (brk) {
       lines.emplace_back(s.substr(begin, i - begin));
       begin = cp == U'\r' && next < s.size() && s[next] == '\n' ? next + 1 : next;
@@ -100,6 +101,7 @@ Value f_dictsort(Interpreter& in, const Value& v, Args& args) {
     return reverse ? less(y, x) : less(x, y);
   });
   std::vector<Value> out;
+  out.reserve(items.size());
   for (auto& [key, value] : items) out.push_back(Value::list({key, value}, true));
   return Value::list(std::move(out));
 }
@@ -109,12 +111,23 @@ Value f_escape(Interpreter& in, const Value& v, Args& args) {
   std::string out;
   for (char c : v.str()) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   in.check_size(out.size());
@@ -133,6 +146,7 @@ Value f_first(Interpreter& in, const Value& v, Args& args) {
 
 Value f_last(Interpreter& in, const Value& v, Args& args) {
   check_args(in, args, "last", 0, {});
+  if (v.is_generator()) in.fail("'generator' object is not reversible");
   std::vector<Value> items = iterate(in, v);
   return items.empty() ? Value::undefined("no last item, the sequence was empty") : items.back();
 }
@@ -207,10 +221,14 @@ Value f_int(Interpreter& in, const Value& v, Args& args) {
   const Value base = arg_or(args, 1, "base", Value(int64_t{10}));
   std::optional<int64_t> r;
   switch (v.kind()) {
-    case Value::Kind::Undefined: fail_undefined(in, v);
+    case Value::Kind::Undefined:
+      fail_undefined(in, v);
     case Value::Kind::Bool:
-    case Value::Kind::Int: return Value(v.as_int());
-    case Value::Kind::Float: r = float_to_int(v.as_double()); break;
+    case Value::Kind::Int:
+      return Value(v.as_int());
+    case Value::Kind::Float:
+      r = float_to_int(v.as_double());
+      break;
     case Value::Kind::String:
       r = parse_int(v.as_string(), base.is_int() ? base.as_int() : 10);
       if (!r) {
@@ -218,14 +236,15 @@ Value f_int(Interpreter& in, const Value& v, Args& args) {
         if (d) r = float_to_int(*d);
       }
       break;
-    default: break;
+    default:
+      break;
   }
   return r ? Value(*r) : fallback;
 }
 
 Value f_float(Interpreter& in, const Value& v, Args& args) {
   check_args(in, args, "float", 1, {"default"});
-  const Value fallback = arg_or(args, 0, "default", Value(0.0));
+  Value fallback = arg_or(args, 0, "default", Value(0.0));
   if (v.is_undefined()) fail_undefined(in, v);
   if (v.is_number()) return Value(v.as_double());
   if (v.is_string()) {
@@ -248,7 +267,9 @@ Value f_indent(Interpreter& in, const Value& v, Args& args) {
     in.fail("indent: width must be an int or a str");
   }
   const bool first = bool_arg(args, 1, "first", false), blank = bool_arg(args, 2, "blank", false);
-  const std::vector<std::string> lines = split_lines(v.str() + "\n");
+  if (v.is_undefined()) fail_undefined(in, v);
+  if (!v.is_string()) in.fail(std::string("indent needs a str, not ") + v.type_name());
+  const std::vector<std::string> lines = split_lines(v.as_string() + "\n");
   in.check_size(v.str().size() + lines.size() * (pad.size() + 1));
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -264,9 +285,10 @@ Value f_indent(Interpreter& in, const Value& v, Args& args) {
 
 Value f_items(Interpreter& in, const Value& v, Args& args) {
   check_args(in, args, "items", 0, {});
-  if (v.is_undefined()) return Value::list();
+  if (v.is_undefined()) return Value::generator({});
   if (!v.is_dict() || v.is_namespace()) in.fail("items: can only get item pairs from a mapping");
-  return in.call(get_attr(in, v, "items"), args);
+  Value pairs = in.call(get_attr(in, v, "items"), args);
+  return Value::generator(std::move(pairs.as_list().items));
 }
 
 Value f_join(Interpreter& in, const Value& v, Args& args) {
@@ -287,14 +309,20 @@ Value f_join(Interpreter& in, const Value& v, Args& args) {
 Value f_length(Interpreter& in, const Value& v, Args& args) {
   check_args(in, args, "length", 0, {});
   switch (v.kind()) {
-    case Value::Kind::Undefined: return Value(int64_t{0});
-    case Value::Kind::String: return Value(static_cast<int64_t>(text::length(v.as_string())));
-    case Value::Kind::List: return Value(static_cast<int64_t>(v.as_list().items.size()));
+    case Value::Kind::Undefined:
+      return Value(int64_t{0});
+    case Value::Kind::String:
+      return Value(static_cast<int64_t>(text::length(v.as_string())));
+    case Value::Kind::List:
+      if (v.is_generator()) break;
+      return Value(static_cast<int64_t>(v.as_list().items.size()));
     case Value::Kind::Dict:
       if (!v.is_namespace()) return Value(static_cast<int64_t>(v.as_dict().items.size()));
-      [[fallthrough]];
-    default: in.fail(std::string("object of type '") + v.type_name() + "' has no len()");
+      break;
+    default:
+      break;
   }
+  in.fail(std::string("object of type '") + v.type_name() + "' has no len()");
 }
 
 Value f_list(Interpreter& in, const Value& v, Args& args) {
@@ -328,7 +356,7 @@ Value f_map(Interpreter& in, const Value& v, Args& args) {
       Value got = lookup_path(in, item, *attribute);
       out.push_back(got.is_undefined() && fallback != nullptr ? *fallback : got);
     }
-    return Value::list(std::move(out));
+    return Value::generator(std::move(out));
   }
   if (args.positional.empty() || !args.positional[0].is_string()) in.fail("map needs a filter name or attribute=");
   const FilterFn filter = find_filter(args.positional[0].as_string());
@@ -340,7 +368,7 @@ Value f_map(Interpreter& in, const Value& v, Args& args) {
     Args copy = rest;
     out.push_back(filter(in, item, copy));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Value min_max(Interpreter& in, const Value& v, Args& args, bool want_max) {
@@ -389,16 +417,18 @@ Value f_reverse(Interpreter& in, const Value& v, Args& args) {
     for (size_t i = at.size() - 1; i > 0; --i) out.append(v.as_string(), at[i - 1], at[i] - at[i - 1]);
     return Value(std::move(out));
   }
+  if (v.is_generator()) in.fail("'generator' object is not reversible");
   std::vector<Value> items = iterate(in, v);
   std::reverse(items.begin(), items.end());
-  return Value::list(std::move(items));
+  return Value::generator(std::move(items));  // a list_reverseiterator in Python
 }
 
 Value f_round(Interpreter& in, const Value& v, Args& args) {
   check_args(in, args, "round", 2, {"precision", "method"});
   const Value precision = arg_or(args, 0, "precision", Value(int64_t{0}));
   const std::string method = arg_or(args, 1, "method", Value("common")).str();
-  if (method != "common" && method != "ceil" && method != "floor") in.fail("round: method must be common, ceil or floor");
+  if (method != "common" && method != "ceil" && method != "floor")
+    in.fail("round: method must be common, ceil or floor");
   if (v.is_undefined()) fail_undefined(in, v);
   if (!v.is_number() || !precision.is_int()) in.fail("round needs a number and an int precision");
   const int64_t digits = precision.as_int();
@@ -457,7 +487,7 @@ Value select_items(Interpreter& in, const Value& v, Args& args, bool by_attribut
     const bool passed = test != nullptr ? test(in, subject, copy) : subject.truthy();
     if (passed == keep) out.push_back(item);
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Value f_select(Interpreter& in, const Value& v, Args& args) { return select_items(in, v, args, false, true); }
@@ -486,7 +516,8 @@ Value f_sort(Interpreter& in, const Value& v, Args& args) {
   const bool case_sensitive = bool_arg(args, 1, "case_sensitive", false);
   const Value* attribute = find_arg(args, 2, "attribute");
   std::vector<std::pair<std::vector<Value>, Value>> keyed;
-  for (Value& item : iterate(in, v)) keyed.emplace_back(sort_keys(in, item, attribute, case_sensitive), std::move(item));
+  for (Value& item : iterate(in, v))
+    keyed.emplace_back(sort_keys(in, item, attribute, case_sensitive), std::move(item));
   in.charge(keyed.size() * 8);
   auto key_less = [](const std::vector<Value>& a, const std::vector<Value>& b) {
     for (size_t i = 0; i < a.size(); ++i) {
@@ -549,7 +580,8 @@ Value f_tojson(Interpreter& in, const Value& v, Args& args) {
 Value f_trim(Interpreter& in, const Value& v, Args& args) {
   check_args(in, args, "trim", 1, {"chars"});
   const Value chars = arg_or(args, 0, "chars", Value::none());
-  return Value(text::strip(v.str(), chars.is_none() ? std::nullopt : std::optional<std::string>(chars.str()), true, true));
+  return Value(
+      text::strip(v.str(), chars.is_none() ? std::nullopt : std::optional<std::string>(chars.str()), true, true));
 }
 
 Value f_unique(Interpreter& in, const Value& v, Args& args) {
@@ -565,7 +597,7 @@ Value f_unique(Interpreter& in, const Value& v, Args& args) {
       out.push_back(item);
     }
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Value f_wordcount(Interpreter& in, const Value& v, Args& args) {
@@ -588,107 +620,19 @@ struct NamedFilter {
   FilterFn fn;
 };
 constexpr NamedFilter kFilters[] = {
-    {"abs", f_abs},         {"attr", f_attr},           {"capitalize", f_capitalize}, {"count", f_length},
-    {"d", f_default},       {"default", f_default},     {"dictsort", f_dictsort},     {"e", f_escape},
-    {"escape", f_escape},   {"first", f_first},         {"float", f_float},           {"indent", f_indent},
-    {"int", f_int},         {"items", f_items},         {"join", f_join},             {"last", f_last},
-    {"length", f_length},   {"list", f_list},           {"lower", f_lower},           {"map", f_map},
-    {"max", f_max},         {"min", f_min},             {"reject", f_reject},         {"rejectattr", f_rejectattr},
-    {"replace", f_replace}, {"reverse", f_reverse},     {"round", f_round},           {"safe", f_safe},
-    {"select", f_select},   {"selectattr", f_selectattr}, {"sort", f_sort},           {"string", f_string},
-    {"sum", f_sum},         {"title", f_title},         {"tojson", f_tojson},         {"trim", f_trim},
-    {"unique", f_unique},   {"upper", f_upper},         {"wordcount", f_wordcount},
-};
-
-// ---- tests ----
-
-const Value& test_arg(Interpreter& in, const Args& args, std::string_view test) {
-  if (args.positional.size() != 1 || !args.keyword.empty()) in.fail("test '" + std::string(test) + "' takes one argument");
-  return args.positional[0];
-}
-
-void no_test_args(Interpreter& in, const Args& args, std::string_view test) {
-  if (!args.positional.empty() || !args.keyword.empty()) in.fail("test '" + std::string(test) + "' takes no arguments");
-}
-
-#define HAYATE_CHAT_TEST(fname, expr)                               \
-  bool fname(Interpreter& in, const Value& v, Args& args) {         \
-    no_test_args(in, args, (#fname) + 2);                           \
-    return expr;                                                    \
-  }
-HAYATE_CHAT_TEST(t_defined, !v.is_undefined())
-HAYATE_CHAT_TEST(t_undefined, v.is_undefined())
-HAYATE_CHAT_TEST(t_none, v.is_none())
-HAYATE_CHAT_TEST(t_boolean, v.is_bool())
-HAYATE_CHAT_TEST(t_true, v.is_bool() && v.as_bool())
-HAYATE_CHAT_TEST(t_false, v.is_bool() && !v.as_bool())
-HAYATE_CHAT_TEST(t_integer, v.kind() == Value::Kind::Int)
-HAYATE_CHAT_TEST(t_float, v.kind() == Value::Kind::Float)
-HAYATE_CHAT_TEST(t_number, v.is_number())
-HAYATE_CHAT_TEST(t_string, v.is_string())
-HAYATE_CHAT_TEST(t_mapping, v.is_dict() && !v.is_namespace())
-HAYATE_CHAT_TEST(t_iterable, v.is_undefined() || v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace()))
-HAYATE_CHAT_TEST(t_sequence, v.is_undefined() || v.is_string() || v.is_list() || (v.is_dict() && !v.is_namespace()))
-HAYATE_CHAT_TEST(t_callable, v.is_callable())
-HAYATE_CHAT_TEST(t_lower, text::lower(v.str()) == v.str() && text::upper(v.str()) != v.str())
-HAYATE_CHAT_TEST(t_upper, text::upper(v.str()) == v.str() && text::lower(v.str()) != v.str())
-#undef HAYATE_CHAT_TEST
-
-bool parity(Interpreter& in, const Value& v, Args& args, bool odd) {
-  no_test_args(in, args, odd ? "odd" : "even");
-  if (v.is_undefined()) fail_undefined(in, v);
-  if (!v.is_number()) in.fail(std::string("odd/even need a number, not ") + v.type_name());
-  if (v.is_int()) return (v.as_int() % 2 != 0) == odd;
-  const double m = std::fmod(v.as_double(), 2.0);
-  return odd ? (m == 1.0 || m == -1.0) : m == 0.0;
-}
-bool t_odd(Interpreter& in, const Value& v, Args& args) { return parity(in, v, args, true); }
-bool t_even(Interpreter& in, const Value& v, Args& args) { return parity(in, v, args, false); }
-
-bool t_divisibleby(Interpreter& in, const Value& v, Args& args) {
-  const Value& n = test_arg(in, args, "divisibleby");
-  if (v.is_undefined()) fail_undefined(in, v);
-  if (!v.is_number() || !n.is_number()) in.fail("divisibleby needs numbers");
-  if (v.is_int() && n.is_int()) {
-    if (n.as_int() == 0) in.fail("integer division or modulo by zero");
-    if (n.as_int() == -1) return true;
-    return v.as_int() % n.as_int() == 0;
-  }
-  if (n.as_double() == 0) in.fail("float modulo by zero");
-  return std::fmod(v.as_double(), n.as_double()) == 0;
-}
-
-bool t_eq(Interpreter& in, const Value& v, Args& args) { return equal(v, test_arg(in, args, "eq")); }
-bool t_ne(Interpreter& in, const Value& v, Args& args) { return !equal(v, test_arg(in, args, "ne")); }
-bool t_lt(Interpreter& in, const Value& v, Args& args) { return less(v, test_arg(in, args, "lt")); }
-bool t_gt(Interpreter& in, const Value& v, Args& args) { return less(test_arg(in, args, "gt"), v); }
-bool t_le(Interpreter& in, const Value& v, Args& args) { return !less(test_arg(in, args, "le"), v); }
-bool t_ge(Interpreter& in, const Value& v, Args& args) { return !less(v, test_arg(in, args, "ge")); }
-bool t_in(Interpreter& in, const Value& v, Args& args) { return contains(in, test_arg(in, args, "in"), v); }
-
-bool t_sameas(Interpreter& in, const Value& v, Args& args) {
-  const Value& other = test_arg(in, args, "sameas");
-  if (v.identity() != nullptr || other.identity() != nullptr) return v.identity() == other.identity();
-  return v.kind() == other.kind() && equal(v, other);
-}
-
-struct NamedTest {
-  std::string_view name;
-  TestFn fn;
-};
-constexpr NamedTest kTests[] = {
-    {"boolean", t_boolean},   {"callable", t_callable},   {"defined", t_defined},
-    {"divisibleby", t_divisibleby}, {"eq", t_eq},         {"equalto", t_eq},
-    {"==", t_eq},             {"even", t_even},           {"false", t_false},
-    {"float", t_float},       {"ge", t_ge},               {">=", t_ge},
-    {"gt", t_gt},             {">", t_gt},                {"greaterthan", t_gt},
-    {"in", t_in},             {"integer", t_integer},     {"iterable", t_iterable},
-    {"le", t_le},             {"<=", t_le},               {"lower", t_lower},
-    {"lt", t_lt},             {"<", t_lt},                {"lessthan", t_lt},
-    {"mapping", t_mapping},   {"ne", t_ne},               {"!=", t_ne},
-    {"none", t_none},         {"number", t_number},       {"odd", t_odd},
-    {"sameas", t_sameas},     {"sequence", t_sequence},   {"string", t_string},
-    {"true", t_true},         {"undefined", t_undefined}, {"upper", t_upper},
+    {"abs", f_abs},           {"attr", f_attr},       {"capitalize", f_capitalize},
+    {"count", f_length},      {"d", f_default},       {"default", f_default},
+    {"dictsort", f_dictsort}, {"e", f_escape},        {"escape", f_escape},
+    {"first", f_first},       {"float", f_float},     {"indent", f_indent},
+    {"int", f_int},           {"items", f_items},     {"join", f_join},
+    {"last", f_last},         {"length", f_length},   {"list", f_list},
+    {"lower", f_lower},       {"map", f_map},         {"max", f_max},
+    {"min", f_min},           {"reject", f_reject},   {"rejectattr", f_rejectattr},
+    {"replace", f_replace},   {"reverse", f_reverse}, {"round", f_round},
+    {"safe", f_safe},         {"select", f_select},   {"selectattr", f_selectattr},
+    {"sort", f_sort},         {"string", f_string},   {"sum", f_sum},
+    {"title", f_title},       {"tojson", f_tojson},   {"trim", f_trim},
+    {"unique", f_unique},     {"upper", f_upper},     {"wordcount", f_wordcount},
 };
 
 }  // namespace
@@ -696,13 +640,6 @@ constexpr NamedTest kTests[] = {
 FilterFn find_filter(std::string_view name) {
   for (const auto& f : kFilters) {
     if (f.name == name) return f.fn;
-  }
-  return nullptr;
-}
-
-TestFn find_test(std::string_view name) {
-  for (const auto& t : kTests) {
-    if (t.name == name) return t.fn;
   }
   return nullptr;
 }

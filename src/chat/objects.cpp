@@ -76,7 +76,7 @@ bool ascii_alpha(char32_t c) { return (c >= U'a' && c <= U'z') || (c >= U'A' && 
 bool ascii_digit(char32_t c) { return c >= U'0' && c <= U'9'; }
 
 Value string_method(const Value& object, const std::string& name) {
-  const std::string s = object.as_string();
+  const std::string& s = object.as_string();
   auto method = [&](auto fn) {
     return Value::function("str." + name, [s, name, fn](Interpreter& in, Args& args) { return fn(in, args, s); });
   };
@@ -207,6 +207,23 @@ Value dict_method(const Value& object, const std::string& name) {
 }
 
 Value list_method(const Value& object, const std::string& name) {
+  if (object.is_generator()) return no_attribute(object, name);
+  if (name == "count" || name == "index") {
+    return Value::function("list." + name, [object, name](Interpreter& in, Args& args) {
+      check_args(in, args, name + "()", 1, {});
+      if (args.positional.size() != 1) in.fail(name + "() takes exactly one argument");
+      const auto& items = object.as_list().items;
+      in.charge(items.size());
+      int64_t count = 0;
+      for (size_t i = 0; i < items.size(); ++i) {
+        if (!equal(items[i], args.positional[0])) continue;
+        if (name == "index") return Value(static_cast<int64_t>(i));
+        ++count;
+      }
+      if (name == "index") in.fail("list.index(x): x not in list");
+      return Value(count);
+    });
+  }
   if (name != "append" || object.is_tuple()) return no_attribute(object, name);
   // Not allowed by transformers' sandbox, but llama.cpp-era templates use it to build lists.
   return Value::function("list.append", [object](Interpreter& in, Args& args) {
@@ -243,7 +260,8 @@ const Value* find_arg(const Args& args, size_t index, std::string_view name) {
 
 Value arg_or(const Args& args, size_t index, std::string_view name, Value fallback) {
   const Value* v = find_arg(args, index, name);
-  return v != nullptr ? *v : std::move(fallback);
+  if (v != nullptr) return *v;
+  return fallback;
 }
 
 void check_args(Interpreter& in, const Args& args, std::string_view what, size_t max_positional,
@@ -261,9 +279,12 @@ void check_args(Interpreter& in, const Args& args, std::string_view what, size_t
 
 Value get_attr(Interpreter& in, const Value& object, const std::string& name) {
   switch (object.kind()) {
-    case Value::Kind::Undefined: fail_undefined(in, object);
-    case Value::Kind::String: return string_method(object, name);
-    case Value::Kind::List: return list_method(object, name);
+    case Value::Kind::Undefined:
+      fail_undefined(in, object);
+    case Value::Kind::String:
+      return string_method(object, name);
+    case Value::Kind::List:
+      return list_method(object, name);
     case Value::Kind::Dict: {
       if (!object.is_namespace()) {
         Value method = dict_method(object, name);
@@ -272,12 +293,14 @@ Value get_attr(Interpreter& in, const Value& object, const std::string& name) {
       const Value* found = object.find_name(name);
       return found != nullptr ? *found : no_attribute(object, name);
     }
-    default: return no_attribute(object, name);
+    default:
+      return no_attribute(object, name);
   }
 }
 
 Value get_item(Interpreter& in, const Value& object, const Value& key) {
   if (object.is_undefined()) fail_undefined(in, object);
+  if (object.is_generator()) return Value::undefined("'generator' object is not subscriptable");
   if ((object.is_list() || object.is_string()) && key.is_int()) {
     int64_t i = key.as_int();
     if (object.is_list()) {
@@ -311,8 +334,9 @@ Value slice(Interpreter& in, const Value& object, const Value& start, const Valu
   }
   const int64_t by = step.is_none() ? 1 : step.as_int();
   if (by == 0) in.fail("slice step cannot be zero");
-  if (!object.is_string() && !object.is_list()) {
-    return Value::undefined(describe(object) + " cannot be sliced");
+  if ((!object.is_string() && !object.is_list()) || object.is_generator()) {  // Python's [], not Jinja's getitem
+    in.fail(object.is_dict() ? std::string("unhashable type: 'slice'")
+                             : std::string("'") + object.type_name() + "' object is not subscriptable");
   }
   std::vector<size_t> at;
   int64_t n;
@@ -325,11 +349,17 @@ Value slice(Interpreter& in, const Value& object, const Value& start, const Valu
   int64_t lo, hi;
   slice_bounds(n, start, stop, by, lo, hi);
   std::vector<int64_t> picks;
-  for (int64_t i = lo; by > 0 ? i < hi : i > hi; i += by) picks.push_back(i);
+  for (int64_t i = lo; by > 0 ? i < hi : i > hi;) {
+    picks.push_back(i);
+    if (__builtin_add_overflow(i, by, &i)) break;  // a step past the end of int64
+  }
   in.charge(picks.size());
   if (object.is_string()) {
     const std::string& s = object.as_string();
-    if (by == 1) return Value(lo < hi ? s.substr(at[static_cast<size_t>(lo)], at[static_cast<size_t>(hi)] - at[static_cast<size_t>(lo)]) : "");
+    if (by == 1)
+      return Value(
+          lo < hi ? s.substr(at[static_cast<size_t>(lo)], at[static_cast<size_t>(hi)] - at[static_cast<size_t>(lo)])
+                  : "");
     std::string out;
     for (int64_t i : picks) {
       const auto k = static_cast<size_t>(i);
@@ -346,18 +376,23 @@ Value slice(Interpreter& in, const Value& object, const Value& start, const Valu
 std::vector<Value> iterate(Interpreter& in, const Value& v) {
   std::vector<Value> out;
   switch (v.kind()) {
-    case Value::Kind::Undefined: return out;
-    case Value::Kind::List: out = v.as_list().items; break;
+    case Value::Kind::Undefined:
+      return out;
+    case Value::Kind::List:
+      out = v.as_list().items;
+      break;
     case Value::Kind::Dict:
       if (v.is_namespace()) in.fail("a namespace is not iterable");
       for (const auto& [key, value] : v.as_dict().items) out.push_back(key);
       break;
     case Value::Kind::String: {
       const std::string& s = v.as_string();
-      for (size_t i = 0; i < s.size(); i = text::next_offset(s, i)) out.emplace_back(s.substr(i, text::next_offset(s, i) - i));
+      for (size_t i = 0; i < s.size(); i = text::next_offset(s, i))
+        out.emplace_back(s.substr(i, text::next_offset(s, i) - i));
       break;
     }
-    default: in.fail(std::string("'") + v.type_name() + "' object is not iterable");
+    default:
+      in.fail(std::string("'") + v.type_name() + "' object is not iterable");
   }
   in.charge(out.size());
   return out;
@@ -365,9 +400,11 @@ std::vector<Value> iterate(Interpreter& in, const Value& v) {
 
 bool contains(Interpreter& in, const Value& container, const Value& item) {
   switch (container.kind()) {
-    case Value::Kind::Undefined: return false;
+    case Value::Kind::Undefined:
+      return false;
     case Value::Kind::String:
-      if (!item.is_string()) in.fail(std::string("'in <string>' requires a string on the left, not ") + item.type_name());
+      if (!item.is_string())
+        in.fail(std::string("'in <string>' requires a string on the left, not ") + item.type_name());
       return container.as_string().find(item.as_string()) != std::string::npos;
     case Value::Kind::List: {
       const auto& items = container.as_list().items;
@@ -377,40 +414,44 @@ bool contains(Interpreter& in, const Value& container, const Value& item) {
     case Value::Kind::Dict:
       if (!container.is_namespace()) return container.find(item) != nullptr;
       [[fallthrough]];
-    default: in.fail(std::string("argument of type '") + container.type_name() + "' is not a container");
+    default:
+      in.fail(std::string("argument of type '") + container.type_name() + "' is not a container");
   }
 }
 
 std::vector<std::pair<std::string, Value>> global_functions() {
   std::vector<std::pair<std::string, Value>> globals;
-  globals.emplace_back("range", Value::function("range", [](Interpreter& in, Args& args) {
-    check_args(in, args, "range()", 3, {});
-    for (const Value& v : args.positional) {
-      if (!v.is_int()) in.fail(std::string("range() arguments must be integers, not ") + v.type_name());
-    }
-    if (args.positional.empty()) in.fail("range() needs at least one argument");
-    const auto& p = args.positional;
-    const int64_t start = p.size() > 1 ? p[0].as_int() : 0;
-    const int64_t stop = p.size() > 1 ? p[1].as_int() : p[0].as_int();
-    const int64_t step = p.size() > 2 ? p[2].as_int() : 1;
-    if (step == 0) in.fail("range() step must not be zero");
-    const __int128 span = step > 0 ? static_cast<__int128>(stop) - start : static_cast<__int128>(start) - stop;
-    const __int128 count = span <= 0 ? 0 : (span + (step > 0 ? step : -static_cast<__int128>(step)) - 1) /
+  globals.emplace_back(
+      "range", Value::function("range", [](Interpreter& in, Args& args) {
+        check_args(in, args, "range()", 3, {});
+        for (const Value& v : args.positional) {
+          if (!v.is_int()) in.fail(std::string("range() arguments must be integers, not ") + v.type_name());
+        }
+        if (args.positional.empty()) in.fail("range() needs at least one argument");
+        const auto& p = args.positional;
+        const int64_t start = p.size() > 1 ? p[0].as_int() : 0;
+        const int64_t stop = p.size() > 1 ? p[1].as_int() : p[0].as_int();
+        const int64_t step = p.size() > 2 ? p[2].as_int() : 1;
+        if (step == 0) in.fail("range() step must not be zero");
+        const __int128 span = step > 0 ? static_cast<__int128>(stop) - start : static_cast<__int128>(start) - stop;
+        const __int128 count = span <= 0 ? 0
+                                         : (span + (step > 0 ? step : -static_cast<__int128>(step)) - 1) /
                                                (step > 0 ? step : -static_cast<__int128>(step));
-    if (count > static_cast<__int128>(in.limits().max_items)) in.check_items(in.limits().max_items + 1);
-    in.charge(static_cast<uint64_t>(count));
-    std::vector<Value> items;
-    items.reserve(static_cast<size_t>(count));
-    for (__int128 i = 0; i < count; ++i) items.emplace_back(static_cast<int64_t>(start + i * step));
-    return Value::list(std::move(items));
-  }));
+        if (count > static_cast<__int128>(in.limits().max_items)) in.check_items(in.limits().max_items + 1);
+        in.charge(static_cast<uint64_t>(count));
+        std::vector<Value> items;
+        items.reserve(static_cast<size_t>(count));
+        for (__int128 i = 0; i < count; ++i) items.emplace_back(static_cast<int64_t>(start + i * step));
+        return Value::list(std::move(items));
+      }));
   auto make_dict = [](bool is_namespace) {
     return [is_namespace](Interpreter& in, Args& args) {
       std::vector<std::pair<Value, Value>> items;
       if (args.positional.size() > 1) in.fail("namespace() and dict() take at most one positional argument");
       if (!args.positional.empty()) {
         const Value& from = args.positional[0];
-        if (!from.is_dict() || from.is_namespace()) in.fail("namespace() and dict() take a dict as positional argument");
+        if (!from.is_dict() || from.is_namespace())
+          in.fail("namespace() and dict() take a dict as positional argument");
         items = from.as_dict().items;
       }
       for (const auto& keyword : args.keyword) {
@@ -429,32 +470,32 @@ std::vector<std::pair<std::string, Value>> global_functions() {
   globals.emplace_back("namespace", Value::function("namespace", make_dict(true)));
   globals.emplace_back("dict", Value::function("dict", make_dict(false)));
   globals.emplace_back("raise_exception", Value::function("raise_exception", [](Interpreter& in, Args& args) -> Value {
-    const Value message = arg_or(args, 0, "message", Value(""));
-    hayate::fail(ErrorKind::BadInput, "chat template raised an error: " + message.str());
-  }));
+                         const Value message = arg_or(args, 0, "message", Value(""));
+                         hayate::fail(ErrorKind::BadInput, "chat template raised an error: " + message.str());
+                       }));
   globals.emplace_back("strftime_now", Value::function("strftime_now", [](Interpreter& in, Args& args) {
-    check_args(in, args, "strftime_now()", 1, {});
-    const std::string& format = string_arg(in, args, 0, "format", "strftime_now()");
-    const std::time_t now = std::time(nullptr);
-    std::tm local{};
-    localtime_r(&now, &local);
-    for (size_t size = 256; size <= 65536; size *= 4) {
-      std::string buf(size, '\0');
-      const size_t n = std::strftime(buf.data(), buf.size(), format.c_str(), &local);
-      if (n > 0 || format.empty()) return Value(buf.substr(0, n));
-    }
-    return Value("");
-  }));
+                         check_args(in, args, "strftime_now()", 1, {});
+                         const std::string& format = string_arg(in, args, 0, "format", "strftime_now()");
+                         const std::time_t now = std::time(nullptr);
+                         std::tm local{};
+                         localtime_r(&now, &local);
+                         for (size_t size = 256; size <= 65536; size *= 4) {
+                           std::string buf(size, '\0');
+                           const size_t n = std::strftime(buf.data(), buf.size(), format.c_str(), &local);
+                           if (n > 0 || format.empty()) return Value(buf.substr(0, n));
+                         }
+                         return Value("");
+                       }));
   globals.emplace_back("joiner", Value::function("joiner", [](Interpreter& in, Args& args) {
-    check_args(in, args, "joiner()", 1, {"sep"});
-    const std::string sep = arg_or(args, 0, "sep", Value(", ")).str();
-    auto used = std::make_shared<bool>(false);
-    return Value::function("joiner", [sep, used](Interpreter&, Args&) {
-      const bool first = !*used;
-      *used = true;
-      return Value(first ? std::string() : sep);
-    });
-  }));
+                         check_args(in, args, "joiner()", 1, {"sep"});
+                         const std::string sep = arg_or(args, 0, "sep", Value(", ")).str();
+                         auto used = std::make_shared<bool>(false);
+                         return Value::function("joiner", [sep, used](Interpreter&, Args&) {
+                           const bool first = !*used;
+                           *used = true;
+                           return Value(first ? std::string() : sep);
+                         });
+                       }));
   return globals;
 }
 

@@ -8,6 +8,17 @@
 namespace hayate::chat {
 namespace {
 
+// Sets a parser flag for a scope and restores it after.
+class Flag {
+ public:
+  Flag(bool& flag, bool value) : flag_(flag), saved_(flag) { flag_ = value; }
+  ~Flag() { flag_ = saved_; }
+
+ private:
+  bool& flag_;
+  bool saved_;
+};
+
 class Parser {
  public:
   Parser(const Source& source, const std::vector<Token>& tokens) : src_(source), toks_(tokens) {}
@@ -40,17 +51,28 @@ class Parser {
 
   static std::string describe(const Token& t) {
     switch (t.type) {
-      case Tok::Text: return "text";
-      case Tok::VarBegin: return "'{{'";
-      case Tok::VarEnd: return "end of print statement '}}'";
-      case Tok::BlockBegin: return "'{%'";
-      case Tok::BlockEnd: return "end of statement block '%}'";
-      case Tok::Name: return "name '" + t.text + "'";
-      case Tok::String: return "string";
-      case Tok::Int: return "integer";
-      case Tok::Float: return "float";
-      case Tok::Op: return "'" + t.text + "'";
-      case Tok::Eof: return "end of template";
+      case Tok::Text:
+        return "text";
+      case Tok::VarBegin:
+        return "'{{'";
+      case Tok::VarEnd:
+        return "end of print statement '}}'";
+      case Tok::BlockBegin:
+        return "'{%'";
+      case Tok::BlockEnd:
+        return "end of statement block '%}'";
+      case Tok::Name:
+        return "name '" + t.text + "'";
+      case Tok::String:
+        return "string";
+      case Tok::Int:
+        return "integer";
+      case Tok::Float:
+        return "float";
+      case Tok::Op:
+        return "'" + t.text + "'";
+      case Tok::Eof:
+        return "end of template";
     }
     return "token";
   }
@@ -67,6 +89,16 @@ class Parser {
     if (cur().type != Tok::Name) unexpected("a name");
     std::string name = cur().text;
     advance();
+    return name;
+  }
+  // Filter and test names may be dotted ("a.b"); none of the known ones is.
+  std::string dotted_name() {
+    std::string name = expect_name();
+    while (is_op(".") && peek().type == Tok::Name) {
+      advance();
+      name.push_back('.');
+      name.append(expect_name());
+    }
     return name;
   }
   void expect_block_end() {
@@ -169,8 +201,9 @@ class Parser {
     const std::string tag = cur().text;
     advance();
     if (tag == "if") return parse_if(std::move(s));
-    if (tag == "for") return parse_for(std::move(s));
     if (tag == "set") return parse_set(std::move(s));
+    Flag hard(soft_, false);  // the other blocks are frames of their own
+    if (tag == "for") return parse_for(std::move(s));
     if (tag == "macro") return parse_macro(std::move(s));
     if (tag == "break" || tag == "continue") {
       if (loops_ == 0) src_.fail_at(s->offset, "'" + tag + "' outside a for loop");
@@ -209,8 +242,8 @@ class Parser {
       end_tag();
       return s;
     }
-    static const char* const kUnsupported[] = {"call", "block", "extends", "include", "import",
-                                               "from", "autoescape", "do", "trans"};
+    static const char* const kUnsupported[] = {"call", "block",      "extends", "include", "import",
+                                               "from", "autoescape", "do",      "trans"};
     for (const char* name : kUnsupported) {
       if (tag == name) src_.fail_at(s->offset, "the '" + tag + "' tag is not supported in chat templates");
     }
@@ -218,6 +251,7 @@ class Parser {
   }
 
   StmtPtr parse_if(StmtPtr s) {
+    Flag soft(soft_, true);
     s->kind = StmtKind::If;
     while (true) {
       ExprPtr cond = parse_tuple(true);
@@ -293,6 +327,7 @@ class Parser {
       return s;
     }
     if (s->unpack) unexpected("'='");
+    Flag hard(soft_, false);
     s->kind = StmtKind::SetBlock;
     if (is_op("|")) parse_filter_chain(s->filters, true);
     expect_block_end();
@@ -360,7 +395,13 @@ class Parser {
   ExprPtr parse_expression(bool with_cond) {
     Depth depth(*this);
     if (!with_cond) return parse_or();
-    ExprPtr expr = parse_or();
+    ExprPtr expr;
+    {
+      Flag soft(soft_, true);  // a conditional expression is soft as a whole, the part before `if` too
+      expr = parse_or();
+    }
+    if (!is_name("if") && !soft_) check_known(*expr);
+    Flag soft(soft_, true);
     while (is_name("if")) {
       const size_t offset = cur().offset;
       advance();
@@ -371,6 +412,17 @@ class Parser {
       expr = done(std::move(e));
     }
     return expr;
+  }
+
+  // Unknown filters and tests outside conditional expressions are syntax errors.
+  void check_known(const Expr& e) const {
+    if (e.kind == ExprKind::Cond) return;
+    if (e.kind == ExprKind::Filter && e.filter == nullptr) src_.fail_at(e.offset, "no filter named '" + e.name + "'");
+    if (e.kind == ExprKind::Test && e.test == nullptr) src_.fail_at(e.offset, "no test named '" + e.name + "'");
+    for (const auto& kid : e.kids) {
+      if (kid) check_known(*kid);
+    }
+    for (const auto& kw : e.kwargs) check_known(*kw.second);
   }
 
   ExprPtr parse_or() {
@@ -619,7 +671,12 @@ class Parser {
       ++colons;
       if (!is_op(":") && !is_op("]")) parts[colons] = parse_expression(true);
     }
-    if (colons == 0 && is_op(",")) fail_here("tuple subscripts are not supported");
+    if (colons == 0 && is_op(",")) {  // x[a, b]: the key is a tuple
+      auto key = node(ExprKind::Tuple, parts[0]->offset);
+      key->kids.push_back(std::move(parts[0]));
+      while (skip_op(",") && !is_op("]")) key->kids.push_back(parse_expression(true));
+      parts[0] = done(std::move(key));
+    }
     expect_op("]");
     auto e = node(colons == 0 ? ExprKind::Item : ExprKind::Slice, offset);
     e->kids.push_back(std::move(object));
@@ -679,9 +736,9 @@ class Parser {
   // After the `|`: name and optional arguments. `input` may be null (filter blocks).
   ExprPtr parse_filter(ExprPtr input) {
     auto e = node(ExprKind::Filter, cur().offset);
-    e->name = expect_name();
+    e->name = dotted_name();
     e->filter = find_filter(e->name);
-    if (e->filter == nullptr) src_.fail_at(e->offset, "no filter named '" + e->name + "'");
+    if (e->filter == nullptr && !soft_) src_.fail_at(e->offset, "no filter named '" + e->name + "'");
     e->kids.push_back(std::move(input));
     if (is_op("(")) parse_call_args(*e);
     return done(std::move(e));
@@ -698,17 +755,16 @@ class Parser {
     auto e = node(ExprKind::Test, cur().offset);
     advance();  // is
     e->negated = skip_name("not");
-    e->name = expect_name();
+    e->name = dotted_name();
     e->test = find_test(e->name);
-    if (e->test == nullptr) src_.fail_at(e->offset, "no test named '" + e->name + "'");
+    if (e->test == nullptr && !soft_) src_.fail_at(e->offset, "no test named '" + e->name + "'");
     e->kids.push_back(std::move(input));
     if (is_op("(")) {
       parse_call_args(*e);
     } else {
       const Token& t = cur();
-      const bool argument_start =
-          t.type == Tok::Name || t.type == Tok::String || t.type == Tok::Int || t.type == Tok::Float ||
-          (t.type == Tok::Op && (t.text == "[" || t.text == "{"));
+      const bool argument_start = t.type == Tok::Name || t.type == Tok::String || t.type == Tok::Int ||
+                                  t.type == Tok::Float || (t.type == Tok::Op && (t.text == "[" || t.text == "{"));
       const bool keyword = t.type == Tok::Name && (t.text == "else" || t.text == "or" || t.text == "and");
       if (argument_start && !keyword) {  // `x is divisibleby 3`
         if (t.type == Tok::Name && t.text == "is") fail_here("tests cannot be chained with 'is'");
@@ -723,6 +779,9 @@ class Parser {
   size_t pos_ = 0;
   int depth_ = 0;
   int loops_ = 0;
+  // Inside an if statement (not in blocks nested in it) or a conditional expression, an unknown
+  // filter or test is an error only when evaluated, as Jinja compiles these "soft" frames.
+  bool soft_ = false;
 };
 
 }  // namespace

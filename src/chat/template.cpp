@@ -18,13 +18,13 @@ struct ChatTemplate::Parsed {
 
 namespace {
 
-std::string render_values(const ChatTemplate& self, const Source& source, const Body& body, const Limits& limits,
+std::string render_values(const Source& source, const Body& body, const Limits& limits,
                           std::vector<std::pair<std::string, Value>> variables) {
   auto globals = std::make_shared<Scope>();
   globals->vars = global_functions();
   auto context = std::make_shared<Scope>();
   context->parent = globals;
-  for (auto& [name, value] : variables) context->set(name, std::move(value));
+  context->vars = std::move(variables);  // names are unique: variables() replaced duplicates
   Interpreter interpreter(source, limits);
   return interpreter.render(body, context);
 }
@@ -38,9 +38,9 @@ std::vector<std::pair<std::string, Value>> variables(const Json& messages, bool 
     fail(ErrorKind::BadInput, "chat template: the extra context must be a JSON object");
   }
   std::vector<std::pair<std::string, Value>> vars = {
-      {"messages", from_json(messages)},        {"add_generation_prompt", Value(add_generation_prompt)},
-      {"bos_token", Value(bos)},                {"eos_token", Value(eos)},
-      {"tools", Value::none()},                 {"documents", Value::none()},
+      {"messages", from_json(messages)}, {"add_generation_prompt", Value(add_generation_prompt)},
+      {"bos_token", Value(bos)},         {"eos_token", Value(eos)},
+      {"tools", Value::none()},          {"documents", Value::none()},
   };
   if (extra.is_object()) {
     for (const auto& [key, value] : extra.items()) {
@@ -89,16 +89,16 @@ const std::string& ChatTemplate::source() const { return parsed_->raw; }
 
 std::string ChatTemplate::render(const nlohmann::json& messages, bool add_generation_prompt,
                                  const nlohmann::json& extra_context) const {
-  return render_values(*this, parsed_->source, parsed_->body, limits_,
-                       variables(messages, add_generation_prompt, extra_context, parsed_->bos_token,
-                                 parsed_->eos_token));
+  return render_values(
+      parsed_->source, parsed_->body, limits_,
+      variables(messages, add_generation_prompt, extra_context, parsed_->bos_token, parsed_->eos_token));
 }
 
 std::string ChatTemplate::render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
                                  const nlohmann::ordered_json& extra_context) const {
-  return render_values(*this, parsed_->source, parsed_->body, limits_,
-                       variables(messages, add_generation_prompt, extra_context, parsed_->bos_token,
-                                 parsed_->eos_token));
+  return render_values(
+      parsed_->source, parsed_->body, limits_,
+      variables(messages, add_generation_prompt, extra_context, parsed_->bos_token, parsed_->eos_token));
 }
 
 std::string ChatTemplate::render(const std::vector<Message>& messages, bool add_generation_prompt,

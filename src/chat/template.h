@@ -7,15 +7,16 @@
 //   ChatTemplate t(config["chat_template"], "<s>", "</s>");
 //   std::string prompt = t.render(messages, /*add_generation_prompt=*/true);
 //
-// What is not supported is a syntax error naming it: {% call %}, {% include %} and template
-// inheritance, recursive loops, *args in calls, printf-style '%' on strings, str.format.
+// What is not supported fails with an Error naming it: {% call %}, {% include %} and template
+// inheritance, recursive loops and *args in calls (syntax errors); printf-style '%' on strings and
+// str.format (when run). Unlike transformers' sandbox, list.append is allowed (llama.cpp-era
+// templates build lists with it); filters Python runs lazily (select, map ...) run at once here.
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "chat/limits.h"
 

@@ -22,9 +22,8 @@ struct CaseRange {
   int delta;
 };
 constexpr CaseRange kContiguous[] = {
-    {U'A', U'Z', 32},           {0xC0, 0xD6, 32},     {0xD8, 0xDE, 32},     {0x391, 0x3A1, 32},
-    {0x3A3, 0x3AB, 32},         {0x388, 0x38A, 37},   {0x38E, 0x38F, 63},   {0x410, 0x42F, 32},
-    {0x400, 0x40F, 80},         {0xFF21, 0xFF3A, 32},
+    {U'A', U'Z', 32},   {0xC0, 0xD6, 32},   {0xD8, 0xDE, 32},   {0x391, 0x3A1, 32}, {0x3A3, 0x3AB, 32},
+    {0x388, 0x38A, 37}, {0x38E, 0x38F, 63}, {0x410, 0x42F, 32}, {0x400, 0x40F, 80}, {0xFF21, 0xFF3A, 32},
 };
 // Blocks where upper and lower case alternate (lower = upper + 1); `upper_even`: the upper case is even.
 struct AlternatingRange {
@@ -32,7 +31,7 @@ struct AlternatingRange {
   bool upper_even;
 };
 constexpr AlternatingRange kAlternating[] = {
-    {0x100, 0x12F, true}, {0x132, 0x137, true}, {0x139, 0x148, false}, {0x14A, 0x177, true},
+    {0x100, 0x12F, true},  {0x132, 0x137, true}, {0x139, 0x148, false}, {0x14A, 0x177, true},
     {0x179, 0x17E, false}, {0x460, 0x481, true}, {0x48A, 0x4BF, true},
 };
 
@@ -46,14 +45,22 @@ char32_t to_upper(char32_t c) {
     if (c >= r.first && c <= r.last && ((c % 2 == 0) != r.upper_even)) return c - 1;
   }
   switch (c) {
-    case 0xB5: return 0x39C;
-    case 0xFF: return 0x178;
-    case 0x131: return U'I';
-    case 0x17F: return U'S';
-    case 0x3C2: return 0x3A3;
-    case 0x3AC: return 0x386;
-    case 0x3CC: return 0x38C;
-    default: return c;
+    case 0xB5:
+      return 0x39C;
+    case 0xFF:
+      return 0x178;
+    case 0x131:
+      return U'I';
+    case 0x17F:
+      return U'S';
+    case 0x3C2:
+      return 0x3A3;
+    case 0x3AC:
+      return 0x386;
+    case 0x3CC:
+      return 0x38C;
+    default:
+      return c;
   }
 }
 
@@ -67,10 +74,14 @@ char32_t to_lower(char32_t c) {
     if (c >= r.first && c <= r.last && ((c % 2 == 0) == r.upper_even)) return c + 1;
   }
   switch (c) {
-    case 0x178: return 0xFF;
-    case 0x386: return 0x3AC;
-    case 0x38C: return 0x3CC;
-    default: return c;
+    case 0x178:
+      return 0xFF;
+    case 0x386:
+      return 0x3AC;
+    case 0x38C:
+      return 0x3CC;
+    default:
+      return c;
   }
 }
 
@@ -107,7 +118,9 @@ std::string map_case(std::string_view s, Map map) {
   return out;
 }
 
-bool in_set(char32_t cp, const std::vector<char32_t>& set) { return std::find(set.begin(), set.end(), cp) != set.end(); }
+bool in_set(char32_t cp, const std::vector<char32_t>& set) {
+  return std::find(set.begin(), set.end(), cp) != set.end();
+}
 
 std::vector<char32_t> code_points(std::string_view s) {
   std::vector<char32_t> cps;

@@ -13,29 +13,56 @@ namespace {
 
 void check_depth(int depth) {
   if (depth > kMaxDepth) {
-    fail(ErrorKind::BadInput, "chat template: lists and dicts nested more than " + std::to_string(kMaxDepth) +
-                                  " deep");
+    fail(ErrorKind::BadInput, "chat template: lists and dicts nested more than " + std::to_string(kMaxDepth) + " deep");
   }
 }
 
+// What the innermost ValueBudget allows: nodes visited, bytes of text built.
+thread_local uint64_t t_nodes_left = UINT64_MAX;
+thread_local size_t t_max_text = SIZE_MAX;
+
 // Containers whose depth field went stale (a nested list appended to after it was wrapped) can be
-// deeper than kMaxDepth; the recursive printers stop at twice that.
+// deeper than kMaxDepth; the recursive operations stop at twice that. Each call is one node.
 void check_recursion(int level) {
   if (level > 2 * kMaxDepth) fail(ErrorKind::BadInput, "chat template: value nested too deeply to print");
+  if (t_nodes_left == 0) {
+    fail(ErrorKind::BadInput, "chat template: printing or comparing values ran past the template's step limit");
+  }
+  --t_nodes_left;
 }
 
-void release_all(std::vector<Value>& items) {
-  std::vector<Value> pending = std::move(items);
-  while (!pending.empty()) {
-    Value v = std::move(pending.back());
-    pending.pop_back();
-    v.release_children(pending);
+void check_text(const std::string& out) {
+  if (out.size() > t_max_text) {
+    fail(ErrorKind::BadInput,
+         "chat template: a value printed as text grew past " + std::to_string(t_max_text) + " bytes");
+  }
+}
+
+bool holds_containers(const std::vector<Value>& items) {
+  return std::any_of(items.begin(), items.end(), [](const Value& v) { return v.is_list() || v.is_dict(); });
+}
+
+void release_all(std::vector<Value>& items) noexcept {
+  if (!holds_containers(items)) return;  // scalars only: the vector's own destructor is enough
+  try {
+    std::vector<Value> pending = std::move(items);
+    while (!pending.empty()) {
+      Value v = std::move(pending.back());
+      pending.pop_back();
+      v.release_children(pending);
+    }
+  } catch (...) {
+    // Out of memory while growing `pending`: what is left is freed by ordinary recursion.
   }
 }
 
 void repr_into(const Value& v, std::string& out, int level);
 
 void repr_sequence(const ListData& list, std::string& out, int level) {
+  if (list.lazy) {
+    out += "<generator object>";
+    return;
+  }
   out += list.tuple ? '(' : '[';
   for (size_t i = 0; i < list.items.size(); ++i) {
     if (i > 0) out += ", ";
@@ -47,10 +74,17 @@ void repr_sequence(const ListData& list, std::string& out, int level) {
 
 void repr_into(const Value& v, std::string& out, int level) {
   check_recursion(level);
+  check_text(out);
   switch (v.kind()) {
-    case Value::Kind::String: out += repr_string(v.as_string()); return;
-    case Value::Kind::Undefined: out += "Undefined"; return;
-    case Value::Kind::List: repr_sequence(v.as_list(), out, level); return;
+    case Value::Kind::String:
+      out += repr_string(v.as_string());
+      return;
+    case Value::Kind::Undefined:
+      out += "Undefined";
+      return;
+    case Value::Kind::List:
+      repr_sequence(v.as_list(), out, level);
+      return;
     case Value::Kind::Dict: {
       const DictData& d = v.as_dict();
       if (d.is_namespace) out += "<Namespace ";
@@ -65,7 +99,9 @@ void repr_into(const Value& v, std::string& out, int level) {
       if (d.is_namespace) out += '>';
       return;
     }
-    default: out += v.str(); return;
+    default:
+      out += v.str();
+      return;
   }
 }
 
@@ -78,11 +114,14 @@ bool equal_at(const Value& a, const Value& b, int level) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Value::Kind::Undefined:
-    case Value::Kind::None: return true;
-    case Value::Kind::String: return a.as_string() == b.as_string();
+    case Value::Kind::None:
+      return true;
+    case Value::Kind::String:
+      return a.as_string() == b.as_string();
     case Value::Kind::List: {
       const ListData& x = a.as_list();
       const ListData& y = b.as_list();
+      if (x.lazy || y.lazy) return &x == &y;
       if (x.tuple != y.tuple || x.items.size() != y.items.size()) return false;
       for (size_t i = 0; i < x.items.size(); ++i) {
         if (!equal_at(x.items[i], y.items[i], level + 1)) return false;
@@ -100,7 +139,8 @@ bool equal_at(const Value& a, const Value& b, int level) {
       }
       return true;
     }
-    default: return a.identity() == b.identity();
+    default:
+      return a.identity() == b.identity();
   }
 }
 
@@ -130,13 +170,27 @@ void json_string(std::string_view s, bool ensure_ascii, std::string& out) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           unicode_escape(c);
@@ -151,11 +205,16 @@ void json_string(std::string_view s, bool ensure_ascii, std::string& out) {
 
 std::string json_key(const Value& key) {
   switch (key.kind()) {
-    case Value::Kind::String: return key.as_string();
-    case Value::Kind::Bool: return key.as_bool() ? "true" : "false";
-    case Value::Kind::None: return "null";
-    case Value::Kind::Int: return std::to_string(key.as_int());
-    case Value::Kind::Float: return format_float(key.as_double());
+    case Value::Kind::String:
+      return key.as_string();
+    case Value::Kind::Bool:
+      return key.as_bool() ? "true" : "false";
+    case Value::Kind::None:
+      return "null";
+    case Value::Kind::Int:
+      return std::to_string(key.as_int());
+    case Value::Kind::Float:
+      return format_float(key.as_double());
     default:
       fail(ErrorKind::BadInput,
            std::string("chat template: tojson: keys must be str, int, float, bool or None, not ") + key.type_name());
@@ -164,22 +223,32 @@ std::string json_key(const Value& key) {
 
 void json_into(const Value& v, const JsonStyle& style, int level, std::string& out) {
   check_recursion(level);
+  check_text(out);
   auto newline = [&](int at) {
     if (!style.indent) return;
     out += '\n';
     for (int i = 0; i < at; ++i) out += *style.indent;
   };
   switch (v.kind()) {
-    case Value::Kind::None: out += "null"; return;
-    case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
-    case Value::Kind::Int: out += std::to_string(v.as_int()); return;
+    case Value::Kind::None:
+      out += "null";
+      return;
+    case Value::Kind::Bool:
+      out += v.as_bool() ? "true" : "false";
+      return;
+    case Value::Kind::Int:
+      out += std::to_string(v.as_int());
+      return;
     case Value::Kind::Float: {
       const double d = v.as_double();
       out += std::isnan(d) ? "NaN" : std::isinf(d) ? (d > 0 ? "Infinity" : "-Infinity") : format_float(d);
       return;
     }
-    case Value::Kind::String: json_string(v.as_string(), style.ensure_ascii, out); return;
+    case Value::Kind::String:
+      json_string(v.as_string(), style.ensure_ascii, out);
+      return;
     case Value::Kind::List: {
+      if (v.is_generator()) break;
       const auto& items = v.as_list().items;
       if (items.empty()) {
         out += "[]";
@@ -218,26 +287,32 @@ void json_into(const Value& v, const JsonStyle& style, int level, std::string& o
       out += '}';
       return;
     }
-    default: break;
+    default:
+      break;
   }
-  fail(ErrorKind::BadInput, std::string("chat template: tojson: object of type ") + v.type_name() +
-                                " is not JSON serializable");
+  fail(ErrorKind::BadInput,
+       std::string("chat template: tojson: object of type ") + v.type_name() + " is not JSON serializable");
 }
 
 template <typename Json>
 Value convert_json(const Json& j, int level) {
   check_depth(level);
   switch (j.type()) {
-    case Json::value_t::null: return Value::none();
-    case Json::value_t::boolean: return Value(j.template get<bool>());
-    case Json::value_t::number_integer: return Value(j.template get<int64_t>());
+    case Json::value_t::null:
+      return Value::none();
+    case Json::value_t::boolean:
+      return Value(j.template get<bool>());
+    case Json::value_t::number_integer:
+      return Value(j.template get<int64_t>());
     case Json::value_t::number_unsigned: {
       const auto u = j.template get<uint64_t>();
       if (u > static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<double>(u));
       return Value(static_cast<int64_t>(u));
     }
-    case Json::value_t::number_float: return Value(j.template get<double>());
-    case Json::value_t::string: return Value(j.template get<std::string>());
+    case Json::value_t::number_float:
+      return Value(j.template get<double>());
+    case Json::value_t::string:
+      return Value(j.template get<std::string>());
     case Json::value_t::array: {
       std::vector<Value> items;
       items.reserve(j.size());
@@ -250,7 +325,8 @@ Value convert_json(const Json& j, int level) {
       for (const auto& [key, item] : j.items()) items.emplace_back(Value(key), convert_json(item, level + 1));
       return Value::dict(std::move(items));
     }
-    default: fail(ErrorKind::BadInput, "chat template: binary JSON values cannot be passed to a template");
+    default:
+      fail(ErrorKind::BadInput, "chat template: binary JSON values cannot be passed to a template");
   }
 }
 
@@ -259,13 +335,22 @@ Value convert_json(const Json& j, int level) {
 ListData::~ListData() { release_all(items); }
 
 DictData::~DictData() {
-  std::vector<Value> values;
-  for (auto& [key, value] : items) {
-    values.push_back(std::move(key));
-    values.push_back(std::move(value));
+  const bool nested = std::any_of(items.begin(), items.end(), [](const auto& kv) {
+    return kv.first.is_list() || kv.first.is_dict() || kv.second.is_list() || kv.second.is_dict();
+  });
+  if (!nested) return;
+  try {
+    std::vector<Value> values;
+    values.reserve(items.size() * 2);
+    for (auto& [key, value] : items) {
+      values.push_back(std::move(key));
+      values.push_back(std::move(value));
+    }
+    items.clear();
+    release_all(values);
+  } catch (...) {
+    // Out of memory: the items are freed by ordinary recursion.
   }
-  items.clear();
-  release_all(values);
 }
 
 Value Value::undefined(std::string hint) {
@@ -291,7 +376,13 @@ Value Value::list(std::vector<Value> items, bool tuple) {
   check_depth(depth + 1);
   Value v;
   v.kind_ = Kind::List;
-  v.data_ = std::make_shared<ListData>(ListData{std::move(items), tuple, depth + 1});
+  v.data_ = std::make_shared<ListData>(ListData{std::move(items), tuple, false, depth + 1});
+  return v;
+}
+
+Value Value::generator(std::vector<Value> items) {
+  Value v = list(std::move(items));
+  v.as_list().lazy = true;
   return v;
 }
 
@@ -318,10 +409,14 @@ double Value::as_double() const {
 
 const void* Value::identity() const {
   switch (kind_) {
-    case Kind::List: return &as_list();
-    case Kind::Dict: return &as_dict();
-    case Kind::Callable: return &as_callable();
-    default: return nullptr;
+    case Kind::List:
+      return &as_list();
+    case Kind::Dict:
+      return &as_dict();
+    case Kind::Callable:
+      return &as_callable();
+    default:
+      return nullptr;
   }
 }
 
@@ -351,33 +446,47 @@ void Value::release_children(std::vector<Value>& out) {
 bool Value::truthy() const {
   switch (kind_) {
     case Kind::Undefined:
-    case Kind::None: return false;
+    case Kind::None:
+      return false;
     case Kind::Bool:
-    case Kind::Int: return as_int() != 0;
-    case Kind::Float: return as_double() != 0.0;
-    case Kind::String: return !as_string().empty();
-    case Kind::List: return !as_list().items.empty();
-    case Kind::Dict: return is_namespace() || !as_dict().items.empty();
-    case Kind::Callable: return true;
+    case Kind::Int:
+      return as_int() != 0;
+    case Kind::Float:
+      return as_double() != 0.0;
+    case Kind::String:
+      return !as_string().empty();
+    case Kind::List:
+      return as_list().lazy || !as_list().items.empty();
+    case Kind::Dict:
+      return is_namespace() || !as_dict().items.empty();
+    case Kind::Callable:
+      return true;
   }
   return false;
 }
 
 std::string Value::str() const {
   switch (kind_) {
-    case Kind::Undefined: return "";
-    case Kind::None: return "None";
-    case Kind::Bool: return as_bool() ? "True" : "False";
-    case Kind::Int: return std::to_string(as_int());
-    case Kind::Float: return format_float(as_double());
-    case Kind::String: return as_string();
+    case Kind::Undefined:
+      return "";
+    case Kind::None:
+      return "None";
+    case Kind::Bool:
+      return as_bool() ? "True" : "False";
+    case Kind::Int:
+      return std::to_string(as_int());
+    case Kind::Float:
+      return format_float(as_double());
+    case Kind::String:
+      return as_string();
     case Kind::List:
     case Kind::Dict: {
       std::string out;
       repr_into(*this, out, 0);
       return out;
     }
-    case Kind::Callable: return "<function " + as_callable().name + ">";
+    case Kind::Callable:
+      return "<function " + as_callable().name + ">";
   }
   return "";
 }
@@ -390,15 +499,24 @@ std::string Value::repr() const {
 
 const char* Value::type_name() const {
   switch (kind_) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "NoneType";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::List: return is_tuple() ? "tuple" : "list";
-    case Kind::Dict: return is_namespace() ? "Namespace" : "dict";
-    case Kind::Callable: return "function";
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "NoneType";
+    case Kind::Bool:
+      return "bool";
+    case Kind::Int:
+      return "int";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return "str";
+    case Kind::List:
+      return is_generator() ? "generator" : is_tuple() ? "tuple" : "list";
+    case Kind::Dict:
+      return is_namespace() ? "Namespace" : "dict";
+    case Kind::Callable:
+      return "function";
   }
   return "object";
 }
@@ -417,30 +535,47 @@ const Value* Value::find_name(std::string_view key) const {
   return nullptr;
 }
 
+ValueBudget::ValueBudget(uint64_t max_nodes, size_t max_text) : saved_nodes_(t_nodes_left), saved_text_(t_max_text) {
+  t_nodes_left = max_nodes;
+  t_max_text = max_text;
+}
+
+ValueBudget::~ValueBudget() {
+  t_nodes_left = saved_nodes_;
+  t_max_text = saved_text_;
+}
+
 bool equal(const Value& a, const Value& b) { return equal_at(a, b, 0); }
 
-bool less(const Value& a, const Value& b) {
+namespace {
+
+bool less_at(const Value& a, const Value& b, int level) {
+  check_recursion(level);
   if (a.is_number() && b.is_number()) {
     if (a.kind() == Value::Kind::Float || b.kind() == Value::Kind::Float) return a.as_double() < b.as_double();
     return a.as_int() < b.as_int();
   }
   if (a.is_string() && b.is_string()) return a.as_string() < b.as_string();
-  if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple()) {
+  if (a.is_list() && b.is_list() && a.is_tuple() == b.is_tuple() && !a.is_generator() && !b.is_generator()) {
     const auto& x = a.as_list().items;
     const auto& y = b.as_list().items;
     for (size_t i = 0; i < x.size() && i < y.size(); ++i) {
-      if (!equal(x[i], y[i])) return less(x[i], y[i]);
+      if (!equal_at(x[i], y[i], level + 1)) return less_at(x[i], y[i], level + 1);
     }
     return x.size() < y.size();
   }
   if (a.is_undefined() || b.is_undefined()) {
     const Value& u = a.is_undefined() ? a : b;
-    fail(ErrorKind::BadInput, "chat template: " + (u.as_string().empty() ? "an undefined value" : u.as_string()) +
-                                  " (cannot be compared)");
+    fail(ErrorKind::BadInput,
+         "chat template: " + (u.as_string().empty() ? "an undefined value" : u.as_string()) + " (cannot be compared)");
   }
-  fail(ErrorKind::BadInput, std::string("chat template: '<' not supported between instances of '") +
-                                a.type_name() + "' and '" + b.type_name() + "'");
+  fail(ErrorKind::BadInput, std::string("chat template: '<' not supported between instances of '") + a.type_name() +
+                                "' and '" + b.type_name() + "'");
 }
+
+}  // namespace
+
+bool less(const Value& a, const Value& b) { return less_at(a, b, 0); }
 
 std::string format_float(double d) {
   if (std::isnan(d)) return "nan";
@@ -508,8 +643,8 @@ std::string repr_string(std::string_view s) {
     } else if (cp < 0x20 || (cp >= 0x7F && cp <= 0xA0) || cp == 0xAD) {
       std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
       out += buf;
-    } else if ((cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) ||
-               (cp >= 0x205F && cp <= 0x206F) || cp == 0x3000 || cp == 0xFEFF) {
+    } else if ((cp >= 0x2000 && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202F) || (cp >= 0x205F && cp <= 0x206F) ||
+               cp == 0x3000 || cp == 0xFEFF) {
       std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
       out += buf;
     } else {

@@ -7,14 +7,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace hayate::chat {
 
@@ -37,6 +36,7 @@ struct Callable {
 struct ListData {
   std::vector<Value> items;
   bool tuple = false;  // prints as (a, b) and cannot be appended to
+  bool lazy = false;   // what Python's generators are (select, map, ... results): always true, no len()
   int depth = 1;       // nesting depth, kept below kMaxDepth
   ~ListData();
 };
@@ -66,6 +66,7 @@ class Value {
   Value(std::string s);
   Value(const char* s) : Value(std::string(s)) {}
   static Value list(std::vector<Value> items = {}, bool tuple = false);
+  static Value generator(std::vector<Value> items);
   static Value dict(std::vector<std::pair<Value, Value>> items = {}, bool is_namespace = false);
   static Value function(std::string name, NativeFn fn);
 
@@ -78,13 +79,14 @@ class Value {
   bool is_string() const { return kind_ == Kind::String; }
   bool is_list() const { return kind_ == Kind::List; }
   bool is_tuple() const { return kind_ == Kind::List && as_list().tuple; }
+  bool is_generator() const { return kind_ == Kind::List && as_list().lazy; }
   bool is_dict() const { return kind_ == Kind::Dict; }
   bool is_namespace() const { return kind_ == Kind::Dict && as_dict().is_namespace; }
   bool is_callable() const { return kind_ == Kind::Callable; }
 
   bool as_bool() const { return std::get<int64_t>(data_) != 0; }
-  int64_t as_int() const { return std::get<int64_t>(data_); }  // Int or Bool
-  double as_double() const;                                    // Int, Bool or Float
+  int64_t as_int() const { return std::get<int64_t>(data_); }                    // Int or Bool
+  double as_double() const;                                                      // Int, Bool or Float
   const std::string& as_string() const { return std::get<std::string>(data_); }  // String; Undefined: hint
   ListData& as_list() const { return *std::get<std::shared_ptr<ListData>>(data_); }
   DictData& as_dict() const { return *std::get<std::shared_ptr<DictData>>(data_); }
@@ -113,6 +115,21 @@ class Value {
   std::variant<int64_t, double, std::string, std::shared_ptr<ListData>, std::shared_ptr<DictData>,
                std::shared_ptr<Callable>>
       data_{int64_t{0}};
+};
+
+// Bounds the recursive operations on values below (printing, comparing, JSON) on this thread while
+// it lives: lists that share sub-lists form a DAG whose tree form can be exponentially large.
+// Past the bounds they fail with Error(BadInput). Without one, they are unbounded.
+class ValueBudget {
+ public:
+  ValueBudget(uint64_t max_nodes, size_t max_text);
+  ~ValueBudget();
+  ValueBudget(const ValueBudget&) = delete;
+  ValueBudget& operator=(const ValueBudget&) = delete;
+
+ private:
+  uint64_t saved_nodes_;
+  size_t saved_text_;
 };
 
 // Python ==, with 1 == 1.0 == True and deep comparison of lists and dicts.

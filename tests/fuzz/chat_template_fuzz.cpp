@@ -3,9 +3,8 @@
 // with a small fixed conversation and tight limits, so each input runs in milliseconds.
 #include <cstddef>
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "chat/template.h"
 #include "core/error.h"
