@@ -1,18 +1,16 @@
 #include "cli/common.h"
 
 #include <chrono>
-#include <cstdlib>
-#include <filesystem>
-#include <iostream>
+#include <cstdio>
 
+#include "cli/embedded_model.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
-#include "model/synth.h"
 
 namespace hayate::cli {
 
 void add_model_options(CLI::App& cmd, ModelOptions& o) {
-  cmd.add_option("-m,--model", o.path, "GGUF model file (default: the embedded random-weight model)");
+  cmd.add_option("-m,--model", o.path, "GGUF model file (default: the embedded demo model)");
   cmd.add_option("--backend", o.backend, "cpu (threaded, SIMD) or reference (plain fp32 oracle)")
       ->check(CLI::IsMember({"cpu", "reference"}))
       ->capture_default_str();
@@ -37,38 +35,15 @@ void add_sampling_options(CLI::App& cmd, SamplingParams& s) {
   cmd.add_option("-s,--seed", s.seed, "random seed (same seed, same text)");
 }
 
-std::string default_model_path() {
-  std::filesystem::path dir;
-  if (const char* home = std::getenv("HAYATE_HOME"); home && *home)
-    dir = home;
-  else if (const char* h = std::getenv("HOME"); h && *h)
-    dir = std::filesystem::path(h) / ".cache" / "hayate";
-  else
-    dir = ".hayate";
-  const std::filesystem::path path = dir / "default-random-llama.gguf";
-  if (!std::filesystem::exists(path)) {
-    std::filesystem::create_directories(dir);
-    SynthOptions o;
-    o.arch = "llama";
-    o.n_embd = 256;
-    o.n_layer = 4;
-    o.n_head = 8;
-    o.n_head_kv = 4;
-    o.n_ff = 768;
-    o.n_ctx = 2048;
-    o.file_type = "f16";
-    o.name = "hayate-default-tiny (random weights: prints noise, for checking the install)";
-    std::cerr << "hayate: no model given; making the embedded default (random weights) at " << path.string() << "\n";
-    synth_model(o, path.string(), std::cerr);
-  }
-  return path.string();
-}
+std::string default_model_path() { return kEmbeddedModelName; }
 
 LoadedModel load_model(const ModelOptions& o) {
   LoadedModel lm;
   const auto t0 = std::chrono::steady_clock::now();
-  const std::string path = o.path.empty() ? default_model_path() : o.path;
-  lm.model = Model::load(path);
+  if (o.path.empty() || o.path == kEmbeddedModelName)
+    lm.model = Model::from_file(gguf::File::parse(embedded_model(), kEmbeddedModelName));
+  else
+    lm.model = Model::load(o.path);
   if (lm.model->file->find("tokenizer.ggml.tokens")) lm.tokenizer = Tokenizer::from_gguf(*lm.model->file);
   lm.backend = make_backend(o.backend, o.threads);
   lm.backend->prepare(*lm.model);

@@ -13,7 +13,7 @@ namespace hayate::cli {
 
 // Options shared by the commands that load a model.
 struct ModelOptions {
-  std::string path;  // empty: the embedded default
+  std::string path;  // empty or "embedded:hayate-demo": the embedded default
   std::string backend = "cpu";
   int threads = 0;
   int32_t ctx_size = 0;  // 0: min(model's trained context, 4096)
@@ -22,8 +22,8 @@ struct ModelOptions {
 void add_model_options(CLI::App& cmd, ModelOptions& o);
 void add_sampling_options(CLI::App& cmd, SamplingParams& s);
 
-// The embedded default model: a small random-weight llama that `hayate synth` writes on first
-// use under $HAYATE_HOME (default ~/.cache/hayate). Returns its path.
+// The embedded default model (tools/demo-model/, linked into the program): its name, which
+// load_model takes as a path like an empty one. Random-weight models come from `hayate synth`.
 std::string default_model_path();
 
 struct LoadedModel {
@@ -45,5 +45,10 @@ void add_synth_command(CLI::App& app);
 void add_quantize_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+#ifdef HAYATE_HAVE_SERVER
+void add_serve_command(CLI::App& app);
+#endif
+void add_bench_command(CLI::App& app);
 
 }  // namespace hayate::cli

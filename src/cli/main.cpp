@@ -15,6 +15,11 @@ int main(int argc, char** argv) {
   hayate::cli::add_quantize_command(app);
   hayate::cli::add_convert_command(app);
   hayate::cli::add_tokenize_command(app);
+  hayate::cli::add_eval_command(app);
+#ifdef HAYATE_HAVE_SERVER
+  hayate::cli::add_serve_command(app);
+#endif
+  hayate::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -81,14 +81,24 @@ TEST(Cli, PromptIdsLogitsOutAndStopStrings) {
   }
 }
 
-TEST(Cli, DefaultModelIsMadeOnFirstUse) {
+TEST(Cli, DefaultModelIsTheEmbeddedDemoModel) {
+  // No -m: the demo model linked into the program answers, and nothing is written to disk.
   const std::string home = test::temp_path("home");
   std::filesystem::remove_all(home);
-  const auto r = test::run_command("HAYATE_HOME=" + home + " " + kBin + " run -p hi -n 4 2>&1");
+  const std::string prompt = test::temp_path("prompt.txt");
+  std::ofstream(prompt) << "<|im_start|>user\nWhat is 23 + 45?<|im_end|>\n<|im_start|>assistant\n";
+  const auto r =
+      test::run_command("HAYATE_HOME=" + home + " " + kBin + " run -f " + prompt + " -n 8 --temp 0 --json 2>/dev/null");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(r.output.find("random weights"), std::string::npos) << r.output;
-  EXPECT_TRUE(std::filesystem::exists(home + "/default-random-llama.gguf"));
-  EXPECT_NE(r.output.find("tok/s"), std::string::npos);
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["text"], "68");
+  EXPECT_EQ(j["finish_reason"], "stop");
+  EXPECT_FALSE(std::filesystem::exists(home));
+
+  const auto chat = test::run_command("echo 'What is 23 + 45?' | " + kBin + " chat --temp 0 2>&1");
+  ASSERT_EQ(chat.exit_code, 0) << chat.output;
+  EXPECT_NE(chat.output.find("hayate-demo"), std::string::npos) << chat.output;
+  EXPECT_NE(chat.output.find("> 68\n"), std::string::npos) << chat.output;
 }
 
 TEST(Cli, ErrorsAreClearWithExitCodes) {

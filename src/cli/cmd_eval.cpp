@@ -1,0 +1,280 @@
+// `hayate eval`: perplexity of a text and exact-match accuracy on prompt/answer tasks, measured
+// through the same Session (and so the same forward pass and backends) as `hayate run`.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cli/common.h"
+#include "core/error.h"
+#include "engine/session.h"
+
+namespace hayate::cli {
+namespace {
+
+using nlohmann::json;
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(ErrorKind::NotFound, path + ": cannot open");
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+std::string trim(const std::string& s) {
+  const auto first = s.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
+}
+
+void write_json_file(const std::string& path, const json& j) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f) fail(ErrorKind::BadInput, path + ": cannot open for writing");
+  f << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+  if (!f) fail(ErrorKind::ResourceExhausted, path + ": write failed");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// --- perplexity --------------------------------------------------------------------------------
+
+struct PerplexityOptions {
+  ModelOptions model;
+  std::string file, token_ids, out;
+  int32_t ctx = 512;
+  bool json = false;
+};
+
+// A JSON array of ids, or an object whose "token_ids" is one (tools/demo-model's reference_ppl.json).
+std::vector<int32_t> read_token_ids(const std::string& path, int32_t n_vocab) {
+  json j;
+  try {
+    j = json::parse(read_file(path));
+  } catch (const json::parse_error& e) {
+    fail(ErrorKind::BadInput, path + ": not JSON (" + e.what() + ")");
+  }
+  const json& ids = j.is_object() && j.contains("token_ids") ? j["token_ids"] : j;
+  if (!ids.is_array()) fail(ErrorKind::BadInput, path + ": expected an array of token ids or {\"token_ids\": [...]}");
+  std::vector<int32_t> out;
+  for (const json& id : ids) {
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= n_vocab)
+      fail(ErrorKind::BadInput,
+           path + ": " + id.dump() + " is not a token id of this model (0.." + std::to_string(n_vocab - 1) + ")");
+    out.push_back(id.get<int32_t>());
+  }
+  return out;
+}
+
+// Log-softmax of `target` in one row of logits, in double.
+double nll_of(const float* logits, int32_t n_vocab, int32_t target, int32_t* top1) {
+  const float* best = std::max_element(logits, logits + n_vocab);
+  *top1 = static_cast<int32_t>(best - logits);
+  double sum = 0;
+  for (int32_t v = 0; v < n_vocab; ++v) sum += std::exp(static_cast<double>(logits[v]) - *best);
+  return std::log(sum) + *best - logits[target];
+}
+
+// Non-overlapping windows of ctx tokens, each from an empty cache; every token after a window's
+// first is predicted. tools/demo-model/train.py computes PyTorch's figure the same way.
+void perplexity(const PerplexityOptions& o) {
+  if (o.ctx < 2) fail(ErrorKind::BadInput, "--ctx must be at least 2");
+  ModelOptions mo = o.model;
+  mo.ctx_size = o.ctx;
+  LoadedModel lm = load_model(mo);
+  const int32_t n_vocab = lm.model->hp.n_vocab;
+  std::vector<int32_t> ids;
+  if (!o.token_ids.empty()) {
+    ids = read_token_ids(o.token_ids, n_vocab);
+  } else {
+    if (o.file.empty()) fail(ErrorKind::BadInput, "give a text FILE or --token-ids FILE.json");
+    if (!lm.tokenizer) fail(ErrorKind::BadInput, "the model has no tokenizer; give --token-ids FILE.json");
+    ids = lm.tokenizer->encode(read_file(o.file), false, true);
+  }
+  if (ids.size() < 2) fail(ErrorKind::BadInput, "the text has fewer than 2 tokens: nothing to predict");
+  if (o.ctx > lm.model->hp.n_ctx_train)
+    std::cerr << "hayate eval: warning: --ctx " << o.ctx << " is longer than the model's trained context "
+              << lm.model->hp.n_ctx_train << "\n";
+
+  Session session(*lm.model, *lm.backend, o.ctx);
+  std::vector<double> nll;
+  std::vector<int32_t> top1;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t lo = 0; lo + 1 < ids.size(); lo += static_cast<size_t>(o.ctx)) {
+    const size_t n = std::min(ids.size() - lo, static_cast<size_t>(o.ctx));
+    if (n < 2) break;
+    session.reset();
+    const std::vector<float> logits = session.feed(std::span<const int32_t>(ids.data() + lo, n), true);
+    for (size_t p = 0; p + 1 < n; ++p) {
+      int32_t best = 0;
+      nll.push_back(nll_of(logits.data() + p * static_cast<size_t>(n_vocab), n_vocab, ids[lo + p + 1], &best));
+      top1.push_back(best);
+    }
+  }
+  const double seconds = seconds_since(t0);
+  double mean = 0, var = 0;
+  for (double x : nll) mean += x;
+  mean /= static_cast<double>(nll.size());
+  for (double x : nll) var += (x - mean) * (x - mean);
+  var /= static_cast<double>(std::max<size_t>(1, nll.size() - 1));
+  const double stderr_nll = std::sqrt(var / static_cast<double>(nll.size()));
+  const double ppl = std::exp(mean);
+
+  json j = {{"tokens", ids.size()},
+            {"predicted", nll.size()},
+            {"ctx", o.ctx},
+            {"mean_nll", mean},
+            {"std_error_nll", stderr_nll},
+            {"perplexity", ppl},
+            {"perplexity_std_error", ppl * stderr_nll},
+            {"seconds", seconds},
+            {"tokens_per_second", static_cast<double>(ids.size()) / seconds},
+            {"backend", lm.backend->name()}};
+  if (!o.out.empty()) {
+    json detail = j;
+    detail["token_ids"] = ids;
+    detail["nll"] = nll;
+    detail["top1"] = top1;
+    write_json_file(o.out, detail);
+  }
+  if (o.json) {
+    std::cout << j.dump() << "\n";
+  } else {
+    std::printf("perplexity %.4f ± %.4f (mean NLL %.5f ± %.5f over %zu predicted tokens of %zu, windows of %d)\n", ppl,
+                ppl * stderr_nll, mean, stderr_nll, nll.size(), ids.size(), o.ctx);
+    std::fprintf(stderr, "hayate eval: %.2f s (%.0f tokens/s), backend %s\n", seconds,
+                 static_cast<double>(ids.size()) / seconds, lm.backend->name().c_str());
+  }
+}
+
+// --- tasks ---------------------------------------------------------------------------------------
+
+struct TaskOptions {
+  ModelOptions model;
+  std::string file, out;
+  int32_t max_tokens = 64;
+  int32_t limit = 0;
+  bool json = false;
+};
+
+struct Item {
+  std::string prompt, answer, task;
+};
+
+std::vector<Item> read_items(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(ErrorKind::NotFound, path + ": cannot open");
+  std::vector<Item> items;
+  std::string line;
+  for (int line_no = 1; std::getline(f, line); ++line_no) {
+    if (trim(line).empty()) continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    json j;
+    try {
+      j = json::parse(line);
+    } catch (const json::parse_error& e) {
+      fail(ErrorKind::BadInput, where + ": not JSON (" + e.what() + ")");
+    }
+    if (!j.is_object() || !j.contains("prompt") || !j["prompt"].is_string() || !j.contains("answer") ||
+        !j["answer"].is_string())
+      fail(ErrorKind::BadInput, where + ": expected {\"prompt\": \"...\", \"answer\": \"...\"}");
+    items.push_back({j["prompt"], j["answer"], j.value("task", std::string("all"))});
+  }
+  if (items.empty()) fail(ErrorKind::BadInput, path + ": no items");
+  return items;
+}
+
+// Greedy generation per prompt until an end-of-generation token or max_tokens; an item is
+// correct when the generated text, trimmed, equals the answer, trimmed.
+void tasks(const TaskOptions& o) {
+  LoadedModel lm = load_model(o.model);
+  if (!lm.tokenizer) fail(ErrorKind::BadInput, "eval tasks needs a model with a tokenizer");
+  std::vector<Item> items = read_items(o.file);
+  if (o.limit > 0 && static_cast<size_t>(o.limit) < items.size()) items.resize(static_cast<size_t>(o.limit));
+
+  GenerateOptions gen;
+  gen.max_tokens = o.max_tokens;
+  gen.sampling.temperature = 0;
+  Session session(*lm.model, *lm.backend, lm.n_ctx);
+  std::map<std::string, std::pair<int, int>> per_task;  // task -> (correct, total)
+  json results = json::array();
+  int correct = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Item& it = items[i];
+    session.reset();
+    const std::vector<int32_t> ids = lm.tokenizer->encode(it.prompt, true, true);
+    if (static_cast<int32_t>(ids.size()) >= lm.n_ctx)
+      fail(ErrorKind::BadInput, o.file + ": item " + std::to_string(i + 1) + " has a prompt of " +
+                                    std::to_string(ids.size()) + " tokens, more than the context " +
+                                    std::to_string(lm.n_ctx) + " (-c) allows");
+    const GenerateResult r = session.generate(ids, gen, lm.tokenizer.get());
+    const std::string output = trim(r.text);
+    const bool ok = output == trim(it.answer);
+    correct += ok;
+    auto& [hit, n] = per_task[it.task];
+    hit += ok;
+    ++n;
+    results.push_back({{"index", i}, {"task", it.task}, {"answer", it.answer}, {"output", output}, {"correct", ok}});
+  }
+  const double seconds = seconds_since(t0);
+  json summary = {{"file", o.file},     {"items", items.size()},
+                  {"correct", correct}, {"accuracy", static_cast<double>(correct) / static_cast<double>(items.size())},
+                  {"seconds", seconds}, {"per_task", json::object()}};
+  for (const auto& [task, hn] : per_task)
+    summary["per_task"][task] = {
+        {"items", hn.second}, {"correct", hn.first}, {"accuracy", static_cast<double>(hn.first) / hn.second}};
+  if (!o.out.empty()) {
+    std::ofstream f(o.out, std::ios::binary);
+    if (!f) fail(ErrorKind::BadInput, o.out + ": cannot open for writing");
+    for (const json& r : results) f << r.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
+    if (!f) fail(ErrorKind::ResourceExhausted, o.out + ": write failed");
+  }
+  if (o.json) {
+    std::cout << summary.dump() << "\n";
+    return;
+  }
+  std::printf("accuracy %.4f (%d / %zu exact matches) on %s\n", summary["accuracy"].get<double>(), correct,
+              items.size(), o.file.c_str());
+  if (per_task.size() > 1)
+    for (const auto& [task, hn] : per_task)
+      std::printf("  %-24s %.4f (%d / %d)\n", task.c_str(), static_cast<double>(hn.first) / hn.second, hn.first,
+                  hn.second);
+  std::fprintf(stderr, "hayate eval: %.2f s, backend %s\n", seconds, lm.backend->name().c_str());
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand("eval", "measure a model: perplexity of a text, accuracy on prompt/answer tasks");
+  cmd->require_subcommand(1);
+
+  auto p = std::make_shared<PerplexityOptions>();
+  CLI::App* ppl = cmd->add_subcommand(
+      "perplexity", "perplexity over non-overlapping windows of --ctx tokens (each from an empty cache)");
+  add_model_options(*ppl, p->model);
+  ppl->add_option("file", p->file, "text file to tokenize (without BOS/EOS)");
+  ppl->add_option("--ctx", p->ctx, "window length in tokens")->capture_default_str();
+  ppl->add_option("--token-ids", p->token_ids, "use these ids: a JSON array, or an object with \"token_ids\"");
+  ppl->add_option("--out", p->out, "write per-token NLL and top-1 ids as JSON");
+  ppl->add_flag("--json", p->json, "print the summary as JSON");
+  ppl->callback([p] { perplexity(*p); });
+
+  auto t = std::make_shared<TaskOptions>();
+  CLI::App* tk = cmd->add_subcommand(
+      "tasks", "greedy answers to JSONL {\"prompt\", \"answer\"[, \"task\"]} items; exact match after trimming");
+  add_model_options(*tk, t->model);
+  tk->add_option("file", t->file, "JSONL task file")->required();
+  tk->add_option("-n,--max-tokens", t->max_tokens, "most tokens to generate per item")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  tk->add_option("--limit", t->limit, "score only the first N items (0 = all)")->check(CLI::NonNegativeNumber);
+  tk->add_option("--out", t->out, "write one JSON line per item (answer, output, correct)");
+  tk->add_flag("--json", t->json, "print the summary as JSON");
+  tk->callback([t] { tasks(*t); });
+}
+
+}  // namespace hayate::cli

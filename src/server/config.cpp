@@ -1,0 +1,307 @@
+#include "server/config.h"
+
+#include <arpa/inet.h>
+#include <toml++/toml.h>
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace hayate::server {
+namespace {
+
+using C = ServerConfig;
+
+std::vector<ConfigField> make_fields() {
+  return {
+      {"host", "", &C::host, "address to listen on (loopback by default)"},
+      {"port", "-p", &C::port, "TCP port (0: any free port, logged as 'listening on HOST:PORT')", 0, 65535},
+      {"http_threads", "", &C::http_threads, "threads serving HTTP connections", 1, 256},
+      {"model", "-m", &C::model, "GGUF model file (empty: the embedded default model)"},
+      {"model_alias", "", &C::model_alias, "model id in /v1/models and responses (empty: the file name)"},
+      {"backend", "", &C::backend, "cpu (threaded, SIMD) or reference (plain fp32 oracle)", 0, 0, {"cpu", "reference"}},
+      {"threads", "-t", &C::threads, "compute threads (0: all cores)", 0, 4096},
+      {"ctx_size", "-c", &C::ctx_size, "context size in tokens (0: the model's, at most 4096)", 0, 1 << 24},
+      {"max_running", "", &C::max_running, "most sequences decoded together (continuous batching)", 1, 65536},
+      {"max_waiting", "", &C::max_waiting, "most queued requests; more are answered 429", 0, 1 << 24},
+      {"max_batch_tokens", "", &C::max_batch_tokens, "most tokens in one forward step", 1, 1 << 20},
+      {"kv_blocks", "", &C::kv_blocks, "KV cache size in blocks of 16 positions (0: two full contexts)", 0, 1 << 24},
+      {"prefix_caching", "", &C::prefix_caching, "reuse the KV blocks of shared prompt prefixes"},
+      {"api_keys", "", &C::api_keys, "accepted API keys (Authorization: Bearer KEY), comma-separated", 0, 0, {}, true},
+      {"no_auth", "", &C::no_auth, "serve without API keys on any address (loopback needs no flag)"},
+      {"rate_limit_rpm", "", &C::rate_limit_rpm, "requests per minute per key (0: no limit)", 0, 1e9},
+      {"rate_limit_burst", "", &C::rate_limit_burst, "requests a key may send at once before the limit applies", 1,
+       1e9},
+      {"cors_origins", "", &C::cors_origins, "origins allowed by CORS, comma-separated ('*': any; empty: no CORS)"},
+      {"max_body_bytes", "", &C::max_body_bytes, "largest request body; more is answered 413", 1, 1ll << 32},
+      {"max_prompt_tokens", "", &C::max_prompt_tokens, "longest prompt in tokens (0: the context size)", 0, 1 << 24},
+      {"max_tokens_cap", "", &C::max_tokens_cap, "largest max_tokens a request may ask (0: the context size)", 0,
+       1 << 24},
+      {"max_n", "", &C::max_n, "largest n (choices per request)", 1, 128},
+      {"request_timeout", "", &C::request_timeout, "seconds a request may take before a 504 (0: no limit)", 0, 1e7},
+      {"idle_timeout", "", &C::idle_timeout,
+       "seconds a connection may take to send a request, idle keep-alive time included (0: no limit)", 0, 1e7},
+      {"drain_timeout", "", &C::drain_timeout, "seconds running requests get to finish on SIGTERM", 0, 1e7},
+      {"gzip", "", &C::gzip, "gzip responses over 1 KiB when the client accepts it (not streams)"},
+      {"slow_request_ms", "", &C::slow_request_ms, "log a 'slow request' line above this duration", 0, 1e9},
+      {"log_level",
+       "",
+       &C::log_level,
+       "trace, debug, info, warn, error or off",
+       0,
+       0,
+       {"trace", "debug", "info", "warn", "error", "off"}},
+  };
+}
+
+std::string toml_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string format_double(double v) {
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  std::string s(buf, end);
+  if (s.find_first_of(".eE") == std::string::npos) s += ".0";  // TOML floats need a fraction
+  return s;
+}
+
+std::string trim(std::string_view s) {
+  size_t a = 0, b = s.size();
+  while (a < b && std::isspace(static_cast<unsigned char>(s[a]))) ++a;
+  while (b > a && std::isspace(static_cast<unsigned char>(s[b - 1]))) --b;
+  return std::string(s.substr(a, b - a));
+}
+
+std::vector<std::string> split_list(std::string_view text) {
+  std::vector<std::string> out;
+  std::stringstream ss{std::string(text)};
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (std::string t = trim(item); !t.empty()) out.push_back(std::move(t));
+  return out;
+}
+
+std::string range_text(const ConfigField& f) {
+  std::ostringstream os;
+  os << "[" << static_cast<int64_t>(f.min) << ", " << static_cast<int64_t>(f.max) << "]";
+  return os.str();
+}
+
+void check_number(const ConfigField& f, double v, std::string_view source) {
+  if (f.min != f.max && (v < f.min || v > f.max))
+    fail(ErrorKind::BadInput, std::string(source) + ": " + std::string(f.name) + " must be in " + range_text(f));
+}
+
+void check_choice(const ConfigField& f, const std::string& v, std::string_view source) {
+  if (f.choices.empty()) return;
+  std::string list;
+  for (std::string_view c : f.choices) {
+    if (c == v) return;
+    list += (list.empty() ? "" : ", ") + std::string(c);
+  }
+  fail(ErrorKind::BadInput,
+       std::string(source) + ": '" + v + "' is not a valid " + std::string(f.name) + "; use one of " + list);
+}
+
+// Sets a field from a parsed TOML node, with the same checks as text sources.
+void set_from_toml(const ConfigField& f, ServerConfig& c, const toml::node& node, const std::string& where) {
+  auto wrong = [&](const char* expected) {
+    fail(ErrorKind::BadInput, where + ": " + std::string(f.name) + " must be " + expected);
+  };
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_reference_t<decltype(c.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          const auto v = node.value_exact<std::string>();
+          if (!v) wrong("a string");
+          check_choice(f, *v, where);
+          c.*member = *v;
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          const auto v = node.value_exact<int64_t>();
+          if (!v) wrong("an integer");
+          check_number(f, static_cast<double>(*v), where);
+          c.*member = *v;
+        } else if constexpr (std::is_same_v<T, double>) {
+          const auto v = node.value<double>();  // an integer is a fine number of seconds
+          if (!v || !std::isfinite(*v)) wrong("a number");
+          check_number(f, *v, where);
+          c.*member = *v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          const auto v = node.value_exact<bool>();
+          if (!v) wrong("true or false");
+          c.*member = *v;
+        } else {
+          const toml::array* arr = node.as_array();
+          if (!arr) wrong("an array of strings");
+          T list;
+          for (const toml::node& item : *arr) {
+            const auto s = item.value_exact<std::string>();
+            if (!s) wrong("an array of strings");
+            list.push_back(*s);
+          }
+          c.*member = std::move(list);
+        }
+      },
+      f.ref);
+}
+
+}  // namespace
+
+std::string ConfigField::flag() const {
+  std::string out = "--" + std::string(name);
+  for (char& ch : out)
+    if (ch == '_') ch = '-';
+  return out;
+}
+
+std::string ConfigField::env_var() const {
+  std::string out = "HAYATE_" + std::string(name);
+  for (char& ch : out) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+const std::vector<ConfigField>& config_fields() {
+  static const std::vector<ConfigField> fields = make_fields();
+  return fields;
+}
+
+std::string toml_value(const ConfigField& field, const ServerConfig& config) {
+  return std::visit(
+      [&](auto member) -> std::string {
+        const auto& v = config.*member;
+        using T = std::remove_cvref_t<decltype(v)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          return toml_string(v);
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          return std::to_string(v);
+        } else if constexpr (std::is_same_v<T, double>) {
+          return format_double(v);
+        } else if constexpr (std::is_same_v<T, bool>) {
+          return v ? "true" : "false";
+        } else {
+          std::string out = "[";
+          for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + toml_string(v[i]);
+          return out + "]";
+        }
+      },
+      field.ref);
+}
+
+void set_from_text(const ConfigField& f, ServerConfig& c, std::string_view text, std::string_view source) {
+  const std::string t = trim(text);
+  auto wrong = [&](const char* expected) {
+    fail(ErrorKind::BadInput, std::string(source) + ": '" + t + "' is not " + expected);
+  };
+  std::visit(
+      [&](auto member) {
+        using T = std::remove_reference_t<decltype(c.*member)>;
+        if constexpr (std::is_same_v<T, std::string>) {
+          check_choice(f, t, source);
+          c.*member = t;
+        } else if constexpr (std::is_same_v<T, int64_t>) {
+          int64_t v = 0;
+          const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+          if (t.empty() || ec != std::errc() || end != t.data() + t.size()) wrong("an integer");
+          check_number(f, static_cast<double>(v), source);
+          c.*member = v;
+        } else if constexpr (std::is_same_v<T, double>) {
+          char* end = nullptr;
+          const double v = std::strtod(t.c_str(), &end);
+          if (t.empty() || end != t.c_str() + t.size() || !std::isfinite(v)) wrong("a number");
+          check_number(f, v, source);
+          c.*member = v;
+        } else if constexpr (std::is_same_v<T, bool>) {
+          if (t == "1" || t == "true" || t == "yes" || t == "on")
+            c.*member = true;
+          else if (t == "0" || t == "false" || t == "no" || t == "off")
+            c.*member = false;
+          else
+            wrong("a boolean (true/false, 1/0, yes/no, on/off)");
+        } else {
+          c.*member = split_list(t);
+        }
+      },
+      f.ref);
+}
+
+void apply_toml_file(ServerConfig& config, const std::string& path) {
+  if (!std::filesystem::is_regular_file(path)) fail(ErrorKind::NotFound, path + ": no such configuration file");
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    fail(ErrorKind::BadInput, path + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column) +
+                                  ": " + std::string(e.description()));
+  }
+  for (const auto& [key, node] : table) {
+    const std::string where = path + ":" + std::to_string(node.source().begin.line);
+    const ConfigField* field = nullptr;
+    for (const ConfigField& f : config_fields())
+      if (f.name == key.str()) field = &f;
+    if (!field)
+      fail(ErrorKind::BadInput,
+           where + ": unknown key '" + std::string(key.str()) + "' (hayate serve --print-config lists the keys)");
+    set_from_toml(*field, config, node, where);
+  }
+}
+
+void apply_environment(ServerConfig& config) {
+  for (const ConfigField& f : config_fields())
+    if (const char* v = std::getenv(f.env_var().c_str())) set_from_text(f, config, v, f.env_var());
+}
+
+std::string to_toml(const ServerConfig& config) {
+  std::string out = "# hayate serve: the merged configuration (file < HAYATE_* environment < flags)\n";
+  for (const ConfigField& f : config_fields()) {
+    out += "\n# " + std::string(f.help) + "\n";
+    if (f.secret) {
+      const auto* list = std::get_if<std::vector<std::string> ServerConfig::*>(&f.ref);
+      const size_t n = list ? (config.**list).size() : 0;
+      out += "# " + std::string(f.name) + ": " + std::to_string(n) + " set, not printed\n";
+      continue;
+    }
+    out += std::string(f.name) + " = " + toml_value(f, config) + "\n";
+  }
+  return out;
+}
+
+bool is_loopback_host(const std::string& host) {
+  if (host == "localhost") return true;
+  in_addr v4{};
+  if (::inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  if (::inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+void validate(const ServerConfig& config) {
+  if (config.api_keys.empty() && !config.no_auth && !is_loopback_host(config.host))
+    fail(ErrorKind::BadInput, "refusing to serve on " + config.host +
+                                  " without API keys: anyone who can reach it could use the model. Set api_keys "
+                                  "(--api-keys KEY or HAYATE_API_KEYS), or pass --no-auth to serve openly");
+  for (const std::string& k : config.api_keys)
+    if (k.size() < 8) fail(ErrorKind::BadInput, "api_keys: every key needs at least 8 characters");
+}
+
+}  // namespace hayate::server

@@ -1,0 +1,94 @@
+// The configuration of `hayate serve`: one struct, and one table of its fields that drives all
+// three sources (a TOML file, HAYATE_* environment variables, command-line flags), the help texts
+// and --print-config. Later sources win: file < environment < flags.
+//
+// A field named `max_body_bytes` is the TOML key `max_body_bytes`, the variable
+// HAYATE_MAX_BODY_BYTES and the flag --max-body-bytes. List fields are TOML arrays of strings and
+// comma-separated in the environment and on the command line.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace hayate::server {
+
+struct ServerConfig {
+  // Listening
+  std::string host = "127.0.0.1";
+  int64_t port = 8080;  // 0: any free port (the bound one is logged as "listening on HOST:PORT")
+  int64_t http_threads = 2;
+  // Model and engine
+  std::string model;        // empty: the embedded default (random weights)
+  std::string model_alias;  // the id in /v1/models; empty: the file's name without .gguf
+  std::string backend = "cpu";
+  int64_t threads = 0;
+  int64_t ctx_size = EngineConfig{}.n_ctx;
+  int64_t max_running = EngineConfig{}.max_running;
+  int64_t max_waiting = EngineConfig{}.max_waiting;
+  int64_t max_batch_tokens = EngineConfig{}.max_batch_tokens;
+  int64_t kv_blocks = EngineConfig{}.kv_blocks;
+  bool prefix_caching = EngineConfig{}.prefix_caching;
+  // Access
+  std::vector<std::string> api_keys;
+  bool no_auth = false;
+  int64_t rate_limit_rpm = 0;  // per key; 0: no limit
+  int64_t rate_limit_burst = 10;
+  std::vector<std::string> cors_origins;
+  // Limits
+  int64_t max_body_bytes = 1 << 20;
+  int64_t max_prompt_tokens = 0;  // 0: the context size
+  int64_t max_tokens_cap = 0;     // 0: the context size
+  int64_t max_n = 16;
+  double request_timeout = 600;  // seconds; 0: none
+  double idle_timeout = 60;      // seconds to send a whole request, idle keep-alive time included
+  double drain_timeout = 30;     // seconds
+  // Output
+  bool gzip = true;
+  int64_t slow_request_ms = 10000;
+  std::string log_level = "info";
+};
+
+using FieldRef = std::variant<std::string ServerConfig::*, int64_t ServerConfig::*, double ServerConfig::*,
+                              bool ServerConfig::*, std::vector<std::string> ServerConfig::*>;
+
+struct ConfigField {
+  std::string_view name;        // TOML key; the flag and variable names derive from it
+  std::string_view short_flag;  // e.g. "-m", or empty
+  FieldRef ref;
+  std::string_view help;
+  double min = 0, max = 0;                  // numbers: the allowed range (min == max: any)
+  std::vector<std::string_view> choices{};  // strings: the allowed values (empty: any)
+  bool secret = false;                      // not printed by --print-config
+
+  std::string flag() const;     // --max-body-bytes
+  std::string env_var() const;  // HAYATE_MAX_BODY_BYTES
+};
+
+const std::vector<ConfigField>& config_fields();
+
+// The field's value as TOML text ("8080", "\"cpu\"", "[\"a\", \"b\"]", "true").
+std::string toml_value(const ConfigField& field, const ServerConfig& config);
+// Sets a field from text (an environment variable or a flag). Error(BadInput) naming `source`
+// and the expected form when the text does not parse or is out of range.
+void set_from_text(const ConfigField& field, ServerConfig& config, std::string_view text, std::string_view source);
+
+// Error(NotFound) when the file is missing, Error(BadInput) naming the line for a syntax error,
+// an unknown key or a value of the wrong type.
+void apply_toml_file(ServerConfig& config, const std::string& path);
+// Reads HAYATE_<FIELD> for every field that is set in the environment.
+void apply_environment(ServerConfig& config);
+// The whole configuration as a TOML document (secrets replaced by a comment saying how many).
+std::string to_toml(const ServerConfig& config);
+
+// Checks what no single field can: the authentication policy. Without API keys and without
+// no_auth, the server refuses to start unless it binds to a loopback address, where only this
+// machine can reach it. Error(BadInput) saying what to set.
+void validate(const ServerConfig& config);
+bool is_loopback_host(const std::string& host);
+
+}  // namespace hayate::server

@@ -1,0 +1,359 @@
+#include "server/connection.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <cctype>
+
+#include "server/gzip.h"
+
+namespace hayate::server {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+struct Connection {
+  explicit Connection(tcp::socket s) : socket(std::move(s)), wake(socket.get_executor()) {}
+
+  tcp::socket socket;  // its executor is the connection's strand: everything below runs there
+  beast::flat_buffer buffer;
+  asio::steady_timer wake;  // a waiting handler sleeps on it; cancel() wakes it
+  std::string peer;
+  bool busy = false;        // between reading a request and finishing its response
+  bool watching = false;    // a peer-watch read is outstanding
+  bool want_watch = false;  // keep the peer watch going
+  bool peer_gone = false;   // the client closed or reset the connection
+};
+
+namespace {
+
+constexpr size_t kWatchBufferLimit = 64 * 1024;  // pipelined bytes held while a response runs
+constexpr size_t kGzipMinBytes = 1024;
+
+// Reads the socket while a handler waits, so that a client who hangs up is noticed: a read that
+// ends in EOF or an error marks the peer gone and wakes the handler. Bytes that arrive (a
+// pipelined request) are kept in the buffer for the next parse.
+void start_peer_watch(const std::shared_ptr<Connection>& c) {
+  c->want_watch = true;
+  if (c->watching || c->peer_gone || c->buffer.size() >= kWatchBufferLimit) return;
+  c->watching = true;
+  c->socket.async_read_some(c->buffer.prepare(4096), [c](error_code ec, size_t n) {
+    c->watching = false;
+    c->buffer.commit(n);
+    if (ec && ec != asio::error::operation_aborted) c->peer_gone = true;
+    if (!ec && c->want_watch)
+      start_peer_watch(c);
+    else
+      c->wake.cancel();
+  });
+}
+
+awaitable<> stop_peer_watch(const std::shared_ptr<Connection>& c) {
+  c->want_watch = false;
+  if (!c->watching) co_return;
+  error_code ec;
+  c->socket.cancel(ec);
+  while (c->watching) {
+    c->wake.expires_at(Clock::time_point::max());
+    co_await c->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+}
+
+// The client may name the request (x-request-id); only a short, plain id is echoed into logs.
+std::string pick_request_id(const std::string& given) {
+  if (!given.empty() && given.size() <= 64 && std::all_of(given.begin(), given.end(), [](char ch) {
+        return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+      }))
+    return given;
+  return api::new_request_id("req-");
+}
+
+class ConnectionExchange final : public Exchange {
+ public:
+  ConnectionExchange(std::shared_ptr<Connection> c, ServerState& st, HttpRequest rq, bool keep_alive)
+      : c_(std::move(c)), st_(st), rq_(std::move(rq)), keep_alive_(keep_alive), started_(Clock::now()) {
+    id_ = pick_request_id(rq_.header("x-request-id"));
+    const double timeout = st_.config().request_timeout;
+    deadline_ = timeout > 0
+                    ? started_ + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(timeout))
+                    : Clock::time_point::max();
+  }
+
+  const HttpRequest& request() const override { return rq_; }
+  const std::string& request_id() const override { return id_; }
+  std::string peer_address() const override { return c_->peer; }
+  Clock::time_point started() const override { return started_; }
+  bool peer_gone() const override { return c_->peer_gone; }
+  bool response_started() const override { return status_ != 0; }
+  int status() const { return c_->peer_gone && !finished_ ? 499 : status_; }
+  bool keep_alive() const { return keep_alive_ && finished_ && !c_->peer_gone && !st_.stopping(); }
+
+  awaitable<> respond(int status, std::string body, std::string_view content_type, Headers extra) override {
+    http::response<http::string_body> res{static_cast<http::status>(status), 11};
+    common_headers(res);
+    if (!content_type.empty()) res.set(http::field::content_type, std::string(content_type));
+    for (auto& [name, value] : extra) res.set(name, value);
+    if (st_.config().gzip && body.size() > kGzipMinBytes && accepts_gzip(rq_.header("accept-encoding"))) {
+      body = gzip_compress(body);
+      res.set(http::field::content_encoding, "gzip");
+      res.set(http::field::vary, "Accept-Encoding");
+    }
+    res.body() = std::move(body);
+    res.keep_alive(keep_alive_ && !st_.stopping());
+    res.prepare_payload();
+    status_ = status;
+    error_code ec;
+    co_await http::async_write(c_->socket, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) c_->peer_gone = true;
+    finished_ = true;
+  }
+
+  awaitable<bool> stream_begin() override {
+    http::response<http::empty_body> res{http::status::ok, 11};
+    common_headers(res);
+    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::cache_control, "no-cache");
+    res.set("X-Accel-Buffering", "no");  // proxies: pass events on at once
+    res.keep_alive(keep_alive_ && !st_.stopping());
+    res.chunked(true);
+    status_ = 200;
+    http::response_serializer<http::empty_body> sr{res};
+    error_code ec;
+    co_await http::async_write_header(c_->socket, sr, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) c_->peer_gone = true;
+    co_return !c_->peer_gone;
+  }
+
+  awaitable<bool> stream_write(std::string event) override {
+    if (c_->peer_gone) co_return false;
+    error_code ec;
+    const auto chunk = http::make_chunk(asio::buffer(event));
+    co_await asio::async_write(c_->socket, chunk, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) c_->peer_gone = true;
+    co_return !c_->peer_gone;
+  }
+
+  awaitable<> stream_end() override {
+    error_code ec;
+    const auto last = http::make_chunk_last();
+    co_await asio::async_write(c_->socket, last, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) c_->peer_gone = true;
+    finished_ = true;
+  }
+
+  void watch(RequestHandle& handle) override { handle.set_notify(waker()); }
+
+  std::function<void()> waker() override {
+    start_peer_watch(c_);
+    return [weak = std::weak_ptr<Connection>(c_), strand = c_->socket.get_executor()] {
+      asio::post(strand, [weak] {
+        if (auto c = weak.lock()) c->wake.cancel();
+      });
+    };
+  }
+
+  // A wake-up posted from the engine's thread runs on this strand, and this coroutine holds the
+  // strand from its last handle.next(0ms) until it suspends here, so a wake-up for an event the
+  // handler has not read can only run after the wait below has begun: none is lost.
+  awaitable<Wake> wait() override {
+    if (c_->peer_gone) co_return Wake::PeerGone;
+    start_peer_watch(c_);
+    c_->wake.expires_at(deadline_);
+    error_code ec;
+    co_await c_->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (c_->peer_gone) co_return Wake::PeerGone;
+    if (!ec && Clock::now() >= deadline_) co_return Wake::Timeout;
+    co_return Wake::Event;
+  }
+
+ private:
+  template <typename Message>
+  void common_headers(Message& res) {
+    res.set(http::field::server, "hayate");
+    res.set("x-request-id", id_);
+    const std::string origin = rq_.header("origin");
+    if (origin.empty()) return;
+    for (const std::string& allowed : st_.config().cors_origins) {
+      if (allowed == "*" || allowed == origin) {
+        res.set(http::field::access_control_allow_origin, allowed == "*" ? "*" : origin);
+        res.set(http::field::access_control_expose_headers, "x-request-id, Retry-After");
+        res.set(http::field::vary, "Origin");
+        return;
+      }
+    }
+  }
+
+  std::shared_ptr<Connection> c_;
+  ServerState& st_;
+  HttpRequest rq_;
+  bool keep_alive_;
+  Clock::time_point started_, deadline_;
+  std::string id_;
+  int status_ = 0;
+  bool finished_ = false;
+};
+
+HttpRequest to_request(http::request<http::string_body>&& m) {
+  HttpRequest rq;
+  rq.method = std::string(m.method_string());
+  const std::string target(m.target().data(), m.target().size());
+  rq.path = target.substr(0, target.find('?'));
+  for (const auto& field : m) rq.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  rq.body = std::move(m.body());
+  return rq;
+}
+
+// An error answered before the request was read whole (413, a malformed request), after which
+// the connection closes. The unread rest of the request is read and dropped for a moment first:
+// closing with unread bytes makes the kernel send a reset that can destroy the response.
+awaitable<> respond_and_close(const std::shared_ptr<Connection>& c, int status, const std::string& body) {
+  http::response<http::string_body> res{static_cast<http::status>(status), 11};
+  res.set(http::field::server, "hayate");
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(false);
+  res.body() = body;
+  res.prepare_payload();
+  error_code ec;
+  co_await http::async_write(c->socket, res, asio::redirect_error(asio::use_awaitable, ec));
+  c->socket.shutdown(tcp::socket::shutdown_send, ec);
+  asio::steady_timer linger(c->socket.get_executor());
+  linger.expires_after(std::chrono::seconds(2));
+  linger.async_wait([c](error_code e) {
+    if (!e) c->socket.close(e);
+  });
+  std::array<char, 16384> scratch;
+  size_t dropped = 0;
+  while (!ec && dropped < (64u << 20)) {
+    dropped += co_await c->socket.async_read_some(asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
+  }
+  linger.cancel();
+}
+
+void log_request(const ConnectionExchange& ex, ServerState& st, const std::string& route) {
+  const double seconds = std::chrono::duration<double>(Clock::now() - ex.started()).count();
+  const int status = ex.status();
+  st.metrics().request_done(route, status, seconds);
+  const auto ms = static_cast<int64_t>(seconds * 1000);
+  const HttpRequest& rq = ex.request();
+  spdlog::info("request_id={} method={} path={} status={} duration_ms={} prompt_tokens={} completion_tokens={} peer={}",
+               ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens,
+               ex.peer_address());
+  if (ms > st.config().slow_request_ms)
+    spdlog::warn("slow request: request_id={} path={} duration_ms={} over slow_request_ms={}", ex.request_id(), rq.path,
+                 ms, st.config().slow_request_ms);
+}
+
+}  // namespace
+
+std::string HttpRequest::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+        }))
+      return v;
+  return "";
+}
+
+void ConnectionSet::add(const std::shared_ptr<Connection>& c) {
+  std::lock_guard lk(mu_);
+  open_[c.get()] = c;
+}
+
+void ConnectionSet::remove(Connection* c) {
+  std::lock_guard lk(mu_);
+  open_.erase(c);
+}
+
+size_t ConnectionSet::size() const {
+  std::lock_guard lk(mu_);
+  return open_.size();
+}
+
+void ConnectionSet::close_idle() {
+  std::lock_guard lk(mu_);
+  for (const auto& [raw, weak] : open_) {
+    if (auto c = weak.lock())
+      asio::post(c->socket.get_executor(), [c] {
+        error_code ec;
+        if (!c->busy) c->socket.close(ec);
+      });
+  }
+}
+
+awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet& connections) {
+  auto c = std::make_shared<Connection>(std::move(socket));
+  error_code ec;
+  c->socket.set_option(tcp::no_delay(true), ec);  // events leave as soon as they are written
+  const auto remote = c->socket.remote_endpoint(ec);
+  c->peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
+  connections.add(c);
+  struct Unregister {
+    ConnectionSet& set;
+    Connection* c;
+    ~Unregister() { set.remove(c); }
+  } unregister{connections, c.get()};
+
+  asio::steady_timer read_deadline(c->socket.get_executor());
+  const double idle = st.config().idle_timeout;
+  while (!st.stopping()) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(static_cast<uint64_t>(st.config().max_body_bytes));
+    parser.header_limit(64 * 1024);
+    if (idle > 0) {  // a client that sends nothing, or a request slowly, loses its connection
+      read_deadline.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(idle)));
+      read_deadline.async_wait([c](error_code e) {
+        if (!e) c->socket.close(e);
+      });
+    }
+    co_await http::async_read_header(c->socket, c->buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    c->busy = !ec;  // from here on, shutdown lets the request finish
+    if (!ec && !parser.is_done()) {
+      if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(c->socket, asio::buffer(kContinue), asio::redirect_error(asio::use_awaitable, ec));
+      }
+      if (!ec) co_await http::async_read(c->socket, c->buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    }
+    read_deadline.cancel();
+    if (ec == http::error::body_limit) {
+      const api::ApiError e(413,
+                            "The request body is over this server's limit of " +
+                                std::to_string(st.config().max_body_bytes) + " bytes (max_body_bytes)",
+                            "invalid_request_error", "", "request_too_large");
+      const std::string body = api::error_json(e);
+      co_await respond_and_close(c, 413, body);
+      break;
+    }
+    if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
+        ec == asio::error::connection_reset || ec == asio::error::bad_descriptor)
+      break;
+    if (ec) {
+      const api::ApiError e(400, "Malformed HTTP request: " + ec.message(), "invalid_request_error");
+      const std::string body = api::error_json(e);
+      co_await respond_and_close(c, 400, body);
+      break;
+    }
+    const bool keep_alive = parser.get().keep_alive();
+    ConnectionExchange ex(c, st, to_request(parser.release()), keep_alive);
+    co_await dispatch(ex, st);
+    co_await stop_peer_watch(c);
+    c->busy = false;
+    log_request(ex, st, route_name(ex.request().path));
+    if (!ex.keep_alive()) break;
+  }
+  c->socket.shutdown(tcp::socket::shutdown_both, ec);
+  c->socket.close(ec);
+}
+
+}  // namespace hayate::server

@@ -1,0 +1,325 @@
+// /v1/chat/completions and /v1/completions: tokenize, submit one engine request per choice, then
+// collect (or stream) their events while the connection's coroutine waits without blocking.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "core/error.h"
+#include "server/routes.h"
+
+namespace hayate::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+// One prompt of a request (completions may send several), as tokens, with its echo text.
+struct Prompt {
+  std::vector<int32_t> ids;
+  std::string text;  // for echo
+};
+
+struct Job {
+  bool chat = true;
+  std::vector<Prompt> prompts;
+  int32_t n = 1;
+  std::optional<int32_t> max_tokens;  // nullopt: up to the context
+  SamplingParams sampling;
+  std::vector<std::string> stop;
+  bool logprobs = false;
+  bool stream = false, include_usage = false, echo = false;
+};
+
+// One choice: an engine request and what it has produced so far.
+struct Sequence {
+  std::shared_ptr<RequestHandle> handle;
+  size_t prompt = 0;
+  api::Choice choice;
+  Usage usage;
+  bool done = false, saw_token = false;
+  std::string error;
+  Clock::time_point last_token;
+  int32_t text_offset = 0;  // bytes of choice.text already streamed
+};
+
+constexpr uint64_t kRandomSeed = SamplingParams{}.seed;
+
+api::TokenLogprob to_logprob(const Tokenizer& tok, const SampleResult& s) {
+  api::TokenLogprob lp;
+  lp.token = tok.token_to_piece(s.id, true);
+  lp.logprob = s.logprob;
+  lp.bytes.assign(lp.token.begin(), lp.token.end());
+  for (const TokenLogprob& alt : s.top) lp.top.emplace_back(tok.token_to_piece(alt.id, true), alt.logprob);
+  return lp;
+}
+
+// Submits every choice; on any refusal the ones already queued are cancelled and the error
+// (429 for a full queue) goes to the client.
+std::vector<Sequence> submit_all(Service& svc, const Job& job) {
+  std::vector<Sequence> seqs;
+  try {
+    int32_t index = 0;
+    for (size_t p = 0; p < job.prompts.size(); ++p) {
+      for (int32_t i = 0; i < job.n; ++i, ++index) {
+        Request r;
+        r.prompt = job.prompts[p].ids;
+        // Without max_tokens, up to the context (where the engine stops with "length").
+        r.options.max_tokens =
+            job.max_tokens.value_or(std::max(1, svc.n_ctx() - static_cast<int32_t>(r.prompt.size())));
+        r.options.sampling = job.sampling;
+        if (job.sampling.seed != kRandomSeed)
+          r.options.sampling.seed = job.sampling.seed + static_cast<uint64_t>(index);
+        r.options.stop = job.stop;
+        r.logprobs = job.logprobs;
+        Sequence s;
+        s.prompt = p;
+        if (job.echo) s.choice.text = job.prompts[p].text;
+        s.handle = svc.engine().submit(std::move(r));
+        seqs.push_back(std::move(s));
+      }
+    }
+  } catch (...) {
+    for (Sequence& s : seqs) s.handle->cancel();
+    throw;
+  }
+  return seqs;
+}
+
+api::Usage total_usage(const Job& job, const std::vector<Sequence>& seqs) {
+  api::Usage u;
+  for (const Prompt& p : job.prompts) u.prompt_tokens += static_cast<int32_t>(p.ids.size());
+  std::vector<bool> counted(job.prompts.size(), false);
+  for (const Sequence& s : seqs) {
+    u.completion_tokens += s.usage.completion_tokens;
+    if (!counted[s.prompt]) u.cached_tokens += s.usage.cached_tokens;  // the prompt's first choice
+    counted[s.prompt] = true;
+  }
+  return u;
+}
+
+class Generation {
+ public:
+  Generation(Exchange& ex, Service& svc, ServerState& st, Job job)
+      : ex_(ex), svc_(svc), st_(st), job_(std::move(job)), id_(api::new_request_id(job_.chat ? "chatcmpl-" : "cmpl-")) {
+    created_ =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  awaitable<> run() {
+    seqs_ = submit_all(svc_, job_);
+    ex_.model = svc_.model_id();
+    for (const Prompt& p : job_.prompts) ex_.prompt_tokens += static_cast<int32_t>(p.ids.size());
+    st_.metrics().tokens(ex_.prompt_tokens, 0);
+    for (Sequence& s : seqs_) ex_.watch(*s.handle);
+
+    if (job_.stream) {
+      const bool started = co_await start_stream();
+      if (!started) co_return cancel_all();
+    }
+    for (;;) {
+      for (size_t i = 0; i < seqs_.size(); ++i)
+        while (!seqs_[i].done) {
+          std::optional<Event> e = seqs_[i].handle->next(0ms);
+          if (!e) break;
+          const bool alive = co_await on_event(i, *e);
+          if (!alive) co_return cancel_all();
+        }
+      if (std::all_of(seqs_.begin(), seqs_.end(), [](const Sequence& s) { return s.done; })) break;
+      const Wake w = co_await ex_.wait();
+      if (w == Wake::PeerGone) co_return cancel_all();
+      if (w == Wake::Timeout) {
+        cancel_all();
+        const api::ApiError timeout(
+            504, "The request timed out after " + format_seconds(st_.config().request_timeout) + " s", "server_error",
+            "", "timeout");
+        co_await fail_with(timeout);
+        co_return;
+      }
+    }
+    std::optional<api::ApiError> failed;
+    for (const Sequence& s : seqs_)
+      if (!s.error.empty() && !failed) failed = engine_error(s.error);
+    if (failed)
+      co_await fail_with(*failed);
+    else
+      co_await finish();
+  }
+
+ private:
+  static std::string format_seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", s);
+    return buf;
+  }
+
+  static api::ApiError engine_error(const std::string& message) {
+    if (message.find("shut down") != std::string::npos)
+      return api::ApiError(503, "The server shut down before the request finished", "server_error", "",
+                           "shutting_down");
+    return api::ApiError(500, "The engine failed: " + message, "server_error");
+  }
+
+  void cancel_all() {
+    for (Sequence& s : seqs_)
+      if (!s.done) s.handle->cancel();
+  }
+
+  awaitable<bool> start_stream() {
+    const bool begun = co_await ex_.stream_begin();
+    if (!begun) co_return false;
+    for (size_t i = 0; i < seqs_.size(); ++i) {
+      Sequence& s = seqs_[i];
+      std::string chunk;
+      if (job_.chat) {
+        chunk = api::sse_chat_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i), "assistant", "",
+                                    std::nullopt, nullptr);
+      } else if (job_.echo && !s.choice.text.empty()) {
+        chunk = api::sse_completion_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i), s.choice.text,
+                                          std::nullopt, nullptr, 0);
+        s.text_offset = static_cast<int32_t>(s.choice.text.size());
+      }
+      if (chunk.empty()) continue;
+      const bool ok = co_await ex_.stream_write(std::move(chunk));
+      if (!ok) co_return false;
+    }
+    co_return true;
+  }
+
+  // Returns false when the stream's peer has gone.
+  awaitable<bool> on_event(size_t i, Event& e) {
+    Sequence& s = seqs_[i];
+    const auto now = Clock::now();
+    if (e.kind == Event::Token) {
+      if (!s.saw_token)
+        st_.metrics().first_token(std::chrono::duration<double>(now - ex_.started()).count());
+      else
+        st_.metrics().inter_token(std::chrono::duration<double>(now - s.last_token).count());
+      s.saw_token = true;
+      s.last_token = now;
+      st_.metrics().tokens(0, 1);
+      std::optional<api::TokenLogprob> lp;
+      if (job_.logprobs) lp = to_logprob(svc_.tokenizer(), e.sample);
+      s.choice.text += e.text;
+      if (lp) s.choice.logprobs.push_back(*lp);
+      if (job_.stream && (!e.text.empty() || lp)) {
+        const std::string chunk =
+            job_.chat ? api::sse_chat_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i), std::nullopt,
+                                            e.text, std::nullopt, lp ? &*lp : nullptr)
+                      : api::sse_completion_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i), e.text,
+                                                  std::nullopt, lp ? &*lp : nullptr, s.text_offset);
+        s.text_offset += static_cast<int32_t>(e.text.size());
+        const bool ok = co_await ex_.stream_write(std::move(chunk));
+        co_return ok;
+      }
+      co_return true;
+    }
+    s.done = true;
+    s.usage = e.usage;
+    s.choice.finish_reason = e.finish_reason;
+    if (e.kind == Event::Error) {
+      s.error = e.error.empty() ? "unknown error" : e.error;
+      co_return true;
+    }
+    ex_.completion_tokens += e.usage.completion_tokens;
+    if (!job_.stream) co_return true;
+    const std::string chunk = job_.chat
+                                  ? api::sse_chat_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i),
+                                                        std::nullopt, "", e.finish_reason, nullptr)
+                                  : api::sse_completion_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i),
+                                                              "", e.finish_reason, nullptr, s.text_offset);
+    const bool ok = co_await ex_.stream_write(std::move(chunk));
+    co_return ok;
+  }
+
+  awaitable<> finish() {
+    const api::Usage usage = total_usage(job_, seqs_);
+    if (!job_.stream) {
+      std::vector<api::Choice> choices;
+      for (const Sequence& s : seqs_) choices.push_back(s.choice);
+      std::string body = job_.chat
+                             ? api::chat_completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs)
+                             : api::completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs);
+      co_await ex_.respond(200, std::move(body));
+      co_return;
+    }
+    if (job_.include_usage) {
+      std::string chunk = api::sse_usage_chunk(id_, created_, svc_.model_id(), usage, job_.chat);
+      const bool ok = co_await ex_.stream_write(std::move(chunk));
+      if (!ok) co_return;
+    }
+    std::string done = api::sse_done();
+    const bool ok = co_await ex_.stream_write(std::move(done));
+    if (!ok) co_return;
+    co_await ex_.stream_end();
+  }
+
+  awaitable<> fail_with(const api::ApiError& e) {
+    if (!ex_.response_started()) {
+      co_await respond_error(ex_, e);
+      co_return;
+    }
+    std::string error = api::sse_error(e), done = api::sse_done();
+    bool ok = co_await ex_.stream_write(std::move(error));
+    if (ok) ok = co_await ex_.stream_write(std::move(done));
+    if (!ok) co_return;
+    co_await ex_.stream_end();
+  }
+
+  Exchange& ex_;
+  Service& svc_;
+  ServerState& st_;
+  Job job_;
+  std::string id_;
+  int64_t created_ = 0;
+  std::vector<Sequence> seqs_;
+};
+
+}  // namespace
+
+awaitable<> handle_chat_completions(Exchange& ex, Service& svc, ServerState& st) {
+  api::ChatCompletionRequest req = api::parse_chat_request(ex.request().body, svc.limits());
+  svc.check_model(req.model);
+  Job job;
+  job.chat = true;
+  Prompt p;
+  p.ids = svc.tokenizer().encode(svc.render_chat(req.messages, req.extra_template_vars), false, true);
+  svc.check_prompt_length(p.ids.size(), "prompt", "messages");
+  job.prompts.push_back(std::move(p));
+  job.n = req.n;
+  job.max_tokens = req.max_tokens;
+  job.sampling = req.sampling;
+  job.stop = std::move(req.stop);
+  job.logprobs = req.logprobs;
+  job.stream = req.stream;
+  job.include_usage = req.include_usage;
+  Generation g(ex, svc, st, std::move(job));
+  co_await g.run();
+}
+
+awaitable<> handle_completions(Exchange& ex, Service& svc, ServerState& st) {
+  api::CompletionRequest req = api::parse_completion_request(ex.request().body, svc.limits());
+  svc.check_model(req.model);
+  Job job;
+  job.chat = false;
+  for (const std::string& text : req.prompts) job.prompts.push_back({svc.tokenizer().encode(text, true, true), text});
+  for (auto& ids : req.prompt_ids) {
+    std::string text = req.echo ? svc.tokenizer().decode(ids, false) : std::string();
+    job.prompts.push_back({std::move(ids), std::move(text)});
+  }
+  for (const Prompt& p : job.prompts) svc.check_prompt_length(p.ids.size(), "prompt", "prompt");
+  job.n = req.n;
+  job.max_tokens = req.max_tokens;
+  job.sampling = req.sampling;
+  job.stop = std::move(req.stop);
+  job.logprobs = req.logprobs.has_value();
+  if (req.logprobs) job.sampling.n_logprobs = *req.logprobs;
+  job.stream = req.stream;
+  job.include_usage = req.include_usage;
+  job.echo = req.echo;
+  Generation g(ex, svc, st, std::move(job));
+  co_await g.run();
+}
+
+}  // namespace hayate::server

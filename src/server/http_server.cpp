@@ -1,0 +1,176 @@
+#include "server/http_server.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "core/error.h"
+#include "server/connection.h"
+
+namespace hayate::server {
+namespace {
+
+using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+class HttpServer {
+ public:
+  explicit HttpServer(ServerState& state)
+      : state_(state),
+        ioc_(static_cast<int>(state.config().http_threads)),
+        acceptor_(ioc_),
+        signals_(ioc_, SIGINT, SIGTERM) {}
+
+  tcp::endpoint listen(const std::string& host, uint16_t port) {
+    error_code ec;
+    tcp::resolver resolver(ioc_);
+    const auto results = resolver.resolve(host, std::to_string(port), tcp::resolver::passive, ec);
+    if (ec || results.empty())
+      fail(ErrorKind::BadInput, "cannot listen on '" + host + "': " + (ec ? ec.message() : "no address"));
+    const tcp::endpoint ep = results.begin()->endpoint();
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec)
+      fail(ErrorKind::ResourceExhausted, "cannot listen on " + host + ":" + std::to_string(port) + ": " + ec.message() +
+                                             "; pick another --port (0: any free one)");
+    return acceptor_.local_endpoint();
+  }
+
+  void run() {
+    asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    asio::co_spawn(ioc_, watch_signals(), asio::detached);
+    std::vector<std::thread> threads;
+    for (int64_t i = 1; i < state_.config().http_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
+    ioc_.run();
+    for (std::thread& t : threads) t.join();
+  }
+
+  // From any thread: stop now (the model failed to load).
+  void stop() { ioc_.stop(); }
+  asio::io_context& context() { return ioc_; }
+
+ private:
+  awaitable<> accept_loop() {
+    for (;;) {
+      error_code ec;
+      tcp::socket socket =
+          co_await acceptor_.async_accept(asio::make_strand(ioc_), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec) {  // e.g. out of file descriptors: wait a little rather than spin
+        spdlog::warn("accept failed: {}", ec.message());
+        asio::steady_timer pause(ioc_, std::chrono::milliseconds(50));
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      const auto executor = socket.get_executor();
+      asio::co_spawn(executor, serve_connection(std::move(socket), state_, connections_), asio::detached);
+    }
+  }
+
+  awaitable<> watch_signals() {
+    error_code ec;
+    const int signal = co_await signals_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    const double drain = state_.config().drain_timeout;
+    spdlog::info("signal {}: no new connections; draining {} connection(s) for up to {} s", signal, connections_.size(),
+                 drain);
+    state_.set_stopping();
+    acceptor_.close(ec);
+    signals_.async_wait([this](error_code e, int) {
+      if (e) return;
+      spdlog::warn("second signal: stopping at once");
+      ioc_.stop();
+    });
+
+    asio::steady_timer tick(ioc_);
+    const auto deadline =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(drain));
+    while (connections_.size() > 0 && Clock::now() < deadline) {
+      connections_.close_idle();
+      tick.expires_after(std::chrono::milliseconds(20));
+      co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
+    if (connections_.size() > 0) {
+      spdlog::warn("drain timeout: cancelling the requests of {} connection(s)", connections_.size());
+      if (const auto svc = state_.service()) svc->shutdown(false);  // their handlers answer and close
+      const auto last = Clock::now() + std::chrono::seconds(2);
+      while (connections_.size() > 0 && Clock::now() < last) {
+        connections_.close_idle();
+        tick.expires_after(std::chrono::milliseconds(20));
+        co_await tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+    }
+    spdlog::info("stopped");
+    signals_.cancel(ec);
+    ioc_.stop();
+  }
+
+  ServerState& state_;
+  ConnectionSet connections_;  // before the io_context: its pending coroutines unregister on destruction
+  asio::io_context ioc_;
+  tcp::acceptor acceptor_;
+  asio::signal_set signals_;
+};
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("hayate");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logger->set_level(spdlog::level::from_str(level));
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int run_server(const ServerConfig& config, const std::function<LoadedModel()>& load) {
+  validate(config);
+  if (!spdlog::get("hayate")) setup_logging(config.log_level);
+  if (config.api_keys.empty())
+    spdlog::warn("no API keys: {}", config.no_auth ? "--no-auth given, anyone who can reach the server may use it"
+                                                   : "serving without authentication on a loopback address");
+
+  ServerState state(config);
+  HttpServer server(state);
+  const tcp::endpoint ep = server.listen(config.host, static_cast<uint16_t>(config.port));
+  // On stdout whatever the log level, for scripts and tests that asked for --port 0.
+  std::printf("listening on %s:%u\n", config.host.c_str(), static_cast<unsigned>(ep.port()));
+  std::fflush(stdout);
+
+  int exit_code = 0;
+  std::thread loader([&] {
+    try {
+      LoadedModel lm = load();
+      if (lm.random_weights)
+        spdlog::warn("the model {} has RANDOM WEIGHTS: it prints noise (give a real one with --model FILE)", lm.path);
+      const std::string path = lm.path;
+      const double seconds = lm.load_seconds;
+      auto service = std::make_shared<Service>(std::move(lm), config);
+      state.metrics().model_loaded(seconds);
+      spdlog::info("model {} ({}) ready in {:.2f} s; context {} tokens, {} KV blocks", service->model_id(), path,
+                   seconds, service->n_ctx(), service->engine().stats().kv_blocks_total);
+      state.set_service(std::move(service));
+    } catch (const Error& e) {
+      spdlog::error("cannot serve the model: {}", e.what());
+      exit_code = hayate::exit_code(e.kind());
+      server.stop();
+    } catch (const std::exception& e) {
+      spdlog::error("cannot serve the model: {}", e.what());
+      exit_code = 70;
+      server.stop();
+    }
+  });
+  server.run();
+  loader.join();
+  if (const auto svc = state.service()) {
+    svc->shutdown(false);
+    state.set_service(nullptr);
+  }
+  return exit_code;
+}
+
+}  // namespace hayate::server

@@ -1,0 +1,96 @@
+#include "server/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
+
+#include <sstream>
+
+namespace hayate::server {
+namespace {
+
+using prometheus::Histogram;
+
+prometheus::Counter& counter(prometheus::Registry& r, const char* name, const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
+}
+
+prometheus::Gauge& gauge(prometheus::Registry& r, const char* name, const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r).Add({});
+}
+
+Histogram& histogram(prometheus::Registry& r, const char* name, const char* help, Histogram::BucketBoundaries b) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(r).Add({}, std::move(b));
+}
+
+}  // namespace
+
+Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  prometheus::Registry& r = *registry_;
+  requests_ = &prometheus::BuildCounter()
+                   .Name("hayate_requests_total")
+                   .Help("HTTP requests answered, by route and status")
+                   .Register(r);
+  duration_ = &histogram(r, "hayate_request_duration_seconds", "time from a request's arrival to its last byte",
+                         {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300});
+  ttft_ = &histogram(r, "hayate_time_to_first_token_seconds", "time from a request's arrival to its first token",
+                     {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30});
+  itl_ = &histogram(r, "hayate_inter_token_latency_seconds", "time between successive tokens of one sequence",
+                    {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+  prompt_tokens_ = &counter(r, "hayate_prompt_tokens_total", "prompt tokens of accepted requests");
+  generation_tokens_ = &counter(r, "hayate_generation_tokens_total", "tokens generated for clients");
+  prefix_hit_ = &counter(r, "hayate_prefix_cache_hit_tokens_total", "prompt tokens whose KV came from the cache");
+  prefix_miss_ = &counter(r, "hayate_prefix_cache_miss_tokens_total", "prompt tokens the cache did not have");
+  queue_depth_ = &gauge(r, "hayate_queue_depth", "requests waiting for a slot");
+  running_ = &gauge(r, "hayate_running_sequences", "sequences being decoded");
+  batch_size_ = &gauge(r, "hayate_batch_size", "tokens in the last forward step");
+  kv_used_ = &gauge(r, "hayate_kv_blocks_used", "KV cache blocks in use (sequences and the prefix cache)");
+  kv_free_ = &gauge(r, "hayate_kv_blocks_free", "KV cache blocks free");
+  kv_cached_ = &gauge(r, "hayate_kv_blocks_cached", "KV cache blocks held by the prefix cache");
+  hit_ratio_ = &gauge(r, "hayate_prefix_cache_hit_ratio", "hit tokens / (hit + miss tokens) since start");
+  load_seconds_ = &gauge(r, "hayate_model_load_seconds", "time the model took to load");
+}
+
+Metrics::~Metrics() = default;
+
+void Metrics::request_done(const std::string& route, int status, double seconds) {
+  requests_->Add({{"route", route}, {"status", std::to_string(status)}}).Increment();
+  duration_->Observe(seconds);
+}
+
+void Metrics::first_token(double seconds) { ttft_->Observe(seconds); }
+void Metrics::inter_token(double seconds) { itl_->Observe(seconds); }
+
+void Metrics::tokens(int64_t prompt, int64_t generated) {
+  if (prompt > 0) prompt_tokens_->Increment(static_cast<double>(prompt));
+  if (generated > 0) generation_tokens_->Increment(static_cast<double>(generated));
+}
+
+void Metrics::model_loaded(double seconds) { load_seconds_->Set(seconds); }
+
+std::string Metrics::scrape(const EngineStats* st) {
+  if (st) {
+    std::lock_guard lk(scrape_mu_);
+    queue_depth_->Set(st->waiting);
+    running_->Set(st->running);
+    batch_size_->Set(st->last_batch_tokens);
+    kv_used_->Set(st->kv_blocks_used);
+    kv_free_->Set(st->kv_blocks_free);
+    kv_cached_->Set(st->kv_blocks_cached);
+    if (st->prefix_hit_tokens > last_hit_)
+      prefix_hit_->Increment(static_cast<double>(st->prefix_hit_tokens - last_hit_));
+    if (st->prefix_miss_tokens > last_miss_)
+      prefix_miss_->Increment(static_cast<double>(st->prefix_miss_tokens - last_miss_));
+    last_hit_ = std::max(last_hit_, st->prefix_hit_tokens);
+    last_miss_ = std::max(last_miss_, st->prefix_miss_tokens);
+    const int64_t looked = st->prefix_hit_tokens + st->prefix_miss_tokens;
+    hit_ratio_->Set(looked ? static_cast<double>(st->prefix_hit_tokens) / static_cast<double>(looked) : 0.0);
+  }
+  std::ostringstream out;
+  prometheus::TextSerializer().Serialize(out, registry_->Collect());
+  return out.str();
+}
+
+}  // namespace hayate::server

@@ -1,0 +1,49 @@
+// The server's Prometheus metrics: counters and histograms updated as requests run, and gauges
+// read from EngineStats when /metrics is scraped. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "engine/engine.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace hayate::server {
+
+class Metrics {
+ public:
+  Metrics();
+  ~Metrics();
+
+  void request_done(const std::string& route, int status, double seconds);
+  void first_token(double seconds_since_arrival);
+  void inter_token(double seconds);
+  void tokens(int64_t prompt, int64_t generated);
+  void model_loaded(double seconds);
+
+  // The text exposition format, gauges refreshed from `stats` (null while no model is loaded).
+  std::string scrape(const EngineStats* stats);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Histogram *duration_, *ttft_, *itl_;
+  prometheus::Counter *prompt_tokens_, *generation_tokens_;
+  prometheus::Counter *prefix_hit_, *prefix_miss_;
+  prometheus::Gauge *queue_depth_, *running_, *batch_size_, *kv_used_, *kv_free_, *kv_cached_, *hit_ratio_;
+  prometheus::Gauge* load_seconds_;
+
+  std::mutex scrape_mu_;  // the engine's counters as of the last scrape, to add their growth
+  int64_t last_hit_ = 0, last_miss_ = 0;
+};
+
+}  // namespace hayate::server

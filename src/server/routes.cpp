@@ -1,0 +1,245 @@
+#include "server/routes.h"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+
+#include "core/error.h"
+
+namespace hayate::server {
+namespace {
+
+enum class RouteId { ChatCompletions, Completions, Embeddings, Models, Health, Metrics };
+
+struct Route {
+  std::string_view path;
+  std::string_view method;
+  RouteId id;
+  bool needs_key;  // health checks and scrapes come from infrastructure that holds no key
+};
+
+constexpr Route kRoutes[] = {
+    {"/v1/chat/completions", "POST", RouteId::ChatCompletions, true},
+    {"/v1/completions", "POST", RouteId::Completions, true},
+    {"/v1/embeddings", "POST", RouteId::Embeddings, true},
+    {"/v1/models", "GET", RouteId::Models, true},
+    {"/health", "GET", RouteId::Health, false},
+    {"/metrics", "GET", RouteId::Metrics, false},
+};
+
+const Route* find_route(std::string_view path) {
+  for (const Route& r : kRoutes)
+    if (r.path == path) return &r;
+  return nullptr;
+}
+
+std::string route_list() {
+  std::string out;
+  for (const Route& r : kRoutes) out += (out.empty() ? "" : ", ") + std::string(r.method) + " " + std::string(r.path);
+  return out;
+}
+
+awaitable<> handle_health(Exchange& ex, ServerState& st) {
+  const auto svc = st.service();
+  nlohmann::json body;
+  int status = 200;
+  if (st.stopping()) {
+    body = {{"status", "stopping"}};
+    status = 503;
+  } else if (!svc) {
+    body = {{"status", "loading"}};
+    status = 503;
+  } else {
+    body = {{"status", "ok"}, {"model", svc->model_id()}};
+  }
+  std::string text = body.dump();
+  co_await ex.respond(status, std::move(text));
+}
+
+awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
+  const auto svc = st.service();
+  std::optional<EngineStats> stats;
+  if (svc) stats = svc->engine().stats();
+  std::string text = st.metrics().scrape(stats ? &*stats : nullptr);
+  co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+awaitable<> handle_models(Exchange& ex, Service& svc) {
+  std::vector<std::pair<std::string, int64_t>> models;
+  models.emplace_back(svc.model_id(), svc.created());
+  std::string body = api::models_json(models, "hayate");
+  co_await ex.respond(200, std::move(body));
+}
+
+// Why a request cannot go on, checked in this order: route, method, key, rate, readiness.
+std::optional<api::ApiError> admission(Exchange& ex, ServerState& st, const Route* route, Headers& extra) {
+  const HttpRequest& rq = ex.request();
+  if (!route)
+    return api::ApiError(404, "No route for " + rq.method + " " + rq.path + "; this server has " + route_list(),
+                         "invalid_request_error", "", "not_found");
+  if (rq.method != route->method) {
+    extra.emplace_back("Allow", std::string(route->method) + ", OPTIONS");
+    return api::ApiError(405, rq.method + " is not allowed on " + rq.path + "; use " + std::string(route->method),
+                         "invalid_request_error", "", "method_not_allowed");
+  }
+  if (!route->needs_key) return std::nullopt;
+  const std::string peer = ex.peer_address();  // "address:port"; a client's connections share the address
+  std::string client = "addr:" + peer.substr(0, peer.rfind(':'));
+  if (st.keys().enabled()) {
+    const auto key = st.keys().check(rq.header("authorization"));
+    if (!key)
+      return api::ApiError(401,
+                           rq.header("authorization").empty()
+                               ? "Missing API key: send it as 'Authorization: Bearer KEY'"
+                               : "Incorrect API key: the key in 'Authorization: Bearer KEY' is not one of this "
+                                 "server's keys",
+                           "invalid_request_error", "", "invalid_api_key");
+    client = "key:" + *key;
+  }
+  if (st.limiter().enabled()) {
+    if (const auto wait = st.limiter().acquire(client)) {
+      const auto seconds = static_cast<int64_t>(std::ceil(*wait));
+      extra.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, seconds)));
+      return api::ApiError(429,
+                           "Rate limit reached: " + std::to_string(st.config().rate_limit_rpm) +
+                               " requests per minute for this key; retry after " + extra.back().second + " s",
+                           "requests", "", "rate_limit_exceeded");
+    }
+  }
+  if (st.stopping()) return api::ApiError(503, "The server is shutting down", "server_error", "", "shutting_down");
+  if (!st.service())
+    return api::ApiError(503, "The model is still loading; retry when /health answers 200", "server_error", "",
+                         "model_loading");
+  return std::nullopt;
+}
+
+}  // namespace
+
+ServerState::ServerState(const ServerConfig& config)
+    : config_(config),
+      keys_(config.api_keys),
+      limiter_(static_cast<double>(config.rate_limit_rpm), static_cast<double>(config.rate_limit_burst)) {}
+
+std::shared_ptr<Service> ServerState::service() const {
+  std::lock_guard lk(mu_);
+  return service_;
+}
+
+void ServerState::set_service(std::shared_ptr<Service> service) {
+  std::lock_guard lk(mu_);
+  service_ = std::move(service);
+}
+
+std::string route_name(const std::string& path) {
+  const Route* r = find_route(path);
+  return r ? std::string(r->path) : "other";
+}
+
+awaitable<> respond_error(Exchange& ex, const api::ApiError& e, Headers extra) {
+  bool has_retry = false;
+  for (const auto& [name, value] : extra) has_retry |= name == "Retry-After";
+  if (e.status == 429 && !has_retry) extra.emplace_back("Retry-After", "1");
+  std::string body = api::error_json(e);
+  co_await ex.respond(e.status, std::move(body), "application/json", std::move(extra));
+}
+
+awaitable<> dispatch(Exchange& ex, ServerState& st) {
+  const HttpRequest& rq = ex.request();
+  const Route* route = find_route(rq.path);
+  if (route && rq.method == "OPTIONS") {  // CORS preflight: the connection adds the origin headers
+    // (Built before the co_await: g++ 12 cannot keep a braced list alive across a suspension.)
+    Headers preflight;
+    preflight.emplace_back("Allow", std::string(route->method) + ", OPTIONS");
+    preflight.emplace_back("Access-Control-Allow-Methods", std::string(route->method) + ", OPTIONS");
+    preflight.emplace_back("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept, X-Request-Id");
+    preflight.emplace_back("Access-Control-Max-Age", "600");
+    co_await ex.respond(204, "", "", std::move(preflight));
+    co_return;
+  }
+  Headers extra;
+  if (auto refused = admission(ex, st, route, extra)) {
+    co_await respond_error(ex, *refused, std::move(extra));
+    co_return;
+  }
+  std::optional<api::ApiError> error;
+  try {
+    const std::shared_ptr<Service> svc = st.service();
+    switch (route->id) {
+      case RouteId::Health:
+        co_await handle_health(ex, st);
+        break;
+      case RouteId::Metrics:
+        co_await handle_metrics(ex, st);
+        break;
+      case RouteId::Models:
+        co_await handle_models(ex, *svc);
+        break;
+      case RouteId::ChatCompletions:
+        co_await handle_chat_completions(ex, *svc, st);
+        break;
+      case RouteId::Completions:
+        co_await handle_completions(ex, *svc, st);
+        break;
+      case RouteId::Embeddings:
+        co_await handle_embeddings(ex, *svc, st);
+        break;
+    }
+  } catch (const api::ApiError& e) {
+    error = e;
+  } catch (const Error& e) {
+    error = api::from_error(e);
+  } catch (const std::exception& e) {
+    spdlog::error("request_id={} internal error: {}", ex.request_id(), e.what());
+    error = api::ApiError(500, std::string("Internal server error: ") + e.what(), "server_error");
+  }
+  if (!error) co_return;
+  if (ex.response_started()) {  // a stream broke after its header: nothing to do but close
+    spdlog::warn("request_id={} error after the response began: {}", ex.request_id(), error->what());
+    co_return;
+  }
+  co_await respond_error(ex, *error);
+}
+
+// ---- embeddings ----
+
+awaitable<> handle_embeddings(Exchange& ex, Service& svc, ServerState& st) {
+  const api::EmbeddingRequest req = api::parse_embedding_request(ex.request().body);
+  svc.check_model(req.model);
+  ex.model = svc.model_id();
+  std::vector<std::vector<int32_t>> inputs = req.input_ids;
+  for (const std::string& text : req.inputs) inputs.push_back(svc.tokenizer().encode(text, true, true));
+  if (req.dimensions && *req.dimensions != svc.n_embd())
+    throw api::ApiError(400,
+                        "This model's embeddings have " + std::to_string(svc.n_embd()) +
+                            " dimensions and cannot be shortened to " + std::to_string(*req.dimensions),
+                        "invalid_request_error", "dimensions");
+  int32_t total = 0;
+  for (const auto& ids : inputs) {
+    if (ids.empty())
+      throw api::ApiError(400, "An input is empty; give at least one token", "invalid_request_error", "input");
+    svc.check_prompt_length(ids.size(), "input", "input");
+    total += static_cast<int32_t>(ids.size());
+  }
+  std::vector<std::shared_future<std::vector<float>>> futures;
+  for (auto& ids : inputs) {
+    futures.push_back(svc.engine().embed(std::move(ids)).share());
+    svc.waiter().add(futures.back(), ex.waker());
+  }
+  ex.prompt_tokens = total;
+  for (;;) {
+    bool all = true;
+    for (const auto& f : futures) all &= f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
+    if (all) break;
+    const Wake w = co_await ex.wait();
+    if (w == Wake::PeerGone) co_return;  // the engine finishes them; nobody reads the results
+    if (w == Wake::Timeout)              // (thrown, not awaited: dispatch answers it)
+      throw api::ApiError(504, "The request timed out after " + std::to_string(st.config().request_timeout) + " s",
+                          "server_error", "", "timeout");
+  }
+  std::vector<std::vector<float>> vectors;
+  for (const auto& f : futures) vectors.push_back(f.get());
+  std::string body = api::embeddings_json(svc.model_id(), vectors, req.encoding_format, total);
+  co_await ex.respond(200, std::move(body));
+}
+
+}  // namespace hayate::server

@@ -1,0 +1,56 @@
+// What the server does with a request once it is read: routing, CORS preflight, API keys, rate
+// limits, then the route's handler. Errors become OpenAI error JSON here, in one place.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/exchange.h"
+#include "server/metrics.h"
+#include "server/service.h"
+
+namespace hayate::server {
+
+// State shared by every connection.
+class ServerState {
+ public:
+  explicit ServerState(const ServerConfig& config);
+
+  const ServerConfig& config() const { return config_; }
+  Metrics& metrics() { return metrics_; }
+  std::shared_ptr<Service> service() const;  // null while the model loads (and after shutdown)
+  void set_service(std::shared_ptr<Service> service);
+  bool stopping() const { return stopping_; }
+  void set_stopping() { stopping_ = true; }
+  KeyChecker& keys() { return keys_; }
+  RateLimiter& limiter() { return limiter_; }
+
+ private:
+  const ServerConfig config_;
+  Metrics metrics_;
+  mutable std::mutex mu_;
+  std::shared_ptr<Service> service_;
+  std::atomic<bool> stopping_{false};
+  KeyChecker keys_;
+  RateLimiter limiter_;
+};
+
+// The route name for metrics and logs: the path when it is a known route, else "other".
+std::string route_name(const std::string& path);
+
+// Answers one request (every path through it writes a response, unless the peer left).
+awaitable<> dispatch(Exchange& ex, ServerState& state);
+
+// The handlers, one file each (generate.cpp; routes.cpp for the small ones).
+awaitable<> handle_chat_completions(Exchange& ex, Service& service, ServerState& state);
+awaitable<> handle_completions(Exchange& ex, Service& service, ServerState& state);
+awaitable<> handle_embeddings(Exchange& ex, Service& service, ServerState& state);
+
+// Writes an error response in OpenAI's shape.
+awaitable<> respond_error(Exchange& ex, const api::ApiError& e, Headers extra = {});
+
+}  // namespace hayate::server

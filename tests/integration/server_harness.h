@@ -1,0 +1,179 @@
+// Runs the real `hayate serve` for the server tests: a small synthetic model (made once per test
+// program by `hayate synth`), the server on a free port (--port 0; the port is read from its
+// "listening on" line), ready once /health answers 200, stopped with SIGTERM.
+#pragma once
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/http_client.h"
+#include "support/test_util.h"
+
+namespace hayate::test {
+
+inline const std::string kHayate = HAYATE_BIN;
+
+// The built-in byte tokenizer (one token per byte, ChatML specials), so prompt sizes are exact.
+inline const std::string& tiny_model() {
+  static const std::string path = [] {
+    const std::string p = ::testing::TempDir() + "/hayate-server-tiny-" + std::to_string(::getpid()) + ".gguf";
+    const auto r =
+        run_command(kHayate + " synth -o " + p + " --n-embd 128 --n-layer 2 --n-head 4 --n-head-kv 2 --n-ff 256 2>&1");
+    if (r.exit_code != 0) throw std::runtime_error("hayate synth failed: " + r.output);
+    return p;
+  }();
+  return path;
+}
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+class ServerProcess {
+ public:
+  // Starts `hayate serve -m MODEL --port 0 ARGS...` with extra environment variables (without
+  // -m MODEL when `tiny` is false).
+  explicit ServerProcess(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {},
+                         bool wait_ready = true, bool tiny = true) {
+    static int counter = 0;
+    log_path_ =
+        ::testing::TempDir() + "/hayate-serve-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
+    std::vector<std::string> argv = {kHayate, "serve", "--port", "0"};
+    if (tiny) argv.insert(argv.end(), {"-m", tiny_model()});
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+      std::vector<char*> cargs;
+      for (std::string& a : argv) cargs.push_back(a.data());
+      cargs.push_back(nullptr);
+      ::execv(cargs[0], cargs.data());
+      ::_exit(127);
+    }
+    if (wait_ready) this->wait_ready();
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0 && !exited_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  // The bound port, then /health 200; fails the test (with the log) after 30 s.
+  void wait_ready() {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    const std::string listening = "listening on 127.0.0.1:";
+    while (port_ == 0) {
+      const std::string log = read_file(log_path_);
+      const size_t at = log.find(listening);
+      if (at != std::string::npos && log.find('\n', at) != std::string::npos)  // the whole line
+        port_ = std::atoi(log.c_str() + at + listening.size());
+      if (port_ == 0 && (std::chrono::steady_clock::now() > deadline || exited()))
+        throw std::runtime_error("the server did not start:\n" + log);
+      if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    for (;;) {
+      try {
+        if (http_get(port_, "/health").status == 200) return;
+      } catch (const std::exception&) {
+      }
+      if (std::chrono::steady_clock::now() > deadline || exited())
+        throw std::runtime_error("the server never became healthy:\n" + log());
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string log() const { return read_file(log_path_); }
+
+  void signal(int sig) { ::kill(pid_, sig); }
+
+  // Waits for the process to end (up to `timeout`); its exit code, or nullopt if it did not end.
+  std::optional<int> wait_exit(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!exited()) {
+      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return exit_code_;
+  }
+
+  // SIGTERM, then the exit code (nullopt when it did not stop in 30 s).
+  std::optional<int> stop() {
+    signal(SIGTERM);
+    return wait_exit(std::chrono::seconds(30));
+  }
+
+  bool exited() {
+    if (exited_) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    return exited_;
+  }
+
+  // The samples of /metrics: "name{labels}" -> value.
+  std::map<std::string, double> metrics() const {
+    std::map<std::string, double> out;
+    std::istringstream in(http_get(port_, "/metrics").body);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      const size_t space = line.rfind(' ');
+      out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+    }
+    return out;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::string log_path_;
+  bool exited_ = false;
+  int exit_code_ = -1;
+};
+
+// ChatML as the built-in tokenizer's template renders one user message.
+inline std::string chatml_prompt(const std::string& user) {
+  return "<|im_start|>user\n" + user + "<|im_end|>\n<|im_start|>assistant\n";
+}
+
+// The token count `hayate tokenize` gives for a text (no BOS/EOS added unless add_special).
+inline size_t token_count(const std::string& model, const std::string& text, bool add_special = false) {
+  const std::string path = temp_path("tokenize-input.txt");
+  std::ofstream(path, std::ios::binary) << text;
+  const auto r =
+      run_command(kHayate + " tokenize -m " + model + (add_special ? " --add-special" : "") + " --stdin < " + path);
+  if (r.exit_code != 0) throw std::runtime_error("hayate tokenize failed");
+  size_t n = 0;
+  bool in_number = false;
+  for (char c : r.output) {
+    const bool digit = std::isdigit(static_cast<unsigned char>(c)) != 0;
+    n += digit && !in_number;
+    in_number = digit;
+  }
+  return n;
+}
+
+}  // namespace hayate::test

@@ -1,0 +1,202 @@
+// `hayate serve` over time: clients that leave mid-stream, timeouts, graceful shutdown, the
+// embedded default model, and where settings come from.
+#include <gtest/gtest.h>
+
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "api/openai.h"
+#include "integration/server_harness.h"
+
+namespace hayate::test {
+namespace {
+
+using nlohmann::json;
+
+// Greedy decoding of this prompt on the tiny model runs to max_tokens without an end token, so
+// requests with it last as long as max_tokens says (the reference backend on one thread: ~1 ms
+// a token).
+std::string long_request(int max_tokens, bool stream) {
+  return json({{"messages", {{{"role", "user"}, {"content", "Hi"}}}},
+               {"max_tokens", max_tokens},
+               {"temperature", 0},
+               {"stream", stream}})
+      .dump();
+}
+
+const std::vector<std::string> kSlow = {"--backend", "reference", "-t", "1"};
+
+std::vector<std::string> slow(std::vector<std::string> more) {
+  std::vector<std::string> args = kSlow;
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+// Polls /metrics until `pred` holds (true) or `timeout` passes (false).
+template <typename Pred>
+bool metrics_reach(ServerProcess& s, Pred pred, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred(s.metrics())) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+TEST(ServerLifecycle, ClientLeavingMidStreamFreesItsKvBlocks) {
+  ServerProcess s(slow({"--no-prefix-caching"}));
+  ASSERT_EQ(s.metrics()["hayate_kv_blocks_used"], 0);
+  HttpClient c("127.0.0.1", s.port());
+  ASSERT_EQ(c.start_stream("/v1/chat/completions", long_request(1500, true)).status, 200);
+  api::SseParser parser;
+  size_t events = 0;
+  while (events < 4) {
+    parser.feed(c.read_more());
+    events += parser.take_events().size();
+  }
+  EXPECT_GT(s.metrics()["hayate_kv_blocks_used"], 0);
+  c.close();
+  using M = std::map<std::string, double>;
+  const std::string cancelled = "hayate_requests_total{route=\"/v1/chat/completions\",status=\"499\"}";
+  EXPECT_TRUE(metrics_reach(
+      s,
+      [&](M m) { return m["hayate_kv_blocks_used"] == 0 && m["hayate_running_sequences"] == 0 && m[cancelled] == 1; },
+      std::chrono::seconds(2)))
+      << "the KV blocks of a cancelled request must be freed at the next step";
+  const M m = s.metrics();
+  EXPECT_EQ(m.at(cancelled), 1) << "counted as 499 (client closed the request)";
+  EXPECT_LT(m.at("hayate_generation_tokens_total"), 1500) << "the request was cancelled, not finished";
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(ServerLifecycle, RequestTimeoutIs504) {
+  ServerProcess s(slow({"--request-timeout", "0.3"}));
+  const auto t0 = std::chrono::steady_clock::now();
+  const HttpResponse r = http_post(s.port(), "/v1/chat/completions", long_request(1500, false));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(r.status, 504) << r.body;
+  EXPECT_EQ(json::parse(r.body)["error"]["code"], "timeout");
+  using M = std::map<std::string, double>;
+  EXPECT_TRUE(metrics_reach(
+      s, [](M m) { return m["hayate_running_sequences"] == 0; }, std::chrono::seconds(2)));
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(ServerLifecycle, SigtermLetsARunningRequestFinish) {
+  ServerProcess s(kSlow);
+  auto response = std::async(std::launch::async, [port = s.port()] {
+    return http_post(port, "/v1/chat/completions", long_request(600, false));
+  });
+  using M = std::map<std::string, double>;
+  ASSERT_TRUE(metrics_reach(
+      s, [](M m) { return m["hayate_running_sequences"] == 1; }, std::chrono::seconds(5)));
+  s.signal(SIGTERM);
+  const HttpResponse r = response.get();
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json j = json::parse(r.body);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(j["usage"]["completion_tokens"], 600);
+  EXPECT_EQ(r.header("connection"), "close");
+  EXPECT_EQ(s.wait_exit(std::chrono::seconds(10)), 0) << s.log();
+  EXPECT_NE(s.log().find("draining"), std::string::npos) << s.log();
+}
+
+TEST(ServerLifecycle, IdleConnectionsAreClosed) {
+  ServerProcess s({"--idle-timeout", "0.2"});
+  HttpClient quiet("127.0.0.1", s.port());
+  EXPECT_EQ(quiet.get("/health").status, 200);  // then it says nothing more
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_ANY_THROW(quiet.get("/health")) << "the server should have closed the idle connection";
+  EXPECT_EQ(http_get(s.port(), "/health").status, 200);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(ServerLifecycle, EmbeddedDefaultModel) {
+  const std::string home = temp_path("home");
+  std::filesystem::create_directories(home);
+  ServerProcess s({}, {{"HAYATE_HOME", home}}, true, false);
+  const json models = json::parse(http_get(s.port(), "/v1/models").body);
+  const std::string id = models["data"][0]["id"];
+  EXPECT_FALSE(id.empty());
+  if (s.log().find("RANDOM WEIGHTS") != std::string::npos) {
+    EXPECT_EQ(id, "hayate-default-random");
+  }
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(ServerConfig, FileThenEnvironmentThenFlags) {
+  const std::string toml = temp_path("serve.toml");
+  std::ofstream(toml) << "max_n = 3\ngzip = false\nrequest_timeout = 12\ncors_origins = [\"https://a.example\"]\n"
+                         "api_keys = [\"sk-secret-0123456789\"]\nrate_limit_rpm = 100\n";
+  const auto r = run_command(
+      "HAYATE_MAX_N=5 HAYATE_RATE_LIMIT_RPM=200 HAYATE_CORS_ORIGINS='https://b.example, "
+      "https://c.example' " +
+      kHayate + " serve --config " + toml + " --max-n 7 --print-config");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\nmax_n = 7\n"), std::string::npos) << r.output;  // flag over env over file
+  EXPECT_NE(r.output.find("\nrate_limit_rpm = 200\n"), std::string::npos);   // env over file
+  EXPECT_NE(r.output.find("\ngzip = false\n"), std::string::npos);           // file over default
+  EXPECT_NE(r.output.find("\nrequest_timeout = 12.0\n"), std::string::npos);
+  EXPECT_NE(r.output.find("\ncors_origins = [\"https://b.example\", \"https://c.example\"]\n"), std::string::npos);
+  EXPECT_NE(r.output.find("\nport = 8080\n"), std::string::npos);  // the default
+  EXPECT_EQ(r.output.find("sk-secret"), std::string::npos) << "keys are never printed";
+  EXPECT_NE(r.output.find("api_keys: 1 set"), std::string::npos);
+}
+
+TEST(ServerConfig, BadSettingsAreNamed) {
+  const std::string toml = temp_path("bad.toml");
+  std::ofstream(toml) << "port = 1\nmax_nn = 3\n";
+  auto r = run_command(kHayate + " serve --config " + toml + " --print-config 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("bad.toml:2: unknown key 'max_nn'"), std::string::npos) << r.output;
+  r = run_command("HAYATE_PORT=eighty " + kHayate + " serve --print-config 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("HAYATE_PORT: 'eighty' is not an integer"), std::string::npos) << r.output;
+  r = run_command(kHayate + " serve --port 70000 --print-config 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--port: port must be in [0, 65535]"), std::string::npos) << r.output;
+}
+
+TEST(ServerConfig, RefusesAnOpenAddressWithoutKeys) {
+  const auto r = run_command(kHayate + " serve -m " + tiny_model() + " --host 0.0.0.0 --port 0 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("refusing to serve on 0.0.0.0 without API keys"), std::string::npos) << r.output;
+}
+
+TEST(ServerConfig, HelpListsEveryOption) {
+  const auto r = run_command(kHayate + " serve --help");
+  ASSERT_EQ(r.exit_code, 0);
+  for (const char* flag : {"--host",
+                           "--port",
+                           "--model",
+                           "--model-alias",
+                           "--backend",
+                           "--threads",
+                           "--ctx-size",
+                           "--max-running",
+                           "--max-waiting",
+                           "--max-batch-tokens",
+                           "--kv-blocks",
+                           "--prefix-caching",
+                           "--api-keys",
+                           "--no-auth",
+                           "--rate-limit-rpm",
+                           "--rate-limit-burst",
+                           "--cors-origins",
+                           "--max-body-bytes",
+                           "--max-prompt-tokens",
+                           "--max-tokens-cap",
+                           "--request-timeout",
+                           "--drain-timeout",
+                           "--idle-timeout",
+                           "--gzip",
+                           "--slow-request-ms",
+                           "--log-level",
+                           "--config",
+                           "--print-config",
+                           "HAYATE_API_KEYS"})
+    EXPECT_NE(r.output.find(flag), std::string::npos) << flag;
+}
+
+}  // namespace
+}  // namespace hayate::test
