@@ -50,6 +50,10 @@ class Backend {
   // Scratch activations live until reset_scratch(), called at the start of each forward.
   virtual Tensor alloc(int64_t rows, int64_t cols) = 0;
   virtual void reset_scratch() = 0;
+  // Scratch allocated after mark() is reused once release(mark) is called, so a layer's
+  // temporaries are not kept for the whole forward pass.
+  virtual size_t scratch_mark() const = 0;
+  virtual void scratch_release(size_t mark) = 0;
   virtual void to_host(Tensor x, float* dst) = 0;
 
   virtual void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) = 0;

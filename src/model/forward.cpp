@@ -91,9 +91,11 @@ Tensor hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
 
   Tensor x = be.alloc(n, hp.n_embd);
   be.get_rows(m.tok_embd, batch.tokens, x);
+  const size_t layer_scratch = be.scratch_mark();  // each layer reuses the same temporaries
   for (int32_t il = 0; il < hp.n_layer; ++il) {
     attention_block(m, m.layers[il], il, x, batch, kv, be, rope);
     feed_forward_block(m, m.layers[il], x, be);
+    be.scratch_release(layer_scratch);
   }
 
   std::vector<int32_t> out_rows;

@@ -16,6 +16,8 @@ class HostBackend : public Backend {
   std::unique_ptr<KvCache> make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) override;
   Tensor alloc(int64_t rows, int64_t cols) override;
   void reset_scratch() override { next_ = 0; }
+  size_t scratch_mark() const override { return next_; }
+  void scratch_release(size_t mark) override { next_ = mark; }
   void to_host(Tensor x, float* dst) override;
 
   void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) override;
