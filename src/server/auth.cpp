@@ -17,10 +17,12 @@ std::optional<std::string> KeyChecker::check(std::string_view authorization) con
   constexpr std::string_view kBearer = "Bearer ";
   if (authorization.size() <= kBearer.size() || authorization.substr(0, kBearer.size()) != kBearer) return std::nullopt;
   const std::string_view given = authorization.substr(kBearer.size());
-  std::optional<std::string> match;
+  // Every key is compared (no early exit), so the time does not tell which key matched.
+  const std::string* match = nullptr;
   for (const std::string& key : keys_)
-    if (constant_time_equal(given, key) && !match) match = key;
-  return match;
+    if (constant_time_equal(given, key) && !match) match = &key;
+  if (!match) return std::nullopt;
+  return *match;
 }
 
 std::optional<double> RateLimiter::acquire(const std::string& client, Clock::time_point now) {

@@ -17,14 +17,18 @@ namespace {
 
 using C = ServerConfig;
 
+// One row per setting: name, short flag, member, help, numeric range (min == max: any), allowed
+// values, secret.
+// clang-format off
 std::vector<ConfigField> make_fields() {
   return {
       {"host", "", &C::host, "address to listen on (loopback by default)"},
-      {"port", "-p", &C::port, "TCP port (0: any free port, logged as 'listening on HOST:PORT')", 0, 65535},
+      {"port", "-p", &C::port, "TCP port (0: any free port, printed as 'listening on HOST:PORT')", 0, 65535},
       {"http_threads", "", &C::http_threads, "threads serving HTTP connections", 1, 256},
       {"model", "-m", &C::model, "GGUF model file (empty: the embedded default model)"},
       {"model_alias", "", &C::model_alias, "model id in /v1/models and responses (empty: the file name)"},
-      {"backend", "", &C::backend, "cpu (threaded, SIMD) or reference (plain fp32 oracle)", 0, 0, {"cpu", "reference"}},
+      {"backend", "", &C::backend, "cpu (threaded, SIMD) or reference (plain fp32 oracle)", 0, 0,
+       {"cpu", "reference"}},
       {"threads", "-t", &C::threads, "compute threads (0: all cores)", 0, 4096},
       {"ctx_size", "-c", &C::ctx_size, "context size in tokens (0: the model's, at most 4096)", 0, 1 << 24},
       {"max_running", "", &C::max_running, "most sequences decoded together (continuous batching)", 1, 65536},
@@ -32,11 +36,12 @@ std::vector<ConfigField> make_fields() {
       {"max_batch_tokens", "", &C::max_batch_tokens, "most tokens in one forward step", 1, 1 << 20},
       {"kv_blocks", "", &C::kv_blocks, "KV cache size in blocks of 16 positions (0: two full contexts)", 0, 1 << 24},
       {"prefix_caching", "", &C::prefix_caching, "reuse the KV blocks of shared prompt prefixes"},
-      {"api_keys", "", &C::api_keys, "accepted API keys (Authorization: Bearer KEY), comma-separated", 0, 0, {}, true},
+      {"api_keys", "", &C::api_keys, "API keys (Authorization: Bearer KEY; 8+ characters), comma-separated", 0, 0,
+       {}, true},
       {"no_auth", "", &C::no_auth, "serve without API keys on any address (loopback needs no flag)"},
       {"rate_limit_rpm", "", &C::rate_limit_rpm, "requests per minute per key (0: no limit)", 0, 1e9},
-      {"rate_limit_burst", "", &C::rate_limit_burst, "requests a key may send at once before the limit applies", 1,
-       1e9},
+      {"rate_limit_burst", "", &C::rate_limit_burst, "requests a key may send at once before the limit applies",
+       1, 1e9},
       {"cors_origins", "", &C::cors_origins, "origins allowed by CORS, comma-separated ('*': any; empty: no CORS)"},
       {"max_body_bytes", "", &C::max_body_bytes, "largest request body; more is answered 413", 1, 1ll << 32},
       {"max_prompt_tokens", "", &C::max_prompt_tokens, "longest prompt in tokens (0: the context size)", 0, 1 << 24},
@@ -49,15 +54,11 @@ std::vector<ConfigField> make_fields() {
       {"drain_timeout", "", &C::drain_timeout, "seconds running requests get to finish on SIGTERM", 0, 1e7},
       {"gzip", "", &C::gzip, "gzip responses over 1 KiB when the client accepts it (not streams)"},
       {"slow_request_ms", "", &C::slow_request_ms, "log a 'slow request' line above this duration", 0, 1e9},
-      {"log_level",
-       "",
-       &C::log_level,
-       "trace, debug, info, warn, error or off",
-       0,
-       0,
+      {"log_level", "", &C::log_level, "trace, debug, info, warn, error or off", 0, 0,
        {"trace", "debug", "info", "warn", "error", "off"}},
   };
 }
+// clang-format on
 
 std::string toml_string(std::string_view s) {
   std::string out = "\"";
