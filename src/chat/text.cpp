@@ -2,19 +2,13 @@
 
 #include <algorithm>
 
+#include "core/utf8.h"
+
 namespace hayate::chat::text {
 namespace {
 
 // Length of the UTF-8 sequence starting at s[i], 1 for a byte that does not start a valid one.
-size_t sequence_length(std::string_view s, size_t i) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 1;
-  for (size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 1;
-  }
-  return n;
-}
+size_t sequence_length(std::string_view s, size_t i) { return std::max<size_t>(1, utf8::valid_length(s, i)); }
 
 // A pair of ranges where lower = upper + delta.
 struct CaseRange {
@@ -147,31 +141,11 @@ size_t length(std::string_view s) {
 size_t next_offset(std::string_view s, size_t offset) { return offset + sequence_length(s, offset); }
 
 char32_t decode_at(std::string_view s, size_t i) {
-  const size_t n = sequence_length(s, i);
-  const auto b = static_cast<unsigned char>(s[i]);
-  if (n == 1) return b < 0x80 ? b : 0xFFFD;
-  char32_t cp = b & (0x7F >> n);
-  for (size_t k = 1; k < n; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  return cp;
+  const size_t n = utf8::valid_length(s, i);
+  return n == 0 ? char32_t{0xFFFD} : utf8::decode(s, i, n);
 }
 
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
+void append_utf8(std::string& out, char32_t cp) { utf8::append_codepoint(out, cp); }
 
 bool is_space(char32_t c) {
   return (c >= 0x9 && c <= 0xD) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||

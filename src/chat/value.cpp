@@ -7,6 +7,7 @@
 
 #include "chat/text.h"
 #include "core/error.h"
+#include "core/json_escape.h"
 
 namespace hayate::chat {
 namespace {
@@ -144,65 +145,6 @@ bool equal_at(const Value& a, const Value& b, int level) {
   }
 }
 
-void json_string(std::string_view s, bool ensure_ascii, std::string& out) {
-  static const char* kHex = "0123456789abcdef";
-  auto unicode_escape = [&](unsigned cp) {
-    out += "\\u";
-    for (int shift = 12; shift >= 0; shift -= 4) out += kHex[(cp >> shift) & 0xF];
-  };
-  out += '"';
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x80) {
-      const size_t n = text::next_offset(s, i) - i;
-      if (ensure_ascii) {
-        const char32_t cp = text::decode_at(s, i);
-        if (cp >= 0x10000) {
-          unicode_escape(0xD800 + ((cp - 0x10000) >> 10));
-          unicode_escape(0xDC00 + ((cp - 0x10000) & 0x3FF));
-        } else {
-          unicode_escape(cp);
-        }
-      } else {
-        out.append(s, i, n);
-      }
-      i += n;
-      continue;
-    }
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
-      default:
-        if (c < 0x20) {
-          unicode_escape(c);
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-    ++i;
-  }
-  out += '"';
-}
-
 std::string json_key(const Value& key) {
   switch (key.kind()) {
     case Value::Kind::String:
@@ -245,7 +187,7 @@ void json_into(const Value& v, const JsonStyle& style, int level, std::string& o
       return;
     }
     case Value::Kind::String:
-      json_string(v.as_string(), style.ensure_ascii, out);
+      append_json_string(out, v.as_string(), style.ensure_ascii);
       return;
     case Value::Kind::List: {
       if (v.is_generator()) break;
@@ -279,7 +221,7 @@ void json_into(const Value& v, const JsonStyle& style, int level, std::string& o
       for (size_t i = 0; i < items.size(); ++i) {
         if (i > 0) out += style.item_separator;
         newline(level + 1);
-        json_string(items[i].first, style.ensure_ascii, out);
+        append_json_string(out, items[i].first, style.ensure_ascii);
         out += style.key_separator;
         json_into(*items[i].second, style, level + 1, out);
       }

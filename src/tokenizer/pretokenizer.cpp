@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "core/error.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 namespace hayate {
 namespace {

@@ -4,7 +4,7 @@
 #include "gguf/gguf.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 #include "tokenizer/vocab.h"
 
 namespace hayate {

@@ -15,7 +15,7 @@
 
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
-#include "tokenizer/utf8.h"
+#include "core/utf8.h"
 
 namespace hayate {
 namespace {

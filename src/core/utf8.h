@@ -1,5 +1,6 @@
-// UTF-8 helpers shared by the tokenizers and the stream decoder. Text handed to a tokenizer is
-// not trusted to be valid UTF-8, so every routine here copes with broken sequences.
+// UTF-8 helpers shared by the tokenizers, the stream decoder, the chat templates and the GGUF
+// printer. Their input is not trusted to be valid UTF-8, so every routine here copes with broken
+// sequences.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +29,12 @@ struct Step {
 // Examines the sequence that starts at text[pos] (pos < text.size()). Overlong forms, UTF-16
 // surrogates and code points above U+10FFFF are invalid.
 Step next(std::string_view text, size_t pos);
+
+// Length of the valid sequence at text[pos], or 0 when the bytes there are not one.
+inline size_t valid_length(std::string_view text, size_t pos) {
+  const Step step = next(text, pos);
+  return step.status == Status::Valid ? step.length : 0;
+}
 
 // Length of the longest prefix of `text` that is valid UTF-8.
 size_t valid_prefix(std::string_view text);
