@@ -130,15 +130,18 @@ def check(out_dir, corpus):
     if unspelled:
         problems.append(f"{len(unspelled)} words never spelled in training, e.g. {unspelled[:5]}")
 
-    world_items = [json.loads(line) for line in open(os.path.join(out_dir, "heldout_world.jsonl"), encoding="utf-8")]
+    with open(os.path.join(out_dir, "heldout_world.jsonl"), encoding="utf-8") as f:
+        world_items = [json.loads(line) for line in f]
     asked = {}
     for item in world_items:
         q = item["prompt"].split("<|im_start|>user\n")[1].split("<|im_end|>")[0]
         asked[q] = item["answer"]
     expected = {q: mc.fact_answer(*corpus.facts[n]) for q, (n, _) in held_q.items()}
     if asked != expected or len(world_items) != len(expected):
-        problems.append(f"heldout_world.jsonl holds {len(world_items)} items, not the {len(expected)} held-out questions")
-    other = [json.loads(line) for line in open(os.path.join(out_dir, "heldout_other.jsonl"), encoding="utf-8")]
+        problems.append(f"heldout_world.jsonl ({len(world_items)} items) is not the {len(expected)} held-out "
+                        "questions with their answers")
+    with open(os.path.join(out_dir, "heldout_other.jsonl"), encoding="utf-8") as f:
+        other = [json.loads(line) for line in f]
     if any(i["task"] == "word_spell" for i in other):
         problems.append("heldout_other.jsonl asks for a spelling, but every word is spelled in training")
 

@@ -35,7 +35,7 @@ fi
 work=$(mktemp -d)
 set +e
 PYTHONUNBUFFERED=1 timeout --kill-after=15 "$limit" python3 "$here/train.py" --data "$data" --out "$work" \
-  --minutes "$minutes" --min-frequency 1 2>&1 | tee "$OUT/train.log"
+  --minutes "$minutes" 2>&1 | tee "$OUT/train.log"
 rc=${PIPESTATUS[0]}
 set -e
 echo "train.py exit status $rc after $SECONDS s"

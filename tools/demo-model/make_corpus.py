@@ -479,7 +479,8 @@ def main():
         for m in row.get("messages", []):
             if m["role"] == "user":
                 train_prompts.add(m["content"])
-    leaked = [i for i in addition + world + other if i["prompt"].split("user\n")[1].split("<|im_end|>")[0] in train_prompts]
+    leaked = [i for i in addition + world + other
+              if i["prompt"].split("user\n")[1].split("<|im_end|>")[0] in train_prompts]
     if leaked:
         raise SystemExit(f"internal error: {len(leaked)} held-out questions occur in training, e.g. {leaked[0]}")
     write_jsonl(os.path.join(args.out, "heldout_addition.jsonl"), addition)

@@ -3,12 +3,13 @@
 
     python3 tools/demo-model/test_corpus.py
 
-- recipe 1 still writes the committed data/ held-out files (the committed model's), and recipe 2
-  the committed data-v2/ ones: neither depends on the corpus size, so a small run shows it;
+- the generator still writes the committed held-out files of data/ (the committed model's) and of
+  data-v2/ (while it exists), each with the recipe its stats.json names (none: recipe 1); they do
+  not depend on the corpus size, so a small run shows it;
 - recipe 2 keeps its rules (make_corpus.py --check exits 0 on it);
 - the checker fails, naming the rule, on corpora that break one: a held-out question planted in
-  training, a wrong answer, a frame no other attribute trains, a word never spelled, a held-out
-  spelling item.
+  training, a wrong answer in training or in the held-out file, a frame no other attribute
+  trains, a word never spelled, a held-out spelling item.
 """
 
 import filecmp
@@ -71,23 +72,27 @@ class Corpus(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
         self.assertIn(words, r.stderr)
 
-    def test_recipe1_writes_the_committed_heldout_files(self):
-        out = os.path.join(self.tmp, "v1")
-        r = make(out, 1)
-        self.assertEqual(r.returncode, 0, r.stderr)
-        for name in HELD_OUT:
-            self.assertTrue(filecmp.cmp(os.path.join(out, name), os.path.join(HERE, "data", name), shallow=False), name)
+    def test_generator_writes_the_committed_heldout_files(self):
+        folders = [f for f in ("data", "data-v2") if os.path.isdir(os.path.join(HERE, f))]
+        self.assertIn("data", folders)
+        for folder in folders:
+            with open(os.path.join(HERE, folder, "stats.json"), encoding="utf-8") as f:
+                recipe = json.load(f).get("recipe", 1)
+            out = self.v2 if recipe == 2 else os.path.join(self.tmp, f"v{recipe}")
+            if recipe != 2:
+                r = make(out, recipe)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            for name in HELD_OUT:
+                self.assertTrue(filecmp.cmp(os.path.join(out, name), os.path.join(HERE, folder, name), shallow=False),
+                                f"{folder}/{name} is not what recipe {recipe} writes")
 
-    def test_recipe2_keeps_its_rules_and_matches_data_v2(self):
+    def test_recipe2_keeps_its_rules(self):
         self.assertEqual(self.v2_run.returncode, 0, self.v2_run.stdout + self.v2_run.stderr)
         with open(os.path.join(self.v2, "check.json"), encoding="utf-8") as f:
             report = json.load(f)
         self.assertEqual(report["problems"], [])
         self.assertEqual(report["heldout_world"], 394)
         self.assertGreaterEqual(report["phrasings_per_fact"]["min"], 10)
-        for name in HELD_OUT:
-            self.assertTrue(filecmp.cmp(os.path.join(self.v2, name), os.path.join(HERE, "data-v2", name),
-                                        shallow=False), name)
 
     def test_check_finds_a_heldout_question_in_training(self):
         out = self.broken_copy("leak")
@@ -100,6 +105,15 @@ class Corpus(unittest.TestCase):
         out = self.broken_copy("wrong")
         rewrite(os.path.join(out, "train.jsonl"), lambda rows: rows + [turn("Who is the mayor of Brackenford?", "Nobody")])
         self.assert_check_fails(out, "with 'Nobody'")
+
+    def test_check_finds_a_wrong_heldout_answer(self):
+        out = self.broken_copy("heldout-answer")
+
+        def change_first(rows):
+            rows[0]["answer"] = "Nowhere"
+            return rows
+        rewrite(os.path.join(out, "heldout_world.jsonl"), change_first)
+        self.assert_check_fails(out, "is not the 394 held-out questions with their answers")
 
     def test_check_finds_a_broken_shape_rule(self):
         out = self.broken_copy("shape")  # frame "{x} has which {a}?" then trains no attribute at all

@@ -65,7 +65,7 @@ def read_jsonl(path):
 
 # --- tokenizer -------------------------------------------------------------------------------
 
-def train_tokenizer(texts, vocab_size, min_frequency):
+def train_tokenizer(texts, vocab_size):
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
@@ -73,7 +73,7 @@ def train_tokenizer(texts, vocab_size, min_frequency):
         pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIALS,
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, min_frequency=2, special_tokens=SPECIALS,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     plain = (t.replace("<|im_start|>", "\n").replace("<|im_end|>", "\n") for t in texts)
     tokenizer.train_from_iterator(plain, trainer=trainer)
@@ -314,8 +314,6 @@ def main():
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (0: the budget decides)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--vocab-size", type=int, default=4096)
-    p.add_argument("--min-frequency", type=int, default=2,
-                   help="BPE merges need a pair seen this often (2 stopped recipe 1's vocabulary at 2,051)")
     p.add_argument("--hidden", type=int, default=384)
     p.add_argument("--intermediate", type=int, default=1024)
     p.add_argument("--layers", type=int, default=8)
@@ -345,7 +343,7 @@ def main():
 
     texts = read_rows(args.data)
     log(f"{len(texts)} training rows ({time.time() - t_start:.1f} s)")
-    tokenizer = train_tokenizer(texts[:150000], args.vocab_size, args.min_frequency)
+    tokenizer = train_tokenizer(texts[:150000], args.vocab_size)
     write_tokenizer_files(tokenizer, hf_dir, args.ctx)
     sample = tokenizer.encode("<|im_start|>user\nWhat is 47 + 38?<|im_end|>").tokens
     log(f"tokenizer: {tokenizer.get_vocab_size(with_added_tokens=True)} tokens ({time.time() - t_start:.1f} s); {sample}")
