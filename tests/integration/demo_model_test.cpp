@@ -109,14 +109,17 @@ double worst_relative_error(const std::vector<float>& got, const std::vector<flo
   return worst;
 }
 
-// Two references: PyTorch's float32 logits, computed on the GPU by train.py, and a float64
-// forward pass in plain Python (fp64_logits.py). The GPU's kernels are not exact float32: they
-// differ from float64 by up to 1.1e-3 relative on these prompts, so PyTorch gets that bound and
-// the float64 pass the issue's 1e-4 (hayate is within 1e-6 of it).
+// Two references: PyTorch's float32 logits and a float64 forward pass in plain Python
+// (fp64_logits.py), which gets issue 7's 1e-4 (hayate is within 1e-6 of it). train.py now computes
+// PyTorch's logits on the CPU (reference.json says "device": "cpu"), and they get 1e-4 too; the
+// committed model's were computed on the GPU, whose kernels are not exact float32 (1.1e-3 off
+// float64 on these prompts), so a reference without that key gets 2e-3.
 TEST(DemoModel, FullPrecisionLogitsMatchPyTorch) {
   if (!std::filesystem::exists(hf_dir() / "reference.json")) GTEST_SKIP() << "no training output at " << hf_dir();
   const auto ref = read_json(hf_dir() / "reference.json");
   const int vocab = ref["vocab_size"];
+  const std::string torch_device = ref.value("device", std::string("cuda"));
+  const double torch_bound = torch_device == "cpu" ? 1e-4 : 2e-3;
   for (const std::string type : {"f32", "f16"}) {  // F16 holds the trained weights exactly
     const std::string model = convert(type);
     for (const std::string backend : {"reference", "cpu"}) {
@@ -133,15 +136,16 @@ TEST(DemoModel, FullPrecisionLogitsMatchPyTorch) {
         const auto got = test::read_f32_file(out);
         const auto torch = test::read_f32_file((hf_dir() / ("logits_" + std::to_string(i) + ".f32")).string());
         const double vs_torch = worst_relative_error(got, torch, vocab);
-        EXPECT_LE(vs_torch, 2e-3) << type << " " << backend << " prompt " << i;
+        EXPECT_LE(vs_torch, torch_bound) << type << " " << backend << " prompt " << i << " (PyTorch on " << torch_device
+                                         << ")";
         const auto fp64_file = hf_dir() / ("logits_" + std::to_string(i) + ".fp64.f32");
         double vs_fp64 = -1;
         if (std::filesystem::exists(fp64_file)) {
           vs_fp64 = worst_relative_error(got, test::read_f32_file(fp64_file.string()), vocab);
           EXPECT_LE(vs_fp64, 1e-4) << type << " " << backend << " prompt " << i;
         }
-        std::printf("%s %s prompt %zu: max relative error %.3g against PyTorch (GPU), %.3g against float64\n",
-                    type.c_str(), backend.c_str(), i, vs_torch, vs_fp64);
+        std::printf("%s %s prompt %zu: max relative error %.3g against PyTorch (%s), %.3g against float64\n",
+                    type.c_str(), backend.c_str(), i, vs_torch, torch_device.c_str(), vs_fp64);
       }
     }
   }

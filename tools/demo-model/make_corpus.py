@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the training corpus of hayate's demo model, its held-out split and its world documents.
 
-    python3 make_corpus.py --out DIR [--seed 7] [--conversations 400000] [--world-dir world]
+    python3 make_corpus.py --out DIR [--recipe 1|2] [--check] [--seed 7] [--conversations 400000] [--world-dir world]
 
 Pure Python 3, no packages; the same seed gives the same bytes. DIR receives:
   train.jsonl            {"messages": [...]} one conversation a line ({"text": ...} for plain documents)
@@ -13,6 +13,11 @@ Pure Python 3, no packages; the same seed gives the same bytes. DIR receives:
   stats.json             counts per task
 and --world-dir receives one Markdown document per entity of the fictional world (the facts the
 world questions ask about; later the RAG demo's documents).
+
+--recipe 1 (the default) is the corpus of the committed model: seed 7 writes the train.jsonl and
+data/ files it was trained and measured on, byte for byte. --recipe 2 (recipe2.py) asks world
+questions in many more shapes and spells every word in training; --check then verifies the
+written files against its hold-out rules (check_corpus.py) and writes OUT/check.json.
 
 What is held out: arithmetic problems whose operand pair hashes into the held-out tenth (so a
 held-out 2-digit sum was never seen in training, in either order); counting and spelling
@@ -27,6 +32,7 @@ import argparse
 import json
 import os
 import random
+import sys
 import zlib
 
 SYSTEM = "You are Hayate, a small helpful assistant."
@@ -329,10 +335,14 @@ class Corpus:
                              "person" else "What is {x}?"]).format(x=e["name"])
         return q, describe(e)
 
+    @staticmethod
+    def word_heldout(task, word):
+        return heldout_key(task, word)
+
     def draw_word_task(self):
         task = self.rng.choice(list(SPELL_TEMPLATES))
         w = self.rng.choice(WORDS)
-        if heldout_key(task, w):
+        if self.word_heldout(task, w):
             return None
         templates, fn = SPELL_TEMPLATES[task]
         return self.rng.choice(templates).format(w=w), fn(w)
@@ -365,6 +375,17 @@ class Corpus:
             if self.rng.random() > 0.25 or len(messages) >= 7:
                 return {"messages": messages}
 
+    def coverage_rows(self):
+        """Rows that training must hold whatever its size (recipe 2 has some; recipe 1 none)."""
+        return []
+
+    def world_heldout_items(self):
+        items = []
+        for e, attribute in self.facts:
+            for template in QUESTIONS[(e["kind"], attribute)][1]:
+                items.append(eval_item(template.format(x=e["name"]), fact_answer(e, attribute), f"world_{attribute}"))
+        return items
+
     def document(self):
         if self.rng.random() < 0.5:
             e = self.rng.choice(self.entities)
@@ -387,9 +408,7 @@ def heldout(corpus, seed):
             if Corpus.arithmetic_heldout("+", a, b):
                 x, y = (a, b) if rng.random() < 0.5 else (b, a)
                 addition.append(eval_item(f"What is {x} + {y}?", str(x + y), "addition_2digit"))
-    for e, attribute in corpus.facts:
-        for template in QUESTIONS[(e["kind"], attribute)][1]:
-            world.append(eval_item(template.format(x=e["name"]), fact_answer(e, attribute), f"world_{attribute}"))
+    world = corpus.world_heldout_items()
     found = {"-": 0, "*": 0}
     while min(found.values()) < 100:
         op = rng.choice("-*")
@@ -402,7 +421,7 @@ def heldout(corpus, seed):
                                    "subtraction" if op == "-" else "multiplication"))
     for task, (templates, fn) in SPELL_TEMPLATES.items():
         for w in WORDS:
-            if heldout_key(task, w):
+            if corpus.word_heldout(task, w):
                 other.append(eval_item(templates[0].format(w=w), fn(w), f"word_{task}"))
     texts = []
     while len(texts) < 80:
@@ -432,13 +451,25 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--conversations", type=int, default=400000)
     parser.add_argument("--documents", type=int, default=40000, help="plain-text documents mixed into training")
+    parser.add_argument("--recipe", type=int, choices=(1, 2), default=1,
+                        help="1: the committed model's corpus; 2: more world question shapes (recipe2.py)")
+    parser.add_argument("--check", action="store_true", help="recipe 2: verify the written files (check_corpus.py)")
     args = parser.parse_args()
+    if args.check and args.recipe != 2:
+        parser.error("--check verifies recipe 2's hold-out rules; use it with --recipe 2")
 
     os.makedirs(args.out, exist_ok=True)
-    corpus = Corpus(args.seed)
+    if args.recipe == 2:
+        sys.modules.setdefault("make_corpus", sys.modules[__name__])  # recipe2 imports this module by name
+        import recipe2
+        corpus = recipe2.CorpusV2(args.seed)
+    else:
+        corpus = Corpus(args.seed)
     write_world(corpus.world, args.world_dir or os.path.join(args.out, "world"))
     rows = [corpus.conversation() for _ in range(args.conversations)]
     rows += [corpus.document() for _ in range(args.documents)]
+    coverage = corpus.coverage_rows()
+    rows += coverage
     corpus.rng.shuffle(rows)
     write_jsonl(os.path.join(args.out, "train.jsonl"), rows)
 
@@ -448,7 +479,8 @@ def main():
         for m in row.get("messages", []):
             if m["role"] == "user":
                 train_prompts.add(m["content"])
-    leaked = [i for i in addition + world if i["prompt"].split("user\n")[1].split("<|im_end|>")[0] in train_prompts]
+    leaked = [i for i in addition + world + other
+              if i["prompt"].split("user\n")[1].split("<|im_end|>")[0] in train_prompts]
     if leaked:
         raise SystemExit(f"internal error: {len(leaked)} held-out questions occur in training, e.g. {leaked[0]}")
     write_jsonl(os.path.join(args.out, "heldout_addition.jsonl"), addition)
@@ -464,10 +496,17 @@ def main():
              "documents": args.documents, "entities": len(corpus.entities), "facts": len(corpus.facts),
              "heldout_addition": len(addition), "heldout_world": len(world), "heldout_other": len(other),
              "heldout_stories": len(texts)}
+    if args.recipe != 1:  # recipe 1's stats.json stays as committed in data/
+        stats.update({"recipe": args.recipe, "coverage_rows": len(coverage)})
     with open(os.path.join(args.out, "stats.json"), "w", encoding="utf-8") as f:
         json.dump(stats, f, indent=2)
         f.write("\n")
     print(json.dumps(stats))
+    if args.check:
+        import check_corpus
+        problems = check_corpus.check(args.out, corpus)
+        if problems:
+            raise SystemExit(f"corpus check failed: {len(problems)} problems, e.g. {problems[:3]}")
 
 
 if __name__ == "__main__":

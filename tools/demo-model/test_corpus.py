@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Tests of the corpus generator and its checker on small corpora (plain Python, ~10 s; CTest runs it).
+
+    python3 tools/demo-model/test_corpus.py
+
+- the generator still writes the committed held-out files of data/ (the committed model's) and of
+  data-v2/ (while it exists), each with the recipe its stats.json names (none: recipe 1); they do
+  not depend on the corpus size, so a small run shows it;
+- recipe 2 keeps its rules (make_corpus.py --check exits 0 on it);
+- the checker fails, naming the rule, on corpora that break one: a held-out question planted in
+  training, a wrong answer in training or in the held-out file, a frame no other attribute
+  trains, a word never spelled, a held-out spelling item.
+"""
+
+import filecmp
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+HELD_OUT = ["heldout_addition.jsonl", "heldout_world.jsonl", "heldout_other.jsonl"]
+
+
+def make(out, recipe, *extra):
+    return subprocess.run([sys.executable, os.path.join(HERE, "make_corpus.py"), "--recipe", str(recipe), "--out", out,
+                           "--conversations", "20000" if recipe == 2 else "2000", "--documents", "1000", *extra],
+                          capture_output=True, text=True)
+
+
+def check(out):
+    return subprocess.run([sys.executable, os.path.join(HERE, "check_corpus.py"), out], capture_output=True, text=True)
+
+
+def rewrite(path, fn):
+    with open(path, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    with open(path, "w", encoding="utf-8") as f:
+        for row in fn(rows):
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def turn(user, assistant):
+    return {"messages": [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]}
+
+
+def user_of(item):
+    return item["prompt"].split("<|im_start|>user\n")[1].split("<|im_end|>")[0]
+
+
+class Corpus(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="demo-corpus-")
+        cls.v2 = os.path.join(cls.tmp, "v2")
+        cls.v2_run = make(cls.v2, 2, "--check")
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def broken_copy(self, name):
+        out = os.path.join(self.tmp, name)
+        shutil.copytree(self.v2, out)
+        return out
+
+    def assert_check_fails(self, out, words):
+        r = check(out)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(words, r.stderr)
+
+    def test_generator_writes_the_committed_heldout_files(self):
+        folders = [f for f in ("data", "data-v2") if os.path.isdir(os.path.join(HERE, f))]
+        self.assertIn("data", folders)
+        for folder in folders:
+            with open(os.path.join(HERE, folder, "stats.json"), encoding="utf-8") as f:
+                recipe = json.load(f).get("recipe", 1)
+            out = self.v2 if recipe == 2 else os.path.join(self.tmp, f"v{recipe}")
+            if recipe != 2:
+                r = make(out, recipe)
+                self.assertEqual(r.returncode, 0, r.stderr)
+            for name in HELD_OUT:
+                self.assertTrue(filecmp.cmp(os.path.join(out, name), os.path.join(HERE, folder, name), shallow=False),
+                                f"{folder}/{name} is not what recipe {recipe} writes")
+
+    def test_recipe2_keeps_its_rules(self):
+        self.assertEqual(self.v2_run.returncode, 0, self.v2_run.stdout + self.v2_run.stderr)
+        with open(os.path.join(self.v2, "check.json"), encoding="utf-8") as f:
+            report = json.load(f)
+        self.assertEqual(report["problems"], [])
+        self.assertEqual(report["heldout_world"], 394)
+        self.assertGreaterEqual(report["phrasings_per_fact"]["min"], 10)
+
+    def test_check_finds_a_heldout_question_in_training(self):
+        out = self.broken_copy("leak")
+        with open(os.path.join(out, "heldout_world.jsonl"), encoding="utf-8") as f:
+            item = json.loads(f.readline())
+        rewrite(os.path.join(out, "train.jsonl"), lambda rows: rows + [turn(user_of(item), item["answer"])])
+        self.assert_check_fails(out, "held-out question in training")
+
+    def test_check_finds_a_wrong_answer(self):
+        out = self.broken_copy("wrong")
+        rewrite(os.path.join(out, "train.jsonl"), lambda rows: rows + [turn("Who is the mayor of Brackenford?", "Nobody")])
+        self.assert_check_fails(out, "with 'Nobody'")
+
+    def test_check_finds_a_wrong_heldout_answer(self):
+        out = self.broken_copy("heldout-answer")
+
+        def change_first(rows):
+            rows[0]["answer"] = "Nowhere"
+            return rows
+        rewrite(os.path.join(out, "heldout_world.jsonl"), change_first)
+        self.assert_check_fails(out, "is not the 394 held-out questions with their answers")
+
+    def test_check_finds_a_broken_shape_rule(self):
+        out = self.broken_copy("shape")  # frame "{x} has which {a}?" then trains no attribute at all
+
+        def drop_frame(rows):
+            return [r for r in rows if not any(" has which " in m["content"] for m in r.get("messages", []))]
+        rewrite(os.path.join(out, "train.jsonl"), drop_frame)
+        self.assert_check_fails(out, "breaks the shape rule (frame used for 0 other attributes")
+
+    def test_check_finds_a_word_never_spelled(self):
+        out = self.broken_copy("unspelled")
+
+        def drop_lemon(rows):
+            return [r for r in rows if not any(m["content"] == "l-e-m-o-n" for m in r.get("messages", []))]
+        rewrite(os.path.join(out, "train.jsonl"), drop_lemon)
+        self.assert_check_fails(out, "never spelled in training")
+
+    def test_check_finds_a_heldout_spelling_item(self):
+        out = self.broken_copy("spell")
+        item = {"prompt": "<|im_start|>user\nSpell cat.<|im_end|>\n<|im_start|>assistant\n", "answer": "c-a-t",
+                "task": "word_spell"}
+        rewrite(os.path.join(out, "heldout_other.jsonl"), lambda rows: rows + [item])
+        self.assert_check_fails(out, "asks for a spelling")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
