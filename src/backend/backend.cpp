@@ -24,7 +24,8 @@ std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string&
     be->prepare(model);
     return be;
   }
-  if (opt.device == "auto" && cuda_built() && cuda_device_count() > 0) {
+  // The reference backend is the oracle: asking for it means the plain CPU path.
+  if (opt.device == "auto" && cpu_backend != "reference" && cuda_built() && cuda_device_count() > 0) {
     // The model fits when its weights upload within the memory budget; anything else the CUDA
     // backend cannot do (a weight type, the memory) falls back to the CPU, saying why.
     try {

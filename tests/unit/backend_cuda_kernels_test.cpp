@@ -67,13 +67,11 @@ TEST_P(CudaMatmul, MatchesReference) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllFormats, CudaMatmul,
-                         ::testing::Combine(::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q2_K", "q3_K",
-                                                              "q4_K", "q5_K", "q6_K"),
-                                            ::testing::Values(1, 3, 8, 9, 77)),
-                         [](const auto& info) {
-                           return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    AllFormats, CudaMatmul,
+    ::testing::Combine(::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"),
+                       ::testing::Values(1, 3, 8, 9, 77)),
+    [](const auto& info) { return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)); });
 
 class CudaGetRows : public ::testing::TestWithParam<std::string> {};
 
@@ -91,8 +89,7 @@ TEST_P(CudaGetRows, MatchesDequantize) {
   be->get_rows(w.w, ids, out);
   const auto got = test::download(*be, out);
   std::vector<float> want(got.size());
-  for (size_t i = 0; i < ids.size(); ++i)
-    quant::dequantize_row(type, w.w.row(ids[i]), want.data() + i * cols, cols);
+  for (size_t i = 0; i < ids.size(); ++i) quant::dequantize_row(type, w.w.row(ids[i]), want.data() + i * cols, cols);
   EXPECT_EQ(got, want) << GetParam() << ": dequantization must be exact";
   EXPECT_THROW(be->get_rows(w.w, std::vector<int32_t>{29}, out), Error);
 }

@@ -11,9 +11,9 @@
 
 #include "backend/backend.h"
 
-#define HAYATE_SKIP_WITHOUT_CUDA()                                                              \
-  do {                                                                                          \
-    if (!::hayate::cuda_built()) GTEST_SKIP() << "this build has no CUDA backend (no nvcc)";    \
+#define HAYATE_SKIP_WITHOUT_CUDA()                                                             \
+  do {                                                                                         \
+    if (!::hayate::cuda_built()) GTEST_SKIP() << "this build has no CUDA backend (no nvcc)";   \
     if (::hayate::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device visible; skipped"; \
   } while (0)
 
@@ -35,8 +35,8 @@ inline Tensor upload(Backend& be, const std::vector<float>& host, int64_t rows, 
 
 // An output tensor filled with NaN, so that any element the kernel leaves unwritten fails.
 inline Tensor poisoned(Backend& be, int64_t rows, int64_t cols) {
-  return upload(be, std::vector<float>(static_cast<size_t>(rows * cols), std::numeric_limits<float>::quiet_NaN()),
-                rows, cols);
+  return upload(be, std::vector<float>(static_cast<size_t>(rows * cols), std::numeric_limits<float>::quiet_NaN()), rows,
+                cols);
 }
 
 inline std::vector<float> download(Backend& be, Tensor t) {

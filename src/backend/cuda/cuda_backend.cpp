@@ -23,7 +23,7 @@ namespace {
 using cuda::check;
 using cuda::check_blas;
 
-constexpr int64_t kMatvecMaxTokens = 8;        // above this a matmul goes through cuBLAS
+constexpr int64_t kMatvecMaxTokens = 8;          // above this a matmul goes through cuBLAS
 constexpr size_t kTileBytes = size_t{64} << 20;  // dequantized f16 weight tile for cuBLAS
 constexpr size_t kBlasWorkspace = size_t{32} << 20;
 
@@ -59,10 +59,25 @@ struct Uploaded {
 class CudaBackend : public Backend {
  public:
   explicit CudaBackend(const DeviceOptions& opt)
-      : budget_(std::make_shared<cuda::MemoryBudget>()), scratch_(*budget_), uploads_(*budget_),
+      : budget_(std::make_shared<cuda::MemoryBudget>()),
+        scratch_(*budget_),
+        uploads_(*budget_),
         graphs_(opt.cuda_graphs) {
     if (!(opt.gpu_memory_fraction > 0.0 && opt.gpu_memory_fraction <= 1.0))
       fail(ErrorKind::BadInput, "--gpu-memory-fraction must be in (0, 1]");
+    // A constructor that throws runs no destructor: release what was made so far.
+    try {
+      init(opt);
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+
+  ~CudaBackend() override { release(); }
+
+ private:
+  void init(const DeviceOptions& opt) {
     check(cudaSetDevice(0), "cudaSetDevice(0)");
     cudaDeviceProp prop{};
     check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
@@ -78,16 +93,22 @@ class CudaBackend : public Backend {
     check_blas(cublasSetWorkspace(blas_, workspace_, kBlasWorkspace), "cublasSetWorkspace");
   }
 
-  ~CudaBackend() override {
+  void release() noexcept {
     abort_capture();
     if (exec_) (void)cudaGraphExecDestroy(exec_);
+    exec_ = nullptr;
     if (stream_) (void)cudaStreamSynchronize(stream_);
     for (auto& [host, w] : weights_) cuda::device_free(*budget_, w.dev, w.bytes);
-    cuda::device_free(*budget_, workspace_, kBlasWorkspace);
+    weights_.clear();
+    if (workspace_) cuda::device_free(*budget_, workspace_, kBlasWorkspace);
+    workspace_ = nullptr;
     if (blas_) (void)cublasDestroy(blas_);
+    blas_ = nullptr;
     if (stream_) (void)cudaStreamDestroy(stream_);
+    stream_ = nullptr;
   }
 
+ public:
   std::string name() const override { return "cuda"; }
   std::string device_name() const override { return device_; }
   uint64_t device_memory_bytes() const override { return budget_->used; }
@@ -105,8 +126,8 @@ class CudaBackend : public Backend {
   void prepare_weight(const Weight& w) override {
     if (!w || weights_.count(w.data)) return;
     if (!cuda::type_supported(static_cast<uint32_t>(w.type)))
-      fail(ErrorKind::Unsupported, "tensor " + w.name + " has type " + ggml_type_name(w.type) +
-                                       ", which the CUDA backend does not support");
+      fail(ErrorKind::Unsupported,
+           "tensor " + w.name + " has type " + ggml_type_name(w.type) + ", which the CUDA backend does not support");
     const size_t bytes = w.row_bytes() * static_cast<size_t>(w.rows);
     void* dev = cuda::device_alloc(*budget_, bytes, "weight " + w.name);
     weights_[w.data] = Uploaded{dev, bytes};
@@ -141,7 +162,8 @@ class CudaBackend : public Backend {
   void to_host(Tensor x, float* dst) override {
     finish_capture();
     const size_t bytes = static_cast<size_t>(x.rows * x.cols) * sizeof(float);
-    if (bytes > 0) check(cudaMemcpyAsync(dst, x.data, bytes, cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync (to_host)");
+    if (bytes > 0)
+      check(cudaMemcpyAsync(dst, x.data, bytes, cudaMemcpyDeviceToHost, stream_), "cudaMemcpyAsync (to_host)");
     sync();
   }
 
@@ -184,8 +206,8 @@ class CudaBackend : public Backend {
   void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override;
 
   void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) override {
-    if (static_cast<int64_t>(positions.size()) < x.rows || p.n_rot <= 0 || p.n_rot % 2 != 0 ||
-        p.n_rot > p.head_dim || static_cast<int64_t>(n_heads) * p.head_dim > x.cols)
+    if (static_cast<int64_t>(positions.size()) < x.rows || p.n_rot <= 0 || p.n_rot % 2 != 0 || p.n_rot > p.head_dim ||
+        static_cast<int64_t>(n_heads) * p.head_dim > x.cols)
       fail(ErrorKind::Internal, "rope: shapes do not match");
     // The same frequencies as the host backends, computed the same way (double pow).
     std::vector<float> inv_freq(static_cast<size_t>(p.n_rot / 2));
@@ -196,8 +218,8 @@ class CudaBackend : public Backend {
     }
     const auto* dev_freq = static_cast<const float*>(upload(inv_freq.data(), inv_freq.size() * sizeof(float)));
     const auto* dev_pos = static_cast<const int32_t*>(upload(positions.data(), positions.size_bytes()));
-    check(cuda::rope(x.data, x.rows, x.cols, n_heads, p.head_dim, p.n_rot, p.type == RopeType::Neox, dev_pos,
-                     dev_freq, stream_),
+    check(cuda::rope(x.data, x.rows, x.cols, n_heads, p.head_dim, p.n_rot, p.type == RopeType::Neox, dev_pos, dev_freq,
+                     stream_),
           "rope kernel");
   }
 
@@ -261,7 +283,7 @@ class CudaBackend : public Backend {
     scratch_.free_retired();
   }
 
-  void abort_capture() {
+  void abort_capture() noexcept {
     if (!capturing_) return;
     capturing_ = false;
     cudaGraph_t g = nullptr;
@@ -343,16 +365,16 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
                               out.data, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx");
     } else {
-      const int64_t tile_rows = std::clamp<int64_t>(static_cast<int64_t>(kTileBytes / (static_cast<size_t>(k) * 2)),
-                                                    int64_t{64}, w.rows);
+      const int64_t tile_rows =
+          std::clamp<int64_t>(static_cast<int64_t>(kTileBytes / (static_cast<size_t>(k) * 2)), int64_t{64}, w.rows);
       void* tile = scratch_.take(static_cast<size_t>(tile_rows) * static_cast<size_t>(k) * 2);
       for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
         const int64_t rows = std::min(tile_rows, w.rows - r0);
         check(cuda::dequantize_rows_f16(dw, r0, rows, tile, false, stream_), "dequantize_rows_f16 kernel");
-        check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &one, tile, CUDA_R_16F,
-                                k, xh, CUDA_R_16F, k, &zero, out.data + r0, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
-                                CUBLAS_GEMM_DEFAULT),
-                   "cublasGemmEx (dequantized tile)");
+        check_blas(
+            cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &one, tile, CUDA_R_16F, k, xh,
+                         CUDA_R_16F, k, &zero, out.data + r0, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            "cublasGemmEx (dequantized tile)");
       }
     }
     scratch_.release(mark);
@@ -367,8 +389,8 @@ void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Bat
   if (head_dim <= 0 || head_dim > cuda::kMaxHeadDim)
     fail(ErrorKind::Unsupported, "attention: head size " + std::to_string(head_dim) + " is over the CUDA kernel's " +
                                      std::to_string(cuda::kMaxHeadDim));
-  if (n_head_kv <= 0 || n_head % n_head_kv != 0 || q.rows < n || q.cols < int64_t{n_head} * head_dim ||
-      out.rows < n || out.cols < int64_t{n_head} * head_dim || int64_t{n_head_kv} * head_dim > kv.kv_dim)
+  if (n_head_kv <= 0 || n_head % n_head_kv != 0 || q.rows < n || q.cols < int64_t{n_head} * head_dim || out.rows < n ||
+      out.cols < int64_t{n_head} * head_dim || int64_t{n_head_kv} * head_dim > kv.kv_dim)
     fail(ErrorKind::Internal, "attention: shapes do not match");
   // Block tables as one n_seq x max_blocks array; every block a token will read must exist.
   std::vector<int32_t> need(batch.sequences.size(), 0);

@@ -18,8 +18,9 @@ void* Scratch::take(size_t bytes) {
   Buffer& b = buffers_[next_];
   if (b.bytes < bytes) {
     // Queued kernels may still read the old buffer, so it is freed only at the next sync.
+    void* p = device_alloc(budget_, bytes, "scratch activations");
     if (b.p) retired_.push_back(b);
-    b = Buffer{device_alloc(budget_, bytes, "scratch activations"), bytes};
+    b = Buffer{p, bytes};
   }
   ++next_;
   return b.p;
@@ -73,8 +74,9 @@ const void* Uploads::put(const void* src, size_t bytes, cudaStream_t stream) {
     if (m.src == src && m.bytes == bytes && std::memcmp(m.host, src, bytes) == 0) return m.dev;
   Chunk* c = nullptr;
   const size_t off = stage(src, bytes, &c);
-  if (bytes > 0) check(cudaMemcpyAsync(c->dev + off, c->host + off, bytes, cudaMemcpyHostToDevice, stream),
-                       "cudaMemcpyAsync (upload)");
+  if (bytes > 0)
+    check(cudaMemcpyAsync(c->dev + off, c->host + off, bytes, cudaMemcpyHostToDevice, stream),
+          "cudaMemcpyAsync (upload)");
   memo_.push_back({src, bytes, c->host + off, c->dev + off});
   return c->dev + off;
 }

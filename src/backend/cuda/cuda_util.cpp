@@ -10,15 +10,14 @@ namespace hayate::cuda {
 void check(cudaError_t err, const char* what) {
   if (err == cudaSuccess) return;
   const ErrorKind kind = err == cudaErrorMemoryAllocation ? ErrorKind::ResourceExhausted : ErrorKind::Internal;
-  fail(kind, std::string("CUDA: ") + what + " failed: " + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) +
-                 ")");
+  fail(kind, std::string("CUDA: ") + what + " failed: " + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")");
 }
 
 void check_blas(cublasStatus_t st, const char* what) {
   if (st == CUBLAS_STATUS_SUCCESS) return;
   const ErrorKind kind = st == CUBLAS_STATUS_ALLOC_FAILED ? ErrorKind::ResourceExhausted : ErrorKind::Internal;
-  fail(kind, std::string("cuBLAS: ") + what + " failed: " + cublasGetStatusName(st) + " (" +
-                 cublasGetStatusString(st) + ")");
+  fail(kind,
+       std::string("cuBLAS: ") + what + " failed: " + cublasGetStatusName(st) + " (" + cublasGetStatusString(st) + ")");
 }
 
 static std::string gib(uint64_t bytes) {

@@ -12,8 +12,8 @@ namespace {
 unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
 template <uint32_t T>
-__global__ void get_rows_quant(const uint8_t* table, int64_t row_bytes, int64_t cols, const int32_t* ids,
-                               float* out, int64_t ldo) {
+__global__ void get_rows_quant(const uint8_t* table, int64_t row_bytes, int64_t cols, const int32_t* ids, float* out,
+                               int64_t ldo) {
   const uint8_t* row = table + static_cast<int64_t>(ids[blockIdx.x]) * row_bytes;
   float* o = out + static_cast<int64_t>(blockIdx.x) * ldo;
   for (int64_t k = threadIdx.x; k < cols / 32; k += blockDim.x) {
@@ -52,8 +52,8 @@ __global__ void copy_rows_kernel(const float* x, int64_t ldx, const int32_t* row
 
 constexpr int kNormThreads = 256;
 
-__global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const float* x, const float* w, int64_t group,
-                                                                 float eps, float* out) {
+__global__ void __launch_bounds__(kNormThreads)
+    rms_norm_kernel(const float* x, const float* w, int64_t group, float eps, float* out) {
   const float* in = x + static_cast<int64_t>(blockIdx.x) * group;
   float* o = out + static_cast<int64_t>(blockIdx.x) * group;
   float sum = 0.0f;
@@ -71,8 +71,8 @@ __global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const float* x, 
   for (int64_t i = threadIdx.x; i < group; i += kNormThreads) o[i] = in[i] * scale * w[i];
 }
 
-__global__ void rope_kernel(float* x, int64_t ldx, int32_t head_dim, int32_t n_rot, bool neox,
-                            const int32_t* positions, const float* inv_freq) {
+__global__ void rope_kernel(float* x, int64_t ldx, int32_t head_dim, int32_t n_rot, bool neox, const int32_t* positions,
+                            const float* inv_freq) {
   const int64_t t = blockIdx.x;
   const int32_t h = blockIdx.y;
   const int32_t half = n_rot / 2;
@@ -116,17 +116,28 @@ __global__ void store_kv_kernel(const float* k, int64_t ldk, const float* v, int
 cudaError_t get_rows(const DevWeight& t, const int32_t* ids, int64_t n, float* out, int64_t ldo, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
   switch (t.type) {
-    case kF32: return launch_get_rows<kF32>(t, ids, n, out, ldo, s);
-    case kF16: return launch_get_rows<kF16>(t, ids, n, out, ldo, s);
-    case kBF16: return launch_get_rows<kBF16>(t, ids, n, out, ldo, s);
-    case kQ8_0: return launch_get_rows<kQ8_0>(t, ids, n, out, ldo, s);
-    case kQ4_0: return launch_get_rows<kQ4_0>(t, ids, n, out, ldo, s);
-    case kQ2_K: return launch_get_rows<kQ2_K>(t, ids, n, out, ldo, s);
-    case kQ3_K: return launch_get_rows<kQ3_K>(t, ids, n, out, ldo, s);
-    case kQ4_K: return launch_get_rows<kQ4_K>(t, ids, n, out, ldo, s);
-    case kQ5_K: return launch_get_rows<kQ5_K>(t, ids, n, out, ldo, s);
-    case kQ6_K: return launch_get_rows<kQ6_K>(t, ids, n, out, ldo, s);
-    default: return cudaErrorInvalidValue;
+    case kF32:
+      return launch_get_rows<kF32>(t, ids, n, out, ldo, s);
+    case kF16:
+      return launch_get_rows<kF16>(t, ids, n, out, ldo, s);
+    case kBF16:
+      return launch_get_rows<kBF16>(t, ids, n, out, ldo, s);
+    case kQ8_0:
+      return launch_get_rows<kQ8_0>(t, ids, n, out, ldo, s);
+    case kQ4_0:
+      return launch_get_rows<kQ4_0>(t, ids, n, out, ldo, s);
+    case kQ2_K:
+      return launch_get_rows<kQ2_K>(t, ids, n, out, ldo, s);
+    case kQ3_K:
+      return launch_get_rows<kQ3_K>(t, ids, n, out, ldo, s);
+    case kQ4_K:
+      return launch_get_rows<kQ4_K>(t, ids, n, out, ldo, s);
+    case kQ5_K:
+      return launch_get_rows<kQ5_K>(t, ids, n, out, ldo, s);
+    case kQ6_K:
+      return launch_get_rows<kQ6_K>(t, ids, n, out, ldo, s);
+    default:
+      return cudaErrorInvalidValue;
   }
 }
 

@@ -23,9 +23,9 @@ __device__ __forceinline__ void write_out(float sum, int64_t row, int64_t t, flo
 }
 
 template <uint32_t T>
-__global__ void __launch_bounds__(kWarps * 32) matvec_quant(const uint8_t* w, int64_t rows, int64_t cols,
-                                                             int64_t row_bytes, const float* x, int64_t ldx,
-                                                             float* out, int64_t ldo, const float* bias) {
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_quant(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                 float* out, int64_t ldo, const float* bias) {
   const int lane = threadIdx.x % 32;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
   const int64_t t = blockIdx.y;
@@ -49,9 +49,9 @@ __global__ void __launch_bounds__(kWarps * 32) matvec_quant(const uint8_t* w, in
 }
 
 template <uint32_t T>
-__global__ void __launch_bounds__(kWarps * 32) matvec_float(const uint8_t* w, int64_t rows, int64_t cols,
-                                                             int64_t row_bytes, const float* x, int64_t ldx,
-                                                             float* out, int64_t ldo, const float* bias) {
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_float(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                 float* out, int64_t ldo, const float* bias) {
   const int lane = threadIdx.x % 32;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
   const int64_t t = blockIdx.y;
@@ -116,17 +116,16 @@ cudaError_t launch_matvec(const DevWeight& w, const float* x, int64_t ldx, int64
 }
 
 template <uint32_t T>
-cudaError_t launch_dequant(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16,
-                           cudaStream_t s) {
+cudaError_t launch_dequant(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16, cudaStream_t s) {
   const auto* data = static_cast<const uint8_t*>(w.data);
   auto* o = static_cast<uint16_t*>(dst);
   constexpr int kThreads = 256;
   if constexpr (T == kF32 || T == kF16 || T == kBF16)
     dequant_float_rows<T><<<blocks_for(n_rows * w.cols, kThreads), kThreads, 0, s>>>(data, row0, n_rows, w.cols,
-                                                                                      w.row_bytes, o, as_bf16);
+                                                                                     w.row_bytes, o, as_bf16);
   else
-    dequant_quant_rows<T><<<blocks_for(n_rows * (w.cols / 32), kThreads), kThreads, 0, s>>>(
-        data, row0, n_rows, w.cols, w.row_bytes, o, as_bf16);
+    dequant_quant_rows<T><<<blocks_for(n_rows * (w.cols / 32), kThreads), kThreads, 0, s>>>(data, row0, n_rows, w.cols,
+                                                                                            w.row_bytes, o, as_bf16);
   return cudaGetLastError();
 }
 
@@ -134,8 +133,16 @@ cudaError_t launch_dequant(const DevWeight& w, int64_t row0, int64_t n_rows, voi
 
 bool type_supported(uint32_t type) {
   switch (type) {
-    case kF32: case kF16: case kBF16: case kQ8_0: case kQ4_0:
-    case kQ2_K: case kQ3_K: case kQ4_K: case kQ5_K: case kQ6_K:
+    case kF32:
+    case kF16:
+    case kBF16:
+    case kQ8_0:
+    case kQ4_0:
+    case kQ2_K:
+    case kQ3_K:
+    case kQ4_K:
+    case kQ5_K:
+    case kQ6_K:
       return true;
     default:
       return false;
@@ -147,17 +154,28 @@ cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_to
   if (n_tokens <= 0 || w.rows <= 0) return cudaSuccess;
 #define HAYATE_CALL(T) launch_matvec<T>(w, x, ldx, n_tokens, out, ldo, bias, s)
   switch (w.type) {
-    case kF32: return HAYATE_CALL(kF32);
-    case kF16: return HAYATE_CALL(kF16);
-    case kBF16: return HAYATE_CALL(kBF16);
-    case kQ8_0: return HAYATE_CALL(kQ8_0);
-    case kQ4_0: return HAYATE_CALL(kQ4_0);
-    case kQ2_K: return HAYATE_CALL(kQ2_K);
-    case kQ3_K: return HAYATE_CALL(kQ3_K);
-    case kQ4_K: return HAYATE_CALL(kQ4_K);
-    case kQ5_K: return HAYATE_CALL(kQ5_K);
-    case kQ6_K: return HAYATE_CALL(kQ6_K);
-    default: return cudaErrorInvalidValue;
+    case kF32:
+      return HAYATE_CALL(kF32);
+    case kF16:
+      return HAYATE_CALL(kF16);
+    case kBF16:
+      return HAYATE_CALL(kBF16);
+    case kQ8_0:
+      return HAYATE_CALL(kQ8_0);
+    case kQ4_0:
+      return HAYATE_CALL(kQ4_0);
+    case kQ2_K:
+      return HAYATE_CALL(kQ2_K);
+    case kQ3_K:
+      return HAYATE_CALL(kQ3_K);
+    case kQ4_K:
+      return HAYATE_CALL(kQ4_K);
+    case kQ5_K:
+      return HAYATE_CALL(kQ5_K);
+    case kQ6_K:
+      return HAYATE_CALL(kQ6_K);
+    default:
+      return cudaErrorInvalidValue;
   }
 #undef HAYATE_CALL
 }
@@ -167,17 +185,28 @@ cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows
   if (n_rows <= 0) return cudaSuccess;
 #define HAYATE_CALL(T) launch_dequant<T>(w, row0, n_rows, dst, as_bf16, s)
   switch (w.type) {
-    case kF32: return HAYATE_CALL(kF32);
-    case kF16: return HAYATE_CALL(kF16);
-    case kBF16: return HAYATE_CALL(kBF16);
-    case kQ8_0: return HAYATE_CALL(kQ8_0);
-    case kQ4_0: return HAYATE_CALL(kQ4_0);
-    case kQ2_K: return HAYATE_CALL(kQ2_K);
-    case kQ3_K: return HAYATE_CALL(kQ3_K);
-    case kQ4_K: return HAYATE_CALL(kQ4_K);
-    case kQ5_K: return HAYATE_CALL(kQ5_K);
-    case kQ6_K: return HAYATE_CALL(kQ6_K);
-    default: return cudaErrorInvalidValue;
+    case kF32:
+      return HAYATE_CALL(kF32);
+    case kF16:
+      return HAYATE_CALL(kF16);
+    case kBF16:
+      return HAYATE_CALL(kBF16);
+    case kQ8_0:
+      return HAYATE_CALL(kQ8_0);
+    case kQ4_0:
+      return HAYATE_CALL(kQ4_0);
+    case kQ2_K:
+      return HAYATE_CALL(kQ2_K);
+    case kQ3_K:
+      return HAYATE_CALL(kQ3_K);
+    case kQ4_K:
+      return HAYATE_CALL(kQ4_K);
+    case kQ5_K:
+      return HAYATE_CALL(kQ5_K);
+    case kQ6_K:
+      return HAYATE_CALL(kQ6_K);
+    default:
+      return cudaErrorInvalidValue;
   }
 #undef HAYATE_CALL
 }
