@@ -1,14 +1,18 @@
-// Device-side dequantization, one 32-element chunk at a time, with the semantics of the CPU
-// reference (src/quant/ref_*.cpp; layouts in src/quant/blocks.h). A 32-weight block (Q8_0, Q4_0)
-// is one chunk; a 256-weight k-quant super-block is 8 chunks.
+// Dequantization on the device (and on the host, for tests), one 32-element chunk at a time, with the semantics of the
+// CPU reference (src/quant/ref_*.cpp; layouts in src/quant/blocks.h). A 32-weight block (Q8_0, Q4_0) is one chunk; a
+// 256-weight k-quant super-block is 8 chunks.
 #pragma once
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "quant/blocks.h"
+
+// Host and device: the CPU test backend_cuda_dequant_test checks these against the reference.
+#define HAYATE_HD __host__ __device__ __forceinline__
 
 namespace hayate::cuda {
 
@@ -25,8 +29,27 @@ enum : uint32_t {
   kBF16 = 30,
 };
 
-__device__ __forceinline__ float half_bits(uint16_t h) { return __half2float(__ushort_as_half(h)); }
-__device__ __forceinline__ float bf16_bits(uint16_t h) { return __uint_as_float(static_cast<uint32_t>(h) << 16); }
+HAYATE_HD float half_bits(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+HAYATE_HD float bf16_bits(uint16_t h) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(static_cast<uint32_t>(h) << 16);
+#else
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+
+// a * b rounded on its own: the device compiler would otherwise fuse `a * b - c` into one FMA
+// and differ from the CPU reference in the last bit.
+HAYATE_HD float mul_rn(float a, float b) {
+#ifdef __CUDA_ARCH__
+  return __fmul_rn(a, b);
+#else
+  return a * b;
+#endif
+}
 
 template <uint32_t T>
 struct QuantTraits;
@@ -67,7 +90,7 @@ struct QuantTraits<kQ6_K> {
 };
 
 // Q4_K / Q5_K scale and min of sub-block j (blocks.h: k4_scale_min).
-__device__ __forceinline__ void k4_scale_min_dev(const uint8_t* s, int j, int* scale, int* min) {
+HAYATE_HD void k4_scale_min_dev(const uint8_t* s, int j, int* scale, int* min) {
   if (j < 4) {
     *scale = s[j] & 63;
     *min = s[j + 4] & 63;
@@ -78,7 +101,7 @@ __device__ __forceinline__ void k4_scale_min_dev(const uint8_t* s, int j, int* s
 }
 
 // Q3_K signed scale i (blocks.h: q3k_scale).
-__device__ __forceinline__ int q3k_scale_dev(const uint8_t* s, int i) {
+HAYATE_HD int q3k_scale_dev(const uint8_t* s, int i) {
   const int low = i < 8 ? (s[i] & 0x0F) : (s[i - 8] >> 4);
   const int high = (s[8 + i % 4] >> (2 * (i / 4))) & 3;
   return (low | (high << 4)) - 32;
@@ -86,17 +109,17 @@ __device__ __forceinline__ int q3k_scale_dev(const uint8_t* s, int i) {
 
 // Elements [32c, 32c + 32) of block b into v[0..32).
 template <uint32_t T>
-__device__ __forceinline__ void dequant_chunk(const typename QuantTraits<T>::Block& b, int c, float v[32]);
+HAYATE_HD void dequant_chunk(const typename QuantTraits<T>::Block& b, int c, float v[32]);
 
 template <>
-__device__ __forceinline__ void dequant_chunk<kQ8_0>(const quant::BlockQ8_0& b, int, float v[32]) {
+HAYATE_HD void dequant_chunk<kQ8_0>(const quant::BlockQ8_0& b, int, float v[32]) {
   const float d = half_bits(b.d);
 #pragma unroll
   for (int e = 0; e < 32; ++e) v[e] = d * static_cast<float>(b.qs[e]);
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<kQ4_0>(const quant::BlockQ4_0& b, int, float v[32]) {
+HAYATE_HD void dequant_chunk<kQ4_0>(const quant::BlockQ4_0& b, int, float v[32]) {
   const float d = half_bits(b.d);
 #pragma unroll
   for (int e = 0; e < 16; ++e) {
@@ -107,23 +130,23 @@ __device__ __forceinline__ void dequant_chunk<kQ4_0>(const quant::BlockQ4_0& b, 
 
 // Q2_K / Q3_K chunk c: h = c / 4, j = c % 4; element l's 2-bit code is bits 2j.. of qs[32h + l].
 template <>
-__device__ __forceinline__ void dequant_chunk<kQ2_K>(const quant::BlockQ2_K& b, int c, float v[32]) {
+HAYATE_HD void dequant_chunk<kQ2_K>(const quant::BlockQ2_K& b, int c, float v[32]) {
   const float d = half_bits(b.d), dmin = half_bits(b.dmin);
   const int h = c / 4, j = c % 4;
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const uint8_t sm = b.scales[2 * c + half];
-    const float scale = d * static_cast<float>(sm & 0x0F), min = dmin * static_cast<float>(sm >> 4);
+    const float scale = d * static_cast<float>(sm & 0x0F), min = mul_rn(dmin, static_cast<float>(sm >> 4));
 #pragma unroll
     for (int i = 0; i < 16; ++i) {
       const int l = 16 * half + i;
-      v[l] = scale * static_cast<float>((b.qs[32 * h + l] >> (2 * j)) & 3) - min;
+      v[l] = mul_rn(scale, static_cast<float>((b.qs[32 * h + l] >> (2 * j)) & 3)) - min;
     }
   }
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<kQ3_K>(const quant::BlockQ3_K& b, int c, float v[32]) {
+HAYATE_HD void dequant_chunk<kQ3_K>(const quant::BlockQ3_K& b, int c, float v[32]) {
   const float d = half_bits(b.d);
   const int h = c / 4, j = c % 4;
 #pragma unroll
@@ -140,33 +163,33 @@ __device__ __forceinline__ void dequant_chunk<kQ3_K>(const quant::BlockQ3_K& b, 
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<kQ4_K>(const quant::BlockQ4_K& b, int c, float v[32]) {
+HAYATE_HD void dequant_chunk<kQ4_K>(const quant::BlockQ4_K& b, int c, float v[32]) {
   int sc, m;
   k4_scale_min_dev(b.scales, c, &sc, &m);
-  const float scale = half_bits(b.d) * static_cast<float>(sc), min = half_bits(b.dmin) * static_cast<float>(m);
+  const float scale = half_bits(b.d) * static_cast<float>(sc), min = mul_rn(half_bits(b.dmin), static_cast<float>(m));
   const uint8_t* qs = b.qs + 32 * (c / 2);
   const int shift = 4 * (c % 2);
 #pragma unroll
-  for (int l = 0; l < 32; ++l) v[l] = scale * static_cast<float>((qs[l] >> shift) & 0x0F) - min;
+  for (int l = 0; l < 32; ++l) v[l] = mul_rn(scale, static_cast<float>((qs[l] >> shift) & 0x0F)) - min;
 }
 
 template <>
-__device__ __forceinline__ void dequant_chunk<kQ5_K>(const quant::BlockQ5_K& b, int c, float v[32]) {
+HAYATE_HD void dequant_chunk<kQ5_K>(const quant::BlockQ5_K& b, int c, float v[32]) {
   int sc, m;
   k4_scale_min_dev(b.scales, c, &sc, &m);
-  const float scale = half_bits(b.d) * static_cast<float>(sc), min = half_bits(b.dmin) * static_cast<float>(m);
+  const float scale = half_bits(b.d) * static_cast<float>(sc), min = mul_rn(half_bits(b.dmin), static_cast<float>(m));
   const uint8_t* qs = b.qs + 32 * (c / 2);
   const int shift = 4 * (c % 2);
 #pragma unroll
   for (int l = 0; l < 32; ++l) {
     const int q = ((qs[l] >> shift) & 0x0F) | (((b.qh[l] >> c) & 1) << 4);
-    v[l] = scale * static_cast<float>(q) - min;
+    v[l] = mul_rn(scale, static_cast<float>(q)) - min;
   }
 }
 
 // Q6_K chunk c: h = c / 4, g = c % 4 (blocks.h: q6k_get).
 template <>
-__device__ __forceinline__ void dequant_chunk<kQ6_K>(const quant::BlockQ6_K& b, int c, float v[32]) {
+HAYATE_HD void dequant_chunk<kQ6_K>(const quant::BlockQ6_K& b, int c, float v[32]) {
   const float d = half_bits(b.d);
   const int h = c / 4, g = c % 4;
   const uint8_t* ql = b.ql + 64 * h + 32 * (g & 1);
@@ -186,7 +209,7 @@ __device__ __forceinline__ void dequant_chunk<kQ6_K>(const quant::BlockQ6_K& b, 
 
 // Chunk k (counted from the row start) of a quantized row.
 template <uint32_t T>
-__device__ __forceinline__ void dequant_row_chunk(const uint8_t* row, int64_t k, float v[32]) {
+HAYATE_HD void dequant_row_chunk(const uint8_t* row, int64_t k, float v[32]) {
   using Tr = QuantTraits<T>;
   const auto* blocks = reinterpret_cast<const typename Tr::Block*>(row);
   dequant_chunk<T>(blocks[k / Tr::kChunks], static_cast<int>(k % Tr::kChunks), v);
@@ -194,7 +217,7 @@ __device__ __forceinline__ void dequant_row_chunk(const uint8_t* row, int64_t k,
 
 // One element of a float row.
 template <uint32_t T>
-__device__ __forceinline__ float float_elem(const uint8_t* row, int64_t i) {
+HAYATE_HD float float_elem(const uint8_t* row, int64_t i) {
   if constexpr (T == kF32) return reinterpret_cast<const float*>(row)[i];
   if constexpr (T == kF16) return half_bits(reinterpret_cast<const uint16_t*>(row)[i]);
   return bf16_bits(reinterpret_cast<const uint16_t*>(row)[i]);
