@@ -107,6 +107,28 @@ HAYATE_HD int q3k_scale_dev(const uint8_t* s, int i) {
   return (low | (high << 4)) - 32;
 }
 
+// 32 bytes from p, with the widest loads its alignment allows (16-byte for Q4_K/Q5_K rows,
+// 4-byte for Q2_K, single bytes else), into registers (every index below is a constant).
+HAYATE_HD void load32(const uint8_t* p, uint8_t out[32]) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  if (a % 16 == 0) {
+    const uint4 v0 = reinterpret_cast<const uint4*>(p)[0], v1 = reinterpret_cast<const uint4*>(p)[1];
+    const uint32_t w[8] = {v0.x, v0.y, v0.z, v0.w, v1.x, v1.y, v1.z, v1.w};
+#pragma unroll
+    for (int i = 0; i < 32; ++i) out[i] = static_cast<uint8_t>(w[i / 4] >> (8 * (i % 4)));
+  } else if (a % 4 == 0) {
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t w = reinterpret_cast<const uint32_t*>(p)[i];
+#pragma unroll
+      for (int k = 0; k < 4; ++k) out[4 * i + k] = static_cast<uint8_t>(w >> (8 * k));
+    }
+  } else {
+#pragma unroll
+    for (int i = 0; i < 32; ++i) out[i] = p[i];
+  }
+}
+
 // Elements [32c, 32c + 32) of block b into v[0..32).
 template <uint32_t T>
 HAYATE_HD void dequant_chunk(const typename QuantTraits<T>::Block& b, int c, float v[32]);
@@ -133,6 +155,8 @@ template <>
 HAYATE_HD void dequant_chunk<kQ2_K>(const quant::BlockQ2_K& b, int c, float v[32]) {
   const float d = half_bits(b.d), dmin = half_bits(b.dmin);
   const int h = c / 4, j = c % 4;
+  uint8_t qs[32];
+  load32(b.qs + 32 * h, qs);
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const uint8_t sm = b.scales[2 * c + half];
@@ -140,7 +164,7 @@ HAYATE_HD void dequant_chunk<kQ2_K>(const quant::BlockQ2_K& b, int c, float v[32
 #pragma unroll
     for (int i = 0; i < 16; ++i) {
       const int l = 16 * half + i;
-      v[l] = mul_rn(scale, static_cast<float>((b.qs[32 * h + l] >> (2 * j)) & 3)) - min;
+      v[l] = mul_rn(scale, static_cast<float>((qs[l] >> (2 * j)) & 3)) - min;
     }
   }
 }
@@ -149,14 +173,17 @@ template <>
 HAYATE_HD void dequant_chunk<kQ3_K>(const quant::BlockQ3_K& b, int c, float v[32]) {
   const float d = half_bits(b.d);
   const int h = c / 4, j = c % 4;
+  uint8_t qs[32], hmask[32];
+  load32(b.qs + 32 * h, qs);
+  load32(b.hmask, hmask);
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const float scale = d * static_cast<float>(q3k_scale_dev(b.scales, 2 * c + half));
 #pragma unroll
     for (int i = 0; i < 16; ++i) {
       const int l = 16 * half + i;
-      const int low = (b.qs[32 * h + l] >> (2 * j)) & 3;
-      const int high = (b.hmask[l] >> (4 * h + j)) & 1;
+      const int low = (qs[l] >> (2 * j)) & 3;
+      const int high = (hmask[l] >> (4 * h + j)) & 1;
       v[l] = scale * static_cast<float>(low + 4 * high - 4);
     }
   }
@@ -167,7 +194,8 @@ HAYATE_HD void dequant_chunk<kQ4_K>(const quant::BlockQ4_K& b, int c, float v[32
   int sc, m;
   k4_scale_min_dev(b.scales, c, &sc, &m);
   const float scale = half_bits(b.d) * static_cast<float>(sc), min = mul_rn(half_bits(b.dmin), static_cast<float>(m));
-  const uint8_t* qs = b.qs + 32 * (c / 2);
+  uint8_t qs[32];
+  load32(b.qs + 32 * (c / 2), qs);
   const int shift = 4 * (c % 2);
 #pragma unroll
   for (int l = 0; l < 32; ++l) v[l] = mul_rn(scale, static_cast<float>((qs[l] >> shift) & 0x0F)) - min;
@@ -178,11 +206,13 @@ HAYATE_HD void dequant_chunk<kQ5_K>(const quant::BlockQ5_K& b, int c, float v[32
   int sc, m;
   k4_scale_min_dev(b.scales, c, &sc, &m);
   const float scale = half_bits(b.d) * static_cast<float>(sc), min = mul_rn(half_bits(b.dmin), static_cast<float>(m));
-  const uint8_t* qs = b.qs + 32 * (c / 2);
+  uint8_t qs[32], qh[32];
+  load32(b.qs + 32 * (c / 2), qs);
+  load32(b.qh, qh);
   const int shift = 4 * (c % 2);
 #pragma unroll
   for (int l = 0; l < 32; ++l) {
-    const int q = ((qs[l] >> shift) & 0x0F) | (((b.qh[l] >> c) & 1) << 4);
+    const int q = ((qs[l] >> shift) & 0x0F) | (((qh[l] >> c) & 1) << 4);
     v[l] = mul_rn(scale, static_cast<float>(q)) - min;
   }
 }
@@ -192,8 +222,9 @@ template <>
 HAYATE_HD void dequant_chunk<kQ6_K>(const quant::BlockQ6_K& b, int c, float v[32]) {
   const float d = half_bits(b.d);
   const int h = c / 4, g = c % 4;
-  const uint8_t* ql = b.ql + 64 * h + 32 * (g & 1);
-  const uint8_t* qh = b.qh + 32 * h;
+  uint8_t ql[32], qh[32];
+  load32(b.ql + 64 * h + 32 * (g & 1), ql);
+  load32(b.qh + 32 * h, qh);
 #pragma unroll
   for (int half = 0; half < 2; ++half) {
     const float scale = d * static_cast<float>(b.scales[2 * c + half]);
