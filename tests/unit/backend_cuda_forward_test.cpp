@@ -106,11 +106,14 @@ std::vector<int32_t> greedy(const Model& m, Backend& be, int n_new) {
   auto kv = be.make_kv_cache(m.hp, 8, 16);
   std::vector<int32_t> table = {5, 2, 7, 0, 1, 3, 4, 6};
   std::vector<int32_t> tokens = some_tokens(12, m.hp.n_vocab);
-  std::vector<float> logits;
-  Batch prompt;
-  prompt.sequences.push_back({table});
-  for (size_t i = 0; i < tokens.size(); ++i) prompt.add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
-  logits = forward(m, prompt, *kv, be);
+  // The prompt in two steps, the first wanting no logits (so it never reaches to_host).
+  Batch first, second;
+  first.sequences.push_back({table});
+  second.sequences.push_back({table});
+  for (size_t i = 0; i < tokens.size(); ++i)
+    (i < 5 ? first : second).add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
+  EXPECT_TRUE(forward(m, first, *kv, be).empty());
+  std::vector<float> logits = forward(m, second, *kv, be);
   const size_t v = static_cast<size_t>(m.hp.n_vocab);
   std::vector<int32_t> out;
   for (int i = 0; i < n_new; ++i) {

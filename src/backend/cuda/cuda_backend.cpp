@@ -147,7 +147,8 @@ class CudaBackend : public Backend {
   }
 
   void reset_scratch() override {
-    abort_capture();
+    // A step that wanted no outputs never called to_host: its captured work still has to run.
+    finish_capture();
     sync();
     scratch_.reset();
     uploads_.reset();
