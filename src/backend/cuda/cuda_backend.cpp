@@ -367,7 +367,7 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
                  "cublasGemmEx");
     } else {
       const int64_t tile_rows =
-          std::clamp<int64_t>(static_cast<int64_t>(kTileBytes / (static_cast<size_t>(k) * 2)), int64_t{64}, w.rows);
+          std::min(w.rows, std::max<int64_t>(64, static_cast<int64_t>(kTileBytes / (static_cast<size_t>(k) * 2))));
       void* tile = scratch_.take(static_cast<size_t>(tile_rows) * static_cast<size_t>(k) * 2);
       for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
         const int64_t rows = std::min(tile_rows, w.rows - r0);
