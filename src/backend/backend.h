@@ -61,7 +61,7 @@ class Backend {
   // Makes one weight usable by matmul/get_rows/rms_norm without a whole Model (prepare() does
   // this for every weight of a model). Host backends read weights in place and need nothing.
   virtual void prepare_weight(const Weight& w) {}
-  // Device memory the backend holds (weights, KV cache, scratch); 0 for host backends.
+  // Most device memory the backend has held at once (weights, KV caches, scratch); 0 for host backends.
   virtual uint64_t device_memory_bytes() const { return 0; }
   // What executes the operations, e.g. the GPU's name; empty for host backends.
   virtual std::string device_name() const { return {}; }

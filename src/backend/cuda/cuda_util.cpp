@@ -40,6 +40,7 @@ void* device_alloc(MemoryBudget& budget, size_t bytes, const std::string& what) 
   }
   check(err, "cudaMalloc");
   budget.used += bytes;
+  budget.peak = std::max(budget.peak, budget.used);
   return p;
 }
 

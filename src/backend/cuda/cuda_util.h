@@ -19,6 +19,7 @@ void check_blas(cublasStatus_t st, const char* what);
 struct MemoryBudget {
   uint64_t limit = 0;
   uint64_t used = 0;
+  uint64_t peak = 0;  // most ever used at once
 };
 
 // cudaMalloc within the budget; `what` names the allocation in the error.
