@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <ostream>
 #include <span>
 #include <string>
 #include <vector>
@@ -55,6 +56,15 @@ class Backend {
   virtual size_t scratch_mark() const = 0;
   virtual void scratch_release(size_t mark) = 0;
   virtual void to_host(Tensor x, float* dst) = 0;
+  // Copies rows*cols host floats into x (tests and callers that build inputs by hand).
+  virtual void from_host(const float* src, Tensor x);
+  // Makes one weight usable by matmul/get_rows/rms_norm without a whole Model (prepare() does
+  // this for every weight of a model). Host backends read weights in place and need nothing.
+  virtual void prepare_weight(const Weight& w) {}
+  // Most device memory the backend has held at once (weights, KV caches, scratch); 0 for host backends.
+  virtual uint64_t device_memory_bytes() const { return 0; }
+  // What executes the operations, e.g. the GPU's name; empty for host backends.
+  virtual std::string device_name() const { return {}; }
 
   virtual void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) = 0;
   virtual void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) = 0;
@@ -71,7 +81,27 @@ class Backend {
   virtual void add(Tensor x, Tensor y) = 0;                     // x += y
 };
 
-// "reference" (single-threaded fp32 oracle) or "cpu" (threaded, SIMD, quantized activations).
+// "reference" (single-threaded fp32 oracle), "cpu" (threaded, SIMD, quantized activations) or,
+// in a build with CUDA, "cuda" (with default DeviceOptions; see make_backend_for).
 std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads);
+
+struct DeviceOptions {
+  std::string device = "cpu";        // cpu | cuda | auto
+  double gpu_memory_fraction = 0.9;  // of the device's free memory the backend may take
+  bool cuda_graphs = false;          // capture decode steps as CUDA graphs
+};
+
+// The backend for `model` on the chosen device: "cpu" gives make_backend(cpu_backend, n_threads);
+// "cuda" the CUDA backend (Error when there is no device or the model does not fit);
+// "auto" the CUDA backend when a device exists and the model fits, else the CPU one, saying why
+// on `log` (may be null). The returned backend is prepared for the model.
+std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string& cpu_backend, int n_threads,
+                                          const DeviceOptions& opt, std::ostream* log);
+
+// Whether this build has the CUDA backend, and how many devices the driver reports (0 without).
+bool cuda_built();
+int cuda_device_count();
+// The CUDA backend on device 0, not yet prepared (Error without CUDA or a device).
+std::unique_ptr<Backend> make_cuda_backend(const DeviceOptions& opt);
 
 }  // namespace hayate

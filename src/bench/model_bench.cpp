@@ -185,13 +185,14 @@ std::vector<BenchResult> run_model_bench(const BenchConfig& config, std::ostream
                                       " positions, over the model's trained context of " +
                                       std::to_string(model->hp.n_ctx_train) + "; choose a shorter -p/-n");
     for (int n_threads : thread_counts(config)) {
-      const std::unique_ptr<Backend> backend = make_backend(config.backend, n_threads);
-      backend->prepare(*model);
+      const std::unique_ptr<Backend> backend =
+          make_backend_for(*model, config.backend, n_threads, config.device, &progress);
       for (const Test& t : tests) {
         BenchResult r = run_test(*model, *backend, t, config);
         facts.fill(r);
         r.backend = backend->name();
-        r.device = cpu.empty() ? "cpu" : cpu;
+        r.device = !backend->device_name().empty() ? backend->device_name() : cpu.empty() ? "cpu" : cpu;
+        if (backend->device_memory_bytes() > 0) r.gpu_memory_bytes = backend->device_memory_bytes();
         r.n_threads = n_threads;
         progress << progress_line(r) << std::flush;
         results.push_back(std::move(r));

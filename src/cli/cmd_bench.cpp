@@ -65,6 +65,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--backend", c.backend, "cpu (threaded, SIMD) or reference (plain fp32, one thread)")
       ->check(CLI::IsMember({"cpu", "reference"}))
       ->capture_default_str();
+  add_device_options(*cmd, c.device);
   cmd->add_option("-o,--output-format", o->format, "table (Markdown), json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();

@@ -59,6 +59,9 @@ server::LoadedModel load(const server::ServerConfig& c) {
   ModelOptions mo;
   mo.path = c.model;
   mo.backend = c.backend;
+  mo.device.device = c.device;
+  mo.device.gpu_memory_fraction = c.gpu_memory_fraction;
+  mo.device.cuda_graphs = c.cuda_graphs;
   mo.threads = static_cast<int>(c.threads);
   mo.ctx_size = static_cast<int32_t>(c.ctx_size);
   LoadedModel lm = load_model(mo);

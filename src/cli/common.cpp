@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 
 #include "cli/embedded_model.h"
 #include "core/error.h"
@@ -14,12 +15,25 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("--backend", o.backend, "cpu (threaded, SIMD) or reference (plain fp32 oracle)")
       ->check(CLI::IsMember({"cpu", "reference"}))
       ->capture_default_str();
+  add_device_options(cmd, o.device);
   cmd.add_option("-t,--threads", o.threads, "worker threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd.add_option("-c,--ctx-size", o.ctx_size, "context size in tokens (0 = model's, at most 4096)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+}
+
+void add_device_options(CLI::App& cmd, DeviceOptions& d) {
+  cmd.add_option("--device", d.device,
+                 "auto (CUDA when a GPU is present and the model fits, else the CPU), cpu or cuda")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+      ->capture_default_str();
+  cmd.add_option("--gpu-memory-fraction", d.gpu_memory_fraction,
+                 "share of the GPU's free memory the CUDA backend may take (weights, KV cache, scratch)")
+      ->check(CLI::Range(1e-6, 1.0))
+      ->capture_default_str();
+  cmd.add_flag("--cuda-graphs", d.cuda_graphs, "capture each forward step as a CUDA graph (experimental)");
 }
 
 void add_sampling_options(CLI::App& cmd, SamplingParams& s) {
@@ -45,8 +59,7 @@ LoadedModel load_model(const ModelOptions& o) {
   else
     lm.model = Model::load(o.path);
   if (lm.model->file->find("tokenizer.ggml.tokens")) lm.tokenizer = Tokenizer::from_gguf(*lm.model->file);
-  lm.backend = make_backend(o.backend, o.threads);
-  lm.backend->prepare(*lm.model);
+  lm.backend = make_backend_for(*lm.model, o.backend, o.threads, o.device, &std::cerr);
   lm.n_ctx = o.ctx_size > 0 ? o.ctx_size : std::min(lm.model->hp.n_ctx_train, 4096);
   lm.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return lm;

@@ -17,10 +17,12 @@ struct ModelOptions {
   std::string backend = "cpu";
   int threads = 0;
   int32_t ctx_size = 0;  // 0: min(model's trained context, 4096)
+  DeviceOptions device{"auto"};
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o);
 void add_sampling_options(CLI::App& cmd, SamplingParams& s);
+void add_device_options(CLI::App& cmd, DeviceOptions& d);  // --device, --gpu-memory-fraction, --cuda-graphs
 
 // The embedded default model (tools/demo-model/, linked into the program): its name, which
 // load_model takes as a path like an empty one. Random-weight models come from `hayate synth`.

@@ -26,6 +26,9 @@ struct ServerConfig {
   std::string model;        // empty: the embedded default (random weights)
   std::string model_alias;  // the id in /v1/models; empty: the file's name without .gguf
   std::string backend = "cpu";
+  std::string device = "auto";  // auto | cpu | cuda
+  double gpu_memory_fraction = 0.9;
+  bool cuda_graphs = false;
   int64_t threads = 0;
   int64_t ctx_size = EngineConfig{}.n_ctx;
   int64_t max_running = EngineConfig{}.max_running;

@@ -81,7 +81,8 @@ std::unique_ptr<Backend> make_reference_backend();
 std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads) {
   if (name == "reference") return make_reference_backend();
   if (name == "cpu") return std::make_unique<CpuBackend>(n_threads);
-  fail(ErrorKind::BadInput, "unknown backend '" + name + "' (choose cpu or reference)");
+  if (name == "cuda") return make_cuda_backend(DeviceOptions{});
+  fail(ErrorKind::BadInput, "unknown backend '" + name + "' (choose cpu, reference or cuda)");
 }
 
 }  // namespace hayate

@@ -1,0 +1,136 @@
+// Causal attention over the paged KV cache, flash-style. The positions [0, pos] of each token
+// are cut into chunks; one block per (token, head, chunk) runs an online softmax over its chunk
+// (each warp over every 4th position) and leaves (max, sum, unnormalised output); a second
+// kernel merges the chunks. Long decode contexts so spread over many blocks (split-K).
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "backend/cuda/kernels.h"
+
+namespace hayate::cuda {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kPerLane = kMaxHeadDim / 32;  // head dims held by each lane
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__global__ void __launch_bounds__(kWarps * 32) attention_chunk(AttentionArgs a) {
+  const int32_t t = blockIdx.x, h = blockIdx.y, split = blockIdx.z;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int32_t hd = a.head_dim;
+  const int32_t pos = a.positions[t];
+  const int32_t begin = split * a.chunk;
+  const int32_t end = min(pos + 1, begin + a.chunk);
+  const int32_t kv_head = h / (a.n_head / a.n_head_kv);
+  const int32_t* table = a.block_tables + static_cast<int64_t>(a.seq[t]) * a.max_blocks;
+  const float scale = rsqrtf(static_cast<float>(hd));
+
+  float q[kPerLane], acc[kPerLane];
+  const float* qrow = a.q + static_cast<int64_t>(t) * a.ldq + static_cast<int64_t>(h) * hd;
+#pragma unroll
+  for (int j = 0; j < kPerLane; ++j) {
+    const int d = lane + 32 * j;
+    q[j] = d < hd ? qrow[d] : 0.0f;
+    acc[j] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  for (int32_t p = begin + warp; p < end; p += kWarps) {
+    const int64_t slot = static_cast<int64_t>(table[p / a.block_size]) * a.block_size + p % a.block_size;
+    const float* k = a.k_cache + slot * a.kv_dim + static_cast<int64_t>(kv_head) * hd;
+    const float* v = a.v_cache + slot * a.kv_dim + static_cast<int64_t>(kv_head) * hd;
+    float dot = 0.0f;
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int d = lane + 32 * j;
+      if (d < hd) dot += q[j] * k[d];
+    }
+    const float s = warp_sum(dot) * scale;
+    const float m_new = fmaxf(m, s);
+    const float corr = expf(m - m_new);  // 0 on the first position (m = -inf)
+    const float e = expf(s - m_new);
+    l = l * corr + e;
+#pragma unroll
+    for (int j = 0; j < kPerLane; ++j) {
+      const int d = lane + 32 * j;
+      acc[j] = acc[j] * corr + (d < hd ? e * v[d] : 0.0f);
+    }
+    m = m_new;
+  }
+
+  // Merge the warps of this block through shared memory.
+  __shared__ float s_m[kWarps], s_l[kWarps];
+  __shared__ float s_acc[kWarps][kMaxHeadDim];
+  if (lane == 0) {
+    s_m[warp] = m;
+    s_l[warp] = l;
+  }
+#pragma unroll
+  for (int j = 0; j < kPerLane; ++j) {
+    const int d = lane + 32 * j;
+    if (d < hd) s_acc[warp][d] = acc[j];
+  }
+  __syncthreads();
+  float mm = -INFINITY;
+#pragma unroll
+  for (int w = 0; w < kWarps; ++w) mm = fmaxf(mm, s_m[w]);
+  float* part = a.partial + ((static_cast<int64_t>(t) * a.n_head + h) * a.n_split + split) * (hd + 2);
+  for (int d = threadIdx.x; d < hd; d += kWarps * 32) {
+    float sum = 0.0f;
+    for (int w = 0; w < kWarps; ++w)
+      if (s_m[w] != -INFINITY) sum += s_acc[w][d] * expf(s_m[w] - mm);
+    part[2 + d] = sum;
+  }
+  if (threadIdx.x == 0) {
+    float ll = 0.0f;
+    for (int w = 0; w < kWarps; ++w)
+      if (s_m[w] != -INFINITY) ll += s_l[w] * expf(s_m[w] - mm);
+    part[0] = mm;
+    part[1] = ll;
+  }
+}
+
+__global__ void attention_combine(AttentionArgs a) {
+  const int32_t t = blockIdx.x, h = blockIdx.y;
+  const int32_t hd = a.head_dim;
+  const float* parts = a.partial + (static_cast<int64_t>(t) * a.n_head + h) * a.n_split * (hd + 2);
+  float mm = -INFINITY;
+  for (int s = 0; s < a.n_split; ++s) mm = fmaxf(mm, parts[s * (hd + 2)]);
+  float ll = 0.0f;
+  for (int s = 0; s < a.n_split; ++s) {
+    const float ms = parts[s * (hd + 2)];
+    if (ms != -INFINITY) ll += parts[s * (hd + 2) + 1] * expf(ms - mm);
+  }
+  const float inv = ll > 0.0f ? 1.0f / ll : 0.0f;
+  float* o = a.out + static_cast<int64_t>(t) * a.ldo + static_cast<int64_t>(h) * hd;
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    float sum = 0.0f;
+    for (int s = 0; s < a.n_split; ++s) {
+      const float ms = parts[s * (hd + 2)];
+      if (ms != -INFINITY) sum += parts[s * (hd + 2) + 2 + d] * expf(ms - mm);
+    }
+    o[d] = sum * inv;
+  }
+}
+
+}  // namespace
+
+cudaError_t attention(const AttentionArgs& a, cudaStream_t s) {
+  if (a.n_tokens <= 0) return cudaSuccess;
+  if (a.head_dim <= 0 || a.head_dim > kMaxHeadDim || a.n_head_kv <= 0 || a.n_head % a.n_head_kv != 0 ||
+      a.n_split <= 0 || a.chunk <= 0)
+    return cudaErrorInvalidValue;
+  const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_split));
+  attention_chunk<<<grid, kWarps * 32, 0, s>>>(a);
+  cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess) return err;
+  attention_combine<<<dim3(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head)), 128, 0, s>>>(a);
+  return cudaGetLastError();
+}
+
+}  // namespace hayate::cuda

@@ -1,0 +1,185 @@
+// The cheap operations of a layer: embedding rows, RMSNorm, RoPE, SwiGLU, residual add, and
+// the KV-cache append. Written plainly (grid-stride or one block per row); they move few bytes
+// next to the weights.
+#include <cuda_runtime.h>
+
+#include "backend/cuda/dequant.cuh"
+#include "backend/cuda/kernels.h"
+
+namespace hayate::cuda {
+namespace {
+
+unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
+
+template <uint32_t T>
+__global__ void get_rows_quant(const uint8_t* table, int64_t row_bytes, int64_t cols, const int32_t* ids, float* out,
+                               int64_t ldo) {
+  const uint8_t* row = table + static_cast<int64_t>(ids[blockIdx.x]) * row_bytes;
+  float* o = out + static_cast<int64_t>(blockIdx.x) * ldo;
+  for (int64_t k = threadIdx.x; k < cols / 32; k += blockDim.x) {
+    float v[32];
+    dequant_row_chunk<T>(row, k, v);
+#pragma unroll
+    for (int e = 0; e < 32; ++e) o[k * 32 + e] = v[e];
+  }
+}
+
+template <uint32_t T>
+__global__ void get_rows_float(const uint8_t* table, int64_t row_bytes, int64_t cols, const int32_t* ids, float* out,
+                               int64_t ldo) {
+  const uint8_t* row = table + static_cast<int64_t>(ids[blockIdx.x]) * row_bytes;
+  float* o = out + static_cast<int64_t>(blockIdx.x) * ldo;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) o[i] = float_elem<T>(row, i);
+}
+
+template <uint32_t T>
+cudaError_t launch_get_rows(const DevWeight& t, const int32_t* ids, int64_t n, float* out, int64_t ldo,
+                            cudaStream_t s) {
+  const auto* data = static_cast<const uint8_t*>(t.data);
+  if constexpr (T == kF32 || T == kF16 || T == kBF16)
+    get_rows_float<T><<<static_cast<unsigned>(n), 256, 0, s>>>(data, t.row_bytes, t.cols, ids, out, ldo);
+  else
+    get_rows_quant<T><<<static_cast<unsigned>(n), 128, 0, s>>>(data, t.row_bytes, t.cols, ids, out, ldo);
+  return cudaGetLastError();
+}
+
+__global__ void copy_rows_kernel(const float* x, int64_t ldx, const int32_t* rows, int64_t cols, float* out,
+                                 int64_t ldo) {
+  const float* in = x + static_cast<int64_t>(rows[blockIdx.x]) * ldx;
+  float* o = out + static_cast<int64_t>(blockIdx.x) * ldo;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) o[i] = in[i];
+}
+
+constexpr int kNormThreads = 256;
+
+__global__ void __launch_bounds__(kNormThreads)
+    rms_norm_kernel(const float* x, const float* w, int64_t group, float eps, float* out) {
+  const float* in = x + static_cast<int64_t>(blockIdx.x) * group;
+  float* o = out + static_cast<int64_t>(blockIdx.x) * group;
+  float sum = 0.0f;
+  for (int64_t i = threadIdx.x; i < group; i += kNormThreads) sum += in[i] * in[i];
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  __shared__ float warp_sums[kNormThreads / 32];
+  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = sum;
+  __syncthreads();
+  float total = 0.0f;
+#pragma unroll
+  for (int i = 0; i < kNormThreads / 32; ++i) total += warp_sums[i];
+  const float scale = rsqrtf(total / static_cast<float>(group) + eps);
+  // Each thread rewrites only the elements it read, so out == x is safe.
+  for (int64_t i = threadIdx.x; i < group; i += kNormThreads) o[i] = in[i] * scale * w[i];
+}
+
+__global__ void rope_kernel(float* x, int64_t ldx, int32_t head_dim, int32_t n_rot, bool neox, const int32_t* positions,
+                            const float* inv_freq) {
+  const int64_t t = blockIdx.x;
+  const int32_t h = blockIdx.y;
+  const int32_t half = n_rot / 2;
+  float* v = x + t * ldx + static_cast<int64_t>(h) * head_dim;
+  const float pos = static_cast<float>(positions[t]);
+  for (int32_t i = threadIdx.x; i < half; i += blockDim.x) {
+    const float angle = pos * inv_freq[i];
+    const float c = cosf(angle), s = sinf(angle);
+    const int32_t a = neox ? i : 2 * i;
+    const int32_t b = neox ? i + half : 2 * i + 1;
+    const float x0 = v[a], x1 = v[b];
+    v[a] = x0 * c - x1 * s;
+    v[b] = x0 * s + x1 * c;
+  }
+}
+
+__global__ void swiglu_kernel(const float* gate, const float* up, float* out, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float g = gate[i];
+  out[i] = g / (1.0f + expf(-g)) * up[i];
+}
+
+__global__ void add_kernel(float* x, const float* y, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] += y[i];
+}
+
+__global__ void store_kv_kernel(const float* k, int64_t ldk, const float* v, int64_t ldv, const int64_t* slots,
+                                int32_t kv_dim, float* k_cache, float* v_cache) {
+  const int64_t t = blockIdx.x;
+  const int64_t slot = slots[t];
+  for (int32_t i = threadIdx.x; i < kv_dim; i += blockDim.x) {
+    k_cache[slot * kv_dim + i] = k[t * ldk + i];
+    v_cache[slot * kv_dim + i] = v[t * ldv + i];
+  }
+}
+
+}  // namespace
+
+cudaError_t get_rows(const DevWeight& t, const int32_t* ids, int64_t n, float* out, int64_t ldo, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  switch (t.type) {
+    case kF32:
+      return launch_get_rows<kF32>(t, ids, n, out, ldo, s);
+    case kF16:
+      return launch_get_rows<kF16>(t, ids, n, out, ldo, s);
+    case kBF16:
+      return launch_get_rows<kBF16>(t, ids, n, out, ldo, s);
+    case kQ8_0:
+      return launch_get_rows<kQ8_0>(t, ids, n, out, ldo, s);
+    case kQ4_0:
+      return launch_get_rows<kQ4_0>(t, ids, n, out, ldo, s);
+    case kQ2_K:
+      return launch_get_rows<kQ2_K>(t, ids, n, out, ldo, s);
+    case kQ3_K:
+      return launch_get_rows<kQ3_K>(t, ids, n, out, ldo, s);
+    case kQ4_K:
+      return launch_get_rows<kQ4_K>(t, ids, n, out, ldo, s);
+    case kQ5_K:
+      return launch_get_rows<kQ5_K>(t, ids, n, out, ldo, s);
+    case kQ6_K:
+      return launch_get_rows<kQ6_K>(t, ids, n, out, ldo, s);
+    default:
+      return cudaErrorInvalidValue;
+  }
+}
+
+cudaError_t copy_rows(const float* x, int64_t ldx, const int32_t* rows, int64_t n, int64_t cols, float* out,
+                      int64_t ldo, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  copy_rows_kernel<<<static_cast<unsigned>(n), 256, 0, s>>>(x, ldx, rows, cols, out, ldo);
+  return cudaGetLastError();
+}
+
+cudaError_t rms_norm(const float* x, const float* w, int64_t n_groups, int64_t group, float eps, float* out,
+                     cudaStream_t s) {
+  if (n_groups <= 0) return cudaSuccess;
+  rms_norm_kernel<<<static_cast<unsigned>(n_groups), kNormThreads, 0, s>>>(x, w, group, eps, out);
+  return cudaGetLastError();
+}
+
+cudaError_t rope(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim, int32_t n_rot, bool neox,
+                 const int32_t* positions, const float* inv_freq, cudaStream_t s) {
+  if (rows <= 0 || n_heads <= 0 || n_rot < 2) return cudaSuccess;
+  const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(n_heads));
+  rope_kernel<<<grid, 64, 0, s>>>(x, ldx, head_dim, n_rot, neox, positions, inv_freq);
+  return cudaGetLastError();
+}
+
+cudaError_t swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  swiglu_kernel<<<blocks_for(n, 256), 256, 0, s>>>(gate, up, out, n);
+  return cudaGetLastError();
+}
+
+cudaError_t add(float* x, const float* y, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  add_kernel<<<blocks_for(n, 256), 256, 0, s>>>(x, y, n);
+  return cudaGetLastError();
+}
+
+cudaError_t store_kv(const float* k, int64_t ldk, const float* v, int64_t ldv, const int64_t* slots, int64_t n,
+                     int32_t kv_dim, float* k_cache, float* v_cache, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  store_kv_kernel<<<static_cast<unsigned>(n), 256, 0, s>>>(k, ldk, v, ldv, slots, kv_dim, k_cache, v_cache);
+  return cudaGetLastError();
+}
+
+}  // namespace hayate::cuda

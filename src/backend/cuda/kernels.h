@@ -1,0 +1,73 @@
+// The C++17 boundary between the C++20 backend (cuda_backend.cpp) and the kernels (*.cu, which
+// nvcc builds as C++17): launchers that enqueue one kernel on a stream and return the launch's
+// status. Pointers are device pointers; sizes are checked by the caller.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace hayate::cuda {
+
+// A weight matrix in its file format (GGUF type number), rows x cols, row_bytes per row.
+struct DevWeight {
+  const void* data = nullptr;
+  uint32_t type = 0;
+  int64_t rows = 0, cols = 0;
+  int64_t row_bytes = 0;
+};
+
+// Whether the kernels can read this GGUF type (F32 F16 BF16 Q8_0 Q4_0 Q2_K..Q6_K).
+bool type_supported(uint32_t type);
+
+// out[t * ldo + o] = sum_i w[o][i] * x[t * ldx + i] (+ bias[o]), one warp per output row.
+cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                   const float* bias, cudaStream_t s);
+// Rows [row0, row0 + n_rows) of w as IEEE halves (bf16 bits when as_bf16), row-major, into dst.
+cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16,
+                                cudaStream_t s);
+// n floats to halves (or bf16 bits).
+cudaError_t f32_to_half(const float* src, void* dst, int64_t n, bool as_bf16, cudaStream_t s);
+// out[t * ldo + o] += bias[o] for o < n_out.
+cudaError_t add_bias(float* out, int64_t ldo, int64_t n_tokens, int64_t n_out, const float* bias, cudaStream_t s);
+
+// out row i = dequantized row ids[i] of table (ids already checked against table.rows).
+cudaError_t get_rows(const DevWeight& table, const int32_t* ids, int64_t n, float* out, int64_t ldo, cudaStream_t s);
+// out row i = x row rows[i].
+cudaError_t copy_rows(const float* x, int64_t ldx, const int32_t* rows, int64_t n, int64_t cols, float* out,
+                      int64_t ldo, cudaStream_t s);
+// RMSNorm over each group of `group` consecutive floats; out may be x.
+cudaError_t rms_norm(const float* x, const float* w, int64_t n_groups, int64_t group, float eps, float* out,
+                     cudaStream_t s);
+// Rotates the first n_rot dims of each head in place. inv_freq: n_rot/2 floats; neox picks the pairing.
+cudaError_t rope(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim, int32_t n_rot, bool neox,
+                 const int32_t* positions, const float* inv_freq, cudaStream_t s);
+// out = silu(gate) * up over n floats (out may be gate).
+cudaError_t swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s);
+// x += y over n floats.
+cudaError_t add(float* x, const float* y, int64_t n, cudaStream_t s);
+// K/V rows of n tokens into their cache slots (kv_dim floats each).
+cudaError_t store_kv(const float* k, int64_t ldk, const float* v, int64_t ldv, const int64_t* slots, int64_t n,
+                     int32_t kv_dim, float* k_cache, float* v_cache, cudaStream_t s);
+
+// Causal attention over the paged cache, split over the sequence in chunks of `chunk` positions
+// (flash-style: online softmax per chunk, then a combine). block_tables: n_seq x max_blocks.
+struct AttentionArgs {
+  const float* q = nullptr;  // n_tokens x ldq
+  int64_t ldq = 0;
+  const float* k_cache = nullptr;  // slots x kv_dim
+  const float* v_cache = nullptr;
+  const int32_t* positions = nullptr;  // per token
+  const int32_t* seq = nullptr;        // per token, row of block_tables
+  const int32_t* block_tables = nullptr;
+  int32_t max_blocks = 0, block_size = 0, kv_dim = 0;
+  int32_t n_tokens = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
+  int32_t n_split = 1, chunk = 256;
+  float* partial = nullptr;  // n_tokens * n_head * n_split * (head_dim + 2) floats of scratch
+  float* out = nullptr;      // n_tokens x ldo
+  int64_t ldo = 0;
+};
+constexpr int kMaxHeadDim = 256;
+cudaError_t attention(const AttentionArgs& a, cudaStream_t s);
+
+}  // namespace hayate::cuda

@@ -1,0 +1,267 @@
+// Matrix-vector products for decode (few tokens): one warp per output row, each lane taking
+// 32-element chunks of the row in turn, dequantized in registers and dotted with the f32
+// activations; then weight -> f16/bf16 dequantization for the cuBLAS path of prompt batches.
+#include <cuda_runtime.h>
+
+#include "backend/cuda/dequant.cuh"
+#include "backend/cuda/kernels.h"
+
+namespace hayate::cuda {
+namespace {
+
+constexpr int kWarps = 8;  // rows per block
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ void write_out(float sum, int64_t row, int64_t t, float* out, int64_t ldo,
+                                          const float* bias) {
+  out[t * ldo + row] = sum + (bias ? bias[row] : 0.0f);
+}
+
+template <uint32_t T>
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_quant(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                 float* out, int64_t ldo, const float* bias) {
+  const int lane = threadIdx.x % 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  const int64_t t = blockIdx.y;
+  if (row >= rows) return;  // whole warp leaves together
+  const uint8_t* wrow = w + row * row_bytes;
+  const float* xt = x + t * ldx;
+  const int64_t n_chunks = cols / 32;
+  float sum = 0.0f;
+  for (int64_t k = lane; k < n_chunks; k += 32) {
+    float v[32];
+    dequant_row_chunk<T>(wrow, k, v);
+    const float4* x4 = reinterpret_cast<const float4*>(xt + k * 32);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const float4 a = x4[i];
+      sum += v[4 * i] * a.x + v[4 * i + 1] * a.y + v[4 * i + 2] * a.z + v[4 * i + 3] * a.w;
+    }
+  }
+  sum = warp_sum(sum);
+  if (lane == 0) write_out(sum, row, t, out, ldo, bias);
+}
+
+template <uint32_t T>
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_float(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                 float* out, int64_t ldo, const float* bias) {
+  const int lane = threadIdx.x % 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  const int64_t t = blockIdx.y;
+  if (row >= rows) return;
+  const uint8_t* wrow = w + row * row_bytes;
+  const float* xt = x + t * ldx;
+  float sum = 0.0f;
+  for (int64_t i = lane; i < cols; i += 32) sum += float_elem<T>(wrow, i) * xt[i];
+  sum = warp_sum(sum);
+  if (lane == 0) write_out(sum, row, t, out, ldo, bias);
+}
+
+// F16 / BF16 rows with 16-byte loads: 8 weights per lane per step, a warp reading 512
+// contiguous bytes. Needs cols % 8 == 0 and 16-byte aligned rows and activations.
+__device__ __forceinline__ float lo_half(uint32_t u, bool bf16) {
+  return bf16 ? __uint_as_float(u << 16) : __half2float(__ushort_as_half(static_cast<unsigned short>(u & 0xffff)));
+}
+__device__ __forceinline__ float hi_half(uint32_t u, bool bf16) {
+  return bf16 ? __uint_as_float(u & 0xffff0000u) : __half2float(__ushort_as_half(static_cast<unsigned short>(u >> 16)));
+}
+
+template <uint32_t T>
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_half_vec(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                    float* out, int64_t ldo, const float* bias) {
+  constexpr bool kBf16 = T == kBF16;
+  const int lane = threadIdx.x % 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  const int64_t t = blockIdx.y;
+  if (row >= rows) return;
+  const uint4* wrow = reinterpret_cast<const uint4*>(w + row * row_bytes);
+  const float4* xt = reinterpret_cast<const float4*>(x + t * ldx);
+  float sum = 0.0f;
+#pragma unroll 2
+  for (int64_t g = lane; g < cols / 8; g += 32) {
+    const uint4 q = wrow[g];
+    const float4 a = xt[2 * g], b = xt[2 * g + 1];
+    sum += lo_half(q.x, kBf16) * a.x + hi_half(q.x, kBf16) * a.y + lo_half(q.y, kBf16) * a.z +
+           hi_half(q.y, kBf16) * a.w + lo_half(q.z, kBf16) * b.x + hi_half(q.z, kBf16) * b.y +
+           lo_half(q.w, kBf16) * b.z + hi_half(q.w, kBf16) * b.w;
+  }
+  sum = warp_sum(sum);
+  if (lane == 0) write_out(sum, row, t, out, ldo, bias);
+}
+
+template <uint32_t T>
+__global__ void dequant_quant_rows(const uint8_t* w, int64_t row0, int64_t n_rows, int64_t cols, int64_t row_bytes,
+                                   uint16_t* dst, bool as_bf16) {
+  const int64_t n_chunks = cols / 32;
+  const int64_t k = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;  // chunk in the tile
+  if (k >= n_rows * n_chunks) return;
+  const int64_t r = k / n_chunks, c = k % n_chunks;
+  float v[32];
+  dequant_row_chunk<T>(w + (row0 + r) * row_bytes, c, v);
+  uint16_t* o = dst + r * cols + c * 32;
+#pragma unroll
+  for (int e = 0; e < 32; ++e)
+    o[e] = as_bf16 ? __bfloat16_as_ushort(__float2bfloat16(v[e])) : __half_as_ushort(__float2half(v[e]));
+}
+
+template <uint32_t T>
+__global__ void dequant_float_rows(const uint8_t* w, int64_t row0, int64_t n_rows, int64_t cols, int64_t row_bytes,
+                                   uint16_t* dst, bool as_bf16) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n_rows * cols) return;
+  const int64_t r = i / cols, c = i % cols;
+  const float v = float_elem<T>(w + (row0 + r) * row_bytes, c);
+  dst[i] = as_bf16 ? __bfloat16_as_ushort(__float2bfloat16(v)) : __half_as_ushort(__float2half(v));
+}
+
+__global__ void to_half(const float* src, uint16_t* dst, int64_t n, bool as_bf16) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  dst[i] = as_bf16 ? __bfloat16_as_ushort(__float2bfloat16(src[i])) : __half_as_ushort(__float2half(src[i]));
+}
+
+__global__ void bias_add(float* out, int64_t ldo, int64_t n_tokens, int64_t n_out, const float* bias) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n_tokens * n_out) return;
+  out[(i / n_out) * ldo + i % n_out] += bias[i % n_out];
+}
+
+unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
+
+template <uint32_t T>
+cudaError_t launch_matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                          const float* bias, cudaStream_t s) {
+  const dim3 grid(blocks_for(w.rows, kWarps), static_cast<unsigned>(n_tokens));
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  const bool aligned = reinterpret_cast<uintptr_t>(data) % 16 == 0 && w.row_bytes % 16 == 0 &&
+                       reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0 && w.cols % 8 == 0;
+  if constexpr (T == kF16 || T == kBF16) {
+    if (aligned) {
+      matvec_half_vec<T><<<grid, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
+      return cudaGetLastError();
+    }
+  }
+  if constexpr (T == kF32 || T == kF16 || T == kBF16)
+    matvec_float<T><<<grid, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
+  else
+    matvec_quant<T><<<grid, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
+  return cudaGetLastError();
+}
+
+template <uint32_t T>
+cudaError_t launch_dequant(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16, cudaStream_t s) {
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  auto* o = static_cast<uint16_t*>(dst);
+  constexpr int kThreads = 256;
+  if constexpr (T == kF32 || T == kF16 || T == kBF16)
+    dequant_float_rows<T><<<blocks_for(n_rows * w.cols, kThreads), kThreads, 0, s>>>(data, row0, n_rows, w.cols,
+                                                                                     w.row_bytes, o, as_bf16);
+  else
+    dequant_quant_rows<T><<<blocks_for(n_rows * (w.cols / 32), kThreads), kThreads, 0, s>>>(data, row0, n_rows, w.cols,
+                                                                                            w.row_bytes, o, as_bf16);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+bool type_supported(uint32_t type) {
+  switch (type) {
+    case kF32:
+    case kF16:
+    case kBF16:
+    case kQ8_0:
+    case kQ4_0:
+    case kQ2_K:
+    case kQ3_K:
+    case kQ4_K:
+    case kQ5_K:
+    case kQ6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                   const float* bias, cudaStream_t s) {
+  if (n_tokens <= 0 || w.rows <= 0) return cudaSuccess;
+#define HAYATE_CALL(T) launch_matvec<T>(w, x, ldx, n_tokens, out, ldo, bias, s)
+  switch (w.type) {
+    case kF32:
+      return HAYATE_CALL(kF32);
+    case kF16:
+      return HAYATE_CALL(kF16);
+    case kBF16:
+      return HAYATE_CALL(kBF16);
+    case kQ8_0:
+      return HAYATE_CALL(kQ8_0);
+    case kQ4_0:
+      return HAYATE_CALL(kQ4_0);
+    case kQ2_K:
+      return HAYATE_CALL(kQ2_K);
+    case kQ3_K:
+      return HAYATE_CALL(kQ3_K);
+    case kQ4_K:
+      return HAYATE_CALL(kQ4_K);
+    case kQ5_K:
+      return HAYATE_CALL(kQ5_K);
+    case kQ6_K:
+      return HAYATE_CALL(kQ6_K);
+    default:
+      return cudaErrorInvalidValue;
+  }
+#undef HAYATE_CALL
+}
+
+cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16,
+                                cudaStream_t s) {
+  if (n_rows <= 0) return cudaSuccess;
+#define HAYATE_CALL(T) launch_dequant<T>(w, row0, n_rows, dst, as_bf16, s)
+  switch (w.type) {
+    case kF32:
+      return HAYATE_CALL(kF32);
+    case kF16:
+      return HAYATE_CALL(kF16);
+    case kBF16:
+      return HAYATE_CALL(kBF16);
+    case kQ8_0:
+      return HAYATE_CALL(kQ8_0);
+    case kQ4_0:
+      return HAYATE_CALL(kQ4_0);
+    case kQ2_K:
+      return HAYATE_CALL(kQ2_K);
+    case kQ3_K:
+      return HAYATE_CALL(kQ3_K);
+    case kQ4_K:
+      return HAYATE_CALL(kQ4_K);
+    case kQ5_K:
+      return HAYATE_CALL(kQ5_K);
+    case kQ6_K:
+      return HAYATE_CALL(kQ6_K);
+    default:
+      return cudaErrorInvalidValue;
+  }
+#undef HAYATE_CALL
+}
+
+cudaError_t f32_to_half(const float* src, void* dst, int64_t n, bool as_bf16, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  to_half<<<blocks_for(n, 256), 256, 0, s>>>(src, static_cast<uint16_t*>(dst), n, as_bf16);
+  return cudaGetLastError();
+}
+
+cudaError_t add_bias(float* out, int64_t ldo, int64_t n_tokens, int64_t n_out, const float* bias, cudaStream_t s) {
+  if (n_tokens * n_out <= 0) return cudaSuccess;
+  bias_add<<<blocks_for(n_tokens * n_out, 256), 256, 0, s>>>(out, ldo, n_tokens, n_out, bias);
+  return cudaGetLastError();
+}
+
+}  // namespace hayate::cuda

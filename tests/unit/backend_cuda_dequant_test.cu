@@ -1,0 +1,79 @@
+// The CUDA kernels' dequantization (src/backend/cuda/dequant.cuh, host-and-device code) run on
+// the host against the CPU reference, bit for bit, for every weight format: the block layouts
+// are checked in every build that has nvcc, with or without a GPU.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+#include "backend/cuda/dequant.cuh"
+#include "core/ggml_types.h"
+#include "quant/quant.h"
+
+namespace hayate::cuda {
+namespace {
+
+std::vector<uint8_t> quantized(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> f(static_cast<size_t>(rows * cols));
+  for (float& x : f) x = dist(rng) * (1.0f + static_cast<float>(rng() % 4));  // uneven scales
+  std::vector<uint8_t> bytes(ggml_row_size(type, cols) * static_cast<size_t>(rows));
+  quant::quantize_matrix(type, f.data(), bytes.data(), rows, cols);
+  return bytes;
+}
+
+template <uint32_t T>
+void expect_quant_matches(GgmlType type) {
+  const int64_t rows = 5, cols = 256 * 3;
+  const auto bytes = quantized(type, rows, cols, 1234 + static_cast<uint32_t>(T));
+  const size_t row_bytes = ggml_row_size(type, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = bytes.data() + r * row_bytes;
+    std::vector<float> want(static_cast<size_t>(cols)), got(static_cast<size_t>(cols));
+    quant::dequantize_row(type, row, want.data(), cols);
+    for (int64_t k = 0; k < cols / 32; ++k) dequant_row_chunk<T>(row, k, got.data() + k * 32);
+    ASSERT_EQ(got, want) << ggml_type_name(type) << " row " << r;
+  }
+}
+
+template <uint32_t T>
+void expect_float_matches(GgmlType type) {
+  const int64_t cols = 77;
+  const auto bytes = quantized(type, 1, cols, 99);
+  std::vector<float> want(static_cast<size_t>(cols)), got(static_cast<size_t>(cols));
+  quant::dequantize_row(type, bytes.data(), want.data(), cols);
+  for (int64_t i = 0; i < cols; ++i) got[static_cast<size_t>(i)] = float_elem<T>(bytes.data(), i);
+  ASSERT_EQ(got, want) << ggml_type_name(type);
+}
+
+TEST(CudaDequant, QuantizedFormatsMatchReferenceBitForBit) {
+  expect_quant_matches<kQ8_0>(GgmlType::Q8_0);
+  expect_quant_matches<kQ4_0>(GgmlType::Q4_0);
+  expect_quant_matches<kQ2_K>(GgmlType::Q2_K);
+  expect_quant_matches<kQ3_K>(GgmlType::Q3_K);
+  expect_quant_matches<kQ4_K>(GgmlType::Q4_K);
+  expect_quant_matches<kQ5_K>(GgmlType::Q5_K);
+  expect_quant_matches<kQ6_K>(GgmlType::Q6_K);
+}
+
+TEST(CudaDequant, FloatFormatsMatchReference) {
+  expect_float_matches<kF32>(GgmlType::F32);
+  expect_float_matches<kF16>(GgmlType::F16);
+  expect_float_matches<kBF16>(GgmlType::BF16);
+}
+
+TEST(CudaDequant, TypeNumbersAreGguf) {
+  EXPECT_EQ(kQ4_K, static_cast<uint32_t>(GgmlType::Q4_K));
+  EXPECT_EQ(kQ6_K, static_cast<uint32_t>(GgmlType::Q6_K));
+  EXPECT_EQ(kBF16, static_cast<uint32_t>(GgmlType::BF16));
+  EXPECT_EQ(kQ2_K, static_cast<uint32_t>(GgmlType::Q2_K));
+  EXPECT_EQ(kQ8_0, static_cast<uint32_t>(GgmlType::Q8_0));
+  EXPECT_EQ(kQ4_0, static_cast<uint32_t>(GgmlType::Q4_0));
+  EXPECT_EQ(kF16, static_cast<uint32_t>(GgmlType::F16));
+  EXPECT_EQ(kQ3_K, static_cast<uint32_t>(GgmlType::Q3_K));
+  EXPECT_EQ(kQ5_K, static_cast<uint32_t>(GgmlType::Q5_K));
+}
+
+}  // namespace
+}  // namespace hayate::cuda

@@ -1,0 +1,284 @@
+// Each CUDA backend operation against the reference backend on random inputs of awkward sizes
+// (rows and token counts that are not multiples of any tile), per weight format. Outputs are
+// poisoned with NaN first. Skips when the build has no CUDA or no device is visible.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "backend/backend.h"
+#include "backend_cuda_support.h"
+#include "core/error.h"
+#include "quant/quant.h"
+
+namespace hayate {
+namespace {
+
+struct HostWeight {
+  std::vector<uint8_t> bytes;
+  Weight w;
+};
+
+HostWeight make_weight(GgmlType type, int64_t rows, int64_t cols, uint32_t seed, const std::string& name) {
+  const std::vector<float> f = test::random_floats(static_cast<size_t>(rows * cols), seed, 0.5f);
+  HostWeight h;
+  h.bytes.resize(ggml_row_size(type, cols) * static_cast<size_t>(rows));
+  quant::quantize_matrix(type, f.data(), h.bytes.data(), rows, cols);
+  h.w = Weight{name, type, cols, rows, h.bytes.data()};
+  return h;
+}
+
+std::vector<float> host_matmul(const Weight& w, const std::vector<float>& x, int64_t n, const Weight* bias) {
+  auto ref = make_backend("reference", 1);
+  Tensor xt = ref->alloc(n, w.cols);
+  std::memcpy(xt.data, x.data(), x.size() * sizeof(float));
+  Tensor out = ref->alloc(n, w.rows);
+  ref->matmul(w, xt, out, bias);
+  return std::vector<float>(out.data, out.data + n * w.rows);
+}
+
+void check_matmul(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols);
+
+class CudaMatmul : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+TEST_P(CudaMatmul, MatchesReference) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  const auto [type_name, n_tokens] = GetParam();
+  const GgmlType type = *ggml_type_from_name(type_name);
+  const int64_t block = ggml_type_info(type).block_size;
+  // 37 rows (not a multiple of 8 rows per block); columns a multiple of the format's block.
+  // Float rows of 296 columns take the 16-byte-load kernel, 300 the element-wise one.
+  for (const int64_t cols :
+       block == 1 ? std::vector<int64_t>{300, 296} : std::vector<int64_t>{block == 32 ? 32 * 13 : 256 * 3})
+    check_matmul(type, type_name, n_tokens, cols);
+}
+
+void check_matmul(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols) {
+  const int64_t rows = 37;
+  const HostWeight w = make_weight(type, rows, cols, 11, "w");
+  const HostWeight bias = make_weight(GgmlType::F32, 1, rows, 12, "bias");
+  const auto x = test::random_floats(static_cast<size_t>(n_tokens * cols), 13);
+
+  auto be = make_cuda_backend(DeviceOptions{});
+  be->prepare_weight(w.w);
+  be->prepare_weight(bias.w);
+  for (const Weight* b : {static_cast<const Weight*>(nullptr), &bias.w}) {
+    be->reset_scratch();
+    Tensor xt = test::upload(*be, x, n_tokens, cols);
+    Tensor out = test::poisoned(*be, n_tokens, rows);
+    be->matmul(w.w, xt, out, b);
+    const auto got = test::download(*be, out);
+    const auto want = host_matmul(w.w, x, n_tokens, b);
+    ASSERT_TRUE(test::all_finite(got)) << type_name << ": an output was not written";
+    // Up to 8 tokens the mat-vec kernel dequantizes exactly as the reference (f32 sums); more
+    // go through cuBLAS with f16/bf16 operands.
+    const double tol = n_tokens <= 8 ? 1e-5 : (type == GgmlType::BF16 ? 1e-2 : 3e-3);
+    EXPECT_LT(test::relative_l2(got, want), tol)
+        << type_name << " tokens " << n_tokens << " cols " << cols << (b ? " with bias" : "");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AllFormats, CudaMatmul,
+    ::testing::Combine(::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"),
+                       ::testing::Values(1, 3, 8, 9, 77)),
+    [](const auto& info) { return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)); });
+
+class CudaGetRows : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CudaGetRows, MatchesDequantize) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  const GgmlType type = *ggml_type_from_name(GetParam());
+  const int64_t block = ggml_type_info(type).block_size;
+  const int64_t rows = 29, cols = block == 1 ? 70 : 256 * 2;
+  const HostWeight w = make_weight(type, rows, cols, 21, "table");
+  const std::vector<int32_t> ids = {28, 0, 5, 5, 17};
+  auto be = make_cuda_backend(DeviceOptions{});
+  be->prepare_weight(w.w);
+  be->reset_scratch();
+  Tensor out = test::poisoned(*be, static_cast<int64_t>(ids.size()), cols);
+  be->get_rows(w.w, ids, out);
+  const auto got = test::download(*be, out);
+  std::vector<float> want(got.size());
+  for (size_t i = 0; i < ids.size(); ++i) quant::dequantize_row(type, w.w.row(ids[i]), want.data() + i * cols, cols);
+  EXPECT_EQ(got, want) << GetParam() << ": dequantization must be exact";
+  EXPECT_THROW(be->get_rows(w.w, std::vector<int32_t>{29}, out), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllFormats, CudaGetRows,
+                         ::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q2_K", "q3_K", "q4_K", "q5_K",
+                                           "q6_K"));
+
+TEST(CudaOps, RmsNormRowsAndHeadsInPlace) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  auto be = make_cuda_backend(DeviceOptions{});
+  auto ref = make_backend("reference", 1);
+  for (const int64_t group : {int64_t{300}, int64_t{48}}) {
+    const int64_t rows = 5, cols = group == 300 ? 300 : 48 * 7;
+    const HostWeight w = make_weight(GgmlType::F32, 1, group, 31, "norm");
+    const auto x = test::random_floats(static_cast<size_t>(rows * cols), 32, 3.0f);
+    be->prepare_weight(w.w);
+    be->reset_scratch();
+    Tensor xt = test::upload(*be, x, rows, cols);
+    be->rms_norm(xt, w.w, 1e-5f, xt);
+    const auto got = test::download(*be, xt);
+    Tensor h = ref->alloc(rows, cols);
+    std::memcpy(h.data, x.data(), x.size() * sizeof(float));
+    ref->rms_norm(h, w.w, 1e-5f, h);
+    EXPECT_LT(test::relative_l2(got, std::vector<float>(h.data, h.data + rows * cols)), 1e-5) << group;
+  }
+}
+
+TEST(CudaOps, RopeBothStylesWithFactors) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  auto be = make_cuda_backend(DeviceOptions{});
+  auto ref = make_backend("reference", 1);
+  const std::vector<float> factors = test::random_floats(16, 41, 0.1f);
+  std::vector<float> f(16);
+  for (size_t i = 0; i < 16; ++i) f[i] = 1.0f + std::fabs(factors[i]);
+  for (const RopeType type : {RopeType::Norm, RopeType::Neox}) {
+    for (const float* ff : {static_cast<const float*>(nullptr), static_cast<const float*>(f.data())}) {
+      RopeParams p;
+      p.type = type;
+      p.head_dim = 48;
+      p.n_rot = 32;  // partial rotation: dims 32..47 stay
+      p.theta = 500000.0f;
+      p.freq_scale = 0.5f;
+      p.freq_factors = ff;
+      const int64_t rows = 6, heads = 3, cols = heads * 48;
+      const std::vector<int32_t> pos = {0, 1, 7, 255, 1000, 3};
+      const auto x = test::random_floats(static_cast<size_t>(rows * cols), 42);
+      be->reset_scratch();
+      Tensor xt = test::upload(*be, x, rows, cols);
+      be->rope(xt, static_cast<int32_t>(heads), pos, p);
+      const auto got = test::download(*be, xt);
+      Tensor h = ref->alloc(rows, cols);
+      std::memcpy(h.data, x.data(), x.size() * sizeof(float));
+      ref->rope(h, static_cast<int32_t>(heads), pos, p);
+      EXPECT_LT(test::relative_l2(got, std::vector<float>(h.data, h.data + rows * cols)), 1e-5);
+    }
+  }
+}
+
+TEST(CudaOps, SwigluAddCopyRows) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  auto be = make_cuda_backend(DeviceOptions{});
+  const int64_t rows = 7, cols = 333;
+  const auto g = test::random_floats(rows * cols, 51, 2.0f), u = test::random_floats(rows * cols, 52);
+  be->reset_scratch();
+  Tensor gt = test::upload(*be, g, rows, cols), ut = test::upload(*be, u, rows, cols);
+  be->swiglu(gt, ut, gt);
+  be->add(gt, ut);
+  Tensor picked = test::poisoned(*be, 3, cols);
+  const std::vector<int32_t> pick = {6, 0, 3};
+  be->copy_rows(gt, pick, picked);
+  const auto got = test::download(*be, picked);
+  std::vector<float> want;
+  for (int32_t r : pick)
+    for (int64_t c = 0; c < cols; ++c) {
+      const float gv = g[r * cols + c], uv = u[r * cols + c];
+      want.push_back(gv / (1.0f + std::exp(-gv)) * uv + uv);
+    }
+  EXPECT_LT(test::relative_l2(got, want), 1e-6);
+}
+
+// Keys and values of two sequences with scattered blocks, one long enough to be split into
+// several chunks, then attention of a mixed batch against the reference backend.
+TEST(CudaOps, PagedAttentionMatchesReference) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  for (const int32_t head_dim : {64, 80, 128}) {
+    HParams hp;
+    hp.n_layer = 2;
+    hp.n_head = 6;
+    hp.n_head_kv = 2;
+    hp.head_dim = head_dim;
+    const int32_t kv_dim = hp.kv_dim(), q_dim = hp.q_dim(), bs = 16, n_blocks = 64;
+    auto be = make_cuda_backend(DeviceOptions{});
+    auto ref = make_backend("reference", 1);
+    auto kv = be->make_kv_cache(hp, n_blocks, bs);
+    auto kv_ref = ref->make_kv_cache(hp, n_blocks, bs);
+    std::vector<int32_t> table_a, table_b;
+    for (int i = 0; i < 45; ++i) table_a.push_back((i * 7 + 3) % 45);  // a permutation of 0..44
+    for (int i = 0; i < 8; ++i) table_b.push_back(63 - i);
+    const int32_t len_a = 700, len_b = 100;  // 700 positions: several 256- and 64-chunks
+    // Fill both caches through store_kv, in batches of mixed sequences.
+    for (int32_t start = 0; start < len_a; start += 200) {
+      Batch b;
+      b.sequences = {{table_a}, {table_b}};
+      for (int32_t p = start; p < std::min(len_a, start + 200); ++p) b.add(0, p, 0, false);
+      for (int32_t p = start; p < std::min(len_b, start + 200); ++p) b.add(0, p, 1, false);
+      const int64_t n = static_cast<int64_t>(b.size());
+      const auto k = test::random_floats(n * kv_dim, 60 + start), v = test::random_floats(n * kv_dim, 61 + start);
+      const auto q = test::random_floats(n * q_dim, 62 + start, 0.3f);
+      be->reset_scratch();
+      Tensor kt = test::upload(*be, k, n, kv_dim), vt = test::upload(*be, v, n, kv_dim);
+      Tensor qt = test::upload(*be, q, n, q_dim);
+      be->store_kv(*kv, 1, kt, vt, b);
+      Tensor out = test::poisoned(*be, n, q_dim);
+      be->attention(*kv, 1, qt, b, hp.n_head, hp.n_head_kv, head_dim, out);
+      const auto got = test::download(*be, out);
+
+      Tensor hk = ref->alloc(n, kv_dim), hv = ref->alloc(n, kv_dim), hq = ref->alloc(n, q_dim);
+      std::memcpy(hk.data, k.data(), k.size() * 4);
+      std::memcpy(hv.data, v.data(), v.size() * 4);
+      std::memcpy(hq.data, q.data(), q.size() * 4);
+      ref->store_kv(*kv_ref, 1, hk, hv, b);
+      Tensor hout = ref->alloc(n, q_dim);
+      ref->attention(*kv_ref, 1, hq, b, hp.n_head, hp.n_head_kv, head_dim, hout);
+      ASSERT_TRUE(test::all_finite(got)) << "head_dim " << head_dim;
+      EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + n * q_dim)), 1e-5)
+          << "head_dim " << head_dim << " batch from " << start;
+    }
+    // Decode-shaped batch: one token of each sequence at its last position.
+    Batch d;
+    d.sequences = {{table_a}, {table_b}};
+    d.add(0, len_a - 1, 0, true);
+    d.add(0, len_b - 1, 1, true);
+    const auto q = test::random_floats(2 * q_dim, 70, 0.3f);
+    be->reset_scratch();
+    Tensor qt = test::upload(*be, q, 2, q_dim);
+    Tensor out = test::poisoned(*be, 2, q_dim);
+    be->attention(*kv, 1, qt, d, hp.n_head, hp.n_head_kv, head_dim, out);
+    const auto got = test::download(*be, out);
+    Tensor hq = ref->alloc(2, q_dim), hout = ref->alloc(2, q_dim);
+    std::memcpy(hq.data, q.data(), q.size() * 4);
+    ref->attention(*kv_ref, 1, hq, d, hp.n_head, hp.n_head_kv, head_dim, hout);
+    EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + 2 * q_dim)), 1e-5);
+  }
+}
+
+TEST(CudaOps, ErrorsAreClear) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  auto be = make_cuda_backend(DeviceOptions{});
+  const HostWeight w = make_weight(GgmlType::Q8_0, 4, 64, 81, "never.uploaded");
+  be->reset_scratch();
+  Tensor x = test::upload(*be, test::random_floats(64, 82), 1, 64);
+  Tensor out = be->alloc(1, 4);
+  try {
+    be->matmul(w.w, x, out);
+    FAIL() << "matmul of a weight that was never uploaded must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("never.uploaded"), std::string::npos) << e.what();
+  }
+  DeviceOptions tiny;
+  tiny.gpu_memory_fraction = 1e-9;  // a few bytes: the cuBLAS workspace cannot fit
+  EXPECT_THROW(make_cuda_backend(tiny), Error);
+  DeviceOptions bad;
+  bad.gpu_memory_fraction = 1.5;
+  EXPECT_THROW(make_cuda_backend(bad), Error);
+}
+
+// Runs everywhere: without a device, the CUDA entry points fail with a clear error.
+TEST(CudaOps, WithoutDeviceCudaIsAClearError) {
+  if (cuda_built() && cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device is present";
+  try {
+    make_cuda_backend(DeviceOptions{});
+    FAIL() << "make_cuda_backend must throw without a device";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+    EXPECT_FALSE(std::string(e.what()).empty());
+  }
+  EXPECT_THROW(make_backend("cuda", 1), Error);
+}
+
+}  // namespace
+}  // namespace hayate
