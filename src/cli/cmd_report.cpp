@@ -40,7 +40,7 @@ void add_report_command(CLI::App& app) {
   CLI::App* cmd =
       app.add_subcommand("report",
                          "Markdown tables and a self-contained HTML page with charts from `hayate bench serve` results "
-                         "and `hayate bench model --json` output (each file's kind is detected)");
+                         "and `hayate bench model -o json` output (each file's kind is detected)");
   cmd->add_option("results", o->files, "result JSON files, shown side by side")->required();
   cmd->add_option("--md", o->markdown, "write the Markdown report here (without --md or --html: to stdout)");
   cmd->add_option("--html", o->html, "write the HTML page (inline CSS and SVG, no scripts) here");

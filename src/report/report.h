@@ -1,5 +1,5 @@
 // `hayate report`: Markdown tables and one self-contained HTML page (inline CSS, inline SVG, no
-// scripts) from the results of `hayate bench serve` and `hayate bench model --json`.
+// scripts) from the results of `hayate bench serve` and `hayate bench model -o json`.
 #pragma once
 
 #include <string>

@@ -214,7 +214,7 @@ ResultFile parse_result(const std::string& text, const std::string& path) {
   }
   fail(ErrorKind::BadInput, path +
                                 ": neither a `hayate bench serve` result (\"schema\": \"hayate.bench.serve/1\") nor a "
-                                "`hayate bench model --json` result (\"results\": [...])");
+                                "`hayate bench model -o json` result (\"results\": [...])");
 }
 
 ResultFile load_result_file(const std::string& path) {

@@ -1,7 +1,7 @@
-// Result files the report reads: `hayate bench serve` (schema "hayate.bench.serve/1", see
-// docs/benchmarks.md) and `hayate bench model --json` (bench/model_bench.h format_json), loaded
-// into plain structs. Optional fields the writer may leave out are std::optional here, so the
-// charts and rules skip what a file does not have instead of inventing a value.
+// Result files the report reads: `hayate bench serve` (schema "hayate.bench.serve/1", the
+// contract shared with the bench serve writer) and `hayate bench model -o json`
+// (bench/model_bench.h format_json), loaded into plain structs. Optional fields the writer may leave out are
+// std::optional here, so the charts and rules skip what a file does not have instead of inventing a value.
 #pragma once
 
 #include <cstdint>
@@ -33,7 +33,7 @@ struct ServeTarget {
   std::vector<ServeRun> runs;
 };
 
-// One row of `hayate bench model --json`.
+// One row of `hayate bench model -o json`.
 struct ModelRow {
   std::string model_file, model_name, arch, file_type, backend, device, test;
   int n_threads = 0;

@@ -260,22 +260,24 @@ std::string bar_chart(const BarChart& c) {
   cv.set_ranges(0, n_groups, yt.lo, yt.hi);
   cv.frame(c.title, "", c.y_label, yt.values, c.y_format);
   const double slot = cv.x(1) - cv.x(0);
-  const double n_series = static_cast<double>(std::max<size_t>(1, c.series.size()));
-  const double bar_w = slot * 0.8 / n_series;
   for (size_t g = 0; g < c.groups.size(); ++g) {
     const auto parts = split_label(c.groups[g]);
     for (size_t i = 0; i < parts.size(); ++i)
       cv.text(cv.x(g + 0.5), cv.plot_bottom() + 16 + 14 * static_cast<double>(i), parts[i], "middle", "tick");
-    for (size_t s = 0; s < c.series.size(); ++s) {
-      const BarSeries& bs = c.series[s];
-      if (g >= bs.values.size() || !bs.values[g]) continue;
+    // Only the series with a value here share the group's width, so no gaps stand for missing bars.
+    std::vector<size_t> present;
+    for (size_t s = 0; s < c.series.size(); ++s)
+      if (g < c.series[s].values.size() && c.series[s].values[g]) present.push_back(s);
+    const double bar_w = slot * 0.8 / static_cast<double>(std::max<size_t>(1, present.size()));
+    for (size_t k = 0; k < present.size(); ++k) {
+      const BarSeries& bs = c.series[present[k]];
       const double v = *bs.values[g];
-      const double left = cv.x(static_cast<double>(g)) + slot * 0.1 + bar_w * static_cast<double>(s);
+      const double left = cv.x(static_cast<double>(g)) + slot * 0.1 + bar_w * static_cast<double>(k);
       cv.rect(left, cv.y(v), bar_w * 0.92, cv.y(0) - cv.y(v), bs.color,
               bs.name + " · " + c.groups[g] + ": " + c.y_format(v));
       if (g < bs.errors.size() && bs.errors[g] > 0) {
         const double mid = left + bar_w * 0.46;
-        cv.line(mid, cv.y(v - bs.errors[g]), mid, cv.y(v + bs.errors[g]), "errbar");
+        cv.line(mid, cv.y(std::max(0.0, v - bs.errors[g])), mid, cv.y(v + bs.errors[g]), "errbar");
       }
     }
   }

@@ -14,7 +14,7 @@ namespace {
 
 const std::string kData = std::string(HAYATE_TESTDATA) + "/report/";
 
-// A small `hayate bench model --json` document in the format_json shape.
+// A small `hayate bench model -o json` document in the format_json shape.
 std::string model_json(const std::string& name, double tg, uint64_t rss) {
   return R"({"system": {"cpu_model": "Test CPU", "cpu_features": "avx2", "n_cpus": 2, "load_average": [1.5, 1, 0.5],
              "timestamp": "2026-12-01T21:00:00Z"},
