@@ -35,7 +35,7 @@ std::string with_unit(double v, const char* unit) { return short_number(v) + " "
 
 std::vector<Recommendation> recommend(const std::vector<ResultFile>& files) {
   const bool many = files.size() > 1;
-  Best chat_ttft(true), batch_serve(false), small_serve(true);
+  Best chat_ttft(true), batch_serve(false), small_serve(true), most_users(false);
   Best chat_tg(false), batch_pp(false), small_model(true), per_gib(false);
   for (const ResultFile& f : files) {
     for (const ServeTarget& t : f.targets) {
@@ -51,9 +51,17 @@ std::vector<Recommendation> recommend(const std::vector<ResultFile>& files) {
         if (r.peak_rss_bytes)
           small_serve.offer({name, f.name, static_cast<double>(*r.peak_rss_bytes), short_bytes(*r.peak_rss_bytes)});
       }
-      if (lowest)
-        chat_ttft.offer({name + " at concurrency " + short_number(*lowest->concurrency), f.name, *lowest->ttft.p90,
-                         with_unit(*lowest->ttft.p90, "ms TTFT p90")});
+      if (!lowest) continue;
+      chat_ttft.offer({name + " at concurrency " + short_number(*lowest->concurrency), f.name, *lowest->ttft.p90,
+                       with_unit(*lowest->ttft.p90, "ms TTFT p90")});
+      // How far a target scales before its users notice: the highest error-free concurrency whose
+      // TTFT p90 is at most twice the one at its lowest concurrency.
+      for (const ServeRun& r : t.runs)
+        if (r.mode == "concurrency" && r.concurrency && r.errors == 0 && r.ttft.p90 &&
+            *r.ttft.p90 <= 2 * *lowest->ttft.p90)
+          most_users.offer(
+              {name, f.name, *r.concurrency,
+               short_number(*r.concurrency) + " concurrent requests (TTFT p90 " + short_number(*r.ttft.p90) + " ms)"});
     }
     std::map<std::string, uint64_t> peak;  // per configuration, over its tests
     for (const ModelRow& r : f.rows) peak[r.config()] = std::max(peak[r.config()], r.rss_peak_bytes);
@@ -79,6 +87,8 @@ std::vector<Recommendation> recommend(const std::vector<ResultFile>& files) {
   };
   put("Interactive chat (server)", "lowest TTFT p90 at the lowest concurrency measured", chat_ttft);
   put("Batch jobs (server)", "highest output tokens/s of any error-free concurrency run", batch_serve);
+  put("Many concurrent users (server)",
+      "highest error-free concurrency with TTFT p90 at most 2x that at the target's lowest concurrency", most_users);
   put("Smallest memory (server)", "lowest peak resident memory of the server process", small_serve);
   put("Interactive chat (in-process)", "highest generation (tg) tokens/s", chat_tg);
   put("Batch jobs with long prompts (in-process)", "highest prompt processing (pp) tokens/s", batch_pp);

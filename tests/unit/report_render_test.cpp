@@ -197,6 +197,17 @@ TEST(ReportRecommend, EachRulePicksTheBestMeasuredRow) {
   EXPECT_NE(by_job.at("Best tokens/s per GiB (in-process)").choice.find("small"), std::string::npos);
   EXPECT_EQ(by_job.at("Best tokens/s per GiB (in-process)").value, "640 tokens/s per GiB");
   EXPECT_EQ(by_job.at("Smallest memory (server)").choice, "serve_two_targets.json: hayate q4_k_m");
+  // Many users: recomputed from the file with the rule the report states.
+  double most = 0;
+  std::string most_name;
+  for (const ServeTarget& t : files[0].targets)
+    for (const ServeRun& r : t.runs)
+      if (r.errors == 0 && *r.ttft.p90 <= 2 * *t.runs[0].ttft.p90 && *r.concurrency > most)
+        most = *r.concurrency, most_name = t.label;
+  ASSERT_GT(most, 1);
+  EXPECT_EQ(by_job.at("Many concurrent users (server)").choice, "serve_two_targets.json: " + most_name);
+  EXPECT_EQ(by_job.at("Many concurrent users (server)").value.rfind(short_number(most) + " concurrent requests", 0),
+            0u);
 }
 
 }  // namespace
