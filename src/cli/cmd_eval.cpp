@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,8 @@
 #include "cli/common.h"
 #include "core/error.h"
 #include "engine/session.h"
+#include "eval/openai_client.h"
+#include "eval/tasks.h"
 
 namespace hayate::cli {
 namespace {
@@ -21,12 +24,6 @@ std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(ErrorKind::NotFound, path + ": cannot open");
   return {std::istreambuf_iterator<char>(f), {}};
-}
-
-std::string trim(const std::string& s) {
-  const auto first = s.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  return s.substr(first, s.find_last_not_of(" \t\r\n") - first + 1);
 }
 
 void write_json_file(const std::string& path, const json& j) {
@@ -158,73 +155,59 @@ struct TaskOptions {
   int32_t max_tokens = 64;
   int32_t limit = 0;
   bool json = false;
+  eval::ScoreRules rules;
+  eval::ClientOptions remote;  // remote.url empty: in-process
+  std::string api = "completions";
 };
 
-struct Item {
-  std::string prompt, answer, task;
-};
-
-std::vector<Item> read_items(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorKind::NotFound, path + ": cannot open");
-  std::vector<Item> items;
-  std::string line;
-  for (int line_no = 1; std::getline(f, line); ++line_no) {
-    if (trim(line).empty()) continue;
-    const std::string where = path + ":" + std::to_string(line_no);
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::parse_error& e) {
-      fail(ErrorKind::BadInput, where + ": not JSON (" + e.what() + ")");
-    }
-    if (!j.is_object() || !j.contains("prompt") || !j["prompt"].is_string() || !j.contains("answer") ||
-        !j["answer"].is_string())
-      fail(ErrorKind::BadInput, where + ": expected {\"prompt\": \"...\", \"answer\": \"...\"}");
-    items.push_back({j["prompt"], j["answer"], j.value("task", std::string("all"))});
-  }
-  if (items.empty()) fail(ErrorKind::BadInput, path + ": no items");
-  return items;
-}
-
-// Greedy generation per prompt until an end-of-generation token or max_tokens; an item is
-// correct when the generated text, trimmed, equals the answer, trimmed.
-void tasks(const TaskOptions& o) {
-  LoadedModel lm = load_model(o.model);
-  if (!lm.tokenizer) fail(ErrorKind::BadInput, "eval tasks needs a model with a tokenizer");
-  std::vector<Item> items = read_items(o.file);
+// Greedy generation per prompt until an end-of-generation token or max_tokens, in this process
+// or through --url; scoring rules are eval/tasks.h's.
+void tasks(TaskOptions o) {
+  std::vector<eval::TaskItem> items = eval::read_task_file(o.file, o.rules);
   if (o.limit > 0 && static_cast<size_t>(o.limit) < items.size()) items.resize(static_cast<size_t>(o.limit));
 
-  GenerateOptions gen;
-  gen.max_tokens = o.max_tokens;
-  gen.sampling.temperature = 0;
-  Session session(*lm.model, *lm.backend, lm.n_ctx);
-  std::map<std::string, std::pair<int, int>> per_task;  // task -> (correct, total)
-  json results = json::array();
-  int correct = 0;
-  const auto t0 = std::chrono::steady_clock::now();
-  for (size_t i = 0; i < items.size(); ++i) {
-    const Item& it = items[i];
-    session.reset();
-    const std::vector<int32_t> ids = lm.tokenizer->encode(it.prompt, true, true);
-    if (static_cast<int32_t>(ids.size()) >= lm.n_ctx)
-      fail(ErrorKind::BadInput, o.file + ": item " + std::to_string(i + 1) + " has a prompt of " +
-                                    std::to_string(ids.size()) + " tokens, more than the context " +
-                                    std::to_string(lm.n_ctx) + " (-c) allows");
-    const GenerateResult r = session.generate(ids, gen, lm.tokenizer.get());
-    const std::string output = trim(r.text);
-    const bool ok = output == trim(it.answer);
-    correct += ok;
-    auto& [hit, n] = per_task[it.task];
-    hit += ok;
-    ++n;
-    results.push_back({{"index", i}, {"task", it.task}, {"answer", it.answer}, {"output", output}, {"correct", ok}});
+  std::function<std::string(const eval::TaskItem&)> generate;
+  std::unique_ptr<LoadedModel> lm;
+  std::unique_ptr<Session> session;
+  std::unique_ptr<eval::OpenAiClient> client;
+  std::string engine;
+  if (!o.remote.url.empty()) {
+    o.remote.api = o.api == "chat" ? eval::CompletionApi::Chat : eval::CompletionApi::Completions;
+    client = std::make_unique<eval::OpenAiClient>(o.remote);
+    engine = o.remote.url + (o.api == "chat" ? " (/v1/chat/completions)" : " (/v1/completions)");
+    generate = [&](const eval::TaskItem& it) { return client->complete(it.prompt, o.max_tokens); };
+  } else {
+    lm = std::make_unique<LoadedModel>(load_model(o.model));
+    if (!lm->tokenizer) fail(ErrorKind::BadInput, "eval tasks needs a model with a tokenizer");
+    session = std::make_unique<Session>(*lm->model, *lm->backend, lm->n_ctx);
+    engine = "backend " + lm->backend->name();
+    generate = [&](const eval::TaskItem& it) {
+      GenerateOptions gen;
+      gen.max_tokens = o.max_tokens;
+      gen.sampling.temperature = 0;
+      session->reset();
+      const std::vector<int32_t> ids = lm->tokenizer->encode(it.prompt, true, true);
+      if (static_cast<int32_t>(ids.size()) >= lm->n_ctx)
+        fail(ErrorKind::BadInput, o.file + ":" + std::to_string(it.line) + ": the prompt has " +
+                                      std::to_string(ids.size()) + " tokens, more than the context " +
+                                      std::to_string(lm->n_ctx) + " (-c) allows");
+      return session->generate(ids, gen, lm->tokenizer.get()).text;
+    };
   }
+
+  json results = json::array();
+  const auto t0 = std::chrono::steady_clock::now();
+  const eval::TaskSummary sum =
+      eval::run_tasks(items, o.rules, generate, [&](size_t i, const eval::TaskItem& it, const eval::ItemScore& s) {
+        json r = {{"index", i},          {"line", it.line},    {"task", it.task},
+                  {"answer", it.answer}, {"output", s.output}, {"correct", s.correct}};
+        if (!it.choices.empty()) r["picked"] = s.picked ? json(*s.picked) : json(nullptr);
+        results.push_back(std::move(r));
+      });
   const double seconds = seconds_since(t0);
-  json summary = {{"file", o.file},     {"items", items.size()},
-                  {"correct", correct}, {"accuracy", static_cast<double>(correct) / static_cast<double>(items.size())},
-                  {"seconds", seconds}, {"per_task", json::object()}};
-  for (const auto& [task, hn] : per_task)
+  json summary = {{"file", o.file},     {"items", sum.items}, {"correct", sum.correct},    {"accuracy", sum.accuracy()},
+                  {"seconds", seconds}, {"engine", engine},   {"per_task", json::object()}};
+  for (const auto& [task, hn] : sum.per_task)
     summary["per_task"][task] = {
         {"items", hn.second}, {"correct", hn.first}, {"accuracy", static_cast<double>(hn.first) / hn.second}};
   if (!o.out.empty()) {
@@ -237,13 +220,12 @@ void tasks(const TaskOptions& o) {
     std::cout << summary.dump() << "\n";
     return;
   }
-  std::printf("accuracy %.4f (%d / %zu exact matches) on %s\n", summary["accuracy"].get<double>(), correct,
-              items.size(), o.file.c_str());
-  if (per_task.size() > 1)
-    for (const auto& [task, hn] : per_task)
+  std::printf("accuracy %.4f (%d / %d correct) on %s\n", sum.accuracy(), sum.correct, sum.items, o.file.c_str());
+  if (sum.per_task.size() > 1)
+    for (const auto& [task, hn] : sum.per_task)
       std::printf("  %-24s %.4f (%d / %d)\n", task.c_str(), static_cast<double>(hn.first) / hn.second, hn.first,
                   hn.second);
-  std::fprintf(stderr, "hayate eval: %.2f s, backend %s\n", seconds, lm.backend->name().c_str());
+  std::fprintf(stderr, "hayate eval: %.2f s, %s\n", seconds, engine.c_str());
 }
 
 }  // namespace
@@ -254,7 +236,10 @@ void add_eval_command(CLI::App& app) {
 
   auto p = std::make_shared<PerplexityOptions>();
   CLI::App* ppl = cmd->add_subcommand(
-      "perplexity", "perplexity over non-overlapping windows of --ctx tokens (each from an empty cache)");
+      "perplexity",
+      "perplexity over non-overlapping windows of --ctx tokens (each from an empty cache), in this process only: "
+      "through a server it would need prompt-token logprobs, which hayate serve's /v1/completions does not return "
+      "(echo gives the prompt text without logprobs)");
   add_model_options(*ppl, p->model);
   ppl->add_option("file", p->file, "text file to tokenize (without BOS/EOS)");
   ppl->add_option("--ctx", p->ctx, "window length in tokens")->capture_default_str();
@@ -265,14 +250,28 @@ void add_eval_command(CLI::App& app) {
 
   auto t = std::make_shared<TaskOptions>();
   CLI::App* tk = cmd->add_subcommand(
-      "tasks", "greedy answers to JSONL {\"prompt\", \"answer\"[, \"task\"]} items; exact match after trimming");
+      "tasks",
+      "greedy answers to JSONL items, scored. {\"prompt\", \"answer\"[, \"task\"]}: exact match after trimming "
+      "surrounding whitespace (case-sensitive unless --ignore-case); {\"prompt\", \"choices\": [...], \"answer\": "
+      "choice or 0-based index}: the output must equal the right choice, start with it (then a non-alphanumeric "
+      "character), or name its letter (A, B), B., ...). In this process (-m) or through an OpenAI-compatible server "
+      "(--url)");
   add_model_options(*tk, t->model);
   tk->add_option("file", t->file, "JSONL task file")->required();
   tk->add_option("-n,--max-tokens", t->max_tokens, "most tokens to generate per item")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   tk->add_option("--limit", t->limit, "score only the first N items (0 = all)")->check(CLI::NonNegativeNumber);
-  tk->add_option("--out", t->out, "write one JSON line per item (answer, output, correct)");
+  tk->add_flag("--ignore-case", t->rules.ignore_case, "compare answers with ASCII letters in lower case");
+  tk->add_option("--url", t->remote.url,
+                 "score through this OpenAI-compatible server (http://HOST:PORT), greedy (temperature 0), instead of "
+                 "a model in this process; -m, -c, -t and --backend are then not used");
+  tk->add_option("--api", t->api, "with --url: completions (prompt as given) or chat (prompt as one user message)")
+      ->check(CLI::IsMember({"completions", "chat"}))
+      ->capture_default_str();
+  tk->add_option("--served-model", t->remote.model, "with --url: the \"model\" to request (default: the server's)");
+  tk->add_option("--api-key", t->remote.api_key, "with --url: sent as a Bearer token")->envname("HAYATE_API_KEY");
+  tk->add_option("--out", t->out, "write one JSON line per item (line, answer, output, correct, picked)");
   tk->add_flag("--json", t->json, "print the summary as JSON");
   tk->callback([t] { tasks(*t); });
 }

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   hayate::cli::add_serve_command(app);
 #endif
   hayate::cli::add_bench_command(app);
+  hayate::cli::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

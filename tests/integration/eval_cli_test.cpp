@@ -72,6 +72,39 @@ TEST(EvalCli, PerplexityIsTheMeanNllOfNonOverlappingWindows) {
     EXPECT_NEAR(detail["nll"][15 + p].get<double>(), want[p], 1e-4 * std::max(1.0, want[p])) << "position " << p;
 }
 
+// Perplexity and its standard error recomputed from the engine's logits (`hayate run
+// --logits-out` over each window, log-softmax here) must equal what eval perplexity reports.
+TEST(EvalCli, PerplexityAndStdErrorEqualADirectComputation) {
+  const std::string model = synth_f32("direct.gguf");
+  std::vector<int> ids;
+  for (int i = 0; i < 40; ++i) ids.push_back((i * 53 + 7) % 250);
+  const std::string ids_file = test::temp_path("ids.json");
+  std::ofstream(ids_file) << nlohmann::json(ids).dump();
+  const auto r =
+      test::run_command(kBin + " eval perplexity -m " + model + " --token-ids " + ids_file + " --ctx 16 --json 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+
+  std::vector<double> nll;
+  for (size_t lo = 0; lo < ids.size(); lo += 16) {
+    const std::vector<double> w = window_nll(model, ids, lo, std::min<size_t>(16, ids.size() - lo));
+    nll.insert(nll.end(), w.begin(), w.end());
+  }
+  ASSERT_EQ(nll.size(), 37u);
+  double mean = 0, var = 0;
+  for (double x : nll) mean += x;
+  mean /= static_cast<double>(nll.size());
+  for (double x : nll) var += (x - mean) * (x - mean);
+  var /= static_cast<double>(nll.size() - 1);
+  const double std_error = std::sqrt(var / static_cast<double>(nll.size()));
+  EXPECT_NEAR(j["mean_nll"].get<double>(), mean, 1e-4 * mean);
+  EXPECT_NEAR(j["std_error_nll"].get<double>(), std_error, 1e-3 * std_error);
+  EXPECT_NEAR(j["perplexity"].get<double>(), std::exp(mean), 1e-4 * std::exp(mean));
+  EXPECT_NEAR(j["perplexity_std_error"].get<double>(), std::exp(mean) * std_error, 1e-3 * std::exp(mean) * std_error);
+  // A random model over a 256-byte vocabulary sits near the uniform guess, far from a trivial 1.
+  EXPECT_GT(j["perplexity"].get<double>(), 10.0);
+}
+
 TEST(EvalCli, TasksScoreExactMatchesPerTask) {
   const std::string file = test::temp_path("tasks.jsonl");
   const std::string q = "<|im_start|>user\\nWhat is 2 + 3?<|im_end|>\\n<|im_start|>assistant\\n";
