@@ -1,10 +1,16 @@
 // A persistent pool of worker threads. parallel_for hands out task indices from an atomic
 // counter, so uneven tasks balance themselves and no thread is created per call.
+//
+// A forward pass calls parallel_for a few hundred times per token, each call a fraction of a
+// millisecond: waking a thread through a condition variable costs tens of microseconds each
+// time. So workers spin on an atomic generation counter for a short while after each call and
+// only then sleep on the condition variable; the caller spins for the workers to finish.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -23,7 +29,8 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Calls fn(task, thread) for task in [0, n_tasks); thread is in [0, size()). Blocks until
-  // all tasks are done. The first exception thrown by a task is rethrown here.
+  // all tasks are done. The first exception thrown by a task is rethrown here. Not reentrant:
+  // one parallel_for at a time per pool.
   void parallel_for(int64_t n_tasks, const std::function<void(int64_t task, int thread)>& fn);
 
  private:
@@ -34,13 +41,15 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::condition_variable done_;
-  uint64_t generation_ = 0;
-  int active_ = 0;
-  bool stop_ = false;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};   // workers that have not finished the current generation
+  std::atomic<int> sleepers_{0};  // workers blocked on wake_
+  bool stop_ = false;             // guarded by mu_
+  std::atomic<bool> stopping_{false};
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   int64_t n_tasks_ = 0;
   std::atomic<int64_t> next_{0};
+  std::mutex error_mu_;
   std::exception_ptr error_;
 };
 
