@@ -17,9 +17,20 @@ inline void cpu_relax() {
 #endif
 }
 
-// How long an idle worker spins before it sleeps. Long enough to span the gap between two
-// operations of a forward pass, short enough not to steal a core from other work for long.
-constexpr auto kSpinTime = std::chrono::microseconds(300);
+// How long an idle worker spins before it sleeps: long enough to span the gap between two
+// operations of a forward pass, short enough not to hold a core for long when idle.
+constexpr auto kSpinTime = std::chrono::microseconds(200);
+
+// Spins, then yields: a thread we wait for may need this core (other processes share it).
+template <class Done>
+void wait_for(Done done) {
+  for (int i = 0; !done(); ++i) {
+    if (i < 2048)
+      cpu_relax();
+    else
+      std::this_thread::yield();
+  }
+}
 
 }  // namespace
 
@@ -43,24 +54,28 @@ void ThreadPool::run_tasks(int thread) {
   for (;;) {
     const int64_t task = next_.fetch_add(1, std::memory_order_relaxed);
     if (task >= n_tasks_) return;
-    try {
-      (*fn_)(task, thread);
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mu_);
-      if (!error_) error_ = std::current_exception();
-      next_.store(n_tasks_, std::memory_order_relaxed);
+    if (!failed_.load(std::memory_order_relaxed)) {
+      try {
+        (*fn_)(task, thread);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(error_mu_);
+        if (!error_) error_ = std::current_exception();
+        failed_.store(true, std::memory_order_relaxed);
+      }
     }
+    done_.fetch_add(1, std::memory_order_release);
   }
 }
 
 void ThreadPool::worker(int thread) {
-  uint64_t seen = 0;
+  uint64_t seen = generation_.load();
   for (;;) {
-    // Spin first: the next operation usually follows within microseconds.
+    // Spin first: the next call usually follows within microseconds.
     const auto spin_until = std::chrono::steady_clock::now() + kSpinTime;
     bool got = false;
-    for (int i = 0; !got; ++i) {
-      if (generation_.load(std::memory_order_acquire) != seen || stopping_.load(std::memory_order_relaxed)) {
+    for (int i = 0;; ++i) {
+      if (wants_worker(generation_.load(std::memory_order_acquire), seen) ||
+          stopping_.load(std::memory_order_relaxed)) {
         got = true;
         break;
       }
@@ -70,13 +85,16 @@ void ThreadPool::worker(int thread) {
     if (!got) {
       std::unique_lock<std::mutex> lock(mu_);
       sleepers_.fetch_add(1);
-      wake_.wait(lock, [&] { return stop_ || generation_.load() != seen; });
+      wake_.wait(lock, [&] { return stop_ || wants_worker(generation_.load(), seen); });
       sleepers_.fetch_sub(1);
     }
     if (stopping_.load()) return;
-    seen = generation_.load(std::memory_order_acquire);
-    run_tasks(thread);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    const uint64_t gen = generation_.load();
+    if (!wants_worker(gen, seen)) continue;
+    in_flight_.fetch_add(1);
+    if (generation_.load() == gen) run_tasks(thread);  // else it closed meanwhile: nothing to do
+    in_flight_.fetch_sub(1);
+    seen = gen;
   }
 }
 
@@ -86,27 +104,25 @@ void ThreadPool::parallel_for(int64_t n_tasks, const std::function<void(int64_t,
     for (int64_t i = 0; i < n_tasks; ++i) fn(i, 0);
     return;
   }
+  // Here generation_ is odd (closed) and in_flight_ is 0: no worker reads these.
   fn_ = &fn;
   n_tasks_ = n_tasks;
   next_.store(0, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  failed_.store(false, std::memory_order_relaxed);
   error_ = nullptr;
-  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  // seq_cst increment and sleepers_ load pair with the worker's sleepers_ increment and
-  // generation_ check under mu_: either it sees the new generation or we see it asleep.
-  generation_.fetch_add(1);
+  // seq_cst publish and sleepers_ load pair with the worker's sleepers_ increment and
+  // generation check under mu_: either it sees the new generation or we see it asleep.
+  const uint64_t open = generation_.load() + 1;
+  generation_.store(open);
   if (sleepers_.load() > 0) {
     { std::lock_guard<std::mutex> lock(mu_); }
     wake_.notify_all();
   }
   run_tasks(0);
-  // A worker that is descheduled (other processes share the cores) should not have us burn
-  // the core it needs: after a short spin, yield.
-  for (int i = 0; pending_.load(std::memory_order_acquire) != 0; ++i) {
-    if (i < 4096)
-      cpu_relax();
-    else
-      std::this_thread::yield();
-  }
+  wait_for([&] { return done_.load(std::memory_order_acquire) == n_tasks; });
+  generation_.store(open + 1);
+  wait_for([&] { return in_flight_.load() == 0; });
   fn_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }

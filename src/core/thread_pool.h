@@ -36,19 +36,27 @@ class ThreadPool {
  private:
   void worker(int thread);
   void run_tasks(int thread);
+  bool wants_worker(uint64_t gen, uint64_t seen) const { return gen != seen && (gen & 1) == 0; }
 
   int n_threads_;
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};   // workers that have not finished the current generation
+  // Even: a call is open for workers to join; odd: closed (the caller saw every task done).
+  // A worker announces itself in in_flight_ and then re-checks that its generation is still
+  // open; the caller closes and then waits for in_flight_ to drop to zero. So the caller never
+  // waits for a worker that has not started (one descheduled by other processes), and a late
+  // worker never touches the next call's data.
+  std::atomic<uint64_t> generation_{1};
+  std::atomic<int> in_flight_{0};
   std::atomic<int> sleepers_{0};  // workers blocked on wake_
   bool stop_ = false;             // guarded by mu_
   std::atomic<bool> stopping_{false};
   const std::function<void(int64_t, int)>* fn_ = nullptr;
   int64_t n_tasks_ = 0;
   std::atomic<int64_t> next_{0};
+  std::atomic<int64_t> done_{0};
+  std::atomic<bool> failed_{false};
   std::mutex error_mu_;
   std::exception_ptr error_;
 };
