@@ -183,18 +183,26 @@ struct Q6KKernel {
               _mm256_slli_epi32(_mm256_madd_epi16(level16, load256(t.arow<BlockQ8_K>(c)[i].bsums)), 5));
       }
       for (int h = 0; h < 2; ++h) {
-        for (int g = 0; g < 4; ++g) {
-          for (int r = 0; r < R; ++r) {
-            const BlockQ6_K& b = t.wrow<BlockQ6_K>(r)[i];
-            const __m256i ql = load256(b.ql + 64 * h + 32 * (g & 1));
-            const __m256i low = g < 2 ? _mm256_and_si256(ql, low4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), low4);
-            const __m256i qh = _mm256_and_si256(_mm256_srli_epi16(load256(b.qh + 32 * h), 2 * g), three);
-            const __m256i codes = _mm256_or_si256(low, _mm256_slli_epi16(qh, 4));
+        for (int r = 0; r < R; ++r) {
+          // All four 32-code groups of this half at once (one load of ql and qh each).
+          const BlockQ6_K& b = t.wrow<BlockQ6_K>(r)[i];
+          const __m256i ql0 = load256(b.ql + 64 * h), ql1 = load256(b.ql + 64 * h + 32);
+          const __m256i qh = load256(b.qh + 32 * h);
+          const __m256i codes[4] = {
+              _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_slli_epi16(_mm256_and_si256(qh, three), 4)),
+              _mm256_or_si256(_mm256_and_si256(ql1, low4),
+                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), three), 4)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
+                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), three), 4)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
+                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), three), 4)),
+          };
+          for (int g = 0; g < 4; ++g) {
             const int k = 8 * h + 2 * g;
             const __m256i levels = two_halves_epi16(b.scales[k], b.scales[k + 1]);
             for (int c = 0; c < C; ++c)
-              isum[r][c] =
-                  _mm256_add_epi32(isum[r][c], weighted(codes, t.arow<BlockQ8_K>(c)[i].qs + 128 * h + 32 * g, levels));
+              isum[r][c] = _mm256_add_epi32(isum[r][c],
+                                            weighted(codes[g], t.arow<BlockQ8_K>(c)[i].qs + 128 * h + 32 * g, levels));
           }
         }
       }
@@ -290,7 +298,7 @@ void tile_q4_k_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void
 }
 void tile_q6_k_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out,
                     int64_t os) {
-  tile_driver<Q6KKernel<2, 3>>(n, w, wrb, nr, a, arb, nt, out, os);
+  tile_driver<Q6KKernel<1, 4>>(n, w, wrb, nr, a, arb, nt, out, os);
 }
 void tile_f32_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out,
                    int64_t os) {
