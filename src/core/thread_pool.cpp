@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <chrono>
+#include <cstdlib>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -18,8 +19,17 @@ inline void cpu_relax() {
 }
 
 // How long an idle worker spins before it sleeps: long enough to span the gap between two
-// operations of a forward pass, short enough not to hold a core for long when idle.
-constexpr auto kSpinTime = std::chrono::microseconds(200);
+// operations of a forward pass, short enough not to hold a core for long when idle. On a
+// machine crowded with other processes spinning costs more than it saves (docs/benchmarks.md):
+// HAYATE_SPIN_US overrides it (0: sleep at once, as a plain condition-variable pool).
+std::chrono::microseconds spin_time() {
+  static const std::chrono::microseconds t = [] {
+    const char* env = std::getenv("HAYATE_SPIN_US");
+    if (env && *env) return std::chrono::microseconds(std::strtol(env, nullptr, 10));
+    return std::chrono::microseconds(50);
+  }();
+  return t;
+}
 
 // Spins, then yields: a thread we wait for may need this core (other processes share it).
 template <class Done>
@@ -71,7 +81,7 @@ void ThreadPool::worker(int thread) {
   uint64_t seen = generation_.load();
   for (;;) {
     // Spin first: the next call usually follows within microseconds.
-    const auto spin_until = std::chrono::steady_clock::now() + kSpinTime;
+    const auto spin_until = std::chrono::steady_clock::now() + spin_time();
     bool got = false;
     for (int i = 0;; ++i) {
       if (wants_worker(generation_.load(std::memory_order_acquire), seen) ||

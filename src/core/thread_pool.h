@@ -4,7 +4,8 @@
 // A forward pass calls parallel_for a few hundred times per token, each call a fraction of a
 // millisecond: waking a thread through a condition variable costs tens of microseconds each
 // time. So workers spin on an atomic generation counter for a short while after each call and
-// only then sleep on the condition variable; the caller spins for the workers to finish.
+// only then sleep on the condition variable (HAYATE_SPIN_US sets the while, default 50 µs);
+// the caller spins (then yields) for the tasks to finish.
 #pragma once
 
 #include <atomic>
