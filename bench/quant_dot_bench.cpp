@@ -53,6 +53,47 @@ void BM_MatVec(benchmark::State& state, GgmlType type, VecDotFn fn) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
 }
 
+// The tiled kernels on the same matrix with n_tok activation rows: n_tok = 1 is the decode
+// path (bytes/s of weights), larger ones a batch (items/s = multiply-adds).
+void BM_Tile(benchmark::State& state, GgmlType type, TileDotFn fn, int64_t n_tok) {
+  const TypeTraits* t = traits(type);
+  const std::vector<uint8_t>& w = weights(type);
+  const std::vector<float> a = gaussian(kCols * n_tok, 2);
+  const size_t act_row = ggml_row_size(t->vec_dot_type, kCols);
+  std::vector<uint8_t> act(act_row * static_cast<size_t>(n_tok));
+  for (int64_t i = 0; i < n_tok; ++i) t->from_float_vec_dot(a.data() + i * kCols, act.data() + i * act_row, kCols);
+  const size_t row = ggml_row_size(type, kCols);
+  std::vector<float> out(static_cast<size_t>(kRows * n_tok));
+  for (auto _ : state) {
+    // Row chunks of 64 as the backend uses for batches.
+    for (int64_t r = 0; r < kRows; r += 64)
+      fn(kCols, w.data() + r * row, row, 64, act.data(), act_row, n_tok, &out[r], kRows);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kRows * kCols * n_tok);
+}
+
+// The same batch as n_tok separate vec_dot calls per row (the old matmul), for comparison.
+void BM_PairsBaseline(benchmark::State& state, GgmlType type, int64_t n_tok) {
+  const TypeTraits* t = traits(type);
+  const std::vector<uint8_t>& w = weights(type);
+  const std::vector<float> a = gaussian(kCols * n_tok, 2);
+  const size_t act_row = ggml_row_size(t->vec_dot_type, kCols);
+  std::vector<uint8_t> act(act_row * static_cast<size_t>(n_tok));
+  for (int64_t i = 0; i < n_tok; ++i) t->from_float_vec_dot(a.data() + i * kCols, act.data() + i * act_row, kCols);
+  const size_t row = ggml_row_size(type, kCols);
+  std::vector<float> out(static_cast<size_t>(kRows * n_tok));
+  for (auto _ : state) {
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t i = 0; i < n_tok; ++i)
+        t->vec_dot(kCols, &out[i * kRows + r], w.data() + r * row, act.data() + i * act_row);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(w.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kRows * kCols * n_tok);
+}
+
 void BM_QuantizeActivation(benchmark::State& state, GgmlType type) {
   const TypeTraits* t = traits(type);
   const std::vector<float> a = gaussian(kCols, 3);
@@ -82,10 +123,20 @@ const bool kRegistered = [] {
     for (const DotKernel& k : dot_kernels(type))
       benchmark::RegisterBenchmark(("matvec/" + name + "/" + k.isa).c_str(), BM_MatVec, type, k.fn)
           ->Unit(benchmark::kMillisecond);
+    for (const int64_t n_tok : {1, 8, 64}) {
+      const std::string suffix = "/tok" + std::to_string(n_tok);
+      benchmark::RegisterBenchmark(("pairs/" + name + suffix).c_str(), BM_PairsBaseline, type, n_tok)
+          ->Unit(benchmark::kMillisecond);
+      for (const TileKernel& k : tile_kernels(type))
+        if (std::string(k.isa) != "scalar" || n_tok == 1)
+          benchmark::RegisterBenchmark(("tile/" + name + "/" + k.isa + suffix).c_str(), BM_Tile, type, k.fn, n_tok)
+              ->Unit(benchmark::kMillisecond);
+    }
     benchmark::RegisterBenchmark(("quantize/" + name).c_str(), BM_QuantizeWeights, type)->Unit(benchmark::kMillisecond);
   }
   for (const GgmlType type : {GgmlType::Q8_0, GgmlType::Q8_K})
-    benchmark::RegisterBenchmark((std::string("activation/") + ggml_type_name(type)).c_str(), BM_QuantizeActivation, type);
+    benchmark::RegisterBenchmark((std::string("activation/") + ggml_type_name(type)).c_str(), BM_QuantizeActivation,
+                                 type);
   return true;
 }();
 

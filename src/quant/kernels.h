@@ -3,6 +3,7 @@
 // only be called once cpu_has_avx2() / cpu_has_avx512() said yes.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace hayate::quant::detail {
@@ -45,9 +46,9 @@ void quantize_q8_0_avx2(const float* src, void* dst, int64_t n);
 void quantize_q8_k_avx2(const float* src, void* dst, int64_t n);
 
 // Dot kernels, one per (weight type, isa). Signature of VecDotFn.
-#define HAYATE_DECLARE_DOT(name)                                                \
-  void name##_scalar(int64_t n, float* s, const void* x, const void* y);       \
-  void name##_avx2(int64_t n, float* s, const void* x, const void* y);         \
+#define HAYATE_DECLARE_DOT(name)                                         \
+  void name##_scalar(int64_t n, float* s, const void* x, const void* y); \
+  void name##_avx2(int64_t n, float* s, const void* x, const void* y);   \
   void name##_avx512(int64_t n, float* s, const void* x, const void* y);
 
 HAYATE_DECLARE_DOT(dot_f32)
@@ -62,5 +63,23 @@ HAYATE_DECLARE_DOT(dot_q5_k)
 HAYATE_DECLARE_DOT(dot_q6_k)
 
 #undef HAYATE_DECLARE_DOT
+
+// Tiled kernels (signature of TileDotFn), AVX2; the scalar ones are built in quant.cpp.
+#define HAYATE_DECLARE_TILE(name)                                                                 \
+  void name##_avx2(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, \
+                   size_t act_row_bytes, int64_t n_tok, float* out, int64_t out_stride);
+
+HAYATE_DECLARE_TILE(tile_f32)
+HAYATE_DECLARE_TILE(tile_f16)
+HAYATE_DECLARE_TILE(tile_bf16)
+HAYATE_DECLARE_TILE(tile_q8_0)
+HAYATE_DECLARE_TILE(tile_q4_0)
+HAYATE_DECLARE_TILE(tile_q2_k)
+HAYATE_DECLARE_TILE(tile_q3_k)
+HAYATE_DECLARE_TILE(tile_q4_k)
+HAYATE_DECLARE_TILE(tile_q5_k)
+HAYATE_DECLARE_TILE(tile_q6_k)
+
+#undef HAYATE_DECLARE_TILE
 
 }  // namespace hayate::quant::detail

@@ -25,13 +25,28 @@ struct DotKernel {
   VecDotFn fn;
 };
 
+// Many dots at once: out[t * out_stride + r] = dot(weight row r, activation row t) for
+// r < n_rows, t < n_tok, rows `w_row_bytes` / `act_row_bytes` apart. A tile of weight rows is
+// decoded once and reused for a few tokens held in registers, so a batch of tokens costs far
+// less than that many matrix-vector products. Every (row, token) pair is computed with the
+// same arithmetic whatever the tile it falls in, so a token's result never depends on the
+// other tokens of its batch (the serving engine relies on that).
+using TileDotFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act,
+                           size_t act_row_bytes, int64_t n_tok, float* out, int64_t out_stride);
+
+struct TileKernel {
+  const char* isa;  // "scalar" (one vec_dot per pair) or "avx2"
+  TileDotFn fn;
+};
+
 struct TypeTraits {
   GgmlType type;
-  ToFloatFn to_float = nullptr;        // exact dequantization (reference)
-  FromFloatFn from_float = nullptr;    // reference quantization (the one files are written with)
+  ToFloatFn to_float = nullptr;      // exact dequantization (reference)
+  FromFloatFn from_float = nullptr;  // reference quantization (the one files are written with)
   GgmlType vec_dot_type = GgmlType::F32;
   FromFloatFn from_float_vec_dot = nullptr;  // fast conversion of activations to vec_dot_type
-  VecDotFn vec_dot = nullptr;          // the fastest kernel this CPU supports
+  VecDotFn vec_dot = nullptr;                // the fastest kernel this CPU supports
+  TileDotFn tile_dot = nullptr;              // the fastest tiled kernel this CPU supports
 };
 
 // nullptr if the type has no kernels in this build (e.g. Q4_1, I32).
@@ -41,6 +56,14 @@ bool is_supported_weight_type(GgmlType type);
 
 // Every dot kernel for `type` this CPU can run, scalar first (for tests and benchmarks).
 std::vector<DotKernel> dot_kernels(GgmlType type);
+
+// Every tiled kernel for `type` this CPU can run, scalar first.
+std::vector<TileKernel> tile_kernels(GgmlType type);
+
+// Makes traits() hand out only the scalar kernels (set HAYATE_FORCE_SCALAR=1 in the
+// environment for the same effect); call before the first traits(). For tests and comparisons.
+void force_scalar_kernels();
+bool scalar_kernels_forced();
 
 // The instruction sets detected at run time, e.g. "avx2 fma f16c avx512f avx512vnni avx512bf16".
 std::string cpu_features();

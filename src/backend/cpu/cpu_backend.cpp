@@ -1,25 +1,37 @@
 // The fast CPU backend: activations are converted once per matmul to the weight type's
-// vec_dot_type (Q8_0 / Q8_K / f32), then output rows are split across a persistent thread pool
-// and computed with the SIMD dot kernels chosen at run time.
+// vec_dot_type (Q8_0 / Q8_K / f32), then the output is split into tasks of a chunk of weight
+// rows × a block of tokens, run on a persistent spinning thread pool with the tiled SIMD
+// kernels chosen at run time (quant::TypeTraits::tile_dot). Attention runs per (token, KV
+// head) with an online softmax; the element-wise steps are threaded over rows.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
+#include "backend/cpu/attention_kernels.h"
 #include "backend/cpu/host_backend.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "quant/kernels.h"
 #include "quant/quant.h"
 
 namespace hayate {
 namespace {
 
+// Tokens per task: their converted activations (a few KiB each) stay in L2 while a chunk of
+// weight rows is swept over them.
+constexpr int64_t kTokenBlock = 64;
+
 class CpuBackend : public HostBackend {
  public:
-  explicit CpuBackend(int n_threads) : pool_(n_threads), scores_(pool_.size()) {}
+  explicit CpuBackend(int n_threads)
+      : pool_(n_threads),
+        attend_(quant::detail::cpu_has_avx2() && !quant::scalar_kernels_forced() ? detail::attend_group_avx2
+                                                                                 : detail::attend_group_scalar) {}
   std::string name() const override { return "cpu"; }
 
   void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override {
     const quant::TypeTraits* tr = quant::traits(w.type);
-    if (!tr || !tr->vec_dot) fail(ErrorKind::Unsupported, std::string("no dot kernel for ") + ggml_type_name(w.type));
+    if (!tr || !tr->tile_dot) fail(ErrorKind::Unsupported, std::string("no dot kernel for ") + ggml_type_name(w.type));
     const float* b = bias ? static_cast<const float*>(bias->data) : nullptr;
 
     // Activations in the kernel's input format.
@@ -35,20 +47,34 @@ class CpuBackend : public HostBackend {
       act = converted_.data();
     }
 
-    const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(64, w.rows / (pool_.size() * 8)));
+    // Row chunks: about 8 per thread for one token (fine enough to balance, coarse enough to
+    // keep each thread streaming), larger for batches, so each weight chunk is reused across a
+    // token block from cache. Multiples of 4 rows keep the kernels' row tiles whole.
+    const int64_t n_tok = x.rows;
+    const int64_t n_tok_blocks = (n_tok + kTokenBlock - 1) / kTokenBlock;
+    const int64_t target = n_tok == 1 ? 8 : 4;
+    int64_t chunk = w.rows / (static_cast<int64_t>(pool_.size()) * target);
+    chunk = std::clamp<int64_t>((chunk + 3) / 4 * 4, 4, n_tok == 1 ? 256 : 64);
     const int64_t n_chunks = (w.rows + chunk - 1) / chunk;
-    const quant::VecDotFn dot = tr->vec_dot;
+    const size_t w_row = w.row_bytes();
     const auto* act_bytes = static_cast<const uint8_t*>(act);
-    pool_.parallel_for(n_chunks, [&](int64_t c, int) {
-      const int64_t end = std::min(w.rows, (c + 1) * chunk);
-      for (int64_t o = c * chunk; o < end; ++o) {
-        const uint8_t* wrow = w.row(o);
-        for (int64_t t = 0; t < x.rows; ++t) {
-          float s;
-          dot(w.cols, &s, wrow, act_bytes + t * act_row);
-          out.data[t * out.cols + o] = s + (b ? b[o] : 0.0f);
-        }
+    const quant::TileDotFn tile = tr->tile_dot;
+    pool_.parallel_for(n_chunks * n_tok_blocks, [&](int64_t task, int) {
+      const int64_t c = task % n_chunks, tb = task / n_chunks;
+      const int64_t r0 = c * chunk, nr = std::min(chunk, w.rows - r0);
+      const int64_t t0 = tb * kTokenBlock, nt = std::min(kTokenBlock, n_tok - t0);
+      float* o = out.data + t0 * out.cols + r0;
+      const uint8_t* a = act_bytes + static_cast<size_t>(t0) * act_row;
+      if (nt == 1) {
+        // One token: memory-bound; one row at a time streams better from DRAM than several
+        // interleaved rows (measured), and a pair's result is the same in any tile shape.
+        for (int64_t r = 0; r < nr; ++r) tile(w.cols, w.row(r0 + r), w_row, 1, a, act_row, 1, o + r, out.cols);
+      } else {
+        tile(w.cols, w.row(r0), w_row, nr, a, act_row, nt, o, out.cols);
       }
+      if (b)
+        for (int64_t t = 0; t < nt; ++t)
+          for (int64_t r = 0; r < nr; ++r) o[t * out.cols + r] += b[r0 + r];
     });
   }
 
@@ -56,22 +82,44 @@ class CpuBackend : public HostBackend {
                  int32_t head_dim, Tensor out) override {
     auto& cache = static_cast<CpuKvCache&>(kv);
     const int32_t group = n_head / n_head_kv;
-    int32_t max_pos = 0;
-    for (int32_t p : batch.positions) max_pos = std::max(max_pos, p);
-    for (auto& s : scores_) s.resize(static_cast<size_t>(max_pos) + 1);
-    pool_.parallel_for(static_cast<int64_t>(batch.size()) * n_head, [&](int64_t task, int thread) {
-      const int64_t t = task / n_head;
-      const int32_t h = static_cast<int32_t>(task % n_head);
-      attend_one(cache, layer, q.data + t * q.cols + static_cast<int64_t>(h) * head_dim, h / group, head_dim,
-                 batch.sequences[batch.seq[t]].block_table, batch.positions[t], scores_[thread].data(),
-                 out.data + t * out.cols + static_cast<int64_t>(h) * head_dim);
+    if (group > detail::kMaxGroup || head_dim > detail::kMaxHeadDim)
+      fail(ErrorKind::Unsupported, "attention: more than " + std::to_string(detail::kMaxGroup) +
+                                       " query heads per KV head or head size above " +
+                                       std::to_string(detail::kMaxHeadDim));
+    const auto kernel = head_dim % 8 == 0 ? attend_ : detail::attend_group_scalar;
+    pool_.parallel_for(static_cast<int64_t>(batch.size()) * n_head_kv, [&](int64_t task, int) {
+      const int64_t t = task / n_head_kv;
+      const int32_t g = static_cast<int32_t>(task % n_head_kv);
+      detail::AttendGroup a;
+      a.k_base = cache.k(layer, 0);
+      a.v_base = cache.v(layer, 0);
+      a.kv_dim = cache.kv_dim;
+      a.block_table = batch.sequences[batch.seq[t]].block_table.data();
+      a.block_size = cache.block_size;
+      a.pos = batch.positions[t];
+      a.kv_head = g;
+      a.head_dim = head_dim;
+      a.n_q = group;
+      a.q = q.data + t * q.cols + static_cast<int64_t>(g) * group * head_dim;
+      a.out = out.data + t * out.cols + static_cast<int64_t>(g) * group * head_dim;
+      kernel(a);
+    });
+  }
+
+  void swiglu(Tensor gate, Tensor up, Tensor out) override {
+    pool_.parallel_for(gate.rows, [&](int64_t t, int) {
+      const int64_t o = t * gate.cols;
+      for (int64_t i = 0; i < gate.cols; ++i) {
+        const float g = gate.data[o + i];
+        out.data[o + i] = g / (1.0f + std::exp(-g)) * up.data[o + i];
+      }
     });
   }
 
  private:
   ThreadPool pool_;
   std::vector<uint8_t> converted_;
-  std::vector<std::vector<float>> scores_;
+  void (*attend_)(const detail::AttendGroup&);
 };
 
 }  // namespace

@@ -1,0 +1,108 @@
+// AVX2 form of attend_group_scalar (same chunked online softmax); head_dim a multiple of 8.
+#include <immintrin.h>
+
+#include <cmath>  // INFINITY
+
+#include "backend/cpu/attention_kernels.h"
+
+namespace hayate::detail {
+namespace {
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// e^x for x <= 0 (scores minus their maximum): 2^(x log2 e) split into 2^n * 2^f, |f| <= 1/2,
+// 2^f by a degree-6 polynomial (relative error about 2e-7); below -87 it flushes towards 0.
+inline __m256 exp_neg(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+  const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f));
+  const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(t, n);
+  __m256 p = _mm256_set1_ps(1.5403530393381606e-4f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558146428443e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291076284772e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504108664821580e-2f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022650695910071e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718055994531e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+// Local instead of std::max / std::fill: a template instantiated in this AVX2 file could be
+// the copy the linker keeps for baseline callers elsewhere (see quant/blocks.h).
+inline float max_f(float a, float b) { return a > b ? a : b; }
+
+}  // namespace
+
+void attend_group_avx2(const AttendGroup& a) {
+  constexpr int32_t kChunk = 32;
+  const int32_t hd = a.head_dim;
+  const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(hd));
+  const int64_t off = static_cast<int64_t>(a.kv_head) * hd;
+  alignas(32) float s[kChunk];
+  float m[kMaxGroup], l[kMaxGroup];
+  for (int32_t h = 0; h < a.n_q; ++h) {
+    m[h] = -INFINITY;
+    l[h] = 0.0f;
+  }
+  for (int64_t i = 0; i < static_cast<int64_t>(a.n_q) * hd; i += 8) _mm256_storeu_ps(a.out + i, _mm256_setzero_ps());
+  for (int32_t p0 = 0; p0 <= a.pos; p0 += kChunk) {
+    const int32_t np = a.pos + 1 - p0 < kChunk ? a.pos + 1 - p0 : kChunk;
+    const float* k[kChunk];
+    const float* v[kChunk];
+    for (int32_t j = 0; j < np; ++j) {
+      const int32_t p = p0 + j;
+      const int64_t slot = static_cast<int64_t>(a.block_table[p / a.block_size]) * a.block_size + p % a.block_size;
+      k[j] = a.k_base + slot * a.kv_dim + off;
+      v[j] = a.v_base + slot * a.kv_dim + off;
+    }
+    for (int32_t h = 0; h < a.n_q; ++h) {
+      const float* q = a.q + static_cast<int64_t>(h) * hd;
+      float chunk_max = -INFINITY;
+      for (int32_t j = 0; j < np; ++j) {
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        int32_t i = 0;
+        for (; i + 16 <= hd; i += 16) {
+          acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k[j] + i), acc0);
+          acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(k[j] + i + 8), acc1);
+        }
+        if (i < hd) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k[j] + i), acc0);
+        s[j] = hsum(_mm256_add_ps(acc0, acc1)) * scale;
+        chunk_max = max_f(chunk_max, s[j]);
+      }
+      for (int32_t j = np; j < kChunk; ++j) s[j] = -INFINITY;
+      const float new_max = max_f(m[h], chunk_max);
+      const float correction = __builtin_expf(m[h] - new_max);  // 0 on the first chunk
+      const __m256 vmax = _mm256_set1_ps(new_max);
+      __m256 vsum = _mm256_setzero_ps();
+      for (int32_t j = 0; j < kChunk; j += 8) {
+        __m256 e = exp_neg(_mm256_sub_ps(_mm256_load_ps(s + j), vmax));
+        // Padding lanes (-inf) must give exactly 0.
+        e = _mm256_and_ps(e, _mm256_cmp_ps(_mm256_load_ps(s + j), _mm256_set1_ps(-INFINITY), _CMP_NEQ_OQ));
+        _mm256_store_ps(s + j, e);
+        vsum = _mm256_add_ps(vsum, e);
+      }
+      float* o = a.out + static_cast<int64_t>(h) * hd;
+      const __m256 corr = _mm256_set1_ps(correction);
+      for (int32_t i = 0; i < hd; i += 8) {
+        __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(o + i), corr);
+        for (int32_t j = 0; j < np; ++j) acc = _mm256_fmadd_ps(_mm256_set1_ps(s[j]), _mm256_loadu_ps(v[j] + i), acc);
+        _mm256_storeu_ps(o + i, acc);
+      }
+      l[h] = l[h] * correction + hsum(vsum);
+      m[h] = new_max;
+    }
+  }
+  for (int32_t h = 0; h < a.n_q; ++h) {
+    const __m256 inv = _mm256_set1_ps(1.0f / l[h]);
+    float* o = a.out + static_cast<int64_t>(h) * hd;
+    for (int32_t i = 0; i < hd; i += 8) _mm256_storeu_ps(o + i, _mm256_mul_ps(_mm256_loadu_ps(o + i), inv));
+  }
+}
+
+}  // namespace hayate::detail

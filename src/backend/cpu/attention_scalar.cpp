@@ -1,0 +1,57 @@
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "backend/cpu/attention_kernels.h"
+
+namespace hayate::detail {
+
+void attend_group_scalar(const AttendGroup& a) {
+  constexpr int32_t kChunk = 32;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
+  const int64_t off = static_cast<int64_t>(a.kv_head) * a.head_dim;
+  float m[kMaxGroup], l[kMaxGroup], s[kMaxGroup][kChunk];
+  std::fill(m, m + a.n_q, -INFINITY);
+  std::fill(l, l + a.n_q, 0.0f);
+  std::memset(a.out, 0, sizeof(float) * static_cast<size_t>(a.n_q) * a.head_dim);
+  for (int32_t p0 = 0; p0 <= a.pos; p0 += kChunk) {
+    const int32_t np = std::min(kChunk, a.pos + 1 - p0);
+    const float* k[kChunk];
+    const float* v[kChunk];
+    for (int32_t j = 0; j < np; ++j) {
+      const int32_t p = p0 + j;
+      const int64_t slot = static_cast<int64_t>(a.block_table[p / a.block_size]) * a.block_size + p % a.block_size;
+      k[j] = a.k_base + slot * a.kv_dim + off;
+      v[j] = a.v_base + slot * a.kv_dim + off;
+    }
+    for (int32_t h = 0; h < a.n_q; ++h) {
+      const float* q = a.q + static_cast<int64_t>(h) * a.head_dim;
+      float chunk_max = -INFINITY;
+      for (int32_t j = 0; j < np; ++j) {
+        float dot = 0.0f;
+        for (int32_t i = 0; i < a.head_dim; ++i) dot += q[i] * k[j][i];
+        s[h][j] = dot * scale;
+        chunk_max = std::max(chunk_max, s[h][j]);
+      }
+      const float new_max = std::max(m[h], chunk_max);
+      const float correction = std::exp(m[h] - new_max);  // 0 on the first chunk
+      float* o = a.out + static_cast<int64_t>(h) * a.head_dim;
+      for (int32_t i = 0; i < a.head_dim; ++i) o[i] *= correction;
+      float sum = 0.0f;
+      for (int32_t j = 0; j < np; ++j) {
+        const float e = std::exp(s[h][j] - new_max);
+        sum += e;
+        for (int32_t i = 0; i < a.head_dim; ++i) o[i] += e * v[j][i];
+      }
+      l[h] = l[h] * correction + sum;
+      m[h] = new_max;
+    }
+  }
+  for (int32_t h = 0; h < a.n_q; ++h) {
+    const float inv = 1.0f / l[h];
+    float* o = a.out + static_cast<int64_t>(h) * a.head_dim;
+    for (int32_t i = 0; i < a.head_dim; ++i) o[i] *= inv;
+  }
+}
+
+}  // namespace hayate::detail
