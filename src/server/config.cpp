@@ -52,6 +52,9 @@ std::vector<ConfigField> make_fields() {
       {"idle_timeout", "", &C::idle_timeout,
        "seconds a connection may take to send a request, idle keep-alive time included (0: no limit)", 0, 1e7},
       {"drain_timeout", "", &C::drain_timeout, "seconds running requests get to finish on SIGTERM", 0, 1e7},
+      {"send_buffer_bytes", "", &C::send_buffer_bytes,
+       "socket send buffer of each connection (0: the system's, which grows to net.ipv4.tcp_wmem's maximum); "
+       "a client that stops reading blocks writes, and write_timeout starts, once it is full", 0, 1 << 30},
       {"write_timeout", "", &C::write_timeout,
        "seconds one write to a client may take; a client that stops reading is cut off and its request "
        "cancelled (0: no limit)", 0, 1e7},

@@ -344,6 +344,8 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
   auto c = std::make_shared<Connection>(std::move(socket));
   error_code ec;
   c->socket.set_option(tcp::no_delay(true), ec);  // events leave as soon as they are written
+  if (const int64_t bytes = st.config().send_buffer_bytes; bytes > 0)
+    c->socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(bytes)), ec);
   const auto remote = c->socket.remote_endpoint(ec);
   c->peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
   connections.add(c);

@@ -72,12 +72,13 @@ TEST(ServerLifecycle, ClientLeavingMidStreamFreesItsKvBlocks) {
   EXPECT_EQ(s.stop(), 0);
 }
 
-// A client that requests a long stream and never reads: once the socket buffers are full the
-// server's writes block, and after --write-timeout the connection is cut and the request
-// cancelled, its KV blocks freed. (Each engine step sleeps 5 ms, so the 1500 tokens would take
-// over 7 s: the request is still generating when the timeout strikes.)
+// A client that requests a long stream and never reads: once the socket buffers are full (small
+// on both sides here; each chunk carries logprobs, ~1 KB) the server's writes block, and after
+// --write-timeout the connection is cut and the request cancelled, its KV blocks freed. (Each
+// engine step sleeps 5 ms, so the 1500 tokens would take over 7 s: the request is still
+// generating when the timeout strikes.)
 TEST(ServerLifecycle, AClientThatStopsReadingIsCutOffAndItsRequestCancelled) {
-  ServerProcess s({"--write-timeout", "1", "--debug-step-delay-ms", "5"});
+  ServerProcess s({"--write-timeout", "1", "--debug-step-delay-ms", "5", "--send-buffer-bytes", "8192"});
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
   const int small = 2048;  // before connect, so the advertised window is small from the start
@@ -87,7 +88,10 @@ TEST(ServerLifecycle, AClientThatStopsReadingIsCutOffAndItsRequestCancelled) {
   addr.sin_port = htons(static_cast<uint16_t>(s.port()));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  const std::string body = long_request(1500, true);
+  json long_stream = json::parse(long_request(1500, true));
+  long_stream["logprobs"] = true;
+  long_stream["top_logprobs"] = 8;
+  const std::string body = long_stream.dump();
   const std::string request =
       "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
       "application/json\r\nContent-Length: " +
@@ -105,7 +109,7 @@ TEST(ServerLifecycle, AClientThatStopsReadingIsCutOffAndItsRequestCancelled) {
         return m["hayate_write_timeouts_total"] == 1 && m["hayate_running_sequences"] == 0 &&
                m["hayate_kv_blocks_active"] == 0;
       },
-      std::chrono::seconds(6)))
+      std::chrono::seconds(15)))
       << s.log();
   const M m = s.metrics();
   EXPECT_EQ(m.at("hayate_write_timeouts_total"), 1);
@@ -271,6 +275,7 @@ TEST(ServerConfig, HelpListsEveryOption) {
                            "--drain-timeout",
                            "--idle-timeout",
                            "--write-timeout",
+                           "--send-buffer-bytes",
                            "--engine-stall-timeout",
                            "--debug-step-delay-ms",
                            "--gzip",

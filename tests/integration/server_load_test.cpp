@@ -113,9 +113,11 @@ TEST(ServerLoad, SixtyFourStreamingClientsTwoThousandRequests) {
   EXPECT_EQ(after.at("hayate_kv_blocks_used"), after.at("hayate_kv_blocks_cached"));
   EXPECT_EQ(after.at("hayate_kv_blocks_free") + after.at("hayate_kv_blocks_used"),
             before.at("hayate_kv_blocks_free") + before.at("hayate_kv_blocks_used"));
-  for (const auto& [name, value] : after)
-    if (name.rfind("hayate_requests_total{", 0) == 0 && name.find("status=\"5") != std::string::npos)
+  for (const auto& [name, value] : after) {
+    if (name.rfind("hayate_requests_total{", 0) == 0 && name.find("status=\"5") != std::string::npos) {
       EXPECT_EQ(value, 0) << name;
+    }
+  }
   // Most cancelled streams were still generating when their client left (a few may have reached
   // their 400 tokens first under load); the engine ended them as cancelled.
   const double engine_cancelled = after.at(cancelled) - before.at(cancelled);
