@@ -143,8 +143,8 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request) {
   std::unique_lock lk(mu_);
   if (!loop_error_.empty()) fail(ErrorKind::Internal, "the engine stopped after an internal error: " + loop_error_);
   if (!accepting_) fail(ErrorKind::ResourceExhausted, "the engine is shutting down and takes no new requests");
-  const auto handle = std::make_shared<RequestHandle>(next_id_++, cancels_);
   if (request.options.max_tokens == 0) {  // nothing to generate, nothing to queue
+    const auto handle = std::make_shared<RequestHandle>(next_id_++);
     Event done;
     done.kind = Event::Done;
     done.finish_reason = "length";
@@ -155,6 +155,7 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request) {
   if (static_cast<int64_t>(incoming_.size()) + n_waiting_ >= config_.max_waiting)
     fail(ErrorKind::ResourceExhausted,
          "queue full: " + std::to_string(config_.max_waiting) + " requests are already waiting; retry later");
+  const auto handle = std::make_shared<RequestHandle>(next_id_++, cancels_);
   incoming_.push_back(Incoming{handle->id(), std::move(request), handle});
   lk.unlock();
   wake_.notify_one();
