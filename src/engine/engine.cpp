@@ -401,7 +401,9 @@ void Engine::step() {
 }
 
 void Engine::deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences) {
-  // Stats first, so that a client who sees an event also sees the step that produced it.
+  // The heartbeat and stats first, so that a client who sees an event also sees the step that
+  // produced it (and an engine that is not stuck).
+  beat();
   for (const StepOutput& out : outs) {
     if (!out.finished) continue;
     ++n_finished_;

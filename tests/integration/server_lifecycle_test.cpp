@@ -149,7 +149,8 @@ TEST(ServerLifecycle, HealthIs503WhileTheEngineLoopIsStuck) {
   using M = std::map<std::string, double>;
   EXPECT_TRUE(metrics_reach(
       s, [](M m) { return m["hayate_running_sequences"] == 0; }, std::chrono::seconds(2)));
-  EXPECT_EQ(http_get(s.port(), "/health").status, 200) << "healthy again once the step is over";
+  const HttpResponse again = http_get(s.port(), "/health");
+  EXPECT_EQ(again.status, 200) << "healthy again once the step is over: " << again.body;
   EXPECT_EQ(s.metrics()["hayate_engine_healthy"], 1);
   EXPECT_EQ(s.stop(), 0);
 }
