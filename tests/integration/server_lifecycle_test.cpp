@@ -123,10 +123,10 @@ TEST(ServerLifecycle, AClientThatStopsReadingIsCutOffAndItsRequestCancelled) {
 }
 
 // /health is 200 only while the engine loop makes progress: with every step sleeping 1.2 s and a
-// stall threshold of 0.3 s, it answers 503 (OpenAI error JSON) during a request and 200 again
+// stall threshold of 0.5 s, it answers 503 (OpenAI error JSON) during a request and 200 again
 // once the engine is idle.
 TEST(ServerLifecycle, HealthIs503WhileTheEngineLoopIsStuck) {
-  ServerProcess s({"--engine-stall-timeout", "0.3", "--debug-step-delay-ms", "1200"});
+  ServerProcess s({"--engine-stall-timeout", "0.5", "--debug-step-delay-ms", "1200"});
   EXPECT_EQ(http_get(s.port(), "/health").status, 200) << "an idle engine beats while it waits";
   auto response = std::async(std::launch::async, [port = s.port()] {
     return http_post(port, "/v1/chat/completions", long_request(2, false));
