@@ -1,8 +1,8 @@
 #include "engine/engine.h"
 
-#include <cmath>
-
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <utility>
 
 #include "core/error.h"
@@ -31,9 +31,23 @@ std::optional<Event> RequestHandle::next(std::chrono::milliseconds timeout) {
   return pop_locked();
 }
 
+RequestHandle::~RequestHandle() {
+  if (!final_queued_) post_cancel();  // nobody is listening any more
+}
+
+void RequestHandle::post_cancel() {
+  if (!inbox_) return;
+  std::lock_guard lk(inbox_->mu);
+  inbox_->ids.push_back(id_);
+}
+
 void RequestHandle::cancel() {
-  std::lock_guard lk(mu_);
-  cancelled_ = true;
+  {
+    std::lock_guard lk(mu_);
+    if (cancelled_ || final_queued_) return;
+    cancelled_ = true;
+  }
+  post_cancel();
 }
 
 bool RequestHandle::cancelled() const {
@@ -87,6 +101,8 @@ EngineConfig resolve(EngineConfig c, const Model& model) {
                                   std::to_string(c.block_size) + " positions cannot hold one context of " +
                                   std::to_string(c.n_ctx) + "; give at least " + std::to_string(ctx_blocks));
   if (c.max_waiting < 0) fail(ErrorKind::BadInput, "engine: max waiting requests must not be negative");
+  if (!(c.stall_seconds > 0))
+    fail(ErrorKind::BadInput, "engine: the stall threshold must be a positive number of seconds");
   return c;
 }
 
@@ -104,6 +120,8 @@ Engine::Engine(const Model& model, std::unique_ptr<Backend> backend, const Token
       scheduler_(blocks_, cache_, config_.block_size,
                  SchedulerConfig{config_.max_batch_tokens, config_.max_running, config_.n_ctx}, tokenizer) {
   publish_stats(0, 0);
+  beat();
+  loop_running_ = true;
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -123,9 +141,10 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request) {
   if (request.options.max_tokens < 0) fail(ErrorKind::BadInput, "max tokens must not be negative");
 
   std::unique_lock lk(mu_);
+  if (!loop_error_.empty()) fail(ErrorKind::Internal, "the engine stopped after an internal error: " + loop_error_);
   if (!accepting_) fail(ErrorKind::ResourceExhausted, "the engine is shutting down and takes no new requests");
-  const auto handle = std::make_shared<RequestHandle>(next_id_++);
   if (request.options.max_tokens == 0) {  // nothing to generate, nothing to queue
+    const auto handle = std::make_shared<RequestHandle>(next_id_++);
     Event done;
     done.kind = Event::Done;
     done.finish_reason = "length";
@@ -136,6 +155,7 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request) {
   if (static_cast<int64_t>(incoming_.size()) + n_waiting_ >= config_.max_waiting)
     fail(ErrorKind::ResourceExhausted,
          "queue full: " + std::to_string(config_.max_waiting) + " requests are already waiting; retry later");
+  const auto handle = std::make_shared<RequestHandle>(next_id_++, cancels_);
   incoming_.push_back(Incoming{handle->id(), std::move(request), handle});
   lk.unlock();
   wake_.notify_one();
@@ -166,6 +186,7 @@ std::future<std::vector<float>> Engine::embed(std::vector<int32_t> tokens) {
   auto result = job.result.get_future();
   {
     std::lock_guard lk(mu_);
+    if (!loop_error_.empty()) fail(ErrorKind::Internal, "the engine stopped after an internal error: " + loop_error_);
     if (!accepting_) fail(ErrorKind::ResourceExhausted, "the engine is shutting down and takes no new requests");
     embed_jobs_.push_back(std::move(job));
   }
@@ -175,6 +196,7 @@ std::future<std::vector<float>> Engine::embed(std::vector<int32_t> tokens) {
 
 void Engine::run_embeddings(std::vector<EmbedJob>& jobs) {
   for (EmbedJob& job : jobs) {
+    beat();
     try {
       const int32_t bs = config_.block_size;
       const int32_t n_blocks = (config_.n_ctx + bs - 1) / bs;
@@ -209,21 +231,99 @@ EngineStats Engine::stats() const {
   return stats_;
 }
 
+EngineHealth Engine::health() const {
+  EngineHealth h;
+  const int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+  h.seconds_since_beat =
+      std::chrono::duration<double>(std::chrono::steady_clock::duration(now - heartbeat_ns_.load())).count();
+  std::string error;
+  {
+    std::lock_guard lk(mu_);
+    error = loop_error_;
+  }
+  char age[64];
+  std::snprintf(age, sizeof age, "%.1f s (stall threshold %g s)", h.seconds_since_beat, config_.stall_seconds);
+  if (!error.empty())
+    h.problem = "the engine loop stopped after an internal error: " + error;
+  else if (!loop_running_)
+    h.problem = "the engine has shut down";
+  else if (h.seconds_since_beat > config_.stall_seconds)
+    h.problem = "the engine loop is stuck: no progress for " + std::string(age);
+  h.ok = h.problem.empty();
+  return h;
+}
+
+void Engine::beat() {
+  heartbeat_ns_.store(std::chrono::steady_clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+}
+
 void Engine::loop() {
+  try {
+    run_loop();
+  } catch (const std::exception& e) {
+    loop_died(e.what());
+  } catch (...) {
+    loop_died("an exception of unknown type");
+  }
+  loop_running_ = false;
+}
+
+void Engine::loop_died(const std::string& why) {
+  // Nothing will run any more: refuse new work and end what was accepted, so no client waits on
+  // a loop that is gone. (The state may be broken; ending requests is best effort.)
+  std::vector<Incoming> queued;
+  {
+    std::lock_guard lk(mu_);
+    loop_error_ = why;
+    accepting_ = false;
+    queued.swap(incoming_);
+  }
+  const std::string message = "the engine stopped after an internal error: " + why;
+  for (Incoming& in : queued)
+    if (auto h = in.handle.lock()) {
+      Event err;
+      err.kind = Event::Error;
+      err.error = message;
+      h->push(std::move(err));
+    }
+  try {
+    end_all(message);
+  } catch (...) {
+  }
+  for (auto& [id, live] : live_)
+    if (auto h = live.handle.lock()) {
+      Event err;
+      err.kind = Event::Error;
+      err.error = message;
+      h->push(std::move(err));
+    }
+  live_.clear();
+}
+
+void Engine::run_loop() {
+  // While idle the loop still beats, a few times per stall threshold (at most every second).
+  const auto idle_beat = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(std::clamp(config_.stall_seconds / 4, 0.001, 1.0)));
   for (;;) {
+    beat();
     std::vector<Incoming> fresh;
     std::vector<EmbedJob> jobs;
+    std::vector<int64_t> cancelled;
     bool draining, stop_now;
     {
       std::unique_lock lk(mu_);
-      wake_.wait(lk, [&] {
-        return draining_ || !incoming_.empty() || !embed_jobs_.empty() || !scheduler_.idle();
-      });
+      while (!wake_.wait_for(
+          lk, idle_beat, [&] { return draining_ || !incoming_.empty() || !embed_jobs_.empty() || !scheduler_.idle(); }))
+        beat();
       fresh.swap(incoming_);
       jobs.swap(embed_jobs_);
       n_waiting_ += static_cast<int32_t>(fresh.size());
       draining = draining_;
       stop_now = stop_now_;
+      // Under the same lock as incoming_: a cancel posted by now is for a request that is
+      // admitted already or in `fresh`, so none is read before its request is known.
+      std::lock_guard inbox(cancels_->mu);
+      cancelled.swap(cancels_->ids);
     }
     admit(fresh);
     run_embeddings(jobs);
@@ -232,7 +332,7 @@ void Engine::loop() {
       publish_stats(0, 0);
       return;
     }
-    reap_cancelled();
+    reap_cancelled(cancelled);
     if (scheduler_.idle()) {
       publish_stats(0, 0);
       if (draining) return;
@@ -262,12 +362,8 @@ void Engine::admit(std::vector<Incoming>& fresh) {
   }
 }
 
-void Engine::reap_cancelled() {
-  std::vector<int64_t> gone;
-  for (const auto& [id, live] : live_) {
-    const auto h = live.handle.lock();
-    if (!h || h->cancelled()) gone.push_back(id);  // a dropped handle: nobody is listening
-  }
+void Engine::reap_cancelled(const std::vector<int64_t>& gone) {
+  if (gone.empty()) return;
   std::vector<StepOutput> outs;
   for (int64_t id : gone)
     if (auto out = scheduler_.abort(id, "cancelled")) outs.push_back(std::move(*out));
@@ -285,6 +381,7 @@ void Engine::step() {
   Step s = scheduler_.schedule();
   if (s.chunks.empty())  // rather than spin: the config checks make this unreachable
     fail(ErrorKind::Internal, "the scheduler has queued requests but could schedule none of them");
+  if (config_.before_forward) config_.before_forward();
   std::vector<float> logits;
   try {
     logits = forward(model_, s.batch, *kv_, *backend_);
@@ -304,8 +401,15 @@ void Engine::step() {
 }
 
 void Engine::deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences) {
-  // Stats first, so that a client who sees an event also sees the step that produced it.
-  for (const StepOutput& out : outs) n_finished_ += out.finished;
+  // The heartbeat and stats first, so that a client who sees an event also sees the step that
+  // produced it (and an engine that is not stuck).
+  beat();
+  for (const StepOutput& out : outs) {
+    if (!out.finished) continue;
+    ++n_finished_;
+    const std::string& r = out.finish_reason;
+    ++n_by_reason_[r == "stop" ? 0 : r == "length" ? 1 : r == "cancelled" ? 2 : 3];
+  }
   publish_stats(batch_tokens, batch_sequences);
   for (const StepOutput& out : outs) push_events(out);
 }
@@ -344,6 +448,7 @@ void Engine::publish_stats(int32_t batch_tokens, int32_t batch_sequences) {
   st.kv_blocks_free = blocks_.n_free();
   st.kv_blocks_used = st.kv_blocks_total - st.kv_blocks_free;
   st.kv_blocks_cached = cache_.size();
+  st.kv_blocks_active = blocks_.n_active();
   const PrefixCacheCounters& pc = cache_.counters();
   st.prefix_lookups = pc.lookups;
   st.prefix_hit_tokens = pc.hit_tokens;
@@ -352,6 +457,10 @@ void Engine::publish_stats(int32_t batch_tokens, int32_t batch_sequences) {
   st.tokens_generated = scheduler_.n_generated();
   st.preemptions = scheduler_.n_preemptions();
   st.requests_finished = n_finished_;
+  st.finished_stop = n_by_reason_[0];
+  st.finished_length = n_by_reason_[1];
+  st.finished_cancelled = n_by_reason_[2];
+  st.finished_error = n_by_reason_[3];
   if (batch_tokens > 0) {
     ++st.steps;
     st.batch_tokens += batch_tokens;

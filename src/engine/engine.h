@@ -4,6 +4,7 @@
 // The HTTP server, the CLI and the benchmarks are all clients of this API.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -34,6 +35,13 @@ struct EngineConfig {
   int32_t max_running = 16;
   int32_t max_waiting = 256;  // more queued requests: submit throws Error(ResourceExhausted, "queue full ...")
   bool prefix_caching = true;
+  // health(): a loop that has not beaten its heartbeat for this long is stuck. It beats between
+  // steps and while it waits for work, so this must exceed the longest step (a full prefill chunk
+  // of the largest model on the slowest machine): generous by default.
+  double stall_seconds = 60;
+  // Tests: runs on the loop thread inside every step, just before the forward pass (it may sleep,
+  // to make a slow or stuck step, or throw).
+  std::function<void()> before_forward{};
 };
 
 struct Request {
@@ -52,11 +60,21 @@ struct Event {
   std::string error;          // Error
 };
 
+// The ids of requests whose clients cancelled them or dropped their handles, for the engine to
+// end at its next step: the loop reads only these, never every live request.
+struct CancelInbox {
+  std::mutex mu;
+  std::vector<int64_t> ids;
+};
+
 // One request's stream of events: Token events, then one Done or Error. Shared between the
 // client and the engine; a client that drops its handle cancels the request.
 class RequestHandle {
  public:
-  explicit RequestHandle(int64_t id) : id_(id) {}
+  explicit RequestHandle(int64_t id, std::shared_ptr<CancelInbox> inbox = {}) : id_(id), inbox_(std::move(inbox)) {}
+  ~RequestHandle();
+  RequestHandle(const RequestHandle&) = delete;
+  RequestHandle& operator=(const RequestHandle&) = delete;
 
   // The next event, waiting for it (up to `timeout`); nullopt on timeout, or at once after the
   // final event has been read.
@@ -77,8 +95,10 @@ class RequestHandle {
 
  private:
   std::optional<Event> pop_locked();
+  void post_cancel();
 
   const int64_t id_;
+  const std::shared_ptr<CancelInbox> inbox_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Event> events_;
@@ -90,15 +110,24 @@ class RequestHandle {
 struct EngineStats {
   int32_t running = 0, waiting = 0;
   int32_t kv_blocks_total = 0, kv_blocks_used = 0, kv_blocks_free = 0, kv_blocks_cached = 0;
+  int32_t kv_blocks_active = 0;  // held by sequences (used blocks that only the prefix cache holds are not)
   int64_t prefix_lookups = 0, prefix_hit_tokens = 0, prefix_miss_tokens = 0, prefix_evictions = 0;
   int64_t steps = 0;
   int64_t batch_tokens = 0;  // summed over all steps
   int32_t last_batch_tokens = 0, last_batch_sequences = 0, max_batch_tokens = 0, max_batch_sequences = 0;
   int64_t tokens_generated = 0, preemptions = 0, requests_finished = 0;
+  // requests_finished by reason
+  int64_t finished_stop = 0, finished_length = 0, finished_cancelled = 0, finished_error = 0;
 
   double mean_batch_tokens() const {
     return steps ? static_cast<double>(batch_tokens) / static_cast<double>(steps) : 0;
   }
+};
+
+struct EngineHealth {
+  bool ok = false;
+  std::string problem;            // why not ok: shut down, the loop died (and why), or stuck
+  double seconds_since_beat = 0;  // the loop's last sign of life
 };
 
 class Engine {
@@ -116,6 +145,9 @@ class Engine {
   // the engine is shutting down.
   std::shared_ptr<RequestHandle> submit(Request request);
   EngineStats stats() const;
+  // Whether the loop thread is running, did not end by an exception, and has beaten its
+  // heartbeat within config().stall_seconds. Any thread.
+  EngineHealth health() const;
 
   // The embedding of a text: the mean of its tokens' final hidden states (after the output
   // norm), L2-normalised. Runs on the engine's thread between steps, in a KV area of its own.
@@ -139,9 +171,12 @@ class Engine {
   };
 
   void loop();
+  void run_loop();
+  void loop_died(const std::string& why);
+  void beat();
   void step();
   void admit(std::vector<Incoming>& fresh);
-  void reap_cancelled();
+  void reap_cancelled(const std::vector<int64_t>& ids);
   void end_all(const std::string& why);
   void deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences);
   void push_events(const StepOutput& out);
@@ -163,6 +198,11 @@ class Engine {
   Scheduler scheduler_;
   std::unordered_map<int64_t, Live> live_;  // loop thread only
   int64_t n_finished_ = 0;                  // loop thread only
+  int64_t n_by_reason_[4] = {0, 0, 0, 0};   // loop thread only: stop, length, cancelled, error
+  const std::shared_ptr<CancelInbox> cancels_ = std::make_shared<CancelInbox>();
+
+  std::atomic<int64_t> heartbeat_ns_{0};  // steady_clock of the loop's last beat
+  std::atomic<bool> loop_running_{false};
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable wake_;
@@ -170,6 +210,7 @@ class Engine {
   std::vector<EmbedJob> embed_jobs_;
   int32_t n_waiting_ = 0;  // the scheduler's waiting queue, as of the last step
   bool accepting_ = true, draining_ = false, stop_now_ = false;
+  std::string loop_error_;  // why the loop ended by an exception; empty while it runs
   int64_t next_id_ = 0;
   EngineStats stats_;
   std::thread thread_;

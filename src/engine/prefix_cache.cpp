@@ -120,7 +120,7 @@ void PrefixCache::insert(std::span<const int32_t> tokens, std::span<const int32_
             0,
             clock_,
             std::vector<int32_t>(block_tokens.begin(), block_tokens.end())};
-    blocks_.retain(e.block);
+    blocks_.retain_for_cache(e.block);
     if (parent) ++parent->n_children;
     lru_.insert({e.last_used, key});
     chain = {i + 1, key, e.serial, false};
@@ -133,7 +133,7 @@ bool PrefixCache::evict_one() {
     Entry& e = entries_.at(it->second);
     if (e.n_children > 0 || blocks_.refs(e.block) != 1) continue;
     if (Entry* parent = parent_of(e)) --parent->n_children;
-    blocks_.release(e.block);
+    blocks_.release_from_cache(e.block);
     const uint64_t key = e.key;
     lru_.erase(it);
     entries_.erase(key);

@@ -107,7 +107,9 @@ bool Scheduler::admit_next(Step& step, int32_t budget) {
   int32_t want = std::min(n - match.n_tokens, budget);
   const auto n_hit_blocks = static_cast<int32_t>(match.blocks.size());
   int32_t need = (match.n_tokens + want + block_size_ - 1) / block_size_ - n_hit_blocks;
-  const int32_t available = cache_.n_available();
+  // Free blocks usually suffice; counting the evictable cached ones walks the whole cache.
+  int32_t available = blocks_.n_free();
+  if (need > available) available = cache_.n_available();
   if (need > available) {
     // Only a sequence that would run alone may start with less than its chunk, so that a
     // budget larger than the whole cache cannot keep it waiting forever.

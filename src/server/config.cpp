@@ -57,6 +57,16 @@ std::vector<ConfigField> make_fields() {
       {"idle_timeout", "", &C::idle_timeout,
        "seconds a connection may take to send a request, idle keep-alive time included (0: no limit)", 0, 1e7},
       {"drain_timeout", "", &C::drain_timeout, "seconds running requests get to finish on SIGTERM", 0, 1e7},
+      {"send_buffer_bytes", "", &C::send_buffer_bytes,
+       "socket send buffer of each connection (0: the system's, which grows to net.ipv4.tcp_wmem's maximum); "
+       "a client that stops reading blocks writes, and write_timeout starts, once it is full", 0, 1 << 30},
+      {"write_timeout", "", &C::write_timeout,
+       "seconds one write to a client may take; a client that stops reading is cut off and its request "
+       "cancelled (0: no limit)", 0, 1e7},
+      {"engine_stall_timeout", "", &C::engine_stall_timeout,
+       "seconds without progress after which the engine loop counts as stuck (/health answers 503)", 0.001, 1e7},
+      {"debug_step_delay_ms", "", &C::debug_step_delay_ms,
+       "for tests: sleep this long inside every engine step (0: never; slows everything down)", 0, 1e7},
       {"gzip", "", &C::gzip, "gzip responses over 1 KiB when the client accepts it (not streams)"},
       {"slow_request_ms", "", &C::slow_request_ms, "log a 'slow request' line above this duration", 0, 1e9},
       {"log_level", "", &C::log_level, "trace, debug, info, warn, error or off", 0, 0,
@@ -109,7 +119,11 @@ std::vector<std::string> split_list(std::string_view text) {
 
 std::string range_text(const ConfigField& f) {
   std::ostringstream os;
-  os << "[" << static_cast<int64_t>(f.min) << ", " << static_cast<int64_t>(f.max) << "]";
+  if (f.min == std::floor(f.min))
+    os << "[" << static_cast<int64_t>(f.min);
+  else
+    os << "[" << f.min;
+  os << ", " << static_cast<int64_t>(f.max) << "]";
   return os.str();
 }
 

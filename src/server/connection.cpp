@@ -24,16 +24,20 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 struct Connection {
-  explicit Connection(tcp::socket s) : socket(std::move(s)), wake(socket.get_executor()) {}
+  explicit Connection(tcp::socket s)
+      : socket(std::move(s)), wake(socket.get_executor()), write_deadline(socket.get_executor()) {}
 
   tcp::socket socket;  // its executor is the connection's strand: everything below runs there
   beast::flat_buffer buffer;
   asio::steady_timer wake;  // a waiting handler sleeps on it; cancel() wakes it
   std::string peer;
-  bool busy = false;        // between reading a request and finishing its response
-  bool watching = false;    // a peer-watch read is outstanding
-  bool want_watch = false;  // keep the peer watch going
-  bool peer_gone = false;   // the client closed or reset the connection
+  bool busy = false;                  // between reading a request and finishing its response
+  bool watching = false;              // a peer-watch read is outstanding
+  bool want_watch = false;            // keep the peer watch going
+  bool peer_gone = false;             // the client closed or reset the connection
+  asio::steady_timer write_deadline;  // closes the socket when a write takes over write_timeout
+  uint64_t write_serial = 0;          // which write the armed deadline belongs to
+  bool write_timed_out = false;
 };
 
 namespace {
@@ -68,6 +72,29 @@ awaitable<> stop_peer_watch(const std::shared_ptr<Connection>& c) {
     c->wake.expires_at(Clock::time_point::max());
     co_await c->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
   }
+}
+
+// A client that stops reading fills the socket buffers and then blocks every write; without a
+// limit its request would hold its sequence and KV blocks, and its connection, forever. Each write
+// therefore runs under a deadline that closes the socket, which fails the write (the handler sees
+// the peer gone and cancels the request). Every write of a connection arms it; `serial` tells a
+// deadline that fired late (after its write ended) from the current one.
+void arm_write_deadline(const std::shared_ptr<Connection>& c, double seconds) {
+  const uint64_t serial = ++c->write_serial;
+  if (seconds <= 0) return;
+  c->write_deadline.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
+  c->write_deadline.async_wait([c, serial](error_code e) {
+    if (e || c->write_serial != serial) return;
+    c->write_timed_out = true;
+    c->peer_gone = true;
+    error_code ignored;
+    c->socket.close(ignored);
+  });
+}
+
+void disarm_write_deadline(const std::shared_ptr<Connection>& c) {
+  ++c->write_serial;
+  c->write_deadline.cancel();
 }
 
 // The client may name the request (x-request-id); only a short, plain id is echoed into logs.
@@ -114,8 +141,9 @@ class ConnectionExchange final : public Exchange {
     res.prepare_payload();
     status_ = status;
     error_code ec;
+    arm_write_deadline(c_, st_.config().write_timeout);
     co_await http::async_write(c_->socket, res, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) c_->peer_gone = true;
+    after_write(ec);
     finished_ = true;
   }
 
@@ -130,8 +158,9 @@ class ConnectionExchange final : public Exchange {
     status_ = 200;
     http::response_serializer<http::empty_body> sr{res};
     error_code ec;
+    arm_write_deadline(c_, st_.config().write_timeout);
     co_await http::async_write_header(c_->socket, sr, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) c_->peer_gone = true;
+    after_write(ec);
     co_return !c_->peer_gone;
   }
 
@@ -139,16 +168,18 @@ class ConnectionExchange final : public Exchange {
     if (c_->peer_gone) co_return false;
     error_code ec;
     const auto chunk = http::make_chunk(asio::buffer(event));
+    arm_write_deadline(c_, st_.config().write_timeout);
     co_await asio::async_write(c_->socket, chunk, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) c_->peer_gone = true;
+    after_write(ec);
     co_return !c_->peer_gone;
   }
 
   awaitable<> stream_end() override {
     error_code ec;
     const auto last = http::make_chunk_last();
+    arm_write_deadline(c_, st_.config().write_timeout);
     co_await asio::async_write(c_->socket, last, asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) c_->peer_gone = true;
+    after_write(ec);
     finished_ = true;
   }
 
@@ -178,6 +209,20 @@ class ConnectionExchange final : public Exchange {
   }
 
  private:
+  void after_write(const error_code& ec) {
+    disarm_write_deadline(c_);
+    if (!ec) return;
+    c_->peer_gone = true;
+    if (c_->write_timed_out && !reported_timeout_) {
+      reported_timeout_ = true;
+      st_.metrics().write_timeout();
+      spdlog::warn(
+          "request_id={} write timeout: the client read nothing for {} s (write_timeout); closing its "
+          "connection and cancelling the request",
+          id_, st_.config().write_timeout);
+    }
+  }
+
   template <typename Message>
   void common_headers(Message& res) {
     res.set(http::field::server, "hayate");
@@ -202,6 +247,7 @@ class ConnectionExchange final : public Exchange {
   std::string id_;
   int status_ = 0;
   bool finished_ = false;
+  bool reported_timeout_ = false;
 };
 
 HttpRequest to_request(http::request<http::string_body>&& m) {
@@ -217,7 +263,8 @@ HttpRequest to_request(http::request<http::string_body>&& m) {
 // An error answered before the request was read whole (413, a malformed request), after which
 // the connection closes. The unread rest of the request is read and dropped for a moment first:
 // closing with unread bytes makes the kernel send a reset that can destroy the response.
-awaitable<> respond_and_close(const std::shared_ptr<Connection>& c, int status, const std::string& body) {
+awaitable<> respond_and_close(const std::shared_ptr<Connection>& c, int status, const std::string& body,
+                              double write_timeout) {
   http::response<http::string_body> res{static_cast<http::status>(status), 11};
   res.set(http::field::server, "hayate");
   res.set(http::field::content_type, "application/json");
@@ -225,7 +272,9 @@ awaitable<> respond_and_close(const std::shared_ptr<Connection>& c, int status, 
   res.body() = body;
   res.prepare_payload();
   error_code ec;
+  arm_write_deadline(c, write_timeout);
   co_await http::async_write(c->socket, res, asio::redirect_error(asio::use_awaitable, ec));
+  disarm_write_deadline(c);
   c->socket.shutdown(tcp::socket::shutdown_send, ec);
   asio::steady_timer linger(c->socket.get_executor());
   linger.expires_after(std::chrono::seconds(2));
@@ -295,6 +344,8 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
   auto c = std::make_shared<Connection>(std::move(socket));
   error_code ec;
   c->socket.set_option(tcp::no_delay(true), ec);  // events leave as soon as they are written
+  if (const int64_t bytes = st.config().send_buffer_bytes; bytes > 0)
+    c->socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(bytes)), ec);
   const auto remote = c->socket.remote_endpoint(ec);
   c->peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
   connections.add(c);
@@ -332,7 +383,7 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
                                 std::to_string(st.config().max_body_bytes) + " bytes (max_body_bytes)",
                             "invalid_request_error", "", "request_too_large");
       const std::string body = api::error_json(e);
-      co_await respond_and_close(c, 413, body);
+      co_await respond_and_close(c, 413, body, st.config().write_timeout);
       break;
     }
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
@@ -341,7 +392,7 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
     if (ec) {
       const api::ApiError e(400, "Malformed HTTP request: " + ec.message(), "invalid_request_error");
       const std::string body = api::error_json(e);
-      co_await respond_and_close(c, 400, body);
+      co_await respond_and_close(c, 400, body, st.config().write_timeout);
       break;
     }
     const bool keep_alive = parser.get().keep_alive();

@@ -6,6 +6,7 @@
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
 #include <sstream>
 
 namespace hayate::server {
@@ -51,7 +52,32 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   kv_cached_ = &gauge(r, "hayate_kv_blocks_cached", "KV cache blocks held by the prefix cache");
   hit_ratio_ = &gauge(r, "hayate_prefix_cache_hit_ratio", "hit tokens / (hit + miss tokens) since start");
   load_seconds_ = &gauge(r, "hayate_model_load_seconds", "time the model took to load");
+  kv_active_ = &gauge(r, "hayate_kv_blocks_active",
+                      "KV cache blocks held by sequences (0 when none runs; blocks only the prefix cache holds are "
+                      "reclaimable and not counted)");
+  batch_sequences_ = &gauge(r, "hayate_batch_sequences", "sequences in the last forward step");
+  engine_healthy_ = &gauge(r, "hayate_engine_healthy", "1 while the engine loop runs and makes progress, else 0");
+  write_timeouts_ = &counter(r, "hayate_write_timeouts_total",
+                             "connections cut off because the client read nothing for write_timeout seconds");
+  auto& finished = prometheus::BuildCounter()
+                       .Name("hayate_sequences_finished_total")
+                       .Help("engine sequences ended, by reason (stop, length, cancelled, error)")
+                       .Register(r);
+  const char* reasons[4] = {"stop", "length", "cancelled", "error"};
+  for (int i = 0; i < 4; ++i) {
+    finished_[i] = &finished.Add({{"reason", reasons[i]}});
+    by_reason_[i].counter = finished_[i];
+  }
+  hit_.counter = prefix_hit_;
+  miss_.counter = prefix_miss_;
 }
+
+void Metrics::Follower::follow(int64_t total) {
+  if (total > seen) counter->Increment(static_cast<double>(total - seen));
+  seen = std::max(seen, total);
+}
+
+void Metrics::write_timeout() { write_timeouts_->Increment(); }
 
 Metrics::~Metrics() = default;
 
@@ -70,24 +96,25 @@ void Metrics::tokens(int64_t prompt, int64_t generated) {
 
 void Metrics::model_loaded(double seconds) { load_seconds_->Set(seconds); }
 
-std::string Metrics::scrape(const EngineStats* st) {
+std::string Metrics::scrape(const EngineStats* st, const EngineHealth* health) {
   if (st) {
     std::lock_guard lk(scrape_mu_);
     queue_depth_->Set(st->waiting);
     running_->Set(st->running);
     batch_size_->Set(st->last_batch_tokens);
+    batch_sequences_->Set(st->last_batch_sequences);
     kv_used_->Set(st->kv_blocks_used);
     kv_free_->Set(st->kv_blocks_free);
     kv_cached_->Set(st->kv_blocks_cached);
-    if (st->prefix_hit_tokens > last_hit_)
-      prefix_hit_->Increment(static_cast<double>(st->prefix_hit_tokens - last_hit_));
-    if (st->prefix_miss_tokens > last_miss_)
-      prefix_miss_->Increment(static_cast<double>(st->prefix_miss_tokens - last_miss_));
-    last_hit_ = std::max(last_hit_, st->prefix_hit_tokens);
-    last_miss_ = std::max(last_miss_, st->prefix_miss_tokens);
+    kv_active_->Set(st->kv_blocks_active);
+    hit_.follow(st->prefix_hit_tokens);
+    miss_.follow(st->prefix_miss_tokens);
+    const int64_t reasons[4] = {st->finished_stop, st->finished_length, st->finished_cancelled, st->finished_error};
+    for (int i = 0; i < 4; ++i) by_reason_[i].follow(reasons[i]);
     const int64_t looked = st->prefix_hit_tokens + st->prefix_miss_tokens;
     hit_ratio_->Set(looked ? static_cast<double>(st->prefix_hit_tokens) / static_cast<double>(looked) : 0.0);
   }
+  engine_healthy_->Set(health && health->ok ? 1 : 0);
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
   return out.str();

@@ -29,9 +29,11 @@ class Metrics {
   void inter_token(double seconds);
   void tokens(int64_t prompt, int64_t generated);
   void model_loaded(double seconds);
+  void write_timeout();
 
-  // The text exposition format, gauges refreshed from `stats` (null while no model is loaded).
-  std::string scrape(const EngineStats* stats);
+  // The text exposition format, gauges refreshed from `stats` and `health` (null while no model is
+  // loaded).
+  std::string scrape(const EngineStats* stats, const EngineHealth* health = nullptr);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -40,10 +42,18 @@ class Metrics {
   prometheus::Counter *prompt_tokens_, *generation_tokens_;
   prometheus::Counter *prefix_hit_, *prefix_miss_;
   prometheus::Gauge *queue_depth_, *running_, *batch_size_, *kv_used_, *kv_free_, *kv_cached_, *hit_ratio_;
-  prometheus::Gauge* load_seconds_;
+  prometheus::Gauge *load_seconds_, *kv_active_, *batch_sequences_, *engine_healthy_;
+  prometheus::Counter* write_timeouts_;
+  prometheus::Counter* finished_[4];  // stop, length, cancelled, error
 
-  std::mutex scrape_mu_;  // the engine's counters as of the last scrape, to add their growth
-  int64_t last_hit_ = 0, last_miss_ = 0;
+  // The engine's counters as of the last scrape, to add their growth to ours.
+  struct Follower {
+    prometheus::Counter* counter;
+    int64_t seen = 0;
+    void follow(int64_t total);
+  };
+  std::mutex scrape_mu_;
+  Follower hit_{}, miss_{}, by_reason_[4]{};
 };
 
 }  // namespace hayate::server

@@ -39,28 +39,35 @@ std::string route_list() {
   return out;
 }
 
+// 200 only when a model is loaded and the engine loop is alive and making progress; otherwise
+// 503 with OpenAI's error JSON saying which, for load balancers to route around this server.
 awaitable<> handle_health(Exchange& ex, ServerState& st) {
   const auto svc = st.service();
-  nlohmann::json body;
-  int status = 200;
+  std::optional<api::ApiError> unhealthy;
   if (st.stopping()) {
-    body = {{"status", "stopping"}};
-    status = 503;
+    unhealthy = api::ApiError(503, "The server is shutting down", "server_error", "", "shutting_down");
   } else if (!svc) {
-    body = {{"status", "loading"}};
-    status = 503;
-  } else {
-    body = {{"status", "ok"}, {"model", svc->model_id()}};
+    unhealthy = api::ApiError(503, "The model is still loading", "server_error", "", "model_loading");
+  } else if (const EngineHealth h = svc->engine().health(); !h.ok) {
+    unhealthy = api::ApiError(503, "The engine is not healthy: " + h.problem, "server_error", "", "engine_unhealthy");
   }
-  std::string text = body.dump();
-  co_await ex.respond(status, std::move(text));
+  if (unhealthy) {
+    co_await respond_error(ex, *unhealthy);
+    co_return;
+  }
+  std::string text = nlohmann::json({{"status", "ok"}, {"model", svc->model_id()}}).dump();
+  co_await ex.respond(200, std::move(text));
 }
 
 awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   const auto svc = st.service();
   std::optional<EngineStats> stats;
-  if (svc) stats = svc->engine().stats();
-  std::string text = st.metrics().scrape(stats ? &*stats : nullptr);
+  std::optional<EngineHealth> health;
+  if (svc) {
+    stats = svc->engine().stats();
+    health = svc->engine().health();
+  }
+  std::string text = st.metrics().scrape(stats ? &*stats : nullptr, health ? &*health : nullptr);
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 

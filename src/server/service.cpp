@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -25,6 +26,11 @@ EngineConfig engine_config(const ServerConfig& c) {
   e.max_running = static_cast<int32_t>(c.max_running);
   e.max_waiting = static_cast<int32_t>(c.max_waiting);
   e.prefix_caching = c.prefix_caching;
+  e.stall_seconds = c.engine_stall_timeout;
+  if (c.debug_step_delay_ms > 0)
+    e.before_forward = [delay = std::chrono::milliseconds(c.debug_step_delay_ms)] {
+      std::this_thread::sleep_for(delay);
+    };
   return e;
 }
 

@@ -191,10 +191,20 @@ TEST_F(ServerApi, Logprobs) {
 }
 
 TEST_F(ServerApi, PrefixCacheReportsCachedTokens) {
+  const std::string hits = "hayate_prefix_cache_hit_tokens_total";
+  const double hits_before = server->metrics()[hits];
   const std::string user(200, 'x');
   post_json("/v1/chat/completions", chat_body(user, {{"max_tokens", 1}}));
   const json second = post_json("/v1/chat/completions", chat_body(user, {{"max_tokens", 1}}));
-  EXPECT_GE(second["usage"]["prompt_tokens_details"]["cached_tokens"].get<int>(), 192);
+  const int cached = second["usage"]["prompt_tokens_details"]["cached_tokens"];
+  EXPECT_GE(cached, 192);
+  // The same hit in /metrics: the hit-token counter grew by the cached tokens, and the ratio is
+  // hit / (hit + miss) of all prompt tokens so far.
+  const auto m = server->metrics();
+  EXPECT_GE(m.at(hits) - hits_before, cached);
+  const double hit = m.at(hits), miss = m.at("hayate_prefix_cache_miss_tokens_total");
+  EXPECT_GT(m.at("hayate_prefix_cache_hit_ratio"), 0);
+  EXPECT_NEAR(m.at("hayate_prefix_cache_hit_ratio"), hit / (hit + miss), 1e-9);
 }
 
 TEST_F(ServerApi, Completions) {
@@ -274,17 +284,40 @@ TEST_F(ServerApi, MetricsExposition) {
     m = server->metrics();
   }
   EXPECT_GE(m[counter], 1);
-  for (const char* name :
-       {"hayate_request_duration_seconds_count", "hayate_time_to_first_token_seconds_count",
-        "hayate_inter_token_latency_seconds_count", "hayate_prompt_tokens_total", "hayate_generation_tokens_total",
-        "hayate_queue_depth", "hayate_running_sequences", "hayate_batch_size", "hayate_kv_blocks_used",
-        "hayate_kv_blocks_free", "hayate_kv_blocks_cached", "hayate_prefix_cache_hit_tokens_total",
-        "hayate_prefix_cache_miss_tokens_total", "hayate_prefix_cache_hit_ratio", "hayate_model_load_seconds"})
+  for (const char* name : {"hayate_request_duration_seconds_count",
+                           "hayate_time_to_first_token_seconds_count",
+                           "hayate_inter_token_latency_seconds_count",
+                           "hayate_prompt_tokens_total",
+                           "hayate_generation_tokens_total",
+                           "hayate_queue_depth",
+                           "hayate_running_sequences",
+                           "hayate_batch_size",
+                           "hayate_kv_blocks_used",
+                           "hayate_kv_blocks_free",
+                           "hayate_kv_blocks_cached",
+                           "hayate_prefix_cache_hit_tokens_total",
+                           "hayate_prefix_cache_miss_tokens_total",
+                           "hayate_prefix_cache_hit_ratio",
+                           "hayate_model_load_seconds",
+                           "hayate_kv_blocks_active",
+                           "hayate_batch_sequences",
+                           "hayate_engine_healthy",
+                           "hayate_write_timeouts_total",
+                           "hayate_sequences_finished_total{reason=\"length\"}",
+                           "hayate_sequences_finished_total{reason=\"stop\"}",
+                           "hayate_sequences_finished_total{reason=\"cancelled\"}",
+                           "hayate_sequences_finished_total{reason=\"error\"}"})
     EXPECT_TRUE(m.count(name)) << name << " missing from /metrics";
   EXPECT_GE(m.at("hayate_time_to_first_token_seconds_count"), 1);
   EXPECT_GE(m.at("hayate_generation_tokens_total"), 3);
   EXPECT_EQ(m.at("hayate_running_sequences"), 0);
+  EXPECT_EQ(m.at("hayate_kv_blocks_active"), 0) << "nothing runs";
   EXPECT_GT(m.at("hayate_model_load_seconds"), 0);
+  EXPECT_EQ(m.at("hayate_engine_healthy"), 1);
+  EXPECT_GE(m.at("hayate_sequences_finished_total{reason=\"length\"}") +
+                m.at("hayate_sequences_finished_total{reason=\"stop\"}"),
+            1);
+  EXPECT_GE(m.at("hayate_batch_sequences"), 1) << "the last step had at least this request";
   const HttpResponse raw = http_get(port(), "/metrics");
   EXPECT_NE(raw.header("content-type").find("text/plain"), std::string::npos);
   EXPECT_NE(raw.body.find("# TYPE hayate_time_to_first_token_seconds histogram"), std::string::npos);

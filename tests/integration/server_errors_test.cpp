@@ -66,6 +66,9 @@ TEST_F(ServerErrors, MalformedJson) {
 
 TEST_F(ServerErrors, NaNIsNotJson) {
   expect_error(chat_raw(R"({"messages": [{"role": "user", "content": "hi"}], "temperature": NaN})"), 400);
+  // A number too large for a double reads as infinity, which no range admits.
+  expect_error(chat_raw(R"({"messages": [{"role": "user", "content": "hi"}], "temperature": 1e999})"), 400);
+  expect_error(chat_raw(chat({{"temperature", -0.5}})), 400, "temperature");
 }
 
 TEST_F(ServerErrors, WrongTypes) {

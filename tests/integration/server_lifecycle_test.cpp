@@ -1,6 +1,9 @@
 // `hayate serve` over time: clients that leave mid-stream, timeouts, graceful shutdown, the
 // embedded default model, and where settings come from.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <future>
 #include <nlohmann/json.hpp>
@@ -66,6 +69,89 @@ TEST(ServerLifecycle, ClientLeavingMidStreamFreesItsKvBlocks) {
   const M m = s.metrics();
   EXPECT_EQ(m.at(cancelled), 1) << "counted as 499 (client closed the request)";
   EXPECT_LT(m.at("hayate_generation_tokens_total"), 1500) << "the request was cancelled, not finished";
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// A client that requests a long stream and never reads: once the socket buffers are full (small
+// on both sides here; each chunk carries logprobs, ~1 KB) the server's writes block, and after
+// --write-timeout the connection is cut and the request cancelled, its KV blocks freed. (Each
+// engine step sleeps 5 ms, so the 1500 tokens would take over 7 s: the request is still
+// generating when the timeout strikes.)
+TEST(ServerLifecycle, AClientThatStopsReadingIsCutOffAndItsRequestCancelled) {
+  ServerProcess s({"--write-timeout", "1", "--debug-step-delay-ms", "5", "--send-buffer-bytes", "8192"});
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  const int small = 2048;  // before connect, so the advertised window is small from the start
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(s.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  json long_stream = json::parse(long_request(1500, true));
+  long_stream["logprobs"] = true;
+  long_stream["top_logprobs"] = 8;
+  const std::string body = long_stream.dump();
+  const std::string request =
+      "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+      "application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+
+  using M = std::map<std::string, double>;
+  ASSERT_TRUE(metrics_reach(
+      s, [](M m) { return m["hayate_running_sequences"] == 1 && m["hayate_kv_blocks_active"] > 0; },
+      std::chrono::seconds(5)));
+  const std::string cancelled = "hayate_sequences_finished_total{reason=\"cancelled\"}";
+  EXPECT_TRUE(metrics_reach(
+      s,
+      [&](M m) {
+        return m["hayate_write_timeouts_total"] == 1 && m["hayate_running_sequences"] == 0 &&
+               m["hayate_kv_blocks_active"] == 0;
+      },
+      std::chrono::seconds(15)))
+      << s.log();
+  const M m = s.metrics();
+  EXPECT_EQ(m.at("hayate_write_timeouts_total"), 1);
+  EXPECT_EQ(m.at(cancelled), 1) << "the engine ended the sequence as cancelled, before its 1500 tokens";
+  EXPECT_EQ(m.at("hayate_sequences_finished_total{reason=\"length\"}"), 0);
+  EXPECT_EQ(m.at("hayate_kv_blocks_used"), m.at("hayate_kv_blocks_cached")) << "only the prefix cache holds blocks";
+  EXPECT_NE(s.log().find("write timeout"), std::string::npos);
+  ::close(fd);
+  EXPECT_EQ(http_get(s.port(), "/health").status, 200);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+// /health is 200 only while the engine loop makes progress: with every step sleeping 1.2 s and a
+// stall threshold of 0.5 s, it answers 503 (OpenAI error JSON) during a request and 200 again
+// once the engine is idle.
+TEST(ServerLifecycle, HealthIs503WhileTheEngineLoopIsStuck) {
+  ServerProcess s({"--engine-stall-timeout", "0.5", "--debug-step-delay-ms", "1200"});
+  EXPECT_EQ(http_get(s.port(), "/health").status, 200) << "an idle engine beats while it waits";
+  auto response = std::async(std::launch::async, [port = s.port()] {
+    return http_post(port, "/v1/chat/completions", long_request(2, false));
+  });
+  HttpResponse unhealthy;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline) {
+    unhealthy = http_get(s.port(), "/health");
+    if (unhealthy.status != 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(unhealthy.status, 503) << unhealthy.body;
+  EXPECT_EQ(unhealthy.header("content-type"), "application/json");
+  const json j = json::parse(unhealthy.body);
+  EXPECT_EQ(j["error"]["type"], "server_error");
+  EXPECT_EQ(j["error"]["code"], "engine_unhealthy");
+  EXPECT_NE(j["error"]["message"].get<std::string>().find("stuck"), std::string::npos) << unhealthy.body;
+  EXPECT_EQ(s.metrics()["hayate_engine_healthy"], 0);
+  EXPECT_EQ(response.get().status, 200);
+  using M = std::map<std::string, double>;
+  EXPECT_TRUE(metrics_reach(
+      s, [](M m) { return m["hayate_running_sequences"] == 0; }, std::chrono::seconds(2)));
+  const HttpResponse again = http_get(s.port(), "/health");
+  EXPECT_EQ(again.status, 200) << "healthy again once the step is over: " << again.body;
+  EXPECT_EQ(s.metrics()["hayate_engine_healthy"], 1);
   EXPECT_EQ(s.stop(), 0);
 }
 
@@ -189,6 +275,10 @@ TEST(ServerConfig, HelpListsEveryOption) {
                            "--request-timeout",
                            "--drain-timeout",
                            "--idle-timeout",
+                           "--write-timeout",
+                           "--send-buffer-bytes",
+                           "--engine-stall-timeout",
+                           "--debug-step-delay-ms",
                            "--gzip",
                            "--slow-request-ms",
                            "--log-level",

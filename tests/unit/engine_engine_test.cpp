@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <iostream>
 #include <sstream>
@@ -221,6 +222,82 @@ TEST(Engine, ShutdownWithoutDrainEndsRequestsWithAnError) {
   ASSERT_EQ(h->next(60s)->kind, Event::Token);
   engine->shutdown(false);
   EXPECT_EQ(collect(*h).last.kind, Event::Error);
+}
+
+TEST(Engine, HealthyWhileIdleLongerThanTheStallThreshold) {
+  EngineConfig c;
+  c.stall_seconds = 0.5;  // (thresholds this short leave room for a loaded machine's scheduling)
+  auto engine = make_engine(c);
+  std::this_thread::sleep_for(1500ms);  // three thresholds with nothing to do: the idle wait beats
+  const EngineHealth h = engine->health();
+  EXPECT_TRUE(h.ok) << h.problem;
+  EXPECT_LT(h.seconds_since_beat, 0.5);
+  engine->shutdown(true);
+  EXPECT_FALSE(engine->health().ok);
+  EXPECT_NE(engine->health().problem.find("shut down"), std::string::npos) << engine->health().problem;
+}
+
+TEST(Engine, AStepStuckPastTheThresholdIsUnhealthyUntilItEnds) {
+  std::atomic<bool> in_step{false}, release{false};
+  EngineConfig c;
+  c.stall_seconds = 0.5;
+  c.before_forward = [&] {
+    in_step = true;
+    while (!release) std::this_thread::sleep_for(1ms);
+  };
+  auto engine = make_engine(c);
+  auto h = engine->submit({encode("stuck"), greedy(2, true), false});
+  while (!in_step) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(engine->health().ok) << "a step younger than the threshold is fine";
+  std::this_thread::sleep_for(800ms);
+  const EngineHealth stuck = engine->health();
+  EXPECT_FALSE(stuck.ok);
+  EXPECT_GE(stuck.seconds_since_beat, 0.5);
+  EXPECT_NE(stuck.problem.find("stuck"), std::string::npos) << stuck.problem;
+  release = true;
+  EXPECT_EQ(collect(*h).last.finish_reason, "length");
+  const EngineHealth after = engine->health();
+  EXPECT_TRUE(after.ok) << after.problem;
+}
+
+TEST(Engine, ALoopEndedByAnExceptionIsUnhealthyAndEndsItsRequests) {
+  EngineConfig c;
+  c.before_forward = [] { throw 42; };  // not a std::exception: nothing in the step catches it
+  auto engine = make_engine(c);
+  EXPECT_TRUE(engine->health().ok);
+  auto h = engine->submit({encode("doomed"), greedy(4, true), false});
+  const Collected got = collect(*h);
+  EXPECT_EQ(got.last.kind, Event::Error);
+  EXPECT_NE(got.last.error.find("internal error"), std::string::npos) << got.last.error;
+  const EngineHealth dead = engine->health();
+  EXPECT_FALSE(dead.ok);
+  EXPECT_NE(dead.problem.find("unknown type"), std::string::npos) << dead.problem;
+  try {
+    engine->submit({encode("after"), greedy(4), false});
+    FAIL() << "a dead engine must refuse requests";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Internal);
+  }
+}
+
+TEST(Engine, CountsFinishReasonsAndActiveBlocks) {
+  auto engine = make_engine();
+  EXPECT_EQ(engine->stats().kv_blocks_active, 0);
+  auto a = engine->submit({encode("count me, a prompt of more than one block of sixteen"), greedy(3, true), false});
+  collect(*a);
+  auto b = engine->submit({encode("count me too"), greedy(400, true), false});
+  ASSERT_EQ(b->next(60s)->kind, Event::Token);
+  EXPECT_GT(engine->stats().kv_blocks_active, 0);
+  b->cancel();
+  collect(*b);
+  EXPECT_TRUE(wait_until(*engine, [](const EngineStats& s) { return s.requests_finished == 2; }));
+  const EngineStats s = engine->stats();
+  EXPECT_EQ(s.finished_length, 1);
+  EXPECT_EQ(s.finished_cancelled, 1);
+  EXPECT_EQ(s.finished_stop + s.finished_error, 0);
+  EXPECT_EQ(s.kv_blocks_active, 0) << "nothing runs, so only the prefix cache holds blocks";
+  EXPECT_GT(s.kv_blocks_cached, 0);
+  EXPECT_EQ(s.kv_blocks_used, s.kv_blocks_cached);
 }
 
 // Not a pass/fail check: aggregate decode throughput with 8 streams against 1, for the record
