@@ -3,6 +3,7 @@
 // resources, print progress and take soak snapshots. SIGINT cancels the open requests and ends.
 #include "bench/serve_bench.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/signal_set.hpp>
@@ -580,6 +581,12 @@ ServeBenchResult run_serve_bench(const ServeBenchConfig& config, std::ostream& l
     if (c < 1) fail(ErrorKind::BadInput, "--concurrency values must be at least 1");
   for (double r : config.rates)
     if (!(r > 0)) fail(ErrorKind::BadInput, "--rate values must be positive");
+  // Every stream holds a socket: lift the soft limit on open files to the hard one.
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
   ServeBenchResult result;
   result.system = collect_system_info();
   asio::io_context ioc(1);

@@ -7,6 +7,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "api/openai.h"
@@ -46,10 +47,38 @@ Outcome classify_status(int status) {
   return Outcome::Http4xx;
 }
 
+// One timer for a whole request that cancels the connection's operations when it expires. (The
+// stream's own per-operation timeouts would arm a timer for every read of every token.)
+class Deadline {
+ public:
+  Deadline(Connection& conn, Clock::duration timeout)
+      : timer_(conn.stream().get_executor()), state_(std::make_shared<State>(State{&conn})) {
+    timer_.expires_after(timeout);
+    timer_.async_wait([state = state_](error_code ec) {
+      if (ec || !state->conn) return;
+      state->expired = true;
+      state->conn->stream().cancel();
+    });
+  }
+  ~Deadline() {
+    state_->conn = nullptr;  // a handler that already fired must not touch the connection
+    timer_.cancel();
+  }
+  bool expired() const { return state_->expired; }
+
+ private:
+  struct State {
+    Connection* conn;
+    bool expired = false;
+  };
+  asio::steady_timer timer_;
+  std::shared_ptr<State> state_;
+};
+
 // A failed network operation: what the results call it.
-Outcome classify_error(const Connection& conn, const error_code& ec, bool connecting) {
+Outcome classify_error(const Connection& conn, const Deadline& deadline, const error_code& ec, bool connecting) {
   if (conn.cancelled) return Outcome::Cancelled;
-  if (ec == beast::error::timeout) return Outcome::Timeout;
+  if (deadline.expired() || ec == beast::error::timeout) return Outcome::Timeout;
   return connecting ? Outcome::Connect : Outcome::Protocol;
 }
 
@@ -67,7 +96,7 @@ awaitable<error_code> connect(Connection& conn, const Endpoint& ep) {
 // Connects when needed and writes the request. A kept-alive connection the server has closed in
 // the meantime fails on first use; that case gets one retry on a fresh connection.
 awaitable<error_code> send(Connection& conn, const Endpoint& ep, http::request<http::string_body>& q,
-                           bool& connecting) {
+                           bool& connecting, const Deadline& deadline) {
   error_code ec;
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = conn.open;
@@ -78,10 +107,104 @@ awaitable<error_code> send(Connection& conn, const Endpoint& ep, http::request<h
     }
     connecting = false;
     co_await http::async_write(conn.stream(), q, asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec || !reused || conn.cancelled || ec == beast::error::timeout) co_return ec;
+    if (!ec || !reused || conn.cancelled || deadline.expired()) co_return ec;
     conn.close();
   }
   co_return ec;
+}
+
+// The fields of one streamed chunk that the benchmark needs, read without building a JSON tree
+// (a DOM per token costs more than everything else the client does).
+struct ChunkFields {
+  bool has_error = false;
+  std::optional<std::string> text;  // choices[0].delta.content (chat) or choices[0].text
+  std::optional<int64_t> prompt_tokens, completion_tokens;  // usage.*
+};
+
+class ChunkReader : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  ChunkReader(bool chat, ChunkFields& out) : chat_(chat), out_(out) {}
+
+  bool null() override { return scalar(); }
+  bool boolean(bool) override { return scalar(); }
+  bool number_integer(number_integer_t v) override { return count(v); }
+  bool number_unsigned(number_unsigned_t v) override { return count(static_cast<int64_t>(v)); }
+  bool number_float(number_float_t, const string_t&) override { return scalar(); }
+  bool string(string_t& v) override {
+    if (!value_starts()) return false;
+    const size_t d = stack_.size();
+    if (d >= 3 && is_first_choice()) {
+      if ((chat_ && d == 4 && stack_[2].key == "delta" && stack_[3].key == "content") ||
+          (!chat_ && d == 3 && stack_[2].key == "text"))
+        out_.text = std::move(v);
+    }
+    return true;
+  }
+  bool binary(binary_t&) override { return scalar(); }
+  bool start_object(std::size_t) override {
+    if (!value_starts(true)) return false;
+    stack_.push_back({false, {}, -1});
+    return true;
+  }
+  bool key(string_t& k) override {
+    stack_.back().key = std::move(k);
+    if (stack_.size() == 1 && stack_[0].key == "error") out_.has_error = true;
+    return true;
+  }
+  bool end_object() override {
+    stack_.pop_back();
+    return true;
+  }
+  bool start_array(std::size_t) override {
+    if (!value_starts()) return false;
+    stack_.push_back({true, {}, -1});
+    return true;
+  }
+  bool end_array() override {
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  struct Frame {
+    bool array;
+    std::string key;
+    int64_t index;
+  };
+  // A value begins: the top-level one must be an object; in an array it takes the next index.
+  bool value_starts(bool object = false) {
+    if (stack_.empty()) {
+      if (seen_root_ || !object) return false;
+      seen_root_ = true;
+      return true;
+    }
+    if (stack_.back().array) ++stack_.back().index;
+    return true;
+  }
+  bool scalar() { return value_starts(); }
+  bool count(int64_t v) {
+    if (!value_starts()) return false;
+    if (stack_.size() == 2 && stack_[0].key == "usage" && !stack_[1].array) {
+      if (stack_[1].key == "prompt_tokens") out_.prompt_tokens = v;
+      if (stack_[1].key == "completion_tokens") out_.completion_tokens = v;
+    }
+    return true;
+  }
+  bool is_first_choice() const {
+    return stack_[0].key == "choices" && stack_[1].array && stack_[1].index == 0 && !stack_[2].array;
+  }
+
+  bool chat_;
+  ChunkFields& out_;
+  std::vector<Frame> stack_;
+  bool seen_root_ = false;
+};
+
+// False when the event is not a JSON object.
+bool read_chunk(const std::string& event, bool chat, ChunkFields& out) {
+  ChunkReader reader(chat, out);
+  return nlohmann::json::sax_parse(event, &reader);
 }
 
 }  // namespace
@@ -161,19 +284,20 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
     if (!r.usage_seen) r.completion_tokens = r.content_events;
     if (o != Outcome::Ok) conn.close();
   };
-  conn.stream().expires_after(timeout);
+  const Deadline deadline(conn, timeout);
   auto q = make_request(http::verb::post, ep, req.path, req.body);
   bool connecting = false;
-  error_code ec = co_await send(conn, ep, q, connecting);
+  error_code ec = co_await send(conn, ep, q, connecting, deadline);
   if (ec) {
-    finish(classify_error(conn, ec, connecting), (connecting ? "connect: " : "send: ") + ec.message());
+    finish(classify_error(conn, deadline, ec, connecting), (connecting ? "connect: " : "send: ") + ec.message());
     co_return r;
   }
   http::response_parser<http::string_body> parser;
-  parser.body_limit(boost::none);
+  // Not boost::none: Boost 1.74 compares a Content-Length with an empty limit as "exceeded".
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
   co_await http::async_read_header(conn.stream(), conn.buffer(), parser, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
-    finish(classify_error(conn, ec, false), "reading the response header: " + ec.message());
+    finish(classify_error(conn, deadline, ec, false), "reading the response header: " + ec.message());
     co_return r;
   }
   const int status = parser.get().result_int();
@@ -188,7 +312,7 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
   while (!parser.is_done()) {
     co_await http::async_read_some(conn.stream(), conn.buffer(), parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
-      finish(classify_error(conn, ec, false), "reading the stream: " + ec.message());
+      finish(classify_error(conn, deadline, ec, false), "reading the stream: " + ec.message());
       co_return r;
     }
     std::string& body = parser.get().body();
@@ -202,41 +326,28 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
     }
     body.clear();
     for (const std::string& event : sse.take_events()) {
-      const nlohmann::json j = nlohmann::json::parse(event, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) {
+      ChunkFields f;
+      if (!read_chunk(event, req.chat, f)) {
         finish(Outcome::Protocol, "an SSE event that is not a JSON object: " + event.substr(0, 100));
         co_return r;
       }
-      if (j.contains("error")) {
+      if (f.has_error) {
         finish(Outcome::Protocol, "the server sent an error event: " + event.substr(0, 300));
         co_return r;
       }
-      if (const auto u = j.find("usage"); u != j.end() && u->is_object()) {
-        r.prompt_tokens = u->value("prompt_tokens", int64_t{0});
-        r.completion_tokens = u->value("completion_tokens", int64_t{0});
+      if (f.prompt_tokens || f.completion_tokens) {
+        r.prompt_tokens = f.prompt_tokens.value_or(0);
+        r.completion_tokens = f.completion_tokens.value_or(0);
         r.usage_seen = true;
       }
-      const auto choices = j.find("choices");
-      if (choices == j.end() || !choices->is_array() || choices->empty()) continue;
-      const nlohmann::json& c = (*choices)[0];
-      const nlohmann::json* text = nullptr;
-      if (req.chat) {
-        const auto d = c.find("delta");
-        if (d != c.end() && d->is_object()) {
-          const auto t = d->find("content");
-          if (t != d->end()) text = &*t;
-        }
-      } else if (const auto t = c.find("text"); t != c.end()) {
-        text = &*t;
-      }
-      if (!text || !text->is_string() || text->get_ref<const std::string&>().empty()) continue;
+      if (!f.text || f.text->empty()) continue;
       if (!last_token)
         r.ttft_ms = ms_between(start, now);
       else
         r.itl_ms.push_back(ms_between(*last_token, now));
       last_token = now;
       ++r.content_events;
-      r.text += text->get_ref<const std::string&>();
+      r.text += *f.text;
     }
   }
   try {
@@ -257,10 +368,10 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
 
 awaitable<std::pair<int, std::string>> http_post(Connection& conn, const Endpoint& ep, const std::string& path,
                                                  const std::string& body, Clock::duration timeout) {
-  conn.stream().expires_after(timeout);
+  const Deadline deadline(conn, timeout);
   auto q = make_request(body.empty() ? http::verb::get : http::verb::post, ep, path, body);
   bool connecting = false;
-  error_code ec = co_await send(conn, ep, q, connecting);
+  error_code ec = co_await send(conn, ep, q, connecting, deadline);
   if (ec) co_return std::pair<int, std::string>{0, ec.message()};
   http::response_parser<http::string_body> parser;
   parser.body_limit(64u << 20);
