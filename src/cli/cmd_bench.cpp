@@ -58,7 +58,10 @@ void run_bench_serve(bench::ServeBenchConfig c, const std::string& out_file) {
     write_file(out_file, bench::format_serve_json(result), "--out");
     std::cerr << "bench serve: wrote " << out_file << "\n";
   }
-  if (result.interrupted) throw Error(ErrorKind::ResourceExhausted, "interrupted (results so far written)");
+  if (result.interrupted) {  // like a shell: 128 + SIGINT, after the results so far are out
+    std::cout.flush();
+    std::exit(130);
+  }
 }
 
 void add_bench_serve_command(CLI::App* bench) {
