@@ -343,10 +343,11 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
 void log_run(Session& s, const RunResult& r) {
   const RunFigures& f = r.figures;
   char line[300];
-  const std::string what = r.concurrency ? "concurrency " + std::to_string(*r.concurrency)
-                                         : "rate " + std::to_string(r.rate_rps.value_or(0)).substr(0, 6) + " req/s";
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.2f req/s", r.rate_rps.value_or(0));
+  const std::string what = r.concurrency ? "c=" + std::to_string(*r.concurrency) : std::string(rate);
   std::snprintf(line, sizeof line,
-                "bench serve: %s %s: %lld/%lld ok, %lld errors, %.2f req/s, %.1f output tok/s, TTFT p50 %.1f ms, "
+                "bench serve: %s, %s: %lld/%lld ok, %lld errors, %.2f req/s, %.1f output tok/s, TTFT p50 %.1f ms, "
                 "E2E p50 %.1f ms (%.1f s)\n",
                 r.mode.c_str(), what.c_str(), static_cast<long long>(f.ok), static_cast<long long>(f.sent),
                 static_cast<long long>(f.errors.total()), f.requests_per_s, f.output_tokens_per_s, f.ttft.p50,

@@ -21,19 +21,23 @@ namespace {
 using server::asio::ip::tcp;
 namespace asio = server::asio;
 
-// Streams `tokens` content events per request, `burst` of them every `interval`, then a usage
-// chunk and [DONE]; answers 429 while more than `max_active` streams are open.
+// Streams `tokens` content events per request, `burst` of them per tick (`interval`), then a
+// usage chunk and [DONE]; answers 429 while more than `max_active` streams are open. One ticker
+// wakes every open stream at once (a shared timer, cancelled each tick), so that the fixture
+// spends its time writing rather than keeping 500 timers.
 class SseFixture {
  public:
-  int tokens = 128, burst = 4;
-  std::chrono::milliseconds interval{10};
+  int tokens = 128, burst = 8;
+  std::chrono::milliseconds interval{20};
   int max_active = 1 << 30;
   std::atomic<int> active{0}, peak{0};
   std::atomic<int64_t> streams{0}, refused{0};
 
-  SseFixture() : acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), true) {
+  SseFixture() : acceptor_(ioc_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0), true), tick_(ioc_) {
     acceptor_.listen(4096);
+    tick_.expires_at(std::chrono::steady_clock::time_point::max());
     asio::co_spawn(ioc_, accept_loop(), asio::detached);
+    asio::co_spawn(ioc_, ticker(), asio::detached);
     thread_ = std::thread([this] { ioc_.run(); });
   }
   ~SseFixture() {
@@ -52,6 +56,17 @@ class SseFixture {
     }
   }
 
+  asio::awaitable<void> ticker() {
+    asio::steady_timer t(ioc_);
+    for (auto next = std::chrono::steady_clock::now();; ) {
+      next += interval;
+      t.expires_at(next);
+      boost::system::error_code ec;
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      tick_.cancel();  // every stream waiting for the tick wakes
+    }
+  }
+
   static std::string chunk(const std::string& payload) {
     char size[16];
     std::snprintf(size, sizeof size, "%zx\r\n", payload.size());
@@ -61,7 +76,6 @@ class SseFixture {
   asio::awaitable<void> connection(tcp::socket s) {
     s.set_option(tcp::no_delay(true));
     std::string in;
-    asio::steady_timer timer(ioc_);
     boost::system::error_code ec;
     auto token = asio::redirect_error(asio::use_awaitable, ec);
     for (;;) {
@@ -98,12 +112,17 @@ class SseFixture {
       ++streams;
       co_await asio::async_write(s, asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")), token);
       const std::string event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" tok\"},\"finish_reason\":null}]}\n\n";
-      for (int sent = 0; !ec && sent < tokens; sent += burst) {
-        timer.expires_after(interval);
+      // Paced by the clock, not by the ticks seen: a tick this thread was late for (the machine
+      // is shared) sends everything due by now, so the fixture keeps its rate.
+      const auto started = std::chrono::steady_clock::now();
+      for (int sent = 0; !ec && sent < tokens;) {
         boost::system::error_code wait_ec;
-        co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+        co_await tick_.async_wait(asio::redirect_error(asio::use_awaitable, wait_ec));
+        const auto ticks = (std::chrono::steady_clock::now() - started) / interval + 1;
+        const int due = static_cast<int>(std::min<int64_t>(tokens, burst * static_cast<int64_t>(ticks)));
         std::string payload;
-        for (int i = sent; i < std::min(tokens, sent + burst); ++i) payload += event;
+        for (; sent < due; ++sent) payload += event;
+        if (payload.empty()) continue;  // an empty chunk would end the body
         co_await asio::async_write(s, asio::buffer(chunk(payload)), token);
       }
       if (!ec) {
@@ -119,6 +138,7 @@ class SseFixture {
 
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
+  asio::steady_timer tick_;  // never expires; cancelled at each tick
   std::thread thread_;
 };
 
