@@ -15,7 +15,7 @@
 namespace hayate::bench {
 
 struct ResourceSample {
-  double t_s = 0;  // since the start of the run
+  double t_s = 0;                 // since the start of the run
   std::optional<double> cpu_pct;  // over the interval since the previous sample; 100 = one core
   std::optional<uint64_t> rss_bytes;
   std::optional<double> gpu_util_pct;     // the mean over the GPUs

@@ -62,7 +62,7 @@ struct RunPlan {
   std::string mode;
   std::optional<int> concurrency;
   std::optional<double> rate;
-  int64_t max_requests = 0;  // 0: no limit
+  int64_t max_requests = 0;   // 0: no limit
   double max_duration_s = 0;  // 0: no limit
   double snapshot_every_s = 0;
 };
@@ -157,7 +157,8 @@ awaitable<void> arrivals(Session& s, Target& t, RunState& st, const RunPlan& p, 
   s.wake_on_interrupt.insert(&st.slot_free);
   while (may_issue(s, p, st)) {
     const double at = schedule.next();
-    co_await sleep_until(wake, st.epoch + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at)));
+    co_await sleep_until(wake,
+                         st.epoch + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(at)));
     while (!s.interrupted && st.in_flight >= s.cfg.max_concurrency)
       co_await sleep_until(st.slot_free, Clock::time_point::max());
     if (!may_issue(s, p, st)) break;
@@ -171,7 +172,8 @@ awaitable<void> sample_resources(Session& s, RunState& st, RunResult& out) {
   std::optional<ProcessProbe> probe;
   if (s.cfg.pid > 0) probe.emplace(static_cast<pid_t>(s.cfg.pid));
   if (!probe && !s.nvml) co_return;
-  const auto every = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s.cfg.sample_interval_s));
+  const auto every =
+      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s.cfg.sample_interval_s));
   for (Clock::time_point next = st.epoch; !st.finished; next += every) {
     ResourceSample r;
     r.t_s = seconds_since(st.epoch);
@@ -228,8 +230,9 @@ awaitable<void> snapshots(Session& s, RunState& st, const RunPlan& p, RunResult&
     Snapshot snap{now, summarize_requests(period, now - period_start)};
     period_start = now;
     char line[200];
-    std::snprintf(line, sizeof line, "bench serve: soak %.0f s: %.2f req/s, %.1f tok/s, TTFT p50 %.1f ms, %lld errors\n",
-                  now, snap.figures.requests_per_s, snap.figures.output_tokens_per_s, snap.figures.ttft.p50,
+    std::snprintf(line, sizeof line,
+                  "bench serve: soak %.0f s: %.2f req/s, %.1f tok/s, TTFT p50 %.1f ms, %lld errors\n", now,
+                  snap.figures.requests_per_s, snap.figures.output_tokens_per_s, snap.figures.ttft.p50,
                   static_cast<long long>(snap.figures.errors.total()));
     if (s.tty) s.log << "\r\x1b[K";
     s.log << line << std::flush;
@@ -329,8 +332,8 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
       ServerMetrics m;
       m.window_s = seconds_since(before_at);
       m.requests_total = sum_samples(*after, "hayate_requests_total", {{"route", t.route}}) - base;
-      m.generated_tokens_total =
-          sum_samples(*after, "hayate_generation_tokens_total") - sum_samples(*before, "hayate_generation_tokens_total");
+      m.generated_tokens_total = sum_samples(*after, "hayate_generation_tokens_total") -
+                                 sum_samples(*before, "hayate_generation_tokens_total");
       m.prompt_tokens_total =
           sum_samples(*after, "hayate_prompt_tokens_total") - sum_samples(*before, "hayate_prompt_tokens_total");
       out.server_metrics = m;
@@ -426,8 +429,8 @@ awaitable<void> run_target(Session& s, Target& t, TargetResult& out) {
           r.onset_rate_rps = p.rate;
           r.onset_error_rate = rate;
         }
-        s.log << "bench serve: errors begin at " << (by_rate ? "rate " : "concurrency ") << level << " ("
-              << rate * 100 << "% of requests failed)\n";
+        s.log << "bench serve: errors begin at " << (by_rate ? "rate " : "concurrency ") << level << " (" << rate * 100
+              << "% of requests failed)\n";
         break;
       }
       if (!by_rate && level >= c.max_concurrency) break;
@@ -443,19 +446,19 @@ awaitable<void> run_target(Session& s, Target& t, TargetResult& out) {
 // the asked number, found by asking the server with max_tokens 1.
 awaitable<int64_t> measure_prompt(Session& s, Target& t, Connection& conn, const std::string& model, int32_t want,
                                   int32_t units, int32_t pad) {
-    nlohmann::json body = {{"prompt", synthetic_prompt_text(units, pad)}, {"max_tokens", 1}, {"temperature", 0}};
-    if (!model.empty()) body["model"] = model;
-    const std::string path = "/v1/completions", request = body.dump();
-    const std::pair<int, std::string> answer = co_await http_post(conn, t.ep, path, request, s.timeout());
-    const int status = answer.first;
-    const std::string& text = answer.second;
-    if (status != 200)
-      fail(ErrorKind::BadInput, t.ep.url + "/v1/completions: calibrating a " + std::to_string(want) +
-                                    "-token prompt failed: HTTP " + std::to_string(status) + " " + text.substr(0, 300));
-    const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.contains("usage") || !j["usage"].contains("prompt_tokens"))
-      fail(ErrorKind::BadInput, t.ep.url + "/v1/completions: the answer has no usage.prompt_tokens to calibrate with");
-    co_return j["usage"]["prompt_tokens"].get<int64_t>();
+  nlohmann::json body = {{"prompt", synthetic_prompt_text(units, pad)}, {"max_tokens", 1}, {"temperature", 0}};
+  if (!model.empty()) body["model"] = model;
+  const std::string path = "/v1/completions", request = body.dump();
+  const std::pair<int, std::string> answer = co_await http_post(conn, t.ep, path, request, s.timeout());
+  const int status = answer.first;
+  const std::string& text = answer.second;
+  if (status != 200)
+    fail(ErrorKind::BadInput, t.ep.url + "/v1/completions: calibrating a " + std::to_string(want) +
+                                  "-token prompt failed: HTTP " + std::to_string(status) + " " + text.substr(0, 300));
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.contains("usage") || !j["usage"].contains("prompt_tokens"))
+    fail(ErrorKind::BadInput, t.ep.url + "/v1/completions: the answer has no usage.prompt_tokens to calibrate with");
+  co_return j["usage"]["prompt_tokens"].get<int64_t>();
 }
 
 awaitable<std::string> calibrate_prompt(Session& s, Target& t, const std::string& model, int32_t want) {
@@ -526,7 +529,8 @@ awaitable<void> run_all(Session& s, ServeBenchResult& result) {
     }
     t.workload = make_workload(c.workload, tr.model, prompt);
     t.route = c.workload.name == "fixed" ? "/v1/completions" : t.workload->next(-1).path;
-    if (c.workload.name == "jsonl") t.workload = make_workload(c.workload, tr.model, prompt);  // from its first line again
+    if (c.workload.name == "jsonl")
+      t.workload = make_workload(c.workload, tr.model, prompt);  // from its first line again
     s.log << "bench serve: " << tr.label << " (" << tr.server << ", model " << tr.model << "), workload "
           << c.workload.name << ", " << c.mode << " mode\n";
     co_await run_target(s, t, tr);
@@ -542,14 +546,30 @@ RunFigures summarize_requests(const std::vector<RequestResult>& requests, double
   for (const RequestResult& r : requests) {
     ++f.sent;
     switch (r.outcome) {
-      case Outcome::Ok: ++f.ok; break;
-      case Outcome::Cancelled: ++f.cancelled; break;
-      case Outcome::Http4xx: ++f.errors.http_4xx; break;
-      case Outcome::Http429: ++f.errors.http_429; break;
-      case Outcome::Http5xx: ++f.errors.http_5xx; break;
-      case Outcome::Timeout: ++f.errors.timeout; break;
-      case Outcome::Connect: ++f.errors.connect; break;
-      case Outcome::Protocol: ++f.errors.protocol; break;
+      case Outcome::Ok:
+        ++f.ok;
+        break;
+      case Outcome::Cancelled:
+        ++f.cancelled;
+        break;
+      case Outcome::Http4xx:
+        ++f.errors.http_4xx;
+        break;
+      case Outcome::Http429:
+        ++f.errors.http_429;
+        break;
+      case Outcome::Http5xx:
+        ++f.errors.http_5xx;
+        break;
+      case Outcome::Timeout:
+        ++f.errors.timeout;
+        break;
+      case Outcome::Connect:
+        ++f.errors.connect;
+        break;
+      case Outcome::Protocol:
+        ++f.errors.protocol;
+        break;
     }
     if (r.outcome != Outcome::Ok) continue;
     f.prompt_tokens += r.prompt_tokens;
@@ -557,7 +577,8 @@ RunFigures summarize_requests(const std::vector<RequestResult>& requests, double
     e2e.push_back(r.e2e_ms);
     if (r.ttft_ms) {
       ttft.push_back(*r.ttft_ms);
-      if (r.completion_tokens > 1) tpot.push_back((r.e2e_ms - *r.ttft_ms) / static_cast<double>(r.completion_tokens - 1));
+      if (r.completion_tokens > 1)
+        tpot.push_back((r.e2e_ms - *r.ttft_ms) / static_cast<double>(r.completion_tokens - 1));
     }
     itl.insert(itl.end(), r.itl_ms.begin(), r.itl_ms.end());
   }

@@ -27,17 +27,17 @@ struct ServeBenchConfig {
   WorkloadConfig workload;
   std::string mode = "concurrency";  // concurrency, rate, soak, overload
   std::vector<int> concurrency = {1, 5, 10, 20};
-  std::vector<double> rates;   // rate mode (requests/s); overload by rate: the first step
-  int64_t requests = 0;        // per run; 0: max(10, 4 x concurrency) or max(20, 10 s of the rate)
-  double duration_s = 0;       // soak: the run's length (default 60); other modes: a limit per run (0: none)
+  std::vector<double> rates;  // rate mode (requests/s); overload by rate: the first step
+  int64_t requests = 0;       // per run; 0: max(10, 4 x concurrency) or max(20, 10 s of the rate)
+  double duration_s = 0;      // soak: the run's length (default 60); other modes: a limit per run (0: none)
   double snapshot_every_s = 10;
-  int max_concurrency = 512;   // overload: the last step; rate mode: at most this many in flight
+  int max_concurrency = 512;      // overload: the last step; rate mode: at most this many in flight
   double error_threshold = 0.05;  // overload: the error rate that counts as "errors begin"
-  int pid = 0;                 // the server process to sample (0: none)
+  int pid = 0;                    // the server process to sample (0: none)
   double sample_interval_s = 0.5;
-  double timeout_s = 300;      // per request
-  bool progress = true;        // a progress bar on stderr (only when it is a terminal)
-  uint64_t seed = 42;          // Poisson arrivals
+  double timeout_s = 300;  // per request
+  bool progress = true;    // a progress bar on stderr (only when it is a terminal)
+  uint64_t seed = 42;      // Poisson arrivals
   std::string nvml_library = "libnvidia-ml.so.1";
 };
 
@@ -104,13 +104,12 @@ struct ServeBenchResult {
 // to `log`. SIGINT (and `stop`, when set from another thread) ends the run in progress
 // (its open requests count as cancelled) and skips the rest. Throws Error for a bad
 // configuration or a fixed-length prompt that cannot be calibrated.
-ServeBenchResult run_serve_bench(const ServeBenchConfig& config, std::ostream& log,
-                                 std::atomic<bool>* stop = nullptr);
+ServeBenchResult run_serve_bench(const ServeBenchConfig& config, std::ostream& log, std::atomic<bool>* stop = nullptr);
 
 // The figures of a set of finished requests over `duration_s`.
 RunFigures summarize_requests(const std::vector<RequestResult>& requests, double duration_s);
 
-std::string format_serve_json(const ServeBenchResult& result);  // docs/bench-serve-results.md
+std::string format_serve_json(const ServeBenchResult& result);   // docs/bench-serve-results.md
 std::string format_serve_table(const ServeBenchResult& result);  // Markdown, one table per target
 
 }  // namespace hayate::bench

@@ -25,7 +25,9 @@ namespace {
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
-double s_since(Clock::time_point epoch, Clock::time_point t) { return std::chrono::duration<double>(t - epoch).count(); }
+double s_since(Clock::time_point epoch, Clock::time_point t) {
+  return std::chrono::duration<double>(t - epoch).count();
+}
 
 http::request<http::string_body> make_request(http::verb verb, const Endpoint& ep, const std::string& path,
                                               std::string body) {
@@ -95,8 +97,8 @@ awaitable<error_code> connect(Connection& conn, const Endpoint& ep) {
 
 // Connects when needed and writes the request. A kept-alive connection the server has closed in
 // the meantime fails on first use; that case gets one retry on a fresh connection.
-awaitable<error_code> send(Connection& conn, const Endpoint& ep, http::request<http::string_body>& q,
-                           bool& connecting, const Deadline& deadline) {
+awaitable<error_code> send(Connection& conn, const Endpoint& ep, http::request<http::string_body>& q, bool& connecting,
+                           const Deadline& deadline) {
   error_code ec;
   for (int attempt = 0; attempt < 2; ++attempt) {
     const bool reused = conn.open;
@@ -117,7 +119,7 @@ awaitable<error_code> send(Connection& conn, const Endpoint& ep, http::request<h
 // (a DOM per token costs more than everything else the client does).
 struct ChunkFields {
   bool has_error = false;
-  std::optional<std::string> text;  // choices[0].delta.content (chat) or choices[0].text
+  std::optional<std::string> text;                          // choices[0].delta.content (chat) or choices[0].text
   std::optional<int64_t> prompt_tokens, completion_tokens;  // usage.*
 };
 
@@ -230,7 +232,8 @@ Endpoint parse_endpoint(const std::string& url) {
     ep.host = authority.substr(0, colon);
     ep.port = authority.substr(colon + 1);
   }
-  if (ep.host.size() > 2 && ep.host.front() == '[' && ep.host.back() == ']') ep.host = ep.host.substr(1, ep.host.size() - 2);
+  if (ep.host.size() > 2 && ep.host.front() == '[' && ep.host.back() == ']')
+    ep.host = ep.host.substr(1, ep.host.size() - 2);
   if (ep.host.empty()) fail(ErrorKind::BadInput, "--url " + url + ": no host");
   if (ep.port.empty() || ep.port.find_first_not_of("0123456789") != std::string::npos)
     fail(ErrorKind::BadInput, "--url " + url + ": the port must be a number");
@@ -245,14 +248,22 @@ Endpoint parse_endpoint(const std::string& url) {
 
 const char* outcome_name(Outcome o) {
   switch (o) {
-    case Outcome::Ok: return "ok";
-    case Outcome::Http4xx: return "http_4xx";
-    case Outcome::Http429: return "http_429";
-    case Outcome::Http5xx: return "http_5xx";
-    case Outcome::Timeout: return "timeout";
-    case Outcome::Connect: return "connect";
-    case Outcome::Protocol: return "protocol";
-    case Outcome::Cancelled: return "cancelled";
+    case Outcome::Ok:
+      return "ok";
+    case Outcome::Http4xx:
+      return "http_4xx";
+    case Outcome::Http429:
+      return "http_429";
+    case Outcome::Http5xx:
+      return "http_5xx";
+    case Outcome::Timeout:
+      return "timeout";
+    case Outcome::Connect:
+      return "connect";
+    case Outcome::Protocol:
+      return "protocol";
+    case Outcome::Cancelled:
+      return "cancelled";
   }
   return "?";
 }

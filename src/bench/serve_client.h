@@ -4,8 +4,6 @@
 // runs on one io_context thread; no thread per request.
 #pragma once
 
-#include "server/asio.h"  // first: <utility> before Asio (see STACK.md), one frame-allocator setting
-
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
@@ -14,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "server/asio.h"  // first: <utility> before Asio (see STACK.md), one frame-allocator setting
 
 namespace hayate::bench {
 
@@ -27,7 +27,7 @@ struct Endpoint {
   std::string port;
   std::string base;  // path prefix without a trailing '/', e.g. "" or "/openai"
   std::string api_key;
-  std::string url;  // as given
+  std::string url;                      // as given
   std::vector<tcp::endpoint> resolved;  // looked up once, by parse_endpoint
 };
 // Throws Error(BadInput) for a malformed URL or a host that does not resolve.
@@ -38,17 +38,17 @@ const char* outcome_name(Outcome o);  // "ok", "http_4xx", ... as the results JS
 
 struct RequestResult {
   Outcome outcome = Outcome::Ok;
-  double start_s = 0;                  // since the run started
+  double start_s = 0;  // since the run started
   double end_s = 0;
-  std::optional<double> ttft_ms;       // to the first non-empty content delta
+  std::optional<double> ttft_ms;  // to the first non-empty content delta
   double e2e_ms = 0;
-  std::vector<double> itl_ms;          // gaps between successive content deltas
-  int64_t prompt_tokens = 0;           // from usage
-  int64_t completion_tokens = 0;       // from usage; else the number of content deltas
+  std::vector<double> itl_ms;     // gaps between successive content deltas
+  int64_t prompt_tokens = 0;      // from usage
+  int64_t completion_tokens = 0;  // from usage; else the number of content deltas
   bool usage_seen = false;
   int64_t content_events = 0;
-  std::string text;                    // the generated text (chat history needs it)
-  std::string error;                   // what went wrong, for the first errors shown to the user
+  std::string text;   // the generated text (chat history needs it)
+  std::string error;  // what went wrong, for the first errors shown to the user
 };
 
 // A kept-alive connection to one endpoint, reused by consecutive requests.

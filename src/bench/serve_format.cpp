@@ -18,10 +18,10 @@ Json optional_json(const std::optional<T>& v) {
 
 Json percentiles_json(const Percentiles& p) {
   if (p.count == 0)
-    return {{"mean", nullptr}, {"p50", nullptr}, {"p90", nullptr}, {"p95", nullptr}, {"p99", nullptr},
-            {"min", nullptr},  {"max", nullptr}, {"count", 0}};
-  return {{"mean", p.mean}, {"p50", p.p50}, {"p90", p.p90}, {"p95", p.p95}, {"p99", p.p99},
-          {"min", p.min},   {"max", p.max}, {"count", p.count}};
+    return {{"mean", nullptr}, {"p50", nullptr}, {"p90", nullptr}, {"p95", nullptr},
+            {"p99", nullptr},  {"min", nullptr}, {"max", nullptr}, {"count", 0}};
+  return {{"mean", p.mean}, {"p50", p.p50}, {"p90", p.p90}, {"p95", p.p95},
+          {"p99", p.p99},   {"min", p.min}, {"max", p.max}, {"count", p.count}};
 }
 
 Json errors_json(const ErrorCounts& e) {
@@ -159,8 +159,9 @@ std::string format_serve_table(const ServeBenchResult& res) {
     out << "\nLatencies in ms. ";
     for (const RunResult& r : t.runs)
       if (r.onset_concurrency || r.onset_rate_rps) {
-        out << "Errors begin at " << (r.onset_concurrency ? "concurrency " + std::to_string(*r.onset_concurrency)
-                                                          : fixed(*r.onset_rate_rps, 2) + " req/s")
+        out << "Errors begin at "
+            << (r.onset_concurrency ? "concurrency " + std::to_string(*r.onset_concurrency)
+                                    : fixed(*r.onset_rate_rps, 2) + " req/s")
             << " (" << fixed(r.onset_error_rate * 100, 1) << "% failed). ";
         break;
       }

@@ -12,10 +12,14 @@ constexpr const char* kChatPath = "/v1/chat/completions";
 constexpr const char* kCompletionsPath = "/v1/completions";
 
 const std::vector<std::string> kStoryTopics = {
-    "a lighthouse keeper who finds a message in a bottle", "a city where it rains only at night",
-    "two rival bakers in a mountain village",             "a robot learning to paint",
-    "the last train across a frozen lake",                "a cartographer mapping an island that moves",
-    "a musician who hears colours",                       "a garden that grows on the roof of a ship",
+    "a lighthouse keeper who finds a message in a bottle",
+    "a city where it rains only at night",
+    "two rival bakers in a mountain village",
+    "a robot learning to paint",
+    "the last train across a frozen lake",
+    "a cartographer mapping an island that moves",
+    "a musician who hears colours",
+    "a garden that grows on the roof of a ship",
 };
 
 const std::vector<std::string> kChatQuestions = {
@@ -33,13 +37,13 @@ const std::vector<std::string> kChatQuestions = {
 
 // A long document for the summary workload: deterministic sentences built from a few word lists.
 std::string make_document(int32_t words, uint64_t seed) {
-  static const std::vector<std::string> subjects = {"The committee", "Our team", "The new system", "The report",
-                                                    "Each region", "The survey", "The budget", "The project"};
-  static const std::vector<std::string> verbs = {"reviewed", "improved", "measured", "described", "delayed",
-                                                 "expanded", "questioned", "supported"};
-  static const std::vector<std::string> objects = {"the quarterly results", "the maintenance schedule",
-                                                   "customer feedback", "the energy costs", "the hiring plan",
-                                                   "the safety procedures", "the delivery times", "the training"};
+  static const std::vector<std::string> subjects = {"The committee", "Our team",   "The new system", "The report",
+                                                    "Each region",   "The survey", "The budget",     "The project"};
+  static const std::vector<std::string> verbs = {"reviewed", "improved", "measured",   "described",
+                                                 "delayed",  "expanded", "questioned", "supported"};
+  static const std::vector<std::string> objects = {
+      "the quarterly results", "the maintenance schedule", "customer feedback",  "the energy costs",
+      "the hiring plan",       "the safety procedures",    "the delivery times", "the training"};
   std::mt19937_64 rng(seed);
   std::string out;
   int32_t n = 0;
@@ -68,7 +72,8 @@ class StoryWorkload : public Workload {
   explicit StoryWorkload(nlohmann::json base) : base_(std::move(base)) {}
   StreamRequest next(int64_t) override {
     const std::string& topic = kStoryTopics[count_++ % kStoryTopics.size()];
-    return chat_request(base_, nlohmann::json::array({{{"role", "user"}, {"content", "Write a long story about " + topic + "."}}}));
+    return chat_request(
+        base_, nlohmann::json::array({{{"role", "user"}, {"content", "Write a long story about " + topic + "."}}}));
   }
 
  private:
@@ -222,7 +227,8 @@ std::unique_ptr<Workload> make_workload(const WorkloadConfig& c, const std::stri
   const int32_t max_tokens = c.max_tokens > 0 ? c.max_tokens : workload_default_max_tokens(c.name);
   nlohmann::json base = stream_body(model, max_tokens, c.temperature);
   if (c.name == "story") return std::make_unique<StoryWorkload>(base);
-  if (c.name == "summary") return std::make_unique<SummaryWorkload>(base, c.prompt_tokens > 0 ? c.prompt_tokens : 1000, c.seed);
+  if (c.name == "summary")
+    return std::make_unique<SummaryWorkload>(base, c.prompt_tokens > 0 ? c.prompt_tokens : 1000, c.seed);
   if (c.name == "chat") return std::make_unique<ChatWorkload>(base, c.turns);
   if (c.name == "fixed") return std::make_unique<FixedWorkload>(base, fixed_prompt);
   if (c.name == "jsonl") {

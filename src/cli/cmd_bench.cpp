@@ -94,12 +94,17 @@ void add_bench_serve_command(CLI::App* bench) {
                   "fixed: prompt tokens, calibrated against the server (default 128); summary: document words "
                   "(default 1000)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("-n,--max-tokens", w.max_tokens, "tokens to generate per request (default: story 256, summary 64, else 128)")
+  cmd->add_option("-n,--max-tokens", w.max_tokens,
+                  "tokens to generate per request (default: story 256, summary 64, else 128)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--turns", w.turns, "chat: turns per conversation")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--turns", w.turns, "chat: turns per conversation")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--file", w.file,
                   "jsonl: one request per line, {\"prompt\": ...} or {\"messages\": [...]}, optional \"max_tokens\"");
-  cmd->add_option("--temperature", w.temperature, "sampling temperature")->check(CLI::Range(0.0, 2.0))->capture_default_str();
+  cmd->add_option("--temperature", w.temperature, "sampling temperature")
+      ->check(CLI::Range(0.0, 2.0))
+      ->capture_default_str();
   cmd->add_option("--mode", c->mode, "concurrency, rate, soak or overload")
       ->check(CLI::IsMember({"concurrency", "rate", "soak", "overload"}))
       ->capture_default_str();
@@ -128,7 +133,9 @@ void add_bench_serve_command(CLI::App* bench) {
   cmd->add_option("--sample-interval", c->sample_interval_s, "seconds between resource samples")
       ->check(CLI::Range(0.01, 3600.0))
       ->capture_default_str();
-  cmd->add_option("--timeout", c->timeout_s, "seconds a request may take")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--timeout", c->timeout_s, "seconds a request may take")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--seed", c->seed, "seed of the Poisson arrivals")->capture_default_str();
   cmd->add_option("--out", *out, "write the results JSON to this file");
   cmd->add_flag("--no-progress", *no_progress, "no progress bar (it is shown only when stderr is a terminal)");

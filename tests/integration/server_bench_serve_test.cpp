@@ -80,8 +80,8 @@ TEST(ServerBenchServe, SweepAgreesWithTheServer) {
     EXPECT_EQ(sm["requests_total"], 20);
     const double server_rps = sm["requests_total"].get<double>() / sm["window_s"].get<double>();
     const double client_rps = r["throughput"]["requests_per_s"].get<double>();
-    EXPECT_NEAR(client_rps, server_rps, 0.05 * client_rps) << "window " << sm["window_s"] << " s, run "
-                                                            << r["duration_s"] << " s";
+    EXPECT_NEAR(client_rps, server_rps, 0.05 * client_rps)
+        << "window " << sm["window_s"] << " s, run " << r["duration_s"] << " s";
 
     // The server process was sampled.
     const nlohmann::json& samples = r["resources"]["samples"];
@@ -119,8 +119,8 @@ TEST(ServerBenchServe, CtrlCKeepsWhatWasMeasured) {
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
   const std::string out = temp_path("bench-serve-sigint.json");
   std::remove(out.c_str());
-  const auto r = run_command("sh -c '" + kHayate + " bench serve --no-progress --url " + url + " --mode soak -c 4 -n 16 " +
-                             "--duration 60 --snapshot-every 0.5 --out " + out +
+  const auto r = run_command("sh -c '" + kHayate + " bench serve --no-progress --url " + url +
+                             " --mode soak -c 4 -n 16 " + "--duration 60 --snapshot-every 0.5 --out " + out +
                              " 2>/dev/null & p=$!; sleep 2.5; kill -INT $p; wait $p; echo exit=$?'");
   EXPECT_NE(r.output.find("exit=130"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("| soak | c=4 |"), std::string::npos) << r.output;  // the table of what was measured

@@ -74,9 +74,11 @@ TEST(BenchJsonl, BadLinesNameTheLineAndField) {
   EXPECT_EQ(error_of("\n\n{\"messages\": []}\n"), "w.jsonl:3: field \"messages\" must be a non-empty array");
   EXPECT_EQ(error_of("{\"messages\": [{\"role\": \"user\", \"content\": \"a\"}, {\"role\": \"user\"}]}\n"),
             "w.jsonl:1: field \"messages[1].content\" must be a string");
-  EXPECT_EQ(error_of("{\"messages\": [{\"content\": \"a\"}]}\n"), "w.jsonl:1: field \"messages[0].role\" must be a string");
+  EXPECT_EQ(error_of("{\"messages\": [{\"content\": \"a\"}]}\n"),
+            "w.jsonl:1: field \"messages[0].role\" must be a string");
   EXPECT_EQ(error_of("{\"messages\": [\"hi\"]}\n"), "w.jsonl:1: field \"messages[0]\" must be an object");
-  EXPECT_EQ(error_of("{\"prompt\": \"a\", \"max_tokens\": 0}\n"), "w.jsonl:1: field \"max_tokens\" must be a positive integer");
+  EXPECT_EQ(error_of("{\"prompt\": \"a\", \"max_tokens\": 0}\n"),
+            "w.jsonl:1: field \"max_tokens\" must be a positive integer");
   EXPECT_EQ(error_of("{\"prompt\": \"a\", \"max_tokens\": \"8\"}\n"),
             "w.jsonl:1: field \"max_tokens\" must be a positive integer");
   EXPECT_EQ(error_of(""), "w.jsonl: no requests (the file has no JSON lines)");

@@ -1,8 +1,6 @@
 // The load generator against a trivial local SSE endpoint (a fixture server in this test, on its
 // own thread): it must not be the bottleneck (>= 500 concurrent streams, >= 20,000 tokens/s on a
 // 2-core machine), and its load shapes (rate, soak with a stop, overload) must behave.
-#include "server/asio.h"  // first: <utility> before Asio
-
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
@@ -14,6 +12,7 @@
 #include <thread>
 
 #include "bench/serve_bench.h"
+#include "server/asio.h"  // first: <utility> before Asio
 
 namespace hayate::bench {
 namespace {
@@ -58,7 +57,7 @@ class SseFixture {
 
   asio::awaitable<void> ticker() {
     asio::steady_timer t(ioc_);
-    for (auto next = std::chrono::steady_clock::now();; ) {
+    for (auto next = std::chrono::steady_clock::now();;) {
       next += interval;
       t.expires_at(next);
       boost::system::error_code ec;
@@ -85,24 +84,33 @@ class SseFixture {
       size_t body = 0;
       if (const size_t at = header.find("Content-Length: "); at != std::string::npos)
         body = std::stoul(header.substr(at + 16));
-      if (in.size() < head + body) co_await asio::async_read(s, asio::dynamic_buffer(in), asio::transfer_exactly(head + body - in.size()), token);
+      if (in.size() < head + body)
+        co_await asio::async_read(s, asio::dynamic_buffer(in), asio::transfer_exactly(head + body - in.size()), token);
       if (ec) co_return;
       in.erase(0, head + body);
       if (header.starts_with("GET /v1/models")) {
         const std::string j = R"({"object":"list","data":[{"id":"fixture","object":"model"}]})";
-        co_await asio::async_write(s, asio::buffer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(j.size()) + "\r\n\r\n" + j), token);
+        co_await asio::async_write(
+            s,
+            asio::buffer("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                         std::to_string(j.size()) + "\r\n\r\n" + j),
+            token);
         if (ec) co_return;
         continue;
       }
       if (!header.starts_with("POST")) {
-        co_await asio::async_write(s, asio::buffer(std::string("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")), token);
+        co_await asio::async_write(s, asio::buffer(std::string("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")),
+                                   token);
         if (ec) co_return;
         continue;
       }
       if (active.load() >= max_active) {
         ++refused;
         const std::string j = R"({"error":{"message":"busy","type":"server_busy"}})";
-        co_await asio::async_write(s, asio::buffer("HTTP/1.1 429 Too Many Requests\r\nContent-Length: " + std::to_string(j.size()) + "\r\n\r\n" + j), token);
+        co_await asio::async_write(s,
+                                   asio::buffer("HTTP/1.1 429 Too Many Requests\r\nContent-Length: " +
+                                                std::to_string(j.size()) + "\r\n\r\n" + j),
+                                   token);
         if (ec) co_return;
         continue;
       }
@@ -110,8 +118,13 @@ class SseFixture {
       for (int p = peak.load(); now > p && !peak.compare_exchange_weak(p, now);) {
       }
       ++streams;
-      co_await asio::async_write(s, asio::buffer(std::string("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")), token);
-      const std::string event = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" tok\"},\"finish_reason\":null}]}\n\n";
+      co_await asio::async_write(
+          s,
+          asio::buffer(
+              std::string("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")),
+          token);
+      const std::string event =
+          "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" tok\"},\"finish_reason\":null}]}\n\n";
       // Paced by the clock, not by the ticks seen: a tick this thread was late for (the machine
       // is shared) sends everything due by now, so the fixture keeps its rate.
       const auto started = std::chrono::steady_clock::now();
@@ -126,9 +139,9 @@ class SseFixture {
         co_await asio::async_write(s, asio::buffer(chunk(payload)), token);
       }
       if (!ec) {
-        const std::string tail = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":" +
-                                 std::to_string(tokens) + ",\"total_tokens\":" + std::to_string(tokens + 10) +
-                                 "}}\n\ndata: [DONE]\n\n";
+        const std::string tail =
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":" + std::to_string(tokens) +
+            ",\"total_tokens\":" + std::to_string(tokens + 10) + "}}\n\ndata: [DONE]\n\n";
         co_await asio::async_write(s, asio::buffer(chunk(tail) + "0\r\n\r\n"), token);
       }
       --active;
