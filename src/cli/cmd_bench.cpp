@@ -1,8 +1,11 @@
-// `hayate bench model`: llama-bench-like speed of models in this process (src/bench/).
+// `hayate bench model`: llama-bench-like speed of models in this process; `hayate bench serve`:
+// a load generator for OpenAI-compatible servers (src/bench/).
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
 #include "bench/model_bench.h"
+#include "bench/serve_bench.h"
 #include "cli/common.h"
 #include "core/error.h"
 
@@ -31,6 +34,115 @@ void run_bench_model(const BenchModelOptions& o) {
   f.close();
   if (!f) fail(ErrorKind::ResourceExhausted, o.output_file + ": write failed");
   std::cerr << "bench: wrote " << o.format << " to " << o.output_file << "\n";
+}
+
+void write_file(const std::string& path, const std::string& text, const char* option) {
+  std::ofstream f(path, std::ios::binary);
+  if (!f) fail(ErrorKind::BadInput, path + ": cannot open for writing (" + option + ")");
+  f << text;
+  f.close();
+  if (!f) fail(ErrorKind::ResourceExhausted, path + ": write failed");
+}
+
+void run_bench_serve(bench::ServeBenchConfig c, const std::string& out_file) {
+  if (c.api_key.empty())
+    for (const char* name : {"HAYATE_API_KEY", "OPENAI_API_KEY"})
+      if (const char* v = std::getenv(name); v && *v) {
+        c.api_key = v;
+        break;
+      }
+  if (!out_file.empty()) write_file(out_file, "", "--out");  // fail before the run, not after it
+  const bench::ServeBenchResult result = bench::run_serve_bench(c, std::cerr);
+  std::cout << bench::format_serve_table(result) << std::flush;
+  if (!out_file.empty()) {
+    write_file(out_file, bench::format_serve_json(result), "--out");
+    std::cerr << "bench serve: wrote " << out_file << "\n";
+  }
+  if (result.interrupted) {  // like a shell: 128 + SIGINT, after the results so far are out
+    std::cout.flush();
+    std::exit(130);
+  }
+}
+
+void add_bench_serve_command(CLI::App* bench) {
+  auto c = std::make_shared<bench::ServeBenchConfig>();
+  auto out = std::make_shared<std::string>();
+  auto no_progress = std::make_shared<bool>(false);
+  bench::WorkloadConfig& w = c->workload;
+  CLI::App* cmd = bench->add_subcommand(
+      "serve",
+      "load-test OpenAI-compatible servers (hayate, llama.cpp, vLLM, Ollama): streamed requests, TTFT, "
+      "inter-token latency, throughput, errors, server CPU/memory/GPU");
+  cmd->footer(
+      "Modes: concurrency (a run per --concurrency value, each --requests requests), rate (Poisson\n"
+      "arrivals at each --rate), soak (--duration seconds at the first --concurrency, a snapshot every\n"
+      "--snapshot-every seconds), overload (doubling concurrency, or rate when --rate is given, until\n"
+      "more than --error-threshold of the requests fail). Ctrl-C stops and keeps what was measured.\n"
+      "Token counts come from the server's usage (stream_options.include_usage). The results JSON\n"
+      "(--out) is described in docs/bench-serve-results.md.");
+  cmd->add_option("--url", c->urls, "base URL of a server, http://HOST:PORT (repeatable: one after another)")
+      ->required();
+  cmd->add_option("--label", c->labels, "a name for each --url in the results (default: the URL)");
+  cmd->add_option("--model", c->model, "model name to request (default: the first of /v1/models)");
+  cmd->add_option("--api-key", c->api_key, "bearer key (default: $HAYATE_API_KEY or $OPENAI_API_KEY)");
+  cmd->add_option("-w,--workload", w.name,
+                  "story (short prompt, long answer), summary (long document, short answer), chat (multi-turn, "
+                  "history kept), fixed (a /v1/completions prompt of exactly --prompt-tokens tokens) or jsonl (--file)")
+      ->check(CLI::IsMember({"story", "summary", "chat", "fixed", "jsonl"}))
+      ->capture_default_str();
+  cmd->add_option("--prompt-tokens", w.prompt_tokens,
+                  "fixed: prompt tokens, calibrated against the server (default 128); summary: document words "
+                  "(default 1000)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("-n,--max-tokens", w.max_tokens,
+                  "tokens to generate per request (default: story 256, summary 64, else 128)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--turns", w.turns, "chat: turns per conversation")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--file", w.file,
+                  "jsonl: one request per line, {\"prompt\": ...} or {\"messages\": [...]}, optional \"max_tokens\"");
+  cmd->add_option("--temperature", w.temperature, "sampling temperature")
+      ->check(CLI::Range(0.0, 2.0))
+      ->capture_default_str();
+  cmd->add_option("--mode", c->mode, "concurrency, rate, soak or overload")
+      ->check(CLI::IsMember({"concurrency", "rate", "soak", "overload"}))
+      ->capture_default_str();
+  cmd->add_option("-c,--concurrency", c->concurrency, "concurrent streams, comma-separated")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--rate", c->rates, "requests per second (Poisson), comma-separated")->delimiter(',');
+  cmd->add_option("--requests", c->requests,
+                  "requests per run (default: max(10, 4 x concurrency); rate mode max(20, 10 s of arrivals))")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--duration", c->duration_s, "soak: seconds (default 60); other modes: a limit per run")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--snapshot-every", c->snapshot_every_s, "soak: seconds between snapshots")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-concurrency", c->max_concurrency,
+                  "overload: the last step; rate mode: most requests in flight")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--error-threshold", c->error_threshold, "overload: the failed fraction where errors \"begin\"")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--pid", c->pid, "sample CPU and resident memory of this server process (/proc)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--sample-interval", c->sample_interval_s, "seconds between resource samples")
+      ->check(CLI::Range(0.01, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--timeout", c->timeout_s, "seconds a request may take")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", c->seed, "seed of the Poisson arrivals")->capture_default_str();
+  cmd->add_option("--out", *out, "write the results JSON to this file");
+  cmd->add_flag("--no-progress", *no_progress, "no progress bar (it is shown only when stderr is a terminal)");
+  cmd->callback([c, out, no_progress] {
+    c->progress = !*no_progress;
+    run_bench_serve(*c, *out);
+  });
 }
 
 }  // namespace
@@ -71,6 +183,7 @@ void add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--output", o->output_file, "write the report to this file instead of stdout");
   cmd->callback([o] { run_bench_model(*o); });
+  add_bench_serve_command(bench);
 }
 
 }  // namespace hayate::cli

@@ -1,0 +1,60 @@
+// What the server spends while a benchmark runs: CPU and resident memory of a process (from
+// /proc/PID) and, where the NVIDIA driver is installed, GPU utilisation, memory and power through
+// NVML. NVML is opened with dlopen at run time, so hayate has no link dependency on it and runs
+// (with GPU fields null) where it is absent.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace hayate::bench {
+
+struct ResourceSample {
+  double t_s = 0;                 // since the start of the run
+  std::optional<double> cpu_pct;  // over the interval since the previous sample; 100 = one core
+  std::optional<uint64_t> rss_bytes;
+  std::optional<double> gpu_util_pct;     // the mean over the GPUs
+  std::optional<uint64_t> gpu_mem_bytes;  // the sum over the GPUs
+  std::optional<double> gpu_power_w;      // the sum over the GPUs
+};
+
+// CPU time and resident memory of one process.
+class ProcessProbe {
+ public:
+  explicit ProcessProbe(pid_t pid) : pid_(pid) {}
+  // Fills cpu_pct (not on the first call) and rss_bytes; leaves them empty once the process is gone.
+  void sample(ResourceSample& s);
+
+ private:
+  pid_t pid_;
+  std::optional<double> last_cpu_s_;
+  std::chrono::steady_clock::time_point last_at_;
+};
+
+// The GPUs as NVML sees them.
+class Nvml {
+ public:
+  // nullptr, with `why` saying what was missing, when the library cannot be loaded, lacks a
+  // function, fails to initialise or sees no GPU.
+  static std::unique_ptr<Nvml> open(std::string& why, const char* library = "libnvidia-ml.so.1");
+  ~Nvml();
+  Nvml(const Nvml&) = delete;
+  Nvml& operator=(const Nvml&) = delete;
+
+  unsigned device_count() const { return count_; }
+  void sample(ResourceSample& s);
+
+ private:
+  struct Api;
+  Nvml() = default;
+  void* lib_ = nullptr;
+  std::unique_ptr<Api> api_;
+  unsigned count_ = 0;
+};
+
+}  // namespace hayate::bench

@@ -1,0 +1,90 @@
+// The HTTP side of `hayate bench serve`: one streamed OpenAI-style request on an Asio coroutine,
+// timed as the client sees it (time to the first content token, the gap before each later one,
+// the whole request), with the token counts the server reports in its usage chunk. Everything
+// runs on one io_context thread; no thread per request.
+#pragma once
+
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server/asio.h"  // first: <utility> before Asio (see STACK.md), one frame-allocator setting
+
+namespace hayate::bench {
+
+namespace asio = server::asio;
+using server::awaitable;
+using server::tcp;
+
+// http://host:port[/base]; https is refused (Unsupported) since the client speaks plain HTTP.
+struct Endpoint {
+  std::string host;
+  std::string port;
+  std::string base;  // path prefix without a trailing '/', e.g. "" or "/openai"
+  std::string api_key;
+  std::string url;                      // as given
+  std::vector<tcp::endpoint> resolved;  // looked up once, by parse_endpoint
+};
+// Throws Error(BadInput) for a malformed URL or a host that does not resolve.
+Endpoint parse_endpoint(const std::string& url);
+
+enum class Outcome { Ok, Http4xx, Http429, Http5xx, Timeout, Connect, Protocol, Cancelled };
+const char* outcome_name(Outcome o);  // "ok", "http_4xx", ... as the results JSON names them
+
+struct RequestResult {
+  Outcome outcome = Outcome::Ok;
+  double start_s = 0;  // since the run started
+  double end_s = 0;
+  std::optional<double> ttft_ms;  // to the first non-empty content delta
+  double e2e_ms = 0;
+  std::vector<double> itl_ms;     // gaps between successive content deltas
+  int64_t prompt_tokens = 0;      // from usage
+  int64_t completion_tokens = 0;  // from usage; else the number of content deltas
+  bool usage_seen = false;
+  int64_t content_events = 0;
+  std::string text;   // the generated text (chat history needs it)
+  std::string error;  // what went wrong, for the first errors shown to the user
+};
+
+// A kept-alive connection to one endpoint, reused by consecutive requests.
+class Connection {
+ public:
+  explicit Connection(asio::any_io_executor ex) : stream_(ex) {}
+  boost::beast::tcp_stream& stream() { return stream_; }
+  boost::beast::flat_buffer& buffer() { return buffer_; }
+  bool open = false;
+  bool cancelled = false;  // set (with cancel()) when the run is interrupted
+  void cancel();
+  void close();
+
+ private:
+  boost::beast::tcp_stream stream_;
+  boost::beast::flat_buffer buffer_;
+};
+
+struct StreamRequest {
+  std::string path;  // "/v1/chat/completions" or "/v1/completions"
+  std::string body;  // the JSON body, stream fields included
+  bool chat = true;  // where the text is: choices[0].delta.content or choices[0].text
+};
+
+// Sends the request on `conn` (connecting first when it is not open) and reads the streamed
+// answer to its end. Never throws for network or protocol failures: they become the outcome.
+// `deadline` bounds the whole request (Timeout); `epoch` is the run's start (for start_s/end_s).
+awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const StreamRequest& req,
+                                     std::chrono::steady_clock::time_point epoch,
+                                     std::chrono::steady_clock::duration timeout);
+
+// A plain GET (for /metrics and /v1/models): the body on status 200, else nullopt.
+awaitable<std::optional<std::string>> http_get(Connection& conn, const Endpoint& ep, const std::string& path,
+                                               std::chrono::steady_clock::duration timeout);
+// A plain JSON POST without streaming: status and body (status 0 when there was no answer).
+awaitable<std::pair<int, std::string>> http_post(Connection& conn, const Endpoint& ep, const std::string& path,
+                                                 const std::string& body, std::chrono::steady_clock::duration timeout);
+
+}  // namespace hayate::bench

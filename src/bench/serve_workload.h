@@ -1,0 +1,63 @@
+// What `hayate bench serve` asks the server: the request bodies of each workload. A workload hands
+// out the next request of a stream (a concurrency slot, or an arrival in rate mode) and hears how
+// it went (multi-turn chat keeps the assistant's answers in its history).
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bench/serve_client.h"
+
+namespace hayate::bench {
+
+struct WorkloadConfig {
+  std::string name = "story";  // story, summary, chat, fixed, jsonl
+  int32_t prompt_tokens = 0;   // fixed: exact prompt tokens (default 128); summary: document words (default 1000)
+  int32_t max_tokens = 0;      // 0: the workload's default (workload_default_max_tokens)
+  int turns = 10;              // chat: turns per conversation before it starts again
+  std::string file;            // jsonl: the file
+  double temperature = 0.0;
+  uint64_t seed = 42;
+};
+
+int32_t workload_default_max_tokens(const std::string& name);
+
+// One line of a JSONL workload: {"prompt": "..."} (sent to /v1/completions) or {"messages":
+// [{"role": ..., "content": ...}, ...]} (sent to /v1/chat/completions), with an optional
+// "max_tokens" (a positive integer) overriding --max-tokens.
+struct JsonlItem {
+  std::optional<std::string> prompt;
+  nlohmann::json messages;  // null when prompt is set
+  std::optional<int32_t> max_tokens;
+};
+// Blank lines are skipped. Throws Error(BadInput) "FILE:LINE: ..." naming the field that is
+// wrong, or "FILE: no requests" for a file without any.
+std::vector<JsonlItem> read_jsonl_workload(std::istream& in, const std::string& file_name);
+
+// The text of a fixed-length prompt: `units` words and `pad` single punctuation characters, so
+// that a calibration can step the token count up and down by one.
+std::string synthetic_prompt_text(int32_t units, int32_t pad);
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+  virtual StreamRequest next(int64_t stream) = 0;
+  virtual void completed(int64_t stream, const RequestResult& result) {}
+};
+
+// `model` goes in every body; `fixed_prompt` is the calibrated text of the fixed workload.
+// Throws Error(BadInput) for an unknown workload or an unreadable JSONL file.
+std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, const std::string& model,
+                                        const std::string& fixed_prompt = "");
+
+// The common fields of a streamed request body: model, stream, stream_options.include_usage,
+// max_tokens, temperature.
+nlohmann::json stream_body(const std::string& model, int32_t max_tokens, double temperature);
+
+}  // namespace hayate::bench

@@ -1,0 +1,57 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "bench/resource_sampler.h"
+
+namespace hayate::bench {
+
+TEST(BenchNvml, AbsentLibraryIsSkippedWithAReason) {
+  std::string why;
+  EXPECT_EQ(Nvml::open(why, "libhayate-no-such-nvml.so.1"), nullptr);
+  EXPECT_NE(why.find("libhayate-no-such-nvml.so.1 not found"), std::string::npos) << why;
+  EXPECT_NE(why.find("skipped"), std::string::npos) << why;
+}
+
+TEST(BenchNvml, LibraryWithoutNvmlFunctionsIsSkipped) {
+  std::string why;
+  EXPECT_EQ(Nvml::open(why, "libz.so.1"), nullptr);  // loads, but is not NVML
+  EXPECT_NE(why.find("has no nvmlInit_v2"), std::string::npos) << why;
+}
+
+TEST(BenchNvml, SampleWithoutGpuLeavesGpuFieldsEmpty) {
+  std::string why;
+  const auto nvml = Nvml::open(why);
+  if (nvml) GTEST_SKIP() << "this machine has NVML and " << nvml->device_count() << " GPU(s)";
+  ResourceSample s;
+  ProcessProbe probe(::getpid());
+  probe.sample(s);
+  EXPECT_FALSE(s.gpu_util_pct);
+  EXPECT_FALSE(s.gpu_mem_bytes);
+  EXPECT_FALSE(s.gpu_power_w);
+}
+
+TEST(BenchProcessProbe, ReadsCpuAndResidentMemoryOfAProcess) {
+  ProcessProbe probe(::getpid());
+  ResourceSample first, second;
+  probe.sample(first);
+  ASSERT_TRUE(first.rss_bytes);
+  EXPECT_GT(*first.rss_bytes, 1u << 20);
+  EXPECT_FALSE(first.cpu_pct);  // needs an interval
+  volatile double x = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  while (std::chrono::steady_clock::now() < until) x = x + 1e-9;
+  probe.sample(second);
+  ASSERT_TRUE(second.cpu_pct);
+  EXPECT_GT(*second.cpu_pct, 10.0);  // it was busy on one core (others may be loaded)
+  EXPECT_LT(*second.cpu_pct, 250.0);
+
+  ProcessProbe gone(999999999);
+  ResourceSample none;
+  gone.sample(none);
+  EXPECT_FALSE(none.rss_bytes);
+  EXPECT_FALSE(none.cpu_pct);
+}
+
+}  // namespace hayate::bench
