@@ -1,15 +1,9 @@
-// Device selection (cpu / cuda / auto) and the defaults of the Backend interface.
+// Device selection (cpu / cuda / auto).
 #include "backend/backend.h"
-
-#include <cstring>
 
 #include "core/error.h"
 
 namespace hayate {
-
-void Backend::from_host(const float* src, Tensor x) {
-  std::memcpy(x.data, src, static_cast<size_t>(x.rows * x.cols) * sizeof(float));
-}
 
 std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string& cpu_backend, int n_threads,
                                           const DeviceOptions& opt, std::ostream* log) {

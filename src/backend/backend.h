@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <ostream>
 #include <span>
@@ -39,6 +40,9 @@ class KvCache {
   size_t bytes = 0;
 };
 
+// Every member of Backend is defined in this header (no key function): the model library's
+// forward pass uses the interface without linking the backend library, and UBSan's vptr check
+// needs Backend's typeinfo wherever it is used.
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -57,7 +61,9 @@ class Backend {
   virtual void scratch_release(size_t mark) = 0;
   virtual void to_host(Tensor x, float* dst) = 0;
   // Copies rows*cols host floats into x (tests and callers that build inputs by hand).
-  virtual void from_host(const float* src, Tensor x);
+  virtual void from_host(const float* src, Tensor x) {
+    std::memcpy(x.data, src, static_cast<size_t>(x.rows * x.cols) * sizeof(float));
+  }
   // Makes one weight usable by matmul/get_rows/rms_norm without a whole Model (prepare() does
   // this for every weight of a model). Host backends read weights in place and need nothing.
   virtual void prepare_weight(const Weight& w) {}
