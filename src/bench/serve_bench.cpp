@@ -321,7 +321,11 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
     asio::steady_timer wait(ex);
     std::optional<std::vector<MetricSample>> after;
     const Clock::time_point give_up = Clock::now() + std::chrono::seconds(1);
+    // The window ends when the final scrape is sent: its answer is the server's state then, and
+    // its round trip is not part of the run.
+    Clock::time_point after_at;
     for (;;) {
+      after_at = Clock::now();
       after = co_await scrape(s, t, metrics_conn);
       if (!after || sum_samples(*after, "hayate_requests_total", {{"route", t.route}}) - base >= answered ||
           Clock::now() > give_up)
@@ -330,7 +334,7 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
     }
     if (after) {
       ServerMetrics m;
-      m.window_s = seconds_since(before_at);
+      m.window_s = std::chrono::duration<double>(after_at - before_at).count();
       m.requests_total = sum_samples(*after, "hayate_requests_total", {{"route", t.route}}) - base;
       m.generated_tokens_total = sum_samples(*after, "hayate_generation_tokens_total") -
                                  sum_samples(*before, "hayate_generation_tokens_total");

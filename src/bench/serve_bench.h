@@ -59,7 +59,7 @@ struct ServerMetrics {
   double requests_total = 0;          // hayate_requests_total of the workload's route, delta over the run
   double generated_tokens_total = 0;  // hayate_generation_tokens_total, delta
   double prompt_tokens_total = 0;     // hayate_prompt_tokens_total, delta
-  double window_s = 0;                // between the scrape before the run and the one after it
+  double window_s = 0;                // from the before-scrape's answer to sending the after-scrape
 };
 
 struct Snapshot {

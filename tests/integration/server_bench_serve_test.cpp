@@ -34,7 +34,7 @@ TEST(ServerBenchServe, SweepAgreesWithTheServer) {
   const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
   const auto before = server.metrics();
   const auto t0 = std::chrono::steady_clock::now();
-  const nlohmann::json j = run_bench("--url " + url + " -c 1,5,10,20 --requests 20 -n 12 --pid " +
+  const nlohmann::json j = run_bench("--url " + url + " -c 1,5,10,20 --requests 20 -n 32 --pid " +
                                      std::to_string(server.pid()) + " --sample-interval 0.1");
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto after = server.metrics();
