@@ -71,23 +71,56 @@ else
 fi
 
 # The model synthesis runs in the background while the tests use the GPU (it needs only CPU
-# and disk: about 16 GB for BF16 and 5 GB for Q4_K_M).
+# and disk: about 16 GB for BF16 and 5 GB for Q4_K_M). `hayate synth` is single-threaded and
+# took over 300 s for the 8 G random values of this shape on the H200 machine, so it makes 2
+# layers with the tokenizer's vocabulary and bench/cuda_expand.py widens that to 32 layers and
+# 128256 rows (layers and rows repeat: the same bytes to move, the same FLOPs).
 mkdir -p "$MODELS"
-SHAPE="--arch llama --n-embd 4096 --n-layer 32 --n-head 32 --n-head-kv 8 --n-ff 14336 --n-vocab 128256 --n-ctx 8192 --rope-theta 500000"
+SHAPE="--arch llama --n-embd 4096 --n-head 32 --n-head-kv 8 --n-ff 14336 --n-ctx 8192 --rope-theta 500000"
 # setsid: its own process group, so that running out of time stops the whole pipeline.
 # SYNTH=0 skips it (a dry run of the script on a machine without a GPU).
 if [ "${SYNTH:-1}" = 1 ]; then
-  setsid bash -c "timeout 300 $BIN/hayate synth -o $MODELS/l8b-bf16.gguf $SHAPE --type bf16 &&
-    timeout 200 $BIN/hayate quantize $MODELS/l8b-bf16.gguf $MODELS/l8b-q4_k_m.gguf q4_k_m -t $JOBS" \
+  # Q4_K_M: quantize only a "more bits" layer (0) and a plain one (5) of a 32-layer header with
+  # the small vocabulary, then place them by the rule of src/quant/mix.cpp (use_more_bits), so
+  # the tensor types are those `hayate quantize` gives the whole model.
+  QMAP=$(python3 -c "n=32; print(','.join('%d:%d' % (i, 0 if i < n//8 or i >= 7*n//8 or (i - n//8) % 3 == 2 else 5) for i in range(n)))")
+  setsid bash -c "set -e -o pipefail; t0=\$(date +%s); cd $MODELS
+    timeout 120 $PWD/$BIN/hayate synth -o l8b-2l.gguf $SHAPE --n-layer 2 --type bf16
+    echo \"synth: 2 layers in \$(( \$(date +%s) - t0 ))s\"
+    python3 $PWD/bench/cuda_expand.py l8b-2l.gguf l8b-bf16.gguf 32 128256 cycle
+    echo \"synth: bf16 expanded at \$(( \$(date +%s) - t0 ))s\"
+    python3 $PWD/bench/cuda_expand.py l8b-2l.gguf l8b-qsrc.gguf 32 0 0:0,5:1
+    timeout 120 $PWD/$BIN/hayate quantize l8b-qsrc.gguf l8b-qsmall.gguf q4_k_m -t $JOBS | tail -1
+    python3 $PWD/bench/cuda_expand.py l8b-qsmall.gguf l8b-q4_k_m.gguf 32 128256 $QMAP
+    rm -f l8b-2l.gguf l8b-qsrc.gguf l8b-qsmall.gguf
+    echo \"synth: q4_k_m at \$(( \$(date +%s) - t0 ))s\"" \
     >"$OUT/synth.log" 2>&1 &
 else
   setsid true &
 fi
 SYNTH_PID=$!
 
-step tests 120 "$BIN/backend_cuda_dequant_test && $BIN/backend_cuda_kernels_test && $BIN/backend_cuda_forward_test"
+step tests 120 "rc=0; for t in backend_cuda_dequant_test backend_cuda_kernels_test backend_cuda_forward_test; do \
+  $BIN/\$t || rc=1; done; exit \$rc"
+# Greedy text of the CUDA backend against the CPU ones (the reference fp32 oracle and the
+# threaded one) on the embedded model and small synthetic models: same text, or where it parts.
+step greedy 60 "for ty in f32 f16 bf16 q8_0 q4_k_m; do \
+    $BIN/hayate synth -o $MODELS/small-\$ty.gguf --arch llama --n-embd 512 --n-layer 4 --n-head 8 --n-head-kv 4 \
+      --n-ff 1024 --type \$ty 2>/dev/null; done; \
+  for m in '' \$(ls $MODELS/small-*.gguf); do \
+    a=\"-p 'Once upon a time' -n 48 --temp 0 --ignore-eos \${m:+-m \$m}\"; \
+    ref=\$(eval $BIN/hayate run \$a --device cpu --backend reference 2>/dev/null); \
+    cpu=\$(eval $BIN/hayate run \$a --device cpu 2>/dev/null); \
+    gpu=\$(eval $BIN/hayate run \$a --device cuda 2>/dev/null); \
+    gra=\$(eval $BIN/hayate run \$a --device cuda --cuda-graphs 2>/dev/null); \
+    echo \"greedy \${m:-embedded}: cuda==reference \$([ \"\$gpu\" = \"\$ref\" ] && echo yes || echo NO)\" \
+      \"cuda==cpu \$([ \"\$gpu\" = \"\$cpu\" ] && echo yes || echo NO)\" \
+      \"graphs==eager \$([ \"\$gra\" = \"\$gpu\" ] && echo yes || echo NO) (\${#gpu} bytes)\"; \
+    [ \"\$gpu\" = \"\$ref\" ] || printf 'reference: %q\\ncuda:      %q\\n' \"\$ref\" \"\$gpu\"; \
+  done"
 step memcheck 60 "compute-sanitizer --tool memcheck --error-exitcode 3 $BIN/hayate run --device cuda -p 'Hello' -n 8 --temp 0"
 step memcheck_graphs 40 "compute-sanitizer --tool memcheck --error-exitcode 3 $BIN/hayate run --device cuda --cuda-graphs -p 'Hello' -n 4 --temp 0"
+step memcheck_kernels 90 "compute-sanitizer --tool memcheck --error-exitcode 3 $BIN/backend_cuda_kernels_test"
 step roofline 40 "$BIN/cuda_roofline"
 
 # Wait for the synthesis only as long as the budget allows, then use whatever files exist.
@@ -104,6 +137,8 @@ for m in bf16 q4_k_m; do
   [ -f "$f" ] || continue
   # A half-written file (synthesis stopped) fails to load, which the step's log then says.
   step bench_$m 75 "$BIN/hayate bench model -m $f --device cuda -p 512 -n 128 -r 2 -o json"
+  # Decode is many small launches: the same test with each step captured and replayed as a graph.
+  step bench_${m}_graphs 50 "$BIN/hayate bench model -m $f --device cuda --cuda-graphs -p 0 -n 128 -r 2 -o json"
   ids=$(python3 -c "print(','.join(str((i*7919+13)%128000) for i in range(512)))")
   step run_$m 45 "$BIN/hayate run -m $f --device cuda --prompt-ids $ids -n 128 --ignore-eos --temp 0"
 done
@@ -124,7 +159,7 @@ bw = roof.get("copy_gb_per_s")
 tf = roof.get("bf16_gemm_tflops_14336x512x4096")
 print("\n| model | test | tok/s | achieved | ceiling | ratio |")
 print("|---|---|---:|---:|---:|---:|")
-for mt in ("bf16", "q4_k_m"):
+for mt in ("bf16", "bf16_graphs", "q4_k_m", "q4_k_m_graphs"):
     text = read("bench_" + mt)
     j = re.search(r"\{.*\}\s*$", text, re.S)
     if not j:
@@ -145,16 +180,23 @@ for mt in ("bf16", "q4_k_m"):
             tflops = 2 * r["n_params"] * ts / 1e12
             ratio = f"{tflops / tf:.2f}" if tf else "?"
             print(f"| {mt} | {r['test']} | {ts:.1f} | {tflops:.1f} TFLOP/s | {tf} TFLOP/s | {ratio} |")
+    if mt.endswith("_graphs"):
+        continue
     run = re.search(r"prompt (\d+) tokens in .*?\(([\d.]+) tok/s\); generated (\d+) tokens in .*?\(([\d.]+) tok/s\)",
                     read("run_" + mt))
     if run:
         print(f"| {mt} | run: decode {run.group(3)} after a {run.group(1)} prompt | {run.group(4)} | | | |")
 print("\nroofline:", roof or "(no result)")
 tests = read("tests")
-# A skipped test did not run: on a GPU machine every CUDA test should have run.
-print("tests: %d passed lines, %d skipped tests, %d failed tests" % (
-    tests.count("[  PASSED  ]"), len(re.findall(r"^\[  SKIPPED \] \S+\.", tests, re.M)),
-    len(re.findall(r"^\[  FAILED  \] \S+\.", tests, re.M))))
+# One line per finished test ("[  STATUS  ] Suite.Name (N ms)"); the summary repeats names without
+# a time. A skipped test did not run: on a GPU machine only the no-device test should skip.
+def finished(status):
+    return sorted(set(re.findall(r"^\[ *%s *\] (\S+) \(\d+ ms\)" % status, tests, re.M)))
+ok, skipped, failed = finished("OK"), finished("SKIPPED"), finished("FAILED")
+print("tests: %d passed, %d skipped %s, %d failed %s" % (len(ok), len(skipped), skipped[:5], len(failed), failed))
+for line in read("greedy").splitlines():
+    if line.startswith("greedy"):
+        print(line)
 PY
 echo
 for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort

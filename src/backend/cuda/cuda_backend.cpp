@@ -3,13 +3,15 @@
 // to_host. Decode-sized matmuls use the quantized mat-vec kernels; prompt batches go through
 // cuBLAS (weights dequantized to f16 tiles first). With DeviceOptions::cuda_graphs each step
 // between reset_scratch() and to_host() is captured as a graph and replayed (updated in place
-// when only pointers or sizes changed).
+// when a graph of the same topology was launched before).
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "backend/backend.h"
 #include "backend/cuda/cuda_memory.h"
@@ -26,6 +28,7 @@ using cuda::check_blas;
 constexpr int64_t kMatvecMaxTokens = 8;          // above this a matmul goes through cuBLAS
 constexpr size_t kTileBytes = size_t{64} << 20;  // dequantized f16 weight tile for cuBLAS
 constexpr size_t kBlasWorkspace = size_t{32} << 20;
+constexpr size_t kMaxGraphs = 16;  // executable graphs kept, one per step topology
 
 class CudaKvCache : public KvCache {
  public:
@@ -95,8 +98,7 @@ class CudaBackend : public Backend {
 
   void release() noexcept {
     abort_capture();
-    if (exec_) (void)cudaGraphExecDestroy(exec_);
-    exec_ = nullptr;
+    drop_graphs();
     if (stream_) (void)cudaStreamSynchronize(stream_);
     for (auto& [host, w] : weights_) cuda::device_free(*budget_, w.dev, w.bytes);
     weights_.clear();
@@ -294,25 +296,60 @@ class CudaBackend : public Backend {
     (void)cudaGetLastError();
   }
 
+  // What cudaGraphExecUpdate cannot change: the node types in order and the edge count. A prompt
+  // step and a decode step differ there (cuBLAS against mat-vec, copy_rows or not), so each shape
+  // keeps an executable graph of its own, and an update is only tried where it can succeed (a
+  // failed update is an API error that compute-sanitizer reports).
+  static std::string topology(cudaGraph_t g) {
+    size_t n = 0, edges = 0;
+    check(cudaGraphGetNodes(g, nullptr, &n), "cudaGraphGetNodes");
+    std::vector<cudaGraphNode_t> nodes(n);
+    check(cudaGraphGetNodes(g, nodes.data(), &n), "cudaGraphGetNodes");
+    check(cudaGraphGetEdges(g, nullptr, nullptr, nullptr, &edges), "cudaGraphGetEdges");
+    std::string sig = std::to_string(edges) + ":";
+    for (cudaGraphNode_t node : nodes) {
+      cudaGraphNodeType t{};
+      check(cudaGraphNodeGetType(node, &t), "cudaGraphNodeGetType");
+      sig.push_back(static_cast<char>('A' + static_cast<int>(t)));
+    }
+    return sig;
+  }
+
+  void drop_graphs() noexcept {
+    for (auto& [sig, exec] : execs_) (void)cudaGraphExecDestroy(exec);
+    execs_.clear();
+  }
+
   void finish_capture() {
     if (!capturing_) return;
     capturing_ = false;
     cudaGraph_t g = nullptr;
     check(cudaStreamEndCapture(stream_, &g), "cudaStreamEndCapture");
-    bool updated = false;
-    if (exec_) {
-      cudaGraphExecUpdateResultInfo info{};
-      updated = cudaGraphExecUpdate(exec_, g, &info) == cudaSuccess;
-      if (!updated) {
-        (void)cudaGetLastError();
-        (void)cudaGraphExecDestroy(exec_);
-        exec_ = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    try {
+      const std::string sig = topology(g);
+      const auto it = execs_.find(sig);
+      if (it != execs_.end()) {
+        cudaGraphExecUpdateResultInfo info{};
+        if (cudaGraphExecUpdate(it->second, g, &info) == cudaSuccess) {
+          exec = it->second;
+        } else {  // same topology, yet refused: a fresh instantiation always works
+          (void)cudaGetLastError();
+          (void)cudaGraphExecDestroy(it->second);
+          execs_.erase(it);
+        }
       }
+      if (!exec) {
+        if (execs_.size() >= kMaxGraphs) drop_graphs();  // many prompt shapes: start over
+        check(cudaGraphInstantiate(&exec, g, 0), "cudaGraphInstantiate");
+        execs_[sig] = exec;
+      }
+    } catch (...) {
+      (void)cudaGraphDestroy(g);
+      throw;
     }
-    const cudaError_t inst = updated ? cudaSuccess : cudaGraphInstantiate(&exec_, g, 0);
     (void)cudaGraphDestroy(g);
-    check(inst, "cudaGraphInstantiate");
-    check(cudaGraphLaunch(exec_, stream_), "cudaGraphLaunch");
+    check(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch");
   }
 
   std::shared_ptr<cuda::MemoryBudget> budget_;
@@ -323,7 +360,7 @@ class CudaBackend : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   void* workspace_ = nullptr;
-  cudaGraphExec_t exec_ = nullptr;
+  std::unordered_map<std::string, cudaGraphExec_t> execs_;  // by topology()
   std::unordered_map<const void*, Uploaded> weights_;
   std::vector<int64_t> slots_;
   std::vector<int32_t> tables_;
