@@ -3,6 +3,8 @@
 // activations; then weight -> f16/bf16 dequantization for the cuBLAS path of prompt batches.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "backend/cuda/dequant.cuh"
 #include "backend/cuda/kernels.h"
 
@@ -10,6 +12,8 @@ namespace hayate::cuda {
 namespace {
 
 constexpr int kWarps = 8;  // rows per block
+
+unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -22,30 +26,91 @@ __device__ __forceinline__ void write_out(float sum, int64_t row, int64_t t, flo
   out[t * ldo + row] = sum + (bias ? bias[row] : 0.0f);
 }
 
-template <uint32_t T>
+// Each lane dots its own 32-element chunk, so a warp's activation loads are 128 bytes apart: read
+// straight from global memory every float4 load touches 32 cache lines, which held Q4_K_M decode
+// of the 8B shape to 9% of the copy bandwidth on the H200. So a block first copies the token's
+// activations to shared memory, 36 floats a chunk: neighbouring lanes' 16-byte loads then fall
+// in different banks. A block keeps them for many rows (a grid-stride loop over rows).
+constexpr int kChunkPitch = 36;
+
+template <uint32_t T, bool kShared>
 __global__ void __launch_bounds__(kWarps * 32)
     matvec_quant(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
                  float* out, int64_t ldo, const float* bias) {
+  extern __shared__ float4 shared_x[];
   const int lane = threadIdx.x % 32;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
   const int64_t t = blockIdx.y;
-  if (row >= rows) return;  // whole warp leaves together
-  const uint8_t* wrow = w + row * row_bytes;
-  const float* xt = x + t * ldx;
   const int64_t n_chunks = cols / 32;
-  float sum = 0.0f;
-  for (int64_t k = lane; k < n_chunks; k += 32) {
-    float v[32];
-    dequant_row_chunk<T>(wrow, k, v);
-    const float4* x4 = reinterpret_cast<const float4*>(xt + k * 32);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const float4 a = x4[i];
-      sum += v[4 * i] * a.x + v[4 * i + 1] * a.y + v[4 * i + 2] * a.z + v[4 * i + 3] * a.w;
-    }
+  const float* xt = x + t * ldx;
+  if constexpr (kShared) {
+    const float4* src = reinterpret_cast<const float4*>(xt);
+    for (int64_t i = threadIdx.x; i < cols / 4; i += blockDim.x)
+      shared_x[(i / 8) * (kChunkPitch / 4) + i % 8] = src[i];
+    __syncthreads();
   }
-  sum = warp_sum(sum);
-  if (lane == 0) write_out(sum, row, t, out, ldo, bias);
+  const float* xv = kShared ? reinterpret_cast<const float*>(shared_x) : xt;
+  constexpr int kPitch = kShared ? kChunkPitch : 32;
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32; row < rows;
+       row += static_cast<int64_t>(gridDim.x) * kWarps) {  // whole warps move together
+    const uint8_t* wrow = w + row * row_bytes;
+    float sum = 0.0f;
+    for (int64_t k = lane; k < n_chunks; k += 32) {
+      float v[32];
+      dequant_row_chunk<T>(wrow, k, v);
+      const float4* x4 = reinterpret_cast<const float4*>(xv + k * kPitch);
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const float4 a = x4[i];
+        sum += v[4 * i] * a.x + v[4 * i + 1] * a.y + v[4 * i + 2] * a.z + v[4 * i + 3] * a.w;
+      }
+    }
+    sum = warp_sum(sum);
+    if (lane == 0) write_out(sum, row, t, out, ldo, bias);
+  }
+}
+
+struct DeviceLimits {
+  int sms = 0;
+  int smem_optin = 0;
+};
+
+// Device 0's, read once (the backend uses device 0 only).
+const DeviceLimits& device_limits() {
+  static const DeviceLimits limits = [] {
+    DeviceLimits l;
+    if (cudaDeviceGetAttribute(&l.sms, cudaDevAttrMultiProcessorCount, 0) != cudaSuccess ||
+        cudaDeviceGetAttribute(&l.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, 0) != cudaSuccess) {
+      (void)cudaGetLastError();
+      l = DeviceLimits{};
+    }
+    return l;
+  }();
+  return limits;
+}
+
+template <uint32_t T>
+cudaError_t launch_matvec_quant(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out,
+                                int64_t ldo, const float* bias, cudaStream_t s) {
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  const unsigned row_blocks = blocks_for(w.rows, kWarps);
+  const DeviceLimits& dl = device_limits();
+  const size_t smem = static_cast<size_t>(w.cols / 32) * kChunkPitch * sizeof(float);
+  if (dl.sms == 0 || smem > static_cast<size_t>(dl.smem_optin)) {  // rows too long to stage
+    matvec_quant<T, false><<<dim3(row_blocks, static_cast<unsigned>(n_tokens)), kWarps * 32, 0, s>>>(
+        data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
+    return cudaGetLastError();
+  }
+  static const cudaError_t allowed = cudaFuncSetAttribute(
+      matvec_quant<T, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, dl.smem_optin);
+  if (allowed != cudaSuccess) return allowed;
+  // One wave of resident blocks (per token), each reusing its staged activations for its rows.
+  int per_sm = 0;
+  cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matvec_quant<T, true>, kWarps * 32, smem);
+  if (e != cudaSuccess) return e;
+  const int64_t wave = std::max<int64_t>(1, int64_t{per_sm} * dl.sms / n_tokens);
+  const dim3 grid(static_cast<unsigned>(std::min<int64_t>(row_blocks, wave)), static_cast<unsigned>(n_tokens));
+  matvec_quant<T, true><<<grid, kWarps * 32, smem, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
+  return cudaGetLastError();
 }
 
 template <uint32_t T>
@@ -134,8 +199,6 @@ __global__ void bias_add(float* out, int64_t ldo, int64_t n_tokens, int64_t n_ou
   out[(i / n_out) * ldo + i % n_out] += bias[i % n_out];
 }
 
-unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
-
 template <uint32_t T>
 cudaError_t launch_matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
                           const float* bias, cudaStream_t s) {
@@ -149,11 +212,12 @@ cudaError_t launch_matvec(const DevWeight& w, const float* x, int64_t ldx, int64
       return cudaGetLastError();
     }
   }
-  if constexpr (T == kF32 || T == kF16 || T == kBF16)
+  if constexpr (T == kF32 || T == kF16 || T == kBF16) {
     matvec_float<T><<<grid, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
-  else
-    matvec_quant<T><<<grid, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
-  return cudaGetLastError();
+    return cudaGetLastError();
+  } else {
+    return launch_matvec_quant<T>(w, x, ldx, n_tokens, out, ldo, bias, s);
+  }
 }
 
 template <uint32_t T>
