@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "quant/quant.h"
+#include "quant/repack.h"
 
 namespace hayate::quant {
 namespace {
@@ -74,6 +75,28 @@ void BM_Tile(benchmark::State& state, GgmlType type, TileDotFn fn, int64_t n_tok
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kRows * kCols * n_tok);
 }
 
+// Q8_0 regrouped in 8-row groups (quant/repack.h), as the CPU backend runs it after prepare().
+void BM_TileQ8_0x8(benchmark::State& state, TileDotFn fn, int64_t n_tok) {
+  const std::vector<uint8_t>& w = weights(GgmlType::Q8_0);
+  std::vector<uint8_t> packed(q8_0x8_bytes(kRows, kCols));
+  repack_q8_0x8(w.data(), kRows, kCols, 0, kRows / kQ8_0x8Rows, packed.data());
+  const std::vector<float> a = gaussian(kCols * n_tok, 2);
+  const size_t act_row = ggml_row_size(GgmlType::Q8_0, kCols);
+  std::vector<uint8_t> act(act_row * static_cast<size_t>(n_tok));
+  for (int64_t i = 0; i < n_tok; ++i)
+    traits(GgmlType::Q8_0)->from_float_vec_dot(a.data() + i * kCols, act.data() + i * act_row, kCols);
+  const size_t group = q8_0x8_group_bytes(kCols);
+  std::vector<float> out(static_cast<size_t>(kRows * n_tok));
+  for (auto _ : state) {
+    for (int64_t r = 0; r < kRows; r += 64)
+      fn(kCols, packed.data() + static_cast<size_t>(r / kQ8_0x8Rows) * group, group, 64, act.data(), act_row, n_tok,
+         &out[r], kRows);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(packed.size()));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kRows * kCols * n_tok);
+}
+
 // The same batch as n_tok separate vec_dot calls per row (the old matmul), for comparison.
 void BM_PairsBaseline(benchmark::State& state, GgmlType type, int64_t n_tok) {
   const TypeTraits* t = traits(type);
@@ -134,6 +157,10 @@ const bool kRegistered = [] {
     }
     benchmark::RegisterBenchmark(("quantize/" + name).c_str(), BM_QuantizeWeights, type)->Unit(benchmark::kMillisecond);
   }
+  if (const TileDotFn fn = q8_0x8_tile())
+    for (const int64_t n_tok : {1, 8, 64})
+      benchmark::RegisterBenchmark(("tile/q8_0x8/avx2/tok" + std::to_string(n_tok)).c_str(), BM_TileQ8_0x8, fn, n_tok)
+          ->Unit(benchmark::kMillisecond);
   for (const GgmlType type : {GgmlType::Q8_0, GgmlType::Q8_K})
     benchmark::RegisterBenchmark((std::string("activation/") + ggml_type_name(type)).c_str(), BM_QuantizeActivation,
                                  type);

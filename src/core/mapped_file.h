@@ -20,6 +20,10 @@ class MappedFile {
   size_t size() const { return size_; }
   std::span<const uint8_t> bytes() const { return {data_, size_}; }
   const std::string& path() const { return path_; }
+  // Drops the whole pages inside [p, p + n) from the process's resident memory: they are read
+  // back from the file if touched again. For data a backend has copied elsewhere (repacked
+  // weights). Ranges outside the mapping are ignored.
+  void release(const void* p, size_t n) const;
 
  private:
   std::string path_;

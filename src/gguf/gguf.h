@@ -122,6 +122,10 @@ class File {
   double get_f64(std::string_view key, double fallback) const;
   bool get_bool(std::string_view key, bool fallback) const;
 
+  // Drops the pages of [p, p + n) from resident memory when the file is memory-mapped (see
+  // MappedFile::release); does nothing for a File parsed from bytes in memory.
+  void release(const void* p, size_t n) const;
+
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
   const TensorInfo* find_tensor(std::string_view name) const;
   const TensorInfo& tensor(std::string_view name) const;  // Error(NotFound)

@@ -295,6 +295,10 @@ void File::parse_all() {
   }
 }
 
+void File::release(const void* p, size_t n) const {
+  if (mapping_) mapping_->release(p, n);
+}
+
 const Value* File::find(std::string_view key) const {
   for (const auto& [k, v] : kv_)
     if (k == key) return &v;

@@ -79,6 +79,7 @@ HAYATE_DECLARE_TILE(tile_q3_k)
 HAYATE_DECLARE_TILE(tile_q4_k)
 HAYATE_DECLARE_TILE(tile_q5_k)
 HAYATE_DECLARE_TILE(tile_q6_k)
+HAYATE_DECLARE_TILE(tile_q8_0x8)  // repacked Q8_0 (quant/repack.h)
 
 #undef HAYATE_DECLARE_TILE
 

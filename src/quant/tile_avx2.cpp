@@ -4,11 +4,14 @@
 //
 // Batch invariance: a (row, token) pair's accumulator sees the same operations in the same
 // order whatever R and C are; only which pairs run side by side changes.
+#include <algorithm>
 #include <array>
+#include <cstring>
 #include <utility>
 
 #include "quant/blocks.h"
 #include "quant/kernels.h"
+#include "quant/repack.h"
 #include "quant/simd_avx2.h"
 
 namespace hayate::quant::detail {
@@ -110,6 +113,94 @@ struct Block32Kernel {
       for (int c = 0; c < C; ++c) t.put(r, c, hsum_ps(acc[r][c]));
   }
 };
+
+// ---- Q8_0 repacked in groups of 8 rows (quant/repack.h) against Q8_0 activations ----------
+//
+// Lane j of every vector is row j of a group: a block's 8 chunks are summed in int32 per lane,
+// then scaled once, so a pair's value is the same whatever G, C and its place in the tile.
+template <int kGroups, int kToks>
+struct Q8_0x8Kernel {
+  static constexpr int kR = kGroups, kC = kToks;
+  template <int G, int C>
+  static void run(const Tile& t, int64_t rows) {
+    __m256 acc[G][C];
+    for (int g = 0; g < G; ++g)
+      for (int c = 0; c < C; ++c) acc[g][c] = _mm256_setzero_ps();
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int64_t i = 0; i < t.n / kBlock32; ++i) {
+      const uint8_t* wb[G];
+      for (int g = 0; g < G; ++g) wb[g] = t.w + static_cast<size_t>(g) * t.wrb + static_cast<size_t>(i) * kQ8_0x8BlockBytes;
+      __m256i isum[G][C];
+      for (int g = 0; g < G; ++g)
+        for (int c = 0; c < C; ++c) isum[g][c] = _mm256_setzero_si256();
+      for (int k = 0; k < 8; ++k) {
+        __m256i w[G], wabs[G];
+        for (int g = 0; g < G; ++g) {
+          w[g] = load256(wb[g] + 16 + 32 * k);
+          wabs[g] = _mm256_abs_epi8(w[g]);
+        }
+        for (int c = 0; c < C; ++c) {
+          int32_t word;
+          std::memcpy(&word, t.arow<BlockQ8_0>(c)[i].qs + 4 * k, 4);
+          const __m256i av = _mm256_set1_epi32(word);
+          for (int g = 0; g < G; ++g)
+            isum[g][c] = _mm256_add_epi32(
+                isum[g][c], _mm256_madd_epi16(_mm256_maddubs_epi16(wabs[g], _mm256_sign_epi8(av, w[g])), ones));
+        }
+      }
+      __m256 da[C];
+      for (int c = 0; c < C; ++c) da[c] = _mm256_set1_ps(half_to_float(t.arow<BlockQ8_0>(c)[i].d));
+      for (int g = 0; g < G; ++g) {
+        const __m256 dw = _mm256_cvtph_ps(load128(wb[g]));
+        for (int c = 0; c < C; ++c)
+          acc[g][c] = _mm256_fmadd_ps(_mm256_mul_ps(dw, da[c]), _mm256_cvtepi32_ps(isum[g][c]), acc[g][c]);
+      }
+    }
+    for (int g = 0; g < G; ++g) {
+      const int64_t valid = std::min<int64_t>(kQ8_0x8Rows, rows - g * kQ8_0x8Rows);
+      for (int c = 0; c < C; ++c) {
+        float* o = t.out + c * t.os + g * kQ8_0x8Rows;
+        if (valid == kQ8_0x8Rows) {
+          _mm256_storeu_ps(o, acc[g][c]);
+        } else {
+          alignas(32) float lanes[8];
+          _mm256_store_ps(lanes, acc[g][c]);
+          std::memcpy(o, lanes, static_cast<size_t>(valid) * sizeof(float));
+        }
+      }
+    }
+  }
+};
+
+template <class K, int G, int C>
+void call_groups(const Tile& t, int64_t rows) {
+  K::template run<G, C>(t, rows);
+}
+
+template <class K, size_t... I>
+constexpr auto make_group_table(std::index_sequence<I...>) {
+  return std::array<void (*)(const Tile&, int64_t), sizeof...(I)>{
+      &call_groups<K, static_cast<int>(I / K::kC) + 1, static_cast<int>(I % K::kC) + 1>...};
+}
+
+// Like tile_driver, over groups of 8 rows (the last group may hold fewer wanted rows).
+template <class K>
+void group_driver(int64_t n, const void* w, size_t group_bytes, int64_t n_rows, const void* act, size_t arb,
+                  int64_t n_tok, float* out, int64_t os) {
+  static constexpr auto table = make_group_table<K>(std::make_index_sequence<K::kR * K::kC>());
+  const int64_t n_groups = (n_rows + kQ8_0x8Rows - 1) / kQ8_0x8Rows;
+  const auto* wb = static_cast<const uint8_t*>(w);
+  const auto* ab = static_cast<const uint8_t*>(act);
+  for (int64_t g0 = 0; g0 < n_groups; g0 += K::kR) {
+    const int gg = static_cast<int>(std::min<int64_t>(K::kR, n_groups - g0));
+    for (int64_t t0 = 0; t0 < n_tok; t0 += K::kC) {
+      const int tt = static_cast<int>(std::min<int64_t>(K::kC, n_tok - t0));
+      const Tile tile{n,   wb + static_cast<size_t>(g0) * group_bytes, group_bytes, ab + static_cast<size_t>(t0) * arb,
+                      arb, out + t0 * os + g0 * kQ8_0x8Rows,            os};
+      table[static_cast<size_t>((gg - 1) * K::kC + (tt - 1))](tile, n_rows - g0 * kQ8_0x8Rows);
+    }
+  }
+}
 
 // ---- k-quants against Q8_K activations ------------------------------------------------------
 //
@@ -287,6 +378,16 @@ void tile_by_pairs(int64_t n, const void* w, size_t wrb, int64_t n_rows, const v
 void tile_q8_0_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out,
                     int64_t os) {
   tile_driver<Block32Kernel<BlockQ8_0, Q8_0Weights, 2, 4>>(n, w, wrb, nr, a, arb, nt, out, os);
+}
+// Shapes measured on Zen 2 (bench/quant_dot_bench tile/q8_0x8, median of 3, 1 thread): 4
+// groups × 1 token for decoding (14.5 G MAC/s against 11.2 for 2 × 4), 2 groups × 4 tokens for
+// batches (35.7 / 44.5 G MAC/s at 8 / 64 tokens, against 16.6 / 21.8 for the plain 2 × 4 tile).
+void tile_q8_0x8_avx2(int64_t n, const void* w, size_t group_bytes, int64_t nr, const void* a, size_t arb, int64_t nt,
+                      float* out, int64_t os) {
+  if (nt == 1)
+    group_driver<Q8_0x8Kernel<4, 1>>(n, w, group_bytes, nr, a, arb, nt, out, os);
+  else
+    group_driver<Q8_0x8Kernel<2, 4>>(n, w, group_bytes, nr, a, arb, nt, out, os);
 }
 void tile_q4_0_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out,
                     int64_t os) {

@@ -61,22 +61,27 @@ TEST_P(ForwardTest, CpuBackendMatchesReference) {
   const auto [arch, type] = GetParam();
   auto m = Model::load(make_model(arch, type));
   auto ref = make_backend("reference", 1);
-  auto cpu = make_backend("cpu", 2);
   const auto tokens = some_tokens(20, m->hp.n_vocab);
   const auto a = run_tokens(*m, *ref, tokens, tokens.size());
-  const auto b = run_tokens(*m, *cpu, tokens, tokens.size());
-  ASSERT_EQ(a.size(), b.size());
-  const size_t v = static_cast<size_t>(m->hp.n_vocab);
-  // Float weights keep f32 activations; the fast path quantizes activations to Q8_0 / Q8_K (one
-  // scale per 32 / 256 values) for quantized weights, which costs a few percent at the extreme.
-  const bool float_weights = type == "f32" || type == "f16" || type == "bf16";
-  int top1 = 0;
-  for (size_t p = 0; p < tokens.size(); ++p) {
-    const double err = test::max_relative_error(b.data() + p * v, a.data() + p * v, v);
-    EXPECT_LT(err, float_weights ? 1e-4 : 6e-2) << arch << " " << type << " position " << p;
-    top1 += test::argmax(a.data() + p * v, v) == test::argmax(b.data() + p * v, v);
+  // Unprepared, the CPU backend reads every weight in the file's layout; prepared (as serve and
+  // run do), it regroups Q8_0 matrices for its grouped kernel.
+  for (const bool prepared : {false, true}) {
+    auto cpu = make_backend("cpu", 2);
+    if (prepared) cpu->prepare(*m);
+    const auto b = run_tokens(*m, *cpu, tokens, tokens.size());
+    ASSERT_EQ(a.size(), b.size());
+    const size_t v = static_cast<size_t>(m->hp.n_vocab);
+    // Float weights keep f32 activations; the fast path quantizes activations to Q8_0 / Q8_K (one
+    // scale per 32 / 256 values) for quantized weights, which costs a few percent at the extreme.
+    const bool float_weights = type == "f32" || type == "f16" || type == "bf16";
+    int top1 = 0;
+    for (size_t p = 0; p < tokens.size(); ++p) {
+      const double err = test::max_relative_error(b.data() + p * v, a.data() + p * v, v);
+      EXPECT_LT(err, float_weights ? 1e-4 : 6e-2) << arch << " " << type << " position " << p << " prepared " << prepared;
+      top1 += test::argmax(a.data() + p * v, v) == test::argmax(b.data() + p * v, v);
+    }
+    EXPECT_GE(top1, static_cast<int>(tokens.size()) - (float_weights ? 0 : 2)) << "prepared " << prepared;
   }
-  EXPECT_GE(top1, static_cast<int>(tokens.size()) - (float_weights ? 0 : 2));
 }
 
 INSTANTIATE_TEST_SUITE_P(AllArchsAndTypes, ForwardTest,
@@ -102,9 +107,13 @@ TEST(Forward, IncrementalDecodingEqualsOneBatch) {
   }
 }
 
-TEST(Forward, TwoSequencesInOneBatchEqualSeparateRuns) {
+class TwoSequences : public ::testing::TestWithParam<bool> {};
+
+// Batch invariance at the model level, with the file's layout and with regrouped Q8_0 (prepared).
+TEST_P(TwoSequences, InOneBatchEqualSeparateRuns) {
   auto m = Model::load(make_model("llama", "q8_0"));
   auto cpu = make_backend("cpu", 2);
+  if (GetParam()) cpu->prepare(*m);
   const auto a = some_tokens(9, m->hp.n_vocab);
   auto b = some_tokens(13, m->hp.n_vocab);
   for (auto& t : b) t = (t + 5) % m->hp.n_vocab;
@@ -126,6 +135,29 @@ TEST(Forward, TwoSequencesInOneBatchEqualSeparateRuns) {
     const float* want = batch.seq[i] == 0 ? alone_a.data() + (ia++) * v : alone_b.data() + (ib++) * v;
     EXPECT_LT(test::max_relative_error(together.data() + row * v, want, v), 1e-5) << "token " << i;
   }
+  // And one token at a time (decoding) gives the same as the whole prompt at once.
+  const auto one_by_one = run_tokens(*m, *cpu, a, 1);
+  for (size_t p = 0; p < a.size(); ++p)
+    EXPECT_LT(test::max_relative_error(one_by_one.data() + p * v, alone_a.data() + p * v, v), 1e-5) << "position " << p;
+}
+
+INSTANTIATE_TEST_SUITE_P(FileLayoutAndPrepared, TwoSequences, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Prepared" : "FileLayout"; });
+
+// Tied Q8_0 embeddings: the output matrix is regrouped and its file pages dropped from memory,
+// while get_rows keeps reading the token table from the file.
+TEST(Forward, TiedQ8_0EmbeddingsAfterPrepare) {
+  auto m = Model::load(make_model("llama", "q8_0", true));
+  ASSERT_EQ(m->output.data, m->tok_embd.data);
+  auto ref = make_backend("reference", 1);
+  auto cpu = make_backend("cpu", 2);
+  cpu->prepare(*m);
+  const auto tokens = some_tokens(12, m->hp.n_vocab);
+  const auto a = run_tokens(*m, *ref, tokens, tokens.size());
+  const auto b = run_tokens(*m, *cpu, tokens, 1);
+  const size_t v = static_cast<size_t>(m->hp.n_vocab);
+  for (size_t p = 0; p < tokens.size(); ++p)
+    EXPECT_LT(test::max_relative_error(b.data() + p * v, a.data() + p * v, v), 6e-2) << "position " << p;
 }
 
 TEST(Forward, TiedEmbeddingsUseTokenTable) {

@@ -21,6 +21,7 @@ struct Agreement {
 std::vector<float> logits_of(const std::string& path, const std::vector<int32_t>& tokens) {
   auto m = Model::load(path);
   auto be = make_backend("cpu", 2);
+  be->prepare(*m);  // as serve and run do (Q8_0 regrouped)
   auto kv = be->make_kv_cache(m->hp, static_cast<int32_t>(tokens.size() / 16 + 1), 16);
   Batch b;
   BatchSequence s;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "quant/quant.h"
+#include "quant/repack.h"
 
 namespace hayate {
 void PrintTo(GgmlType t, std::ostream* os) { *os << ggml_type_name(t); }
@@ -132,6 +133,102 @@ TEST_P(Tile, OutputStrideLeavesOtherColumnsAlone) {
     for (int64_t t = 0; t < n_tok; ++t)
       for (int64_t c = n_rows; c < stride; ++c) EXPECT_EQ(out[static_cast<size_t>(t * stride + c)], -7.0f) << k.isa;
   }
+}
+
+// ---- Q8_0 regrouped in 8-row groups (quant/repack.h) -----------------------------------------
+
+std::vector<uint8_t> repacked(const Problem& p) {
+  std::vector<uint8_t> out(q8_0x8_bytes(p.n_rows, p.n), 0xAB);
+  const int64_t groups = (p.n_rows + kQ8_0x8Rows - 1) / kQ8_0x8Rows;
+  repack_q8_0x8(p.w.data(), p.n_rows, p.n, 0, groups, out.data());
+  return out;
+}
+
+TEST(TileQ8_0x8, LayoutIsScalesThenFourColumnsOfEightRows) {
+  const Problem p = make_problem(GgmlType::Q8_0, 64, 11, 1, 3);  // 2 blocks, 2 groups (the last of 3 rows)
+  const std::vector<uint8_t> g = repacked(p);
+  ASSERT_EQ(g.size(), 2 * q8_0x8_group_bytes(64));
+  const auto* rows = reinterpret_cast<const uint8_t*>(p.w.data());
+  for (int64_t r = 0; r < 16; ++r)
+    for (int64_t i = 0; i < 2; ++i) {
+      const uint8_t* block = g.data() + (r / 8) * q8_0x8_group_bytes(64) + i * kQ8_0x8BlockBytes;
+      const int64_t j = r % 8;
+      const uint8_t* src = rows + r * p.w_row + i * 34;  // BlockQ8_0: fp16 scale, 32 codes
+      for (int b = 0; b < 2; ++b) EXPECT_EQ(block[2 * j + b], r < 11 ? src[b] : 0) << "scale of row " << r;
+      for (int c = 0; c < 32; ++c)
+        EXPECT_EQ(block[16 + 32 * (c / 4) + 4 * j + c % 4], r < 11 ? src[2 + c] : 0) << "row " << r << " col " << c;
+    }
+}
+
+TEST(TileQ8_0x8, MatchesScalarVecDotOnEveryPair) {
+  const TileDotFn fn = q8_0x8_tile();
+  if (!fn) GTEST_SKIP() << "this CPU has no kernel for regrouped Q8_0 (needs AVX2)";
+  const VecDotFn reference = dot_kernels(GgmlType::Q8_0).front().fn;
+  uint32_t seed = 500;
+  for (const int64_t blocks : kBlockCounts)
+    for (const int64_t n_rows : {1, 3, 7, 8, 9, 16, 17, 23, 40})
+      for (const int64_t n_tok : {1, 2, 4, 5, 9}) {
+        const Problem p = make_problem(GgmlType::Q8_0, blocks * 32, n_rows, n_tok, seed++);
+        const std::vector<uint8_t> g = repacked(p);
+        std::vector<float> got(static_cast<size_t>(n_rows * n_tok), NAN);
+        fn(p.n, g.data(), q8_0x8_group_bytes(p.n), n_rows, p.a.data(), p.a_row, n_tok, got.data(), n_rows);
+        for (int64_t t = 0; t < n_tok; ++t)
+          for (int64_t r = 0; r < n_rows; ++r) {
+            float want = 0;
+            reference(p.n, &want, p.w.data() + r * p.w_row, p.a.data() + t * p.a_row);
+            const size_t i = static_cast<size_t>(t * n_rows + r);
+            ASSERT_NEAR(got[i], want, 2e-5 * p.sum_abs[i] + 1e-5)
+                << "n=" << p.n << " rows=" << n_rows << " tokens=" << n_tok << " pair (" << r << "," << t << ")";
+          }
+      }
+}
+
+// A pair's bits do not depend on the tile: the whole matrix at once, one token at a time, and
+// from a later group on (as the backend's row chunks call it) agree exactly.
+TEST(TileQ8_0x8, APairGivesTheSameBitsInAnyTileShape) {
+  const TileDotFn fn = q8_0x8_tile();
+  if (!fn) GTEST_SKIP() << "this CPU has no kernel for regrouped Q8_0 (needs AVX2)";
+  const int64_t n_rows = 45, n_tok = 7;
+  const Problem p = make_problem(GgmlType::Q8_0, 96, n_rows, n_tok, 42);
+  const std::vector<uint8_t> g = repacked(p);
+  const size_t group = q8_0x8_group_bytes(p.n);
+  std::vector<float> whole(static_cast<size_t>(n_rows * n_tok), NAN);
+  fn(p.n, g.data(), group, n_rows, p.a.data(), p.a_row, n_tok, whole.data(), n_rows);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    std::vector<float> one(static_cast<size_t>(n_rows), NAN);
+    fn(p.n, g.data(), group, n_rows, p.a.data() + t * p.a_row, p.a_row, 1, one.data(), n_rows);
+    for (int64_t r = 0; r < n_rows; ++r)
+      ASSERT_EQ(std::memcmp(&one[static_cast<size_t>(r)], &whole[static_cast<size_t>(t * n_rows + r)], 4), 0)
+          << "pair (" << r << "," << t << ") alone vs in the batch";
+  }
+  for (const int64_t g0 : {1, 3, 5}) {
+    const int64_t r0 = g0 * kQ8_0x8Rows, nr = n_rows - r0;
+    std::vector<float> part(static_cast<size_t>(nr * n_tok), NAN);
+    fn(p.n, g.data() + g0 * group, group, nr, p.a.data(), p.a_row, n_tok, part.data(), nr);
+    for (int64_t t = 0; t < n_tok; ++t)
+      for (int64_t r = 0; r < nr; ++r)
+        ASSERT_EQ(std::memcmp(&part[static_cast<size_t>(t * nr + r)], &whole[static_cast<size_t>(t * n_rows + r0 + r)], 4),
+                  0)
+            << "pair (" << r0 + r << "," << t << ") from group " << g0;
+  }
+}
+
+TEST(TileQ8_0x8, WritesOnlyTheRowsAskedFor) {
+  const TileDotFn fn = q8_0x8_tile();
+  if (!fn) GTEST_SKIP() << "this CPU has no kernel for regrouped Q8_0 (needs AVX2)";
+  const int64_t n_rows = 13, n_tok = 3, stride = 21;  // the last group holds 5 wanted rows
+  const Problem p = make_problem(GgmlType::Q8_0, 64, n_rows, n_tok, 8);
+  const std::vector<uint8_t> g = repacked(p);
+  std::vector<float> out(static_cast<size_t>(stride * n_tok), -7.0f);
+  fn(p.n, g.data(), q8_0x8_group_bytes(p.n), n_rows, p.a.data(), p.a_row, n_tok, out.data(), stride);
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t c = 0; c < stride; ++c) {
+      const float v = out[static_cast<size_t>(t * stride + c)];
+      if (c < n_rows)
+        EXPECT_NE(v, -7.0f) << "row " << c << " token " << t;
+      else
+        EXPECT_EQ(v, -7.0f) << "column " << c << " token " << t;
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllWeightTypes, Tile, ::testing::ValuesIn(kWeightTypes),

@@ -61,6 +61,13 @@ void attend_group_avx2(const AttendGroup& a) {
       k[j] = a.k_base + slot * a.kv_dim + off;
       v[j] = a.v_base + slot * a.kv_dim + off;
     }
+    // The head's slice of each position is a few cache lines at a stride of a whole KV row,
+    // which the hardware prefetcher does not follow: ask for all of the chunk's lines up front.
+    for (int32_t j = 0; j < np; ++j)
+      for (int32_t i = 0; i < hd; i += 16) {
+        _mm_prefetch(reinterpret_cast<const char*>(k[j] + i), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(v[j] + i), _MM_HINT_T0);
+      }
     for (int32_t h = 0; h < a.n_q; ++h) {
       const float* q = a.q + static_cast<int64_t>(h) * hd;
       float chunk_max = -INFINITY;
@@ -89,7 +96,20 @@ void attend_group_avx2(const AttendGroup& a) {
       }
       float* o = a.out + static_cast<int64_t>(h) * hd;
       const __m256 corr = _mm256_set1_ps(correction);
-      for (int32_t i = 0; i < hd; i += 8) {
+      // Eight output vectors at a time, so eight independent FMA chains run over the positions
+      // (one chain per vector waits on the FMA latency at every position). Each element still
+      // sums the positions in order: the same bits as one vector at a time.
+      int32_t i = 0;
+      for (; i + 64 <= hd; i += 64) {
+        __m256 acc[8];
+        for (int u = 0; u < 8; ++u) acc[u] = _mm256_mul_ps(_mm256_loadu_ps(o + i + 8 * u), corr);
+        for (int32_t j = 0; j < np; ++j) {
+          const __m256 w = _mm256_set1_ps(s[j]);
+          for (int u = 0; u < 8; ++u) acc[u] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v[j] + i + 8 * u), acc[u]);
+        }
+        for (int u = 0; u < 8; ++u) _mm256_storeu_ps(o + i + 8 * u, acc[u]);
+      }
+      for (; i < hd; i += 8) {
         __m256 acc = _mm256_mul_ps(_mm256_loadu_ps(o + i), corr);
         for (int32_t j = 0; j < np; ++j) acc = _mm256_fmadd_ps(_mm256_set1_ps(s[j]), _mm256_loadu_ps(v[j] + i), acc);
         _mm256_storeu_ps(o + i, acc);

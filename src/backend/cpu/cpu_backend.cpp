@@ -1,18 +1,24 @@
 // The fast CPU backend: activations are converted once per matmul to the weight type's
 // vec_dot_type (Q8_0 / Q8_K / f32), then the output is split into tasks of a chunk of weight
 // rows × a block of tokens, run on a persistent spinning thread pool with the tiled SIMD
-// kernels chosen at run time (quant::TypeTraits::tile_dot). Attention runs per (token, KV
-// head) with an online softmax; the element-wise steps are threaded over rows.
+// kernels chosen at run time (quant::TypeTraits::tile_dot). Q8_0 matrices are regrouped at
+// prepare() into 8-row groups (quant/repack.h) when the CPU has the kernel for them, and their
+// file pages are then dropped from resident memory. Attention runs per (token, KV head) with an
+// online softmax; the element-wise steps are threaded over rows.
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "backend/cpu/attention_kernels.h"
 #include "backend/cpu/host_backend.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "gguf/gguf.h"
 #include "quant/kernels.h"
 #include "quant/quant.h"
+#include "quant/repack.h"
 
 namespace hayate {
 namespace {
@@ -29,9 +35,19 @@ class CpuBackend : public HostBackend {
                                                                                  : detail::attend_group_scalar) {}
   std::string name() const override { return "cpu"; }
 
+  void prepare(const Model& model) override {
+    for (const LayerWeights& l : model.layers)
+      for (const Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) repack(*w, model.file.get());
+    // Tied embeddings: get_rows keeps reading the file's rows (faulted back in as needed).
+    repack(model.output, model.file.get());
+  }
+  void prepare_weight(const Weight& w) override { repack(w, nullptr); }
+
   void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override {
     const quant::TypeTraits* tr = quant::traits(w.type);
     if (!tr || !tr->tile_dot) fail(ErrorKind::Unsupported, std::string("no dot kernel for ") + ggml_type_name(w.type));
+    const auto packed = packed_.find(w.data);
+    const bool grouped = packed != packed_.end();
     const float* b = bias ? static_cast<const float*>(bias->data) : nullptr;
 
     // Activations in the kernel's input format.
@@ -49,12 +65,13 @@ class CpuBackend : public HostBackend {
 
     // Row chunks: about 8 per thread for one token (fine enough to balance, coarse enough to
     // keep each thread streaming), larger for batches, so each weight chunk is reused across a
-    // token block from cache. Multiples of 4 rows keep the kernels' row tiles whole.
+    // token block from cache. Multiples of 8 rows keep the kernels' row tiles and the repacked
+    // Q8_0 groups whole.
     const int64_t n_tok = x.rows;
     const int64_t n_tok_blocks = (n_tok + kTokenBlock - 1) / kTokenBlock;
     const int64_t target = n_tok == 1 ? 8 : 4;
     int64_t chunk = w.rows / (static_cast<int64_t>(pool_.size()) * target);
-    chunk = std::clamp<int64_t>((chunk + 3) / 4 * 4, 4, n_tok == 1 ? 256 : 64);
+    chunk = std::clamp<int64_t>((chunk + 7) / 8 * 8, 8, n_tok == 1 ? 256 : 64);
     const int64_t n_chunks = (w.rows + chunk - 1) / chunk;
     const size_t w_row = w.row_bytes();
     const auto* act_bytes = static_cast<const uint8_t*>(act);
@@ -65,7 +82,12 @@ class CpuBackend : public HostBackend {
       const int64_t t0 = tb * kTokenBlock, nt = std::min(kTokenBlock, n_tok - t0);
       float* o = out.data + t0 * out.cols + r0;
       const uint8_t* a = act_bytes + static_cast<size_t>(t0) * act_row;
-      if (nt == 1) {
+      if (grouped) {
+        // Chunks are whole groups (multiples of 8 rows); one contiguous stream per chunk.
+        const size_t group = quant::q8_0x8_group_bytes(w.cols);
+        packed->second.tile(w.cols, packed->second.bytes.get() + static_cast<size_t>(r0 / quant::kQ8_0x8Rows) * group,
+                            group, nr, a, act_row, nt, o, out.cols);
+      } else if (nt == 1) {
         // One token: memory-bound; one row at a time streams better from DRAM than several
         // interleaved rows (measured), and a pair's result is the same in any tile shape.
         for (int64_t r = 0; r < nr; ++r) tile(w.cols, w.row(r0 + r), w_row, 1, a, act_row, 1, o + r, out.cols);
@@ -117,7 +139,25 @@ class CpuBackend : public HostBackend {
   }
 
  private:
+  struct Packed {
+    std::unique_ptr<uint8_t[]> bytes;
+    quant::TileDotFn tile;
+  };
+
+  // Regroups a Q8_0 matrix for the grouped kernel (when this CPU has it) and drops the file's
+  // copy from resident memory, so weights are resident once.
+  void repack(const Weight& w, const gguf::File* file) {
+    const quant::TileDotFn tile = quant::q8_0x8_tile();
+    if (!w || w.type != GgmlType::Q8_0 || !tile || packed_.count(w.data)) return;
+    Packed p{std::make_unique_for_overwrite<uint8_t[]>(quant::q8_0x8_bytes(w.rows, w.cols)), tile};
+    const int64_t n_groups = (w.rows + quant::kQ8_0x8Rows - 1) / quant::kQ8_0x8Rows;
+    pool_.parallel_for(n_groups, [&](int64_t g, int) { quant::repack_q8_0x8(w.data, w.rows, w.cols, g, g + 1, p.bytes.get()); });
+    if (file) file->release(w.data, w.row_bytes() * static_cast<size_t>(w.rows));
+    packed_.emplace(w.data, std::move(p));
+  }
+
   ThreadPool pool_;
+  std::unordered_map<const void*, Packed> packed_;  // by the file's weight data
   std::vector<uint8_t> converted_;
   void (*attend_)(const detail::AttendGroup&);
 };
