@@ -6,7 +6,8 @@
 #   bench/serve_batching.sh [HAYATE_BIN]     (default build/bin/hayate)
 #
 # Environment: MODEL (made with `hayate synth` when missing), REQUESTS (8), TOKENS (64), REPS (3),
-# THREADS (0: all cores). Prints each repetition, the medians and their ratio.
+# THREADS (0: all cores). Prints each repetition (1 and 8 streams alternating), each side's
+# median and the median of the per-repetition ratios.
 set -euo pipefail
 
 bin=${1:-build/bin/hayate}
@@ -55,15 +56,20 @@ run() {
 }
 
 complete warmup >/dev/null
-declare -A medians
-for concurrency in 1 8; do
-  results=()
-  for ((r = 1; r <= reps; ++r)); do
-    read -r tps total seconds < <(run "$concurrency")
-    echo "streams=$concurrency rep=$r: $total tokens in $seconds s = $tps tokens/s"
-    results+=("$tps")
-  done
-  medians[$concurrency]=$(printf '%s\n' "${results[@]}" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')
-  echo "streams=$concurrency median: ${medians[$concurrency]} tokens/s"
+# The repetitions alternate 1 and 8 streams, so that a slow spell of a shared machine falls on
+# both sides of a pair; the result is the median of the per-repetition ratios (and each side's
+# median for reference).
+median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ones=() eights=() ratios=()
+for ((r = 1; r <= reps; ++r)); do
+  read -r one total seconds < <(run 1)
+  echo "rep=$r streams=1: $total tokens in $seconds s = $one tokens/s"
+  read -r eight total seconds < <(run 8)
+  echo "rep=$r streams=8: $total tokens in $seconds s = $eight tokens/s"
+  ones+=("$one") eights+=("$eight")
+  ratios+=("$(awk -v a="$one" -v b="$eight" 'BEGIN { printf "%.3f", b / a }')")
 done
-awk -v a="${medians[1]}" -v b="${medians[8]}" 'BEGIN { printf "ratio 8 streams / 1 stream: %.2fx\n", b / a }'
+echo "streams=1 median: $(printf '%s\n' "${ones[@]}" | median) tokens/s"
+echo "streams=8 median: $(printf '%s\n' "${eights[@]}" | median) tokens/s"
+echo "ratios 8 streams / 1 stream: ${ratios[*]}"
+echo "median ratio: $(printf '%s\n' "${ratios[@]}" | median)x"
