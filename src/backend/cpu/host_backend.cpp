@@ -1,5 +1,9 @@
 #include "backend/cpu/host_backend.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -17,12 +21,30 @@ Tensor HostBackend::alloc(int64_t rows, int64_t cols) {
   if (next_ == buffers_.size()) {
     buffers_.emplace_back();
     sizes_.push_back(0);
+    used_.push_back(0);
   }
   if (sizes_[next_] < n) {
-    buffers_[next_] = std::make_unique<float[]>(n);
+    buffers_[next_] = std::make_unique_for_overwrite<float[]>(n);
     sizes_[next_] = n;
   }
+  used_[next_] = std::max(used_[next_], n);
   return Tensor{buffers_[next_++].get(), rows, cols};
+}
+
+void HostBackend::reset_scratch() {
+  constexpr size_t kMinRelease = (1u << 20) / sizeof(float);  // slots under 1 MiB are kept whole
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  for (size_t i = 0; i < buffers_.size(); ++i) {
+    if (sizes_[i] >= kMinRelease && used_[i] < sizes_[i] / 4) {
+      const uintptr_t lo = (reinterpret_cast<uintptr_t>(buffers_[i].get() + used_[i]) + page - 1) / page * page;
+      const uintptr_t hi = reinterpret_cast<uintptr_t>(buffers_[i].get() + sizes_[i]) / page * page;
+      // Scratch contents do not outlive a pass, so the pages may come back zeroed. Advice only:
+      // on failure they stay resident.
+      if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    }
+    used_[i] = 0;
+  }
+  next_ = 0;
 }
 
 void HostBackend::to_host(Tensor x, float* dst) {

@@ -15,7 +15,10 @@ class HostBackend : public Backend {
  public:
   std::unique_ptr<KvCache> make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) override;
   Tensor alloc(int64_t rows, int64_t cols) override;
-  void reset_scratch() override { next_ = 0; }
+  // Starts a forward pass. A scratch slot that the last pass used less than a quarter of (a
+  // decode step after a long prompt) gives its unused pages back to the system; the capacity
+  // stays, and pages fault back in if a later pass needs them.
+  void reset_scratch() override;
   size_t scratch_mark() const override { return next_; }
   void scratch_release(size_t mark) override { next_ = mark; }
   void to_host(Tensor x, float* dst) override;
@@ -35,7 +38,8 @@ class HostBackend : public Backend {
 
  private:
   std::vector<std::unique_ptr<float[]>> buffers_;
-  std::vector<size_t> sizes_;
+  std::vector<size_t> sizes_;  // capacity of each slot, floats
+  std::vector<size_t> used_;   // most floats each slot was asked for since the last reset
   size_t next_ = 0;
 };
 
