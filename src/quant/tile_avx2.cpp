@@ -133,9 +133,11 @@ struct Q8_0x8Kernel {
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t i = 0; i < t.n / kBlock32; ++i) {
       const uint8_t* wb[G];
-      for (int g = 0; g < G; ++g) wb[g] = t.w + static_cast<size_t>(g) * t.wrb + static_cast<size_t>(i) * kQ8_0x8BlockBytes;
       for (int g = 0; g < G; ++g)
-        for (int l = 0; l < 5; ++l) _mm_prefetch(reinterpret_cast<const char*>(wb[g] + kPrefetchAhead + 64 * l), _MM_HINT_T0);
+        wb[g] = t.w + static_cast<size_t>(g) * t.wrb + static_cast<size_t>(i) * kQ8_0x8BlockBytes;
+      for (int g = 0; g < G; ++g)
+        for (int l = 0; l < 5; ++l)
+          _mm_prefetch(reinterpret_cast<const char*>(wb[g] + kPrefetchAhead + 64 * l), _MM_HINT_T0);
       __m256i isum[G][C];
       for (int g = 0; g < G; ++g)
         for (int c = 0; c < C; ++c) isum[g][c] = _mm256_setzero_si256();
@@ -202,7 +204,7 @@ void group_driver(int64_t n, const void* w, size_t group_bytes, int64_t n_rows, 
     for (int64_t t0 = 0; t0 < n_tok; t0 += K::kC) {
       const int tt = static_cast<int>(std::min<int64_t>(K::kC, n_tok - t0));
       const Tile tile{n,   wb + static_cast<size_t>(g0) * group_bytes, group_bytes, ab + static_cast<size_t>(t0) * arb,
-                      arb, out + t0 * os + g0 * kQ8_0x8Rows,            os};
+                      arb, out + t0 * os + g0 * kQ8_0x8Rows,           os};
       table[static_cast<size_t>((gg - 1) * K::kC + (tt - 1))](tile, n_rows - g0 * kQ8_0x8Rows);
     }
   }

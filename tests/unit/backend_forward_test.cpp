@@ -77,7 +77,8 @@ TEST_P(ForwardTest, CpuBackendMatchesReference) {
     int top1 = 0;
     for (size_t p = 0; p < tokens.size(); ++p) {
       const double err = test::max_relative_error(b.data() + p * v, a.data() + p * v, v);
-      EXPECT_LT(err, float_weights ? 1e-4 : 6e-2) << arch << " " << type << " position " << p << " prepared " << prepared;
+      EXPECT_LT(err, float_weights ? 1e-4 : 6e-2)
+          << arch << " " << type << " position " << p << " prepared " << prepared;
       top1 += test::argmax(a.data() + p * v, v) == test::argmax(b.data() + p * v, v);
     }
     EXPECT_GE(top1, static_cast<int>(tokens.size()) - (float_weights ? 0 : 2)) << "prepared " << prepared;

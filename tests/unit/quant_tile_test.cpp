@@ -207,8 +207,8 @@ TEST(TileQ8_0x8, APairGivesTheSameBitsInAnyTileShape) {
     fn(p.n, g.data() + g0 * group, group, nr, p.a.data(), p.a_row, n_tok, part.data(), nr);
     for (int64_t t = 0; t < n_tok; ++t)
       for (int64_t r = 0; r < nr; ++r)
-        ASSERT_EQ(std::memcmp(&part[static_cast<size_t>(t * nr + r)], &whole[static_cast<size_t>(t * n_rows + r0 + r)], 4),
-                  0)
+        ASSERT_EQ(
+            std::memcmp(&part[static_cast<size_t>(t * nr + r)], &whole[static_cast<size_t>(t * n_rows + r0 + r)], 4), 0)
             << "pair (" << r0 + r << "," << t << ") from group " << g0;
   }
 }

@@ -37,7 +37,8 @@ class CpuBackend : public HostBackend {
 
   void prepare(const Model& model) override {
     for (const LayerWeights& l : model.layers)
-      for (const Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) repack(*w, model.file.get());
+      for (const Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down})
+        repack(*w, model.file.get());
     // Tied embeddings: get_rows keeps reading the file's rows (faulted back in as needed).
     repack(model.output, model.file.get());
   }
@@ -151,7 +152,8 @@ class CpuBackend : public HostBackend {
     if (!w || w.type != GgmlType::Q8_0 || !tile || packed_.count(w.data)) return;
     Packed p{std::make_unique_for_overwrite<uint8_t[]>(quant::q8_0x8_bytes(w.rows, w.cols)), tile};
     const int64_t n_groups = (w.rows + quant::kQ8_0x8Rows - 1) / quant::kQ8_0x8Rows;
-    pool_.parallel_for(n_groups, [&](int64_t g, int) { quant::repack_q8_0x8(w.data, w.rows, w.cols, g, g + 1, p.bytes.get()); });
+    pool_.parallel_for(n_groups,
+                       [&](int64_t g, int) { quant::repack_q8_0x8(w.data, w.rows, w.cols, g, g + 1, p.bytes.get()); });
     if (file) file->release(w.data, w.row_bytes() * static_cast<size_t>(w.rows));
     packed_.emplace(w.data, std::move(p));
   }
