@@ -387,9 +387,10 @@ void tile_q8_0_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void
                     int64_t os) {
   tile_driver<Block32Kernel<BlockQ8_0, Q8_0Weights, 2, 4>>(n, w, wrb, nr, a, arb, nt, out, os);
 }
-// Shapes measured on Zen 2 (bench/quant_dot_bench tile/q8_0x8, median of 3, 1 thread): 4
-// groups × 1 token for decoding (14.5 G MAC/s against 11.2 for 2 × 4), 2 groups × 4 tokens for
-// batches (35.7 / 44.5 G MAC/s at 8 / 64 tokens, against 16.6 / 21.8 for the plain 2 × 4 tile).
+// Shapes measured on Zen 2 (bench/quant_dot_bench tile/q8_0x8, medians of 3, 1 thread, one run
+// per shape): 4 groups × 1 token for decoding (14.5 G MAC/s against 11.2 for 2 × 4), 2 groups ×
+// 4 tokens for batches. In one run against the plain Q8_0 tile: 14.1 / 30.7 / 40.2 G MAC/s at
+// 1 / 8 / 64 tokens against 5.4 / 18.7 / 21.9 (docs/benchmarks.md, "CPU kernels").
 void tile_q8_0x8_avx2(int64_t n, const void* w, size_t group_bytes, int64_t nr, const void* a, size_t arb, int64_t nt,
                       float* out, int64_t os) {
   if (nt == 1)
