@@ -228,14 +228,18 @@ TEST(BenchLoadgen, StopKeepsWhatWasMeasured) {
   const RunResult& run = r.targets.at(0).runs.at(0);
   EXPECT_EQ(run.mode, "soak");
   EXPECT_GT(run.figures.ok, 0) << log.str();
-  EXPECT_EQ(run.figures.cancelled, 8);  // the eight open streams were cut
+  // The streams open at the stop were cut: up to the eight workers, fewer when some were between
+  // requests (seen under ASan on 2 busy cores: 2). Every request sent is accounted for.
+  EXPECT_GE(run.figures.cancelled, 1);
+  EXPECT_LE(run.figures.cancelled, 8);
   EXPECT_EQ(run.figures.errors.total(), 0);
+  EXPECT_EQ(run.figures.sent, run.figures.ok + run.figures.cancelled);
   EXPECT_GE(run.snapshots.size(), 3u);
   const std::string json = format_serve_json(r);
   const auto j = nlohmann::json::parse(json);
   EXPECT_EQ(j["schema"], "hayate.bench.serve/1");
   EXPECT_EQ(j["interrupted"], true);
-  EXPECT_EQ(j["targets"][0]["runs"][0]["requests"]["cancelled"], 8);
+  EXPECT_EQ(j["targets"][0]["runs"][0]["requests"]["cancelled"], run.figures.cancelled);
 }
 
 TEST(BenchLoadgen, OverloadReportsWhereErrorsBegin) {
