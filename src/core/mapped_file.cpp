@@ -44,10 +44,13 @@ MappedFile::~MappedFile() {
 void MappedFile::release(const void* p, size_t n) const {
   const auto* b = static_cast<const uint8_t*>(p);
   if (!data_ || b < data_ || b + n > data_ + size_) return;
+  release_pages(p, n);
+}
+
+void release_pages(const void* p, size_t n) {
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t lo = (reinterpret_cast<uintptr_t>(b) + page - 1) / page * page;
-  const uintptr_t hi = (reinterpret_cast<uintptr_t>(b) + n) / page * page;
-  // Advice only: on failure the pages simply stay resident.
+  const uintptr_t lo = (reinterpret_cast<uintptr_t>(p) + page - 1) / page * page;
+  const uintptr_t hi = (reinterpret_cast<uintptr_t>(p) + n) / page * page;
   if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 

@@ -32,6 +32,10 @@ class MappedFile {
 };
 
 // Resident set size of this process in bytes (from /proc/self/statm), and its peak (VmHWM).
+// Gives the whole pages inside [p, p + n) back to the system (MADV_DONTNEED): file-backed pages
+// are read back if touched, anonymous ones come back zeroed. Advice only: on failure they stay.
+void release_pages(const void* p, size_t n);
+
 size_t resident_memory_bytes();
 size_t peak_resident_memory_bytes();
 

@@ -1,13 +1,11 @@
 #include "backend/cpu/host_backend.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "core/error.h"
+#include "core/mapped_file.h"
 #include "quant/quant.h"
 
 namespace hayate {
@@ -33,15 +31,10 @@ Tensor HostBackend::alloc(int64_t rows, int64_t cols) {
 
 void HostBackend::reset_scratch() {
   constexpr size_t kMinRelease = (1u << 20) / sizeof(float);  // slots under 1 MiB are kept whole
-  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   for (size_t i = 0; i < buffers_.size(); ++i) {
-    if (sizes_[i] >= kMinRelease && used_[i] < sizes_[i] / 4) {
-      const uintptr_t lo = (reinterpret_cast<uintptr_t>(buffers_[i].get() + used_[i]) + page - 1) / page * page;
-      const uintptr_t hi = reinterpret_cast<uintptr_t>(buffers_[i].get() + sizes_[i]) / page * page;
-      // Scratch contents do not outlive a pass, so the pages may come back zeroed. Advice only:
-      // on failure they stay resident.
-      if (hi > lo) (void)::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-    }
+    // Scratch contents do not outlive a pass, so the pages may come back zeroed.
+    if (sizes_[i] >= kMinRelease && used_[i] < sizes_[i] / 4)
+      release_pages(buffers_[i].get() + used_[i], (sizes_[i] - used_[i]) * sizeof(float));
     used_[i] = 0;
   }
   next_ = 0;
