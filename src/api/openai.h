@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "engine/sampler.h"
+#include "core/sampling_params.h"
 
 namespace hayate::api {
 

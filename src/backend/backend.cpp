@@ -5,6 +5,9 @@
 
 namespace hayate {
 
+KvCache::~KvCache() = default;
+Backend::~Backend() = default;
+
 std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string& cpu_backend, int n_threads,
                                           const DeviceOptions& opt, std::ostream* log) {
   if (opt.device != "cpu" && opt.device != "cuda" && opt.device != "auto")

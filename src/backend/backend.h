@@ -1,5 +1,5 @@
 // The operations a forward pass is written in. A backend owns memory (activations, KV cache,
-// prepared weights) and kernels; the architecture code in model/forward.cpp only calls these.
+// prepared weights) and kernels; the architecture code in forward/forward.cpp only calls these.
 // The reference backend (plain fp32, readable) is the oracle every other backend is tested against.
 #pragma once
 
@@ -35,17 +35,16 @@ struct RopeParams {
 // Paged KV storage: n_blocks blocks of block_size positions, for every layer.
 class KvCache {
  public:
-  virtual ~KvCache() = default;
+  virtual ~KvCache();
   int32_t n_layer = 0, n_blocks = 0, block_size = 0, kv_dim = 0;
   size_t bytes = 0;
 };
 
-// Every member of Backend is defined in this header (no key function): the model library's
-// forward pass uses the interface without linking the backend library, and UBSan's vptr check
-// needs Backend's typeinfo wherever it is used.
+// The destructor is Backend's key function (backend.cpp): its vtable and typeinfo live in the
+// backend library, which everything that runs a Backend links (forward/ sits above it).
 class Backend {
  public:
-  virtual ~Backend() = default;
+  virtual ~Backend();
   virtual std::string name() const = 0;
 
   // Called once after load (upload, repack). The model must outlive the backend's use of it.

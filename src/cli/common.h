@@ -5,7 +5,7 @@
 #include <string>
 
 #include "backend/backend.h"
-#include "engine/sampler.h"
+#include "core/sampling_params.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 

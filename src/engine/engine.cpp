@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "core/error.h"
-#include "model/forward.h"
+#include "forward/forward.h"
 
 namespace hayate {
 

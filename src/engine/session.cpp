@@ -5,7 +5,7 @@
 
 #include "core/error.h"
 #include "engine/stop_strings.h"
-#include "model/forward.h"
+#include "forward/forward.h"
 
 namespace hayate {
 namespace {

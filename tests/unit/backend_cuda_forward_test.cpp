@@ -8,7 +8,7 @@
 #include "backend/backend.h"
 #include "backend_cuda_support.h"
 #include "core/error.h"
-#include "model/forward.h"
+#include "forward/forward.h"
 #include "model/synth.h"
 #include "support/test_util.h"
 

@@ -6,7 +6,7 @@
 
 #include "backend/backend.h"
 #include "core/error.h"
-#include "model/forward.h"
+#include "forward/forward.h"
 #include "model/synth.h"
 #include "support/test_util.h"
 

@@ -6,7 +6,7 @@
 #include <map>
 #include <sstream>
 
-#include "model/forward.h"
+#include "forward/forward.h"
 #include "model/synth.h"
 #include "support/test_util.h"
 

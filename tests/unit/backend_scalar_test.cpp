@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "backend/backend.h"
-#include "model/forward.h"
+#include "forward/forward.h"
 #include "model/synth.h"
 #include "quant/quant.h"
 #include "support/test_util.h"

@@ -19,7 +19,7 @@
 #include "convert/convert.h"
 #include "convert/safetensors.h"
 #include "gguf/gguf.h"
-#include "model/forward.h"
+#include "forward/forward.h"
 #include "model/model.h"
 
 namespace hayate::convert {

@@ -22,7 +22,7 @@
 #include "backend/backend.h"
 #include "convert/convert.h"
 #include "gguf/gguf.h"
-#include "model/forward.h"
+#include "forward/forward.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 

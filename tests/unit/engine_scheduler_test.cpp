@@ -9,7 +9,7 @@
 
 #include "core/error.h"
 #include "engine/scheduler.h"
-#include "model/forward.h"
+#include "forward/forward.h"
 #include "model/synth.h"
 #include "support/test_util.h"
 

@@ -1,8 +1,13 @@
+// The forward pass: the one place an architecture's layers are written, over the operations of
+// the backend interface. It sits above both the model (hyper-parameters and weight views) and
+// the backends, so neither of those needs the other's callers.
 #pragma once
 
 #include <vector>
 
 #include "backend/backend.h"
+#include "model/batch.h"
+#include "model/model.h"
 
 namespace hayate {
 

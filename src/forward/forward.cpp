@@ -1,7 +1,7 @@
 // The transformer forward pass of every supported architecture (llama, qwen2, qwen3), written
 // once over backend operations. Architectural differences are data in HParams and optional
 // weights: QKV biases, per-head q/k norms, rope style, tied embeddings.
-#include "model/forward.h"
+#include "forward/forward.h"
 
 #include "core/error.h"
 
