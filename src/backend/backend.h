@@ -86,8 +86,8 @@ class Backend {
   virtual void add(Tensor x, Tensor y) = 0;                     // x += y
 };
 
-// "reference" (single-threaded fp32 oracle), "cpu" (threaded, SIMD, quantized activations) or,
-// in a build with CUDA, "cuda" (with default DeviceOptions; see make_backend_for).
+// The backend of that name in the backend table (backend/registry.h: cpu, reference, cuda, ...),
+// not yet prepared; a device backend gets default DeviceOptions (see make_backend_for).
 std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads);
 
 struct DeviceOptions {
@@ -97,9 +97,9 @@ struct DeviceOptions {
 };
 
 // The backend for `model` on the chosen device: "cpu" gives make_backend(cpu_backend, n_threads);
-// "cuda" the CUDA backend (Error when there is no device or the model does not fit);
-// "auto" the CUDA backend when a device exists and the model fits, else the CPU one, saying why
-// on `log` (may be null). The returned backend is prepared for the model.
+// a device backend's name (cuda) that backend (Error when there is no device or the model does
+// not fit); "auto" the first device backend that is available and fits the model, else the CPU
+// one, saying why on `log` (may be null). The returned backend is prepared for the model.
 std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string& cpu_backend, int n_threads,
                                           const DeviceOptions& opt, std::ostream* log);
 

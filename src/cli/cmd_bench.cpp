@@ -174,9 +174,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("-b,--batch-size", c.n_batch, "prompt tokens per forward pass")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--backend", c.backend, "cpu (threaded, SIMD) or reference (plain fp32, one thread)")
-      ->check(CLI::IsMember({"cpu", "reference"}))
-      ->capture_default_str();
+  add_backend_option(*cmd, c.backend);
   add_device_options(*cmd, c.device);
   cmd->add_option("-o,--output-format", o->format, "table (Markdown), json or csv")
       ->check(CLI::IsMember({"table", "json", "csv"}))

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "backend/registry.h"
 #include "cli/embedded_model.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -12,9 +13,7 @@ namespace hayate::cli {
 
 void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("-m,--model", o.path, "GGUF model file (default: the embedded demo model)");
-  cmd.add_option("--backend", o.backend, "cpu (threaded, SIMD) or reference (plain fp32 oracle)")
-      ->check(CLI::IsMember({"cpu", "reference"}))
-      ->capture_default_str();
+  add_backend_option(cmd, o.backend);
   add_device_options(cmd, o.device);
   cmd.add_option("-t,--threads", o.threads, "worker threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber)
@@ -24,11 +23,14 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
       ->capture_default_str();
 }
 
-void add_device_options(CLI::App& cmd, DeviceOptions& d) {
-  cmd.add_option("--device", d.device,
-                 "auto (CUDA when a GPU is present and the model fits, else the CPU), cpu or cuda")
-      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))
+void add_backend_option(CLI::App& cmd, std::string& backend) {
+  cmd.add_option("--backend", backend, host_backend_help())
+      ->check(CLI::IsMember(host_backend_names()))
       ->capture_default_str();
+}
+
+void add_device_options(CLI::App& cmd, DeviceOptions& d) {
+  cmd.add_option("--device", d.device, device_help())->check(CLI::IsMember(device_choices()))->capture_default_str();
   cmd.add_option("--gpu-memory-fraction", d.gpu_memory_fraction,
                  "share of the GPU's free memory the CUDA backend may take (weights, KV cache, scratch)")
       ->check(CLI::Range(1e-6, 1.0))

@@ -22,7 +22,8 @@ struct ModelOptions {
 
 void add_model_options(CLI::App& cmd, ModelOptions& o);
 void add_sampling_options(CLI::App& cmd, SamplingParams& s);
-void add_device_options(CLI::App& cmd, DeviceOptions& d);  // --device, --gpu-memory-fraction, --cuda-graphs
+void add_backend_option(CLI::App& cmd, std::string& backend);  // --backend: the host backends of the table
+void add_device_options(CLI::App& cmd, DeviceOptions& d);      // --device, --gpu-memory-fraction, --cuda-graphs
 
 // The embedded default model (tools/demo-model/, linked into the program): its name, which
 // load_model takes as a path like an empty one. Random-weight models come from `hayate synth`.

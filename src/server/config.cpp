@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "backend/registry.h"
 #include "core/error.h"
 
 namespace hayate::server {
@@ -17,20 +18,31 @@ namespace {
 
 using C = ServerConfig;
 
+// The backend table's choices and help (backend/registry.h), kept alive for the fields' views.
+struct BackendChoices {
+  std::string backend_help = host_backend_help();
+  std::vector<std::string> backends = host_backend_names();
+  std::string device_help = hayate::device_help();
+  std::vector<std::string> devices = device_choices();
+};
+
+std::vector<std::string_view> views(const std::vector<std::string>& strings) {
+  return {strings.begin(), strings.end()};
+}
+
 // One row per setting: name, short flag, member, help, numeric range (min == max: any), allowed
 // values, secret.
 // clang-format off
 std::vector<ConfigField> make_fields() {
+  static const BackendChoices table;
   return {
       {"host", "", &C::host, "address to listen on (loopback by default)"},
       {"port", "-p", &C::port, "TCP port (0: any free port, printed as 'listening on HOST:PORT')", 0, 65535},
       {"http_threads", "", &C::http_threads, "threads serving HTTP connections", 1, 256},
       {"model", "-m", &C::model, "GGUF model file (empty: the embedded default model)"},
       {"model_alias", "", &C::model_alias, "model id in /v1/models and responses (empty: the file name)"},
-      {"backend", "", &C::backend, "cpu (threaded, SIMD) or reference (plain fp32 oracle)", 0, 0,
-       {"cpu", "reference"}},
-      {"device", "", &C::device, "auto (CUDA when a GPU is present and the model fits, else the CPU), cpu or cuda",
-       0, 0, {"auto", "cpu", "cuda"}},
+      {"backend", "", &C::backend, table.backend_help, 0, 0, views(table.backends)},
+      {"device", "", &C::device, table.device_help, 0, 0, views(table.devices)},
       {"gpu_memory_fraction", "", &C::gpu_memory_fraction, "share of the GPU's free memory the CUDA backend may take",
        1e-6, 1},
       {"cuda_graphs", "", &C::cuda_graphs, "capture each forward step as a CUDA graph (experimental)"},

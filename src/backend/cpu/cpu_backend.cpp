@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "backend/cpu/attention_kernels.h"
+#include "backend/cpu/cpu_backends.h"
 #include "backend/cpu/host_backend.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -166,13 +167,6 @@ class CpuBackend : public HostBackend {
 
 }  // namespace
 
-std::unique_ptr<Backend> make_reference_backend();
-
-std::unique_ptr<Backend> make_backend(const std::string& name, int n_threads) {
-  if (name == "reference") return make_reference_backend();
-  if (name == "cpu") return std::make_unique<CpuBackend>(n_threads);
-  if (name == "cuda") return make_cuda_backend(DeviceOptions{});
-  fail(ErrorKind::BadInput, "unknown backend '" + name + "' (choose cpu, reference or cuda)");
-}
+std::unique_ptr<Backend> make_cpu_backend(int n_threads) { return std::make_unique<CpuBackend>(n_threads); }
 
 }  // namespace hayate

@@ -2,6 +2,7 @@
 // Slow on purpose; fast paths are tested against it.
 #include <vector>
 
+#include "backend/cpu/cpu_backends.h"
 #include "backend/cpu/host_backend.h"
 #include "quant/quant.h"
 
