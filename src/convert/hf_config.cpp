@@ -49,12 +49,13 @@ RopeScaling parse_rope_scaling(const nlohmann::json& j, const std::string& what)
     rs.high_freq_factor = json_number(r, "high_freq_factor", what).value_or(4.0);
     rs.original_context = json_number(r, "original_max_position_embeddings", what).value_or(8192.0);
     if (!(rs.high_freq_factor > rs.low_freq_factor) || !(rs.low_freq_factor > 0) || !(rs.original_context > 0)) {
-      fail(ErrorKind::BadInput, what + ": llama3 rope_scaling needs 0 < low_freq_factor < high_freq_factor and a "
-                                       "positive original_max_position_embeddings");
+      fail(ErrorKind::BadInput, what +
+                                    ": llama3 rope_scaling needs 0 < low_freq_factor < high_freq_factor and a "
+                                    "positive original_max_position_embeddings");
     }
   } else {
-    fail(ErrorKind::Unsupported, what + ": rope_scaling type '" + type +
-                                     "' is not supported (hayate converts 'linear' and 'llama3')");
+    fail(ErrorKind::Unsupported,
+         what + ": rope_scaling type '" + type + "' is not supported (hayate converts 'linear' and 'llama3')");
   }
   return rs;
 }
@@ -62,10 +63,9 @@ RopeScaling parse_rope_scaling(const nlohmann::json& j, const std::string& what)
 }  // namespace
 
 std::optional<std::string> gguf_arch_name(std::string_view hf_architecture) {
-  if (hf_architecture == "LlamaForCausalLM" || hf_architecture == "MistralForCausalLM") return "llama";
-  if (hf_architecture == "Qwen2ForCausalLM") return "qwen2";
-  if (hf_architecture == "Qwen3ForCausalLM") return "qwen3";
-  return std::nullopt;
+  const ArchSpec* spec = find_arch_for_hf_class(std::string(hf_architecture));
+  if (!spec) return std::nullopt;
+  return spec->name;
 }
 
 std::string hf_architecture(const nlohmann::json& config, const std::string& what) {
@@ -80,13 +80,16 @@ HfConfig parse_hf_config(const nlohmann::json& j, const std::string& what) {
   if (!j.is_object()) fail(ErrorKind::BadInput, what + ": not a JSON object");
   HfConfig c;
   c.hf_architecture = hf_architecture(j, what);
-  const std::optional<std::string> arch = gguf_arch_name(c.hf_architecture);
-  if (!arch) {
-    fail(ErrorKind::Unsupported, what + ": architecture '" + c.hf_architecture +
-                                     "' is not supported (hayate converts LlamaForCausalLM, MistralForCausalLM, "
-                                     "Qwen2ForCausalLM and Qwen3ForCausalLM)");
+  c.spec = find_arch_for_hf_class(c.hf_architecture);
+  if (!c.spec) {
+    const std::vector<std::string> classes = supported_hf_classes();
+    std::string list;
+    for (size_t i = 0; i < classes.size(); ++i)
+      list += (i == 0 ? "" : i + 1 == classes.size() ? " and " : ", ") + classes[i];
+    fail(ErrorKind::Unsupported,
+         what + ": architecture '" + c.hf_architecture + "' is not supported (hayate converts " + list + ")");
   }
-  c.arch = *arch;
+  c.arch = c.spec->name;
   c.context_length = required_size(j, "max_position_embeddings", what);
   c.embedding_length = required_size(j, "hidden_size", what);
   c.block_count = required_size(j, "num_hidden_layers", what);
@@ -98,26 +101,29 @@ HfConfig parse_hf_config(const nlohmann::json& j, const std::string& what) {
                         : c.head_count;
   if (c.head_count % c.head_count_kv != 0) {
     fail(ErrorKind::BadInput, what + ": num_attention_heads (" + std::to_string(c.head_count) +
-                                  ") is not a multiple of num_key_value_heads (" + std::to_string(c.head_count_kv) + ")");
+                                  ") is not a multiple of num_key_value_heads (" + std::to_string(c.head_count_kv) +
+                                  ")");
   }
   if (j.contains("head_dim") && !j["head_dim"].is_null()) {
     c.head_dim = required_size(j, "head_dim", what);
   } else {
     if (c.embedding_length % c.head_count != 0) {
-      fail(ErrorKind::BadInput, what + ": hidden_size is not a multiple of num_attention_heads and no head_dim is given");
+      fail(ErrorKind::BadInput,
+           what + ": hidden_size is not a multiple of num_attention_heads and no head_dim is given");
     }
     c.head_dim = c.embedding_length / c.head_count;
   }
   if (c.head_dim % 2 != 0) fail(ErrorKind::BadInput, what + ": head_dim " + std::to_string(c.head_dim) + " is odd");
   c.rms_norm_eps = json_number(j, "rms_norm_eps", what).value_or(1e-6);
-  c.rope_theta = json_number(j, "rope_theta", what)
-                     .value_or(rope_parameters(j) ? json_number(*rope_parameters(j), "rope_theta", what).value_or(10000.0)
-                                                  : 10000.0);
+  c.rope_theta =
+      json_number(j, "rope_theta", what)
+          .value_or(rope_parameters(j) ? json_number(*rope_parameters(j), "rope_theta", what).value_or(10000.0)
+                                       : 10000.0);
   if (!(c.rms_norm_eps > 0) || !(c.rope_theta > 0)) {
     fail(ErrorKind::BadInput, what + ": rms_norm_eps and rope_theta must be positive");
   }
   c.tie_word_embeddings = json_bool(j, "tie_word_embeddings", what).value_or(false);
-  c.attention_bias = c.arch == "qwen2" || json_bool(j, "attention_bias", what).value_or(false);
+  c.attention_bias = c.spec->qkv_bias || json_bool(j, "attention_bias", what).value_or(false);
   if (json_bool(j, "mlp_bias", what).value_or(false)) {
     fail(ErrorKind::Unsupported, what + ": mlp_bias is true; hayate's " + c.arch + " has no MLP biases");
   }
@@ -171,8 +177,8 @@ std::vector<float> llama3_rope_factors(const HfConfig& c) {
     } else if (wavelen > low_freq_wavelen) {
       f = rs.factor;
     } else {
-      const double smooth = (rs.original_context / wavelen - rs.low_freq_factor) /
-                            (rs.high_freq_factor - rs.low_freq_factor);
+      const double smooth =
+          (rs.original_context / wavelen - rs.low_freq_factor) / (rs.high_freq_factor - rs.low_freq_factor);
       f = 1.0 / ((1.0 - smooth) / rs.factor + smooth);
     }
     factors.push_back(static_cast<float>(f));

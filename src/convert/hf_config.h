@@ -2,12 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include "model/model.h"
 
 namespace hayate::gguf {
 class Writer;
@@ -26,8 +27,9 @@ struct RopeScaling {
 };
 
 struct HfConfig {
-  std::string hf_architecture;  // "LlamaForCausalLM"
-  std::string arch;             // GGUF general.architecture: "llama", "qwen2", "qwen3"
+  std::string hf_architecture;     // "LlamaForCausalLM"
+  std::string arch;                // GGUF general.architecture: "llama", "qwen2", "qwen3"
+  const ArchSpec* spec = nullptr;  // that architecture's row of the table in model/model.h
   int64_t context_length = 0;
   int64_t embedding_length = 0;
   int64_t block_count = 0;
@@ -39,11 +41,11 @@ struct HfConfig {
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
   bool tie_word_embeddings = false;
-  bool attention_bias = false;  // q/k/v (and o) projections have biases
+  bool attention_bias = false;  // q/k/v (and, unless the architecture requires q/k/v biases, o) projections have biases
   RopeScaling rope_scaling;
 };
 
-// "LlamaForCausalLM" -> "llama" …; nullopt for an architecture this converter does not know.
+// "LlamaForCausalLM" -> "llama" … (ArchSpec::hf_classes); nullopt for a class no architecture lists.
 std::optional<std::string> gguf_arch_name(std::string_view hf_architecture);
 
 // The first entry of config.json's "architectures" list (Error(BadInput) when there is none).

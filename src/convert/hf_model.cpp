@@ -36,11 +36,16 @@ OutType parse_out_type(const std::string& s) {
 
 uint32_t file_type_of(GgmlType t) {  // general.file_type numbers, as llama.cpp's LLAMA_FTYPE_*
   switch (t) {
-    case GgmlType::F32: return 0;
-    case GgmlType::F16: return 1;
-    case GgmlType::Q8_0: return 7;
-    case GgmlType::BF16: return 32;
-    default: fail(ErrorKind::Internal, "no file type for " + std::string(ggml_type_name(t)));
+    case GgmlType::F32:
+      return 0;
+    case GgmlType::F16:
+      return 1;
+    case GgmlType::Q8_0:
+      return 7;
+    case GgmlType::BF16:
+      return 32;
+    default:
+      fail(ErrorKind::Internal, "no file type for " + std::string(ggml_type_name(t)));
   }
 }
 
@@ -54,20 +59,13 @@ struct BlockTensor {
   const char* gguf;  // after "blk.N."
 };
 constexpr BlockTensor kBlockTensors[] = {
-    {"input_layernorm.weight", "attn_norm.weight"},
-    {"self_attn.q_proj.weight", "attn_q.weight"},
-    {"self_attn.q_proj.bias", "attn_q.bias"},
-    {"self_attn.k_proj.weight", "attn_k.weight"},
-    {"self_attn.k_proj.bias", "attn_k.bias"},
-    {"self_attn.v_proj.weight", "attn_v.weight"},
-    {"self_attn.v_proj.bias", "attn_v.bias"},
-    {"self_attn.o_proj.weight", "attn_output.weight"},
-    {"self_attn.o_proj.bias", "attn_output.bias"},
-    {"self_attn.q_norm.weight", "attn_q_norm.weight"},
-    {"self_attn.k_norm.weight", "attn_k_norm.weight"},
-    {"post_attention_layernorm.weight", "ffn_norm.weight"},
-    {"mlp.gate_proj.weight", "ffn_gate.weight"},
-    {"mlp.up_proj.weight", "ffn_up.weight"},
+    {"input_layernorm.weight", "attn_norm.weight"},    {"self_attn.q_proj.weight", "attn_q.weight"},
+    {"self_attn.q_proj.bias", "attn_q.bias"},          {"self_attn.k_proj.weight", "attn_k.weight"},
+    {"self_attn.k_proj.bias", "attn_k.bias"},          {"self_attn.v_proj.weight", "attn_v.weight"},
+    {"self_attn.v_proj.bias", "attn_v.bias"},          {"self_attn.o_proj.weight", "attn_output.weight"},
+    {"self_attn.o_proj.bias", "attn_output.bias"},     {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+    {"self_attn.k_norm.weight", "attn_k_norm.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
+    {"mlp.gate_proj.weight", "ffn_gate.weight"},       {"mlp.up_proj.weight", "ffn_up.weight"},
     {"mlp.down_proj.weight", "ffn_down.weight"},
 };
 constexpr int kBlockSlots = static_cast<int>(std::size(kBlockTensors));
@@ -77,9 +75,7 @@ struct Place {
   int group = 0;
   int64_t layer = 0;
   int slot = 0;
-  bool operator<(const Place& o) const {
-    return std::tie(group, layer, slot) < std::tie(o.group, o.layer, o.slot);
-  }
+  bool operator<(const Place& o) const { return std::tie(group, layer, slot) < std::tie(o.group, o.layer, o.slot); }
 };
 
 struct Mapped {
@@ -111,31 +107,35 @@ std::optional<Mapped> map_tensor_name(const std::string& hf) {
   return std::nullopt;
 }
 
+// What the layer's weight list (model/model.h) needs of config.json.
+HParams layer_hparams(const HfConfig& c) {
+  HParams hp;
+  hp.n_embd = static_cast<int32_t>(c.embedding_length);
+  hp.n_head = static_cast<int32_t>(c.head_count);
+  hp.n_head_kv = static_cast<int32_t>(c.head_count_kv);
+  hp.head_dim = static_cast<int32_t>(c.head_dim);
+  hp.n_ff = static_cast<int32_t>(c.feed_forward_length);
+  hp.qkv_bias = c.attention_bias;
+  hp.qk_norm = c.spec->qk_norm;
+  return hp;
+}
+
 // The PyTorch shape config.json implies for a tensor (by its GGUF name without "blk.N.").
 std::vector<int64_t> expected_shape(const HfConfig& c, const std::string& s) {
-  const int64_t e = c.embedding_length, q = c.head_count * c.head_dim, kv = c.head_count_kv * c.head_dim;
-  const int64_t f = c.feed_forward_length, v = c.vocab_size;
-  if (s == "token_embd.weight" || s == "output.weight") return {v, e};
-  if (s == "attn_q.weight") return {q, e};
-  if (s == "attn_k.weight" || s == "attn_v.weight") return {kv, e};
-  if (s == "attn_output.weight") return {e, q};
-  if (s == "attn_q.bias") return {q};
-  if (s == "attn_k.bias" || s == "attn_v.bias") return {kv};
-  if (s == "attn_q_norm.weight" || s == "attn_k_norm.weight") return {c.head_dim};
-  if (s == "ffn_gate.weight" || s == "ffn_up.weight") return {f, e};
-  if (s == "ffn_down.weight") return {e, f};
-  return {e};  // the norms and attn_output.bias
+  if (s == "token_embd.weight" || s == "output.weight") return {c.vocab_size, c.embedding_length};
+  for (const WeightSpec& w : layer_weights(layer_hparams(c)))
+    if (s == w.suffix) return w.rows ? std::vector<int64_t>{w.rows, w.cols} : std::vector<int64_t>{w.cols};
+  return {c.embedding_length};  // output_norm and attn_output.bias
 }
 
 std::vector<std::string> required_block_tensors(const HfConfig& c) {
-  std::vector<std::string> r = {"attn_norm.weight", "attn_q.weight", "attn_k.weight", "attn_v.weight",
-                                "attn_output.weight", "ffn_norm.weight", "ffn_gate.weight", "ffn_up.weight",
-                                "ffn_down.weight"};
-  if (c.attention_bias) {
-    r.insert(r.end(), {"attn_q.bias", "attn_k.bias", "attn_v.bias"});
-    if (c.arch != "qwen2") r.push_back("attn_output.bias");  // Qwen2's output projection has none
-  }
-  if (c.arch == "qwen3") r.insert(r.end(), {"attn_q_norm.weight", "attn_k_norm.weight"});
+  std::vector<std::string> r;
+  for_each_weight(layer_hparams(c), [&](const WeightSpec& w) {
+    if (w.required) r.push_back(w.suffix);
+  });
+  // attention_bias puts a bias on the output projection too, except in an architecture whose
+  // q/k/v biases are structural (Qwen2's output projection has none).
+  if (c.attention_bias && !c.spec->qkv_bias) r.push_back("attn_output.bias");
   return r;
 }
 
@@ -196,7 +196,7 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
         p.type = GgmlType::F16;
       }
     }
-    if (c.arch == "llama") {
+    if (c.spec->rope_type == RopeType::Norm) {  // GGUF stores these rows permuted for adjacent-pair rope
       if (m->suffix == "attn_q.weight" || m->suffix == "attn_q.bias") p.permute_heads = c.head_count;
       if (m->suffix == "attn_k.weight" || m->suffix == "attn_k.bias") p.permute_heads = c.head_count_kv;
     }
@@ -230,8 +230,7 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
   return result;
 }
 
-void convert_vocab_only(const std::string& dir, const std::string& out_path, const Options& opt,
-                        std::ostream& log) {
+void convert_vocab_only(const std::string& dir, const std::string& out_path, const Options& opt, std::ostream& log) {
   gguf::Writer w;
   const std::string config_path = join_path(dir, "config.json");
   if (const std::optional<nlohmann::json> config = read_json_if_present(config_path)) {
@@ -258,8 +257,9 @@ void convert_hf(const std::string& dir, const std::string& out_path, const Optio
   }
   const HfConfig cfg = read_hf_config(dir);
   if (!is_file(join_path(dir, "tokenizer.json"))) {
-    fail(ErrorKind::NotFound, dir + ": no tokenizer.json (hayate needs the fast-tokenizer file to write the "
-                                    "vocabulary; save it with the model's tokenizer)");
+    fail(ErrorKind::NotFound, dir +
+                                  ": no tokenizer.json (hayate needs the fast-tokenizer file to write the "
+                                  "vocabulary; save it with the model's tokenizer)");
   }
   const SafetensorsModel model(dir);
   const std::vector<Planned> plan = plan_tensors(cfg, model, out, log);
@@ -285,8 +285,8 @@ void convert_hf(const std::string& dir, const std::string& out_path, const Optio
   const auto progress = [&log, &done, total](const std::string& name, const std::string& from, GgmlType to,
                                              const std::vector<int64_t>& shape) {
     ++done;
-    log << "convert: [" << done << "/" << total << "] " << name << " " << from << " " << shape_text(shape)
-        << " -> " << ggml_type_name(to) << "\n";
+    log << "convert: [" << done << "/" << total << "] " << name << " " << from << " " << shape_text(shape) << " -> "
+        << ggml_type_name(to) << "\n";
   };
 
   if (cfg.rope_scaling.kind == RopeScaling::Kind::Llama3) {
@@ -302,9 +302,8 @@ void convert_hf(const std::string& dir, const std::string& out_path, const Optio
     w.add_tensor(p.name, p.type, shape, [p, shape, progress](uint8_t* dst, size_t n) {
       progress(p.name, p.src->dtype_name, p.type, shape);
       const int64_t rows = p.src->shape[0];
-      convert_tensor(*p.src, p.type, p.permute_heads ? rope_interleave_order(rows, p.permute_heads)
-                                                     : std::vector<int64_t>{},
-                     dst, n);
+      convert_tensor(*p.src, p.type,
+                     p.permute_heads ? rope_interleave_order(rows, p.permute_heads) : std::vector<int64_t>{}, dst, n);
       release_pages(*p.src);
     });
   }

@@ -1,16 +1,26 @@
 #include "model/model.h"
 
+#include <deque>
+
 #include "core/error.h"
 #include "quant/quant.h"
 
 namespace hayate {
 namespace {
 
-constexpr ArchSpec kArchs[] = {
-    {"llama", RopeType::Norm, false, false},
-    {"qwen2", RopeType::Neox, true, false},
-    {"qwen3", RopeType::Neox, false, true},
-};
+std::deque<ArchSpec> builtin_archs() {
+  return {
+      {"llama", RopeType::Norm, false, false, {"LlamaForCausalLM", "MistralForCausalLM"}},
+      {"qwen2", RopeType::Neox, true, false, {"Qwen2ForCausalLM"}},
+      {"qwen3", RopeType::Neox, false, true, {"Qwen3ForCausalLM"}},
+  };
+}
+
+// A deque: rows keep their addresses when a row is registered.
+std::deque<ArchSpec>& archs() {
+  static std::deque<ArchSpec> table = builtin_archs();
+  return table;
+}
 
 int32_t get_count(const gguf::File& f, const std::string& key, bool required, int32_t fallback = 0) {
   const gguf::Value* v = f.find(key);
@@ -63,15 +73,73 @@ class WeightLoader {
 }  // namespace
 
 const ArchSpec* find_arch(const std::string& name) {
-  for (const auto& a : kArchs)
+  for (const auto& a : archs())
     if (name == a.name) return &a;
+  return nullptr;
+}
+
+const ArchSpec* find_arch_for_hf_class(const std::string& name) {
+  for (const auto& a : archs())
+    for (const auto& c : a.hf_classes)
+      if (name == c) return &a;
   return nullptr;
 }
 
 std::vector<std::string> supported_archs() {
   std::vector<std::string> out;
-  for (const auto& a : kArchs) out.emplace_back(a.name);
+  for (const auto& a : archs()) out.push_back(a.name);
   return out;
+}
+
+std::vector<std::string> supported_hf_classes() {
+  std::vector<std::string> out;
+  for (const auto& a : archs()) out.insert(out.end(), a.hf_classes.begin(), a.hf_classes.end());
+  return out;
+}
+
+void register_arch(ArchSpec spec) {
+  if (spec.name.empty() || find_arch(spec.name))
+    fail(ErrorKind::BadInput, "register_arch: the architecture name '" + spec.name + "' is empty or taken");
+  for (const auto& c : spec.hf_classes)
+    if (find_arch_for_hf_class(c))
+      fail(ErrorKind::BadInput, "register_arch: the Hugging Face class '" + c + "' already maps to an architecture");
+  archs().push_back(std::move(spec));
+}
+
+std::vector<WeightSpec> layer_weights(const HParams& hp) {
+  using K = WeightKind;
+  using L = LayerWeights;
+  const int64_t e = hp.n_embd, q = hp.q_dim(), kv = hp.kv_dim(), f = hp.n_ff;
+  return {
+      {"attn_norm.weight", K::Norm, e, 0, true, &L::attn_norm},
+      {"attn_q.weight", K::Matrix, e, q, true, &L::wq},
+      {"attn_k.weight", K::Matrix, e, kv, true, &L::wk},
+      {"attn_v.weight", K::Matrix, e, kv, true, &L::wv},
+      {"attn_q.bias", K::Bias, q, 0, hp.qkv_bias, &L::bq},
+      {"attn_k.bias", K::Bias, kv, 0, hp.qkv_bias, &L::bk},
+      {"attn_v.bias", K::Bias, kv, 0, hp.qkv_bias, &L::bv},
+      {"attn_q_norm.weight", K::Norm, hp.head_dim, 0, hp.qk_norm, &L::q_norm},
+      {"attn_k_norm.weight", K::Norm, hp.head_dim, 0, hp.qk_norm, &L::k_norm},
+      {"attn_output.weight", K::Matrix, q, e, true, &L::wo},
+      {"ffn_norm.weight", K::Norm, e, 0, true, &L::ffn_norm},
+      {"ffn_gate.weight", K::Matrix, e, f, true, &L::ffn_gate},
+      {"ffn_up.weight", K::Matrix, e, f, true, &L::ffn_up},
+      {"ffn_down.weight", K::Matrix, f, e, true, &L::ffn_down},
+  };
+}
+
+void for_each_weight(const HParams& hp, const std::function<void(const WeightSpec&)>& f) {
+  for (const WeightSpec& spec : layer_weights(hp)) f(spec);
+}
+
+void for_each_weight(const Model& m, const std::function<void(const Weight&, WeightKind)>& f) {
+  f(m.tok_embd, WeightKind::Table);
+  f(m.output_norm, WeightKind::Norm);
+  f(m.output, WeightKind::Matrix);
+  const std::vector<WeightSpec> specs = layer_weights(m.hp);
+  for (const LayerWeights& l : m.layers)
+    for (const WeightSpec& spec : specs)
+      if (l.*spec.member) f(l.*spec.member, spec.kind);
 }
 
 HParams read_hparams(const gguf::File& f) {
@@ -139,23 +207,11 @@ std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
   m->output = w.get("output.weight", hp.n_embd, hp.n_vocab, false);
   if (!m->output) m->output = m->tok_embd;  // tied embeddings
   m->rope_freqs = w.get("rope_freqs.weight", hp.n_rot / 2, 0, false);
+  const std::vector<WeightSpec> specs = layer_weights(hp);
   for (int il = 0; il < hp.n_layer; ++il) {
     const std::string p = "blk." + std::to_string(il) + ".";
     LayerWeights l;
-    l.attn_norm = w.get(p + "attn_norm.weight", hp.n_embd, 0);
-    l.wq = w.get(p + "attn_q.weight", hp.n_embd, hp.q_dim());
-    l.wk = w.get(p + "attn_k.weight", hp.n_embd, hp.kv_dim());
-    l.wv = w.get(p + "attn_v.weight", hp.n_embd, hp.kv_dim());
-    l.wo = w.get(p + "attn_output.weight", hp.q_dim(), hp.n_embd);
-    l.bq = w.get(p + "attn_q.bias", hp.q_dim(), 0, hp.qkv_bias);
-    l.bk = w.get(p + "attn_k.bias", hp.kv_dim(), 0, hp.qkv_bias);
-    l.bv = w.get(p + "attn_v.bias", hp.kv_dim(), 0, hp.qkv_bias);
-    l.q_norm = w.get(p + "attn_q_norm.weight", hp.head_dim, 0, hp.qk_norm);
-    l.k_norm = w.get(p + "attn_k_norm.weight", hp.head_dim, 0, hp.qk_norm);
-    l.ffn_norm = w.get(p + "ffn_norm.weight", hp.n_embd, 0);
-    l.ffn_gate = w.get(p + "ffn_gate.weight", hp.n_embd, hp.n_ff);
-    l.ffn_up = w.get(p + "ffn_up.weight", hp.n_embd, hp.n_ff);
-    l.ffn_down = w.get(p + "ffn_down.weight", hp.n_ff, hp.n_embd);
+    for (const WeightSpec& spec : specs) l.*spec.member = w.get(p + spec.suffix, spec.cols, spec.rows, spec.required);
     m->layers.push_back(std::move(l));
   }
   m->file = std::move(file);

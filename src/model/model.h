@@ -3,6 +3,7 @@
 // (ArchSpec); the forward pass in forward.cpp is written once for all of them.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,16 +18,25 @@ enum class RopeType {
   Neox,  // rotate halves (x[i], x[i + n_rot/2]) — Qwen2/Qwen3, as in Hugging Face
 };
 
-// What an architecture is, as data. One entry per GGUF general.architecture.
+// What an architecture is, as data. One row per GGUF general.architecture in the table of
+// model.cpp, which the loader, synth, the forward pass (through HParams) and the converter read.
 struct ArchSpec {
-  const char* name;
-  RopeType rope_type;
-  bool qkv_bias;  // attn_q/k/v.bias tensors are required
-  bool qk_norm;   // per-head RMSNorm of q and k (attn_q_norm / attn_k_norm)
+  std::string name;
+  RopeType rope_type = RopeType::Norm;
+  bool qkv_bias = false;  // attn_q/k/v.bias tensors are required
+  bool qk_norm = false;   // per-head RMSNorm of q and k (attn_q_norm / attn_k_norm)
+  // Hugging Face model classes (config.json "architectures") that `hayate convert` writes as this
+  // architecture. Norm rope means the converter permutes Q/K rows, as GGUF llama files are.
+  std::vector<std::string> hf_classes = {};
 };
 
-const ArchSpec* find_arch(const std::string& name);  // nullptr when unknown
+const ArchSpec* find_arch(const std::string& name);               // nullptr when unknown
+const ArchSpec* find_arch_for_hf_class(const std::string& name);  // nullptr when unknown
 std::vector<std::string> supported_archs();
+std::vector<std::string> supported_hf_classes();
+// Adds a row (tests, embedders); Error(BadInput) when the name is taken. Call before the table
+// is read from other threads.
+void register_arch(ArchSpec spec);
 
 struct HParams {
   std::string arch;
@@ -71,6 +81,25 @@ struct LayerWeights {
   Weight ffn_norm, ffn_gate, ffn_up, ffn_down;
 };
 
+// How a backend operation reads a weight: rows by id (get_rows), as a matrix (matmul), as a
+// norm (rms_norm) or as a bias added after a matmul.
+enum class WeightKind { Table, Matrix, Norm, Bias };
+
+// One weight of a layer: its GGUF name after "blk.N.", its shape and whether the architecture
+// needs it (an optional one the file lacks stays a null Weight).
+struct WeightSpec {
+  const char* suffix;
+  WeightKind kind;
+  int64_t cols, rows;  // GGUF shape {cols, rows}; rows 0: a vector
+  bool required;
+  Weight LayerWeights::*member;
+};
+
+// The one list of a layer's weights, in the order files store them: the loader, synth, the
+// converter and the backends' prepare all walk it.
+std::vector<WeightSpec> layer_weights(const HParams& hp);
+void for_each_weight(const HParams& hp, const std::function<void(const WeightSpec&)>& f);
+
 struct Model {
   HParams hp;
   std::unique_ptr<gguf::File> file;
@@ -84,6 +113,11 @@ struct Model {
 
   size_t weight_bytes() const;  // bytes of all tensors the forward pass reads
 };
+
+// Every weight of the model that backend operations read (tok_embd, output_norm, output, then
+// each layer's in file order), skipping optional ones the file lacks. A tied output is tok_embd
+// again, as a Matrix. rope_freqs is left out: the forward pass hands it to rope() as host data.
+void for_each_weight(const Model& m, const std::function<void(const Weight&, WeightKind)>& f);
 
 // Reads the hyper-parameters of the file's architecture (Error on missing or bad keys).
 HParams read_hparams(const gguf::File& file);

@@ -101,7 +101,7 @@ struct TensorPlan {
   std::string name;
   int64_t cols, rows;  // rows 0: a vector
   int layer;
-  enum Init { Matrix, Norm, Bias } init;
+  WeightKind kind;  // Norm: around 1; Table, Matrix: 1/sqrt(fan-in) scale; Bias: small
 };
 
 }  // namespace
@@ -151,33 +151,24 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
   w.set(a + ".rope.freq_base", gguf::Value::f32(o.rope_theta));
   w.set(a + ".vocab_size", gguf::Value::u32(static_cast<uint32_t>(n_vocab)));
 
-  const int64_t q_dim = static_cast<int64_t>(o.n_head) * head_dim;
-  const int64_t kv_dim = static_cast<int64_t>(o.n_head_kv) * head_dim;
+  HParams hp;  // what the layer's weight list depends on
+  hp.n_embd = o.n_embd;
+  hp.n_head = o.n_head;
+  hp.n_head_kv = o.n_head_kv;
+  hp.head_dim = head_dim;
+  hp.n_ff = o.n_ff;
+  hp.qkv_bias = spec->qkv_bias;
+  hp.qk_norm = spec->qk_norm;
   std::vector<TensorPlan> plan;
-  plan.push_back({"token_embd.weight", o.n_embd, n_vocab, -1, TensorPlan::Matrix});
+  plan.push_back({"token_embd.weight", o.n_embd, n_vocab, -1, WeightKind::Table});
   for (int l = 0; l < o.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    plan.push_back({p + "attn_norm.weight", o.n_embd, 0, l, TensorPlan::Norm});
-    plan.push_back({p + "attn_q.weight", o.n_embd, q_dim, l, TensorPlan::Matrix});
-    plan.push_back({p + "attn_k.weight", o.n_embd, kv_dim, l, TensorPlan::Matrix});
-    plan.push_back({p + "attn_v.weight", o.n_embd, kv_dim, l, TensorPlan::Matrix});
-    if (spec->qkv_bias) {
-      plan.push_back({p + "attn_q.bias", q_dim, 0, l, TensorPlan::Bias});
-      plan.push_back({p + "attn_k.bias", kv_dim, 0, l, TensorPlan::Bias});
-      plan.push_back({p + "attn_v.bias", kv_dim, 0, l, TensorPlan::Bias});
-    }
-    if (spec->qk_norm) {
-      plan.push_back({p + "attn_q_norm.weight", head_dim, 0, l, TensorPlan::Norm});
-      plan.push_back({p + "attn_k_norm.weight", head_dim, 0, l, TensorPlan::Norm});
-    }
-    plan.push_back({p + "attn_output.weight", q_dim, o.n_embd, l, TensorPlan::Matrix});
-    plan.push_back({p + "ffn_norm.weight", o.n_embd, 0, l, TensorPlan::Norm});
-    plan.push_back({p + "ffn_gate.weight", o.n_embd, o.n_ff, l, TensorPlan::Matrix});
-    plan.push_back({p + "ffn_up.weight", o.n_embd, o.n_ff, l, TensorPlan::Matrix});
-    plan.push_back({p + "ffn_down.weight", o.n_ff, o.n_embd, l, TensorPlan::Matrix});
+    for_each_weight(hp, [&](const WeightSpec& w) {
+      if (w.required) plan.push_back({p + w.suffix, w.cols, w.rows, l, w.kind});
+    });
   }
-  plan.push_back({"output_norm.weight", o.n_embd, 0, -1, TensorPlan::Norm});
-  if (!o.tie_embeddings) plan.push_back({"output.weight", o.n_embd, n_vocab, -1, TensorPlan::Matrix});
+  plan.push_back({"output_norm.weight", o.n_embd, 0, -1, WeightKind::Norm});
+  if (!o.tie_embeddings) plan.push_back({"output.weight", o.n_embd, n_vocab, -1, WeightKind::Matrix});
 
   for (const TensorPlan& t : plan) {
     const bool vector = t.rows == 0;
@@ -187,15 +178,16 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
     std::vector<int64_t> shape = vector ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.cols, t.rows};
     const uint64_t seed = name_hash(t.name, o.seed);
     // Scale 1/sqrt(fan-in) keeps activations of a random network in a sane range.
-    const float scale = t.init == TensorPlan::Matrix ? 1.0f / std::sqrt(static_cast<float>(t.cols)) : 0.02f;
-    const TensorPlan::Init init = t.init;
+    const bool matrix = t.kind == WeightKind::Matrix || t.kind == WeightKind::Table;
+    const float scale = matrix ? 1.0f / std::sqrt(static_cast<float>(t.cols)) : 0.02f;
+    const bool norm = t.kind == WeightKind::Norm;
     const int64_t cols = t.cols;
     w.add_tensor(t.name, type, shape, [=](uint8_t* dst, size_t) {
       Rng rng{seed};
       std::vector<float> row(static_cast<size_t>(cols));
       const size_t row_bytes = ggml_row_size(type, cols);
       for (int64_t r = 0; r < rows; ++r) {
-        for (auto& v : row) v = (init == TensorPlan::Norm ? 1.0f : 0.0f) + scale * rng.normal();
+        for (auto& v : row) v = (norm ? 1.0f : 0.0f) + scale * rng.normal();
         quant::quantize_row(type, row.data(), dst + r * row_bytes, cols);
       }
     });

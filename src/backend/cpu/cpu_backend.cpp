@@ -36,12 +36,12 @@ class CpuBackend : public HostBackend {
                                                                                  : detail::attend_group_scalar) {}
   std::string name() const override { return "cpu"; }
 
+  // Tied embeddings: the output matrix is repacked, and get_rows keeps reading the file's rows
+  // of token_embd (faulted back in as needed).
   void prepare(const Model& model) override {
-    for (const LayerWeights& l : model.layers)
-      for (const Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down})
-        repack(*w, model.file.get());
-    // Tied embeddings: get_rows keeps reading the file's rows (faulted back in as needed).
-    repack(model.output, model.file.get());
+    for_each_weight(model, [&](const Weight& w, WeightKind kind) {
+      if (kind == WeightKind::Matrix) repack(w, model.file.get());
+    });
   }
   void prepare_weight(const Weight& w) override { repack(w, nullptr); }
 

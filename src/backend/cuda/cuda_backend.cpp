@@ -117,13 +117,7 @@ class CudaBackend : public Backend {
   uint64_t device_memory_bytes() const override { return budget_->peak; }
 
   void prepare(const Model& m) override {
-    prepare_weight(m.tok_embd);
-    prepare_weight(m.output_norm);
-    prepare_weight(m.output);
-    for (const LayerWeights& l : m.layers)
-      for (const Weight* w : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm,
-                              &l.ffn_norm, &l.ffn_gate, &l.ffn_up, &l.ffn_down})
-        prepare_weight(*w);
+    for_each_weight(m, [this](const Weight& w, WeightKind) { prepare_weight(w); });
   }
 
   void prepare_weight(const Weight& w) override {
