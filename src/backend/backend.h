@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "model/batch.h"
 #include "model/model.h"
 
@@ -38,6 +39,7 @@ class KvCache {
   virtual ~KvCache();
   int32_t n_layer = 0, n_blocks = 0, block_size = 0, kv_dim = 0;
   size_t bytes = 0;
+  std::string backend;  // the name of the backend that made it, for messages
 };
 
 // The destructor is Backend's key function (backend.cpp): its vtable and typeinfo live in the
@@ -85,6 +87,15 @@ class Backend {
   virtual void swiglu(Tensor gate, Tensor up, Tensor out) = 0;  // out = silu(gate) * up
   virtual void add(Tensor x, Tensor y) = 0;                     // x += y
 };
+
+// `kv` as backend `be`'s own cache type. A cache holds one backend's memory, so one made by
+// another backend is a bug: Error(Internal) naming both.
+template <class Cache>
+Cache& cache_of(KvCache& kv, const Backend& be) {
+  if (auto* cache = dynamic_cast<Cache*>(&kv)) return *cache;
+  fail(ErrorKind::Internal,
+       "backend '" + be.name() + "' was given a KV cache made by backend '" + kv.backend + "', which it cannot read");
+}
 
 // The backend of that name in the backend table (backend/registry.h: cpu, reference, cuda, ...),
 // not yet prepared; a device backend gets default DeviceOptions (see make_backend_for).

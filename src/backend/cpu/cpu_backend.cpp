@@ -104,7 +104,7 @@ class CpuBackend : public HostBackend {
 
   void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                  int32_t head_dim, Tensor out) override {
-    auto& cache = static_cast<CpuKvCache&>(kv);
+    auto& cache = cache_of<CpuKvCache>(kv, *this);
     const int32_t group = n_head / n_head_kv;
     if (group > detail::kMaxGroup || head_dim > detail::kMaxHeadDim)
       fail(ErrorKind::Unsupported, "attention: more than " + std::to_string(detail::kMaxGroup) +

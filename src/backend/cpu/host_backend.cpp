@@ -11,7 +11,9 @@
 namespace hayate {
 
 std::unique_ptr<KvCache> HostBackend::make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) {
-  return std::make_unique<CpuKvCache>(hp, n_blocks, block_size);
+  auto cache = std::make_unique<CpuKvCache>(hp, n_blocks, block_size);
+  cache->backend = name();
+  return cache;
 }
 
 Tensor HostBackend::alloc(int64_t rows, int64_t cols) {
@@ -94,7 +96,7 @@ void HostBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> posit
 }
 
 void HostBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, const Batch& batch) {
-  auto& kv = static_cast<CpuKvCache&>(kv_base);
+  auto& kv = cache_of<CpuKvCache>(kv_base, *this);
   const size_t bytes = static_cast<size_t>(kv.kv_dim) * sizeof(float);
   for (size_t t = 0; t < batch.size(); ++t) {
     const int64_t slot = kv_slot(batch.sequences[batch.seq[t]].block_table, kv.block_size, batch.positions[t]);

@@ -29,7 +29,7 @@ class ReferenceBackend : public HostBackend {
 
   void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                  int32_t head_dim, Tensor out) override {
-    auto& cache = static_cast<CpuKvCache&>(kv);
+    auto& cache = cache_of<CpuKvCache>(kv, *this);
     const int32_t group = n_head / n_head_kv;
     for (size_t t = 0; t < batch.size(); ++t) {
       std::vector<float> scores(static_cast<size_t>(batch.positions[t]) + 1);

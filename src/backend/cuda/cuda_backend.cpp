@@ -135,7 +135,9 @@ class CudaBackend : public Backend {
 
   std::unique_ptr<KvCache> make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) override {
     if (n_blocks <= 0 || block_size <= 0) fail(ErrorKind::BadInput, "KV cache: blocks and block size must be > 0");
-    return std::make_unique<CudaKvCache>(budget_, hp, n_blocks, block_size);
+    auto cache = std::make_unique<CudaKvCache>(budget_, hp, n_blocks, block_size);
+    cache->backend = name();
+    return cache;
   }
 
   Tensor alloc(int64_t rows, int64_t cols) override {
@@ -269,11 +271,10 @@ class CudaBackend : public Backend {
                            static_cast<int64_t>(w.row_bytes())};
   }
 
-  static CudaKvCache& cache(KvCache& kv, int32_t layer) {
-    auto* c = dynamic_cast<CudaKvCache*>(&kv);
-    if (!c) fail(ErrorKind::Internal, "CUDA backend given a KV cache of another backend");
-    if (layer < 0 || layer >= c->n_layer) fail(ErrorKind::Internal, "KV cache: layer out of range");
-    return *c;
+  CudaKvCache& cache(KvCache& kv, int32_t layer) const {
+    CudaKvCache& c = cache_of<CudaKvCache>(kv, *this);
+    if (layer < 0 || layer >= c.n_layer) fail(ErrorKind::Internal, "KV cache: layer out of range");
+    return c;
   }
 
   void sync() {
