@@ -54,11 +54,9 @@ std::string to_upper(std::string s) {
 
 std::string file_type_of(const gguf::File& f) {
   if (const gguf::Value* v = f.find("general.file_type"); v && v->is_integer()) {
-    using quant::FileType;
     const uint64_t id = v->as_u64(f.name() + ": general.file_type");
-    for (FileType ft : {FileType::F32, FileType::F16, FileType::BF16, FileType::Q8_0, FileType::Q4_0, FileType::Q3_K_S,
-                        FileType::Q4_K_M, FileType::Q5_K_M, FileType::Q6_K})
-      if (quant::file_type_gguf_id(ft) == id) return quant::file_type_name(ft);
+    if (id <= UINT32_MAX)
+      if (const auto ft = quant::file_type_from_gguf_id(static_cast<uint32_t>(id))) return quant::file_type_name(*ft);
   }
   // No file type this build can name (another writer's mix): the matrix type holding most bytes.
   std::map<GgmlType, uint64_t> bytes;

@@ -10,6 +10,7 @@
 #include "gguf/gguf.h"
 #include "gguf/info.h"
 #include "model/synth.h"
+#include "quant/mix.h"
 
 namespace hayate::cli {
 
@@ -47,7 +48,7 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--rope-theta", o->rope_theta, "rope base frequency")->capture_default_str();
   cmd->add_flag("--tie-embeddings", o->tie_embeddings, "no output.weight; reuse token_embd");
   cmd->add_option("--seed", o->seed, "random seed (same seed, same file)")->capture_default_str();
-  cmd->add_option("--type", o->file_type, "f32 f16 bf16 q8_0 q4_0 q3_k_s q4_k_m q5_k_m q6_k q2_k_pure q3_k_pure q4_k_pure q5_k_pure")->capture_default_str();
+  cmd->add_option("--type", o->file_type, quant::file_type_names())->capture_default_str();
   cmd->add_option("--vocab-from", o->vocab_from, "copy the tokenizer of this GGUF (default: built-in byte tokenizer)");
   cmd->add_option("--name", o->name, "general.name");
   cmd->callback([=] { synth_model(*o, *out, std::cerr); });
@@ -61,7 +62,8 @@ void add_quantize_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "convert a GGUF model's weights to another type or k-quant mix");
   cmd->add_option("input", *in, "input GGUF")->required();
   cmd->add_option("output", *out, "output GGUF")->required();
-  cmd->add_option("type", *type, "q8_0 q4_0 q3_k_s q4_k_m q5_k_m q6_k f16 bf16 f32 (or q2_k_pure … q5_k_pure: one type for every weight)")->required();
+  cmd->add_option("type", *type, quant::file_type_names() + " (the *_pure ones: one type for every weight)")
+      ->required();
   cmd->add_option("-t,--threads", *threads, "threads (0 = all cores)");
   cmd->callback([=] { quantize_model(*in, *out, *type, *threads, std::cerr); });
 }

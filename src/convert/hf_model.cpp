@@ -15,6 +15,7 @@
 #include "convert/tensor_convert.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "quant/mix.h"
 
 namespace hayate::convert {
 
@@ -34,19 +35,11 @@ OutType parse_out_type(const std::string& s) {
   fail(ErrorKind::BadInput, "unknown output type '" + s + "' (expected f32, f16, bf16, q8_0 or auto)");
 }
 
-uint32_t file_type_of(GgmlType t) {  // general.file_type numbers, as llama.cpp's LLAMA_FTYPE_*
-  switch (t) {
-    case GgmlType::F32:
-      return 0;
-    case GgmlType::F16:
-      return 1;
-    case GgmlType::Q8_0:
-      return 7;
-    case GgmlType::BF16:
-      return 32;
-    default:
-      fail(ErrorKind::Internal, "no file type for " + std::string(ggml_type_name(t)));
-  }
+// The general.file_type number of a file whose weights are all of type t (quant/mix.h's table).
+uint32_t file_type_of(GgmlType t) {
+  const std::optional<quant::FileType> ft = quant::file_type_from_name(ggml_type_name(t));
+  if (!ft) fail(ErrorKind::Internal, "no file type for " + std::string(ggml_type_name(t)));
+  return quant::file_type_gguf_id(*ft);
 }
 
 GgmlType ggml_type_of(StDtype d) {

@@ -57,8 +57,9 @@ class WeightLoader {
       fail(ErrorKind::BadInput, f_.name() + ": tensor " + name + " has shape {" + got + "}, expected {" + want + "}");
     }
     if (!quant::is_supported_weight_type(t->type))
-      fail(ErrorKind::Unsupported, f_.name() + ": tensor " + name + " has type " + ggml_type_name(t->type) +
-                                       ", which this build does not support for weights");
+      fail(ErrorKind::Unsupported,
+           f_.name() + ": tensor " + name + " has type " + ggml_type_name(t->type) +
+               ", which this build does not support for weights (supported: " + quant::weight_type_names() + ")");
     if (vector && t->type != GgmlType::F32)
       fail(ErrorKind::Unsupported,
            f_.name() + ": tensor " + name + " is " + ggml_type_name(t->type) + "; norm and bias vectors must be f32");

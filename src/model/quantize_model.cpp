@@ -24,8 +24,8 @@ void quantize_model(const std::string& in, const std::string& out, const std::st
                     std::ostream& log) {
   const auto ft = quant::file_type_from_name(file_type);
   if (!ft)
-    fail(ErrorKind::BadInput, "unknown quantization type '" + file_type +
-                                  "' (choose q8_0, q4_0, q3_k_s, q4_k_m, q5_k_m, q6_k, f16, bf16, f32, q2_k_pure, q3_k_pure, q4_k_pure or q5_k_pure)");
+    fail(ErrorKind::BadInput,
+         "unknown quantization type '" + file_type + "' (choose one of: " + quant::file_type_names() + ")");
   auto src = gguf::File::open(in);
   const std::string arch = src->get_string("general.architecture", "");
   const int n_layers = static_cast<int>(src->get_i64(arch + ".block_count", 0));

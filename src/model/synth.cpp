@@ -110,7 +110,9 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
   const ArchSpec* spec = find_arch(o.arch);
   if (!spec) fail(ErrorKind::Unsupported, "synth: unknown architecture '" + o.arch + "'");
   const auto ft = quant::file_type_from_name(o.file_type);
-  if (!ft) fail(ErrorKind::BadInput, "synth: unknown file type '" + o.file_type + "'");
+  if (!ft)
+    fail(ErrorKind::BadInput,
+         "synth: unknown file type '" + o.file_type + "' (choose one of: " + quant::file_type_names() + ")");
   if (o.n_embd <= 0 || o.n_layer <= 0 || o.n_head <= 0 || o.n_head_kv <= 0 || o.n_ff <= 0 || o.n_ctx <= 0)
     fail(ErrorKind::BadInput, "synth: every dimension must be positive");
   if (o.n_head % o.n_head_kv != 0) fail(ErrorKind::BadInput, "synth: heads must be a multiple of KV heads");

@@ -22,7 +22,7 @@ struct SynthOptions {
   float rms_eps = 1e-5f;
   bool tie_embeddings = false;
   uint64_t seed = 42;
-  std::string file_type = "f16";  // f32 f16 bf16 q8_0 q4_0 q3_k_s q4_k_m q5_k_m q6_k q2_k_pure q3_k_pure q4_k_pure q5_k_pure
+  std::string file_type = "f16";  // a name of quant::file_type_names()
   std::string vocab_from;         // a GGUF whose tokenizer.* metadata is copied; empty: built-in byte tokenizer
   std::string name;               // general.name; default "<arch>-random-<shape> (random weights)"
 };
@@ -31,7 +31,7 @@ struct SynthOptions {
 void synth_model(const SynthOptions& opt, const std::string& path, std::ostream& log);
 
 // Quantizes (or converts) every weight of `in` to the file type's mix and writes `out`.
-// file_type: q8_0 q4_0 q3_k_s q4_k_m q5_k_m q6_k f16 bf16 f32 (or q2_k_pure … q5_k_pure: one type for every weight).
+// file_type: a name of quant::file_type_names() (the *_pure ones put one type in every weight).
 void quantize_model(const std::string& in, const std::string& out, const std::string& file_type, int n_threads,
                     std::ostream& log);
 

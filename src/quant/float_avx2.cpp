@@ -5,25 +5,6 @@
 namespace hayate::quant::detail {
 namespace {
 
-struct LoadF32 {
-  static __m256 load(const void* x, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(x) + i); }
-  static float scalar(const void* x, int64_t i) { return static_cast<const float*>(x)[i]; }
-};
-struct LoadF16 {
-  static __m256 load(const void* x, int64_t i) { return _mm256_cvtph_ps(load128(static_cast<const uint16_t*>(x) + i)); }
-  static float scalar(const void* x, int64_t i) { return half_to_float(static_cast<const uint16_t*>(x)[i]); }
-};
-struct LoadBF16 {
-  static __m256 load(const void* x, int64_t i) {
-    const __m256i wide = _mm256_cvtepu16_epi32(load128(static_cast<const uint16_t*>(x) + i));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
-  }
-  static float scalar(const void* x, int64_t i) {
-    const __m128i bits = _mm_cvtsi32_si128(static_cast<int>(static_cast<const uint16_t*>(x)[i]) << 16);
-    return _mm_cvtss_f32(_mm_castsi128_ps(bits));
-  }
-};
-
 // Four independent accumulators hide the FMA latency; any n works (scalar tail).
 template <class Load>
 void dot_float(int64_t n, float* s, const void* x, const void* yv) {
@@ -45,8 +26,8 @@ void dot_float(int64_t n, float* s, const void* x, const void* yv) {
 
 }  // namespace
 
-void dot_f32_avx2(int64_t n, float* s, const void* x, const void* y) { dot_float<LoadF32>(n, s, x, y); }
-void dot_f16_avx2(int64_t n, float* s, const void* x, const void* y) { dot_float<LoadF16>(n, s, x, y); }
-void dot_bf16_avx2(int64_t n, float* s, const void* x, const void* y) { dot_float<LoadBF16>(n, s, x, y); }
+void dot_f32_avx2(int64_t n, float* s, const void* x, const void* y) { dot_float<LoadF32x8>(n, s, x, y); }
+void dot_f16_avx2(int64_t n, float* s, const void* x, const void* y) { dot_float<LoadF16x8>(n, s, x, y); }
+void dot_bf16_avx2(int64_t n, float* s, const void* x, const void* y) { dot_float<LoadBF16x8>(n, s, x, y); }
 
 }  // namespace hayate::quant::detail

@@ -33,10 +33,14 @@ struct FileTypeInfo {
 };
 
 constexpr FileTypeInfo kFileTypes[] = {
-    {FileType::F32, "F32", 0, GgmlType::F32},          {FileType::F16, "F16", 1, GgmlType::F16},
-    {FileType::BF16, "BF16", 32, GgmlType::BF16},      {FileType::Q8_0, "Q8_0", 7, GgmlType::Q8_0},
-    {FileType::Q4_0, "Q4_0", 2, GgmlType::Q4_0},       {FileType::Q3_K_S, "Q3_K_S", 11, GgmlType::Q3_K},
-    {FileType::Q4_K_M, "Q4_K_M", 15, GgmlType::Q4_K},  {FileType::Q5_K_M, "Q5_K_M", 17, GgmlType::Q5_K},
+    {FileType::F32, "F32", 0, GgmlType::F32},
+    {FileType::F16, "F16", 1, GgmlType::F16},
+    {FileType::BF16, "BF16", 32, GgmlType::BF16},
+    {FileType::Q8_0, "Q8_0", 7, GgmlType::Q8_0},
+    {FileType::Q4_0, "Q4_0", 2, GgmlType::Q4_0},
+    {FileType::Q3_K_S, "Q3_K_S", 11, GgmlType::Q3_K},
+    {FileType::Q4_K_M, "Q4_K_M", 15, GgmlType::Q4_K},
+    {FileType::Q5_K_M, "Q5_K_M", 17, GgmlType::Q5_K},
     {FileType::Q6_K, "Q6_K", 18, GgmlType::Q6_K},
     // llama.cpp numbers the closest mixes of these types 10 (Q2_K), 12 (Q3_K_M), 14 (Q4_K_S), 16 (Q5_K_S).
     {FileType::Q2_K_PURE, "Q2_K_PURE", 10, GgmlType::Q2_K, true},
@@ -94,6 +98,21 @@ std::optional<FileType> file_type_from_name(std::string_view name) {
 const char* file_type_name(FileType ft) { return info(ft).name; }
 
 uint32_t file_type_gguf_id(FileType ft) { return info(ft).gguf_id; }
+
+std::optional<FileType> file_type_from_gguf_id(uint32_t id) {
+  for (const auto& f : kFileTypes)
+    if (!f.pure && f.gguf_id == id) return f.ft;
+  return std::nullopt;
+}
+
+std::string file_type_names() {
+  std::string out;
+  for (const auto& f : kFileTypes) {
+    if (!out.empty()) out += ' ';
+    for (const char* c = f.name; *c; ++c) out += static_cast<char>(std::tolower(static_cast<unsigned char>(*c)));
+  }
+  return out;
+}
 
 bool use_more_bits(int layer, int n_layers) {
   if (layer < 0 || n_layers <= 0) return false;

@@ -129,7 +129,7 @@ const TypeTraits& checked_traits(GgmlType type) {
   const TypeTraits* t = traits(type);
   if (!t)
     fail(ErrorKind::Unsupported, std::string("tensor type ") + ggml_type_name(type) +
-                                     " has no conversion in this build (supported: f32 f16 bf16 q8_0 q4_0 q2_K..q6_K)");
+                                     " has no conversion in this build (supported: " + weight_type_names() + ")");
   return *t;
 }
 
@@ -172,6 +172,16 @@ const TypeTraits* traits(GgmlType type) {
 bool is_supported_weight_type(GgmlType type) {
   const Entry* e = find_entry(type);
   return e && e->scalar;
+}
+
+std::string weight_type_names() {
+  std::string out;
+  for (const Entry& e : kEntries)
+    if (e.scalar) {
+      if (!out.empty()) out += ' ';
+      out += ggml_type_name(e.type);
+    }
+  return out;
 }
 
 std::vector<DotKernel> dot_kernels(GgmlType type) {

@@ -51,8 +51,10 @@ struct TypeTraits {
 
 // nullptr if the type has no kernels in this build (e.g. Q4_1, I32).
 const TypeTraits* traits(GgmlType type);
-// True for the weight types a model may use: F32 F16 BF16 Q8_0 Q4_0 Q2_K..Q6_K.
+// True for the weight types a model may use: those of the traits table with dot kernels.
 bool is_supported_weight_type(GgmlType type);
+// Those types' names in the table's order, for messages: "f32 f16 bf16 q8_0 ...".
+std::string weight_type_names();
 
 // Every dot kernel for `type` this CPU can run, scalar first (for tests and benchmarks).
 std::vector<DotKernel> dot_kernels(GgmlType type);

@@ -37,6 +37,27 @@ inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 inline __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 
+// Float weights as 8 f32 lanes from element i (load) or one float (scalar), for the dot and
+// tile kernels of F32 / F16 / BF16 weights.
+struct LoadF32x8 {
+  static __m256 load(const void* x, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(x) + i); }
+  static float scalar(const void* x, int64_t i) { return static_cast<const float*>(x)[i]; }
+};
+struct LoadF16x8 {
+  static __m256 load(const void* x, int64_t i) { return _mm256_cvtph_ps(load128(static_cast<const uint16_t*>(x) + i)); }
+  static float scalar(const void* x, int64_t i) { return half_to_float(static_cast<const uint16_t*>(x)[i]); }
+};
+struct LoadBF16x8 {
+  static __m256 load(const void* x, int64_t i) {
+    const __m256i wide = _mm256_cvtepu16_epi32(load128(static_cast<const uint16_t*>(x) + i));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
+  static float scalar(const void* x, int64_t i) {
+    const __m128i bits = _mm_cvtsi32_si128(static_cast<int>(static_cast<const uint16_t*>(x)[i]) << 16);
+    return _mm_cvtss_f32(_mm_castsi128_ps(bits));
+  }
+};
+
 // Σ over pairs of u8 × s8 products, widened to 8 int32 lanes (4 pairs per lane).
 inline __m256i dot_u8_s8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
@@ -51,7 +72,9 @@ inline __m256i two_halves_epi16(int lo, int hi) {
 }
 
 // The 8 level bytes of a 64-bit word (see k4_unpack / q3k_unpack) as 8 uint16 lanes.
-inline __m128i levels_epu16(uint64_t bytes) { return _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(bytes))); }
+inline __m128i levels_epu16(uint64_t bytes) {
+  return _mm_cvtepu8_epi16(_mm_cvtsi64_si128(static_cast<long long>(bytes)));
+}
 
 // Q4_K / Q5_K: Σ_j min_j * (bsums[2j] + bsums[2j+1]) spread over 8 int32 lanes.
 inline __m256i k4_min_sums(uint64_t mins, const int16_t* bsums) {

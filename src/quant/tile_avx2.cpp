@@ -319,25 +319,6 @@ struct Q6KKernel {
 
 // ---- float weights against f32 activations -------------------------------------------------
 
-struct F32Load {
-  static __m256 load(const void* x, int64_t i) { return _mm256_loadu_ps(static_cast<const float*>(x) + i); }
-  static float scalar(const void* x, int64_t i) { return static_cast<const float*>(x)[i]; }
-};
-struct F16Load {
-  static __m256 load(const void* x, int64_t i) { return _mm256_cvtph_ps(load128(static_cast<const uint16_t*>(x) + i)); }
-  static float scalar(const void* x, int64_t i) { return half_to_float(static_cast<const uint16_t*>(x)[i]); }
-};
-struct BF16Load {
-  static __m256 load(const void* x, int64_t i) {
-    const __m256i wide = _mm256_cvtepu16_epi32(load128(static_cast<const uint16_t*>(x) + i));
-    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
-  }
-  static float scalar(const void* x, int64_t i) {
-    const __m128i bits = _mm_cvtsi32_si128(static_cast<int>(static_cast<const uint16_t*>(x)[i]) << 16);
-    return _mm_cvtss_f32(_mm_castsi128_ps(bits));
-  }
-};
-
 template <class Load, int kRows, int kToks>
 struct FloatKernel {
   static constexpr int kR = kRows, kC = kToks;
@@ -412,15 +393,15 @@ void tile_q6_k_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void
 }
 void tile_f32_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out,
                    int64_t os) {
-  tile_driver<FloatKernel<F32Load, 4, 3>>(n, w, wrb, nr, a, arb, nt, out, os);
+  tile_driver<FloatKernel<LoadF32x8, 4, 3>>(n, w, wrb, nr, a, arb, nt, out, os);
 }
 void tile_f16_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out,
                    int64_t os) {
-  tile_driver<FloatKernel<F16Load, 4, 3>>(n, w, wrb, nr, a, arb, nt, out, os);
+  tile_driver<FloatKernel<LoadF16x8, 4, 3>>(n, w, wrb, nr, a, arb, nt, out, os);
 }
 void tile_bf16_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out,
                     int64_t os) {
-  tile_driver<FloatKernel<BF16Load, 4, 3>>(n, w, wrb, nr, a, arb, nt, out, os);
+  tile_driver<FloatKernel<LoadBF16x8, 4, 3>>(n, w, wrb, nr, a, arb, nt, out, os);
 }
 void tile_q2_k_avx2(int64_t n, const void* w, size_t wrb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out,
                     int64_t os) {

@@ -3,10 +3,12 @@
 // are checked in every build that has nvcc, with or without a GPU.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
 
 #include "backend/cuda/dequant.cuh"
+#include "backend/cuda/kernels.h"
 #include "core/ggml_types.h"
 #include "quant/quant.h"
 
@@ -61,6 +63,20 @@ TEST(CudaDequant, FloatFormatsMatchReference) {
   expect_float_matches<kF32>(GgmlType::F32);
   expect_float_matches<kF16>(GgmlType::F16);
   expect_float_matches<kBF16>(GgmlType::BF16);
+}
+
+// The CUDA type list (HAYATE_CUDA_TYPES) is the one type_supported() answers from, and every type
+// in it is a weight type of the traits table.
+TEST(CudaDequant, TypeListIsWithinTheTraitsTable) {
+  std::vector<uint32_t> listed;
+#define HAYATE_LIST(T) listed.push_back(T);
+  HAYATE_CUDA_TYPES(HAYATE_LIST)
+#undef HAYATE_LIST
+  for (uint32_t raw = 0; raw < 256; ++raw) {
+    const bool in_list = std::find(listed.begin(), listed.end(), raw) != listed.end();
+    EXPECT_EQ(type_supported(raw), in_list) << "type " << raw;
+    if (in_list) EXPECT_TRUE(quant::is_supported_weight_type(static_cast<GgmlType>(raw))) << "type " << raw;
+  }
 }
 
 TEST(CudaDequant, TypeNumbersAreGguf) {

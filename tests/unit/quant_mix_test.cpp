@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -26,13 +28,37 @@ TEST(Mix, NamesAndGgufIds) {
   EXPECT_STREQ(file_type_name(FileType::Q5_K_M), "Q5_K_M");
 
   const std::pair<FileType, uint32_t> ids[] = {
-      {FileType::F32, 0},     {FileType::F16, 1},     {FileType::Q4_0, 2},  {FileType::Q8_0, 7},  {FileType::Q3_K_S, 11},
-      {FileType::Q4_K_M, 15}, {FileType::Q5_K_M, 17}, {FileType::Q6_K, 18}, {FileType::BF16, 32},
+      {FileType::F32, 0},     {FileType::F16, 1},     {FileType::Q4_0, 2},
+      {FileType::Q8_0, 7},    {FileType::Q3_K_S, 11}, {FileType::Q4_K_M, 15},
+      {FileType::Q5_K_M, 17}, {FileType::Q6_K, 18},   {FileType::BF16, 32},
   };
   for (const auto& [ft, id] : ids) {
     EXPECT_EQ(file_type_gguf_id(ft), id) << file_type_name(ft);
     EXPECT_EQ(file_type_from_name(file_type_name(ft)), ft);
   }
+}
+
+// The names help text and messages list are generated from the table: each one parses back, and
+// the general.file_type lookup gives the named mixes, not the *_PURE ones that share their ids.
+TEST(Mix, NameListAndIdLookupComeFromTheTable) {
+  std::istringstream names(file_type_names());
+  std::vector<std::string> listed;
+  for (std::string n; names >> n;) listed.push_back(n);
+  ASSERT_FALSE(listed.empty());
+  for (const std::string& n : listed) {
+    ASSERT_TRUE(file_type_from_name(n).has_value()) << n;
+    EXPECT_EQ(n, [&] {
+      std::string lower = file_type_name(*file_type_from_name(n));
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return lower;
+    }());
+  }
+  EXPECT_EQ(listed.front(), "f32");
+  EXPECT_NE(std::find(listed.begin(), listed.end(), "q4_k_pure"), listed.end());
+  EXPECT_EQ(file_type_from_gguf_id(15), FileType::Q4_K_M);
+  EXPECT_EQ(file_type_from_gguf_id(32), FileType::BF16);
+  EXPECT_FALSE(file_type_from_gguf_id(14).has_value()) << "14 is llama.cpp's Q4_K_S, not Q4_K_PURE";
+  EXPECT_FALSE(file_type_from_gguf_id(99).has_value());
 }
 
 TEST(Mix, UseMoreBitsPicksTheExpectedLayersOf32) {

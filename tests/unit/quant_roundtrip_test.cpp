@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "core/error.h"
@@ -52,12 +54,36 @@ struct Bound {
 void PrintTo(const Bound& b, std::ostream* os) { *os << ggml_type_name(b.type) << " <= " << b.max_error; }
 
 constexpr Bound kBounds[] = {
-    {GgmlType::F32, 0.0},       {GgmlType::F16, 0.0003},    {GgmlType::BF16, 0.002},  {GgmlType::Q8_0, 0.006},
-    {GgmlType::Q8_K, 0.0075},   {GgmlType::Q6_K, 0.018},    {GgmlType::Q5_K, 0.037},  {GgmlType::Q4_K, 0.074},
-    {GgmlType::Q4_0, 0.084},    {GgmlType::Q3_K, 0.15},     {GgmlType::Q2_K, 0.28},
+    {GgmlType::F32, 0.0},     {GgmlType::F16, 0.0003}, {GgmlType::BF16, 0.002}, {GgmlType::Q8_0, 0.006},
+    {GgmlType::Q8_K, 0.0075}, {GgmlType::Q6_K, 0.018}, {GgmlType::Q5_K, 0.037}, {GgmlType::Q4_K, 0.074},
+    {GgmlType::Q4_0, 0.084},  {GgmlType::Q3_K, 0.15},  {GgmlType::Q2_K, 0.28},
 };
 
 class RoundTrip : public ::testing::TestWithParam<Bound> {};
+
+// The weight-type names messages list are generated from the traits table: every one names a
+// type with kernels, and a type without them is named in the error with that list.
+TEST(WeightTypes, NameListComesFromTheTraitsTable) {
+  const std::string names = quant::weight_type_names();
+  std::istringstream in(names);
+  int n = 0;
+  for (std::string name; in >> name; ++n) {
+    const auto type = ggml_type_from_name(name);
+    ASSERT_TRUE(type.has_value()) << name;
+    EXPECT_TRUE(quant::is_supported_weight_type(*type)) << name;
+  }
+  EXPECT_GT(n, 0);
+  EXPECT_NE(names.find("q4_K"), std::string::npos) << names;
+  EXPECT_FALSE(quant::is_supported_weight_type(GgmlType::Q8_K)) << "an activation type, not a weight type";
+  try {
+    float x[32] = {};
+    uint8_t out[64];
+    quant::quantize_row(GgmlType::Q4_1, x, out, 32);
+    FAIL() << "q4_1 has no conversion in this build";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(supported: " + names + ")"), std::string::npos) << e.what();
+  }
+}
 
 TEST_P(RoundTrip, GaussianErrorWithinBound) {
   const Bound b = GetParam();
@@ -75,7 +101,7 @@ TEST_P(RoundTrip, ZerosStayZero) {
 
 TEST_P(RoundTrip, ConstantAndOutlierBlocksStayClose) {
   const GgmlType type = GetParam().type;
-  std::vector<float> x(512, 0.75f);           // a constant run, all positive
+  std::vector<float> x(512, 0.75f);              // a constant run, all positive
   for (int i = 256; i < 512; ++i) x[i] = -0.5f;  // and one all negative
   std::vector<float> y = round_trip(type, x);
   for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i], x[i], 0.02) << ggml_type_name(type) << " at " << i;
@@ -87,9 +113,8 @@ TEST_P(RoundTrip, ConstantAndOutlierBlocksStayClose) {
   EXPECT_NEAR(y[300], 25.0f, 25.0f * 0.05f) << ggml_type_name(type);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, RoundTrip, ::testing::ValuesIn(kBounds), [](const auto& info) {
-  return std::string(ggml_type_name(info.param.type));
-});
+INSTANTIATE_TEST_SUITE_P(AllTypes, RoundTrip, ::testing::ValuesIn(kBounds),
+                         [](const auto& info) { return std::string(ggml_type_name(info.param.type)); });
 
 TEST(RoundTrip, ErrorsAreOrderedByBitsPerWeight) {
   const std::vector<float> x = gaussian(256 * 256, 11);
@@ -113,7 +138,8 @@ TEST(RoundTrip, QuantizeMatrixIsRowByRow) {
     EXPECT_EQ(quantize_matrix(t, x.data(), whole.data(), rows, cols), rows * row_bytes);
     for (int64_t r = 0; r < rows; ++r) {
       quantize_row(t, x.data() + r * cols, one.data(), cols);
-      EXPECT_EQ(0, std::memcmp(one.data(), whole.data() + r * row_bytes, row_bytes)) << ggml_type_name(t) << " row " << r;
+      EXPECT_EQ(0, std::memcmp(one.data(), whole.data() + r * row_bytes, row_bytes))
+          << ggml_type_name(t) << " row " << r;
     }
   }
 }
@@ -155,16 +181,16 @@ TEST(Fp16, KnownValuesAndRounding) {
   EXPECT_EQ(fp16_to_f32(0x3c00), 1.0f);
   EXPECT_EQ(fp16_to_f32(0xc000), -2.0f);
   EXPECT_EQ(fp16_to_f32(0x7bff), 65504.0f);
-  EXPECT_EQ(fp16_to_f32(0x0001), std::ldexp(1.0f, -24));  // smallest subnormal
+  EXPECT_EQ(fp16_to_f32(0x0001), std::ldexp(1.0f, -24));     // smallest subnormal
   EXPECT_EQ(fp16_to_f32(0x03ff), std::ldexp(1023.0f, -24));  // largest subnormal
   EXPECT_EQ(fp16_to_f32(0x8000), -0.0f);
   EXPECT_TRUE(std::signbit(fp16_to_f32(0x8000)));
   EXPECT_EQ(fp16_to_f32(0x7c00), std::numeric_limits<float>::infinity());
   EXPECT_EQ(fp16_to_f32(0xfc00), -std::numeric_limits<float>::infinity());
 
-  EXPECT_EQ(f32_to_fp16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // tie -> even (down)
+  EXPECT_EQ(f32_to_fp16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);      // tie -> even (down)
   EXPECT_EQ(f32_to_fp16(1.0f + 3 * std::ldexp(1.0f, -11)), 0x3c02);  // tie -> even (up)
-  EXPECT_EQ(f32_to_fp16(65520.0f), 0x7c00);  // rounds past the largest half: infinity
+  EXPECT_EQ(f32_to_fp16(65520.0f), 0x7c00);                          // rounds past the largest half: infinity
   EXPECT_EQ(f32_to_fp16(1e9f), 0x7c00);
   EXPECT_EQ(f32_to_fp16(std::ldexp(1.0f, -25)), 0x0000);  // half of the smallest subnormal: tie to even 0
   EXPECT_EQ(f32_to_fp16(std::ldexp(1.5f, -25)), 0x0001);
@@ -191,7 +217,7 @@ TEST(Bf16, KnownValuesRoundingAndSpecials) {
   EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f808000)), 0x3f80);  // tie -> even (down)
   EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f818000)), 0x3f82);  // tie -> even (up)
   EXPECT_EQ(f32_to_bf16(bits_to_f32(0x3f808001)), 0x3f81);
-  EXPECT_EQ(f32_to_bf16(bits_to_f32(0x7f7fffff)), 0x7f80);  // rounds up to infinity
+  EXPECT_EQ(f32_to_bf16(bits_to_f32(0x7f7fffff)), 0x7f80);                     // rounds up to infinity
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(bits_to_f32(0x7f800001)))));  // signalling NaN stays NaN
 }
 

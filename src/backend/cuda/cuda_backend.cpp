@@ -123,8 +123,8 @@ class CudaBackend : public Backend {
   void prepare_weight(const Weight& w) override {
     if (!w || weights_.count(w.data)) return;
     if (!cuda::type_supported(static_cast<uint32_t>(w.type)))
-      fail(ErrorKind::Unsupported,
-           "tensor " + w.name + " has type " + ggml_type_name(w.type) + ", which the CUDA backend does not support");
+      fail(ErrorKind::Unsupported, "tensor " + w.name + " has type " + ggml_type_name(w.type) +
+                                       ", which the CUDA backend does not support (supported: " + type_names() + ")");
     const size_t bytes = w.row_bytes() * static_cast<size_t>(w.rows);
     void* dev = cuda::device_alloc(*budget_, bytes, "weight " + w.name);
     weights_[w.data] = Uploaded{dev, bytes};
@@ -257,6 +257,18 @@ class CudaBackend : public Backend {
   }
 
  private:
+  // The GGUF types the kernels read, by name: the core type table filtered by the CUDA list.
+  static std::string type_names() {
+    std::string out;
+    for (uint32_t raw = 0; raw < 256; ++raw) {
+      const GgmlTypeInfo* t = ggml_type_info(raw);
+      if (!t || !cuda::type_supported(raw)) continue;
+      if (!out.empty()) out += ' ';
+      out += t->name;
+    }
+    return out;
+  }
+
   float* floats(size_t n) { return static_cast<float*>(scratch_.take(n * sizeof(float))); }
 
   const void* upload(const void* src, size_t bytes) { return uploads_.put(src, bytes, stream_); }

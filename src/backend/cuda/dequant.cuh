@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/ggml_types.h"
 #include "quant/blocks.h"
 
 // Host and device: the CPU test backend_cuda_dequant_test checks these against the reference.
@@ -16,18 +17,23 @@
 
 namespace hayate::cuda {
 
+// GGUF type numbers as template arguments.
 enum : uint32_t {
-  kF32 = 0,
-  kF16 = 1,
-  kQ4_0 = 2,
-  kQ8_0 = 8,
-  kQ2_K = 10,
-  kQ3_K = 11,
-  kQ4_K = 12,
-  kQ5_K = 13,
-  kQ6_K = 14,
-  kBF16 = 30,
+  kF32 = static_cast<uint32_t>(GgmlType::F32),
+  kF16 = static_cast<uint32_t>(GgmlType::F16),
+  kQ4_0 = static_cast<uint32_t>(GgmlType::Q4_0),
+  kQ8_0 = static_cast<uint32_t>(GgmlType::Q8_0),
+  kQ2_K = static_cast<uint32_t>(GgmlType::Q2_K),
+  kQ3_K = static_cast<uint32_t>(GgmlType::Q3_K),
+  kQ4_K = static_cast<uint32_t>(GgmlType::Q4_K),
+  kQ5_K = static_cast<uint32_t>(GgmlType::Q5_K),
+  kQ6_K = static_cast<uint32_t>(GgmlType::Q6_K),
+  kBF16 = static_cast<uint32_t>(GgmlType::BF16),
 };
+
+// The types the kernels read, listed once: type_supported() and every per-type dispatch
+// (matvec, dequantize_rows_f16, get_rows) are generated from it with X(type).
+#define HAYATE_CUDA_TYPES(X) X(kF32) X(kF16) X(kBF16) X(kQ8_0) X(kQ4_0) X(kQ2_K) X(kQ3_K) X(kQ4_K) X(kQ5_K) X(kQ6_K)
 
 HAYATE_HD float half_bits(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 HAYATE_HD float bf16_bits(uint16_t h) {

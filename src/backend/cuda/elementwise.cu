@@ -116,26 +116,11 @@ __global__ void store_kv_kernel(const float* k, int64_t ldk, const float* v, int
 cudaError_t get_rows(const DevWeight& t, const int32_t* ids, int64_t n, float* out, int64_t ldo, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
   switch (t.type) {
-    case kF32:
-      return launch_get_rows<kF32>(t, ids, n, out, ldo, s);
-    case kF16:
-      return launch_get_rows<kF16>(t, ids, n, out, ldo, s);
-    case kBF16:
-      return launch_get_rows<kBF16>(t, ids, n, out, ldo, s);
-    case kQ8_0:
-      return launch_get_rows<kQ8_0>(t, ids, n, out, ldo, s);
-    case kQ4_0:
-      return launch_get_rows<kQ4_0>(t, ids, n, out, ldo, s);
-    case kQ2_K:
-      return launch_get_rows<kQ2_K>(t, ids, n, out, ldo, s);
-    case kQ3_K:
-      return launch_get_rows<kQ3_K>(t, ids, n, out, ldo, s);
-    case kQ4_K:
-      return launch_get_rows<kQ4_K>(t, ids, n, out, ldo, s);
-    case kQ5_K:
-      return launch_get_rows<kQ5_K>(t, ids, n, out, ldo, s);
-    case kQ6_K:
-      return launch_get_rows<kQ6_K>(t, ids, n, out, ldo, s);
+#define HAYATE_CASE(T) \
+  case T:              \
+    return launch_get_rows<T>(t, ids, n, out, ldo, s);
+    HAYATE_CUDA_TYPES(HAYATE_CASE)
+#undef HAYATE_CASE
     default:
       return cudaErrorInvalidValue;
   }

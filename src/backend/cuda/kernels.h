@@ -17,7 +17,7 @@ struct DevWeight {
   int64_t row_bytes = 0;
 };
 
-// Whether the kernels can read this GGUF type (F32 F16 BF16 Q8_0 Q4_0 Q2_K..Q6_K).
+// Whether the kernels can read this GGUF type (one of HAYATE_CUDA_TYPES in dequant.cuh).
 bool type_supported(uint32_t type);
 
 // out[t * ldo + o] = sum_i w[o][i] * x[t * ldx + i] (+ bias[o]), one warp per output row.

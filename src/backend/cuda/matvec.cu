@@ -44,8 +44,7 @@ __global__ void __launch_bounds__(kWarps * 32)
   const float* xt = x + t * ldx;
   if constexpr (kShared) {
     const float4* src = reinterpret_cast<const float4*>(xt);
-    for (int64_t i = threadIdx.x; i < cols / 4; i += blockDim.x)
-      shared_x[(i / 8) * (kChunkPitch / 4) + i % 8] = src[i];
+    for (int64_t i = threadIdx.x; i < cols / 4; i += blockDim.x) shared_x[(i / 8) * (kChunkPitch / 4) + i % 8] = src[i];
     __syncthreads();
   }
   const float* xv = kShared ? reinterpret_cast<const float*>(shared_x) : xt;
@@ -100,8 +99,8 @@ cudaError_t launch_matvec_quant(const DevWeight& w, const float* x, int64_t ldx,
         data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
     return cudaGetLastError();
   }
-  static const cudaError_t allowed = cudaFuncSetAttribute(
-      matvec_quant<T, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, dl.smem_optin);
+  static const cudaError_t allowed =
+      cudaFuncSetAttribute(matvec_quant<T, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, dl.smem_optin);
   if (allowed != cudaSuccess) return allowed;
   // One wave of resident blocks (per token), each reusing its staged activations for its rows.
   int per_sm = 0;
@@ -238,17 +237,10 @@ cudaError_t launch_dequant(const DevWeight& w, int64_t row0, int64_t n_rows, voi
 
 bool type_supported(uint32_t type) {
   switch (type) {
-    case kF32:
-    case kF16:
-    case kBF16:
-    case kQ8_0:
-    case kQ4_0:
-    case kQ2_K:
-    case kQ3_K:
-    case kQ4_K:
-    case kQ5_K:
-    case kQ6_K:
-      return true;
+#define HAYATE_CASE(T) case T:
+    HAYATE_CUDA_TYPES(HAYATE_CASE)
+#undef HAYATE_CASE
+    return true;
     default:
       return false;
   }
@@ -257,63 +249,29 @@ bool type_supported(uint32_t type) {
 cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
                    const float* bias, cudaStream_t s) {
   if (n_tokens <= 0 || w.rows <= 0) return cudaSuccess;
-#define HAYATE_CALL(T) launch_matvec<T>(w, x, ldx, n_tokens, out, ldo, bias, s)
   switch (w.type) {
-    case kF32:
-      return HAYATE_CALL(kF32);
-    case kF16:
-      return HAYATE_CALL(kF16);
-    case kBF16:
-      return HAYATE_CALL(kBF16);
-    case kQ8_0:
-      return HAYATE_CALL(kQ8_0);
-    case kQ4_0:
-      return HAYATE_CALL(kQ4_0);
-    case kQ2_K:
-      return HAYATE_CALL(kQ2_K);
-    case kQ3_K:
-      return HAYATE_CALL(kQ3_K);
-    case kQ4_K:
-      return HAYATE_CALL(kQ4_K);
-    case kQ5_K:
-      return HAYATE_CALL(kQ5_K);
-    case kQ6_K:
-      return HAYATE_CALL(kQ6_K);
+#define HAYATE_CASE(T) \
+  case T:              \
+    return launch_matvec<T>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    HAYATE_CUDA_TYPES(HAYATE_CASE)
+#undef HAYATE_CASE
     default:
       return cudaErrorInvalidValue;
   }
-#undef HAYATE_CALL
 }
 
 cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16,
                                 cudaStream_t s) {
   if (n_rows <= 0) return cudaSuccess;
-#define HAYATE_CALL(T) launch_dequant<T>(w, row0, n_rows, dst, as_bf16, s)
   switch (w.type) {
-    case kF32:
-      return HAYATE_CALL(kF32);
-    case kF16:
-      return HAYATE_CALL(kF16);
-    case kBF16:
-      return HAYATE_CALL(kBF16);
-    case kQ8_0:
-      return HAYATE_CALL(kQ8_0);
-    case kQ4_0:
-      return HAYATE_CALL(kQ4_0);
-    case kQ2_K:
-      return HAYATE_CALL(kQ2_K);
-    case kQ3_K:
-      return HAYATE_CALL(kQ3_K);
-    case kQ4_K:
-      return HAYATE_CALL(kQ4_K);
-    case kQ5_K:
-      return HAYATE_CALL(kQ5_K);
-    case kQ6_K:
-      return HAYATE_CALL(kQ6_K);
+#define HAYATE_CASE(T) \
+  case T:              \
+    return launch_dequant<T>(w, row0, n_rows, dst, as_bf16, s);
+    HAYATE_CUDA_TYPES(HAYATE_CASE)
+#undef HAYATE_CASE
     default:
       return cudaErrorInvalidValue;
   }
-#undef HAYATE_CALL
 }
 
 cudaError_t f32_to_half(const float* src, void* dst, int64_t n, bool as_bf16, cudaStream_t s) {
