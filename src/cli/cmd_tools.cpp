@@ -75,7 +75,7 @@ void add_convert_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("convert", "convert a Hugging Face model directory to GGUF");
   cmd->add_option("dir", *dir, "directory with config.json, *.safetensors, tokenizer.json")->required();
   cmd->add_option("-o,--output", *out, "output GGUF file")->required();
-  cmd->add_option("--outtype", o->out_type, "f32, f16, bf16, q8_0, or auto (keep the source float types)")
+  cmd->add_option("--outtype", o->out_type, convert::out_type_names() + " (auto: keep the source float types)")
       ->capture_default_str();
   cmd->add_flag("--vocab-only", o->vocab_only, "write only the tokenizer (the directory needs only tokenizer files)");
   cmd->add_option("--name", o->name, "general.name");

@@ -1,9 +1,10 @@
 // `hayate convert`: a Hugging Face model directory (config.json, *.safetensors, tokenizer.json)
 // becomes one GGUF file that hayate, llama.cpp and other GGUF readers load.
 //
-// Supported: LlamaForCausalLM / MistralForCausalLM (-> "llama"), Qwen2ForCausalLM (-> "qwen2"),
-// Qwen3ForCausalLM (-> "qwen3"); F32/F16/BF16 source tensors; byte-level BPE tokenizers (Llama 3,
-// Qwen, GPT-2) and SentencePiece-style BPE tokenizers with byte fallback (Llama 2, Mistral).
+// Supported: the Hugging Face classes of the architecture table (ArchSpec::hf_classes in
+// model/model.h: Llama and Mistral -> "llama", Qwen2, Qwen3); F32/F16/BF16 source tensors;
+// byte-level BPE tokenizers (Llama 3, Qwen, GPT-2) and SentencePiece-style BPE tokenizers with
+// byte fallback (Llama 2, Mistral).
 #pragma once
 
 #include <ostream>
@@ -16,8 +17,8 @@ class Writer;
 namespace hayate::convert {
 
 struct Options {
-  // Type of the 2-D weights: "f32", "f16", "bf16", "q8_0", or "auto" (keep the source's
-  // f32/f16/bf16). 1-D tensors (norms, biases) are always written as f32.
+  // Type of the 2-D weights: one of out_type_names(), "auto" keeping the source's
+  // f32/f16/bf16. 1-D tensors (norms, biases) are always written as f32.
   std::string out_type = "f16";
   // Write only the tokenizer metadata (plus general.architecture when config.json names a
   // known architecture); no weights are needed.
@@ -25,6 +26,9 @@ struct Options {
   // general.name; empty = the directory's name.
   std::string name;
 };
+
+// The output types, for help and messages: "f32, f16, bf16, q8_0 or auto".
+std::string out_type_names();
 
 // Converts `dir` to a GGUF file at `out_path` (written to out_path + ".tmp", then renamed).
 // Progress and warnings (e.g. skipped tensors) go to `log`, one line each.

@@ -22,17 +22,21 @@ namespace hayate::convert {
 namespace {
 
 struct OutType {
-  bool keep_source = false;  // "auto"
-  GgmlType type = GgmlType::F16;
+  const char* name;
+  bool keep_source;  // "auto"
+  GgmlType type;
 };
 
-OutType parse_out_type(const std::string& s) {
-  if (s == "auto") return {true, GgmlType::F16};
-  if (s == "f32") return {false, GgmlType::F32};
-  if (s == "f16") return {false, GgmlType::F16};
-  if (s == "bf16") return {false, GgmlType::BF16};
-  if (s == "q8_0") return {false, GgmlType::Q8_0};
-  fail(ErrorKind::BadInput, "unknown output type '" + s + "' (expected f32, f16, bf16, q8_0 or auto)");
+// The --outtype choices; their help and the error below are generated from this table.
+constexpr OutType kOutTypes[] = {
+    {"f32", false, GgmlType::F32},   {"f16", false, GgmlType::F16}, {"bf16", false, GgmlType::BF16},
+    {"q8_0", false, GgmlType::Q8_0}, {"auto", true, GgmlType::F16},
+};
+
+const OutType& parse_out_type(const std::string& s) {
+  for (const OutType& t : kOutTypes)
+    if (s == t.name) return t;
+  fail(ErrorKind::BadInput, "unknown output type '" + s + "' (expected " + out_type_names() + ")");
 }
 
 // The general.file_type number of a file whose weights are all of type t (quant/mix.h's table).
@@ -242,8 +246,17 @@ void convert_vocab_only(const std::string& dir, const std::string& out_path, con
 
 }  // namespace
 
+std::string out_type_names() {
+  std::string out;
+  for (size_t i = 0; i < std::size(kOutTypes); ++i) {
+    if (i > 0) out += i + 1 == std::size(kOutTypes) ? " or " : ", ";
+    out += kOutTypes[i].name;
+  }
+  return out;
+}
+
 void convert_hf(const std::string& dir, const std::string& out_path, const Options& opt, std::ostream& log) {
-  const OutType out = parse_out_type(opt.out_type);
+  const OutType& out = parse_out_type(opt.out_type);
   if (opt.vocab_only) {
     convert_vocab_only(dir, out_path, opt, log);
     return;

@@ -1,4 +1,4 @@
-// The transformer forward pass of every supported architecture (llama, qwen2, qwen3), written
+// The transformer forward pass of every architecture of the table (model/model.h), written
 // once over backend operations. Architectural differences are data in HParams and optional
 // weights: QKV biases, per-head q/k norms, rope style, tied embeddings.
 #include "forward/forward.h"

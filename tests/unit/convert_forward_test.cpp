@@ -9,17 +9,16 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "backend/backend.h"
 #include "convert/convert.h"
 #include "convert/safetensors.h"
-#include "gguf/gguf.h"
 #include "forward/forward.h"
+#include "gguf/gguf.h"
 #include "model/model.h"
 
 namespace hayate::convert {
@@ -58,12 +57,11 @@ std::vector<uint8_t> random_f32(size_t n, uint64_t& state, float scale, float of
 
 void make_hf_dir(const std::string& dir, const std::string& hf_arch, bool with_biases) {
   fs::create_directories(dir);
-  const json config = {{"architectures", {hf_arch}},     {"hidden_size", kHidden},
-                       {"intermediate_size", kFf},        {"num_attention_heads", kHeads},
-                       {"num_key_value_heads", kKvHeads}, {"num_hidden_layers", kLayers},
-                       {"vocab_size", kVocab},            {"max_position_embeddings", 256},
-                       {"rms_norm_eps", 1e-5},            {"rope_theta", 100.0},
-                       {"tie_word_embeddings", false}};
+  const json config = {
+      {"architectures", {hf_arch}},    {"hidden_size", kHidden},          {"intermediate_size", kFf},
+      {"num_attention_heads", kHeads}, {"num_key_value_heads", kKvHeads}, {"num_hidden_layers", kLayers},
+      {"vocab_size", kVocab},          {"max_position_embeddings", 256},  {"rms_norm_eps", 1e-5},
+      {"rope_theta", 100.0},           {"tie_word_embeddings", false}};
   std::ofstream(dir + "/config.json") << config.dump();
   std::ofstream(dir + "/tokenizer.json") << R"({"added_tokens": [], "pre_tokenizer": {"type": "ByteLevel"},
       "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})";
@@ -83,7 +81,8 @@ void make_hf_dir(const std::string& dir, const std::string& hf_arch, bool with_b
     add(p + "self_attn.v_proj.weight", {kKvHeads * kHeadDim, kHidden}, 0.3f);
     add(p + "self_attn.o_proj.weight", {kHidden, kHeads * kHeadDim}, 0.3f);
     if (with_biases) {
-      for (const auto& [proj, rows] : {std::pair{"q", kHeads * kHeadDim}, {"k", kKvHeads * kHeadDim}, {"v", kKvHeads * kHeadDim}}) {
+      for (const auto& [proj, rows] :
+           {std::pair{"q", kHeads * kHeadDim}, {"k", kKvHeads * kHeadDim}, {"v", kKvHeads * kHeadDim}}) {
         t.push_back({p + "self_attn." + proj + "_proj.bias", "F32", {rows}, std::vector<uint8_t>(rows * 4, 0)});
       }
     }

@@ -13,16 +13,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "backend/backend.h"
 #include "convert/convert.h"
-#include "gguf/gguf.h"
 #include "forward/forward.h"
+#include "gguf/gguf.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -69,8 +68,8 @@ TEST(ConvertHfReference, ConvertedModelsMatchHuggingFaceLogits) {
   for (const fs::path& dir : dirs) {
     const std::string name = dir.filename().string();
     SCOPED_TRACE(name);
-    const std::string out = (fs::temp_directory_path() / ("hayate_hfref_" + std::to_string(::getpid()) + "_" + name +
-                                                           ".gguf")).string();
+    const std::string out =
+        (fs::temp_directory_path() / ("hayate_hfref_" + std::to_string(::getpid()) + "_" + name + ".gguf")).string();
     Options opt;
     opt.out_type = "f32";
     std::ostringstream log;
