@@ -183,15 +183,14 @@ class ConnectionExchange final : public Exchange {
     finished_ = true;
   }
 
-  void watch(RequestHandle& handle) override { handle.set_notify(waker()); }
-
-  std::function<void()> waker() override {
+  // The engine's thread calls the notify callback: it posts the wake-up to this strand.
+  void watch(RequestHandle& handle) override {
     start_peer_watch(c_);
-    return [weak = std::weak_ptr<Connection>(c_), strand = c_->socket.get_executor()] {
+    handle.set_notify([weak = std::weak_ptr<Connection>(c_), strand = c_->socket.get_executor()] {
       asio::post(strand, [weak] {
         if (auto c = weak.lock()) c->wake.cancel();
       });
-    };
+    });
   }
 
   // A wake-up posted from the engine's thread runs on this strand, and this coroutine holds the

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "engine/session.h"
 #include "model/synth.h"
 #include "support/test_util.h"
 
@@ -159,7 +160,7 @@ TEST(Engine, CancellingOrDroppingAHandleFreesItsBlocks) {
   h->cancel();
   const Collected rest = collect(*h);
   EXPECT_EQ(rest.last.kind, Event::Done);
-  EXPECT_EQ(rest.last.finish_reason, "cancelled");
+  EXPECT_EQ(rest.last.finish_reason, FinishReason::Cancelled);
   EXPECT_LT(rest.tokens.size() + 3, 400u);
   EXPECT_TRUE(wait_until(*engine, no_leaks));
 
@@ -183,7 +184,7 @@ TEST(Engine, RejectsWhenTheQueueIsFullAndPromptsOverTheContext) {
     engine->submit({encode("three"), greedy(4), false});
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::ResourceExhausted);
+    EXPECT_EQ(e.kind(), ErrorKind::Busy) << "a full queue is temporary: 429, not 503";
     EXPECT_NE(std::string(e.what()).find("queue full"), std::string::npos) << e.what();
   }
   running->cancel();
@@ -210,9 +211,14 @@ TEST(Engine, ShutdownDrainsAcceptedRequestsAndRejectsNewOnes) {
   for (auto& h : handles) {
     const Collected c = collect(*h);
     EXPECT_EQ(c.tokens.size(), 8u);
-    EXPECT_EQ(c.last.finish_reason, "length");
+    EXPECT_EQ(c.last.finish_reason, FinishReason::Length);
   }
-  EXPECT_THROW(engine->submit({encode("late"), greedy(4), false}), Error);
+  try {
+    engine->submit({encode("late"), greedy(4), false});
+    FAIL() << "a stopped engine must refuse requests";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
+  }
   EXPECT_TRUE(no_leaks(engine->stats()));
 }
 
@@ -221,7 +227,10 @@ TEST(Engine, ShutdownWithoutDrainEndsRequestsWithAnError) {
   auto h = engine->submit({encode("interrupted"), greedy(400, true), false});
   ASSERT_EQ(h->next(60s)->kind, Event::Token);
   engine->shutdown(false);
-  EXPECT_EQ(collect(*h).last.kind, Event::Error);
+  const Event last = collect(*h).last;
+  EXPECT_EQ(last.kind, Event::Error);
+  EXPECT_EQ(last.finish_reason, FinishReason::Error);
+  EXPECT_EQ(last.error_kind, ErrorKind::Unavailable) << "the server answers 503 shutting_down from the kind";
 }
 
 TEST(Engine, HealthyWhileIdleLongerThanTheStallThreshold) {
@@ -255,7 +264,7 @@ TEST(Engine, AStepStuckPastTheThresholdIsUnhealthyUntilItEnds) {
   EXPECT_GE(stuck.seconds_since_beat, 0.5);
   EXPECT_NE(stuck.problem.find("stuck"), std::string::npos) << stuck.problem;
   release = true;
-  EXPECT_EQ(collect(*h).last.finish_reason, "length");
+  EXPECT_EQ(collect(*h).last.finish_reason, FinishReason::Length);
   const EngineHealth after = engine->health();
   EXPECT_TRUE(after.ok) << after.problem;
 }
@@ -268,6 +277,7 @@ TEST(Engine, ALoopEndedByAnExceptionIsUnhealthyAndEndsItsRequests) {
   auto h = engine->submit({encode("doomed"), greedy(4, true), false});
   const Collected got = collect(*h);
   EXPECT_EQ(got.last.kind, Event::Error);
+  EXPECT_EQ(got.last.error_kind, ErrorKind::Internal);
   EXPECT_NE(got.last.error.find("internal error"), std::string::npos) << got.last.error;
   const EngineHealth dead = engine->health();
   EXPECT_FALSE(dead.ok);

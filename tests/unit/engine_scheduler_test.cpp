@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "engine/scheduler.h"
+#include "engine/session.h"
 #include "model/forward.h"
 #include "model/synth.h"
 #include "support/test_util.h"
@@ -107,7 +108,7 @@ TEST(Scheduler, AdmitsInArrivalOrderUpToMaxRunning) {
   const auto outs = r.step(s1);
   ASSERT_EQ(outs.size(), 2u);
   EXPECT_TRUE(outs[0].finished);  // max_tokens 1
-  EXPECT_EQ(outs[0].finish_reason, "length");
+  EXPECT_EQ(outs[0].finish_reason, FinishReason::Length);
   EXPECT_EQ(outs[0].usage.prompt_tokens, 5);
   EXPECT_EQ(outs[0].usage.completion_tokens, 1);
   Step s2 = r.sched.schedule();
@@ -143,11 +144,11 @@ TEST(Scheduler, RejectsBadRequestsAndAbortFreesBlocks) {
   Step s = r.sched.schedule();
   r.step(s);
   EXPECT_LT(r.blocks.n_free(), 16);
-  const auto out = r.sched.abort(1, "cancelled");
+  const auto out = r.sched.abort(1, FinishReason::Cancelled);
   ASSERT_TRUE(out.has_value());
-  EXPECT_EQ(out->finish_reason, "cancelled");
+  EXPECT_EQ(out->finish_reason, FinishReason::Cancelled);
   EXPECT_EQ(out->usage.completion_tokens, 1);
-  EXPECT_FALSE(r.sched.abort(1, "cancelled").has_value());
+  EXPECT_FALSE(r.sched.abort(1, FinishReason::Cancelled).has_value());
   EXPECT_TRUE(r.sched.idle());
   EXPECT_TRUE(r.no_leaks());
   EXPECT_EQ(r.cache.size(), 2);  // its two full prompt blocks stay cached
@@ -162,7 +163,7 @@ TEST(Scheduler, StopsAtTheContextLength) {
     last = r.step(s);
   }
   ASSERT_EQ(last.size(), 1u);
-  EXPECT_EQ(last[0].finish_reason, "length");
+  EXPECT_EQ(last[0].finish_reason, FinishReason::Length);
   EXPECT_EQ(last[0].usage.completion_tokens, 3);  // as Session: ids fed at positions 10 and 11, then stop
 }
 
@@ -187,14 +188,14 @@ TEST(Scheduler, RandomLoadAlwaysProgressesAndLeaksNothing) {
       }
       if (round < 300 && rng() % 17 == 0 && next_id > 0) {
         const int64_t victim = static_cast<int64_t>(rng() % static_cast<uint32_t>(next_id));
-        if (r.sched.abort(victim, "cancelled")) wanted.erase(victim);
+        if (r.sched.abort(victim, FinishReason::Cancelled)) wanted.erase(victim);
       }
       if (r.sched.idle()) continue;
       Step s = r.sched.schedule();
       ASSERT_FALSE(s.chunks.empty());
       ASSERT_LE(static_cast<int32_t>(s.batch.size()), 12);
       for (const StepOutput& out : r.step(s)) {
-        ASSERT_TRUE(out.finish_reason.empty() || out.finish_reason == "length") << out.finish_reason;
+        ASSERT_TRUE(!out.finished || out.finish_reason == FinishReason::Length) << to_string(out.finish_reason);
         if (out.finished) got[out.seq_id] = out.usage.completion_tokens;
       }
     }
@@ -287,7 +288,7 @@ TEST(Scheduler, FullyCachedPromptRecomputesTheBlockOfItsLastToken) {
         if (out.finished) done = out;
       }
     }
-    EXPECT_EQ(done.finish_reason, "length");
+    EXPECT_EQ(done.finish_reason, FinishReason::Length);
     return std::make_pair(tokens, done.usage.cached_tokens);
   };
   const auto prompt = model_prompt(8, 5);  // exactly two blocks
