@@ -4,18 +4,12 @@
 
 namespace hayate {
 
+static_assert(static_cast<int>(FinishReason::Error) + 1 == kFinishReasons, "kFinishReasons counts FinishReason");
+
 const char* to_string(FinishReason reason) {
-  switch (reason) {
-    case FinishReason::Stop:
-      return "stop";
-    case FinishReason::Length:
-      return "length";
-    case FinishReason::Cancelled:
-      return "cancelled";
-    case FinishReason::Error:
-      return "error";
-  }
-  return "error";
+  static constexpr const char* kNames[kFinishReasons] = {"stop", "length", "cancelled", "error"};
+  const auto i = static_cast<size_t>(reason);
+  return i < static_cast<size_t>(kFinishReasons) ? kNames[i] : "error";
 }
 
 OutputProcessor::OutputProcessor(const GenerateOptions& options, const Tokenizer* tokenizer, int32_t n_ctx)

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/error.h"
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/exchange.h"

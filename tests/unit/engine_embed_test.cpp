@@ -4,35 +4,29 @@
 
 #include <atomic>
 #include <cmath>
-#include <sstream>
 
 #include "core/error.h"
 #include "engine/engine.h"
 #include "model/forward.h"
-#include "model/synth.h"
-#include "support/test_util.h"
+#include "support/engine_support.h"
 
 namespace hayate {
 namespace {
 
-std::unique_ptr<Model> tiny_model() {
-  SynthOptions o;
-  o.n_embd = 128;
-  o.n_layer = 2;
-  o.n_head = 4;
-  o.n_head_kv = 2;
-  o.n_ff = 256;
-  o.n_ctx = 256;
-  const std::string path = test::temp_path("embed.gguf");
-  std::ostringstream log;
-  synth_model(o, path, log);
-  return Model::load(path);
-}
+std::unique_ptr<Model> tiny_model() { return test::make_tiny_model("embed.gguf").model; }
 
 Request embed_request(std::vector<int32_t> tokens) {
   Request r;
   r.kind = RequestKind::Embed;
   r.prompt = std::move(tokens);
+  return r;
+}
+
+Request greedy_request(std::vector<int32_t> prompt, int32_t max_tokens) {
+  Request r;
+  r.prompt = std::move(prompt);
+  r.options.max_tokens = max_tokens;
+  r.options.sampling.temperature = 0;
   return r;
 }
 
@@ -93,11 +87,7 @@ TEST(EngineEmbed, BadInputIsRejected) {
 TEST(EngineEmbed, NotifyFiresForEveryEvent) {
   auto m = tiny_model();
   Engine engine(*m, make_backend("cpu", 1), nullptr);
-  Request r;
-  r.prompt = {1, 2, 3};
-  r.options.max_tokens = 5;
-  r.options.sampling.temperature = 0;
-  auto h = engine.submit(r);
+  auto h = engine.submit(greedy_request({1, 2, 3}, 5));
   std::atomic<int> calls{0};
   h->set_notify([&] { ++calls; });
   int events = 0;
@@ -113,11 +103,7 @@ TEST(EngineEmbed, NotifyFiresForEveryEvent) {
 TEST(EngineEmbed, NotifyFiresForTheEmbeddingBesideAGeneration) {
   auto m = tiny_model();
   Engine engine(*m, make_backend("cpu", 1), nullptr);
-  Request gen;
-  gen.prompt = {1, 2, 3};
-  gen.options.max_tokens = 20;
-  gen.options.sampling.temperature = 0;
-  auto g = engine.submit(gen);
+  auto g = engine.submit(greedy_request({1, 2, 3}, 20));
   auto h = engine.submit(embed_request({4, 5, 6}));
   std::atomic<int> calls{0};
   h->set_notify([&] { ++calls; });

@@ -8,44 +8,21 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "core/error.h"
 #include "engine/session.h"
-#include "model/synth.h"
-#include "support/test_util.h"
+#include "support/engine_support.h"
 
 namespace hayate {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Loaded {
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
-};
-
-Loaded load_synth(int32_t n_embd, int32_t n_layer, int32_t n_ff, const std::string& name) {
-  SynthOptions o;
-  o.n_embd = n_embd;
-  o.n_layer = n_layer;
-  o.n_head = 4;
-  o.n_head_kv = 2;
-  o.n_ff = n_ff;
-  o.n_ctx = 512;
-  o.file_type = "f16";
-  const std::string path = test::temp_path(name);
-  std::ostringstream log;
-  synth_model(o, path, log);
-  Loaded l;
-  l.model = Model::load(path);
-  l.tokenizer = Tokenizer::from_gguf(*l.model->file);
-  return l;
-}
+using Loaded = test::TinyModel;
 
 const Loaded& tiny() {
-  static Loaded l = load_synth(128, 2, 256, "engine-tiny.gguf");
+  static Loaded l = test::make_tiny_model("engine-tiny.gguf", 128, 2, 256, 512);
   return l;
 }
 
@@ -54,13 +31,7 @@ std::unique_ptr<Engine> make_engine(EngineConfig c = {}) {
   return std::make_unique<Engine>(*tiny().model, make_backend("cpu", 2), tiny().tokenizer.get(), c);
 }
 
-GenerateOptions greedy(int32_t max_tokens, bool ignore_eos = false) {
-  GenerateOptions o;
-  o.max_tokens = max_tokens;
-  o.sampling.temperature = 0;
-  o.ignore_eos = ignore_eos;
-  return o;
-}
+using test::greedy;
 
 std::vector<int32_t> encode(const std::string& text) { return tiny().tokenizer->encode(text, true, false); }
 
@@ -313,7 +284,7 @@ TEST(Engine, CountsFinishReasonsAndActiveBlocks) {
 // Not a pass/fail check: aggregate decode throughput with 8 streams against 1, for the record
 // (best of three runs each, since the machine may be shared).
 TEST(Engine, ThroughputEightStreamsVersusOne) {
-  static Loaded model256 = load_synth(256, 4, 768, "engine-256.gguf");
+  static Loaded model256 = test::make_tiny_model("engine-256.gguf", 256, 4, 768, 512);
   const int32_t n_tokens = 128;
   auto measure = [&](int streams) {
     double best = 0;

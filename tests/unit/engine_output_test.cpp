@@ -6,13 +6,11 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
-#include <sstream>
 
 #include "engine/engine.h"
 #include "engine/output.h"
 #include "engine/session.h"
-#include "model/synth.h"
-#include "support/test_util.h"
+#include "support/engine_support.h"
 
 namespace hayate {
 namespace {
@@ -42,13 +40,7 @@ class EndAfter : public Constraint {
   int left_;
 };
 
-GenerateOptions greedy(int32_t max_tokens) {
-  GenerateOptions o;
-  o.max_tokens = max_tokens;
-  o.sampling.temperature = 0;
-  o.ignore_eos = true;
-  return o;
-}
+GenerateOptions greedy(int32_t max_tokens) { return test::greedy(max_tokens, true); }
 
 TEST(OutputProcessor, FinishReasonsHaveTheWireNames) {
   EXPECT_STREQ(to_string(FinishReason::Stop), "stop");
@@ -118,30 +110,9 @@ TEST(OutputProcessor, ConstraintMasksACopyAndCanEndTheSequence) {
 
 // ---- on both paths, with a model ----
 
-struct Loaded {
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
-};
-
-const Loaded& tiny() {
-  static Loaded l = [] {
-    SynthOptions o;
-    o.n_embd = 128;
-    o.n_layer = 2;
-    o.n_head = 4;
-    o.n_head_kv = 2;
-    o.n_ff = 256;
-    o.n_ctx = 256;
-    o.file_type = "f16";
-    const std::string path = test::temp_path("output-tiny.gguf");
-    std::ostringstream log;
-    synth_model(o, path, log);
-    Loaded r;
-    r.model = Model::load(path);
-    r.tokenizer = Tokenizer::from_gguf(*r.model->file);
-    return r;
-  }();
-  return l;
+const test::TinyModel& tiny() {
+  static test::TinyModel m = test::make_tiny_model("output-tiny.gguf");
+  return m;
 }
 
 std::vector<int32_t> prompt_ids() { return tiny().tokenizer->encode("constrain me", true, false); }

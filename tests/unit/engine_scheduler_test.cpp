@@ -5,27 +5,19 @@
 #include <map>
 #include <numeric>
 #include <random>
-#include <sstream>
 
 #include "core/error.h"
 #include "engine/scheduler.h"
 #include "engine/session.h"
 #include "model/forward.h"
-#include "model/synth.h"
-#include "support/test_util.h"
+#include "support/engine_support.h"
 
 namespace hayate {
 namespace {
 
 constexpr int32_t kVocab = 8;
 
-GenerateOptions greedy(int32_t max_tokens) {
-  GenerateOptions o;
-  o.max_tokens = max_tokens;
-  o.sampling.temperature = 0;
-  o.ignore_eos = true;
-  return o;
-}
+GenerateOptions greedy(int32_t max_tokens) { return test::greedy(max_tokens, true); }
 
 std::vector<int32_t> prompt_of(int n, int32_t salt) {
   std::vector<int32_t> t;
@@ -208,20 +200,7 @@ TEST(Scheduler, RandomLoadAlwaysProgressesAndLeaksNothing) {
 // ---- with a model ----
 
 const Model& tiny_model() {
-  static std::unique_ptr<Model> m = [] {
-    SynthOptions o;
-    o.n_embd = 128;
-    o.n_layer = 2;
-    o.n_head = 4;
-    o.n_head_kv = 2;
-    o.n_ff = 256;
-    o.n_ctx = 256;
-    o.file_type = "f32";
-    const std::string path = test::temp_path("sched-tiny.gguf");
-    std::ostringstream log;
-    synth_model(o, path, log);
-    return Model::load(path);
-  }();
+  static std::unique_ptr<Model> m = test::make_tiny_model("sched-tiny.gguf", 128, 2, 256, 256, "f32").model;
   return *m;
 }
 
