@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <utility>
 
 #include "core/error.h"
@@ -223,10 +224,11 @@ void Engine::run_loop() {
       std::lock_guard inbox(cancels_->mu);
       cancelled.swap(cancels_->ids);
     }
-    std::vector<Incoming> embeds;
-    for (Incoming& in : fresh)
-      if (in.request.kind == RequestKind::Embed) embeds.push_back(std::move(in));
-    std::erase_if(fresh, [](const Incoming& in) { return in.request.kind == RequestKind::Embed; });
+    // Generations go to the scheduler; embeddings run here, between steps, in arrival order.
+    const auto split = std::stable_partition(
+        fresh.begin(), fresh.end(), [](const Incoming& in) { return in.request.kind == RequestKind::Generate; });
+    std::vector<Incoming> embeds(std::make_move_iterator(split), std::make_move_iterator(fresh.end()));
+    fresh.erase(split, fresh.end());
     admit(fresh);
     if (stop_now) {
       const std::string why = "the engine shut down before the request finished";

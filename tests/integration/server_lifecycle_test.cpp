@@ -187,6 +187,25 @@ TEST(ServerLifecycle, SigtermLetsARunningRequestFinish) {
   EXPECT_NE(s.log().find("draining"), std::string::npos) << s.log();
 }
 
+// Past the drain timeout the engine ends what still runs with an Error event of kind
+// Unavailable: the client gets 503 shutting_down from that kind (not 500, and not from the text).
+TEST(ServerLifecycle, RequestCutByTheDrainTimeoutIs503ShuttingDown) {
+  ServerProcess s(slow({"--drain-timeout", "0.3"}));
+  auto response = std::async(std::launch::async, [port = s.port()] {
+    return http_post(port, "/v1/chat/completions", long_request(1500, false));
+  });
+  using M = std::map<std::string, double>;
+  ASSERT_TRUE(metrics_reach(
+      s, [](M m) { return m["hayate_running_sequences"] == 1; }, std::chrono::seconds(5)));
+  s.signal(SIGTERM);
+  const HttpResponse r = response.get();
+  EXPECT_EQ(r.status, 503) << r.body;
+  const json j = json::parse(r.body);
+  EXPECT_EQ(j["error"]["code"], "shutting_down") << r.body;
+  EXPECT_EQ(j["error"]["type"], "server_error") << r.body;
+  EXPECT_EQ(s.wait_exit(std::chrono::seconds(10)), 0) << s.log();
+}
+
 TEST(ServerLifecycle, IdleConnectionsAreClosed) {
   ServerProcess s({"--idle-timeout", "0.2"});
   HttpClient quiet("127.0.0.1", s.port());
