@@ -14,6 +14,7 @@
 #include <boost/beast/http/write.hpp>
 #include <cctype>
 
+#include "core/clock.h"
 #include "server/gzip.h"
 
 namespace hayate::server {
@@ -289,7 +290,7 @@ awaitable<> respond_and_close(const std::shared_ptr<Connection>& c, int status, 
 }
 
 void log_request(const ConnectionExchange& ex, ServerState& st, const std::string& route) {
-  const double seconds = std::chrono::duration<double>(Clock::now() - ex.started()).count();
+  const double seconds = seconds_since(ex.started());
   const int status = ex.status();
   st.metrics().request_done(route, status, seconds);
   const auto ms = static_cast<int64_t>(seconds * 1000);
