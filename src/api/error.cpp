@@ -44,24 +44,8 @@ std::string error_json(const ApiError& e) {
 }
 
 ApiError from_error(const hayate::Error& e) {
-  const int status = http_status(e.kind());
-  switch (e.kind()) {
-    case ErrorKind::BadInput:
-      return ApiError(status, e.what());
-    case ErrorKind::NotFound:
-      return ApiError(status, e.what(), "invalid_request_error", "", "not_found");
-    case ErrorKind::Unsupported:
-      return ApiError(status, e.what(), "invalid_request_error", "", "unsupported");
-    case ErrorKind::ResourceExhausted:
-      // A full queue is temporary back-pressure: 429 tells clients to retry later (OpenAI's
-      // SDKs back off on it); anything else exhausted (KV cache, shutting down) is the server's.
-      if (std::string_view(e.what()).starts_with("queue full"))
-        return ApiError(429, e.what(), "server_busy", "", "queue_full");
-      return ApiError(status, e.what(), "server_error", "", "resource_exhausted");
-    case ErrorKind::Internal:
-      break;
-  }
-  return ApiError(status, e.what(), "server_error", "", "internal_error");
+  const ErrorKindInfo& k = error_kind_info(e.kind());
+  return ApiError(k.http_status, e.what(), k.http_type, "", k.http_code);
 }
 
 std::string new_request_id(std::string_view prefix) {

@@ -37,9 +37,9 @@ struct ApiError : std::runtime_error {
            std::string code = "");
 };
 std::string error_json(const ApiError& e);
-// BadInput 400 invalid_request_error; NotFound 404 (code "not_found"); Unsupported 422 (code
-// "unsupported"); ResourceExhausted "queue full ..." 429 server_busy (code "queue_full"), other
-// ResourceExhausted 503 server_error (code "resource_exhausted"); Internal 500 server_error.
+// Status, type and code from the error's kind (core/error.cpp's table), never from its text:
+// BadInput 400 invalid_request_error, Busy 429 server_busy "queue_full", Unavailable 503
+// "shutting_down", Timeout 504 "timeout", Internal 500 "internal_error", ...
 ApiError from_error(const hayate::Error& e);
 
 // content may be a string or an array of {type:"text", text} parts (text parts concatenated);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "backend/backend.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "engine/session.h"
@@ -19,8 +20,6 @@ namespace hayate::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 struct Test {
   bool generation = false;  // tg (decode steps) rather than pp (one prompt)

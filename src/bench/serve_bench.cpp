@@ -13,6 +13,7 @@
 
 #include "bench/poisson.h"
 #include "bench/prometheus_text.h"
+#include "core/clock.h"
 #include "core/error.h"
 
 namespace hayate::bench {
@@ -20,8 +21,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using boost::system::error_code;
-
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 // A countdown a coroutine can wait for: the other coroutines call done() as they finish.
 class Latch {

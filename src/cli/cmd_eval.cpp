@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "engine/session.h"
 #include "eval/openai_client.h"
@@ -31,10 +32,6 @@ void write_json_file(const std::string& path, const json& j) {
   if (!f) fail(ErrorKind::BadInput, path + ": cannot open for writing");
   f << j.dump(-1, ' ', false, json::error_handler_t::replace) << "\n";
   if (!f) fail(ErrorKind::ResourceExhausted, path + ": write failed");
-}
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 // --- perplexity --------------------------------------------------------------------------------

@@ -80,7 +80,7 @@ void run(const RunOptions& o) {
     j["prompt_ids"] = prompt;
     j["ids"] = r.tokens;
     j["text"] = r.text;
-    j["finish_reason"] = r.finish_reason;
+    j["finish_reason"] = to_string(r.finish_reason);
     j["prompt_tokens_per_second"] = pp;
     j["generation_tokens_per_second"] = tg;
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -89,7 +89,7 @@ void run(const RunOptions& o) {
   }
   std::cerr << "hayate: prompt " << r.n_prompt << " tokens in " << r.prompt_seconds << " s (" << pp
             << " tok/s); generated " << r.tokens.size() << " tokens in " << r.gen_seconds << " s (" << tg
-            << " tok/s); finish: " << r.finish_reason << "\n"
+            << " tok/s); finish: " << to_string(r.finish_reason) << "\n"
             << "hayate: model " << lm.model->hp.arch << ", weights " << human_bytes(lm.model->weight_bytes())
             << " mapped, KV cache " << human_bytes(session.kv_bytes()) << ", resident memory "
             << human_bytes(resident_memory_bytes()) << " (peak " << human_bytes(peak_resident_memory_bytes())
@@ -149,8 +149,8 @@ void add_chat_command(CLI::App& app) {
           session.generate(ids, o->gen, lm.tokenizer.get(), [](const std::string& t) { std::cout << t << std::flush; });
       std::cout << "\n";
       // The end-of-turn token closes the assistant turn in the cache, as the template expects.
-      if (r.finish_reason == "stop" && !r.tokens.empty() && lm.tokenizer->is_end_of_generation(r.tokens.back()) &&
-          session.n_past() < session.n_ctx()) {
+      if (r.finish_reason == FinishReason::Stop && !r.tokens.empty() &&
+          lm.tokenizer->is_end_of_generation(r.tokens.back()) && session.n_past() < session.n_ctx()) {
         const int32_t eot = r.tokens.back();
         session.feed(std::span<const int32_t>(&eot, 1), false);
       }

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     return hayate::exit_code(e.kind());
   } catch (const std::exception& e) {
     std::cerr << "hayate: internal error: " << e.what() << "\n";
-    return 70;
+    return hayate::exit_code(hayate::ErrorKind::Internal);
   }
   return 0;
 }

@@ -1,53 +1,35 @@
 #include "core/error.h"
 
+#include <iterator>
+
 namespace hayate {
+namespace {
 
-const char* kind_name(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::BadInput:
-      return "bad input";
-    case ErrorKind::NotFound:
-      return "not found";
-    case ErrorKind::Unsupported:
-      return "unsupported";
-    case ErrorKind::ResourceExhausted:
-      return "resource exhausted";
-    case ErrorKind::Internal:
-      return "internal error";
-  }
-  return "error";
+// Exit codes after sysexits.h where one fits (69 unavailable, 70 software, 75 try again).
+// A full queue is 429, so clients (OpenAI's SDKs) back off and retry; shutting down is 503.
+constexpr ErrorKindInfo kKinds[] = {
+    {ErrorKind::BadInput, "bad input", 2, 400, "invalid_request_error", ""},
+    {ErrorKind::NotFound, "not found", 3, 404, "invalid_request_error", "not_found"},
+    {ErrorKind::Unsupported, "unsupported", 4, 422, "invalid_request_error", "unsupported"},
+    {ErrorKind::ResourceExhausted, "resource exhausted", 5, 503, "server_error", "resource_exhausted"},
+    {ErrorKind::Busy, "busy", 75, 429, "server_busy", "queue_full"},
+    {ErrorKind::Unavailable, "unavailable", 69, 503, "server_error", "shutting_down"},
+    {ErrorKind::Timeout, "timed out", 75, 504, "server_error", "timeout"},
+    {ErrorKind::Internal, "internal error", 70, 500, "server_error", "internal_error"},
+};
+
+constexpr bool in_kind_order() {
+  for (size_t i = 0; i < std::size(kKinds); ++i)
+    if (static_cast<size_t>(kKinds[i].kind) != i) return false;
+  return std::size(kKinds) == static_cast<size_t>(ErrorKind::Internal) + 1;
 }
+static_assert(in_kind_order(), "kKinds has one row per ErrorKind, in the enum's order");
 
-int exit_code(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::BadInput:
-      return 2;
-    case ErrorKind::NotFound:
-      return 3;
-    case ErrorKind::Unsupported:
-      return 4;
-    case ErrorKind::ResourceExhausted:
-      return 5;
-    case ErrorKind::Internal:
-      return 70;
-  }
-  return 1;
-}
+}  // namespace
 
-int http_status(ErrorKind kind) {
-  switch (kind) {
-    case ErrorKind::BadInput:
-      return 400;
-    case ErrorKind::NotFound:
-      return 404;
-    case ErrorKind::Unsupported:
-      return 422;
-    case ErrorKind::ResourceExhausted:
-      return 503;
-    case ErrorKind::Internal:
-      return 500;
-  }
-  return 500;
+const ErrorKindInfo& error_kind_info(ErrorKind kind) {
+  const auto i = static_cast<size_t>(kind);
+  return i < std::size(kKinds) ? kKinds[i] : kKinds[static_cast<size_t>(ErrorKind::Internal)];
 }
 
 }  // namespace hayate

@@ -3,88 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
 #include <utility>
 
 #include "core/error.h"
 #include "forward/forward.h"
 
 namespace hayate {
-
-// ---- RequestHandle ----
-
-std::optional<Event> RequestHandle::pop_locked() {
-  if (events_.empty()) return std::nullopt;
-  Event e = std::move(events_.front());
-  events_.pop_front();
-  return e;
-}
-
-std::optional<Event> RequestHandle::next() {
-  std::unique_lock lk(mu_);
-  cv_.wait(lk, [&] { return !events_.empty() || final_queued_; });
-  return pop_locked();
-}
-
-std::optional<Event> RequestHandle::next(std::chrono::milliseconds timeout) {
-  std::unique_lock lk(mu_);
-  cv_.wait_for(lk, timeout, [&] { return !events_.empty() || final_queued_; });
-  return pop_locked();
-}
-
-RequestHandle::~RequestHandle() {
-  if (!final_queued_) post_cancel();  // nobody is listening any more
-}
-
-void RequestHandle::post_cancel() {
-  if (!inbox_) return;
-  std::lock_guard lk(inbox_->mu);
-  inbox_->ids.push_back(id_);
-}
-
-void RequestHandle::cancel() {
-  {
-    std::lock_guard lk(mu_);
-    if (cancelled_ || final_queued_) return;
-    cancelled_ = true;
-  }
-  post_cancel();
-}
-
-bool RequestHandle::cancelled() const {
-  std::lock_guard lk(mu_);
-  return cancelled_;
-}
-
-bool RequestHandle::finished() const {
-  std::lock_guard lk(mu_);
-  return final_queued_;
-}
-
-void RequestHandle::push(Event e) {
-  std::function<void()> notify;
-  {
-    std::lock_guard lk(mu_);
-    if (final_queued_) return;
-    if (e.kind != Event::Token) final_queued_ = true;
-    events_.push_back(std::move(e));
-    notify = notify_;
-  }
-  cv_.notify_all();
-  if (notify) notify();
-}
-
-void RequestHandle::set_notify(std::function<void()> notify) {
-  bool pending;
-  {
-    std::lock_guard lk(mu_);
-    notify_ = notify;
-    pending = !events_.empty();
-  }
-  if (pending && notify) notify();
-}
-
-// ---- Engine ----
-
 namespace {
 
 EngineConfig resolve(EngineConfig c, const Model& model) {
@@ -128,32 +53,21 @@ Engine::Engine(const Model& model, std::unique_ptr<Backend> backend, const Token
 Engine::~Engine() { shutdown(false); }
 
 std::shared_ptr<RequestHandle> Engine::submit(Request request) {
-  const auto n = static_cast<int64_t>(request.prompt.size());
-  if (n == 0) fail(ErrorKind::BadInput, "the prompt is empty; give at least one token");
-  if (n > config_.n_ctx)
-    fail(ErrorKind::BadInput, "the prompt has " + std::to_string(n) + " tokens, over the context size of " +
-                                  std::to_string(config_.n_ctx) + "; shorten it");
-  for (int32_t t : request.prompt)
-    if (t < 0 || t >= model_.hp.n_vocab)
-      fail(ErrorKind::BadInput, "prompt token id " + std::to_string(t) + " is outside the vocabulary (size " +
-                                    std::to_string(model_.hp.n_vocab) + ")");
-  request.options.sampling.validate();
-  if (request.options.max_tokens < 0) fail(ErrorKind::BadInput, "max tokens must not be negative");
-
+  validate(request, {config_.n_ctx, model_.hp.n_vocab});
   std::unique_lock lk(mu_);
   if (!loop_error_.empty()) fail(ErrorKind::Internal, "the engine stopped after an internal error: " + loop_error_);
-  if (!accepting_) fail(ErrorKind::ResourceExhausted, "the engine is shutting down and takes no new requests");
-  if (request.options.max_tokens == 0) {  // nothing to generate, nothing to queue
+  if (!accepting_) fail(ErrorKind::Unavailable, "the engine is shutting down and takes no new requests");
+  if (request.kind == RequestKind::Generate && request.options.max_tokens == 0) {  // nothing to queue
     const auto handle = std::make_shared<RequestHandle>(next_id_++);
     Event done;
     done.kind = Event::Done;
-    done.finish_reason = "length";
-    done.usage.prompt_tokens = static_cast<int32_t>(n);
+    done.finish_reason = FinishReason::Length;
+    done.usage.prompt_tokens = static_cast<int32_t>(request.prompt.size());
     handle->push(std::move(done));
     return handle;
   }
   if (static_cast<int64_t>(incoming_.size()) + n_waiting_ >= config_.max_waiting)
-    fail(ErrorKind::ResourceExhausted,
+    fail(ErrorKind::Busy,
          "queue full: " + std::to_string(config_.max_waiting) + " requests are already waiting; retry later");
   const auto handle = std::make_shared<RequestHandle>(next_id_++, cancels_);
   incoming_.push_back(Incoming{handle->id(), std::move(request), handle});
@@ -173,55 +87,53 @@ void Engine::shutdown(bool drain) {
   if (thread_.joinable()) thread_.join();
 }
 
-std::future<std::vector<float>> Engine::embed(std::vector<int32_t> tokens) {
-  if (tokens.empty()) fail(ErrorKind::BadInput, "the input to embed is empty");
-  if (static_cast<int64_t>(tokens.size()) > config_.n_ctx)
-    fail(ErrorKind::BadInput, "the input has " + std::to_string(tokens.size()) + " tokens, over the context size of " +
-                                  std::to_string(config_.n_ctx) + "; shorten it");
-  for (int32_t t : tokens)
-    if (t < 0 || t >= model_.hp.n_vocab)
-      fail(ErrorKind::BadInput, "token id " + std::to_string(t) + " is outside the vocabulary (size " +
-                                    std::to_string(model_.hp.n_vocab) + ")");
-  EmbedJob job{std::move(tokens), {}};
-  auto result = job.result.get_future();
-  {
-    std::lock_guard lk(mu_);
-    if (!loop_error_.empty()) fail(ErrorKind::Internal, "the engine stopped after an internal error: " + loop_error_);
-    if (!accepting_) fail(ErrorKind::ResourceExhausted, "the engine is shutting down and takes no new requests");
-    embed_jobs_.push_back(std::move(job));
+std::vector<float> Engine::embed(const std::vector<int32_t>& tokens) {
+  const int32_t bs = config_.block_size;
+  const int32_t n_blocks = (config_.n_ctx + bs - 1) / bs;
+  if (!embed_kv_) embed_kv_ = backend_->make_kv_cache(model_.hp, n_blocks, bs);
+  BatchSequence seq;
+  for (int32_t b = 0; b < n_blocks; ++b) seq.block_table.push_back(b);
+  std::vector<double> sum(static_cast<size_t>(model_.hp.n_embd), 0.0);
+  const size_t chunk = static_cast<size_t>(config_.max_batch_tokens);
+  for (size_t start = 0; start < tokens.size(); start += chunk) {
+    Batch batch;
+    batch.sequences.push_back(seq);
+    const size_t end = std::min(tokens.size(), start + chunk);
+    for (size_t i = start; i < end; ++i) batch.add(tokens[i], static_cast<int32_t>(i), 0, true);
+    const std::vector<float> hidden = forward_hidden(model_, batch, *embed_kv_, *backend_);
+    for (size_t r = 0; r < end - start; ++r)
+      for (size_t d = 0; d < sum.size(); ++d) sum[d] += hidden[r * sum.size() + d];
   }
-  wake_.notify_one();
-  return result;
+  double norm = 0;
+  for (double v : sum) norm += v * v;
+  norm = std::sqrt(norm);
+  std::vector<float> out(sum.size());
+  for (size_t d = 0; d < sum.size(); ++d) out[d] = norm > 0 ? static_cast<float>(sum[d] / norm) : 0.0f;
+  return out;
 }
 
-void Engine::run_embeddings(std::vector<EmbedJob>& jobs) {
-  for (EmbedJob& job : jobs) {
+// Each embedding answers with one Embedding event and Done, or with an Error event.
+void Engine::run_embeddings(std::vector<Incoming>& embeds) {
+  for (Incoming& in : embeds) {
     beat();
+    const std::shared_ptr<RequestHandle> h = in.handle.lock();
+    if (!h) continue;  // nobody wants it any more
+    Event done;
+    done.kind = Event::Done;
+    done.usage.prompt_tokens = static_cast<int32_t>(in.request.prompt.size());
+    if (h->cancelled()) {
+      done.finish_reason = FinishReason::Cancelled;
+      h->push(std::move(done));
+      continue;
+    }
     try {
-      const int32_t bs = config_.block_size;
-      const int32_t n_blocks = (config_.n_ctx + bs - 1) / bs;
-      if (!embed_kv_) embed_kv_ = backend_->make_kv_cache(model_.hp, n_blocks, bs);
-      BatchSequence seq;
-      for (int32_t b = 0; b < n_blocks; ++b) seq.block_table.push_back(b);
-      std::vector<double> sum(static_cast<size_t>(model_.hp.n_embd), 0.0);
-      const size_t chunk = static_cast<size_t>(config_.max_batch_tokens);
-      for (size_t start = 0; start < job.tokens.size(); start += chunk) {
-        Batch batch;
-        batch.sequences.push_back(seq);
-        const size_t end = std::min(job.tokens.size(), start + chunk);
-        for (size_t i = start; i < end; ++i) batch.add(job.tokens[i], static_cast<int32_t>(i), 0, true);
-        const std::vector<float> hidden = forward_hidden(model_, batch, *embed_kv_, *backend_);
-        for (size_t r = 0; r < end - start; ++r)
-          for (size_t d = 0; d < sum.size(); ++d) sum[d] += hidden[r * sum.size() + d];
-      }
-      double norm = 0;
-      for (double v : sum) norm += v * v;
-      norm = std::sqrt(norm);
-      std::vector<float> out(sum.size());
-      for (size_t d = 0; d < sum.size(); ++d) out[d] = norm > 0 ? static_cast<float>(sum[d] / norm) : 0.0f;
-      job.result.set_value(std::move(out));
-    } catch (...) {
-      job.result.set_exception(std::current_exception());
+      Event e;
+      e.kind = Event::Embedding;
+      e.embedding = embed(in.request.prompt);
+      h->push(std::move(e));
+      h->push(std::move(done));
+    } catch (const std::exception& ex) {
+      h->push(error_event(kind_of(ex), ex.what()));
     }
   }
 }
@@ -280,23 +192,13 @@ void Engine::loop_died(const std::string& why) {
   }
   const std::string message = "the engine stopped after an internal error: " + why;
   for (Incoming& in : queued)
-    if (auto h = in.handle.lock()) {
-      Event err;
-      err.kind = Event::Error;
-      err.error = message;
-      h->push(std::move(err));
-    }
+    if (auto h = in.handle.lock()) h->push(error_event(ErrorKind::Internal, message));
   try {
-    end_all(message);
+    end_all(ErrorKind::Internal, message);
   } catch (...) {
   }
   for (auto& [id, live] : live_)
-    if (auto h = live.handle.lock()) {
-      Event err;
-      err.kind = Event::Error;
-      err.error = message;
-      h->push(std::move(err));
-    }
+    if (auto h = live.handle.lock()) h->push(error_event(ErrorKind::Internal, message));
   live_.clear();
 }
 
@@ -307,16 +209,13 @@ void Engine::run_loop() {
   for (;;) {
     beat();
     std::vector<Incoming> fresh;
-    std::vector<EmbedJob> jobs;
     std::vector<int64_t> cancelled;
     bool draining, stop_now;
     {
       std::unique_lock lk(mu_);
-      while (!wake_.wait_for(
-          lk, idle_beat, [&] { return draining_ || !incoming_.empty() || !embed_jobs_.empty() || !scheduler_.idle(); }))
+      while (!wake_.wait_for(lk, idle_beat, [&] { return draining_ || !incoming_.empty() || !scheduler_.idle(); }))
         beat();
       fresh.swap(incoming_);
-      jobs.swap(embed_jobs_);
       n_waiting_ += static_cast<int32_t>(fresh.size());
       draining = draining_;
       stop_now = stop_now_;
@@ -325,13 +224,21 @@ void Engine::run_loop() {
       std::lock_guard inbox(cancels_->mu);
       cancelled.swap(cancels_->ids);
     }
+    // Generations go to the scheduler; embeddings run here, between steps, in arrival order.
+    const auto split = std::stable_partition(
+        fresh.begin(), fresh.end(), [](const Incoming& in) { return in.request.kind == RequestKind::Generate; });
+    std::vector<Incoming> embeds(std::make_move_iterator(split), std::make_move_iterator(fresh.end()));
+    fresh.erase(split, fresh.end());
     admit(fresh);
-    run_embeddings(jobs);
     if (stop_now) {
-      end_all("the engine shut down before the request finished");
+      const std::string why = "the engine shut down before the request finished";
+      for (Incoming& in : embeds)
+        if (auto h = in.handle.lock()) h->push(error_event(ErrorKind::Unavailable, why));
+      end_all(ErrorKind::Unavailable, why);
       publish_stats(0, 0);
       return;
     }
+    run_embeddings(embeds);
     reap_cancelled(cancelled);
     if (scheduler_.idle()) {
       publish_stats(0, 0);
@@ -341,7 +248,7 @@ void Engine::run_loop() {
     try {
       step();
     } catch (const std::exception& e) {  // a bug: end what is running rather than the process
-      end_all(std::string("internal error in the engine: ") + e.what());
+      end_all(ErrorKind::Internal, std::string("internal error in the engine: ") + e.what());
     }
   }
 }
@@ -352,12 +259,7 @@ void Engine::admit(std::vector<Incoming>& fresh) {
       scheduler_.add(in.id, std::move(in.request.prompt), in.request.options);
       live_[in.id] = Live{in.handle, in.request.logprobs};
     } catch (const std::exception& e) {  // submit validated it, so this is unexpected
-      if (auto h = in.handle.lock()) {
-        Event err;
-        err.kind = Event::Error;
-        err.error = e.what();
-        h->push(std::move(err));
-      }
+      if (auto h = in.handle.lock()) h->push(error_event(kind_of(e), e.what()));
     }
   }
 }
@@ -366,14 +268,14 @@ void Engine::reap_cancelled(const std::vector<int64_t>& gone) {
   if (gone.empty()) return;
   std::vector<StepOutput> outs;
   for (int64_t id : gone)
-    if (auto out = scheduler_.abort(id, "cancelled")) outs.push_back(std::move(*out));
+    if (auto out = scheduler_.abort(id, FinishReason::Cancelled)) outs.push_back(std::move(*out));
   if (!outs.empty()) deliver(outs, 0, 0);
 }
 
-void Engine::end_all(const std::string& why) {
+void Engine::end_all(ErrorKind kind, const std::string& why) {
   std::vector<StepOutput> outs;
   for (int64_t id : scheduler_.sequence_ids())
-    if (auto out = scheduler_.abort(id, "error", why)) outs.push_back(std::move(*out));
+    if (auto out = scheduler_.abort(id, FinishReason::Error, kind, why)) outs.push_back(std::move(*out));
   deliver(outs, 0, 0);
 }
 
@@ -392,7 +294,7 @@ void Engine::step() {
     for (const ScheduledChunk& c : s.chunks) ids.push_back(c.seq->id);
     std::vector<StepOutput> outs;
     for (int64_t id : ids)
-      if (auto out = scheduler_.abort(id, "error", why)) outs.push_back(std::move(*out));
+      if (auto out = scheduler_.abort(id, FinishReason::Error, kind_of(e), why)) outs.push_back(std::move(*out));
     deliver(outs, static_cast<int32_t>(s.batch.size()), static_cast<int32_t>(s.chunks.size()));
     return;
   }
@@ -407,8 +309,7 @@ void Engine::deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, 
   for (const StepOutput& out : outs) {
     if (!out.finished) continue;
     ++n_finished_;
-    const std::string& r = out.finish_reason;
-    ++n_by_reason_[r == "stop" ? 0 : r == "length" ? 1 : r == "cancelled" ? 2 : 3];
+    ++n_by_reason_[static_cast<int>(out.finish_reason)];
   }
   publish_stats(batch_tokens, batch_sequences);
   for (const StepOutput& out : outs) push_events(out);
@@ -428,10 +329,13 @@ void Engine::push_events(const StepOutput& out) {
     }
     if (out.finished) {
       Event e;
-      e.kind = out.finish_reason == "error" ? Event::Error : Event::Done;
-      e.finish_reason = out.finish_reason;
+      if (out.finish_reason == FinishReason::Error) {
+        e = error_event(out.error_kind, out.error);
+      } else {
+        e.kind = Event::Done;
+        e.finish_reason = out.finish_reason;
+      }
       e.usage = out.usage;
-      e.error = out.error;
       h->push(std::move(e));
     }
   }
@@ -457,10 +361,10 @@ void Engine::publish_stats(int32_t batch_tokens, int32_t batch_sequences) {
   st.tokens_generated = scheduler_.n_generated();
   st.preemptions = scheduler_.n_preemptions();
   st.requests_finished = n_finished_;
-  st.finished_stop = n_by_reason_[0];
-  st.finished_length = n_by_reason_[1];
-  st.finished_cancelled = n_by_reason_[2];
-  st.finished_error = n_by_reason_[3];
+  st.finished_stop = n_by_reason_[static_cast<int>(FinishReason::Stop)];
+  st.finished_length = n_by_reason_[static_cast<int>(FinishReason::Length)];
+  st.finished_cancelled = n_by_reason_[static_cast<int>(FinishReason::Cancelled)];
+  st.finished_error = n_by_reason_[static_cast<int>(FinishReason::Error)];
   if (batch_tokens > 0) {
     ++st.steps;
     st.batch_tokens += batch_tokens;

@@ -1,19 +1,16 @@
 // The serving engine: one object owning the backend, the paged KV cache, the block manager, the
-// prefix cache and the scheduler, running continuous batching on its own thread. Requests come
-// in through a thread-safe queue; each streams its tokens back through its own RequestHandle.
-// The HTTP server, the CLI and the benchmarks are all clients of this API.
+// prefix cache and the scheduler, running continuous batching on its own thread. Requests
+// (generations and embeddings, request.h) come in through a thread-safe queue; each streams its
+// events back through its own RequestHandle. The HTTP server, the CLI and the benchmarks are all
+// clients of this API.
 #pragma once
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <future>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -22,8 +19,8 @@
 #include "backend/backend.h"
 #include "engine/block_manager.h"
 #include "engine/prefix_cache.h"
+#include "engine/request.h"
 #include "engine/scheduler.h"
-#include "engine/session.h"
 
 namespace hayate {
 
@@ -33,7 +30,7 @@ struct EngineConfig {
   int32_t kv_blocks = 0;    // KV cache size in blocks; 0: two full contexts. Must hold one context.
   int32_t max_batch_tokens = 512;
   int32_t max_running = 16;
-  int32_t max_waiting = 256;  // more queued requests: submit throws Error(ResourceExhausted, "queue full ...")
+  int32_t max_waiting = 256;  // more queued requests: submit throws Error(Busy, "queue full ...")
   bool prefix_caching = true;
   // health(): a loop that has not beaten its heartbeat for this long is stuck. It beats between
   // steps and while it waits for work, so this must exceed the longest step (a full prefill chunk
@@ -42,69 +39,6 @@ struct EngineConfig {
   // Tests: runs on the loop thread inside every step, just before the forward pass (it may sleep,
   // to make a slow or stuck step, or throw).
   std::function<void()> before_forward{};
-};
-
-struct Request {
-  std::vector<int32_t> prompt;
-  GenerateOptions options;
-  bool logprobs = false;  // fill Event::sample's alternatives (options.sampling.n_logprobs of them)
-};
-
-struct Event {
-  enum Kind { Token, Done, Error } kind = Token;
-  int32_t token = -1;         // Token
-  std::string text;           // Token: text safe to show now, possibly empty
-  SampleResult sample{};      // Token: the id and its log-probability (alternatives with logprobs)
-  std::string finish_reason;  // Done: "stop", "length" or "cancelled"
-  Usage usage;                // Done and Error
-  std::string error;          // Error
-};
-
-// The ids of requests whose clients cancelled them or dropped their handles, for the engine to
-// end at its next step: the loop reads only these, never every live request.
-struct CancelInbox {
-  std::mutex mu;
-  std::vector<int64_t> ids;
-};
-
-// One request's stream of events: Token events, then one Done or Error. Shared between the
-// client and the engine; a client that drops its handle cancels the request.
-class RequestHandle {
- public:
-  explicit RequestHandle(int64_t id, std::shared_ptr<CancelInbox> inbox = {}) : id_(id), inbox_(std::move(inbox)) {}
-  ~RequestHandle();
-  RequestHandle(const RequestHandle&) = delete;
-  RequestHandle& operator=(const RequestHandle&) = delete;
-
-  // The next event, waiting for it (up to `timeout`); nullopt on timeout, or at once after the
-  // final event has been read.
-  std::optional<Event> next();
-  std::optional<Event> next(std::chrono::milliseconds timeout);
-  // The engine ends the request at its next step (a Done event with reason "cancelled").
-  void cancel();
-  bool cancelled() const;
-  bool finished() const;  // the final event is queued (it may not be read yet)
-  int64_t id() const { return id_; }
-
-  void push(Event e);  // the engine's side
-
-  // Called (on the engine's thread, without locks held) after each event is queued, so an
-  // asynchronous reader (the HTTP server) can wake up instead of blocking in next(). Called at
-  // once if events are already waiting.
-  void set_notify(std::function<void()> notify);
-
- private:
-  std::optional<Event> pop_locked();
-  void post_cancel();
-
-  const int64_t id_;
-  const std::shared_ptr<CancelInbox> inbox_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Event> events_;
-  bool final_queued_ = false;
-  bool cancelled_ = false;
-  std::function<void()> notify_;
 };
 
 struct EngineStats {
@@ -116,7 +50,7 @@ struct EngineStats {
   int64_t batch_tokens = 0;  // summed over all steps
   int32_t last_batch_tokens = 0, last_batch_sequences = 0, max_batch_tokens = 0, max_batch_sequences = 0;
   int64_t tokens_generated = 0, preemptions = 0, requests_finished = 0;
-  // requests_finished by reason
+  // requests_finished by reason (generations only)
   int64_t finished_stop = 0, finished_length = 0, finished_cancelled = 0, finished_error = 0;
 
   double mean_batch_tokens() const {
@@ -141,20 +75,18 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Queues a request. Error(BadInput) for an empty prompt, a prompt over the context, ids outside
-  // the vocabulary or bad sampling options; Error(ResourceExhausted) when the queue is full or
-  // the engine is shutting down.
+  // the vocabulary or bad options (validate); Error(Busy) when the queue is full;
+  // Error(Unavailable) when the engine is shutting down; Error(Internal) after its loop died.
+  // An embedding runs on the engine's thread between steps, in a KV area of its own.
   std::shared_ptr<RequestHandle> submit(Request request);
   EngineStats stats() const;
   // Whether the loop thread is running, did not end by an exception, and has beaten its
   // heartbeat within config().stall_seconds. Any thread.
   EngineHealth health() const;
 
-  // The embedding of a text: the mean of its tokens' final hidden states (after the output
-  // norm), L2-normalised. Runs on the engine's thread between steps, in a KV area of its own.
-  // Error(BadInput) for an empty input, one over the context, or ids outside the vocabulary.
-  std::future<std::vector<float>> embed(std::vector<int32_t> tokens);
   // Stops taking requests. drain: finish every accepted request first; otherwise end them with
-  // an Error event. Returns when the loop thread has ended. Not for concurrent calls.
+  // an Error event of kind Unavailable. Returns when the loop thread has ended. Not for
+  // concurrent calls.
   void shutdown(bool drain = true);
 
   const EngineConfig& config() const { return config_; }
@@ -177,15 +109,12 @@ class Engine {
   void step();
   void admit(std::vector<Incoming>& fresh);
   void reap_cancelled(const std::vector<int64_t>& ids);
-  void end_all(const std::string& why);
+  void end_all(ErrorKind kind, const std::string& why);
   void deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences);
   void push_events(const StepOutput& out);
   void publish_stats(int32_t batch_tokens, int32_t batch_sequences);
-  struct EmbedJob {
-    std::vector<int32_t> tokens;
-    std::promise<std::vector<float>> result;
-  };
-  void run_embeddings(std::vector<EmbedJob>& jobs);
+  void run_embeddings(std::vector<Incoming>& embeds);
+  std::vector<float> embed(const std::vector<int32_t>& tokens);
   std::unique_ptr<KvCache> embed_kv_;  // loop thread only; made on first use
 
   const Model& model_;
@@ -196,9 +125,9 @@ class Engine {
   BlockManager blocks_;
   PrefixCache cache_;
   Scheduler scheduler_;
-  std::unordered_map<int64_t, Live> live_;  // loop thread only
-  int64_t n_finished_ = 0;                  // loop thread only
-  int64_t n_by_reason_[4] = {0, 0, 0, 0};   // loop thread only: stop, length, cancelled, error
+  std::unordered_map<int64_t, Live> live_;    // loop thread only
+  int64_t n_finished_ = 0;                    // loop thread only
+  int64_t n_by_reason_[kFinishReasons] = {};  // loop thread only: by FinishReason
   const std::shared_ptr<CancelInbox> cancels_ = std::make_shared<CancelInbox>();
 
   std::atomic<int64_t> heartbeat_ns_{0};  // steady_clock of the loop's last beat
@@ -207,7 +136,6 @@ class Engine {
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable wake_;
   std::vector<Incoming> incoming_;
-  std::vector<EmbedJob> embed_jobs_;
   int32_t n_waiting_ = 0;  // the scheduler's waiting queue, as of the last step
   bool accepting_ = true, draining_ = false, stop_now_ = false;
   std::string loop_error_;  // why the loop ended by an exception; empty while it runs

@@ -7,16 +7,12 @@
 
 namespace hayate {
 
-SequenceState::SequenceState(int64_t id_, std::vector<int32_t> prompt, const GenerateOptions& options_,
-                             const Tokenizer* tokenizer)
+SequenceState::SequenceState(int64_t id_, std::vector<int32_t> prompt, const GenerateOptions& options,
+                             const Tokenizer* tokenizer, int32_t n_ctx)
     : id(id_),
       tokens(std::move(prompt)),
       n_prompt(static_cast<int32_t>(tokens.size())),
-      options(options_),
-      sampler(options_.sampling),
-      stops(options_.stop) {
-  if (tokenizer) decoder = std::make_unique<StreamDecoder>(*tokenizer);
-}
+      output(options, tokenizer, n_ctx) {}
 
 Scheduler::Scheduler(BlockManager& blocks, PrefixCache& cache, int32_t block_size, const SchedulerConfig& config,
                      const Tokenizer* tokenizer)
@@ -32,13 +28,9 @@ Scheduler::~Scheduler() {
 }
 
 void Scheduler::add(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options) {
-  if (prompt.empty()) fail(ErrorKind::BadInput, "the prompt is empty; give at least one token");
-  if (static_cast<int64_t>(prompt.size()) > config_.n_ctx)
-    fail(ErrorKind::BadInput, "the prompt has " + std::to_string(prompt.size()) + " tokens, over the context size of " +
-                                  std::to_string(config_.n_ctx));
-  if (options.max_tokens < 1)
-    fail(ErrorKind::BadInput, "max tokens must be at least 1, got " + std::to_string(options.max_tokens));
-  auto s = std::make_unique<SequenceState>(id, std::move(prompt), options, tokenizer_);
+  validate_prompt(prompt, {config_.n_ctx});
+  validate_options(options, 1);  // a sequence is scheduled to sample at least once
+  auto s = std::make_unique<SequenceState>(id, std::move(prompt), options, tokenizer_, config_.n_ctx);
   s->arrival = next_arrival_++;
   waiting_.push_back(std::move(s));
 }
@@ -189,7 +181,7 @@ Step Scheduler::schedule() {
   }
 }
 
-void Scheduler::finish(SequenceState& s, StepOutput& out, const std::string& reason) {
+void Scheduler::finish(SequenceState& s, StepOutput& out, FinishReason reason) {
   release_blocks(s);
   s.status = SeqStatus::Finished;
   out.finished = true;
@@ -197,7 +189,8 @@ void Scheduler::finish(SequenceState& s, StepOutput& out, const std::string& rea
   out.usage = Usage{s.n_prompt, s.n_generated(), s.n_cached};
 }
 
-std::optional<StepOutput> Scheduler::abort(int64_t id, const std::string& reason, const std::string& error) {
+std::optional<StepOutput> Scheduler::abort(int64_t id, FinishReason reason, ErrorKind error_kind,
+                                           const std::string& error) {
   auto matches = [id](const auto& s) { return s->id == id; };
   std::unique_ptr<SequenceState> s;
   if (auto it = std::find_if(running_.begin(), running_.end(), matches); it != running_.end()) {
@@ -211,6 +204,7 @@ std::optional<StepOutput> Scheduler::abort(int64_t id, const std::string& reason
   }
   StepOutput out;
   out.seq_id = id;
+  out.error_kind = error_kind;
   out.error = error;
   finish(*s, out, reason);
   return out;
@@ -232,42 +226,20 @@ std::vector<StepOutput> Scheduler::on_logits(const Step& step, std::span<const f
     StepOutput out;
     out.seq_id = s.id;
     try {
-      out.sample = s.sampler.sample(logits.data() + static_cast<size_t>(c.logits_row) * static_cast<size_t>(n_vocab),
-                                    n_vocab, s.prompt(), s.generated());
+      const std::span<const float> row = logits.subspan(
+          static_cast<size_t>(c.logits_row) * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab));
+      TokenOutput t = s.output.next(row, s.prompt(), s.generated(), s.n_computed);
+      s.tokens.push_back(t.sample.id);
+      ++n_generated_;
+      out.has_token = true;
+      out.token = t.sample.id;
+      out.sample = std::move(t.sample);
+      out.text = std::move(t.text);
+      if (t.finish) finish(s, out, *t.finish);
     } catch (const std::exception& e) {
+      out.error_kind = kind_of(e);
       out.error = e.what();
-      finish(s, out, "error");
-      outs.push_back(std::move(out));
-      continue;
-    }
-    const int32_t id = out.sample.id;
-    s.tokens.push_back(id);
-    ++n_generated_;
-    out.has_token = true;
-    out.token = id;
-
-    // The order of Session::generate: end-of-generation, stop string, then length.
-    std::string reason;
-    bool stop_string = false;
-    if (tokenizer_ && !s.options.ignore_eos && tokenizer_->is_end_of_generation(id)) {
-      reason = "stop";
-    } else if (s.decoder) {
-      StopMatcher::Result m = s.stops.push(s.decoder->push(id));
-      out.text = std::move(m.emit);
-      if (m.stopped) {
-        reason = "stop";
-        stop_string = true;
-      }
-    }
-    // A sampled id is fed at position n_tokens - 1, which must lie inside the context.
-    if (reason.empty() && (s.n_generated() >= s.options.max_tokens || s.n_tokens() > config_.n_ctx)) reason = "length";
-    if (!reason.empty()) {
-      if (s.decoder && !stop_string) {
-        StopMatcher::Result m = s.stops.push(s.decoder->flush());
-        out.text += m.emit;
-        if (!m.stopped) out.text += s.stops.flush();
-      }
-      finish(s, out, reason);
+      finish(s, out, FinishReason::Error);
     }
     outs.push_back(std::move(out));
   }

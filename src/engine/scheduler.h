@@ -27,10 +27,9 @@
 #include <vector>
 
 #include "engine/block_manager.h"
+#include "engine/output.h"
 #include "engine/prefix_cache.h"
-#include "engine/sampler.h"
-#include "engine/session.h"
-#include "engine/stop_strings.h"
+#include "engine/request.h"
 #include "model/batch.h"
 #include "tokenizer/tokenizer.h"
 
@@ -38,14 +37,9 @@ namespace hayate {
 
 enum class SeqStatus { Waiting, Running, Finished };
 
-struct Usage {
-  int32_t prompt_tokens = 0;
-  int32_t completion_tokens = 0;
-  int32_t cached_tokens = 0;  // prompt tokens whose KV came from the prefix cache (first admission)
-};
-
 struct SequenceState {
-  SequenceState(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options, const Tokenizer* tokenizer);
+  SequenceState(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options, const Tokenizer* tokenizer,
+                int32_t n_ctx);
 
   int64_t id;
   std::vector<int32_t> tokens;  // the prompt followed by the generated ids
@@ -54,10 +48,7 @@ struct SequenceState {
   std::vector<int32_t> block_table;
   SeqStatus status = SeqStatus::Waiting;
   uint64_t arrival = 0;
-  GenerateOptions options;
-  Sampler sampler;
-  StopMatcher stops;
-  std::unique_ptr<StreamDecoder> decoder;  // null without a tokenizer
+  OutputProcessor output;  // kept through preemption: generated ids are never sampled again
   PrefixChain chain;
   int32_t n_cached = 0;
   bool admitted_before = false;
@@ -98,9 +89,10 @@ struct StepOutput {
   SampleResult sample{};
   std::string text;  // text that is safe to show now (may be empty)
   bool finished = false;
-  std::string finish_reason;  // "stop", "length", "cancelled" or "error"
-  std::string error;          // for "error"
-  Usage usage;                // when finished
+  FinishReason finish_reason = FinishReason::Stop;  // when finished
+  ErrorKind error_kind = ErrorKind::Internal;       // for FinishReason::Error
+  std::string error;                                // for FinishReason::Error
+  Usage usage;                                      // when finished
 };
 
 class Scheduler {
@@ -110,16 +102,19 @@ class Scheduler {
             const Tokenizer* tokenizer);
   ~Scheduler();
 
-  // Queues a sequence. Error(BadInput) for an empty prompt, one over n_ctx or max_tokens < 1.
+  // Queues a sequence. Error(BadInput) for an empty prompt, one over n_ctx, bad options or
+  // max_tokens < 1 (validate_prompt, validate_options).
   void add(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options);
   // Ends a sequence now, freeing its blocks (the cache keeps its own references). Null when the
   // id is unknown. Not between schedule() and on_logits().
-  std::optional<StepOutput> abort(int64_t id, const std::string& reason, const std::string& error = "");
+  std::optional<StepOutput> abort(int64_t id, FinishReason reason, ErrorKind error_kind = ErrorKind::Internal,
+                                  const std::string& error = "");
 
   // The next batch; empty only when there is nothing to run.
   Step schedule();
-  // Commits the step's keys and values (n_computed, prefix cache), samples from each logits
-  // row, and finishes sequences that reached a stop. `logits` is the forward's output.
+  // Commits the step's keys and values (n_computed, prefix cache), runs each logits row through
+  // its sequence's OutputProcessor, appends the ids and finishes the sequences it ends (or whose
+  // processor throws: FinishReason::Error). `logits` is the forward's output.
   std::vector<StepOutput> on_logits(const Step& step, std::span<const float> logits, int32_t n_vocab);
 
   bool idle() const { return running_.empty() && waiting_.empty(); }
@@ -138,7 +133,7 @@ class Scheduler {
   void preempt_last_running();
   bool admit_next(Step& step, int32_t budget);
   void schedule_once(Step& step);
-  void finish(SequenceState& s, StepOutput& out, const std::string& reason);
+  void finish(SequenceState& s, StepOutput& out, FinishReason reason);
 
   BlockManager& blocks_;
   PrefixCache& cache_;

@@ -3,18 +3,12 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/clock.h"
 #include "core/error.h"
-#include "engine/stop_strings.h"
+#include "engine/request.h"
 #include "forward/forward.h"
 
 namespace hayate {
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-}  // namespace
 
 Session::Session(const Model& model, Backend& backend, int32_t n_ctx, int32_t block_size, int32_t n_batch)
     : model_(model),
@@ -61,56 +55,34 @@ std::vector<float> Session::feed(std::span<const int32_t> tokens, bool all_logit
 
 GenerateResult Session::generate(std::span<const int32_t> prompt, const GenerateOptions& opt,
                                  const Tokenizer* tokenizer, const std::function<void(const std::string&)>& on_text) {
-  opt.sampling.validate();
-  if (opt.max_tokens < 0) fail(ErrorKind::BadInput, "max tokens must not be negative");
+  validate_prompt(prompt, {n_ctx_, model_.hp.n_vocab});
+  validate_options(opt);
   GenerateResult r;
   r.n_prompt = static_cast<int32_t>(prompt.size());
-  const int32_t n_vocab = model_.hp.n_vocab;
 
   auto t0 = std::chrono::steady_clock::now();
   std::vector<float> logits = feed(prompt, false);
   r.prompt_seconds = seconds_since(t0);
+  if (opt.max_tokens == 0) return r;
 
-  Sampler sampler(opt.sampling);
-  StopMatcher stops(opt.stop);
-  std::unique_ptr<StreamDecoder> decoder;
-  if (tokenizer) decoder = std::make_unique<StreamDecoder>(*tokenizer);
-  auto emit = [&](const std::string& s) {
-    if (s.empty()) return;
-    r.text += s;
-    if (on_text) on_text(s);
-  };
-
-  r.finish_reason = "length";
-  bool stop_string_hit = false;
+  OutputProcessor output(opt, tokenizer, n_ctx_);
   t0 = std::chrono::steady_clock::now();
-  for (int32_t i = 0; i < opt.max_tokens; ++i) {
-    SampleResult s = sampler.sample(logits.data(), n_vocab, prompt, r.tokens);
-    r.tokens.push_back(s.id);
-    r.samples.push_back(s);
-    if (tokenizer && !opt.ignore_eos && tokenizer->is_end_of_generation(s.id)) {
-      r.finish_reason = "stop";
+  for (;;) {
+    TokenOutput out = output.next(logits, prompt, r.tokens, n_past());
+    const int32_t id = out.sample.id;
+    r.tokens.push_back(id);
+    r.samples.push_back(std::move(out.sample));
+    if (!out.text.empty()) {
+      r.text += out.text;
+      if (on_text) on_text(out.text);
+    }
+    if (out.finish) {
+      r.finish_reason = *out.finish;
       break;
     }
-    if (decoder) {
-      StopMatcher::Result m = stops.push(decoder->push(s.id));
-      emit(m.emit);
-      if (m.stopped) {
-        r.finish_reason = "stop";
-        stop_string_hit = true;
-        break;
-      }
-    }
-    if (i + 1 == opt.max_tokens || n_past() + 1 > n_ctx_) break;
-    const int32_t next = s.id;
-    logits = feed(std::span<const int32_t>(&next, 1), false);
+    logits = feed(std::span<const int32_t>(&id, 1), false);
   }
   r.gen_seconds = seconds_since(t0);
-  if (decoder && !stop_string_hit) {
-    StopMatcher::Result m = stops.push(decoder->flush());
-    emit(m.emit);
-    if (!m.stopped) emit(stops.flush());
-  }
   return r;
 }
 

@@ -1,6 +1,7 @@
 // One conversation with a model on one backend: a single sequence in the paged KV cache, fed
-// through the batched forward pass. `hayate run`, `hayate chat` and the tests use it; the
-// serving engine will run many sequences through the same forward.
+// through the batched forward pass. `hayate run`, `hayate chat`, `hayate eval` and the tests use
+// it; the serving engine runs many sequences through the same forward and the same
+// OutputProcessor (output.h).
 #pragma once
 
 #include <functional>
@@ -11,23 +12,16 @@
 
 #include "backend/backend.h"
 #include "engine/block_manager.h"
-#include "engine/sampler.h"
+#include "engine/output.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hayate {
 
-struct GenerateOptions {
-  int32_t max_tokens = 128;
-  SamplingParams sampling;
-  std::vector<std::string> stop;
-  bool ignore_eos = false;
-};
-
 struct GenerateResult {
   std::vector<int32_t> tokens;  // generated ids (a stop string's tokens included)
   std::vector<SampleResult> samples;
-  std::string text;           // emitted text (stop string and what follows removed)
-  std::string finish_reason;  // "stop" (end-of-generation token or stop string) or "length"
+  std::string text;                                   // emitted text (stop string and what follows removed)
+  FinishReason finish_reason = FinishReason::Length;  // Stop (end of generation, stop string, constraint)
   int32_t n_prompt = 0;
   double prompt_seconds = 0, gen_seconds = 0;
 };
@@ -41,8 +35,10 @@ class Session {
   // Returns the logits of every token (all_logits) or of the last one only.
   std::vector<float> feed(std::span<const int32_t> tokens, bool all_logits);
 
-  // Feeds the prompt, then samples until max_tokens, an end-of-generation token or a stop
-  // string. on_text receives text as soon as it is safe to show (whole UTF-8, no stop prefix).
+  // Feeds the prompt, then feeds each id the OutputProcessor picks until it ends the sequence
+  // (max_tokens, the context, an end-of-generation id, a stop string or the constraint).
+  // on_text receives text as soon as it is safe to show (whole UTF-8, no stop prefix).
+  // Error(BadInput) for a bad prompt or options (validate_prompt, validate_options).
   GenerateResult generate(std::span<const int32_t> prompt, const GenerateOptions& opt, const Tokenizer* tokenizer,
                           const std::function<void(const std::string&)>& on_text = {});
 

@@ -14,6 +14,7 @@
 #include <boost/beast/http/write.hpp>
 #include <cctype>
 
+#include "core/clock.h"
 #include "server/gzip.h"
 
 namespace hayate::server {
@@ -183,15 +184,14 @@ class ConnectionExchange final : public Exchange {
     finished_ = true;
   }
 
-  void watch(RequestHandle& handle) override { handle.set_notify(waker()); }
-
-  std::function<void()> waker() override {
+  // The engine's thread calls the notify callback: it posts the wake-up to this strand.
+  void watch(RequestHandle& handle) override {
     start_peer_watch(c_);
-    return [weak = std::weak_ptr<Connection>(c_), strand = c_->socket.get_executor()] {
+    handle.set_notify([weak = std::weak_ptr<Connection>(c_), strand = c_->socket.get_executor()] {
       asio::post(strand, [weak] {
         if (auto c = weak.lock()) c->wake.cancel();
       });
-    };
+    });
   }
 
   // A wake-up posted from the engine's thread runs on this strand, and this coroutine holds the
@@ -290,7 +290,7 @@ awaitable<> respond_and_close(const std::shared_ptr<Connection>& c, int status, 
 }
 
 void log_request(const ConnectionExchange& ex, ServerState& st, const std::string& route) {
-  const double seconds = std::chrono::duration<double>(Clock::now() - ex.started()).count();
+  const double seconds = seconds_since(ex.started());
   const int status = ex.status();
   st.metrics().request_done(route, status, seconds);
   const auto ms = static_cast<int64_t>(seconds * 1000);

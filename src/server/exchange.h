@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/engine.h"
+#include "engine/request.h"
 #include "server/asio.h"
 
 namespace hayate::server {
@@ -51,14 +51,12 @@ class Exchange {
   virtual awaitable<> stream_end() = 0;
 
   // Engine events without blocking an I/O thread: watch() makes each new event of the handle
-  // wake this exchange; wait() suspends until one may be waiting (read them with
-  // handle.next(0ms)), the client disconnects, or the request's deadline passes. Watching also
-  // reads the socket, so that a client who closes the connection is noticed while it waits.
+  // (a generation's or an embedding's) wake this exchange; wait() suspends until one may be
+  // waiting (read them with handle.next(0ms)), the client disconnects, or the request's deadline
+  // passes. Watching also reads the socket, so that a client who closes the connection is
+  // noticed while it waits.
   virtual void watch(RequestHandle& handle) = 0;
   virtual awaitable<Wake> wait() = 0;
-  // For work that ends on another thread (an embedding): call the result from any thread to
-  // wake this exchange's wait().
-  virtual std::function<void()> waker() = 0;
   virtual bool peer_gone() const = 0;
   virtual bool response_started() const = 0;
 

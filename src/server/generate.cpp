@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 
 #include "core/error.h"
 #include "server/routes.h"
@@ -39,7 +38,7 @@ struct Sequence {
   api::Choice choice;
   Usage usage;
   bool done = false, saw_token = false;
-  std::string error;
+  std::optional<Error> error;
   Clock::time_point last_token;
   int32_t text_offset = 0;  // bytes of choice.text already streamed
 };
@@ -55,8 +54,8 @@ api::TokenLogprob to_logprob(const Tokenizer& tok, const SampleResult& s) {
   return lp;
 }
 
-// Submits every choice; on any refusal the ones already queued are cancelled and the error
-// (429 for a full queue) goes to the client.
+// Submits every choice; on any refusal the ones already queued are cancelled and the error goes
+// to the client (by its kind: 429 for a full queue, 503 while shutting down).
 std::vector<Sequence> submit_all(Service& svc, const Job& job) {
   std::vector<Sequence> seqs;
   try {
@@ -131,36 +130,20 @@ class Generation {
       if (w == Wake::PeerGone) co_return cancel_all();
       if (w == Wake::Timeout) {
         cancel_all();
-        const api::ApiError timeout(
-            504, "The request timed out after " + format_seconds(st_.config().request_timeout) + " s", "server_error",
-            "", "timeout");
-        co_await fail_with(timeout);
+        co_await fail_with(api::from_error(request_timed_out(st_.config())));
         co_return;
       }
     }
-    std::optional<api::ApiError> failed;
+    // The first choice that failed speaks for the request; its kind decides the status.
     for (const Sequence& s : seqs_)
-      if (!s.error.empty() && !failed) failed = engine_error(s.error);
-    if (failed)
-      co_await fail_with(*failed);
-    else
-      co_await finish();
+      if (s.error) {
+        co_await fail_with(api::from_error(*s.error));
+        co_return;
+      }
+    co_await finish();
   }
 
  private:
-  static std::string format_seconds(double s) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", s);
-    return buf;
-  }
-
-  static api::ApiError engine_error(const std::string& message) {
-    if (message.find("shut down") != std::string::npos)
-      return api::ApiError(503, "The server shut down before the request finished", "server_error", "",
-                           "shutting_down");
-    return api::ApiError(500, "The engine failed: " + message, "server_error");
-  }
-
   void cancel_all() {
     for (Sequence& s : seqs_)
       if (!s.done) s.handle->cancel();
@@ -217,18 +200,18 @@ class Generation {
     }
     s.done = true;
     s.usage = e.usage;
-    s.choice.finish_reason = e.finish_reason;
+    s.choice.finish_reason = to_string(e.finish_reason);
     if (e.kind == Event::Error) {
-      s.error = e.error.empty() ? "unknown error" : e.error;
+      s.error.emplace(e.error_kind, e.error.empty() ? "unknown error" : e.error);
       co_return true;
     }
     ex_.completion_tokens += e.usage.completion_tokens;
     if (!job_.stream) co_return true;
     const std::string chunk = job_.chat
                                   ? api::sse_chat_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i),
-                                                        std::nullopt, "", e.finish_reason, nullptr)
+                                                        std::nullopt, "", s.choice.finish_reason, nullptr)
                                   : api::sse_completion_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i),
-                                                              "", e.finish_reason, nullptr, s.text_offset);
+                                                              "", s.choice.finish_reason, nullptr, s.text_offset);
     const bool ok = co_await ex_.stream_write(std::move(chunk));
     co_return ok;
   }
@@ -278,14 +261,16 @@ class Generation {
 
 }  // namespace
 
-awaitable<> handle_chat_completions(Exchange& ex, Service& svc, ServerState& st) {
+awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
+  const auto service = st.loaded_service();
+  Service& svc = *service;
   api::ChatCompletionRequest req = api::parse_chat_request(ex.request().body, svc.limits());
   svc.check_model(req.model);
   Job job;
   job.chat = true;
   Prompt p;
   p.ids = svc.tokenizer().encode(svc.render_chat(req.messages, req.extra_template_vars), false, true);
-  svc.check_prompt_length(p.ids.size(), "prompt", "messages");
+  svc.check_prompt(p.ids, "prompt", "messages");
   job.prompts.push_back(std::move(p));
   job.n = req.n;
   job.max_tokens = req.max_tokens;
@@ -298,7 +283,9 @@ awaitable<> handle_chat_completions(Exchange& ex, Service& svc, ServerState& st)
   co_await g.run();
 }
 
-awaitable<> handle_completions(Exchange& ex, Service& svc, ServerState& st) {
+awaitable<> handle_completions(Exchange& ex, ServerState& st) {
+  const auto service = st.loaded_service();
+  Service& svc = *service;
   api::CompletionRequest req = api::parse_completion_request(ex.request().body, svc.limits());
   svc.check_model(req.model);
   Job job;
@@ -308,7 +295,7 @@ awaitable<> handle_completions(Exchange& ex, Service& svc, ServerState& st) {
     std::string text = req.echo ? svc.tokenizer().decode(ids, false) : std::string();
     job.prompts.push_back({std::move(ids), std::move(text)});
   }
-  for (const Prompt& p : job.prompts) svc.check_prompt_length(p.ids.size(), "prompt", "prompt");
+  for (const Prompt& p : job.prompts) svc.check_prompt(p.ids, "prompt", "prompt");
   job.n = req.n;
   job.max_tokens = req.max_tokens;
   job.sampling = req.sampling;

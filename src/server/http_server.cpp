@@ -160,7 +160,7 @@ int run_server(const ServerConfig& config, const std::function<LoadedModel()>& l
       server.stop();
     } catch (const std::exception& e) {
       spdlog::error("cannot serve the model: {}", e.what());
-      exit_code = 70;
+      exit_code = hayate::exit_code(ErrorKind::Internal);
       server.stop();
     }
   });

@@ -3,41 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "core/error.h"
 
 namespace hayate::server {
 namespace {
 
-enum class RouteId { ChatCompletions, Completions, Embeddings, Models, Health, Metrics };
-
-struct Route {
-  std::string_view path;
-  std::string_view method;
-  RouteId id;
-  bool needs_key;  // health checks and scrapes come from infrastructure that holds no key
-};
-
-constexpr Route kRoutes[] = {
-    {"/v1/chat/completions", "POST", RouteId::ChatCompletions, true},
-    {"/v1/completions", "POST", RouteId::Completions, true},
-    {"/v1/embeddings", "POST", RouteId::Embeddings, true},
-    {"/v1/models", "GET", RouteId::Models, true},
-    {"/health", "GET", RouteId::Health, false},
-    {"/metrics", "GET", RouteId::Metrics, false},
-};
-
-const Route* find_route(std::string_view path) {
-  for (const Route& r : kRoutes)
-    if (r.path == path) return &r;
-  return nullptr;
-}
-
-std::string route_list() {
-  std::string out;
-  for (const Route& r : kRoutes) out += (out.empty() ? "" : ", ") + std::string(r.method) + " " + std::string(r.path);
-  return out;
-}
+api::ApiError shutting_down() { return api::from_error(Error(ErrorKind::Unavailable, "The server is shutting down")); }
 
 // 200 only when a model is loaded and the engine loop is alive and making progress; otherwise
 // 503 with OpenAI's error JSON saying which, for load balancers to route around this server.
@@ -45,7 +18,7 @@ awaitable<> handle_health(Exchange& ex, ServerState& st) {
   const auto svc = st.service();
   std::optional<api::ApiError> unhealthy;
   if (st.stopping()) {
-    unhealthy = api::ApiError(503, "The server is shutting down", "server_error", "", "shutting_down");
+    unhealthy = shutting_down();
   } else if (!svc) {
     unhealthy = api::ApiError(503, "The model is still loading", "server_error", "", "model_loading");
   } else if (const EngineHealth h = svc->engine().health(); !h.ok) {
@@ -71,11 +44,45 @@ awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 
-awaitable<> handle_models(Exchange& ex, Service& svc) {
+awaitable<> handle_models(Exchange& ex, ServerState& st) {
+  const auto svc = st.loaded_service();
   std::vector<std::pair<std::string, int64_t>> models;
-  models.emplace_back(svc.model_id(), svc.created());
+  models.emplace_back(svc->model_id(), svc->created());
   std::string body = api::models_json(models, "hayate");
   co_await ex.respond(200, std::move(body));
+}
+
+struct Route {
+  std::string_view method;
+  std::string_view path;
+  bool needs_key;  // health checks and scrapes come from infrastructure that holds no key
+  Handler handler;
+};
+
+const Route kRoutes[] = {
+    {"POST", "/v1/chat/completions", true, handle_chat_completions},
+    {"POST", "/v1/completions", true, handle_completions},
+    {"POST", "/v1/embeddings", true, handle_embeddings},
+    {"GET", "/v1/models", true, handle_models},
+    {"GET", "/health", false, handle_health},
+    {"GET", "/metrics", false, handle_metrics},
+};
+
+const Route* find_route(std::string_view path) {
+  for (const Route& r : kRoutes)
+    if (r.path == path) return &r;
+  return nullptr;
+}
+
+std::string route_list() {
+  std::string out;
+  for (const Route& r : kRoutes) out += (out.empty() ? "" : ", ") + std::string(r.method) + " " + std::string(r.path);
+  return out;
+}
+
+api::ApiError model_loading() {
+  return api::ApiError(503, "The model is still loading; retry when /health answers 200", "server_error", "",
+                       "model_loading");
 }
 
 // Why a request cannot go on, checked in this order: route, method, key, rate, readiness.
@@ -113,10 +120,8 @@ std::optional<api::ApiError> admission(Exchange& ex, ServerState& st, const Rout
                            "requests", "", "rate_limit_exceeded");
     }
   }
-  if (st.stopping()) return api::ApiError(503, "The server is shutting down", "server_error", "", "shutting_down");
-  if (!st.service())
-    return api::ApiError(503, "The model is still loading; retry when /health answers 200", "server_error", "",
-                         "model_loading");
+  if (st.stopping()) return shutting_down();
+  if (!st.service()) return model_loading();
   return std::nullopt;
 }
 
@@ -130,6 +135,12 @@ ServerState::ServerState(const ServerConfig& config)
 std::shared_ptr<Service> ServerState::service() const {
   std::lock_guard lk(mu_);
   return service_;
+}
+
+std::shared_ptr<Service> ServerState::loaded_service() const {
+  auto svc = service();
+  if (!svc) throw model_loading();
+  return svc;
 }
 
 void ServerState::set_service(std::shared_ptr<Service> service) {
@@ -170,27 +181,7 @@ awaitable<> dispatch(Exchange& ex, ServerState& st) {
   }
   std::optional<api::ApiError> error;
   try {
-    const std::shared_ptr<Service> svc = st.service();
-    switch (route->id) {
-      case RouteId::Health:
-        co_await handle_health(ex, st);
-        break;
-      case RouteId::Metrics:
-        co_await handle_metrics(ex, st);
-        break;
-      case RouteId::Models:
-        co_await handle_models(ex, *svc);
-        break;
-      case RouteId::ChatCompletions:
-        co_await handle_chat_completions(ex, *svc, st);
-        break;
-      case RouteId::Completions:
-        co_await handle_completions(ex, *svc, st);
-        break;
-      case RouteId::Embeddings:
-        co_await handle_embeddings(ex, *svc, st);
-        break;
-    }
+    co_await route->handler(ex, st);
   } catch (const api::ApiError& e) {
     error = e;
   } catch (const Error& e) {
@@ -207,46 +198,10 @@ awaitable<> dispatch(Exchange& ex, ServerState& st) {
   co_await respond_error(ex, *error);
 }
 
-// ---- embeddings ----
-
-awaitable<> handle_embeddings(Exchange& ex, Service& svc, ServerState& st) {
-  const api::EmbeddingRequest req = api::parse_embedding_request(ex.request().body);
-  svc.check_model(req.model);
-  ex.model = svc.model_id();
-  std::vector<std::vector<int32_t>> inputs = req.input_ids;
-  for (const std::string& text : req.inputs) inputs.push_back(svc.tokenizer().encode(text, true, true));
-  if (req.dimensions && *req.dimensions != svc.n_embd())
-    throw api::ApiError(400,
-                        "This model's embeddings have " + std::to_string(svc.n_embd()) +
-                            " dimensions and cannot be shortened to " + std::to_string(*req.dimensions),
-                        "invalid_request_error", "dimensions");
-  int32_t total = 0;
-  for (const auto& ids : inputs) {
-    if (ids.empty())
-      throw api::ApiError(400, "An input is empty; give at least one token", "invalid_request_error", "input");
-    svc.check_prompt_length(ids.size(), "input", "input");
-    total += static_cast<int32_t>(ids.size());
-  }
-  std::vector<std::shared_future<std::vector<float>>> futures;
-  for (auto& ids : inputs) {
-    futures.push_back(svc.engine().embed(std::move(ids)).share());
-    svc.waiter().add(futures.back(), ex.waker());
-  }
-  ex.prompt_tokens = total;
-  for (;;) {
-    bool all = true;
-    for (const auto& f : futures) all &= f.wait_for(std::chrono::seconds(0)) == std::future_status::ready;
-    if (all) break;
-    const Wake w = co_await ex.wait();
-    if (w == Wake::PeerGone) co_return;  // the engine finishes them; nobody reads the results
-    if (w == Wake::Timeout)              // (thrown, not awaited: dispatch answers it)
-      throw api::ApiError(504, "The request timed out after " + std::to_string(st.config().request_timeout) + " s",
-                          "server_error", "", "timeout");
-  }
-  std::vector<std::vector<float>> vectors;
-  for (const auto& f : futures) vectors.push_back(f.get());
-  std::string body = api::embeddings_json(svc.model_id(), vectors, req.encoding_format, total);
-  co_await ex.respond(200, std::move(body));
+Error request_timed_out(const ServerConfig& config) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", config.request_timeout);
+  return Error(ErrorKind::Timeout, std::string("The request timed out after ") + seconds + " s");
 }
 
 }  // namespace hayate::server

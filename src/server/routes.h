@@ -1,5 +1,6 @@
-// What the server does with a request once it is read: routing, CORS preflight, API keys, rate
-// limits, then the route's handler. Errors become OpenAI error JSON here, in one place.
+// What the server does with a request once it is read: routing (one table of routes and their
+// handlers, routes.cpp), CORS preflight, API keys, rate limits, then the route's handler. Errors
+// become OpenAI error JSON here, in one place: an ApiError as it is, a hayate::Error by its kind.
 #pragma once
 
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/error.h"
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/exchange.h"
@@ -23,6 +25,8 @@ class ServerState {
   const ServerConfig& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
   std::shared_ptr<Service> service() const;  // null while the model loads (and after shutdown)
+  // For the handlers that need the model: ApiError 503 model_loading while there is none.
+  std::shared_ptr<Service> loaded_service() const;
   void set_service(std::shared_ptr<Service> service);
   bool stopping() const { return stopping_; }
   void set_stopping() { stopping_ = true; }
@@ -45,10 +49,17 @@ std::string route_name(const std::string& path);
 // Answers one request (every path through it writes a response, unless the peer left).
 awaitable<> dispatch(Exchange& ex, ServerState& state);
 
-// The handlers, one file each (generate.cpp; routes.cpp for the small ones).
-awaitable<> handle_chat_completions(Exchange& ex, Service& service, ServerState& state);
-awaitable<> handle_completions(Exchange& ex, Service& service, ServerState& state);
-awaitable<> handle_embeddings(Exchange& ex, Service& service, ServerState& state);
+// A route's handler: it answers the request (or throws; dispatch answers the error).
+using Handler = awaitable<> (*)(Exchange& ex, ServerState& state);
+
+// The handlers of the larger routes, a file each (generate.cpp, embeddings.cpp); routes.cpp has
+// the small ones.
+awaitable<> handle_chat_completions(Exchange& ex, ServerState& state);
+awaitable<> handle_completions(Exchange& ex, ServerState& state);
+awaitable<> handle_embeddings(Exchange& ex, ServerState& state);
+
+// Error(Timeout), 504: the request ran past config.request_timeout.
+Error request_timed_out(const ServerConfig& config);
 
 // Writes an error response in OpenAI's shape.
 awaitable<> respond_error(Exchange& ex, const api::ApiError& e, Headers extra = {});

@@ -40,41 +40,6 @@ std::string token_text_or_empty(const Tokenizer& t, int32_t id) {
 
 }  // namespace
 
-FutureWaiter::FutureWaiter() : thread_([this] { loop(); }) {}
-
-FutureWaiter::~FutureWaiter() { stop(); }
-
-void FutureWaiter::stop() {
-  {
-    std::lock_guard lk(mu_);
-    stop_ = true;
-  }
-  cv_.notify_one();
-  if (thread_.joinable()) thread_.join();
-}
-
-void FutureWaiter::add(std::shared_future<std::vector<float>> future, std::function<void()> ready) {
-  {
-    std::lock_guard lk(mu_);
-    queue_.emplace_back(std::move(future), std::move(ready));
-  }
-  cv_.notify_one();
-}
-
-void FutureWaiter::loop() {
-  std::unique_lock lk(mu_);
-  for (;;) {
-    cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
-    if (queue_.empty()) return;
-    auto [future, ready] = std::move(queue_.front());
-    queue_.pop_front();
-    lk.unlock();
-    future.wait();  // the engine sets every promise, an exception included, even when it stops
-    ready();
-    lk.lock();
-  }
-}
-
 Service::Service(LoadedModel loaded, const ServerConfig& config)
     : loaded_(std::move(loaded)),
       created_(std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -114,10 +79,7 @@ Service::Service(LoadedModel loaded, const ServerConfig& config)
 
 Service::~Service() { shutdown(false); }
 
-void Service::shutdown(bool drain) {
-  engine_->shutdown(drain);  // every embedding promise is kept by now
-  waiter_.stop();
-}
+void Service::shutdown(bool drain) { engine_->shutdown(drain); }
 
 void Service::check_model(const std::string& requested) const {
   if (!requested.empty() && requested != model_id_)
@@ -141,7 +103,11 @@ std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, 
   }
 }
 
-void Service::check_prompt_length(size_t n_tokens, const char* what, const char* param) const {
+void Service::check_prompt(const std::vector<int32_t>& ids, const char* what, const char* param) const {
+  if (ids.empty())
+    throw api::ApiError(400, std::string("The ") + what + " is empty; give at least one token", "invalid_request_error",
+                        param);
+  const size_t n_tokens = ids.size();
   if (n_tokens > static_cast<size_t>(max_prompt_tokens_))
     throw api::ApiError(400,
                         std::string("The ") + what + " has " + std::to_string(n_tokens) +

@@ -2,15 +2,9 @@
 // running it. Thread-safe: the routes of every connection share one Service.
 #pragma once
 
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <future>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "api/openai.h"
@@ -34,25 +28,6 @@ struct LoadedModel {
   double load_seconds = 0;
 };
 
-// Calls each callback once its future is ready, on a thread of its own, in order (the engine
-// computes embeddings in the order they were asked for, so nothing waits behind a later one).
-class FutureWaiter {
- public:
-  FutureWaiter();
-  ~FutureWaiter();  // stop()
-  void add(std::shared_future<std::vector<float>> future, std::function<void()> ready);
-  // Calls what is queued (its futures must become ready) and ends the thread. Idempotent.
-  void stop();
-
- private:
-  void loop();
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<std::shared_future<std::vector<float>>, std::function<void()>>> queue_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
 class Service {
  public:
   Service(LoadedModel loaded, const ServerConfig& config);
@@ -72,20 +47,18 @@ class Service {
   void check_model(const std::string& requested) const;
   // The chat as the model's template renders it, ready to tokenize (special tokens in the text).
   std::string render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra) const;
-  // ApiError 400 context_length_exceeded naming the limit when a prompt is longer than
-  // max_prompt_tokens; `what` is "prompt" or "input", `param` the request field.
-  void check_prompt_length(size_t n_tokens, const char* what, const char* param) const;
+  // The server's own limits on a tokenized prompt, before the engine checks its own
+  // (validate_prompt): ApiError 400 naming `param` (the request field) for an empty prompt, and
+  // with code context_length_exceeded for one longer than max_prompt_tokens. `what` is "prompt"
+  // or "input".
+  void check_prompt(const std::vector<int32_t>& ids, const char* what, const char* param) const;
 
-  FutureWaiter& waiter() { return waiter_; }
-  // Stops the engine (drain: after the accepted requests) and then the waiter, whose callbacks
-  // post to the server's io_context: after this, nothing of the Service touches it.
+  // Stops the engine (drain: after the accepted requests). After this no engine thread calls a
+  // handle's notify, which posts to the server's io_context.
   void shutdown(bool drain);
 
  private:
   LoadedModel loaded_;
-  // Before the engine, so it is destroyed after it: an embedding the stopped engine never ran
-  // then has a broken promise, and the waiter's thread does not wait for it forever.
-  FutureWaiter waiter_;
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<chat::ChatTemplate> template_;
   std::string model_id_;

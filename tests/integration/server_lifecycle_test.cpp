@@ -168,16 +168,22 @@ TEST(ServerLifecycle, RequestTimeoutIs504) {
   EXPECT_EQ(s.stop(), 0);
 }
 
-TEST(ServerLifecycle, SigtermLetsARunningRequestFinish) {
-  ServerProcess s(kSlow);
-  auto response = std::async(std::launch::async, [port = s.port()] {
-    return http_post(port, "/v1/chat/completions", long_request(600, false));
+// Sends a chat request of max_tokens on its own thread, waits until it runs, sends SIGTERM and
+// returns the response.
+HttpResponse sigterm_while_running(ServerProcess& s, int max_tokens) {
+  auto response = std::async(std::launch::async, [port = s.port(), max_tokens] {
+    return http_post(port, "/v1/chat/completions", long_request(max_tokens, false));
   });
   using M = std::map<std::string, double>;
-  ASSERT_TRUE(metrics_reach(
+  EXPECT_TRUE(metrics_reach(
       s, [](M m) { return m["hayate_running_sequences"] == 1; }, std::chrono::seconds(5)));
   s.signal(SIGTERM);
-  const HttpResponse r = response.get();
+  return response.get();
+}
+
+TEST(ServerLifecycle, SigtermLetsARunningRequestFinish) {
+  ServerProcess s(kSlow);
+  const HttpResponse r = sigterm_while_running(s, 600);
   ASSERT_EQ(r.status, 200) << r.body;
   const json j = json::parse(r.body);
   EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
@@ -185,6 +191,18 @@ TEST(ServerLifecycle, SigtermLetsARunningRequestFinish) {
   EXPECT_EQ(r.header("connection"), "close");
   EXPECT_EQ(s.wait_exit(std::chrono::seconds(10)), 0) << s.log();
   EXPECT_NE(s.log().find("draining"), std::string::npos) << s.log();
+}
+
+// Past the drain timeout the engine ends what still runs with an Error event of kind
+// Unavailable: the client gets 503 shutting_down from that kind (not 500, and not from the text).
+TEST(ServerLifecycle, RequestCutByTheDrainTimeoutIs503ShuttingDown) {
+  ServerProcess s(slow({"--drain-timeout", "0.3"}));
+  const HttpResponse r = sigterm_while_running(s, 1500);
+  EXPECT_EQ(r.status, 503) << r.body;
+  const json j = json::parse(r.body);
+  EXPECT_EQ(j["error"]["code"], "shutting_down") << r.body;
+  EXPECT_EQ(j["error"]["type"], "server_error") << r.body;
+  EXPECT_EQ(s.wait_exit(std::chrono::seconds(10)), 0) << s.log();
 }
 
 TEST(ServerLifecycle, IdleConnectionsAreClosed) {

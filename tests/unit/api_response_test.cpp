@@ -189,8 +189,12 @@ TEST(ApiResponse, FromEngineErrors) {
       {ErrorKind::BadInput, "prompt has 5000 tokens; the context holds 4096", 400, "invalid_request_error", ""},
       {ErrorKind::NotFound, "model 'x' not found", 404, "invalid_request_error", "not_found"},
       {ErrorKind::Unsupported, "no", 422, "invalid_request_error", "unsupported"},
-      {ErrorKind::ResourceExhausted, "queue full (256 waiting)", 429, "server_busy", "queue_full"},
+      {ErrorKind::Busy, "queue full (256 waiting)", 429, "server_busy", "queue_full"},
       {ErrorKind::ResourceExhausted, "engine is shutting down", 503, "server_error", "resource_exhausted"},
+      // The kind decides, never the text.
+      {ErrorKind::ResourceExhausted, "queue full (256 waiting)", 503, "server_error", "resource_exhausted"},
+      {ErrorKind::Unavailable, "the engine shut down", 503, "server_error", "shutting_down"},
+      {ErrorKind::Timeout, "timed out after 2 s", 504, "server_error", "timeout"},
       {ErrorKind::Internal, "bug", 500, "server_error", "internal_error"},
   };
   for (const auto& c : cases) {

@@ -1,38 +1,56 @@
-// Engine::embed (mean-pooled, normalised final hidden states) and RequestHandle::set_notify.
+// Embedding requests (mean-pooled, normalised final hidden states, delivered as events like a
+// generation's) and RequestHandle::set_notify.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <cmath>
-#include <sstream>
 
 #include "core/error.h"
 #include "engine/engine.h"
 #include "forward/forward.h"
-#include "model/synth.h"
-#include "support/test_util.h"
+#include "support/engine_support.h"
 
 namespace hayate {
 namespace {
 
-std::unique_ptr<Model> tiny_model() {
-  SynthOptions o;
-  o.n_embd = 128;
-  o.n_layer = 2;
-  o.n_head = 4;
-  o.n_head_kv = 2;
-  o.n_ff = 256;
-  o.n_ctx = 256;
-  const std::string path = test::temp_path("embed.gguf");
-  std::ostringstream log;
-  synth_model(o, path, log);
-  return Model::load(path);
+std::unique_ptr<Model> tiny_model() { return test::make_tiny_model("embed.gguf").model; }
+
+Request embed_request(std::vector<int32_t> tokens) {
+  Request r;
+  r.kind = RequestKind::Embed;
+  r.prompt = std::move(tokens);
+  return r;
+}
+
+Request greedy_request(std::vector<int32_t> prompt, int32_t max_tokens) {
+  Request r;
+  r.prompt = std::move(prompt);
+  r.options.max_tokens = max_tokens;
+  r.options.sampling.temperature = 0;
+  return r;
+}
+
+// One Embedding event, then Done with the input's token count.
+std::vector<float> embed(Engine& engine, std::vector<int32_t> tokens) {
+  const auto n = static_cast<int32_t>(tokens.size());
+  auto h = engine.submit(embed_request(std::move(tokens)));
+  auto first = h->next(std::chrono::seconds(60));
+  EXPECT_TRUE(first && first->kind == Event::Embedding);
+  auto last = h->next(std::chrono::seconds(60));
+  EXPECT_TRUE(last && last->kind == Event::Done);
+  if (last) {
+    EXPECT_EQ(last->finish_reason, FinishReason::Stop);
+    EXPECT_EQ(last->usage.prompt_tokens, n);
+  }
+  EXPECT_FALSE(h->next(std::chrono::milliseconds(0))) << "nothing after Done";
+  return first ? first->embedding : std::vector<float>{};
 }
 
 TEST(EngineEmbed, MeanOfFinalHiddenStatesNormalised) {
   auto m = tiny_model();
   Engine engine(*m, make_backend("cpu", 2), nullptr);
   const std::vector<int32_t> tokens{5, 17, 42, 99, 3, 200, 7};
-  const std::vector<float> got = engine.embed(tokens).get();
+  const std::vector<float> got = embed(engine, tokens);
   ASSERT_EQ(got.size(), static_cast<size_t>(m->hp.n_embd));
 
   // The same computation by hand on the reference backend.
@@ -54,26 +72,22 @@ TEST(EngineEmbed, MeanOfFinalHiddenStatesNormalised) {
     got_norm += static_cast<double>(got[d]) * got[d];
   }
   EXPECT_NEAR(got_norm, 1.0, 1e-5);
-  EXPECT_EQ(engine.embed(tokens).get(), got) << "the same input gives the same embedding";
-  EXPECT_NE(engine.embed({5, 17, 42}).get(), got);
+  EXPECT_EQ(embed(engine, tokens), got) << "the same input gives the same embedding";
+  EXPECT_NE(embed(engine, {5, 17, 42}), got);
 }
 
 TEST(EngineEmbed, BadInputIsRejected) {
   auto m = tiny_model();
   Engine engine(*m, make_backend("cpu", 1), nullptr);
-  EXPECT_THROW(engine.embed({}), Error);
-  EXPECT_THROW(engine.embed({m->hp.n_vocab}), Error);
-  EXPECT_THROW(engine.embed(std::vector<int32_t>(10000, 1)), Error);
+  EXPECT_THROW(engine.submit(embed_request({})), Error);
+  EXPECT_THROW(engine.submit(embed_request({m->hp.n_vocab})), Error);
+  EXPECT_THROW(engine.submit(embed_request(std::vector<int32_t>(10000, 1))), Error);
 }
 
 TEST(EngineEmbed, NotifyFiresForEveryEvent) {
   auto m = tiny_model();
   Engine engine(*m, make_backend("cpu", 1), nullptr);
-  Request r;
-  r.prompt = {1, 2, 3};
-  r.options.max_tokens = 5;
-  r.options.sampling.temperature = 0;
-  auto h = engine.submit(r);
+  auto h = engine.submit(greedy_request({1, 2, 3}, 5));
   std::atomic<int> calls{0};
   h->set_notify([&] { ++calls; });
   int events = 0;
@@ -83,6 +97,36 @@ TEST(EngineEmbed, NotifyFiresForEveryEvent) {
   }
   EXPECT_EQ(events, 6);  // 5 tokens and Done
   EXPECT_GE(calls.load(), 1);
+}
+
+// An embedding wakes its reader like a generation does, and shares the engine with generations.
+TEST(EngineEmbed, NotifyFiresForTheEmbeddingBesideAGeneration) {
+  auto m = tiny_model();
+  Engine engine(*m, make_backend("cpu", 1), nullptr);
+  auto g = engine.submit(greedy_request({1, 2, 3}, 20));
+  auto h = engine.submit(embed_request({4, 5, 6}));
+  std::atomic<int> calls{0};
+  h->set_notify([&] { ++calls; });
+  std::vector<Event::Kind> kinds;
+  while (auto e = h->next(std::chrono::milliseconds(5000))) kinds.push_back(e->kind);
+  EXPECT_EQ(kinds, (std::vector<Event::Kind>{Event::Embedding, Event::Done}));
+  EXPECT_GE(calls.load(), 1);
+  int tokens = 0;
+  while (auto e = g->next(std::chrono::milliseconds(5000)))
+    if (e->kind == Event::Token) ++tokens;
+  EXPECT_EQ(tokens, 20);
+}
+
+TEST(EngineEmbed, RefusedAsUnavailableOnceShutDown) {
+  auto m = tiny_model();
+  Engine engine(*m, make_backend("cpu", 1), nullptr);
+  engine.shutdown(true);
+  try {
+    engine.submit(embed_request({1, 2}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
+  }
 }
 
 }  // namespace

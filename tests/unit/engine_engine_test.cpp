@@ -8,43 +8,21 @@
 #include <atomic>
 #include <chrono>
 #include <iostream>
-#include <sstream>
 #include <thread>
 
 #include "core/error.h"
-#include "model/synth.h"
-#include "support/test_util.h"
+#include "engine/session.h"
+#include "support/engine_support.h"
 
 namespace hayate {
 namespace {
 
 using namespace std::chrono_literals;
 
-struct Loaded {
-  std::unique_ptr<Model> model;
-  std::unique_ptr<Tokenizer> tokenizer;
-};
-
-Loaded load_synth(int32_t n_embd, int32_t n_layer, int32_t n_ff, const std::string& name) {
-  SynthOptions o;
-  o.n_embd = n_embd;
-  o.n_layer = n_layer;
-  o.n_head = 4;
-  o.n_head_kv = 2;
-  o.n_ff = n_ff;
-  o.n_ctx = 512;
-  o.file_type = "f16";
-  const std::string path = test::temp_path(name);
-  std::ostringstream log;
-  synth_model(o, path, log);
-  Loaded l;
-  l.model = Model::load(path);
-  l.tokenizer = Tokenizer::from_gguf(*l.model->file);
-  return l;
-}
+using Loaded = test::TinyModel;
 
 const Loaded& tiny() {
-  static Loaded l = load_synth(128, 2, 256, "engine-tiny.gguf");
+  static Loaded l = test::make_tiny_model("engine-tiny.gguf", 128, 2, 256, 512);
   return l;
 }
 
@@ -53,13 +31,7 @@ std::unique_ptr<Engine> make_engine(EngineConfig c = {}) {
   return std::make_unique<Engine>(*tiny().model, make_backend("cpu", 2), tiny().tokenizer.get(), c);
 }
 
-GenerateOptions greedy(int32_t max_tokens, bool ignore_eos = false) {
-  GenerateOptions o;
-  o.max_tokens = max_tokens;
-  o.sampling.temperature = 0;
-  o.ignore_eos = ignore_eos;
-  return o;
-}
+using test::greedy;
 
 std::vector<int32_t> encode(const std::string& text) { return tiny().tokenizer->encode(text, true, false); }
 
@@ -159,7 +131,7 @@ TEST(Engine, CancellingOrDroppingAHandleFreesItsBlocks) {
   h->cancel();
   const Collected rest = collect(*h);
   EXPECT_EQ(rest.last.kind, Event::Done);
-  EXPECT_EQ(rest.last.finish_reason, "cancelled");
+  EXPECT_EQ(rest.last.finish_reason, FinishReason::Cancelled);
   EXPECT_LT(rest.tokens.size() + 3, 400u);
   EXPECT_TRUE(wait_until(*engine, no_leaks));
 
@@ -183,7 +155,7 @@ TEST(Engine, RejectsWhenTheQueueIsFullAndPromptsOverTheContext) {
     engine->submit({encode("three"), greedy(4), false});
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::ResourceExhausted);
+    EXPECT_EQ(e.kind(), ErrorKind::Busy) << "a full queue is temporary: 429, not 503";
     EXPECT_NE(std::string(e.what()).find("queue full"), std::string::npos) << e.what();
   }
   running->cancel();
@@ -210,9 +182,14 @@ TEST(Engine, ShutdownDrainsAcceptedRequestsAndRejectsNewOnes) {
   for (auto& h : handles) {
     const Collected c = collect(*h);
     EXPECT_EQ(c.tokens.size(), 8u);
-    EXPECT_EQ(c.last.finish_reason, "length");
+    EXPECT_EQ(c.last.finish_reason, FinishReason::Length);
   }
-  EXPECT_THROW(engine->submit({encode("late"), greedy(4), false}), Error);
+  try {
+    engine->submit({encode("late"), greedy(4), false});
+    FAIL() << "a stopped engine must refuse requests";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable) << e.what();
+  }
   EXPECT_TRUE(no_leaks(engine->stats()));
 }
 
@@ -221,7 +198,10 @@ TEST(Engine, ShutdownWithoutDrainEndsRequestsWithAnError) {
   auto h = engine->submit({encode("interrupted"), greedy(400, true), false});
   ASSERT_EQ(h->next(60s)->kind, Event::Token);
   engine->shutdown(false);
-  EXPECT_EQ(collect(*h).last.kind, Event::Error);
+  const Event last = collect(*h).last;
+  EXPECT_EQ(last.kind, Event::Error);
+  EXPECT_EQ(last.finish_reason, FinishReason::Error);
+  EXPECT_EQ(last.error_kind, ErrorKind::Unavailable) << "the server answers 503 shutting_down from the kind";
 }
 
 TEST(Engine, HealthyWhileIdleLongerThanTheStallThreshold) {
@@ -255,7 +235,7 @@ TEST(Engine, AStepStuckPastTheThresholdIsUnhealthyUntilItEnds) {
   EXPECT_GE(stuck.seconds_since_beat, 0.5);
   EXPECT_NE(stuck.problem.find("stuck"), std::string::npos) << stuck.problem;
   release = true;
-  EXPECT_EQ(collect(*h).last.finish_reason, "length");
+  EXPECT_EQ(collect(*h).last.finish_reason, FinishReason::Length);
   const EngineHealth after = engine->health();
   EXPECT_TRUE(after.ok) << after.problem;
 }
@@ -268,6 +248,7 @@ TEST(Engine, ALoopEndedByAnExceptionIsUnhealthyAndEndsItsRequests) {
   auto h = engine->submit({encode("doomed"), greedy(4, true), false});
   const Collected got = collect(*h);
   EXPECT_EQ(got.last.kind, Event::Error);
+  EXPECT_EQ(got.last.error_kind, ErrorKind::Internal);
   EXPECT_NE(got.last.error.find("internal error"), std::string::npos) << got.last.error;
   const EngineHealth dead = engine->health();
   EXPECT_FALSE(dead.ok);
@@ -303,7 +284,7 @@ TEST(Engine, CountsFinishReasonsAndActiveBlocks) {
 // Not a pass/fail check: aggregate decode throughput with 8 streams against 1, for the record
 // (best of three runs each, since the machine may be shared).
 TEST(Engine, ThroughputEightStreamsVersusOne) {
-  static Loaded model256 = load_synth(256, 4, 768, "engine-256.gguf");
+  static Loaded model256 = test::make_tiny_model("engine-256.gguf", 256, 4, 768, 512);
   const int32_t n_tokens = 128;
   auto measure = [&](int streams) {
     double best = 0;

@@ -5,26 +5,19 @@
 #include <map>
 #include <numeric>
 #include <random>
-#include <sstream>
 
 #include "core/error.h"
 #include "engine/scheduler.h"
+#include "engine/session.h"
 #include "forward/forward.h"
-#include "model/synth.h"
-#include "support/test_util.h"
+#include "support/engine_support.h"
 
 namespace hayate {
 namespace {
 
 constexpr int32_t kVocab = 8;
 
-GenerateOptions greedy(int32_t max_tokens) {
-  GenerateOptions o;
-  o.max_tokens = max_tokens;
-  o.sampling.temperature = 0;
-  o.ignore_eos = true;
-  return o;
-}
+GenerateOptions greedy(int32_t max_tokens) { return test::greedy(max_tokens, true); }
 
 std::vector<int32_t> prompt_of(int n, int32_t salt) {
   std::vector<int32_t> t;
@@ -107,7 +100,7 @@ TEST(Scheduler, AdmitsInArrivalOrderUpToMaxRunning) {
   const auto outs = r.step(s1);
   ASSERT_EQ(outs.size(), 2u);
   EXPECT_TRUE(outs[0].finished);  // max_tokens 1
-  EXPECT_EQ(outs[0].finish_reason, "length");
+  EXPECT_EQ(outs[0].finish_reason, FinishReason::Length);
   EXPECT_EQ(outs[0].usage.prompt_tokens, 5);
   EXPECT_EQ(outs[0].usage.completion_tokens, 1);
   Step s2 = r.sched.schedule();
@@ -143,11 +136,11 @@ TEST(Scheduler, RejectsBadRequestsAndAbortFreesBlocks) {
   Step s = r.sched.schedule();
   r.step(s);
   EXPECT_LT(r.blocks.n_free(), 16);
-  const auto out = r.sched.abort(1, "cancelled");
+  const auto out = r.sched.abort(1, FinishReason::Cancelled);
   ASSERT_TRUE(out.has_value());
-  EXPECT_EQ(out->finish_reason, "cancelled");
+  EXPECT_EQ(out->finish_reason, FinishReason::Cancelled);
   EXPECT_EQ(out->usage.completion_tokens, 1);
-  EXPECT_FALSE(r.sched.abort(1, "cancelled").has_value());
+  EXPECT_FALSE(r.sched.abort(1, FinishReason::Cancelled).has_value());
   EXPECT_TRUE(r.sched.idle());
   EXPECT_TRUE(r.no_leaks());
   EXPECT_EQ(r.cache.size(), 2);  // its two full prompt blocks stay cached
@@ -162,7 +155,7 @@ TEST(Scheduler, StopsAtTheContextLength) {
     last = r.step(s);
   }
   ASSERT_EQ(last.size(), 1u);
-  EXPECT_EQ(last[0].finish_reason, "length");
+  EXPECT_EQ(last[0].finish_reason, FinishReason::Length);
   EXPECT_EQ(last[0].usage.completion_tokens, 3);  // as Session: ids fed at positions 10 and 11, then stop
 }
 
@@ -187,14 +180,14 @@ TEST(Scheduler, RandomLoadAlwaysProgressesAndLeaksNothing) {
       }
       if (round < 300 && rng() % 17 == 0 && next_id > 0) {
         const int64_t victim = static_cast<int64_t>(rng() % static_cast<uint32_t>(next_id));
-        if (r.sched.abort(victim, "cancelled")) wanted.erase(victim);
+        if (r.sched.abort(victim, FinishReason::Cancelled)) wanted.erase(victim);
       }
       if (r.sched.idle()) continue;
       Step s = r.sched.schedule();
       ASSERT_FALSE(s.chunks.empty());
       ASSERT_LE(static_cast<int32_t>(s.batch.size()), 12);
       for (const StepOutput& out : r.step(s)) {
-        ASSERT_TRUE(out.finish_reason.empty() || out.finish_reason == "length") << out.finish_reason;
+        ASSERT_TRUE(!out.finished || out.finish_reason == FinishReason::Length) << to_string(out.finish_reason);
         if (out.finished) got[out.seq_id] = out.usage.completion_tokens;
       }
     }
@@ -207,20 +200,7 @@ TEST(Scheduler, RandomLoadAlwaysProgressesAndLeaksNothing) {
 // ---- with a model ----
 
 const Model& tiny_model() {
-  static std::unique_ptr<Model> m = [] {
-    SynthOptions o;
-    o.n_embd = 128;
-    o.n_layer = 2;
-    o.n_head = 4;
-    o.n_head_kv = 2;
-    o.n_ff = 256;
-    o.n_ctx = 256;
-    o.file_type = "f32";
-    const std::string path = test::temp_path("sched-tiny.gguf");
-    std::ostringstream log;
-    synth_model(o, path, log);
-    return Model::load(path);
-  }();
+  static std::unique_ptr<Model> m = test::make_tiny_model("sched-tiny.gguf", 128, 2, 256, 256, "f32").model;
   return *m;
 }
 
@@ -287,7 +267,7 @@ TEST(Scheduler, FullyCachedPromptRecomputesTheBlockOfItsLastToken) {
         if (out.finished) done = out;
       }
     }
-    EXPECT_EQ(done.finish_reason, "length");
+    EXPECT_EQ(done.finish_reason, FinishReason::Length);
     return std::make_pair(tokens, done.usage.cached_tokens);
   };
   const auto prompt = model_prompt(8, 5);  // exactly two blocks

@@ -1,0 +1,50 @@
+// What the engine's tests share: small synthetic llama models (random weights, 4 query heads
+// sharing 2 KV heads, the built-in byte tokenizer; written to a temporary file and loaded with
+// it) and greedy generation options.
+#pragma once
+
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include "engine/output.h"
+#include "model/model.h"
+#include "model/synth.h"
+#include "support/test_util.h"
+#include "tokenizer/tokenizer.h"
+
+namespace hayate::test {
+
+struct TinyModel {
+  std::unique_ptr<Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+inline TinyModel make_tiny_model(const std::string& file, int32_t n_embd = 128, int32_t n_layer = 2, int32_t n_ff = 256,
+                                 int32_t n_ctx = 256, const std::string& file_type = "f16") {
+  SynthOptions o;
+  o.n_embd = n_embd;
+  o.n_layer = n_layer;
+  o.n_head = 4;
+  o.n_head_kv = 2;
+  o.n_ff = n_ff;
+  o.n_ctx = n_ctx;
+  o.file_type = file_type;
+  const std::string path = temp_path(file);
+  std::ostringstream log;
+  synth_model(o, path, log);
+  TinyModel m;
+  m.model = Model::load(path);
+  m.tokenizer = Tokenizer::from_gguf(*m.model->file);
+  return m;
+}
+
+inline GenerateOptions greedy(int32_t max_tokens, bool ignore_eos = false) {
+  GenerateOptions o;
+  o.max_tokens = max_tokens;
+  o.sampling.temperature = 0;
+  o.ignore_eos = ignore_eos;
+  return o;
+}
+
+}  // namespace hayate::test

@@ -1,0 +1,123 @@
+// The server's route table and dispatch without sockets: a fake Exchange records the response.
+// (The real connection, models and engine are covered by tests/integration/server_*.)
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "server/routes.h"
+
+namespace hayate::server {
+namespace {
+
+using nlohmann::json;
+
+class FakeExchange final : public Exchange {
+ public:
+  FakeExchange(std::string method, std::string path) {
+    rq_.method = std::move(method);
+    rq_.path = std::move(path);
+  }
+  const HttpRequest& request() const override { return rq_; }
+  const std::string& request_id() const override { return id_; }
+  std::string peer_address() const override { return "127.0.0.1:5555"; }
+  std::chrono::steady_clock::time_point started() const override { return t0_; }
+  awaitable<> respond(int s, std::string b, std::string_view, Headers extra) override {
+    status = s;
+    body = std::move(b);
+    headers = std::move(extra);
+    co_return;
+  }
+  awaitable<bool> stream_begin() override { co_return false; }
+  awaitable<bool> stream_write(std::string) override { co_return false; }
+  awaitable<> stream_end() override { co_return; }
+  void watch(RequestHandle&) override {}
+  awaitable<Wake> wait() override { co_return Wake::Timeout; }
+  bool peer_gone() const override { return false; }
+  bool response_started() const override { return status != 0; }
+
+  std::string header(const std::string& name) const {
+    for (const auto& [n, v] : headers)
+      if (n == name) return v;
+    return "";
+  }
+
+  int status = 0;
+  std::string body;
+  Headers headers;
+
+ private:
+  HttpRequest rq_;
+  std::string id_ = "req-test";
+  std::chrono::steady_clock::time_point t0_ = std::chrono::steady_clock::now();
+};
+
+FakeExchange run(ServerState& st, const std::string& method, const std::string& path) {
+  FakeExchange ex(method, path);
+  asio::io_context ioc;
+  asio::co_spawn(ioc, dispatch(ex, st), asio::detached);
+  ioc.run();
+  return ex;
+}
+
+std::string error_code_of(const FakeExchange& ex) {
+  const json j = json::parse(ex.body);
+  return j["error"]["code"].is_null() ? "" : j["error"]["code"].get<std::string>();
+}
+
+TEST(ServerRoutes, UnknownPathsAndMethodsAreAnsweredFromTheTable) {
+  ServerState st{ServerConfig{}};
+  const FakeExchange missing = run(st, "GET", "/v1/nothing");
+  EXPECT_EQ(missing.status, 404);
+  for (const char* route : {"POST /v1/chat/completions", "POST /v1/completions", "POST /v1/embeddings",
+                            "GET /v1/models", "GET /health", "GET /metrics"})
+    EXPECT_NE(missing.body.find(route), std::string::npos) << route << " missing from " << missing.body;
+
+  const FakeExchange wrong = run(st, "GET", "/v1/embeddings");
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.header("Allow"), "POST, OPTIONS");
+  EXPECT_EQ(error_code_of(wrong), "method_not_allowed");
+
+  const FakeExchange preflight = run(st, "OPTIONS", "/metrics");
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_EQ(preflight.header("Access-Control-Allow-Methods"), "GET, OPTIONS");
+}
+
+TEST(ServerRoutes, EachRouteReachesItsHandler) {
+  ServerState st{ServerConfig{}};
+  // Without a model: the routes that need one say so; /health and /metrics answer themselves.
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{{"POST", "/v1/chat/completions"},
+                                                                                     {"POST", "/v1/completions"},
+                                                                                     {"POST", "/v1/embeddings"},
+                                                                                     {"GET", "/v1/models"}}) {
+    const FakeExchange ex = run(st, method, path);
+    EXPECT_EQ(ex.status, 503) << path;
+    EXPECT_EQ(error_code_of(ex), "model_loading") << path;
+  }
+  const FakeExchange health = run(st, "GET", "/health");
+  EXPECT_EQ(health.status, 503);
+  EXPECT_EQ(error_code_of(health), "model_loading");
+  const FakeExchange metrics = run(st, "GET", "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("hayate_"), std::string::npos) << metrics.body;
+
+  st.set_stopping();
+  const FakeExchange stopping = run(st, "GET", "/v1/models");
+  EXPECT_EQ(stopping.status, 503);
+  EXPECT_EQ(error_code_of(stopping), "shutting_down");
+}
+
+TEST(ServerRoutes, TheTimeoutIsOneErrorOfKindTimeout) {
+  ServerConfig config;
+  config.request_timeout = 0.3;
+  const Error e = request_timed_out(config);
+  EXPECT_EQ(e.kind(), ErrorKind::Timeout);
+  EXPECT_STREQ(e.what(), "The request timed out after 0.3 s");
+  const api::ApiError api = api::from_error(e);
+  EXPECT_EQ(api.status, 504);
+  EXPECT_EQ(api.code, "timeout");
+  config.request_timeout = 600;
+  EXPECT_STREQ(request_timed_out(config).what(), "The request timed out after 600 s");
+}
+
+}  // namespace
+}  // namespace hayate::server
