@@ -1,6 +1,7 @@
 #include "net/url.h"
 
 #include <algorithm>
+#include <boost/beast/core/string.hpp>
 #include <cctype>
 
 #include "core/error.h"
@@ -13,12 +14,6 @@ const char* const kShape = "expected http://HOST:PORT[/PATH] (the port defaults 
 
 [[noreturn]] void bad(std::string_view text, const std::string& why) {
   fail(ErrorKind::BadInput, "URL " + std::string(text) + ": " + why);
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 bool host_name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_'; }
@@ -72,12 +67,13 @@ Url parse_url(std::string_view text) {
     bad(text, "a space or control character in the URL");
   const size_t scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) bad(text, kShape);
-  const std::string scheme = lower(text.substr(0, scheme_end));
-  if (scheme == "https")
+  const boost::beast::string_view scheme(text.data(), scheme_end);
+  if (boost::beast::iequals(scheme, "https"))
     fail(ErrorKind::Unsupported, "URL " + std::string(text) +
                                      ": https is not supported; the client speaks plain HTTP only (use http://, "
                                      "e.g. through a local TLS-terminating proxy)");
-  if (scheme != "http") bad(text, "the scheme '" + scheme + "' is not supported; " + kShape);
+  if (!boost::beast::iequals(scheme, "http"))
+    bad(text, "the scheme '" + std::string(scheme) + "' is not supported; " + kShape);
   const std::string_view rest = text.substr(scheme_end + 3);
   if (rest.find_first_of("?#") != std::string_view::npos)
     bad(text, "a query or fragment means nothing in a base URL; give only http://HOST:PORT[/PATH]");
