@@ -214,7 +214,7 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
   h.on_head = [&](const net::Response& head) { status = head.status; };
   h.on_body = [&](std::string_view piece) {
     if (status == 200) return take(piece);
-    error_body.append(piece.substr(0, std::min(piece.size(), 300 - std::min<size_t>(300, error_body.size()))));
+    error_body.append(piece.substr(0, 300 - std::min<size_t>(300, error_body.size())));
     return true;
   };
   net::Request q = make_request(ep, req.path, req.body);

@@ -71,26 +71,6 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-const char* failure_name(Failure f) {
-  switch (f) {
-    case Failure::None:
-      return "none";
-    case Failure::Connect:
-      return "connect";
-    case Failure::Timeout:
-      return "timeout";
-    case Failure::Cancelled:
-      return "cancelled";
-    case Failure::Closed:
-      return "closed";
-    case Failure::Protocol:
-      return "protocol";
-    case Failure::Stopped:
-      return "stopped";
-  }
-  return "?";
-}
-
 std::string Response::header(std::string_view name) const {
   for (const auto& [n, v] : headers)
     if (n == name) return v;

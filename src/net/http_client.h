@@ -2,12 +2,13 @@
 // coming gateway (net/blocking_client.h is the same client for callers without an io_context).
 //
 // A Connection is one kept-alive connection to one endpoint, reused by consecutive requests. A
-// server may close a kept-alive connection whenever it likes (llama.cpp's server does so after a
-// few requests or seconds). Before a request, a connection the server has closed (or sent
-// something unasked on, such as a 408 before closing) is replaced by a fresh one. When the close
-// comes while the request is on its way (its write fails, or the connection ends before any
-// byte of the response), the request is sent once more on a fresh connection. It is never sent
-// again once a byte of the response has arrived: the server may have acted on it.
+// server may close a kept-alive connection whenever it likes (llama.cpp's server closes it after
+// each streamed answer, though its headers say Keep-Alive). Before a request, a connection the
+// server has closed (or sent something unasked on, such as a 408 before closing) is replaced by
+// a fresh one. When the close comes while the request is on its way (its write fails, or the
+// connection ends before any byte of the response), the request is sent once more on a fresh
+// connection. It is never sent again once a byte of the response has arrived: the server may
+// have acted on it.
 #pragma once
 
 #include <boost/beast/core/flat_buffer.hpp>
@@ -20,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "net/asio.h"  // first: <utility> before Asio (see STACK.md), one frame-allocator setting
+#include "net/asio.h"  // Asio's coroutines only through here (<utility> first, no frame recycling)
 #include "net/url.h"
 
 namespace hayate::net {
@@ -51,7 +52,6 @@ enum class Failure {
   Protocol,   // an answer that is not HTTP/1.1, or a body over the limit
   Stopped,    // the body handler asked to stop reading
 };
-const char* failure_name(Failure f);  // "connect", "timeout", ...
 
 struct Response {
   Failure failure = Failure::None;

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "bench/serve_bench.h"
-#include "net/asio.h"  // first: <utility> before Asio
+#include "net/asio.h"  // Asio's coroutines only through here (<utility> first, no frame recycling)
 
 namespace hayate::bench {
 namespace {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "net/asio.h"  // first: <utility> before Asio
+#include "net/asio.h"  // Asio's coroutines only through here (<utility> first, no frame recycling)
 #include "net/url.h"
 
 namespace hayate::net::test {
