@@ -129,7 +129,7 @@ awaitable<void> issue(Session& s, Target& t, RunState& st, Connection& conn, int
 }
 
 awaitable<void> worker(Session& s, Target& t, RunState& st, const RunPlan& p, int slot) {
-  Connection conn(co_await asio::this_coro::executor);
+  Connection conn(co_await asio::this_coro::executor, t.ep.at);
   while (may_issue(s, p, st)) co_await issue(s, t, st, conn, slot);
   conn.close();
 }
@@ -141,7 +141,7 @@ awaitable<void> pooled_request(Session& s, Target& t, RunState& st, std::vector<
     conn = std::move(pool.back());
     pool.pop_back();
   } else {
-    conn = std::make_unique<Connection>(co_await asio::this_coro::executor);
+    conn = std::make_unique<Connection>(co_await asio::this_coro::executor, t.ep.at);
   }
   co_await issue(s, t, st, *conn, stream);
   pool.push_back(std::move(conn));
@@ -247,7 +247,7 @@ awaitable<std::optional<std::vector<MetricSample>>> scrape(Session& s, Target& t
   try {
     co_return parse_prometheus_text(*body);
   } catch (const Error& e) {
-    s.log << "bench serve: " << t.ep.url << "/metrics: " << e.what() << "\n";
+    s.log << "bench serve: " << t.ep.url() << "/metrics: " << e.what() << "\n";
     co_return std::nullopt;
   }
 }
@@ -268,7 +268,7 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
   out.concurrency = p.concurrency;
   out.rate_rps = p.rate;
   const auto ex = co_await asio::this_coro::executor;
-  Connection metrics_conn(ex);
+  Connection metrics_conn(ex, t.ep.at);
   std::optional<std::vector<MetricSample>> before;
   Clock::time_point before_at;
   if (t.hayate) {
@@ -456,16 +456,16 @@ awaitable<int64_t> measure_prompt(Session& s, Target& t, Connection& conn, const
   const int status = answer.first;
   const std::string& text = answer.second;
   if (status != 200)
-    fail(ErrorKind::BadInput, t.ep.url + "/v1/completions: calibrating a " + std::to_string(want) +
+    fail(ErrorKind::BadInput, t.ep.url() + "/v1/completions: calibrating a " + std::to_string(want) +
                                   "-token prompt failed: HTTP " + std::to_string(status) + " " + text.substr(0, 300));
   const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.contains("usage") || !j["usage"].contains("prompt_tokens"))
-    fail(ErrorKind::BadInput, t.ep.url + "/v1/completions: the answer has no usage.prompt_tokens to calibrate with");
+    fail(ErrorKind::BadInput, t.ep.url() + "/v1/completions: the answer has no usage.prompt_tokens to calibrate with");
   co_return j["usage"]["prompt_tokens"].get<int64_t>();
 }
 
 awaitable<std::string> calibrate_prompt(Session& s, Target& t, const std::string& model, int32_t want) {
-  Connection conn(co_await asio::this_coro::executor);
+  Connection conn(co_await asio::this_coro::executor, t.ep.at);
   // Tokens per word from two lengths, then the pad characters for the remainder.
   const int32_t a = std::max(1, want / 8), b = 2 * a;
   const int64_t pa = co_await measure_prompt(s, t, conn, model, want, a, 0);
@@ -492,7 +492,7 @@ awaitable<std::string> calibrate_prompt(Session& s, Target& t, const std::string
     else
       break;
   }
-  fail(ErrorKind::Unsupported, t.ep.url + ": cannot make a prompt of exactly " + std::to_string(want) +
+  fail(ErrorKind::Unsupported, t.ep.url() + ": cannot make a prompt of exactly " + std::to_string(want) +
                                    " tokens with this tokenizer (closest: " + std::to_string(closest) + ")");
 }
 
@@ -508,7 +508,7 @@ awaitable<void> run_all(Session& s, ServeBenchResult& result) {
     tr.workload = c.workload;
     tr.max_tokens = c.workload.max_tokens > 0 ? c.workload.max_tokens : workload_default_max_tokens(c.workload.name);
     tr.pid = c.pid;
-    Connection conn(co_await asio::this_coro::executor);
+    Connection conn(co_await asio::this_coro::executor, t.ep.at);
     tr.model = c.model;
     if (tr.model.empty()) {
       const std::string path = "/v1/models";

@@ -4,34 +4,30 @@
 // runs on one io_context thread; no thread per request.
 #pragma once
 
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include "server/asio.h"  // first: <utility> before Asio (see STACK.md), one frame-allocator setting
+#include "net/http_client.h"
 
 namespace hayate::bench {
 
-namespace asio = server::asio;
-using server::awaitable;
-using server::tcp;
-
-// http://host:port[/base]; https is refused (Unsupported) since the client speaks plain HTTP.
+// A server under test: where it is (its URL's base with a trailing /v1 dropped, its addresses
+// looked up once) and the API key its requests carry.
 struct Endpoint {
-  std::string host;
-  std::string port;
-  std::string base;  // path prefix without a trailing '/', e.g. "" or "/openai"
+  net::Endpoint at;
   std::string api_key;
-  std::string url;                      // as given
-  std::vector<tcp::endpoint> resolved;  // looked up once, by parse_endpoint
+  const std::string& url() const { return at.url.text; }  // as given
 };
-// Throws Error(BadInput) for a malformed URL or a host that does not resolve.
+// Throws Error: Unsupported for https, BadInput for a malformed URL or a host that does not resolve.
 Endpoint parse_endpoint(const std::string& url);
+
+// A kept-alive connection to one endpoint, reused by consecutive requests and reopened (the
+// request sent again) when the server has closed it in between.
+using Connection = net::Connection;
 
 enum class Outcome { Ok, Http4xx, Http429, Http5xx, Timeout, Connect, Protocol, Cancelled };
 const char* outcome_name(Outcome o);  // "ok", "http_4xx", ... as the results JSON names them
@@ -51,30 +47,14 @@ struct RequestResult {
   std::string error;  // what went wrong, for the first errors shown to the user
 };
 
-// A kept-alive connection to one endpoint, reused by consecutive requests.
-class Connection {
- public:
-  explicit Connection(asio::any_io_executor ex) : stream_(ex) {}
-  boost::beast::tcp_stream& stream() { return stream_; }
-  boost::beast::flat_buffer& buffer() { return buffer_; }
-  bool open = false;
-  bool cancelled = false;  // set (with cancel()) when the run is interrupted
-  void cancel();
-  void close();
-
- private:
-  boost::beast::tcp_stream stream_;
-  boost::beast::flat_buffer buffer_;
-};
-
 struct StreamRequest {
   std::string path;  // "/v1/chat/completions" or "/v1/completions"
   std::string body;  // the JSON body, stream fields included
   bool chat = true;  // where the text is: choices[0].delta.content or choices[0].text
 };
 
-// Sends the request on `conn` (connecting first when it is not open) and reads the streamed
-// answer to its end. Never throws for network or protocol failures: they become the outcome.
+// Sends the request on `conn` (an open connection of `ep`, or one it opens) and reads the
+// streamed answer to its end. Never throws for network or protocol failures: they become the outcome.
 // `deadline` bounds the whole request (Timeout); `epoch` is the run's start (for start_s/end_s).
 awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const StreamRequest& req,
                                      std::chrono::steady_clock::time_point epoch,

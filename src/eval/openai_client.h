@@ -4,15 +4,14 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 
-namespace hayate::eval {
+namespace hayate::net {
+class Client;
+}
 
-struct Endpoint {
-  std::string host, port, prefix;  // prefix: "" or "/api" (no trailing slash)
-};
-// Throws Error: BadInput for a malformed URL, Unsupported for https.
-Endpoint parse_base_url(const std::string& url);
+namespace hayate::eval {
 
 enum class CompletionApi { Completions, Chat };  // /v1/completions or /v1/chat/completions
 
@@ -22,16 +21,19 @@ struct ClientOptions {
   std::chrono::seconds timeout{300};
 };
 
+// Requests go one after another on one kept-alive connection.
 class OpenAiClient {
  public:
+  // Throws Error: BadInput for a malformed URL or a host that does not resolve, Unsupported for https.
   explicit OpenAiClient(ClientOptions options);
+  ~OpenAiClient();
   // Greedy (temperature 0) text for one prompt: the prompt as given to /v1/completions, or as one
   // user message to /v1/chat/completions. Throws Error naming the URL and the server's answer.
-  std::string complete(const std::string& prompt, int max_tokens) const;
+  std::string complete(const std::string& prompt, int max_tokens);
 
  private:
   ClientOptions options_;
-  Endpoint endpoint_;
+  std::unique_ptr<net::Client> http_;
 };
 
 }  // namespace hayate::eval

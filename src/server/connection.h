@@ -6,7 +6,7 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "server/asio.h"
+#include "net/asio.h"
 #include "server/routes.h"
 
 namespace hayate::server {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/request.h"
-#include "server/asio.h"
+#include "net/asio.h"
 
 namespace hayate::server {
 

@@ -55,7 +55,9 @@ LoadPlan plan_for(int port, int requests) {
 std::string describe(const LoadReport& r) {
   std::string s = "sent " + std::to_string(r.sent) + ", completed " + std::to_string(r.completed) + ", cancelled " +
                   std::to_string(r.cancelled) + ", statuses:";
-  for (const auto& [status, n] : r.by_status) s += " " + std::to_string(status) + "x" + std::to_string(n);
+  // Appended piece by piece: g++ 12 reports a false -Wrestrict for " " + std::to_string(...) here.
+  for (const auto& [status, n] : r.by_status)
+    s.append(" ").append(std::to_string(status)).append("x").append(std::to_string(n));
   for (const std::string& p : r.problems) s += "\n  " + p;
   return s;
 }

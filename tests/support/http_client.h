@@ -1,29 +1,23 @@
-// A small blocking HTTP/1.1 client for tests, on Boost.Beast: whole requests, streamed response
-// bodies (read as they arrive), raw bytes for malformed requests, and a receive timeout so that a
-// server that never answers fails the test instead of hanging it.
+// The tests' HTTP/1.1 client: a thin layer over net's blocking client (whole requests, streamed
+// response bodies read as they arrive, a timeout so that a server that never answers fails the
+// test instead of hanging it), and raw bytes for malformed requests.
+//
+// It never opens a second connection nor sends a request again: a test sees what the server
+// does with its connection (keep-alive kept, idle connections closed).
 #pragma once
 
-#include <sys/socket.h>
-#include <sys/time.h>
-
-// clang-format off
-#include <utility>  // before Asio (see STACK.md)
-// clang-format on
-
 #include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <cctype>
 #include <chrono>
 #include <map>
-#include <memory>
-#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "net/blocking_client.h"
 
 namespace hayate::test {
 
@@ -43,24 +37,13 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 class HttpClient {
  public:
   HttpClient(const std::string& host, int port, std::chrono::seconds timeout = std::chrono::seconds(60))
-      : socket_(ioc_) {
-    boost::asio::ip::tcp::resolver resolver(ioc_);
-    boost::asio::connect(socket_, resolver.resolve(host, std::to_string(port)));
-    timeval tv{static_cast<time_t>(timeout.count()), 0};
-    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    host_ = host + ":" + std::to_string(port);
-  }
+      : client_(net::resolve(net::parse_url("http://" + host + ":" + std::to_string(port))), options(timeout)) {}
 
   // One request and its whole response (on this connection, which stays open when the server
   // keeps it alive).
   HttpResponse request(const std::string& method, const std::string& target, const std::string& body = "",
                        const HeaderList& headers = {}) {
-    send(method, target, body, headers);
-    namespace http = boost::beast::http;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(1ull << 30);
-    http::read(socket_, buffer_, parser);
-    return convert(parser.get());
+    return convert(client_.request({method, target, headers, body}));
   }
 
   HttpResponse get(const std::string& target, const HeaderList& headers = {}) {
@@ -77,69 +60,54 @@ class HttpClient {
   HttpResponse start_stream(const std::string& target, const std::string& body, const HeaderList& headers = {}) {
     HeaderList h = headers;
     h.emplace_back("Content-Type", "application/json");
-    send("POST", target, body, h);
-    stream_ = std::make_unique<Parser>();
-    stream_->body_limit(1ull << 30);
-    consumed_ = 0;
-    boost::beast::http::read_header(socket_, buffer_, *stream_);
-    return convert(stream_->get());
+    return convert(client_.start({"POST", target, h, body}));
   }
-  std::string read_more() {
-    while (!stream_->is_done() && stream_->get().body().size() == consumed_)
-      boost::beast::http::read_some(socket_, buffer_, *stream_);
-    std::string out = stream_->get().body().substr(consumed_);
-    consumed_ = stream_->get().body().size();
-    return out;
-  }
-  bool stream_done() const { return stream_->is_done() && stream_->get().body().size() == consumed_; }
+  std::string read_more() { return client_.next(); }
+  bool stream_done() const { return client_.done(); }
 
-  // Bytes as they are, then the response (for requests Beast would refuse to write).
+  // Bytes as they are on a connection of their own, then the response (for requests Beast would
+  // refuse to write).
   HttpResponse raw(const std::string& bytes) {
-    boost::asio::write(socket_, boost::asio::buffer(bytes));
     namespace http = boost::beast::http;
+    boost::asio::io_context ioc;
+    tcp::socket socket(ioc);
+    boost::asio::connect(socket, client_.endpoint().addresses);
+    boost::asio::write(socket, boost::asio::buffer(bytes));
+    boost::beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
-    http::read(socket_, buffer_, parser);
-    return convert(parser.get());
-  }
-
-  void close() {
-    boost::system::error_code ec;
-    socket_.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
-  }
-
- private:
-  using Parser = boost::beast::http::response_parser<boost::beast::http::string_body>;
-
-  void send(const std::string& method, const std::string& target, const std::string& body, const HeaderList& headers) {
-    namespace http = boost::beast::http;
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, host_);
-    for (const auto& [name, value] : headers) req.set(name, value);
-    req.body() = body;
-    req.prepare_payload();
-    http::write(socket_, req);
-  }
-
-  template <typename Message>
-  static HttpResponse convert(const Message& m) {
+    http::read(socket, buffer, parser);
     HttpResponse r;
-    r.status = static_cast<int>(m.result_int());
-    for (const auto& field : m) {
-      std::string name(field.name_string());
-      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      r.headers[name] = std::string(field.value());
-    }
-    r.body = m.body();
+    r.status = static_cast<int>(parser.get().result_int());
+    for (const auto& field : parser.get())
+      r.headers[lower(std::string(field.name_string()))] = std::string(field.value());
+    r.body = parser.get().body();
     return r;
   }
 
-  boost::asio::io_context ioc_;
-  boost::asio::ip::tcp::socket socket_;
-  boost::beast::flat_buffer buffer_;
-  std::string host_;
-  std::unique_ptr<Parser> stream_;
-  size_t consumed_ = 0;
+  void close() { client_.close(); }
+
+ private:
+  static net::ClientOptions options(std::chrono::seconds timeout) {
+    net::ClientOptions o;
+    o.timeout = timeout;
+    o.connection.reconnect = false;
+    o.connection.body_limit = 1ull << 30;
+    return o;
+  }
+  static std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return out;
+  }
+  static HttpResponse convert(const net::Response& m) {
+    HttpResponse r;
+    r.status = m.status;
+    for (const auto& [name, value] : m.headers) r.headers[name] = value;
+    r.body = m.body;
+    return r;
+  }
+
+  net::Client client_;
 };
 
 // One request on a fresh connection.

@@ -12,13 +12,10 @@
 #include <thread>
 
 #include "bench/serve_bench.h"
-#include "server/asio.h"  // first: <utility> before Asio
+#include "net/asio.h"  // Asio's coroutines only through here (<utility> first, no frame recycling)
 
 namespace hayate::bench {
 namespace {
-
-using server::asio::ip::tcp;
-namespace asio = server::asio;
 
 // Streams `tokens` content events per request, `burst` of them per tick (`interval`), then a
 // usage chunk and [DONE]; answers 429 while more than `max_active` streams are open. One ticker

@@ -1,5 +1,6 @@
-// The Boost.Asio and Beast headers the server uses, in one place. <utility> comes first: with
-// g++ 12, boost/asio/awaitable.hpp (Boost 1.74) uses std::exchange without including it.
+// The Boost.Asio headers hayate uses, in one place, for the server, the HTTP client and their
+// tests. <utility> comes first: with g++ 12, boost/asio/awaitable.hpp (Boost 1.74) uses
+// std::exchange without including it.
 #pragma once
 
 // clang-format off
@@ -8,7 +9,7 @@
 
 // Coroutine frames from plain new/delete rather than Asio's per-thread recycling allocator, whose
 // operator new/delete pair g++ 12 wrongly reports as mismatched (-Wmismatched-new-delete) in
-// sanitizer builds. Every server file includes Asio through this header, so all agree on it.
+// sanitizer builds. Every file includes Asio through this header, so all agree on it.
 #define BOOST_ASIO_DISABLE_AWAITABLE_FRAME_RECYCLING
 
 #include <boost/asio/awaitable.hpp>
@@ -25,11 +26,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
-namespace hayate::server {
+// In namespace hayate itself, so that server/, net/, bench/ and tests spell them alike.
+namespace hayate {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 template <typename T = void>
 using awaitable = asio::awaitable<T>;
 
-}  // namespace hayate::server
+}  // namespace hayate
