@@ -294,23 +294,9 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
     for (const RequestResult& r : st.done) last_end = std::max(last_end, r.end_s);
     out.duration_s = last_end;
   }
-  st.finished = true;
-  st.tick.cancel();
-  co_await helpers.wait();
-  for (auto& c : pool) c->close();
-  if (s.failure) std::rethrow_exception(s.failure);
-
   out.figures = summarize_requests(st.done, out.duration_s);
-  for (size_t i : sample_indices(st.done.size())) {
-    const RequestResult& r = st.done[i];
-    if (r.outcome != Outcome::Ok || !r.ttft_ms) continue;
-    out.ttft_samples_ms.push_back(*r.ttft_ms);
-    out.e2e_samples_ms.push_back(r.e2e_ms);
-  }
-  for (const RequestResult& r : st.done)
-    if (r.outcome != Outcome::Ok && r.outcome != Outcome::Cancelled && out.first_errors.size() < 5)
-      out.first_errors.push_back(std::string(outcome_name(r.outcome)) + ": " + r.error);
-
+  // Scraped before the helpers (resource sampling, progress, snapshots) are waited for, so the
+  // server's window closes as soon after the last answer as the server has counted it.
   if (before) {
     // The server counts a request once it has written the last byte, which may be a moment after
     // the client read it: wait (up to a second) until every answered request is counted.
@@ -329,7 +315,7 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
       if (!after || sum_samples(*after, "hayate_requests_total", {{"route", t.route}}) - base >= answered ||
           Clock::now() > give_up)
         break;
-      co_await sleep_until(wait, Clock::now() + std::chrono::milliseconds(2));
+      co_await sleep_until(wait, Clock::now() + std::chrono::microseconds(200));
     }
     if (after) {
       ServerMetrics m;
@@ -342,6 +328,22 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
       out.server_metrics = m;
     }
   }
+  st.finished = true;
+  st.tick.cancel();
+  co_await helpers.wait();
+  for (auto& c : pool) c->close();
+  if (s.failure) std::rethrow_exception(s.failure);
+
+  for (size_t i : sample_indices(st.done.size())) {
+    const RequestResult& r = st.done[i];
+    if (r.outcome != Outcome::Ok || !r.ttft_ms) continue;
+    out.ttft_samples_ms.push_back(*r.ttft_ms);
+    out.e2e_samples_ms.push_back(r.e2e_ms);
+  }
+  for (const RequestResult& r : st.done)
+    if (r.outcome != Outcome::Ok && r.outcome != Outcome::Cancelled && out.first_errors.size() < 5)
+      out.first_errors.push_back(std::string(outcome_name(r.outcome)) + ": " + r.error);
+
   metrics_conn.close();
   co_return out;
 }

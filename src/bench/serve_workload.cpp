@@ -161,12 +161,13 @@ int32_t workload_default_max_tokens(const std::string& name) {
   return 128;
 }
 
-nlohmann::json stream_body(const std::string& model, int32_t max_tokens, double temperature) {
+nlohmann::json stream_body(const std::string& model, int32_t max_tokens, double temperature, bool ignore_eos) {
   nlohmann::json body = {{"stream", true},
                          {"stream_options", {{"include_usage", true}}},
                          {"max_tokens", max_tokens},
                          {"temperature", temperature}};
   if (!model.empty()) body["model"] = model;
+  if (ignore_eos) body["ignore_eos"] = true;
   return body;
 }
 
@@ -225,7 +226,7 @@ std::string synthetic_prompt_text(int32_t units, int32_t pad) {
 std::unique_ptr<Workload> make_workload(const WorkloadConfig& c, const std::string& model,
                                         const std::string& fixed_prompt) {
   const int32_t max_tokens = c.max_tokens > 0 ? c.max_tokens : workload_default_max_tokens(c.name);
-  nlohmann::json base = stream_body(model, max_tokens, c.temperature);
+  nlohmann::json base = stream_body(model, max_tokens, c.temperature, c.ignore_eos);
   if (c.name == "story") return std::make_unique<StoryWorkload>(base);
   if (c.name == "summary")
     return std::make_unique<SummaryWorkload>(base, c.prompt_tokens > 0 ? c.prompt_tokens : 1000, c.seed);

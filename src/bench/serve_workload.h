@@ -23,6 +23,9 @@ struct WorkloadConfig {
   int turns = 10;              // chat: turns per conversation before it starts again
   std::string file;            // jsonl: the file
   double temperature = 0.0;
+  // Sends "ignore_eos": true (hayate, llama.cpp's server and vLLM honour it), so every answer is
+  // max_tokens long and runs of different servers or settings do the same work.
+  bool ignore_eos = false;
   uint64_t seed = 42;
 };
 
@@ -58,6 +61,6 @@ std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, const std:
 
 // The common fields of a streamed request body: model, stream, stream_options.include_usage,
 // max_tokens, temperature.
-nlohmann::json stream_body(const std::string& model, int32_t max_tokens, double temperature);
+nlohmann::json stream_body(const std::string& model, int32_t max_tokens, double temperature, bool ignore_eos = false);
 
 }  // namespace hayate::bench

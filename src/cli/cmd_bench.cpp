@@ -105,6 +105,8 @@ void add_bench_serve_command(CLI::App* bench) {
   cmd->add_option("--temperature", w.temperature, "sampling temperature")
       ->check(CLI::Range(0.0, 2.0))
       ->capture_default_str();
+  cmd->add_flag("--ignore-eos", w.ignore_eos,
+                "ask the server to ignore end-of-generation tokens, so every answer is --max-tokens long");
   cmd->add_option("--mode", c->mode, "concurrency, rate, soak or overload")
       ->check(CLI::IsMember({"concurrency", "rate", "soak", "overload"}))
       ->capture_default_str();

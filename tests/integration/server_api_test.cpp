@@ -278,8 +278,15 @@ TEST_F(ServerApi, MetricsExposition) {
   post_json("/v1/chat/completions", chat_body("metrics", {{"max_tokens", 3}}));
   // A request is counted once its last byte is written, so just after the client has read it.
   const std::string counter = "hayate_requests_total{route=\"/v1/chat/completions\",status=\"200\"}";
+  // The server is shared by this fixture's tests: a stream an earlier test cancelled may still be
+  // ending, so the loop also waits (a second at most) until nothing runs.
   auto m = server->metrics();
-  for (int i = 0; i < 200 && !m.count(counter); ++i) {
+  auto zero = [&](const char* name) {  // find, not [], which would add the series
+    const auto it = m.find(name);
+    return it != m.end() && it->second == 0;
+  };
+  auto settled = [&] { return m.count(counter) && zero("hayate_running_sequences") && zero("hayate_kv_blocks_active"); };
+  for (int i = 0; i < 200 && !settled(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
     m = server->metrics();
   }

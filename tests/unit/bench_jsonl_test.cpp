@@ -63,6 +63,16 @@ TEST(BenchJsonl, WorkloadSendsEachLineToItsRoute) {
   EXPECT_EQ(again.body, a.body);  // the file repeats
 }
 
+TEST(BenchWorkload, IgnoreEosIsSentOnlyWhenAsked) {
+  WorkloadConfig c;
+  c.max_tokens = 5;
+  EXPECT_FALSE(nlohmann::json::parse(make_workload(c, "")->next(0).body).contains("ignore_eos"));
+  c.ignore_eos = true;
+  const auto j = nlohmann::json::parse(make_workload(c, "")->next(0).body);
+  EXPECT_EQ(j["ignore_eos"], true);
+  EXPECT_EQ(j["max_tokens"], 5);
+}
+
 TEST(BenchJsonl, BadLinesNameTheLineAndField) {
   EXPECT_EQ(error_of("{\"prompt\": \"a\"}\n{\"prompt\": \"b\"\n"), "w.jsonl:2: not valid JSON (at byte 15)");
   EXPECT_EQ(error_of("[1, 2]\n"), "w.jsonl:1: expected a JSON object, got array");
