@@ -47,21 +47,34 @@ std::vector<std::vector<size_t>> group_by_similarity(const std::vector<std::vect
 std::vector<BatchOutcome> run_batch(Compressor& c, const std::vector<BatchItem>& items, const BatchOptions& o,
                                     const std::function<void(size_t, size_t)>& progress) {
   std::vector<BatchOutcome> out(items.size());
-  for (size_t i = 0; i < items.size(); ++i) out[i].name = items[i].name;
+  std::vector<size_t> todo;  // items that may be compressed
+  size_t refused = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    out[i].name = items[i].name;
+    if (items[i].text.size() > o.max_item_bytes) {
+      out[i].error = "item of " + std::to_string(items[i].text.size()) + " bytes is over the batch limit of " +
+                     std::to_string(o.max_item_bytes);
+      ++refused;
+    } else {
+      todo.push_back(i);
+    }
+  }
   std::vector<std::vector<size_t>> groups;
   const size_t max_group = static_cast<size_t>(std::max(1, o.max_group));
-  if (o.group && c.engine() && items.size() > 1) {
+  if (o.group && c.engine() && todo.size() > 1) {
     std::vector<std::string> texts;
-    for (const BatchItem& it : items) texts.push_back(it.text);
+    for (size_t i : todo) texts.push_back(items[i].text);
     groups = group_by_similarity(c.embed(texts), o.threshold, max_group);
+    for (auto& g : groups)
+      for (size_t& k : g) k = todo[k];
   } else {
-    for (size_t i = 0; i < items.size(); i += max_group) {
+    for (size_t i = 0; i < todo.size(); i += max_group) {
       groups.emplace_back();
-      for (size_t k = i; k < std::min(items.size(), i + max_group); ++k) groups.back().push_back(k);
+      for (size_t k = i; k < std::min(todo.size(), i + max_group); ++k) groups.back().push_back(todo[k]);
     }
   }
 
-  std::atomic<size_t> done{0};
+  std::atomic<size_t> done{refused};
   const auto tick = [&] {
     const size_t d = ++done;
     if (progress) progress(d, items.size());

@@ -20,10 +20,11 @@ struct BatchItem {
 struct BatchOptions {
   bool semantic = false;
   SemanticOptions semantic_options;
-  bool group = true;        // group by similarity (else one group, in order)
-  double threshold = 0.8;   // cosine to a group's first member to join it
-  int32_t max_group = 32;   // items per group at most
-  int32_t concurrency = 4;  // semantic items of a group in flight at once
+  bool group = true;                         // group by similarity (else one group, in order)
+  double threshold = 0.8;                    // cosine to a group's first member to join it
+  int32_t max_group = 32;                    // items per group at most
+  int32_t concurrency = 4;                   // semantic items of a group in flight at once
+  size_t max_item_bytes = size_t{64} << 20;  // larger items fail alone
 };
 
 struct BatchOutcome {
