@@ -22,7 +22,7 @@ inline std::string code() {
          "    std::printf(\"%d: %s\\n\", i, argv[i]);\n  }\n  return argc > 1 ? 0 : 1;  // done\n}\n";
 }
 
-inline std::string json() {
+inline std::string json_text() {
   return R"({"model": "hayate-demo", "messages": [{"role": "user", "content": "What is 23 + 45?"}],)"
          R"( "temperature": 0.0, "max_tokens": 16, "stop": ["\n", "<|im_end|>"], "n": 1, "stream": false})";
 }
@@ -60,7 +60,7 @@ inline std::string noise(size_t n, uint64_t seed) {
 
 // At least `n` bytes cycling through every kind above (cut to exactly n: it may end mid-character).
 inline std::string mixed(size_t n) {
-  const std::string kinds[] = {prose(), code(), json(), cjk(), emoji(), invalid_utf8(), noise(97, n)};
+  const std::string kinds[] = {prose(), code(), json_text(), cjk(), emoji(), invalid_utf8(), noise(97, n)};
   std::string s;
   for (size_t i = 0; s.size() < n; ++i) s += kinds[i % std::size(kinds)];
   s.resize(n);
@@ -70,7 +70,7 @@ inline std::string mixed(size_t n) {
 inline std::vector<std::pair<std::string, std::string>> compress_corpus() {
   return {{"prose", prose()},
           {"code", code()},
-          {"json", json()},
+          {"json", json_text()},
           {"cjk", cjk()},
           {"emoji", emoji()},
           {"invalid_utf8", invalid_utf8()},

@@ -161,7 +161,7 @@ TEST(CompressBatch, GroupsBySimilarityAndReportsItemErrorsWithoutFailingTheBatch
   EXPECT_EQ(group_by_similarity(e, 0.8, 2).size(), 3u) << "a full group makes a new one";
 
   DemoCompressor d(true);
-  std::vector<BatchItem> items = {{"a", stories(1)}, {"b", test::code()}, {"c", stories(2)}, {"d", test::json()}};
+  std::vector<BatchItem> items = {{"a", stories(1)}, {"b", test::code()}, {"c", stories(2)}, {"d", test::json_text()}};
   std::vector<size_t> progress;
   const auto out = run_batch(*d.compressor, items, {}, [&](size_t done, size_t) { progress.push_back(done); });
   ASSERT_EQ(out.size(), items.size());
