@@ -121,7 +121,17 @@ void Compression::work() {
   }
 }
 
-CompressionMetrics::CompressionMetrics(prometheus::Registry& r, double quality_alert) : registry_(r) {
+struct CompressionMetrics::Families {
+  prometheus::Histogram *latency, *reconstruction, *ratio, *quality;
+  prometheus::Gauge *throughput, *hit_rate, *alert_threshold;
+  prometheus::Counter *alerts, *tokens_saved, *cost_saving, *slow, *hits, *misses;
+  prometheus::Family<prometheus::Counter>* fallbacks;
+};
+
+CompressionMetrics::~CompressionMetrics() = default;
+
+CompressionMetrics::CompressionMetrics(prometheus::Registry& r, double quality_alert)
+    : m_(std::make_unique<Families>()) {
   const auto histogram = [&](const char* name, const char* help, prometheus::Histogram::BucketBoundaries b) {
     return &prometheus::BuildHistogram().Name(name).Help(help).Register(r).Add({}, std::move(b));
   };
@@ -131,61 +141,58 @@ CompressionMetrics::CompressionMetrics(prometheus::Registry& r, double quality_a
   const auto counter = [&](const char* name, const char* help) {
     return &prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
   };
-  latency_ = histogram("compression_latency_seconds", "time to compress one text (cache hits included)",
+  m_->latency = histogram("compression_latency_seconds", "time to compress one text (cache hits included)",
                        {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60});
-  reconstruction_ = histogram("reconstruction_latency_seconds", "time to reconstruct one semantic file",
+  m_->reconstruction = histogram("reconstruction_latency_seconds", "time to reconstruct one semantic file",
                               {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30});
-  ratio_ =
+  m_->ratio =
       histogram("compression_ratio", "original bytes / compressed bytes", {1, 2, 4, 6, 8, 10, 15, 20, 30, 40, 60, 100});
-  quality_ = histogram("quality_score", "semantic files: embedding cosine of original and reconstruction",
+  m_->quality = histogram("quality_score", "semantic files: embedding cosine of original and reconstruction",
                        {0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1});
-  throughput_ = gauge("throughput_per_minute", "texts compressed in the last 60 seconds");
-  hit_rate_ = gauge("compression_cache_hit_rate", "cache hits / lookups since start");
-  hits_ = counter("compression_cache_hits_total", "compression requests answered from the cache");
-  misses_ = counter("compression_cache_misses_total", "compression requests the cache did not have");
-  alert_threshold_ = gauge("quality_alert_threshold", "semantic results under this quality raise an alert");
-  alert_threshold_->Set(quality_alert);
-  alerts_ = counter("quality_alerts_total", "semantic results whose quality was under the alert threshold");
-  tokens_saved_ = counter("tokens_saved_total", "tokens of original text saved by compression (estimated)");
-  cost_saving_ = counter("cost_saving_total", "estimated cost saved, at compress_price_per_1k_tokens");
-  slow_ = counter("compression_slow_requests_total", "compression requests over compress_slow_ms");
+  m_->throughput = gauge("throughput_per_minute", "texts compressed in the last 60 seconds");
+  m_->hit_rate = gauge("compression_cache_hit_rate", "cache hits / lookups since start");
+  m_->hits = counter("compression_cache_hits_total", "compression requests answered from the cache");
+  m_->misses = counter("compression_cache_misses_total", "compression requests the cache did not have");
+  m_->alert_threshold = gauge("quality_alert_threshold", "semantic results under this quality raise an alert");
+  m_->alert_threshold->Set(quality_alert);
+  m_->alerts = counter("quality_alerts_total", "semantic results whose quality was under the alert threshold");
+  m_->tokens_saved = counter("tokens_saved_total", "tokens of original text saved by compression (estimated)");
+  m_->cost_saving = counter("cost_saving_total", "estimated cost saved, at compress_price_per_1k_tokens");
+  m_->slow = counter("compression_slow_requests_total", "compression requests over compress_slow_ms");
+  m_->fallbacks = &prometheus::BuildCounter()
+                       .Name("compression_fallbacks_total")
+                       .Help("compressions made by a later step of the fallback chain, by step")
+                       .Register(r);
 }
 
 void CompressionMetrics::observe(const compress::Observation& o) {
   if (o.kind == compress::Observation::Reconstruct) {
-    reconstruction_->Observe(o.seconds);
+    m_->reconstruction->Observe(o.seconds);
     return;
   }
-  latency_->Observe(o.seconds);
-  if (o.ratio > 0) ratio_->Observe(o.ratio);
-  if (o.quality) quality_->Observe(*o.quality);
-  if (o.quality_alert) alerts_->Increment();
-  tokens_saved_->Increment(static_cast<double>(o.tokens_saved));
-  cost_saving_->Increment(o.cost_saving);
+  m_->latency->Observe(o.seconds);
+  if (o.ratio > 0) m_->ratio->Observe(o.ratio);
+  if (o.quality) m_->quality->Observe(*o.quality);
+  if (o.quality_alert) m_->alerts->Increment();
+  m_->tokens_saved->Increment(static_cast<double>(o.tokens_saved));
+  m_->cost_saving->Increment(o.cost_saving);
   std::lock_guard lk(mu_);
   recent_.push_back(std::chrono::steady_clock::now());
 }
 
-void CompressionMetrics::fallback(const std::string& step) {
-  prometheus::BuildCounter()
-      .Name("compression_fallbacks_total")
-      .Help("compressions made by a later step of the fallback chain, by step")
-      .Register(registry_)
-      .Add({{"step", step}})
-      .Increment();
-}
+void CompressionMetrics::fallback(const std::string& step) { m_->fallbacks->Add({{"step", step}}).Increment(); }
 
-void CompressionMetrics::slow_request() { slow_->Increment(); }
+void CompressionMetrics::slow_request() { m_->slow->Increment(); }
 
 void CompressionMetrics::refresh(const compress::CacheStats* cache) {
   std::lock_guard lk(mu_);
   const auto now = std::chrono::steady_clock::now();
   while (!recent_.empty() && now - recent_.front() > std::chrono::minutes(1)) recent_.pop_front();
-  throughput_->Set(static_cast<double>(recent_.size()));
+  m_->throughput->Set(static_cast<double>(recent_.size()));
   if (cache) {
-    hit_rate_->Set(cache->hit_rate());
-    hits_->Increment(static_cast<double>(std::max<int64_t>(0, cache->hits - hits_seen_)));
-    misses_->Increment(static_cast<double>(std::max<int64_t>(0, cache->misses - misses_seen_)));
+    m_->hit_rate->Set(cache->hit_rate());
+    m_->hits->Increment(static_cast<double>(std::max<int64_t>(0, cache->hits - hits_seen_)));
+    m_->misses->Increment(static_cast<double>(std::max<int64_t>(0, cache->misses - misses_seen_)));
     hits_seen_ = cache->hits;
     misses_seen_ = cache->misses;
   }

@@ -22,10 +22,7 @@
 
 namespace prometheus {
 class Registry;
-class Counter;
-class Gauge;
-class Histogram;
-}  // namespace prometheus
+}
 
 namespace hayate::server {
 
@@ -66,11 +63,11 @@ class CompressionMetrics {
   // Gauges that change with time or live elsewhere: refreshed when /metrics is scraped.
   void refresh(const compress::CacheStats* cache);
 
+  ~CompressionMetrics();
+
  private:
-  prometheus::Histogram *latency_, *reconstruction_, *ratio_, *quality_;
-  prometheus::Gauge *throughput_, *hit_rate_, *alert_threshold_;
-  prometheus::Counter *alerts_, *tokens_saved_, *cost_saving_, *slow_, *hits_, *misses_;
-  prometheus::Registry& registry_;
+  struct Families;  // the prometheus objects (compression.cpp)
+  std::unique_ptr<Families> m_;
   std::mutex mu_;
   std::deque<std::chrono::steady_clock::time_point> recent_;  // compressions of the last minute
   int64_t hits_seen_ = 0, misses_seen_ = 0;
