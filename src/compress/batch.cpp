@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/utf8.h"
 
 namespace hayate::compress {
 namespace {
@@ -62,12 +63,21 @@ std::vector<BatchOutcome> run_batch(Compressor& c, const std::vector<BatchItem>&
   std::vector<std::vector<size_t>> groups;
   const size_t max_group = static_cast<size_t>(std::max(1, o.max_group));
   if (o.group && c.engine() && todo.size() > 1) {
-    std::vector<std::string> texts;
-    for (size_t i : todo) texts.push_back(items[i].text);
-    groups = group_by_similarity(c.embed(texts), o.threshold, max_group);
-    for (auto& g : groups)
-      for (size_t& k : g) k = todo[k];
-  } else {
+    // Similarity of the texts' openings: enough to group, and cheap (one short prefill each).
+    std::vector<std::string> heads;
+    for (size_t i : todo) {
+      const std::string_view t = items[i].text;
+      heads.emplace_back(t.substr(0, utf8::valid_prefix(t.substr(0, o.embed_bytes))));
+    }
+    try {
+      groups = group_by_similarity(c.embed(heads), o.threshold, max_group);
+      for (auto& g : groups)
+        for (size_t& k : g) k = todo[k];
+    } catch (const Error&) {
+      groups.clear();  // no embeddings (the engine is busy or gone): the items in their order
+    }
+  }
+  if (groups.empty()) {
     for (size_t i = 0; i < todo.size(); i += max_group) {
       groups.emplace_back();
       for (size_t k = i; k < std::min(todo.size(), i + max_group); ++k) groups.back().push_back(todo[k]);

@@ -25,6 +25,7 @@ struct BatchOptions {
   int32_t max_group = 32;                    // items per group at most
   int32_t concurrency = 4;                   // semantic items of a group in flight at once
   size_t max_item_bytes = size_t{64} << 20;  // larger items fail alone
+  size_t embed_bytes = 256;                  // of each item's start, embedded for grouping
 };
 
 struct BatchOutcome {

@@ -250,15 +250,21 @@ Quality measure_quality(std::string_view original, std::string_view reconstructi
 SemanticResult compress_semantic(std::string_view text, SemanticModel& m, const SemanticOptions& o) {
   SemanticResult r;
   r.original_tokens = static_cast<int32_t>(tokens_of(m.tokenizer, text).size());
-  if (text.size() < o.min_length) {
+  const auto keep_whole = [&](std::vector<uint8_t> lossless) {
     r.kept_whole = true;
-    std::unique_lock<std::mutex> lk;
-    if (m.source_mutex) lk = std::unique_lock(*m.source_mutex);
-    r.file = compress_lossless(text, m.source, m.alphabet);
+    r.file = std::move(lossless);
     r.summary = r.reconstruction = std::string(text);
+    r.summary_tokens = r.original_tokens;
     r.quality = {1, 1};
     return r;
+  };
+  std::vector<uint8_t> lossless;
+  {
+    std::unique_lock<std::mutex> lk;
+    if (m.source_mutex) lk = std::unique_lock(*m.source_mutex);
+    lossless = compress_lossless(text, m.source, m.alphabet);
   }
+  if (text.size() < o.min_length) return keep_whole(std::move(lossless));
   const std::vector<std::string> paras = paragraphs(text);
   int32_t longest = 0;
   for (const std::string& p : paras)
@@ -283,6 +289,8 @@ SemanticResult compress_semantic(std::string_view text, SemanticModel& m, const 
         break;
     }
   }
+  // A summary no smaller than the exact file is not worth its loss.
+  if (r.file.size() >= lossless.size()) return keep_whole(std::move(lossless));
   r.summary = s.text;
   r.summary_tokens = s.n_tokens;
   const Container c = read_container(r.file);

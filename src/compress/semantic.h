@@ -7,8 +7,9 @@
 //   Prompt  the model's own summary through its chat template ("Summarize ..."), expanded again
 //           by a second prompt: for instruction-tuned models.
 // Quality: the mean cosine of the model's embeddings of each original paragraph and its
-// reconstruction, and the word-level F1 of the whole texts. Below min_length bytes the text is
-// kept whole (lossless) instead.
+// reconstruction, and the word-level ("token") F1 of the whole texts. Below min_length bytes, or
+// when the summary's file would be no smaller than the exact one, the text is kept whole
+// (a lossless file) instead.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,7 @@ struct Quality {
 
 struct SemanticResult {
   std::vector<uint8_t> file;
-  bool kept_whole = false;  // below min_length: a lossless file
+  bool kept_whole = false;  // a lossless file: below min_length, or no larger than the summary's
   std::string summary, reconstruction;
   int32_t summary_tokens = 0, original_tokens = 0;
   Quality quality;

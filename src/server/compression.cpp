@@ -142,13 +142,13 @@ CompressionMetrics::CompressionMetrics(prometheus::Registry& r, double quality_a
     return &prometheus::BuildCounter().Name(name).Help(help).Register(r).Add({});
   };
   m_->latency = histogram("compression_latency_seconds", "time to compress one text (cache hits included)",
-                       {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60});
+                          {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60});
   m_->reconstruction = histogram("reconstruction_latency_seconds", "time to reconstruct one semantic file",
-                              {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30});
+                                 {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30});
   m_->ratio =
       histogram("compression_ratio", "original bytes / compressed bytes", {1, 2, 4, 6, 8, 10, 15, 20, 30, 40, 60, 100});
   m_->quality = histogram("quality_score", "semantic files: embedding cosine of original and reconstruction",
-                       {0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1});
+                          {0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98, 1});
   m_->throughput = gauge("throughput_per_minute", "texts compressed in the last 60 seconds");
   m_->hit_rate = gauge("compression_cache_hit_rate", "cache hits / lookups since start");
   m_->hits = counter("compression_cache_hits_total", "compression requests answered from the cache");

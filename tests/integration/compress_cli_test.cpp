@@ -112,9 +112,9 @@ TEST(CompressCli, BatchCompressesADirectoryAndReportsEachFile) {
   write((dir / "b.txt").string(), code());
   write((dir / "c.txt").string(), prose() + prose());
   const std::string report = temp_path("report.json"), err = temp_path("err");
-  ASSERT_EQ(hayate("compress --batch " + dir.string() + " --out-dir " + out.string() + " --report " + report, err)
-                .exit_code,
-            0)
+  ASSERT_EQ(
+      hayate("compress --batch " + dir.string() + " --out-dir " + out.string() + " --report " + report, err).exit_code,
+      0)
       << read(err);
   EXPECT_NE(read(err).find("3 of 3 items"), std::string::npos) << read(err);
   const auto j = nlohmann::json::parse(read(report));

@@ -1,8 +1,7 @@
 // base64 as RFC 4648 writes it, and clear errors for text that is not base64.
-#include "core/base64.h"
-
 #include <gtest/gtest.h>
 
+#include "core/base64.h"
 #include "core/error.h"
 
 namespace hayate {
@@ -11,8 +10,12 @@ namespace {
 std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
 TEST(CoreBase64, Rfc4648Vectors) {
-  const std::pair<std::string, std::string> cases[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                                                       {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+  const std::pair<std::string, std::string> cases[] = {{"", ""},
+                                                       {"f", "Zg=="},
+                                                       {"fo", "Zm8="},
+                                                       {"foo", "Zm9v"},
+                                                       {"foob", "Zm9vYg=="},
+                                                       {"fooba", "Zm9vYmE="},
                                                        {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : cases) {
     EXPECT_EQ(base64_encode(bytes(plain)), encoded);
