@@ -136,6 +136,15 @@ TEST(CompressSemantic, ShortTextsAreKeptWholeAndTargetRatioShortensLeads) {
   const SemanticResult small = d.compressor->compress_semantic("Hi there.", {});
   EXPECT_TRUE(small.kept_whole);
   EXPECT_EQ(d.compressor->decompress(small.file), "Hi there.");
+  // Long enough, but its lead is all of it: the summary's file would be larger than the exact one.
+  SemanticOptions whole;
+  whole.lead_tokens = 200;
+  whole.min_length = 1;
+  const std::string sentence = "Once upon a time, a little fox named Pip lived in a quiet forest by the sea.";
+  const SemanticResult kept = d.compressor->compress_semantic(sentence, whole);
+  EXPECT_TRUE(kept.kept_whole);
+  EXPECT_EQ(read_container(kept.file).method, Method::Model);
+  EXPECT_EQ(d.compressor->decompress(kept.file), sentence);
   SemanticOptions o;
   o.lead_tokens = 24;
   o.target_ratio = 30;
