@@ -89,7 +89,7 @@ TEST(CompressLossless, ProseCompressesFarBelowItsSize) {
 TEST(CompressLossless, ManyWindowsInSeveralRoundsRoundTripAcrossThreadCounts) {
   // Short windows, few side by side: decompression runs many rounds and refills sequences as
   // windows end. (64 KB with full windows is in compress_cli_test, outside the sanitizer run.)
-  const std::string text = test::mixed(6000);
+  const std::string text = test::mixed(2500);
   Coder one(1, ModelLogitsOptions{64, 4, 256}), two(2, ModelLogitsOptions{64, 4, 256});
   const std::vector<uint8_t> f = one.compress(text);
   const Container c = read_container(f);
@@ -103,7 +103,7 @@ TEST(CompressLossless, ABatchGivesEachInputTheBytesItGetsAlone) {
   Coder c(2, ModelLogitsOptions{0, 3, 200});  // 3 sequences, small steps: windows share and split steps
   std::vector<std::string> texts;
   for (const auto& [name, text] : test::compress_corpus()) texts.push_back(text);
-  texts.push_back(test::mixed(3000));
+  texts.push_back(test::mixed(1500));
   const std::vector<std::string_view> views(texts.begin(), texts.end());
   const auto batch = compress_lossless(views, *c.source, demo().alphabet);
   Coder alone(2);
@@ -114,9 +114,9 @@ TEST(CompressLossless, ABatchGivesEachInputTheBytesItGetsAlone) {
 }
 
 TEST(CompressLossless, LockstepScheduleForBatchDependentBackendsRoundTrips) {
-  Coder c(2, ModelLogitsOptions{0, 4, 512});
+  Coder c(2, ModelLogitsOptions{64, 4, 512});
   Lockstep lock(*c.source);
-  const std::string text = test::mixed(5000);
+  const std::string text = test::mixed(1500);
   const std::vector<uint8_t> f = compress_lossless(text, lock, demo().alphabet);
   EXPECT_EQ(read_container(f).model.lockstep, 4);
   EXPECT_EQ(decompress(f, &lock, &demo().alphabet), text);

@@ -117,7 +117,7 @@ TEST(CompressService, ForeignAndDamagedFilesAreBadInput) {
 
 TEST(CompressSemantic, StoriesShrinkTenfoldAndComeBackSimilar) {
   DemoCompressor d(true);
-  const std::string text = stories(8);
+  const std::string text = stories(4);
   SemanticOptions o;
   o.lead_tokens = 12;
   const SemanticResult r = d.compressor->compress_semantic(text, o);
@@ -148,7 +148,7 @@ TEST(CompressSemantic, ShortTextsAreKeptWholeAndTargetRatioShortensLeads) {
   SemanticOptions o;
   o.lead_tokens = 24;
   o.target_ratio = 30;
-  const std::string text = stories(8);
+  const std::string text = stories(4);
   const SemanticResult r = d.compressor->compress_semantic(text, o);
   const SemanticResult loose = d.compressor->compress_semantic(text, {});
   EXPECT_LT(r.file.size(), loose.file.size());
