@@ -42,7 +42,7 @@ inline std::string emoji() {
 inline std::string invalid_utf8() {
   std::string s = "ok \xFF\xFE bad \x80 lone continuation, \xC0\xAF overlong, \xED\xA0\x80 surrogate, ";
   static constexpr char kControls[] = "\x00\x01\x02 nul and controls, truncated \xE3\x81";
-  s += std::string(kControls, sizeof kControls - 1);  // (the NUL inside is part of it)
+  s += std::string(kControls, sizeof kControls - 1);                // (the NUL inside is part of it)
   for (int i = 0; i < 256; ++i) s.push_back(static_cast<char>(i));  // every byte value
   return s;
 }
@@ -69,15 +69,9 @@ inline std::string mixed(size_t n) {
 }
 
 inline std::vector<std::pair<std::string, std::string>> compress_corpus() {
-  return {{"prose", prose()},
-          {"code", code()},
-          {"json", json_text()},
-          {"cjk", cjk()},
-          {"emoji", emoji()},
-          {"invalid_utf8", invalid_utf8()},
-          {"empty", ""},
-          {"one_byte", "x"},
-          {"one_high_byte", "\xC3"},
+  return {{"prose", prose()},      {"code", code()},   {"json", json_text()},
+          {"cjk", cjk()},          {"emoji", emoji()}, {"invalid_utf8", invalid_utf8()},
+          {"empty", ""},           {"one_byte", "x"},  {"one_high_byte", "\xC3"},
           {"noise", noise(700, 7)}};
 }
 
