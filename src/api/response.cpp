@@ -6,6 +6,7 @@
 
 #include "api/json_util.h"
 #include "api/openai.h"
+#include "core/base64.h"
 
 namespace hayate::api {
 
@@ -86,8 +87,6 @@ std::string sse(const ojson& j) { return "data: " + detail::dump(j) + "\n\n"; }
 
 ojson optional_string(const std::optional<std::string>& s) { return s ? ojson(*s) : ojson(nullptr); }
 
-const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 std::string base64_floats(const std::vector<float>& v) {
   std::vector<uint8_t> bytes;
   bytes.reserve(v.size() * 4);
@@ -98,19 +97,7 @@ std::string base64_floats(const std::vector<float>& v) {
     std::memcpy(&bits, &f, sizeof(bits));
     for (int k = 0; k < 4; ++k) bytes.push_back(static_cast<uint8_t>(bits >> (8 * k)));  // little-endian
   }
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    const size_t n = std::min<size_t>(3, bytes.size() - i);
-    uint32_t chunk = uint32_t(bytes[i]) << 16;
-    if (n > 1) chunk |= uint32_t(bytes[i + 1]) << 8;
-    if (n > 2) chunk |= uint32_t(bytes[i + 2]);
-    out += kBase64[(chunk >> 18) & 63];
-    out += kBase64[(chunk >> 12) & 63];
-    out += n > 1 ? kBase64[(chunk >> 6) & 63] : '=';
-    out += n > 2 ? kBase64[chunk & 63] : '=';
-  }
-  return out;
+  return base64_encode(bytes);
 }
 
 }  // namespace

@@ -75,6 +75,7 @@ Service::Service(LoadedModel loaded, const ServerConfig& config)
     spdlog::warn("the model has no chat template (tokenizer.chat_template); using ChatML for chat requests");
   }
   if (!template_) template_ = std::make_unique<chat::ChatTemplate>(kChatMLTemplate, bos, eos);
+  compression_ = std::make_unique<Compression>(*loaded_.model, *loaded_.tokenizer, *engine_, config);
 }
 
 Service::~Service() { shutdown(false); }

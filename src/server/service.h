@@ -12,6 +12,7 @@
 #include "chat/template.h"
 #include "engine/engine.h"
 #include "model/model.h"
+#include "server/compression.h"
 #include "server/config.h"
 #include "tokenizer/tokenizer.h"
 
@@ -34,6 +35,7 @@ class Service {
   ~Service();
 
   Engine& engine() { return *engine_; }
+  Compression& compression() { return *compression_; }
   const Tokenizer& tokenizer() const { return *loaded_.tokenizer; }
   const std::string& model_id() const { return model_id_; }
   int64_t created() const { return created_; }
@@ -60,6 +62,7 @@ class Service {
  private:
   LoadedModel loaded_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Compression> compression_;  // after engine_: its jobs use the engine
   std::unique_ptr<chat::ChatTemplate> template_;
   std::string model_id_;
   int64_t created_;
