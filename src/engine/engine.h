@@ -125,6 +125,7 @@ class Engine {
   BlockManager blocks_;
   PrefixCache cache_;
   Scheduler scheduler_;
+  StepLogits step_logits_;                    // loop thread only: the last step's rows
   std::unordered_map<int64_t, Live> live_;    // loop thread only
   int64_t n_finished_ = 0;                    // loop thread only
   int64_t n_by_reason_[kFinishReasons] = {};  // loop thread only: by FinishReason

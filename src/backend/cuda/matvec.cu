@@ -170,10 +170,22 @@ __global__ void dequant_quant_rows(const uint8_t* w, int64_t row0, int64_t n_row
   const int64_t r = k / n_chunks, c = k % n_chunks;
   float v[32];
   dequant_row_chunk<T>(w + (row0 + r) * row_bytes, c, v);
-  uint16_t* o = dst + r * cols + c * 32;
+  // Four 16-byte stores per thread rather than 32 two-byte ones: neighbouring threads hold
+  // neighbouring chunks, so the warp's stores cover whole 2 KB runs.
+  uint4* o = reinterpret_cast<uint4*>(dst + r * cols + c * 32);
 #pragma unroll
-  for (int e = 0; e < 32; ++e)
-    o[e] = as_bf16 ? __bfloat16_as_ushort(__float2bfloat16(v[e])) : __half_as_ushort(__float2half(v[e]));
+  for (int q = 0; q < 4; ++q) {
+    uint32_t h[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float lo = v[8 * q + 2 * e], hi = v[8 * q + 2 * e + 1];
+      h[e] = as_bf16 ? (static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16(lo))) |
+                        static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16(hi))) << 16)
+                     : (static_cast<uint32_t>(__half_as_ushort(__float2half(lo))) |
+                        static_cast<uint32_t>(__half_as_ushort(__float2half(hi))) << 16);
+    }
+    o[q] = make_uint4(h[0], h[1], h[2], h[3]);
+  }
 }
 
 template <uint32_t T>
