@@ -75,6 +75,15 @@ std::string report() {
   return out;
 }
 
+void print_and_reset(const std::string& title) {
+  std::string text = report();
+  reset();
+  if (text.empty()) return;
+  text.insert(0, "\n" + title);
+  std::fputs(text.c_str(), stderr);
+  std::fflush(stderr);
+}
+
 void reset() {
   Table& t = table();
   std::lock_guard lk(t.mu);

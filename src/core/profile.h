@@ -19,6 +19,9 @@ void add(const char* name, double seconds, int64_t count = 1);
 // The table: name, total seconds, count, mean milliseconds, share of the "engine step" total.
 std::string report();
 void reset();
+// Writes the table to stderr under `title` and starts over (the serving engine does this each
+// time it falls idle, so each burst of requests gets its own table).
+void print_and_reset(const std::string& title);
 
 // Times a scope into `name` when profiling is on.
 class Timer {

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/clock.h"
 #include "core/profile.h"
 #include "forward/forward.h"
 
@@ -246,10 +247,16 @@ void Engine::run_loop() {
       if (draining) return;
       continue;
     }
+    if (profile::enabled() && busy_steps_++ == 0) busy_since_ = std::chrono::steady_clock::now();
     try {
       step();
     } catch (const std::exception& e) {  // a bug: end what is running rather than the process
       end_all(ErrorKind::Internal, std::string("internal error in the engine: ") + e.what());
+    }
+    if (busy_steps_ > 0 && scheduler_.idle()) {  // HAYATE_PROFILE: one table per burst of work
+      profile::print_and_reset("engine busy period: " + std::to_string(busy_steps_) + " steps in " +
+                               std::to_string(seconds_since(busy_since_)) + " s");
+      busy_steps_ = 0;
     }
   }
 }

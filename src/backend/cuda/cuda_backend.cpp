@@ -77,6 +77,7 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
     fail(ErrorKind::BadInput, "--gpu-memory-fraction must be in (0, 1]");
   times_.on = profile::enabled();
   top_logits_on_ = !disabled("top_logits");
+  matvec_q4k_on_ = !disabled("matvec_q4k");
   if (disabled("batched"))
     batched_max_tokens_ = 0;
   else if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_MAX_TOKENS"); v && *v)

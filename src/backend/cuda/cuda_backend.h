@@ -9,8 +9,9 @@
 // graph and replayed (updated in place when a graph of the same topology was launched before).
 //
 // HAYATE_PROFILE=1 times every operation with a pair of CUDA events (eager steps only) and adds
-// the device time to core/profile.h's table as "gpu ...". HAYATE_CUDA_DISABLE=top_logits,batched
-// (either or both) turns the device sampling or the batched kernel off, to compare with before;
+// the device time to core/profile.h's table as "gpu ...". HAYATE_CUDA_DISABLE, a comma-separated
+// list of top_logits, batched and matvec_q4k, turns the device sampling, the batched kernel or the
+// Q4_K mat-vec kernel off, to compare with before;
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
 // go to cuBLAS on dequantized f16 tiles).
 #pragma once
@@ -130,7 +131,7 @@ class CudaBackend : public Backend {
   Uploads uploads_;
   OpTimes times_;
   bool graphs_ = false, capturing_ = false;
-  bool top_logits_on_ = true;
+  bool top_logits_on_ = true, matvec_q4k_on_ = true;
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
   std::string device_;
   cudaStream_t stream_ = nullptr;

@@ -43,7 +43,7 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
     fail(ErrorKind::Internal, "matmul: activations not 16-byte aligned");
   if (x.rows <= kMatvecMaxTokens) {
     Timed t(*this, matmul_name(w, 0));
-    check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, stream_), "matvec kernel");
+    check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
     return;
   }
   if (quantized && x.rows <= batched_max_tokens_) {
