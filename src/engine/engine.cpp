@@ -6,8 +6,8 @@
 #include <iterator>
 #include <utility>
 
-#include "core/error.h"
 #include "core/clock.h"
+#include "core/error.h"
 #include "core/profile.h"
 #include "forward/forward.h"
 

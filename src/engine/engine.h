@@ -126,8 +126,8 @@ class Engine {
   BlockManager blocks_;
   PrefixCache cache_;
   Scheduler scheduler_;
-  StepLogits step_logits_;                    // loop thread only: the last step's rows
-  int64_t busy_steps_ = 0;                    // loop thread only: HAYATE_PROFILE's burst of steps
+  StepLogits step_logits_;  // loop thread only: the last step's rows
+  int64_t busy_steps_ = 0;  // loop thread only: HAYATE_PROFILE's burst of steps
   std::chrono::steady_clock::time_point busy_since_{};
   std::unordered_map<int64_t, Live> live_;    // loop thread only
   int64_t n_finished_ = 0;                    // loop thread only

@@ -116,7 +116,8 @@ TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {
         be->matmul(w.w, xt, out, nullptr);
         const auto got = test::download(*be, out);
         std::vector<float> dense;
-        for (int t = 0; t < n; ++t) dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
+        for (int t = 0; t < n; ++t)
+          dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
         ASSERT_TRUE(test::all_finite(dense)) << "an output was not written";
         EXPECT_LT(test::relative_l2(dense, host_matmul(w.w, x, n, nullptr)), 3e-3)
             << ggml_type_name(type) << " cols " << cols << " tokens " << n;

@@ -47,7 +47,8 @@ Expected expected(const float* row, int n_vocab, int k) {
       max = std::max(max, row[i]);
     }
   e.n_finite = static_cast<int32_t>(ids.size());
-  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
+  std::sort(ids.begin(), ids.end(),
+            [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
   ids.resize(std::min(ids.size(), static_cast<size_t>(k)));
   e.ids = ids;
   double sum = 0;
@@ -77,7 +78,8 @@ TEST(CudaTopLogits, MatchTheHostOrder) {
         const float* row = host.data() + static_cast<size_t>(pick[i]) * n_vocab;
         const Expected e = expected(row, n_vocab, k);
         const TopLogits& g = got[i];
-        SCOPED_TRACE("vocab " + std::to_string(n_vocab) + " k " + std::to_string(k) + " row " + std::to_string(pick[i]));
+        SCOPED_TRACE("vocab " + std::to_string(n_vocab) + " k " + std::to_string(k) + " row " +
+                     std::to_string(pick[i]));
         EXPECT_TRUE(g.ok);
         EXPECT_EQ(g.n_finite, e.n_finite);
         EXPECT_EQ(g.ids, e.ids);

@@ -77,8 +77,8 @@ __device__ __forceinline__ float nibble(uint32_t word, int shift) {
 }
 
 __global__ void __launch_bounds__(kWarps * 32)
-    matvec_q4k(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-               float* out, int64_t ldo, const float* bias) {
+    matvec_q4k(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx, float* out,
+               int64_t ldo, const float* bias) {
   extern __shared__ float4 shared_x[];
   const int lane = threadIdx.x % 32;
   const int64_t t = blockIdx.y;
