@@ -14,7 +14,7 @@
 #
 # Variants (environment of the timed programs): new (as built), base (HAYATE_CUDA_DISABLE of
 # everything issue 12 added: logits to the host, cuBLAS for batches, the generic Q4_K mat-vec),
-# b512 (the batched kernel up to 512 tokens, for pp512). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16
+# b512 (the batched kernel up to 512 tokens, for pp512), bm64 (its 64-row tiles). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16
 # list the variants of each model and test (default: new). STEPS picks the parts (default all:
 # tests,greedy,bench,serve,sanitize). Logs are packed into $OUT/logs.tgz (the device tool brings
 # back few files).
@@ -50,6 +50,7 @@ env_of() {
   case $1 in
     base) echo "HAYATE_CUDA_DISABLE=top_logits,batched,matvec_q4k" ;;
     b512) echo "HAYATE_CUDA_BATCHED_MAX_TOKENS=512" ;;
+    bm64) echo "HAYATE_CUDA_BATCHED_BM=64" ;;
     *) echo "HAYATE_CUDA_DISABLE=" ;;
   esac
 }

@@ -13,7 +13,7 @@
 // list of top_logits, batched and matvec_q4k, turns the device sampling, the batched kernel or the
 // Q4_K mat-vec kernel off, to compare with before;
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
-// go to cuBLAS on dequantized f16 tiles).
+// go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128).
 #pragma once
 
 #include <cublas_v2.h>
@@ -133,6 +133,7 @@ class CudaBackend : public Backend {
   bool graphs_ = false, capturing_ = false;
   bool top_logits_on_ = true, matvec_q4k_on_ = true;
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
+  int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128
   std::string device_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;

@@ -31,11 +31,12 @@ cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows
 // n_tokens rows of w.cols f16 activations; plan from plan_batched (partial: plan.partial_floats
 // floats of scratch when it splits the columns).
 struct BatchedPlan {
+  int block_rows = 128;  // weight rows per thread block: 64 or 128
   int splits = 1;
   int64_t steps_per_split = 0;
   size_t partial_floats = 0;
 };
-BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens);
+BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens, int block_rows);
 cudaError_t matmul_batched(const DevWeight& w, const void* x_half, int64_t n_tokens, float* out, int64_t ldo,
                            const float* bias, const BatchedPlan& plan, float* partial, cudaStream_t s);
 // n floats to halves (or bf16 bits).

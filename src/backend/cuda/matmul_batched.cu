@@ -19,17 +19,20 @@
 namespace hayate::cuda {
 namespace {
 
-constexpr int kBM = 64;          // weight rows per block
 constexpr int kBN = 64;          // tokens per block
 constexpr int kBK = 128;         // columns per step: 4 chunks of 32
 constexpr int kPitch = kBK + 8;  // halves per shared row: ldmatrix rows fall in distinct banks
-constexpr int kThreads = 128;    // 4 warps, 16 rows each
+// Weight rows per block: 16 per warp. 128 rows (8 warps) by default: each block reads the tokens'
+// activations for its columns from L2, so the fewer row tiles the less of that traffic, which at
+// 64 tokens and 64-row tiles would outweigh the weights. HAYATE_CUDA_BATCHED_BM=64 picks 4 warps.
 constexpr int kMaxSplits = 16;
 
-struct __align__(16) Tiles {
-  __half a[kBM][kPitch];  // weights, row-major
-  __half b[kBN][kPitch];  // activations, one token per row ([n][k]: the mma's column-major B)
-};
+// Shared memory: the weights (kBM x kPitch halves, row-major), then the activations (kBN x kPitch,
+// one token per row: [n][k] is the mma's column-major B).
+template <int kBM>
+constexpr size_t tiles_bytes() {
+  return static_cast<size_t>(kBM + kBN) * kPitch * sizeof(__half);
+}
 
 __device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const __half* p) {
   const auto a = static_cast<uint32_t>(__cvta_generic_to_shared(p));
@@ -68,9 +71,12 @@ struct BatchedArgs {
   int64_t steps_per_split;  // kBK-column steps per split
 };
 
-template <uint32_t T>
-__global__ void __launch_bounds__(kThreads, 4) matmul_batched(BatchedArgs a) {
-  __shared__ Tiles tiles;
+template <uint32_t T, int kWarps>
+__global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) matmul_batched(BatchedArgs a) {
+  constexpr int kBM = 16 * kWarps, kThreads = 32 * kWarps;
+  extern __shared__ uint4 smem[];
+  auto tile_a = reinterpret_cast<__half(*)[kPitch]>(smem);
+  auto tile_b = reinterpret_cast<__half(*)[kPitch]>(reinterpret_cast<__half*>(smem) + kBM * kPitch);
   const int tid = threadIdx.x, lane = tid % 32, warp = tid / 32;
   const int64_t row0 = static_cast<int64_t>(blockIdx.x) * kBM;
   const int64_t tok0 = static_cast<int64_t>(blockIdx.z) * kBN;
@@ -89,14 +95,14 @@ __global__ void __launch_bounds__(kThreads, 4) matmul_batched(BatchedArgs a) {
 
   for (int64_t step = step0; step < step1; ++step) {
     const int64_t k0 = step * kBK;
-    // Weights: 64 rows x 4 chunks, two chunks per thread (a row's four chunks on neighbouring
+    // Weights: kBM rows x 4 chunks, two chunks per thread (a row's four chunks on neighbouring
     // threads, so their loads fall together).
 #pragma unroll
     for (int i = 0; i < 2; ++i) {
       const int item = tid + i * kThreads;
       const int r = item / 4, c = item % 4;
       const int64_t chunk = k0 / 32 + c;
-      uint4* dst = reinterpret_cast<uint4*>(&tiles.a[r][c * 32]);
+      uint4* dst = reinterpret_cast<uint4*>(&tile_a[r][c * 32]);
       if (row0 + r < a.rows && chunk < n_chunks) {
         float v[32];
         dequant_row_chunk<T>(a.w + (row0 + r) * a.row_bytes, chunk, v);
@@ -115,18 +121,18 @@ __global__ void __launch_bounds__(kThreads, 4) matmul_batched(BatchedArgs a) {
       const int64_t col = k0 + piece * 8;
       uint4 v = make_uint4(0, 0, 0, 0);
       if (n < n_tok && col < a.cols) v = *reinterpret_cast<const uint4*>(a.x + (tok0 + n) * a.cols + col);
-      *reinterpret_cast<uint4*>(&tiles.b[n][piece * 8]) = v;
+      *reinterpret_cast<uint4*>(&tile_b[n][piece * 8]) = v;
     }
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < kBK; kk += 16) {
       uint32_t af[4];
-      ldmatrix_x4(af, &tiles.a[warp * 16 + (lane % 8) + 8 * ((lane / 8) % 2)][kk + 8 * (lane / 16)]);
+      ldmatrix_x4(af, &tile_a[warp * 16 + (lane % 8) + 8 * ((lane / 8) % 2)][kk + 8 * (lane / 16)]);
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
         if (j < n_tiles) {
           uint32_t bf[2];
-          ldmatrix_x2(bf, &tiles.b[j * 8 + (lane % 8)][kk + 8 * ((lane / 8) % 2)]);
+          ldmatrix_x2(bf, &tile_b[j * 8 + (lane % 8)][kk + 8 * ((lane / 8) % 2)]);
           mma_f16(acc[j], af, bf);
         }
       }
@@ -178,9 +184,10 @@ int sm_count() {
 
 }  // namespace
 
-BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens) {
+BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens, int block_rows) {
   BatchedPlan p;
-  const int64_t m_tiles = (rows + kBM - 1) / kBM, n_blocks = (n_tokens + kBN - 1) / kBN;
+  p.block_rows = block_rows == 64 ? 64 : 128;
+  const int64_t m_tiles = (rows + p.block_rows - 1) / p.block_rows, n_blocks = (n_tokens + kBN - 1) / kBN;
   const int64_t n_steps = (cols + kBK - 1) / kBK;
   // Aim at two blocks per SM, each split keeping at least two column steps.
   const int64_t want = (2 * sm_count() + m_tiles * n_blocks - 1) / (m_tiles * n_blocks);
@@ -191,12 +198,22 @@ BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens) {
   return p;
 }
 
-template <uint32_t T>
-static cudaError_t launch_batched(const BatchedArgs& a, const BatchedPlan& p, cudaStream_t s) {
+template <uint32_t T, int kWarps>
+static cudaError_t launch_batched_warps(const BatchedArgs& a, const BatchedPlan& p, cudaStream_t s) {
+  constexpr int kBM = 16 * kWarps;
+  constexpr size_t kSmem = tiles_bytes<kBM>();
+  static const cudaError_t allowed = cudaFuncSetAttribute(
+      matmul_batched<T, kWarps>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmem));
+  if (allowed != cudaSuccess) return allowed;
   const dim3 grid(static_cast<unsigned>((a.rows + kBM - 1) / kBM), static_cast<unsigned>(p.splits),
                   static_cast<unsigned>((a.n_tokens + kBN - 1) / kBN));
-  matmul_batched<T><<<grid, kThreads, 0, s>>>(a);
+  matmul_batched<T, kWarps><<<grid, kWarps * 32, kSmem, s>>>(a);
   return cudaGetLastError();
+}
+
+template <uint32_t T>
+static cudaError_t launch_batched(const BatchedArgs& a, const BatchedPlan& p, cudaStream_t s) {
+  return p.block_rows == 64 ? launch_batched_warps<T, 4>(a, p, s) : launch_batched_warps<T, 8>(a, p, s);
 }
 
 cudaError_t matmul_batched(const DevWeight& w, const void* x_half, int64_t n_tokens, float* out, int64_t ldo,
