@@ -4,6 +4,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "backend/cuda/dequant.cuh"
 #include "backend/cuda/kernels.h"
@@ -175,9 +177,18 @@ cudaError_t launch_matvec_quant(const DevWeight& w, const float* x, int64_t ldx,
     if (allowed_q4k != cudaSuccess) return allowed_q4k;
   }
   // One wave of resident blocks (per token), each reusing its staged activations for its rows.
-  int per_sm = 0;
-  cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarps * 32, bytes);
-  if (e != cudaSuccess) return e;
+  // The occupancy query is an API call per launch (hundreds a decode step): remembered per
+  // kernel and shared-memory size.
+  thread_local std::vector<std::pair<std::pair<const void*, size_t>, int>> known;
+  int per_sm = -1;
+  const auto key = std::make_pair(reinterpret_cast<const void*>(kernel), bytes);
+  for (const auto& [k, v] : known)
+    if (k == key) per_sm = v;
+  if (per_sm < 0) {
+    cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarps * 32, bytes);
+    if (e != cudaSuccess) return e;
+    known.emplace_back(key, per_sm);
+  }
   const int64_t wave = std::max<int64_t>(1, int64_t{per_sm} * dl.sms / n_tokens);
   const dim3 grid(static_cast<unsigned>(std::min<int64_t>(row_blocks, wave)), static_cast<unsigned>(n_tokens));
   kernel<<<grid, kWarps * 32, bytes, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
