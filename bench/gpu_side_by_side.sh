@@ -12,10 +12,11 @@
 #   bash bench/gpu_side_by_side.sh --prebuild   # here: build, copy the programs to cuda-prebuilt/
 #   OUT=$OUT bash bench/gpu_side_by_side.sh     # there, carrying cuda-prebuilt/
 #
-# Variants (environment of the timed programs): new (as built), base (HAYATE_CUDA_DISABLE of
-# everything issue 12 added: logits to the host, cuBLAS for batches, the generic Q4_K mat-vec),
-# b512 (the batched kernel up to 512 tokens, for pp512), bm64 (its 64-row tiles). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16
-# list the variants of each model and test (default: new). STEPS picks the parts (default all:
+# Variants (environment of the timed programs): new (as built), newp (new with HAYATE_PROFILE=1),
+# base (HAYATE_CUDA_DISABLE of everything issue 12 added: logits to the host, cuBLAS for batches,
+# the generic Q4_K mat-vec; profiled), b512 (the batched kernel up to 512 tokens, for pp512), bm64
+# (its 64-row tiles). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16 list the variants of each model
+# and test (default: new; bench model runs are never profiled). STEPS picks the parts (default all:
 # tests,greedy,bench,serve,sanitize). Logs are packed into $OUT/logs.tgz (the device tool brings
 # back few files).
 set -u
@@ -46,14 +47,17 @@ fi
 BIN=$PWD/$PREBUILT/bin
 export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
-env_of() {
+env_of() {  # the variant's environment
   case $1 in
-    base) echo "HAYATE_CUDA_DISABLE=top_logits,batched,matvec_q4k" ;;
+    base) echo "HAYATE_CUDA_DISABLE=top_logits,batched,matvec_q4k HAYATE_PROFILE=1" ;;
     b512) echo "HAYATE_CUDA_BATCHED_MAX_TOKENS=512" ;;
     bm64) echo "HAYATE_CUDA_BATCHED_BM=64" ;;
+    newp) echo "HAYATE_PROFILE=1" ;;
     *) echo "HAYATE_CUDA_DISABLE=" ;;
   esac
 }
+# Profiled runs (events around every operation cost time) serve fewer levels.
+levels_of() { case $1 in base | newp) echo "1,8,64" ;; *) echo "$LEVELS" ;; esac; }
 mkdir -p "$MODELS"
 
 { nvidia-smi; nvcc --version; df -h /tmp .; nproc; free -g; } >"$LOGDIR/machine.log" 2>&1
@@ -64,9 +68,9 @@ has tests && step tests 150 "rc=0; for t in backend_cuda_dequant_test backend_cu
 has greedy && step greedy 60 "$(greedy_cmd "$BIN" "$MODELS")"
 step roofline 40 "$BIN/cuda_roofline"
 
-serve_one() {  # MODEL ENV SERVER_LOG: serves MODEL, runs the concurrency levels, stops it
+serve_one() {  # MODEL ENV SERVER_LOG LEVELS: serves MODEL, runs the concurrency levels, stops it
   local port=$(( 18000 + RANDOM % 2000 ))
-  env HAYATE_PROFILE=1 $2 "$BIN/hayate" serve -m "$1" --device cuda --max-running 64 --port "$port" >"$3" 2>&1 &
+  env $2 "$BIN/hayate" serve -m "$1" --device cuda --max-running 64 --port "$port" >"$3" 2>&1 &
   local pid=$!
   # Ready when /health answers 200 (it listens while the model still loads).
   for _ in $(seq 1 240); do
@@ -74,7 +78,7 @@ serve_one() {  # MODEL ENV SERVER_LOG: serves MODEL, runs the concurrency levels
     kill -0 "$pid" 2>/dev/null || { echo "the server ended; see $3"; return 1; }
     sleep 0.5
   done
-  PYTHONUNBUFFERED=1 python3 bench/serve_concurrency.py "http://127.0.0.1:$port" --levels "$LEVELS" --stream
+  PYTHONUNBUFFERED=1 python3 bench/serve_concurrency.py "http://127.0.0.1:$port" --levels "$4" --stream
   local rc=$?
   kill -TERM "$pid"
   wait "$pid"
@@ -91,12 +95,14 @@ if has bench || has serve; then
     [ $m = f16 ] && { bench=$BENCH_F16; serve=$SERVE_F16; } || { bench=$BENCH_Q4; serve=$SERVE_Q4; }
     if has bench; then
       for v in $bench; do
-        step bench_${m}_$v 80 "env HAYATE_PROFILE=1 $(env_of $v) $BIN/hayate bench model -m $f --device cuda \
+        step bench_${m}_$v 80 "env $(env_of $v | sed 's/HAYATE_PROFILE=1//') $BIN/hayate bench model -m $f --device cuda \
           -p 512 -n 128 -r 2 -o json"
       done
     fi
     if has serve; then
-      for v in $serve; do step serve_${m}_$v 170 "serve_one $f '$(env_of $v)' $LOGDIR/server_${m}_$v.log"; done
+      for v in $serve; do
+        step serve_${m}_$v 170 "serve_one $f '$(env_of $v)' $LOGDIR/server_${m}_$v.log $(levels_of $v)"
+      done
     fi
   done
 fi

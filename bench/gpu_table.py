@@ -39,19 +39,23 @@ variants = sorted({m.group(1) for f in os.listdir(logdir)
                    for m in [re.match(r"(?:bench|serve)_(?:f16|q4_k_m)_(\w+)\.log$", f)] if m})
 
 
+LABEL = {"base": "base (profiled)", "newp": "new (profiled)"}
+
+
 def ratio(x, ref):
     return f"{x / ref:.2f}" if ref else "—"
 
 
 print("\n| model | variant | test | hayate tok/s | reference tok/s | ratio | roofline ratio |")
 print("|---|---|---|---:|---:|---:|---:|")
+sizes = {}
 for m in ("f16", "q4_k_m"):
     for v in variants:
         bench = first_json(read(f"bench_{m}_{v}.log"), "results")
-        size = None
         for r in bench.get("results", []):
             ts, test = r["median_ts"], r["test"]
             size = r["model_size_bytes"]
+            sizes[m] = size
             if test.startswith("tg"):
                 roofl = f"{size * ts / 1e9 / bw:.2f}" if bw else "?"
             else:
@@ -64,8 +68,10 @@ for m in ("f16", "q4_k_m"):
         for c in sorted(last):
             ref = REFERENCE.get((m, c))
             # Each step reads every weight once for all c streams.
+            size = sizes.get(m)
             roofl = f"{last[c] / (c * bw * 1e9 / size):.2f}" if bw and size else "?"
-            print(f"| {m} | {v} | serve, {c} streams (HTTP) | {last[c]:.1f} | {ref or '—'} | {ratio(last[c], ref)} | {roofl} |")
+            print(f"| {m} | {LABEL.get(v, v)} | serve, {c} streams (HTTP) | {last[c]:.1f} | {ref or '—'} | "
+                  f"{ratio(last[c], ref)} | {roofl} |")
 print(f"\nceilings measured here: {roof or '(no roofline result)'}")
 
 tests = read("tests.log")
@@ -85,9 +91,9 @@ for f in sorted(os.listdir(logdir)):
     text = read(f)
     tables = text.split("engine busy period:")
     if len(tables) < 2:
-        print(f"\n{f}: no profile table")
-        continue
-    rows = tables[-1].strip().splitlines()  # the last burst: the last level's second run
+        continue  # not profiled
+    rows = tables[-1].strip().splitlines()  # the last burst: the last level's run
     print(f"\n{f}: engine busy period:{rows[0]}")
-    for row in rows[1:24]:
-        print("  " + row)
+    for row in rows[1:]:
+        if re.search(r"\s[\d.]+%$", row):  # the table's rows, not the server's log lines between them
+            print("  " + row)
