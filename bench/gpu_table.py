@@ -48,14 +48,17 @@ def ratio(x, ref):
 
 print("\n| model | variant | test | hayate tok/s | reference tok/s | ratio | roofline ratio |")
 print("|---|---|---|---:|---:|---:|---:|")
-sizes = {}
+sizes = {}  # model bytes, from any bench log of the model (serving rooflines need them)
+for f in os.listdir(logdir):
+    mm = re.match(r"bench_(f16|q4_k_m)_\w+\.log$", f)
+    for r in first_json(read(f), "results").get("results", []) if mm else []:
+        sizes[mm.group(1)] = r["model_size_bytes"]
 for m in ("f16", "q4_k_m"):
     for v in variants:
         bench = first_json(read(f"bench_{m}_{v}.log"), "results")
         for r in bench.get("results", []):
             ts, test = r["median_ts"], r["test"]
             size = r["model_size_bytes"]
-            sizes[m] = size
             if test.startswith("tg"):
                 roofl = f"{size * ts / 1e9 / bw:.2f}" if bw else "?"
             else:
