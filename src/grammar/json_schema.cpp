@@ -14,7 +14,7 @@
 namespace hayate::grammar {
 namespace {
 
-using json = nlohmann::json;
+using json = nlohmann::ordered_json;
 
 constexpr int kMaxDepth = 128;
 
@@ -85,8 +85,11 @@ std::string digits_class(char lo, char hi) {
 }
 
 // The decimal numbers of a's length from a to b (same length, a <= b), as GBNF.
+// Linear in the length: a run of zeros to a run of nines is one class.
 std::string between(const std::string& a, const std::string& b) {
   if (a.empty()) return "";
+  if (a.find_first_not_of('0') == std::string::npos && b.find_first_not_of('9') == std::string::npos)
+    return "[0-9]{" + std::to_string(a.size()) + "}";
   if (a[0] == b[0]) {
     const std::string rest = between(a.substr(1), b.substr(1));
     return digits_class(a[0], a[0]) + (rest.empty() ? "" : " " + rest);

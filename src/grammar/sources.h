@@ -28,7 +28,8 @@ std::string json_object_gbnf();
 // minimum/maximum/exclusive* on integers, $ref to $defs/definitions (recursion included), anyOf,
 // oneOf, allOf of one schema, nullable; annotations (title, description, default, examples ...)
 // are ignored. Properties come in the schema's order; strings hold no more than the JSON they
-// need. The schema's JSON text may be up to max_bytes long.
-std::string json_schema_to_gbnf(const nlohmann::json& schema, size_t max_bytes = 1 << 20);
+// need. The schema's JSON text may be up to max_bytes long. Ordered JSON, so that properties
+// keep the order the client wrote them in (which OpenAI's structured outputs follow).
+std::string json_schema_to_gbnf(const nlohmann::ordered_json& schema, size_t max_bytes = 1 << 20);
 
 }  // namespace hayate::grammar
