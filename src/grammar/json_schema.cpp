@@ -126,13 +126,14 @@ std::string nonneg_range(int64_t lo, int64_t hi) {
 
 class Converter {
  public:
-  explicit Converter(const json& root) : root_(root) {}
+  Converter(const json& root, std::string prefix) : root_(root), prefix_(std::move(prefix)) {}
 
+  // The schema's rules, its own named prefix + "root"; without json_value_rules().
   std::string run() {
     const std::string body = visit(root_, "root", "#", 0);
-    std::string out = "root ::= " + body + "\n";
+    std::string out = prefix_ + "root ::= " + body + "\n";
     for (const auto& [name, rhs] : rules_) out += name + " ::= " + rhs + "\n";
-    return out + kValueRules;
+    return out;
   }
 
  private:
@@ -140,7 +141,7 @@ class Converter {
     std::string name;
     for (char c : hint) name += ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) ? c : '-';
     if (name.size() > 48) name.resize(48);
-    name = "s-" + name;
+    name = prefix_ + "s-" + name;
     const std::string base = name;
     for (int k = 2; rules_.count(name) || reserved_.count(name); ++k) name = base + "-" + std::to_string(k);
     reserved_.insert(name);
@@ -414,6 +415,7 @@ class Converter {
   }
 
   const json& root_;
+  const std::string prefix_;
   std::map<std::string, std::string> rules_;
   std::set<std::string> reserved_;
   std::map<std::string, std::string> refs_;
@@ -426,11 +428,20 @@ std::string json_value_rules() { return kValueRules; }
 std::string json_object_gbnf() { return std::string("root ::= object\n") + kValueRules; }
 
 std::string json_schema_to_gbnf(const json& schema, size_t max_bytes) {
+  return json_schema_rules(schema, "", max_bytes) + kValueRules;
+}
+
+std::string json_schema_rules(const json& schema, const std::string& prefix, size_t max_bytes) {
   const size_t size = schema.dump().size();
   if (size > max_bytes)
     fail(ErrorKind::BadInput, "JSON Schema: the schema is " + std::to_string(size) + " bytes, over the limit of " +
                                   std::to_string(max_bytes));
-  return Converter(schema).run();
+  try {
+    return Converter(schema, prefix).run();
+  } catch (const json::exception& e) {
+    // A keyword of the wrong type that a lookup read as another ("nullable": 1).
+    fail(ErrorKind::BadInput, std::string("JSON Schema: a keyword has a value of the wrong type: ") + e.what());
+  }
 }
 
 }  // namespace hayate::grammar

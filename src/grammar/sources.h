@@ -31,5 +31,10 @@ std::string json_object_gbnf();
 // need. The schema's JSON text may be up to max_bytes long. Ordered JSON, so that properties
 // keep the order the client wrote them in (which OpenAI's structured outputs follow).
 std::string json_schema_to_gbnf(const nlohmann::ordered_json& schema, size_t max_bytes = 1 << 20);
+// The same schema's rules alone, to combine several schemas in one grammar (tool calls): the
+// schema's rule is prefix + "root", every rule's name starts with prefix, and the grammar must add
+// json_value_rules() once.
+std::string json_schema_rules(const nlohmann::ordered_json& schema, const std::string& prefix,
+                              size_t max_bytes = 1 << 20);
 
 }  // namespace hayate::grammar

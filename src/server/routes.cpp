@@ -52,6 +52,15 @@ awaitable<> handle_models(Exchange& ex, ServerState& st) {
   co_await ex.respond(200, std::move(body));
 }
 
+// GET /v1/models/{id}: the served model, or 404 naming it.
+awaitable<> handle_model(Exchange& ex, ServerState& st) {
+  const auto svc = st.loaded_service();
+  const std::string id = ex.request().path.substr(std::string_view("/v1/models/").size());
+  svc->check_model(id);  // the route matches only a non-empty id
+  std::string body = api::model_json(svc->model_id(), svc->created(), "hayate");
+  co_await ex.respond(200, std::move(body));
+}
+
 struct Route {
   std::string_view method;
   std::string_view path;
@@ -64,13 +73,23 @@ const Route kRoutes[] = {
     {"POST", "/v1/completions", true, handle_completions},
     {"POST", "/v1/embeddings", true, handle_embeddings},
     {"GET", "/v1/models", true, handle_models},
+    {"GET", "/v1/models/{id}", true, handle_model},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };
 
+// A path ending in "{id}" matches any one further segment.
+bool path_matches(std::string_view pattern, std::string_view path) {
+  constexpr std::string_view kId = "{id}";
+  if (pattern.size() < kId.size() || pattern.substr(pattern.size() - kId.size()) != kId) return pattern == path;
+  const std::string_view stem = pattern.substr(0, pattern.size() - kId.size());
+  return path.size() > stem.size() && path.substr(0, stem.size()) == stem &&
+         path.find('/', stem.size()) == std::string_view::npos;
+}
+
 const Route* find_route(std::string_view path) {
   for (const Route& r : kRoutes)
-    if (r.path == path) return &r;
+    if (path_matches(r.path, path)) return &r;
   return nullptr;
 }
 

@@ -75,6 +75,8 @@ Service::Service(LoadedModel loaded, const ServerConfig& config)
     spdlog::warn("the model has no chat template (tokenizer.chat_template); using ChatML for chat requests");
   }
   if (!template_) template_ = std::make_unique<chat::ChatTemplate>(kChatMLTemplate, bos, eos);
+  tool_format_ = detect_tool_format(template_->source());
+  grammars_ = std::make_unique<GrammarCache>(tok);
 }
 
 Service::~Service() { shutdown(false); }
@@ -87,7 +89,8 @@ void Service::check_model(const std::string& requested) const {
                         "invalid_request_error", "model", "model_not_found");
 }
 
-std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra) const {
+std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra,
+                                 const nlohmann::json& tools) const {
   nlohmann::json list = nlohmann::json::array();
   for (const api::ChatMessage& m : messages) {
     nlohmann::json msg = m.raw.is_object() ? m.raw : nlohmann::json::object();
@@ -95,8 +98,21 @@ std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, 
     if (!(msg.contains("content") && msg["content"].is_null())) msg["content"] = m.content;
     list.push_back(std::move(msg));
   }
+  nlohmann::json context = extra.is_object() ? extra : nlohmann::json::object();
+  if (tools.is_array() && template_->source().find("tools") != std::string::npos) {
+    context["tools"] = tools;
+  } else if (tools.is_array()) {
+    // The template knows no tools: say what they are and how to call them, in the system turn.
+    std::string text = "You may call these functions. To call one, reply with only a JSON object "
+                       "{\"name\": <function name>, \"arguments\": <arguments object>}.\n";
+    for (const auto& t : tools) text += t.dump() + "\n";
+    if (!list.empty() && list[0]["role"] == "system" && list[0]["content"].is_string())
+      list[0]["content"] = text + "\n" + list[0]["content"].get<std::string>();
+    else
+      list.insert(list.begin(), nlohmann::json{{"role", "system"}, {"content", text}});
+  }
   try {
-    return template_->render(list, true, extra.is_object() ? extra : nlohmann::json());
+    return template_->render(list, true, context);
   } catch (const Error& e) {
     throw api::ApiError(400, std::string("the chat template could not render these messages: ") + e.what(),
                         "invalid_request_error", "messages");

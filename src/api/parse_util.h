@@ -1,0 +1,31 @@
+// Helpers shared by the request parsers (request.cpp, structured.cpp). Internal to api/.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "api/openai.h"
+
+namespace hayate::api::detail {
+
+// ApiError(400) whose param is `param`.
+[[noreturn]] void bad(const std::string& param, const std::string& message);
+// A JSON value in an error message: its type, and the value itself when it is short.
+std::string describe(const nlohmann::json& v);
+// The value of key, or nullptr when it is absent or null (null means "the default").
+const nlohmann::json* field(const nlohmann::json& obj, const char* key);
+
+}  // namespace hayate::api::detail
+
+namespace hayate::api {
+
+// response_format, grammar and regex (at most one of them).
+OutputConstraint parse_constraint(const nlohmann::json& j, std::string_view body);
+// tools, tool_choice, parallel_tool_calls.
+void parse_tools(const nlohmann::json& j, std::string_view body, ChatCompletionRequest& r);
+// logit_bias: {"token id": bias in [-100, 100]}.
+std::vector<std::pair<int32_t, float>> parse_logit_bias(const nlohmann::json& j);
+ReasoningFormat parse_reasoning_format(const nlohmann::json& j);
+
+}  // namespace hayate::api
