@@ -294,9 +294,9 @@ void OutputSplitter::step(Piece& out, bool at_end) {
       std::string thought;
       if (close != std::string::npos) {
         thought = held_.substr(0, close);
-        const size_t next = held_.find_first_not_of(" \t\r\n", close + kClose.size());
-        held_ = next == std::string::npos ? "" : held_.substr(next);
+        held_.erase(0, close + kClose.size());
         phase_ = Phase::Content;
+        trim_ = true;
       } else {
         const size_t keep = at_end ? 0 : partial_suffix(held_, kClose);
         thought = held_.substr(0, held_.size() - keep);
@@ -305,6 +305,11 @@ void OutputSplitter::step(Piece& out, bool at_end) {
       if (reasoning_ == api::ReasoningFormat::Split) out.reasoning += thought;
       if (close == std::string::npos) return;
     } else if (phase_ == Phase::Content) {
+      if (trim_) {  // the blank lines after </think> belong to neither part
+        held_.erase(0, std::min(held_.size(), held_.find_first_not_of(" \t\r\n")));
+        if (held_.empty()) return;
+        trim_ = false;
+      }
       if (tools_.empty()) {
         out.content += held_;
         wrote_content_ = true;

@@ -86,6 +86,7 @@ class OutputSplitter {
   Phase phase_ = Phase::Start;
   std::string held_;
   bool wrote_content_ = false;
+  bool trim_ = false;  // drop whitespace before the content
 };
 
 // Parses tool calls from a complete output in `format`; empty when it is not (only) calls of
