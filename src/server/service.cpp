@@ -38,6 +38,20 @@ std::string token_text_or_empty(const Tokenizer& t, int32_t id) {
   return id >= 0 && id < t.n_vocab() ? t.token_text(id) : std::string();
 }
 
+// An assistant turn's calls as the text a model without tool support in its template would have
+// written: one {"name", "arguments"} object per line.
+std::string calls_as_text(const nlohmann::json& msg) {
+  std::string text;
+  if (!msg.contains("tool_calls") || !msg["tool_calls"].is_array()) return text;
+  for (const auto& call : msg["tool_calls"]) {
+    const nlohmann::json fn = call.value("function", nlohmann::json::object());
+    nlohmann::json args = fn.value("arguments", nlohmann::json::object());
+    if (args.is_string()) args = nlohmann::json::parse(args.get<std::string>(), nullptr, false);
+    text += nlohmann::json{{"name", fn.value("name", "")}, {"arguments", args}}.dump() + "\n";
+  }
+  return text;
+}
+
 }  // namespace
 
 Service::Service(LoadedModel loaded, const ServerConfig& config)
@@ -92,10 +106,12 @@ void Service::check_model(const std::string& requested) const {
 std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra,
                                  const nlohmann::json& tools) const {
   nlohmann::json list = nlohmann::json::array();
+  const bool reads_tool_calls = template_->source().find("tool_calls") != std::string::npos;
   for (const api::ChatMessage& m : messages) {
     nlohmann::json msg = m.raw.is_object() ? m.raw : nlohmann::json::object();
     msg["role"] = m.role;
     if (!(msg.contains("content") && msg["content"].is_null())) msg["content"] = m.content;
+    if (msg["content"].is_null() && !reads_tool_calls) msg["content"] = calls_as_text(msg);
     list.push_back(std::move(msg));
   }
   nlohmann::json context = extra.is_object() ? extra : nlohmann::json::object();
