@@ -1,6 +1,7 @@
 // JSON Schema -> GBNF: each sub-schema becomes a rule (named after its path), JSON's building
-// blocks come from json_value_rules(). Numbers are bounded to 16 digits (and whitespace to a
-// newline and 12 spaces) so that a generation always has a short way to finish.
+// blocks come from json_value_rules(). Numbers are bounded to 16 digits and whitespace between
+// tokens to one space, so that a generation always has a short way to finish (and a model
+// wastes no tokens on indentation).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -27,7 +28,7 @@ integer ::= "-"? ( "0" | [1-9] [0-9]{0,15} )
 number ::= integer ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?
 boolean ::= "true" | "false"
 null ::= "null"
-ws ::= ( " " | "\n" " "{0,12} )?
+ws ::= " "?
 )";
 
 // Rules for the supported string formats (dates with days up to 28, valid in every month).
