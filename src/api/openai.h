@@ -75,7 +75,7 @@ struct ToolChoice {
 };
 // What the model called, parsed from its output.
 struct ToolCall {
-  std::string id;         // "call_..."
+  std::string id;  // "call_..."
   std::string name;
   std::string arguments;  // JSON text, as OpenAI sends it
 };
@@ -160,7 +160,7 @@ struct Choice {
   std::string text;           // for completions with echo, the server prepends the prompt
   std::string finish_reason;  // "stop", "length", "tool_calls" ...
   std::vector<TokenLogprob> logprobs;
-  std::string reasoning;            // chat: reasoning_content (left out when empty)
+  std::string reasoning;             // chat: reasoning_content (left out when empty)
   std::vector<ToolCall> tool_calls;  // chat: the content is null when there are calls and no text
 };
 struct Usage {

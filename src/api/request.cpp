@@ -353,7 +353,8 @@ std::string describe(const nlohmann::json& v) {
   if (v.is_number() || v.is_boolean()) return v.dump();
   if (v.is_string()) {
     const auto& s = v.get_ref<const std::string&>();
-    return s.size() <= 40 ? "the string " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) : "a string";
+    return s.size() <= 40 ? "the string " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                          : "a string";
   }
   if (v.is_array()) return "an array";
   if (v.is_object()) return "an object";

@@ -127,9 +127,8 @@ std::string chat_completion_json(const std::string& id, int64_t created, const s
     if (!c.tool_calls.empty()) {
       ojson calls = ojson::array();
       for (const ToolCall& t : c.tool_calls)
-        calls.push_back({{"id", t.id},
-                         {"type", "function"},
-                         {"function", {{"name", t.name}, {"arguments", t.arguments}}}});
+        calls.push_back(
+            {{"id", t.id}, {"type", "function"}, {"function", {{"name", t.name}, {"arguments", t.arguments}}}});
       message["tool_calls"] = std::move(calls);
     }
     list.push_back({{"index", i},

@@ -61,8 +61,8 @@ OutputConstraint parse_constraint(const json& j, std::string_view body) {
       c.schema = ordered_body(body, ordered)["response_format"]["json_schema"]["schema"];
       ++sources;
     } else if (type != "text") {
-      bad("response_format.type",
-          "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got " + describe(rf->at("type")));
+      bad("response_format.type", "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", got " +
+                                      describe(rf->at("type")));
     }
   }
   if (field(j, "grammar")) {
@@ -120,8 +120,10 @@ void parse_tools(const json& j, std::string_view body, ChatCompletionRequest& r)
       else if (mode == "required")
         r.tool_choice.mode = ToolChoice::Required;
       else
-        bad("tool_choice", "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", "
-                           "\"function\": {\"name\"}}, got " + describe(*tc));
+        bad("tool_choice",
+            "'tool_choice' must be \"auto\", \"none\", \"required\" or {\"type\": \"function\", "
+            "\"function\": {\"name\"}}, got " +
+                describe(*tc));
     } else if (tc->is_object()) {
       const json* fn = field(*tc, "function");
       if (!fn || !fn->is_object()) bad("tool_choice.function", "'tool_choice.function' must be {\"name\": ...}");

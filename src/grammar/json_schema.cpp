@@ -1,7 +1,10 @@
 // JSON Schema -> GBNF: each sub-schema becomes a rule (named after its path), JSON's building
-// blocks come from json_value_rules(). Numbers are bounded to 16 digits and whitespace between
+// blocks come from json_value_rules(). Numbers are bounded to 16 digits (exponents to 2, so a
+// double holds every one) and whitespace between
 // tokens to one space, so that a generation always has a short way to finish (and a model
-// wastes no tokens on indentation).
+// wastes no tokens on indentation). That space is written `" "?` in place rather than as a shared
+// rule: each occurrence is then a rule of its own, whose surroundings the matcher knows ahead of
+// time (a shared `ws` would leave every token that starts with a space to be checked per step).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -20,15 +23,14 @@ using json = nlohmann::ordered_json;
 constexpr int kMaxDepth = 128;
 
 const char kValueRules[] = R"(value ::= object | array | string | number | boolean | null
-object ::= "{" ws ( string ws ":" ws value ( ws "," ws string ws ":" ws value )* )? ws "}"
-array ::= "[" ws ( value ( ws "," ws value )* )? ws "]"
+object ::= "{" " "? ( string " "? ":" " "? value ( " "? "," " "? string " "? ":" " "? value )* )? " "? "}"
+array ::= "[" " "? ( value ( " "? "," " "? value )* )? " "? "]"
 string ::= "\"" char* "\""
 char ::= [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} )
 integer ::= "-"? ( "0" | [1-9] [0-9]{0,15} )
-number ::= integer ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?
+number ::= integer ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,2} )?
 boolean ::= "true" | "false"
 null ::= "null"
-ws ::= " "?
 )";
 
 // Rules for the supported string formats (dates with days up to 28, valid in every month).
@@ -342,20 +344,20 @@ class Converter {
     }
     const json extra = s.value("additionalProperties", json(true));
     if (props.empty() && required.empty()) {
-      if (extra.is_boolean()) return extra.get<bool>() ? "object" : "\"{\" ws \"}\"";
+      if (extra.is_boolean()) return extra.get<bool>() ? "object" : "\"{\" \" \"? \"}\"";
       const std::string v = visit(extra, hint + "-value", path + "/additionalProperties", depth + 1);
-      const std::string kv = "string ws \":\" ws " + v;
-      return rule(hint, "\"{\" ws ( " + kv + " ( ws \",\" ws " + kv + " )* )? ws \"}\"");
+      const std::string kv = "string \" \"? \":\" \" \"? " + v;
+      return rule(hint, "\"{\" \" \"? ( " + kv + " ( \" \"? \",\" \" \"? " + kv + " )* )? \" \"? \"}\"");
     }
     // Each property as `"key" ws ":" ws value`, in the schema's order, then required names the
     // properties do not describe (any value).
     std::vector<std::pair<std::string, bool>> kvs;  // rule body, required
     for (const auto& [name, sub] : props.items()) {
       const std::string v = visit(sub, hint + "-" + name, path + "/properties/" + name, depth + 1);
-      kvs.emplace_back(literal(json(name)) + " ws \":\" ws " + v, required.count(name) > 0);
+      kvs.emplace_back(literal(json(name)) + " \" \"? \":\" \" \"? " + v, required.count(name) > 0);
     }
     for (const std::string& name : required)
-      if (!props.contains(name)) kvs.emplace_back(literal(json(name)) + " ws \":\" ws value", true);
+      if (!props.contains(name)) kvs.emplace_back(literal(json(name)) + " \" \"? \":\" \" \"? value", true);
     // first_i: properties i.. with none written yet; rest_i: with one written (so each starts
     // with a comma). Built from the back.
     std::string first = "\"\"", rest = "\"\"";
@@ -366,12 +368,12 @@ class Converter {
       const std::string rest_rule = next_rest == "\"\"" ? "" : " " + next_rest;
       const std::string with = kv_rule + rest_rule;
       const std::string new_rest =
-          req ? "ws \",\" ws " + kv_rule + rest_rule : "( ws \",\" ws " + kv_rule + " )?" + rest_rule;
+          req ? "\" \"? \",\" \" \"? " + kv_rule + rest_rule : "( \" \"? \",\" \" \"? " + kv_rule + " )?" + rest_rule;
       const std::string new_first = req ? with : "( " + with + " | " + first + " )";
       rest = rule(hint + "-rest", new_rest);
       first = rule(hint + "-first", new_first);
     }
-    return rule(hint, "\"{\" ws " + first + " ws \"}\"");
+    return rule(hint, "\"{\" \" \"? " + first + " \" \"? \"}\"");
   }
 
   std::string array_schema(const json& s, const std::string& hint, const std::string& path, int depth) {
@@ -392,7 +394,7 @@ class Converter {
     if (hi >= 0 && hi < n_prefix) unsupported(path, "'maxItems' below the number of 'prefixItems'");
     if (!more && lo > n_prefix) invalid(path, "'minItems' needs more items than 'prefixItems' allows");
     std::string seq;
-    for (size_t i = 0; i < prefix.size(); ++i) seq += (i ? " ws \",\" ws " : "") + prefix[i];
+    for (size_t i = 0; i < prefix.size(); ++i) seq += (i ? " \" \"? \",\" \" \"? " : "") + prefix[i];
     if (more) {
       const std::string item = visit(items, hint + "-item", path + "/items", depth + 1);
       const int64_t min_rest = std::max<int64_t>(0, lo - n_prefix);
@@ -402,17 +404,17 @@ class Converter {
           // item ( "," item ){min-1, max-1}, optional as a whole when min is 0.
           const std::string reps = "{" + std::to_string(std::max<int64_t>(0, min_rest - 1)) + "," +
                                    (max_rest < 0 ? "" : std::to_string(max_rest - 1)) + "}";
-          const std::string list = item + " ( ws \",\" ws " + item + " )" + reps;
+          const std::string list = item + " ( \" \"? \",\" \" \"? " + item + " )" + reps;
           seq = min_rest == 0 ? "( " + list + " )?" : list;
         } else {
           const std::string reps =
               "{" + std::to_string(min_rest) + "," + (max_rest < 0 ? "" : std::to_string(max_rest)) + "}";
-          seq += " ( ws \",\" ws " + item + " )" + reps;
+          seq += " ( \" \"? \",\" \" \"? " + item + " )" + reps;
         }
       }
     }
     if (seq.empty()) seq = "\"\"";
-    return rule(hint, "\"[\" ws " + seq + " ws \"]\"");
+    return rule(hint, "\"[\" \" \"? " + seq + " \" \"? \"]\"");
   }
 
   const json& root_;

@@ -16,17 +16,27 @@ bool get_bit(const std::vector<uint64_t>& bits, int32_t id) {
   return (bits[static_cast<size_t>(id) >> 6] >> (id & 63)) & 1;
 }
 
-// For each rule, the parent its nodes have whatever the input: the return position of its one
-// reference, up through rules that are themselves used once; kContext where that stops (a rule
-// used in several places, or recursion), kBottom for a root nothing refers to.
+// For each rule, the parent its nodes have whatever the input: the return position of its
+// references, when they all return to one place, up through rules for which that holds too;
+// kContext where it stops (a rule used in different places, or recursion), kBottom for a root
+// nothing refers to. A reference followed by End returns where its own rule would (a tail call),
+// so references at the ends of one rule's alternatives count as one place, and a rule calling
+// itself last (a loop) adds none.
 std::vector<int32_t> static_parents(const Grammar& g, Stacks& stacks) {
   const size_t n = g.rules.size();
-  std::vector<int32_t> refs(n, 0), site(n, -1);
+  // Each rule's one return place: a position to resume at (>= 0), or the rule whose return it
+  // shares (-2 - rule); kMany when there are several; kNone when unused.
+  constexpr int32_t kNone = std::numeric_limits<int32_t>::max(), kMany = std::numeric_limits<int32_t>::min() + 1;
+  std::vector<int32_t> place(n, kNone);
   for (size_t p = 0; p < g.elements.size(); ++p) {
     const Element& e = g.elements[p];
     if (e.kind != Element::Rule) continue;
-    ++refs[static_cast<size_t>(e.index)];
-    site[static_cast<size_t>(e.index)] = static_cast<int32_t>(p);
+    const bool tail = g.elements[p + 1].kind == Element::End;
+    const int32_t owner = g.rule_of[p];
+    if (tail && owner == e.index) continue;
+    const int32_t here = tail ? -2 - owner : static_cast<int32_t>(p + 1);
+    int32_t& slot = place[static_cast<size_t>(e.index)];
+    slot = slot == kNone || slot == here ? here : kMany;
   }
   constexpr int32_t kUnknown = std::numeric_limits<int32_t>::min();
   std::vector<int32_t> parent(n, kUnknown);
@@ -43,24 +53,23 @@ std::vector<int32_t> static_parents(const Grammar& g, Stacks& stacks) {
         break;
       }
       if (r == g.root) {
-        top = parent[ur] = refs[ur] == 0 ? Stacks::kBottom : Stacks::kContext;
+        top = parent[ur] = place[ur] == kNone ? Stacks::kBottom : Stacks::kContext;
         break;
       }
-      if (refs[ur] != 1 || visiting[ur]) {
+      if (place[ur] == kNone || place[ur] == kMany || visiting[ur]) {
         top = Stacks::kContext;
         if (!visiting[ur]) parent[ur] = top;
         break;
       }
       visiting[ur] = 1;
       chain.push_back(r);
-      r = g.rule_of[static_cast<size_t>(site[ur])];
+      r = place[ur] >= 0 ? g.rule_of[static_cast<size_t>(place[ur])] : -2 - place[ur];
     }
     for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
       const auto ur = static_cast<size_t>(*it);
       visiting[ur] = 0;
-      const int32_t s = site[ur];
-      const bool tail = g.elements[static_cast<size_t>(s) + 1].kind == Element::End;
-      top = parent[ur] = tail ? top : stacks.intern(s + 1, top);
+      if (place[ur] >= 0) top = stacks.intern(place[ur], top);
+      parent[ur] = top;
     }
   }
   return parent;

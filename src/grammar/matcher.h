@@ -51,6 +51,7 @@ class CompiledGrammar {
   size_t n_words() const { return (vocab_->tokens.size() + 63) / 64; }
   double compile_seconds() const { return compile_seconds_; }
   size_t n_uncertain() const;  // uncertain tokens over all positions (for benchmarks and tests)
+  size_t uncertain_at(size_t pos) const { return tables_[pos].uncertain.size(); }
 
  private:
   friend class Matcher;

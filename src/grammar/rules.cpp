@@ -214,7 +214,58 @@ void RuleSet::check_size(const Limits& limits) const {
         " elements (repetitions count once per copy); make the grammar or schema smaller");
 }
 
+// Replaces a reference at the start of an alternative by the referenced rule's alternatives
+// when that rule is small and does not refer to itself: x* over a `char` rule becomes a loop over
+// the character classes themselves. The language is the same; what changes is that the classes'
+// positions now sit in a rule used in one place (the loop), so the matcher's precomputation
+// knows where they return to and decides more tokens ahead of time (matcher.h).
+void RuleSet::inline_leading_refs() {
+  constexpr size_t kSmall = 48, kMaxRule = 4096;
+  auto size_of = [&](int32_t r) {
+    size_t n = 0;
+    for (const Seq& alt : alts[static_cast<size_t>(r)]) n += alt.size() + 1;
+    return n;
+  };
+  auto inlinable = [&](int32_t r) {
+    const auto ur = static_cast<size_t>(r);
+    if (!defined[ur] || alts[ur].size() > kSmall || size_of(r) > kSmall) return false;
+    for (const Seq& alt : alts[ur])
+      for (const Item& it : alt)
+        if (it.is_ref && it.index == r) return false;
+    return true;
+  };
+  for (int round = 0; round < 3; ++round) {
+    bool changed = false;
+    for (size_t r = 0; r < alts.size(); ++r) {
+      std::vector<Seq> out;
+      size_t items = 0;
+      bool here = false;
+      for (const Seq& alt : alts[r]) {
+        if (!alt.empty() && alt[0].is_ref && static_cast<size_t>(alt[0].index) != r && inlinable(alt[0].index)) {
+          for (const Seq& sub : alts[static_cast<size_t>(alt[0].index)]) {
+            Seq seq = sub;
+            seq.insert(seq.end(), alt.begin() + 1, alt.end());
+            items += seq.size() + 1;
+            out.push_back(std::move(seq));
+          }
+          here = true;
+        } else {
+          items += alt.size() + 1;
+          out.push_back(alt);
+        }
+      }
+      if (!here || items > kMaxRule) continue;
+      n_items += items - size_of(static_cast<int32_t>(r));
+      alts[r] = std::move(out);
+      changed = true;
+    }
+    if (!changed) break;
+  }
+}
+
 Grammar RuleSet::build(const Limits& limits) {
+  check_size(limits);
+  inline_leading_refs();
   check_size(limits);
   const auto root_it = by_name.find("root");
   if (root_it == by_name.end() || !defined[root_it->second]) bad("there is no 'root' rule; the start rule is 'root'");

@@ -50,6 +50,7 @@ struct RuleSet {
   // that a string has one parse.
   Seq repeat(Seq x, int32_t lo, int32_t hi, const std::string& rule);
   void check_size(const Limits& limits) const;
+  void inline_leading_refs();
 
   // Checks (every rule defined, a root, no left recursion, every rule able to finish) and
   // lays the rules reachable from root out flat.

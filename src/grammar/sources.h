@@ -16,7 +16,7 @@ namespace hayate::grammar {
 std::string regex_to_gbnf(std::string_view pattern, bool in_json_string = false);
 
 // Everything but the root rule that a JSON value needs (value, object, array, string, number,
-// integer, boolean, null, ws).
+// integer, boolean, null).
 std::string json_value_rules();
 
 // `root ::= object` and json_value_rules(): any JSON object (response_format json_object).

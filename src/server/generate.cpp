@@ -46,7 +46,7 @@ struct Sequence {
   bool done = false, saw_token = false;
   std::optional<Error> error;
   Clock::time_point last_token;
-  int32_t text_offset = 0;  // bytes of choice.text already streamed
+  int32_t text_offset = 0;                 // bytes of choice.text already streamed
   std::optional<OutputSplitter> splitter;  // chat only
 };
 
@@ -224,9 +224,11 @@ class Generation {
         const api::ToolCall& call = s.choice.tool_calls[c];
         const auto ci = static_cast<int32_t>(c);
         const auto index = static_cast<int32_t>(i);
-        if (!co_await ex_.stream_write(api::sse_chat_tool_call_chunk(id_, created_, svc_.model_id(), index, ci, call, true)))
+        if (!co_await ex_.stream_write(
+                api::sse_chat_tool_call_chunk(id_, created_, svc_.model_id(), index, ci, call, true)))
           co_return false;
-        if (!co_await ex_.stream_write(api::sse_chat_tool_call_chunk(id_, created_, svc_.model_id(), index, ci, call, false)))
+        if (!co_await ex_.stream_write(
+                api::sse_chat_tool_call_chunk(id_, created_, svc_.model_id(), index, ci, call, false)))
           co_return false;
       }
     }
@@ -248,8 +250,8 @@ class Generation {
     s.choice.reasoning += piece.reasoning;
     if (!job_.stream) co_return true;
     const auto index = static_cast<int32_t>(i);
-    if (!piece.reasoning.empty() &&
-        !co_await ex_.stream_write(api::sse_chat_reasoning_chunk(id_, created_, svc_.model_id(), index, piece.reasoning)))
+    if (!piece.reasoning.empty() && !co_await ex_.stream_write(api::sse_chat_reasoning_chunk(
+                                        id_, created_, svc_.model_id(), index, piece.reasoning)))
       co_return false;
     if (piece.content.empty() && !lp) co_return true;
     co_return co_await ex_.stream_write(
@@ -318,9 +320,9 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
       constraint_gbnf(req.constraint, req.tools, req.tool_choice, req.parallel_tool_calls, job.tool_format),
       std::move(req.logit_bias), constraint_param(req.constraint));
   Prompt p;
-  p.ids = svc.tokenizer().encode(svc.render_chat(req.messages, req.extra_template_vars, tools_on ? req.tools_json
-                                                                                                : nlohmann::json()),
-                                 false, true);
+  p.ids = svc.tokenizer().encode(
+      svc.render_chat(req.messages, req.extra_template_vars, tools_on ? req.tools_json : nlohmann::json()), false,
+      true);
   svc.check_prompt(p.ids, "prompt", "messages");
   job.prompts.push_back(std::move(p));
   job.n = req.n;
@@ -353,8 +355,7 @@ awaitable<> handle_completions(Exchange& ex, ServerState& st) {
   job.stop = std::move(req.stop);
   job.logprobs = req.logprobs.has_value();
   if (req.logprobs) job.sampling.n_logprobs = *req.logprobs;
-  job.constraint = make_constraint(svc.grammars(),
-                                   constraint_gbnf(req.constraint, {}, {}, false, ToolFormat::Json),
+  job.constraint = make_constraint(svc.grammars(), constraint_gbnf(req.constraint, {}, {}, false, ToolFormat::Json),
                                    std::move(req.logit_bias), constraint_param(req.constraint));
   job.stream = req.stream;
   job.include_usage = req.include_usage;

@@ -119,8 +119,9 @@ std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, 
     context["tools"] = tools;
   } else if (tools.is_array()) {
     // The template knows no tools: say what they are and how to call them, in the system turn.
-    std::string text = "You may call these functions. To call one, reply with only a JSON object "
-                       "{\"name\": <function name>, \"arguments\": <arguments object>}.\n";
+    std::string text =
+        "You may call these functions. To call one, reply with only a JSON object "
+        "{\"name\": <function name>, \"arguments\": <arguments object>}.\n";
     for (const auto& t : tools) text += t.dump() + "\n";
     if (!list.empty() && list[0]["role"] == "system" && list[0]["content"].is_string())
       list[0]["content"] = text + "\n" + list[0]["content"].get<std::string>();

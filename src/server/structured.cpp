@@ -14,10 +14,14 @@ using ojson = nlohmann::ordered_json;
 // The markers that open a call in each format (none for plain JSON).
 const char* call_marker(ToolFormat f) {
   switch (f) {
-    case ToolFormat::Hermes: return "<tool_call>";
-    case ToolFormat::Mistral: return "[TOOL_CALLS]";
-    case ToolFormat::Llama3: return "<|python_tag|>";
-    case ToolFormat::Json: return "";
+    case ToolFormat::Hermes:
+      return "<tool_call>";
+    case ToolFormat::Mistral:
+      return "[TOOL_CALLS]";
+    case ToolFormat::Llama3:
+      return "<|python_tag|>";
+    case ToolFormat::Json:
+      return "";
   }
   return "";
 }
@@ -125,10 +129,14 @@ bool calls_from_json_run(const std::string& text, const std::vector<std::string>
 
 const char* constraint_param(const api::OutputConstraint& c) {
   switch (c.kind) {
-    case api::OutputConstraint::Grammar: return "grammar";
-    case api::OutputConstraint::Regex: return "regex";
-    case api::OutputConstraint::None: return "tools";
-    default: return "response_format";
+    case api::OutputConstraint::Grammar:
+      return "grammar";
+    case api::OutputConstraint::Regex:
+      return "regex";
+    case api::OutputConstraint::None:
+      return "tools";
+    default:
+      return "response_format";
   }
 }
 
@@ -142,10 +150,14 @@ ToolFormat detect_tool_format(const std::string& t) {
 
 const char* to_string(ToolFormat format) {
   switch (format) {
-    case ToolFormat::Hermes: return "hermes";
-    case ToolFormat::Mistral: return "mistral";
-    case ToolFormat::Llama3: return "llama3";
-    case ToolFormat::Json: return "json";
+    case ToolFormat::Hermes:
+      return "hermes";
+    case ToolFormat::Mistral:
+      return "mistral";
+    case ToolFormat::Llama3:
+      return "llama3";
+    case ToolFormat::Json:
+      return "json";
   }
   return "json";
 }
@@ -188,11 +200,16 @@ std::string constraint_gbnf(const api::OutputConstraint& c, const std::vector<ap
   const char* param = constraint_param(c);
   try {
     switch (c.kind) {
-      case api::OutputConstraint::JsonObject: return grammar::json_object_gbnf();
-      case api::OutputConstraint::JsonSchema: return grammar::json_schema_to_gbnf(c.schema);
-      case api::OutputConstraint::Grammar: return c.text;
-      case api::OutputConstraint::Regex: return "root ::= " + grammar::regex_to_gbnf(c.text);
-      case api::OutputConstraint::None: break;
+      case api::OutputConstraint::JsonObject:
+        return grammar::json_object_gbnf();
+      case api::OutputConstraint::JsonSchema:
+        return grammar::json_schema_to_gbnf(c.schema);
+      case api::OutputConstraint::Grammar:
+        return c.text;
+      case api::OutputConstraint::Regex:
+        return "root ::= " + grammar::regex_to_gbnf(c.text);
+      case api::OutputConstraint::None:
+        break;
     }
     if (choice.mode != api::ToolChoice::Required && choice.mode != api::ToolChoice::Named) return "";
     param = "tools";
@@ -204,7 +221,8 @@ std::string constraint_gbnf(const api::OutputConstraint& c, const std::vector<ap
       if (choice.mode == api::ToolChoice::Named && t.name != choice.name) continue;
       const std::string prefix = std::string(1, 't').append(std::to_string(i)).append("-");
       rules += grammar::json_schema_rules(t.parameters, prefix);
-      const std::string head = "{\"name\": " + ojson(t.name).dump() + (llama ? ", \"parameters\": " : ", \"arguments\": ");
+      const std::string head =
+          "{\"name\": " + ojson(t.name).dump() + (llama ? ", \"parameters\": " : ", \"arguments\": ");
       calls += (calls.empty() ? "" : " | ") + grammar::gbnf_literal(head) + " " + prefix + "root \"}\"";
     }
     std::string root;
@@ -213,9 +231,13 @@ std::string constraint_gbnf(const api::OutputConstraint& c, const std::vector<ap
       case ToolFormat::Hermes:
         root = "call ( \"\\n\" call )" + many + "\ncall ::= \"<tool_call>\\n\" body \"\\n</tool_call>\"";
         break;
-      case ToolFormat::Mistral: root = "\"[TOOL_CALLS][\" body ( \", \" body )" + many + " \"]\""; break;
+      case ToolFormat::Mistral:
+        root = "\"[TOOL_CALLS][\" body ( \", \" body )" + many + " \"]\"";
+        break;
       case ToolFormat::Llama3:
-      case ToolFormat::Json: root = "body ( \"; \" body )" + many; break;
+      case ToolFormat::Json:
+        root = "body ( \"; \" body )" + many;
+        break;
     }
     return "root ::= " + root + "\nbody ::= " + calls + "\n" + rules + grammar::json_value_rules();
   } catch (const Error& e) {
@@ -251,8 +273,8 @@ std::vector<api::ToolCall> parse_tool_calls(const std::string& text, ToolFormat 
     while ((i = body.find_first_not_of(" \t\r\n", i)) != std::string::npos) {
       if (body.compare(i, marker.size(), marker) != 0) return {};
       const size_t close = body.find("</tool_call>", i);
-      const std::string inner = body.substr(i + marker.size(), close == std::string::npos ? std::string::npos
-                                                                                          : close - i - marker.size());
+      const std::string inner =
+          body.substr(i + marker.size(), close == std::string::npos ? std::string::npos : close - i - marker.size());
       if (!calls_from_json_run(inner, names, calls)) return {};
       if (close == std::string::npos) break;
       i = close + 12;

@@ -40,8 +40,8 @@ class GrammarCache {
   size_t capacity_;
   std::mutex mu_;
   std::list<std::string> lru_;  // most recent first
-  std::unordered_map<std::string, std::pair<std::shared_ptr<const grammar::CompiledGrammar>,
-                                            std::list<std::string>::iterator>>
+  std::unordered_map<std::string,
+                     std::pair<std::shared_ptr<const grammar::CompiledGrammar>, std::list<std::string>::iterator>>
       map_;
 };
 

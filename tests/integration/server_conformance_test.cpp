@@ -70,7 +70,8 @@ void run_case(int port, const json& c) {
   SCOPED_TRACE(c["name"].get<std::string>());
   json body = c.value("body", json::object());
   if (c.contains("schema_padding"))
-    body["response_format"]["json_schema"]["schema"]["description"] = std::string(c["schema_padding"].get<size_t>(), 'x');
+    body["response_format"]["json_schema"]["schema"]["description"] =
+        std::string(c["schema_padding"].get<size_t>(), 'x');
   const std::string method = c.value("method", "POST");
   const std::string path = c["path"].get<std::string>();
   const HttpResponse r = method == "GET" ? http_get(port, path) : http_post(port, path, body.dump());

@@ -20,9 +20,10 @@ std::shared_ptr<const Vocabulary> test_vocab() {
   v->tokens = {"", ""};
   v->end_ids = {0};
   for (int b = 1; b < 256; ++b) v->tokens.push_back(std::string(1, static_cast<char>(b)));
-  for (const char* t : {"{\"", "\":", "\":\"", "\",\"", "\"}", "]}", "}]", "},{", "true", "false", "null", "12", "3.",
-                        "e+", "ab", "\\n", "\\u00", " \"", "\xc3", "\xa9", "é", "日本", ", ", "\n  ", "name", "\"name\"",
-                        "-1", "0.5", "1e", "[\"", "\"]", "(1", "+2)", "*3", "a,b", ",\n", "x\"y", "\"\"", "\\\""})
+  for (const char* t :
+       {"{\"", "\":", "\":\"", "\",\"", "\"}", "]}",   "}]",   "},{", "true", "false", "null", "12",   "3.",
+        "e+",  "ab",  "\\n",   "\\u00", " \"", "\xc3", "\xa9", "é",   "日本", ", ",    "\n  ", "name", "\"name\"",
+        "-1",  "0.5", "1e",    "[\"",   "\"]", "(1",   "+2)",  "*3",  "a,b",  ",\n",   "x\"y", "\"\"", "\\\""})
     v->tokens.push_back(t);
   std::mt19937 rng(7);
   const std::string alphabet = "{}[]\":,ab1230.-e \\n";
@@ -112,8 +113,8 @@ TEST(Matcher, MasksEqualBruteForceUnderJsonSchemas) {
 
 TEST(Matcher, MasksEqualBruteForceUnderGbnfAndJsonObject) {
   const char* arithmetic = "root ::= expr\nexpr ::= term ([-+*/] term)*\nterm ::= [0-9]+ | \"(\" expr \")\"";
-  for (const std::string& gbnf : {std::string(arithmetic), json_object_gbnf(),
-                                  "root ::= " + regex_to_gbnf("[a-c]{1,3}(,[0-9]+)*")}) {
+  for (const std::string& gbnf :
+       {std::string(arithmetic), json_object_gbnf(), "root ::= " + regex_to_gbnf("[a-c]{1,3}(,[0-9]+)*")}) {
     const auto g = compile(gbnf);
     for (uint32_t seed = 0; seed < 6; ++seed) walk(g, seed, 60, true);
   }

@@ -80,8 +80,7 @@ TEST(JsonSchema, StringLengthsFormatsAndPatterns) {
 
 TEST(JsonSchema, IntegerRangesAreExact) {
   for (const auto& [lo, hi] : std::vector<std::pair<int, int>>{{-15, 123}, {0, 9}, {7, 7}, {-130, -12}, {95, 1005}}) {
-    const std::string text =
-        ojson{{"type", "integer"}, {"minimum", lo}, {"maximum", hi}}.dump();
+    const std::string text = ojson{{"type", "integer"}, {"minimum", lo}, {"maximum", hi}}.dump();
     const Schema s(text.c_str());
     for (int v = lo - 30; v <= hi + 30; ++v) EXPECT_EQ(s.allows(std::to_string(v)), v >= lo && v <= hi) << text << v;
     EXPECT_FALSE(s.allows("007"));

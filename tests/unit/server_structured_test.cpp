@@ -15,8 +15,8 @@ namespace {
 struct Case {
   const char* template_text;  // the part of a chat template that shows its family
   ToolFormat format;
-  std::string output;         // what the model wrote
-  std::string content;        // expected content
+  std::string output;                                      // what the model wrote
+  std::string content;                                     // expected content
   std::vector<std::pair<std::string, std::string>> calls;  // expected name, arguments (JSON text)
 };
 
@@ -24,24 +24,38 @@ const std::vector<std::string> kTools = {"get_weather", "add"};
 
 std::vector<Case> cases() {
   return {
-      {"{{- '<tool_call>\\n' + tool_call | tojson + '\\n</tool_call>' }}", ToolFormat::Hermes,
+      {"{{- '<tool_call>\\n' + tool_call | tojson + '\\n</tool_call>' }}",
+       ToolFormat::Hermes,
        "Let me check.\n<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>\n"
        "<tool_call>\n{\"name\": \"add\", \"arguments\": {\"a\": 1, \"b\": [2, \"}\"]}}\n</tool_call>",
        "Let me check.\n",
        {{"get_weather", R"({"city":"Paris"})"}, {"add", R"({"a":1,"b":[2,"}"]})"}}},
-      {"{{- '[TOOL_CALLS]' + tool_calls | tojson }}", ToolFormat::Mistral,
-       "[TOOL_CALLS][{\"name\": \"add\", \"arguments\": {\"a\": 2}}, {\"name\": \"get_weather\", \"arguments\": {}}]", "",
+      {"{{- '[TOOL_CALLS]' + tool_calls | tojson }}",
+       ToolFormat::Mistral,
+       "[TOOL_CALLS][{\"name\": \"add\", \"arguments\": {\"a\": 2}}, {\"name\": \"get_weather\", \"arguments\": {}}]",
+       "",
        {{"add", R"({"a":2})"}, {"get_weather", "{}"}}},
-      {"{%- if builtin_tools is defined %}<|python_tag|>{% endif %} ipython", ToolFormat::Llama3,
-       "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Oslo\", \"unit\": \"c\"}}", "",
+      {"{%- if builtin_tools is defined %}<|python_tag|>{% endif %} ipython",
+       ToolFormat::Llama3,
+       "<|python_tag|>{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Oslo\", \"unit\": \"c\"}}",
+       "",
        {{"get_weather", R"({"city":"Oslo","unit":"c"})"}}},
-      {"{{ '<|im_start|>' + message['role'] }}", ToolFormat::Json,
-       "  {\"name\": \"add\", \"arguments\": \"{\\\"a\\\": 5}\"}", "", {{"add", R"({"a": 5})"}}},
-      {"{{ '<|im_start|>' + message['role'] }}", ToolFormat::Json,
-       "{\"tool_calls\": [{\"name\": \"add\", \"arguments\": {}}]}", "", {{"add", "{}"}}},
+      {"{{ '<|im_start|>' + message['role'] }}",
+       ToolFormat::Json,
+       "  {\"name\": \"add\", \"arguments\": \"{\\\"a\\\": 5}\"}",
+       "",
+       {{"add", R"({"a": 5})"}}},
+      {"{{ '<|im_start|>' + message['role'] }}",
+       ToolFormat::Json,
+       "{\"tool_calls\": [{\"name\": \"add\", \"arguments\": {}}]}",
+       "",
+       {{"add", "{}"}}},
       // Not calls: an unknown function, and JSON that is not a call, stay content.
-      {"<tool_call>", ToolFormat::Hermes, "<tool_call>\n{\"name\": \"rm\", \"arguments\": {}}\n</tool_call>",
-       "<tool_call>\n{\"name\": \"rm\", \"arguments\": {}}\n</tool_call>", {}},
+      {"<tool_call>",
+       ToolFormat::Hermes,
+       "<tool_call>\n{\"name\": \"rm\", \"arguments\": {}}\n</tool_call>",
+       "<tool_call>\n{\"name\": \"rm\", \"arguments\": {}}\n</tool_call>",
+       {}},
       {"plain", ToolFormat::Json, "{\"answer\": 42}", "{\"answer\": 42}", {}},
       {"plain", ToolFormat::Json, "It is {\"name\": \"add\"} in text.", "It is {\"name\": \"add\"} in text.", {}},
   };
@@ -108,8 +122,8 @@ TEST(Reasoning, ThinkTagsSplitKeptOrDropped) {
 TEST(ToolCalls, RequiredCallGrammarAcceptsTheFamilySyntax) {
   std::vector<api::Tool> tools(2);
   tools[0].name = "get_weather";
-  tools[0].parameters = nlohmann::ordered_json::parse(
-      R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})");
+  tools[0].parameters =
+      nlohmann::ordered_json::parse(R"({"type":"object","properties":{"city":{"type":"string"}},"required":["city"]})");
   tools[1].name = "add";
   api::ToolChoice required;
   required.mode = api::ToolChoice::Required;
@@ -122,13 +136,14 @@ TEST(ToolCalls, RequiredCallGrammarAcceptsTheFamilySyntax) {
     return m.accept_bytes(text) && m.can_end();
   };
   EXPECT_TRUE(accepts(ToolFormat::Hermes,
-                      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\":\"x\"}}\n</tool_call>", required));
+                      "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\":\"x\"}}\n</tool_call>",
+                      required));
   EXPECT_FALSE(accepts(ToolFormat::Hermes, "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {}}\n</tool_call>",
                        required));
   EXPECT_TRUE(accepts(ToolFormat::Mistral, "[TOOL_CALLS][{\"name\": \"add\", \"arguments\": {}}]", required));
   EXPECT_TRUE(accepts(ToolFormat::Llama3, "{\"name\": \"add\", \"parameters\": {\"q\": 1}}", required));
-  EXPECT_TRUE(accepts(ToolFormat::Json, "{\"name\": \"add\", \"arguments\": {}}; {\"name\": \"add\", \"arguments\": {}}",
-                      required));
+  EXPECT_TRUE(accepts(ToolFormat::Json,
+                      "{\"name\": \"add\", \"arguments\": {}}; {\"name\": \"add\", \"arguments\": {}}", required));
   api::ToolChoice named;
   named.mode = api::ToolChoice::Named;
   named.name = "get_weather";
