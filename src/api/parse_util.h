@@ -15,6 +15,11 @@ namespace hayate::api::detail {
 std::string describe(const nlohmann::json& v);
 // The value of key, or nullptr when it is absent or null (null means "the default").
 const nlohmann::json* field(const nlohmann::json& obj, const char* key);
+// The body as a JSON object, with the checks every request gets (UTF-8, depth, a 400 saying
+// where JSON breaks).
+nlohmann::json parse_object(std::string_view body);
+// temperature, top_p, penalties, seed and hayate's extensions into params.
+void parse_sampling_fields(const nlohmann::json& j, SamplingParams& params);
 
 }  // namespace hayate::api::detail
 

@@ -368,6 +368,10 @@ const nlohmann::json* field(const nlohmann::json& obj, const char* key) {
   return &*it;
 }
 
+nlohmann::json parse_object(std::string_view body) { return parse_body(body); }
+
+void parse_sampling_fields(const nlohmann::json& j, SamplingParams& params) { parse_sampling(j, params); }
+
 }  // namespace detail
 
 SamplingParams openai_sampling_defaults() {

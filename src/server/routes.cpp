@@ -74,6 +74,9 @@ const Route kRoutes[] = {
     {"POST", "/v1/embeddings", true, handle_embeddings},
     {"GET", "/v1/models", true, handle_models},
     {"GET", "/v1/models/{id}", true, handle_model},
+    {"POST", "/v1/responses", true, handle_responses},
+    {"GET", "/v1/responses/{id}", true, handle_response},
+    {"DELETE", "/v1/responses/{id}", true, handle_response},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };
@@ -87,10 +90,15 @@ bool path_matches(std::string_view pattern, std::string_view path) {
          path.find('/', stem.size()) == std::string_view::npos;
 }
 
-const Route* find_route(std::string_view path) {
+// The route of a path, the one for the method where a path has several.
+const Route* find_route(std::string_view path, std::string_view method = "") {
+  const Route* found = nullptr;
   for (const Route& r : kRoutes)
-    if (path_matches(r.path, path)) return &r;
-  return nullptr;
+    if (path_matches(r.path, path)) {
+      if (r.method == method) return &r;
+      if (!found) found = &r;
+    }
+  return found;
 }
 
 std::string route_list() {
@@ -182,7 +190,7 @@ awaitable<> respond_error(Exchange& ex, const api::ApiError& e, Headers extra) {
 
 awaitable<> dispatch(Exchange& ex, ServerState& st) {
   const HttpRequest& rq = ex.request();
-  const Route* route = find_route(rq.path);
+  const Route* route = find_route(rq.path, rq.method);
   if (route && rq.method == "OPTIONS") {  // CORS preflight: the connection adds the origin headers
     // (Built before the co_await: g++ 12 cannot keep a braced list alive across a suspension.)
     Headers preflight;

@@ -57,6 +57,8 @@ using Handler = awaitable<> (*)(Exchange& ex, ServerState& state);
 awaitable<> handle_chat_completions(Exchange& ex, ServerState& state);
 awaitable<> handle_completions(Exchange& ex, ServerState& state);
 awaitable<> handle_embeddings(Exchange& ex, ServerState& state);
+awaitable<> handle_responses(Exchange& ex, ServerState& state);  // responses.cpp: POST /v1/responses
+awaitable<> handle_response(Exchange& ex, ServerState& state);   // GET and DELETE /v1/responses/{id}
 
 // Error(Timeout), 504: the request ran past config.request_timeout.
 Error request_timed_out(const ServerConfig& config);
