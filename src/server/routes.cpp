@@ -77,6 +77,8 @@ const Route kRoutes[] = {
     {"POST", "/v1/responses", true, handle_responses},
     {"GET", "/v1/responses/{id}", true, handle_response},
     {"DELETE", "/v1/responses/{id}", true, handle_response},
+    {"POST", "/v1/rerank", true, handle_rerank},
+    {"POST", "/v1/score", true, handle_score},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };
