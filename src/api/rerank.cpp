@@ -1,7 +1,8 @@
 // /v1/rerank (Jina / Cohere shape, as llama.cpp serves it) and /v1/score (vLLM's shape).
+#include "api/rerank.h"
+
 #include "api/json_util.h"
 #include "api/parse_util.h"
-#include "api/rerank.h"
 
 namespace hayate::api {
 namespace {
@@ -27,7 +28,8 @@ std::vector<std::string> texts(const json& j, const char* key, bool allow_one) {
   if (v->is_string() && allow_one) return {v->get<std::string>()};
   if (!v->is_array() || v->empty() || v->size() > kMaxDocuments)
     bad(key, std::string("'") + key + "' must be an array of 1 to " + std::to_string(kMaxDocuments) + " texts");
-  for (size_t i = 0; i < v->size(); ++i) out.push_back(text_of((*v)[i], std::string(key) + "[" + std::to_string(i) + "]"));
+  for (size_t i = 0; i < v->size(); ++i)
+    out.push_back(text_of((*v)[i], std::string(key) + "[" + std::to_string(i) + "]"));
   return out;
 }
 

@@ -42,7 +42,8 @@ ChatMessage message(const std::string& role, const std::string& content) {
 ChatMessage input_item(const json& item, size_t i) {
   const std::string at = "input[" + std::to_string(i) + "]";
   if (!item.is_object()) bad(at, "'" + at + "' must be an object");
-  const std::string type = item.contains("type") && item["type"].is_string() ? item["type"].get<std::string>() : "message";
+  const std::string type =
+      item.contains("type") && item["type"].is_string() ? item["type"].get<std::string>() : "message";
   if (type == "message") {
     const json* role = field(item, "role");
     if (!role || !role->is_string()) bad(at + ".role", "'" + at + ".role' must be a string");
@@ -124,8 +125,8 @@ ResponsesRequest parse_responses_request(std::string_view body, const Limits& li
   }
   if (const json* m = field(j, "max_output_tokens")) {
     if (!m->is_number_integer() || m->get<int64_t>() < 1 || m->get<int64_t>() > limits.max_tokens)
-      bad("max_output_tokens",
-          "'max_output_tokens' must be an integer in [1, " + std::to_string(limits.max_tokens) + "], got " + describe(*m));
+      bad("max_output_tokens", "'max_output_tokens' must be an integer in [1, " + std::to_string(limits.max_tokens) +
+                                   "], got " + describe(*m));
     r.max_output_tokens = m->get<int32_t>();
   }
   detail::parse_sampling_fields(j, r.sampling);
@@ -203,13 +204,13 @@ ojson response_object(const std::string& id, int64_t created, const std::string&
                         {"summary", ojson::array()},
                         {"content", ojson::array({{{"type", "reasoning_text"}, {"text", out->reasoning}}})}});
     if (!out->text.empty() || out->calls.empty())
-      output.push_back({{"type", "message"},
-                        {"id", "msg_" + id.substr(5)},
-                        {"status", status},
-                        {"role", "assistant"},
-                        {"content", ojson::array({{{"type", "output_text"},
-                                                   {"text", out->text},
-                                                   {"annotations", ojson::array()}}})}});
+      output.push_back(
+          {{"type", "message"},
+           {"id", "msg_" + id.substr(5)},
+           {"status", status},
+           {"role", "assistant"},
+           {"content",
+            ojson::array({{{"type", "output_text"}, {"text", out->text}, {"annotations", ojson::array()}}})}});
     for (const ToolCall& c : out->calls)
       output.push_back({{"type", "function_call"},
                         {"id", "fc_" + c.id.substr(5)},
@@ -218,22 +219,23 @@ ojson response_object(const std::string& id, int64_t created, const std::string&
                         {"arguments", c.arguments},
                         {"status", "completed"}});
   }
-  ojson body = {{"id", id},
-                {"object", "response"},
-                {"created_at", created},
-                {"status", status},
-                {"error", nullptr},
-                {"incomplete_details", status == "incomplete" ? ojson{{"reason", "max_output_tokens"}} : ojson(nullptr)},
-                {"instructions", r.instructions.empty() ? ojson(nullptr) : ojson(r.instructions)},
-                {"max_output_tokens", r.max_output_tokens ? ojson(*r.max_output_tokens) : ojson(nullptr)},
-                {"model", model},
-                {"output", std::move(output)},
-                {"parallel_tool_calls", r.parallel_tool_calls},
-                {"previous_response_id", r.previous_response_id.empty() ? ojson(nullptr) : ojson(r.previous_response_id)},
-                {"store", r.store},
-                {"temperature", detail::stable_float(r.sampling.temperature)},
-                {"top_p", detail::stable_float(r.sampling.top_p)},
-                {"usage", out ? usage_json(usage) : ojson(nullptr)}};
+  ojson body = {
+      {"id", id},
+      {"object", "response"},
+      {"created_at", created},
+      {"status", status},
+      {"error", nullptr},
+      {"incomplete_details", status == "incomplete" ? ojson{{"reason", "max_output_tokens"}} : ojson(nullptr)},
+      {"instructions", r.instructions.empty() ? ojson(nullptr) : ojson(r.instructions)},
+      {"max_output_tokens", r.max_output_tokens ? ojson(*r.max_output_tokens) : ojson(nullptr)},
+      {"model", model},
+      {"output", std::move(output)},
+      {"parallel_tool_calls", r.parallel_tool_calls},
+      {"previous_response_id", r.previous_response_id.empty() ? ojson(nullptr) : ojson(r.previous_response_id)},
+      {"store", r.store},
+      {"temperature", detail::stable_float(r.sampling.temperature)},
+      {"top_p", detail::stable_float(r.sampling.top_p)},
+      {"usage", out ? usage_json(usage) : ojson(nullptr)}};
   return body;
 }
 
@@ -243,11 +245,12 @@ std::vector<ChatMessage> output_as_messages(const ResponseOutput& out) {
   for (const ToolCall& c : out.calls) {
     ChatMessage m;
     m.role = "assistant";
-    m.raw = {{"role", "assistant"},
-             {"content", nullptr},
-             {"tool_calls", json::array({{{"id", c.id},
-                                          {"type", "function"},
-                                          {"function", {{"name", c.name}, {"arguments", c.arguments}}}}})}};
+    m.raw = {
+        {"role", "assistant"},
+        {"content", nullptr},
+        {"tool_calls",
+         json::array(
+             {{{"id", c.id}, {"type", "function"}, {"function", {{"name", c.name}, {"arguments", c.arguments}}}}})}};
     list.push_back(std::move(m));
   }
   return list;

@@ -2,11 +2,12 @@
 // exists): for each (query, document) pair the chat model is asked whether the document answers
 // the query, with only the first tokens of "yes" and "no" allowed as its answer; the score is the
 // probability of "yes" between the two (the sampled token's log-probability over the masked row).
+#include "api/rerank.h"
+
 #include <chrono>
 #include <cmath>
 #include <limits>
 
-#include "api/rerank.h"
 #include "core/error.h"
 #include "server/routes.h"
 
