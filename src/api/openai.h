@@ -209,8 +209,8 @@ std::string sse_done();  // "data: [DONE]\n\n"
 std::string sse_error(const ApiError& e);
 
 // A strict SSE reader for tests and the benchmark client. Accepts "data:" lines (one optional
-// space after the colon; several in one event are joined by "\n"), "event:" lines (read past),
-// comment lines starting with ':' and blank lines ending events; lines end in "\n" or "\r\n". Anything else, data after
+// space after the colon; several in one event are joined by "\n"), comment lines starting with
+// ':' and blank lines ending events; lines end in "\n" or "\r\n". Anything else, data after
 // [DONE], or (at finish) a partial line or an event without its closing blank line throws
 // hayate::Error(BadInput) saying which line is wrong.
 class SseParser {

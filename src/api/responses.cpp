@@ -259,7 +259,7 @@ std::vector<ChatMessage> output_as_messages(const ResponseOutput& out) {
 std::string sse_response_event(const std::string& type, int64_t sequence, ojson fields) {
   ojson body = {{"type", type}, {"sequence_number", sequence}};
   for (auto& [key, value] : fields.items()) body[key] = std::move(value);
-  return "event: " + type + "\ndata: " + detail::dump(body) + "\n\n";
+  return "data: " + detail::dump(body) + "\n\n";
 }
 
 }  // namespace hayate::api

@@ -46,7 +46,9 @@ nlohmann::ordered_json response_object(const std::string& id, int64_t created, c
 // The output's items as chat messages, to continue from with previous_response_id.
 std::vector<ChatMessage> output_as_messages(const ResponseOutput& output);
 
-// One typed event: "event: TYPE\ndata: {type, sequence_number, ...fields}\n\n".
+// One typed event: "data: {type, sequence_number, ...fields}\n\n". The type is in the data
+// only (no "event:" line, which OpenAI adds): clients read it there, and strict SSE readers
+// (api::SseParser) take data lines alone.
 std::string sse_response_event(const std::string& type, int64_t sequence, nlohmann::ordered_json fields);
 
 }  // namespace hayate::api

@@ -1,5 +1,5 @@
 // A strict reader of the server-sent events this server (and OpenAI) writes: only data lines,
-// event-name lines, comments and blank lines, so a framing bug shows up as an error instead of a lost chunk.
+// comments and blank lines, so a framing bug shows up as an error instead of a lost chunk.
 #include "api/openai.h"
 
 namespace hayate::api {
@@ -59,11 +59,6 @@ void SseParser::line(std::string_view text) {
     return;
   }
   if (text.front() == ':') {  // a comment (keep-alive)
-    in_event_ = true;
-    return;
-  }
-  // An event's name (the Responses API names its events, as OpenAI does): the data says it too.
-  if (text.starts_with("event:")) {
     in_event_ = true;
     return;
   }
