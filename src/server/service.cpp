@@ -122,7 +122,10 @@ std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, 
     std::string text =
         "You may call these functions. To call one, reply with only a JSON object "
         "{\"name\": <function name>, \"arguments\": <arguments object>}.\n";
-    for (const auto& t : tools) text += t.dump() + "\n";
+    for (const auto& t : tools) {  // the function part alone: the wrapper says nothing
+      const nlohmann::json& fn = t.contains("function") ? t["function"] : t;
+      text += fn.dump() + "\n";
+    }
     if (!list.empty() && list[0]["role"] == "system" && list[0]["content"].is_string())
       list[0]["content"] = text + "\n" + list[0]["content"].get<std::string>();
     else

@@ -2,7 +2,9 @@
 // 50 generated JSON Schemas (nested, with enums, arrays, ranges, anyOf, $defs) x 20 generations
 // each (1,000 in all) per model, every one parsed by JSON.parse and validated by Ajv; and GBNF
 // grammars (arithmetic, CSV, a small programming language) whose outputs JavaScript's own parser
-// (arithmetic, the language, translated) or a CSV reader accepts. Run for the embedded model and a
+// (arithmetic, the language, translated) or a CSV reader accepts; and tool_choice "required"
+// calls (random-weight model) whose arguments Ajv checks against their function's schema. Run for
+// the embedded model and a
 // random-weight model (`hayate synth` with the 32k-token Llama SentencePiece vocabulary).
 //
 //   node structured_test.mjs HAYATE [SHARED_VOCAB_DIR]
@@ -149,21 +151,58 @@ async function grammars(base, label) {
   }
 }
 
-async function run(label, args) {
+// tool_choice "required": every choice is a call of a declared function whose arguments its
+// parameters schema accepts (Ajv), 60 per model.
+async function toolCalls(base, label) {
+  const ajv = new Ajv({ strict: false });
+  const tools = [
+    { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string', maxLength: 10 },
+      unit: { enum: ['c', 'f'] } }, required: ['city'], additionalProperties: false } },
+    { name: 'add', parameters: { type: 'object', properties: { a: { type: 'integer', minimum: -9, maximum: 99 },
+      b: { type: 'number' } }, required: ['a', 'b'], additionalProperties: false } },
+    { name: 'tag', parameters: { type: 'object', properties: { tags: { type: 'array', items: { type: 'string', maxLength: 4 },
+      maxItems: 3 } }, required: ['tags'], additionalProperties: false } },
+  ];
+  const validators = Object.fromEntries(tools.map((t) => [t.name, ajv.compile(t.parameters)]));
+  let calls = 0;
+  for (let k = 0; k < 4; ++k) {
+    const out = await post(base, '/v1/chat/completions', {
+      messages: [{ role: 'user', content: 'Use a tool.' }], n: 15, max_tokens: 200, temperature: 1, seed: 50 + k,
+      tools: tools.map((t) => ({ type: 'function', function: t })), tool_choice: 'required', parallel_tool_calls: k % 2 === 0,
+    });
+    for (const c of out.choices) {
+      const where = `${label}: ${JSON.stringify(c.message)}`;
+      assert.equal(c.finish_reason, 'tool_calls', where);
+      assert.ok(c.message.tool_calls.length >= 1, where);
+      for (const call of c.message.tool_calls) {
+        const validate = validators[call.function.name];
+        assert.ok(validate, `undeclared function: ${where}`);
+        assert.ok(validate(JSON.parse(call.function.arguments)), `${where}\n${ajv.errorsText(validate.errors)}`);
+      }
+      ++calls;
+    }
+  }
+  console.log(`${label}: ${calls} required tool calls valid for their functions' schemas (Ajv)`);
+}
+
+async function run(label, args, tools) {
   const server = await startServer(hayate, ['--max-n', String(PER_SCHEMA), ...args]);
   try {
     await schemas(server.base, label);
     await grammars(server.base, label);
+    // (The embedded model's 512-token context cannot hold three tools' descriptions and a call;
+    // its tool calls are checked by the conformance suite and the openai client test.)
+    if (tools) await toolCalls(server.base, label);
   } finally {
     await server.stop();
   }
 }
 
-await run('embedded model', []);
+await run('embedded model', [], false);
 const dir = mkdtempSync(join(tmpdir(), 'hayate-structured-'));
 const model = join(dir, 'random.gguf');
 const synth = ['synth', '-o', model, '--n-embd', '64', '--n-layer', '2', '--n-head', '4', '--n-head-kv', '2', '--n-ff', '128', '--type', 'q8_0'];
 if (vocabDir) synth.push('--vocab-from', join(vocabDir, 'ggml-vocab-llama-spm.gguf'));
 execFileSync(hayate, synth);
-await run('random-weight model', ['-m', model]);
+await run('random-weight model', ['-m', model], true);
 console.log('structured output: all passed');
