@@ -37,7 +37,7 @@ struct Vocabulary {
 };
 
 struct CompileLimits {
-  uint64_t max_steps = 400'000'000;    // byte steps while walking the vocabulary
+  uint64_t max_steps = 50'000'000;     // byte steps while walking the vocabulary (a few seconds)
   size_t max_cache_bytes = 64u << 20;  // masks kept per state
 };
 

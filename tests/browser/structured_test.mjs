@@ -4,8 +4,8 @@
 // grammars (arithmetic, CSV, a small programming language) whose outputs JavaScript's own parser
 // (arithmetic, the language, translated) or a CSV reader accepts; and tool_choice "required"
 // calls (random-weight model) whose arguments Ajv checks against their function's schema. Run for
-// the embedded model and a
-// random-weight model (`hayate synth` with the 32k-token Llama SentencePiece vocabulary).
+// the embedded model and a random-weight model (`hayate synth` with the 32k-token Llama
+// SentencePiece vocabulary).
 //
 //   node structured_test.mjs HAYATE [SHARED_VOCAB_DIR]
 import Ajv from 'ajv';
