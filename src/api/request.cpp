@@ -6,6 +6,7 @@
 
 #include "api/openai.h"
 #include "api/parse_util.h"
+#include "core/json_scan.h"
 
 namespace hayate::api {
 
@@ -69,8 +70,7 @@ size_t utf8_sequence(std::string_view s, size_t i) {
 // the parser only notices inside strings), and nesting deep enough to exhaust the stack of
 // whoever walks the value recursively later (copies, chat templates).
 void check_bytes(std::string_view body) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
+  JsonScan scan;
   for (size_t i = 0; i < body.size();) {
     const size_t len = utf8_sequence(body, i);
     if (len == 0)
@@ -78,21 +78,8 @@ void check_bytes(std::string_view body) {
     const char c = body[i];
     i += len;
     if (len > 1) continue;
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth)
-        bad("", "request body nests arrays and objects more than " + std::to_string(kMaxDepth) + " levels deep");
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
+    if (scan.step(c) > 0 && scan.depth > kMaxDepth)
+      bad("", "request body nests arrays and objects more than " + std::to_string(kMaxDepth) + " levels deep");
   }
 }
 

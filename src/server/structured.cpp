@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_scan.h"
 #include "grammar/grammar.h"
 #include "grammar/sources.h"
 
@@ -52,25 +53,9 @@ class RequestConstraint : public Constraint {
 
 // The end of a JSON value that starts at text[i] ('{' or '['), or npos while it is unfinished.
 size_t json_end(const std::string& text, size_t i) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
-  for (; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      ++depth;
-    } else if (c == '}' || c == ']') {
-      if (--depth == 0) return i + 1;
-    }
-  }
+  JsonScan scan;
+  for (; i < text.size(); ++i)
+    if (scan.step(text[i]) < 0 && scan.depth == 0) return i + 1;
   return std::string::npos;
 }
 
