@@ -108,8 +108,18 @@ std::string chat_completion_json(const std::string& id, int64_t created, const s
   ojson list = ojson::array();
   for (size_t i = 0; i < choices.size(); ++i) {
     const Choice& c = choices[i];
+    ojson message = {{"role", "assistant"}};
+    message["content"] = c.tool_calls.empty() || !c.text.empty() ? ojson(c.text) : ojson(nullptr);
+    if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;
+    if (!c.tool_calls.empty()) {
+      ojson calls = ojson::array();
+      for (const ToolCall& t : c.tool_calls)
+        calls.push_back(
+            {{"id", t.id}, {"type", "function"}, {"function", {{"name", t.name}, {"arguments", t.arguments}}}});
+      message["tool_calls"] = std::move(calls);
+    }
     list.push_back({{"index", i},
-                    {"message", {{"role", "assistant"}, {"content", c.text}}},
+                    {"message", std::move(message)},
                     {"logprobs", with_logprobs ? chat_logprobs(c.logprobs) : ojson(nullptr)},
                     {"finish_reason", c.finish_reason}});
   }
@@ -199,6 +209,38 @@ std::string sse_usage_chunk(const std::string& id, int64_t created, const std::s
   body["choices"] = ojson::array();
   body["usage"] = usage_json(usage);
   return sse(body);
+}
+
+std::string sse_chat_tool_call_chunk(const std::string& id, int64_t created, const std::string& model, int32_t index,
+                                     int32_t call_index, const ToolCall& call, bool header) {
+  ojson call_json = {{"index", call_index}};
+  if (header) {
+    call_json["id"] = call.id;
+    call_json["type"] = "function";
+    call_json["function"] = {{"name", call.name}, {"arguments", ""}};
+  } else {
+    call_json["function"] = {{"arguments", call.arguments}};
+  }
+  ojson body = envelope(id, "chat.completion.chunk", created, model);
+  body["choices"] = ojson::array({{{"index", index},
+                                   {"delta", {{"tool_calls", ojson::array({std::move(call_json)})}}},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", nullptr}}});
+  return sse(body);
+}
+
+std::string sse_chat_reasoning_chunk(const std::string& id, int64_t created, const std::string& model, int32_t index,
+                                     const std::string& reasoning) {
+  ojson body = envelope(id, "chat.completion.chunk", created, model);
+  body["choices"] = ojson::array({{{"index", index},
+                                   {"delta", {{"reasoning_content", reasoning}}},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", nullptr}}});
+  return sse(body);
+}
+
+std::string model_json(const std::string& id, int64_t created, const std::string& owned_by) {
+  return detail::dump({{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", owned_by}});
 }
 
 std::string sse_done() { return "data: [DONE]\n\n"; }

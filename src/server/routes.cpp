@@ -55,6 +55,15 @@ awaitable<> handle_models(Exchange& ex, ServerState& st) {
   co_await ex.respond(200, std::move(body));
 }
 
+// GET /v1/models/{id}: the served model, or 404 naming it.
+awaitable<> handle_model(Exchange& ex, ServerState& st) {
+  const auto svc = st.loaded_service();
+  const std::string id = ex.request().path.substr(std::string_view("/v1/models/").size());
+  svc->check_model(id);  // the route matches only a non-empty id
+  std::string body = api::model_json(svc->model_id(), svc->created(), "hayate");
+  co_await ex.respond(200, std::move(body));
+}
+
 struct Route {
   std::string_view method;
   std::string_view path;
@@ -70,14 +79,34 @@ const Route kRoutes[] = {
     {"POST", "/v1/decompress", true, handle_decompress},
     {"POST", "/v1/compress/batch", true, handle_compress_batch},
     {"GET", "/v1/models", true, handle_models},
+    {"GET", "/v1/models/{id}", true, handle_model},
+    {"POST", "/v1/responses", true, handle_responses},
+    {"GET", "/v1/responses/{id}", true, handle_response},
+    {"DELETE", "/v1/responses/{id}", true, handle_response},
+    {"POST", "/v1/rerank", true, handle_rerank},
+    {"POST", "/v1/score", true, handle_score},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };
 
-const Route* find_route(std::string_view path) {
+// A path ending in "{id}" matches any one further segment.
+bool path_matches(std::string_view pattern, std::string_view path) {
+  constexpr std::string_view kId = "{id}";
+  if (pattern.size() < kId.size() || pattern.substr(pattern.size() - kId.size()) != kId) return pattern == path;
+  const std::string_view stem = pattern.substr(0, pattern.size() - kId.size());
+  return path.size() > stem.size() && path.substr(0, stem.size()) == stem &&
+         path.find('/', stem.size()) == std::string_view::npos;
+}
+
+// The route of a path, the one for the method where a path has several.
+const Route* find_route(std::string_view path, std::string_view method = "") {
+  const Route* found = nullptr;
   for (const Route& r : kRoutes)
-    if (r.path == path) return &r;
-  return nullptr;
+    if (path_matches(r.path, path)) {
+      if (r.method == method) return &r;
+      if (!found) found = &r;
+    }
+  return found;
 }
 
 std::string route_list() {
@@ -177,7 +206,7 @@ awaitable<> respond_error(Exchange& ex, const api::ApiError& e, Headers extra) {
 
 awaitable<> dispatch(Exchange& ex, ServerState& st) {
   const HttpRequest& rq = ex.request();
-  const Route* route = find_route(rq.path);
+  const Route* route = find_route(rq.path, rq.method);
   if (route && rq.method == "OPTIONS") {  // CORS preflight: the connection adds the origin headers
     // (Built before the co_await: g++ 12 cannot keep a braced list alive across a suspension.)
     Headers preflight;

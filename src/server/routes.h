@@ -73,6 +73,10 @@ awaitable<> handle_embeddings(Exchange& ex, ServerState& state);
 awaitable<> handle_compress(Exchange& ex, ServerState& state);  // compress_routes.cpp
 awaitable<> handle_decompress(Exchange& ex, ServerState& state);
 awaitable<> handle_compress_batch(Exchange& ex, ServerState& state);
+awaitable<> handle_responses(Exchange& ex, ServerState& state);  // responses.cpp: POST /v1/responses
+awaitable<> handle_response(Exchange& ex, ServerState& state);   // GET and DELETE /v1/responses/{id}
+awaitable<> handle_rerank(Exchange& ex, ServerState& state);     // rerank.cpp
+awaitable<> handle_score(Exchange& ex, ServerState& state);
 
 // Error(Timeout), 504: the request ran past config.request_timeout.
 Error request_timed_out(const ServerConfig& config);
