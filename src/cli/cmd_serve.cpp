@@ -62,6 +62,10 @@ server::LoadedModel load(const server::ServerConfig& c) {
   mo.device.device = c.device;
   mo.device.gpu_memory_fraction = c.gpu_memory_fraction;
   mo.device.cuda_graphs = c.cuda_graphs;
+  mo.device.gpu_layers = parse_gpu_layers(c.gpu_layers);
+  mo.kv_blocks = static_cast<int32_t>(c.kv_blocks);
+  mo.kv_block_size = EngineConfig{}.block_size;
+  mo.batch_tokens = static_cast<int32_t>(c.max_batch_tokens);
   mo.threads = static_cast<int>(c.threads);
   mo.ctx_size = static_cast<int32_t>(c.ctx_size);
   LoadedModel lm = load_model(mo);
@@ -90,7 +94,8 @@ void add_serve_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "serve",
       "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, "
-      "/v1/responses, /v1/rerank, /v1/score, /health, /metrics). Settings come from --config FILE, then HAYATE_* variables, then these flags.");
+      "/v1/responses, /v1/rerank, /v1/score, /health, /metrics). Settings come from --config FILE, then HAYATE_* "
+      "variables, then these flags.");
   cmd->add_option("--config", o->config_file, "TOML file of settings (keys as named below)");
   cmd->add_flag("--print-config", o->print_config, "print the merged settings as TOML and exit");
   o->flags.reserve(server::config_fields().size());
