@@ -58,8 +58,8 @@ std::unique_ptr<Backend> place_on(const Model& model, const BackendInfo& device,
   if (opt.gpu_layers) {
     n_gpu = *opt.gpu_layers;
   } else {
+    const uint64_t budget = gpu->device_memory_left();  // before the probe cache, which it frees
     const LayerCosts costs = layer_costs(model, kv_bytes_per_position(*gpu, model.hp), hints);
-    const uint64_t budget = gpu->device_memory_left();
     n_gpu = layers_that_fit(costs, budget);
     if (n_gpu == 0)
       fail(ErrorKind::ResourceExhausted,
