@@ -9,8 +9,8 @@
 #include "forward/forward.h"
 #include "forward/placement.h"
 #include "forward/split.h"
-#include "model/synth.h"
-#include "support/test_util.h"
+#include "support/engine_support.h"
+#include "support/wrapped_backend.h"
 
 namespace hayate {
 namespace {
@@ -18,21 +18,8 @@ namespace {
 constexpr int32_t kLayers = 4;
 
 const Model& model() {
-  static const std::unique_ptr<Model> m = [] {
-    const std::string path = test::temp_path("placement.gguf");
-    SynthOptions o;
-    o.n_embd = 128;
-    o.n_layer = kLayers;
-    o.n_head = 4;
-    o.n_head_kv = 2;
-    o.n_ff = 256;
-    o.n_ctx = 256;
-    o.file_type = "q8_0";
-    o.seed = 3;
-    std::ostringstream log;
-    synth_model(o, path, log);
-    return Model::load(path);
-  }();
+  static const std::unique_ptr<Model> m =
+      Model::load(test::tiny_model_path("placement.gguf", 128, kLayers, 256, 256, "q8_0"));
   return *m;
 }
 
@@ -40,9 +27,9 @@ uint64_t g_budget = 0;  // the fake device's memory for the next backend made
 
 // The CPU backend, counting what prepare() and KV caches take against a budget, as the CUDA
 // backend does with its device memory.
-class BudgetBackend : public Backend {
+class BudgetBackend : public test::WrappedBackend {
  public:
-  BudgetBackend() : inner_(make_backend("cpu", 2)), left_(g_budget) {}
+  BudgetBackend() : WrappedBackend(make_backend("cpu", 2)), left_(g_budget) {}
   std::string name() const override { return "fakegpu"; }
   uint64_t device_memory_left() const override { return left_; }
   void prepare(const Model& m) override {
@@ -54,34 +41,12 @@ class BudgetBackend : public Backend {
     take(kv->bytes);
     return kv;
   }
-  Tensor alloc(int64_t rows, int64_t cols) override { return inner_->alloc(rows, cols); }
-  void reset_scratch() override { inner_->reset_scratch(); }
-  size_t scratch_mark() const override { return inner_->scratch_mark(); }
-  void scratch_release(size_t mark) override { inner_->scratch_release(mark); }
-  void to_host(Tensor x, float* dst) override { inner_->to_host(x, dst); }
-  void get_rows(const Weight& t, std::span<const int32_t> ids, Tensor out) override { inner_->get_rows(t, ids, out); }
-  void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) override { inner_->copy_rows(x, rows, out); }
-  void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override { inner_->rms_norm(x, w, eps, out); }
-  void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override { inner_->matmul(w, x, out, bias); }
-  void rope(Tensor x, int32_t n, std::span<const int32_t> pos, const RopeParams& p) override {
-    inner_->rope(x, n, pos, p);
-  }
-  void store_kv(KvCache& kv, int32_t l, Tensor k, Tensor v, const Batch& b) override {
-    inner_->store_kv(kv, l, k, v, b);
-  }
-  void attention(KvCache& kv, int32_t l, Tensor q, const Batch& b, int32_t nh, int32_t nkv, int32_t hd,
-                 Tensor out) override {
-    inner_->attention(kv, l, q, b, nh, nkv, hd, out);
-  }
-  void swiglu(Tensor g, Tensor u, Tensor out) override { inner_->swiglu(g, u, out); }
-  void add(Tensor x, Tensor y) override { inner_->add(x, y); }
 
  private:
   void take(uint64_t bytes) {
     if (bytes > left_) fail(ErrorKind::ResourceExhausted, "fakegpu: out of its memory budget");
     left_ -= bytes;
   }
-  std::unique_ptr<Backend> inner_;
   uint64_t left_;
 };
 

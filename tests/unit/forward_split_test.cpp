@@ -9,8 +9,7 @@
 #include "core/error.h"
 #include "forward/forward.h"
 #include "forward/split.h"
-#include "model/synth.h"
-#include "support/test_util.h"
+#include "support/engine_support.h"
 
 namespace hayate {
 namespace {
@@ -18,20 +17,8 @@ namespace {
 constexpr int32_t kLayers = 4;
 
 std::unique_ptr<Model> make_model(const std::string& type, bool tied) {
-  const std::string path = test::temp_path("split-" + type + (tied ? "-tied" : "") + ".gguf");
-  SynthOptions o;
-  o.n_embd = 128;
-  o.n_layer = kLayers;
-  o.n_head = 4;
-  o.n_head_kv = 2;
-  o.n_ff = 256;
-  o.n_ctx = 256;
-  o.file_type = type;
-  o.tie_embeddings = tied;
-  o.seed = 11;
-  std::ostringstream log;
-  synth_model(o, path, log);
-  return Model::load(path);
+  return Model::load(
+      test::tiny_model_path("split-" + type + (tied ? "-tied" : "") + ".gguf", 128, kLayers, 256, 256, type, tied));
 }
 
 struct Steps {
