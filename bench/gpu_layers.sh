@@ -4,10 +4,12 @@
 # For each count: the greedy text of `hayate run` against all-GPU and all-CPU (--device cpu), and
 # tokens/s of `hayate bench model` (pp512, tg128); then the --gpu-memory-fraction 0.05 case
 # (the model is larger than the memory allowed: it must run split, or say why, never crash).
-# Uses the programs of `bench/cuda_check.sh --prebuild` (cuda-prebuilt/) or BIN. Logs under $OUT
-# (default ./gpu-layers-out); a summary table last.
+# First the split's GPU test (forward_cuda_split_test) when it is there. Uses the programs of
+# `bench/gpu_layers.sh --prebuild` (run where nvcc and the Debian packages are: cuda-prebuilt/)
+# or BIN. Logs under $OUT (default ./gpu-layers-out); a summary table last.
+#   bench/gpu_layers.sh --prebuild           # here, then carry cuda-prebuilt/ to the GPU machine
 #   bench/gpu_layers.sh                      # on the GPU machine
-#   TYPES="q4_k_m f16" LAYERS="0 16 32" bench/gpu_layers.sh
+#   TYPES="q4_k_m bf16" LAYERS="0 16 32" bench/gpu_layers.sh
 set -u
 OUT=${OUT:-$PWD/gpu-layers-out}
 mkdir -p "$OUT"
@@ -21,6 +23,15 @@ BUDGET=${BUDGET:-530}
 source bench/gpu_common.sh
 
 PREBUILT=${PREBUILT:-cuda-prebuilt}
+TARGETS="hayate forward_cuda_split_test"
+if [ "${1:-}" = "--prebuild" ]; then
+  BUILD=${BUILD:-build-cuda}
+  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache &&
+    cmake --build "$BUILD" -j"${PREBUILD_JOBS:-2}" --target $TARGETS >"$OUT/prebuild.log" 2>&1 ||
+    { tail -30 "$OUT/prebuild.log"; exit 1; }
+  prebuild "$BUILD" "$PREBUILT" $TARGETS
+  exit 0
+fi
 if [ -z "${BIN:-}" ]; then
   if [ -x "$PREBUILT/bin/hayate" ]; then
     BIN=$PWD/$PREBUILT/bin
@@ -30,6 +41,7 @@ if [ -z "${BIN:-}" ]; then
   fi
 fi
 { nvidia-smi; "$BIN/hayate" --version; } >"$OUT/machine.log" 2>&1
+[ -x "$BIN/forward_cuda_split_test" ] && step split-test 120 "$BIN/forward_cuda_split_test"
 
 need_synth=0
 for ty in $TYPES; do [ -f "$MODELS/l8b-$ty.gguf" ] || need_synth=1; done
@@ -73,6 +85,8 @@ EOF
 echo
 echo "| model | --gpu-layers | greedy == all-GPU | greedy == all-CPU | pp512 t/s | tg128 t/s | GPU memory |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
+echo "forward_cuda_split_test: ${STATUS[split-test]:-not run} $(grep -h -E 'PASSED|FAILED|SKIPPED' \
+  "$OUT/split-test.log" 2>/dev/null | tail -1)"
 for ty in $TYPES; do
   last=${LAYERS##* }
   for n in $LAYERS; do
