@@ -44,8 +44,9 @@ void add_device_options(CLI::App& cmd, DeviceOptions& d) {
             try {
               parse_gpu_layers(text);
               return std::string();
-            } catch (const Error& e) {
-              return std::string(e.what());
+            } catch (const Error& e) {  // CLI11 names the option itself
+              const std::string why = e.what(), flag = "--gpu-layers ";
+              return why.rfind(flag, 0) == 0 ? why.substr(flag.size()) : why;
             }
           },
           "auto|N"))
