@@ -1,6 +1,8 @@
 // Device selection (auto, cpu or a device backend of the table in registry.cpp).
 #include "backend/backend.h"
 
+#include <charconv>
+
 #include "backend/registry.h"
 #include "core/error.h"
 
@@ -11,6 +13,16 @@ Backend::~Backend() = default;
 
 void Backend::top_logits(Tensor, std::span<const int32_t>, int32_t, std::vector<TopLogits>&) {
   fail(ErrorKind::Internal, "backend '" + name() + "' does not compute top logits (max_top_logits() is 0)");
+}
+
+std::optional<int32_t> parse_gpu_layers(const std::string& text) {
+  if (text.empty() || text == "auto") return std::nullopt;
+  int32_t n = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || end != text.data() + text.size() || n < 0)
+    fail(ErrorKind::BadInput,
+         "--gpu-layers '" + text + "' is not a layer count: give auto or a number from 0 to the model's layers");
+  return n;
 }
 
 std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string& cpu_backend, int n_threads,

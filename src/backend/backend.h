@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <string>
@@ -81,6 +82,9 @@ class Backend {
   virtual void prepare_weight(const Weight& w) {}
   // Most device memory the backend has held at once (weights, KV caches, scratch); 0 for host backends.
   virtual uint64_t device_memory_bytes() const { return 0; }
+  // Device memory the backend may still allocate (its budget less what it holds): what
+  // --gpu-layers is chosen from. Host backends have no budget.
+  virtual uint64_t device_memory_left() const { return UINT64_MAX; }
   // What executes the operations, e.g. the GPU's name; empty for host backends.
   virtual std::string device_name() const { return {}; }
 
@@ -122,7 +126,19 @@ struct DeviceOptions {
   std::string device = "cpu";        // cpu | cuda | auto
   double gpu_memory_fraction = 0.9;  // of the device's free memory the backend may take
   bool cuda_graphs = false;          // capture decode steps as CUDA graphs
+  // --gpu-layers: layers [0, N) on the device backend, the rest on the CPU backend; none: chosen
+  // from the device's memory budget. Read by place_model (forward/placement.h), which splits a
+  // model; make_backend_for puts a whole model on one backend and ignores it.
+  std::optional<int32_t> gpu_layers{};
 };
+
+// --gpu-layers' text: "auto" (or empty) gives none, a count 0, 1, ... gives it; anything else
+// (a negative count included) is Error(BadInput). Counts above the model's layers are refused
+// where the model is known (place_model).
+std::optional<int32_t> parse_gpu_layers(const std::string& text);
+inline constexpr const char* kGpuLayersHelp =
+    "layers on the GPU: the first N run there, the rest on the CPU backend in the same forward pass "
+    "(auto: as many as fit in --gpu-memory-fraction; 0: all on the CPU); needs --device cuda or auto";
 
 // The backend for `model` on the chosen device: "cpu" gives make_backend(cpu_backend, n_threads);
 // a device backend's name (cuda) that backend (Error when there is no device or the model does

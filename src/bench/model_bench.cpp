@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "engine/session.h"
+#include "forward/placement.h"
 #include "quant/mix.h"
 
 namespace hayate::bench {
@@ -165,6 +166,15 @@ std::string progress_line(const BenchResult& r) {
          speed + "\n";
 }
 
+// The tests' KV cache and batch, which the automatic --gpu-layers leaves room for.
+PlacementHints bench_hints(const BenchConfig& c, const std::vector<Test>& tests) {
+  PlacementHints h;
+  h.batch_tokens = c.n_batch;
+  h.kv_positions = 1;
+  for (const Test& t : tests) h.kv_positions = std::max<int64_t>(h.kv_positions, t.positions());
+  return h;
+}
+
 }  // namespace
 
 std::vector<BenchResult> run_model_bench(const BenchConfig& config, std::ostream& progress) {
@@ -183,7 +193,7 @@ std::vector<BenchResult> run_model_bench(const BenchConfig& config, std::ostream
                                       std::to_string(model->hp.n_ctx_train) + "; choose a shorter -p/-n");
     for (int n_threads : thread_counts(config)) {
       const std::unique_ptr<Backend> backend =
-          make_backend_for(*model, config.backend, n_threads, config.device, &progress);
+          place_model(*model, config.backend, n_threads, config.device, bench_hints(config, tests), &progress);
       for (const Test& t : tests) {
         BenchResult r = run_test(*model, *backend, t, config);
         facts.fill(r);

@@ -23,7 +23,7 @@ struct BenchConfig {
   std::vector<int> threads = {0};         // 0: all hardware threads
   int repetitions = 3;                    // timed runs per test, after one warm-up run
   std::string backend = "cpu";            // a make_backend name
-  DeviceOptions device{"cpu"};            // where it runs (make_backend_for)
+  DeviceOptions device{"cpu"};            // where it runs (place_model)
   int32_t n_batch = 256;                  // tokens per forward when processing a prompt (Session's default)
   uint64_t seed = 42;                     // of the random token ids
 };

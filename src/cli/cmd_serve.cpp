@@ -62,6 +62,10 @@ server::LoadedModel load(const server::ServerConfig& c) {
   mo.device.device = c.device;
   mo.device.gpu_memory_fraction = c.gpu_memory_fraction;
   mo.device.cuda_graphs = c.cuda_graphs;
+  mo.device.gpu_layers = parse_gpu_layers(c.gpu_layers);
+  mo.kv_blocks = static_cast<int32_t>(c.kv_blocks);
+  mo.kv_block_size = EngineConfig{}.block_size;
+  mo.batch_tokens = static_cast<int32_t>(c.max_batch_tokens);
   mo.threads = static_cast<int>(c.threads);
   mo.ctx_size = static_cast<int32_t>(c.ctx_size);
   LoadedModel lm = load_model(mo);

@@ -7,6 +7,7 @@
 #include "backend/registry.h"
 #include "cli/embedded_model.h"
 #include "core/error.h"
+#include "forward/placement.h"
 #include "gguf/gguf.h"
 
 namespace hayate::cli {
@@ -36,6 +37,20 @@ void add_device_options(CLI::App& cmd, DeviceOptions& d) {
       ->check(CLI::Range(1e-6, 1.0))
       ->capture_default_str();
   cmd.add_flag("--cuda-graphs", d.cuda_graphs, "capture each forward step as a CUDA graph (experimental)");
+  cmd.add_option_function<std::string>(
+         "--gpu-layers", [&d](const std::string& text) { d.gpu_layers = parse_gpu_layers(text); }, kGpuLayersHelp)
+      ->check(CLI::Validator(
+          [](const std::string& text) {
+            try {
+              parse_gpu_layers(text);
+              return std::string();
+            } catch (const Error& e) {  // CLI11 names the option itself
+              const std::string why = e.what(), flag = "--gpu-layers ";
+              return why.rfind(flag, 0) == 0 ? why.substr(flag.size()) : why;
+            }
+          },
+          "auto|N"))
+      ->default_str("auto");
 }
 
 void add_sampling_options(CLI::App& cmd, SamplingParams& s) {
@@ -61,8 +76,11 @@ LoadedModel load_model(const ModelOptions& o) {
   else
     lm.model = Model::load(o.path);
   if (lm.model->file->find("tokenizer.ggml.tokens")) lm.tokenizer = Tokenizer::from_gguf(*lm.model->file);
-  lm.backend = make_backend_for(*lm.model, o.backend, o.threads, o.device, &std::cerr);
   lm.n_ctx = o.ctx_size > 0 ? o.ctx_size : std::min(lm.model->hp.n_ctx_train, 4096);
+  PlacementHints hints;
+  hints.kv_positions = o.kv_blocks > 0 ? int64_t{o.kv_blocks} * o.kv_block_size : 2 * int64_t{lm.n_ctx};
+  hints.batch_tokens = o.batch_tokens;
+  lm.backend = place_model(*lm.model, o.backend, o.threads, o.device, hints, &std::cerr);
   lm.load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return lm;
 }

@@ -18,12 +18,17 @@ struct ModelOptions {
   int threads = 0;
   int32_t ctx_size = 0;  // 0: min(model's trained context, 4096)
   DeviceOptions device{"auto"};
+  // The engine's KV cache and step size, which the automatic --gpu-layers leaves room for.
+  int32_t kv_blocks = 0;  // 0: two contexts
+  int32_t kv_block_size = 16;
+  int32_t batch_tokens = 512;
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o);
 void add_sampling_options(CLI::App& cmd, SamplingParams& s);
 void add_backend_option(CLI::App& cmd, std::string& backend);  // --backend: the host backends of the table
-void add_device_options(CLI::App& cmd, DeviceOptions& d);      // --device, --gpu-memory-fraction, --cuda-graphs
+// --device, --gpu-memory-fraction, --cuda-graphs, --gpu-layers
+void add_device_options(CLI::App& cmd, DeviceOptions& d);
 
 // The embedded default model (tools/demo-model/, linked into the program): its name, which
 // load_model takes as a path like an empty one. Random-weight models come from `hayate synth`.

@@ -4,6 +4,7 @@
 #include "forward/forward.h"
 
 #include "core/error.h"
+#include "forward/split.h"
 
 namespace hayate {
 namespace {
@@ -80,41 +81,72 @@ void check_batch(const Model& m, const Batch& batch, const KvCache& kv) {
   }
 }
 
+// The parts of one step: the split backend's ranges, or the whole model on one backend.
+std::vector<SplitBackend::Stage> stages_of(const Model& m, KvCache& kv, Backend& be) {
+  if (auto* split = dynamic_cast<SplitBackend*>(&be)) return split->stages(kv);
+  return {{&be, &kv, 0, m.hp.n_layer}};
+}
+
+// The hidden state `x` (on `from`) copied into `to`'s memory, through the host: the one crossing
+// of a boundary between two ranges' backends.
+Tensor cross(Tensor x, Backend& from, Backend& to, std::vector<float>& host) {
+  host.resize(static_cast<size_t>(x.rows * x.cols));
+  from.to_host(x, host.data());
+  Tensor y = to.alloc(x.rows, x.cols);
+  to.from_host(host.data(), y);
+  return y;
+}
+
+struct Hidden {
+  Tensor x;          // no rows when no token wants output
+  Backend* backend;  // where x is, and where the head runs
+};
+
 // Runs the layers; returns the final hidden states of the tokens that want output, after the
 // output norm (rows in batch order), or an empty tensor when no token wants output.
-Tensor hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
   check_batch(m, batch, kv);
   const HParams& hp = m.hp;
   const int64_t n = static_cast<int64_t>(batch.size());
   const RopeParams rope = rope_params(m);
-  be.reset_scratch();
+  const std::vector<SplitBackend::Stage> stages = stages_of(m, kv, be);
+  for (const SplitBackend::Stage& s : stages) s.backend->reset_scratch();
 
-  Tensor x = be.alloc(n, hp.n_embd);
-  be.get_rows(m.tok_embd, batch.tokens, x);
-  const size_t layer_scratch = be.scratch_mark();  // each layer reuses the same temporaries
-  for (int32_t il = 0; il < hp.n_layer; ++il) {
-    attention_block(m, m.layers[il], il, x, batch, kv, be, rope);
-    feed_forward_block(m, m.layers[il], x, be);
-    be.scratch_release(layer_scratch);
+  Backend* at = stages.front().backend;
+  Tensor x = at->alloc(n, hp.n_embd);
+  at->get_rows(m.tok_embd, batch.tokens, x);
+  std::vector<float> host;
+  for (const SplitBackend::Stage& s : stages) {
+    if (s.backend != at) {
+      x = cross(x, *at, *s.backend, host);
+      at = s.backend;
+    }
+    const size_t layer_scratch = at->scratch_mark();  // each layer reuses the same temporaries
+    for (int32_t il = s.begin; il < s.end; ++il) {
+      // A stage's cache holds only its layers, from its first.
+      attention_block(m, m.layers[il], il - s.begin, x, batch, *s.kv, *at, rope);
+      feed_forward_block(m, m.layers[il], x, *at);
+      at->scratch_release(layer_scratch);
+    }
   }
 
   std::vector<int32_t> out_rows;
   for (int32_t i = 0; i < static_cast<int32_t>(n); ++i)
     if (batch.logits[i]) out_rows.push_back(i);
-  if (out_rows.empty()) return Tensor{};
-  Tensor last = be.alloc(static_cast<int64_t>(out_rows.size()), hp.n_embd);
-  be.copy_rows(x, out_rows, last);
-  be.rms_norm(last, m.output_norm, hp.rms_eps, last);
-  return last;
+  if (out_rows.empty()) return {Tensor{}, at};
+  Tensor last = at->alloc(static_cast<int64_t>(out_rows.size()), hp.n_embd);
+  at->copy_rows(x, out_rows, last);
+  at->rms_norm(last, m.output_norm, hp.rms_eps, last);
+  return {last, at};
 }
 
 }  // namespace
 
 Tensor forward_logits(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
-  const Tensor last = hidden_states(m, batch, kv, be);
-  if (last.rows == 0) return Tensor{nullptr, 0, m.hp.n_vocab};
-  Tensor out = be.alloc(last.rows, m.hp.n_vocab);
-  be.matmul(m.output, last, out);
+  const Hidden h = hidden_states(m, batch, kv, be);
+  if (h.x.rows == 0) return Tensor{nullptr, 0, m.hp.n_vocab};
+  Tensor out = h.backend->alloc(h.x.rows, m.hp.n_vocab);
+  h.backend->matmul(m.output, h.x, out);
   return out;
 }
 
@@ -126,9 +158,9 @@ std::vector<float> forward(const Model& m, const Batch& batch, KvCache& kv, Back
 }
 
 std::vector<float> forward_hidden(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
-  const Tensor last = hidden_states(m, batch, kv, be);
-  std::vector<float> hidden(static_cast<size_t>(last.rows) * static_cast<size_t>(m.hp.n_embd));
-  if (last.rows > 0) be.to_host(last, hidden.data());
+  const Hidden h = hidden_states(m, batch, kv, be);
+  std::vector<float> hidden(static_cast<size_t>(h.x.rows) * static_cast<size_t>(m.hp.n_embd));
+  if (h.x.rows > 0) h.backend->to_host(h.x, hidden.data());
   return hidden;
 }
 

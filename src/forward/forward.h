@@ -1,6 +1,7 @@
 // The forward pass: the one place an architecture's layers are written, over the operations of
 // the backend interface. It sits above both the model (hyper-parameters and weight views) and
-// the backends, so neither of those needs the other's callers.
+// the backends, so neither of those needs the other's callers. The backend may be a
+// SplitBackend (forward/split.h): then each range of layers runs on its own backend and cache.
 #pragma once
 
 #include <vector>

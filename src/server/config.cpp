@@ -46,6 +46,7 @@ std::vector<ConfigField> make_fields() {
       {"gpu_memory_fraction", "", &C::gpu_memory_fraction, "share of the GPU's free memory the CUDA backend may take",
        1e-6, 1},
       {"cuda_graphs", "", &C::cuda_graphs, "capture each forward step as a CUDA graph (experimental)"},
+      {"gpu_layers", "", &C::gpu_layers, kGpuLayersHelp},
       {"threads", "-t", &C::threads, "compute threads (0: all cores)", 0, 4096},
       {"ctx_size", "-c", &C::ctx_size, "context size in tokens (0: the model's, at most 4096)", 0, 1 << 24},
       {"max_running", "", &C::max_running, "most sequences decoded together (continuous batching)", 1, 65536},
@@ -354,6 +355,11 @@ void validate(const ServerConfig& config) {
                                   "(--api-keys KEY or HAYATE_API_KEYS), or pass --no-auth to serve openly");
   for (const std::string& k : config.api_keys)
     if (k.size() < 8) fail(ErrorKind::BadInput, "api_keys: every key needs at least 8 characters");
+  const std::optional<int32_t> gpu_layers = parse_gpu_layers(config.gpu_layers);
+  if (gpu_layers && config.device == "cpu")
+    fail(ErrorKind::BadInput, "gpu_layers " + config.gpu_layers +
+                                  " needs a GPU (device cuda or auto); device cpu "
+                                  "runs every layer on the CPU");
 }
 
 }  // namespace hayate::server

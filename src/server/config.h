@@ -29,6 +29,7 @@ struct ServerConfig {
   std::string device = "auto";  // auto | cpu | cuda
   double gpu_memory_fraction = 0.9;
   bool cuda_graphs = false;
+  std::string gpu_layers = "auto";  // auto | 0..n_layer: the first N layers on the GPU, the rest on the CPU
   int64_t threads = 0;
   int64_t ctx_size = EngineConfig{}.n_ctx;
   int64_t max_running = EngineConfig{}.max_running;

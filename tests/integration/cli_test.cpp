@@ -126,5 +126,26 @@ TEST(Cli, ErrorsAreClearWithExitCodes) {
   EXPECT_NE(r.output.find("q9_9"), std::string::npos) << r.output;
 }
 
+// --gpu-layers 0 is the CPU whatever the device; counts the model lacks and GPU layers on the
+// CPU device are errors that say so (the split itself: forward_split_test, engine_split_test).
+TEST(Cli, GpuLayers) {
+  const std::string model = synth("gpu-layers.gguf", "--type f32");
+  const std::string run = kBin + " run -m " + model + " -p hi -n 8 --temp 0 --ignore-eos ";
+  const auto cpu = test::run_command(run + "--device cpu 2>/dev/null");
+  ASSERT_EQ(cpu.exit_code, 0);
+  const auto zero = test::run_command(run + "--device auto --gpu-layers 0 2>/dev/null");
+  EXPECT_EQ(zero.exit_code, 0);
+  EXPECT_EQ(zero.output, cpu.output);
+  auto r = test::run_command(run + "--device cpu --gpu-layers 1 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--gpu-layers 1 needs a GPU"), std::string::npos) << r.output;
+  r = test::run_command(run + "--gpu-layers 3 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("the model has 2 layers"), std::string::npos) << r.output;
+  r = test::run_command(run + "--gpu-layers=-1 2>&1");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("'-1' is not a layer count"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace hayate

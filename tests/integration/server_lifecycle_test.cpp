@@ -289,6 +289,12 @@ TEST(ServerConfig, BadSettingsAreNamed) {
   r = run_command(kHayate + " serve --port 70000 --print-config 2>&1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("--port: port must be in [0, 65535]"), std::string::npos) << r.output;
+  r = run_command("HAYATE_GPU_LAYERS=-2 " + kHayate + " serve -m " + tiny_model() + " --port 0 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("'-2' is not a layer count"), std::string::npos) << r.output;
+  r = run_command(kHayate + " serve -m " + tiny_model() + " --device cpu --gpu-layers 1 --port 0 2>&1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("needs a GPU"), std::string::npos) << r.output;
 }
 
 TEST(ServerConfig, RefusesAnOpenAddressWithoutKeys) {
@@ -305,6 +311,7 @@ TEST(ServerConfig, HelpListsEveryOption) {
                            "--model",
                            "--model-alias",
                            "--backend",
+                           "--gpu-layers",
                            "--threads",
                            "--ctx-size",
                            "--max-running",

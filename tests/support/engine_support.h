@@ -20,8 +20,10 @@ struct TinyModel {
   std::unique_ptr<Tokenizer> tokenizer;
 };
 
-inline TinyModel make_tiny_model(const std::string& file, int32_t n_embd = 128, int32_t n_layer = 2, int32_t n_ff = 256,
-                                 int32_t n_ctx = 256, const std::string& file_type = "f16") {
+// Writes the model (and returns its path) without loading it: for tests that need no tokenizer.
+inline std::string tiny_model_path(const std::string& file, int32_t n_embd = 128, int32_t n_layer = 2,
+                                   int32_t n_ff = 256, int32_t n_ctx = 256, const std::string& file_type = "f16",
+                                   bool tied = false) {
   SynthOptions o;
   o.n_embd = n_embd;
   o.n_layer = n_layer;
@@ -30,11 +32,17 @@ inline TinyModel make_tiny_model(const std::string& file, int32_t n_embd = 128, 
   o.n_ff = n_ff;
   o.n_ctx = n_ctx;
   o.file_type = file_type;
+  o.tie_embeddings = tied;
   const std::string path = temp_path(file);
   std::ostringstream log;
   synth_model(o, path, log);
+  return path;
+}
+
+inline TinyModel make_tiny_model(const std::string& file, int32_t n_embd = 128, int32_t n_layer = 2, int32_t n_ff = 256,
+                                 int32_t n_ctx = 256, const std::string& file_type = "f16") {
   TinyModel m;
-  m.model = Model::load(path);
+  m.model = Model::load(tiny_model_path(file, n_embd, n_layer, n_ff, n_ctx, file_type));
   m.tokenizer = Tokenizer::from_gguf(*m.model->file);
   return m;
 }

@@ -18,6 +18,7 @@
 #include "engine/sampler.h"
 #include "engine/step_logits.h"
 #include "support/engine_support.h"
+#include "support/wrapped_backend.h"
 
 namespace hayate {
 namespace {
@@ -53,37 +54,14 @@ TopLogits host_top(std::span<const float> row, int32_t k) {
 }
 
 // The reference backend plus top_logits: what a device backend offers, on the host.
-class TopBackend : public Backend {
+class TopBackend : public test::WrappedBackend {
  public:
+  TopBackend() : WrappedBackend(make_reference_backend()) {}
   std::string name() const override { return "top"; }
-  void prepare(const Model& m) override { inner_->prepare(m); }
-  std::unique_ptr<KvCache> make_kv_cache(const HParams& hp, int32_t n, int32_t bs) override {
-    return inner_->make_kv_cache(hp, n, bs);
-  }
-  Tensor alloc(int64_t rows, int64_t cols) override { return inner_->alloc(rows, cols); }
-  void reset_scratch() override { inner_->reset_scratch(); }
-  size_t scratch_mark() const override { return inner_->scratch_mark(); }
-  void scratch_release(size_t mark) override { inner_->scratch_release(mark); }
   void to_host(Tensor x, float* dst) override {
     ++rows_to_host;
     inner_->to_host(x, dst);
   }
-  void get_rows(const Weight& t, std::span<const int32_t> ids, Tensor out) override { inner_->get_rows(t, ids, out); }
-  void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) override { inner_->copy_rows(x, rows, out); }
-  void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override { inner_->rms_norm(x, w, eps, out); }
-  void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override { inner_->matmul(w, x, out, bias); }
-  void rope(Tensor x, int32_t n_heads, std::span<const int32_t> pos, const RopeParams& p) override {
-    inner_->rope(x, n_heads, pos, p);
-  }
-  void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) override {
-    inner_->store_kv(kv, layer, k, v, batch);
-  }
-  void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
-                 int32_t head_dim, Tensor out) override {
-    inner_->attention(kv, layer, q, batch, n_head, n_head_kv, head_dim, out);
-  }
-  void swiglu(Tensor gate, Tensor up, Tensor out) override { inner_->swiglu(gate, up, out); }
-  void add(Tensor x, Tensor y) override { inner_->add(x, y); }
   int32_t max_top_logits() const override { return 16; }
   void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override {
     ++top_calls;
@@ -93,9 +71,6 @@ class TopBackend : public Backend {
           host_top(std::span<const float>(logits.data + r * logits.cols, static_cast<size_t>(logits.cols)), k));
   }
   int top_calls = 0, rows_to_host = 0;
-
- private:
-  std::unique_ptr<Backend> inner_ = make_reference_backend();
 };
 
 std::vector<float> random_row(std::mt19937& rng, size_t n) {

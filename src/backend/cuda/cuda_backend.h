@@ -69,6 +69,9 @@ class CudaBackend : public Backend {
   std::string device_name() const override { return device_; }
   // The peak, so that a bench row counts the KV cache of its test after the test freed it.
   uint64_t device_memory_bytes() const override { return budget_->peak; }
+  uint64_t device_memory_left() const override {
+    return budget_->limit > budget_->used ? budget_->limit - budget_->used : 0;
+  }
 
   void prepare(const Model& m) override;
   void prepare_weight(const Weight& w) override;
