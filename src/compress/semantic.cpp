@@ -156,6 +156,12 @@ std::vector<uint8_t> semantic_file(std::string_view text, const Summary& s, Summ
   return write_container(c);
 }
 
+size_t coded_bytes(const Container& c) {
+  size_t n = 0;
+  for (const Window& w : c.windows) n += w.payload.size();
+  return n;
+}
+
 std::string reconstruct_summary(std::string_view summary, SummaryMethod method, int32_t target_tokens,
                                 SemanticModel& m) {
   const int32_t n_ctx = m.engine.config().n_ctx;
@@ -289,8 +295,11 @@ SemanticResult compress_semantic(std::string_view text, SemanticModel& m, const 
         break;
     }
   }
-  // A summary no smaller than the exact file is not worth its loss.
-  if (r.file.size() >= lossless.size()) return keep_whole(std::move(lossless));
+  // A summary that codes no smaller than the whole text is not worth its loss. The coded bytes
+  // are compared, not the files: the compact semantic layout alone saves a few bytes that a lossy
+  // file must not be chosen for.
+  if (r.file.size() >= lossless.size() || coded_bytes(read_container(r.file)) >= coded_bytes(read_container(lossless)))
+    return keep_whole(std::move(lossless));
   r.summary = s.text;
   r.summary_tokens = s.n_tokens;
   const Container c = read_container(r.file);
