@@ -237,15 +237,22 @@ double word_f1(std::string_view original, std::string_view reconstruction) {
   return 2 * precision * recall / (precision + recall);
 }
 
+std::string first_paragraph(std::string_view text) {
+  std::vector<std::string> p = paragraphs(text);
+  return p.empty() ? std::string() : std::move(p[0]);
+}
+
 Quality measure_quality(std::string_view original, std::string_view reconstruction, Engine& engine,
-                        const Tokenizer& tokenizer) {
+                        const Tokenizer& tokenizer, const std::vector<float>& first_embedding) {
   const std::vector<std::string> a = paragraphs(original), b = paragraphs(reconstruction);
+  const bool reuse = !first_embedding.empty() && !a.empty();
   std::vector<std::string> texts;
   for (size_t i = 0; i < a.size(); ++i) {
-    texts.push_back(a[i]);
+    if (i > 0 || !reuse) texts.push_back(a[i]);
     texts.push_back(i < b.size() ? b[i] : std::string());
   }
-  const std::vector<std::vector<float>> e = embed_texts(texts, engine, tokenizer);
+  std::vector<std::vector<float>> e = embed_texts(texts, engine, tokenizer);
+  if (reuse) e.insert(e.begin(), first_embedding);
   Quality q;
   for (size_t i = 0; i < a.size(); ++i) q.cosine += i < b.size() ? cosine(e[2 * i], e[2 * i + 1]) : 0.0;
   q.cosine = a.empty() ? 1 : q.cosine / static_cast<double>(a.size());
@@ -304,7 +311,7 @@ SemanticResult compress_semantic(std::string_view text, SemanticModel& m, const 
   r.summary_tokens = s.n_tokens;
   const Container c = read_container(r.file);
   r.reconstruction = reconstruct_summary(r.summary, o.method, static_cast<int32_t>(c.semantic.target_tokens), m);
-  r.quality = measure_quality(text, r.reconstruction, m.engine, m.tokenizer);
+  r.quality = measure_quality(text, r.reconstruction, m.engine, m.tokenizer, o.first_paragraph_embedding);
   // The file records the quality it was made with.
   r.file = semantic_file(text, s, o.method, static_cast<int32_t>(c.semantic.target_tokens), r.quality.cosine, m);
   return r;

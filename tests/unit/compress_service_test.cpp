@@ -205,6 +205,7 @@ TEST(CompressBatch, GroupsBySimilarityAndReportsItemErrorsWithoutFailingTheBatch
     EXPECT_EQ(d.compressor->decompress(out[i].file), items[i].text);
   }
   EXPECT_EQ(progress.back(), items.size());
+  for (const BatchOutcome& r : out) EXPECT_EQ(r.group, 0) << "lossless items are not grouped: it cannot pay";
   // A semantic batch where one item cannot be made: the others still are.
   BatchOptions o;
   o.semantic = true;
@@ -215,6 +216,10 @@ TEST(CompressBatch, GroupsBySimilarityAndReportsItemErrorsWithoutFailingTheBatch
   ASSERT_EQ(mixed.size(), items.size());
   for (size_t i = 0; i + 1 < items.size(); ++i) EXPECT_TRUE(mixed[i].ok) << mixed[i].name << ": " << mixed[i].error;
   EXPECT_FALSE(mixed.back().ok);
+  // A grouped item's quality reuses the embedding it was grouped by: the same score as alone.
+  ASSERT_GE(mixed[2].group, 0);
+  EXPECT_NEAR(mixed[2].quality.cosine,
+              d.compressor->compress_semantic(items[2].text, o.semantic_options).quality.cosine, 1e-5);
   EXPECT_NE(mixed.back().error.find("over the batch limit"), std::string::npos) << mixed.back().error;
 }
 
