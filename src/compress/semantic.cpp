@@ -137,6 +137,10 @@ Summary lead_summary(const std::vector<std::string>& paras, int32_t cap, int32_t
   return {join(leads), used};
 }
 
+uint16_t quality_field(double cosine) {
+  return static_cast<uint16_t>(std::lround(std::clamp(cosine, 0.0, 1.0) * 10000));
+}
+
 std::vector<uint8_t> semantic_file(std::string_view text, const Summary& s, SummaryMethod method, int32_t target_tokens,
                                    double cosine, SemanticModel& m) {
   Container c;
@@ -145,7 +149,7 @@ std::vector<uint8_t> semantic_file(std::string_view text, const Summary& s, Summ
   c.original_crc = crc32(text);
   c.semantic.summary_method = static_cast<uint8_t>(method);
   c.semantic.target_tokens = static_cast<uint32_t>(target_tokens);
-  c.semantic.quality = static_cast<uint16_t>(std::lround(std::clamp(cosine, 0.0, 1.0) * 10000));
+  c.semantic.quality = quality_field(cosine);
   c.semantic.summary_length = s.text.size();
   const std::string_view in = s.text;
   std::unique_lock<std::mutex> lk;
@@ -309,11 +313,13 @@ SemanticResult compress_semantic(std::string_view text, SemanticModel& m, const 
     return keep_whole(std::move(lossless));
   r.summary = s.text;
   r.summary_tokens = s.n_tokens;
-  const Container c = read_container(r.file);
+  Container c = read_container(r.file);
   r.reconstruction = reconstruct_summary(r.summary, o.method, static_cast<int32_t>(c.semantic.target_tokens), m);
   r.quality = measure_quality(text, r.reconstruction, m.engine, m.tokenizer, o.first_paragraph_embedding);
-  // The file records the quality it was made with.
-  r.file = semantic_file(text, s, o.method, static_cast<int32_t>(c.semantic.target_tokens), r.quality.cosine, m);
+  // The file records the quality it was made with (the summary's coding stays as it is).
+  c.original_crc = crc32(text);  // (the compact layout does not keep it)
+  c.semantic.quality = quality_field(r.quality.cosine);
+  r.file = write_container(c);
   return r;
 }
 
