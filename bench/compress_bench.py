@@ -134,6 +134,23 @@ def semantic(h, tmp):
           f"{cos:.3f} (mean; lowest {cos_min:.3f}) | {f1:.3f} (mean) | {wall:.2f} ({60 * len(items) / wall:.0f} texts/min, with loading) | |")
 
 
+def per_story_latency(h, n=10):
+    """The seed's per-request latency: one held-out story per command, as a service receives them."""
+    tc, tr, sizes = [], [], []
+    for story in stories()[:n]:
+        data = story.encode()
+        f, t, _ = h.compress(data, "--semantic", "--lead-tokens", "12")
+        _, t2 = h.decompress(f)
+        tc.append(t)
+        tr.append(t2)
+        sizes.append(len(data) / len(f))
+    tc.sort()
+    tr.sort()
+    print(f"\nOne story per command (the first {n} held-out stories, `--semantic --lead-tokens 12`): compress "
+          f"median {tc[n // 2] * 1000:.0f} ms, slowest {tc[-1] * 1000:.0f} ms; reconstruct median "
+          f"{tr[n // 2] * 1000:.0f} ms, slowest {tr[-1] * 1000:.0f} ms; ratio {min(sizes):.2f}x to {max(sizes):.2f}x")
+
+
 def batch(h, tmp):
     d = os.path.join(tmp, "stories")
     print("\nBatches of the 80 held-out stories (`hayate compress --batch`; wall and CPU seconds with model loading; "
@@ -226,6 +243,7 @@ def main():
             by_size(h)
         if "semantic" in want or "batch" in want:
             semantic(h, tmp)  # also writes the stories the batch reads
+            per_story_latency(h)
         if "batch" in want:
             batch(h, tmp)
         if "cache" in want:
