@@ -52,7 +52,7 @@ struct SemanticParams {
 struct Container {
   Method method = Method::Stored;
   uint64_t original_length = 0;
-  uint32_t original_crc = 0;    // CRC-32 of the original bytes
+  uint32_t original_crc = 0;    // CRC-32 of the original bytes (0 when read from a compact semantic file)
   ModelParams model;            // Model and Semantic
   SemanticParams semantic;      // Semantic
   std::vector<Window> windows;  // Model; Semantic: the summary's
