@@ -2,6 +2,7 @@
 """Benchmarks of `hayate compress` (issue 17), printed as Markdown for docs/benchmarks.md.
 
   python3 bench/compress_bench.py [--bin build/bin/hayate] [--device cpu|cuda] [-m MODEL] [--skip-1mb]
+                                  [--only lossless,size,semantic,batch,cache,1mb]
 
 Sections: lossless bits per byte and ratio on the demo model's held-out stories against gzip -9,
 xz -9e and zstd -19 --long, with speeds; a 1 MiB exact round trip; the seed's by-size report
@@ -125,26 +126,50 @@ def semantic(h, tmp):
     n_in = sum(i["bytes"] for i in items)
     n_out = sum(i["compressed_bytes"] for i in items if i["ok"])
     cos = sum(i["quality"]["cosine"] for i in items) / len(items)
+    cos_min = min(i["quality"]["cosine"] for i in items)
     f1 = sum(i["quality"]["word_f1"] for i in items) / len(items)
-    print(f"| each story its own file (batch of {len(items)}) | 12 | {n_out:,} in all | {n_in / n_out:.2f}x | "
-          f"{cos:.3f} (mean) | {f1:.3f} (mean) | {wall:.2f} ({60 * len(items) / wall:.0f} texts/min, with loading) | |")
+    worst = min(i["bytes"] / i["compressed_bytes"] for i in items if i["ok"])
+    print(f"| each story its own file (batch of {len(items)}) | 12 | {n_out:,} in all | {n_in / n_out:.2f}x "
+          f"(smallest {worst:.2f}x) | "
+          f"{cos:.3f} (mean; lowest {cos_min:.3f}) | {f1:.3f} (mean) | {wall:.2f} ({60 * len(items) / wall:.0f} texts/min, with loading) | |")
+
+
+def per_story_latency(h, n=10):
+    """The seed's per-request latency: one held-out story per command, as a service receives them."""
+    tc, tr, sizes = [], [], []
+    for story in stories()[:n]:
+        data = story.encode()
+        f, t, _ = h.compress(data, "--semantic", "--lead-tokens", "12")
+        _, t2 = h.decompress(f)
+        tc.append(t)
+        tr.append(t2)
+        sizes.append(len(data) / len(f))
+    tc.sort()
+    tr.sort()
+    print(f"\nOne story per command (the first {n} held-out stories, `--semantic --lead-tokens 12`): compress "
+          f"median {tc[n // 2] * 1000:.0f} ms, slowest {tc[-1] * 1000:.0f} ms; reconstruct median "
+          f"{tr[n // 2] * 1000:.0f} ms, slowest {tr[-1] * 1000:.0f} ms; ratio {min(sizes):.2f}x to {max(sizes):.2f}x")
 
 
 def batch(h, tmp):
     d = os.path.join(tmp, "stories")
-    print("\nLossless batch of the 80 held-out stories (`hayate compress --batch`, wall time with model loading)\n")
-    print("| grouping | groups | bytes in | bytes out | ratio | seconds | texts/min |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for flags, name in (([], "by similarity (0.8)"), (["--no-group"], "none (file order)")):
+    print("\nBatches of the 80 held-out stories (`hayate compress --batch`; wall and CPU seconds with model loading; "
+          "semantic: `--lead-tokens 12 --min-length 50`)\n")
+    print("| mode | grouping | groups | bytes in | bytes out | ratio | wall s | CPU s | texts/min (wall) |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    semantic = ["--semantic", "--lead-tokens", "12", "--min-length", "50"]
+    for mode, grouping, flags in (("lossless", "none (lossless is never grouped)", []),
+                                  ("semantic", "by similarity (0.8)", semantic),
+                                  ("semantic", "none (file order)", semantic + ["--no-group"])):
         report = os.path.join(tmp, "b.json")
-        _, err, wall, _ = run([h.bin, "compress", *h.extra, "--batch", d, "--out-dir", d + ".hyz", "--report", report,
-                               *flags])
+        _, err, wall, cpu = run([h.bin, "compress", *h.extra, "--batch", d, "--out-dir", d + ".hyz", "--report",
+                                 report, *flags])
         items = json.load(open(report))
         n_in = sum(i["bytes"] for i in items)
         n_out = sum(i["compressed_bytes"] for i in items)
         groups = max(i["group"] for i in items) + 1
-        print(f"| {name} | {groups} | {n_in:,} | {n_out:,} | {n_in / n_out:.2f}x | {wall:.2f} | "
-              f"{60 * len(items) / wall:.0f} |")
+        print(f"| {mode} | {grouping} | {groups} | {n_in:,} | {n_out:,} | {n_in / n_out:.2f}x | {wall:.2f} | "
+              f"{cpu:.2f} | {60 * len(items) / wall:.0f} |")
 
 
 def one_mib(h):
@@ -207,15 +232,23 @@ def main():
     ap.add_argument("-m", "--model", default="")
     ap.add_argument("-t", "--threads", type=int, default=0)
     ap.add_argument("--skip-1mb", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated sections: lossless,size,semantic,batch,cache,1mb")
     args = ap.parse_args()
     h = Hayate(args)
+    want = set(args.only.split(",")) if args.only else {"lossless", "size", "semantic", "batch", "cache", "1mb"}
     with tempfile.TemporaryDirectory() as tmp:
-        lossless_table(h, open(HELDOUT, "rb").read(), "Lossless, the demo model's 80 held-out stories")
-        by_size(h)
-        semantic(h, tmp)
-        batch(h, tmp)
-        cache_hit_rate(h, tmp)
-        if not args.skip_1mb:
+        if "lossless" in want:
+            lossless_table(h, open(HELDOUT, "rb").read(), "Lossless, the demo model's 80 held-out stories")
+        if "size" in want:
+            by_size(h)
+        if "semantic" in want or "batch" in want:
+            semantic(h, tmp)  # also writes the stories the batch reads
+            per_story_latency(h)
+        if "batch" in want:
+            batch(h, tmp)
+        if "cache" in want:
+            cache_hit_rate(h, tmp)
+        if "1mb" in want and not args.skip_1mb:
             one_mib(h)
 
 

@@ -152,7 +152,8 @@ void run_batch_dir(const CompressOptions& o) {
     report.push_back(std::move(j));
   }
   say(o, std::to_string(items.size() - failed) + " of " + std::to_string(items.size()) + " items into " +
-             out_dir.string() + " (" + std::to_string(groups) + " groups by similarity), " + stats(in, out, seconds) +
+             out_dir.string() + " (" + std::to_string(groups) +
+             (bo.group && bo.semantic ? " groups by similarity), " : " groups in order), ") + stats(in, out, seconds) +
              ", " +
              std::to_string(static_cast<int>(seconds > 0 ? 60.0 * static_cast<double>(items.size()) / seconds : 0)) +
              " items/min");
@@ -245,11 +246,12 @@ void add_compress_command(CLI::App& app) {
                   "semantic summary method: lead (first sentences) or prompt (the model summarises)")
       ->transform(CLI::CheckedTransformer(std::map<std::string, compress::SummaryMethod>{
           {"lead", compress::SummaryMethod::Lead}, {"prompt", compress::SummaryMethod::Prompt}}));
-  cmd->add_option("--batch", o->batch_dir, "compress every file of this directory (grouped by similarity)");
+  cmd->add_option("--batch", o->batch_dir, "compress every file of this directory (semantic: grouped by similarity)");
   cmd->add_option("--out-dir", o->out_dir, "--batch: where NAME.hyz files go (default: DIR.hyz)");
   cmd->add_option("--threshold", o->threshold, "--batch: embedding cosine for two texts to share a group")
       ->capture_default_str();
-  cmd->add_flag("--no-group", o->no_group, "--batch: keep the files' order instead of grouping by similarity");
+  cmd->add_flag("--no-group", o->no_group,
+                "--batch --semantic: keep the files' order instead of grouping by similarity");
   cmd->add_option("--report", o->report, "--batch: write a JSON report of every item here");
   cmd->callback([o] { run_compress(*o); });
 }

@@ -7,15 +7,17 @@
 
 #include "core/clock.h"
 #include "core/error.h"
-#include "core/utf8.h"
 
 namespace hayate::compress {
 namespace {
 
-void run_item(Compressor& c, const BatchItem& item, const BatchOptions& o, BatchOutcome& out) {
+void run_item(Compressor& c, const BatchItem& item, const BatchOptions& o, std::vector<float> embedding,
+              BatchOutcome& out) {
   try {
     if (o.semantic) {
-      SemanticResult r = c.compress_semantic(item.text, o.semantic_options);
+      SemanticOptions so = o.semantic_options;
+      so.first_paragraph_embedding = std::move(embedding);
+      SemanticResult r = c.compress_semantic(item.text, so);
       out.file = std::move(r.file);
       out.quality = r.quality;
     } else {
@@ -62,17 +64,21 @@ std::vector<BatchOutcome> run_batch(Compressor& c, const std::vector<BatchItem>&
   }
   std::vector<std::vector<size_t>> groups;
   const size_t max_group = static_cast<size_t>(std::max(1, o.max_group));
-  if (o.group && c.engine() && todo.size() > 1) {
-    // Similarity of the texts' openings: enough to group, and cheap (one short prefill each).
+  // Grouping is for semantic items: a lossless file's bytes and its forward work do not depend
+  // on its batch (windows are coded alone and packed into full steps either way), so grouping
+  // lossless items only added an embedding pass (measured 2x slower). A semantic item's quality
+  // measure embeds its first paragraph anyway: grouping by that embedding and handing it on
+  // moves the embedding pass instead of adding one.
+  std::vector<std::vector<float>> embeddings(items.size());
+  if (o.group && o.semantic && c.engine() && todo.size() > 1) {
     std::vector<std::string> heads;
-    for (size_t i : todo) {
-      const std::string_view t = items[i].text;
-      heads.emplace_back(t.substr(0, utf8::valid_prefix(t.substr(0, o.embed_bytes))));
-    }
+    for (size_t i : todo) heads.push_back(first_paragraph(items[i].text));
     try {
-      groups = group_by_similarity(c.embed(heads), o.threshold, max_group);
+      std::vector<std::vector<float>> e = c.embed(heads);
+      groups = group_by_similarity(e, o.threshold, max_group);
       for (auto& g : groups)
         for (size_t& k : g) k = todo[k];
+      for (size_t k = 0; k < todo.size(); ++k) embeddings[todo[k]] = std::move(e[k]);
     } catch (const Error&) {
       groups.clear();  // no embeddings (the engine is busy or gone): the items in their order
     }
@@ -105,7 +111,7 @@ std::vector<BatchOutcome> run_batch(Compressor& c, const std::vector<BatchItem>&
         }
       } catch (const std::exception&) {
         for (size_t i : members) {  // one at a time, so only the item at fault reports the error
-          run_item(c, items[i], o, out[i]);
+          run_item(c, items[i], o, {}, out[i]);
           tick();
         }
       }
@@ -116,7 +122,7 @@ std::vector<BatchOutcome> run_batch(Compressor& c, const std::vector<BatchItem>&
       for (size_t w = 0; w < n_workers; ++w)
         workers.emplace_back([&] {
           for (size_t k; (k = next++) < members.size();) {
-            run_item(c, items[members[k]], o, out[members[k]]);
+            run_item(c, items[members[k]], o, std::move(embeddings[members[k]]), out[members[k]]);
             tick();
           }
         });

@@ -1,7 +1,8 @@
-// Many texts at once: grouped by the similarity of their embeddings (the seed's threshold 0.8),
-// each group then compressed together, lossless groups in shared forward steps and semantic
-// ones as concurrent requests to the engine's continuous batching. An item that fails is
-// reported with its error; the others go on.
+// Many texts at once, in groups: lossless groups in shared forward steps (in the items' order:
+// their files and work do not depend on the grouping), semantic ones as concurrent requests to
+// the engine's continuous batching, grouped by the similarity of their first paragraphs'
+// embeddings (the seed's threshold 0.8), which their quality measure then reuses. An item that
+// fails is reported with its error; the others go on.
 #pragma once
 
 #include <functional>
@@ -20,12 +21,11 @@ struct BatchItem {
 struct BatchOptions {
   bool semantic = false;
   SemanticOptions semantic_options;
-  bool group = true;                         // group by similarity (else one group, in order)
+  bool group = true;                         // semantic: group by similarity (else in order)
   double threshold = 0.8;                    // cosine to a group's first member to join it
   int32_t max_group = 32;                    // items per group at most
   int32_t concurrency = 4;                   // semantic items of a group in flight at once
   size_t max_item_bytes = size_t{64} << 20;  // larger items fail alone
-  size_t embed_bytes = 256;                  // of each item's start, embedded for grouping
 };
 
 struct BatchOutcome {

@@ -12,6 +12,13 @@ namespace {
 constexpr uint8_t kMagic[4] = {0x89, 'H', 'Y', 'Z'};  // 0x89: text-mode transfers break it at once
 constexpr size_t kTrailer = 4;                        // CRC-32 of everything before it
 constexpr uint32_t kMaxWindowTokens = uint32_t{1} << 20;
+// The compact layout's method byte: the method in the low 4 bits, the summary method in the
+// next 2 and whether the summary is stored as it is (coding did not make it smaller) in bit 6.
+constexpr uint8_t kMethodMask = 0x0F;
+constexpr int kSummaryMethodShift = 4;
+constexpr uint8_t kSummaryMethodMax = 3;
+constexpr uint8_t kStoredSummary = 0x40;
+constexpr uint8_t kCompactPrecision = 24;
 
 class Writer {
  public:
@@ -135,6 +142,36 @@ std::vector<Window> read_windows(Reader& r, uint64_t expected_bytes) {
   return windows;
 }
 
+// The compact semantic layout holds one window and implies its other fields; a summary that
+// needs several windows, or another precision, is written in the version 1 layout.
+bool fits_compact(const Container& c) {
+  if (c.model.precision_bits != kCompactPrecision || c.semantic.summary_method > kSummaryMethodMax) return false;
+  if (c.windows.empty()) return c.semantic.summary_length == 0;
+  return c.windows.size() == 1 && c.windows[0].n_bytes == c.semantic.summary_length;
+}
+
+// After the summary length: model id, compute id, then (for a summary of at least one byte)
+// its check and its payload, which runs to the container's checksum.
+void read_compact_summary(Reader& r, Container& c, bool stored) {
+  c.model.model_id = static_cast<uint32_t>(r.le(4, "the model fingerprint"));
+  c.model.compute_id = static_cast<uint16_t>(r.le(2, "the compute fingerprint"));
+  c.model.window_tokens = 0;
+  c.model.precision_bits = kCompactPrecision;
+  c.model.lockstep = 0;  // one window: every schedule feeds it one token per step
+  if (c.semantic.summary_length == 0) {
+    if (stored) r.bad("an empty summary is marked stored");
+    return;
+  }
+  Window win;
+  win.n_bytes = c.semantic.summary_length;
+  win.stored = stored;
+  win.check = static_cast<uint16_t>(r.le(2, "the summary's check"));
+  win.payload = r.bytes(r.left(), "the summary");
+  if (stored && win.payload.size() != win.n_bytes)
+    r.bad("stored summary holds " + std::to_string(win.payload.size()) + " bytes, not " + std::to_string(win.n_bytes));
+  c.windows.push_back(std::move(win));
+}
+
 }  // namespace
 
 const char* method_name(Method m) {
@@ -167,12 +204,19 @@ bool has_magic(std::span<const uint8_t> bytes) {
 }
 
 std::vector<uint8_t> write_container(const Container& c) {
+  const bool compact = c.method == Method::Semantic && fits_compact(c);
   Writer w;
   w.bytes(kMagic);
-  w.u8(kFormatVersion);
-  w.u8(static_cast<uint8_t>(c.method));
+  w.u8(compact ? kFormatVersion : 1);
+  if (compact) {
+    const bool stored = !c.windows.empty() && c.windows[0].stored;
+    w.u8(static_cast<uint8_t>(static_cast<uint8_t>(c.method) | (c.semantic.summary_method << kSummaryMethodShift) |
+                              (stored ? kStoredSummary : 0)));
+  } else {
+    w.u8(static_cast<uint8_t>(c.method));
+  }
   w.varint(c.original_length);
-  w.le(c.original_crc, 4);
+  if (!compact) w.le(c.original_crc, 4);
   switch (c.method) {
     case Method::Stored:
     case Method::Zstd:
@@ -180,11 +224,22 @@ std::vector<uint8_t> write_container(const Container& c) {
       w.bytes(c.data);
       break;
     case Method::Semantic:
-      w.u8(c.semantic.summary_method);
+      if (!compact) w.u8(c.semantic.summary_method);
       w.varint(c.semantic.target_tokens);
       w.le(c.semantic.quality, 2);
       w.varint(c.semantic.summary_length);
-      [[fallthrough]];
+      if (compact) {
+        w.le(c.model.model_id, 4);
+        w.le(c.model.compute_id, 2);
+        if (!c.windows.empty()) {
+          w.le(c.windows[0].check, 2);
+          w.bytes(c.windows[0].payload);
+        }
+        break;
+      }
+      write_model_params(w, c.model);
+      write_windows(w, c.windows);
+      break;
     case Method::Model:
       write_model_params(w, c.model);
       write_windows(w, c.windows);
@@ -199,9 +254,9 @@ Container read_container(std::span<const uint8_t> bytes) {
   if (bytes.size() < sizeof kMagic + 1 + kTrailer)
     fail(ErrorKind::BadInput, "compressed data is truncated: " + std::to_string(bytes.size()) + " bytes");
   const uint8_t version = bytes[sizeof kMagic];
-  if (version != kFormatVersion)
+  if (version < 1 || version > kFormatVersion)
     fail(ErrorKind::Unsupported, "compressed data has format version " + std::to_string(version) +
-                                     "; this build reads version " + std::to_string(kFormatVersion));
+                                     "; this build reads versions 1 to " + std::to_string(kFormatVersion));
   const auto body = bytes.first(bytes.size() - kTrailer);
   uint32_t stored_crc = 0;
   for (size_t i = 0; i < kTrailer; ++i) stored_crc |= static_cast<uint32_t>(bytes[body.size() + i]) << (8 * i);
@@ -212,13 +267,17 @@ Container read_container(std::span<const uint8_t> bytes) {
   Reader r(body);
   r.le(sizeof kMagic + 1, "the magic");
   Container c;
-  const uint8_t method = r.u8("the method");
+  const uint8_t method_byte = r.u8("the method");
+  const uint8_t method = version >= 2 ? method_byte & kMethodMask : method_byte;
   if (method > static_cast<uint8_t>(Method::Semantic)) r.bad("unknown method " + std::to_string(method));
   c.method = static_cast<Method>(method);
+  const bool compact = version >= 2 && c.method == Method::Semantic;
+  if (method_byte != method && !(compact && !(method_byte & 0x80)))
+    r.bad("method byte " + std::to_string(method_byte) + " has unknown bits");
   c.original_length = r.varint("the original length");
   if (c.original_length > kMaxOriginalBytes)
     r.bad("original length " + std::to_string(c.original_length) + " is over 1 TiB");
-  c.original_crc = static_cast<uint32_t>(r.le(4, "the original's checksum"));
+  if (!compact) c.original_crc = static_cast<uint32_t>(r.le(4, "the original's checksum"));
   switch (c.method) {
     case Method::Stored:
     case Method::Zstd: {
@@ -229,7 +288,8 @@ Container read_container(std::span<const uint8_t> bytes) {
       break;
     }
     case Method::Semantic: {
-      c.semantic.summary_method = r.u8("the summary method");
+      c.semantic.summary_method =
+          compact ? (method_byte >> kSummaryMethodShift) & kSummaryMethodMax : r.u8("the summary method");
       const uint64_t target = r.varint("the reconstruction length");
       if (target > kMaxWindowTokens) r.bad("reconstruction length " + std::to_string(target) + " tokens is too long");
       c.semantic.target_tokens = static_cast<uint32_t>(target);
@@ -237,6 +297,10 @@ Container read_container(std::span<const uint8_t> bytes) {
       if (c.semantic.quality > 10000) r.bad("quality score " + std::to_string(c.semantic.quality) + " is over 10000");
       c.semantic.summary_length = r.varint("the summary length");
       if (c.semantic.summary_length > kMaxOriginalBytes) r.bad("the summary length is over 1 TiB");
+      if (compact) {
+        read_compact_summary(r, c, (method_byte & kStoredSummary) != 0);
+        break;
+      }
       c.model = read_model_params(r);
       c.windows = read_windows(r, c.semantic.summary_length);
       break;

@@ -12,7 +12,11 @@
 
 namespace hayate::compress {
 
-inline constexpr uint8_t kFormatVersion = 1;
+// Version 2 adds the compact semantic layout (a one-window summary without the fields it implies:
+// a semantic file of a 300-byte story was 36 bytes of header for 2 of summary); every other
+// file, and a semantic file whose summary needs several windows, is still written as version 1,
+// so builds that read only version 1 keep reading them. This build reads both.
+inline constexpr uint8_t kFormatVersion = 2;
 inline constexpr uint64_t kMaxOriginalBytes = uint64_t{1} << 40;
 
 enum class Method : uint8_t {
@@ -26,7 +30,7 @@ const char* method_name(Method m);  // "stored", "model", "zstd", "semantic"
 struct ModelParams {
   uint32_t model_id = 0;        // weights, hyper-parameters and token pieces (fingerprint.h)
   uint16_t compute_id = 0;      // backend, device and kernels that computed the logits
-  uint32_t window_tokens = 0;   // most symbols in one window (after its start token)
+  uint32_t window_tokens = 0;   // most symbols in one window; 0: one window, at most the decoder's context
   uint8_t precision_bits = 24;  // frequency tables total at most 2^precision_bits
   uint8_t lockstep = 0;         // 0: any schedule decodes it; else windows run this many side by side
 };
@@ -48,7 +52,7 @@ struct SemanticParams {
 struct Container {
   Method method = Method::Stored;
   uint64_t original_length = 0;
-  uint32_t original_crc = 0;    // CRC-32 of the original bytes
+  uint32_t original_crc = 0;    // CRC-32 of the original bytes (0 when read from a compact semantic file)
   ModelParams model;            // Model and Semantic
   SemanticParams semantic;      // Semantic
   std::vector<Window> windows;  // Model; Semantic: the summary's

@@ -224,6 +224,9 @@ std::string decode_stream(const ModelParams& params, const std::vector<Window>& 
     fail(ErrorKind::BadInput, "compressed with windows of " + std::to_string(params.window_tokens) +
                                   " tokens, over this context of " + std::to_string(source.n_ctx()) +
                                   " (give a context size of at least that)");
+  // 0 (a compact semantic file's one window): it was coded within a context, so this one's bounds it.
+  const uint32_t max_symbols =
+      params.window_tokens ? params.window_tokens : static_cast<uint32_t>(std::max(1, source.n_ctx()));
   int32_t width = source.max_sequences();
   if (params.lockstep != 0) {
     if (params.lockstep > source.max_sequences())
@@ -266,7 +269,7 @@ std::string decode_stream(const ModelParams& params, const std::vector<Window>& 
                  alphabet.append_bytes(s, parts[i]);
                  ++n_symbols[k];
                  if (parts[i].size() == windows[i].n_bytes) return -1;
-                 if (parts[i].size() > windows[i].n_bytes || n_symbols[k] >= params.window_tokens)
+                 if (parts[i].size() > windows[i].n_bytes || n_symbols[k] >= max_symbols)
                    throw damaged(i, "it runs past its " + std::to_string(windows[i].n_bytes) + " bytes");
                  return alphabet.context_token(s);
                });

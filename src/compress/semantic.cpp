@@ -137,6 +137,10 @@ Summary lead_summary(const std::vector<std::string>& paras, int32_t cap, int32_t
   return {join(leads), used};
 }
 
+uint16_t quality_field(double cosine) {
+  return static_cast<uint16_t>(std::lround(std::clamp(cosine, 0.0, 1.0) * 10000));
+}
+
 std::vector<uint8_t> semantic_file(std::string_view text, const Summary& s, SummaryMethod method, int32_t target_tokens,
                                    double cosine, SemanticModel& m) {
   Container c;
@@ -145,7 +149,7 @@ std::vector<uint8_t> semantic_file(std::string_view text, const Summary& s, Summ
   c.original_crc = crc32(text);
   c.semantic.summary_method = static_cast<uint8_t>(method);
   c.semantic.target_tokens = static_cast<uint32_t>(target_tokens);
-  c.semantic.quality = static_cast<uint16_t>(std::lround(std::clamp(cosine, 0.0, 1.0) * 10000));
+  c.semantic.quality = quality_field(cosine);
   c.semantic.summary_length = s.text.size();
   const std::string_view in = s.text;
   std::unique_lock<std::mutex> lk;
@@ -154,6 +158,12 @@ std::vector<uint8_t> semantic_file(std::string_view text, const Summary& s, Summ
   c.model = coded.params;
   c.windows = std::move(coded.windows);
   return write_container(c);
+}
+
+size_t coded_bytes(const Container& c) {
+  size_t n = 0;
+  for (const Window& w : c.windows) n += w.payload.size();
+  return n;
 }
 
 std::string reconstruct_summary(std::string_view summary, SummaryMethod method, int32_t target_tokens,
@@ -231,15 +241,22 @@ double word_f1(std::string_view original, std::string_view reconstruction) {
   return 2 * precision * recall / (precision + recall);
 }
 
+std::string first_paragraph(std::string_view text) {
+  std::vector<std::string> p = paragraphs(text);
+  return p.empty() ? std::string() : std::move(p[0]);
+}
+
 Quality measure_quality(std::string_view original, std::string_view reconstruction, Engine& engine,
-                        const Tokenizer& tokenizer) {
+                        const Tokenizer& tokenizer, const std::vector<float>& first_embedding) {
   const std::vector<std::string> a = paragraphs(original), b = paragraphs(reconstruction);
+  const bool reuse = !first_embedding.empty() && !a.empty();
   std::vector<std::string> texts;
   for (size_t i = 0; i < a.size(); ++i) {
-    texts.push_back(a[i]);
+    if (i > 0 || !reuse) texts.push_back(a[i]);
     texts.push_back(i < b.size() ? b[i] : std::string());
   }
-  const std::vector<std::vector<float>> e = embed_texts(texts, engine, tokenizer);
+  std::vector<std::vector<float>> e = embed_texts(texts, engine, tokenizer);
+  if (reuse) e.insert(e.begin(), first_embedding);
   Quality q;
   for (size_t i = 0; i < a.size(); ++i) q.cosine += i < b.size() ? cosine(e[2 * i], e[2 * i + 1]) : 0.0;
   q.cosine = a.empty() ? 1 : q.cosine / static_cast<double>(a.size());
@@ -289,15 +306,20 @@ SemanticResult compress_semantic(std::string_view text, SemanticModel& m, const 
         break;
     }
   }
-  // A summary no smaller than the exact file is not worth its loss.
-  if (r.file.size() >= lossless.size()) return keep_whole(std::move(lossless));
+  // A summary that codes no smaller than the whole text is not worth its loss. The coded bytes
+  // are compared, not the files: the compact semantic layout alone saves a few bytes that a lossy
+  // file must not be chosen for.
+  if (r.file.size() >= lossless.size() || coded_bytes(read_container(r.file)) >= coded_bytes(read_container(lossless)))
+    return keep_whole(std::move(lossless));
   r.summary = s.text;
   r.summary_tokens = s.n_tokens;
-  const Container c = read_container(r.file);
+  Container c = read_container(r.file);
   r.reconstruction = reconstruct_summary(r.summary, o.method, static_cast<int32_t>(c.semantic.target_tokens), m);
-  r.quality = measure_quality(text, r.reconstruction, m.engine, m.tokenizer);
-  // The file records the quality it was made with.
-  r.file = semantic_file(text, s, o.method, static_cast<int32_t>(c.semantic.target_tokens), r.quality.cosine, m);
+  r.quality = measure_quality(text, r.reconstruction, m.engine, m.tokenizer, o.first_paragraph_embedding);
+  // The file records the quality it was made with (the summary's coding stays as it is).
+  c.original_crc = crc32(text);  // (the compact layout does not keep it)
+  c.semantic.quality = quality_field(r.quality.cosine);
+  r.file = write_container(c);
   return r;
 }
 

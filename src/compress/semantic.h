@@ -35,6 +35,9 @@ struct SemanticOptions {
   int32_t max_summary_tokens = 0;  // the whole summary; 0: no limit beyond lead_tokens
   double target_ratio = 0;         // > 0: shorten the leads until the file is this much smaller
   size_t min_length = 200;         // shorter texts are kept whole (lossless)
+  // The embedding of first_paragraph(text), when the caller already has it (a batch grouped by
+  // it): the quality measure reuses it instead of embedding that paragraph again.
+  std::vector<float> first_paragraph_embedding;
 };
 
 struct Quality {
@@ -64,8 +67,12 @@ SemanticResult compress_semantic(std::string_view text, SemanticModel& m, const 
 // The text a semantic file stands for (generated again: greedy, so the same on one machine).
 std::string reconstruct(const Container& c, SemanticModel& m);
 
+// `first_embedding`, when not empty, is the original's first paragraph's embedding.
 Quality measure_quality(std::string_view original, std::string_view reconstruction, Engine& engine,
-                        const Tokenizer& tokenizer);
+                        const Tokenizer& tokenizer, const std::vector<float>& first_embedding = {});
+// The first paragraph (paragraphs are separated by a blank line), as the quality measure and
+// the lead summary see it.
+std::string first_paragraph(std::string_view text);
 double word_f1(std::string_view original, std::string_view reconstruction);
 
 // The model's mean-pooled, unit-length embedding of each text (through the engine; texts longer

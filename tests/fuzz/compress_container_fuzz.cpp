@@ -27,7 +27,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (c.method == Method::Model || c.method == Method::Semantic) {
       if (c.model.window_tokens > 512) return 0;
       const int n_seq = c.model.lockstep ? c.model.lockstep : 4;
-      ToySource toy(300, static_cast<int32_t>(c.model.window_tokens), n_seq, c.model.lockstep == 0, c.model.model_id);
+      const int32_t n_ctx = c.model.window_tokens ? static_cast<int32_t>(c.model.window_tokens) : 64;
+      ToySource toy(300, n_ctx, n_seq, c.model.lockstep == 0, c.model.model_id);
       const Alphabet ab = Alphabet::bytes_only(300);
       if (c.method == Method::Model) {
         const std::string out = decompress(c, &toy, &ab);

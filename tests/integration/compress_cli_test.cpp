@@ -98,6 +98,7 @@ TEST(CompressCli, SemanticFilesReconstruct) {
   ASSERT_EQ(hayate("compress --semantic --lead-tokens 12 " + in + " -o " + f, err).exit_code, 0) << read(err);
   EXPECT_NE(read(err).find("quality: cosine"), std::string::npos) << read(err);
   EXPECT_LT(read(f).size() * 5, text.size());
+  EXPECT_EQ(read(f)[4], 2) << "a one-window summary is written in the compact layout of version 2";
   const CommandResult r = hayate("decompress " + f, err);
   ASSERT_EQ(r.exit_code, 0) << read(err);
   EXPECT_EQ(r.output.rfind("Once upon a time", 0), 0u) << r.output;

@@ -14,6 +14,7 @@
 #include "compress/toy_source.h"
 #include "core/error.h"
 #include "support/compress_corpus.h"
+#include "support/container_damage.h"
 
 namespace hayate::compress {
 namespace {
@@ -79,14 +80,7 @@ TEST(CompressCoder, ContainersRoundTripAndEveryTruncationOrFlippedBitIsRefused) 
   for (const auto& f : files) {
     SCOPED_TRACE(method_name(read_container(f).method));
     EXPECT_EQ(decompress(f, &toy, &ab), text);
-    for (size_t n = 0; n < f.size(); ++n)
-      EXPECT_THROW(read_container(std::span<const uint8_t>(f).first(n)), Error) << "cut at " << n;
-    for (size_t at = 0; at < f.size(); ++at)
-      for (int bit = 0; bit < 8; ++bit) {
-        std::vector<uint8_t> g = f;
-        g[at] ^= static_cast<uint8_t>(1 << bit);
-        EXPECT_THROW(decompress(g, &toy, &ab), Error) << "byte " << at << " bit " << bit;
-      }
+    test::expect_damage_refused(f, [&](const std::vector<uint8_t>& g) { return decompress(g, &toy, &ab); });
   }
 }
 

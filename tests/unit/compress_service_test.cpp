@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 
 #include "compress/batch.h"
 #include "compress/semantic.h"
@@ -131,6 +133,30 @@ TEST(CompressSemantic, StoriesShrinkTenfoldAndComeBackSimilar) {
   EXPECT_EQ(d.compressor->decompress(r.file), r.reconstruction) << "greedy reconstruction is repeatable";
 }
 
+TEST(CompressSemantic, HeldOutStoriesEachInItsOwnFileShrinkTenfold) {
+  // The target per text, as the seed's service receives them: a story of ~300 bytes
+  // must fit in 30, so the container's own bytes count (the compact layout of version 2).
+  std::ifstream in(HAYATE_SOURCE_DIR "/tools/demo-model/data/heldout_text.txt");
+  const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_FALSE(all.empty());
+  DemoCompressor d(true);
+  SemanticOptions o;
+  o.lead_tokens = 12;
+  size_t at = 0;
+  for (int n = 0; n < 4; ++n) {
+    const size_t end = all.find("\n\n", at);
+    const std::string story = all.substr(at, end - at);
+    at = end + 2;
+    SCOPED_TRACE(story);
+    const SemanticResult r = d.compressor->compress_semantic(story, o);
+    ASSERT_FALSE(r.kept_whole);
+    EXPECT_GE(static_cast<double>(story.size()) / static_cast<double>(r.file.size()), 10.0) << r.file.size();
+    EXPECT_GE(r.quality.cosine, 0.85);
+    EXPECT_EQ(read_container(r.file).semantic.summary_length, r.summary.size());
+    EXPECT_EQ(d.compressor->decompress(r.file), r.reconstruction);
+  }
+}
+
 TEST(CompressSemantic, ShortTextsAreKeptWholeAndTargetRatioShortensLeads) {
   DemoCompressor d(true);
   const SemanticResult small = d.compressor->compress_semantic("Hi there.", {});
@@ -179,6 +205,7 @@ TEST(CompressBatch, GroupsBySimilarityAndReportsItemErrorsWithoutFailingTheBatch
     EXPECT_EQ(d.compressor->decompress(out[i].file), items[i].text);
   }
   EXPECT_EQ(progress.back(), items.size());
+  for (const BatchOutcome& r : out) EXPECT_EQ(r.group, 0) << "lossless items are not grouped: it cannot pay";
   // A semantic batch where one item cannot be made: the others still are.
   BatchOptions o;
   o.semantic = true;
@@ -189,6 +216,10 @@ TEST(CompressBatch, GroupsBySimilarityAndReportsItemErrorsWithoutFailingTheBatch
   ASSERT_EQ(mixed.size(), items.size());
   for (size_t i = 0; i + 1 < items.size(); ++i) EXPECT_TRUE(mixed[i].ok) << mixed[i].name << ": " << mixed[i].error;
   EXPECT_FALSE(mixed.back().ok);
+  // A grouped item's quality reuses the embedding it was grouped by: the same score as alone.
+  ASSERT_GE(mixed[2].group, 0);
+  EXPECT_NEAR(mixed[2].quality.cosine,
+              d.compressor->compress_semantic(items[2].text, o.semantic_options).quality.cosine, 1e-5);
   EXPECT_NE(mixed.back().error.find("over the batch limit"), std::string::npos) << mixed.back().error;
 }
 
