@@ -46,8 +46,9 @@ void encode_symbol(EncodeWindow& w, std::span<const float> row, const Alphabet& 
 // each starts with `start`, and after each of its rows `next(w, row)` gives the token to feed
 // next, or -1 when window w is done; a finished window's sequence goes to the next waiting
 // window in file order. Decompression and the compression of a batch-dependent source both
-// run this, so they see the same batches step for step.
-void run_lockstep(LogitSource& src, size_t n, int32_t width, int32_t start,
+// run this, so they see the same batches step for step. A row is the first n_coded logits (the
+// alphabet's tokens; a padded vocabulary's extra rows are never coded).
+void run_lockstep(LogitSource& src, size_t n, int32_t width, int32_t start, int32_t n_coded,
                   const std::function<int32_t(size_t w, std::span<const float> row)>& next) {
   struct Slot {
     size_t window;
@@ -75,7 +76,7 @@ void run_lockstep(LogitSource& src, size_t n, int32_t width, int32_t start,
     const std::vector<float> rows = src.step(parts);
     for (size_t i = 0; i < order.size(); ++i) {
       Slot& slot = *slots[order[i]];
-      const int32_t token = next(slot.window, std::span<const float>(rows).subspan(i * n_vocab, n_vocab));
+      const int32_t token = next(slot.window, std::span<const float>(rows).subspan(i * n_vocab, n_coded));
       if (token < 0) {
         slots[order[i]].reset();
         --live;
@@ -126,7 +127,7 @@ void encode_batched(LogitSource& src, std::vector<EncodeWindow>& windows, const 
       Slot& slot = *slots[order[i]];
       EncodeWindow& w = windows[slot.window];
       for (size_t t = 0; t < parts[i].tokens.size(); ++t, ++row)
-        encode_symbol(w, std::span<const float>(rows).subspan(row * n_vocab, n_vocab), ab, precision, table);
+        encode_symbol(w, std::span<const float>(rows).subspan(row * n_vocab, ab.n_tokens()), ab, precision, table);
       slot.fed += parts[i].tokens.size();
       if (slot.fed == slot.feed.size()) {
         slots[order[i]].reset();
@@ -140,8 +141,8 @@ void encode_batched(LogitSource& src, std::vector<EncodeWindow>& windows, const 
 
 std::vector<CodedStream> encode_streams(std::span<const std::string_view> inputs, LogitSource& source,
                                         const Alphabet& alphabet, const LosslessOptions& options) {
-  if (alphabet.n_tokens() != source.n_vocab())
-    fail(ErrorKind::Internal, "compress: the alphabet and the model disagree on the vocabulary size");
+  if (alphabet.n_tokens() > source.n_vocab())
+    fail(ErrorKind::Internal, "compress: the alphabet has more tokens than the model has logits");
   ModelParams params;
   params.model_id = source.model_id();
   params.compute_id = source.compute_id();
@@ -186,7 +187,7 @@ std::vector<CodedStream> encode_streams(std::span<const std::string_view> inputs
     for (size_t i = 0; i < inputs.size(); ++i) {
       FrequencyTable table;
       const size_t base = first_window[i];
-      run_lockstep(source, first_window[i + 1] - base, params.lockstep, alphabet.start_token(),
+      run_lockstep(source, first_window[i + 1] - base, params.lockstep, alphabet.start_token(), alphabet.n_tokens(),
                    [&](size_t w, std::span<const float> row) -> int32_t {
                      EncodeWindow& win = windows[base + w];
                      encode_symbol(win, row, alphabet, params.precision_bits, table);
@@ -253,7 +254,7 @@ std::string decode_stream(const ModelParams& params, const std::vector<Window>& 
     return Error(ErrorKind::BadInput,
                  "window " + std::to_string(i) + " of " + std::to_string(windows.size()) + " does not decode: " + why);
   };
-  run_lockstep(source, coded.size(), width, alphabet.start_token(),
+  run_lockstep(source, coded.size(), width, alphabet.start_token(), alphabet.n_tokens(),
                [&](size_t k, std::span<const float> row) -> int32_t {
                  const size_t i = coded[k];
                  RangeDecoder& d = decoders[k];

@@ -71,9 +71,11 @@ std::string compute_path_of(const Backend& backend) {
 ModelLogits::ModelLogits(const Model& model, Backend& backend, const Alphabet& alphabet,
                          const ModelLogitsOptions& options)
     : model_(model), backend_(backend) {
-  if (alphabet.n_tokens() != model.hp.n_vocab)
-    fail(ErrorKind::BadInput, "the tokenizer has " + std::to_string(alphabet.n_tokens()) + " tokens but the model " +
-                                  std::to_string(model.hp.n_vocab));
+  // A model's vocabulary may be padded past its tokenizer's (rows no text ever reaches): those
+  // logits are left out of the coder's table. A tokenizer larger than the model is a mismatch.
+  if (alphabet.n_tokens() > model.hp.n_vocab)
+    fail(ErrorKind::BadInput, "the tokenizer has " + std::to_string(alphabet.n_tokens()) +
+                                  " tokens but the model only " + std::to_string(model.hp.n_vocab));
   n_ctx_ = options.n_ctx > 0 ? options.n_ctx : std::min(model.hp.n_ctx_train, 4096);
   if (n_ctx_ < 2 || n_ctx_ > model.hp.n_ctx_train)
     fail(ErrorKind::BadInput, "context size " + std::to_string(n_ctx_) + " is outside 2.." +

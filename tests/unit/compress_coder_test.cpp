@@ -141,6 +141,22 @@ TEST(CompressCoder, LockstepFilesNeedTheirWidthAndAnyWidthDecodesInvariantOnes) 
   EXPECT_THROW(decompress(g, &other, &ab), Error);
 }
 
+// Models pad their vocabulary past the tokenizer's (the 8B shape's 128,256 rows for a smaller
+// tokenizer): the extra logits are left out of the table, both ways, batched and in lockstep; a
+// tokenizer larger than the model is refused.
+TEST(CompressCoder, APaddedVocabularyCodesOnlyTheTokenizersTokens) {
+  const Alphabet ab = Alphabet::bytes_only(300);
+  const std::string text = test::mixed(3000) + test::invalid_utf8();
+  ToySource batched(317, 64, 4, true), lockstep(317, 64, 4, false);
+  for (ToySource* toy : {&batched, &lockstep}) {
+    const std::vector<uint8_t> f = compress_lossless(text, *toy, ab);
+    EXPECT_LT(f.size(), text.size());
+    EXPECT_EQ(decompress(f, toy, &ab), text);
+  }
+  ToySource smaller(299, 64, 4);
+  EXPECT_THROW(compress_lossless(text, smaller, ab), Error);
+}
+
 TEST(CompressCoder, IncompressibleWindowsAreStoredNotGrown) {
   ToySource toy(300, 64, 4);
   const Alphabet ab = Alphabet::bytes_only(300);
