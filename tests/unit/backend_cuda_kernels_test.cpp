@@ -47,14 +47,19 @@ TEST_P(CudaMatmul, MatchesReference) {
   const int64_t block = ggml_type_info(type).block_size;
   // 37 rows (not a multiple of 8 rows per block); columns a multiple of the format's block.
   // Float rows of 296 columns take the 16-byte-load kernel, 300 the element-wise one.
-  for (const int64_t cols :
-       block == 1 ? std::vector<int64_t>{300, 296} : std::vector<int64_t>{block == 32 ? 32 * 13 : 256 * 3})
+  // Quantized rows also at a length that takes every lane of a warp more than one pass (the
+  // coalesced mat-vec covers 2 super-blocks or 4 Q8_0 blocks a pass) and odd block counts (rows
+  // of Q6_K and Q8_0 then start 2-byte aligned only).
+  for (const int64_t cols : block == 1    ? std::vector<int64_t>{300, 296}
+                            : block == 32 ? std::vector<int64_t>{32 * 13, 32 * 45}
+                                          : std::vector<int64_t>{256 * 3, 256 * 9})
     check_matmul(type, type_name, n_tokens, cols);
 }
 
 // Quantized weights with more than 8 tokens go through the batched kernel (up to 64 tokens by
 // default) or cuBLAS on dequantized f16 tiles: each is checked at every such token count.
-void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path);
+void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path,
+                       int64_t rows = 37);
 
 void check_matmul(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols) {
   if (n_tokens <= 8) return check_matmul_path(type, type_name, n_tokens, cols, "mat-vec");
@@ -66,8 +71,8 @@ void check_matmul(GgmlType type, const std::string& type_name, int n_tokens, int
   check_matmul_path(type, type_name, n_tokens, cols, "cuBLAS");
 }
 
-void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path) {
-  const int64_t rows = 37;
+void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path,
+                       int64_t rows) {
   const HostWeight w = make_weight(type, rows, cols, 11, "w");
   const HostWeight bias = make_weight(GgmlType::F32, 1, rows, 12, "bias");
   const auto x = test::random_floats(static_cast<size_t>(n_tokens * cols), 13);
@@ -94,8 +99,24 @@ void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens
 INSTANTIATE_TEST_SUITE_P(
     AllFormats, CudaMatmul,
     ::testing::Combine(::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"),
-                       ::testing::Values(1, 3, 8, 9, 64, 77)),
+                       ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 64, 77)),
     [](const auto& info) { return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)); });
+
+// The coalesced mat-vec (Q4_K, Q6_K, Q8_0) takes two rows a warp for 1..2 tokens of matrices of
+// 4096 rows or more: an odd row count leaves the last warp half a pair. The older kernels stay
+// reachable (HAYATE_CUDA_DISABLE) and checked for the same formats.
+TEST(CudaMatmul, MatvecTwoRowsAWarpAndOlderKernels) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
+    const GgmlType type = *ggml_type_from_name(type_name);
+    const int64_t cols = ggml_type_info(type).block_size == 32 ? 32 * 13 : 256 * 3;
+    for (const int n : {1, 2}) check_matmul_path(type, type_name, n, cols, "mat-vec, 2 rows a warp", 4099);
+    for (const char* off : {"matvec_fast", "matvec_fast,matvec_q4k"}) {
+      test::ScopedEnv older("HAYATE_CUDA_DISABLE", off);
+      for (const int n : {1, 3, 8}) check_matmul_path(type, type_name, n, cols, off);
+    }
+  }
+}
 
 // The batched kernel's other shapes: several 64-row tiles, columns split or not, more than one
 // block of 64 tokens.

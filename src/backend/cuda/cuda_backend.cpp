@@ -78,6 +78,7 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   times_.on = profile::enabled();
   top_logits_on_ = !disabled("top_logits");
   matvec_q4k_on_ = !disabled("matvec_q4k");
+  matvec_fast_on_ = !disabled("matvec_fast");
   if (disabled("batched"))
     batched_max_tokens_ = 0;
   else if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_MAX_TOKENS"); v && *v)

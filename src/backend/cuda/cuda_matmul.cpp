@@ -43,7 +43,10 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
     fail(ErrorKind::Internal, "matmul: activations not 16-byte aligned");
   if (x.rows <= kMatvecMaxTokens) {
     Timed t(*this, matmul_name(w, 0));
-    check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
+    if (matvec_fast_on_ && matvec_fast_fits(dw, x.data, x.cols, x.rows))
+      check(matvec_fast(dw, x.data, x.cols, x.rows, out.data, out.cols, b, stream_), "matvec_fast kernel");
+    else
+      check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
     return;
   }
   if (quantized && x.rows <= batched_max_tokens_) {

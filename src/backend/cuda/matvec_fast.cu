@@ -1,0 +1,293 @@
+// Decode mat-vec for the formats of a Q4_K_M model (Q4_K, Q6_K) and Q8_0, 1..8 tokens, built to
+// stream the weights at the copy rate (issue 12, stage 2). What the older kernels of matvec.cu
+// did not: every load of a warp is contiguous (a lane takes 4 or 8 consecutive code bytes, its
+// neighbours the next ones, so the warp reads whole runs of a block and the activations it needs
+// in 128-byte lines), activations come straight from global memory (L1/L2: no staging copy and
+// barrier per block), a block's scales are decoded once per lane from one 16-byte header load,
+// each code byte becomes an exact float with one byte permute and one add, R rows share each
+// activation load, and every token of the step (up to 8) reuses the decoded weights. Sums are
+// f32 as in the reference, so the mat-vec's 1e-5 bound holds.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "backend/cuda/dequant.cuh"
+#include "backend/cuda/kernels.h"
+
+namespace hayate::cuda {
+namespace {
+
+constexpr int kWarps = 8;  // warps per thread block
+
+// Byte k of v (0..255) as an exact float: 2^23 + byte, built by one permute; the caller
+// subtracts 2^23 plus the format's offset in one add.
+__device__ __forceinline__ float byte_f(uint32_t v, int k) {
+  return __uint_as_float(__byte_perm(v, 0x4B000000u, 0x7440u | static_cast<unsigned>(k)));
+}
+
+// Four bytes at a 2-byte aligned address (Q6_K and Q8_0 blocks are 210 and 34 bytes long).
+__device__ __forceinline__ uint32_t ld_u32_a2(const uint8_t* p) {
+  const auto* h = reinterpret_cast<const unsigned short*>(p);
+  return static_cast<uint32_t>(__ldg(h)) | static_cast<uint32_t>(__ldg(h + 1)) << 16;
+}
+
+// Per format: kLanes lanes share a block of kBlockWeights weights (kBlockBytes bytes); lane `sub`
+// of them holds kRuns runs of kRunLen consecutive weights, run r starting at column run_col(sub, r)
+// of the block, each run with one scale (and, with kMin, a min times the run's activation sum).
+template <uint32_t T>
+struct Fast;
+
+template <>
+struct Fast<kQ4_K> {
+  static constexpr int kLanes = 16, kBlockWeights = 256, kBlockBytes = 144, kRuns = 2, kRunLen = 8;
+  static constexpr bool kMin = true;
+  struct Raw {
+    uint4 head;  // d, dmin, the 12 scale bytes
+    uint2 q;     // 8 code bytes: low nibbles are run 0, high nibbles run 1
+  };
+  // Sub-block pair j = sub / 4 (64 weights), 8-byte piece m = sub % 4 of its 32 code bytes.
+  __device__ static int run_col(int sub, int r) { return 64 * (sub >> 2) + 8 * (sub & 3) + 32 * r; }
+  __device__ static void load(const uint8_t* b, int sub, Raw& r) {
+    r.head = __ldg(reinterpret_cast<const uint4*>(b));
+    r.q = __ldg(reinterpret_cast<const uint2*>(b + 16 + 32 * (sub >> 2) + 8 * (sub & 3)));
+  }
+  __device__ static void decode(const Raw& r, int sub, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    // All eight 6-bit scales and mins of blocks.h's k4_scale_min, four to a word.
+    const uint32_t a = r.head.y, b = r.head.z, c = r.head.w;
+    const int j = sub >> 2;
+    const uint32_t sc = j < 2 ? (a & 0x3F3F3F3Fu) : ((c & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u));
+    const uint32_t mn = j < 2 ? (b & 0x3F3F3F3Fu) : (((c >> 4) & 0x0F0F0F0Fu) | ((b >> 2) & 0x30303030u));
+    const int k = 16 * (j & 1);  // bit offset of sub-block 2j's byte in those words
+    const float d = half_bits(static_cast<uint16_t>(r.head.x & 0xFFFF));
+    const float dmin = half_bits(static_cast<uint16_t>(r.head.x >> 16));
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      scale[h] = d * static_cast<float>((sc >> (k + 8 * h)) & 0xFF);
+      minc[h] = dmin * static_cast<float>((mn >> (k + 8 * h)) & 0xFF);
+    }
+    const uint32_t w[2] = {r.q.x, r.q.y};
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const uint32_t lo = w[i] & 0x0F0F0F0Fu, hi = (w[i] >> 4) & 0x0F0F0F0Fu;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        q[0][4 * i + e] = byte_f(lo, e) - 8388608.0f;
+        q[1][4 * i + e] = byte_f(hi, e) - 8388608.0f;
+      }
+    }
+  }
+};
+
+template <>
+struct Fast<kQ6_K> {
+  static constexpr int kLanes = 16, kBlockWeights = 256, kBlockBytes = 210, kRuns = 4, kRunLen = 4;
+  static constexpr bool kMin = false;
+  struct Raw {
+    uint32_t ql0, ql1, qh;  // ql[64h + l0 ..], ql[64h + 32 + l0 ..], qh[32h + l0 ..]
+    float scale[4];
+  };
+  // Half h = sub / 8 (128 weights), positions l0 = 4 * (sub % 8) .. + 3 of its four 32-weight
+  // groups g (blocks.h: q6k_get): run g starts at column 128h + 32g + l0.
+  __device__ static int run_col(int sub, int r) { return 128 * (sub >> 3) + 32 * r + 4 * (sub & 7); }
+  __device__ static void load(const uint8_t* b, int sub, Raw& r) {
+    const int h = sub >> 3, l0 = 4 * (sub & 7);
+    r.ql0 = ld_u32_a2(b + 64 * h + l0);
+    r.ql1 = ld_u32_a2(b + 64 * h + 32 + l0);
+    r.qh = ld_u32_a2(b + 128 + 32 * h + l0);
+    const float d = half_bits(__ldg(reinterpret_cast<const unsigned short*>(b + 208)));
+    const auto* sc = reinterpret_cast<const signed char*>(b + 192 + 8 * h + (l0 >= 16 ? 1 : 0));
+#pragma unroll
+    for (int g = 0; g < 4; ++g) r.scale[g] = d * static_cast<float>(__ldg(sc + 2 * g));
+  }
+  __device__ static void decode(const Raw& r, int, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    // Each byte: the code's low nibble | its two high bits << 4 (0..63), less 32.
+    const uint32_t v[4] = {(r.ql0 & 0x0F0F0F0Fu) | ((r.qh << 4) & 0x30303030u),
+                           (r.ql1 & 0x0F0F0F0Fu) | ((r.qh << 2) & 0x30303030u),
+                           ((r.ql0 >> 4) & 0x0F0F0F0Fu) | (r.qh & 0x30303030u),
+                           ((r.ql1 >> 4) & 0x0F0F0F0Fu) | ((r.qh >> 2) & 0x30303030u)};
+#pragma unroll
+    for (int g = 0; g < 4; ++g) {
+      scale[g] = r.scale[g];
+      minc[g] = 0.0f;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) q[g][e] = byte_f(v[g], e) - 8388640.0f;  // 2^23 + 32
+    }
+  }
+};
+
+template <>
+struct Fast<kQ8_0> {
+  static constexpr int kLanes = 8, kBlockWeights = 32, kBlockBytes = 34, kRuns = 1, kRunLen = 4;
+  static constexpr bool kMin = false;
+  struct Raw {
+    uint32_t q;
+    float d;
+  };
+  __device__ static int run_col(int sub, int) { return 4 * sub; }
+  __device__ static void load(const uint8_t* b, int sub, Raw& r) {
+    r.q = ld_u32_a2(b + 2 + 4 * sub);
+    r.d = half_bits(__ldg(reinterpret_cast<const unsigned short*>(b)));
+  }
+  __device__ static void decode(const Raw& r, int, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    const uint32_t v = r.q ^ 0x80808080u;  // signed codes + 128
+    scale[0] = r.d;
+    minc[0] = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) q[0][e] = byte_f(v, e) - 8388736.0f;  // 2^23 + 128
+  }
+};
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// One warp per R consecutive rows, NT tokens; a warp's lanes take kPerIter blocks at a time.
+template <uint32_t T, int NT, int R>
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_fast(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                float* out, int64_t ldo, const float* bias) {
+  using F = Fast<T>;
+  constexpr int kPerIter = 32 / F::kLanes;
+  const int lane = threadIdx.x % 32, sub = lane % F::kLanes;
+  const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * R;
+  if (row0 >= rows) return;  // the whole warp
+  const int64_t n_blocks = cols / F::kBlockWeights;
+  const uint8_t* wr[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) wr[r] = w + (row0 + r < rows ? row0 + r : rows - 1) * row_bytes;
+  float acc[R][NT];
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
+#pragma unroll 2
+  for (int64_t blk = lane / F::kLanes; blk < n_blocks; blk += kPerIter) {
+    typename F::Raw raw[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) F::load(wr[r] + blk * F::kBlockBytes, sub, raw[r]);
+    float q[R][F::kRuns][F::kRunLen], scale[R][F::kRuns], minc[R][F::kRuns];
+#pragma unroll
+    for (int r = 0; r < R; ++r) F::decode(raw[r], sub, q[r], scale[r], minc[r]);
+    const float* xb = x + blk * F::kBlockWeights;
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      float xv[F::kRuns][F::kRunLen];
+#pragma unroll
+      for (int u = 0; u < F::kRuns; ++u) {
+        const float4* p = reinterpret_cast<const float4*>(xb + t * ldx + F::run_col(sub, u));
+#pragma unroll
+        for (int i = 0; i < F::kRunLen / 4; ++i) {
+          const float4 a = __ldg(p + i);
+          xv[u][4 * i] = a.x;
+          xv[u][4 * i + 1] = a.y;
+          xv[u][4 * i + 2] = a.z;
+          xv[u][4 * i + 3] = a.w;
+        }
+      }
+      float xsum[F::kRuns];
+#pragma unroll
+      for (int u = 0; u < F::kRuns; ++u) {
+        xsum[u] = 0.0f;
+        if constexpr (F::kMin) {
+#pragma unroll
+          for (int i = 0; i < F::kRunLen; ++i) xsum[u] += xv[u][i];
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int u = 0; u < F::kRuns; ++u) {
+          float s = 0.0f;
+#pragma unroll
+          for (int i = 0; i < F::kRunLen; ++i) s = fmaf(q[r][u][i], xv[u][i], s);
+          acc[r][t] += F::kMin ? scale[r][u] * s - minc[r][u] * xsum[u] : scale[r][u] * s;
+        }
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const float total = warp_sum(acc[r][t]);
+      if (lane == 0 && row0 + r < rows) out[t * ldo + row0 + r] = total + (bias ? bias[row0 + r] : 0.0f);
+    }
+}
+
+// Rows per warp: 2 lets two rows share each activation load (1..2 tokens, tall matrices);
+// HAYATE_CUDA_MATVEC_ROWS=1|2 forces it (for the microbenchmark).
+int rows_per_warp(int64_t rows, int64_t n_tokens) {
+  static const int forced = [] {
+    const char* v = std::getenv("HAYATE_CUDA_MATVEC_ROWS");
+    return v ? std::atoi(v) : 0;
+  }();
+  if (n_tokens > 2) return 1;
+  if (forced == 1 || forced == 2) return forced;
+  return rows >= 4096 ? 2 : 1;
+}
+
+template <uint32_t T, int NT, int R>
+cudaError_t launch(const DevWeight& w, const float* x, int64_t ldx, float* out, int64_t ldo, const float* bias,
+                   cudaStream_t s) {
+  const int64_t warps = (w.rows + R - 1) / R;
+  const auto blocks = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
+  matvec_fast<T, NT, R><<<blocks, kWarps * 32, 0, s>>>(static_cast<const uint8_t*>(w.data), w.rows, w.cols, w.row_bytes,
+                                                       x, ldx, out, ldo, bias);
+  return cudaGetLastError();
+}
+
+template <uint32_t T>
+cudaError_t launch_type(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                        const float* bias, cudaStream_t s) {
+  if (rows_per_warp(w.rows, n_tokens) == 2)
+    return n_tokens == 1 ? launch<T, 1, 2>(w, x, ldx, out, ldo, bias, s)
+                         : launch<T, 2, 2>(w, x, ldx, out, ldo, bias, s);
+  switch (n_tokens) {
+    case 1:
+      return launch<T, 1, 1>(w, x, ldx, out, ldo, bias, s);
+    case 2:
+      return launch<T, 2, 1>(w, x, ldx, out, ldo, bias, s);
+    case 3:
+      return launch<T, 3, 1>(w, x, ldx, out, ldo, bias, s);
+    case 4:
+      return launch<T, 4, 1>(w, x, ldx, out, ldo, bias, s);
+    case 5:
+      return launch<T, 5, 1>(w, x, ldx, out, ldo, bias, s);
+    case 6:
+      return launch<T, 6, 1>(w, x, ldx, out, ldo, bias, s);
+    case 7:
+      return launch<T, 7, 1>(w, x, ldx, out, ldo, bias, s);
+    default:
+      return launch<T, 8, 1>(w, x, ldx, out, ldo, bias, s);
+  }
+}
+
+}  // namespace
+
+bool matvec_fast_fits(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens) {
+  if (n_tokens < 1 || n_tokens > kMatvecFastMaxTokens) return false;
+  if (w.type != kQ4_K && w.type != kQ6_K && w.type != kQ8_0) return false;
+  // 16-byte activation loads; Q4_K's 16-byte header loads need 16-byte aligned rows (144-byte
+  // blocks: so they are when the data is), the others 2-byte ones (their rows have even sizes).
+  return reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0 && reinterpret_cast<uintptr_t>(w.data) % 16 == 0 &&
+         w.row_bytes % (w.type == kQ4_K ? 16 : 2) == 0;
+}
+
+cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                        const float* bias, cudaStream_t s) {
+  if (n_tokens <= 0 || w.rows <= 0) return cudaSuccess;
+  if (!matvec_fast_fits(w, x, ldx, n_tokens)) return cudaErrorInvalidValue;
+  switch (w.type) {
+    case kQ4_K:
+      return launch_type<kQ4_K>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    case kQ6_K:
+      return launch_type<kQ6_K>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    default:
+      return launch_type<kQ8_0>(w, x, ldx, n_tokens, out, ldo, bias, s);
+  }
+}
+
+}  // namespace hayate::cuda
