@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
 #include "backend/cuda/dequant.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/matvec_fast.cuh"
 #include "core/ggml_types.h"
 #include "quant/quant.h"
 
@@ -57,6 +59,47 @@ TEST(CudaDequant, QuantizedFormatsMatchReferenceBitForBit) {
   expect_quant_matches<kQ4_K>(GgmlType::Q4_K);
   expect_quant_matches<kQ5_K>(GgmlType::Q5_K);
   expect_quant_matches<kQ6_K>(GgmlType::Q6_K);
+}
+
+// The coalesced mat-vec's lanes (matvec_fast.cuh): every lane of every block, its runs of codes
+// times their scales less their mins, against the reference's weights at the columns the lane
+// claims; together the lanes of a block cover each of its weights once.
+template <uint32_t T>
+void expect_fast_lanes_match(GgmlType type, int64_t cols) {
+  using F = fast::Fast<T>;
+  const int64_t rows = 3;
+  const auto bytes = quantized(type, rows, cols, 77 + static_cast<uint32_t>(T));
+  const size_t row_bytes = ggml_row_size(type, cols);
+  ASSERT_EQ(row_bytes, static_cast<size_t>(cols / F::kBlockWeights * F::kBlockBytes));
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = bytes.data() + r * row_bytes;
+    std::vector<float> want(static_cast<size_t>(cols));
+    quant::dequantize_row(type, row, want.data(), cols);
+    std::vector<int> seen(static_cast<size_t>(cols), 0);
+    for (int64_t b = 0; b < cols / F::kBlockWeights; ++b)
+      for (int sub = 0; sub < F::kLanes; ++sub) {
+        typename F::Raw raw;
+        F::load(row + b * F::kBlockBytes, sub, raw);
+        float q[F::kRuns][F::kRunLen], scale[F::kRuns], minc[F::kRuns];
+        F::decode(raw, sub, q, scale, minc);
+        for (int u = 0; u < F::kRuns; ++u)
+          for (int i = 0; i < F::kRunLen; ++i) {
+            const int64_t c = b * F::kBlockWeights + F::run_col(sub, u) + i;
+            ASSERT_LT(c, cols);
+            ++seen[static_cast<size_t>(c)];
+            const float w = want[static_cast<size_t>(c)];
+            ASSERT_NEAR(scale[u] * q[u][i] - minc[u], w, 1e-6f * (1.0f + std::abs(w)))
+                << ggml_type_name(type) << " row " << r << " column " << c << " lane " << sub;
+          }
+      }
+    ASSERT_EQ(std::count(seen.begin(), seen.end(), 1), cols) << ggml_type_name(type);
+  }
+}
+
+TEST(CudaDequant, CoalescedMatvecLanesMatchReference) {
+  expect_fast_lanes_match<kQ4_K>(GgmlType::Q4_K, 256 * 3);
+  expect_fast_lanes_match<kQ6_K>(GgmlType::Q6_K, 256 * 3);
+  expect_fast_lanes_match<kQ8_0>(GgmlType::Q8_0, 32 * 5);
 }
 
 TEST(CudaDequant, FloatFormatsMatchReference) {
