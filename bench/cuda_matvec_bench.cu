@@ -48,6 +48,34 @@ int64_t row_bytes(uint32_t type, int64_t cols) {
 
 const char* type_name(uint32_t t) { return t == kQ4_K ? "q4_K" : t == kQ6_K ? "q6_K" : "q8_0"; }
 
+// Microseconds per launch: 20 launches (launch(i) for i = 0..19) in a graph, median of 7 replays.
+template <typename Launch>
+double time_launches(Launch launch, cudaStream_t s, cudaEvent_t e0, cudaEvent_t e1) {
+  for (int i = 0; i < 3; ++i) CK(launch(i));
+  constexpr int kLaunches = 20;
+  cudaGraph_t g;
+  cudaGraphExec_t ge;
+  CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
+  for (int i = 0; i < kLaunches; ++i) CK(launch(i));
+  CK(cudaStreamEndCapture(s, &g));
+  CK(cudaGraphInstantiate(&ge, g, 0));
+  CK(cudaGraphLaunch(ge, s));  // warm
+  std::vector<float> ms;
+  for (int r = 0; r < 7; ++r) {
+    CK(cudaEventRecord(e0, s));
+    CK(cudaGraphLaunch(ge, s));
+    CK(cudaEventRecord(e1, s));
+    CK(cudaEventSynchronize(e1));
+    float t = 0;
+    CK(cudaEventElapsedTime(&t, e0, e1));
+    ms.push_back(t / kLaunches);
+  }
+  CK(cudaGraphExecDestroy(ge));
+  CK(cudaGraphDestroy(g));
+  std::sort(ms.begin(), ms.end());
+  return ms[ms.size() / 2] * 1e3;
+}
+
 int main(int argc, char** argv) {
   const std::string filter = argc > 1 ? argv[1] : "";
   const char* forced = std::getenv("HAYATE_CUDA_MATVEC_ROWS");
@@ -74,7 +102,7 @@ int main(int argc, char** argv) {
   CK(cudaEventCreate(&e0));
   CK(cudaEventCreate(&e1));
   std::printf("kernel rows/warp | format | matrix | rows x cols | tokens | us | weight GB/s\n");
-  for (const Shape& sh : shapes) {
+  for (const Shape& sh : filter == "batched" ? std::vector<Shape>{} : shapes) {
     const int64_t rb = row_bytes(sh.type, sh.cols);
     const size_t bytes = static_cast<size_t>(rb) * sh.rows;
     const int copies = static_cast<int>(std::max<size_t>(2, (size_t{256} << 20) / bytes + 1));
@@ -99,35 +127,50 @@ int main(int argc, char** argv) {
           return v.kind == 0 ? matvec_fast(w, x, sh.cols, nt, out, sh.rows, nullptr, s)
                              : matvec(w, x, sh.cols, nt, out, sh.rows, nullptr, v.kind == 1, s);
         };
-        for (int i = 0; i < 3; ++i) CK(launch(i));
-        constexpr int kLaunches = 20;
-        cudaGraph_t g;
-        cudaGraphExec_t ge;
-        CK(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal));
-        for (int i = 0; i < kLaunches; ++i) CK(launch(i));
-        CK(cudaStreamEndCapture(s, &g));
-        CK(cudaGraphInstantiate(&ge, g, 0));
-        CK(cudaGraphLaunch(ge, s));  // warm
-        std::vector<float> ms;
-        for (int r = 0; r < 7; ++r) {
-          CK(cudaEventRecord(e0, s));
-          CK(cudaGraphLaunch(ge, s));
-          CK(cudaEventRecord(e1, s));
-          CK(cudaEventSynchronize(e1));
-          float t = 0;
-          CK(cudaEventElapsedTime(&t, e0, e1));
-          ms.push_back(t / kLaunches);
-        }
-        std::sort(ms.begin(), ms.end());
-        const double us = ms[ms.size() / 2] * 1e3;
+        const double us = time_launches(launch, s, e0, e1);
         std::printf("%s %s | %s | %s | %lld x %lld | %d | %.2f | %.0f\n", v.name,
                     v.kind == 0 ? (forced ? forced : "auto") : "-", type_name(sh.type), sh.name,
                     static_cast<long long>(sh.rows), static_cast<long long>(sh.cols), nt, us, bytes / (us * 1e3));
-        CK(cudaGraphExecDestroy(ge));
-        CK(cudaGraphDestroy(g));
       }
     }
     for (void* b : bufs) CK(cudaFree(b));
+  }
+  // The batched kernel (9..64 tokens, f16 activations) with and without its L2 prefetch.
+  if (filter == "batched") {
+    void* xh = nullptr;
+    float* partial = nullptr;
+    CK(cudaMalloc(&xh, 64 * 14336 * 2));
+    CK(cudaMemset(xh, 0x3c, 64 * 14336 * 2));  // 0x3c3c: f16 1.05 (the speed does not depend on it)
+    CK(cudaMalloc(&partial, size_t{16} * 64 * 128256 * sizeof(float)));
+    float* big_out = nullptr;
+    CK(cudaMalloc(&big_out, size_t{64} * 128256 * sizeof(float)));
+    for (const Shape& sh : shapes) {
+      if (sh.type == kQ8_0) continue;
+      const int64_t rb = row_bytes(sh.type, sh.cols);
+      const size_t bytes = static_cast<size_t>(rb) * sh.rows;
+      const int copies = static_cast<int>(std::max<size_t>(2, (size_t{256} << 20) / bytes + 1));
+      std::vector<void*> bufs(copies);
+      std::vector<uint64_t> host(bytes / 8 + 1);
+      for (auto& v : host) v = rng();
+      for (void*& b : bufs) {
+        CK(cudaMalloc(&b, bytes));
+        CK(cudaMemcpy(b, host.data(), bytes, cudaMemcpyHostToDevice));
+      }
+      for (const int nt : {16, 64})
+        for (const bool pf : {false, true}) {
+          BatchedPlan plan = plan_batched(sh.rows, sh.cols, nt, 128);
+          plan.prefetch = pf;
+          auto launch = [&](int i) {
+            const DevWeight w{bufs[i % copies], sh.type, sh.rows, sh.cols, rb};
+            return matmul_batched(w, xh, nt, big_out, sh.rows, nullptr, plan, partial, s);
+          };
+          const double us = time_launches(launch, s, e0, e1);
+          std::printf("batched%s %d splits | %s | %s | %lld x %lld | %d | %.2f | %.0f\n", pf ? "+prefetch" : "",
+                      plan.splits, type_name(sh.type), sh.name, static_cast<long long>(sh.rows),
+                      static_cast<long long>(sh.cols), nt, us, bytes / (us * 1e3));
+        }
+      for (void* b : bufs) CK(cudaFree(b));
+    }
   }
   CK(cudaStreamSynchronize(s));
   return 0;

@@ -70,9 +70,10 @@ has tests && step tests 150 "rc=0; for t in backend_cuda_dequant_test backend_cu
   backend_cuda_sampling_test backend_cuda_forward_test; do $BIN/\$t || rc=1; done; exit \$rc"
 has greedy && step greedy 60 "$(greedy_cmd "$BIN" "$MODELS")"
 step roofline 40 "$BIN/cuda_roofline"
-# Per-kernel mat-vec GB/s: rows per warp chosen (auto, with the older kernels), then forced to 1 and 2.
+# Per-kernel mat-vec GB/s: rows per warp chosen (auto, with the older kernels), then forced to 1
+# and 2; then the batched kernel with and without its L2 prefetch.
 has matvec && step matvec 90 "$BIN/cuda_matvec_bench && HAYATE_CUDA_MATVEC_ROWS=1 $BIN/cuda_matvec_bench fast && \
-  HAYATE_CUDA_MATVEC_ROWS=2 $BIN/cuda_matvec_bench fast"
+  HAYATE_CUDA_MATVEC_ROWS=2 $BIN/cuda_matvec_bench fast; $BIN/cuda_matvec_bench batched"
 # Issue 17 on the GPU: compress_cli_test runs the hayate it was built beside (a path of the build
 # machine, linked here) with every command on CUDA; then the compression benchmark on CUDA.
 has compress && step compress 120 "b=\$(strings $BIN/compress_cli_test | grep -m1 '/build/bin/hayate\$'); \
@@ -130,7 +131,7 @@ if has sanitize; then
   step racecheck_new 90 "$san --tool racecheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
     $san --tool racecheck $BIN/backend_cuda_kernels_test --gtest_filter='*q8_0_9*:*q4_K_64:*TwoRowsAWarp*:*Attention*:*RmsNorm*'"
 fi
-[ -f "$LOGDIR/matvec.log" ] && grep -E '^kernel|\| (1|8) \|' "$LOGDIR/matvec.log"
+[ -f "$LOGDIR/matvec.log" ] && grep -E '^kernel|\| (1|8|64) \|' "$LOGDIR/matvec.log"
 [ -f "$LOGDIR/compress.log" ] && grep -E 'PASSED|FAILED|^\| hayate' "$LOGDIR/compress.log" | head -8
 python3 bench/gpu_table.py "$LOGDIR"
 echo

@@ -120,28 +120,32 @@ TEST(CudaMatmul, MatvecTwoRowsAWarpAndOlderKernels) {
 
 // The batched kernel's other shapes: several 64-row tiles, columns split or not, more than one
 // block of 64 tokens.
+// With and without the L2 prefetch (a hint, so the same sums).
 TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {
   HAYATE_SKIP_WITHOUT_CUDA();
   test::ScopedEnv all_batched("HAYATE_CUDA_BATCHED_MAX_TOKENS", "100000");
-  for (const GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
-    for (const int64_t cols : {int64_t{256}, int64_t{4096}}) {
-      const int64_t rows = 300;
-      const HostWeight w = make_weight(type, rows, cols, 91, "w");
-      auto be = make_cuda_backend(DeviceOptions{});
-      be->prepare_weight(w.w);
-      for (const int n : {9, 40, 130}) {
-        const auto x = test::random_floats(static_cast<size_t>(n * cols), 92 + n);
-        be->reset_scratch();
-        Tensor xt = test::upload(*be, x, n, cols);
-        Tensor out = test::poisoned(*be, n, rows + 3);  // rows apart by more than the weight's rows
-        be->matmul(w.w, xt, out, nullptr);
-        const auto got = test::download(*be, out);
-        std::vector<float> dense;
-        for (int t = 0; t < n; ++t)
-          dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
-        ASSERT_TRUE(test::all_finite(dense)) << "an output was not written";
-        EXPECT_LT(test::relative_l2(dense, host_matmul(w.w, x, n, nullptr)), 3e-3)
-            << ggml_type_name(type) << " cols " << cols << " tokens " << n;
+  for (const char* prefetch : {"0", "1"}) {
+    test::ScopedEnv prefetch_env("HAYATE_CUDA_BATCHED_PREFETCH", prefetch);
+    for (const GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
+      for (const int64_t cols : {int64_t{256}, int64_t{4096}}) {
+        const int64_t rows = 300;
+        const HostWeight w = make_weight(type, rows, cols, 91, "w");
+        auto be = make_cuda_backend(DeviceOptions{});
+        be->prepare_weight(w.w);
+        for (const int n : {9, 40, 130}) {
+          const auto x = test::random_floats(static_cast<size_t>(n * cols), 92 + n);
+          be->reset_scratch();
+          Tensor xt = test::upload(*be, x, n, cols);
+          Tensor out = test::poisoned(*be, n, rows + 3);  // rows apart by more than the weight's rows
+          be->matmul(w.w, xt, out, nullptr);
+          const auto got = test::download(*be, out);
+          std::vector<float> dense;
+          for (int t = 0; t < n; ++t)
+            dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
+          ASSERT_TRUE(test::all_finite(dense)) << "an output was not written";
+          EXPECT_LT(test::relative_l2(dense, host_matmul(w.w, x, n, nullptr)), 3e-3)
+              << ggml_type_name(type) << " cols " << cols << " tokens " << n << " prefetch " << prefetch;
+        }
       }
     }
   }

@@ -84,6 +84,8 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   else if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_MAX_TOKENS"); v && *v)
     batched_max_tokens_ = std::max(0L, std::strtol(v, nullptr, 10));
   if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_BM"); v && std::strcmp(v, "64") == 0) batched_block_rows_ = 64;
+  if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_PREFETCH"); v && *v)
+    batched_prefetch_ = std::strcmp(v, "1") == 0;
   // A constructor that throws runs no destructor: release what was made so far.
   try {
     init(opt);

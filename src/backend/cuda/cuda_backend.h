@@ -13,7 +13,8 @@
 // list of top_logits, batched, matvec_q4k and matvec_fast, turns the device sampling, the batched
 // kernel, the Q4_K mat-vec kernel or the coalesced Q4_K/Q6_K/Q8_0 mat-vec off, to compare with before;
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
-// go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128).
+// go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128);
+// HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead.
 #pragma once
 
 #include <cublas_v2.h>
@@ -134,6 +135,7 @@ class CudaBackend : public Backend {
   bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true;
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
   int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128
+  bool batched_prefetch_ = false;    // HAYATE_CUDA_BATCHED_PREFETCH
   std::string device_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;

@@ -41,6 +41,9 @@ struct BatchedPlan {
   int splits = 1;
   int64_t steps_per_split = 0;
   size_t partial_floats = 0;
+  // Each block asks L2 for its rows' bytes kPrefetchSteps column steps ahead (a bulk prefetch),
+  // so the step's loads find them there rather than in device memory.
+  bool prefetch = false;
 };
 BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens, int block_rows);
 cudaError_t matmul_batched(const DevWeight& w, const void* x_half, int64_t n_tokens, float* out, int64_t ldo,
