@@ -5,7 +5,7 @@
 // median of 7 replays. Random bytes as weights (the kernels' speed does not depend on the values).
 //
 //   cuda_matvec_bench [filter]   # filter: a substring of the kernel name (fast, old, generic)
-// HAYATE_CUDA_MATVEC_ROWS=1|2 forces the fast kernel's rows per warp (run it once per value).
+// HAYATE_CUDA_MATVEC_ROWS=1|2|4 forces the fast kernel's rows per warp (run it once per value).
 #include <cuda_runtime.h>
 
 #include <algorithm>

@@ -101,16 +101,16 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
 }
 
-// Rows per warp: 2 lets two rows share each activation load (1..2 tokens, tall matrices);
-// HAYATE_CUDA_MATVEC_ROWS=1|2 forces it (for the microbenchmark).
+// Rows per warp: R rows share each activation load (1..2 tokens: two rows of matrices of 4096 rows
+// or more; 3..8 tokens, where the activation loads outweigh the weights', four).
+// HAYATE_CUDA_MATVEC_ROWS=1|2|4 forces it (read per launch: the tests and the benchmark set it).
 int rows_per_warp(int64_t rows, int64_t n_tokens) {
-  static const int forced = [] {
-    const char* v = std::getenv("HAYATE_CUDA_MATVEC_ROWS");
-    return v ? std::atoi(v) : 0;
-  }();
-  if (n_tokens > 2) return 1;
-  if (forced == 1 || forced == 2) return forced;
-  return rows >= 4096 ? 2 : 1;
+  if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_ROWS"); v && *v) {
+    const int forced = std::atoi(v);
+    if (forced == 1 || forced == 2 || forced == 4) return forced;
+  }
+  if (rows < 4096) return 1;
+  return n_tokens <= 2 ? 2 : 4;
 }
 
 template <uint32_t T, int NT, int R>
@@ -123,29 +123,39 @@ cudaError_t launch(const DevWeight& w, const float* x, int64_t ldx, float* out, 
   return cudaGetLastError();
 }
 
+template <uint32_t T, int R>
+cudaError_t launch_rows(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                        const float* bias, cudaStream_t s) {
+  switch (n_tokens) {
+    case 1:
+      return launch<T, 1, R>(w, x, ldx, out, ldo, bias, s);
+    case 2:
+      return launch<T, 2, R>(w, x, ldx, out, ldo, bias, s);
+    case 3:
+      return launch<T, 3, R>(w, x, ldx, out, ldo, bias, s);
+    case 4:
+      return launch<T, 4, R>(w, x, ldx, out, ldo, bias, s);
+    case 5:
+      return launch<T, 5, R>(w, x, ldx, out, ldo, bias, s);
+    case 6:
+      return launch<T, 6, R>(w, x, ldx, out, ldo, bias, s);
+    case 7:
+      return launch<T, 7, R>(w, x, ldx, out, ldo, bias, s);
+    default:
+      return launch<T, 8, R>(w, x, ldx, out, ldo, bias, s);
+  }
+}
+
 template <uint32_t T>
 cudaError_t launch_type(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
                         const float* bias, cudaStream_t s) {
-  if (rows_per_warp(w.rows, n_tokens) == 2)
-    return n_tokens == 1 ? launch<T, 1, 2>(w, x, ldx, out, ldo, bias, s)
-                         : launch<T, 2, 2>(w, x, ldx, out, ldo, bias, s);
-  switch (n_tokens) {
-    case 1:
-      return launch<T, 1, 1>(w, x, ldx, out, ldo, bias, s);
-    case 2:
-      return launch<T, 2, 1>(w, x, ldx, out, ldo, bias, s);
-    case 3:
-      return launch<T, 3, 1>(w, x, ldx, out, ldo, bias, s);
+  switch (rows_per_warp(w.rows, n_tokens)) {
     case 4:
-      return launch<T, 4, 1>(w, x, ldx, out, ldo, bias, s);
-    case 5:
-      return launch<T, 5, 1>(w, x, ldx, out, ldo, bias, s);
-    case 6:
-      return launch<T, 6, 1>(w, x, ldx, out, ldo, bias, s);
-    case 7:
-      return launch<T, 7, 1>(w, x, ldx, out, ldo, bias, s);
+      return launch_rows<T, 4>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    case 2:
+      return launch_rows<T, 2>(w, x, ldx, n_tokens, out, ldo, bias, s);
     default:
-      return launch<T, 8, 1>(w, x, ldx, out, ldo, bias, s);
+      return launch_rows<T, 1>(w, x, ldx, n_tokens, out, ldo, bias, s);
   }
 }
 

@@ -27,7 +27,7 @@ HAYATE_HD float byte_f(uint32_t v, int k) {
 template <typename U>
 HAYATE_HD U ld(const U* p) {
 #ifdef __CUDA_ARCH__
-  return ld(p);
+  return __ldg(p);
 #else
   return *p;
 #endif
