@@ -15,7 +15,8 @@
 # Variants (environment of the timed programs): new (as built), newp (new with HAYATE_PROFILE=1),
 # base (HAYATE_CUDA_DISABLE of everything issue 12 added: logits to the host, cuBLAS for batches,
 # the generic Q4_K mat-vec; profiled), b512 (the batched kernel up to 512 tokens, for pp512), bm64
-# (its 64-row tiles), oldmv (the coalesced Q4_K/Q6_K/Q8_0 mat-vec off: stage 1's kernels), skip
+# (its 64-row tiles), oldmv (the coalesced Q4_K/Q6_K/Q8_0 mat-vec off: stage 1's kernels), fast
+# and fastp (it on: HAYATE_CUDA_MATVEC_FAST=1; fastp profiled), skip
 # (none of that model). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16 list the variants of each model
 # and test (default: new; bench model runs are never profiled). STEPS picks the parts (default all:
 # tests,greedy,bench,serve,sanitize; also matvec: the per-kernel mat-vec figures of
@@ -56,19 +57,23 @@ env_of() {  # the variant's environment
     bm64) echo "HAYATE_CUDA_BATCHED_BM=64" ;;
     newp) echo "HAYATE_PROFILE=1" ;;
     oldmv) echo "HAYATE_CUDA_DISABLE=matvec_fast" ;;
+    fast) echo "HAYATE_CUDA_MATVEC_FAST=1" ;;
+    fastp) echo "HAYATE_CUDA_MATVEC_FAST=1 HAYATE_PROFILE=1" ;;
     *) echo "HAYATE_CUDA_DISABLE=" ;;
   esac
 }
 # Profiled runs (events around every operation cost time) serve fewer levels.
-levels_of() { case $1 in base | newp) echo "1,8,64" ;; *) echo "$LEVELS" ;; esac; }
+levels_of() { case $1 in base | newp | fastp) echo "1,8,64" ;; *) echo "$LEVELS" ;; esac; }
 mkdir -p "$MODELS"
 
 { nvidia-smi; nvcc --version; df -h /tmp .; nproc; free -g; } >"$LOGDIR/machine.log" 2>&1
 if has bench || has serve; then make_models "$BIN" "$MODELS" f16 "$LOGDIR/synth.log"; fi
 
 has tests && step tests 150 "rc=0; for t in backend_cuda_dequant_test backend_cuda_kernels_test \
-  backend_cuda_sampling_test backend_cuda_forward_test; do $BIN/\$t || rc=1; done; exit \$rc"
+  backend_cuda_sampling_test backend_cuda_forward_test; do $BIN/\$t || rc=1; done; \
+  HAYATE_CUDA_MATVEC_FAST=1 $BIN/backend_cuda_forward_test || rc=1; exit \$rc"
 has greedy && step greedy 60 "$(greedy_cmd "$BIN" "$MODELS")"
+has greedy && step greedy_fast 60 "export HAYATE_CUDA_MATVEC_FAST=1; $(greedy_cmd "$BIN" "$MODELS")"
 step roofline 40 "$BIN/cuda_roofline"
 # Per-kernel mat-vec GB/s: rows per warp chosen (auto, with the older kernels), then forced to 1,
 # 2 and 4; then the batched kernel with and without its L2 prefetch.
@@ -125,14 +130,15 @@ fi
 
 if has sanitize; then
   san="compute-sanitizer --error-exitcode 3"
-  step memcheck_new 75 "$san --tool memcheck $BIN/backend_cuda_kernels_test \
+  step memcheck_new 75 "export HAYATE_CUDA_MATVEC_FAST=1; $san --tool memcheck $BIN/backend_cuda_kernels_test \
       --gtest_filter='*q4_K_3*:*q4_K_64*:*q6_K_9*:*q8_0_77*:*q3_K_9*:*Batched*:*RowsPerWarp*:*q4_K_?:*q6_K_?:*q8_0_?:*Attention*' && \
     $san --tool memcheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
     $san --tool memcheck $BIN/hayate run --device cuda -p Hello -n 8 --temp 0"
-  step racecheck_new 90 "$san --tool racecheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
+  step racecheck_new 90 "export HAYATE_CUDA_MATVEC_FAST=1; $san --tool racecheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
     $san --tool racecheck $BIN/backend_cuda_kernels_test --gtest_filter='*q8_0_9*:*q4_K_64:*RowsPerWarp*:*Attention*:*RmsNorm*'"
 fi
 [ -f "$LOGDIR/matvec.log" ] && grep -E '^kernel|\| (1|8|64) \|' "$LOGDIR/matvec.log"
+[ -f "$LOGDIR/greedy_fast.log" ] && grep '^greedy' "$LOGDIR/greedy_fast.log" | sed 's/^/HAYATE_CUDA_MATVEC_FAST=1 /'
 [ -f "$LOGDIR/compress.log" ] && grep -E 'PASSED|FAILED|^\| hayate' "$LOGDIR/compress.log" | head -8
 python3 bench/gpu_table.py "$LOGDIR"
 echo

@@ -102,22 +102,30 @@ INSTANTIATE_TEST_SUITE_P(
                        ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 64, 77)),
     [](const auto& info) { return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)); });
 
-// The coalesced mat-vec (Q4_K, Q6_K, Q8_0) takes 1, 2 or 4 rows a warp (by default more for
-// matrices of 4096 rows or more): each forced at a row count that leaves the last warp part of a
-// group, and at the default on 4099 rows. The older kernels stay reachable (HAYATE_CUDA_DISABLE)
-// and checked for the same formats.
+// The coalesced mat-vec (Q4_K, Q6_K, Q8_0; on with HAYATE_CUDA_MATVEC_FAST=1) at 1..8 tokens with
+// 1, 2 and 4 rows a warp, each forced at 39 rows (the last warp holds part of a group) and at two
+// row lengths (one pass of a warp's lanes and several), then its default on 4099 rows. The older
+// kernels (its default off, or HAYATE_CUDA_DISABLE) are checked for the same formats.
 TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   HAYATE_SKIP_WITHOUT_CUDA();
   for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
     const GgmlType type = *ggml_type_from_name(type_name);
-    const int64_t cols = ggml_type_info(type).block_size == 32 ? 32 * 13 : 256 * 3;
-    for (const char* rows_per_warp : {"1", "2", "4"}) {
-      test::ScopedEnv forced("HAYATE_CUDA_MATVEC_ROWS", rows_per_warp);
-      for (const int n : {1, 2, 3, 8})
-        check_matmul_path(type, type_name, n, cols, (std::string("mat-vec, rows a warp ") + rows_per_warp).c_str(), 39);
+    const bool small_blocks = ggml_type_info(type).block_size == 32;
+    {
+      test::ScopedEnv fast("HAYATE_CUDA_MATVEC_FAST", "1");
+      for (const int64_t cols :
+           small_blocks ? std::vector<int64_t>{32 * 13, 32 * 45} : std::vector<int64_t>{768, 2304}) {
+        for (const char* rows_per_warp : {"1", "2", "4"}) {
+          test::ScopedEnv forced("HAYATE_CUDA_MATVEC_ROWS", rows_per_warp);
+          const std::string path = std::string("coalesced mat-vec, rows a warp ") + rows_per_warp;
+          for (int n = 1; n <= 8; ++n) check_matmul_path(type, type_name, n, cols, path.c_str(), 39);
+        }
+        for (const int n : {1, 2, 5}) check_matmul_path(type, type_name, n, cols, "coalesced mat-vec, 4099 rows", 4099);
+      }
     }
-    for (const int n : {1, 2, 5}) check_matmul_path(type, type_name, n, cols, "mat-vec, 4099 rows", 4099);
+    const int64_t cols = small_blocks ? 32 * 13 : 256 * 3;
     for (const char* off : {"matvec_fast", "matvec_fast,matvec_q4k"}) {
+      test::ScopedEnv fast("HAYATE_CUDA_MATVEC_FAST", "1");
       test::ScopedEnv older("HAYATE_CUDA_DISABLE", off);
       for (const int n : {1, 3, 8}) check_matmul_path(type, type_name, n, cols, off);
     }

@@ -14,7 +14,9 @@
 // kernel, the Q4_K mat-vec kernel or the coalesced Q4_K/Q6_K/Q8_0 mat-vec off, to compare with before;
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
 // go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128);
-// HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead.
+// HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead;
+// HAYATE_CUDA_MATVEC_FAST=1|0 the coalesced Q4_K/Q6_K/Q8_0 mat-vec (off by default until verified
+// on a GPU) and HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp.
 #pragma once
 
 #include <cublas_v2.h>
