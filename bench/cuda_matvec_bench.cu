@@ -48,6 +48,18 @@ int64_t row_bytes(uint32_t type, int64_t cols) {
 
 const char* type_name(uint32_t t) { return t == kQ4_K ? "q4_K" : t == kQ6_K ? "q6_K" : "q8_0"; }
 
+// Copies of one random matrix of `bytes`, enough that together they overflow the 50 MB L2.
+std::vector<void*> upload_copies(size_t bytes, std::mt19937_64& rng) {
+  std::vector<void*> bufs(std::max<size_t>(2, (size_t{256} << 20) / bytes + 1));
+  std::vector<uint64_t> host(bytes / 8 + 1);
+  for (auto& v : host) v = rng();
+  for (void*& b : bufs) {
+    CK(cudaMalloc(&b, bytes));
+    CK(cudaMemcpy(b, host.data(), bytes, cudaMemcpyHostToDevice));
+  }
+  return bufs;
+}
+
 // Microseconds per launch: 20 launches (launch(i) for i = 0..19) in a graph, median of 7 replays.
 template <typename Launch>
 double time_launches(Launch launch, cudaStream_t s, cudaEvent_t e0, cudaEvent_t e1) {
@@ -105,14 +117,8 @@ int main(int argc, char** argv) {
   for (const Shape& sh : filter == "batched" ? std::vector<Shape>{} : shapes) {
     const int64_t rb = row_bytes(sh.type, sh.cols);
     const size_t bytes = static_cast<size_t>(rb) * sh.rows;
-    const int copies = static_cast<int>(std::max<size_t>(2, (size_t{256} << 20) / bytes + 1));
-    std::vector<void*> bufs(copies);
-    std::vector<uint64_t> host(bytes / 8 + 1);
-    for (auto& v : host) v = rng();
-    for (void*& b : bufs) {
-      CK(cudaMalloc(&b, bytes));
-      CK(cudaMemcpy(b, host.data(), bytes, cudaMemcpyHostToDevice));
-    }
+    const std::vector<void*> bufs = upload_copies(bytes, rng);
+    const int copies = static_cast<int>(bufs.size());
     for (const int nt : token_counts) {
       struct Variant {
         const char* name;
@@ -148,14 +154,8 @@ int main(int argc, char** argv) {
       if (sh.type == kQ8_0) continue;
       const int64_t rb = row_bytes(sh.type, sh.cols);
       const size_t bytes = static_cast<size_t>(rb) * sh.rows;
-      const int copies = static_cast<int>(std::max<size_t>(2, (size_t{256} << 20) / bytes + 1));
-      std::vector<void*> bufs(copies);
-      std::vector<uint64_t> host(bytes / 8 + 1);
-      for (auto& v : host) v = rng();
-      for (void*& b : bufs) {
-        CK(cudaMalloc(&b, bytes));
-        CK(cudaMemcpy(b, host.data(), bytes, cudaMemcpyHostToDevice));
-      }
+      const std::vector<void*> bufs = upload_copies(bytes, rng);
+      const int copies = static_cast<int>(bufs.size());
       for (const int nt : {16, 64})
         for (const bool pf : {false, true}) {
           BatchedPlan plan = plan_batched(sh.rows, sh.cols, nt, 128);

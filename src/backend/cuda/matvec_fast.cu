@@ -126,24 +126,10 @@ cudaError_t launch(const DevWeight& w, const float* x, int64_t ldx, float* out, 
 template <uint32_t T, int R>
 cudaError_t launch_rows(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
                         const float* bias, cudaStream_t s) {
-  switch (n_tokens) {
-    case 1:
-      return launch<T, 1, R>(w, x, ldx, out, ldo, bias, s);
-    case 2:
-      return launch<T, 2, R>(w, x, ldx, out, ldo, bias, s);
-    case 3:
-      return launch<T, 3, R>(w, x, ldx, out, ldo, bias, s);
-    case 4:
-      return launch<T, 4, R>(w, x, ldx, out, ldo, bias, s);
-    case 5:
-      return launch<T, 5, R>(w, x, ldx, out, ldo, bias, s);
-    case 6:
-      return launch<T, 6, R>(w, x, ldx, out, ldo, bias, s);
-    case 7:
-      return launch<T, 7, R>(w, x, ldx, out, ldo, bias, s);
-    default:
-      return launch<T, 8, R>(w, x, ldx, out, ldo, bias, s);
-  }
+  using Launch = cudaError_t (*)(const DevWeight&, const float*, int64_t, float*, int64_t, const float*, cudaStream_t);
+  static constexpr Launch kByTokens[] = {launch<T, 1, R>, launch<T, 2, R>, launch<T, 3, R>, launch<T, 4, R>,
+                                         launch<T, 5, R>, launch<T, 6, R>, launch<T, 7, R>, launch<T, 8, R>};
+  return kByTokens[n_tokens - 1](w, x, ldx, out, ldo, bias, s);
 }
 
 template <uint32_t T>
