@@ -102,6 +102,53 @@ TEST(CudaDequant, CoalescedMatvecLanesMatchReference) {
   expect_fast_lanes_match<kQ8_0>(GgmlType::Q8_0, 32 * 5);
 }
 
+// The coalesced mat-vec's whole indexing (matvec_fast.cuh lane_sums: rows a warp, blocks a lane,
+// tokens), run on the CPU: the 32 lanes' sums of each warp against a double-precision product of
+// the reference's weights, for rows that leave the last warp part of a group and a block count
+// that leaves some lanes idle in the last pass.
+template <uint32_t T, int NT, int R>
+void expect_lane_sums_match(GgmlType type, int64_t cols) {
+  const int64_t rows = 7;
+  const auto bytes = quantized(type, rows, cols, 300 + static_cast<uint32_t>(T) + NT);
+  const size_t row_bytes = ggml_row_size(type, cols);
+  std::mt19937 rng(5 + NT);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(NT * cols));
+  for (float& v : x) v = dist(rng);
+  std::vector<float> w(static_cast<size_t>(cols));
+  double err = 0.0, norm = 0.0;
+  for (int64_t row0 = 0; row0 < rows; row0 += R) {
+    float got[R][NT] = {};
+    for (int lane = 0; lane < 32; ++lane) {
+      float acc[R][NT];
+      fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes), x.data(), cols, row0, lane,
+                                acc);
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < NT; ++t) got[r][t] += acc[r][t];
+    }
+    for (int r = 0; r < R && row0 + r < rows; ++r) {
+      quant::dequantize_row(type, bytes.data() + (row0 + r) * row_bytes, w.data(), cols);
+      for (int t = 0; t < NT; ++t) {
+        double want = 0.0;
+        for (int64_t c = 0; c < cols; ++c) want += static_cast<double>(w[c]) * x[t * cols + c];
+        err += (got[r][t] - want) * (got[r][t] - want);
+        norm += want * want;
+      }
+    }
+  }
+  EXPECT_LT(std::sqrt(err / norm), 1e-5) << ggml_type_name(type) << " tokens " << NT << " rows a warp " << R;
+}
+
+TEST(CudaDequant, CoalescedMatvecSumsMatchReference) {
+  expect_lane_sums_match<kQ4_K, 1, 1>(GgmlType::Q4_K, 256 * 5);
+  expect_lane_sums_match<kQ4_K, 3, 2>(GgmlType::Q4_K, 256 * 5);
+  expect_lane_sums_match<kQ4_K, 8, 4>(GgmlType::Q4_K, 256 * 5);
+  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 5);
+  expect_lane_sums_match<kQ6_K, 5, 4>(GgmlType::Q6_K, 256 * 5);
+  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 9);
+  expect_lane_sums_match<kQ8_0, 8, 4>(GgmlType::Q8_0, 32 * 9);
+}
+
 TEST(CudaDequant, FloatFormatsMatchReference) {
   expect_float_matches<kF32>(GgmlType::F32);
   expect_float_matches<kF16>(GgmlType::F16);

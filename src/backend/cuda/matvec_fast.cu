@@ -33,65 +33,11 @@ template <uint32_t T, int NT, int R>
 __global__ void __launch_bounds__(kWarps * 32)
     matvec_fast(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
                 float* out, int64_t ldo, const float* bias) {
-  using F = Fast<T>;
-  constexpr int kPerIter = 32 / F::kLanes;
-  const int lane = threadIdx.x % 32, sub = lane % F::kLanes;
+  const int lane = threadIdx.x % 32;
   const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * R;
   if (row0 >= rows) return;  // the whole warp
-  const int64_t n_blocks = cols / F::kBlockWeights;
-  const uint8_t* wr[R];
-#pragma unroll
-  for (int r = 0; r < R; ++r) wr[r] = w + (row0 + r < rows ? row0 + r : rows - 1) * row_bytes;
   float acc[R][NT];
-#pragma unroll
-  for (int r = 0; r < R; ++r)
-#pragma unroll
-    for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
-#pragma unroll 2
-  for (int64_t blk = lane / F::kLanes; blk < n_blocks; blk += kPerIter) {
-    typename F::Raw raw[R];
-#pragma unroll
-    for (int r = 0; r < R; ++r) F::load(wr[r] + blk * F::kBlockBytes, sub, raw[r]);
-    float q[R][F::kRuns][F::kRunLen], scale[R][F::kRuns], minc[R][F::kRuns];
-#pragma unroll
-    for (int r = 0; r < R; ++r) F::decode(raw[r], sub, q[r], scale[r], minc[r]);
-    const float* xb = x + blk * F::kBlockWeights;
-#pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      float xv[F::kRuns][F::kRunLen];
-#pragma unroll
-      for (int u = 0; u < F::kRuns; ++u) {
-        const float4* p = reinterpret_cast<const float4*>(xb + t * ldx + F::run_col(sub, u));
-#pragma unroll
-        for (int i = 0; i < F::kRunLen / 4; ++i) {
-          const float4 a = __ldg(p + i);
-          xv[u][4 * i] = a.x;
-          xv[u][4 * i + 1] = a.y;
-          xv[u][4 * i + 2] = a.z;
-          xv[u][4 * i + 3] = a.w;
-        }
-      }
-      float xsum[F::kRuns];
-#pragma unroll
-      for (int u = 0; u < F::kRuns; ++u) {
-        xsum[u] = 0.0f;
-        if constexpr (F::kMin) {
-#pragma unroll
-          for (int i = 0; i < F::kRunLen; ++i) xsum[u] += xv[u][i];
-        }
-      }
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
-#pragma unroll
-        for (int u = 0; u < F::kRuns; ++u) {
-          float s = 0.0f;
-#pragma unroll
-          for (int i = 0; i < F::kRunLen; ++i) s = fmaf(q[r][u][i], xv[u][i], s);
-          acc[r][t] += F::kMin ? scale[r][u] * s - minc[r][u] * xsum[u] : scale[r][u] * s;
-        }
-      }
-    }
-  }
+  fast::lane_sums<T, NT, R>(w, rows, cols, row_bytes, x, ldx, row0, lane, acc);
 #pragma unroll
   for (int r = 0; r < R; ++r)
 #pragma unroll
