@@ -4,7 +4,7 @@
 # rows repeat), and layer tensors by MAP: "cycle" (blk.i copies blk.(i % SRC's layer count)) or
 # "T:S,T:S,..." (blk.T copies SRC's blk.S; other layers are left out). Seconds instead of the
 # minutes a single-threaded `hayate synth` of 8 G random values takes; the copies change no byte
-# count, so timings are those of a random model of that shape.
+# count, so timings are those of a random model of that shape. The vocabulary is padded to N_VOCAB.
 import mmap, struct, sys
 src, dst, n_layer, n_vocab, layer_map = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 f = open(src, "rb"); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
@@ -38,6 +38,16 @@ for kv in kvs:
         assert kv[1] == 4
         if kv[0].endswith(b"block_count"): kv[2] = struct.pack("<I", n_layer)
         elif n_vocab > 0: kv[2] = struct.pack("<I", n_vocab)
+# The vocabulary arrays padded to N_VOCAB with unmatchable entries (empty text, type 5 "unused"),
+# so that the tokenizer's size is the model's, as the server's compression service requires.
+PAD = {b"tokenizer.ggml.tokens": (8, struct.pack("<Q", 0)), b"tokenizer.ggml.token_type": (5, struct.pack("<i", 5)),
+       b"tokenizer.ggml.scores": (6, struct.pack("<f", 0.0))}
+for kv in kvs:
+    if kv[0] in PAD and kv[1] == 9 and n_vocab > 0:
+        et, n = struct.unpack_from("<IQ", kv[2])
+        want_et, item = PAD[kv[0]]
+        if et == want_et and n < n_vocab:
+            kv[2] = struct.pack("<IQ", et, n_vocab) + kv[2][12:] + item * (n_vocab - n)
 tensors = {}
 order = []
 for _ in range(n_tensors):

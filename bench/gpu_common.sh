@@ -43,7 +43,7 @@ prebuild() {
 # and rows repeat: the same bytes to move, the same FLOPs). For Q4_K_M only a "more bits" layer
 # (0) and a plain one (5) of a 32-layer header are quantized, then placed by the rule of
 # src/quant/mix.cpp (use_more_bits), so every tensor has the type a whole `hayate quantize` gives
-# it. Sets SYNTH_PID.
+# it. NO_FLOAT_MODEL=1 makes the Q4_K_M model only. Sets SYNTH_PID.
 make_models() {
   local bin=$1 models=$2 type=$3 log=$4
   local shape="--arch llama --n-embd 4096 --n-head 32 --n-head-kv 8 --n-ff 14336 --n-ctx 8192 --rope-theta 500000"
@@ -53,8 +53,10 @@ make_models() {
   setsid bash -c "set -e -o pipefail; t0=\$(date +%s); cd $models
     timeout 120 $bin/hayate synth -o l8b-2l.gguf $shape --n-layer 2 --type $type
     echo \"synth: 2 layers in \$(( \$(date +%s) - t0 ))s\"
-    python3 $PWD/bench/cuda_expand.py l8b-2l.gguf l8b-$type.gguf 32 128256 cycle
-    echo \"synth: $type expanded at \$(( \$(date +%s) - t0 ))s\"
+    if [ -z \"${NO_FLOAT_MODEL:-}\" ]; then
+      python3 $PWD/bench/cuda_expand.py l8b-2l.gguf l8b-$type.gguf 32 128256 cycle
+      echo \"synth: $type expanded at \$(( \$(date +%s) - t0 ))s\"
+    fi
     python3 $PWD/bench/cuda_expand.py l8b-2l.gguf l8b-qsrc.gguf 32 0 0:0,5:1
     timeout 120 $bin/hayate quantize l8b-qsrc.gguf l8b-qsmall.gguf q4_k_m -t ${JOBS:-16} | tail -1
     python3 $PWD/bench/cuda_expand.py l8b-qsmall.gguf l8b-q4_k_m.gguf 32 128256 $qmap

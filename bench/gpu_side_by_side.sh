@@ -15,9 +15,12 @@
 # Variants (environment of the timed programs): new (as built), newp (new with HAYATE_PROFILE=1),
 # base (HAYATE_CUDA_DISABLE of everything issue 12 added: logits to the host, cuBLAS for batches,
 # the generic Q4_K mat-vec; profiled), b512 (the batched kernel up to 512 tokens, for pp512), bm64
-# (its 64-row tiles). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16 list the variants of each model
+# (its 64-row tiles), oldmv (the coalesced Q4_K/Q6_K/Q8_0 mat-vec off: stage 1's kernels), fast
+# and fastp (it on: HAYATE_CUDA_MATVEC_FAST=1; fastp profiled), skip
+# (none of that model). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16 list the variants of each model
 # and test (default: new; bench model runs are never profiled). STEPS picks the parts (default all:
-# tests,greedy,bench,serve,sanitize). Logs are packed into $OUT/logs.tgz (the device tool brings
+# tests,greedy,bench,serve,sanitize; also matvec: the per-kernel mat-vec figures of
+# cuda_matvec_bench, and compress: issue 17's CUDA checks). Logs are packed into $OUT/logs.tgz (the device tool brings
 # back few files).
 set -u
 OUT=${OUT:-$PWD/gpu-out}
@@ -34,7 +37,7 @@ START=$(date +%s)
 BUDGET=${BUDGET:-570}
 source bench/gpu_common.sh
 TARGETS="hayate backend_cuda_kernels_test backend_cuda_forward_test backend_cuda_dequant_test backend_cuda_sampling_test
-  cuda_roofline"
+  cuda_roofline cuda_matvec_bench compress_cli_test"
 
 if [ "${1:-}" = "--prebuild" ]; then
   BUILD=${BUILD:-build}
@@ -53,20 +56,36 @@ env_of() {  # the variant's environment
     b512) echo "HAYATE_CUDA_BATCHED_MAX_TOKENS=512" ;;
     bm64) echo "HAYATE_CUDA_BATCHED_BM=64" ;;
     newp) echo "HAYATE_PROFILE=1" ;;
+    oldmv) echo "HAYATE_CUDA_DISABLE=matvec_fast" ;;
+    fast) echo "HAYATE_CUDA_MATVEC_FAST=1" ;;
+    fastp) echo "HAYATE_CUDA_MATVEC_FAST=1 HAYATE_PROFILE=1" ;;
     *) echo "HAYATE_CUDA_DISABLE=" ;;
   esac
 }
 # Profiled runs (events around every operation cost time) serve fewer levels.
-levels_of() { case $1 in base | newp) echo "1,8,64" ;; *) echo "$LEVELS" ;; esac; }
+levels_of() { case $1 in base | newp | fastp) echo "1,8,64" ;; *) echo "$LEVELS" ;; esac; }
 mkdir -p "$MODELS"
 
 { nvidia-smi; nvcc --version; df -h /tmp .; nproc; free -g; } >"$LOGDIR/machine.log" 2>&1
 if has bench || has serve; then make_models "$BIN" "$MODELS" f16 "$LOGDIR/synth.log"; fi
 
 has tests && step tests 150 "rc=0; for t in backend_cuda_dequant_test backend_cuda_kernels_test \
-  backend_cuda_sampling_test backend_cuda_forward_test; do $BIN/\$t || rc=1; done; exit \$rc"
+  backend_cuda_sampling_test backend_cuda_forward_test; do $BIN/\$t || rc=1; done; \
+  HAYATE_CUDA_MATVEC_FAST=1 $BIN/backend_cuda_forward_test || rc=1; exit \$rc"
 has greedy && step greedy 60 "$(greedy_cmd "$BIN" "$MODELS")"
+has greedy && step greedy_fast 60 "export HAYATE_CUDA_MATVEC_FAST=1; $(greedy_cmd "$BIN" "$MODELS")"
 step roofline 40 "$BIN/cuda_roofline"
+# Per-kernel mat-vec GB/s: rows per warp chosen (auto, with the older kernels), then forced to 1,
+# 2 and 4; then the batched kernel with and without its L2 prefetch.
+has matvec && step matvec 90 "$BIN/cuda_matvec_bench && HAYATE_CUDA_MATVEC_ROWS=1 $BIN/cuda_matvec_bench fast && \
+  HAYATE_CUDA_MATVEC_ROWS=2 $BIN/cuda_matvec_bench fast && HAYATE_CUDA_MATVEC_ROWS=4 $BIN/cuda_matvec_bench fast; \
+  $BIN/cuda_matvec_bench batched"
+# Issue 17 on the GPU: compress_cli_test runs the hayate it was built beside (a path of the build
+# machine, linked here) with every command on CUDA; then the compression benchmark on CUDA.
+has compress && step compress 120 "b=\$(strings $BIN/compress_cli_test | grep -m1 '/build/bin/hayate\$'); \
+  [ -e \$b ] || { mkdir -p \$(dirname \$b) && ln -s $BIN/hayate \$b; }; nvidia-smi --query-gpu=name --format=csv,noheader; \
+  HAYATE_COMPRESS_DEVICE=cuda $BIN/compress_cli_test; \
+  PYTHONUNBUFFERED=1 python3 bench/compress_bench.py --bin $BIN/hayate --device cuda --skip-1mb"
 
 serve_one() {  # MODEL ENV SERVER_LOG LEVELS: serves MODEL, runs the concurrency levels, stops it
   local port=$(( 18000 + RANDOM % 2000 ))
@@ -95,12 +114,14 @@ if has bench || has serve; then
     [ $m = f16 ] && { bench=$BENCH_F16; serve=$SERVE_F16; } || { bench=$BENCH_Q4; serve=$SERVE_Q4; }
     if has bench; then
       for v in $bench; do
+        [ "$v" = skip ] && continue
         step bench_${m}_$v 80 "env $(env_of $v | sed 's/HAYATE_PROFILE=1//') $BIN/hayate bench model -m $f --device cuda \
           -p 512 -n 128 -r 2 -o json"
       done
     fi
     if has serve; then
       for v in $serve; do
+        [ "$v" = skip ] && continue
         step serve_${m}_$v 170 "serve_one $f '$(env_of $v)' $LOGDIR/server_${m}_$v.log $(levels_of $v)"
       done
     fi
@@ -109,13 +130,16 @@ fi
 
 if has sanitize; then
   san="compute-sanitizer --error-exitcode 3"
-  step memcheck_new 75 "$san --tool memcheck $BIN/backend_cuda_kernels_test \
-      --gtest_filter='*q4_K_3*:*q4_K_64*:*q6_K_9*:*q8_0_77*:*q3_K_9*:*Batched*' && \
+  step memcheck_new 75 "export HAYATE_CUDA_MATVEC_FAST=1; $san --tool memcheck $BIN/backend_cuda_kernels_test \
+      --gtest_filter='*q4_K_3*:*q4_K_64*:*q6_K_9*:*q8_0_77*:*q3_K_9*:*Batched*:*RowsPerWarp*:*q4_K_?:*q6_K_?:*q8_0_?:*Attention*' && \
     $san --tool memcheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
     $san --tool memcheck $BIN/hayate run --device cuda -p Hello -n 8 --temp 0"
-  step racecheck_new 50 "$san --tool racecheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
-    $san --tool racecheck $BIN/backend_cuda_kernels_test --gtest_filter='*q8_0_9*'"
+  step racecheck_new 90 "export HAYATE_CUDA_MATVEC_FAST=1; $san --tool racecheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
+    $san --tool racecheck $BIN/backend_cuda_kernels_test --gtest_filter='*q8_0_9*:*q4_K_64:*RowsPerWarp*:*Attention*:*RmsNorm*'"
 fi
+[ -f "$LOGDIR/matvec.log" ] && grep -E '^kernel|\| (1|8|64) \|' "$LOGDIR/matvec.log"
+[ -f "$LOGDIR/greedy_fast.log" ] && grep '^greedy' "$LOGDIR/greedy_fast.log" | sed 's/^/HAYATE_CUDA_MATVEC_FAST=1 /'
+[ -f "$LOGDIR/compress.log" ] && grep -E 'PASSED|FAILED|^\| hayate' "$LOGDIR/compress.log" | head -8
 python3 bench/gpu_table.py "$LOGDIR"
 echo
 for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <random>
 #include <vector>
 
 #include "backend/cuda/dequant.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/matvec_fast.cuh"
 #include "core/ggml_types.h"
 #include "quant/quant.h"
 
@@ -57,6 +59,94 @@ TEST(CudaDequant, QuantizedFormatsMatchReferenceBitForBit) {
   expect_quant_matches<kQ4_K>(GgmlType::Q4_K);
   expect_quant_matches<kQ5_K>(GgmlType::Q5_K);
   expect_quant_matches<kQ6_K>(GgmlType::Q6_K);
+}
+
+// The coalesced mat-vec's lanes (matvec_fast.cuh): every lane of every block, its runs of codes
+// times their scales less their mins, against the reference's weights at the columns the lane
+// claims; together the lanes of a block cover each of its weights once.
+template <uint32_t T>
+void expect_fast_lanes_match(GgmlType type, int64_t cols) {
+  using F = fast::Fast<T>;
+  const int64_t rows = 3;
+  const auto bytes = quantized(type, rows, cols, 77 + static_cast<uint32_t>(T));
+  const size_t row_bytes = ggml_row_size(type, cols);
+  ASSERT_EQ(row_bytes, static_cast<size_t>(cols / F::kBlockWeights * F::kBlockBytes));
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = bytes.data() + r * row_bytes;
+    std::vector<float> want(static_cast<size_t>(cols));
+    quant::dequantize_row(type, row, want.data(), cols);
+    std::vector<int> seen(static_cast<size_t>(cols), 0);
+    for (int64_t b = 0; b < cols / F::kBlockWeights; ++b)
+      for (int sub = 0; sub < F::kLanes; ++sub) {
+        typename F::Raw raw;
+        F::load(row + b * F::kBlockBytes, sub, raw);
+        float q[F::kRuns][F::kRunLen], scale[F::kRuns], minc[F::kRuns];
+        F::decode(raw, sub, q, scale, minc);
+        for (int u = 0; u < F::kRuns; ++u)
+          for (int i = 0; i < F::kRunLen; ++i) {
+            const int64_t c = b * F::kBlockWeights + F::run_col(sub, u) + i;
+            ASSERT_LT(c, cols);
+            ++seen[static_cast<size_t>(c)];
+            const float w = want[static_cast<size_t>(c)];
+            ASSERT_NEAR(scale[u] * q[u][i] - minc[u], w, 1e-6f * (1.0f + std::abs(w)))
+                << ggml_type_name(type) << " row " << r << " column " << c << " lane " << sub;
+          }
+      }
+    ASSERT_EQ(std::count(seen.begin(), seen.end(), 1), cols) << ggml_type_name(type);
+  }
+}
+
+TEST(CudaDequant, CoalescedMatvecLanesMatchReference) {
+  expect_fast_lanes_match<kQ4_K>(GgmlType::Q4_K, 256 * 3);
+  expect_fast_lanes_match<kQ6_K>(GgmlType::Q6_K, 256 * 3);
+  expect_fast_lanes_match<kQ8_0>(GgmlType::Q8_0, 32 * 5);
+}
+
+// The coalesced mat-vec's whole indexing (matvec_fast.cuh lane_sums: rows a warp, blocks a lane,
+// tokens), run on the CPU: the 32 lanes' sums of each warp against a double-precision product of
+// the reference's weights, for rows that leave the last warp part of a group and a block count
+// that leaves some lanes idle in the last pass.
+template <uint32_t T, int NT, int R>
+void expect_lane_sums_match(GgmlType type, int64_t cols) {
+  const int64_t rows = 7;
+  const auto bytes = quantized(type, rows, cols, 300 + static_cast<uint32_t>(T) + NT);
+  const size_t row_bytes = ggml_row_size(type, cols);
+  std::mt19937 rng(5 + NT);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(NT * cols));
+  for (float& v : x) v = dist(rng);
+  std::vector<float> w(static_cast<size_t>(cols));
+  double err = 0.0, norm = 0.0;
+  for (int64_t row0 = 0; row0 < rows; row0 += R) {
+    float got[R][NT] = {};
+    for (int lane = 0; lane < 32; ++lane) {
+      float acc[R][NT];
+      fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes), x.data(), cols, row0, lane,
+                                acc);
+      for (int r = 0; r < R; ++r)
+        for (int t = 0; t < NT; ++t) got[r][t] += acc[r][t];
+    }
+    for (int r = 0; r < R && row0 + r < rows; ++r) {
+      quant::dequantize_row(type, bytes.data() + (row0 + r) * row_bytes, w.data(), cols);
+      for (int t = 0; t < NT; ++t) {
+        double want = 0.0;
+        for (int64_t c = 0; c < cols; ++c) want += static_cast<double>(w[c]) * x[t * cols + c];
+        err += (got[r][t] - want) * (got[r][t] - want);
+        norm += want * want;
+      }
+    }
+  }
+  EXPECT_LT(std::sqrt(err / norm), 1e-5) << ggml_type_name(type) << " tokens " << NT << " rows a warp " << R;
+}
+
+TEST(CudaDequant, CoalescedMatvecSumsMatchReference) {
+  expect_lane_sums_match<kQ4_K, 1, 1>(GgmlType::Q4_K, 256 * 5);
+  expect_lane_sums_match<kQ4_K, 3, 2>(GgmlType::Q4_K, 256 * 5);
+  expect_lane_sums_match<kQ4_K, 8, 4>(GgmlType::Q4_K, 256 * 5);
+  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 5);
+  expect_lane_sums_match<kQ6_K, 5, 4>(GgmlType::Q6_K, 256 * 5);
+  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 9);
+  expect_lane_sums_match<kQ8_0, 8, 4>(GgmlType::Q8_0, 32 * 9);
 }
 
 TEST(CudaDequant, FloatFormatsMatchReference) {

@@ -47,14 +47,19 @@ TEST_P(CudaMatmul, MatchesReference) {
   const int64_t block = ggml_type_info(type).block_size;
   // 37 rows (not a multiple of 8 rows per block); columns a multiple of the format's block.
   // Float rows of 296 columns take the 16-byte-load kernel, 300 the element-wise one.
-  for (const int64_t cols :
-       block == 1 ? std::vector<int64_t>{300, 296} : std::vector<int64_t>{block == 32 ? 32 * 13 : 256 * 3})
+  // Quantized rows also at a length that takes every lane of a warp more than one pass (the
+  // coalesced mat-vec covers 2 super-blocks or 4 Q8_0 blocks a pass) and odd block counts (rows
+  // of Q6_K and Q8_0 then start 2-byte aligned only).
+  for (const int64_t cols : block == 1    ? std::vector<int64_t>{300, 296}
+                            : block == 32 ? std::vector<int64_t>{32 * 13, 32 * 45}
+                                          : std::vector<int64_t>{256 * 3, 256 * 9})
     check_matmul(type, type_name, n_tokens, cols);
 }
 
 // Quantized weights with more than 8 tokens go through the batched kernel (up to 64 tokens by
 // default) or cuBLAS on dequantized f16 tiles: each is checked at every such token count.
-void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path);
+void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path,
+                       int64_t rows = 37);
 
 void check_matmul(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols) {
   if (n_tokens <= 8) return check_matmul_path(type, type_name, n_tokens, cols, "mat-vec");
@@ -66,8 +71,8 @@ void check_matmul(GgmlType type, const std::string& type_name, int n_tokens, int
   check_matmul_path(type, type_name, n_tokens, cols, "cuBLAS");
 }
 
-void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path) {
-  const int64_t rows = 37;
+void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path,
+                       int64_t rows) {
   const HostWeight w = make_weight(type, rows, cols, 11, "w");
   const HostWeight bias = make_weight(GgmlType::F32, 1, rows, 12, "bias");
   const auto x = test::random_floats(static_cast<size_t>(n_tokens * cols), 13);
@@ -94,33 +99,65 @@ void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens
 INSTANTIATE_TEST_SUITE_P(
     AllFormats, CudaMatmul,
     ::testing::Combine(::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"),
-                       ::testing::Values(1, 3, 8, 9, 64, 77)),
+                       ::testing::Values(1, 2, 3, 4, 5, 6, 7, 8, 9, 64, 77)),
     [](const auto& info) { return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)); });
 
-// The batched kernel's other shapes: several 64-row tiles, columns split or not, more than one
-// block of 64 tokens.
+// The coalesced mat-vec (Q4_K, Q6_K, Q8_0; on with HAYATE_CUDA_MATVEC_FAST=1) at 1..8 tokens with
+// 1, 2 and 4 rows a warp, each forced at 39 rows (the last warp holds part of a group) and at two
+// row lengths (one pass of a warp's lanes and several), then its default on 4099 rows. The older
+// kernels (its default off, or HAYATE_CUDA_DISABLE) are checked for the same formats.
+TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
+    const GgmlType type = *ggml_type_from_name(type_name);
+    const bool small_blocks = ggml_type_info(type).block_size == 32;
+    {
+      test::ScopedEnv fast("HAYATE_CUDA_MATVEC_FAST", "1");
+      for (const int64_t cols :
+           small_blocks ? std::vector<int64_t>{32 * 13, 32 * 45} : std::vector<int64_t>{768, 2304}) {
+        for (const char* rows_per_warp : {"1", "2", "4"}) {
+          test::ScopedEnv forced("HAYATE_CUDA_MATVEC_ROWS", rows_per_warp);
+          const std::string path = std::string("coalesced mat-vec, rows a warp ") + rows_per_warp;
+          for (int n = 1; n <= 8; ++n) check_matmul_path(type, type_name, n, cols, path.c_str(), 39);
+        }
+        for (const int n : {1, 2, 5}) check_matmul_path(type, type_name, n, cols, "coalesced mat-vec, 4099 rows", 4099);
+      }
+    }
+    const int64_t cols = small_blocks ? 32 * 13 : 256 * 3;
+    for (const char* off : {"matvec_fast", "matvec_fast,matvec_q4k"}) {
+      test::ScopedEnv fast("HAYATE_CUDA_MATVEC_FAST", "1");
+      test::ScopedEnv older("HAYATE_CUDA_DISABLE", off);
+      for (const int n : {1, 3, 8}) check_matmul_path(type, type_name, n, cols, off);
+    }
+  }
+}
+
+// With and without the L2 prefetch (a hint, so the same sums).
 TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {
   HAYATE_SKIP_WITHOUT_CUDA();
   test::ScopedEnv all_batched("HAYATE_CUDA_BATCHED_MAX_TOKENS", "100000");
-  for (const GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
-    for (const int64_t cols : {int64_t{256}, int64_t{4096}}) {
-      const int64_t rows = 300;
-      const HostWeight w = make_weight(type, rows, cols, 91, "w");
-      auto be = make_cuda_backend(DeviceOptions{});
-      be->prepare_weight(w.w);
-      for (const int n : {9, 40, 130}) {
-        const auto x = test::random_floats(static_cast<size_t>(n * cols), 92 + n);
-        be->reset_scratch();
-        Tensor xt = test::upload(*be, x, n, cols);
-        Tensor out = test::poisoned(*be, n, rows + 3);  // rows apart by more than the weight's rows
-        be->matmul(w.w, xt, out, nullptr);
-        const auto got = test::download(*be, out);
-        std::vector<float> dense;
-        for (int t = 0; t < n; ++t)
-          dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
-        ASSERT_TRUE(test::all_finite(dense)) << "an output was not written";
-        EXPECT_LT(test::relative_l2(dense, host_matmul(w.w, x, n, nullptr)), 3e-3)
-            << ggml_type_name(type) << " cols " << cols << " tokens " << n;
+  for (const char* prefetch : {"0", "1"}) {
+    test::ScopedEnv prefetch_env("HAYATE_CUDA_BATCHED_PREFETCH", prefetch);
+    for (const GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
+      for (const int64_t cols : {int64_t{256}, int64_t{4096}}) {
+        const int64_t rows = 300;
+        const HostWeight w = make_weight(type, rows, cols, 91, "w");
+        auto be = make_cuda_backend(DeviceOptions{});
+        be->prepare_weight(w.w);
+        for (const int n : {9, 40, 130}) {
+          const auto x = test::random_floats(static_cast<size_t>(n * cols), 92 + n);
+          be->reset_scratch();
+          Tensor xt = test::upload(*be, x, n, cols);
+          Tensor out = test::poisoned(*be, n, rows + 3);  // rows apart by more than the weight's rows
+          be->matmul(w.w, xt, out, nullptr);
+          const auto got = test::download(*be, out);
+          std::vector<float> dense;
+          for (int t = 0; t < n; ++t)
+            dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
+          ASSERT_TRUE(test::all_finite(dense)) << "an output was not written";
+          EXPECT_LT(test::relative_l2(dense, host_matmul(w.w, x, n, nullptr)), 3e-3)
+              << ggml_type_name(type) << " cols " << cols << " tokens " << n << " prefetch " << prefetch;
+        }
       }
     }
   }

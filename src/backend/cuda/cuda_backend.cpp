@@ -78,11 +78,20 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   times_.on = profile::enabled();
   top_logits_on_ = !disabled("top_logits");
   matvec_q4k_on_ = !disabled("matvec_q4k");
+  // The coalesced Q4_K/Q6_K/Q8_0 mat-vec (matvec_fast.cu) is off unless HAYATE_CUDA_MATVEC_FAST=1:
+  // its corrected version has not yet run on a GPU (docs/cuda.md, issue 12 stage 2). Turn the
+  // default on once backend_cuda_kernels_test and the greedy check pass with it on a GPU.
+  constexpr bool kMatvecFastDefault = false;
+  matvec_fast_on_ = kMatvecFastDefault;
+  if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_FAST"); v && *v) matvec_fast_on_ = std::strcmp(v, "1") == 0;
+  if (disabled("matvec_fast")) matvec_fast_on_ = false;
   if (disabled("batched"))
     batched_max_tokens_ = 0;
   else if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_MAX_TOKENS"); v && *v)
     batched_max_tokens_ = std::max(0L, std::strtol(v, nullptr, 10));
   if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_BM"); v && std::strcmp(v, "64") == 0) batched_block_rows_ = 64;
+  if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_PREFETCH"); v && *v)
+    batched_prefetch_ = std::strcmp(v, "1") == 0;
   // A constructor that throws runs no destructor: release what was made so far.
   try {
     init(opt);

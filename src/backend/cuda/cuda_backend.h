@@ -10,10 +10,13 @@
 //
 // HAYATE_PROFILE=1 times every operation with a pair of CUDA events (eager steps only) and adds
 // the device time to core/profile.h's table as "gpu ...". HAYATE_CUDA_DISABLE, a comma-separated
-// list of top_logits, batched and matvec_q4k, turns the device sampling, the batched kernel or the
-// Q4_K mat-vec kernel off, to compare with before;
+// list of top_logits, batched, matvec_q4k and matvec_fast, turns the device sampling, the batched
+// kernel, the Q4_K mat-vec kernel or the coalesced Q4_K/Q6_K/Q8_0 mat-vec off, to compare with before;
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
-// go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128).
+// go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128);
+// HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead;
+// HAYATE_CUDA_MATVEC_FAST=1|0 the coalesced Q4_K/Q6_K/Q8_0 mat-vec (off by default until verified
+// on a GPU) and HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp.
 #pragma once
 
 #include <cublas_v2.h>
@@ -134,9 +137,10 @@ class CudaBackend : public Backend {
   Uploads uploads_;
   OpTimes times_;
   bool graphs_ = false, capturing_ = false;
-  bool top_logits_on_ = true, matvec_q4k_on_ = true;
+  bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true;
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
   int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128
+  bool batched_prefetch_ = false;    // HAYATE_CUDA_BATCHED_PREFETCH
   std::string device_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;

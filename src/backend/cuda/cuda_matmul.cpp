@@ -43,13 +43,17 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
     fail(ErrorKind::Internal, "matmul: activations not 16-byte aligned");
   if (x.rows <= kMatvecMaxTokens) {
     Timed t(*this, matmul_name(w, 0));
-    check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
+    if (matvec_fast_on_ && matvec_fast_fits(dw, x.data, x.cols, x.rows))
+      check(matvec_fast(dw, x.data, x.cols, x.rows, out.data, out.cols, b, stream_), "matvec_fast kernel");
+    else
+      check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
     return;
   }
   if (quantized && x.rows <= batched_max_tokens_) {
     const size_t mark = scratch_.mark();
     void* xh = scratch_.take(static_cast<size_t>(x.rows * x.cols) * 2);
-    const BatchedPlan plan = plan_batched(w.rows, w.cols, x.rows, batched_block_rows_);
+    BatchedPlan plan = plan_batched(w.rows, w.cols, x.rows, batched_block_rows_);
+    plan.prefetch = batched_prefetch_;
     float* partial = plan.partial_floats ? floats(plan.partial_floats) : nullptr;
     Timed t(*this, matmul_name(w, 1));
     check(f32_to_half(x.data, xh, x.rows * x.cols, false, stream_), "f32_to_half kernel");

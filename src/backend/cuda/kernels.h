@@ -24,6 +24,12 @@ bool type_supported(uint32_t type);
 // q4k_kernel: Q4_K rows through their own kernel (matvec.cu), else the generic one.
 cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
                    const float* bias, bool q4k_kernel, cudaStream_t s);
+// The same product for Q4_K, Q6_K and Q8_0 weights and 1..kMatvecFastMaxTokens tokens with
+// coalesced loads (matvec_fast.cu), where matvec_fast_fits (format, alignment).
+constexpr int64_t kMatvecFastMaxTokens = 8;
+bool matvec_fast_fits(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens);
+cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                        const float* bias, cudaStream_t s);
 // Rows [row0, row0 + n_rows) of w as IEEE halves (bf16 bits when as_bf16), row-major, into dst.
 cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16,
                                 cudaStream_t s);
@@ -35,6 +41,9 @@ struct BatchedPlan {
   int splits = 1;
   int64_t steps_per_split = 0;
   size_t partial_floats = 0;
+  // Each block asks L2 for its rows' bytes kPrefetchSteps column steps ahead (a bulk prefetch),
+  // so the step's loads find them there rather than in device memory.
+  bool prefetch = false;
 };
 BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens, int block_rows);
 cudaError_t matmul_batched(const DevWeight& w, const void* x_half, int64_t n_tokens, float* out, int64_t ldo,

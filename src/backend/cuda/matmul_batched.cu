@@ -59,6 +59,16 @@ __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
   return *reinterpret_cast<const uint32_t*>(&h);
 }
 
+constexpr int kPrefetchSteps = 2;
+
+// Asks L2 for [lo, hi) rounded inward to 16 bytes (a hint: nothing waits for it).
+__device__ __forceinline__ void prefetch_l2(const uint8_t* lo, const uint8_t* hi) {
+  const uintptr_t a = (reinterpret_cast<uintptr_t>(lo) + 15) & ~uintptr_t{15};
+  const uintptr_t b = reinterpret_cast<uintptr_t>(hi) & ~uintptr_t{15};
+  if (b > a)
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(a), "r"(static_cast<uint32_t>(b - a)) : "memory");
+}
+
 struct BatchedArgs {
   const uint8_t* w;
   int64_t rows, cols, row_bytes;
@@ -69,6 +79,7 @@ struct BatchedArgs {
   float* partial;  // splits x n_tokens x rows, when splits > 1
   const float* bias;
   int64_t steps_per_split;  // kBK-column steps per split
+  bool prefetch;
 };
 
 template <uint32_t T, int kWarps>
@@ -93,8 +104,16 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) matmul_batched(Batch
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[j][e] = 0.0f;
 
+  using Tr = QuantTraits<T>;
+  constexpr int64_t kBlockWeights = 32 * Tr::kChunks, kBlockBytes = sizeof(typename Tr::Block);
   for (int64_t step = step0; step < step1; ++step) {
     const int64_t k0 = step * kBK;
+    // One thread per row: the blocks of the step kPrefetchSteps ahead (within this split).
+    if (a.prefetch && tid < kBM && step + kPrefetchSteps < step1 && row0 + tid < a.rows) {
+      const int64_t c0 = (step + kPrefetchSteps) * kBK, c1 = c0 + kBK < a.cols ? c0 + kBK : a.cols;
+      const uint8_t* row = a.w + (row0 + tid) * a.row_bytes;
+      prefetch_l2(row + c0 / kBlockWeights * kBlockBytes, row + (c1 + kBlockWeights - 1) / kBlockWeights * kBlockBytes);
+    }
     // Weights: kBM rows x 4 chunks, two chunks per thread (a row's four chunks on neighbouring
     // threads, so their loads fall together).
 #pragma unroll
@@ -230,7 +249,8 @@ cudaError_t matmul_batched(const DevWeight& w, const void* x_half, int64_t n_tok
                 ldo,
                 partial,
                 bias,
-                plan.steps_per_split};
+                plan.steps_per_split,
+                plan.prefetch};
   cudaError_t e = cudaErrorInvalidValue;
   switch (w.type) {
 #define HAYATE_CASE(T)                 \

@@ -35,38 +35,57 @@ __device__ __forceinline__ void write_out(float sum, int64_t row, int64_t t, flo
 // in different banks. A block keeps them for many rows (a grid-stride loop over rows).
 constexpr int kChunkPitch = 36;
 
+// Up to kMaxGroup tokens share a block (blockIdx.y picks the group): each chunk of weights is
+// dequantized once and dotted with every token of the group, so 2..8 tokens read the weights once
+// (per group) rather than once per token. Each token's sum runs in the same order as alone.
+constexpr int kMaxGroup = 8;
+
 template <uint32_t T, bool kShared>
 __global__ void __launch_bounds__(kWarps * 32)
     matvec_quant(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-                 float* out, int64_t ldo, const float* bias) {
+                 float* out, int64_t ldo, const float* bias, int64_t n_tokens, int group) {
   extern __shared__ float4 shared_x[];
   const int lane = threadIdx.x % 32;
-  const int64_t t = blockIdx.y;
+  const int64_t t0 = static_cast<int64_t>(blockIdx.y) * group;
+  const int nt = static_cast<int>(n_tokens - t0 < group ? n_tokens - t0 : group);
   const int64_t n_chunks = cols / 32;
-  const float* xt = x + t * ldx;
+  const int64_t token_floats = kShared ? n_chunks * kChunkPitch : ldx;  // one token's staged activations
   if constexpr (kShared) {
-    const float4* src = reinterpret_cast<const float4*>(xt);
-    for (int64_t i = threadIdx.x; i < cols / 4; i += blockDim.x) shared_x[(i / 8) * (kChunkPitch / 4) + i % 8] = src[i];
+    for (int tt = 0; tt < nt; ++tt) {
+      const float4* src = reinterpret_cast<const float4*>(x + (t0 + tt) * ldx);
+      float4* dst = shared_x + tt * (token_floats / 4);
+      for (int64_t i = threadIdx.x; i < cols / 4; i += blockDim.x) dst[(i / 8) * (kChunkPitch / 4) + i % 8] = src[i];
+    }
     __syncthreads();
   }
-  const float* xv = kShared ? reinterpret_cast<const float*>(shared_x) : xt;
+  const float* xv = kShared ? reinterpret_cast<const float*>(shared_x) : x + t0 * ldx;
   constexpr int kPitch = kShared ? kChunkPitch : 32;
   for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32; row < rows;
        row += static_cast<int64_t>(gridDim.x) * kWarps) {  // whole warps move together
     const uint8_t* wrow = w + row * row_bytes;
-    float sum = 0.0f;
+    float sum[kMaxGroup];
+#pragma unroll
+    for (int tt = 0; tt < kMaxGroup; ++tt) sum[tt] = 0.0f;
     for (int64_t k = lane; k < n_chunks; k += 32) {
       float v[32];
       dequant_row_chunk<T>(wrow, k, v);
-      const float4* x4 = reinterpret_cast<const float4*>(xv + k * kPitch);
 #pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const float4 a = x4[i];
-        sum += v[4 * i] * a.x + v[4 * i + 1] * a.y + v[4 * i + 2] * a.z + v[4 * i + 3] * a.w;
+      for (int tt = 0; tt < kMaxGroup; ++tt) {
+        if (tt >= nt) break;
+        const float4* x4 = reinterpret_cast<const float4*>(xv + tt * token_floats + k * kPitch);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const float4 a = x4[i];
+          sum[tt] += v[4 * i] * a.x + v[4 * i + 1] * a.y + v[4 * i + 2] * a.z + v[4 * i + 3] * a.w;
+        }
       }
     }
-    sum = warp_sum(sum);
-    if (lane == 0) write_out(sum, row, t, out, ldo, bias);
+#pragma unroll
+    for (int tt = 0; tt < kMaxGroup; ++tt) {
+      if (tt >= nt) break;
+      const float total = warp_sum(sum[tt]);
+      if (lane == 0) write_out(total, row, t0 + tt, out, ldo, bias);
+    }
   }
 }
 
@@ -80,28 +99,39 @@ __device__ __forceinline__ float nibble(uint32_t word, int shift) {
 
 __global__ void __launch_bounds__(kWarps * 32)
     matvec_q4k(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx, float* out,
-               int64_t ldo, const float* bias) {
+               int64_t ldo, const float* bias, int64_t n_tokens, int group) {
   extern __shared__ float4 shared_x[];
   const int lane = threadIdx.x % 32;
-  const int64_t t = blockIdx.y;
+  const int64_t t0 = static_cast<int64_t>(blockIdx.y) * group;
+  const int nt = static_cast<int>(n_tokens - t0 < group ? n_tokens - t0 : group);
   const int64_t n_chunks = cols / 32;
-  const float4* src = reinterpret_cast<const float4*>(x + t * ldx);
-  for (int64_t i = threadIdx.x; i < cols / 4; i += blockDim.x) shared_x[(i / 8) * (kChunkPitch / 4) + i % 8] = src[i];
+  // Per token: its activations (36 floats a chunk), then each chunk's sum.
+  const int64_t token_floats = n_chunks * (kChunkPitch + 1);
+  for (int tt = 0; tt < nt; ++tt) {
+    const float4* src = reinterpret_cast<const float4*>(x + (t0 + tt) * ldx);
+    float4* dst = reinterpret_cast<float4*>(reinterpret_cast<float*>(shared_x) + tt * token_floats);
+    for (int64_t i = threadIdx.x; i < cols / 4; i += blockDim.x) dst[(i / 8) * (kChunkPitch / 4) + i % 8] = src[i];
+  }
   __syncthreads();
-  const float* xv = reinterpret_cast<const float*>(shared_x);
-  float* xsum = reinterpret_cast<float*>(shared_x) + n_chunks * kChunkPitch;
-  for (int64_t k = threadIdx.x; k < n_chunks; k += blockDim.x) {
-    float s = 0.0f;
+  const float* xs = reinterpret_cast<const float*>(shared_x);
+  for (int tt = 0; tt < nt; ++tt) {
+    const float* xv = xs + tt * token_floats;
+    float* xsum = reinterpret_cast<float*>(shared_x) + tt * token_floats + n_chunks * kChunkPitch;
+    for (int64_t k = threadIdx.x; k < n_chunks; k += blockDim.x) {
+      float s = 0.0f;
 #pragma unroll
-    for (int l = 0; l < 32; ++l) s += xv[k * kChunkPitch + l];
-    xsum[k] = s;
+      for (int l = 0; l < 32; ++l) s += xv[k * kChunkPitch + l];
+      xsum[k] = s;
+    }
   }
   __syncthreads();
   const int64_t n_tasks = cols / 64;  // 32-byte runs of nibbles: 4 per super-block
   for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32; row < rows;
        row += static_cast<int64_t>(gridDim.x) * kWarps) {
     const auto* blocks = reinterpret_cast<const quant::BlockQ4_K*>(w + row * row_bytes);
-    float sum = 0.0f;
+    float sum[kMaxGroup];
+#pragma unroll
+    for (int tt = 0; tt < kMaxGroup; ++tt) sum[tt] = 0.0f;
     for (int64_t task = lane; task < n_tasks; task += 32) {
       const quant::BlockQ4_K& b = blocks[task / 4];
       const int j = static_cast<int>(task % 4);
@@ -109,26 +139,36 @@ __global__ void __launch_bounds__(kWarps * 32)
       const uint4 q1 = reinterpret_cast<const uint4*>(b.qs + 32 * j)[1];
       const uint32_t words[8] = {q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w};
       const int64_t c0 = (task / 4) * 8 + 2 * j;  // the low nibbles' chunk; the high ones' is c0 + 1
-      const float4* x0 = reinterpret_cast<const float4*>(xv + c0 * kChunkPitch);
-      const float4* x1 = reinterpret_cast<const float4*>(xv + (c0 + 1) * kChunkPitch);
-      float s0 = 0.0f, s1 = 0.0f;
-#pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const float4 a = x0[i], h = x1[i];
-        s0 += nibble(words[i], 0) * a.x + nibble(words[i], 8) * a.y + nibble(words[i], 16) * a.z +
-              nibble(words[i], 24) * a.w;
-        s1 += nibble(words[i], 4) * h.x + nibble(words[i], 12) * h.y + nibble(words[i], 20) * h.z +
-              nibble(words[i], 28) * h.w;
-      }
       int sc0, m0, sc1, m1;
       k4_scale_min_dev(b.scales, 2 * j, &sc0, &m0);
       k4_scale_min_dev(b.scales, 2 * j + 1, &sc1, &m1);
       const float d = half_bits(b.d), dmin = half_bits(b.dmin);
-      sum += d * static_cast<float>(sc0) * s0 - dmin * static_cast<float>(m0) * xsum[c0] +
-             d * static_cast<float>(sc1) * s1 - dmin * static_cast<float>(m1) * xsum[c0 + 1];
+#pragma unroll
+      for (int tt = 0; tt < kMaxGroup; ++tt) {
+        if (tt >= nt) break;
+        const float* xv = xs + tt * token_floats;
+        const float* xsum = xv + n_chunks * kChunkPitch;
+        const float4* x0 = reinterpret_cast<const float4*>(xv + c0 * kChunkPitch);
+        const float4* x1 = reinterpret_cast<const float4*>(xv + (c0 + 1) * kChunkPitch);
+        float s0 = 0.0f, s1 = 0.0f;
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+          const float4 a = x0[i], h = x1[i];
+          s0 += nibble(words[i], 0) * a.x + nibble(words[i], 8) * a.y + nibble(words[i], 16) * a.z +
+                nibble(words[i], 24) * a.w;
+          s1 += nibble(words[i], 4) * h.x + nibble(words[i], 12) * h.y + nibble(words[i], 20) * h.z +
+                nibble(words[i], 28) * h.w;
+        }
+        sum[tt] += d * static_cast<float>(sc0) * s0 - dmin * static_cast<float>(m0) * xsum[c0] +
+                   d * static_cast<float>(sc1) * s1 - dmin * static_cast<float>(m1) * xsum[c0 + 1];
+      }
     }
-    sum = warp_sum(sum);
-    if (lane == 0) write_out(sum, row, t, out, ldo, bias);
+#pragma unroll
+    for (int tt = 0; tt < kMaxGroup; ++tt) {
+      if (tt >= nt) break;
+      const float total = warp_sum(sum[tt]);
+      if (lane == 0) write_out(total, row, t0 + tt, out, ldo, bias);
+    }
   }
 }
 
@@ -157,17 +197,24 @@ cudaError_t launch_matvec_quant(const DevWeight& w, const float* x, int64_t ldx,
   const auto* data = static_cast<const uint8_t*>(w.data);
   const unsigned row_blocks = blocks_for(w.rows, kWarps);
   const DeviceLimits& dl = device_limits();
-  const size_t smem = static_cast<size_t>(w.cols / 32) * kChunkPitch * sizeof(float);
-  if (dl.sms == 0 || smem + static_cast<size_t>(w.cols / 32) * 4 > static_cast<size_t>(dl.smem_optin)) {
-    matvec_quant<T, false><<<dim3(row_blocks, static_cast<unsigned>(n_tokens)), kWarps * 32, 0, s>>>(
-        data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
-    return cudaGetLastError();
-  }
+  const int64_t n_chunks = w.cols / 32;
   // Q4_K has its own kernel (unless HAYATE_CUDA_DISABLE names matvec_q4k), which also keeps each
   // chunk's activation sum in shared memory.
-  const bool q4k = T == kQ4_K && q4k_kernel && smem + static_cast<size_t>(w.cols / 32) * 4 <= size_t(dl.smem_optin);
+  const bool q4k = T == kQ4_K && q4k_kernel;
+  const size_t per_token = static_cast<size_t>(n_chunks) * (kChunkPitch + (q4k ? 1 : 0)) * sizeof(float);
+  // As many tokens per block as fit in shared memory (at most kMaxGroup).
+  const int64_t fit = dl.sms == 0 ? 0 : static_cast<int64_t>(static_cast<size_t>(dl.smem_optin) / per_token);
+  if (fit == 0) {  // rows too long to stage: activations straight from global memory
+    const int group = static_cast<int>(std::min<int64_t>(n_tokens, kMaxGroup));
+    const dim3 grid(row_blocks, static_cast<unsigned>((n_tokens + group - 1) / group));
+    matvec_quant<T, false>
+        <<<grid, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, n_tokens, group);
+    return cudaGetLastError();
+  }
+  const int group = static_cast<int>(std::min<int64_t>({n_tokens, int64_t{kMaxGroup}, fit}));
+  const int64_t n_groups = (n_tokens + group - 1) / group;
+  const size_t bytes = per_token * static_cast<size_t>(group);
   const auto kernel = q4k ? matvec_q4k : matvec_quant<T, true>;
-  const size_t bytes = q4k ? smem + static_cast<size_t>(w.cols / 32) * 4 : smem;
   static const cudaError_t allowed =
       cudaFuncSetAttribute(matvec_quant<T, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, dl.smem_optin);
   if (allowed != cudaSuccess) return allowed;
@@ -176,8 +223,8 @@ cudaError_t launch_matvec_quant(const DevWeight& w, const float* x, int64_t ldx,
         cudaFuncSetAttribute(matvec_q4k, cudaFuncAttributeMaxDynamicSharedMemorySize, dl.smem_optin);
     if (allowed_q4k != cudaSuccess) return allowed_q4k;
   }
-  // One wave of resident blocks (per token), each reusing its staged activations for its rows.
-  // The occupancy query is an API call per launch (hundreds a decode step): remembered per
+  // One wave of resident blocks (per token group), each reusing its staged activations for its
+  // rows. The occupancy query is an API call per launch (hundreds a decode step): remembered per
   // kernel and shared-memory size.
   thread_local std::vector<std::pair<std::pair<const void*, size_t>, int>> known;
   int per_sm = -1;
@@ -189,9 +236,9 @@ cudaError_t launch_matvec_quant(const DevWeight& w, const float* x, int64_t ldx,
     if (e != cudaSuccess) return e;
     known.emplace_back(key, per_sm);
   }
-  const int64_t wave = std::max<int64_t>(1, int64_t{per_sm} * dl.sms / n_tokens);
-  const dim3 grid(static_cast<unsigned>(std::min<int64_t>(row_blocks, wave)), static_cast<unsigned>(n_tokens));
-  kernel<<<grid, kWarps * 32, bytes, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
+  const int64_t wave = std::max<int64_t>(1, int64_t{per_sm} * dl.sms / n_groups);
+  const dim3 grid(static_cast<unsigned>(std::min<int64_t>(row_blocks, wave)), static_cast<unsigned>(n_groups));
+  kernel<<<grid, kWarps * 32, bytes, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, n_tokens, group);
   return cudaGetLastError();
 }
 
@@ -223,25 +270,36 @@ __device__ __forceinline__ float hi_half(uint32_t u, bool bf16) {
 template <uint32_t T>
 __global__ void __launch_bounds__(kWarps * 32)
     matvec_half_vec(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-                    float* out, int64_t ldo, const float* bias) {
+                    float* out, int64_t ldo, const float* bias, int64_t n_tokens) {
   constexpr bool kBf16 = T == kBF16;
   const int lane = threadIdx.x % 32;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
-  const int64_t t = blockIdx.y;
   if (row >= rows) return;
   const uint4* wrow = reinterpret_cast<const uint4*>(w + row * row_bytes);
-  const float4* xt = reinterpret_cast<const float4*>(x + t * ldx);
-  float sum = 0.0f;
+  // Every token of the step (at most kMaxGroup) per weight load: the row is read once.
+  const int nt = static_cast<int>(n_tokens < kMaxGroup ? n_tokens : kMaxGroup);
+  float sum[kMaxGroup];
+#pragma unroll
+  for (int tt = 0; tt < kMaxGroup; ++tt) sum[tt] = 0.0f;
 #pragma unroll 2
   for (int64_t g = lane; g < cols / 8; g += 32) {
     const uint4 q = wrow[g];
-    const float4 a = xt[2 * g], b = xt[2 * g + 1];
-    sum += lo_half(q.x, kBf16) * a.x + hi_half(q.x, kBf16) * a.y + lo_half(q.y, kBf16) * a.z +
-           hi_half(q.y, kBf16) * a.w + lo_half(q.z, kBf16) * b.x + hi_half(q.z, kBf16) * b.y +
-           lo_half(q.w, kBf16) * b.z + hi_half(q.w, kBf16) * b.w;
+#pragma unroll
+    for (int tt = 0; tt < kMaxGroup; ++tt) {
+      if (tt >= nt) break;
+      const float4* xt = reinterpret_cast<const float4*>(x + tt * ldx);
+      const float4 a = xt[2 * g], b = xt[2 * g + 1];
+      sum[tt] += lo_half(q.x, kBf16) * a.x + hi_half(q.x, kBf16) * a.y + lo_half(q.y, kBf16) * a.z +
+                 hi_half(q.y, kBf16) * a.w + lo_half(q.z, kBf16) * b.x + hi_half(q.z, kBf16) * b.y +
+                 lo_half(q.w, kBf16) * b.z + hi_half(q.w, kBf16) * b.w;
+    }
   }
-  sum = warp_sum(sum);
-  if (lane == 0) write_out(sum, row, t, out, ldo, bias);
+#pragma unroll
+  for (int tt = 0; tt < kMaxGroup; ++tt) {
+    if (tt >= nt) break;
+    const float total = warp_sum(sum[tt]);
+    if (lane == 0) write_out(total, row, tt, out, ldo, bias);
+  }
 }
 
 template <uint32_t T>
@@ -302,8 +360,13 @@ cudaError_t launch_matvec(const DevWeight& w, const float* x, int64_t ldx, int64
                        reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0 && w.cols % 8 == 0;
   if constexpr (T == kF16 || T == kBF16) {
     if (aligned) {
-      matvec_half_vec<T><<<grid, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
-      return cudaGetLastError();
+      // All tokens in one pass over the weights, in groups of kMaxGroup.
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxGroup) {
+        matvec_half_vec<T><<<dim3(grid.x), kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x + t0 * ldx, ldx,
+                                                                out + t0 * ldo, ldo, bias, n_tokens - t0);
+        if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+      }
+      return cudaSuccess;
     }
   }
   if constexpr (T == kF32 || T == kF16 || T == kBF16) {

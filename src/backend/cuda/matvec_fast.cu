@@ -1,0 +1,119 @@
+// Decode mat-vec for the formats of a Q4_K_M model (Q4_K, Q6_K) and Q8_0, 1..8 tokens, built to
+// stream the weights at the copy rate (issue 12, stage 2). What the older kernels of matvec.cu
+// did not: every load of a warp is contiguous (a lane takes 4 or 8 consecutive code bytes, its
+// neighbours the next ones, so the warp reads whole runs of a block and the activations it needs
+// in 128-byte lines), activations come straight from global memory (L1/L2: no staging copy and
+// barrier per block), a block's scales are decoded once per lane from one 16-byte header load,
+// each code byte becomes an exact float with one byte permute and one add, R rows share each
+// activation load, and every token of the step (up to 8) reuses the decoded weights. Sums are
+// f32 as in the reference, so the mat-vec's 1e-5 bound holds.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "backend/cuda/kernels.h"
+#include "backend/cuda/matvec_fast.cuh"
+
+namespace hayate::cuda {
+namespace {
+
+using fast::Fast;
+
+constexpr int kWarps = 8;  // warps per thread block
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// One warp per R consecutive rows, NT tokens; a warp's lanes take kPerIter blocks at a time.
+template <uint32_t T, int NT, int R>
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_fast(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                float* out, int64_t ldo, const float* bias) {
+  const int lane = threadIdx.x % 32;
+  const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * R;
+  if (row0 >= rows) return;  // the whole warp
+  float acc[R][NT];
+  fast::lane_sums<T, NT, R>(w, rows, cols, row_bytes, x, ldx, row0, lane, acc);
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      const float total = warp_sum(acc[r][t]);
+      if (lane == 0 && row0 + r < rows) out[t * ldo + row0 + r] = total + (bias ? bias[row0 + r] : 0.0f);
+    }
+}
+
+// Rows per warp: R rows share each activation load (1..2 tokens: two rows of matrices of 4096 rows
+// or more; 3..8 tokens, where the activation loads outweigh the weights', four).
+// HAYATE_CUDA_MATVEC_ROWS=1|2|4 forces it (read per launch: the tests and the benchmark set it).
+int rows_per_warp(int64_t rows, int64_t n_tokens) {
+  if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_ROWS"); v && *v) {
+    const int forced = std::atoi(v);
+    if (forced == 1 || forced == 2 || forced == 4) return forced;
+  }
+  if (rows < 4096) return 1;
+  return n_tokens <= 2 ? 2 : 4;
+}
+
+template <uint32_t T, int NT, int R>
+cudaError_t launch(const DevWeight& w, const float* x, int64_t ldx, float* out, int64_t ldo, const float* bias,
+                   cudaStream_t s) {
+  const int64_t warps = (w.rows + R - 1) / R;
+  const auto blocks = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
+  matvec_fast<T, NT, R><<<blocks, kWarps * 32, 0, s>>>(static_cast<const uint8_t*>(w.data), w.rows, w.cols, w.row_bytes,
+                                                       x, ldx, out, ldo, bias);
+  return cudaGetLastError();
+}
+
+template <uint32_t T, int R>
+cudaError_t launch_rows(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                        const float* bias, cudaStream_t s) {
+  using Launch = cudaError_t (*)(const DevWeight&, const float*, int64_t, float*, int64_t, const float*, cudaStream_t);
+  static constexpr Launch kByTokens[] = {launch<T, 1, R>, launch<T, 2, R>, launch<T, 3, R>, launch<T, 4, R>,
+                                         launch<T, 5, R>, launch<T, 6, R>, launch<T, 7, R>, launch<T, 8, R>};
+  return kByTokens[n_tokens - 1](w, x, ldx, out, ldo, bias, s);
+}
+
+template <uint32_t T>
+cudaError_t launch_type(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                        const float* bias, cudaStream_t s) {
+  switch (rows_per_warp(w.rows, n_tokens)) {
+    case 4:
+      return launch_rows<T, 4>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    case 2:
+      return launch_rows<T, 2>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    default:
+      return launch_rows<T, 1>(w, x, ldx, n_tokens, out, ldo, bias, s);
+  }
+}
+
+}  // namespace
+
+bool matvec_fast_fits(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens) {
+  if (n_tokens < 1 || n_tokens > kMatvecFastMaxTokens) return false;
+  if (w.type != kQ4_K && w.type != kQ6_K && w.type != kQ8_0) return false;
+  // 16-byte activation loads; Q4_K's 16-byte header loads need 16-byte aligned rows (144-byte
+  // blocks: so they are when the data is), the others 2-byte ones (their rows have even sizes).
+  return reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0 && reinterpret_cast<uintptr_t>(w.data) % 16 == 0 &&
+         w.row_bytes % (w.type == kQ4_K ? 16 : 2) == 0;
+}
+
+cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
+                        const float* bias, cudaStream_t s) {
+  if (n_tokens <= 0 || w.rows <= 0) return cudaSuccess;
+  if (!matvec_fast_fits(w, x, ldx, n_tokens)) return cudaErrorInvalidValue;
+  switch (w.type) {
+    case kQ4_K:
+      return launch_type<kQ4_K>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    case kQ6_K:
+      return launch_type<kQ6_K>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    default:
+      return launch_type<kQ8_0>(w, x, ldx, n_tokens, out, ldo, bias, s);
+  }
+}
+
+}  // namespace hayate::cuda

@@ -1,0 +1,212 @@
+// The per-format pieces of the coalesced decode mat-vec (matvec_fast.cu): which weights a lane
+// holds and how its raw bytes become exact codes, scales and mins. Host and device code, so that
+// backend_cuda_dequant_test checks the layouts against the CPU reference without a GPU.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cuda/dequant.cuh"
+
+namespace hayate::cuda::fast {
+
+// Byte k of v (0..255) as an exact float: 2^23 + byte, built by one permute; the caller
+// subtracts 2^23 plus the format's offset in one add.
+HAYATE_HD float byte_f(uint32_t v, int k) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(__byte_perm(v, 0x4B000000u, 0x7440u | static_cast<unsigned>(k)));
+#else
+  const uint32_t u = 0x4B000000u | ((v >> (8 * k)) & 0xFFu);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+
+// A read-only load (through the texture path on the device).
+template <typename U>
+HAYATE_HD U ld(const U* p) {
+#ifdef __CUDA_ARCH__
+  return __ldg(p);
+#else
+  return *p;
+#endif
+}
+
+// Four bytes at a 2-byte aligned address (Q6_K and Q8_0 blocks are 210 and 34 bytes long).
+HAYATE_HD uint32_t ld_u32_a2(const uint8_t* p) {
+  const auto* h = reinterpret_cast<const unsigned short*>(p);
+  return static_cast<uint32_t>(ld(h)) | static_cast<uint32_t>(ld(h + 1)) << 16;
+}
+
+// Per format: kLanes lanes share a block of kBlockWeights weights (kBlockBytes bytes); lane `sub`
+// of them holds kRuns runs of kRunLen consecutive weights, run r starting at column run_col(sub, r)
+// of the block, each run with one scale (and, with kMin, a min times the run's activation sum).
+template <uint32_t T>
+struct Fast;
+
+template <>
+struct Fast<kQ4_K> {
+  static constexpr int kLanes = 16, kBlockWeights = 256, kBlockBytes = 144, kRuns = 2, kRunLen = 8;
+  static constexpr bool kMin = true;
+  struct Raw {
+    uint4 head;  // d, dmin, the 12 scale bytes
+    uint2 q;     // 8 code bytes: low nibbles are run 0, high nibbles run 1
+  };
+  // Sub-block pair j = sub / 4 (64 weights), 8-byte piece m = sub % 4 of its 32 code bytes.
+  HAYATE_HD static int run_col(int sub, int r) { return 64 * (sub >> 2) + 8 * (sub & 3) + 32 * r; }
+  HAYATE_HD static void load(const uint8_t* b, int sub, Raw& r) {
+    r.head = ld(reinterpret_cast<const uint4*>(b));
+    r.q = ld(reinterpret_cast<const uint2*>(b + 16 + 32 * (sub >> 2) + 8 * (sub & 3)));
+  }
+  HAYATE_HD static void decode(const Raw& r, int sub, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    // All eight 6-bit scales and mins of blocks.h's k4_scale_min, four to a word.
+    const uint32_t a = r.head.y, b = r.head.z, c = r.head.w;
+    const int j = sub >> 2;
+    const uint32_t sc = j < 2 ? (a & 0x3F3F3F3Fu) : ((c & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u));
+    const uint32_t mn = j < 2 ? (b & 0x3F3F3F3Fu) : (((c >> 4) & 0x0F0F0F0Fu) | ((b >> 2) & 0x30303030u));
+    const int k = 16 * (j & 1);  // bit offset of sub-block 2j's byte in those words
+    const float d = half_bits(static_cast<uint16_t>(r.head.x & 0xFFFF));
+    const float dmin = half_bits(static_cast<uint16_t>(r.head.x >> 16));
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      scale[h] = d * static_cast<float>((sc >> (k + 8 * h)) & 0xFF);
+      minc[h] = dmin * static_cast<float>((mn >> (k + 8 * h)) & 0xFF);
+    }
+    const uint32_t w[2] = {r.q.x, r.q.y};
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const uint32_t lo = w[i] & 0x0F0F0F0Fu, hi = (w[i] >> 4) & 0x0F0F0F0Fu;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        q[0][4 * i + e] = byte_f(lo, e) - 8388608.0f;
+        q[1][4 * i + e] = byte_f(hi, e) - 8388608.0f;
+      }
+    }
+  }
+};
+
+template <>
+struct Fast<kQ6_K> {
+  static constexpr int kLanes = 16, kBlockWeights = 256, kBlockBytes = 210, kRuns = 4, kRunLen = 4;
+  static constexpr bool kMin = false;
+  struct Raw {
+    uint32_t ql0, ql1, qh;  // ql[64h + l0 ..], ql[64h + 32 + l0 ..], qh[32h + l0 ..]
+    float scale[4];
+  };
+  // Half h = sub / 8 (128 weights), positions l0 = 4 * (sub % 8) .. + 3 of its four 32-weight
+  // groups g (blocks.h: q6k_get): run g starts at column 128h + 32g + l0.
+  HAYATE_HD static int run_col(int sub, int r) { return 128 * (sub >> 3) + 32 * r + 4 * (sub & 7); }
+  HAYATE_HD static void load(const uint8_t* b, int sub, Raw& r) {
+    const int h = sub >> 3, l0 = 4 * (sub & 7);
+    r.ql0 = ld_u32_a2(b + 64 * h + l0);
+    r.ql1 = ld_u32_a2(b + 64 * h + 32 + l0);
+    r.qh = ld_u32_a2(b + 128 + 32 * h + l0);
+    const float d = half_bits(ld(reinterpret_cast<const unsigned short*>(b + 208)));
+    const auto* sc = reinterpret_cast<const signed char*>(b + 192 + 8 * h + (l0 >= 16 ? 1 : 0));
+#pragma unroll
+    for (int g = 0; g < 4; ++g) r.scale[g] = d * static_cast<float>(ld(sc + 2 * g));
+  }
+  HAYATE_HD static void decode(const Raw& r, int, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    // Each byte: the code's low nibble | its two high bits << 4 (0..63), less 32.
+    const uint32_t v[4] = {(r.ql0 & 0x0F0F0F0Fu) | ((r.qh << 4) & 0x30303030u),
+                           (r.ql1 & 0x0F0F0F0Fu) | ((r.qh << 2) & 0x30303030u),
+                           ((r.ql0 >> 4) & 0x0F0F0F0Fu) | (r.qh & 0x30303030u),
+                           ((r.ql1 >> 4) & 0x0F0F0F0Fu) | ((r.qh >> 2) & 0x30303030u)};
+#pragma unroll
+    for (int g = 0; g < 4; ++g) {
+      scale[g] = r.scale[g];
+      minc[g] = 0.0f;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) q[g][e] = byte_f(v[g], e) - 8388640.0f;  // 2^23 + 32
+    }
+  }
+};
+
+template <>
+struct Fast<kQ8_0> {
+  static constexpr int kLanes = 8, kBlockWeights = 32, kBlockBytes = 34, kRuns = 1, kRunLen = 4;
+  static constexpr bool kMin = false;
+  struct Raw {
+    uint32_t q;
+    float d;
+  };
+  HAYATE_HD static int run_col(int sub, int) { return 4 * sub; }
+  HAYATE_HD static void load(const uint8_t* b, int sub, Raw& r) {
+    r.q = ld_u32_a2(b + 2 + 4 * sub);
+    r.d = half_bits(ld(reinterpret_cast<const unsigned short*>(b)));
+  }
+  HAYATE_HD static void decode(const Raw& r, int, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    const uint32_t v = r.q ^ 0x80808080u;  // signed codes + 128
+    scale[0] = r.d;
+    minc[0] = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 4; ++e) q[0][e] = byte_f(v, e) - 8388736.0f;  // 2^23 + 128
+  }
+};
+
+// Lane `lane`'s share of the product of rows row0 .. row0 + R - 1 (past the end: the last row
+// again) and NT tokens: the warp's sum over its lanes is the product. Host and device code, so
+// backend_cuda_dequant_test checks the indexing by summing the 32 lanes on the CPU.
+template <uint32_t T, int NT, int R>
+HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                         int64_t row0, int lane, float acc[R][NT]) {
+  using F = Fast<T>;
+  constexpr int kPerIter = 32 / F::kLanes;
+  const int sub = lane % F::kLanes;
+  const int64_t n_blocks = cols / F::kBlockWeights;
+  const uint8_t* wr[R];
+#pragma unroll
+  for (int r = 0; r < R; ++r) wr[r] = w + (row0 + r < rows ? row0 + r : rows - 1) * row_bytes;
+#pragma unroll
+  for (int r = 0; r < R; ++r)
+#pragma unroll
+    for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
+#pragma unroll 2
+  for (int64_t blk = lane / F::kLanes; blk < n_blocks; blk += kPerIter) {
+    typename F::Raw raw[R];
+#pragma unroll
+    for (int r = 0; r < R; ++r) F::load(wr[r] + blk * F::kBlockBytes, sub, raw[r]);
+    float q[R][F::kRuns][F::kRunLen], scale[R][F::kRuns], minc[R][F::kRuns];
+#pragma unroll
+    for (int r = 0; r < R; ++r) F::decode(raw[r], sub, q[r], scale[r], minc[r]);
+    const float* xb = x + blk * F::kBlockWeights;
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      float xv[F::kRuns][F::kRunLen];
+#pragma unroll
+      for (int u = 0; u < F::kRuns; ++u) {
+        const float4* p = reinterpret_cast<const float4*>(xb + t * ldx + F::run_col(sub, u));
+#pragma unroll
+        for (int i = 0; i < F::kRunLen / 4; ++i) {
+          const float4 a = ld(p + i);
+          xv[u][4 * i] = a.x;
+          xv[u][4 * i + 1] = a.y;
+          xv[u][4 * i + 2] = a.z;
+          xv[u][4 * i + 3] = a.w;
+        }
+      }
+      float xsum[F::kRuns];
+#pragma unroll
+      for (int u = 0; u < F::kRuns; ++u) {
+        xsum[u] = 0.0f;
+        if constexpr (F::kMin) {
+#pragma unroll
+          for (int i = 0; i < F::kRunLen; ++i) xsum[u] += xv[u][i];
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int u = 0; u < F::kRuns; ++u) {
+          float s = 0.0f;
+#pragma unroll
+          for (int i = 0; i < F::kRunLen; ++i) s = fmaf(q[r][u][i], xv[u][i], s);
+          acc[r][t] += F::kMin ? scale[r][u] * s - minc[r][u] * xsum[u] : scale[r][u] * s;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace hayate::cuda::fast
