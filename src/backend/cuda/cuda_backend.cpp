@@ -78,10 +78,10 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   times_.on = profile::enabled();
   top_logits_on_ = !disabled("top_logits");
   matvec_q4k_on_ = !disabled("matvec_q4k");
-  // The coalesced Q4_K/Q6_K/Q8_0 mat-vec (matvec_fast.cu) is off unless HAYATE_CUDA_MATVEC_FAST=1:
-  // its corrected version has not yet run on a GPU (docs/cuda.md, issue 12 stage 2). Turn the
-  // default on once backend_cuda_kernels_test and the greedy check pass with it on a GPU.
-  constexpr bool kMatvecFastDefault = false;
+  // The coalesced Q4_K/Q6_K/Q8_0 mat-vec (matvec_fast.cu): on by default since an H100 run passed
+  // backend_cuda_kernels_test and the greedy check with it, memcheck clean (docs/cuda.md, stage 2);
+  // HAYATE_CUDA_MATVEC_FAST=0 or HAYATE_CUDA_DISABLE=matvec_fast turns it off.
+  constexpr bool kMatvecFastDefault = true;
   matvec_fast_on_ = kMatvecFastDefault;
   if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_FAST"); v && *v) matvec_fast_on_ = std::strcmp(v, "1") == 0;
   if (disabled("matvec_fast")) matvec_fast_on_ = false;
