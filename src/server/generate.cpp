@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "server/response_cache.h"
 #include "server/routes.h"
 #include "server/structured.h"
 
@@ -35,6 +36,7 @@ struct Job {
   ToolFormat tool_format = ToolFormat::Json;
   std::vector<std::string> tool_names;  // empty: no tool calls are parsed
   api::ReasoningFormat reasoning = api::ReasoningFormat::Split;
+  std::string cache_key;  // non-empty: the answer goes into the response cache under it
 };
 
 // One choice: an engine request and what it has produced so far.
@@ -266,6 +268,7 @@ class Generation {
       std::string body = job_.chat
                              ? api::chat_completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs)
                              : api::completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs);
+      if (cache::Cache* c = st_.response_cache(); c && !job_.cache_key.empty()) c->put(job_.cache_key, body);
       co_await ex_.respond(200, std::move(body));
       co_return;
     }
@@ -301,6 +304,30 @@ class Generation {
   std::vector<Sequence> seqs_;
 };
 
+// A deterministic request answered before gets the cached answer (with a fresh id) and the engine
+// never sees it. On a miss the job keeps the key, so that its answer is stored once computed.
+awaitable<bool> answer_from_cache(Exchange& ex, ServerState& st, Service& svc, Job& job) {
+  cache::Cache* c = st.response_cache();
+  if (!c) co_return false;
+  const char* route = job.chat ? "chat" : "completions";
+  std::optional<std::string> key =
+      response_cache_key(route, svc.model_id(), ex.request().body, job.sampling, job.stream);
+  if (!key) co_return false;
+  std::optional<std::string> body;
+  if (std::optional<std::string> cached = c->get(*key))
+    body = refresh_cached_response(*cached, job.chat ? "chatcmpl-" : "cmpl-");
+  if (!body) {
+    job.cache_key = std::move(*key);
+    co_return false;
+  }
+  ex.model = svc.model_id();
+  for (const Prompt& p : job.prompts) ex.prompt_tokens += static_cast<int32_t>(p.ids.size());
+  Headers extra;  // built outside the co_await: g++ 12 cannot put the literals' pair in a coroutine frame
+  extra.emplace_back("x-hayate-cache", "hit");
+  co_await ex.respond(200, std::move(*body), "application/json", std::move(extra));
+  co_return true;
+}
+
 }  // namespace
 
 awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
@@ -332,6 +359,7 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   job.logprobs = req.logprobs;
   job.stream = req.stream;
   job.include_usage = req.include_usage;
+  if (co_await answer_from_cache(ex, st, svc, job)) co_return;
   Generation g(ex, svc, st, std::move(job));
   co_await g.run();
 }
@@ -360,6 +388,7 @@ awaitable<> handle_completions(Exchange& ex, ServerState& st) {
   job.stream = req.stream;
   job.include_usage = req.include_usage;
   job.echo = req.echo;
+  if (co_await answer_from_cache(ex, st, svc, job)) co_return;
   Generation g(ex, svc, st, std::move(job));
   co_await g.run();
 }

@@ -120,4 +120,50 @@ std::string Metrics::scrape(const EngineStats* st, const EngineHealth* health) {
   return out.str();
 }
 
+std::string cache_metrics_text(const std::vector<cache::CacheStats>& caches) {
+  if (caches.empty()) return "";
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    for (const cache::CacheStats& c : caches) {
+      std::ostringstream line;
+      line << name << "{cache=\"" << c.name << "\"} " << value(c) << "\n";
+      out += line.str();
+    }
+  };
+  family("hayate_cache_hits_total", "counter", "lookups answered from the cache", [](auto& c) { return c.hits; });
+  family("hayate_cache_misses_total", "counter", "lookups the cache could not answer",
+         [](auto& c) { return c.misses; });
+  family("hayate_cache_stores_total", "counter", "entries written", [](auto& c) { return c.puts; });
+  family("hayate_cache_hit_ratio", "gauge", "hits / lookups since start", [](auto& c) { return c.hit_rate(); });
+  family("hayate_cache_entries", "gauge", "entries held", [](auto& c) { return c.stored.entries; });
+  family("hayate_cache_bytes", "gauge", "bytes held, keys and values (Redis: 0, not known)",
+         [](auto& c) { return c.stored.bytes; });
+  family("hayate_cache_evictions_total", "counter", "entries dropped for the entry or byte limit",
+         [](auto& c) { return c.stored.evictions; });
+  family("hayate_cache_expired_total", "counter", "entries dropped for their TTL",
+         [](auto& c) { return c.stored.expired; });
+  family("hayate_cache_available", "gauge", "1 while the cache's store answers (Redis reachable)",
+         [](auto& c) { return c.stored.available ? 1 : 0; });
+  const char* h = "hayate_cache_lookup_seconds";
+  out += std::string("# HELP ") + h + " time one lookup took\n# TYPE " + h + " histogram\n";
+  for (const cache::CacheStats& c : caches) {
+    std::ostringstream lines;
+    int64_t cumulative = 0;
+    for (size_t b = 0; b < c.latency_buckets.size(); ++b) {
+      cumulative += c.latency_buckets[b];
+      lines << h << "_bucket{cache=\"" << c.name << "\",le=\"";
+      if (b < cache::kLatencyBounds.size())
+        lines << cache::kLatencyBounds[b];
+      else
+        lines << "+Inf";
+      lines << "\"} " << cumulative << "\n";
+    }
+    lines << h << "_sum{cache=\"" << c.name << "\"} " << c.latency_sum << "\n";
+    lines << h << "_count{cache=\"" << c.name << "\"} " << cumulative << "\n";
+    out += lines.str();
+  }
+  return out;
+}
+
 }  // namespace hayate::server

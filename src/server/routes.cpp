@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "server/response_cache.h"
 
 namespace hayate::server {
 namespace {
@@ -44,6 +45,7 @@ awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   }
   st.compression_metrics().refresh(cache ? &*cache : nullptr);
   std::string text = st.metrics().scrape(stats ? &*stats : nullptr, health ? &*health : nullptr);
+  if (cache::Cache* c = st.response_cache()) text += cache_metrics_text({c->stats()});
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -173,7 +175,8 @@ ServerState::ServerState(const ServerConfig& config)
       limiter_(static_cast<double>(config.rate_limit_rpm), static_cast<double>(config.rate_limit_burst)),
       compress_limiter_(static_cast<double>(config.compress_rate_limit_rpm),
                         static_cast<double>(config.compress_rate_limit_burst)),
-      compression_metrics_(metrics_.registry(), config.compress_quality_alert) {}
+      compression_metrics_(metrics_.registry(), config.compress_quality_alert),
+      response_cache_(make_response_cache(config)) {}
 
 std::shared_ptr<Service> ServerState::service() const {
   std::lock_guard lk(mu_);

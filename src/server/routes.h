@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "cache/cache.h"
 #include "core/error.h"
 #include "server/auth.h"
 #include "server/compression.h"
@@ -35,6 +36,7 @@ class ServerState {
   RateLimiter& limiter() { return limiter_; }
   RateLimiter& compress_limiter() { return compress_limiter_; }
   CompressionMetrics& compression_metrics() { return compression_metrics_; }
+  cache::Cache* response_cache() { return response_cache_.get(); }  // null when config.cache is off
 
  private:
   const ServerConfig config_;
@@ -46,6 +48,7 @@ class ServerState {
   RateLimiter limiter_;
   RateLimiter compress_limiter_;  // the compression routes' own (the seed's 120/min, burst 20)
   CompressionMetrics compression_metrics_;
+  std::unique_ptr<cache::Cache> response_cache_;
 };
 
 // Who a request counts against in rate limits: "key:KEY" when API keys are on, else
