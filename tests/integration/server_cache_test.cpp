@@ -115,6 +115,9 @@ TEST(ServerCache, RedisIsSharedByTwoServersAndItsLossIsNoError) {
   EXPECT_EQ(answer_of(cached), answer_of(computed));
   EXPECT_EQ(finished(b), 0);
   EXPECT_EQ(b.metrics().at("hayate_cache_available{cache=\"response\"}"), 1);
+  const CommandResult stats = run_command(kHayate + " cache stats --store " + redis.url());
+  EXPECT_EQ(stats.exit_code, 0);
+  EXPECT_NE(stats.output.find("response: 1 entries"), std::string::npos) << stats.output;
 
   redis.stop();
   const HttpResponse without = http_post(b.port(), "/v1/chat/completions", body.dump());
@@ -145,6 +148,18 @@ TEST(ServerCache, AMemoryCacheKeptInAFileSurvivesARestart) {
   EXPECT_EQ(cached.header("x-hayate-cache"), "hit");
   EXPECT_EQ(answer_of(cached), answer_of(computed));
   EXPECT_EQ(server.stop(), 0);
+
+  // `hayate cache` reads and empties the same file.
+  const CommandResult stats = run_command(kHayate + " cache stats --file " + path);
+  EXPECT_EQ(stats.exit_code, 0);
+  EXPECT_NE(stats.output.find("response: 1 entries"), std::string::npos) << stats.output;
+  const CommandResult cleared = run_command(kHayate + " cache clear --file " + path);
+  EXPECT_EQ(cleared.exit_code, 0);
+  EXPECT_NE(cleared.output.find("cleared 1 entries"), std::string::npos) << cleared.output;
+  EXPECT_NE(run_command(kHayate + " cache stats --file " + path).output.find("response: 0 entries"), std::string::npos);
+  const CommandResult no_file = run_command(kHayate + " cache stats 2>&1");
+  EXPECT_NE(no_file.exit_code, 0);
+  EXPECT_NE(no_file.output.find("--cache-persist"), std::string::npos) << no_file.output;
 }
 
 TEST(ServerCache, AnUnknownStoreIsRefusedAtStart) {
