@@ -9,6 +9,7 @@ packages=(
   libboost-dev prometheus-cpp-dev libspdlog-dev libfmt-dev libtomlplusplus-dev zlib1g-dev libzstd-dev
   zstd xz-utils gzip
   libssl-dev libhiredis-dev redis-server
+  libfaiss-dev libblas-dev liblapack-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   nodejs npm
