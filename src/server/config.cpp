@@ -113,6 +113,11 @@ std::vector<ConfigField> make_fields() {
       {"cache_compress", "", &C::cache_compress, "memory cache: keep responses zstd-compressed"},
       {"cache_persist", "", &C::cache_persist,
        "memory cache: file it is loaded from at start and saved to (atomically) at exit; empty: not kept"},
+      {"collections_dir", "", &C::collections_dir,
+       "directory of the retrieval collections (SQLite; /v1/collections); empty: collections are off"},
+      {"rag_chunk_tokens", "", &C::rag_chunk_tokens, "most tokens in one chunk of an ingested document", 16, 1 << 20},
+      {"rag_chunk_overlap", "", &C::rag_chunk_overlap, "tokens consecutive chunks of a section may share", 0,
+       1 << 20},
   };
 }
 // clang-format on
@@ -369,6 +374,8 @@ void validate(const ServerConfig& config) {
       fail(ErrorKind::BadInput, "cache: '" + config.cache + "' is not off, memory or redis://HOST:PORT[/DB]");
     cache::make_store(config.cache);  // parses the address (BadInput naming what is wrong); connects later
   }
+  if (config.rag_chunk_overlap >= config.rag_chunk_tokens)
+    fail(ErrorKind::BadInput, "rag_chunk_overlap must be below rag_chunk_tokens");
 }
 
 }  // namespace hayate::server

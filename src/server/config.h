@@ -78,6 +78,10 @@ struct ServerConfig {
   double cache_ttl = 3600;  // seconds; 0: no expiry
   bool cache_compress = true;
   std::string cache_persist;  // memory store: the file it is loaded from at start and saved to at exit
+  // Retrieval (issue 15): /v1/collections.
+  std::string collections_dir;  // empty: no collections
+  int64_t rag_chunk_tokens = 256;
+  int64_t rag_chunk_overlap = 32;
 };
 
 using FieldRef = std::variant<std::string ServerConfig::*, int64_t ServerConfig::*, double ServerConfig::*,
