@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "server/rag_chat.h"
 #include "server/response_cache.h"
 #include "server/routes.h"
 #include "server/structured.h"
@@ -37,7 +38,26 @@ struct Job {
   std::vector<std::string> tool_names;  // empty: no tool calls are parsed
   api::ReasoningFormat reasoning = api::ReasoningFormat::Split;
   std::string cache_key;  // non-empty: the answer goes into the response cache under it
+  nlohmann::json extra;   // RAG: citations and timings, added to the response (streams: a last chunk)
 };
+
+// The response body with the job's extra fields, and the generation's time among the timings.
+std::string with_extra(const std::string& body, nlohmann::json extra, double generation_ms) {
+  nlohmann::json j = nlohmann::json::parse(body);
+  if (extra.contains("timings")) extra["timings"]["generation_ms"] = generation_ms;
+  j.update(extra);
+  return j.dump();
+}
+
+// A stream's chunk with the extra fields and no choices (as the usage chunk).
+std::string extra_chunk(const std::string& id, int64_t created, const std::string& model, nlohmann::json extra,
+                        double generation_ms) {
+  nlohmann::json j = {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model}};
+  j["choices"] = nlohmann::json::array();
+  if (extra.contains("timings")) extra["timings"]["generation_ms"] = generation_ms;
+  j.update(extra);
+  return "data: " + j.dump() + "\n\n";
+}
 
 // One choice: an engine request and what it has produced so far.
 struct Sequence {
@@ -269,8 +289,13 @@ class Generation {
                              ? api::chat_completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs)
                              : api::completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs);
       if (cache::Cache* c = st_.response_cache(); c && !job_.cache_key.empty()) c->put(job_.cache_key, body);
+      if (!job_.extra.is_null()) body = with_extra(body, job_.extra, generation_ms());
       co_await ex_.respond(200, std::move(body));
       co_return;
+    }
+    if (!job_.extra.is_null()) {
+      std::string chunk = extra_chunk(id_, created_, svc_.model_id(), job_.extra, generation_ms());
+      if (!co_await ex_.stream_write(std::move(chunk))) co_return;
     }
     if (job_.include_usage) {
       std::string chunk = api::sse_usage_chunk(id_, created_, svc_.model_id(), usage, job_.chat);
@@ -282,6 +307,8 @@ class Generation {
     if (!ok) co_return;
     co_await ex_.stream_end();
   }
+
+  double generation_ms() const { return std::chrono::duration<double, std::milli>(Clock::now() - started_).count(); }
 
   awaitable<> fail_with(const api::ApiError& e) {
     if (!ex_.response_started()) {
@@ -302,6 +329,7 @@ class Generation {
   std::string id_;
   int64_t created_ = 0;
   std::vector<Sequence> seqs_;
+  Clock::time_point started_ = Clock::now();
 };
 
 // A deterministic request answered before gets the cached answer (with a fresh id) and the engine
@@ -337,6 +365,18 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   svc.check_model(req.model);
   Job job;
   job.chat = true;
+  if (std::optional<RagRequest> rag = parse_rag_request(ex.request().body, req.messages, st, svc)) {
+    const auto t0 = Clock::now();
+    std::vector<std::vector<int32_t>> query{rag->query_ids};
+    std::vector<std::vector<float>> vectors;
+    try {
+      vectors = co_await embed_all(ex, st, svc, std::move(query));
+    } catch (const ClientLeft&) {
+      co_return;
+    }
+    const double embed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    job.extra = apply_rag(*rag, std::move(vectors.at(0)), embed_ms, req.messages, st);
+  }
   const bool tools_on = !req.tools.empty() && req.tool_choice.mode != api::ToolChoice::None;
   job.tool_format = svc.tool_format();
   job.reasoning = req.reasoning;

@@ -27,7 +27,8 @@ std::optional<std::string> response_cache_key(std::string_view route, const std:
   if (stream) return std::nullopt;
   if (sampling.temperature > 0 && sampling.seed == SamplingParams{}.seed) return std::nullopt;
   nlohmann::json canonical = nlohmann::json::parse(body, nullptr, false);
-  if (!canonical.is_object()) return std::nullopt;
+  // A RAG answer depends on the collection's contents, which change without the request changing.
+  if (!canonical.is_object() || canonical.contains("rag")) return std::nullopt;
   // The model may be named by an alias or left out; the served one is what decides the answer.
   for (const char* field : {"model", "stream", "stream_options", "user"}) canonical.erase(field);
   // nlohmann's objects keep their keys sorted, so dump() is one text per request.

@@ -20,7 +20,7 @@ namespace hayate::server {
 std::unique_ptr<cache::Cache> make_response_cache(const ServerConfig& config);
 
 // The cache key of a request, or nullopt when its answer may not come from the cache (a stream,
-// or sampling with a random seed).
+// sampling with a random seed, or retrieval, whose sources change).
 std::optional<std::string> response_cache_key(std::string_view route, const std::string& model_id,
                                               const std::string& body, const SamplingParams& sampling, bool stream);
 

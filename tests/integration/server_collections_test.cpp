@@ -109,6 +109,60 @@ TEST(ServerCollections, CreateAddSearchDeleteAndRefuseBadInput) {
   EXPECT_EQ(server.stop(), 0);
 }
 
+TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
+  const std::string dir = temp_path("collections");
+  std::filesystem::remove_all(dir);
+  ServerProcess server(
+      {"--collections-dir", dir, "--rag-chunk-tokens", "64", "--rag-chunk-overlap", "8", "--cache", "memory"});
+  ASSERT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
+  const json docs = {{"documents",
+                      {{{"id", "zorvia"}, {"text", kFacts}},
+                       {{"id", "other"}, {"text", "Unrelated notes about cooking lentils slowly."}}}}};
+  ASSERT_EQ(call(server, "POST", "/v1/collections/kb/documents", docs).status, 200);
+
+  const std::string question = "The river Osk floods the lowlands in the month of Harrow.";
+  json body = {{"messages", {{{"role", "user"}, {"content", question}}}}, {"max_tokens", 4}, {"temperature", 0}};
+  const Reply plain = call(server, "POST", "/v1/chat/completions", body);
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  body["rag"] = {{"collection", "kb"}, {"top_k", 2}};
+  const Reply rag = call(server, "POST", "/v1/chat/completions", body);
+  ASSERT_EQ(rag.status, 200) << rag.body;
+  ASSERT_GE(rag.body["citations"].size(), 1u) << rag.body;
+  EXPECT_EQ(rag.body["citations"][0]["document_id"], "zorvia");
+  EXPECT_EQ(rag.body["citations"][0]["section"], "Rivers");
+  EXPECT_EQ(rag.body["citations"][0]["index"], 1);
+  for (const char* stage : {"embed_ms", "search_ms", "generation_ms"})
+    EXPECT_TRUE(rag.body["timings"].contains(stage)) << stage << " in " << rag.body;
+  // The sources went into the prompt.
+  const std::string cited = rag.body["citations"][0]["text"];
+  EXPECT_GT(rag.body["usage"]["prompt_tokens"].get<int>(),
+            plain.body["usage"]["prompt_tokens"].get<int>() + static_cast<int>(cited.size()));
+  EXPECT_EQ(rag.body["choices"].size(), 1u);
+
+  // Deterministic, yet never from the response cache: the collection may change under it.
+  HttpClient c("127.0.0.1", server.port());
+  const HttpResponse again = c.post("/v1/chat/completions", body.dump());
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.header("x-hayate-cache"), "");
+
+  // Streamed: the citations come in a chunk of their own before [DONE].
+  body["stream"] = true;
+  const HttpResponse streamed = c.post("/v1/chat/completions", body.dump());
+  ASSERT_EQ(streamed.status, 200);
+  const size_t at = streamed.body.find("\"citations\"");
+  ASSERT_NE(at, std::string::npos) << streamed.body;
+  EXPECT_LT(at, streamed.body.find("[DONE]"));
+
+  body.erase("stream");
+  body["rag"] = {{"collection", "missing"}};
+  EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 404);
+  body["rag"] = {{"collection", "kb"}, {"top_k", 0}};
+  EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 400);
+  body["rag"] = {{"collection", "kb"}, {"template", "no placeholder"}};
+  EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 400);
+  EXPECT_EQ(server.stop(), 0);
+}
+
 TEST(ServerCollections, AcknowledgedDocumentsSurviveKillNine) {
   const std::string dir = temp_path("collections");
   std::filesystem::remove_all(dir);
