@@ -129,11 +129,7 @@ std::vector<Incoming> read_documents(const json& body, Service& svc, const Serve
 std::vector<Incoming> prepare_documents(Exchange& ex, ServerState& st, Service& svc, const std::string& name,
                                         std::vector<std::vector<int32_t>>& ids) {
   const rag::CollectionInfo info = collections(st).require(name);
-  if (info.model != svc.model_id() || info.dim != svc.n_embd())
-    throw api::ApiError(400,
-                        "Collection '" + name + "' holds embeddings of the model " + info.model +
-                            "; this server runs " + svc.model_id(),
-                        "invalid_request_error", "", "model_mismatch");
+  check_collection_model(info, svc, "");
   std::vector<Incoming> docs = read_documents(parse_body(ex.request().body), svc, st.config());
   for (const Incoming& d : docs)
     for (const rag::Chunk& ch : d.chunks) {
@@ -190,11 +186,7 @@ SearchRequest prepare_search(Exchange& ex, ServerState& st, Service& svc, const 
       throw api::ApiError(400, "'min_score' must be a number", "invalid_request_error", "min_score");
     r.min_score = body["min_score"].get<float>();
   }
-  if (info.model != svc.model_id())
-    throw api::ApiError(400,
-                        "Collection '" + name + "' holds embeddings of the model " + info.model +
-                            "; this server runs " + svc.model_id(),
-                        "invalid_request_error", "", "model_mismatch");
+  check_collection_model(info, svc, "");
   r.ids = tokens_of(svc, body["query"].get<std::string>());
   svc.check_prompt(r.ids, "query", "query");
   ex.prompt_tokens = static_cast<int32_t>(r.ids.size());
@@ -244,6 +236,14 @@ std::string delete_document_body(Exchange& ex, rag::Collections& c) {
 
 }  // namespace
 
+void check_collection_model(const rag::CollectionInfo& info, const Service& svc, const std::string& param) {
+  if (info.model != svc.model_id() || info.dim != svc.n_embd())
+    throw api::ApiError(400,
+                        "Collection '" + info.name + "' holds embeddings of the model " + info.model +
+                            "; this server runs " + svc.model_id(),
+                        "invalid_request_error", param, "model_mismatch");
+}
+
 awaitable<> handle_collections(Exchange& ex, ServerState& st) {
   const auto svc = st.loaded_service();
   std::string body = ex.request().method == "POST" ? create(ex, st, *svc) : list_body(collections(st));
@@ -263,13 +263,9 @@ awaitable<> handle_collection_documents(Exchange& ex, ServerState& st) {
   std::vector<Incoming> docs = prepare_documents(ex, st, *svc, name, ids);
   const double chunk_ms = ms_since(t0);
   const auto t1 = Clock::now();
-  std::vector<std::vector<float>> vectors;
-  try {
-    vectors = co_await embed_all(ex, st, *svc, std::move(ids));
-  } catch (const ClientLeft&) {
-    co_return;
-  }
-  std::string body = store_documents(collections(st), name, docs, vectors, chunk_ms, ms_since(t1));
+  std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, *svc, std::move(ids));
+  if (!vectors) co_return;
+  std::string body = store_documents(collections(st), name, docs, *vectors, chunk_ms, ms_since(t1));
   co_await ex.respond(200, std::move(body));
 }
 
@@ -284,13 +280,9 @@ awaitable<> handle_collection_search(Exchange& ex, ServerState& st) {
   const SearchRequest req = prepare_search(ex, st, *svc, name);
   const auto t0 = Clock::now();
   std::vector<std::vector<int32_t>> ids{req.ids};
-  std::vector<std::vector<float>> vectors;
-  try {
-    vectors = co_await embed_all(ex, st, *svc, std::move(ids));
-  } catch (const ClientLeft&) {
-    co_return;
-  }
-  std::string body = search_body(collections(st), name, req, std::move(vectors.at(0)), ms_since(t0));
+  std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, *svc, std::move(ids));
+  if (!vectors) co_return;
+  std::string body = search_body(collections(st), name, req, std::move(vectors->at(0)), ms_since(t0));
   co_await ex.respond(200, std::move(body));
 }
 

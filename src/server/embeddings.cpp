@@ -41,8 +41,8 @@ void cancel_all(std::vector<Input>& inputs) {
 
 }  // namespace
 
-awaitable<std::vector<std::vector<float>>> embed_all(Exchange& ex, ServerState& st, Service& svc,
-                                                     std::vector<std::vector<int32_t>> ids) {
+awaitable<std::optional<std::vector<std::vector<float>>>> embed_all(Exchange& ex, ServerState& st, Service& svc,
+                                                                    std::vector<std::vector<int32_t>> ids) {
   std::vector<Input> inputs = submit_all(svc, std::move(ids));
   for (Input& in : inputs) ex.watch(*in.handle);
   size_t n_done = 0;
@@ -65,7 +65,7 @@ awaitable<std::vector<std::vector<float>>> embed_all(Exchange& ex, ServerState& 
     const Wake w = co_await ex.wait();
     if (w == Wake::PeerGone) {
       cancel_all(inputs);
-      throw ClientLeft();
+      co_return std::nullopt;
     }
     if (w == Wake::Timeout) {
       cancel_all(inputs);
@@ -95,13 +95,9 @@ awaitable<> handle_embeddings(Exchange& ex, ServerState& st) {
     total += static_cast<int32_t>(input.size());
   }
   ex.prompt_tokens = total;
-  std::vector<std::vector<float>> vectors;
-  try {
-    vectors = co_await embed_all(ex, st, *svc, std::move(ids));
-  } catch (const ClientLeft&) {
-    co_return;
-  }
-  std::string body = api::embeddings_json(svc->model_id(), vectors, req.encoding_format, total);
+  const std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, *svc, std::move(ids));
+  if (!vectors) co_return;
+  std::string body = api::embeddings_json(svc->model_id(), *vectors, req.encoding_format, total);
   co_await ex.respond(200, std::move(body));
 }
 

@@ -368,14 +368,10 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   if (std::optional<RagRequest> rag = parse_rag_request(ex.request().body, req.messages, st, svc)) {
     const auto t0 = Clock::now();
     std::vector<std::vector<int32_t>> query{rag->query_ids};
-    std::vector<std::vector<float>> vectors;
-    try {
-      vectors = co_await embed_all(ex, st, svc, std::move(query));
-    } catch (const ClientLeft&) {
-      co_return;
-    }
+    std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, svc, std::move(query));
+    if (!vectors) co_return;
     const double embed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    job.extra = apply_rag(*rag, std::move(vectors.at(0)), embed_ms, req.messages, st);
+    job.extra = apply_rag(*rag, std::move(vectors->at(0)), embed_ms, req.messages, st);
   }
   const bool tools_on = !req.tools.empty() && req.tool_choice.mode != api::ToolChoice::None;
   job.tool_format = svc.tool_format();

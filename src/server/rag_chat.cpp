@@ -37,10 +37,7 @@ std::optional<RagRequest> parse_rag_request(const std::string& body, const std::
   RagRequest out;
   out.collection = r["collection"].get<std::string>();
   const rag::CollectionInfo info = st.collections()->require(out.collection);  // 404 naming it
-  if (info.model != svc.model_id())
-    throw bad("Collection '" + out.collection + "' holds embeddings of the model " + info.model +
-                  "; this server runs " + svc.model_id(),
-              "rag.collection");
+  check_collection_model(info, svc, "rag.collection");
   if (r.contains("top_k")) {
     if (!r["top_k"].is_number_integer() || r["top_k"].get<int64_t>() < 1 || r["top_k"].get<int64_t>() > 100)
       throw bad("'rag.top_k' must be an integer from 1 to 100", "rag.top_k");

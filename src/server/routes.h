@@ -84,14 +84,14 @@ awaitable<> handle_response(Exchange& ex, ServerState& state);   // GET and DELE
 awaitable<> handle_rerank(Exchange& ex, ServerState& state);     // rerank.cpp
 awaitable<> handle_score(Exchange& ex, ServerState& state);
 
-// The client left while a handler waited; the handler ends without a response.
-struct ClientLeft {};
-
 // Embeddings of tokenized inputs through the engine's continuous batching, in input order, while
-// the connection's coroutine waits without blocking (embeddings.cpp). Throws ClientLeft when the
-// client leaves, Error(Timeout) past the request's deadline, and the engine's errors.
-awaitable<std::vector<std::vector<float>>> embed_all(Exchange& ex, ServerState& state, Service& svc,
-                                                     std::vector<std::vector<int32_t>> ids);
+// the connection's coroutine waits without blocking (embeddings.cpp). nullopt when the client
+// left (the handler ends without a response); throws Error(Timeout) past the request's deadline
+// and the engine's errors.
+awaitable<std::optional<std::vector<std::vector<float>>>> embed_all(Exchange& ex, ServerState& state, Service& svc,
+                                                                    std::vector<std::vector<int32_t>> ids);
+// ApiError 400 (code model_mismatch) when the collection holds another model's embeddings.
+void check_collection_model(const rag::CollectionInfo& info, const Service& svc, const std::string& param);
 
 // /v1/collections (collections.cpp): create, list, stats, delete; documents add and delete; search.
 awaitable<> handle_collections(Exchange& ex, ServerState& state);
