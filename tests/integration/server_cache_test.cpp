@@ -132,7 +132,7 @@ TEST(ServerCache, RedisIsSharedByTwoServersAndItsLossIsNoError) {
 }
 
 TEST(ServerCache, AMemoryCacheKeptInAFileSurvivesARestart) {
-  const std::string path = temp_path("responses.cache");
+  const std::string path = temp_path("responses.cache." + std::to_string(::getpid()));
   std::filesystem::remove(path);
   const json body = chat("remembered", {{"temperature", 0}});
   HttpResponse computed;

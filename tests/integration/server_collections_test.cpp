@@ -39,7 +39,7 @@ TEST(ServerCollections, AreOffWithoutADirectory) {
 }
 
 TEST(ServerCollections, CreateAddSearchDeleteAndRefuseBadInput) {
-  const std::string dir = temp_path("collections");
+  const std::string dir = temp_path("collections." + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   ServerProcess server({"--collections-dir", dir, "--rag-chunk-tokens", "64", "--rag-chunk-overlap", "8"});
 
@@ -110,7 +110,7 @@ TEST(ServerCollections, CreateAddSearchDeleteAndRefuseBadInput) {
 }
 
 TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
-  const std::string dir = temp_path("collections");
+  const std::string dir = temp_path("collections." + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   ServerProcess server(
       {"--collections-dir", dir, "--rag-chunk-tokens", "64", "--rag-chunk-overlap", "8", "--cache", "memory"});
@@ -164,7 +164,7 @@ TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
 }
 
 TEST(ServerCollections, AcknowledgedDocumentsSurviveKillNine) {
-  const std::string dir = temp_path("collections");
+  const std::string dir = temp_path("collections." + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   {
     ServerProcess server({"--collections-dir", dir});

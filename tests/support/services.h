@@ -76,7 +76,7 @@ class RedisServer {
   static std::string binary() { return find_binary({"/usr/bin/redis-server", "/usr/local/bin/redis-server"}); }
 
   RedisServer() {
-    dir_ = temp_path("redis");
+    dir_ = temp_path("redis." + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     start(free_port());
   }

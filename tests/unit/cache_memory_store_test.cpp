@@ -1,6 +1,7 @@
 // The in-process cache store: LRU order under entry and byte limits, TTL on a hand-moved clock,
 // compressed values, and persistence that survives a restart and shrugs off a damaged file.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -94,7 +95,7 @@ TEST(MemoryStore, ClearAndStatsByPrefix) {
 }
 
 TEST(MemoryStore, PersistsAcrossARestartWithoutTheExpiredOrTheTemporaryFile) {
-  const std::string path = test::temp_path("cache.bin");
+  const std::string path = test::temp_path("cache.bin." + std::to_string(::getpid()));
   std::filesystem::remove(path);
   FakeClock clock;
   {
@@ -115,7 +116,7 @@ TEST(MemoryStore, PersistsAcrossARestartWithoutTheExpiredOrTheTemporaryFile) {
 }
 
 TEST(MemoryStore, ADamagedFileStartsEmptyInsteadOfFailing) {
-  const std::string path = test::temp_path("cache.bin");
+  const std::string path = test::temp_path("cache.bin." + std::to_string(::getpid()));
   {
     MemoryStore s(limits(1000, 0, false, path));
     s.put("k", std::string(500, 'v'), 0);

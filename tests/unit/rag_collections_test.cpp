@@ -2,6 +2,7 @@
 // and replacing adds, deletes that searches see at once, data that survives reopening, and
 // retrieval of planted facts matching brute force.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <random>
@@ -46,7 +47,7 @@ NewDocument doc(const std::string& id, const std::vector<std::string>& chunks) {
 class CollectionsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = test::temp_path("collections");
+    dir_ = test::temp_path("collections." + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
   }
   CollectionInfo info(const std::string& name, Metric m = Metric::Cosine) {
