@@ -193,10 +193,13 @@ SearchRequest prepare_search(Exchange& ex, ServerState& st, Service& svc, const 
   return r;
 }
 
-std::string search_body(rag::Collections& c, const std::string& name, const SearchRequest& req,
-                        std::vector<float> query, double embed_ms) {
+std::string search_body(ServerState& st, const std::string& name, const SearchRequest& req, std::vector<float> query,
+                        double embed_ms) {
   const auto t0 = Clock::now();
-  const std::vector<rag::SearchResult> results = c.search(name, std::move(query), req.top_k, req.min_score);
+  const std::vector<rag::SearchResult> results =
+      collections(st).search(name, std::move(query), req.top_k, req.min_score);
+  const double search_ms = ms_since(t0);
+  st.metrics().rag_stage("search", search_ms / 1000);
   json data = json::array();
   for (const rag::SearchResult& r : results)
     data.push_back({{"document_id", r.chunk.document_id},
@@ -208,7 +211,7 @@ std::string search_body(rag::Collections& c, const std::string& name, const Sear
                     {"score", r.score},
                     {"metadata", json::parse(r.chunk.metadata_json, nullptr, false)}});
   const json out = {
-      {"object", "list"}, {"data", data}, {"timings", {{"embed_ms", embed_ms}, {"search_ms", ms_since(t0)}}}};
+      {"object", "list"}, {"data", data}, {"timings", {{"embed_ms", embed_ms}, {"search_ms", search_ms}}}};
   return out.dump();
 }
 
@@ -265,7 +268,11 @@ awaitable<> handle_collection_documents(Exchange& ex, ServerState& st) {
   const auto t1 = Clock::now();
   std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, *svc, std::move(ids));
   if (!vectors) co_return;
-  std::string body = store_documents(collections(st), name, docs, *vectors, chunk_ms, ms_since(t1));
+  const double embed_ms = ms_since(t1);
+  st.metrics().rag_stage("ingest_embed", embed_ms / 1000);
+  const auto t2 = Clock::now();
+  std::string body = store_documents(collections(st), name, docs, *vectors, chunk_ms, embed_ms);
+  st.metrics().rag_stage("ingest_store", ms_since(t2) / 1000);
   co_await ex.respond(200, std::move(body));
 }
 
@@ -282,7 +289,9 @@ awaitable<> handle_collection_search(Exchange& ex, ServerState& st) {
   std::vector<std::vector<int32_t>> ids{req.ids};
   std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, *svc, std::move(ids));
   if (!vectors) co_return;
-  std::string body = search_body(collections(st), name, req, std::move(vectors->at(0)), ms_since(t0));
+  const double embed_ms = ms_since(t0);
+  st.metrics().rag_stage("embed", embed_ms / 1000);
+  std::string body = search_body(st, name, req, std::move(vectors->at(0)), embed_ms);
   co_await ex.respond(200, std::move(body));
 }
 

@@ -308,7 +308,12 @@ class Generation {
     co_await ex_.stream_end();
   }
 
-  double generation_ms() const { return std::chrono::duration<double, std::milli>(Clock::now() - started_).count(); }
+  // Since the engine took the request; RAG answers count it as their generation stage.
+  double generation_ms() const {
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    st_.metrics().rag_stage("generation", ms / 1000);
+    return ms;
+  }
 
   awaitable<> fail_with(const api::ApiError& e) {
     if (!ex_.response_started()) {
@@ -371,6 +376,7 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
     std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, svc, std::move(query));
     if (!vectors) co_return;
     const double embed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    st.metrics().rag_stage("embed", embed_ms / 1000);
     job.extra = apply_rag(*rag, std::move(vectors->at(0)), embed_ms, req.messages, st);
   }
   const bool tools_on = !req.tools.empty() && req.tool_choice.mode != api::ToolChoice::None;

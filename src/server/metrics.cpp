@@ -59,6 +59,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   engine_healthy_ = &gauge(r, "hayate_engine_healthy", "1 while the engine loop runs and makes progress, else 0");
   write_timeouts_ = &counter(r, "hayate_write_timeouts_total",
                              "connections cut off because the client read nothing for write_timeout seconds");
+  rag_stages_ = &prometheus::BuildHistogram()
+                     .Name("hayate_rag_stage_seconds")
+                     .Help("time of each retrieval stage (embed, search, generation; ingest_embed, ingest_store)")
+                     .Register(r);
   auto& finished = prometheus::BuildCounter()
                        .Name("hayate_sequences_finished_total")
                        .Help("engine sequences ended, by reason (stop, length, cancelled, error)")
@@ -87,6 +91,13 @@ void Metrics::request_done(const std::string& route, int status, double seconds)
 }
 
 void Metrics::first_token(double seconds) { ttft_->Observe(seconds); }
+
+void Metrics::rag_stage(const char* stage, double seconds) {
+  rag_stages_
+      ->Add({{"stage", stage}}, Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5, 1, 2.5, 5, 10, 30})
+      .Observe(seconds);
+}
 void Metrics::inter_token(double seconds) { itl_->Observe(seconds); }
 
 void Metrics::tokens(int64_t prompt, int64_t generated) {

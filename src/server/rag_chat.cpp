@@ -67,6 +67,7 @@ json apply_rag(const RagRequest& rag, std::vector<float> query, double embed_ms,
   const std::vector<rag::SearchResult> hits =
       st.collections()->search(rag.collection, std::move(query), rag.top_k, rag.min_score);
   const double search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  st.metrics().rag_stage("search", search_ms / 1000);
   std::string context;
   json citations = json::array();
   for (size_t i = 0; i < hits.size(); ++i) {

@@ -138,6 +138,9 @@ TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
   EXPECT_GT(rag.body["usage"]["prompt_tokens"].get<int>(),
             plain.body["usage"]["prompt_tokens"].get<int>() + static_cast<int>(cited.size()));
   EXPECT_EQ(rag.body["choices"].size(), 1u);
+  const auto m = server.metrics();
+  for (const char* stage : {"embed", "search", "generation", "ingest_embed", "ingest_store"})
+    EXPECT_GE(m.at(std::string("hayate_rag_stage_seconds_count{stage=\"") + stage + "\"}"), 1) << stage;
 
   // Deterministic, yet never from the response cache: the collection may change under it.
   HttpClient c("127.0.0.1", server.port());
