@@ -1,16 +1,14 @@
 #include "cache/memory_store.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "cache/zstd_util.h"
+#include "core/atomic_file.h"
 #include "core/error.h"
 
 namespace hayate::cache {
@@ -34,40 +32,6 @@ bool get_pod(std::string_view& in, T& v) {
   std::memcpy(&v, in.data(), sizeof v);
   in.remove_prefix(sizeof v);
   return true;
-}
-
-// A crash (or kill -9) leaves the old file or the new one, never a mix: the new bytes go to a
-// temporary file that is fsync'ed before it is renamed over the old one, then the directory is
-// fsync'ed so the rename itself is durable.
-void write_atomically(const std::string& path, std::string_view data) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(ErrorKind::ResourceExhausted, tmp + ": cannot create the cache file: " + std::strerror(errno));
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string why = std::strerror(errno);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      fail(ErrorKind::ResourceExhausted, tmp + ": cannot write the cache file: " + why);
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string why = std::strerror(errno);
-    ::unlink(tmp.c_str());
-    fail(ErrorKind::ResourceExhausted, path + ": cannot replace the cache file: " + why);
-  }
-  const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
 }
 
 }  // namespace
@@ -195,7 +159,7 @@ void MemoryStore::save() {
   const std::string body = zstd_compress(raw, 3);
   const std::filesystem::path path(limits_.persist_path);
   if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-  write_atomically(limits_.persist_path, std::string(kMagic, sizeof kMagic) + body);
+  write_file_atomically(limits_.persist_path, std::string(kMagic, sizeof kMagic) + body);
 }
 
 void MemoryStore::load() {

@@ -2,8 +2,12 @@
 
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIDMap.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_io.h>
+#include <zlib.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 
@@ -17,7 +21,7 @@ void normalize(std::vector<float>& v) {
   for (float& x : v) x *= inv;
 }
 
-VectorIndex::VectorIndex(const CollectionInfo& info) : dim_(info.dim), metric_(info.metric) {
+VectorIndex::VectorIndex(const CollectionInfo& info) : dim_(info.dim), metric_(info.metric), created_(info.created) {
   if (info.index != "Flat") fail(ErrorKind::BadInput, "index '" + info.index + "' is not supported yet; use \"Flat\"");
   if (dim_ <= 0) fail(ErrorKind::BadInput, "index: the dimension must be positive");
   rebuild({}, {}, 0);
@@ -66,5 +70,67 @@ std::vector<Hit> VectorIndex::search(std::vector<float> query, int32_t k) const 
 }
 
 int64_t VectorIndex::size() const { return index_->ntotal; }
+
+namespace {
+
+constexpr char kMagic[8] = {'H', 'Y', 'I', 'N', 'D', 'E', 'X', '1'};
+struct Header {
+  char magic[8];
+  int64_t created, version;
+  uint64_t payload_bytes;
+  uint32_t crc;
+  uint32_t dim;
+};
+
+uint32_t crc_of(const uint8_t* data, size_t n) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  while (n > 0) {
+    const auto step = static_cast<uInt>(std::min<size_t>(n, 1u << 30));
+    crc = crc32(crc, data, step);
+    data += step;
+    n -= step;
+  }
+  return static_cast<uint32_t>(crc);
+}
+
+}  // namespace
+
+std::string VectorIndex::serialize() const {
+  faiss::VectorIOWriter writer;
+  faiss::write_index(index_.get(), &writer);
+  Header h{};
+  std::memcpy(h.magic, kMagic, sizeof kMagic);
+  h.created = created_;
+  h.version = version_;
+  h.payload_bytes = writer.data.size();
+  h.crc = crc_of(writer.data.data(), writer.data.size());
+  h.dim = static_cast<uint32_t>(dim_);
+  std::string out(reinterpret_cast<const char*>(&h), sizeof h);
+  out.append(reinterpret_cast<const char*>(writer.data.data()), writer.data.size());
+  return out;
+}
+
+void VectorIndex::deserialize(std::string_view bytes, int64_t created) {
+  Header h{};
+  if (bytes.size() < sizeof h) fail(ErrorKind::BadInput, "shorter than its header");
+  std::memcpy(&h, bytes.data(), sizeof h);
+  if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0) fail(ErrorKind::BadInput, "not a hayate index file");
+  if (h.created != created || h.dim != static_cast<uint32_t>(dim_))
+    fail(ErrorKind::BadInput, "the index of another collection of that name");
+  if (h.payload_bytes != bytes.size() - sizeof h) fail(ErrorKind::BadInput, "truncated");
+  const auto* payload = reinterpret_cast<const uint8_t*>(bytes.data() + sizeof h);
+  if (crc_of(payload, h.payload_bytes) != h.crc) fail(ErrorKind::BadInput, "damaged (its checksum does not match)");
+  faiss::VectorIOReader reader;
+  reader.data.assign(payload, payload + h.payload_bytes);
+  std::unique_ptr<faiss::Index> index;
+  try {
+    index.reset(faiss::read_index(&reader));
+  } catch (const std::exception& e) {
+    fail(ErrorKind::BadInput, std::string("FAISS cannot read it: ") + e.what());
+  }
+  if (index->d != dim_) fail(ErrorKind::BadInput, "its vectors have another dimension");
+  index_ = std::move(index);
+  version_ = h.version;
+}
 
 }  // namespace hayate::rag

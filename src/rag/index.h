@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rag/store.h"
@@ -26,7 +27,7 @@ class VectorIndex {
  public:
   // Error(BadInput) for a factory string this build does not take (only "Flat" for now: IVF and
   // HNSW need training and parameters that are the next step).
-  VectorIndex(const CollectionInfo& info);
+  explicit VectorIndex(const CollectionInfo& info);
   ~VectorIndex();
 
   // Replaces the contents with these vectors (n = ids.size(), data = n * dim floats).
@@ -34,12 +35,20 @@ class VectorIndex {
   // The k best, best first; ids of -1 (fewer vectors than k) are left out.
   std::vector<Hit> search(std::vector<float> query, int32_t k) const;
   int64_t version() const { return version_; }
+  // The index as a file's bytes: a header (magic, the collection's creation time, the store
+  // version, a CRC-32 of the rest) and FAISS's own serialization.
+  std::string serialize() const;
+  // Reads serialize()'s bytes back. Error(BadInput) saying why for a file that is not one, is
+  // damaged (checked before FAISS reads a byte of it), or belongs to another collection.
+  void deserialize(std::string_view bytes, int64_t created);
   int64_t size() const;
   Metric metric() const { return metric_; }
+  int64_t created() const { return created_; }
 
  private:
   const int32_t dim_;
   const Metric metric_;
+  const int64_t created_;  // the collection's: tells a file of a deleted namesake apart
   std::unique_ptr<faiss::Index> index_;
   int64_t version_ = -1;
 };

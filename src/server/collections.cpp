@@ -225,7 +225,7 @@ std::string list_body(rag::Collections& c) {
 std::string collection_body(Exchange& ex, rag::Collections& c) {
   const std::string name = segments(ex.request().path).at(0);
   if (ex.request().method != "DELETE") return collection_json(c, c.require(name)).dump();
-  if (!c.store().delete_collection(name)) fail(ErrorKind::NotFound, "collection '" + name + "' does not exist");
+  if (!c.delete_collection(name)) fail(ErrorKind::NotFound, "collection '" + name + "' does not exist");
   return json({{"id", name}, {"object", "collection.deleted"}, {"deleted", true}}).dump();
 }
 

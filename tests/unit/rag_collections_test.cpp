@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "core/error.h"
@@ -88,8 +89,8 @@ TEST_F(CollectionsTest, CreateListDeleteWithClearErrors) {
   hnsw.index = "HNSW32";
   c.store().create_collection(hnsw);
   EXPECT_THROW(c.search("graph", embed("x"), 3), Error);  // named as not supported yet
-  EXPECT_TRUE(c.store().delete_collection("notes"));
-  EXPECT_FALSE(c.store().delete_collection("notes"));
+  EXPECT_TRUE(c.delete_collection("notes"));
+  EXPECT_FALSE(c.delete_collection("notes"));
 }
 
 TEST_F(CollectionsTest, AddsAreIdempotentReplaceAndDeleteAndSearchSeesThemAtOnce) {
@@ -128,6 +129,56 @@ TEST_F(CollectionsTest, MinScoreFiltersAndDataSurvivesReopening) {
   EXPECT_EQ(hits[0].chunk.text, "the river Osk floods in spring");
   EXPECT_GE(hits[0].score, 0.3f);
   EXPECT_EQ(hits[0].chunk.start, 24);
+}
+
+TEST_F(CollectionsTest, TheIndexFileIsReusedAndAStaleOrDamagedOneIsRebuilt) {
+  const std::string file = dir_ + "/indexes/kb.faiss";
+  auto top = [](Collections& c, const std::string& q) {
+    const auto hits = c.search("kb", embed(q), 1);
+    return hits.empty() ? std::string() : hits[0].chunk.text;
+  };
+  {
+    Collections c(dir_);
+    c.store().create_collection(info("kb"));
+    c.store().add_document("kb", doc("d", {"the tower of Vell has nine bells", "salt comes from the Grey Marsh"}));
+    EXPECT_EQ(top(c, "how many bells has the tower of Vell"), "the tower of Vell has nine bells");
+    EXPECT_EQ(c.rebuilds(), 1);
+  }
+  ASSERT_TRUE(std::filesystem::exists(file));
+  {
+    Collections c(dir_);  // read from the file, not rebuilt
+    EXPECT_EQ(top(c, "where does salt come from"), "salt comes from the Grey Marsh");
+    EXPECT_EQ(c.rebuilds(), 0);
+    c.store().add_document("kb", doc("e", {"the ferry to Umm leaves at dawn"}));  // the file is now stale
+  }
+  {
+    Collections c(dir_);
+    EXPECT_EQ(top(c, "when does the ferry to Umm leave"), "the ferry to Umm leaves at dawn");
+    EXPECT_EQ(c.rebuilds(), 1);
+  }
+  {  // a flipped byte in FAISS's part: the checksum catches it before FAISS reads it
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(0, std::ios::end);
+    const auto size = static_cast<std::streamoff>(f.tellg());
+    f.seekp(size - 40);
+    f.put('\x5a');
+  }
+  {
+    Collections c(dir_);
+    EXPECT_EQ(top(c, "how many bells has the tower of Vell"), "the tower of Vell has nine bells");
+    EXPECT_EQ(c.rebuilds(), 1);
+  }
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << "garbage";
+  {
+    Collections c(dir_);
+    EXPECT_EQ(top(c, "where does salt come from"), "salt comes from the Grey Marsh");
+    EXPECT_EQ(c.rebuilds(), 1);
+  }
+  Collections c(dir_);
+  EXPECT_EQ(top(c, "where does salt come from"), "salt comes from the Grey Marsh");
+  EXPECT_EQ(c.rebuilds(), 0);  // the rebuilt file was saved again
+  EXPECT_TRUE(c.delete_collection("kb"));
+  EXPECT_FALSE(std::filesystem::exists(file));
 }
 
 TEST_F(CollectionsTest, FlatSearchMatchesBruteForceOnRandomVectors) {
