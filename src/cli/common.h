@@ -61,5 +61,6 @@ void add_bench_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_compress_command(CLI::App& app);
 void add_decompress_command(CLI::App& app);
+void add_cache_command(CLI::App& app);  // cmd_cache.cpp: hayate cache stats|clear
 
 }  // namespace hayate::cli

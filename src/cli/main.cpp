@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   hayate::cli::add_report_command(app);
   hayate::cli::add_compress_command(app);
   hayate::cli::add_decompress_command(app);
+  hayate::cli::add_cache_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "backend/registry.h"
+#include "cache/store.h"
 #include "core/error.h"
 
 namespace hayate::server {
@@ -104,6 +105,20 @@ std::vector<ConfigField> make_fields() {
       {"compress_sequences", "", &C::compress_sequences, "windows the compression coder runs side by side", 1, 255},
       {"compress_debug_fail_steps", "", &C::compress_debug_fail_steps,
        "for tests: steps of the compression fallback chain that fail on purpose, comma-separated"},
+      {"cache", "", &C::cache,
+       "exact response cache of deterministic requests (temperature 0 or a fixed seed): off, memory, or "
+       "redis://HOST:PORT[/DB] (shared by several servers)"},
+      {"cache_entries", "", &C::cache_entries, "memory cache: most entries kept (LRU; 0: no limit)", 0, 1e9},
+      {"cache_max_bytes", "", &C::cache_max_bytes, "memory cache: most bytes kept (LRU; 0: no limit)", 0, 1e15},
+      {"cache_ttl", "", &C::cache_ttl, "seconds a cached response stays valid (0: until evicted)", 0, 1e9},
+      {"cache_compress", "", &C::cache_compress, "memory cache: keep responses zstd-compressed"},
+      {"cache_persist", "", &C::cache_persist,
+       "memory cache: file it is loaded from at start and saved to (atomically) at exit; empty: not kept"},
+      {"collections_dir", "", &C::collections_dir,
+       "directory of the retrieval collections (SQLite; /v1/collections); empty: collections are off"},
+      {"rag_chunk_tokens", "", &C::rag_chunk_tokens, "most tokens in one chunk of an ingested document", 16, 1 << 20},
+      {"rag_chunk_overlap", "", &C::rag_chunk_overlap, "tokens consecutive chunks of a section may share", 0,
+       1 << 20},
   };
 }
 // clang-format on
@@ -360,6 +375,13 @@ void validate(const ServerConfig& config) {
     fail(ErrorKind::BadInput, "gpu_layers " + config.gpu_layers +
                                   " needs a GPU (device cuda or auto); device cpu "
                                   "runs every layer on the CPU");
+  if (config.cache != "off" && config.cache != "memory") {
+    if (config.cache.rfind("redis://", 0) != 0)
+      fail(ErrorKind::BadInput, "cache: '" + config.cache + "' is not off, memory or redis://HOST:PORT[/DB]");
+    cache::make_store(config.cache);  // parses the address (BadInput naming what is wrong); connects later
+  }
+  if (config.rag_chunk_overlap >= config.rag_chunk_tokens)
+    fail(ErrorKind::BadInput, "rag_chunk_overlap must be below rag_chunk_tokens");
 }
 
 }  // namespace hayate::server

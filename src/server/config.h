@@ -72,6 +72,17 @@ struct ServerConfig {
   double compress_quality_alert = 0.85;                // semantic results under this cosine are flagged
   int64_t compress_sequences = 16;                     // windows decoded side by side
   std::vector<std::string> compress_debug_fail_steps;  // tests: steps of the chain that fail on purpose
+  // Caches (issue 15): the exact response cache of deterministic requests.
+  std::string cache = "off";  // off | memory | redis://HOST:PORT[/DB]
+  int64_t cache_entries = 1000;
+  int64_t cache_max_bytes = 256ll << 20;
+  double cache_ttl = 3600;  // seconds; 0: no expiry
+  bool cache_compress = true;
+  std::string cache_persist;  // memory store: the file it is loaded from at start and saved to at exit
+  // Retrieval (issue 15): /v1/collections.
+  std::string collections_dir;  // empty: no collections
+  int64_t rag_chunk_tokens = 256;
+  int64_t rag_chunk_overlap = 32;
 };
 
 using FieldRef = std::variant<std::string ServerConfig::*, int64_t ServerConfig::*, double ServerConfig::*,

@@ -41,27 +41,10 @@ void cancel_all(std::vector<Input>& inputs) {
 
 }  // namespace
 
-awaitable<> handle_embeddings(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
-  const api::EmbeddingRequest req = api::parse_embedding_request(ex.request().body);
-  svc->check_model(req.model);
-  ex.model = svc->model_id();
-  std::vector<std::vector<int32_t>> ids = req.input_ids;
-  for (const std::string& text : req.inputs) ids.push_back(svc->tokenizer().encode(text, true, true));
-  if (req.dimensions && *req.dimensions != svc->n_embd())
-    throw api::ApiError(400,
-                        "This model's embeddings have " + std::to_string(svc->n_embd()) +
-                            " dimensions and cannot be shortened to " + std::to_string(*req.dimensions),
-                        "invalid_request_error", "dimensions");
-  int32_t total = 0;
-  for (const auto& input : ids) {
-    svc->check_prompt(input, "input", "input");
-    total += static_cast<int32_t>(input.size());
-  }
-  std::vector<Input> inputs = submit_all(*svc, std::move(ids));
-  ex.prompt_tokens = total;
+awaitable<std::optional<std::vector<std::vector<float>>>> embed_all(Exchange& ex, ServerState& st, Service& svc,
+                                                                    std::vector<std::vector<int32_t>> ids) {
+  std::vector<Input> inputs = submit_all(svc, std::move(ids));
   for (Input& in : inputs) ex.watch(*in.handle);
-
   size_t n_done = 0;
   while (n_done < inputs.size()) {
     for (Input& in : inputs)
@@ -80,7 +63,10 @@ awaitable<> handle_embeddings(Exchange& ex, ServerState& st) {
       }
     if (n_done == inputs.size()) break;
     const Wake w = co_await ex.wait();
-    if (w == Wake::PeerGone) co_return cancel_all(inputs);
+    if (w == Wake::PeerGone) {
+      cancel_all(inputs);
+      co_return std::nullopt;
+    }
     if (w == Wake::Timeout) {
       cancel_all(inputs);
       throw request_timed_out(st.config());  // (thrown, not awaited: dispatch answers it)
@@ -88,7 +74,30 @@ awaitable<> handle_embeddings(Exchange& ex, ServerState& st) {
   }
   std::vector<std::vector<float>> vectors;
   for (Input& in : inputs) vectors.push_back(std::move(in.vector));
-  std::string body = api::embeddings_json(svc->model_id(), vectors, req.encoding_format, total);
+  co_return vectors;
+}
+
+awaitable<> handle_embeddings(Exchange& ex, ServerState& st) {
+  const auto svc = st.loaded_service();
+  const api::EmbeddingRequest req = api::parse_embedding_request(ex.request().body);
+  svc->check_model(req.model);
+  ex.model = svc->model_id();
+  std::vector<std::vector<int32_t>> ids = req.input_ids;
+  for (const std::string& text : req.inputs) ids.push_back(svc->tokenizer().encode(text, true, true));
+  if (req.dimensions && *req.dimensions != svc->n_embd())
+    throw api::ApiError(400,
+                        "This model's embeddings have " + std::to_string(svc->n_embd()) +
+                            " dimensions and cannot be shortened to " + std::to_string(*req.dimensions),
+                        "invalid_request_error", "dimensions");
+  int32_t total = 0;
+  for (const auto& input : ids) {
+    svc->check_prompt(input, "input", "input");
+    total += static_cast<int32_t>(input.size());
+  }
+  ex.prompt_tokens = total;
+  const std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, *svc, std::move(ids));
+  if (!vectors) co_return;
+  std::string body = api::embeddings_json(svc->model_id(), *vectors, req.encoding_format, total);
   co_await ex.respond(200, std::move(body));
 }
 

@@ -6,6 +6,8 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "server/rag_chat.h"
+#include "server/response_cache.h"
 #include "server/routes.h"
 #include "server/structured.h"
 
@@ -35,7 +37,27 @@ struct Job {
   ToolFormat tool_format = ToolFormat::Json;
   std::vector<std::string> tool_names;  // empty: no tool calls are parsed
   api::ReasoningFormat reasoning = api::ReasoningFormat::Split;
+  std::string cache_key;  // non-empty: the answer goes into the response cache under it
+  nlohmann::json extra;   // RAG: citations and timings, added to the response (streams: a last chunk)
 };
+
+// The response body with the job's extra fields, and the generation's time among the timings.
+std::string with_extra(const std::string& body, nlohmann::json extra, double generation_ms) {
+  nlohmann::json j = nlohmann::json::parse(body);
+  if (extra.contains("timings")) extra["timings"]["generation_ms"] = generation_ms;
+  j.update(extra);
+  return j.dump();
+}
+
+// A stream's chunk with the extra fields and no choices (as the usage chunk).
+std::string extra_chunk(const std::string& id, int64_t created, const std::string& model, nlohmann::json extra,
+                        double generation_ms) {
+  nlohmann::json j = {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model}};
+  j["choices"] = nlohmann::json::array();
+  if (extra.contains("timings")) extra["timings"]["generation_ms"] = generation_ms;
+  j.update(extra);
+  return "data: " + j.dump() + "\n\n";
+}
 
 // One choice: an engine request and what it has produced so far.
 struct Sequence {
@@ -266,8 +288,14 @@ class Generation {
       std::string body = job_.chat
                              ? api::chat_completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs)
                              : api::completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs);
+      if (cache::Cache* c = st_.response_cache(); c && !job_.cache_key.empty()) c->put(job_.cache_key, body);
+      if (!job_.extra.is_null()) body = with_extra(body, job_.extra, generation_ms());
       co_await ex_.respond(200, std::move(body));
       co_return;
+    }
+    if (!job_.extra.is_null()) {
+      std::string chunk = extra_chunk(id_, created_, svc_.model_id(), job_.extra, generation_ms());
+      if (!co_await ex_.stream_write(std::move(chunk))) co_return;
     }
     if (job_.include_usage) {
       std::string chunk = api::sse_usage_chunk(id_, created_, svc_.model_id(), usage, job_.chat);
@@ -278,6 +306,13 @@ class Generation {
     const bool ok = co_await ex_.stream_write(std::move(done));
     if (!ok) co_return;
     co_await ex_.stream_end();
+  }
+
+  // Since the engine took the request; RAG answers count it as their generation stage.
+  double generation_ms() const {
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
+    st_.metrics().rag_stage("generation", ms / 1000);
+    return ms;
   }
 
   awaitable<> fail_with(const api::ApiError& e) {
@@ -299,7 +334,32 @@ class Generation {
   std::string id_;
   int64_t created_ = 0;
   std::vector<Sequence> seqs_;
+  Clock::time_point started_ = Clock::now();
 };
+
+// A deterministic request answered before gets the cached answer (with a fresh id) and the engine
+// never sees it. On a miss the job keeps the key, so that its answer is stored once computed.
+awaitable<bool> answer_from_cache(Exchange& ex, ServerState& st, Service& svc, Job& job) {
+  cache::Cache* c = st.response_cache();
+  if (!c) co_return false;
+  const char* route = job.chat ? "chat" : "completions";
+  std::optional<std::string> key =
+      response_cache_key(route, svc.model_id(), ex.request().body, job.sampling, job.stream);
+  if (!key) co_return false;
+  std::optional<std::string> body;
+  if (std::optional<std::string> cached = c->get(*key))
+    body = refresh_cached_response(*cached, job.chat ? "chatcmpl-" : "cmpl-");
+  if (!body) {
+    job.cache_key = std::move(*key);
+    co_return false;
+  }
+  ex.model = svc.model_id();
+  for (const Prompt& p : job.prompts) ex.prompt_tokens += static_cast<int32_t>(p.ids.size());
+  Headers extra;  // built outside the co_await: g++ 12 cannot put the literals' pair in a coroutine frame
+  extra.emplace_back("x-hayate-cache", "hit");
+  co_await ex.respond(200, std::move(*body), "application/json", std::move(extra));
+  co_return true;
+}
 
 }  // namespace
 
@@ -310,6 +370,15 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   svc.check_model(req.model);
   Job job;
   job.chat = true;
+  if (std::optional<RagRequest> rag = parse_rag_request(ex.request().body, req.messages, st, svc)) {
+    const auto t0 = Clock::now();
+    std::vector<std::vector<int32_t>> query{rag->query_ids};
+    std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, svc, std::move(query));
+    if (!vectors) co_return;
+    const double embed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    st.metrics().rag_stage("embed", embed_ms / 1000);
+    job.extra = apply_rag(*rag, std::move(vectors->at(0)), embed_ms, req.messages, st);
+  }
   const bool tools_on = !req.tools.empty() && req.tool_choice.mode != api::ToolChoice::None;
   job.tool_format = svc.tool_format();
   job.reasoning = req.reasoning;
@@ -332,6 +401,7 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   job.logprobs = req.logprobs;
   job.stream = req.stream;
   job.include_usage = req.include_usage;
+  if (co_await answer_from_cache(ex, st, svc, job)) co_return;
   Generation g(ex, svc, st, std::move(job));
   co_await g.run();
 }
@@ -360,6 +430,7 @@ awaitable<> handle_completions(Exchange& ex, ServerState& st) {
   job.stream = req.stream;
   job.include_usage = req.include_usage;
   job.echo = req.echo;
+  if (co_await answer_from_cache(ex, st, svc, job)) co_return;
   Generation g(ex, svc, st, std::move(job));
   co_await g.run();
 }

@@ -59,6 +59,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   engine_healthy_ = &gauge(r, "hayate_engine_healthy", "1 while the engine loop runs and makes progress, else 0");
   write_timeouts_ = &counter(r, "hayate_write_timeouts_total",
                              "connections cut off because the client read nothing for write_timeout seconds");
+  rag_stages_ = &prometheus::BuildHistogram()
+                     .Name("hayate_rag_stage_seconds")
+                     .Help("time of each retrieval stage (embed, search, generation; ingest_embed, ingest_store)")
+                     .Register(r);
   auto& finished = prometheus::BuildCounter()
                        .Name("hayate_sequences_finished_total")
                        .Help("engine sequences ended, by reason (stop, length, cancelled, error)")
@@ -87,6 +91,13 @@ void Metrics::request_done(const std::string& route, int status, double seconds)
 }
 
 void Metrics::first_token(double seconds) { ttft_->Observe(seconds); }
+
+void Metrics::rag_stage(const char* stage, double seconds) {
+  rag_stages_
+      ->Add({{"stage", stage}}, Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5, 1, 2.5, 5, 10, 30})
+      .Observe(seconds);
+}
 void Metrics::inter_token(double seconds) { itl_->Observe(seconds); }
 
 void Metrics::tokens(int64_t prompt, int64_t generated) {
@@ -118,6 +129,52 @@ std::string Metrics::scrape(const EngineStats* st, const EngineHealth* health) {
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
   return out.str();
+}
+
+std::string cache_metrics_text(const std::vector<cache::CacheStats>& caches) {
+  if (caches.empty()) return "";
+  std::string out;
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    for (const cache::CacheStats& c : caches) {
+      std::ostringstream line;
+      line << name << "{cache=\"" << c.name << "\"} " << value(c) << "\n";
+      out += line.str();
+    }
+  };
+  family("hayate_cache_hits_total", "counter", "lookups answered from the cache", [](auto& c) { return c.hits; });
+  family("hayate_cache_misses_total", "counter", "lookups the cache could not answer",
+         [](auto& c) { return c.misses; });
+  family("hayate_cache_stores_total", "counter", "entries written", [](auto& c) { return c.puts; });
+  family("hayate_cache_hit_ratio", "gauge", "hits / lookups since start", [](auto& c) { return c.hit_rate(); });
+  family("hayate_cache_entries", "gauge", "entries held", [](auto& c) { return c.stored.entries; });
+  family("hayate_cache_bytes", "gauge", "bytes held, keys and values (Redis: 0, not known)",
+         [](auto& c) { return c.stored.bytes; });
+  family("hayate_cache_evictions_total", "counter", "entries dropped for the entry or byte limit",
+         [](auto& c) { return c.stored.evictions; });
+  family("hayate_cache_expired_total", "counter", "entries dropped for their TTL",
+         [](auto& c) { return c.stored.expired; });
+  family("hayate_cache_available", "gauge", "1 while the cache's store answers (Redis reachable)",
+         [](auto& c) { return c.stored.available ? 1 : 0; });
+  const char* h = "hayate_cache_lookup_seconds";
+  out += std::string("# HELP ") + h + " time one lookup took\n# TYPE " + h + " histogram\n";
+  for (const cache::CacheStats& c : caches) {
+    std::ostringstream lines;
+    int64_t cumulative = 0;
+    for (size_t b = 0; b < c.latency_buckets.size(); ++b) {
+      cumulative += c.latency_buckets[b];
+      lines << h << "_bucket{cache=\"" << c.name << "\",le=\"";
+      if (b < cache::kLatencyBounds.size())
+        lines << cache::kLatencyBounds[b];
+      else
+        lines << "+Inf";
+      lines << "\"} " << cumulative << "\n";
+    }
+    lines << h << "_sum{cache=\"" << c.name << "\"} " << c.latency_sum << "\n";
+    lines << h << "_count{cache=\"" << c.name << "\"} " << cumulative << "\n";
+    out += lines.str();
+  }
+  return out;
 }
 
 }  // namespace hayate::server

@@ -5,7 +5,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
+#include "cache/cache.h"
 #include "engine/engine.h"
 
 namespace prometheus {
@@ -30,6 +32,9 @@ class Metrics {
   void tokens(int64_t prompt, int64_t generated);
   void model_loaded(double seconds);
   void write_timeout();
+  // Time of one retrieval stage: "embed", "search" or "generation" of a RAG chat; "ingest_embed"
+  // or "ingest_store" of a document upload.
+  void rag_stage(const char* stage, double seconds);
 
   // The text exposition format, gauges refreshed from `stats` and `health` (null while no model is
   // loaded).
@@ -46,6 +51,7 @@ class Metrics {
   prometheus::Gauge *queue_depth_, *running_, *batch_size_, *kv_used_, *kv_free_, *kv_cached_, *hit_ratio_;
   prometheus::Gauge *load_seconds_, *kv_active_, *batch_sequences_, *engine_healthy_;
   prometheus::Counter* write_timeouts_;
+  prometheus::Family<prometheus::Histogram>* rag_stages_;
   prometheus::Counter* finished_[4];  // stop, length, cancelled, error
 
   // The engine's counters as of the last scrape, to add their growth to ours.
@@ -57,5 +63,10 @@ class Metrics {
   std::mutex scrape_mu_;
   Follower hit_{}, miss_{}, by_reason_[4]{};
 };
+
+// The caches' metrics in the text exposition format, one label per cache: hits, misses, stores,
+// entries, bytes, evictions, expiries, whether its store answers, and the lookup latency as a
+// histogram. Written from the caches' own counters at each scrape.
+std::string cache_metrics_text(const std::vector<cache::CacheStats>& caches);
 
 }  // namespace hayate::server

@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "server/response_cache.h"
 
 namespace hayate::server {
 namespace {
@@ -44,6 +45,7 @@ awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   }
   st.compression_metrics().refresh(cache ? &*cache : nullptr);
   std::string text = st.metrics().scrape(stats ? &*stats : nullptr, health ? &*health : nullptr);
+  if (cache::Cache* c = st.response_cache()) text += cache_metrics_text({c->stats()});
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -85,17 +87,27 @@ const Route kRoutes[] = {
     {"DELETE", "/v1/responses/{id}", true, handle_response},
     {"POST", "/v1/rerank", true, handle_rerank},
     {"POST", "/v1/score", true, handle_score},
+    {"POST", "/v1/collections", true, handle_collections},
+    {"GET", "/v1/collections", true, handle_collections},
+    {"GET", "/v1/collections/{id}", true, handle_collection},
+    {"DELETE", "/v1/collections/{id}", true, handle_collection},
+    {"POST", "/v1/collections/{id}/documents", true, handle_collection_documents},
+    {"DELETE", "/v1/collections/{id}/documents/{id}", true, handle_collection_document},
+    {"POST", "/v1/collections/{id}/search", true, handle_collection_search},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };
 
-// A path ending in "{id}" matches any one further segment.
+// "{id}" in a pattern matches any one non-empty segment of the path.
 bool path_matches(std::string_view pattern, std::string_view path) {
-  constexpr std::string_view kId = "{id}";
-  if (pattern.size() < kId.size() || pattern.substr(pattern.size() - kId.size()) != kId) return pattern == path;
-  const std::string_view stem = pattern.substr(0, pattern.size() - kId.size());
-  return path.size() > stem.size() && path.substr(0, stem.size()) == stem &&
-         path.find('/', stem.size()) == std::string_view::npos;
+  for (;;) {
+    const size_t pe = pattern.find('/'), qe = path.find('/');
+    const std::string_view p = pattern.substr(0, pe), q = path.substr(0, qe);
+    if (p == "{id}" ? q.empty() : p != q) return false;
+    if (pe == std::string_view::npos || qe == std::string_view::npos) return pe == qe;
+    pattern.remove_prefix(pe + 1);
+    path.remove_prefix(qe + 1);
+  }
 }
 
 // The route of a path, the one for the method where a path has several.
@@ -173,7 +185,10 @@ ServerState::ServerState(const ServerConfig& config)
       limiter_(static_cast<double>(config.rate_limit_rpm), static_cast<double>(config.rate_limit_burst)),
       compress_limiter_(static_cast<double>(config.compress_rate_limit_rpm),
                         static_cast<double>(config.compress_rate_limit_burst)),
-      compression_metrics_(metrics_.registry(), config.compress_quality_alert) {}
+      compression_metrics_(metrics_.registry(), config.compress_quality_alert),
+      response_cache_(make_response_cache(config)),
+      collections_(config.collections_dir.empty() ? nullptr
+                                                  : std::make_unique<rag::Collections>(config.collections_dir)) {}
 
 std::shared_ptr<Service> ServerState::service() const {
   std::lock_guard lk(mu_);

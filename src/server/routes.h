@@ -8,7 +8,9 @@
 #include <mutex>
 #include <string>
 
+#include "cache/cache.h"
 #include "core/error.h"
+#include "rag/collections.h"
 #include "server/auth.h"
 #include "server/compression.h"
 #include "server/config.h"
@@ -35,6 +37,8 @@ class ServerState {
   RateLimiter& limiter() { return limiter_; }
   RateLimiter& compress_limiter() { return compress_limiter_; }
   CompressionMetrics& compression_metrics() { return compression_metrics_; }
+  cache::Cache* response_cache() { return response_cache_.get(); }  // null when config.cache is off
+  rag::Collections* collections() { return collections_.get(); }    // null without collections_dir
 
  private:
   const ServerConfig config_;
@@ -46,6 +50,8 @@ class ServerState {
   RateLimiter limiter_;
   RateLimiter compress_limiter_;  // the compression routes' own (the seed's 120/min, burst 20)
   CompressionMetrics compression_metrics_;
+  std::unique_ptr<cache::Cache> response_cache_;
+  std::unique_ptr<rag::Collections> collections_;
 };
 
 // Who a request counts against in rate limits: "key:KEY" when API keys are on, else
@@ -77,6 +83,22 @@ awaitable<> handle_responses(Exchange& ex, ServerState& state);  // responses.cp
 awaitable<> handle_response(Exchange& ex, ServerState& state);   // GET and DELETE /v1/responses/{id}
 awaitable<> handle_rerank(Exchange& ex, ServerState& state);     // rerank.cpp
 awaitable<> handle_score(Exchange& ex, ServerState& state);
+
+// Embeddings of tokenized inputs through the engine's continuous batching, in input order, while
+// the connection's coroutine waits without blocking (embeddings.cpp). nullopt when the client
+// left (the handler ends without a response); throws Error(Timeout) past the request's deadline
+// and the engine's errors.
+awaitable<std::optional<std::vector<std::vector<float>>>> embed_all(Exchange& ex, ServerState& state, Service& svc,
+                                                                    std::vector<std::vector<int32_t>> ids);
+// ApiError 400 (code model_mismatch) when the collection holds another model's embeddings.
+void check_collection_model(const rag::CollectionInfo& info, const Service& svc, const std::string& param);
+
+// /v1/collections (collections.cpp): create, list, stats, delete; documents add and delete; search.
+awaitable<> handle_collections(Exchange& ex, ServerState& state);
+awaitable<> handle_collection(Exchange& ex, ServerState& state);
+awaitable<> handle_collection_documents(Exchange& ex, ServerState& state);
+awaitable<> handle_collection_document(Exchange& ex, ServerState& state);
+awaitable<> handle_collection_search(Exchange& ex, ServerState& state);
 
 // Error(Timeout), 504: the request ran past config.request_timeout.
 Error request_timed_out(const ServerConfig& config);

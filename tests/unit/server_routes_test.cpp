@@ -112,6 +112,12 @@ TEST(ServerRoutes, PathsWithAnIdMatchOneSegmentAndSplitByMethod) {
   EXPECT_EQ(route_name("/v1/responses/resp_123"), "/v1/responses/{id}");
   EXPECT_EQ(route_name("/v1/models/"), "other");
   EXPECT_EQ(route_name("/v1/models/a/b"), "other");
+  // An id may stand inside the path too (the collections' routes).
+  EXPECT_EQ(route_name("/v1/collections/kb/search"), "/v1/collections/{id}/search");
+  EXPECT_EQ(route_name("/v1/collections/kb/documents/doc-1"), "/v1/collections/{id}/documents/{id}");
+  EXPECT_EQ(route_name("/v1/collections/kb"), "/v1/collections/{id}");
+  EXPECT_EQ(route_name("/v1/collections//search"), "other");
+  EXPECT_EQ(route_name("/v1/collections/kb/search/more"), "other");
   ServerState st{ServerConfig{}};
   // GET and DELETE of one path reach their handlers (503 without a model), POST is not allowed.
   for (const char* method : {"GET", "DELETE"}) {

@@ -1,0 +1,88 @@
+// Where collections live: one SQLite database in WAL mode (synchronous=FULL), so a document whose
+// add returned is on disk with all its chunks and their vectors, and a crash mid-add leaves none
+// of it. The vector index is derived data, rebuilt from here (index.h).
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace hayate::rag {
+
+enum class Metric { Cosine, InnerProduct, L2 };
+// "cosine", "ip", "l2"; Error(BadInput) naming the choices for anything else.
+Metric parse_metric(const std::string& name);
+const char* metric_name(Metric m);
+
+struct CollectionInfo {
+  std::string name;
+  Metric metric = Metric::Cosine;
+  std::string index = "Flat";  // a FAISS factory string
+  int32_t dim = 0;             // the embedding model's dimension
+  std::string model;           // the embedding model's id
+  int64_t created = 0;         // seconds since the epoch
+  int64_t version = 0;         // grows with every change of its documents (the index's staleness check)
+};
+
+struct NewChunk {
+  int64_t start = 0, end = 0;  // bytes of the document
+  std::string text, section;
+  std::vector<float> vector;  // dim floats
+};
+
+struct NewDocument {
+  std::string id;             // the caller's id; unique in the collection
+  std::string content_hash;   // of the text: the same id and hash again is a no-op
+  std::string metadata_json;  // an object
+  std::vector<NewChunk> chunks;
+};
+
+struct StoredChunk {
+  int64_t id = 0;  // the vector's id in the index
+  std::string document_id, text, section, metadata_json;
+  int64_t start = 0, end = 0, seq = 0;
+};
+
+struct CollectionStats {
+  int64_t documents = 0, chunks = 0;
+};
+
+class Store {
+ public:
+  // Opens (or creates) the database. Error(BadInput) when the file is not one.
+  explicit Store(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Error(BadInput) when the name is taken or not [A-Za-z0-9_-]{1,64}.
+  void create_collection(const CollectionInfo& info);
+  std::vector<CollectionInfo> list_collections();
+  std::optional<CollectionInfo> collection(const std::string& name);
+  // Removes the collection and everything in it; false when there was none.
+  bool delete_collection(const std::string& name);
+  CollectionStats stats(const std::string& name);
+
+  enum class AddResult { Added, Replaced, Unchanged };
+  // One transaction: the document and all its chunks, or nothing. A document with this id and
+  // another content hash is replaced (its old chunks removed); with the same hash it is left as is.
+  AddResult add_document(const std::string& collection, const NewDocument& doc);
+  bool delete_document(const std::string& collection, const std::string& document_id);
+
+  // Every chunk's id and vector, in id order (to build the index), and the version they are of.
+  void vectors(const std::string& collection, std::vector<int64_t>& ids, std::vector<float>& data, int64_t& version);
+  std::optional<StoredChunk> chunk(int64_t id);
+
+ private:
+  void exec(const char* sql);
+  void bump_version_locked(const std::string& collection);
+
+  std::mutex mu_;
+  sqlite3* db_ = nullptr;
+};
+
+}  // namespace hayate::rag

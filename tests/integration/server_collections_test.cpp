@@ -1,0 +1,193 @@
+// /v1/collections on the real server: create, list, stats, delete; documents added (idempotent by
+// content), replaced and deleted; search that finds a planted chunk; bad input answered 4xx with
+// nothing stored; acknowledged documents that survive kill -9.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "integration/server_harness.h"
+
+namespace hayate::test {
+namespace {
+
+using nlohmann::json;
+
+struct Reply {
+  int status;
+  json body;
+};
+
+Reply call(const ServerProcess& s, const std::string& method, const std::string& path, const json& body = nullptr) {
+  HttpClient c("127.0.0.1", s.port());
+  const HttpResponse r =
+      c.request(method, path, body.is_null() ? "" : body.dump(), {{"Content-Type", "application/json"}});
+  return {r.status, json::parse(r.body, nullptr, false)};
+}
+
+const std::string kFacts =
+    "# Zorvia\n\nThe capital of Zorvia is Quellmar, a city of glass towers.\n\n"
+    "## Trade\n\nZorvia exports blue salt to the islands of Nemt every spring.\n\n"
+    "## Rivers\n\nThe river Osk floods the lowlands in the month of Harrow.\n";
+
+TEST(ServerCollections, AreOffWithoutADirectory) {
+  ServerProcess server({});
+  const Reply r = call(server, "POST", "/v1/collections", {{"name", "kb"}});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.dump().find("--collections-dir"), std::string::npos) << r.body;
+}
+
+TEST(ServerCollections, CreateAddSearchDeleteAndRefuseBadInput) {
+  const std::string dir = temp_path("collections." + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ServerProcess server({"--collections-dir", dir, "--rag-chunk-tokens", "64", "--rag-chunk-overlap", "8"});
+
+  // Bad collections are refused and nothing is stored.
+  EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "hamming"}}).status, 400);
+  EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "no spaces"}}).status, 400);
+  const Reply hnsw = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "HNSW32"}});
+  EXPECT_EQ(hnsw.status, 400);
+  EXPECT_NE(hnsw.body.dump().find("Flat"), std::string::npos) << hnsw.body;
+  EXPECT_EQ(call(server, "GET", "/v1/collections").body["data"].size(), 0u);
+
+  const Reply created = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "cosine"}});
+  ASSERT_EQ(created.status, 200) << created.body;
+  EXPECT_EQ(created.body["id"], "kb");
+  EXPECT_EQ(created.body["metric"], "cosine");
+  EXPECT_EQ(created.body["dimensions"], 128);
+  EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 400);  // exists
+
+  const json docs = {{"documents",
+                      {{{"id", "zorvia"}, {"text", kFacts}, {"metadata", {{"source", "atlas.md"}}}},
+                       {{"id", "other"}, {"text", "Unrelated notes about cooking lentils slowly."}}}}};
+  const Reply added = call(server, "POST", "/v1/collections/kb/documents", docs);
+  ASSERT_EQ(added.status, 200) << added.body;
+  EXPECT_EQ(added.body["data"][0]["status"], "added");
+  EXPECT_GE(added.body["data"][0]["chunks"].get<int>(), 3);  // one per section at least
+  EXPECT_TRUE(added.body["timings"].contains("embed_ms"));
+  EXPECT_EQ(call(server, "POST", "/v1/collections/kb/documents", docs).body["data"][0]["status"], "unchanged");
+  const Reply stats = call(server, "GET", "/v1/collections/kb");
+  EXPECT_EQ(stats.body["documents"], 2);
+  const int chunks = stats.body["chunks"].get<int>();
+
+  // The planted fact's own words find its chunk first, with its section, offsets and metadata.
+  const std::string fact = "Zorvia exports blue salt to the islands of Nemt every spring.";
+  const Reply found = call(server, "POST", "/v1/collections/kb/search", {{"query", fact}, {"top_k", 3}});
+  ASSERT_EQ(found.status, 200) << found.body;
+  ASSERT_FALSE(found.body["data"].empty());
+  const json& top = found.body["data"][0];
+  EXPECT_EQ(top["document_id"], "zorvia");
+  EXPECT_NE(top["text"].get<std::string>().find(fact), std::string::npos) << top;
+  EXPECT_EQ(top["section"], "Trade");
+  EXPECT_EQ(kFacts.substr(top["start"].get<size_t>(), top["end"].get<size_t>() - top["start"].get<size_t>()),
+            top["text"].get<std::string>());
+  EXPECT_EQ(top["metadata"]["source"], "atlas.md");
+  EXPECT_TRUE(found.body["timings"].contains("search_ms"));
+
+  // Bad documents: a 4xx naming the problem, and nothing of the request stored.
+  const json bad = {
+      {"documents", {{{"id", "fine"}, {"text", "A good document."}}, {{"id", "empty"}, {"text", " \n"}}}}};
+  const Reply refused = call(server, "POST", "/v1/collections/kb/documents", bad);
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_NE(refused.body.dump().find("documents[1]"), std::string::npos) << refused.body;
+  EXPECT_EQ(call(server, "POST", "/v1/collections/kb/documents", json{{"documents", json::array()}}).status, 400);
+  EXPECT_EQ(call(server, "POST", "/v1/collections/missing/documents", docs).status, 404);
+  EXPECT_EQ(call(server, "POST", "/v1/collections/missing/search", {{"query", "x"}}).status, 404);
+  EXPECT_EQ(call(server, "POST", "/v1/collections/kb/search", {{"query", ""}}).status, 400);
+  EXPECT_EQ(call(server, "POST", "/v1/collections/kb/search", {{"query", "x"}, {"top_k", 0}}).status, 400);
+  EXPECT_EQ(call(server, "GET", "/v1/collections/kb").body["chunks"], chunks);
+
+  // Delete a document: search no longer returns it.
+  EXPECT_EQ(call(server, "DELETE", "/v1/collections/kb/documents/zorvia").status, 200);
+  EXPECT_EQ(call(server, "DELETE", "/v1/collections/kb/documents/zorvia").status, 404);
+  const Reply after = call(server, "POST", "/v1/collections/kb/search", {{"query", fact}, {"top_k", 10}});
+  for (const json& hit : after.body["data"]) EXPECT_NE(hit["document_id"], "zorvia");
+
+  EXPECT_EQ(call(server, "DELETE", "/v1/collections/kb").status, 200);
+  EXPECT_EQ(call(server, "GET", "/v1/collections/kb").status, 404);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
+  const std::string dir = temp_path("collections." + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ServerProcess server(
+      {"--collections-dir", dir, "--rag-chunk-tokens", "64", "--rag-chunk-overlap", "8", "--cache", "memory"});
+  ASSERT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
+  const json docs = {{"documents",
+                      {{{"id", "zorvia"}, {"text", kFacts}},
+                       {{"id", "other"}, {"text", "Unrelated notes about cooking lentils slowly."}}}}};
+  ASSERT_EQ(call(server, "POST", "/v1/collections/kb/documents", docs).status, 200);
+
+  const std::string question = "The river Osk floods the lowlands in the month of Harrow.";
+  json body = {{"messages", {{{"role", "user"}, {"content", question}}}}, {"max_tokens", 4}, {"temperature", 0}};
+  const Reply plain = call(server, "POST", "/v1/chat/completions", body);
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  body["rag"] = {{"collection", "kb"}, {"top_k", 2}};
+  const Reply rag = call(server, "POST", "/v1/chat/completions", body);
+  ASSERT_EQ(rag.status, 200) << rag.body;
+  ASSERT_GE(rag.body["citations"].size(), 1u) << rag.body;
+  EXPECT_EQ(rag.body["citations"][0]["document_id"], "zorvia");
+  EXPECT_EQ(rag.body["citations"][0]["section"], "Rivers");
+  EXPECT_EQ(rag.body["citations"][0]["index"], 1);
+  for (const char* stage : {"embed_ms", "search_ms", "generation_ms"})
+    EXPECT_TRUE(rag.body["timings"].contains(stage)) << stage << " in " << rag.body;
+  // The sources went into the prompt.
+  const std::string cited = rag.body["citations"][0]["text"];
+  EXPECT_GT(rag.body["usage"]["prompt_tokens"].get<int>(),
+            plain.body["usage"]["prompt_tokens"].get<int>() + static_cast<int>(cited.size()));
+  EXPECT_EQ(rag.body["choices"].size(), 1u);
+  const auto m = server.metrics();
+  for (const char* stage : {"embed", "search", "generation", "ingest_embed", "ingest_store"})
+    EXPECT_GE(m.at(std::string("hayate_rag_stage_seconds_count{stage=\"") + stage + "\"}"), 1) << stage;
+
+  // Deterministic, yet never from the response cache: the collection may change under it.
+  HttpClient c("127.0.0.1", server.port());
+  const HttpResponse again = c.post("/v1/chat/completions", body.dump());
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.header("x-hayate-cache"), "");
+
+  // Streamed: the citations come in a chunk of their own before [DONE].
+  body["stream"] = true;
+  const HttpResponse streamed = c.post("/v1/chat/completions", body.dump());
+  ASSERT_EQ(streamed.status, 200);
+  const size_t at = streamed.body.find("\"citations\"");
+  ASSERT_NE(at, std::string::npos) << streamed.body;
+  EXPECT_LT(at, streamed.body.find("[DONE]"));
+
+  body.erase("stream");
+  body["rag"] = {{"collection", "missing"}};
+  EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 404);
+  body["rag"] = {{"collection", "kb"}, {"top_k", 0}};
+  EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 400);
+  body["rag"] = {{"collection", "kb"}, {"template", "no placeholder"}};
+  EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 400);
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(ServerCollections, AcknowledgedDocumentsSurviveKillNine) {
+  const std::string dir = temp_path("collections." + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  {
+    ServerProcess server({"--collections-dir", dir});
+    ASSERT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
+    for (int i = 0; i < 5; ++i) {
+      const json d = {
+          {"documents",
+           {{{"id", "d" + std::to_string(i)}, {"text", "Fact number " + std::to_string(i) + " is planted here."}}}}};
+      ASSERT_EQ(call(server, "POST", "/v1/collections/kb/documents", d).status, 200);
+    }
+    server.signal(SIGKILL);
+    server.wait_exit(std::chrono::seconds(30));
+  }
+  ServerProcess server({"--collections-dir", dir});
+  EXPECT_EQ(call(server, "GET", "/v1/collections/kb").body["documents"], 5);
+  const Reply found = call(server, "POST", "/v1/collections/kb/search", {{"query", "Fact number 3 is planted here."}});
+  ASSERT_EQ(found.status, 200) << found.body;
+  EXPECT_EQ(found.body["data"][0]["document_id"], "d3");
+  EXPECT_EQ(server.stop(), 0);
+}
+
+}  // namespace
+}  // namespace hayate::test
