@@ -9,7 +9,7 @@
 namespace hayate::quant::detail {
 
 bool cpu_has_avx2();    // avx2 + fma + f16c
-bool cpu_has_avx512();  // avx512 f, bw, vl, dq and vnni (besides the avx2 set)
+bool cpu_has_avx512();  // avx512 f, bw, vl, dq and vnni (besides the avx2 set), unless HAYATE_MAX_ISA=avx2
 
 // Conversions (reference). n is a multiple of the block size.
 void to_float_f32(const void* src, float* dst, int64_t n);
@@ -82,5 +82,18 @@ HAYATE_DECLARE_TILE(tile_q6_k)
 HAYATE_DECLARE_TILE(tile_q8_0x8)  // repacked Q8_0 (quant/repack.h)
 
 #undef HAYATE_DECLARE_TILE
+
+// AVX-512 kernels of the packed formats (quant/packed.h), TileDotFn over groups of 16 rows.
+#define HAYATE_DECLARE_TILE512(name)                                                                \
+  void name##_avx512(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, \
+                     size_t act_row_bytes, int64_t n_tok, float* out, int64_t out_stride);
+
+HAYATE_DECLARE_TILE512(tile_q8_0x16)
+HAYATE_DECLARE_TILE512(tile_q4_kx16)
+HAYATE_DECLARE_TILE512(tile_q6_kx16)
+HAYATE_DECLARE_TILE512(tile_f16x16)
+HAYATE_DECLARE_TILE512(tile_bf16x16)
+
+#undef HAYATE_DECLARE_TILE512
 
 }  // namespace hayate::quant::detail

@@ -108,13 +108,15 @@ TEST(Forward, IncrementalDecodingEqualsOneBatch) {
   }
 }
 
-class TwoSequences : public ::testing::TestWithParam<bool> {};
+class TwoSequences : public ::testing::TestWithParam<std::tuple<std::string, bool>> {};
 
-// Batch invariance at the model level, with the file's layout and with regrouped Q8_0 (prepared).
+// Batch invariance at the model level, with the file's layout and with packed matrices
+// (prepared: quant/packed.h), for each type that has a packed format.
 TEST_P(TwoSequences, InOneBatchEqualSeparateRuns) {
-  auto m = Model::load(make_model("llama", "q8_0"));
+  const auto [type, prepared] = GetParam();
+  auto m = Model::load(make_model("llama", type));
   auto cpu = make_backend("cpu", 2);
-  if (GetParam()) cpu->prepare(*m);
+  if (prepared) cpu->prepare(*m);
   const auto a = some_tokens(9, m->hp.n_vocab);
   auto b = some_tokens(13, m->hp.n_vocab);
   for (auto& t : b) t = (t + 5) % m->hp.n_vocab;
@@ -142,8 +144,11 @@ TEST_P(TwoSequences, InOneBatchEqualSeparateRuns) {
     EXPECT_LT(test::max_relative_error(one_by_one.data() + p * v, alone_a.data() + p * v, v), 1e-5) << "position " << p;
 }
 
-INSTANTIATE_TEST_SUITE_P(FileLayoutAndPrepared, TwoSequences, ::testing::Bool(),
-                         [](const auto& info) { return info.param ? "Prepared" : "FileLayout"; });
+INSTANTIATE_TEST_SUITE_P(FileLayoutAndPrepared, TwoSequences,
+                         ::testing::Combine(::testing::Values("q8_0", "q4_k_m", "f16", "bf16"), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + (std::get<1>(info.param) ? "_Prepared" : "_FileLayout");
+                         });
 
 // Tied Q8_0 embeddings: the output matrix is regrouped and its file pages dropped from memory,
 // while get_rows keeps reading the token table from the file.

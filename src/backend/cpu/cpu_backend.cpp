@@ -1,10 +1,10 @@
-// The fast CPU backend: activations are converted once per matmul to the weight type's
-// vec_dot_type (Q8_0 / Q8_K / f32), then the output is split into tasks of a chunk of weight
-// rows × a block of tokens, run on a persistent spinning thread pool with the tiled SIMD
-// kernels chosen at run time (quant::TypeTraits::tile_dot). Q8_0 matrices are regrouped at
-// prepare() into 8-row groups (quant/repack.h) when the CPU has the kernel for them, and their
-// file pages are then dropped from resident memory. Attention runs per (token, KV head) with an
-// online softmax; the element-wise steps are threaded over rows.
+// The fast CPU backend: activations are converted once per matmul to the kernel's input format
+// (Q8_0 / Q8_K / f32, or a packed format's own), then the output is split into tasks of a chunk
+// of weight rows × a block of tokens, run on a persistent spinning thread pool with the tiled
+// SIMD kernels chosen at run time (quant::TypeTraits::tile_dot). Matrices whose type has a packed
+// format on this CPU (quant/packed.h: row-interleaved groups for the AVX2 / AVX-512 kernels) are
+// packed at prepare(), and their file pages are then dropped from resident memory. Attention runs
+// per (token, KV head) with an online softmax; the element-wise steps are threaded over rows.
 #include <algorithm>
 #include <cmath>
 #include <memory>
@@ -18,8 +18,8 @@
 #include "core/thread_pool.h"
 #include "gguf/gguf.h"
 #include "quant/kernels.h"
+#include "quant/packed.h"
 #include "quant/quant.h"
-#include "quant/repack.h"
 
 namespace hayate {
 namespace {
@@ -49,17 +49,22 @@ class CpuBackend : public HostBackend {
     const quant::TypeTraits* tr = quant::traits(w.type);
     if (!tr || !tr->tile_dot) fail(ErrorKind::Unsupported, std::string("no dot kernel for ") + ggml_type_name(w.type));
     const auto packed = packed_.find(w.data);
-    const bool grouped = packed != packed_.end();
+    const quant::PackedFormat* format = packed != packed_.end() ? packed->second.format : nullptr;
     const float* b = bias ? static_cast<const float*>(bias->data) : nullptr;
 
     // Activations in the kernel's input format.
-    const void* act = x.data;
+    quant::FromFloatFn convert = nullptr;
     size_t act_row = static_cast<size_t>(x.cols) * sizeof(float);
-    if (tr->vec_dot_type != GgmlType::F32) {
+    if (format) {
+      convert = format->convert_act;
+      act_row = format->act_row_bytes(x.cols);
+    } else if (tr->vec_dot_type != GgmlType::F32) {
+      convert = tr->from_float_vec_dot ? tr->from_float_vec_dot : quant::traits(tr->vec_dot_type)->from_float;
       act_row = ggml_row_size(tr->vec_dot_type, x.cols);
+    }
+    const void* act = x.data;
+    if (convert) {
       converted_.resize(act_row * static_cast<size_t>(x.rows));
-      quant::FromFloatFn convert =
-          tr->from_float_vec_dot ? tr->from_float_vec_dot : quant::traits(tr->vec_dot_type)->from_float;
       pool_.parallel_for(
           x.rows, [&](int64_t t, int) { convert(x.data + t * x.cols, converted_.data() + t * act_row, x.cols); });
       act = converted_.data();
@@ -67,13 +72,14 @@ class CpuBackend : public HostBackend {
 
     // Row chunks: about 8 per thread for one token (fine enough to balance, coarse enough to
     // keep each thread streaming), larger for batches, so each weight chunk is reused across a
-    // token block from cache. Multiples of 8 rows keep the kernels' row tiles and the repacked
-    // Q8_0 groups whole.
+    // token block from cache. Whole multiples of 8 rows (or of the packed groups) keep the
+    // kernels' row tiles and the groups whole.
     const int64_t n_tok = x.rows;
     const int64_t n_tok_blocks = (n_tok + kTokenBlock - 1) / kTokenBlock;
     const int64_t target = n_tok == 1 ? 8 : 4;
+    const int64_t align = format ? format->group_rows : 8;
     int64_t chunk = w.rows / (static_cast<int64_t>(pool_.size()) * target);
-    chunk = std::clamp<int64_t>((chunk + 7) / 8 * 8, 8, n_tok == 1 ? 256 : 64);
+    chunk = std::clamp<int64_t>((chunk + align - 1) / align * align, align, n_tok == 1 ? 256 : 64);
     const int64_t n_chunks = (w.rows + chunk - 1) / chunk;
     const size_t w_row = w.row_bytes();
     const auto* act_bytes = static_cast<const uint8_t*>(act);
@@ -84,11 +90,11 @@ class CpuBackend : public HostBackend {
       const int64_t t0 = tb * kTokenBlock, nt = std::min(kTokenBlock, n_tok - t0);
       float* o = out.data + t0 * out.cols + r0;
       const uint8_t* a = act_bytes + static_cast<size_t>(t0) * act_row;
-      if (grouped) {
-        // Chunks are whole groups (multiples of 8 rows); one contiguous stream per chunk.
-        const size_t group = quant::q8_0x8_group_bytes(w.cols);
-        packed->second.tile(w.cols, packed->second.bytes.get() + static_cast<size_t>(r0 / quant::kQ8_0x8Rows) * group,
-                            group, nr, a, act_row, nt, o, out.cols);
+      if (format) {
+        // Chunks are whole groups; one contiguous stream per chunk.
+        const size_t group = format->group_bytes(w.cols);
+        format->tile(w.cols, packed->second.bytes.get() + static_cast<size_t>(r0 / format->group_rows) * group, group,
+                     nr, a, act_row, nt, o, out.cols);
       } else if (nt == 1) {
         // One token: memory-bound; one row at a time streams better from DRAM than several
         // interleaved rows (measured), and a pair's result is the same in any tile shape.
@@ -143,18 +149,18 @@ class CpuBackend : public HostBackend {
  private:
   struct Packed {
     std::unique_ptr<uint8_t[]> bytes;
-    quant::TileDotFn tile;
+    const quant::PackedFormat* format;
   };
 
-  // Regroups a Q8_0 matrix for the grouped kernel (when this CPU has it) and drops the file's
-  // copy from resident memory, so weights are resident once.
+  // Packs a matrix for its format's kernels (when this CPU has one for its type) and drops the
+  // file's copy from resident memory, so weights are resident once.
   void repack(const Weight& w, const gguf::File* file) {
-    const quant::TileDotFn tile = quant::q8_0x8_tile();
-    if (!w || w.type != GgmlType::Q8_0 || !tile || packed_.count(w.data)) return;
-    Packed p{std::make_unique_for_overwrite<uint8_t[]>(quant::q8_0x8_bytes(w.rows, w.cols)), tile};
-    const int64_t n_groups = (w.rows + quant::kQ8_0x8Rows - 1) / quant::kQ8_0x8Rows;
+    const quant::PackedFormat* format = w ? quant::packed_format(w.type) : nullptr;
+    if (!format || packed_.count(w.data)) return;
+    Packed p{std::make_unique_for_overwrite<uint8_t[]>(quant::packed_bytes(*format, w.rows, w.cols)), format};
+    const int64_t n_groups = (w.rows + format->group_rows - 1) / format->group_rows;
     pool_.parallel_for(n_groups,
-                       [&](int64_t g, int) { quant::repack_q8_0x8(w.data, w.rows, w.cols, g, g + 1, p.bytes.get()); });
+                       [&](int64_t g, int) { format->pack(w.data, w.rows, w.cols, g, g + 1, p.bytes.get()); });
     if (file) file->release(w.data, w.row_bytes() * static_cast<size_t>(w.rows));
     packed_.emplace(w.data, std::move(p));
   }
