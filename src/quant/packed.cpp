@@ -56,23 +56,29 @@ void convert_q8_0sum(const float* src, void* dst, int64_t n) {
   }
 }
 
-// ---- q4_Kx16 --------------------------------------------------------------------------------
+// ---- q4_Kx16 / q5_Kx16 ----------------------------------------------------------------------
 
+// d, dmin, 8 scales and 8 mins of 16 rows, then per sub-block 256 bytes of nibbles (+ 64 of fifth bits).
 constexpr size_t kQ4Kx16Block = 64 + 256 + 8 * 256;
+constexpr size_t kQ5Kx16Block = 64 + 256 + 8 * 320;
 
 size_t q4_kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / kSuperBlock) * kQ4Kx16Block; }
+size_t q5_kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / kSuperBlock) * kQ5Kx16Block; }
 
-int q4k_code(const BlockQ4_K& b, int e) { return (b.qs[32 * (e / 64) + e % 32] >> (4 * ((e % 64) / 32))) & 0x0F; }
+int q4k_code(const uint8_t* qs, int e) { return (qs[32 * (e / 64) + e % 32] >> (4 * ((e % 64) / 32))) & 0x0F; }
+int q5k_high(const uint8_t* qh, int e) { return (qh[e % 32] >> (2 * (e / 64) + (e % 64) / 32)) & 1; }
 
-void pack_q4_kx16(const void* src, int64_t rows, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
-  const auto* in = static_cast<const BlockQ4_K*>(src);
+template <class Block, bool kFifthBit>
+void pack_k4x16(const void* src, int64_t rows, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
+  constexpr size_t kSub = kFifthBit ? 320 : 256, kBlock = 320 + 8 * kSub;
+  const auto* in = static_cast<const Block*>(src);
   const int64_t nb = cols / kSuperBlock;
   for (int64_t g = g0; g < g1; ++g) {
-    uint8_t* out = dst + static_cast<size_t>(g) * q4_kx16_group_bytes(cols);
-    for (int64_t i = 0; i < nb; ++i, out += kQ4Kx16Block) {
-      std::memset(out, 0, kQ4Kx16Block);
+    uint8_t* out = dst + static_cast<size_t>(g * nb) * kBlock;
+    for (int64_t i = 0; i < nb; ++i, out += kBlock) {
+      std::memset(out, 0, kBlock);
       for (int64_t j = 0; j < kX16 && g * kX16 + j < rows; ++j) {
-        const BlockQ4_K& b = in[(g * kX16 + j) * nb + i];
+        const Block& b = in[(g * kX16 + j) * nb + i];
         std::memcpy(out + 2 * j, &b.d, 2);
         std::memcpy(out + 32 + 2 * j, &b.dmin, 2);
         for (int s = 0; s < 8; ++s) {
@@ -80,10 +86,15 @@ void pack_q4_kx16(const void* src, int64_t rows, int64_t cols, int64_t g0, int64
           k4_scale_min(b.scales, s, &scale, &min);
           out[64 + 16 * s + j] = static_cast<uint8_t>(scale);
           out[192 + 16 * s + j] = static_cast<uint8_t>(min);
+          uint8_t* sub = out + 320 + kSub * s;
           for (int k = 0; k < 4; ++k)
-            for (int e = 0; e < 4; ++e)
-              out[320 + 256 * s + 64 * k + 4 * j + e] =
-                  static_cast<uint8_t>(q4k_code(b, 32 * s + 4 * k + e) | (q4k_code(b, 32 * s + 16 + 4 * k + e) << 4));
+            for (int e = 0; e < 4; ++e) {
+              const int lo = 32 * s + 4 * k + e, hi = lo + 16;
+              sub[64 * k + 4 * j + e] = static_cast<uint8_t>(q4k_code(b.qs, lo) | (q4k_code(b.qs, hi) << 4));
+              if constexpr (kFifthBit)
+                sub[256 + 4 * j + e] |=
+                    static_cast<uint8_t>((q5k_high(b.qh, lo) << k) | (q5k_high(b.qh, hi) << (4 + k)));
+            }
         }
       }
     }
@@ -154,8 +165,10 @@ const PackedFormat kFormats[] = {
      tile_q8_0x16_avx512},
     {"q8_0x8", "avx2", GgmlType::Q8_0, kQ8_0x8Rows, q8_0x8_group_bytes, repack_q8_0x8, q8_0_row_bytes, convert_q8_0,
      tile_q8_0x8_avx2},
-    {"q4_Kx16", "avx512", GgmlType::Q4_K, kX16, q4_kx16_group_bytes, pack_q4_kx16, q8_k_row_bytes, convert_q8_k,
-     tile_q4_kx16_avx512},
+    {"q4_Kx16", "avx512", GgmlType::Q4_K, kX16, q4_kx16_group_bytes, pack_k4x16<BlockQ4_K, false>, q8_k_row_bytes,
+     convert_q8_k, tile_q4_kx16_avx512},
+    {"q5_Kx16", "avx512", GgmlType::Q5_K, kX16, q5_kx16_group_bytes, pack_k4x16<BlockQ5_K, true>, q8_k_row_bytes,
+     convert_q8_k, tile_q5_kx16_avx512},
     {"q6_Kx16", "avx512", GgmlType::Q6_K, kX16, q6_kx16_group_bytes, pack_q6_kx16, q8_k_row_bytes, convert_q8_k,
      tile_q6_kx16_avx512},
     {"f16x16", "avx512", GgmlType::F16, kX16, float16x16_group_bytes, pack_float16x16, f32_row_bytes, nullptr,

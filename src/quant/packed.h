@@ -18,6 +18,8 @@
 //            sub-block scales and 8 mins as bytes (sub-block j: 16 bytes, one per row), then per
 //            sub-block 4 chunks of 64 bytes: row r's 4 bytes at 4r hold, for b < 4, code 4k+b
 //            in the low nibble and code 16+4k+b in the high one. Activations Q8_K.
+//   q5_Kx16  AVX-512 VNNI: as q4_Kx16, each sub-block's nibbles followed by 64 bytes of fifth
+//            bits: bit k (k < 4) of row r's byte b is that of code 4k+b, bit 4+k that of 16+4k+b.
 //   q6_Kx16  AVX-512 VNNI: per super-block the 16 rows' d (fp16), their 16 int8 scales (16
 //            bytes per sub-block of 16), per 32-column unit the low 4 bits of the codes as in
 //            q4_Kx16, then the top 2 bits: 2 × 64 bytes, byte b of row r holding bits 2k..2k+1

@@ -1,13 +1,18 @@
 // The attention kernels (chunked online softmax over a paged KV layout) against a plain
 // double-precision softmax(q·K^T / sqrt(d)) V, for context lengths around the chunk size,
-// several head sizes and query-group sizes; the AVX2 kernel where the CPU has it.
+// several head sizes and query-group sizes, K/V in f32 and in f16 (the reference then reads the
+// same rounded values); the AVX2 and AVX-512 kernels where the CPU has them, and the AVX-512
+// tile of several tokens against each token alone, bit for bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <random>
 #include <vector>
 
 #include "backend/cpu/attention_kernels.h"
+#include "core/fp16.h"
 #include "quant/kernels.h"
 
 namespace hayate {
@@ -17,7 +22,16 @@ struct Case {
   int32_t pos, head_dim, n_q;
 };
 
-void check(void (*kernel)(const detail::AttendGroup&), const Case& c, const char* name) {
+using Kernel = std::function<void(const detail::AttendGroup&)>;
+
+// The tile kernel on one token, as the backend calls it for a decoding step.
+void tile_of_one(const detail::AttendGroup& a) {
+  const float* q = a.q;
+  float* out = a.out;
+  detail::attend_tile_avx512(a, 1, &a.pos, &q, &out);
+}
+
+void check(const Kernel& kernel, const Case& c, const char* name, bool f16) {
   const int32_t n_kv_head = 2, block_size = 16, kv_head = 1;
   const int64_t kv_dim = static_cast<int64_t>(n_kv_head) * c.head_dim;
   const int32_t n_blocks = c.pos / block_size + 1;
@@ -30,10 +44,19 @@ void check(void (*kernel)(const detail::AttendGroup&), const Case& c, const char
   for (float& x : k) x = 2.0f * dist(rng);  // large enough scores that the softmax is peaked
   for (float& x : v) x = dist(rng);
   for (float& x : q) x = dist(rng);
+  std::vector<uint16_t> k16(k.size()), v16(v.size());
+  if (f16)
+    for (size_t i = 0; i < k.size(); ++i) {
+      k16[i] = f32_to_fp16(k[i]);
+      v16[i] = f32_to_fp16(v[i]);
+      k[i] = fp16_to_f32(k16[i]);  // the values the kernel sees
+      v[i] = fp16_to_f32(v16[i]);
+    }
 
   detail::AttendGroup a;
-  a.k_base = k.data();
-  a.v_base = v.data();
+  a.k_base = f16 ? static_cast<const void*>(k16.data()) : k.data();
+  a.v_base = f16 ? static_cast<const void*>(v16.data()) : v.data();
+  a.f16 = f16;
   a.kv_dim = kv_dim;
   a.block_table = table.data();
   a.block_size = block_size;
@@ -61,18 +84,73 @@ void check(void (*kernel)(const detail::AttendGroup&), const Case& c, const char
       double want = 0;
       for (int32_t p = 0; p <= c.pos; ++p) want += s[p] / sum * v[slot(p) * kv_dim + kv_head * c.head_dim + i];
       ASSERT_NEAR(out[h * c.head_dim + i], want, 2e-5 + 2e-5 * std::fabs(want))
-          << name << " pos=" << c.pos << " head_dim=" << c.head_dim << " n_q=" << c.n_q << " h=" << h << " i=" << i;
+          << name << (f16 ? " f16" : " f32") << " pos=" << c.pos << " head_dim=" << c.head_dim << " n_q=" << c.n_q
+          << " h=" << h << " i=" << i;
     }
   }
 }
 
 TEST(Attention, KernelsMatchPlainSoftmax) {
-  for (const int32_t pos : {0, 1, 30, 31, 32, 33, 64, 100})
-    for (const int32_t head_dim : {8, 40, 64, 128})
-      for (const int32_t n_q : {1, 3, 8}) {
-        check(detail::attend_group_scalar, {pos, head_dim, n_q}, "scalar");
-        if (quant::detail::cpu_has_avx2()) check(detail::attend_group_avx2, {pos, head_dim, n_q}, "avx2");
+  for (const bool f16 : {false, true})
+    for (const int32_t pos : {0, 1, 15, 16, 17, 30, 31, 32, 33, 64, 100})
+      for (const int32_t head_dim : {8, 40, 48, 64, 128})
+        for (const int32_t n_q : {1, 3, 8}) {
+          check(detail::attend_group_scalar, {pos, head_dim, n_q}, "scalar", f16);
+          if (quant::detail::cpu_has_avx2()) check(detail::attend_group_avx2, {pos, head_dim, n_q}, "avx2", f16);
+          if (quant::detail::cpu_has_avx512() && head_dim % 16 == 0)
+            check(tile_of_one, {pos, head_dim, n_q}, "avx512 tile", f16);
+        }
+}
+
+// Tokens of one sequence at different positions in one tile give the bits each gets alone.
+TEST(Attention, TileTokensGiveTheirOwnBits) {
+  if (!quant::detail::cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  for (const bool f16 : {false, true}) {
+    const int32_t head_dim = 64, n_q = 4, block_size = 16, n_blocks = 5, kv_dim = 2 * head_dim;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> k(static_cast<size_t>(n_blocks * block_size * kv_dim)), v(k.size());
+    std::vector<uint16_t> k16(k.size()), v16(k.size());
+    for (size_t i = 0; i < k.size(); ++i) {
+      k[i] = dist(rng);
+      v[i] = dist(rng);
+      k16[i] = f32_to_fp16(k[i]);
+      v16[i] = f32_to_fp16(v[i]);
+    }
+    const std::vector<int32_t> table = {3, 0, 4, 1, 2};
+    detail::AttendGroup a;
+    a.k_base = f16 ? static_cast<const void*>(k16.data()) : k.data();
+    a.v_base = f16 ? static_cast<const void*>(v16.data()) : v.data();
+    a.f16 = f16;
+    a.kv_dim = kv_dim;
+    a.block_table = table.data();
+    a.block_size = block_size;
+    a.kv_head = 1;
+    a.head_dim = head_dim;
+    a.n_q = n_q;
+    for (const std::vector<int32_t>& pos :
+         {std::vector<int32_t>{40, 41, 42, 43}, {0, 1, 2}, {47, 15, 79, 16}, {31, 32}}) {
+      const int32_t n = static_cast<int32_t>(pos.size());
+      std::vector<std::vector<float>> q(pos.size()), tiled(pos.size());
+      std::vector<const float*> qp;
+      std::vector<float*> op;
+      for (size_t t = 0; t < pos.size(); ++t) {
+        for (int i = 0; i < n_q * head_dim; ++i) q[t].push_back(dist(rng));
+        tiled[t].assign(q[t].size(), NAN);
+        qp.push_back(q[t].data());
+        op.push_back(tiled[t].data());
       }
+      detail::attend_tile_avx512(a, n, pos.data(), qp.data(), op.data());
+      for (size_t t = 0; t < pos.size(); ++t) {
+        std::vector<float> alone(q[t].size(), NAN);
+        const float* q1 = q[t].data();
+        float* o1 = alone.data();
+        detail::attend_tile_avx512(a, 1, &pos[t], &q1, &o1);
+        ASSERT_EQ(std::memcmp(alone.data(), tiled[t].data(), alone.size() * sizeof(float)), 0)
+            << (f16 ? "f16" : "f32") << " token at position " << pos[t] << " in a tile of " << n;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -81,7 +81,8 @@ std::vector<float> run(const Problem& p, int64_t g0 = 0, int64_t t0 = 0, int64_t
 
 std::vector<const PackedFormat*> all_formats() {
   std::vector<const PackedFormat*> out;
-  for (const GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::BF16})
+  for (const GgmlType t :
+       {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::BF16})
     for (const PackedFormat* f : packed_formats(t)) out.push_back(f);
   return out;
 }
@@ -222,7 +223,8 @@ TEST(Packed, Q8_0x16AndF16x16Layouts) {
 }
 
 TEST(Packed, TheBackendsChoiceIsTheFirstRunnableFormat) {
-  for (const GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::BF16}) {
+  for (const GgmlType t :
+       {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::F16, GgmlType::BF16}) {
     const auto all = packed_formats(t);
     const PackedFormat* chosen = packed_format(t);
     if (all.empty() || scalar_kernels_forced())

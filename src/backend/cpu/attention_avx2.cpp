@@ -1,4 +1,5 @@
 // AVX2 form of attend_group_scalar (same chunked online softmax); head_dim a multiple of 8.
+// f16 K/V need F16C, which cpu_has_avx2() includes.
 #include <immintrin.h>
 
 #include <cmath>  // INFINITY
@@ -37,6 +38,11 @@ inline __m256 exp_neg(__m256 x) {
 // the copy the linker keeps for baseline callers elsewhere (see quant/blocks.h).
 inline float max_f(float a, float b) { return a > b ? a : b; }
 
+inline void widen(const uint16_t* h, int32_t n, float* dst) {
+  for (int32_t i = 0; i < n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+}
+
 }  // namespace
 
 void attend_group_avx2(const AttendGroup& a) {
@@ -45,6 +51,7 @@ void attend_group_avx2(const AttendGroup& a) {
   const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(hd));
   const int64_t off = static_cast<int64_t>(a.kv_head) * hd;
   alignas(32) float s[kChunk];
+  static thread_local float kbuf[kChunk][kMaxHeadDim], vbuf[kChunk][kMaxHeadDim];
   float m[kMaxGroup], l[kMaxGroup];
   for (int32_t h = 0; h < a.n_q; ++h) {
     m[h] = -INFINITY;
@@ -55,18 +62,28 @@ void attend_group_avx2(const AttendGroup& a) {
     const int32_t np = a.pos + 1 - p0 < kChunk ? a.pos + 1 - p0 : kChunk;
     const float* k[kChunk];
     const float* v[kChunk];
+    // f16 rows are widened into the chunk's buffers once, for all the group's heads.
+    const size_t vb = a.f16 ? 2 : 4;
     for (int32_t j = 0; j < np; ++j) {
       const int32_t p = p0 + j;
       const int64_t slot = static_cast<int64_t>(a.block_table[p / a.block_size]) * a.block_size + p % a.block_size;
-      k[j] = a.k_base + slot * a.kv_dim + off;
-      v[j] = a.v_base + slot * a.kv_dim + off;
+      const auto* kr = static_cast<const char*>(a.k_base) + static_cast<size_t>(slot * a.kv_dim + off) * vb;
+      const auto* vr = static_cast<const char*>(a.v_base) + static_cast<size_t>(slot * a.kv_dim + off) * vb;
+      // The head's slice of each position is a few cache lines at a stride of a whole KV row,
+      // which the hardware prefetcher does not follow: ask for all of the chunk's lines up front.
+      for (size_t i = 0; i < static_cast<size_t>(hd) * vb; i += 64) {
+        _mm_prefetch(kr + i, _MM_HINT_T0);
+        _mm_prefetch(vr + i, _MM_HINT_T0);
+      }
+      k[j] = reinterpret_cast<const float*>(kr);
+      v[j] = reinterpret_cast<const float*>(vr);
     }
-    // The head's slice of each position is a few cache lines at a stride of a whole KV row,
-    // which the hardware prefetcher does not follow: ask for all of the chunk's lines up front.
-    for (int32_t j = 0; j < np; ++j)
-      for (int32_t i = 0; i < hd; i += 16) {
-        _mm_prefetch(reinterpret_cast<const char*>(k[j] + i), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(v[j] + i), _MM_HINT_T0);
+    if (a.f16)
+      for (int32_t j = 0; j < np; ++j) {
+        widen(reinterpret_cast<const uint16_t*>(k[j]), hd, kbuf[j]);
+        widen(reinterpret_cast<const uint16_t*>(v[j]), hd, vbuf[j]);
+        k[j] = kbuf[j];
+        v[j] = vbuf[j];
       }
     for (int32_t h = 0; h < a.n_q; ++h) {
       const float* q = a.q + static_cast<int64_t>(h) * hd;

@@ -2,7 +2,7 @@
 // query heads that share one KV head (grouped-query attention reads each K/V row once for the
 // whole group). Softmax is computed online over chunks of positions (flash-attention style): a
 // running maximum, a running sum and a rescaled output accumulator, so no score row of the
-// context's length is kept.
+// context's length is kept. K and V are f32 or f16 (CpuKvCache).
 #pragma once
 
 #include <cstdint>
@@ -10,8 +10,9 @@
 namespace hayate::detail {
 
 struct AttendGroup {
-  const float* k_base = nullptr;  // this layer's K slots (slot s at k_base + s * kv_dim)
-  const float* v_base = nullptr;
+  const void* k_base = nullptr;  // this layer's K slots (slot s at k_base + s * kv_dim values)
+  const void* v_base = nullptr;
+  bool f16 = false;  // values are f16, else f32
   int64_t kv_dim = 0;
   const int32_t* block_table = nullptr;  // the sequence's blocks
   int32_t block_size = 0;
@@ -28,5 +29,13 @@ constexpr int32_t kMaxHeadDim = 512;
 
 void attend_group_scalar(const AttendGroup& a);
 void attend_group_avx2(const AttendGroup& a);  // only after quant::detail::cpu_has_avx2()
+
+// Several tokens of one sequence at once (a prompt): each chunk of K and V is read and
+// transposed once for all their query heads. Token i attends to [0, pos[i]] with the query
+// heads q[i] and writes out[i]; every token's result is bit for bit the one it gets alone.
+// Fields of `a` other than pos, q and out describe the shared sequence and head.
+constexpr int32_t kMaxTileTokens = 4;
+void attend_tile_avx512(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float* const* q,
+                        float* const* out);  // only after quant::detail::cpu_has_avx512(); head_dim % 16 == 0
 
 }  // namespace hayate::detail

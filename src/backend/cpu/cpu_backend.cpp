@@ -32,9 +32,12 @@ class CpuBackend : public HostBackend {
  public:
   explicit CpuBackend(int n_threads)
       : pool_(n_threads),
+        kv_type_(cpu_kv_type()),
         attend_(quant::detail::cpu_has_avx2() && !quant::scalar_kernels_forced() ? detail::attend_group_avx2
-                                                                                 : detail::attend_group_scalar) {}
+                                                                                 : detail::attend_group_scalar),
+        tile_attention_(quant::detail::cpu_has_avx512() && !quant::scalar_kernels_forced()) {}
   std::string name() const override { return "cpu"; }
+  KvType kv_type() const override { return kv_type_; }
 
   // Tied embeddings: the output matrix is repacked, and get_rows keeps reading the file's rows
   // of token_embd (faulted back in as needed).
@@ -116,22 +119,46 @@ class CpuBackend : public HostBackend {
       fail(ErrorKind::Unsupported, "attention: more than " + std::to_string(detail::kMaxGroup) +
                                        " query heads per KV head or head size above " +
                                        std::to_string(detail::kMaxHeadDim));
+    // Tiles of up to kMaxTileTokens consecutive tokens of one sequence share each K/V chunk
+    // (AVX-512); elsewhere one token per task.
+    const bool tiled = tile_attention_ && head_dim % 16 == 0;
+    const int32_t tile_cap = tiled ? detail::kMaxTileTokens : 1;
+    tiles_.clear();
+    for (int32_t t = 0; t < static_cast<int32_t>(batch.size()); ++t)
+      if (tiles_.empty() || tiles_.back().second == tile_cap || batch.seq[t] != batch.seq[tiles_.back().first])
+        tiles_.push_back({t, 1});
+      else
+        ++tiles_.back().second;
     const auto kernel = head_dim % 8 == 0 ? attend_ : detail::attend_group_scalar;
-    pool_.parallel_for(static_cast<int64_t>(batch.size()) * n_head_kv, [&](int64_t task, int) {
-      const int64_t t = task / n_head_kv;
+    pool_.parallel_for(static_cast<int64_t>(tiles_.size()) * n_head_kv, [&](int64_t task, int) {
+      const auto [t0, n_tok] = tiles_[static_cast<size_t>(task / n_head_kv)];
       const int32_t g = static_cast<int32_t>(task % n_head_kv);
       detail::AttendGroup a;
-      a.k_base = cache.k(layer, 0);
-      a.v_base = cache.v(layer, 0);
+      a.k_base = cache.k(layer);
+      a.v_base = cache.v(layer);
+      a.f16 = cache.type() == KvType::F16;
       a.kv_dim = cache.kv_dim;
-      a.block_table = batch.sequences[batch.seq[t]].block_table.data();
+      a.block_table = batch.sequences[batch.seq[t0]].block_table.data();
       a.block_size = cache.block_size;
-      a.pos = batch.positions[t];
       a.kv_head = g;
       a.head_dim = head_dim;
       a.n_q = group;
-      a.q = q.data + t * q.cols + static_cast<int64_t>(g) * group * head_dim;
-      a.out = out.data + t * out.cols + static_cast<int64_t>(g) * group * head_dim;
+      const int64_t head = static_cast<int64_t>(g) * group * head_dim;
+      if (tiled) {
+        int32_t pos[detail::kMaxTileTokens];
+        const float* qs[detail::kMaxTileTokens];
+        float* outs[detail::kMaxTileTokens];
+        for (int32_t i = 0; i < n_tok; ++i) {
+          pos[i] = batch.positions[t0 + i];
+          qs[i] = q.data + (t0 + i) * q.cols + head;
+          outs[i] = out.data + (t0 + i) * out.cols + head;
+        }
+        detail::attend_tile_avx512(a, n_tok, pos, qs, outs);
+        return;
+      }
+      a.pos = batch.positions[t0];
+      a.q = q.data + t0 * q.cols + head;
+      a.out = out.data + t0 * out.cols + head;
       kernel(a);
     });
   }
@@ -168,7 +195,10 @@ class CpuBackend : public HostBackend {
   ThreadPool pool_;
   std::unordered_map<const void*, Packed> packed_;  // by the file's weight data
   std::vector<uint8_t> converted_;
+  KvType kv_type_;
   void (*attend_)(const detail::AttendGroup&);
+  bool tile_attention_;
+  std::vector<std::pair<int32_t, int32_t>> tiles_;  // attention tiles: first token, token count
 };
 
 }  // namespace
