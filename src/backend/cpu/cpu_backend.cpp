@@ -13,6 +13,7 @@
 
 #include "backend/cpu/attention_kernels.h"
 #include "backend/cpu/cpu_backends.h"
+#include "backend/cpu/elementwise.h"
 #include "backend/cpu/host_backend.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -35,7 +36,9 @@ class CpuBackend : public HostBackend {
         kv_type_(cpu_kv_type()),
         attend_(quant::detail::cpu_has_avx2() && !quant::scalar_kernels_forced() ? detail::attend_group_avx2
                                                                                  : detail::attend_group_scalar),
-        tile_attention_(quant::detail::cpu_has_avx512() && !quant::scalar_kernels_forced()) {}
+        tile_attention_(quant::detail::cpu_has_avx512() && !quant::scalar_kernels_forced()),
+        swiglu_(quant::detail::cpu_has_avx2() && !quant::scalar_kernels_forced() ? detail::swiglu_avx2
+                                                                                 : detail::swiglu_scalar) {}
   std::string name() const override { return "cpu"; }
   KvType kv_type() const override { return kv_type_; }
 
@@ -163,17 +166,30 @@ class CpuBackend : public HostBackend {
     });
   }
 
+  // The host backend's row-wise steps, a row per task: on a prompt the other threads would
+  // otherwise wait for one.
+  void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override {
+    pool_.parallel_for(x.rows, [&](int64_t t, int) { HostBackend::rms_norm(row(x, t), w, eps, row(out, t)); });
+  }
+  void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) override {
+    pool_.parallel_for(x.rows, [&](int64_t t, int) {
+      HostBackend::rope(row(x, t), n_heads, positions.subspan(static_cast<size_t>(t), 1), p);
+    });
+  }
+  void add(Tensor x, Tensor y) override {
+    pool_.parallel_for(x.rows, [&](int64_t t, int) { HostBackend::add(row(x, t), row(y, t)); });
+  }
+
   void swiglu(Tensor gate, Tensor up, Tensor out) override {
     pool_.parallel_for(gate.rows, [&](int64_t t, int) {
       const int64_t o = t * gate.cols;
-      for (int64_t i = 0; i < gate.cols; ++i) {
-        const float g = gate.data[o + i];
-        out.data[o + i] = g / (1.0f + std::exp(-g)) * up.data[o + i];
-      }
+      swiglu_(gate.data + o, up.data + o, out.data + o, gate.cols);
     });
   }
 
  private:
+  static Tensor row(Tensor x, int64_t t) { return Tensor{x.data + t * x.cols, 1, x.cols}; }
+
   struct Packed {
     std::unique_ptr<uint8_t[]> bytes;
     const quant::PackedFormat* format;
@@ -198,6 +214,7 @@ class CpuBackend : public HostBackend {
   KvType kv_type_;
   void (*attend_)(const detail::AttendGroup&);
   bool tile_attention_;
+  void (*swiglu_)(const float*, const float*, float*, int64_t);
   std::vector<std::pair<int32_t, int32_t>> tiles_;  // attention tiles: first token, token count
 };
 

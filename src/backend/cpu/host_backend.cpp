@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/elementwise.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "quant/quant.h"
@@ -104,10 +105,13 @@ void HostBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, 
 }
 
 void HostBackend::swiglu(Tensor gate, Tensor up, Tensor out) {
-  const int64_t n = gate.rows * gate.cols;
+  detail::swiglu_scalar(gate.data, up.data, out.data, gate.rows * gate.cols);
+}
+
+void detail::swiglu_scalar(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const float g = gate.data[i];
-    out.data[i] = g / (1.0f + std::exp(-g)) * up.data[i];
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
 }
 
