@@ -105,52 +105,58 @@ TEST(Attention, KernelsMatchPlainSoftmax) {
 // Tokens of one sequence at different positions in one tile give the bits each gets alone.
 TEST(Attention, TileTokensGiveTheirOwnBits) {
   if (!quant::detail::cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
-  for (const bool f16 : {false, true}) {
-    const int32_t head_dim = 64, n_q = 4, block_size = 16, n_blocks = 5, kv_dim = 2 * head_dim;
-    std::mt19937 rng(7);
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> k(static_cast<size_t>(n_blocks * block_size * kv_dim)), v(k.size());
-    std::vector<uint16_t> k16(k.size()), v16(k.size());
-    for (size_t i = 0; i < k.size(); ++i) {
-      k[i] = dist(rng);
-      v[i] = dist(rng);
-      k16[i] = f32_to_fp16(k[i]);
-      v16[i] = f32_to_fp16(v[i]);
-    }
-    const std::vector<int32_t> table = {3, 0, 4, 1, 2};
-    detail::AttendGroup a;
-    a.k_base = f16 ? static_cast<const void*>(k16.data()) : k.data();
-    a.v_base = f16 ? static_cast<const void*>(v16.data()) : v.data();
-    a.f16 = f16;
-    a.kv_dim = kv_dim;
-    a.block_table = table.data();
-    a.block_size = block_size;
-    a.kv_head = 1;
-    a.head_dim = head_dim;
-    a.n_q = n_q;
-    for (const std::vector<int32_t>& pos :
-         {std::vector<int32_t>{40, 41, 42, 43}, {0, 1, 2}, {47, 15, 79, 16}, {31, 32}}) {
-      const int32_t n = static_cast<int32_t>(pos.size());
-      std::vector<std::vector<float>> q(pos.size()), tiled(pos.size());
-      std::vector<const float*> qp;
-      std::vector<float*> op;
-      for (size_t t = 0; t < pos.size(); ++t) {
-        for (int i = 0; i < n_q * head_dim; ++i) q[t].push_back(dist(rng));
-        tiled[t].assign(q[t].size(), NAN);
-        qp.push_back(q[t].data());
-        op.push_back(tiled[t].data());
+  for (const bool f16 : {false, true})
+    for (const int32_t n_q : {4, 8, 3}) {
+      const int32_t head_dim = 64, block_size = 16, n_blocks = 5, kv_dim = 2 * head_dim;
+      std::mt19937 rng(7);
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      std::vector<float> k(static_cast<size_t>(n_blocks * block_size * kv_dim)), v(k.size());
+      std::vector<uint16_t> k16(k.size()), v16(k.size());
+      for (size_t i = 0; i < k.size(); ++i) {
+        k[i] = dist(rng);
+        v[i] = dist(rng);
+        k16[i] = f32_to_fp16(k[i]);
+        v16[i] = f32_to_fp16(v[i]);
       }
-      detail::attend_tile_avx512(a, n, pos.data(), qp.data(), op.data());
-      for (size_t t = 0; t < pos.size(); ++t) {
-        std::vector<float> alone(q[t].size(), NAN);
-        const float* q1 = q[t].data();
-        float* o1 = alone.data();
-        detail::attend_tile_avx512(a, 1, &pos[t], &q1, &o1);
-        ASSERT_EQ(std::memcmp(alone.data(), tiled[t].data(), alone.size() * sizeof(float)), 0)
-            << (f16 ? "f16" : "f32") << " token at position " << pos[t] << " in a tile of " << n;
+      const std::vector<int32_t> table = {3, 0, 4, 1, 2};
+      detail::AttendGroup a;
+      a.k_base = f16 ? static_cast<const void*>(k16.data()) : k.data();
+      a.v_base = f16 ? static_cast<const void*>(v16.data()) : v.data();
+      a.f16 = f16;
+      a.kv_dim = kv_dim;
+      a.block_table = table.data();
+      a.block_size = block_size;
+      a.kv_head = 1;
+      a.head_dim = head_dim;
+      a.n_q = n_q;
+      // Up to the 32 lanes of the kernel (tiles of 1 to 10 tokens), positions in and out of order.
+      for (std::vector<int32_t> pos : {std::vector<int32_t>{40, 41, 42, 43, 44, 45, 46, 47, 48, 49},
+                                       {0, 1, 2},
+                                       {47, 15, 79, 16, 3, 60, 61, 62},
+                                       {31, 32},
+                                       {77}}) {
+        pos.resize(std::min<size_t>(pos.size(), static_cast<size_t>(detail::kTileLanes / n_q)));
+        const int32_t n = static_cast<int32_t>(pos.size());
+        std::vector<std::vector<float>> q(pos.size()), tiled(pos.size());
+        std::vector<const float*> qp;
+        std::vector<float*> op;
+        for (size_t t = 0; t < pos.size(); ++t) {
+          for (int i = 0; i < n_q * head_dim; ++i) q[t].push_back(dist(rng));
+          tiled[t].assign(q[t].size(), NAN);
+          qp.push_back(q[t].data());
+          op.push_back(tiled[t].data());
+        }
+        detail::attend_tile_avx512(a, n, pos.data(), qp.data(), op.data());
+        for (size_t t = 0; t < pos.size(); ++t) {
+          std::vector<float> alone(q[t].size(), NAN);
+          const float* q1 = q[t].data();
+          float* o1 = alone.data();
+          detail::attend_tile_avx512(a, 1, &pos[t], &q1, &o1);
+          ASSERT_EQ(std::memcmp(alone.data(), tiled[t].data(), alone.size() * sizeof(float)), 0)
+              << (f16 ? "f16" : "f32") << " n_q " << n_q << " token at position " << pos[t] << " in a tile of " << n;
+        }
       }
     }
-  }
 }
 
 }  // namespace

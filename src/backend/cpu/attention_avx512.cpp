@@ -1,10 +1,13 @@
-// AVX-512 attention of up to kMaxTileTokens tokens of one sequence (attention_kernels.h).
+// AVX-512 attention of a tile of query heads of one sequence: n_tok tokens × n_q heads <= 32
+// queries, one per vector lane (attention_kernels.h).
 //
-// Per chunk of 16 positions, K is widened and transposed once (16 × 16 blocks through a shuffle
-// network), so a query head's 16 scores are head_dim FMAs of a broadcast query value against
-// a row of K^T, with no horizontal sums; V is widened once. Every query head of every token of
-// the tile reuses both. Each token's lanes see the same operations whatever the tile holds:
-// positions past a token's own are masked to -inf before its maximum and never enter its sums.
+// With the queries in the lanes, the scores of a position are one vector: Σ_d K[p][d] × Q^T[d]
+// with K broadcast from memory, so neither K nor the scores need transposing or horizontal
+// sums; the online softmax is element-wise over the chunk's 16 score vectors, and the output
+// O^T[d] += P^T[p] × V[p][d] likewise. Q is transposed in and O out once per tile. Each lane
+// sees the same operations whatever the other lanes hold: positions past a lane's own are
+// masked to -inf before its maximum and to 0 after the exponential, so a token's result is
+// bit for bit the one it gets alone.
 // GCC 12's AVX-512 intrinsic headers use _mm512_undefined_*() in ways that trip
 // -Wuninitialized once inlined (GCC bug 105593, fixed in 12.3); the pragma must precede them.
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -37,37 +40,119 @@ inline __m512 exp_neg(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-inline __m512 load16(const void* base, int64_t at, bool f16) {
-  if (f16)
-    return _mm512_cvtph_ps(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(base) + at)));
-  return _mm512_loadu_ps(static_cast<const float*>(base) + at);
+// head_dim values of a K or V row as floats in `dst` (f16 widened), or the row itself (f32).
+inline const float* row_f32(const AttendGroup& a, const void* base, int64_t at, float* dst) {
+  if (!a.f16) return static_cast<const float*>(base) + at;
+  const uint16_t* h = static_cast<const uint16_t*>(base) + at;
+  for (int32_t d = 0; d < a.head_dim; d += 16)
+    _mm512_store_ps(dst + d, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + d))));
+  return dst;
 }
 
-// r[i] = row i of a 16 × 16 block in, column i out.
-inline void transpose16(__m512 r[16]) {
-  __m512 t[16], u[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+// V vectors of 16 query lanes: with V = 2 each broadcast K or V value feeds two FMAs (the
+// kernel is otherwise bound by the broadcast loads). A lane's operations do not depend on V.
+template <int V>
+void attend(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float* const* q, float* const* out) {
+  constexpr int32_t kL = 16 * V;
+  const int32_t hd = a.head_dim, n_q = a.n_q, lanes = n_tok * n_q;
+  const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(hd));
+  const int64_t off = static_cast<int64_t>(a.kv_head) * hd;
+  // Q^T and O^T: the tile's queries, one float per lane, for each dimension.
+  alignas(64) static thread_local float qt[kMaxHeadDim][kL], ot[kMaxHeadDim][kL];
+  alignas(64) static thread_local float kbuf[kChunk][kMaxHeadDim], vbuf[kChunk][kMaxHeadDim];
+  alignas(64) float p[kChunk][kL];  // scores, then weights, of the chunk's positions
+  alignas(64) int32_t lane_pos[kL];
+  int32_t last = 0;
+  for (int32_t i = 0; i < kL; ++i) {
+    lane_pos[i] = i < lanes ? pos[i / n_q] : -1;  // unused lanes: every position masked
+    last = lane_pos[i] > last ? lane_pos[i] : last;
   }
-  for (int i = 0; i < 4; ++i) {
-    u[4 * i] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
-    u[4 * i + 1] = _mm512_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
-    u[4 * i + 2] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
-    u[4 * i + 3] = _mm512_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  for (int32_t d = 0; d < hd; ++d)
+    for (int32_t i = 0; i < kL; ++i) {
+      qt[d][i] = i < lanes ? q[i / n_q][(i % n_q) * hd + d] * scale : 0.0f;
+      ot[d][i] = 0.0f;
+    }
+  __m512 m[V], l[V];
+  for (int v = 0; v < V; ++v) {
+    m[v] = _mm512_set1_ps(-INFINITY);
+    l[v] = _mm512_setzero_ps();
   }
-  for (int i = 0; i < 4; ++i) {
-    t[i] = _mm512_shuffle_f32x4(u[i], u[4 + i], 0x88);
-    t[4 + i] = _mm512_shuffle_f32x4(u[i], u[4 + i], 0xDD);
-    t[8 + i] = _mm512_shuffle_f32x4(u[8 + i], u[12 + i], 0x88);
-    t[12 + i] = _mm512_shuffle_f32x4(u[8 + i], u[12 + i], 0xDD);
+
+  for (int32_t p0 = 0; p0 <= last; p0 += kChunk) {
+    const int32_t np = last + 1 - p0 < kChunk ? last + 1 - p0 : kChunk;
+    const float* k[kChunk];
+    const float* vr[kChunk];
+    for (int32_t j = 0; j < np; ++j) {
+      const int32_t pp = p0 + j;
+      const int64_t at =
+          (static_cast<int64_t>(a.block_table[pp / a.block_size]) * a.block_size + pp % a.block_size) * a.kv_dim + off;
+      k[j] = row_f32(a, a.k_base, at, kbuf[j]);
+      vr[j] = row_f32(a, a.v_base, at, vbuf[j]);
+    }
+    // Scores of 8 positions at a time, 4 dimensions per step.
+    for (int32_t j0 = 0; j0 < np; j0 += 8) {
+      const int32_t nj = np - j0 < 8 ? np - j0 : 8;
+      __m512 s[8][V];
+      for (int32_t j = 0; j < 8; ++j)
+        for (int v = 0; v < V; ++v) s[j][v] = _mm512_setzero_ps();
+      for (int32_t d0 = 0; d0 < hd; d0 += 4) {
+        __m512 qv[4][V];
+        for (int u = 0; u < 4; ++u)
+          for (int v = 0; v < V; ++v) qv[u][v] = _mm512_load_ps(&qt[d0 + u][16 * v]);
+        for (int32_t j = 0; j < nj; ++j)
+          for (int u = 0; u < 4; ++u) {
+            const __m512 kv = _mm512_set1_ps(k[j0 + j][d0 + u]);
+            for (int v = 0; v < V; ++v) s[j][v] = _mm512_fmadd_ps(kv, qv[u][v], s[j][v]);
+          }
+      }
+      for (int32_t j = 0; j < nj; ++j)
+        for (int v = 0; v < V; ++v) _mm512_store_ps(&p[j0 + j][16 * v], s[j][v]);
+    }
+    // Online softmax, lane by lane. Lanes whose positions all lie before this chunk keep their
+    // maximum (correction e^0 = 1) and add nothing.
+    __m512 correction[V];
+    for (int v = 0; v < V; ++v) {
+      const __m512i lane_positions = _mm512_load_si512(&lane_pos[16 * v]);
+      __mmask16 live[kChunk];
+      __m512 chunk_max = _mm512_set1_ps(-INFINITY);
+      for (int32_t j = 0; j < np; ++j) {
+        live[j] = _mm512_cmp_epi32_mask(lane_positions, _mm512_set1_epi32(p0 + j), _MM_CMPINT_NLT);
+        chunk_max = _mm512_mask_max_ps(chunk_max, live[j], chunk_max, _mm512_load_ps(&p[j][16 * v]));
+      }
+      const __m512 new_max = _mm512_max_ps(m[v], chunk_max);
+      const __mmask16 started = _mm512_cmp_ps_mask(m[v], _mm512_set1_ps(-INFINITY), _CMP_NEQ_OQ);
+      correction[v] = _mm512_maskz_mov_ps(started, exp_neg(_mm512_sub_ps(m[v], new_max)));
+      __m512 sum = _mm512_setzero_ps();
+      for (int32_t j = 0; j < np; ++j) {
+        const __m512 e = _mm512_maskz_mov_ps(live[j], exp_neg(_mm512_sub_ps(_mm512_load_ps(&p[j][16 * v]), new_max)));
+        _mm512_store_ps(&p[j][16 * v], e);
+        sum = _mm512_add_ps(sum, e);
+      }
+      l[v] = _mm512_fmadd_ps(l[v], correction[v], sum);
+      m[v] = new_max;
+    }
+    // O^T[d] = O^T[d] × correction + Σ_j P^T[j] × V[j][d], 8 dimensions at a time.
+    for (int32_t d0 = 0; d0 < hd; d0 += 8) {
+      __m512 o[8][V];
+      for (int u = 0; u < 8; ++u)
+        for (int v = 0; v < V; ++v) o[u][v] = _mm512_mul_ps(_mm512_load_ps(&ot[d0 + u][16 * v]), correction[v]);
+      for (int32_t j = 0; j < np; ++j) {
+        __m512 w[V];
+        for (int v = 0; v < V; ++v) w[v] = _mm512_load_ps(&p[j][16 * v]);
+        for (int u = 0; u < 8; ++u) {
+          const __m512 x = _mm512_set1_ps(vr[j][d0 + u]);
+          for (int v = 0; v < V; ++v) o[u][v] = _mm512_fmadd_ps(w[v], x, o[u][v]);
+        }
+      }
+      for (int u = 0; u < 8; ++u)
+        for (int v = 0; v < V; ++v) _mm512_store_ps(&ot[d0 + u][16 * v], o[u][v]);
+    }
   }
-  for (int i = 0; i < 4; ++i) {
-    r[i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0x88);
-    r[8 + i] = _mm512_shuffle_f32x4(t[i], t[8 + i], 0xDD);
-    r[4 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0x88);
-    r[12 + i] = _mm512_shuffle_f32x4(t[4 + i], t[12 + i], 0xDD);
+  alignas(64) float inv[kL];
+  for (int v = 0; v < V; ++v) _mm512_store_ps(&inv[16 * v], _mm512_div_ps(_mm512_set1_ps(1.0f), l[v]));
+  for (int32_t i = 0; i < lanes; ++i) {
+    float* o = out[i / n_q] + (i % n_q) * hd;
+    for (int32_t d = 0; d < hd; ++d) o[d] = ot[d][i] * inv[i];
   }
 }
 
@@ -75,91 +160,10 @@ inline void transpose16(__m512 r[16]) {
 
 void attend_tile_avx512(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float* const* q,
                         float* const* out) {
-  const int32_t hd = a.head_dim, n_q = a.n_q;
-  const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(hd));
-  const int64_t off = static_cast<int64_t>(a.kv_head) * hd;
-  alignas(64) static thread_local float kt[kMaxHeadDim][kChunk];  // K^T of the chunk
-  alignas(64) static thread_local float vr[kChunk][kMaxHeadDim];  // V of the chunk, widened
-  float m[kMaxTileTokens][kMaxGroup], l[kMaxTileTokens][kMaxGroup];
-  int32_t last = 0;
-  for (int32_t t = 0; t < n_tok; ++t) {
-    last = pos[t] > last ? pos[t] : last;
-    for (int32_t h = 0; h < n_q; ++h) {
-      m[t][h] = -INFINITY;
-      l[t][h] = 0.0f;
-    }
-    for (int64_t i = 0; i < static_cast<int64_t>(n_q) * hd; i += 16) _mm512_storeu_ps(out[t] + i, _mm512_setzero_ps());
-  }
-  for (int32_t p0 = 0; p0 <= last; p0 += kChunk) {
-    const int32_t np = last + 1 - p0 < kChunk ? last + 1 - p0 : kChunk;
-    int64_t at[kChunk];
-    for (int32_t j = 0; j < kChunk; ++j) {
-      const int32_t p = p0 + (j < np ? j : np - 1);  // rows past the end repeat the last (masked)
-      at[j] =
-          (static_cast<int64_t>(a.block_table[p / a.block_size]) * a.block_size + p % a.block_size) * a.kv_dim + off;
-    }
-    for (int32_t d0 = 0; d0 < hd; d0 += 16) {
-      __m512 r[16];
-      for (int32_t j = 0; j < kChunk; ++j) r[j] = load16(a.k_base, at[j] + d0, a.f16);
-      transpose16(r);
-      for (int32_t i = 0; i < 16; ++i) _mm512_store_ps(kt[d0 + i], r[i]);
-      for (int32_t j = 0; j < np; ++j) _mm512_store_ps(&vr[j][d0], load16(a.v_base, at[j] + d0, a.f16));
-    }
-    for (int32_t t = 0; t < n_tok; ++t) {
-      const int32_t valid = pos[t] + 1 - p0;  // this token's positions in the chunk
-      if (valid <= 0) continue;
-      const int32_t nv = valid < kChunk ? valid : kChunk;
-      const __mmask16 live = static_cast<__mmask16>(nv == kChunk ? 0xFFFF : (1u << nv) - 1);
-      for (int32_t h = 0; h < n_q; ++h) {
-        const float* qh = q[t] + static_cast<int64_t>(h) * hd;
-        // Four independent chains over the head's dimensions, summed in a fixed order.
-        __m512 s4[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        for (int32_t d = 0; d < hd; d += 4)
-          for (int u = 0; u < 4; ++u)
-            s4[u] = _mm512_fmadd_ps(_mm512_set1_ps(qh[d + u]), _mm512_load_ps(kt[d + u]), s4[u]);
-        __m512 s = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(s4[0], s4[1]), _mm512_add_ps(s4[2], s4[3])),
-                                 _mm512_set1_ps(scale));
-        s = _mm512_mask_blend_ps(live, _mm512_set1_ps(-INFINITY), s);
-        const float chunk_max = _mm512_reduce_max_ps(s);
-        const float new_max = m[t][h] > chunk_max ? m[t][h] : chunk_max;
-        const float correction = __builtin_expf(m[t][h] - new_max);  // 0 on the first chunk
-        const __m512 e = _mm512_maskz_mov_ps(live, exp_neg(_mm512_sub_ps(s, _mm512_set1_ps(new_max))));
-        alignas(64) float w[kChunk];
-        _mm512_store_ps(w, e);
-        l[t][h] = l[t][h] * correction + _mm512_reduce_add_ps(e);
-        m[t][h] = new_max;
-        float* o = out[t] + static_cast<int64_t>(h) * hd;
-        const __m512 corr = _mm512_set1_ps(correction);
-        for (int32_t d0 = 0; d0 < hd; d0 += 64) {
-          // Up to four output vectors, each with an even and an odd chain over the positions.
-          const int nvec = hd - d0 >= 64 ? 4 : (hd - d0) / 16;
-          __m512 even[4], odd[4];
-          for (int u = 0; u < nvec; ++u) {
-            even[u] = _mm512_mul_ps(_mm512_loadu_ps(o + d0 + 16 * u), corr);
-            odd[u] = _mm512_setzero_ps();
-          }
-          int32_t j = 0;
-          for (; j + 2 <= nv; j += 2) {
-            const __m512 w0 = _mm512_set1_ps(w[j]), w1 = _mm512_set1_ps(w[j + 1]);
-            for (int u = 0; u < nvec; ++u) {
-              even[u] = _mm512_fmadd_ps(w0, _mm512_load_ps(&vr[j][d0 + 16 * u]), even[u]);
-              odd[u] = _mm512_fmadd_ps(w1, _mm512_load_ps(&vr[j + 1][d0 + 16 * u]), odd[u]);
-            }
-          }
-          if (j < nv)
-            for (int u = 0; u < nvec; ++u)
-              even[u] = _mm512_fmadd_ps(_mm512_set1_ps(w[j]), _mm512_load_ps(&vr[j][d0 + 16 * u]), even[u]);
-          for (int u = 0; u < nvec; ++u) _mm512_storeu_ps(o + d0 + 16 * u, _mm512_add_ps(even[u], odd[u]));
-        }
-      }
-    }
-  }
-  for (int32_t t = 0; t < n_tok; ++t)
-    for (int32_t h = 0; h < n_q; ++h) {
-      const __m512 inv = _mm512_set1_ps(1.0f / l[t][h]);
-      float* o = out[t] + static_cast<int64_t>(h) * hd;
-      for (int32_t i = 0; i < hd; i += 16) _mm512_storeu_ps(o + i, _mm512_mul_ps(_mm512_loadu_ps(o + i), inv));
-    }
+  if (n_tok * a.n_q > 16)
+    attend<2>(a, n_tok, pos, q, out);
+  else
+    attend<1>(a, n_tok, pos, q, out);
 }
 
 }  // namespace hayate::detail

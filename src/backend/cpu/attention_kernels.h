@@ -30,12 +30,13 @@ constexpr int32_t kMaxHeadDim = 512;
 void attend_group_scalar(const AttendGroup& a);
 void attend_group_avx2(const AttendGroup& a);  // only after quant::detail::cpu_has_avx2()
 
-// Several tokens of one sequence at once (a prompt): each chunk of K and V is read and
-// transposed once for all their query heads. Token i attends to [0, pos[i]] with the query
-// heads q[i] and writes out[i]; every token's result is bit for bit the one it gets alone.
-// Fields of `a` other than pos, q and out describe the shared sequence and head.
-constexpr int32_t kMaxTileTokens = 4;
+// Several tokens of one sequence at once (a prompt), n_tok × n_q <= kTileLanes query heads, one
+// per vector lane: each chunk of K and V is read once for all of them. Token i attends to
+// [0, pos[i]] with the query heads q[i] and writes out[i]; every token's result is bit for bit
+// the one it gets alone. Fields of `a` other than pos, q and out describe the shared sequence
+// and head. Only after quant::detail::cpu_has_avx512(); head_dim a multiple of 16.
+constexpr int32_t kTileLanes = 32;
 void attend_tile_avx512(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float* const* q,
-                        float* const* out);  // only after quant::detail::cpu_has_avx512(); head_dim % 16 == 0
+                        float* const* out);
 
 }  // namespace hayate::detail

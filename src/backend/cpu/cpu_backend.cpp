@@ -122,10 +122,10 @@ class CpuBackend : public HostBackend {
       fail(ErrorKind::Unsupported, "attention: more than " + std::to_string(detail::kMaxGroup) +
                                        " query heads per KV head or head size above " +
                                        std::to_string(detail::kMaxHeadDim));
-    // Tiles of up to kMaxTileTokens consecutive tokens of one sequence share each K/V chunk
-    // (AVX-512); elsewhere one token per task.
+    // Tiles of consecutive tokens of one sequence, their query heads filling the 16 lanes of the
+    // AVX-512 kernel, share each K/V chunk; elsewhere one token per task.
     const bool tiled = tile_attention_ && head_dim % 16 == 0;
-    const int32_t tile_cap = tiled ? detail::kMaxTileTokens : 1;
+    const int32_t tile_cap = tiled ? std::max(1, detail::kTileLanes / group) : 1;
     tiles_.clear();
     for (int32_t t = 0; t < static_cast<int32_t>(batch.size()); ++t)
       if (tiles_.empty() || tiles_.back().second == tile_cap || batch.seq[t] != batch.seq[tiles_.back().first])
@@ -148,9 +148,9 @@ class CpuBackend : public HostBackend {
       a.n_q = group;
       const int64_t head = static_cast<int64_t>(g) * group * head_dim;
       if (tiled) {
-        int32_t pos[detail::kMaxTileTokens];
-        const float* qs[detail::kMaxTileTokens];
-        float* outs[detail::kMaxTileTokens];
+        int32_t pos[detail::kTileLanes];
+        const float* qs[detail::kTileLanes];
+        float* outs[detail::kTileLanes];
         for (int32_t i = 0; i < n_tok; ++i) {
           pos[i] = batch.positions[t0 + i];
           qs[i] = q.data + (t0 + i) * q.cols + head;
