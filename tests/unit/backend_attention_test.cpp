@@ -1,6 +1,6 @@
 // The attention kernels (chunked online softmax over a paged KV layout) against a plain
 // double-precision softmax(q·K^T / sqrt(d)) V, for context lengths around the chunk size,
-// several head sizes and query-group sizes, K/V in f32 and in f16 (the reference then reads the
+// several head sizes and query-group sizes, K/V in f32, f16 and q8_0 (the reference then reads the
 // same rounded values); the AVX2 and AVX-512 kernels where the CPU has them, and the AVX-512
 // tile of several tokens against each token alone, bit for bit.
 #include <gtest/gtest.h>
@@ -14,6 +14,7 @@
 #include "backend/cpu/attention_kernels.h"
 #include "core/fp16.h"
 #include "quant/kernels.h"
+#include "quant/quant.h"
 
 namespace hayate {
 namespace {
@@ -31,7 +32,38 @@ void tile_of_one(const detail::AttendGroup& a) {
   detail::attend_tile_avx512(a, 1, &a.pos, &q, &out);
 }
 
-void check(const Kernel& kernel, const Case& c, const char* name, bool f16) {
+// K and V as the cache stores them: `k`, `v` are replaced by the values the kernels will read.
+struct Stored {
+  std::vector<uint8_t> k, v;
+};
+Stored store(KvType type, std::vector<float>& k, std::vector<float>& v, int64_t kv_dim) {
+  const int64_t rows = static_cast<int64_t>(k.size()) / kv_dim;
+  Stored s{std::vector<uint8_t>(kv_bytes(type, kv_dim) * static_cast<size_t>(rows)), {}};
+  s.v = s.k;
+  for (std::vector<float>* x : {&k, &v}) {
+    uint8_t* out = (x == &k ? s.k : s.v).data();
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = x->data() + r * kv_dim;
+      uint8_t* dst = out + kv_bytes(type, kv_dim) * static_cast<size_t>(r);
+      if (type == KvType::F32) {
+        std::memcpy(dst, row, kv_dim * sizeof(float));
+      } else if (type == KvType::F16) {
+        for (int64_t i = 0; i < kv_dim; ++i) {
+          reinterpret_cast<uint16_t*>(dst)[i] = f32_to_fp16(row[i]);
+          row[i] = fp16_to_f32(reinterpret_cast<uint16_t*>(dst)[i]);
+        }
+      } else {
+        quant::quantize_row(GgmlType::Q8_0, row, dst, kv_dim);
+        quant::dequantize_row(GgmlType::Q8_0, dst, row, kv_dim);
+      }
+    }
+  }
+  return s;
+}
+
+const char* type_name(KvType t) { return t == KvType::F32 ? "f32" : t == KvType::F16 ? "f16" : "q8_0"; }
+
+void check(const Kernel& kernel, const Case& c, const char* name, KvType type) {
   const int32_t n_kv_head = 2, block_size = 16, kv_head = 1;
   const int64_t kv_dim = static_cast<int64_t>(n_kv_head) * c.head_dim;
   const int32_t n_blocks = c.pos / block_size + 1;
@@ -44,19 +76,12 @@ void check(const Kernel& kernel, const Case& c, const char* name, bool f16) {
   for (float& x : k) x = 2.0f * dist(rng);  // large enough scores that the softmax is peaked
   for (float& x : v) x = dist(rng);
   for (float& x : q) x = dist(rng);
-  std::vector<uint16_t> k16(k.size()), v16(v.size());
-  if (f16)
-    for (size_t i = 0; i < k.size(); ++i) {
-      k16[i] = f32_to_fp16(k[i]);
-      v16[i] = f32_to_fp16(v[i]);
-      k[i] = fp16_to_f32(k16[i]);  // the values the kernel sees
-      v[i] = fp16_to_f32(v16[i]);
-    }
+  const Stored stored = store(type, k, v, kv_dim);  // k, v: the values the kernel sees
 
   detail::AttendGroup a;
-  a.k_base = f16 ? static_cast<const void*>(k16.data()) : k.data();
-  a.v_base = f16 ? static_cast<const void*>(v16.data()) : v.data();
-  a.f16 = f16;
+  a.k_base = stored.k.data();
+  a.v_base = stored.v.data();
+  a.values = type;
   a.kv_dim = kv_dim;
   a.block_table = table.data();
   a.block_size = block_size;
@@ -84,45 +109,44 @@ void check(const Kernel& kernel, const Case& c, const char* name, bool f16) {
       double want = 0;
       for (int32_t p = 0; p <= c.pos; ++p) want += s[p] / sum * v[slot(p) * kv_dim + kv_head * c.head_dim + i];
       ASSERT_NEAR(out[h * c.head_dim + i], want, 2e-5 + 2e-5 * std::fabs(want))
-          << name << (f16 ? " f16" : " f32") << " pos=" << c.pos << " head_dim=" << c.head_dim << " n_q=" << c.n_q
+          << name << " " << type_name(type) << " pos=" << c.pos << " head_dim=" << c.head_dim << " n_q=" << c.n_q
           << " h=" << h << " i=" << i;
     }
   }
 }
 
 TEST(Attention, KernelsMatchPlainSoftmax) {
-  for (const bool f16 : {false, true})
+  for (const KvType type : {KvType::F32, KvType::F16, KvType::Q8_0})
     for (const int32_t pos : {0, 1, 15, 16, 17, 30, 31, 32, 33, 64, 100})
       for (const int32_t head_dim : {8, 40, 48, 64, 128})
         for (const int32_t n_q : {1, 3, 8}) {
-          check(detail::attend_group_scalar, {pos, head_dim, n_q}, "scalar", f16);
-          if (quant::detail::cpu_has_avx2()) check(detail::attend_group_avx2, {pos, head_dim, n_q}, "avx2", f16);
+          if (type == KvType::Q8_0 && head_dim % 32 != 0) continue;  // the cache refuses those
+          check(detail::attend_group_scalar, {pos, head_dim, n_q}, "scalar", type);
+          if (quant::detail::cpu_has_avx2()) check(detail::attend_group_avx2, {pos, head_dim, n_q}, "avx2", type);
           if (quant::detail::cpu_has_avx512() && head_dim % 16 == 0)
-            check(tile_of_one, {pos, head_dim, n_q}, "avx512 tile", f16);
+            check(tile_of_one, {pos, head_dim, n_q}, "avx512 tile", type);
         }
 }
 
 // Tokens of one sequence at different positions in one tile give the bits each gets alone.
 TEST(Attention, TileTokensGiveTheirOwnBits) {
   if (!quant::detail::cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
-  for (const bool f16 : {false, true})
+  for (const KvType type : {KvType::F32, KvType::F16, KvType::Q8_0})
     for (const int32_t n_q : {4, 8, 3}) {
       const int32_t head_dim = 64, block_size = 16, n_blocks = 5, kv_dim = 2 * head_dim;
       std::mt19937 rng(7);
       std::normal_distribution<float> dist(0.0f, 1.0f);
       std::vector<float> k(static_cast<size_t>(n_blocks * block_size * kv_dim)), v(k.size());
-      std::vector<uint16_t> k16(k.size()), v16(k.size());
       for (size_t i = 0; i < k.size(); ++i) {
         k[i] = dist(rng);
         v[i] = dist(rng);
-        k16[i] = f32_to_fp16(k[i]);
-        v16[i] = f32_to_fp16(v[i]);
       }
+      const Stored stored = store(type, k, v, kv_dim);
       const std::vector<int32_t> table = {3, 0, 4, 1, 2};
       detail::AttendGroup a;
-      a.k_base = f16 ? static_cast<const void*>(k16.data()) : k.data();
-      a.v_base = f16 ? static_cast<const void*>(v16.data()) : v.data();
-      a.f16 = f16;
+      a.k_base = stored.k.data();
+      a.v_base = stored.v.data();
+      a.values = type;
       a.kv_dim = kv_dim;
       a.block_table = table.data();
       a.block_size = block_size;
@@ -153,7 +177,7 @@ TEST(Attention, TileTokensGiveTheirOwnBits) {
           float* o1 = alone.data();
           detail::attend_tile_avx512(a, 1, &pos[t], &q1, &o1);
           ASSERT_EQ(std::memcmp(alone.data(), tiled[t].data(), alone.size() * sizeof(float)), 0)
-              << (f16 ? "f16" : "f32") << " n_q " << n_q << " token at position " << pos[t] << " in a tile of " << n;
+              << type_name(type) << " n_q " << n_q << " token at position " << pos[t] << " in a tile of " << n;
         }
       }
     }

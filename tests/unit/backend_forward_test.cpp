@@ -2,6 +2,7 @@
 // and the KV cache / batching invariants of the forward pass.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -191,38 +192,58 @@ TEST(Forward, RejectsTokenOutsideVocabulary) {
   }
 }
 
-// HAYATE_KV_TYPE=f16: K and V rounded to f16 (within 2^-11 each) move the logits of float
-// weights by about 1.5e-3 of their largest; the greedy token stays; a prompt in one batch, in
-// two sequences and one token at a time still agree bit for bit (the tiled AVX-512 attention
-// gives each token its own bits).
-TEST(Forward, F16KvCacheStaysCloseAndBatchInvariant) {
-  ::setenv("HAYATE_KV_TYPE", "f16", 1);
-  auto cpu = make_backend("cpu", 2);
-  ::unsetenv("HAYATE_KV_TYPE");
-  for (const std::string type : {"f32", "q8_0"}) {
-    auto m = Model::load(make_model("llama", type));
-    cpu->prepare(*m);
-    auto ref = make_backend("reference", 1);
-    const auto tokens = some_tokens(37, m->hp.n_vocab);
-    const auto a = run_tokens(*m, *ref, tokens, tokens.size());
-    const auto whole = run_tokens(*m, *cpu, tokens, tokens.size());
-    const auto one_by_one = run_tokens(*m, *cpu, tokens, 1);
-    const auto in_fives = run_tokens(*m, *cpu, tokens, 5);
-    const size_t v = static_cast<size_t>(m->hp.n_vocab);
-    for (size_t p = 0; p < tokens.size(); ++p) {
-      EXPECT_LT(test::max_relative_error(whole.data() + p * v, a.data() + p * v, v), type == "f32" ? 5e-3 : 6e-2)
-          << type << " position " << p;
-      if (type == "f32") {
-        EXPECT_EQ(test::argmax(whole.data() + p * v, v), test::argmax(a.data() + p * v, v)) << p;
+// HAYATE_KV_TYPE=f16 / q8_0: K and V rounded to f16 (within 2^-11 each) move the logits of
+// float weights by about 1.5e-3 of their largest, to Q8_0 (within 1/254 of their block's
+// largest) by about 1e-2; the greedy token stays; a prompt in one batch, in chunks of five and
+// one token at a time still agree bit for bit (each token gets its own bits in the AVX-512
+// attention tiles).
+TEST(Forward, F16AndQ8_0KvCachesStayCloseAndBatchInvariant) {
+  for (const auto& [kv, float_tol] : {std::pair<std::string, double>{"f16", 5e-3}, {"q8_0", 3e-2}}) {
+    ::setenv("HAYATE_KV_TYPE", kv.c_str(), 1);
+    auto cpu = make_backend("cpu", 2);
+    ::unsetenv("HAYATE_KV_TYPE");
+    for (const std::string type : {"f32", "q8_0"}) {
+      auto m = Model::load(make_model("llama", type));
+      cpu->prepare(*m);
+      auto ref = make_backend("reference", 1);
+      const auto tokens = some_tokens(37, m->hp.n_vocab);
+      const auto a = run_tokens(*m, *ref, tokens, tokens.size());
+      const auto whole = run_tokens(*m, *cpu, tokens, tokens.size());
+      const auto one_by_one = run_tokens(*m, *cpu, tokens, 1);
+      const auto in_fives = run_tokens(*m, *cpu, tokens, 5);
+      const size_t v = static_cast<size_t>(m->hp.n_vocab);
+      double worst = 0;
+      for (size_t p = 0; p < tokens.size(); ++p) {
+        const double err = test::max_relative_error(whole.data() + p * v, a.data() + p * v, v);
+        worst = std::max(worst, err);
+        EXPECT_LT(err, type == "f32" ? float_tol : 6e-2) << kv << " cache, " << type << " position " << p;
+        if (type == "f32") {
+          EXPECT_EQ(test::argmax(whole.data() + p * v, v), test::argmax(a.data() + p * v, v)) << kv << " " << p;
+        }
+        EXPECT_EQ(std::memcmp(one_by_one.data() + p * v, whole.data() + p * v, v * sizeof(float)), 0) << kv << p;
+        EXPECT_EQ(std::memcmp(in_fives.data() + p * v, whole.data() + p * v, v * sizeof(float)), 0) << kv << p;
       }
-      EXPECT_EQ(std::memcmp(one_by_one.data() + p * v, whole.data() + p * v, v * sizeof(float)), 0) << type << p;
-      EXPECT_EQ(std::memcmp(in_fives.data() + p * v, whole.data() + p * v, v * sizeof(float)), 0) << type << p;
+      std::printf("%s KV cache, %s weights: max relative error %.3g\n", kv.c_str(), type.c_str(), worst);
     }
   }
 }
 
+TEST(Forward, Q8_0KvCacheNeedsWholeBlocksPerHead) {
+  auto m = Model::load(make_model("qwen3", "f32"));  // head size 48
+  ::setenv("HAYATE_KV_TYPE", "q8_0", 1);
+  auto cpu = make_backend("cpu", 1);
+  ::unsetenv("HAYATE_KV_TYPE");
+  try {
+    cpu->make_kv_cache(m->hp, 4, 16);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+    EXPECT_NE(std::string(e.what()).find("multiple of 32; this model's is 48"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Forward, UnknownKvTypeIsRejected) {
-  ::setenv("HAYATE_KV_TYPE", "q3", 1);
+  ::setenv("HAYATE_KV_TYPE", "q3", 1);  // not a KV type
   try {
     make_backend("cpu", 1);
     ::unsetenv("HAYATE_KV_TYPE");

@@ -1,5 +1,5 @@
 // AVX2 form of attend_group_scalar (same chunked online softmax); head_dim a multiple of 8.
-// f16 K/V need F16C, which cpu_has_avx2() includes.
+// f16 and q8_0 K/V need F16C, which cpu_has_avx2() includes.
 #include <immintrin.h>
 
 #include <cmath>  // INFINITY
@@ -38,9 +38,24 @@ inline __m256 exp_neg(__m256 x) {
 // the copy the linker keeps for baseline callers elsewhere (see quant/blocks.h).
 inline float max_f(float a, float b) { return a > b ? a : b; }
 
-inline void widen(const uint16_t* h, int32_t n, float* dst) {
-  for (int32_t i = 0; i < n; i += 8)
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+// A row of n values as floats: the row itself (f32) or widened into dst.
+inline const float* widen(KvType type, const char* row, int32_t n, float* dst) {
+  if (type == KvType::F32) return reinterpret_cast<const float*>(row);
+  if (type == KvType::F16) {
+    for (int32_t i = 0; i < n; i += 8)
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row) + i / 8)));
+    return dst;
+  }
+  for (int32_t b = 0; b < n / 32; ++b) {  // Q8_0: 2-byte fp16 scale, 32 codes
+    const char* block = row + 34 * b;
+    const __m256 d = _mm256_set1_ps(
+        _cvtsh_ss(static_cast<uint16_t>(static_cast<uint8_t>(block[0]) | (static_cast<uint8_t>(block[1]) << 8))));
+    for (int i = 0; i < 32; i += 8) {
+      const __m128i codes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + i));
+      _mm256_storeu_ps(dst + 32 * b + i, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes))));
+    }
+  }
+  return dst;
 }
 
 }  // namespace
@@ -62,29 +77,22 @@ void attend_group_avx2(const AttendGroup& a) {
     const int32_t np = a.pos + 1 - p0 < kChunk ? a.pos + 1 - p0 : kChunk;
     const float* k[kChunk];
     const float* v[kChunk];
-    // f16 rows are widened into the chunk's buffers once, for all the group's heads.
-    const size_t vb = a.f16 ? 2 : 4;
+    // f16 and q8_0 rows are widened into the chunk's buffers once, for all the group's heads.
+    const size_t row_bytes = kv_bytes(a.values, hd);
     for (int32_t j = 0; j < np; ++j) {
       const int32_t p = p0 + j;
       const int64_t slot = static_cast<int64_t>(a.block_table[p / a.block_size]) * a.block_size + p % a.block_size;
-      const auto* kr = static_cast<const char*>(a.k_base) + static_cast<size_t>(slot * a.kv_dim + off) * vb;
-      const auto* vr = static_cast<const char*>(a.v_base) + static_cast<size_t>(slot * a.kv_dim + off) * vb;
+      const auto* kr = static_cast<const char*>(a.k_base) + kv_bytes(a.values, slot * a.kv_dim + off);
+      const auto* vr = static_cast<const char*>(a.v_base) + kv_bytes(a.values, slot * a.kv_dim + off);
       // The head's slice of each position is a few cache lines at a stride of a whole KV row,
       // which the hardware prefetcher does not follow: ask for all of the chunk's lines up front.
-      for (size_t i = 0; i < static_cast<size_t>(hd) * vb; i += 64) {
+      for (size_t i = 0; i < row_bytes; i += 64) {
         _mm_prefetch(kr + i, _MM_HINT_T0);
         _mm_prefetch(vr + i, _MM_HINT_T0);
       }
-      k[j] = reinterpret_cast<const float*>(kr);
-      v[j] = reinterpret_cast<const float*>(vr);
+      k[j] = widen(a.values, kr, hd, kbuf[j]);
+      v[j] = widen(a.values, vr, hd, vbuf[j]);
     }
-    if (a.f16)
-      for (int32_t j = 0; j < np; ++j) {
-        widen(reinterpret_cast<const uint16_t*>(k[j]), hd, kbuf[j]);
-        widen(reinterpret_cast<const uint16_t*>(v[j]), hd, vbuf[j]);
-        k[j] = kbuf[j];
-        v[j] = vbuf[j];
-      }
     for (int32_t h = 0; h < a.n_q; ++h) {
       const float* q = a.q + static_cast<int64_t>(h) * hd;
       float chunk_max = -INFINITY;

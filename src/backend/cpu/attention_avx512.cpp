@@ -40,12 +40,24 @@ inline __m512 exp_neg(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-// head_dim values of a K or V row as floats in `dst` (f16 widened), or the row itself (f32).
+// head_dim values of a K or V row from value `at` as floats: the row itself (f32) or widened
+// into `dst` (f16, q8_0).
 inline const float* row_f32(const AttendGroup& a, const void* base, int64_t at, float* dst) {
-  if (!a.f16) return static_cast<const float*>(base) + at;
-  const uint16_t* h = static_cast<const uint16_t*>(base) + at;
-  for (int32_t d = 0; d < a.head_dim; d += 16)
-    _mm512_store_ps(dst + d, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + d))));
+  const auto* row = static_cast<const uint8_t*>(base) + kv_bytes(a.values, at);
+  if (a.values == KvType::F32) return reinterpret_cast<const float*>(row);
+  if (a.values == KvType::F16) {
+    for (int32_t d = 0; d < a.head_dim; d += 16)
+      _mm512_store_ps(dst + d, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * d))));
+    return dst;
+  }
+  for (int32_t b = 0; b < a.head_dim / 32; ++b) {  // Q8_0: 2-byte fp16 scale, 32 codes
+    const uint8_t* block = row + 34 * b;
+    const __m512 d = _mm512_set1_ps(_cvtsh_ss(static_cast<uint16_t>(block[0] | (block[1] << 8))));
+    for (int i = 0; i < 32; i += 16) {
+      const __m128i codes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2 + i));
+      _mm512_store_ps(dst + 32 * b + i, _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(codes))));
+    }
+  }
   return dst;
 }
 

@@ -2,17 +2,19 @@
 // query heads that share one KV head (grouped-query attention reads each K/V row once for the
 // whole group). Softmax is computed online over chunks of positions (flash-attention style): a
 // running maximum, a running sum and a rescaled output accumulator, so no score row of the
-// context's length is kept. K and V are f32 or f16 (CpuKvCache).
+// context's length is kept. K and V are f32, f16 or Q8_0 (CpuKvCache).
 #pragma once
 
 #include <cstdint>
 
+#include "backend/cpu/cpu_kv_cache.h"
+
 namespace hayate::detail {
 
 struct AttendGroup {
-  const void* k_base = nullptr;  // this layer's K slots (slot s at k_base + s * kv_dim values)
+  const void* k_base = nullptr;  // this layer's K slots (slot s at value s * kv_dim)
   const void* v_base = nullptr;
-  bool f16 = false;  // values are f16, else f32
+  KvType values = KvType::F32;  // Q8_0: blocks of 32 values, each head's slice whole blocks
   int64_t kv_dim = 0;
   const int32_t* block_table = nullptr;  // the sequence's blocks
   int32_t block_size = 0;

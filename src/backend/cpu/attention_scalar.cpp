@@ -4,17 +4,28 @@
 
 #include "backend/cpu/attention_kernels.h"
 #include "core/fp16.h"
+#include "quant/blocks.h"
 
 namespace hayate::detail {
 namespace {
 
-// head_dim values of a K or V row from element `at`, as floats.
+// head_dim values of a K or V row from value `at`, as floats.
 void load(const AttendGroup& a, const void* base, int64_t at, float* dst) {
-  if (a.f16) {
-    const uint16_t* h = static_cast<const uint16_t*>(base) + at;
-    for (int32_t i = 0; i < a.head_dim; ++i) dst[i] = fp16_to_f32(h[i]);
-  } else {
-    std::memcpy(dst, static_cast<const float*>(base) + at, static_cast<size_t>(a.head_dim) * sizeof(float));
+  const auto* bytes = static_cast<const uint8_t*>(base) + kv_bytes(a.values, at);
+  switch (a.values) {
+    case KvType::F32:
+      std::memcpy(dst, bytes, static_cast<size_t>(a.head_dim) * sizeof(float));
+      return;
+    case KvType::F16:
+      for (int32_t i = 0; i < a.head_dim; ++i) dst[i] = fp16_to_f32(reinterpret_cast<const uint16_t*>(bytes)[i]);
+      return;
+    case KvType::Q8_0:
+      for (int32_t b = 0; b < a.head_dim / 32; ++b) {
+        const auto& block = reinterpret_cast<const quant::BlockQ8_0*>(bytes)[b];
+        const float d = fp16_to_f32(block.d);
+        for (int i = 0; i < 32; ++i) dst[32 * b + i] = d * static_cast<float>(block.qs[i]);
+      }
+      return;
   }
 }
 

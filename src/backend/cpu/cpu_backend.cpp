@@ -139,7 +139,7 @@ class CpuBackend : public HostBackend {
       detail::AttendGroup a;
       a.k_base = cache.k(layer);
       a.v_base = cache.v(layer);
-      a.f16 = cache.type() == KvType::F16;
+      a.values = cache.type();
       a.kv_dim = cache.kv_dim;
       a.block_table = batch.sequences[batch.seq[t0]].block_table.data();
       a.block_size = cache.block_size;

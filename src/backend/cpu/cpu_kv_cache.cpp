@@ -6,26 +6,37 @@
 
 #include "core/error.h"
 #include "core/fp16.h"
+#include "quant/quant.h"
 
 namespace hayate {
 namespace {
 
 void put(KvType type, uint8_t* dst, const float* src, int64_t n) {
-  if (type == KvType::F32) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-    return;
+  switch (type) {
+    case KvType::F32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case KvType::F16:
+      for (int64_t i = 0; i < n; ++i) reinterpret_cast<uint16_t*>(dst)[i] = f32_to_fp16(src[i]);
+      return;
+    case KvType::Q8_0:
+      quant::quantize_row(GgmlType::Q8_0, src, dst, n);
+      return;
   }
-  auto* h = reinterpret_cast<uint16_t*>(dst);
-  for (int64_t i = 0; i < n; ++i) h[i] = f32_to_fp16(src[i]);
 }
 
 void get(KvType type, const uint8_t* src, float* dst, int64_t n) {
-  if (type == KvType::F32) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
-    return;
+  switch (type) {
+    case KvType::F32:
+      std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+      return;
+    case KvType::F16:
+      for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(reinterpret_cast<const uint16_t*>(src)[i]);
+      return;
+    case KvType::Q8_0:
+      quant::dequantize_row(GgmlType::Q8_0, src, dst, n);
+      return;
   }
-  const auto* h = reinterpret_cast<const uint16_t*>(src);
-  for (int64_t i = 0; i < n; ++i) dst[i] = fp16_to_f32(h[i]);
 }
 
 }  // namespace
@@ -36,7 +47,20 @@ KvType cpu_kv_type() {
   const char* v = std::getenv("HAYATE_KV_TYPE");
   if (!v || !*v || std::string_view(v) == "f32") return KvType::F32;
   if (std::string_view(v) == "f16") return KvType::F16;
-  fail(ErrorKind::BadInput, std::string("HAYATE_KV_TYPE=") + v + ": the KV cache types are f32 (default) and f16");
+  if (std::string_view(v) == "q8_0") return KvType::Q8_0;
+  fail(ErrorKind::BadInput,
+       std::string("HAYATE_KV_TYPE=") + v + ": the KV cache types are f32 (default), f16 and q8_0");
+}
+
+size_t kv_bytes(KvType type, int64_t n) {
+  switch (type) {
+    case KvType::F16:
+      return static_cast<size_t>(n) * 2;
+    case KvType::Q8_0:
+      return static_cast<size_t>(n / 32) * 34;
+    default:
+      return static_cast<size_t>(n) * 4;
+  }
 }
 
 CpuKvCache::CpuKvCache(const HParams& hp, int32_t blocks, int32_t bs, KvType type) : type_(type) {
@@ -45,7 +69,10 @@ CpuKvCache::CpuKvCache(const HParams& hp, int32_t blocks, int32_t bs, KvType typ
   n_blocks = blocks;
   block_size = bs;
   kv_dim = hp.kv_dim();
-  const size_t per_layer = static_cast<size_t>(blocks) * bs * kv_dim * value_bytes();
+  if (type == KvType::Q8_0 && hp.head_dim % 32 != 0)
+    fail(ErrorKind::Unsupported, "a q8_0 KV cache needs a head size that is a multiple of 32; this model's is " +
+                                     std::to_string(hp.head_dim) + " (use HAYATE_KV_TYPE=f16 or f32)");
+  const size_t per_layer = static_cast<size_t>(blocks) * bs * kv_bytes(type, kv_dim);
   bytes = per_layer * 2 * n_layer;
   // calloc: zeroed pages that become resident only once a sequence writes them.
   auto zeroed = [&] {
@@ -62,17 +89,17 @@ CpuKvCache::CpuKvCache(const HParams& hp, int32_t blocks, int32_t bs, KvType typ
 }
 
 void CpuKvCache::store(int32_t layer, int64_t slot, const float* k, const float* v) {
-  const size_t at = static_cast<size_t>(slot * kv_dim) * value_bytes();
+  const size_t at = kv_bytes(type_, slot * kv_dim);
   put(type_, k_[layer].get() + at, k, kv_dim);
   put(type_, v_[layer].get() + at, v, kv_dim);
 }
 
 void CpuKvCache::load_k(int32_t layer, int64_t slot, int64_t offset, int64_t n, float* dst) const {
-  get(type_, k_[layer].get() + static_cast<size_t>(slot * kv_dim + offset) * value_bytes(), dst, n);
+  get(type_, k_[layer].get() + kv_bytes(type_, slot * kv_dim + offset), dst, n);
 }
 
 void CpuKvCache::load_v(int32_t layer, int64_t slot, int64_t offset, int64_t n, float* dst) const {
-  get(type_, v_[layer].get() + static_cast<size_t>(slot * kv_dim + offset) * value_bytes(), dst, n);
+  get(type_, v_[layer].get() + kv_bytes(type_, slot * kv_dim + offset), dst, n);
 }
 
 }  // namespace hayate

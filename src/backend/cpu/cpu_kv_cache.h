@@ -8,14 +8,17 @@
 
 namespace hayate {
 
-// How the host backends store K and V: f32, or f16 for the fast CPU backend with
-// HAYATE_KV_TYPE=f16 (half the memory and bandwidth of long contexts, each value within 2^-11).
-// f32 stays the default: the CPU backend's logits must stay within 1e-4 of transformers'
-// (hf_reference_test), and f16 K/V alone move them by about 1.5e-3.
-enum class KvType { F32, F16 };
+// How the host backends store K and V: f32, or for the fast CPU backend with HAYATE_KV_TYPE
+// f16 (half the memory and bandwidth of long contexts, each value within 2^-11) or q8_0 (blocks
+// of 32 values with one fp16 scale: 34 bytes for 128 of f32; the head size must be a multiple
+// of 32). f32 stays the default: the CPU backend's logits must stay within 1e-4 of
+// transformers' (hf_reference_test), and f16 K/V alone move them by about 1.5e-3.
+enum class KvType { F32, F16, Q8_0 };
 
 // The fast backend's choice from HAYATE_KV_TYPE (f32 when unset; Error(BadInput) on another word).
 KvType cpu_kv_type();
+// Bytes of `n` values of a row (n a multiple of 32 for Q8_0).
+size_t kv_bytes(KvType type, int64_t n);
 
 // KV cache in host memory: for each layer, K and V of n_blocks * block_size slots of kv_dim values.
 class CpuKvCache : public KvCache {
@@ -23,7 +26,6 @@ class CpuKvCache : public KvCache {
   CpuKvCache(const HParams& hp, int32_t n_blocks, int32_t block_size, KvType type);
 
   KvType type() const { return type_; }
-  size_t value_bytes() const { return type_ == KvType::F16 ? 2 : 4; }
   // This layer's slots (slot s at s * kv_dim values).
   const void* k(int32_t layer) const { return k_[layer].get(); }
   const void* v(int32_t layer) const { return v_[layer].get(); }
