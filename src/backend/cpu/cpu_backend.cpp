@@ -71,8 +71,7 @@ class CpuBackend : public HostBackend {
     const void* act = x.data;
     if (convert) {
       converted_.resize(act_row * static_cast<size_t>(x.rows));
-      pool_.parallel_for(
-          x.rows, [&](int64_t t, int) { convert(x.data + t * x.cols, converted_.data() + t * act_row, x.cols); });
+      by_rows(x.rows, [&](int64_t t) { convert(x.data + t * x.cols, converted_.data() + t * act_row, x.cols); });
       act = converted_.data();
     }
 
@@ -166,29 +165,44 @@ class CpuBackend : public HostBackend {
     });
   }
 
-  // The host backend's row-wise steps, a row per task: on a prompt the other threads would
-  // otherwise wait for one.
+  // The host backend's row-wise steps, a row per task on a prompt (the other threads would
+  // otherwise wait for one); a decoding step's few rows are not worth waking the pool for.
   void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override {
-    pool_.parallel_for(x.rows, [&](int64_t t, int) { HostBackend::rms_norm(row(x, t), w, eps, row(out, t)); });
+    by_rows(x.rows, [&](int64_t t) { HostBackend::rms_norm(row(x, t), w, eps, row(out, t)); });
   }
   void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) override {
-    pool_.parallel_for(x.rows, [&](int64_t t, int) {
-      HostBackend::rope(row(x, t), n_heads, positions.subspan(static_cast<size_t>(t), 1), p);
-    });
+    by_rows(x.rows,
+            [&](int64_t t) { HostBackend::rope(row(x, t), n_heads, positions.subspan(static_cast<size_t>(t), 1), p); });
   }
   void add(Tensor x, Tensor y) override {
-    pool_.parallel_for(x.rows, [&](int64_t t, int) { HostBackend::add(row(x, t), row(y, t)); });
+    by_rows(x.rows, [&](int64_t t) { HostBackend::add(row(x, t), row(y, t)); });
   }
 
   void swiglu(Tensor gate, Tensor up, Tensor out) override {
-    pool_.parallel_for(gate.rows, [&](int64_t t, int) {
-      const int64_t o = t * gate.cols;
-      swiglu_(gate.data + o, up.data + o, out.data + o, gate.cols);
+    // A decoding step's rows are long (n_ff): split them so both threads share the work, at
+    // multiples of 8 so that each value meets the same vector or scalar code as in a batch.
+    const int64_t parts = gate.rows < kPoolRows ? pool_.size() : 1;
+    const int64_t part = ((gate.cols + parts - 1) / parts + 7) / 8 * 8;
+    pool_.parallel_for(gate.rows * parts, [&](int64_t task, int) {
+      const int64_t t = task / parts, c0 = task % parts * part, n = std::min(part, gate.cols - c0);
+      const int64_t o = t * gate.cols + c0;
+      if (n > 0) swiglu_(gate.data + o, up.data + o, out.data + o, n);
     });
   }
 
  private:
   static Tensor row(Tensor x, int64_t t) { return Tensor{x.data + t * x.cols, 1, x.cols}; }
+
+  // fn(row) for every row: on the pool from kPoolRows rows up, on this thread below.
+  static constexpr int64_t kPoolRows = 8;
+  template <class Fn>
+  void by_rows(int64_t rows, const Fn& fn) {
+    if (rows < kPoolRows) {
+      for (int64_t t = 0; t < rows; ++t) fn(t);
+      return;
+    }
+    pool_.parallel_for(rows, [&](int64_t t, int) { fn(t); });
+  }
 
   struct Packed {
     std::unique_ptr<uint8_t[]> bytes;
