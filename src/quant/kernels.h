@@ -79,7 +79,10 @@ HAYATE_DECLARE_TILE(tile_q3_k)
 HAYATE_DECLARE_TILE(tile_q4_k)
 HAYATE_DECLARE_TILE(tile_q5_k)
 HAYATE_DECLARE_TILE(tile_q6_k)
-HAYATE_DECLARE_TILE(tile_q8_0x8)  // repacked Q8_0 (quant/repack.h)
+HAYATE_DECLARE_TILE(tile_q8_0x8)   // repacked Q8_0 (quant/repack.h)
+HAYATE_DECLARE_TILE(tile_q4_kx16)  // packed k-quants (quant/packed.h)
+HAYATE_DECLARE_TILE(tile_q5_kx16)
+HAYATE_DECLARE_TILE(tile_q6_kx16)
 
 #undef HAYATE_DECLARE_TILE
 

@@ -14,16 +14,18 @@
 //            chunks of 4 columns × 16 rows (64 bytes, row r at bytes 4r..4r+3) of code + 128 as
 //            u8, so vpdpbusd multiplies them by signed activations; the activation side
 //            (BlockQ8_0Sum) carries 128 × its block sum to take the offset back out.
-//   q4_Kx16  AVX-512 VNNI: per 256-column super-block the 16 rows' d and dmin (fp16), their 8
-//            sub-block scales and 8 mins as bytes (sub-block j: 16 bytes, one per row), then per
+//   q4_Kx16  per 256-column super-block the 16 rows' d and dmin (fp16), their 8 sub-block
+//            scales and 8 mins as bytes (sub-block j: 16 bytes, one per row), then per
 //            sub-block 4 chunks of 64 bytes: row r's 4 bytes at 4r hold, for b < 4, code 4k+b
 //            in the low nibble and code 16+4k+b in the high one. Activations Q8_K.
-//   q5_Kx16  AVX-512 VNNI: as q4_Kx16, each sub-block's nibbles followed by 64 bytes of fifth
-//            bits: bit k (k < 4) of row r's byte b is that of code 4k+b, bit 4+k that of 16+4k+b.
-//   q6_Kx16  AVX-512 VNNI: per super-block the 16 rows' d (fp16), their 16 int8 scales (16
-//            bytes per sub-block of 16), per 32-column unit the low 4 bits of the codes as in
-//            q4_Kx16, then the top 2 bits: 2 × 64 bytes, byte b of row r holding bits 2k..2k+1
-//            = top bits of code 4k+b (first vector) or 16+4k+b (second). Activations Q8_K.
+//   q5_Kx16  as q4_Kx16, each sub-block's nibbles followed by 64 bytes of fifth bits: bit k
+//            (k < 4) of row r's byte b is that of code 4k+b, bit 4+k that of 16+4k+b.
+//   q6_Kx16  per super-block the 16 rows' d (fp16), their 16 int8 scales (16 bytes per
+//            sub-block of 16), per 32-column unit the low 4 bits of the codes as in q4_Kx16,
+//            then the top 2 bits: 2 × 64 bytes, byte b of row r holding bits 2k..2k+1 = top
+//            bits of code 4k+b (first vector) or 16+4k+b (second). Activations Q8_K.
+//            The k-quant formats run on AVX-512 VNNI (a vector per group) and on AVX2 (a
+//            vector per half group, maddubs for vpdpbusd), the same bytes.
 //   f16x16, bf16x16  AVX-512: per column the 16 rows' values (32 bytes). Activations f32.
 // A last group of fewer rows is padded with zero rows (scale 0).
 #pragma once
