@@ -4,7 +4,6 @@
 // cuBLAS (weights dequantized to f16 tiles first). With DeviceOptions::cuda_graphs each step
 // between reset_scratch() and to_host() is captured as a graph and replayed (updated in place
 // when a graph of the same topology was launched before).
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cuda/cublas_api.h"
 #include "backend/cuda/cuda_memory.h"
 #include "backend/cuda/cuda_util.h"
 #include "backend/cuda/kernels.h"
@@ -24,6 +24,7 @@ namespace {
 
 using cuda::check;
 using cuda::check_blas;
+using cuda::cublas;
 
 constexpr int64_t kMatvecMaxTokens = 8;          // above this a matmul goes through cuBLAS
 constexpr size_t kTileBytes = size_t{64} << 20;  // dequantized f16 weight tile for cuBLAS
@@ -89,11 +90,11 @@ class CudaBackend : public Backend {
     check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
     budget_->limit = static_cast<uint64_t>(static_cast<double>(free_bytes) * opt.gpu_memory_fraction);
     check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-    check_blas(cublasCreate(&blas_), "cublasCreate");
-    check_blas(cublasSetStream(blas_, stream_), "cublasSetStream");
+    check_blas(cublas().create(&blas_), "cublasCreate");
+    check_blas(cublas().set_stream(blas_, stream_), "cublasSetStream");
     workspace_ = cuda::device_alloc(*budget_, kBlasWorkspace, "the cuBLAS workspace");
     // A workspace of our own keeps cuBLAS from allocating inside a captured graph.
-    check_blas(cublasSetWorkspace(blas_, workspace_, kBlasWorkspace), "cublasSetWorkspace");
+    check_blas(cublas().set_workspace(blas_, workspace_, kBlasWorkspace), "cublasSetWorkspace");
   }
 
   void release() noexcept {
@@ -104,7 +105,7 @@ class CudaBackend : public Backend {
     weights_.clear();
     if (workspace_) cuda::device_free(*budget_, workspace_, kBlasWorkspace);
     workspace_ = nullptr;
-    if (blas_) (void)cublasDestroy(blas_);
+    if (blas_) (void)cublas().destroy(blas_);
     blas_ = nullptr;
     if (stream_) (void)cudaStreamDestroy(stream_);
     stream_ = nullptr;
@@ -396,8 +397,8 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
   const int ldc = static_cast<int>(out.cols);
   const float one = 1.0f, zero = 0.0f;
   if (w.type == GgmlType::F32) {
-    check_blas(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, static_cast<const float*>(dw.data), k,
-                           x.data, k, &zero, out.data, ldc),
+    check_blas(cublas().sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, static_cast<const float*>(dw.data), k,
+                              x.data, k, &zero, out.data, ldc),
                "cublasSgemm");
   } else {
     // Activations in the weights' 16-bit type (quantized weights become f16 tiles).
@@ -407,8 +408,8 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
     void* xh = scratch_.take(static_cast<size_t>(x.rows * x.cols) * 2);
     check(cuda::f32_to_half(x.data, xh, x.rows * x.cols, bf16, stream_), "f32_to_half kernel");
     if (!quantized) {
-      check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, dw.data, type, k, xh, type, k, &zero,
-                              out.data, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+      check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, dw.data, type, k, xh, type, k, &zero,
+                                  out.data, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx");
     } else {
       const int64_t tile_rows =
@@ -417,10 +418,10 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
       for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
         const int64_t rows = std::min(tile_rows, w.rows - r0);
         check(cuda::dequantize_rows_f16(dw, r0, rows, tile, false, stream_), "dequantize_rows_f16 kernel");
-        check_blas(
-            cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &one, tile, CUDA_R_16F, k, xh,
-                         CUDA_R_16F, k, &zero, out.data + r0, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-            "cublasGemmEx (dequantized tile)");
+        check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &one, tile,
+                                    CUDA_R_16F, k, xh, CUDA_R_16F, k, &zero, out.data + r0, CUDA_R_32F, ldc,
+                                    CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                   "cublasGemmEx (dequantized tile)");
       }
     }
     scratch_.release(mark);
