@@ -90,7 +90,10 @@ class CpuBackend : public HostBackend {
     const auto* act_bytes = static_cast<const uint8_t*>(act);
     const quant::TileDotFn tile = tr->tile_dot;
     pool_.parallel_for(n_chunks * n_tok_blocks, [&](int64_t task, int) {
-      const int64_t c = task % n_chunks, tb = task / n_chunks;
+      // A chunk's token blocks are consecutive tasks: its weights are read from memory once
+      // and then from cache (Q8_0 pp512 on one core: 277-291 tokens/s of CPU time against
+      // 255-275 with the token blocks outermost).
+      const int64_t c = task / n_tok_blocks, tb = task % n_tok_blocks;
       const int64_t r0 = c * chunk, nr = std::min(chunk, w.rows - r0);
       const int64_t t0 = tb * kTokenBlock, nt = std::min(kTokenBlock, n_tok - t0);
       float* o = out.data + t0 * out.cols + r0;
