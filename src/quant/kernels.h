@@ -64,40 +64,33 @@ HAYATE_DECLARE_DOT(dot_q6_k)
 
 #undef HAYATE_DECLARE_DOT
 
-// Tiled kernels (signature of TileDotFn), AVX2; the scalar ones are built in quant.cpp.
-#define HAYATE_DECLARE_TILE(name)                                                                 \
-  void name##_avx2(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, \
-                   size_t act_row_bytes, int64_t n_tok, float* out, int64_t out_stride);
+// Tiled kernels (signature of TileDotFn) for an instruction set; the scalar ones are built in
+// quant.cpp. The packed formats' kernels (quant/packed.h) run over groups of rows.
+#define HAYATE_DECLARE_TILE(name, isa)                                                             \
+  void name##_##isa(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, \
+                    size_t act_row_bytes, int64_t n_tok, float* out, int64_t out_stride);
 
-HAYATE_DECLARE_TILE(tile_f32)
-HAYATE_DECLARE_TILE(tile_f16)
-HAYATE_DECLARE_TILE(tile_bf16)
-HAYATE_DECLARE_TILE(tile_q8_0)
-HAYATE_DECLARE_TILE(tile_q4_0)
-HAYATE_DECLARE_TILE(tile_q2_k)
-HAYATE_DECLARE_TILE(tile_q3_k)
-HAYATE_DECLARE_TILE(tile_q4_k)
-HAYATE_DECLARE_TILE(tile_q5_k)
-HAYATE_DECLARE_TILE(tile_q6_k)
-HAYATE_DECLARE_TILE(tile_q8_0x8)   // repacked Q8_0 (quant/repack.h)
-HAYATE_DECLARE_TILE(tile_q4_kx16)  // packed k-quants (quant/packed.h)
-HAYATE_DECLARE_TILE(tile_q5_kx16)
-HAYATE_DECLARE_TILE(tile_q6_kx16)
+HAYATE_DECLARE_TILE(tile_f32, avx2)
+HAYATE_DECLARE_TILE(tile_f16, avx2)
+HAYATE_DECLARE_TILE(tile_bf16, avx2)
+HAYATE_DECLARE_TILE(tile_q8_0, avx2)
+HAYATE_DECLARE_TILE(tile_q4_0, avx2)
+HAYATE_DECLARE_TILE(tile_q2_k, avx2)
+HAYATE_DECLARE_TILE(tile_q3_k, avx2)
+HAYATE_DECLARE_TILE(tile_q4_k, avx2)
+HAYATE_DECLARE_TILE(tile_q5_k, avx2)
+HAYATE_DECLARE_TILE(tile_q6_k, avx2)
+HAYATE_DECLARE_TILE(tile_q8_0x8, avx2)  // repacked Q8_0 (quant/repack.h)
+HAYATE_DECLARE_TILE(tile_q4_kx16, avx2)
+HAYATE_DECLARE_TILE(tile_q5_kx16, avx2)
+HAYATE_DECLARE_TILE(tile_q6_kx16, avx2)
+HAYATE_DECLARE_TILE(tile_q8_0x16, avx512)
+HAYATE_DECLARE_TILE(tile_q4_kx16, avx512)
+HAYATE_DECLARE_TILE(tile_q5_kx16, avx512)
+HAYATE_DECLARE_TILE(tile_q6_kx16, avx512)
+HAYATE_DECLARE_TILE(tile_f16x16, avx512)
+HAYATE_DECLARE_TILE(tile_bf16x16, avx512)
 
 #undef HAYATE_DECLARE_TILE
-
-// AVX-512 kernels of the packed formats (quant/packed.h), TileDotFn over groups of 16 rows.
-#define HAYATE_DECLARE_TILE512(name)                                                                \
-  void name##_avx512(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, \
-                     size_t act_row_bytes, int64_t n_tok, float* out, int64_t out_stride);
-
-HAYATE_DECLARE_TILE512(tile_q8_0x16)
-HAYATE_DECLARE_TILE512(tile_q4_kx16)
-HAYATE_DECLARE_TILE512(tile_q5_kx16)
-HAYATE_DECLARE_TILE512(tile_q6_kx16)
-HAYATE_DECLARE_TILE512(tile_f16x16)
-HAYATE_DECLARE_TILE512(tile_bf16x16)
-
-#undef HAYATE_DECLARE_TILE512
 
 }  // namespace hayate::quant::detail

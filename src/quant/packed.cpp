@@ -16,6 +16,24 @@ namespace {
 
 constexpr int64_t kX16 = 16;
 
+// Calls fill(out, j, block) for row j of each group in [g0, g1) and each of its blocks of
+// `per_block` columns, `out` being the packed block (`packed_block` bytes, zeroed first: rows
+// past the matrix's end stay zero, scale 0).
+template <class Block, class Fill>
+void pack_groups(const void* src, int64_t rows, int64_t cols, int64_t per_block, size_t packed_block, int64_t g0,
+                 int64_t g1, uint8_t* dst, const Fill& fill) {
+  const auto* in = static_cast<const Block*>(src);
+  const int64_t nb = cols / per_block;
+  for (int64_t g = g0; g < g1; ++g) {
+    uint8_t* out = dst + static_cast<size_t>(g * nb) * packed_block;
+    for (int64_t i = 0; i < nb; ++i, out += packed_block) {
+      std::memset(out, 0, packed_block);
+      for (int64_t j = 0; j < kX16 && g * kX16 + j < rows; ++j)
+        fill(out, static_cast<int>(j), in[(g * kX16 + j) * nb + i]);
+    }
+  }
+}
+
 // ---- q8_0x16 --------------------------------------------------------------------------------
 
 constexpr size_t kQ8_0x16Block = 32 + 8 * 64;
@@ -23,20 +41,13 @@ constexpr size_t kQ8_0x16Block = 32 + 8 * 64;
 size_t q8_0x16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / kBlock32) * kQ8_0x16Block; }
 
 void pack_q8_0x16(const void* src, int64_t rows, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
-  const auto* in = static_cast<const BlockQ8_0*>(src);
-  const int64_t nb = cols / kBlock32;
-  for (int64_t g = g0; g < g1; ++g) {
-    uint8_t* out = dst + static_cast<size_t>(g) * q8_0x16_group_bytes(cols);
-    for (int64_t i = 0; i < nb; ++i, out += kQ8_0x16Block) {
-      std::memset(out, 0, kQ8_0x16Block);  // padding rows: scale 0
-      for (int64_t j = 0; j < kX16 && g * kX16 + j < rows; ++j) {
-        const BlockQ8_0& b = in[(g * kX16 + j) * nb + i];
-        std::memcpy(out + 2 * j, &b.d, 2);
-        for (int k = 0; k < 8; ++k)
-          for (int e = 0; e < 4; ++e) out[32 + 64 * k + 4 * j + e] = static_cast<uint8_t>(b.qs[4 * k + e] + 128);
-      }
-    }
-  }
+  pack_groups<BlockQ8_0>(src, rows, cols, kBlock32, kQ8_0x16Block, g0, g1, dst,
+                         [](uint8_t* out, int j, const BlockQ8_0& b) {
+                           std::memcpy(out + 2 * j, &b.d, 2);
+                           for (int k = 0; k < 8; ++k)
+                             for (int e = 0; e < 4; ++e)
+                               out[32 + 64 * k + 4 * j + e] = static_cast<uint8_t>(b.qs[4 * k + e] + 128);
+                         });
 }
 
 size_t q8_0sum_row_bytes(int64_t cols) { return static_cast<size_t>(cols / kBlock32) * sizeof(BlockQ8_0Sum); }
@@ -70,15 +81,9 @@ int q5k_high(const uint8_t* qh, int e) { return (qh[e % 32] >> (2 * (e / 64) + (
 
 template <class Block, bool kFifthBit>
 void pack_k4x16(const void* src, int64_t rows, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
-  constexpr size_t kSub = kFifthBit ? 320 : 256, kBlock = 320 + 8 * kSub;
-  const auto* in = static_cast<const Block*>(src);
-  const int64_t nb = cols / kSuperBlock;
-  for (int64_t g = g0; g < g1; ++g) {
-    uint8_t* out = dst + static_cast<size_t>(g * nb) * kBlock;
-    for (int64_t i = 0; i < nb; ++i, out += kBlock) {
-      std::memset(out, 0, kBlock);
-      for (int64_t j = 0; j < kX16 && g * kX16 + j < rows; ++j) {
-        const Block& b = in[(g * kX16 + j) * nb + i];
+  constexpr size_t kSub = kFifthBit ? 320 : 256;
+  pack_groups<Block>(
+      src, rows, cols, kSuperBlock, 320 + 8 * kSub, g0, g1, dst, [](uint8_t* out, int j, const Block& b) {
         std::memcpy(out + 2 * j, &b.d, 2);
         std::memcpy(out + 32 + 2 * j, &b.dmin, 2);
         for (int s = 0; s < 8; ++s) {
@@ -96,9 +101,7 @@ void pack_k4x16(const void* src, int64_t rows, int64_t cols, int64_t g0, int64_t
                     static_cast<uint8_t>((q5k_high(b.qh, lo) << k) | (q5k_high(b.qh, hi) << (4 + k)));
             }
         }
-      }
-    }
-  }
+      });
 }
 
 // ---- q6_Kx16 --------------------------------------------------------------------------------
@@ -108,14 +111,8 @@ constexpr size_t kQ6Kx16Block = 32 + 256 + 8 * 384;
 size_t q6_kx16_group_bytes(int64_t cols) { return static_cast<size_t>(cols / kSuperBlock) * kQ6Kx16Block; }
 
 void pack_q6_kx16(const void* src, int64_t rows, int64_t cols, int64_t g0, int64_t g1, uint8_t* dst) {
-  const auto* in = static_cast<const BlockQ6_K*>(src);
-  const int64_t nb = cols / kSuperBlock;
-  for (int64_t g = g0; g < g1; ++g) {
-    uint8_t* out = dst + static_cast<size_t>(g) * q6_kx16_group_bytes(cols);
-    for (int64_t i = 0; i < nb; ++i, out += kQ6Kx16Block) {
-      std::memset(out, 0, kQ6Kx16Block);
-      for (int64_t j = 0; j < kX16 && g * kX16 + j < rows; ++j) {
-        const BlockQ6_K& b = in[(g * kX16 + j) * nb + i];
+  pack_groups<BlockQ6_K>(
+      src, rows, cols, kSuperBlock, kQ6Kx16Block, g0, g1, dst, [](uint8_t* out, int j, const BlockQ6_K& b) {
         std::memcpy(out + 2 * j, &b.d, 2);
         for (int s = 0; s < 16; ++s) out[32 + 16 * s + j] = static_cast<uint8_t>(b.scales[s]);
         for (int u = 0; u < 8; ++u) {
@@ -128,9 +125,7 @@ void pack_q6_kx16(const void* src, int64_t rows, int64_t cols, int64_t g0, int64
               unit[320 + 4 * j + e] |= static_cast<uint8_t>((hi >> 4) << (2 * k));
             }
         }
-      }
-    }
-  }
+      });
 }
 
 // ---- f16x16 / bf16x16 -----------------------------------------------------------------------
@@ -159,24 +154,24 @@ void convert_q8_k(const float* src, void* dst, int64_t n) { traits(GgmlType::Q4_
 
 using namespace detail;
 
+// A k-quant format's row: groups of 16 rows against Q8_K activations.
+constexpr PackedFormat kquant(const char* name, const char* isa, GgmlType type, size_t (*group_bytes)(int64_t),
+                              decltype(PackedFormat::pack) pack, TileDotFn tile) {
+  return {name, isa, type, kX16, group_bytes, pack, q8_k_row_bytes, convert_q8_k, tile};
+}
+
 // Preferred first within a type.
 const PackedFormat kFormats[] = {
     {"q8_0x16", "avx512", GgmlType::Q8_0, kX16, q8_0x16_group_bytes, pack_q8_0x16, q8_0sum_row_bytes, convert_q8_0sum,
      tile_q8_0x16_avx512},
     {"q8_0x8", "avx2", GgmlType::Q8_0, kQ8_0x8Rows, q8_0x8_group_bytes, repack_q8_0x8, q8_0_row_bytes, convert_q8_0,
      tile_q8_0x8_avx2},
-    {"q4_Kx16", "avx512", GgmlType::Q4_K, kX16, q4_kx16_group_bytes, pack_k4x16<BlockQ4_K, false>, q8_k_row_bytes,
-     convert_q8_k, tile_q4_kx16_avx512},
-    {"q5_Kx16", "avx512", GgmlType::Q5_K, kX16, q5_kx16_group_bytes, pack_k4x16<BlockQ5_K, true>, q8_k_row_bytes,
-     convert_q8_k, tile_q5_kx16_avx512},
-    {"q6_Kx16", "avx512", GgmlType::Q6_K, kX16, q6_kx16_group_bytes, pack_q6_kx16, q8_k_row_bytes, convert_q8_k,
-     tile_q6_kx16_avx512},
-    {"q4_Kx16", "avx2", GgmlType::Q4_K, kX16, q4_kx16_group_bytes, pack_k4x16<BlockQ4_K, false>, q8_k_row_bytes,
-     convert_q8_k, tile_q4_kx16_avx2},
-    {"q5_Kx16", "avx2", GgmlType::Q5_K, kX16, q5_kx16_group_bytes, pack_k4x16<BlockQ5_K, true>, q8_k_row_bytes,
-     convert_q8_k, tile_q5_kx16_avx2},
-    {"q6_Kx16", "avx2", GgmlType::Q6_K, kX16, q6_kx16_group_bytes, pack_q6_kx16, q8_k_row_bytes, convert_q8_k,
-     tile_q6_kx16_avx2},
+    kquant("q4_Kx16", "avx512", GgmlType::Q4_K, q4_kx16_group_bytes, pack_k4x16<BlockQ4_K, false>, tile_q4_kx16_avx512),
+    kquant("q5_Kx16", "avx512", GgmlType::Q5_K, q5_kx16_group_bytes, pack_k4x16<BlockQ5_K, true>, tile_q5_kx16_avx512),
+    kquant("q6_Kx16", "avx512", GgmlType::Q6_K, q6_kx16_group_bytes, pack_q6_kx16, tile_q6_kx16_avx512),
+    kquant("q4_Kx16", "avx2", GgmlType::Q4_K, q4_kx16_group_bytes, pack_k4x16<BlockQ4_K, false>, tile_q4_kx16_avx2),
+    kquant("q5_Kx16", "avx2", GgmlType::Q5_K, q5_kx16_group_bytes, pack_k4x16<BlockQ5_K, true>, tile_q5_kx16_avx2),
+    kquant("q6_Kx16", "avx2", GgmlType::Q6_K, q6_kx16_group_bytes, pack_q6_kx16, tile_q6_kx16_avx2),
     {"f16x16", "avx512", GgmlType::F16, kX16, float16x16_group_bytes, pack_float16x16, f32_row_bytes, nullptr,
      tile_f16x16_avx512},
     {"bf16x16", "avx512", GgmlType::BF16, kX16, float16x16_group_bytes, pack_float16x16, f32_row_bytes, nullptr,

@@ -72,8 +72,7 @@ struct Q8_0x16 {
   template <int G, int C>
   static void run(const Groups& t, int64_t rows) {
     __m512 acc[G][C];
-    for (int g = 0; g < G; ++g)
-      for (int c = 0; c < C; ++c) acc[g][c] = _mm512_setzero_ps();
+    fill(acc, _mm512_setzero_ps());
     for (int64_t i = 0; i < t.n / kBlock32; ++i) {
       const uint8_t* wb[G];
       for (int g = 0; g < G; ++g) {
@@ -81,8 +80,7 @@ struct Q8_0x16 {
         prefetch<C>(wb[g], kQ8_0BlockBytes);
       }
       __m512i isum[G][C];
-      for (int g = 0; g < G; ++g)
-        for (int c = 0; c < C; ++c) isum[g][c] = _mm512_setzero_si512();
+      fill(isum, _mm512_setzero_si512());
       for (int k = 0; k < 8; ++k) {
         __m512i w[G];
         for (int g = 0; g < G; ++g) w[g] = Avx512::load(wb[g] + 32 + 64 * k);
@@ -122,8 +120,7 @@ struct FloatX16 {
   template <int G, int C>
   static void run(const Groups& t, int64_t rows) {
     __m512 acc[G][C];
-    for (int g = 0; g < G; ++g)
-      for (int c = 0; c < C; ++c) acc[g][c] = _mm512_setzero_ps();
+    fill(acc, _mm512_setzero_ps());
     const float* a[C];
     for (int c = 0; c < C; ++c) a[c] = t.act<float>(c);
 #pragma GCC unroll 2
@@ -149,47 +146,11 @@ struct FloatX16 {
 // 2×8 401 (1×12 294, 3×4 377), q4_Kx16 2×4 368 (1×6 287, 3×3 322), q6_Kx16 1×8 265 (1×4 225,
 // 2×4 248), f16x16 4×6 134 (2×12 131: the FMA ports' peak is about 135). One token (decoding)
 // takes two groups: from DRAM (16384 × 4096, CPU time) q8_0x16 45 GB/s at 2 against 40 at 4.
-void tile_q8_0x16_avx512(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt,
-                         float* out, int64_t os) {
-  if (nt == 1)
-    drive<Avx512, Q8_0x16<2, 1>>(n, w, gb, nr, a, arb, nt, out, os);
-  else
-    drive<Avx512, Q8_0x16<2, 8>>(n, w, gb, nr, a, arb, nt, out, os);
-}
-void tile_q4_kx16_avx512(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt,
-                         float* out, int64_t os) {
-  if (nt == 1)
-    drive<Avx512, QKx16<Avx512, false, 2, 1>>(n, w, gb, nr, a, arb, nt, out, os);
-  else
-    drive<Avx512, QKx16<Avx512, false, 2, 4>>(n, w, gb, nr, a, arb, nt, out, os);
-}
-void tile_q5_kx16_avx512(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt,
-                         float* out, int64_t os) {
-  if (nt == 1)
-    drive<Avx512, QKx16<Avx512, true, 2, 1>>(n, w, gb, nr, a, arb, nt, out, os);
-  else
-    drive<Avx512, QKx16<Avx512, true, 2, 4>>(n, w, gb, nr, a, arb, nt, out, os);
-}
-void tile_q6_kx16_avx512(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt,
-                         float* out, int64_t os) {
-  if (nt == 1)
-    drive<Avx512, Q6Kx16<Avx512, 2, 1>>(n, w, gb, nr, a, arb, nt, out, os);
-  else
-    drive<Avx512, Q6Kx16<Avx512, 1, 8>>(n, w, gb, nr, a, arb, nt, out, os);
-}
-void tile_f16x16_avx512(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt,
-                        float* out, int64_t os) {
-  if (nt == 1)
-    drive<Avx512, FloatX16<LoadF16x16, 2, 1>>(n, w, gb, nr, a, arb, nt, out, os);
-  else
-    drive<Avx512, FloatX16<LoadF16x16, 4, 6>>(n, w, gb, nr, a, arb, nt, out, os);
-}
-void tile_bf16x16_avx512(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt,
-                         float* out, int64_t os) {
-  if (nt == 1)
-    drive<Avx512, FloatX16<LoadBF16x16, 2, 1>>(n, w, gb, nr, a, arb, nt, out, os);
-  else
-    drive<Avx512, FloatX16<LoadBF16x16, 4, 6>>(n, w, gb, nr, a, arb, nt, out, os);
-}
+HAYATE_PACKED_TILE(tile_q8_0x16_avx512, Avx512, Q8_0x16<2, 1>, Q8_0x16<2, 8>)
+HAYATE_PACKED_TILE(tile_q4_kx16_avx512, Avx512, QKx16<Avx512, false, 2, 1>, QKx16<Avx512, false, 2, 4>)
+HAYATE_PACKED_TILE(tile_q5_kx16_avx512, Avx512, QKx16<Avx512, true, 2, 1>, QKx16<Avx512, true, 2, 4>)
+HAYATE_PACKED_TILE(tile_q6_kx16_avx512, Avx512, Q6Kx16<Avx512, 2, 1>, Q6Kx16<Avx512, 1, 8>)
+HAYATE_PACKED_TILE(tile_f16x16_avx512, Avx512, FloatX16<LoadF16x16, 2, 1>, FloatX16<LoadF16x16, 4, 6>)
+HAYATE_PACKED_TILE(tile_bf16x16_avx512, Avx512, FloatX16<LoadBF16x16, 2, 1>, FloatX16<LoadBF16x16, 4, 6>)
 
 }  // namespace hayate::quant::detail

@@ -49,6 +49,11 @@ struct LaneTile {
   size_t rows_at(int j, size_t elem) const {
     return kPer == 1 ? 0 : static_cast<size_t>((lb0 + j) % kPer) * S::kLanes * elem;
   }
+  // ... in each 64-byte chunk of codes (4 bytes a row), fp16 array and byte array.
+  struct Rows {
+    size_t code, half, byte;
+  };
+  Rows rows(int j) const { return {rows_at(j, 4), rows_at(j, 2), rows_at(j, 1)}; }
   template <class B>
   const B* act(int c) const {
     return reinterpret_cast<const B*>(a + static_cast<size_t>(c) * arb);
@@ -89,6 +94,29 @@ void drive(int64_t n, const void* w, size_t gb, int64_t n_rows, const void* act,
   }
 }
 
+// A TileDotFn: One's tiles for one token (decoding), Many's for a batch.
+template <class S, class One, class Many>
+void one_or_many(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out,
+                 int64_t os) {
+  if (nt == 1)
+    drive<S, One>(n, w, gb, nr, a, arb, nt, out, os);
+  else
+    drive<S, Many>(n, w, gb, nr, a, arb, nt, out, os);
+}
+
+// Defines the TileDotFn `name` as one_or_many<S, One, Many>.
+#define HAYATE_PACKED_TILE(name, ...)                                                                           \
+  void name(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt, float* out, \
+            int64_t os) {                                                                                       \
+    one_or_many<__VA_ARGS__>(n, w, gb, nr, a, arb, nt, out, os);                                                \
+  }
+
+template <class V, int G, int C>
+inline void fill(V (&v)[G][C], V x) {
+  for (int g = 0; g < G; ++g)
+    for (int c = 0; c < C; ++c) v[g][c] = x;
+}
+
 // Asks for `bytes` of a group's stream `kAhead` bytes ahead of `p`, when a tile has one token
 // (decoding, bound by DRAM): the decoding step of a block is long enough that the hardware
 // prefetcher alone keeps too few lines in flight. From DRAM, one core, one token (CPU time):
@@ -117,31 +145,25 @@ struct QKx16 {
   template <int G, int C>
   static void run(const LaneTile<S>& t, int64_t rows) {
     F acc[G][C];
-    for (int g = 0; g < G; ++g)
-      for (int c = 0; c < C; ++c) acc[g][c] = S::fzero();
+    fill(acc, S::fzero());
     const I low4 = S::set8(0x0F);
-    size_t code_at[G], half_at[G], byte_at[G];
-    for (int g = 0; g < G; ++g) {
-      code_at[g] = t.rows_at(g, 4);
-      half_at[g] = t.rows_at(g, 2);
-      byte_at[g] = t.rows_at(g, 1);
-    }
+    typename LaneTile<S>::Rows at[G];
+    for (int g = 0; g < G; ++g) at[g] = t.rows(g);
     for (int64_t i = 0; i < t.n / kSuperBlock; ++i) {
       const uint8_t* wb[G];
       for (int g = 0; g < G; ++g) wb[g] = t.group(g) + static_cast<size_t>(i) * kBlockBytes;
       I total[G][C], msum[G][C];
-      for (int g = 0; g < G; ++g)
-        for (int c = 0; c < C; ++c) total[g][c] = msum[g][c] = S::zero();
+      fill(total, S::zero());
+      fill(msum, S::zero());
       for (int g = 0; g < G; ++g) prefetch<C>(wb[g], 320);
       for (int s = 0; s < 8; ++s) {
         for (int g = 0; g < G; ++g) prefetch<C>(wb[g] + 320 + kSubBytes * s, kSubBytes);
         I sub[G][C];
-        for (int g = 0; g < G; ++g)
-          for (int c = 0; c < C; ++c) sub[g][c] = S::zero();
+        fill(sub, S::zero());
         for (int k = 0; k < 4; ++k) {
           I lo[G], hi[G];
           for (int g = 0; g < G; ++g) {
-            const uint8_t* sub_bytes = wb[g] + 320 + kSubBytes * s + code_at[g];
+            const uint8_t* sub_bytes = wb[g] + 320 + kSubBytes * s + at[g].code;
             const I q = S::load(sub_bytes + 64 * k);
             lo[g] = S::and_(q, low4);
             hi[g] = S::and_(S::srli16(q, 4), low4);
@@ -158,8 +180,8 @@ struct QKx16 {
           }
         }
         for (int g = 0; g < G; ++g) {
-          const I scale = S::u8s(wb[g] + 64 + 16 * s + byte_at[g]);
-          const I min = S::u8s(wb[g] + 192 + 16 * s + byte_at[g]);
+          const I scale = S::u8s(wb[g] + 64 + 16 * s + at[g].byte);
+          const I min = S::u8s(wb[g] + 192 + 16 * s + at[g].byte);
           const I min_pair = S::or_(min, S::slli32(min, 16));
           for (int c = 0; c < C; ++c) {
             total[g][c] = S::add(total[g][c], S::mullo(sub[g][c], scale));
@@ -168,7 +190,7 @@ struct QKx16 {
         }
       }
       for (int g = 0; g < G; ++g) {
-        const F d = S::halves(wb[g] + half_at[g]), dmin = S::halves(wb[g] + 32 + half_at[g]);
+        const F d = S::halves(wb[g] + at[g].half), dmin = S::halves(wb[g] + 32 + at[g].half);
         for (int c = 0; c < C; ++c) {
           const F da = S::fset1(t.template act<BlockQ8_K>(c)[i].d);
           acc[g][c] = S::fmadd(S::mul(d, da), S::cvt(total[g][c]), acc[g][c]);
@@ -195,35 +217,31 @@ struct Q6Kx16 {
   template <int G, int C>
   static void run(const LaneTile<S>& t, int64_t rows) {
     F acc[G][C];
-    for (int g = 0; g < G; ++g)
-      for (int c = 0; c < C; ++c) acc[g][c] = S::fzero();
+    fill(acc, S::fzero());
     const I low4 = S::set8(0x0F), low2 = S::set8(3);
-    size_t code_at[G], half_at[G], byte_at[G];
-    for (int g = 0; g < G; ++g) {
-      code_at[g] = t.rows_at(g, 4);
-      half_at[g] = t.rows_at(g, 2);
-      byte_at[g] = t.rows_at(g, 1);
-    }
+    typename LaneTile<S>::Rows at[G];
+    for (int g = 0; g < G; ++g) at[g] = t.rows(g);
     for (int64_t i = 0; i < t.n / kSuperBlock; ++i) {
       const uint8_t* wb[G];
       for (int g = 0; g < G; ++g) wb[g] = t.group(g) + static_cast<size_t>(i) * kBlockBytes;
       I total[G][C], ssum[G][C];
-      for (int g = 0; g < G; ++g)
-        for (int c = 0; c < C; ++c) total[g][c] = ssum[g][c] = S::zero();
+      fill(total, S::zero());
+      fill(ssum, S::zero());
       for (int g = 0; g < G; ++g) prefetch<C>(wb[g], 288);
       for (int u = 0; u < 8; ++u) {
         const size_t base = 288 + 384 * static_cast<size_t>(u);
         for (int g = 0; g < G; ++g) prefetch<C>(wb[g] + base, 384);
         I sa[G][C], sb[G][C], h0[G], h1[G];
+        fill(sa, S::zero());
+        fill(sb, S::zero());
         for (int g = 0; g < G; ++g) {
-          h0[g] = S::load(wb[g] + base + 256 + code_at[g]);
-          h1[g] = S::load(wb[g] + base + 320 + code_at[g]);
-          for (int c = 0; c < C; ++c) sa[g][c] = sb[g][c] = S::zero();
+          h0[g] = S::load(wb[g] + base + 256 + at[g].code);
+          h1[g] = S::load(wb[g] + base + 320 + at[g].code);
         }
         for (int k = 0; k < 4; ++k) {
           I lo[G], hi[G];
           for (int g = 0; g < G; ++g) {
-            const I q = S::load(wb[g] + base + 64 * k + code_at[g]);
+            const I q = S::load(wb[g] + base + 64 * k + at[g].code);
             const I top0 = S::and_(S::srli16(h0[g], 2 * k), low2);
             const I top1 = S::and_(S::srli16(h1[g], 2 * k), low2);
             lo[g] = S::or_(S::and_(q, low4), S::slli16(top0, 4));
@@ -239,8 +257,8 @@ struct Q6Kx16 {
           }
         }
         for (int g = 0; g < G; ++g) {
-          const I s0 = S::s8s(wb[g] + 32 + 32 * u + byte_at[g]);
-          const I s1 = S::s8s(wb[g] + 48 + 32 * u + byte_at[g]);
+          const I s0 = S::s8s(wb[g] + 32 + 32 * u + at[g].byte);
+          const I s1 = S::s8s(wb[g] + 48 + 32 * u + at[g].byte);
           const I pair = S::or_(S::and_(s0, S::set32(0xFFFF)), S::slli32(s1, 16));
           for (int c = 0; c < C; ++c) {
             total[g][c] = S::add(total[g][c], S::add(S::mullo(sa[g][c], s0), S::mullo(sb[g][c], s1)));
@@ -249,7 +267,7 @@ struct Q6Kx16 {
         }
       }
       for (int g = 0; g < G; ++g) {
-        const F d = S::halves(wb[g] + half_at[g]);
+        const F d = S::halves(wb[g] + at[g].half);
         for (int c = 0; c < C; ++c) {
           const I exact = S::sub(total[g][c], S::slli32(ssum[g][c], 5));
           const F da = S::fset1(t.template act<BlockQ8_K>(c)[i].d);

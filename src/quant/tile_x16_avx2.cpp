@@ -56,26 +56,8 @@ struct Avx2 {
 // Shapes: 1 × 4 was the best of a sweep on Zen 5 (1 core, 2048 × 2048, 64 tokens, CPU time,
 // G Mac/s): q4_Kx16 90 (1×2 85, 2×2 89, 1×3 89), q6_Kx16 85 (1×2 70, 2×2 76); the file
 // layout's AVX2 tiles did 67 and 58.
-void tile_q4_kx16_avx2(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt,
-                       float* out, int64_t os) {
-  if (nt == 1)
-    drive<Avx2, QKx16<Avx2, false, 2, 1>>(n, w, gb, nr, a, arb, nt, out, os);
-  else
-    drive<Avx2, QKx16<Avx2, false, 1, 4>>(n, w, gb, nr, a, arb, nt, out, os);
-}
-void tile_q5_kx16_avx2(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt,
-                       float* out, int64_t os) {
-  if (nt == 1)
-    drive<Avx2, QKx16<Avx2, true, 2, 1>>(n, w, gb, nr, a, arb, nt, out, os);
-  else
-    drive<Avx2, QKx16<Avx2, true, 1, 4>>(n, w, gb, nr, a, arb, nt, out, os);
-}
-void tile_q6_kx16_avx2(int64_t n, const void* w, size_t gb, int64_t nr, const void* a, size_t arb, int64_t nt,
-                       float* out, int64_t os) {
-  if (nt == 1)
-    drive<Avx2, Q6Kx16<Avx2, 2, 1>>(n, w, gb, nr, a, arb, nt, out, os);
-  else
-    drive<Avx2, Q6Kx16<Avx2, 1, 4>>(n, w, gb, nr, a, arb, nt, out, os);
-}
+HAYATE_PACKED_TILE(tile_q4_kx16_avx2, Avx2, QKx16<Avx2, false, 2, 1>, QKx16<Avx2, false, 1, 4>)
+HAYATE_PACKED_TILE(tile_q5_kx16_avx2, Avx2, QKx16<Avx2, true, 2, 1>, QKx16<Avx2, true, 1, 4>)
+HAYATE_PACKED_TILE(tile_q6_kx16_avx2, Avx2, Q6Kx16<Avx2, 2, 1>, Q6Kx16<Avx2, 1, 4>)
 
 }  // namespace hayate::quant::detail

@@ -61,6 +61,22 @@ Stored store(KvType type, std::vector<float>& k, std::vector<float>& v, int64_t 
   return s;
 }
 
+// The group of KV head `kv_head` over `stored`, with no query yet.
+detail::AttendGroup group_over(const Stored& stored, KvType type, int64_t kv_dim, const std::vector<int32_t>& table,
+                               int32_t block_size, int32_t kv_head, int32_t head_dim, int32_t n_q) {
+  detail::AttendGroup a;
+  a.k_base = stored.k.data();
+  a.v_base = stored.v.data();
+  a.values = type;
+  a.kv_dim = kv_dim;
+  a.block_table = table.data();
+  a.block_size = block_size;
+  a.kv_head = kv_head;
+  a.head_dim = head_dim;
+  a.n_q = n_q;
+  return a;
+}
+
 const char* type_name(KvType t) { return t == KvType::F32 ? "f32" : t == KvType::F16 ? "f16" : "q8_0"; }
 
 void check(const Kernel& kernel, const Case& c, const char* name, KvType type) {
@@ -78,17 +94,8 @@ void check(const Kernel& kernel, const Case& c, const char* name, KvType type) {
   for (float& x : q) x = dist(rng);
   const Stored stored = store(type, k, v, kv_dim);  // k, v: the values the kernel sees
 
-  detail::AttendGroup a;
-  a.k_base = stored.k.data();
-  a.v_base = stored.v.data();
-  a.values = type;
-  a.kv_dim = kv_dim;
-  a.block_table = table.data();
-  a.block_size = block_size;
+  detail::AttendGroup a = group_over(stored, type, kv_dim, table, block_size, kv_head, c.head_dim, c.n_q);
   a.pos = c.pos;
-  a.kv_head = kv_head;
-  a.head_dim = c.head_dim;
-  a.n_q = c.n_q;
   a.q = q.data();
   a.out = out.data();
   kernel(a);
@@ -143,16 +150,7 @@ TEST(Attention, TileTokensGiveTheirOwnBits) {
       }
       const Stored stored = store(type, k, v, kv_dim);
       const std::vector<int32_t> table = {3, 0, 4, 1, 2};
-      detail::AttendGroup a;
-      a.k_base = stored.k.data();
-      a.v_base = stored.v.data();
-      a.values = type;
-      a.kv_dim = kv_dim;
-      a.block_table = table.data();
-      a.block_size = block_size;
-      a.kv_head = 1;
-      a.head_dim = head_dim;
-      a.n_q = n_q;
+      const detail::AttendGroup a = group_over(stored, type, kv_dim, table, block_size, 1, head_dim, n_q);
       // Up to the 32 lanes of the kernel (tiles of 1 to 10 tokens), positions in and out of order.
       for (std::vector<int32_t> pos : {std::vector<int32_t>{40, 41, 42, 43, 44, 45, 46, 47, 48, 49},
                                        {0, 1, 2},

@@ -14,17 +14,12 @@
 #include "quant/blocks.h"
 #include "quant/packed.h"
 #include "quant/quant.h"
+#include "support/test_util.h"
 
 namespace hayate::quant {
 namespace {
 
-std::vector<float> gaussian(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::gaussian;
 
 // A matrix in the file's layout, its packed copy, activations in both the file kernels' format
 // (vec_dot_type) and the packed kernel's, and per pair the error scale Σ|w·a|.

@@ -26,6 +26,16 @@ struct AttendGroup {
   float* out = nullptr;      // same layout as q
 };
 
+// 2^f for |f| <= 1/2 by a degree-6 polynomial (relative error about 2e-7), highest power
+// first: the exponentials of the SIMD kernels' online softmax.
+constexpr float kExp2Poly[7] = {1.5403530393381606e-4f,
+                                1.3333558146428443e-3f,
+                                9.6181291076284772e-3f,
+                                5.5504108664821580e-2f,
+                                2.4022650695910071e-1f,
+                                6.9314718055994531e-1f,
+                                1.0f};
+
 constexpr int32_t kMaxGroup = 16;
 constexpr int32_t kMaxHeadDim = 512;
 
