@@ -7,7 +7,8 @@
 #
 # Environment: MODEL (/tmp/hayate-side-by-side/tl-q4_k_m.gguf, made by make-models.sh when
 # missing), THREADS (2), CONCURRENCY (1,5,10,20), TOKENS (128 per answer, --ignore-eos),
-# REQUESTS (per level: 40), WORKLOAD (story), OUT (a directory for reference.json, hayate.json,
+# REQUESTS (per level: 40), WORKLOAD (story), BENCH_ARGS (more `bench serve` options, e.g.
+# "--file chat.jsonl" for WORKLOAD=jsonl), OUT (a directory for reference.json, hayate.json,
 # report.md and report.html; default a temporary one, printed), ANCHORS.
 # The servers run one after the other, never at once, each on the same cores.
 set -euo pipefail
@@ -21,6 +22,7 @@ concurrency=${CONCURRENCY:-1,5,10,20}
 tokens=${TOKENS:-128}
 requests=${REQUESTS:-40}
 workload=${WORKLOAD:-story}
+read -r -a extra <<<"${BENCH_ARGS:-}"
 out=${OUT:-$(mktemp -d)}
 mkdir -p "$out"
 [ -f "$model" ] || "$anchors/make-models.sh" "$(dirname "$model")" tinyllama >&2
@@ -42,7 +44,7 @@ wait_health() {
 load() {  # label url pid
   echo "== $1: load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
   "$bin" bench serve --url "$2" --label "$1" -w "$workload" -c "$concurrency" -n "$tokens" --ignore-eos \
-    --requests "$requests" --pid "$3" --no-progress --out "$out/$1.json" >&2
+    --requests "$requests" --pid "$3" --no-progress --out "$out/$1.json" "${extra[@]}" >&2
 }
 
 # The reference: one slot of 1024 positions per stream (it writes llama.log where it starts).
