@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libpcre2-dev nlohmann-json3-dev libcli11-dev
-  libboost-dev prometheus-cpp-dev libspdlog-dev libfmt-dev libtomlplusplus-dev zlib1g-dev
+  libboost-dev prometheus-cpp-dev libspdlog-dev libfmt-dev libtomlplusplus-dev zlib1g-dev libzstd-dev
+  zstd xz-utils gzip
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   nodejs npm

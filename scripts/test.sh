@@ -14,8 +14,10 @@ cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 900)
 
 if [ "${HAYATE_SKIP_SANITIZE:-0}" != 1 ]; then
+  # Unit tests only: no CUDA (its tests skip without a GPU, and nvcc is the slowest part of a
+  # build), no micro-benchmarks, no integration tests (the Release pass runs them).
   cmake -S . -B build-asan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAYATE_SANITIZE=ON \
-    -DHAYATE_WERROR=ON >/dev/null
+    -DHAYATE_WERROR=ON -DHAYATE_CUDA=OFF -DHAYATE_BUILD_BENCH=OFF -DHAYATE_BUILD_INTEGRATION_TESTS=OFF >/dev/null
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ctest --output-on-failure -j"$jobs" -L unit --timeout 900)
 fi

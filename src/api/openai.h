@@ -55,6 +55,35 @@ struct ChatMessage {
 // penalty, a random seed.
 SamplingParams openai_sampling_defaults();
 
+// Structured output: at most one of response_format json_object / json_schema, `grammar`
+// (GBNF, as llama.cpp's server takes it) and `regex` (as vLLM's guided_regex).
+struct OutputConstraint {
+  enum Kind { None, JsonObject, JsonSchema, Grammar, Regex } kind = None;
+  nlohmann::ordered_json schema;  // JsonSchema: the schema, properties in the client's order
+  std::string text;               // Grammar: GBNF; Regex: the pattern
+};
+
+// A function the model may call (tools[i] of type "function").
+struct Tool {
+  std::string name;
+  std::string description;
+  nlohmann::ordered_json parameters = nlohmann::ordered_json::object();  // a JSON Schema
+};
+struct ToolChoice {
+  enum Mode { Auto, None, Required, Named } mode = Auto;
+  std::string name;  // Named
+};
+// What the model called, parsed from its output.
+struct ToolCall {
+  std::string id;  // "call_..."
+  std::string name;
+  std::string arguments;  // JSON text, as OpenAI sends it
+};
+
+// Where a thinking model's <think>...</think> goes: `reasoning_content` (split, the default),
+// left in the content (keep), or nowhere (drop).
+enum class ReasoningFormat { Split, Keep, Drop };
+
 struct ChatCompletionRequest {
   std::string model;  // "" when the request names none (the server's default model)
   std::vector<ChatMessage> messages;
@@ -70,6 +99,13 @@ struct ChatCompletionRequest {
   int32_t top_logprobs = 0;
   std::string user;
   nlohmann::json extra_template_vars = nlohmann::json::object();  // chat_template_kwargs
+  OutputConstraint constraint;
+  std::vector<Tool> tools;
+  nlohmann::json tools_json;  // tools as sent, for the chat template; null when none
+  ToolChoice tool_choice;
+  bool parallel_tool_calls = true;
+  std::vector<std::pair<int32_t, float>> logit_bias;  // token id, bias in [-100, 100]
+  ReasoningFormat reasoning = ReasoningFormat::Split;
 };
 
 struct CompletionRequest {
@@ -86,6 +122,8 @@ struct CompletionRequest {
   std::vector<std::string> stop;
   std::optional<int32_t> logprobs;  // 0..5 alternatives per token; nullopt: no logprobs
   bool echo = false;
+  OutputConstraint constraint;
+  std::vector<std::pair<int32_t, float>> logit_bias;
 };
 
 struct EmbeddingRequest {
@@ -120,8 +158,10 @@ struct TokenLogprob {
 // What the engine produced for one of the n choices.
 struct Choice {
   std::string text;           // for completions with echo, the server prepends the prompt
-  std::string finish_reason;  // "stop", "length", ...
+  std::string finish_reason;  // "stop", "length", "tool_calls" ...
   std::vector<TokenLogprob> logprobs;
+  std::string reasoning;             // chat: reasoning_content (left out when empty)
+  std::vector<ToolCall> tool_calls;  // chat: the content is null when there are calls and no text
 };
 struct Usage {
   int32_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
@@ -156,6 +196,15 @@ std::string sse_completion_chunk(const std::string& id, int64_t created, const s
 // choices: [] and usage, for stream_options.include_usage (sent after the last choice chunk).
 std::string sse_usage_chunk(const std::string& id, int64_t created, const std::string& model, const Usage& usage,
                             bool chat);
+// A tool call's delta, as OpenAI streams them: the first of a call carries its id, type and
+// name with empty arguments (header true), the next ones pieces of the arguments.
+std::string sse_chat_tool_call_chunk(const std::string& id, int64_t created, const std::string& model, int32_t index,
+                                     int32_t call_index, const ToolCall& call, bool header);
+// A delta of reasoning_content.
+std::string sse_chat_reasoning_chunk(const std::string& id, int64_t created, const std::string& model, int32_t index,
+                                     const std::string& reasoning);
+// One model of GET /v1/models/{id}.
+std::string model_json(const std::string& id, int64_t created, const std::string& owned_by);
 std::string sse_done();  // "data: [DONE]\n\n"
 std::string sse_error(const ApiError& e);
 

@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "api/openai.h"
+#include "api/parse_util.h"
+#include "core/json_scan.h"
 
 namespace hayate::api {
 
@@ -16,9 +18,9 @@ constexpr int kMaxDepth = 64;
 constexpr size_t kMaxStops = 4;
 constexpr size_t kMaxEmbeddingInputs = 2048;
 
-[[noreturn]] void bad(const std::string& param, const std::string& message) {
-  throw ApiError(400, message, "invalid_request_error", param);
-}
+using detail::bad;
+using detail::describe;
+using detail::field;
 
 // bad() for a message that begins with the parameter's name: "'top_p' must be ...". `where`
 // names the exact element when it is inside param ("stop[2]" of "stop").
@@ -34,18 +36,6 @@ std::string number_text(double v) {
   char buf[64];
   const auto res = std::to_chars(buf, buf + sizeof(buf), v);
   return std::string(buf, res.ptr);
-}
-
-// Describes a JSON value in an error message: its type, and the value itself when it is short.
-std::string describe(const json& v) {
-  if (v.is_number() || v.is_boolean()) return v.dump();
-  if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    return s.size() <= 40 ? "the string " + v.dump(-1, ' ', false, json::error_handler_t::replace) : "a string";
-  }
-  if (v.is_array()) return "an array";
-  if (v.is_object()) return "an object";
-  return "null";
 }
 
 // Length of the UTF-8 sequence starting at s[i], or 0 when it is not well formed (overlong
@@ -80,8 +70,7 @@ size_t utf8_sequence(std::string_view s, size_t i) {
 // the parser only notices inside strings), and nesting deep enough to exhaust the stack of
 // whoever walks the value recursively later (copies, chat templates).
 void check_bytes(std::string_view body) {
-  int depth = 0;
-  bool in_string = false, escaped = false;
+  JsonScan scan;
   for (size_t i = 0; i < body.size();) {
     const size_t len = utf8_sequence(body, i);
     if (len == 0)
@@ -89,21 +78,8 @@ void check_bytes(std::string_view body) {
     const char c = body[i];
     i += len;
     if (len > 1) continue;
-    if (in_string) {
-      if (escaped)
-        escaped = false;
-      else if (c == '\\')
-        escaped = true;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth)
-        bad("", "request body nests arrays and objects more than " + std::to_string(kMaxDepth) + " levels deep");
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
+    if (scan.step(c) > 0 && scan.depth > kMaxDepth)
+      bad("", "request body nests arrays and objects more than " + std::to_string(kMaxDepth) + " levels deep");
   }
 }
 
@@ -126,13 +102,6 @@ json parse_body(std::string_view body) {
   }
   if (!j.is_object()) bad("", "request body must be a JSON object, got " + describe(j));
   return j;
-}
-
-// The value of key, or nullptr when it is absent or null (null means "the default").
-const json* field(const json& obj, const char* key) {
-  const auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return nullptr;
-  return &*it;
 }
 
 std::optional<std::string> opt_string(const json& obj, const char* key) {
@@ -360,6 +329,38 @@ ChatMessage parse_message(const json& m, size_t index) {
 
 }  // namespace
 
+namespace detail {
+
+void bad(const std::string& param, const std::string& message) {
+  throw ApiError(400, message, "invalid_request_error", param);
+}
+
+// Describes a JSON value in an error message: its type, and the value itself when it is short.
+std::string describe(const nlohmann::json& v) {
+  if (v.is_number() || v.is_boolean()) return v.dump();
+  if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    return s.size() <= 40 ? "the string " + v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                          : "a string";
+  }
+  if (v.is_array()) return "an array";
+  if (v.is_object()) return "an object";
+  return "null";
+}
+
+// The value of key, or nullptr when it is absent or null (null means "the default").
+const nlohmann::json* field(const nlohmann::json& obj, const char* key) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return nullptr;
+  return &*it;
+}
+
+nlohmann::json parse_object(std::string_view body) { return parse_body(body); }
+
+void parse_sampling_fields(const nlohmann::json& j, SamplingParams& params) { parse_sampling(j, params); }
+
+}  // namespace detail
+
 SamplingParams openai_sampling_defaults() {
   SamplingParams p;
   p.temperature = 1.0f;
@@ -389,6 +390,10 @@ ChatCompletionRequest parse_chat_request(std::string_view body, const Limits& li
   r.max_tokens = parse_max_tokens(j, limits, /*chat=*/true);
   parse_sampling(j, r.sampling);
   r.stop = parse_stop(j);
+  r.constraint = parse_constraint(j, body);
+  parse_tools(j, body, r);
+  r.logit_bias = parse_logit_bias(j);
+  r.reasoning = parse_reasoning_format(j);
   r.logprobs = opt_bool(j, "logprobs").value_or(false);
   if (auto top = opt_int32(j, "top_logprobs", 0, 20)) {
     if (!r.logprobs) bad("top_logprobs", "'top_logprobs' requires 'logprobs': true");
@@ -413,6 +418,8 @@ CompletionRequest parse_completion_request(std::string_view body, const Limits& 
   r.max_tokens = parse_max_tokens(j, limits, /*chat=*/false).value_or(std::min(16, std::max(1, limits.max_tokens)));
   parse_sampling(j, r.sampling);
   r.stop = parse_stop(j);
+  r.constraint = parse_constraint(j, body);
+  r.logit_bias = parse_logit_bias(j);
   r.logprobs = opt_int32(j, "logprobs", 0, 5);
   r.sampling.n_logprobs = r.logprobs.value_or(0);
   r.echo = opt_bool(j, "echo").value_or(false);

@@ -6,6 +6,7 @@
 
 #include "api/json_util.h"
 #include "api/openai.h"
+#include "core/base64.h"
 
 namespace hayate::api {
 
@@ -86,8 +87,6 @@ std::string sse(const ojson& j) { return "data: " + detail::dump(j) + "\n\n"; }
 
 ojson optional_string(const std::optional<std::string>& s) { return s ? ojson(*s) : ojson(nullptr); }
 
-const char kBase64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 std::string base64_floats(const std::vector<float>& v) {
   std::vector<uint8_t> bytes;
   bytes.reserve(v.size() * 4);
@@ -98,19 +97,7 @@ std::string base64_floats(const std::vector<float>& v) {
     std::memcpy(&bits, &f, sizeof(bits));
     for (int k = 0; k < 4; ++k) bytes.push_back(static_cast<uint8_t>(bits >> (8 * k)));  // little-endian
   }
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  for (size_t i = 0; i < bytes.size(); i += 3) {
-    const size_t n = std::min<size_t>(3, bytes.size() - i);
-    uint32_t chunk = uint32_t(bytes[i]) << 16;
-    if (n > 1) chunk |= uint32_t(bytes[i + 1]) << 8;
-    if (n > 2) chunk |= uint32_t(bytes[i + 2]);
-    out += kBase64[(chunk >> 18) & 63];
-    out += kBase64[(chunk >> 12) & 63];
-    out += n > 1 ? kBase64[(chunk >> 6) & 63] : '=';
-    out += n > 2 ? kBase64[chunk & 63] : '=';
-  }
-  return out;
+  return base64_encode(bytes);
 }
 
 }  // namespace
@@ -121,8 +108,18 @@ std::string chat_completion_json(const std::string& id, int64_t created, const s
   ojson list = ojson::array();
   for (size_t i = 0; i < choices.size(); ++i) {
     const Choice& c = choices[i];
+    ojson message = {{"role", "assistant"}};
+    message["content"] = c.tool_calls.empty() || !c.text.empty() ? ojson(c.text) : ojson(nullptr);
+    if (!c.reasoning.empty()) message["reasoning_content"] = c.reasoning;
+    if (!c.tool_calls.empty()) {
+      ojson calls = ojson::array();
+      for (const ToolCall& t : c.tool_calls)
+        calls.push_back(
+            {{"id", t.id}, {"type", "function"}, {"function", {{"name", t.name}, {"arguments", t.arguments}}}});
+      message["tool_calls"] = std::move(calls);
+    }
     list.push_back({{"index", i},
-                    {"message", {{"role", "assistant"}, {"content", c.text}}},
+                    {"message", std::move(message)},
                     {"logprobs", with_logprobs ? chat_logprobs(c.logprobs) : ojson(nullptr)},
                     {"finish_reason", c.finish_reason}});
   }
@@ -212,6 +209,38 @@ std::string sse_usage_chunk(const std::string& id, int64_t created, const std::s
   body["choices"] = ojson::array();
   body["usage"] = usage_json(usage);
   return sse(body);
+}
+
+std::string sse_chat_tool_call_chunk(const std::string& id, int64_t created, const std::string& model, int32_t index,
+                                     int32_t call_index, const ToolCall& call, bool header) {
+  ojson call_json = {{"index", call_index}};
+  if (header) {
+    call_json["id"] = call.id;
+    call_json["type"] = "function";
+    call_json["function"] = {{"name", call.name}, {"arguments", ""}};
+  } else {
+    call_json["function"] = {{"arguments", call.arguments}};
+  }
+  ojson body = envelope(id, "chat.completion.chunk", created, model);
+  body["choices"] = ojson::array({{{"index", index},
+                                   {"delta", {{"tool_calls", ojson::array({std::move(call_json)})}}},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", nullptr}}});
+  return sse(body);
+}
+
+std::string sse_chat_reasoning_chunk(const std::string& id, int64_t created, const std::string& model, int32_t index,
+                                     const std::string& reasoning) {
+  ojson body = envelope(id, "chat.completion.chunk", created, model);
+  body["choices"] = ojson::array({{{"index", index},
+                                   {"delta", {{"reasoning_content", reasoning}}},
+                                   {"logprobs", nullptr},
+                                   {"finish_reason", nullptr}}});
+  return sse(body);
+}
+
+std::string model_json(const std::string& id, int64_t created, const std::string& owned_by) {
+  return detail::dump({{"id", id}, {"object", "model"}, {"created", created}, {"owned_by", owned_by}});
 }
 
 std::string sse_done() { return "data: [DONE]\n\n"; }

@@ -9,6 +9,10 @@ namespace hayate {
 KvCache::~KvCache() = default;
 Backend::~Backend() = default;
 
+void Backend::top_logits(Tensor, std::span<const int32_t>, int32_t, std::vector<TopLogits>&) {
+  fail(ErrorKind::Internal, "backend '" + name() + "' does not compute top logits (max_top_logits() is 0)");
+}
+
 std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string& cpu_backend, int n_threads,
                                           const DeviceOptions& opt, std::ostream* log) {
   check_device(opt.device);

@@ -42,6 +42,17 @@ class KvCache {
   std::string backend;  // the name of the backend that made it, for messages
 };
 
+// The k most likely tokens of one row of logits, most likely first (equal logits: the lower id
+// first), and the row's log-sum-exp: what sampling needs of a row when neither a constraint nor
+// a penalty changes it, computed where the logits are so that the row stays there.
+struct TopLogits {
+  std::vector<int32_t> ids;  // at most k; -inf logits are never listed
+  std::vector<float> logits;
+  double log_norm = 0;   // log(sum(exp(logit))) over the whole row
+  int32_t n_finite = 0;  // logits of the row that are not -inf
+  bool ok = true;        // false: the row holds NaN or +inf, or only -inf (the host path says which)
+};
+
 // The destructor is Backend's key function (backend.cpp): its vtable and typeinfo live in the
 // backend library, which everything that runs a Backend links (forward/ sits above it).
 class Backend {
@@ -86,6 +97,12 @@ class Backend {
                          int32_t head_dim, Tensor out) = 0;
   virtual void swiglu(Tensor gate, Tensor up, Tensor out) = 0;  // out = silu(gate) * up
   virtual void add(Tensor x, Tensor y) = 0;                     // x += y
+
+  // The largest k top_logits() accepts; 0 (host backends): it is not offered, and callers copy
+  // whole rows with to_host instead.
+  virtual int32_t max_top_logits() const { return 0; }
+  // TopLogits of rows `rows` of `logits` (each row n_vocab = logits.cols floats), k <= max_top_logits().
+  virtual void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out);
 };
 
 // `kv` as backend `be`'s own cache type. A cache holds one backend's memory, so one made by

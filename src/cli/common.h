@@ -54,5 +54,7 @@ void add_serve_command(CLI::App& app);
 #endif
 void add_bench_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+void add_compress_command(CLI::App& app);
+void add_decompress_command(CLI::App& app);
 
 }  // namespace hayate::cli

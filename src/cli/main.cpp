@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
 #endif
   hayate::cli::add_bench_command(app);
   hayate::cli::add_report_command(app);
+  hayate::cli::add_compress_command(app);
+  hayate::cli::add_decompress_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,7 +6,9 @@
 #include <iterator>
 #include <utility>
 
+#include "core/clock.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "forward/forward.h"
 
 namespace hayate {
@@ -245,10 +247,16 @@ void Engine::run_loop() {
       if (draining) return;
       continue;
     }
+    if (profile::enabled() && busy_steps_++ == 0) busy_since_ = std::chrono::steady_clock::now();
     try {
       step();
     } catch (const std::exception& e) {  // a bug: end what is running rather than the process
       end_all(ErrorKind::Internal, std::string("internal error in the engine: ") + e.what());
+    }
+    if (busy_steps_ > 0 && scheduler_.idle()) {  // HAYATE_PROFILE: one table per burst of work
+      profile::print_and_reset("engine busy period: " + std::to_string(busy_steps_) + " steps in " +
+                               std::to_string(seconds_since(busy_since_)) + " s");
+      busy_steps_ = 0;
     }
   }
 }
@@ -280,13 +288,19 @@ void Engine::end_all(ErrorKind kind, const std::string& why) {
 }
 
 void Engine::step() {
+  profile::Timer whole("engine step");
+  profile::Timer scheduling("engine schedule");
   Step s = scheduler_.schedule();
+  scheduling.stop();
   if (s.chunks.empty())  // rather than spin: the config checks make this unreachable
     fail(ErrorKind::Internal, "the scheduler has queued requests but could schedule none of them");
   if (config_.before_forward) config_.before_forward();
-  std::vector<float> logits;
+  profile::add("engine step tokens (count)", 0, static_cast<int64_t>(s.batch.size()));
   try {
-    logits = forward(model_, s.batch, *kv_, *backend_);
+    profile::Timer t("engine forward (enqueue)");
+    const Tensor logits = forward_logits(model_, s.batch, *kv_, *backend_);
+    t.stop();
+    step_logits_.fetch(*backend_, logits, scheduler_.needs(s, backend_->max_top_logits()));
   } catch (const std::exception& e) {
     // The step's keys and values are unusable; end its sequences rather than retry forever.
     const std::string why = std::string("the forward pass failed: ") + e.what();
@@ -298,8 +312,11 @@ void Engine::step() {
     deliver(outs, static_cast<int32_t>(s.batch.size()), static_cast<int32_t>(s.chunks.size()));
     return;
   }
-  deliver(scheduler_.on_logits(s, logits, model_.hp.n_vocab), static_cast<int32_t>(s.batch.size()),
-          static_cast<int32_t>(s.chunks.size()));
+  profile::Timer sampling("engine output processors");
+  std::vector<StepOutput> outs = scheduler_.on_logits(s, step_logits_);
+  sampling.stop();
+  profile::Timer delivering("engine deliver");
+  deliver(outs, static_cast<int32_t>(s.batch.size()), static_cast<int32_t>(s.chunks.size()));
 }
 
 void Engine::deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences) {

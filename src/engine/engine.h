@@ -6,6 +6,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -125,6 +126,9 @@ class Engine {
   BlockManager blocks_;
   PrefixCache cache_;
   Scheduler scheduler_;
+  StepLogits step_logits_;  // loop thread only: the last step's rows
+  int64_t busy_steps_ = 0;  // loop thread only: HAYATE_PROFILE's burst of steps
+  std::chrono::steady_clock::time_point busy_since_{};
   std::unordered_map<int64_t, Live> live_;    // loop thread only
   int64_t n_finished_ = 0;                    // loop thread only
   int64_t n_by_reason_[kFinishReasons] = {};  // loop thread only: by FinishReason

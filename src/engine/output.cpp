@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "core/error.h"
+
 namespace hayate {
 
 static_assert(static_cast<int>(FinishReason::Error) + 1 == kFinishReasons, "kFinishReasons counts FinishReason");
@@ -40,6 +42,28 @@ TokenOutput OutputProcessor::next(std::span<const float> logits, std::span<const
     logits = masked_;
   }
   out.sample = sampler_.sample(logits.data(), n_vocab, prompt, generated);
+  return finish_token(std::move(out), generated, n_past);
+}
+
+TokenOutput OutputProcessor::next(const LogitsRow& row, std::span<const int32_t> prompt,
+                                  std::span<const int32_t> generated, int32_t n_past) {
+  if (!row.top) return next(row.full, prompt, generated, n_past);
+  if (constraint_) fail(ErrorKind::Internal, "output: a constrained sequence was given only its top logits");
+  TokenOutput out;
+  out.sample = sampler_.sample_top(*row.top);
+  return finish_token(std::move(out), generated, n_past);
+}
+
+RowNeed OutputProcessor::need(int32_t max_k) const {
+  if (constraint_ || max_k <= 0) return {};
+  const int32_t k = sampler_.top_candidates(max_k);
+  if (k == 0) return {};
+  // With top-k on, the sampler keeps the top_k largest only when more than top_k are finite.
+  const SamplingParams& p = sampler_.params();
+  return RowNeed{k, p.temperature == 0 ? 1 : p.top_k + 1};
+}
+
+TokenOutput OutputProcessor::finish_token(TokenOutput out, std::span<const int32_t> generated, int32_t n_past) {
   const int32_t id = out.sample.id;
   const bool constraint_done = constraint_ && constraint_->accept(id);
 

@@ -55,6 +55,20 @@ struct GenerateOptions {
   std::function<std::unique_ptr<Constraint>()> constraint;
 };
 
+// One row of logits as the processor gets it: the whole row on the host, or only its most likely
+// tokens (TopLogits), computed by a device backend where the logits are.
+struct LogitsRow {
+  std::span<const float> full;
+  const TopLogits* top = nullptr;
+};
+
+// What the processor needs of its next row: k most likely tokens (top_logits), used only when
+// the row holds at least min_finite finite logits and is ok; k == 0: the whole row.
+struct RowNeed {
+  int32_t k = 0;
+  int32_t min_finite = 0;
+};
+
 // What one row produced.
 struct TokenOutput {
   SampleResult sample{};
@@ -73,9 +87,17 @@ class OutputProcessor {
   // The caller appends the id. Throws what the sampler or the constraint throws.
   TokenOutput next(std::span<const float> logits, std::span<const int32_t> prompt, std::span<const int32_t> generated,
                    int32_t n_past);
+  // The same from a LogitsRow: a TopLogits row only as need() asked for it.
+  TokenOutput next(const LogitsRow& row, std::span<const int32_t> prompt, std::span<const int32_t> generated,
+                   int32_t n_past);
+  // What next() needs of the row, when a backend offers top logits up to max_k (0: none). A
+  // constraint masks the whole row, so it always needs the row.
+  RowNeed need(int32_t max_k) const;
 
  private:
   void flush(std::string& text);
+  // Steps 3 to 7, after the sampler picked.
+  TokenOutput finish_token(TokenOutput out, std::span<const int32_t> generated, int32_t n_past);
 
   int32_t max_tokens_;
   bool ignore_eos_;

@@ -190,7 +190,12 @@ int32_t Sampler::draw(double max) {
     }
     c.resize(k);
   }
+  return draw_candidates(max);
+}
 
+// Steps 4 to 7 on candidates_ (what top-k kept), whose largest logit is `max`.
+int32_t Sampler::draw_candidates(double max) {
+  auto& c = candidates_;
   // Unnormalised softmax: the most likely token weighs exactly 1.
   const double inv_temp = 1.0 / params_.temperature;
   double total = 0;
@@ -217,6 +222,39 @@ int32_t Sampler::draw(double max) {
     if (u < sum) return x.id;
   }
   return last;  // rounding left u at the very top
+}
+
+int32_t Sampler::top_candidates(int32_t max_k) const {
+  const bool penalties = (params_.repeat_penalty != 1.0f && params_.repeat_last_n != 0) ||
+                         params_.frequency_penalty != 0 || params_.presence_penalty != 0;
+  if (penalties) return 0;
+  const int32_t k = std::max<int32_t>(params_.temperature == 0 ? 1 : params_.top_k, params_.n_logprobs);
+  // Without top-k every token may be drawn: the whole row is needed.
+  if (params_.temperature != 0 && params_.top_k <= 0) return 0;
+  return k <= max_k ? k : 0;
+}
+
+SampleResult Sampler::sample_top(const TopLogits& top) {
+  if (!top.ok || top.ids.empty() || top.ids.size() != top.logits.size())
+    fail(ErrorKind::Internal, "sampling: the device's top logits are unusable (the caller must fetch the row)");
+  // top.logits[0] is the row's largest logit and top.ids[0] its lowest id: sample()'s greedy pick.
+  const float max = top.logits[0];
+  SampleResult result;
+  size_t at = 0;
+  if (params_.temperature == 0) {
+    result.id = top.ids[0];
+  } else {
+    // sample() keeps the top_k largest, sorted by before(): the first top_k entries here.
+    const size_t k = std::min(top.ids.size(), static_cast<size_t>(params_.top_k));
+    candidates_.clear();
+    for (size_t i = 0; i < k; ++i) candidates_.push_back({top.logits[i], top.ids[i]});
+    result.id = draw_candidates(max);
+    while (top.ids[at] != result.id) ++at;
+  }
+  result.logprob = static_cast<float>(top.logits[at] - top.log_norm);
+  const size_t n = std::min(top.ids.size(), static_cast<size_t>(std::max(params_.n_logprobs, 0)));
+  for (size_t i = 0; i < n; ++i) result.top.push_back({top.ids[i], static_cast<float>(top.logits[i] - top.log_norm)});
+  return result;
 }
 
 }  // namespace hayate

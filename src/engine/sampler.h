@@ -20,6 +20,7 @@
 #include <span>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/sampling_params.h"
 
 namespace hayate {
@@ -51,6 +52,15 @@ class Sampler {
   SampleResult sample(const float* logits, int32_t n_vocab, std::span<const int32_t> prompt,
                       std::span<const int32_t> generated);
 
+  // The same pick from only the row's most likely tokens (computed where the logits are): the
+  // same id and the same draw as sample() on the whole row, when the row needs no penalty and
+  // holds more than top_k finite logits (top_candidates() says how many to fetch). top.ok must
+  // be true.
+  SampleResult sample_top(const TopLogits& top);
+  // How many of the most likely tokens sample_top() needs; 0 when it needs the whole row
+  // (penalties, top-k off or larger than max_k at a temperature above 0).
+  int32_t top_candidates(int32_t max_k) const;
+
   const SamplingParams& params() const { return params_; }
 
   // A token and its logit, later its unnormalised probability.
@@ -60,8 +70,9 @@ class Sampler {
   };
 
  private:
-  int32_t draw(double max);  // steps 3 to 7
-  double uniform01();        // [0, 1), the same on every standard library
+  int32_t draw(double max);             // steps 3 to 7
+  int32_t draw_candidates(double max);  // steps 4 to 7 on candidates_
+  double uniform01();                   // [0, 1), the same on every standard library
 
   SamplingParams params_;
   std::mt19937_64 rng_;

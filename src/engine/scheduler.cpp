@@ -214,6 +214,22 @@ std::vector<StepOutput> Scheduler::on_logits(const Step& step, std::span<const f
   if (n_vocab <= 0 || logits.size() != static_cast<size_t>(step.n_logit_rows) * static_cast<size_t>(n_vocab))
     fail(ErrorKind::Internal, "scheduler: the forward returned " + std::to_string(logits.size()) + " logits for " +
                                   std::to_string(step.n_logit_rows) + " rows");
+  StepLogits rows;
+  rows.assign(logits, n_vocab);
+  return on_logits(step, rows);
+}
+
+std::vector<RowNeed> Scheduler::needs(const Step& step, int32_t max_top_logits) const {
+  std::vector<RowNeed> out(static_cast<size_t>(step.n_logit_rows));
+  for (const ScheduledChunk& c : step.chunks)
+    if (c.logits_row >= 0) out.at(static_cast<size_t>(c.logits_row)) = c.seq->output.need(max_top_logits);
+  return out;
+}
+
+std::vector<StepOutput> Scheduler::on_logits(const Step& step, const StepLogits& logits) {
+  if (logits.n_rows() != step.n_logit_rows)
+    fail(ErrorKind::Internal, "scheduler: the forward returned " + std::to_string(logits.n_rows()) +
+                                  " rows of logits for " + std::to_string(step.n_logit_rows));
   for (const ScheduledChunk& c : step.chunks) {
     SequenceState& s = *c.seq;
     s.n_computed += c.n_tokens;
@@ -226,9 +242,7 @@ std::vector<StepOutput> Scheduler::on_logits(const Step& step, std::span<const f
     StepOutput out;
     out.seq_id = s.id;
     try {
-      const std::span<const float> row = logits.subspan(
-          static_cast<size_t>(c.logits_row) * static_cast<size_t>(n_vocab), static_cast<size_t>(n_vocab));
-      TokenOutput t = s.output.next(row, s.prompt(), s.generated(), s.n_computed);
+      TokenOutput t = s.output.next(logits.row(c.logits_row), s.prompt(), s.generated(), s.n_computed);
       s.tokens.push_back(t.sample.id);
       ++n_generated_;
       out.has_token = true;

@@ -30,6 +30,7 @@
 #include "engine/output.h"
 #include "engine/prefix_cache.h"
 #include "engine/request.h"
+#include "engine/step_logits.h"
 #include "model/batch.h"
 #include "tokenizer/tokenizer.h"
 
@@ -116,6 +117,10 @@ class Scheduler {
   // its sequence's OutputProcessor, appends the ids and finishes the sequences it ends (or whose
   // processor throws: FinishReason::Error). `logits` is the forward's output.
   std::vector<StepOutput> on_logits(const Step& step, std::span<const float> logits, int32_t n_vocab);
+  // The same with rows as StepLogits gives them (whole or top tokens, as needs() asked).
+  std::vector<StepOutput> on_logits(const Step& step, const StepLogits& logits);
+  // What each logits row of the step needs of it (OutputProcessor::need), in row order.
+  std::vector<RowNeed> needs(const Step& step, int32_t max_top_logits) const;
 
   bool idle() const { return running_.empty() && waiting_.empty(); }
   int32_t n_running() const { return static_cast<int32_t>(running_.size()); }

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "engine/request.h"
+#include "engine/step_logits.h"
 #include "forward/forward.h"
 
 namespace hayate {
@@ -67,8 +68,10 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
 
   OutputProcessor output(opt, tokenizer, n_ctx_);
   t0 = std::chrono::steady_clock::now();
+  StepLogits rows;
+  rows.assign(logits, model_.hp.n_vocab);
   for (;;) {
-    TokenOutput out = output.next(logits, prompt, r.tokens, n_past());
+    TokenOutput out = output.next(rows.row(0), prompt, r.tokens, n_past());
     const int32_t id = out.sample.id;
     r.tokens.push_back(id);
     r.samples.push_back(std::move(out.sample));
@@ -80,7 +83,16 @@ GenerateResult Session::generate(std::span<const int32_t> prompt, const Generate
       r.finish_reason = *out.finish;
       break;
     }
-    logits = feed(std::span<const int32_t>(&id, 1), false);
+    // One token: its logits stay where the backend computed them until the processor says
+    // what it needs of them (only the top tokens, from a GPU).
+    ensure_blocks(n_past() + 1);
+    Batch batch;
+    batch.sequences.push_back(BatchSequence{block_table_});
+    batch.add(id, n_past(), 0, true);
+    const Tensor dev = forward_logits(model_, batch, *kv_, backend_);
+    history_.push_back(id);
+    const RowNeed need = output.need(backend_.max_top_logits());
+    rows.fetch(backend_, dev, std::span<const RowNeed>(&need, 1));
   }
   r.gen_seconds = seconds_since(t0);
   return r;

@@ -110,13 +110,18 @@ Tensor hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
 
 }  // namespace
 
-std::vector<float> forward(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+Tensor forward_logits(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
   const Tensor last = hidden_states(m, batch, kv, be);
-  std::vector<float> logits(static_cast<size_t>(last.rows) * static_cast<size_t>(m.hp.n_vocab));
-  if (last.rows == 0) return logits;
+  if (last.rows == 0) return Tensor{nullptr, 0, m.hp.n_vocab};
   Tensor out = be.alloc(last.rows, m.hp.n_vocab);
   be.matmul(m.output, last, out);
-  be.to_host(out, logits.data());
+  return out;
+}
+
+std::vector<float> forward(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+  const Tensor out = forward_logits(m, batch, kv, be);
+  std::vector<float> logits(static_cast<size_t>(out.rows) * static_cast<size_t>(out.cols));
+  if (out.rows > 0) be.to_host(out, logits.data());
   return logits;
 }
 

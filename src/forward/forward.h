@@ -15,6 +15,10 @@ namespace hayate {
 // the tokens whose `logits` flag is set, in batch order (n_outputs x n_vocab, row-major).
 std::vector<float> forward(const Model& model, const Batch& batch, KvCache& kv, Backend& backend);
 
+// The same step, leaving the logits in the backend's memory (n_outputs x n_vocab; no rows when no
+// token wants logits), valid until the backend's next reset_scratch(): for sampling there.
+Tensor forward_logits(const Model& model, const Batch& batch, KvCache& kv, Backend& backend);
+
 // The same step, returning instead the final hidden states (after the output norm) of the tokens
 // whose `logits` flag is set (n_outputs x n_embd): what embeddings are pooled from.
 std::vector<float> forward_hidden(const Model& model, const Batch& batch, KvCache& kv, Backend& backend);

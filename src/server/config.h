@@ -58,6 +58,19 @@ struct ServerConfig {
   bool gzip = true;
   int64_t slow_request_ms = 10000;
   std::string log_level = "info";
+  // Compression (/v1/compress, /v1/decompress, /v1/compress/batch); the defaults are the seed's.
+  int64_t compress_rate_limit_rpm = 120;  // per key, on the compression routes; 0: no limit
+  int64_t compress_rate_limit_burst = 20;
+  int64_t compress_cache_entries = 1024;
+  double compress_cache_ttl = 3600;     // seconds
+  std::string compress_preload;         // texts compressed into the cache at start (JSON array)
+  std::string compress_fallback_model;  // a lower-bit GGUF of the model: the chain's step before zstd
+  int64_t compress_retries = 2;         // more attempts per step for transient errors
+  double compress_slow_ms = 2000;       // log compression requests slower than this
+  double compress_price_per_1k_tokens = 0.002;
+  double compress_quality_alert = 0.85;                // semantic results under this cosine are flagged
+  int64_t compress_sequences = 16;                     // windows decoded side by side
+  std::vector<std::string> compress_debug_fail_steps;  // tests: steps of the chain that fail on purpose
 };
 
 using FieldRef = std::variant<std::string ServerConfig::*, int64_t ServerConfig::*, double ServerConfig::*,

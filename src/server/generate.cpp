@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "server/routes.h"
+#include "server/structured.h"
 
 namespace hayate::server {
 namespace {
@@ -29,6 +30,11 @@ struct Job {
   std::vector<std::string> stop;
   bool logprobs = false;
   bool stream = false, include_usage = false, echo = false;
+  std::function<std::unique_ptr<Constraint>()> constraint;  // structured output, logit_bias
+  // Chat: how the text splits into content, reasoning_content and tool_calls.
+  ToolFormat tool_format = ToolFormat::Json;
+  std::vector<std::string> tool_names;  // empty: no tool calls are parsed
+  api::ReasoningFormat reasoning = api::ReasoningFormat::Split;
 };
 
 // One choice: an engine request and what it has produced so far.
@@ -40,7 +46,8 @@ struct Sequence {
   bool done = false, saw_token = false;
   std::optional<Error> error;
   Clock::time_point last_token;
-  int32_t text_offset = 0;  // bytes of choice.text already streamed
+  int32_t text_offset = 0;                 // bytes of choice.text already streamed
+  std::optional<OutputSplitter> splitter;  // chat only
 };
 
 constexpr uint64_t kRandomSeed = SamplingParams{}.seed;
@@ -71,9 +78,11 @@ std::vector<Sequence> submit_all(Service& svc, const Job& job) {
         if (job.sampling.seed != kRandomSeed)
           r.options.sampling.seed = job.sampling.seed + static_cast<uint64_t>(index);
         r.options.stop = job.stop;
+        r.options.constraint = job.constraint;
         r.logprobs = job.logprobs;
         Sequence s;
         s.prompt = p;
+        if (job.chat) s.splitter.emplace(job.tool_format, job.tool_names, job.reasoning);
         if (job.echo) s.choice.text = job.prompts[p].text;
         s.handle = svc.engine().submit(std::move(r));
         seqs.push_back(std::move(s));
@@ -184,14 +193,15 @@ class Generation {
       st_.metrics().tokens(0, 1);
       std::optional<api::TokenLogprob> lp;
       if (job_.logprobs) lp = to_logprob(svc_.tokenizer(), e.sample);
-      s.choice.text += e.text;
       if (lp) s.choice.logprobs.push_back(*lp);
+      if (s.splitter) {
+        const OutputSplitter::Piece piece = s.splitter->push(e.text);
+        co_return co_await write_piece(i, piece, lp ? &*lp : nullptr);
+      }
+      s.choice.text += e.text;
       if (job_.stream && (!e.text.empty() || lp)) {
-        const std::string chunk =
-            job_.chat ? api::sse_chat_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i), std::nullopt,
-                                            e.text, std::nullopt, lp ? &*lp : nullptr)
-                      : api::sse_completion_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i), e.text,
-                                                  std::nullopt, lp ? &*lp : nullptr, s.text_offset);
+        const std::string chunk = api::sse_completion_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i),
+                                                            e.text, std::nullopt, lp ? &*lp : nullptr, s.text_offset);
         s.text_offset += static_cast<int32_t>(e.text.size());
         const bool ok = co_await ex_.stream_write(std::move(chunk));
         co_return ok;
@@ -206,6 +216,22 @@ class Generation {
       co_return true;
     }
     ex_.completion_tokens += e.usage.completion_tokens;
+    if (s.splitter) {
+      const OutputSplitter::Piece piece = s.splitter->finish(s.choice.tool_calls);
+      if (!s.choice.tool_calls.empty() && e.finish_reason == FinishReason::Stop) s.choice.finish_reason = "tool_calls";
+      if (!co_await write_piece(i, piece, nullptr)) co_return false;
+      for (size_t c = 0; job_.stream && c < s.choice.tool_calls.size(); ++c) {
+        const api::ToolCall& call = s.choice.tool_calls[c];
+        const auto ci = static_cast<int32_t>(c);
+        const auto index = static_cast<int32_t>(i);
+        if (!co_await ex_.stream_write(
+                api::sse_chat_tool_call_chunk(id_, created_, svc_.model_id(), index, ci, call, true)))
+          co_return false;
+        if (!co_await ex_.stream_write(
+                api::sse_chat_tool_call_chunk(id_, created_, svc_.model_id(), index, ci, call, false)))
+          co_return false;
+      }
+    }
     if (!job_.stream) co_return true;
     const std::string chunk = job_.chat
                                   ? api::sse_chat_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i),
@@ -214,6 +240,22 @@ class Generation {
                                                               "", s.choice.finish_reason, nullptr, s.text_offset);
     const bool ok = co_await ex_.stream_write(std::move(chunk));
     co_return ok;
+  }
+
+  // A chat choice's content and reasoning as the splitter let them out (kept for the final body,
+  // or streamed as deltas).
+  awaitable<bool> write_piece(size_t i, const OutputSplitter::Piece& piece, const api::TokenLogprob* lp) {
+    Sequence& s = seqs_[i];
+    s.choice.text += piece.content;
+    s.choice.reasoning += piece.reasoning;
+    if (!job_.stream) co_return true;
+    const auto index = static_cast<int32_t>(i);
+    if (!piece.reasoning.empty() && !co_await ex_.stream_write(api::sse_chat_reasoning_chunk(
+                                        id_, created_, svc_.model_id(), index, piece.reasoning)))
+      co_return false;
+    if (piece.content.empty() && !lp) co_return true;
+    co_return co_await ex_.stream_write(
+        api::sse_chat_chunk(id_, created_, svc_.model_id(), index, std::nullopt, piece.content, std::nullopt, lp));
   }
 
   awaitable<> finish() {
@@ -268,8 +310,19 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   svc.check_model(req.model);
   Job job;
   job.chat = true;
+  const bool tools_on = !req.tools.empty() && req.tool_choice.mode != api::ToolChoice::None;
+  job.tool_format = svc.tool_format();
+  job.reasoning = req.reasoning;
+  if (tools_on)
+    for (const api::Tool& t : req.tools) job.tool_names.push_back(t.name);
+  job.constraint = make_constraint(
+      svc.grammars(),
+      constraint_gbnf(req.constraint, req.tools, req.tool_choice, req.parallel_tool_calls, job.tool_format),
+      std::move(req.logit_bias), constraint_param(req.constraint));
   Prompt p;
-  p.ids = svc.tokenizer().encode(svc.render_chat(req.messages, req.extra_template_vars), false, true);
+  p.ids = svc.tokenizer().encode(
+      svc.render_chat(req.messages, req.extra_template_vars, tools_on ? req.tools_json : nlohmann::json()), false,
+      true);
   svc.check_prompt(p.ids, "prompt", "messages");
   job.prompts.push_back(std::move(p));
   job.n = req.n;
@@ -302,6 +355,8 @@ awaitable<> handle_completions(Exchange& ex, ServerState& st) {
   job.stop = std::move(req.stop);
   job.logprobs = req.logprobs.has_value();
   if (req.logprobs) job.sampling.n_logprobs = *req.logprobs;
+  job.constraint = make_constraint(svc.grammars(), constraint_gbnf(req.constraint, {}, {}, false, ToolFormat::Json),
+                                   std::move(req.logit_bias), constraint_param(req.constraint));
   job.stream = req.stream;
   job.include_usage = req.include_usage;
   job.echo = req.echo;

@@ -150,6 +150,8 @@ int run_server(const ServerConfig& config, const std::function<LoadedModel()>& l
       const std::string path = lm.path;
       const double seconds = lm.load_seconds;
       auto service = std::make_shared<Service>(std::move(lm), config);
+      service->compression().service().set_observer(
+          [&state](const compress::Observation& o) { state.compression_metrics().observe(o); });
       state.metrics().model_loaded(seconds);
       spdlog::info("model {} ({}) ready in {:.2f} s; context {} tokens, {} KV blocks", service->model_id(), path,
                    seconds, service->n_ctx(), service->engine().stats().kv_blocks_total);

@@ -34,6 +34,8 @@ class Metrics {
   // The text exposition format, gauges refreshed from `stats` and `health` (null while no model is
   // loaded).
   std::string scrape(const EngineStats* stats, const EngineHealth* health = nullptr);
+  // For other metric sets of the server (compression.h) to register on.
+  prometheus::Registry& registry() { return *registry_; }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

@@ -36,10 +36,13 @@ awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   const auto svc = st.service();
   std::optional<EngineStats> stats;
   std::optional<EngineHealth> health;
+  std::optional<compress::CacheStats> cache;
   if (svc) {
     stats = svc->engine().stats();
     health = svc->engine().health();
+    cache = svc->compression().service().cache_stats();
   }
+  st.compression_metrics().refresh(cache ? &*cache : nullptr);
   std::string text = st.metrics().scrape(stats ? &*stats : nullptr, health ? &*health : nullptr);
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
@@ -49,6 +52,15 @@ awaitable<> handle_models(Exchange& ex, ServerState& st) {
   std::vector<std::pair<std::string, int64_t>> models;
   models.emplace_back(svc->model_id(), svc->created());
   std::string body = api::models_json(models, "hayate");
+  co_await ex.respond(200, std::move(body));
+}
+
+// GET /v1/models/{id}: the served model, or 404 naming it.
+awaitable<> handle_model(Exchange& ex, ServerState& st) {
+  const auto svc = st.loaded_service();
+  const std::string id = ex.request().path.substr(std::string_view("/v1/models/").size());
+  svc->check_model(id);  // the route matches only a non-empty id
+  std::string body = api::model_json(svc->model_id(), svc->created(), "hayate");
   co_await ex.respond(200, std::move(body));
 }
 
@@ -63,15 +75,38 @@ const Route kRoutes[] = {
     {"POST", "/v1/chat/completions", true, handle_chat_completions},
     {"POST", "/v1/completions", true, handle_completions},
     {"POST", "/v1/embeddings", true, handle_embeddings},
+    {"POST", "/v1/compress", true, handle_compress},
+    {"POST", "/v1/decompress", true, handle_decompress},
+    {"POST", "/v1/compress/batch", true, handle_compress_batch},
     {"GET", "/v1/models", true, handle_models},
+    {"GET", "/v1/models/{id}", true, handle_model},
+    {"POST", "/v1/responses", true, handle_responses},
+    {"GET", "/v1/responses/{id}", true, handle_response},
+    {"DELETE", "/v1/responses/{id}", true, handle_response},
+    {"POST", "/v1/rerank", true, handle_rerank},
+    {"POST", "/v1/score", true, handle_score},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };
 
-const Route* find_route(std::string_view path) {
+// A path ending in "{id}" matches any one further segment.
+bool path_matches(std::string_view pattern, std::string_view path) {
+  constexpr std::string_view kId = "{id}";
+  if (pattern.size() < kId.size() || pattern.substr(pattern.size() - kId.size()) != kId) return pattern == path;
+  const std::string_view stem = pattern.substr(0, pattern.size() - kId.size());
+  return path.size() > stem.size() && path.substr(0, stem.size()) == stem &&
+         path.find('/', stem.size()) == std::string_view::npos;
+}
+
+// The route of a path, the one for the method where a path has several.
+const Route* find_route(std::string_view path, std::string_view method = "") {
+  const Route* found = nullptr;
   for (const Route& r : kRoutes)
-    if (r.path == path) return &r;
-  return nullptr;
+    if (path_matches(r.path, path)) {
+      if (r.method == method) return &r;
+      if (!found) found = &r;
+    }
+  return found;
 }
 
 std::string route_list() {
@@ -97,29 +132,14 @@ std::optional<api::ApiError> admission(Exchange& ex, ServerState& st, const Rout
                          "invalid_request_error", "", "method_not_allowed");
   }
   if (!route->needs_key) return std::nullopt;
-  const std::string peer = ex.peer_address();  // "address:port"; a client's connections share the address
-  std::string client = "addr:" + peer.substr(0, peer.rfind(':'));
-  if (st.keys().enabled()) {
-    const auto key = st.keys().check(rq.header("authorization"));
-    if (!key)
-      return api::ApiError(401,
-                           rq.header("authorization").empty()
-                               ? "Missing API key: send it as 'Authorization: Bearer KEY'"
-                               : "Incorrect API key: the key in 'Authorization: Bearer KEY' is not one of this "
-                                 "server's keys",
-                           "invalid_request_error", "", "invalid_api_key");
-    client = "key:" + *key;
-  }
-  if (st.limiter().enabled()) {
-    if (const auto wait = st.limiter().acquire(client)) {
-      const auto seconds = static_cast<int64_t>(std::ceil(*wait));
-      extra.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, seconds)));
-      return api::ApiError(429,
-                           "Rate limit reached: " + std::to_string(st.config().rate_limit_rpm) +
-                               " requests per minute for this key; retry after " + extra.back().second + " s",
-                           "requests", "", "rate_limit_exceeded");
-    }
-  }
+  if (st.keys().enabled() && !st.keys().check(rq.header("authorization")))
+    return api::ApiError(401,
+                         rq.header("authorization").empty()
+                             ? "Missing API key: send it as 'Authorization: Bearer KEY'"
+                             : "Incorrect API key: the key in 'Authorization: Bearer KEY' is not one of this "
+                               "server's keys",
+                         "invalid_request_error", "", "invalid_api_key");
+  if (auto refused = over_rate(st.limiter(), client_of(ex, st), st.config().rate_limit_rpm, "", extra)) return refused;
   if (st.stopping()) return shutting_down();
   if (!st.service()) return model_loading();
   return std::nullopt;
@@ -127,10 +147,33 @@ std::optional<api::ApiError> admission(Exchange& ex, ServerState& st, const Rout
 
 }  // namespace
 
+std::string client_of(Exchange& ex, ServerState& st) {
+  if (st.keys().enabled())
+    if (const auto key = st.keys().check(ex.request().header("authorization"))) return "key:" + *key;
+  const std::string peer = ex.peer_address();  // "address:port"; a client's connections share the address
+  return "addr:" + peer.substr(0, peer.rfind(':'));
+}
+
+std::optional<api::ApiError> over_rate(RateLimiter& limiter, const std::string& client, int64_t rpm,
+                                       const std::string& what, Headers& extra) {
+  if (!limiter.enabled()) return std::nullopt;
+  const auto wait = limiter.acquire(client);
+  if (!wait) return std::nullopt;
+  const auto seconds = static_cast<int64_t>(std::ceil(*wait));
+  extra.emplace_back("Retry-After", std::to_string(std::max<int64_t>(1, seconds)));
+  return api::ApiError(429,
+                       "Rate limit reached: " + std::to_string(rpm) + " " + what +
+                           "requests per minute for this key; " + "retry after " + extra.back().second + " s",
+                       "requests", "", "rate_limit_exceeded");
+}
+
 ServerState::ServerState(const ServerConfig& config)
     : config_(config),
       keys_(config.api_keys),
-      limiter_(static_cast<double>(config.rate_limit_rpm), static_cast<double>(config.rate_limit_burst)) {}
+      limiter_(static_cast<double>(config.rate_limit_rpm), static_cast<double>(config.rate_limit_burst)),
+      compress_limiter_(static_cast<double>(config.compress_rate_limit_rpm),
+                        static_cast<double>(config.compress_rate_limit_burst)),
+      compression_metrics_(metrics_.registry(), config.compress_quality_alert) {}
 
 std::shared_ptr<Service> ServerState::service() const {
   std::lock_guard lk(mu_);
@@ -163,7 +206,7 @@ awaitable<> respond_error(Exchange& ex, const api::ApiError& e, Headers extra) {
 
 awaitable<> dispatch(Exchange& ex, ServerState& st) {
   const HttpRequest& rq = ex.request();
-  const Route* route = find_route(rq.path);
+  const Route* route = find_route(rq.path, rq.method);
   if (route && rq.method == "OPTIONS") {  // CORS preflight: the connection adds the origin headers
     // (Built before the co_await: g++ 12 cannot keep a braced list alive across a suspension.)
     Headers preflight;

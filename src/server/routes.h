@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "server/auth.h"
+#include "server/compression.h"
 #include "server/config.h"
 #include "server/exchange.h"
 #include "server/metrics.h"
@@ -32,6 +33,8 @@ class ServerState {
   void set_stopping() { stopping_ = true; }
   KeyChecker& keys() { return keys_; }
   RateLimiter& limiter() { return limiter_; }
+  RateLimiter& compress_limiter() { return compress_limiter_; }
+  CompressionMetrics& compression_metrics() { return compression_metrics_; }
 
  private:
   const ServerConfig config_;
@@ -41,7 +44,17 @@ class ServerState {
   std::atomic<bool> stopping_{false};
   KeyChecker keys_;
   RateLimiter limiter_;
+  RateLimiter compress_limiter_;  // the compression routes' own (the seed's 120/min, burst 20)
+  CompressionMetrics compression_metrics_;
 };
+
+// Who a request counts against in rate limits: "key:KEY" when API keys are on, else
+// "addr:ADDRESS" (a client's connections share it).
+std::string client_of(Exchange& ex, ServerState& st);
+// An ApiError 429 with a Retry-After header (added to `extra`) when `client` has no token left;
+// `what` qualifies the requests in the message ("compression ").
+std::optional<api::ApiError> over_rate(RateLimiter& limiter, const std::string& client, int64_t rpm,
+                                       const std::string& what, Headers& extra);
 
 // The route name for metrics and logs: the path when it is a known route, else "other".
 std::string route_name(const std::string& path);
@@ -57,6 +70,13 @@ using Handler = awaitable<> (*)(Exchange& ex, ServerState& state);
 awaitable<> handle_chat_completions(Exchange& ex, ServerState& state);
 awaitable<> handle_completions(Exchange& ex, ServerState& state);
 awaitable<> handle_embeddings(Exchange& ex, ServerState& state);
+awaitable<> handle_compress(Exchange& ex, ServerState& state);  // compress_routes.cpp
+awaitable<> handle_decompress(Exchange& ex, ServerState& state);
+awaitable<> handle_compress_batch(Exchange& ex, ServerState& state);
+awaitable<> handle_responses(Exchange& ex, ServerState& state);  // responses.cpp: POST /v1/responses
+awaitable<> handle_response(Exchange& ex, ServerState& state);   // GET and DELETE /v1/responses/{id}
+awaitable<> handle_rerank(Exchange& ex, ServerState& state);     // rerank.cpp
+awaitable<> handle_score(Exchange& ex, ServerState& state);
 
 // Error(Timeout), 504: the request ran past config.request_timeout.
 Error request_timed_out(const ServerConfig& config);

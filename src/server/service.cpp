@@ -38,6 +38,20 @@ std::string token_text_or_empty(const Tokenizer& t, int32_t id) {
   return id >= 0 && id < t.n_vocab() ? t.token_text(id) : std::string();
 }
 
+// An assistant turn's calls as the text a model without tool support in its template would have
+// written: one {"name", "arguments"} object per line.
+std::string calls_as_text(const nlohmann::json& msg) {
+  std::string text;
+  if (!msg.contains("tool_calls") || !msg["tool_calls"].is_array()) return text;
+  for (const auto& call : msg["tool_calls"]) {
+    const nlohmann::json fn = call.value("function", nlohmann::json::object());
+    nlohmann::json args = fn.value("arguments", nlohmann::json::object());
+    if (args.is_string()) args = nlohmann::json::parse(args.get<std::string>(), nullptr, false);
+    text += nlohmann::json{{"name", fn.value("name", "")}, {"arguments", args}}.dump() + "\n";
+  }
+  return text;
+}
+
 }  // namespace
 
 Service::Service(LoadedModel loaded, const ServerConfig& config)
@@ -75,6 +89,9 @@ Service::Service(LoadedModel loaded, const ServerConfig& config)
     spdlog::warn("the model has no chat template (tokenizer.chat_template); using ChatML for chat requests");
   }
   if (!template_) template_ = std::make_unique<chat::ChatTemplate>(kChatMLTemplate, bos, eos);
+  compression_ = std::make_unique<Compression>(*loaded_.model, *loaded_.tokenizer, *engine_, config);
+  tool_format_ = detect_tool_format(template_->source());
+  grammars_ = std::make_unique<GrammarCache>(tok);
 }
 
 Service::~Service() { shutdown(false); }
@@ -87,16 +104,36 @@ void Service::check_model(const std::string& requested) const {
                         "invalid_request_error", "model", "model_not_found");
 }
 
-std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra) const {
+std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra,
+                                 const nlohmann::json& tools) const {
   nlohmann::json list = nlohmann::json::array();
+  const bool reads_tool_calls = template_->source().find("tool_calls") != std::string::npos;
   for (const api::ChatMessage& m : messages) {
     nlohmann::json msg = m.raw.is_object() ? m.raw : nlohmann::json::object();
     msg["role"] = m.role;
     if (!(msg.contains("content") && msg["content"].is_null())) msg["content"] = m.content;
+    if (msg["content"].is_null() && !reads_tool_calls) msg["content"] = calls_as_text(msg);
     list.push_back(std::move(msg));
   }
+  nlohmann::json context = extra.is_object() ? extra : nlohmann::json::object();
+  if (tools.is_array() && template_->source().find("tools") != std::string::npos) {
+    context["tools"] = tools;
+  } else if (tools.is_array()) {
+    // The template knows no tools: say what they are and how to call them, in the system turn.
+    std::string text =
+        "You may call these functions. To call one, reply with only a JSON object "
+        "{\"name\": <function name>, \"arguments\": <arguments object>}.\n";
+    for (const auto& t : tools) {  // the function part alone: the wrapper says nothing
+      const nlohmann::json& fn = t.contains("function") ? t["function"] : t;
+      text += fn.dump() + "\n";
+    }
+    if (!list.empty() && list[0]["role"] == "system" && list[0]["content"].is_string())
+      list[0]["content"] = text + "\n" + list[0]["content"].get<std::string>();
+    else
+      list.insert(list.begin(), nlohmann::json{{"role", "system"}, {"content", text}});
+  }
   try {
-    return template_->render(list, true, extra.is_object() ? extra : nlohmann::json());
+    return template_->render(list, true, context);
   } catch (const Error& e) {
     throw api::ApiError(400, std::string("the chat template could not render these messages: ") + e.what(),
                         "invalid_request_error", "messages");

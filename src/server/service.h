@@ -12,7 +12,9 @@
 #include "chat/template.h"
 #include "engine/engine.h"
 #include "model/model.h"
+#include "server/compression.h"
 #include "server/config.h"
+#include "server/structured.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hayate::server {
@@ -34,6 +36,7 @@ class Service {
   ~Service();
 
   Engine& engine() { return *engine_; }
+  Compression& compression() { return *compression_; }
   const Tokenizer& tokenizer() const { return *loaded_.tokenizer; }
   const std::string& model_id() const { return model_id_; }
   int64_t created() const { return created_; }
@@ -46,7 +49,12 @@ class Service {
   // Error-free when `requested` is empty or names this model; else ApiError 404 model_not_found.
   void check_model(const std::string& requested) const;
   // The chat as the model's template renders it, ready to tokenize (special tokens in the text).
-  std::string render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra) const;
+  // tools (the request's array, or null) go to the template; one that does not read `tools` gets
+  // them described in a system message, with the calls' JSON shape.
+  std::string render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra,
+                          const nlohmann::json& tools = nullptr) const;
+  GrammarCache& grammars() { return *grammars_; }
+  ToolFormat tool_format() const { return tool_format_; }
   // The server's own limits on a tokenized prompt, before the engine checks its own
   // (validate_prompt): ApiError 400 naming `param` (the request field) for an empty prompt, and
   // with code context_length_exceeded for one longer than max_prompt_tokens. `what` is "prompt"
@@ -60,7 +68,10 @@ class Service {
  private:
   LoadedModel loaded_;
   std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Compression> compression_;  // after engine_: its jobs use the engine
   std::unique_ptr<chat::ChatTemplate> template_;
+  std::unique_ptr<GrammarCache> grammars_;
+  ToolFormat tool_format_ = ToolFormat::Json;
   std::string model_id_;
   int64_t created_;
   int32_t max_prompt_tokens_;

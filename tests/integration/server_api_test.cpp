@@ -22,6 +22,7 @@ class ServerApi : public ::testing::Test {
     server = new ServerProcess({"--model-alias", "tiny-test", "--cors-origins", "https://app.example"});
   }
   static void TearDownTestSuite() {
+    if (!server) return;  // SetUpTestSuite failed, and said why
     EXPECT_EQ(server->stop(), 0);
     delete server;
     server = nullptr;

@@ -23,6 +23,7 @@ class ServerErrors : public ::testing::Test {
     server = new ServerProcess({"--max-body-bytes", "65536"}, {{"HAYATE_API_KEYS", kKey}});
   }
   static void TearDownTestSuite() {
+    if (!server) return;  // SetUpTestSuite failed, and said why
     EXPECT_EQ(server->stop(), 0);
     delete server;
     server = nullptr;

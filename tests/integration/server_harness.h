@@ -90,13 +90,19 @@ class ServerProcess {
         throw std::runtime_error("the server did not start:\n" + log);
       if (port_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+    std::string last;  // the last health check's status or error, for the message below
     for (;;) {
       try {
-        if (http_get(port_, "/health").status == 200) return;
-      } catch (const std::exception&) {
+        const int status = http_get(port_, "/health").status;
+        if (status == 200) return;
+        last = "status " + std::to_string(status);
+      } catch (const std::exception& e) {
+        last = e.what();
       }
       if (std::chrono::steady_clock::now() > deadline || exited())
-        throw std::runtime_error("the server never became healthy:\n" + log());
+        throw std::runtime_error(std::string("the server never became healthy (") +
+                                 (exited_ ? "exited with status " + std::to_string(exit_code_) : "still running") +
+                                 "; last check: " + last + "):\n" + log());
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   }

@@ -52,7 +52,21 @@ TEST_P(CudaMatmul, MatchesReference) {
     check_matmul(type, type_name, n_tokens, cols);
 }
 
+// Quantized weights with more than 8 tokens go through the batched kernel (up to 64 tokens by
+// default) or cuBLAS on dequantized f16 tiles: each is checked at every such token count.
+void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path);
+
 void check_matmul(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols) {
+  if (n_tokens <= 8) return check_matmul_path(type, type_name, n_tokens, cols, "mat-vec");
+  {
+    test::ScopedEnv all_batched("HAYATE_CUDA_BATCHED_MAX_TOKENS", "100000");
+    check_matmul_path(type, type_name, n_tokens, cols, "batched");
+  }
+  test::ScopedEnv no_batched("HAYATE_CUDA_DISABLE", "batched");
+  check_matmul_path(type, type_name, n_tokens, cols, "cuBLAS");
+}
+
+void check_matmul_path(GgmlType type, const std::string& type_name, int n_tokens, int64_t cols, const char* path) {
   const int64_t rows = 37;
   const HostWeight w = make_weight(type, rows, cols, 11, "w");
   const HostWeight bias = make_weight(GgmlType::F32, 1, rows, 12, "bias");
@@ -70,18 +84,47 @@ void check_matmul(GgmlType type, const std::string& type_name, int n_tokens, int
     const auto want = host_matmul(w.w, x, n_tokens, b);
     ASSERT_TRUE(test::all_finite(got)) << type_name << ": an output was not written";
     // Up to 8 tokens the mat-vec kernel dequantizes exactly as the reference (f32 sums); more
-    // go through cuBLAS with f16/bf16 operands.
+    // go through the batched kernel or cuBLAS with f16/bf16 operands and f32 sums.
     const double tol = n_tokens <= 8 ? 1e-5 : (type == GgmlType::BF16 ? 1e-2 : 3e-3);
     EXPECT_LT(test::relative_l2(got, want), tol)
-        << type_name << " tokens " << n_tokens << " cols " << cols << (b ? " with bias" : "");
+        << type_name << " tokens " << n_tokens << " cols " << cols << (b ? " with bias" : "") << " (" << path << ")";
   }
 }
 
 INSTANTIATE_TEST_SUITE_P(
     AllFormats, CudaMatmul,
     ::testing::Combine(::testing::Values("f32", "f16", "bf16", "q8_0", "q4_0", "q2_K", "q3_K", "q4_K", "q5_K", "q6_K"),
-                       ::testing::Values(1, 3, 8, 9, 77)),
+                       ::testing::Values(1, 3, 8, 9, 64, 77)),
     [](const auto& info) { return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)); });
+
+// The batched kernel's other shapes: several 64-row tiles, columns split or not, more than one
+// block of 64 tokens.
+TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  test::ScopedEnv all_batched("HAYATE_CUDA_BATCHED_MAX_TOKENS", "100000");
+  for (const GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
+    for (const int64_t cols : {int64_t{256}, int64_t{4096}}) {
+      const int64_t rows = 300;
+      const HostWeight w = make_weight(type, rows, cols, 91, "w");
+      auto be = make_cuda_backend(DeviceOptions{});
+      be->prepare_weight(w.w);
+      for (const int n : {9, 40, 130}) {
+        const auto x = test::random_floats(static_cast<size_t>(n * cols), 92 + n);
+        be->reset_scratch();
+        Tensor xt = test::upload(*be, x, n, cols);
+        Tensor out = test::poisoned(*be, n, rows + 3);  // rows apart by more than the weight's rows
+        be->matmul(w.w, xt, out, nullptr);
+        const auto got = test::download(*be, out);
+        std::vector<float> dense;
+        for (int t = 0; t < n; ++t)
+          dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
+        ASSERT_TRUE(test::all_finite(dense)) << "an output was not written";
+        EXPECT_LT(test::relative_l2(dense, host_matmul(w.w, x, n, nullptr)), 3e-3)
+            << ggml_type_name(type) << " cols " << cols << " tokens " << n;
+      }
+    }
+  }
+}
 
 class CudaGetRows : public ::testing::TestWithParam<std::string> {};
 

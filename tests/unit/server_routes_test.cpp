@@ -106,6 +106,27 @@ TEST(ServerRoutes, EachRouteReachesItsHandler) {
   EXPECT_EQ(error_code_of(stopping), "shutting_down");
 }
 
+TEST(ServerRoutes, PathsWithAnIdMatchOneSegmentAndSplitByMethod) {
+  // Metrics name the pattern, not each id.
+  EXPECT_EQ(route_name("/v1/models/hayate-demo"), "/v1/models/{id}");
+  EXPECT_EQ(route_name("/v1/responses/resp_123"), "/v1/responses/{id}");
+  EXPECT_EQ(route_name("/v1/models/"), "other");
+  EXPECT_EQ(route_name("/v1/models/a/b"), "other");
+  ServerState st{ServerConfig{}};
+  // GET and DELETE of one path reach their handlers (503 without a model), POST is not allowed.
+  for (const char* method : {"GET", "DELETE"}) {
+    const FakeExchange ex = run(st, method, "/v1/responses/resp_1");
+    EXPECT_EQ(ex.status, 503) << method;
+  }
+  const FakeExchange post = run(st, "POST", "/v1/responses/resp_1");
+  EXPECT_EQ(post.status, 405);
+  for (const auto& [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/v1/models/x"}, {"POST", "/v1/responses"}, {"POST", "/v1/rerank"}, {"POST", "/v1/score"}}) {
+    const FakeExchange ex = run(st, method, path);
+    EXPECT_EQ(error_code_of(ex), "model_loading") << path;
+  }
+}
+
 TEST(ServerRoutes, TheTimeoutIsOneErrorOfKindTimeout) {
   ServerConfig config;
   config.request_timeout = 0.3;

@@ -5,16 +5,12 @@
 #include <cmath>  // INFINITY
 
 #include "backend/cpu/attention_kernels.h"
+#include "quant/simd_avx2.h"
 
 namespace hayate::detail {
 namespace {
 
-inline float hsum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
+using quant::detail::hsum_ps;
 
 // e^x for x <= 0 (scores minus their maximum): 2^(x log2 e) split into 2^n * 2^f, |f| <= 1/2,
 // 2^f by a degree-6 polynomial (relative error about 2e-7); below -87 it flushes towards 0.
@@ -99,7 +95,7 @@ void attend_group_avx2(const AttendGroup& a) {
           acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(k[j] + i + 8), acc1);
         }
         if (i < hd) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k[j] + i), acc0);
-        s[j] = hsum(_mm256_add_ps(acc0, acc1)) * scale;
+        s[j] = hsum_ps(_mm256_add_ps(acc0, acc1)) * scale;
         chunk_max = max_f(chunk_max, s[j]);
       }
       for (int32_t j = np; j < kChunk; ++j) s[j] = -INFINITY;
@@ -134,7 +130,7 @@ void attend_group_avx2(const AttendGroup& a) {
         for (int32_t j = 0; j < np; ++j) acc = _mm256_fmadd_ps(_mm256_set1_ps(s[j]), _mm256_loadu_ps(v[j] + i), acc);
         _mm256_storeu_ps(o + i, acc);
       }
-      l[h] = l[h] * correction + hsum(vsum);
+      l[h] = l[h] * correction + hsum_ps(vsum);
       m[h] = new_max;
     }
   }

@@ -33,7 +33,8 @@ enum : uint32_t {
 
 // The types the kernels read, listed once: type_supported() and every per-type dispatch
 // (matvec, dequantize_rows_f16, get_rows) are generated from it with X(type).
-#define HAYATE_CUDA_TYPES(X) X(kF32) X(kF16) X(kBF16) X(kQ8_0) X(kQ4_0) X(kQ2_K) X(kQ3_K) X(kQ4_K) X(kQ5_K) X(kQ6_K)
+#define HAYATE_CUDA_QUANT_TYPES(X) X(kQ8_0) X(kQ4_0) X(kQ2_K) X(kQ3_K) X(kQ4_K) X(kQ5_K) X(kQ6_K)
+#define HAYATE_CUDA_TYPES(X) X(kF32) X(kF16) X(kBF16) HAYATE_CUDA_QUANT_TYPES(X)
 
 HAYATE_HD float half_bits(uint16_t h) { return __half2float(__ushort_as_half(h)); }
 HAYATE_HD float bf16_bits(uint16_t h) {

@@ -21,11 +21,24 @@ struct DevWeight {
 bool type_supported(uint32_t type);
 
 // out[t * ldo + o] = sum_i w[o][i] * x[t * ldx + i] (+ bias[o]), one warp per output row.
+// q4k_kernel: Q4_K rows through their own kernel (matvec.cu), else the generic one.
 cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
-                   const float* bias, cudaStream_t s);
+                   const float* bias, bool q4k_kernel, cudaStream_t s);
 // Rows [row0, row0 + n_rows) of w as IEEE halves (bf16 bits when as_bf16), row-major, into dst.
 cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16,
                                 cudaStream_t s);
+// Quantized weights times more tokens than the mat-vec takes (matmul_batched.cu): x_half holds
+// n_tokens rows of w.cols f16 activations; plan from plan_batched (partial: plan.partial_floats
+// floats of scratch when it splits the columns).
+struct BatchedPlan {
+  int block_rows = 128;  // weight rows per thread block: 64 or 128
+  int splits = 1;
+  int64_t steps_per_split = 0;
+  size_t partial_floats = 0;
+};
+BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens, int block_rows);
+cudaError_t matmul_batched(const DevWeight& w, const void* x_half, int64_t n_tokens, float* out, int64_t ldo,
+                           const float* bias, const BatchedPlan& plan, float* partial, cudaStream_t s);
 // n floats to halves (or bf16 bits).
 cudaError_t f32_to_half(const float* src, void* dst, int64_t n, bool as_bf16, cudaStream_t s);
 // out[t * ldo + o] += bias[o] for o < n_out.
@@ -69,5 +82,35 @@ struct AttentionArgs {
 };
 constexpr int kMaxHeadDim = 256;
 cudaError_t attention(const AttentionArgs& a, cudaStream_t s);
+
+// The k most likely tokens of rows of logits and each row's log-sum-exp (top_logits.cu).
+constexpr int kTopChunk = 4096;     // logits per block of the first pass
+constexpr int kMaxTopLogits = 128;  // the largest k
+struct TopLogitsOut {               // one device buffer, copied back whole (top_logits_out_bytes)
+  double* log_norm = nullptr;       // per row
+  int32_t* n_finite = nullptr;      // per row: logits that are not -inf
+  int32_t* n_listed = nullptr;      // per row: entries of ids/logits filled, min(k, finite)
+  int32_t* bad = nullptr;           // per row: NaN or +inf seen, or nothing finite
+  int32_t* ids = nullptr;           // n_rows x k, best first (equal logits: lower id first)
+  float* logits = nullptr;          // n_rows x k
+};
+struct TopLogitsArgs {
+  const float* logits = nullptr;  // rows of n_vocab floats, ld apart
+  int64_t ld = 0;
+  const int32_t* rows = nullptr;  // n_rows row indices (device)
+  int32_t n_rows = 0, n_vocab = 0, k = 0;
+  TopLogitsOut out;
+  // Set by top_logits() in the scratch:
+  double* chunk_sum = nullptr;
+  float* chunk_max = nullptr;
+  int32_t *chunk_finite = nullptr, *chunk_bad = nullptr;
+  uint32_t* part_keys = nullptr;
+  int32_t* part_ids = nullptr;
+};
+size_t top_logits_scratch_bytes(int32_t n_rows, int32_t n_vocab, int32_t k);
+size_t top_logits_out_bytes(int32_t n_rows, int32_t k);
+// The layout of that buffer at `base` (device or host copy).
+TopLogitsOut top_logits_out(void* base, int32_t n_rows, int32_t k);
+cudaError_t top_logits(TopLogitsArgs a, void* scratch, cudaStream_t s);
 
 }  // namespace hayate::cuda

@@ -4,6 +4,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 #include "backend/cuda/dequant.cuh"
 #include "backend/cuda/kernels.h"
@@ -68,6 +70,68 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
+// Q4_K rows (most of a Q4_K_M model) get a kernel of their own: a lane takes one 32-byte run of
+// nibbles, which holds two chunks (low and high halves), so no byte is loaded twice, and dots the
+// raw codes with the activations before scaling: sum((s*q - m) * x) = s*sum(q*x) - m*sum(x), with
+// each chunk's sum(x) computed once per block. Three instructions a weight instead of six.
+__device__ __forceinline__ float nibble(uint32_t word, int shift) {
+  return __uint_as_float(0x4B000000u | ((word >> shift) & 0x0Fu)) - 8388608.0f;  // exact for 0..15
+}
+
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_q4k(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx, float* out,
+               int64_t ldo, const float* bias) {
+  extern __shared__ float4 shared_x[];
+  const int lane = threadIdx.x % 32;
+  const int64_t t = blockIdx.y;
+  const int64_t n_chunks = cols / 32;
+  const float4* src = reinterpret_cast<const float4*>(x + t * ldx);
+  for (int64_t i = threadIdx.x; i < cols / 4; i += blockDim.x) shared_x[(i / 8) * (kChunkPitch / 4) + i % 8] = src[i];
+  __syncthreads();
+  const float* xv = reinterpret_cast<const float*>(shared_x);
+  float* xsum = reinterpret_cast<float*>(shared_x) + n_chunks * kChunkPitch;
+  for (int64_t k = threadIdx.x; k < n_chunks; k += blockDim.x) {
+    float s = 0.0f;
+#pragma unroll
+    for (int l = 0; l < 32; ++l) s += xv[k * kChunkPitch + l];
+    xsum[k] = s;
+  }
+  __syncthreads();
+  const int64_t n_tasks = cols / 64;  // 32-byte runs of nibbles: 4 per super-block
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32; row < rows;
+       row += static_cast<int64_t>(gridDim.x) * kWarps) {
+    const auto* blocks = reinterpret_cast<const quant::BlockQ4_K*>(w + row * row_bytes);
+    float sum = 0.0f;
+    for (int64_t task = lane; task < n_tasks; task += 32) {
+      const quant::BlockQ4_K& b = blocks[task / 4];
+      const int j = static_cast<int>(task % 4);
+      const uint4 q0 = reinterpret_cast<const uint4*>(b.qs + 32 * j)[0];
+      const uint4 q1 = reinterpret_cast<const uint4*>(b.qs + 32 * j)[1];
+      const uint32_t words[8] = {q0.x, q0.y, q0.z, q0.w, q1.x, q1.y, q1.z, q1.w};
+      const int64_t c0 = (task / 4) * 8 + 2 * j;  // the low nibbles' chunk; the high ones' is c0 + 1
+      const float4* x0 = reinterpret_cast<const float4*>(xv + c0 * kChunkPitch);
+      const float4* x1 = reinterpret_cast<const float4*>(xv + (c0 + 1) * kChunkPitch);
+      float s0 = 0.0f, s1 = 0.0f;
+#pragma unroll
+      for (int i = 0; i < 8; ++i) {
+        const float4 a = x0[i], h = x1[i];
+        s0 += nibble(words[i], 0) * a.x + nibble(words[i], 8) * a.y + nibble(words[i], 16) * a.z +
+              nibble(words[i], 24) * a.w;
+        s1 += nibble(words[i], 4) * h.x + nibble(words[i], 12) * h.y + nibble(words[i], 20) * h.z +
+              nibble(words[i], 28) * h.w;
+      }
+      int sc0, m0, sc1, m1;
+      k4_scale_min_dev(b.scales, 2 * j, &sc0, &m0);
+      k4_scale_min_dev(b.scales, 2 * j + 1, &sc1, &m1);
+      const float d = half_bits(b.d), dmin = half_bits(b.dmin);
+      sum += d * static_cast<float>(sc0) * s0 - dmin * static_cast<float>(m0) * xsum[c0] +
+             d * static_cast<float>(sc1) * s1 - dmin * static_cast<float>(m1) * xsum[c0 + 1];
+    }
+    sum = warp_sum(sum);
+    if (lane == 0) write_out(sum, row, t, out, ldo, bias);
+  }
+}
+
 struct DeviceLimits {
   int sms = 0;
   int smem_optin = 0;
@@ -89,26 +153,45 @@ const DeviceLimits& device_limits() {
 
 template <uint32_t T>
 cudaError_t launch_matvec_quant(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out,
-                                int64_t ldo, const float* bias, cudaStream_t s) {
+                                int64_t ldo, const float* bias, bool q4k_kernel, cudaStream_t s) {
   const auto* data = static_cast<const uint8_t*>(w.data);
   const unsigned row_blocks = blocks_for(w.rows, kWarps);
   const DeviceLimits& dl = device_limits();
   const size_t smem = static_cast<size_t>(w.cols / 32) * kChunkPitch * sizeof(float);
-  if (dl.sms == 0 || smem > static_cast<size_t>(dl.smem_optin)) {  // rows too long to stage
+  if (dl.sms == 0 || smem + static_cast<size_t>(w.cols / 32) * 4 > static_cast<size_t>(dl.smem_optin)) {
     matvec_quant<T, false><<<dim3(row_blocks, static_cast<unsigned>(n_tokens)), kWarps * 32, 0, s>>>(
         data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
     return cudaGetLastError();
   }
+  // Q4_K has its own kernel (unless HAYATE_CUDA_DISABLE names matvec_q4k), which also keeps each
+  // chunk's activation sum in shared memory.
+  const bool q4k = T == kQ4_K && q4k_kernel && smem + static_cast<size_t>(w.cols / 32) * 4 <= size_t(dl.smem_optin);
+  const auto kernel = q4k ? matvec_q4k : matvec_quant<T, true>;
+  const size_t bytes = q4k ? smem + static_cast<size_t>(w.cols / 32) * 4 : smem;
   static const cudaError_t allowed =
       cudaFuncSetAttribute(matvec_quant<T, true>, cudaFuncAttributeMaxDynamicSharedMemorySize, dl.smem_optin);
   if (allowed != cudaSuccess) return allowed;
+  if constexpr (T == kQ4_K) {
+    static const cudaError_t allowed_q4k =
+        cudaFuncSetAttribute(matvec_q4k, cudaFuncAttributeMaxDynamicSharedMemorySize, dl.smem_optin);
+    if (allowed_q4k != cudaSuccess) return allowed_q4k;
+  }
   // One wave of resident blocks (per token), each reusing its staged activations for its rows.
-  int per_sm = 0;
-  cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, matvec_quant<T, true>, kWarps * 32, smem);
-  if (e != cudaSuccess) return e;
+  // The occupancy query is an API call per launch (hundreds a decode step): remembered per
+  // kernel and shared-memory size.
+  thread_local std::vector<std::pair<std::pair<const void*, size_t>, int>> known;
+  int per_sm = -1;
+  const auto key = std::make_pair(reinterpret_cast<const void*>(kernel), bytes);
+  for (const auto& [k, v] : known)
+    if (k == key) per_sm = v;
+  if (per_sm < 0) {
+    cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kWarps * 32, bytes);
+    if (e != cudaSuccess) return e;
+    known.emplace_back(key, per_sm);
+  }
   const int64_t wave = std::max<int64_t>(1, int64_t{per_sm} * dl.sms / n_tokens);
   const dim3 grid(static_cast<unsigned>(std::min<int64_t>(row_blocks, wave)), static_cast<unsigned>(n_tokens));
-  matvec_quant<T, true><<<grid, kWarps * 32, smem, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
+  kernel<<<grid, kWarps * 32, bytes, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
   return cudaGetLastError();
 }
 
@@ -170,10 +253,22 @@ __global__ void dequant_quant_rows(const uint8_t* w, int64_t row0, int64_t n_row
   const int64_t r = k / n_chunks, c = k % n_chunks;
   float v[32];
   dequant_row_chunk<T>(w + (row0 + r) * row_bytes, c, v);
-  uint16_t* o = dst + r * cols + c * 32;
+  // Four 16-byte stores per thread rather than 32 two-byte ones: neighbouring threads hold
+  // neighbouring chunks, so the warp's stores cover whole 2 KB runs.
+  uint4* o = reinterpret_cast<uint4*>(dst + r * cols + c * 32);
 #pragma unroll
-  for (int e = 0; e < 32; ++e)
-    o[e] = as_bf16 ? __bfloat16_as_ushort(__float2bfloat16(v[e])) : __half_as_ushort(__float2half(v[e]));
+  for (int q = 0; q < 4; ++q) {
+    uint32_t h[4];
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      const float lo = v[8 * q + 2 * e], hi = v[8 * q + 2 * e + 1];
+      h[e] = as_bf16 ? (static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16(lo))) |
+                        static_cast<uint32_t>(__bfloat16_as_ushort(__float2bfloat16(hi))) << 16)
+                     : (static_cast<uint32_t>(__half_as_ushort(__float2half(lo))) |
+                        static_cast<uint32_t>(__half_as_ushort(__float2half(hi))) << 16);
+    }
+    o[q] = make_uint4(h[0], h[1], h[2], h[3]);
+  }
 }
 
 template <uint32_t T>
@@ -200,7 +295,7 @@ __global__ void bias_add(float* out, int64_t ldo, int64_t n_tokens, int64_t n_ou
 
 template <uint32_t T>
 cudaError_t launch_matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
-                          const float* bias, cudaStream_t s) {
+                          const float* bias, bool q4k_kernel, cudaStream_t s) {
   const dim3 grid(blocks_for(w.rows, kWarps), static_cast<unsigned>(n_tokens));
   const auto* data = static_cast<const uint8_t*>(w.data);
   const bool aligned = reinterpret_cast<uintptr_t>(data) % 16 == 0 && w.row_bytes % 16 == 0 &&
@@ -215,7 +310,7 @@ cudaError_t launch_matvec(const DevWeight& w, const float* x, int64_t ldx, int64
     matvec_float<T><<<grid, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias);
     return cudaGetLastError();
   } else {
-    return launch_matvec_quant<T>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    return launch_matvec_quant<T>(w, x, ldx, n_tokens, out, ldo, bias, q4k_kernel, s);
   }
 }
 
@@ -247,12 +342,12 @@ bool type_supported(uint32_t type) {
 }
 
 cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
-                   const float* bias, cudaStream_t s) {
+                   const float* bias, bool q4k_kernel, cudaStream_t s) {
   if (n_tokens <= 0 || w.rows <= 0) return cudaSuccess;
   switch (w.type) {
 #define HAYATE_CASE(T) \
   case T:              \
-    return launch_matvec<T>(w, x, ldx, n_tokens, out, ldo, bias, s);
+    return launch_matvec<T>(w, x, ldx, n_tokens, out, ldo, bias, q4k_kernel, s);
     HAYATE_CUDA_TYPES(HAYATE_CASE)
 #undef HAYATE_CASE
     default:

@@ -1,0 +1,97 @@
+# Shared by the GPU scripts (bench/cuda_check.sh, bench/gpu_side_by_side.sh); sourced, not run.
+# Expects OUT, START (date +%s) and BUDGET (seconds for the whole script) to be set; step logs go
+# to LOGDIR (default OUT).
+declare -A STATUS
+
+step() {  # step NAME SECONDS COMMAND...: runs with a limit, logs to $OUT/NAME.log
+  local name=$1 limit=$2
+  shift 2
+  local left=$(( BUDGET - 15 - ($(date +%s) - START) ))  # keep 15 s for the table
+  if (( left < 10 )); then
+    STATUS[$name]="skipped (out of time)"
+    echo "== $name: ${STATUS[$name]}"
+    return 124
+  fi
+  (( limit > left )) && limit=$left
+  local t0=$(date +%s)
+  timeout "$limit" bash -c "$*" >"${LOGDIR:-$OUT}/$name.log" 2>&1
+  local rc=$?
+  STATUS[$name]="rc=$rc $(( $(date +%s) - t0 ))s"
+  echo "== $name: ${STATUS[$name]} (at $(( $(date +%s) - START ))s)"
+  return $rc
+}
+
+# prebuild BUILD PREBUILT TARGETS...: on a machine with nvcc and the Debian packages (not the GPU
+# one), copies the built programs, stripped, into PREBUILT/bin and the shared libraries they need
+# beyond CUDA and libc into PREBUILT/lib, to be carried to a GPU machine whose image lacks them.
+prebuild() {
+  local build=$1 prebuilt=$2
+  shift 2
+  rm -rf "$prebuilt" && mkdir -p "$prebuilt/bin" "$prebuilt/lib"
+  for t in "$@"; do cp "$build/bin/$t" "$prebuilt/bin/" && strip "$prebuilt/bin/$t"; done
+  for t in "$@"; do ldd "$build/bin/$t"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
+    grep -v -E 'libc\.so|libm\.so|libdl\.so|libpthread|librt\.so|ld-linux|libcuda|libcublas|libstdc\+\+|libgcc_s' |
+    xargs -r -I{} cp -L {} "$prebuilt/lib/"
+  du -sh "$prebuilt"
+}
+
+# make_models BIN MODELS TYPE LOG: in the background (setsid: its own process group, so running
+# out of time stops the whole pipeline), the Llama-3-8B-shaped random models l8b-TYPE.gguf
+# (f16 or bf16) and l8b-q4_k_m.gguf. `hayate synth` is single-threaded and took over 300 s for
+# the 8 G random values of this shape on an H200 machine, so it makes 2 layers with the
+# tokenizer's vocabulary and bench/cuda_expand.py widens that to 32 layers and 128256 rows (layers
+# and rows repeat: the same bytes to move, the same FLOPs). For Q4_K_M only a "more bits" layer
+# (0) and a plain one (5) of a 32-layer header are quantized, then placed by the rule of
+# src/quant/mix.cpp (use_more_bits), so every tensor has the type a whole `hayate quantize` gives
+# it. Sets SYNTH_PID.
+make_models() {
+  local bin=$1 models=$2 type=$3 log=$4
+  local shape="--arch llama --n-embd 4096 --n-head 32 --n-head-kv 8 --n-ff 14336 --n-ctx 8192 --rope-theta 500000"
+  local qmap
+  qmap=$(python3 -c "n=32; print(','.join('%d:%d' % (i, 0 if i < n//8 or i >= 7*n//8 or (i - n//8) % 3 == 2 else 5) for i in range(n)))")
+  mkdir -p "$models"
+  setsid bash -c "set -e -o pipefail; t0=\$(date +%s); cd $models
+    timeout 120 $bin/hayate synth -o l8b-2l.gguf $shape --n-layer 2 --type $type
+    echo \"synth: 2 layers in \$(( \$(date +%s) - t0 ))s\"
+    python3 $PWD/bench/cuda_expand.py l8b-2l.gguf l8b-$type.gguf 32 128256 cycle
+    echo \"synth: $type expanded at \$(( \$(date +%s) - t0 ))s\"
+    python3 $PWD/bench/cuda_expand.py l8b-2l.gguf l8b-qsrc.gguf 32 0 0:0,5:1
+    timeout 120 $bin/hayate quantize l8b-qsrc.gguf l8b-qsmall.gguf q4_k_m -t ${JOBS:-16} | tail -1
+    python3 $PWD/bench/cuda_expand.py l8b-qsmall.gguf l8b-q4_k_m.gguf 32 128256 $qmap
+    rm -f l8b-2l.gguf l8b-qsrc.gguf l8b-qsmall.gguf
+    echo \"synth: q4_k_m at \$(( \$(date +%s) - t0 ))s\"" >"$log" 2>&1 &
+  SYNTH_PID=$!
+}
+
+# wait_models LIMIT: waits for make_models while the budget allows LIMIT more seconds after it.
+wait_models() {
+  while kill -0 "$SYNTH_PID" 2>/dev/null && (( $(date +%s) - START < BUDGET - $1 )); do sleep 2; done
+  if kill -0 "$SYNTH_PID" 2>/dev/null; then
+    kill -- -"$SYNTH_PID" 2>/dev/null
+    STATUS[synth]="stopped (out of time; see synth.log)"
+  else
+    wait "$SYNTH_PID"
+    STATUS[synth]="rc=$? (see synth.log)"
+  fi
+}
+
+# greedy_cmd BIN MODELS: the command of a step comparing the greedy text of the CUDA backend with
+# the CPU ones (the reference fp32 oracle and the threaded one) on the embedded model and small
+# synthetic models: same text, or where it parts.
+greedy_cmd() {
+  local bin=$1 models=$2
+  echo "for ty in f32 f16 bf16 q8_0 q4_k_m; do \
+    $bin/hayate synth -o $models/small-\$ty.gguf --arch llama --n-embd 512 --n-layer 4 --n-head 8 --n-head-kv 4 \
+      --n-ff 1024 --type \$ty 2>/dev/null; done; \
+  for m in '' \$(ls $models/small-*.gguf); do \
+    a=\"-p 'Once upon a time' -n 48 --temp 0 --ignore-eos \${m:+-m \$m}\"; \
+    ref=\$(eval $bin/hayate run \$a --device cpu --backend reference 2>/dev/null); \
+    cpu=\$(eval $bin/hayate run \$a --device cpu 2>/dev/null); \
+    gpu=\$(eval $bin/hayate run \$a --device cuda 2>/dev/null); \
+    gra=\$(eval $bin/hayate run \$a --device cuda --cuda-graphs 2>/dev/null); \
+    echo \"greedy \${m:-embedded}: cuda==reference \$([ \"\$gpu\" = \"\$ref\" ] && echo yes || echo NO)\" \
+      \"cuda==cpu \$([ \"\$gpu\" = \"\$cpu\" ] && echo yes || echo NO)\" \
+      \"graphs==eager \$([ \"\$gra\" = \"\$gpu\" ] && echo yes || echo NO) (\${#gpu} bytes)\"; \
+    [ \"\$gpu\" = \"\$ref\" ] || printf 'reference: %q\\ncuda:      %q\\n' \"\$ref\" \"\$gpu\"; \
+  done"
+}

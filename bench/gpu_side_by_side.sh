@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Issue 12's table for hayate in one GPU call (H100, <= 10 minutes): the CUDA tests,
+# compute-sanitizer on the new kernels, greedy text against the CPU reference, the two ceilings,
+# then Llama-3-8B-shaped random models (F16 and Q4_K_M, made as in bench/gpu_common.sh) timed with
+# `hayate bench model --device cuda -p 512 -n 128` and served by `hayate serve --device cuda
+# --max-running 64` to bench/serve_concurrency.py (streaming, 64 tokens each) at LEVELS, with
+# HAYATE_PROFILE=1 (one table of where the time went per burst of requests, in the server's log).
+# The table printed last has the reference engine's figures from the issue (an H100 of an earlier
+# session; its CUDA build takes ~11 minutes of the machine, so it is not rebuilt here) and each
+# decode figure's ratio to the roofline (weights read once per step at the measured copy rate).
+#
+#   bash bench/gpu_side_by_side.sh --prebuild   # here: build, copy the programs to cuda-prebuilt/
+#   OUT=$OUT bash bench/gpu_side_by_side.sh     # there, carrying cuda-prebuilt/
+#
+# Variants (environment of the timed programs): new (as built), newp (new with HAYATE_PROFILE=1),
+# base (HAYATE_CUDA_DISABLE of everything issue 12 added: logits to the host, cuBLAS for batches,
+# the generic Q4_K mat-vec; profiled), b512 (the batched kernel up to 512 tokens, for pp512), bm64
+# (its 64-row tiles). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16 list the variants of each model
+# and test (default: new; bench model runs are never profiled). STEPS picks the parts (default all:
+# tests,greedy,bench,serve,sanitize). Logs are packed into $OUT/logs.tgz (the device tool brings
+# back few files).
+set -u
+OUT=${OUT:-$PWD/gpu-out}
+LOGDIR=$OUT/logs
+mkdir -p "$LOGDIR"
+MODELS=${MODELS:-/tmp/hayate-models}
+JOBS=${JOBS:-16}
+PREBUILT=${PREBUILT:-cuda-prebuilt}
+STEPS=${STEPS:-tests,greedy,bench,serve,sanitize}
+BENCH_Q4=${BENCH_Q4:-new} SERVE_Q4=${SERVE_Q4:-new} BENCH_F16=${BENCH_F16:-new} SERVE_F16=${SERVE_F16:-new}
+LEVELS=${LEVELS:-1,1,5,10,20,64,64}
+export PATH=/usr/local/cuda/bin:$PATH
+START=$(date +%s)
+BUDGET=${BUDGET:-570}
+source bench/gpu_common.sh
+TARGETS="hayate backend_cuda_kernels_test backend_cuda_forward_test backend_cuda_dequant_test backend_cuda_sampling_test
+  cuda_roofline"
+
+if [ "${1:-}" = "--prebuild" ]; then
+  BUILD=${BUILD:-build}
+  cmake --build "$BUILD" -j"${PREBUILD_JOBS:-2}" --target $TARGETS >"$OUT/prebuild.log" 2>&1 ||
+    { tail -30 "$OUT/prebuild.log"; exit 1; }
+  prebuild "$BUILD" "$PREBUILT" $TARGETS
+  exit 0
+fi
+[ -x "$PREBUILT/bin/hayate" ] || { echo "no $PREBUILT/bin/hayate: run with --prebuild first"; exit 1; }
+BIN=$PWD/$PREBUILT/bin
+export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+has() { [[ ",$STEPS," == *",$1,"* ]]; }
+env_of() {  # the variant's environment
+  case $1 in
+    base) echo "HAYATE_CUDA_DISABLE=top_logits,batched,matvec_q4k HAYATE_PROFILE=1" ;;
+    b512) echo "HAYATE_CUDA_BATCHED_MAX_TOKENS=512" ;;
+    bm64) echo "HAYATE_CUDA_BATCHED_BM=64" ;;
+    newp) echo "HAYATE_PROFILE=1" ;;
+    *) echo "HAYATE_CUDA_DISABLE=" ;;
+  esac
+}
+# Profiled runs (events around every operation cost time) serve fewer levels.
+levels_of() { case $1 in base | newp) echo "1,8,64" ;; *) echo "$LEVELS" ;; esac; }
+mkdir -p "$MODELS"
+
+{ nvidia-smi; nvcc --version; df -h /tmp .; nproc; free -g; } >"$LOGDIR/machine.log" 2>&1
+if has bench || has serve; then make_models "$BIN" "$MODELS" f16 "$LOGDIR/synth.log"; fi
+
+has tests && step tests 150 "rc=0; for t in backend_cuda_dequant_test backend_cuda_kernels_test \
+  backend_cuda_sampling_test backend_cuda_forward_test; do $BIN/\$t || rc=1; done; exit \$rc"
+has greedy && step greedy 60 "$(greedy_cmd "$BIN" "$MODELS")"
+step roofline 40 "$BIN/cuda_roofline"
+
+serve_one() {  # MODEL ENV SERVER_LOG LEVELS: serves MODEL, runs the concurrency levels, stops it
+  local port=$(( 18000 + RANDOM % 2000 ))
+  env $2 "$BIN/hayate" serve -m "$1" --device cuda --max-running 64 --port "$port" >"$3" 2>&1 &
+  local pid=$!
+  # Ready when /health answers 200 (it listens while the model still loads).
+  for _ in $(seq 1 240); do
+    python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/health', timeout=2)" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { echo "the server ended; see $3"; return 1; }
+    sleep 0.5
+  done
+  PYTHONUNBUFFERED=1 python3 bench/serve_concurrency.py "http://127.0.0.1:$port" --levels "$4" --stream
+  local rc=$?
+  kill -TERM "$pid"
+  wait "$pid"
+  return $rc
+}
+export -f serve_one
+export BIN LEVELS
+
+if has bench || has serve; then
+  wait_models 200
+  for m in q4_k_m f16; do
+    f=$MODELS/l8b-$m.gguf
+    [ -f "$f" ] || continue
+    [ $m = f16 ] && { bench=$BENCH_F16; serve=$SERVE_F16; } || { bench=$BENCH_Q4; serve=$SERVE_Q4; }
+    if has bench; then
+      for v in $bench; do
+        step bench_${m}_$v 80 "env $(env_of $v | sed 's/HAYATE_PROFILE=1//') $BIN/hayate bench model -m $f --device cuda \
+          -p 512 -n 128 -r 2 -o json"
+      done
+    fi
+    if has serve; then
+      for v in $serve; do
+        step serve_${m}_$v 170 "serve_one $f '$(env_of $v)' $LOGDIR/server_${m}_$v.log $(levels_of $v)"
+      done
+    fi
+  done
+fi
+
+if has sanitize; then
+  san="compute-sanitizer --error-exitcode 3"
+  step memcheck_new 75 "$san --tool memcheck $BIN/backend_cuda_kernels_test \
+      --gtest_filter='*q4_K_3*:*q4_K_64*:*q6_K_9*:*q8_0_77*:*q3_K_9*:*Batched*' && \
+    $san --tool memcheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
+    $san --tool memcheck $BIN/hayate run --device cuda -p Hello -n 8 --temp 0"
+  step racecheck_new 50 "$san --tool racecheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
+    $san --tool racecheck $BIN/backend_cuda_kernels_test --gtest_filter='*q8_0_9*'"
+fi
+python3 bench/gpu_table.py "$LOGDIR"
+echo
+for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
+echo "total $(( $(date +%s) - START ))s"
+tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"

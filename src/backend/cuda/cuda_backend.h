@@ -1,0 +1,160 @@
+// The CUDA backend's class, shared by cuda_backend.cpp (lifetime, memory, graphs, the cheap
+// operations) and cuda_matmul.cpp (matmul, attention, top logits). Internal to backend/cuda/.
+//
+// Weights are uploaded once in their file format, activations and the paged KV cache (fp32) live
+// in device memory, every operation is enqueued on one stream and the host waits only in to_host
+// and top_logits. Matmuls of up to 8 tokens use the mat-vec kernels; quantized weights with more
+// tokens the batched tensor-core kernel (matmul_batched.cu); float weights cuBLAS. With
+// DeviceOptions::cuda_graphs each step between reset_scratch() and to_host() is captured as a
+// graph and replayed (updated in place when a graph of the same topology was launched before).
+//
+// HAYATE_PROFILE=1 times every operation with a pair of CUDA events (eager steps only) and adds
+// the device time to core/profile.h's table as "gpu ...". HAYATE_CUDA_DISABLE, a comma-separated
+// list of top_logits, batched and matvec_q4k, turns the device sampling, the batched kernel or the
+// Q4_K mat-vec kernel off, to compare with before;
+// HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
+// go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/backend.h"
+#include "backend/cuda/cublas_api.h"
+#include "backend/cuda/cuda_memory.h"
+#include "backend/cuda/cuda_util.h"
+#include "backend/cuda/kernels.h"
+
+namespace hayate::cuda {
+
+class CudaKvCache : public KvCache {
+ public:
+  CudaKvCache(std::shared_ptr<MemoryBudget> budget, const HParams& hp, int32_t blocks, int32_t bs);
+  ~CudaKvCache() override;
+  float* k(int32_t layer) { return data_ + (2 * static_cast<size_t>(layer)) * layer_floats_; }
+  float* v(int32_t layer) { return data_ + (2 * static_cast<size_t>(layer) + 1) * layer_floats_; }
+
+ private:
+  std::shared_ptr<MemoryBudget> budget_;
+  size_t layer_floats_ = 0;
+  float* data_ = nullptr;
+};
+
+// Device time per operation for HAYATE_PROFILE: an event before and after each, read at the
+// next synchronisation.
+class OpTimes {
+ public:
+  ~OpTimes();
+  void begin(cudaStream_t s);
+  void end(const char* name, cudaStream_t s);
+  void collect();  // after the stream synchronised
+  bool on = false;
+
+ private:
+  std::vector<cudaEvent_t> events_;
+  std::vector<const char*> names_;
+  size_t n_ = 0;
+};
+
+class CudaBackend : public Backend {
+ public:
+  explicit CudaBackend(const DeviceOptions& opt);
+  ~CudaBackend() override { release(); }
+
+  std::string name() const override { return "cuda"; }
+  std::string device_name() const override { return device_; }
+  // The peak, so that a bench row counts the KV cache of its test after the test freed it.
+  uint64_t device_memory_bytes() const override { return budget_->peak; }
+
+  void prepare(const Model& m) override;
+  void prepare_weight(const Weight& w) override;
+  std::unique_ptr<KvCache> make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) override;
+  Tensor alloc(int64_t rows, int64_t cols) override;
+  void reset_scratch() override;
+  size_t scratch_mark() const override { return scratch_.mark(); }
+  void scratch_release(size_t mark) override { scratch_.release(mark); }
+  void to_host(Tensor x, float* dst) override;
+  void from_host(const float* src, Tensor x) override;
+
+  void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) override;
+  void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) override;
+  void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override;
+  void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override;
+  void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) override;
+  void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) override;
+  void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
+                 int32_t head_dim, Tensor out) override;
+  void swiglu(Tensor gate, Tensor up, Tensor out) override;
+  void add(Tensor x, Tensor y) override;
+  int32_t max_top_logits() const override { return top_logits_on_ ? kMaxTopLogits : 0; }
+  void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override;
+
+ private:
+  // Times one operation's device work into `name` while profiling (eager steps only).
+  class Timed {
+   public:
+    Timed(CudaBackend& be, const char* name) : be_(be), name_(be.times_.on && !be.capturing_ ? name : nullptr) {
+      if (name_) be_.times_.begin(be_.stream_);
+    }
+    ~Timed() {
+      if (name_) be_.times_.end(name_, be_.stream_);
+    }
+    Timed(const Timed&) = delete;
+    Timed& operator=(const Timed&) = delete;
+
+   private:
+    CudaBackend& be_;
+    const char* name_;
+  };
+
+  void init(const DeviceOptions& opt);
+  void release() noexcept;
+  static std::string type_names();
+  float* floats(size_t n) { return static_cast<float*>(scratch_.take(n * sizeof(float))); }
+  const void* upload(const void* src, size_t bytes) { return uploads_.put(src, bytes, stream_); }
+  DevWeight dev(const Weight& w) const;
+  CudaKvCache& cache(KvCache& kv, int32_t layer) const;
+  const float* rope_frequencies(const RopeParams& p);
+  void matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized);
+  void sync();
+  void abort_capture() noexcept;
+  static std::string topology(cudaGraph_t g);
+  void drop_graphs() noexcept;
+  void finish_capture();
+
+  std::shared_ptr<MemoryBudget> budget_;
+  Scratch scratch_;
+  Uploads uploads_;
+  OpTimes times_;
+  bool graphs_ = false, capturing_ = false;
+  bool top_logits_on_ = true, matvec_q4k_on_ = true;
+  int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
+  int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128
+  std::string device_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t blas_ = nullptr;
+  void* workspace_ = nullptr;
+  std::unordered_map<std::string, cudaGraphExec_t> execs_;  // by topology()
+  struct Uploaded {
+    void* dev = nullptr;
+    size_t bytes = 0;
+  };
+  std::unordered_map<const void*, Uploaded> weights_;
+  // Rope inverse frequencies by their parameters, computed and uploaded once (not per call).
+  struct RopeTable {
+    RopeParams p;
+    std::vector<float> factors;
+    float* dev = nullptr;
+  };
+  std::vector<RopeTable> rope_tables_;
+  std::vector<int64_t> slots_;
+  std::vector<int32_t> tables_;
+  void* top_host_ = nullptr;  // pinned: top_logits' results
+  size_t top_host_bytes_ = 0;
+};
+
+}  // namespace hayate::cuda

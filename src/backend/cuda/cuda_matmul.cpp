@@ -1,0 +1,217 @@
+// The CUDA backend's matrix products, attention and top logits (see cuda_backend.h).
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/cuda_backend.h"
+#include "core/error.h"
+#include "core/profile.h"
+
+namespace hayate::cuda {
+namespace {
+
+constexpr int64_t kMatvecMaxTokens = 8;          // up to this many tokens: mat-vec (f32 activations)
+constexpr size_t kTileBytes = size_t{64} << 20;  // dequantized f16 weight tile for cuBLAS
+
+bool is_float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
+
+// The profile's name for a matmul: which kernel, and whether it is the output layer (the
+// vocabulary-sized product that every step ends with).
+const char* matmul_name(const Weight& w, int path) {
+  static constexpr const char* kNames[2][3] = {
+      {"gpu matmul mat-vec", "gpu matmul batched", "gpu matmul cuBLAS"},
+      {"gpu matmul mat-vec (output)", "gpu matmul batched (output)", "gpu matmul cuBLAS (output)"}};
+  const bool output = w.name == "output.weight" || w.name == "token_embd.weight";
+  return kNames[output ? 1 : 0][path];
+}
+
+}  // namespace
+
+void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) {
+  if (x.cols != w.cols || out.rows != x.rows || out.cols < w.rows)
+    fail(ErrorKind::Internal, "matmul " + w.name + ": shapes do not match");
+  const DevWeight dw = dev(w);
+  const float* b = nullptr;
+  if (bias) {
+    if (bias->type != GgmlType::F32 || bias->cols * bias->rows < w.rows)
+      fail(ErrorKind::Unsupported, "matmul: bias " + bias->name + " is not F32 of the output size");
+    b = static_cast<const float*>(dev(*bias).data);
+  }
+  const bool quantized = !is_float_type(w.type);
+  if (quantized && (reinterpret_cast<uintptr_t>(x.data) % 16 != 0 || x.cols % 32 != 0))
+    fail(ErrorKind::Internal, "matmul: activations not 16-byte aligned");
+  if (x.rows <= kMatvecMaxTokens) {
+    Timed t(*this, matmul_name(w, 0));
+    check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
+    return;
+  }
+  if (quantized && x.rows <= batched_max_tokens_) {
+    const size_t mark = scratch_.mark();
+    void* xh = scratch_.take(static_cast<size_t>(x.rows * x.cols) * 2);
+    const BatchedPlan plan = plan_batched(w.rows, w.cols, x.rows, batched_block_rows_);
+    float* partial = plan.partial_floats ? floats(plan.partial_floats) : nullptr;
+    Timed t(*this, matmul_name(w, 1));
+    check(f32_to_half(x.data, xh, x.rows * x.cols, false, stream_), "f32_to_half kernel");
+    check(matmul_batched(dw, xh, x.rows, out.data, out.cols, b, plan, partial, stream_), "matmul_batched kernel");
+    scratch_.release(mark);
+    return;
+  }
+  Timed t(*this, matmul_name(w, 2));
+  matmul_cublas(w, dw, x, out, quantized);
+  if (b) check(add_bias(out.data, out.cols, x.rows, w.rows, b, stream_), "add_bias kernel");
+}
+
+void CudaBackend::matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized) {
+  if (w.rows > INT32_MAX || w.cols > INT32_MAX || x.rows > INT32_MAX || out.cols > INT32_MAX)
+    fail(ErrorKind::Unsupported, "matmul: matrix too large for cuBLAS");
+  const int m = static_cast<int>(w.rows), n = static_cast<int>(x.rows), k = static_cast<int>(w.cols);
+  const int ldc = static_cast<int>(out.cols);
+  const float one = 1.0f, zero = 0.0f;
+  if (w.type == GgmlType::F32) {
+    check_blas(cublas().sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, static_cast<const float*>(dw.data), k,
+                              x.data, k, &zero, out.data, ldc),
+               "cublasSgemm");
+    return;
+  }
+  // Activations in the weights' 16-bit type (quantized weights become f16 tiles).
+  const bool bf16 = w.type == GgmlType::BF16;
+  const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_16F;
+  const size_t mark = scratch_.mark();
+  void* xh = scratch_.take(static_cast<size_t>(x.rows * x.cols) * 2);
+  check(f32_to_half(x.data, xh, x.rows * x.cols, bf16, stream_), "f32_to_half kernel");
+  if (!quantized) {
+    check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, dw.data, type, k, xh, type, k, &zero,
+                                out.data, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+               "cublasGemmEx");
+  } else {
+    const int64_t tile_rows =
+        std::min(w.rows, std::max<int64_t>(64, static_cast<int64_t>(kTileBytes / (static_cast<size_t>(k) * 2))));
+    void* tile = scratch_.take(static_cast<size_t>(tile_rows) * static_cast<size_t>(k) * 2);
+    for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
+      const int64_t rows = std::min(tile_rows, w.rows - r0);
+      check(dequantize_rows_f16(dw, r0, rows, tile, false, stream_), "dequantize_rows_f16 kernel");
+      check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &one, tile, CUDA_R_16F,
+                                  k, xh, CUDA_R_16F, k, &zero, out.data + r0, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx (dequantized tile)");
+    }
+  }
+  scratch_.release(mark);
+}
+
+void CudaBackend::top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) {
+  if (k <= 0 || k > kMaxTopLogits)
+    fail(ErrorKind::Internal, "top_logits: k " + std::to_string(k) + " is outside 1.." + std::to_string(kMaxTopLogits));
+  if (logits.cols <= 0 || logits.cols > INT32_MAX) fail(ErrorKind::Internal, "top_logits: bad row length");
+  for (int32_t r : rows)
+    if (r < 0 || r >= logits.rows) fail(ErrorKind::Internal, "top_logits: row " + std::to_string(r) + " out of range");
+  out.clear();
+  if (rows.empty()) return;
+  finish_capture();  // a captured step runs before its logits are read
+  const auto n_rows = static_cast<int32_t>(rows.size());
+  const auto n_vocab = static_cast<int32_t>(logits.cols);
+  const size_t out_bytes = top_logits_out_bytes(n_rows, k);
+  if (top_host_bytes_ < out_bytes) {
+    if (top_host_) check(cudaFreeHost(top_host_), "cudaFreeHost (top logits)");
+    top_host_ = nullptr;
+    top_host_bytes_ = 0;
+    check(cudaMallocHost(&top_host_, out_bytes), "cudaMallocHost (top logits)");
+    top_host_bytes_ = out_bytes;
+  }
+  const size_t mark = scratch_.mark();
+  void* dev_out = scratch_.take(out_bytes);
+  void* scratch = scratch_.take(top_logits_scratch_bytes(n_rows, n_vocab, k));
+  TopLogitsArgs a;
+  a.logits = logits.data;
+  a.ld = logits.cols;
+  a.rows = static_cast<const int32_t*>(upload(rows.data(), rows.size_bytes()));
+  a.n_rows = n_rows;
+  a.n_vocab = n_vocab;
+  a.k = k;
+  a.out = top_logits_out(dev_out, n_rows, k);
+  {
+    Timed t(*this, "gpu top logits");
+    check(cuda::top_logits(a, scratch, stream_), "top_logits kernels");
+    check(cudaMemcpyAsync(top_host_, dev_out, out_bytes, cudaMemcpyDeviceToHost, stream_),
+          "cudaMemcpyAsync (top logits)");
+  }
+  {
+    profile::Timer wait("host waits for the GPU (top logits)");
+    sync();
+  }
+  scratch_.release(mark);
+  const TopLogitsOut h = top_logits_out(top_host_, n_rows, k);
+  out.resize(rows.size());
+  for (int32_t r = 0; r < n_rows; ++r) {
+    TopLogits& t = out[static_cast<size_t>(r)];
+    const auto listed = static_cast<size_t>(std::clamp(h.n_listed[r], 0, k));
+    const size_t at = static_cast<size_t>(r) * static_cast<size_t>(k);
+    t.ids.assign(h.ids + at, h.ids + at + listed);
+    t.logits.assign(h.logits + at, h.logits + at + listed);
+    t.log_norm = h.log_norm[r];
+    t.n_finite = h.n_finite[r];
+    t.ok = h.bad[r] == 0;
+  }
+}
+
+void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Batch& batch, int32_t n_head,
+                            int32_t n_head_kv, int32_t head_dim, Tensor out) {
+  CudaKvCache& kv = cache(kv_base, layer);
+  const int32_t n = static_cast<int32_t>(batch.size());
+  if (head_dim <= 0 || head_dim > kMaxHeadDim)
+    fail(ErrorKind::Unsupported, "attention: head size " + std::to_string(head_dim) + " is over the CUDA kernel's " +
+                                     std::to_string(kMaxHeadDim));
+  if (n_head_kv <= 0 || n_head % n_head_kv != 0 || q.rows < n || q.cols < int64_t{n_head} * head_dim || out.rows < n ||
+      out.cols < int64_t{n_head} * head_dim || int64_t{n_head_kv} * head_dim > kv.kv_dim)
+    fail(ErrorKind::Internal, "attention: shapes do not match");
+  // Block tables as one n_seq x max_blocks array; every block a token will read must exist.
+  std::vector<int32_t> need(batch.sequences.size(), 0);
+  int32_t max_pos = 0;
+  for (int32_t t = 0; t < n; ++t) {
+    const int32_t s = batch.seq[t], pos = batch.positions[t];
+    if (s < 0 || s >= static_cast<int32_t>(batch.sequences.size()) || pos < 0)
+      fail(ErrorKind::Internal, "attention: bad sequence or position");
+    need[s] = std::max(need[s], pos / kv.block_size + 1);
+    max_pos = std::max(max_pos, pos);
+  }
+  size_t max_blocks = 1;
+  for (const BatchSequence& s : batch.sequences) max_blocks = std::max(max_blocks, s.block_table.size());
+  tables_.assign(batch.sequences.size() * max_blocks, 0);
+  for (size_t s = 0; s < batch.sequences.size(); ++s) {
+    const auto& table = batch.sequences[s].block_table;
+    if (need[s] > static_cast<int32_t>(table.size()))
+      fail(ErrorKind::Internal, "attention: a sequence's block table is shorter than its positions");
+    for (size_t b = 0; b < table.size(); ++b) {
+      if (static_cast<int32_t>(b) < need[s] && (table[b] < 0 || table[b] >= kv.n_blocks))
+        fail(ErrorKind::Internal, "attention: block table entry out of range");
+      tables_[s * max_blocks + b] = table[b];
+    }
+  }
+  AttentionArgs a;
+  a.q = q.data;
+  a.ldq = q.cols;
+  a.k_cache = kv.k(layer);
+  a.v_cache = kv.v(layer);
+  a.positions = static_cast<const int32_t*>(upload(batch.positions.data(), batch.positions.size() * 4));
+  a.seq = static_cast<const int32_t*>(upload(batch.seq.data(), batch.seq.size() * 4));
+  a.block_tables = static_cast<const int32_t*>(upload(tables_.data(), tables_.size() * 4));
+  a.max_blocks = static_cast<int32_t>(max_blocks);
+  a.block_size = kv.block_size;
+  a.kv_dim = kv.kv_dim;
+  a.n_tokens = n;
+  a.n_head = n_head;
+  a.n_head_kv = n_head_kv;
+  a.head_dim = head_dim;
+  // Short chunks when there are few (token, head) pairs, so that a decode step over a long
+  // context still spreads over the whole chip.
+  a.chunk = int64_t{n} * n_head >= 256 ? 256 : 64;
+  a.n_split = max_pos / a.chunk + 1;
+  a.partial = floats(static_cast<size_t>(n) * n_head * a.n_split * (head_dim + 2));
+  a.out = out.data;
+  a.ldo = out.cols;
+  Timed t(*this, "gpu attention");
+  check(cuda::attention(a, stream_), "attention kernels");
+}
+
+}  // namespace hayate::cuda
