@@ -228,6 +228,33 @@ TEST(Forward, F16AndQ8_0KvCachesStayCloseAndBatchInvariant) {
   }
 }
 
+// Without HAYATE_KV_TYPE the fast backend keeps K and V in f16 (2 bytes a value) for a model of
+// quantized matrices, in f32 (4 bytes) for one of float matrices and before prepare(), whichever
+// model it was prepared for last; the variable wins.
+TEST(Forward, KvCacheIsF16ForQuantizedWeights) {
+  ::unsetenv("HAYATE_KV_TYPE");
+  auto cpu = make_backend("cpu", 1);
+  const auto bytes_per_value = [&](const Model& m) {
+    cpu->prepare(m);
+    const auto kv = cpu->make_kv_cache(m.hp, 4, 16);
+    return kv->bytes / (size_t{2} * m.hp.n_layer * 4 * 16 * m.hp.kv_dim());
+  };
+  auto q8 = Model::load(make_model("llama", "q8_0"));
+  EXPECT_EQ(cpu->make_kv_cache(q8->hp, 4, 16)->bytes, size_t{4} * 2 * q8->hp.n_layer * 4 * 16 * q8->hp.kv_dim());
+  EXPECT_EQ(bytes_per_value(*q8), 2u);
+  for (const std::string type : {"f32", "f16", "bf16"})
+    EXPECT_EQ(bytes_per_value(*Model::load(make_model("llama", type))), 4u) << type;
+  EXPECT_EQ(bytes_per_value(*Model::load(make_model("llama", "q4_k_m"))), 2u);
+  EXPECT_EQ(make_backend("reference", 1)->make_kv_cache(q8->hp, 4, 16)->bytes,
+            4 * (size_t{2} * q8->hp.n_layer * 4 * 16 * q8->hp.kv_dim()));
+
+  ::setenv("HAYATE_KV_TYPE", "f32", 1);
+  auto pinned = make_backend("cpu", 1);
+  ::unsetenv("HAYATE_KV_TYPE");
+  pinned->prepare(*q8);
+  EXPECT_EQ(pinned->make_kv_cache(q8->hp, 4, 16)->bytes, size_t{4} * 2 * q8->hp.n_layer * 4 * 16 * q8->hp.kv_dim());
+}
+
 TEST(Forward, Q8_0KvCacheNeedsWholeBlocksPerHead) {
   auto m = Model::load(make_model("qwen3", "f32"));  // head size 48
   ::setenv("HAYATE_KV_TYPE", "q8_0", 1);

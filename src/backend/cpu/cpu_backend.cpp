@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -33,7 +34,8 @@ class CpuBackend : public HostBackend {
  public:
   explicit CpuBackend(int n_threads)
       : pool_(n_threads),
-        kv_type_(cpu_kv_type()),
+        kv_choice_(cpu_kv_type()),
+        kv_type_(kv_choice_.value_or(default_kv_type(false))),
         attend_(quant::detail::cpu_has_avx2() && !quant::scalar_kernels_forced() ? detail::attend_group_avx2
                                                                                  : detail::attend_group_scalar),
         tile_attention_(quant::detail::cpu_has_avx512() && !quant::scalar_kernels_forced()),
@@ -45,9 +47,13 @@ class CpuBackend : public HostBackend {
   // Tied embeddings: the output matrix is repacked, and get_rows keeps reading the file's rows
   // of token_embd (faulted back in as needed).
   void prepare(const Model& model) override {
+    bool quantized = false;
     for_each_weight(model, [&](const Weight& w, WeightKind kind) {
-      if (kind == WeightKind::Matrix) repack(w, model.file.get());
+      if (kind != WeightKind::Matrix) return;
+      repack(w, model.file.get());
+      if (w && w.type != GgmlType::F32 && w.type != GgmlType::F16 && w.type != GgmlType::BF16) quantized = true;
     });
+    if (!kv_choice_) kv_type_ = default_kv_type(quantized);
   }
   void prepare_weight(const Weight& w) override { repack(w, nullptr); }
 
@@ -228,6 +234,7 @@ class CpuBackend : public HostBackend {
   ThreadPool pool_;
   std::unordered_map<const void*, Packed> packed_;  // by the file's weight data
   std::vector<uint8_t> converted_;
+  std::optional<KvType> kv_choice_;  // HAYATE_KV_TYPE's, else the model's default at prepare()
   KvType kv_type_;
   void (*attend_)(const detail::AttendGroup&);
   bool tile_attention_;

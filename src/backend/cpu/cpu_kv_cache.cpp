@@ -43,14 +43,18 @@ void get(KvType type, const uint8_t* src, float* dst, int64_t n) {
 
 void CpuKvCache::Free::operator()(uint8_t* p) const { std::free(p); }
 
-KvType cpu_kv_type() {
+std::optional<KvType> cpu_kv_type() {
   const char* v = std::getenv("HAYATE_KV_TYPE");
-  if (!v || !*v || std::string_view(v) == "f32") return KvType::F32;
+  if (!v || !*v) return std::nullopt;
+  if (std::string_view(v) == "f32") return KvType::F32;
   if (std::string_view(v) == "f16") return KvType::F16;
   if (std::string_view(v) == "q8_0") return KvType::Q8_0;
   fail(ErrorKind::BadInput,
-       std::string("HAYATE_KV_TYPE=") + v + ": the KV cache types are f32 (default), f16 and q8_0");
+       std::string("HAYATE_KV_TYPE=") + v +
+           ": the KV cache types are f32, f16 and q8_0 (unset: f16 for quantized weights, f32 for float ones)");
 }
+
+KvType default_kv_type(bool quantized_weights) { return quantized_weights ? KvType::F16 : KvType::F32; }
 
 size_t kv_bytes(KvType type, int64_t n) {
   switch (type) {

@@ -2,21 +2,27 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "backend/backend.h"
 
 namespace hayate {
 
-// How the host backends store K and V: f32, or for the fast CPU backend with HAYATE_KV_TYPE
-// f16 (half the memory and bandwidth of long contexts, each value within 2^-11) or q8_0 (blocks
-// of 32 values with one fp16 scale: 34 bytes for 128 of f32; the head size must be a multiple
-// of 32). f32 stays the default: the CPU backend's logits must stay within 1e-4 of
-// transformers' (hf_reference_test), and f16 K/V alone move them by about 1.5e-3.
+// How the host backends store K and V: f32, f16 (half the memory and bandwidth of long
+// contexts, each value within 2^-11) or q8_0 (blocks of 32 values with one fp16 scale: 34 bytes
+// for 128 of f32; the head size must be a multiple of 32).
 enum class KvType { F32, F16, Q8_0 };
 
-// The fast backend's choice from HAYATE_KV_TYPE (f32 when unset; Error(BadInput) on another word).
-KvType cpu_kv_type();
+// The fast backend's choice from HAYATE_KV_TYPE; none when the variable is unset or empty
+// (Error(BadInput) on another word).
+std::optional<KvType> cpu_kv_type();
+// The fast backend's KV type for a model when HAYATE_KV_TYPE does not say: f16, as the reference
+// engine's default, for a model with quantized matrices; f32 for one of float matrices (f32, f16,
+// bf16), which is run for exactness: the CPU backend's logits stay within 1e-4 of the reference
+// backend's (backend_forward_test) and of transformers' (hf_reference_test), and f16 K/V alone
+// move them by 3e-4 to 1.5e-3. Before a model is known (no prepare()), f32.
+KvType default_kv_type(bool quantized_weights);
 // Bytes of `n` values of a row (n a multiple of 32 for Q8_0).
 size_t kv_bytes(KvType type, int64_t n);
 
