@@ -233,26 +233,28 @@ TEST(Forward, F16AndQ8_0KvCachesStayCloseAndBatchInvariant) {
 // model it was prepared for last; the variable wins.
 TEST(Forward, KvCacheIsF16ForQuantizedWeights) {
   ::unsetenv("HAYATE_KV_TYPE");
+  // Bytes per stored value of a 4-block cache of 16-slot blocks that `be` makes for `m`.
+  const auto bytes_per_value = [](Backend& be, const Model& m) {
+    return be.make_kv_cache(m.hp, 4, 16)->bytes / (size_t{2} * m.hp.n_layer * 4 * 16 * m.hp.kv_dim());
+  };
   auto cpu = make_backend("cpu", 1);
-  const auto bytes_per_value = [&](const Model& m) {
+  const auto prepared = [&](const Model& m) {
     cpu->prepare(m);
-    const auto kv = cpu->make_kv_cache(m.hp, 4, 16);
-    return kv->bytes / (size_t{2} * m.hp.n_layer * 4 * 16 * m.hp.kv_dim());
+    return bytes_per_value(*cpu, m);
   };
   auto q8 = Model::load(make_model("llama", "q8_0"));
-  EXPECT_EQ(cpu->make_kv_cache(q8->hp, 4, 16)->bytes, size_t{4} * 2 * q8->hp.n_layer * 4 * 16 * q8->hp.kv_dim());
-  EXPECT_EQ(bytes_per_value(*q8), 2u);
+  EXPECT_EQ(bytes_per_value(*cpu, *q8), 4u);  // not prepared yet
+  EXPECT_EQ(prepared(*q8), 2u);
   for (const std::string type : {"f32", "f16", "bf16"})
-    EXPECT_EQ(bytes_per_value(*Model::load(make_model("llama", type))), 4u) << type;
-  EXPECT_EQ(bytes_per_value(*Model::load(make_model("llama", "q4_k_m"))), 2u);
-  EXPECT_EQ(make_backend("reference", 1)->make_kv_cache(q8->hp, 4, 16)->bytes,
-            4 * (size_t{2} * q8->hp.n_layer * 4 * 16 * q8->hp.kv_dim()));
+    EXPECT_EQ(prepared(*Model::load(make_model("llama", type))), 4u) << type;
+  EXPECT_EQ(prepared(*Model::load(make_model("llama", "q4_k_m"))), 2u);
+  EXPECT_EQ(bytes_per_value(*make_backend("reference", 1), *q8), 4u);
 
   ::setenv("HAYATE_KV_TYPE", "f32", 1);
   auto pinned = make_backend("cpu", 1);
   ::unsetenv("HAYATE_KV_TYPE");
   pinned->prepare(*q8);
-  EXPECT_EQ(pinned->make_kv_cache(q8->hp, 4, 16)->bytes, size_t{4} * 2 * q8->hp.n_layer * 4 * 16 * q8->hp.kv_dim());
+  EXPECT_EQ(bytes_per_value(*pinned, *q8), 4u);
 }
 
 TEST(Forward, Q8_0KvCacheNeedsWholeBlocksPerHead) {
