@@ -3,12 +3,13 @@
 // decoding) by one activation row; bytes/s counts weight bytes read.
 #include <benchmark/benchmark.h>
 
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "quant/packed.h"
 #include "quant/quant.h"
-#include "quant/repack.h"
 
 namespace hayate::quant {
 namespace {
@@ -75,22 +76,27 @@ void BM_Tile(benchmark::State& state, GgmlType type, TileDotFn fn, int64_t n_tok
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kRows * kCols * n_tok);
 }
 
-// Q8_0 regrouped in 8-row groups (quant/repack.h), as the CPU backend runs it after prepare().
-void BM_TileQ8_0x8(benchmark::State& state, TileDotFn fn, int64_t n_tok) {
-  const std::vector<uint8_t>& w = weights(GgmlType::Q8_0);
-  std::vector<uint8_t> packed(q8_0x8_bytes(kRows, kCols));
-  repack_q8_0x8(w.data(), kRows, kCols, 0, kRows / kQ8_0x8Rows, packed.data());
+// A packed format (quant/packed.h), as the CPU backend runs it after prepare(): activations
+// converted with the format's converter, row chunks of 64.
+void BM_Packed(benchmark::State& state, const PackedFormat* f, int64_t n_tok) {
+  const std::vector<uint8_t>& w = weights(f->type);
+  std::vector<uint8_t> packed(packed_bytes(*f, kRows, kCols));
+  f->pack(w.data(), kRows, kCols, 0, kRows / f->group_rows, packed.data());
   const std::vector<float> a = gaussian(kCols * n_tok, 2);
-  const size_t act_row = ggml_row_size(GgmlType::Q8_0, kCols);
+  const size_t act_row = f->act_row_bytes(kCols);
   std::vector<uint8_t> act(act_row * static_cast<size_t>(n_tok));
-  for (int64_t i = 0; i < n_tok; ++i)
-    traits(GgmlType::Q8_0)->from_float_vec_dot(a.data() + i * kCols, act.data() + i * act_row, kCols);
-  const size_t group = q8_0x8_group_bytes(kCols);
+  for (int64_t i = 0; i < n_tok; ++i) {
+    if (f->convert_act)
+      f->convert_act(a.data() + i * kCols, act.data() + i * act_row, kCols);
+    else
+      std::memcpy(act.data() + i * act_row, a.data() + i * kCols, act_row);
+  }
+  const size_t group = f->group_bytes(kCols);
   std::vector<float> out(static_cast<size_t>(kRows * n_tok));
   for (auto _ : state) {
     for (int64_t r = 0; r < kRows; r += 64)
-      fn(kCols, packed.data() + static_cast<size_t>(r / kQ8_0x8Rows) * group, group, 64, act.data(), act_row, n_tok,
-         &out[r], kRows);
+      f->tile(kCols, packed.data() + static_cast<size_t>(r / f->group_rows) * group, group, 64, act.data(), act_row,
+              n_tok, &out[r], kRows);
     benchmark::DoNotOptimize(out.data());
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(packed.size()));
@@ -157,10 +163,13 @@ const bool kRegistered = [] {
     }
     benchmark::RegisterBenchmark(("quantize/" + name).c_str(), BM_QuantizeWeights, type)->Unit(benchmark::kMillisecond);
   }
-  if (const TileDotFn fn = q8_0x8_tile())
-    for (const int64_t n_tok : {1, 8, 64})
-      benchmark::RegisterBenchmark(("tile/q8_0x8/avx2/tok" + std::to_string(n_tok)).c_str(), BM_TileQ8_0x8, fn, n_tok)
-          ->Unit(benchmark::kMillisecond);
+  for (const GgmlType type : types)
+    for (const PackedFormat* f : packed_formats(type))
+      for (const int64_t n_tok : {1, 8, 64})
+        benchmark::RegisterBenchmark(
+            (std::string("packed/") + f->name + "/" + f->isa + "/tok" + std::to_string(n_tok)).c_str(), BM_Packed, f,
+            n_tok)
+            ->Unit(benchmark::kMillisecond);
   for (const GgmlType type : {GgmlType::Q8_0, GgmlType::Q8_K})
     benchmark::RegisterBenchmark((std::string("activation/") + ggml_type_name(type)).c_str(), BM_QuantizeActivation,
                                  type);

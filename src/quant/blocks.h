@@ -24,7 +24,7 @@
 
 namespace hayate::quant {
 
-constexpr int kBlock32 = 32;    // Q4_0, Q8_0
+constexpr int kBlock32 = 32;      // Q4_0, Q8_0
 constexpr int kSuperBlock = 256;  // all k-quants
 
 struct BlockQ8_0 {

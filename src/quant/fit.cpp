@@ -149,8 +149,7 @@ void fit_with_min(const float* x, const float* w, int n, int qmax, float* scale,
   }
   for (int round = 0; round < kPolishRounds && best.scale > 0; ++round) {
     const float inv_scale = 1.0f / best.scale;
-    for (int i = 0; i < n; ++i)
-      trial[i] = static_cast<uint8_t>(round_clamp((x[i] - best.offset) * inv_scale, 0, qmax));
+    for (int i = 0; i < n; ++i) trial[i] = static_cast<uint8_t>(round_clamp((x[i] - best.offset) * inv_scale, 0, qmax));
     const MinFit f = solve_with_min(x, w, n, trial);
     if (!(f.error < best.error)) break;
     best = f;

@@ -9,7 +9,7 @@
 namespace hayate::quant::detail {
 
 bool cpu_has_avx2();    // avx2 + fma + f16c
-bool cpu_has_avx512();  // avx512 f, bw, vl, dq and vnni (besides the avx2 set)
+bool cpu_has_avx512();  // avx512 f, bw, vl, dq and vnni (besides the avx2 set), unless HAYATE_MAX_ISA=avx2
 
 // Conversions (reference). n is a multiple of the block size.
 void to_float_f32(const void* src, float* dst, int64_t n);
@@ -64,22 +64,32 @@ HAYATE_DECLARE_DOT(dot_q6_k)
 
 #undef HAYATE_DECLARE_DOT
 
-// Tiled kernels (signature of TileDotFn), AVX2; the scalar ones are built in quant.cpp.
-#define HAYATE_DECLARE_TILE(name)                                                                 \
-  void name##_avx2(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, \
-                   size_t act_row_bytes, int64_t n_tok, float* out, int64_t out_stride);
+// Tiled kernels (signature of TileDotFn) for an instruction set; the scalar ones are built in
+// quant.cpp. The packed formats' kernels (quant/packed.h) run over groups of rows.
+#define HAYATE_DECLARE_TILE(name, isa)                                                             \
+  void name##_##isa(int64_t n, const void* w, size_t w_row_bytes, int64_t n_rows, const void* act, \
+                    size_t act_row_bytes, int64_t n_tok, float* out, int64_t out_stride);
 
-HAYATE_DECLARE_TILE(tile_f32)
-HAYATE_DECLARE_TILE(tile_f16)
-HAYATE_DECLARE_TILE(tile_bf16)
-HAYATE_DECLARE_TILE(tile_q8_0)
-HAYATE_DECLARE_TILE(tile_q4_0)
-HAYATE_DECLARE_TILE(tile_q2_k)
-HAYATE_DECLARE_TILE(tile_q3_k)
-HAYATE_DECLARE_TILE(tile_q4_k)
-HAYATE_DECLARE_TILE(tile_q5_k)
-HAYATE_DECLARE_TILE(tile_q6_k)
-HAYATE_DECLARE_TILE(tile_q8_0x8)  // repacked Q8_0 (quant/repack.h)
+HAYATE_DECLARE_TILE(tile_f32, avx2)
+HAYATE_DECLARE_TILE(tile_f16, avx2)
+HAYATE_DECLARE_TILE(tile_bf16, avx2)
+HAYATE_DECLARE_TILE(tile_q8_0, avx2)
+HAYATE_DECLARE_TILE(tile_q4_0, avx2)
+HAYATE_DECLARE_TILE(tile_q2_k, avx2)
+HAYATE_DECLARE_TILE(tile_q3_k, avx2)
+HAYATE_DECLARE_TILE(tile_q4_k, avx2)
+HAYATE_DECLARE_TILE(tile_q5_k, avx2)
+HAYATE_DECLARE_TILE(tile_q6_k, avx2)
+HAYATE_DECLARE_TILE(tile_q8_0x8, avx2)  // repacked Q8_0 (quant/repack.h)
+HAYATE_DECLARE_TILE(tile_q4_kx16, avx2)
+HAYATE_DECLARE_TILE(tile_q5_kx16, avx2)
+HAYATE_DECLARE_TILE(tile_q6_kx16, avx2)
+HAYATE_DECLARE_TILE(tile_q8_0x16, avx512)
+HAYATE_DECLARE_TILE(tile_q4_kx16, avx512)
+HAYATE_DECLARE_TILE(tile_q5_kx16, avx512)
+HAYATE_DECLARE_TILE(tile_q6_kx16, avx512)
+HAYATE_DECLARE_TILE(tile_f16x16, avx512)
+HAYATE_DECLARE_TILE(tile_bf16x16, avx512)
 
 #undef HAYATE_DECLARE_TILE
 

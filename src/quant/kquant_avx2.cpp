@@ -55,15 +55,16 @@ void dot_q3_k_avx2(int64_t n, float* s, const void* x, const void* y) {
     auto level = [&biased](int k) { return static_cast<int>((biased[k / 8] >> (8 * (k % 8))) & 0xff) - 32; };
     __m256i hm = load256(a[i].hmask);
     // codes are low + 4*high in 0..7; the "- 4" goes through the group sums.
-    __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                    _mm256_slli_epi32(_mm256_madd_epi16(level16, load256(b[i].bsums)), 2));
+    __m256i isum =
+        _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(level16, load256(b[i].bsums)), 2));
     for (int h = 0; h < 2; ++h) {
       __m256i qv = load256(a[i].qs + 32 * h);
       for (int j = 0; j < 4; ++j) {
         const int k = 8 * h + 2 * j;
         const __m256i codes =
             _mm256_or_si256(_mm256_and_si256(qv, three), _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
-        isum = _mm256_add_epi32(isum, weighted(codes, b[i].qs + 128 * h + 32 * j, two_halves_epi16(level(k), level(k + 1))));
+        isum = _mm256_add_epi32(isum,
+                                weighted(codes, b[i].qs + 128 * h + 32 * j, two_halves_epi16(level(k), level(k + 1))));
         qv = _mm256_srli_epi16(qv, 2);
         hm = _mm256_srli_epi16(hm, 1);
       }
@@ -87,8 +88,7 @@ void dot_q4_k_avx2(int64_t n, float* s, const void* x, const void* y) {
       const __m256i q = load256(a[i].qs + 32 * c);
       const __m256i lo = _mm256_and_si256(q, low4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
       isum = _mm256_add_epi32(isum, weighted(lo, b[i].qs + 64 * c, level(2 * c)));
-      isum = _mm256_add_epi32(isum,
-                              weighted(hi, b[i].qs + 64 * c + 32, level(2 * c + 1)));
+      isum = _mm256_add_epi32(isum, weighted(hi, b[i].qs + 64 * c + 32, level(2 * c + 1)));
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * half_to_float(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
     acc_min = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * half_to_float(a[i].dmin)),
@@ -114,8 +114,7 @@ void dot_q5_k_avx2(int64_t n, float* s, const void* x, const void* y) {
       const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low4),
                                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hbits, 1), one), 4));
       isum = _mm256_add_epi32(isum, weighted(lo, b[i].qs + 64 * c, level(2 * c)));
-      isum = _mm256_add_epi32(isum,
-                              weighted(hi, b[i].qs + 64 * c + 32, level(2 * c + 1)));
+      isum = _mm256_add_epi32(isum, weighted(hi, b[i].qs + 64 * c + 32, level(2 * c + 1)));
       hbits = _mm256_srli_epi16(hbits, 2);
     }
     acc = _mm256_fmadd_ps(_mm256_set1_ps(b[i].d * half_to_float(a[i].d)), _mm256_cvtepi32_ps(isum), acc);
@@ -133,8 +132,8 @@ void dot_q6_k_avx2(int64_t n, float* s, const void* x, const void* y) {
   for (int64_t i = 0; i < n / kSuperBlock; ++i) {
     const __m256i level16 = _mm256_cvtepi8_epi16(load128(a[i].scales));
     // codes are 0..63; the "- 32" goes through the group sums.
-    __m256i isum = _mm256_sub_epi32(_mm256_setzero_si256(),
-                                    _mm256_slli_epi32(_mm256_madd_epi16(level16, load256(b[i].bsums)), 5));
+    __m256i isum =
+        _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(level16, load256(b[i].bsums)), 5));
     for (int h = 0; h < 2; ++h) {
       const __m256i ql0 = load256(a[i].ql + 64 * h), ql1 = load256(a[i].ql + 64 * h + 32);
       const __m256i qh = load256(a[i].qh + 32 * h);

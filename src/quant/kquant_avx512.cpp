@@ -172,8 +172,8 @@ void dot_q6_k_avx512(int64_t n, float* s, const void* x, const void* y) {
       const __m256i qh = load256(a[i].qh + 32 * h);
       const __m512i top01 = join(qh, _mm256_srli_epi16(qh, 2));
       const __m512i top23 = join(_mm256_srli_epi16(qh, 4), _mm256_srli_epi16(qh, 6));
-      const __m512i first = _mm512_or_si512(_mm512_and_si512(ql, low4),
-                                            _mm512_slli_epi16(_mm512_and_si512(top01, three), 4));
+      const __m512i first =
+          _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_slli_epi16(_mm512_and_si512(top01, three), 4));
       const __m512i second = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
                                              _mm512_slli_epi16(_mm512_and_si512(top23, three), 4));
       isum = step(isum, first, b[i].qs + 128 * h, table, ix.of16[2 * h]);

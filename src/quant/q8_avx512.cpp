@@ -53,7 +53,8 @@ void dot_q4_0_avx512(int64_t n, float* s, const void* x, const void* y) {
   // codes are value + 8 (0..15): Σ code*y - 8 Σ y, both by vpdpbusd.
   auto block = [&](int64_t k) {
     const __m256i act = load256(b[k].qs);
-    const __m256i p = _mm256_sub_epi32(_mm256_dpbusd_epi32(zero, q4_0_codes(a[k]), act), _mm256_dpbusd_epi32(zero, eight, act));
+    const __m256i p =
+        _mm256_sub_epi32(_mm256_dpbusd_epi32(zero, q4_0_codes(a[k]), act), _mm256_dpbusd_epi32(zero, eight, act));
     return _mm256_cvtepi32_ps(p);
   };
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();

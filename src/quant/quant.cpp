@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <string_view>
 
 #include "core/error.h"
 #include "quant/kernels.h"
@@ -153,10 +154,15 @@ bool cpu_has_avx2() {
 }
 
 // avx512bf16 is not required: the kernels convert bf16 by shifting and never use its dot instruction.
+// HAYATE_MAX_ISA=avx2 hides AVX-512, to measure the AVX2 kernels on an AVX-512 machine.
 bool cpu_has_avx512() {
-  static const bool yes = cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                          __builtin_cpu_supports("avx512vnni");
+  static const bool yes = [] {
+    const char* cap = std::getenv("HAYATE_MAX_ISA");
+    if (cap && std::string_view(cap) == "avx2") return false;
+    return cpu_has_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vnni");
+  }();
   return yes;
 }
 

@@ -27,8 +27,8 @@ void dequantize_q2_k(const void* src, float* dst, int64_t n) {
       const TwoBitPos p = two_bit_pos(e);
       const int q = (b.qs[p.byte] >> p.shift) & 3;
       const uint8_t sm = b.scales[e / 16];
-      dst[i * kSuperBlock + e] = d * static_cast<float>(sm & 0x0F) * static_cast<float>(q) -
-                                 dmin * static_cast<float>(sm >> 4);
+      dst[i * kSuperBlock + e] =
+          d * static_cast<float>(sm & 0x0F) * static_cast<float>(q) - dmin * static_cast<float>(sm >> 4);
     }
   }
 }

@@ -27,7 +27,8 @@ void dot_q2_k_scalar(int64_t n, float* s, const void* x, const void* y) {
         }
       }
     }
-    sum += b[i].d * (fp16_to_f32(a[i].d) * static_cast<float>(isum) - fp16_to_f32(a[i].dmin) * static_cast<float>(msum));
+    sum +=
+        b[i].d * (fp16_to_f32(a[i].d) * static_cast<float>(isum) - fp16_to_f32(a[i].dmin) * static_cast<float>(msum));
   }
   *s = sum;
 }
@@ -74,7 +75,8 @@ void dot_q4_k_scalar(int64_t n, float* s, const void* x, const void* y) {
       isum += sc * part;
       msum += m * (b[i].bsums[2 * sub] + b[i].bsums[2 * sub + 1]);
     }
-    sum += b[i].d * (fp16_to_f32(a[i].d) * static_cast<float>(isum) - fp16_to_f32(a[i].dmin) * static_cast<float>(msum));
+    sum +=
+        b[i].d * (fp16_to_f32(a[i].d) * static_cast<float>(isum) - fp16_to_f32(a[i].dmin) * static_cast<float>(msum));
   }
   *s = sum;
 }
@@ -98,7 +100,8 @@ void dot_q5_k_scalar(int64_t n, float* s, const void* x, const void* y) {
       isum += sc * part;
       msum += m * (b[i].bsums[2 * sub] + b[i].bsums[2 * sub + 1]);
     }
-    sum += b[i].d * (fp16_to_f32(a[i].d) * static_cast<float>(isum) - fp16_to_f32(a[i].dmin) * static_cast<float>(msum));
+    sum +=
+        b[i].d * (fp16_to_f32(a[i].d) * static_cast<float>(isum) - fp16_to_f32(a[i].dmin) * static_cast<float>(msum));
   }
   *s = sum;
 }

@@ -42,7 +42,8 @@ float round_sub_with_min(const float* x, const float* w, const MinLayout& lay, f
   const float scale = d * static_cast<float>(ls), min = dmin * static_cast<float>(lm);
   const float inv = scale > 0 ? 1.0f / scale : 0.0f;
   const int o = j * lay.sub_size;
-  for (int i = 0; i < lay.sub_size; ++i) q[o + i] = static_cast<uint8_t>(round_clamp((x[o + i] + min) * inv, 0, lay.qmax));
+  for (int i = 0; i < lay.sub_size; ++i)
+    q[o + i] = static_cast<uint8_t>(round_clamp((x[o + i] + min) * inv, 0, lay.qmax));
   return error_with_min(x + o, w + o, lay.sub_size, scale, min, q + o);
 }
 
@@ -181,8 +182,7 @@ void quantize_symmetric(const float* x, const SymLayout& lay, SymBlock* out) {
   SymBlock b;
   // The extreme scale goes onto the negative end of the level range, which is one longer.
   b.d = round_fp16(extreme / static_cast<float>(lay.level_min));
-  for (int j = 0; j < 16; ++j)
-    b.ls[j] = b.d != 0 ? round_clamp(scale[j] / b.d, lay.level_min, lay.level_max) : 0;
+  for (int j = 0; j < 16; ++j) b.ls[j] = b.d != 0 ? round_clamp(scale[j] / b.d, lay.level_min, lay.level_max) : 0;
   float err = refine_levels_symmetric(x, w, lay, &b);
   for (int round = 0; round < kRefitRounds; ++round) {
     double num = 0, den = 0;

@@ -52,6 +52,9 @@ class ServerProcess {
     static int counter = 0;
     log_path_ =
         ::testing::TempDir() + "/hayate-serve-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
+    // Emptied here, not only by the child's O_TRUNC: a log left by an earlier process of the same
+    // pid would otherwise give wait_ready() that server's port if it reads before the child opens.
+    std::ofstream(log_path_, std::ios::trunc).flush();
     std::vector<std::string> argv = {kHayate, "serve", "--port", "0"};
     if (tiny) argv.insert(argv.end(), {"-m", tiny_model()});
     argv.insert(argv.end(), args.begin(), args.end());

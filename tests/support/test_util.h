@@ -1,4 +1,5 @@
-// Small helpers shared by tests: temporary paths, running the hayate program, float comparisons.
+// Small helpers shared by tests: temporary paths, running the hayate program, float comparisons,
+// random inputs.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,10 +11,20 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
 namespace hayate::test {
+
+// n values of N(0, 1) from a seeded generator (the same on every run).
+inline std::vector<float> gaussian(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = dist(rng);
+  return v;
+}
 
 inline std::string temp_path(const std::string& name) {
   const auto dir = std::filesystem::path(::testing::TempDir()) / "hayate-tests";

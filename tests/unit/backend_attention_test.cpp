@@ -1,14 +1,20 @@
 // The attention kernels (chunked online softmax over a paged KV layout) against a plain
 // double-precision softmax(q·K^T / sqrt(d)) V, for context lengths around the chunk size,
-// several head sizes and query-group sizes; the AVX2 kernel where the CPU has it.
+// several head sizes and query-group sizes, K/V in f32, f16 and q8_0 (the reference then reads the
+// same rounded values); the AVX2 and AVX-512 kernels where the CPU has them, and the AVX-512
+// tile of several tokens against each token alone, bit for bit.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <functional>
 #include <random>
 #include <vector>
 
 #include "backend/cpu/attention_kernels.h"
+#include "core/fp16.h"
 #include "quant/kernels.h"
+#include "quant/quant.h"
 
 namespace hayate {
 namespace {
@@ -17,7 +23,63 @@ struct Case {
   int32_t pos, head_dim, n_q;
 };
 
-void check(void (*kernel)(const detail::AttendGroup&), const Case& c, const char* name) {
+using Kernel = std::function<void(const detail::AttendGroup&)>;
+
+// The tile kernel on one token, as the backend calls it for a decoding step.
+void tile_of_one(const detail::AttendGroup& a) {
+  const float* q = a.q;
+  float* out = a.out;
+  detail::attend_tile_avx512(a, 1, &a.pos, &q, &out);
+}
+
+// K and V as the cache stores them: `k`, `v` are replaced by the values the kernels will read.
+struct Stored {
+  std::vector<uint8_t> k, v;
+};
+Stored store(KvType type, std::vector<float>& k, std::vector<float>& v, int64_t kv_dim) {
+  const int64_t rows = static_cast<int64_t>(k.size()) / kv_dim;
+  Stored s{std::vector<uint8_t>(kv_bytes(type, kv_dim) * static_cast<size_t>(rows)), {}};
+  s.v = s.k;
+  for (std::vector<float>* x : {&k, &v}) {
+    uint8_t* out = (x == &k ? s.k : s.v).data();
+    for (int64_t r = 0; r < rows; ++r) {
+      float* row = x->data() + r * kv_dim;
+      uint8_t* dst = out + kv_bytes(type, kv_dim) * static_cast<size_t>(r);
+      if (type == KvType::F32) {
+        std::memcpy(dst, row, kv_dim * sizeof(float));
+      } else if (type == KvType::F16) {
+        for (int64_t i = 0; i < kv_dim; ++i) {
+          reinterpret_cast<uint16_t*>(dst)[i] = f32_to_fp16(row[i]);
+          row[i] = fp16_to_f32(reinterpret_cast<uint16_t*>(dst)[i]);
+        }
+      } else {
+        quant::quantize_row(GgmlType::Q8_0, row, dst, kv_dim);
+        quant::dequantize_row(GgmlType::Q8_0, dst, row, kv_dim);
+      }
+    }
+  }
+  return s;
+}
+
+// The group of KV head `kv_head` over `stored`, with no query yet.
+detail::AttendGroup group_over(const Stored& stored, KvType type, int64_t kv_dim, const std::vector<int32_t>& table,
+                               int32_t block_size, int32_t kv_head, int32_t head_dim, int32_t n_q) {
+  detail::AttendGroup a;
+  a.k_base = stored.k.data();
+  a.v_base = stored.v.data();
+  a.values = type;
+  a.kv_dim = kv_dim;
+  a.block_table = table.data();
+  a.block_size = block_size;
+  a.kv_head = kv_head;
+  a.head_dim = head_dim;
+  a.n_q = n_q;
+  return a;
+}
+
+const char* type_name(KvType t) { return t == KvType::F32 ? "f32" : t == KvType::F16 ? "f16" : "q8_0"; }
+
+void check(const Kernel& kernel, const Case& c, const char* name, KvType type) {
   const int32_t n_kv_head = 2, block_size = 16, kv_head = 1;
   const int64_t kv_dim = static_cast<int64_t>(n_kv_head) * c.head_dim;
   const int32_t n_blocks = c.pos / block_size + 1;
@@ -30,17 +92,10 @@ void check(void (*kernel)(const detail::AttendGroup&), const Case& c, const char
   for (float& x : k) x = 2.0f * dist(rng);  // large enough scores that the softmax is peaked
   for (float& x : v) x = dist(rng);
   for (float& x : q) x = dist(rng);
+  const Stored stored = store(type, k, v, kv_dim);  // k, v: the values the kernel sees
 
-  detail::AttendGroup a;
-  a.k_base = k.data();
-  a.v_base = v.data();
-  a.kv_dim = kv_dim;
-  a.block_table = table.data();
-  a.block_size = block_size;
+  detail::AttendGroup a = group_over(stored, type, kv_dim, table, block_size, kv_head, c.head_dim, c.n_q);
   a.pos = c.pos;
-  a.kv_head = kv_head;
-  a.head_dim = c.head_dim;
-  a.n_q = c.n_q;
   a.q = q.data();
   a.out = out.data();
   kernel(a);
@@ -61,18 +116,69 @@ void check(void (*kernel)(const detail::AttendGroup&), const Case& c, const char
       double want = 0;
       for (int32_t p = 0; p <= c.pos; ++p) want += s[p] / sum * v[slot(p) * kv_dim + kv_head * c.head_dim + i];
       ASSERT_NEAR(out[h * c.head_dim + i], want, 2e-5 + 2e-5 * std::fabs(want))
-          << name << " pos=" << c.pos << " head_dim=" << c.head_dim << " n_q=" << c.n_q << " h=" << h << " i=" << i;
+          << name << " " << type_name(type) << " pos=" << c.pos << " head_dim=" << c.head_dim << " n_q=" << c.n_q
+          << " h=" << h << " i=" << i;
     }
   }
 }
 
 TEST(Attention, KernelsMatchPlainSoftmax) {
-  for (const int32_t pos : {0, 1, 30, 31, 32, 33, 64, 100})
-    for (const int32_t head_dim : {8, 40, 64, 128})
-      for (const int32_t n_q : {1, 3, 8}) {
-        check(detail::attend_group_scalar, {pos, head_dim, n_q}, "scalar");
-        if (quant::detail::cpu_has_avx2()) check(detail::attend_group_avx2, {pos, head_dim, n_q}, "avx2");
+  for (const KvType type : {KvType::F32, KvType::F16, KvType::Q8_0})
+    for (const int32_t pos : {0, 1, 15, 16, 17, 30, 31, 32, 33, 64, 100})
+      for (const int32_t head_dim : {8, 40, 48, 64, 128})
+        for (const int32_t n_q : {1, 3, 8}) {
+          if (type == KvType::Q8_0 && head_dim % 32 != 0) continue;  // the cache refuses those
+          check(detail::attend_group_scalar, {pos, head_dim, n_q}, "scalar", type);
+          if (quant::detail::cpu_has_avx2()) check(detail::attend_group_avx2, {pos, head_dim, n_q}, "avx2", type);
+          if (quant::detail::cpu_has_avx512() && head_dim % 16 == 0)
+            check(tile_of_one, {pos, head_dim, n_q}, "avx512 tile", type);
+        }
+}
+
+// Tokens of one sequence at different positions in one tile give the bits each gets alone.
+TEST(Attention, TileTokensGiveTheirOwnBits) {
+  if (!quant::detail::cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
+  for (const KvType type : {KvType::F32, KvType::F16, KvType::Q8_0})
+    for (const int32_t n_q : {4, 8, 3}) {
+      const int32_t head_dim = 64, block_size = 16, n_blocks = 5, kv_dim = 2 * head_dim;
+      std::mt19937 rng(7);
+      std::normal_distribution<float> dist(0.0f, 1.0f);
+      std::vector<float> k(static_cast<size_t>(n_blocks * block_size * kv_dim)), v(k.size());
+      for (size_t i = 0; i < k.size(); ++i) {
+        k[i] = dist(rng);
+        v[i] = dist(rng);
       }
+      const Stored stored = store(type, k, v, kv_dim);
+      const std::vector<int32_t> table = {3, 0, 4, 1, 2};
+      const detail::AttendGroup a = group_over(stored, type, kv_dim, table, block_size, 1, head_dim, n_q);
+      // Up to the 32 lanes of the kernel (tiles of 1 to 10 tokens), positions in and out of order.
+      for (std::vector<int32_t> pos : {std::vector<int32_t>{40, 41, 42, 43, 44, 45, 46, 47, 48, 49},
+                                       {0, 1, 2},
+                                       {47, 15, 79, 16, 3, 60, 61, 62},
+                                       {31, 32},
+                                       {77}}) {
+        pos.resize(std::min<size_t>(pos.size(), static_cast<size_t>(detail::kTileLanes / n_q)));
+        const int32_t n = static_cast<int32_t>(pos.size());
+        std::vector<std::vector<float>> q(pos.size()), tiled(pos.size());
+        std::vector<const float*> qp;
+        std::vector<float*> op;
+        for (size_t t = 0; t < pos.size(); ++t) {
+          for (int i = 0; i < n_q * head_dim; ++i) q[t].push_back(dist(rng));
+          tiled[t].assign(q[t].size(), NAN);
+          qp.push_back(q[t].data());
+          op.push_back(tiled[t].data());
+        }
+        detail::attend_tile_avx512(a, n, pos.data(), qp.data(), op.data());
+        for (size_t t = 0; t < pos.size(); ++t) {
+          std::vector<float> alone(q[t].size(), NAN);
+          const float* q1 = q[t].data();
+          float* o1 = alone.data();
+          detail::attend_tile_avx512(a, 1, &pos[t], &q1, &o1);
+          ASSERT_EQ(std::memcmp(alone.data(), tiled[t].data(), alone.size() * sizeof(float)), 0)
+              << type_name(type) << " n_q " << n_q << " token at position " << pos[t] << " in a tile of " << n;
+        }
+      }
+    }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "quant/quant.h"
+#include "support/test_util.h"
 
 namespace hayate {
 // Readable test parameter names.
@@ -20,13 +21,7 @@ void PrintTo(GgmlType t, std::ostream* os) { *os << ggml_type_name(t); }
 namespace hayate::quant {
 namespace {
 
-std::vector<float> gaussian(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::gaussian;
 
 // A weight row of `type` and an activation row in its vec_dot_type, with their float values.
 struct Rows {

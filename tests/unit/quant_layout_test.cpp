@@ -52,7 +52,7 @@ TEST(Layout, Q4_0) {
   EXPECT_EQ(y[31], 14.0f);   // 2 * (15 - 8)
   EXPECT_EQ(y[4], 0.0f);
   EXPECT_EQ(y[20], 0.0f);
-  EXPECT_EQ(y[1], -16.0f);   // zero byte: code 0
+  EXPECT_EQ(y[1], -16.0f);  // zero byte: code 0
 }
 
 TEST(Layout, Q2_K) {
@@ -63,10 +63,10 @@ TEST(Layout, Q2_K) {
   b.scales[5] = 0x03;   // sub-block 5: scale 3, min 0
   b.scales[10] = 0x15;  // sub-block 10: scale 5, min 1
   b.scales[15] = 0xf7;  // sub-block 15: scale 7, min 15
-  b.qs[0] = 0x02;   // element 0 (half 0, shift 0, l 0): code 2
-  b.qs[16] = 0x30;  // element 80 (half 0, shift 4, l 16): code 3
-  b.qs[33] = 0x08;  // element 161 (half 1, shift 2, l 1): code 2
-  b.qs[63] = 0x40;  // element 255 (half 1, shift 6, l 31): code 1
+  b.qs[0] = 0x02;       // element 0 (half 0, shift 0, l 0): code 2
+  b.qs[16] = 0x30;      // element 80 (half 0, shift 4, l 16): code 3
+  b.qs[33] = 0x08;      // element 161 (half 1, shift 2, l 1): code 2
+  b.qs[63] = 0x40;      // element 255 (half 1, shift 6, l 31): code 1
   const auto y = decode(GgmlType::Q2_K, b, 256);
   EXPECT_EQ(y[0], 1.0f);     // 1*1*2 - 0.5*2
   EXPECT_EQ(y[1], -1.0f);    // code 0, same sub-block
@@ -88,13 +88,13 @@ TEST(Layout, Q3_K) {
   b.scales[10] = 0x04;  // bits 2-3: top bits of scale 6 -> 0x17 = 23 -> -9
   b.scales[7] = 0xc0;   // low bits of scale 15
   b.scales[11] = 0x40;  // bits 6-7: top bits of scale 15 -> 0x1c = 28 -> -4
-  b.qs[0] = 0x03;   // element 0: low bits 3
-  b.hmask[0] = 0x01;  // element 0: high bit set -> code 3 + 4 - 4 = 3
-  b.qs[54] = 0x01;    // element 150 (half 1, shift 0, l 22): low bits 1
-  b.hmask[22] = 0x10;  // bit 4 = half 1, j 0 -> code 1
-  b.qs[63] = 0x80;    // element 255 (half 1, shift 6, l 31): low 2, no high bit -> -2
-  b.qs[4] = 0xc0;     // element 100 (half 0, j 3, l 4): low 3
-  b.hmask[4] = 0x08;  // bit 3 -> code 3; element 36 (j 1, l 4) keeps low 0, no high -> -4
+  b.qs[0] = 0x03;       // element 0: low bits 3
+  b.hmask[0] = 0x01;    // element 0: high bit set -> code 3 + 4 - 4 = 3
+  b.qs[54] = 0x01;      // element 150 (half 1, shift 0, l 22): low bits 1
+  b.hmask[22] = 0x10;   // bit 4 = half 1, j 0 -> code 1
+  b.qs[63] = 0x80;      // element 255 (half 1, shift 6, l 31): low 2, no high bit -> -2
+  b.qs[4] = 0xc0;       // element 100 (half 0, j 3, l 4): low 3
+  b.hmask[4] = 0x08;    // bit 3 -> code 3; element 36 (j 1, l 4) keeps low 0, no high -> -4
   const auto y = decode(GgmlType::Q3_K, b, 256);
   EXPECT_EQ(y[0], 30.0f);     // 2 * 5 * 3
   EXPECT_EQ(y[1], -40.0f);    // 2 * 5 * -4
@@ -113,12 +113,12 @@ TEST(Layout, Q4_K) {
   b.scales[9] = 0x27;  // low nibbles: scale 5 = 7, min 5 = 2
   b.scales[1] = 0x80;  // scale 1 = 0; bits 6-7 (2) are the top of scale 5 -> 39
   b.scales[5] = 0x41;  // min 1 = 1; bits 6-7 (1) are the top of min 5 -> 18
-  b.qs[0] = 0x5c;   // element 0: 12; element 32: 5
-  b.qs[79] = 0x90;  // chunk 2, l 15, high nibble: element 175 = 9
+  b.qs[0] = 0x5c;      // element 0: 12; element 32: 5
+  b.qs[79] = 0x90;     // chunk 2, l 15, high nibble: element 175 = 9
   const auto y = decode(GgmlType::Q4_K, b, 256);
-  EXPECT_EQ(y[0], 114.0f);   // 1*10*12 - 2*3
-  EXPECT_EQ(y[1], -6.0f);    // code 0
-  EXPECT_EQ(y[32], -2.0f);   // 1*0*5 - 2*1
+  EXPECT_EQ(y[0], 114.0f);    // 1*10*12 - 2*3
+  EXPECT_EQ(y[1], -6.0f);     // code 0
+  EXPECT_EQ(y[32], -2.0f);    // 1*0*5 - 2*1
   EXPECT_EQ(y[175], 315.0f);  // 1*39*9 - 2*18
   EXPECT_EQ(y[160], -36.0f);  // code 0 of sub-block 5
   EXPECT_EQ(y[255], 0.0f);    // sub-block 7: scale 0, min 0
@@ -138,8 +138,8 @@ TEST(Layout, Q5_K) {
   b.qh[0] = 0x21;   // bit 0: element 0 gets +16; bit 5: element 160 (sub-block 5, l 0) gets +16
   b.qh[15] = 0x20;  // bit 5: element 175 gets +16
   const auto y = decode(GgmlType::Q5_K, b, 256);
-  EXPECT_EQ(y[0], 274.0f);   // 1*10*(12+16) - 2*3
-  EXPECT_EQ(y[32], -2.0f);   // 1*0*5 - 2*1 (bit 1 of qh[0] clear)
+  EXPECT_EQ(y[0], 274.0f);    // 1*10*(12+16) - 2*3
+  EXPECT_EQ(y[32], -2.0f);    // 1*0*5 - 2*1 (bit 1 of qh[0] clear)
   EXPECT_EQ(y[175], 939.0f);  // 1*39*(9+16) - 2*18
   EXPECT_EQ(y[160], 588.0f);  // 1*39*16 - 2*18
   EXPECT_EQ(y[64], 0.0f);     // sub-block 2: scale 0, min 0
@@ -162,11 +162,11 @@ TEST(Layout, Q6_K) {
   b.ql[127] = 0x10;  // element 255 (half 1, g 3, l 31): ql[64+32+31] high nibble 1
   b.qh[63] = 0x40;   // qh[32+31] bits 6-7: 1 -> 17
   const auto y = decode(GgmlType::Q6_K, b, 256);
-  EXPECT_EQ(y[0], 7.0f);        // 0.5 * 2 * (39 - 32)
-  EXPECT_EQ(y[64], -16.0f);     // 0.5 * 1 * (0 - 32)
-  EXPECT_EQ(y[80], -46.5f);     // 0.5 * -3 * (63 - 32)
-  EXPECT_EQ(y[168], 384.0f);    // 0.5 * -128 * (26 - 32)
-  EXPECT_EQ(y[255], -952.5f);   // 0.5 * 127 * (17 - 32)
+  EXPECT_EQ(y[0], 7.0f);       // 0.5 * 2 * (39 - 32)
+  EXPECT_EQ(y[64], -16.0f);    // 0.5 * 1 * (0 - 32)
+  EXPECT_EQ(y[80], -46.5f);    // 0.5 * -3 * (63 - 32)
+  EXPECT_EQ(y[168], 384.0f);   // 0.5 * -128 * (26 - 32)
+  EXPECT_EQ(y[255], -952.5f);  // 0.5 * 127 * (17 - 32)
 }
 
 TEST(Layout, Q8_K) {
@@ -243,7 +243,8 @@ TEST(Layout, QuantizerIsStableOnItsOwnOutput) {
     dequantize_row(t, q1.data(), y.data(), 256);
     quantize_row(t, y.data(), q2.data(), 256);
     dequantize_row(t, q2.data(), z.data(), 256);
-    for (int i = 0; i < 256; ++i) EXPECT_NEAR(z[i], y[i], 1e-3 * (1 + std::fabs(y[i]))) << ggml_type_name(t) << " " << i;
+    for (int i = 0; i < 256; ++i)
+      EXPECT_NEAR(z[i], y[i], 1e-3 * (1 + std::fabs(y[i]))) << ggml_type_name(t) << " " << i;
   }
 }
 

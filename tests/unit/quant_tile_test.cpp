@@ -13,6 +13,7 @@
 
 #include "quant/quant.h"
 #include "quant/repack.h"
+#include "support/test_util.h"
 
 namespace hayate {
 void PrintTo(GgmlType t, std::ostream* os) { *os << ggml_type_name(t); }
@@ -21,13 +22,7 @@ void PrintTo(GgmlType t, std::ostream* os) { *os << ggml_type_name(t); }
 namespace hayate::quant {
 namespace {
 
-std::vector<float> gaussian(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) x = dist(rng);
-  return v;
-}
+using test::gaussian;
 
 // n_rows weight rows and n_tok activation rows (in vec_dot_type) of length n.
 struct Problem {

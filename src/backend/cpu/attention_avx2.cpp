@@ -1,4 +1,5 @@
 // AVX2 form of attend_group_scalar (same chunked online softmax); head_dim a multiple of 8.
+// f16 and q8_0 K/V need F16C, which cpu_has_avx2() includes.
 #include <immintrin.h>
 
 #include <cmath>  // INFINITY
@@ -18,13 +19,8 @@ inline __m256 exp_neg(__m256 x) {
   const __m256 t = _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f));
   const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m256 f = _mm256_sub_ps(t, n);
-  __m256 p = _mm256_set1_ps(1.5403530393381606e-4f);
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558146428443e-3f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291076284772e-3f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504108664821580e-2f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022650695910071e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718055994531e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  __m256 p = _mm256_set1_ps(kExp2Poly[0]);
+  for (int i = 1; i < 7; ++i) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kExp2Poly[i]));
   const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
@@ -32,6 +28,26 @@ inline __m256 exp_neg(__m256 x) {
 // Local instead of std::max / std::fill: a template instantiated in this AVX2 file could be
 // the copy the linker keeps for baseline callers elsewhere (see quant/blocks.h).
 inline float max_f(float a, float b) { return a > b ? a : b; }
+
+// A row of n values as floats: the row itself (f32) or widened into dst.
+inline const float* widen(KvType type, const char* row, int32_t n, float* dst) {
+  if (type == KvType::F32) return reinterpret_cast<const float*>(row);
+  if (type == KvType::F16) {
+    for (int32_t i = 0; i < n; i += 8)
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row) + i / 8)));
+    return dst;
+  }
+  for (int32_t b = 0; b < n / 32; ++b) {  // Q8_0: 2-byte fp16 scale, 32 codes
+    const char* block = row + 34 * b;
+    const __m256 d = _mm256_set1_ps(
+        _cvtsh_ss(static_cast<uint16_t>(static_cast<uint8_t>(block[0]) | (static_cast<uint8_t>(block[1]) << 8))));
+    for (int i = 0; i < 32; i += 8) {
+      const __m128i codes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(block + 2 + i));
+      _mm256_storeu_ps(dst + 32 * b + i, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(codes))));
+    }
+  }
+  return dst;
+}
 
 }  // namespace
 
@@ -41,6 +57,7 @@ void attend_group_avx2(const AttendGroup& a) {
   const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(hd));
   const int64_t off = static_cast<int64_t>(a.kv_head) * hd;
   alignas(32) float s[kChunk];
+  static thread_local float kbuf[kChunk][kMaxHeadDim], vbuf[kChunk][kMaxHeadDim];
   float m[kMaxGroup], l[kMaxGroup];
   for (int32_t h = 0; h < a.n_q; ++h) {
     m[h] = -INFINITY;
@@ -51,19 +68,22 @@ void attend_group_avx2(const AttendGroup& a) {
     const int32_t np = a.pos + 1 - p0 < kChunk ? a.pos + 1 - p0 : kChunk;
     const float* k[kChunk];
     const float* v[kChunk];
+    // f16 and q8_0 rows are widened into the chunk's buffers once, for all the group's heads.
+    const size_t row_bytes = kv_bytes(a.values, hd);
     for (int32_t j = 0; j < np; ++j) {
       const int32_t p = p0 + j;
       const int64_t slot = static_cast<int64_t>(a.block_table[p / a.block_size]) * a.block_size + p % a.block_size;
-      k[j] = a.k_base + slot * a.kv_dim + off;
-      v[j] = a.v_base + slot * a.kv_dim + off;
-    }
-    // The head's slice of each position is a few cache lines at a stride of a whole KV row,
-    // which the hardware prefetcher does not follow: ask for all of the chunk's lines up front.
-    for (int32_t j = 0; j < np; ++j)
-      for (int32_t i = 0; i < hd; i += 16) {
-        _mm_prefetch(reinterpret_cast<const char*>(k[j] + i), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(v[j] + i), _MM_HINT_T0);
+      const auto* kr = static_cast<const char*>(a.k_base) + kv_bytes(a.values, slot * a.kv_dim + off);
+      const auto* vr = static_cast<const char*>(a.v_base) + kv_bytes(a.values, slot * a.kv_dim + off);
+      // The head's slice of each position is a few cache lines at a stride of a whole KV row,
+      // which the hardware prefetcher does not follow: ask for all of the chunk's lines up front.
+      for (size_t i = 0; i < row_bytes; i += 64) {
+        _mm_prefetch(kr + i, _MM_HINT_T0);
+        _mm_prefetch(vr + i, _MM_HINT_T0);
       }
+      k[j] = widen(a.values, kr, hd, kbuf[j]);
+      v[j] = widen(a.values, vr, hd, vbuf[j]);
+    }
     for (int32_t h = 0; h < a.n_q; ++h) {
       const float* q = a.q + static_cast<int64_t>(h) * hd;
       float chunk_max = -INFINITY;

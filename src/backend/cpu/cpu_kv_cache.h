@@ -1,21 +1,53 @@
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "backend/backend.h"
 
 namespace hayate {
 
-// KV cache in host memory, fp32: for each layer, K and V of n_blocks * block_size slots of kv_dim floats.
+// How the host backends store K and V: f32, f16 (half the memory and bandwidth of long
+// contexts, each value within 2^-11) or q8_0 (blocks of 32 values with one fp16 scale: 34 bytes
+// for 128 of f32; the head size must be a multiple of 32).
+enum class KvType { F32, F16, Q8_0 };
+
+// The fast backend's choice from HAYATE_KV_TYPE; none when the variable is unset or empty
+// (Error(BadInput) on another word).
+std::optional<KvType> cpu_kv_type();
+// The fast backend's KV type for a model when HAYATE_KV_TYPE does not say: f16, as the reference
+// engine's default, for a model with quantized matrices; f32 for one of float matrices (f32, f16,
+// bf16), which is run for exactness: the CPU backend's logits stay within 1e-4 of the reference
+// backend's (backend_forward_test) and of transformers' (hf_reference_test), and f16 K/V alone
+// move them by 3e-4 to 1.5e-3. Before a model is known (no prepare()), f32.
+KvType default_kv_type(bool quantized_weights);
+// Bytes of `n` values of a row (n a multiple of 32 for Q8_0).
+size_t kv_bytes(KvType type, int64_t n);
+
+// KV cache in host memory: for each layer, K and V of n_blocks * block_size slots of kv_dim values.
 class CpuKvCache : public KvCache {
  public:
-  CpuKvCache(const HParams& hp, int32_t n_blocks, int32_t block_size);
+  CpuKvCache(const HParams& hp, int32_t n_blocks, int32_t block_size, KvType type);
 
-  float* k(int32_t layer, int64_t slot) { return k_[layer].data() + slot * kv_dim; }
-  float* v(int32_t layer, int64_t slot) { return v_[layer].data() + slot * kv_dim; }
+  KvType type() const { return type_; }
+  // This layer's slots (slot s at s * kv_dim values).
+  const void* k(int32_t layer) const { return k_[layer].get(); }
+  const void* v(int32_t layer) const { return v_[layer].get(); }
+  // Writes one token's K and V rows (kv_dim floats each) into `slot`.
+  void store(int32_t layer, int64_t slot, const float* k, const float* v);
+  // Reads n values of a slot from `offset` as floats.
+  void load_k(int32_t layer, int64_t slot, int64_t offset, int64_t n, float* dst) const;
+  void load_v(int32_t layer, int64_t slot, int64_t offset, int64_t n, float* dst) const;
 
  private:
-  std::vector<std::vector<float>> k_, v_;
+  struct Free {
+    void operator()(uint8_t* p) const;
+  };
+  using Bytes = std::unique_ptr<uint8_t[], Free>;
+  KvType type_;
+  std::vector<Bytes> k_, v_;
 };
 
 // The cache slot of a token at `position` in a sequence with this block table.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/elementwise.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "quant/quant.h"
@@ -11,7 +12,7 @@
 namespace hayate {
 
 std::unique_ptr<KvCache> HostBackend::make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) {
-  auto cache = std::make_unique<CpuKvCache>(hp, n_blocks, block_size);
+  auto cache = std::make_unique<CpuKvCache>(hp, n_blocks, block_size, kv_type());
   cache->backend = name();
   return cache;
 }
@@ -97,19 +98,20 @@ void HostBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> posit
 
 void HostBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, const Batch& batch) {
   auto& kv = cache_of<CpuKvCache>(kv_base, *this);
-  const size_t bytes = static_cast<size_t>(kv.kv_dim) * sizeof(float);
   for (size_t t = 0; t < batch.size(); ++t) {
     const int64_t slot = kv_slot(batch.sequences[batch.seq[t]].block_table, kv.block_size, batch.positions[t]);
-    std::memcpy(kv.k(layer, slot), k.data + t * k.cols, bytes);
-    std::memcpy(kv.v(layer, slot), v.data + t * v.cols, bytes);
+    kv.store(layer, slot, k.data + t * k.cols, v.data + t * v.cols);
   }
 }
 
 void HostBackend::swiglu(Tensor gate, Tensor up, Tensor out) {
-  const int64_t n = gate.rows * gate.cols;
+  detail::swiglu_scalar(gate.data, up.data, out.data, gate.rows * gate.cols);
+}
+
+void detail::swiglu_scalar(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
-    const float g = gate.data[i];
-    out.data[i] = g / (1.0f + std::exp(-g)) * up.data[i];
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
   }
 }
 
@@ -118,15 +120,16 @@ void HostBackend::add(Tensor x, Tensor y) {
   for (int64_t i = 0; i < n; ++i) x.data[i] += y.data[i];
 }
 
-void HostBackend::attend_one(CpuKvCache& kv, int32_t layer, const float* q, int32_t kv_head, int32_t head_dim,
+void HostBackend::attend_one(const CpuKvCache& kv, int32_t layer, const float* q, int32_t kv_head, int32_t head_dim,
                              const std::vector<int32_t>& block_table, int32_t pos, float* scores, float* out) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t off = static_cast<int64_t>(kv_head) * head_dim;
+  std::vector<float> row(static_cast<size_t>(head_dim));
   float max_score = -INFINITY;
   for (int32_t p = 0; p <= pos; ++p) {
-    const float* k = kv.k(layer, kv_slot(block_table, kv.block_size, p)) + off;
+    kv.load_k(layer, kv_slot(block_table, kv.block_size, p), off, head_dim, row.data());
     float s = 0.0f;
-    for (int32_t i = 0; i < head_dim; ++i) s += q[i] * k[i];
+    for (int32_t i = 0; i < head_dim; ++i) s += q[i] * row[i];
     scores[p] = s * scale;
     max_score = std::max(max_score, scores[p]);
   }
@@ -138,9 +141,9 @@ void HostBackend::attend_one(CpuKvCache& kv, int32_t layer, const float* q, int3
   const float inv = static_cast<float>(1.0 / sum);
   std::memset(out, 0, static_cast<size_t>(head_dim) * sizeof(float));
   for (int32_t p = 0; p <= pos; ++p) {
-    const float* v = kv.v(layer, kv_slot(block_table, kv.block_size, p)) + off;
+    kv.load_v(layer, kv_slot(block_table, kv.block_size, p), off, head_dim, row.data());
     const float w = scores[p] * inv;
-    for (int32_t i = 0; i < head_dim; ++i) out[i] += w * v[i];
+    for (int32_t i = 0; i < head_dim; ++i) out[i] += w * row[i];
   }
 }
 

@@ -14,6 +14,8 @@ namespace hayate {
 class HostBackend : public Backend {
  public:
   std::unique_ptr<KvCache> make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) override;
+  // The type of the caches this backend makes.
+  virtual KvType kv_type() const = 0;
   Tensor alloc(int64_t rows, int64_t cols) override;
   // Starts a forward pass. A scratch slot that the last pass used less than a quarter of (a
   // decode step after a long prompt) gives its unused pages back to the system; the capacity
@@ -33,7 +35,7 @@ class HostBackend : public Backend {
 
  protected:
   // Attention of one token and one head: softmax(q.K^T * scale) V over positions [0, pos].
-  static void attend_one(CpuKvCache& kv, int32_t layer, const float* q, int32_t kv_head, int32_t head_dim,
+  static void attend_one(const CpuKvCache& kv, int32_t layer, const float* q, int32_t kv_head, int32_t head_dim,
                          const std::vector<int32_t>& block_table, int32_t pos, float* scores, float* out);
 
  private:

@@ -12,6 +12,7 @@ namespace {
 class ReferenceBackend : public HostBackend {
  public:
   std::string name() const override { return "reference"; }
+  KvType kv_type() const override { return KvType::F32; }  // plain fp32 throughout
 
   void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override {
     std::vector<float> row(static_cast<size_t>(w.cols));

@@ -110,11 +110,11 @@ void CudaBackend::init(const DeviceOptions& opt) {
   check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
   budget_->limit = static_cast<uint64_t>(static_cast<double>(free_bytes) * opt.gpu_memory_fraction);
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
-  check_blas(cublasCreate(&blas_), "cublasCreate");
-  check_blas(cublasSetStream(blas_, stream_), "cublasSetStream");
+  check_blas(cublas().create(&blas_), "cublasCreate");
+  check_blas(cublas().set_stream(blas_, stream_), "cublasSetStream");
   workspace_ = device_alloc(*budget_, kBlasWorkspace, "the cuBLAS workspace");
   // A workspace of our own keeps cuBLAS from allocating inside a captured graph.
-  check_blas(cublasSetWorkspace(blas_, workspace_, kBlasWorkspace), "cublasSetWorkspace");
+  check_blas(cublas().set_workspace(blas_, workspace_, kBlasWorkspace), "cublasSetWorkspace");
 }
 
 void CudaBackend::release() noexcept {
@@ -129,7 +129,7 @@ void CudaBackend::release() noexcept {
   top_host_ = nullptr;
   if (workspace_) device_free(*budget_, workspace_, kBlasWorkspace);
   workspace_ = nullptr;
-  if (blas_) (void)cublasDestroy(blas_);
+  if (blas_) (void)cublas().destroy(blas_);
   blas_ = nullptr;
   if (stream_) (void)cudaStreamDestroy(stream_);
   stream_ = nullptr;

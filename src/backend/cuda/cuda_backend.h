@@ -19,7 +19,6 @@
 // on a GPU) and HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp.
 #pragma once
 
-#include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
 #include <memory>
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/cuda/cublas_api.h"
 #include "backend/cuda/cuda_memory.h"
 #include "backend/cuda/cuda_util.h"
 #include "backend/cuda/kernels.h"

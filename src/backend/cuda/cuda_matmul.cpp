@@ -73,8 +73,8 @@ void CudaBackend::matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, 
   const int ldc = static_cast<int>(out.cols);
   const float one = 1.0f, zero = 0.0f;
   if (w.type == GgmlType::F32) {
-    check_blas(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, static_cast<const float*>(dw.data), k,
-                           x.data, k, &zero, out.data, ldc),
+    check_blas(cublas().sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, static_cast<const float*>(dw.data), k,
+                              x.data, k, &zero, out.data, ldc),
                "cublasSgemm");
     return;
   }
@@ -85,8 +85,8 @@ void CudaBackend::matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, 
   void* xh = scratch_.take(static_cast<size_t>(x.rows * x.cols) * 2);
   check(f32_to_half(x.data, xh, x.rows * x.cols, bf16, stream_), "f32_to_half kernel");
   if (!quantized) {
-    check_blas(cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, dw.data, type, k, xh, type, k, &zero,
-                            out.data, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+    check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, dw.data, type, k, xh, type, k, &zero,
+                                out.data, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                "cublasGemmEx");
   } else {
     const int64_t tile_rows =
@@ -95,10 +95,10 @@ void CudaBackend::matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, 
     for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
       const int64_t rows = std::min(tile_rows, w.rows - r0);
       check(dequantize_rows_f16(dw, r0, rows, tile, false, stream_), "dequantize_rows_f16 kernel");
-      check_blas(
-          cublasGemmEx(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &one, tile, CUDA_R_16F, k, xh,
-                       CUDA_R_16F, k, &zero, out.data + r0, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-          "cublasGemmEx (dequantized tile)");
+      check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &one, tile, CUDA_R_16F,
+                                  k, xh, CUDA_R_16F, k, &zero, out.data + r0, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
+                                  CUBLAS_GEMM_DEFAULT),
+                 "cublasGemmEx (dequantized tile)");
     }
   }
   scratch_.release(mark);

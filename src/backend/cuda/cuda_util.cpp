@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "backend/cuda/cublas_api.h"
 #include "core/error.h"
 
 namespace hayate::cuda {
@@ -16,8 +17,8 @@ void check(cudaError_t err, const char* what) {
 void check_blas(cublasStatus_t st, const char* what) {
   if (st == CUBLAS_STATUS_SUCCESS) return;
   const ErrorKind kind = st == CUBLAS_STATUS_ALLOC_FAILED ? ErrorKind::ResourceExhausted : ErrorKind::Internal;
-  fail(kind,
-       std::string("cuBLAS: ") + what + " failed: " + cublasGetStatusName(st) + " (" + cublasGetStatusString(st) + ")");
+  fail(kind, std::string("cuBLAS: ") + what + " failed: " + cublas().status_name(st) + " (" +
+                 cublas().status_string(st) + ")");
 }
 
 static std::string gib(uint64_t bytes) {
