@@ -12,6 +12,7 @@
 namespace hayate {
 namespace {
 
+#ifdef HAYATE_HAVE_CUDA
 bool mapped(const std::string& library) {
   std::ifstream maps("/proc/self/maps");
   std::string line;
@@ -19,6 +20,7 @@ bool mapped(const std::string& library) {
     if (line.find(library) != std::string::npos) return true;
   return false;
 }
+#endif
 
 TEST(Cublas, LoadedOnFirstUseNotAtStart) {
 #ifdef HAYATE_HAVE_CUDA
