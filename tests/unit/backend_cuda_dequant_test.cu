@@ -11,6 +11,7 @@
 #include "backend/cuda/dequant.cuh"
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/matvec_fast.cuh"
+#include "backend/cuda/mma_decode.cuh"
 #include "core/ggml_types.h"
 #include "quant/quant.h"
 
@@ -100,6 +101,64 @@ TEST(CudaDequant, CoalescedMatvecLanesMatchReference) {
   expect_fast_lanes_match<kQ4_K>(GgmlType::Q4_K, 256 * 3);
   expect_fast_lanes_match<kQ6_K>(GgmlType::Q6_K, 256 * 3);
   expect_fast_lanes_match<kQ8_0>(GgmlType::Q8_0, 32 * 5);
+}
+
+// The tensor-core kernel's per-lane decode (mma_decode.cuh): for every lane, chunk and super-block
+// of rows whose 4-byte alignment alternates (Q6_K and Q8_0 super-blocks of 210 and 272 bytes start
+// 2-byte aligned every other time), the 8 halves equal the reference's weights rounded to f16, and
+// together the lanes cover each column once. Which shapes the kernel takes: matmul_mma_fits.
+template <uint32_t T>
+void expect_mma_lanes_match(GgmlType type, int64_t cols) {
+  const int64_t rows = 3;
+  const auto bytes = quantized(type, rows, cols, 500 + static_cast<uint32_t>(T));
+  const auto row_bytes = static_cast<int64_t>(ggml_row_size(type, cols));
+  ASSERT_TRUE(matmul_mma_fits(DevWeight{bytes.data(), T, rows, cols, row_bytes})) << ggml_type_name(type);
+  using F = mma::Format<T>;
+  std::vector<float> want(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = bytes.data() + r * row_bytes;
+    quant::dequantize_row(type, row, want.data(), cols);
+    std::vector<int> seen(static_cast<size_t>(cols), 0);
+    for (int64_t sb = 0; sb < cols / 256; ++sb)
+      for (int q = 0; q < 4; ++q) {
+        typename F::Raw raw{};
+        F::load(raw, row + sb * F::kBytes, q);
+        for (int c = 0; c < 8; ++c) {
+          uint32_t words[4];
+          F::decode(raw, c, q, words);
+          for (int i = 0; i < 8; ++i) {
+            const int64_t col = sb * 256 + 32 * c + 8 * q + i;
+            const auto got = static_cast<uint16_t>(words[i / 2] >> (16 * (i % 2)));
+            const uint16_t ref = __half_as_ushort(__float2half_rn(want[static_cast<size_t>(col)]));
+            ASSERT_EQ(got, ref) << ggml_type_name(type) << " row " << r << " col " << col << " lane q " << q;
+            ++seen[static_cast<size_t>(col)];
+          }
+        }
+      }
+    ASSERT_EQ(std::count(seen.begin(), seen.end(), 1), cols) << ggml_type_name(type);
+  }
+}
+
+TEST(CudaDequant, TensorCoreLanesMatchReference) {
+  expect_mma_lanes_match<kQ4_K>(GgmlType::Q4_K, 256 * 3);
+  expect_mma_lanes_match<kQ5_K>(GgmlType::Q5_K, 256 * 3);
+  expect_mma_lanes_match<kQ6_K>(GgmlType::Q6_K, 256 * 4);
+  expect_mma_lanes_match<kQ8_0>(GgmlType::Q8_0, 256 * 3);
+}
+
+// The shapes the tensor-core kernel refuses (the caller then takes the older batched kernel).
+TEST(CudaDequant, TensorCoreKernelFits) {
+  alignas(16) static uint8_t data[64];
+  auto fits = [](uint32_t t, int64_t cols, int64_t row_bytes, const void* p) {
+    return matmul_mma_fits(DevWeight{p, t, 5, cols, row_bytes});
+  };
+  EXPECT_TRUE(fits(kQ4_K, 256, 144, data));
+  EXPECT_TRUE(fits(kQ6_K, 512, 420, data));
+  EXPECT_FALSE(fits(kQ6_K, 256 * 3, 630, data));  // rows of an odd count of 210-byte blocks
+  EXPECT_FALSE(fits(kQ8_0, 32 * 13, 442, data));  // not whole 256-column steps
+  EXPECT_FALSE(fits(kQ4_K, 256, 144, data + 4));  // data not 16-byte aligned
+  EXPECT_FALSE(fits(kQ2_K, 256, 84, data));       // a format it has no decoder for
+  EXPECT_FALSE(fits(kQ4_K, 256, 160, data));      // padded rows
 }
 
 // The coalesced mat-vec's whole indexing (matvec_fast.cuh lane_sums: rows a warp, blocks a lane,

@@ -3,6 +3,7 @@
 // poisoned with NaN first. Skips when the build has no CUDA or no device is visible.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "backend/backend.h"
@@ -132,10 +133,12 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   }
 }
 
-// With and without the L2 prefetch (a hint, so the same sums).
+// With and without the L2 prefetch (a hint, so the same sums). The tensor-core kernel, which
+// would take most of these shapes, is off here: TensorCoreKernel below checks it.
 TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {
   HAYATE_SKIP_WITHOUT_CUDA();
   test::ScopedEnv all_batched("HAYATE_CUDA_BATCHED_MAX_TOKENS", "100000");
+  test::ScopedEnv no_mma("HAYATE_CUDA_DISABLE", "mma");
   for (const char* prefetch : {"0", "1"}) {
     test::ScopedEnv prefetch_env("HAYATE_CUDA_BATCHED_PREFETCH", prefetch);
     for (const GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
@@ -157,6 +160,49 @@ TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {
           ASSERT_TRUE(test::all_finite(dense)) << "an output was not written";
           EXPECT_LT(test::relative_l2(dense, host_matmul(w.w, x, n, nullptr)), 3e-3)
               << ggml_type_name(type) << " cols " << cols << " tokens " << n << " prefetch " << prefetch;
+        }
+      }
+    }
+  }
+}
+
+// The tensor-core kernel (matmul_mma.cu) for every format it reads, at token counts that leave
+// partial 8-token tiles and 64-token blocks, over 300 rows (the last 128-row tile partly empty),
+// columns split over blocks (512, 2048) and not (256: one super-block), with and without bias,
+// in its 1- and 2-blocks-per-SM builds. The shapes are ones matmul_mma_fits takes
+// (backend_cuda_dequant_test checks that, and each lane's decoding, on the CPU).
+TEST(CudaMatmul, TensorCoreKernel) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  test::ScopedEnv all_mma("HAYATE_CUDA_MMA_MAX_TOKENS", "100000");
+  const int64_t rows = 300;
+  for (const GgmlType type : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q8_0}) {
+    for (const int64_t cols : {type == GgmlType::Q6_K ? int64_t{512} : int64_t{256}, int64_t{2048}}) {
+      const HostWeight w = make_weight(type, rows, cols, 93, "w");
+      const HostWeight bias = make_weight(GgmlType::F32, 1, rows, 94, "bias");
+      for (const int n : {9, 16, 33, 64, 100, 512}) {
+        if (n == 512 && cols == 2048) continue;  // the reference's time; 512 tokens run at 256/512 columns
+        const Weight* b = n % 2 ? &bias.w : nullptr;
+        const auto x = test::random_floats(static_cast<size_t>(n * cols), 95 + n);
+        const auto want = host_matmul(w.w, x, n, b);
+        for (const char* blocks : {"1", "2"}) {
+          test::ScopedEnv blocks_env("HAYATE_CUDA_MMA_BLOCKS", blocks);
+          auto be = make_cuda_backend(DeviceOptions{});
+          be->prepare_weight(w.w);
+          be->prepare_weight(bias.w);
+          be->reset_scratch();
+          Tensor xt = test::upload(*be, x, n, cols);
+          Tensor out = test::poisoned(*be, n, rows + 3);  // rows apart by more than the weight's rows
+          be->matmul(w.w, xt, out, b);
+          const auto got = test::download(*be, out);
+          std::vector<float> dense;
+          for (int t = 0; t < n; ++t)
+            dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
+          ASSERT_TRUE(test::all_finite(dense)) << ggml_type_name(type) << ": an output was not written";
+          for (int t = 0; t < n; ++t)
+            for (int64_t r = rows; r < rows + 3; ++r)
+              ASSERT_TRUE(std::isnan(got[static_cast<size_t>(t * (rows + 3) + r)])) << "wrote past the rows";
+          EXPECT_LT(test::relative_l2(dense, want), 3e-3) << ggml_type_name(type) << " cols " << cols << " tokens " << n
+                                                          << " blocks a SM " << blocks << (b ? " with bias" : "");
         }
       }
     }

@@ -92,6 +92,10 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_BM"); v && std::strcmp(v, "64") == 0) batched_block_rows_ = 64;
   if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_PREFETCH"); v && *v)
     batched_prefetch_ = std::strcmp(v, "1") == 0;
+  if (const char* v = std::getenv("HAYATE_CUDA_MMA_MAX_TOKENS"); v && *v)
+    mma_max_tokens_ = std::max(0L, std::strtol(v, nullptr, 10));
+  if (disabled("mma") || disabled("batched")) mma_max_tokens_ = 0;
+  if (const char* v = std::getenv("HAYATE_CUDA_MMA_BLOCKS"); v && *v) mma_blocks_per_sm_ = std::atoi(v);
   // A constructor that throws runs no destructor: release what was made so far.
   try {
     init(opt);

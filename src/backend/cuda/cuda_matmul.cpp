@@ -49,15 +49,19 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
       check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
     return;
   }
-  if (quantized && x.rows <= batched_max_tokens_) {
+  const bool mma = quantized && x.rows <= mma_max_tokens_ && matmul_mma_fits(dw);
+  if (mma || (quantized && x.rows <= batched_max_tokens_)) {
     const size_t mark = scratch_.mark();
     void* xh = scratch_.take(static_cast<size_t>(x.rows * x.cols) * 2);
-    BatchedPlan plan = plan_batched(w.rows, w.cols, x.rows, batched_block_rows_);
+    BatchedPlan plan = mma ? plan_mma(w.rows, w.cols, x.rows, mma_blocks_per_sm_) : plan_batched(w.rows, w.cols, x.rows, batched_block_rows_);
     plan.prefetch = batched_prefetch_;
     float* partial = plan.partial_floats ? floats(plan.partial_floats) : nullptr;
     Timed t(*this, matmul_name(w, 1));
     check(f32_to_half(x.data, xh, x.rows * x.cols, false, stream_), "f32_to_half kernel");
-    check(matmul_batched(dw, xh, x.rows, out.data, out.cols, b, plan, partial, stream_), "matmul_batched kernel");
+    if (mma)
+      check(matmul_mma(dw, xh, x.rows, out.data, out.cols, b, plan, partial, stream_), "matmul_mma kernel");
+    else
+      check(matmul_batched(dw, xh, x.rows, out.data, out.cols, b, plan, partial, stream_), "matmul_batched kernel");
     scratch_.release(mark);
     return;
   }

@@ -44,10 +44,25 @@ struct BatchedPlan {
   // Each block asks L2 for its rows' bytes kPrefetchSteps column steps ahead (a bulk prefetch),
   // so the step's loads find them there rather than in device memory.
   bool prefetch = false;
+  int blocks_per_sm = 2;  // matmul_mma: 1 or 2 resident blocks per SM (registers per thread)
 };
 BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens, int block_rows);
 cudaError_t matmul_batched(const DevWeight& w, const void* x_half, int64_t n_tokens, float* out, int64_t ldo,
                            const float* bias, const BatchedPlan& plan, float* partial, cudaStream_t s);
+// The tensor-core kernel for Q4_K, Q5_K, Q6_K and Q8_0 weights (matmul_mma.cu): weights decoded
+// in registers straight into the mma's operands, activations staged by cp.async, so each weight is
+// read once per 64 tokens. matmul_mma_fits: the format and the alignment it needs (rows of whole
+// 256-column super-blocks, 4-byte multiples; 16-byte aligned data). Plans and partial sums as above
+// (block_rows 128; steps_per_split counts super-blocks); blocks_per_sm (1 or 2, 0: the default 2)
+// picks the kernel's register budget and how many blocks the columns are split into.
+bool matmul_mma_fits(const DevWeight& w);
+BatchedPlan plan_mma(int64_t rows, int64_t cols, int64_t n_tokens, int blocks_per_sm = 0);
+cudaError_t matmul_mma(const DevWeight& w, const void* x_half, int64_t n_tokens, float* out, int64_t ldo,
+                       const float* bias, const BatchedPlan& plan, float* partial, cudaStream_t s);
+// out[t * ldo + r] = the sum of splits x n_tokens x rows partial sums in split order (+ bias[r]).
+cudaError_t sum_splits(const float* partial, int splits, int64_t n_tokens, int64_t rows, float* out, int64_t ldo,
+                       const float* bias, cudaStream_t s);
+int sm_count();  // of device 0
 // n floats to halves (or bf16 bits).
 cudaError_t f32_to_half(const float* src, void* dst, int64_t n, bool as_bf16, cudaStream_t s);
 // out[t * ldo + o] += bias[o] for o < n_out.

@@ -15,6 +15,7 @@
 
 #include "backend/cuda/dequant.cuh"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/mma.cuh"
 
 namespace hayate::cuda {
 namespace {
@@ -44,19 +45,6 @@ __device__ __forceinline__ void ldmatrix_x4(uint32_t r[4], const __half* p) {
 __device__ __forceinline__ void ldmatrix_x2(uint32_t r[2], const __half* p) {
   const auto a = static_cast<uint32_t>(__cvta_generic_to_shared(p));
   asm volatile("ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%0,%1}, [%2];\n" : "=r"(r[0]), "=r"(r[1]) : "r"(a));
-}
-
-__device__ __forceinline__ void mma_f16(float c[4], const uint32_t a[4], const uint32_t b[2]) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-}
-
-__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
-  const __half2 h = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
 }
 
 constexpr int kPrefetchSteps = 2;
@@ -179,7 +167,7 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) matmul_batched(Batch
 }
 
 // out[t][row] = sum over splits in order (+ bias).
-__global__ void sum_splits(const float* partial, int splits, int64_t n_tokens, int64_t rows, float* out, int64_t ldo,
+__global__ void sum_splits_kernel(const float* partial, int splits, int64_t n_tokens, int64_t rows, float* out, int64_t ldo,
                            const float* bias) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n_tokens * rows) return;
@@ -188,6 +176,8 @@ __global__ void sum_splits(const float* partial, int splits, int64_t n_tokens, i
   const int64_t t = i / rows, row = i % rows;
   out[t * ldo + row] = s + (bias ? bias[row] : 0.0f);
 }
+
+}  // namespace
 
 int sm_count() {
   static const int n = [] {
@@ -201,7 +191,13 @@ int sm_count() {
   return n;
 }
 
-}  // namespace
+cudaError_t sum_splits(const float* partial, int splits, int64_t n_tokens, int64_t rows, float* out, int64_t ldo,
+                       const float* bias, cudaStream_t s) {
+  const int64_t n = n_tokens * rows;
+  sum_splits_kernel<<<static_cast<unsigned>((n + 255) / 256), 256, 0, s>>>(partial, splits, n_tokens, rows, out, ldo,
+                                                                           bias);
+  return cudaGetLastError();
+}
 
 BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens, int block_rows) {
   BatchedPlan p;
@@ -263,10 +259,7 @@ cudaError_t matmul_batched(const DevWeight& w, const void* x_half, int64_t n_tok
       return cudaErrorInvalidValue;
   }
   if (e != cudaSuccess || plan.splits == 1) return e;
-  const int64_t n = n_tokens * w.rows;
-  sum_splits<<<static_cast<unsigned>((n + 255) / 256), 256, 0, s>>>(partial, plan.splits, n_tokens, w.rows, out, ldo,
-                                                                    bias);
-  return cudaGetLastError();
+  return sum_splits(partial, plan.splits, n_tokens, w.rows, out, ldo, bias, s);
 }
 
 }  // namespace hayate::cuda

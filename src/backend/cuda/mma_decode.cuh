@@ -1,0 +1,209 @@
+// How the tensor-core kernel (matmul_mma.cu) reads and decodes one lane's weights, per format:
+// Raw holds what lane (g = lane / 4, q = lane % 4) needs of one row's 256-column super-block, and
+// decode() turns chunk c's 8 weights [32c + 8q, 32c + 8q + 8) of it into 4 half2 words (columns
+// {0,1}, {2,3}, {4,5}, {6,7} of the 8), with the reference's f32 arithmetic rounded once to f16.
+// Host and device: backend_cuda_dequant_test checks every lane against the reference on the CPU.
+#pragma once
+
+#include <cuda_fp16.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "backend/cuda/dequant.cuh"
+
+namespace hayate::cuda::mma {
+
+template <typename V>
+HAYATE_HD V ldg(const V* p) {
+#ifdef __CUDA_ARCH__
+  return __ldg(p);
+#else
+  return *p;
+#endif
+}
+
+HAYATE_HD uint32_t funnel_r16(uint32_t lo, uint32_t hi) {
+#ifdef __CUDA_ARCH__
+  return __funnelshift_r(lo, hi, 16);
+#else
+  return (lo >> 16) | (hi << 16);
+#endif
+}
+
+HAYATE_HD float bits_float(uint32_t u) {
+#ifdef __CUDA_ARCH__
+  return __uint_as_float(u);
+#else
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+#endif
+}
+
+HAYATE_HD uint32_t half2_bits(float lo, float hi) {
+  const __half2 h = __floats2half2_rn(lo, hi);
+  uint32_t u;
+  std::memcpy(&u, &h, 4);
+  return u;
+}
+
+HAYATE_HD float u2f(uint32_t v) { return bits_float(0x4B000000u | v) - 8388608.0f; }
+HAYATE_HD uint32_t byte_of(uint32_t w, int i) { return (w >> (8 * i)) & 0xFFu; }
+
+// 8 bytes at p, which is 2-byte aligned (4-byte alignment the same for the whole warp).
+HAYATE_HD uint2 ld8(const uint8_t* p) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const auto* w = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
+  if ((a & 3) == 0) return make_uint2(ldg(w), ldg(w + 1));
+  const uint32_t w0 = ldg(w), w1 = ldg(w + 1), w2 = ldg(w + 2);
+  return make_uint2(funnel_r16(w0, w1), funnel_r16(w1, w2));
+}
+HAYATE_HD uint32_t ld16(const uint8_t* p) {
+  return ldg(reinterpret_cast<const unsigned short*>(p));
+}
+
+// Byte i (0..7) of an 8-byte run.
+HAYATE_HD uint32_t run_byte(uint2 r, int i) { return byte_of(i < 4 ? r.x : r.y, i % 4); }
+
+// Per format: Raw holds what one lane needs of one row's super-block; decode() turns chunk c's
+// 8 weights of the lane into 4 half2 words (physical columns 8q + {0,1}, {2,3}, {4,5}, {6,7}).
+template <uint32_t T>
+struct Format;
+
+// Q4_K / Q5_K scale and min of sub-block c from the 16-byte header (d, dmin, scales[12]).
+HAYATE_HD void k4_scale_min(const uint4& h, int c, float* scale, float* min) {
+  const uint32_t s[3] = {h.y, h.z, h.w};
+  auto sb = [&](int j) { return byte_of(s[j / 4], j % 4); };
+  uint32_t sc, m;
+  if (c < 4) {
+    sc = sb(c) & 63;
+    m = sb(c + 4) & 63;
+  } else {
+    sc = (sb(c + 4) & 0x0F) | ((sb(c - 4) >> 6) << 4);
+    m = (sb(c + 4) >> 4) | ((sb(c) >> 6) << 4);
+  }
+  *scale = half_bits(static_cast<uint16_t>(h.x & 0xFFFF)) * static_cast<float>(sc);
+  *min = mul_rn(half_bits(static_cast<uint16_t>(h.x >> 16)), static_cast<float>(m));
+}
+
+template <>
+struct Format<kQ4_K> {
+  static constexpr int kBytes = 144;
+  struct Raw {
+    uint4 h;
+    uint2 qs[4];
+  };
+  static HAYATE_HD void load(Raw& r, const uint8_t* sb, int q) {
+    r.h = ldg(reinterpret_cast<const uint4*>(sb));
+#pragma unroll
+    for (int p = 0; p < 4; ++p) r.qs[p] = ldg(reinterpret_cast<const uint2*>(sb + 16 + 32 * p + 8 * q));
+  }
+  static HAYATE_HD void decode(const Raw& r, int c, int, uint32_t out[4]) {
+    float scale, min;
+    k4_scale_min(r.h, c, &scale, &min);
+    const int shift = 4 * (c % 2);
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) v[i] = mul_rn(scale, u2f((run_byte(r.qs[c / 2], i) >> shift) & 0x0F)) - min;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+  }
+};
+
+template <>
+struct Format<kQ5_K> {
+  static constexpr int kBytes = 176;
+  struct Raw {
+    uint4 h;
+    uint2 qh;
+    uint2 qs[4];
+  };
+  static HAYATE_HD void load(Raw& r, const uint8_t* sb, int q) {
+    r.h = ldg(reinterpret_cast<const uint4*>(sb));
+    r.qh = ldg(reinterpret_cast<const uint2*>(sb + 16 + 8 * q));
+#pragma unroll
+    for (int p = 0; p < 4; ++p) r.qs[p] = ldg(reinterpret_cast<const uint2*>(sb + 48 + 32 * p + 8 * q));
+  }
+  static HAYATE_HD void decode(const Raw& r, int c, int, uint32_t out[4]) {
+    float scale, min;
+    k4_scale_min(r.h, c, &scale, &min);
+    const int shift = 4 * (c % 2);
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t code = ((run_byte(r.qs[c / 2], i) >> shift) & 0x0F) | (((run_byte(r.qh, i) >> c) & 1) << 4);
+      v[i] = mul_rn(scale, u2f(code)) - min;
+    }
+#pragma unroll
+    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+  }
+};
+
+// Q6_K chunk c: half h = c / 4 of the super-block, g = c % 4 picks the ql run and nibble and the
+// qh bit pair; the scale of the lane's 8 weights is scales[2c + q / 2] (16 weights a scale).
+template <>
+struct Format<kQ6_K> {
+  static constexpr int kBytes = 210;
+  struct Raw {
+    uint2 ql[2][2];
+    uint2 qh[2];
+    uint2 sc[2];
+    uint32_t d;
+  };
+  static HAYATE_HD void load(Raw& r, const uint8_t* sb, int q) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      r.ql[h][0] = ld8(sb + 64 * h + 8 * q);
+      r.ql[h][1] = ld8(sb + 64 * h + 32 + 8 * q);
+      r.qh[h] = ld8(sb + 128 + 32 * h + 8 * q);
+    }
+    r.sc[0] = ld8(sb + 192);
+    r.sc[1] = ld8(sb + 200);
+    r.d = ld16(sb + 208);
+  }
+  static HAYATE_HD void decode(const Raw& r, int c, int q, uint32_t out[4]) {
+    const int h = c / 4, g = c % 4;
+    const uint2 s = r.sc[c / 4];
+    const uint32_t sw = (c % 4) < 2 ? s.x : s.y;
+    const auto sc = static_cast<int8_t>(byte_of(sw, 2 * (c % 2) + q / 2));
+    const float scale = half_bits(static_cast<uint16_t>(r.d)) * static_cast<float>(sc);
+    const uint2 ql = r.ql[h][g & 1];
+    const int lshift = 4 * (g >> 1), hshift = 2 * g;
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t code = ((run_byte(ql, i) >> lshift) & 0x0F) | (((run_byte(r.qh[h], i) >> hshift) & 3) << 4);
+      v[i] = scale * (bits_float(0x4B000000u | code) - 8388640.0f);  // code - 32, exact
+    }
+#pragma unroll
+    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+  }
+};
+
+template <>
+struct Format<kQ8_0> {
+  static constexpr int kBytes = 8 * 34;
+  struct Raw {
+    uint2 qs[8];
+    uint32_t d[8];
+  };
+  static HAYATE_HD void load(Raw& r, const uint8_t* sb, int q) {
+#pragma unroll
+    for (int b = 0; b < 8; ++b) {
+      r.qs[b] = ld8(sb + 34 * b + 2 + 8 * q);
+      r.d[b] = ld16(sb + 34 * b);
+    }
+  }
+  static HAYATE_HD void decode(const Raw& r, int c, int, uint32_t out[4]) {
+    const float d = half_bits(static_cast<uint16_t>(r.d[c]));
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)  // the signed code + 128, exactly as a float, less 128
+      v[i] = d * (bits_float(0x4B000000u | (run_byte(r.qs[c], i) ^ 0x80u)) - 8388736.0f);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+  }
+};
+
+}  // namespace hayate::cuda::mma
