@@ -4,7 +4,8 @@
 // gaps), cycling over enough copies of the matrix that the 50 MB L2 holds none of them, the
 // median of 7 replays. Random bytes as weights (the kernels' speed does not depend on the values).
 //
-//   cuda_matvec_bench [filter]   # filter: a substring of the kernel name (fast, old, generic)
+//   cuda_matvec_bench [filter]   # filter: a substring of the kernel name (fast, old, generic),
+//                                # or batched (both batched kernels), mma (the tensor-core one)
 // HAYATE_CUDA_MATVEC_ROWS=1|2|4 forces the fast kernel's rows per warp (run it once per value).
 #include <cuda_runtime.h>
 
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
   CK(cudaEventCreate(&e0));
   CK(cudaEventCreate(&e1));
   std::printf("kernel rows/warp | format | matrix | rows x cols | tokens | us | weight GB/s\n");
-  for (const Shape& sh : filter == "batched" ? std::vector<Shape>{} : shapes) {
+  for (const Shape& sh : filter == "batched" || filter == "mma" ? std::vector<Shape>{} : shapes) {
     const int64_t rb = row_bytes(sh.type, sh.cols);
     const size_t bytes = static_cast<size_t>(rb) * sh.rows;
     const std::vector<void*> bufs = upload_copies(bytes, rng);
@@ -141,34 +142,45 @@ int main(int argc, char** argv) {
     }
     for (void* b : bufs) CK(cudaFree(b));
   }
-  // The batched kernel (9..64 tokens, f16 activations) with and without its L2 prefetch.
-  if (filter == "batched") {
+  // The batched kernels (f16 activations): the older one (with and without its L2 prefetch, up to
+  // 64 tokens) and the tensor-core one (1 or 2 blocks a SM, up to 512 tokens).
+  // `batched` runs both, `mma` only the tensor-core kernel.
+  if (filter == "batched" || filter == "mma") {
+    constexpr int64_t kMaxTokens = 512;
     void* xh = nullptr;
     float* partial = nullptr;
-    CK(cudaMalloc(&xh, 64 * 14336 * 2));
-    CK(cudaMemset(xh, 0x3c, 64 * 14336 * 2));  // 0x3c3c: f16 1.05 (the speed does not depend on it)
+    CK(cudaMalloc(&xh, kMaxTokens * 14336 * 2));
+    CK(cudaMemset(xh, 0x3c, kMaxTokens * 14336 * 2));  // 0x3c3c: f16 1.05 (the speed does not depend on it)
     CK(cudaMalloc(&partial, size_t{16} * 64 * 128256 * sizeof(float)));
     float* big_out = nullptr;
-    CK(cudaMalloc(&big_out, size_t{64} * 128256 * sizeof(float)));
+    CK(cudaMalloc(&big_out, size_t{kMaxTokens} * 128256 * sizeof(float)));
     for (const Shape& sh : shapes) {
-      if (sh.type == kQ8_0) continue;
       const int64_t rb = row_bytes(sh.type, sh.cols);
       const size_t bytes = static_cast<size_t>(rb) * sh.rows;
       const std::vector<void*> bufs = upload_copies(bytes, rng);
       const int copies = static_cast<int>(bufs.size());
-      for (const int nt : {16, 64})
-        for (const bool pf : {false, true}) {
-          BatchedPlan plan = plan_batched(sh.rows, sh.cols, nt, 128);
-          plan.prefetch = pf;
+      for (const int nt : {16, 32, 64, 128, 512}) {
+        if (sh.rows > 100000 && nt > 64) continue;  // the output layer runs at decode steps only
+        for (const int variant : {0, 1, 2, 3}) {     // old, old+prefetch, mma 2 blocks, mma 1 block
+          const bool mma = variant >= 2;
+          if ((!mma && (filter == "mma" || nt > 64 || sh.type == kQ8_0))) continue;
+          BatchedPlan plan = mma ? plan_mma(sh.rows, sh.cols, nt, variant == 2 ? 2 : 1)
+                                 : plan_batched(sh.rows, sh.cols, nt, 128);
+          plan.prefetch = variant == 1;
+          if (plan.partial_floats > size_t{16} * 64 * 128256) continue;
           auto launch = [&](int i) {
             const DevWeight w{bufs[i % copies], sh.type, sh.rows, sh.cols, rb};
-            return matmul_batched(w, xh, nt, big_out, sh.rows, nullptr, plan, partial, s);
+            return mma ? matmul_mma(w, xh, nt, big_out, sh.rows, nullptr, plan, partial, s)
+                       : matmul_batched(w, xh, nt, big_out, sh.rows, nullptr, plan, partial, s);
           };
           const double us = time_launches(launch, s, e0, e1);
-          std::printf("batched%s %d splits | %s | %s | %lld x %lld | %d | %.2f | %.0f\n", pf ? "+prefetch" : "",
+          static const char* const kNames[] = {"batched", "batched+prefetch", "mma/2", "mma/1"};
+          std::printf("%s %d splits | %s | %s | %lld x %lld | %d | %.2f | %.0f | %.1f TFLOP/s\n", kNames[variant],
                       plan.splits, type_name(sh.type), sh.name, static_cast<long long>(sh.rows),
-                      static_cast<long long>(sh.cols), nt, us, bytes / (us * 1e3));
+                      static_cast<long long>(sh.cols), nt, us, bytes / (us * 1e3),
+                      2.0 * sh.rows * sh.cols * nt / (us * 1e6));
         }
+      }
       for (void* b : bufs) CK(cudaFree(b));
     }
   }

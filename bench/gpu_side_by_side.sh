@@ -16,11 +16,13 @@
 # base (HAYATE_CUDA_DISABLE of everything issue 12 added: logits to the host, cuBLAS for batches,
 # the generic Q4_K mat-vec; profiled), b512 (the batched kernel up to 512 tokens, for pp512), bm64
 # (its 64-row tiles), oldmv (the coalesced Q4_K/Q6_K/Q8_0 mat-vec off: stage 1's kernels), fast
-# and fastp (it on: HAYATE_CUDA_MATVEC_FAST=1; fastp profiled), skip
+# and fastp (it on: HAYATE_CUDA_MATVEC_FAST=1; fastp profiled), nomma (the tensor-core matmul of
+# matmul_mma.cu off: the older batched kernel), mma1 / mma1p (it with one block a SM; profiled),
+# m512 / m512b1 (it up to 512 tokens, so prompts take it instead of cuBLAS), skip
 # (none of that model). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16 list the variants of each model
 # and test (default: new; bench model runs are never profiled). STEPS picks the parts (default all:
 # tests,greedy,bench,serve,sanitize; also matvec: the per-kernel mat-vec figures of
-# cuda_matvec_bench, and compress: issue 17's CUDA checks). Logs are packed into $OUT/logs.tgz (the device tool brings
+# cuda_matvec_bench, mma: its batched-kernel figures only, and compress: issue 17's CUDA checks). Logs are packed into $OUT/logs.tgz (the device tool brings
 # back few files).
 set -u
 OUT=${OUT:-$PWD/gpu-out}
@@ -59,11 +61,16 @@ env_of() {  # the variant's environment
     oldmv) echo "HAYATE_CUDA_DISABLE=matvec_fast" ;;
     fast) echo "HAYATE_CUDA_MATVEC_FAST=1" ;;
     fastp) echo "HAYATE_CUDA_MATVEC_FAST=1 HAYATE_PROFILE=1" ;;
+    nomma) echo "HAYATE_CUDA_DISABLE=mma" ;;
+    mma1) echo "HAYATE_CUDA_MMA_BLOCKS=1" ;;
+    mma1p) echo "HAYATE_CUDA_MMA_BLOCKS=1 HAYATE_PROFILE=1" ;;
+    m512) echo "HAYATE_CUDA_MMA_MAX_TOKENS=512" ;;
+    m512b1) echo "HAYATE_CUDA_MMA_MAX_TOKENS=512 HAYATE_CUDA_MMA_BLOCKS=1" ;;
     *) echo "HAYATE_CUDA_DISABLE=" ;;
   esac
 }
 # Profiled runs (events around every operation cost time) serve fewer levels.
-levels_of() { case $1 in base | newp | fastp) echo "1,8,64" ;; *) echo "$LEVELS" ;; esac; }
+levels_of() { case $1 in base | newp | fastp | mma1p) echo "1,8,64" ;; *) echo "$LEVELS" ;; esac; }
 mkdir -p "$MODELS"
 
 { nvidia-smi; nvcc --version; df -h /tmp .; nproc; free -g; } >"$LOGDIR/machine.log" 2>&1
@@ -80,6 +87,8 @@ step roofline 40 "$BIN/cuda_roofline"
 has matvec && step matvec 90 "$BIN/cuda_matvec_bench && HAYATE_CUDA_MATVEC_ROWS=1 $BIN/cuda_matvec_bench fast && \
   HAYATE_CUDA_MATVEC_ROWS=2 $BIN/cuda_matvec_bench fast && HAYATE_CUDA_MATVEC_ROWS=4 $BIN/cuda_matvec_bench fast; \
   $BIN/cuda_matvec_bench batched"
+# The batched kernels alone: the older one and the tensor-core one at 16..512 tokens.
+has mma && step mma 120 "$BIN/cuda_matvec_bench batched"
 # Issue 17 on the GPU: compress_cli_test runs the hayate it was built beside (a path of the build
 # machine, linked here) with every command on CUDA; then the compression benchmark on CUDA.
 has compress && step compress 120 "b=\$(strings $BIN/compress_cli_test | grep -m1 '/build/bin/hayate\$'); \
@@ -131,12 +140,13 @@ fi
 if has sanitize; then
   san="compute-sanitizer --error-exitcode 3"
   step memcheck_new 75 "export HAYATE_CUDA_MATVEC_FAST=1; $san --tool memcheck $BIN/backend_cuda_kernels_test \
-      --gtest_filter='*q4_K_3*:*q4_K_64*:*q6_K_9*:*q8_0_77*:*q3_K_9*:*Batched*:*RowsPerWarp*:*q4_K_?:*q6_K_?:*q8_0_?:*Attention*' && \
+      --gtest_filter='*q4_K_3*:*q4_K_64*:*q6_K_9*:*q8_0_77*:*q3_K_9*:*Batched*:*RowsPerWarp*:*q4_K_?:*q6_K_?:*q8_0_?:*Attention*:*TensorCore*' && \
     $san --tool memcheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
     $san --tool memcheck $BIN/hayate run --device cuda -p Hello -n 8 --temp 0"
   step racecheck_new 90 "export HAYATE_CUDA_MATVEC_FAST=1; $san --tool racecheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
-    $san --tool racecheck $BIN/backend_cuda_kernels_test --gtest_filter='*q8_0_9*:*q4_K_64:*RowsPerWarp*:*Attention*:*RmsNorm*'"
+    $san --tool racecheck $BIN/backend_cuda_kernels_test --gtest_filter='*q8_0_9*:*q4_K_64:*RowsPerWarp*:*Attention*:*RmsNorm*:*TensorCore*'"
 fi
+[ -f "$LOGDIR/mma.log" ] && grep -E '\| (16|64|512) \|' "$LOGDIR/mma.log"
 [ -f "$LOGDIR/matvec.log" ] && grep -E '^kernel|\| (1|8|64) \|' "$LOGDIR/matvec.log"
 [ -f "$LOGDIR/greedy_fast.log" ] && grep '^greedy' "$LOGDIR/greedy_fast.log" | sed 's/^/HAYATE_CUDA_MATVEC_FAST=1 /'
 [ -f "$LOGDIR/compress.log" ] && grep -E 'PASSED|FAILED|^\| hayate' "$LOGDIR/compress.log" | head -8
