@@ -161,11 +161,11 @@ int main(int argc, char** argv) {
       const int copies = static_cast<int>(bufs.size());
       for (const int nt : {16, 32, 64, 128, 512}) {
         if (sh.rows > 100000 && nt > 64) continue;  // the output layer runs at decode steps only
-        for (const int variant : {0, 1, 2, 3}) {     // old, old+prefetch, mma 2 blocks, mma 1 block
+        for (const int variant : {0, 1, 2, 3}) {    // old, old+prefetch, mma 2 blocks, mma 1 block
           const bool mma = variant >= 2;
           if ((!mma && (filter == "mma" || nt > 64 || sh.type == kQ8_0))) continue;
-          BatchedPlan plan = mma ? plan_mma(sh.rows, sh.cols, nt, variant == 2 ? 2 : 1)
-                                 : plan_batched(sh.rows, sh.cols, nt, 128);
+          BatchedPlan plan =
+              mma ? plan_mma(sh.rows, sh.cols, nt, variant == 2 ? 2 : 1) : plan_batched(sh.rows, sh.cols, nt, 128);
           plan.prefetch = variant == 1;
           if (plan.partial_floats > size_t{16} * 64 * 128256) continue;
           auto launch = [&](int i) {

@@ -53,7 +53,8 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
   if (mma || (quantized && x.rows <= batched_max_tokens_)) {
     const size_t mark = scratch_.mark();
     void* xh = scratch_.take(static_cast<size_t>(x.rows * x.cols) * 2);
-    BatchedPlan plan = mma ? plan_mma(w.rows, w.cols, x.rows, mma_blocks_per_sm_) : plan_batched(w.rows, w.cols, x.rows, batched_block_rows_);
+    BatchedPlan plan = mma ? plan_mma(w.rows, w.cols, x.rows, mma_blocks_per_sm_)
+                           : plan_batched(w.rows, w.cols, x.rows, batched_block_rows_);
     plan.prefetch = batched_prefetch_;
     float* partial = plan.partial_floats ? floats(plan.partial_floats) : nullptr;
     Timed t(*this, matmul_name(w, 1));

@@ -167,8 +167,8 @@ __global__ void __launch_bounds__(kWarps * 32, 16 / kWarps) matmul_batched(Batch
 }
 
 // out[t][row] = sum over splits in order (+ bias).
-__global__ void sum_splits_kernel(const float* partial, int splits, int64_t n_tokens, int64_t rows, float* out, int64_t ldo,
-                           const float* bias) {
+__global__ void sum_splits_kernel(const float* partial, int splits, int64_t n_tokens, int64_t rows, float* out,
+                                  int64_t ldo, const float* bias) {
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n_tokens * rows) return;
   float s = 0.0f;

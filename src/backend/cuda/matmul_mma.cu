@@ -19,8 +19,10 @@
 //   (they share the weights in L2); the columns are split over blocks when there are too few row
 //   tiles to fill the chip, the partial sums added in a fixed order (deterministic).
 //
-// The weights become the same f16 values as the older kernels' tiles (the reference's f32
-// arithmetic, rounded once), f32 accumulators: the same 3e-3 bound as every f16 path.
+// The weights are decoded in f16 arithmetic (mma_decode.cuh: two an instruction; the k-quants'
+// sub-block scales and mins rounded to f16, Q8_0 exact), f32 accumulators: the same 3e-3 bound as
+// every f16 path. (Sub-block scales below f16's normal range, 6e-5, would lose precision: weights
+// under ~1e-3 in magnitude; real models' are larger.)
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -93,13 +95,16 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) matmul_mma(MmaArgs a)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc[j][e] = 0.0f;
 
-  typename F::Raw lo{}, hi{}, next_lo{}, next_hi{};
+  // Two register sets that swap roles each step (a copy from one to the other would wait there for
+  // the loads in flight).
+  typename F::Raw set[2][2] = {};
   if (sb0 < sb1) {
     stage_x(sb0, 0);
-    F::load(lo, w_lo + sb0 * F::kBytes, q);
-    F::load(hi, w_hi + sb0 * F::kBytes, q);
+    F::load(set[0][0], w_lo + sb0 * F::kBytes, q);
+    F::load(set[0][1], w_hi + sb0 * F::kBytes, q);
   }
-  for (int64_t sb = sb0; sb < sb1; ++sb) {
+  auto step = [&](int64_t sb, const typename F::Raw& lo, const typename F::Raw& hi, typename F::Raw& next_lo,
+                  typename F::Raw& next_hi) {
     const int st = static_cast<int>((sb - sb0) % 2);
     if (sb + 1 < sb1) {
       stage_x(sb + 1, st ^ 1);
@@ -128,8 +133,10 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) matmul_mma(MmaArgs a)
       }
     }
     __syncthreads();  // the stage is refilled next step
-    lo = next_lo;
-    hi = next_hi;
+  };
+  for (int64_t sb = sb0; sb < sb1; sb += 2) {
+    step(sb, set[0][0], set[0][1], set[1][0], set[1][1]);
+    if (sb + 1 < sb1) step(sb + 1, set[1][0], set[1][1], set[0][0], set[0][1]);
   }
 
   // acc[j][e]: row g (+8 for e >= 2), token 8j + 2q + e % 2.

@@ -1,7 +1,10 @@
 // How the tensor-core kernel (matmul_mma.cu) reads and decodes one lane's weights, per format:
 // Raw holds what lane (g = lane / 4, q = lane % 4) needs of one row's 256-column super-block, and
 // decode() turns chunk c's 8 weights [32c + 8q, 32c + 8q + 8) of it into 4 half2 words (columns
-// {0,1}, {2,3}, {4,5}, {6,7} of the 8), with the reference's f32 arithmetic rounded once to f16.
+// {0,1}, {2,3}, {4,5}, {6,7} of the 8) in f16 arithmetic, two weights an instruction: codes become
+// halves by a byte permute (0x6400 | code = 1024 + code), less 1024 exactly, then one f16 FMA with
+// the sub-block's scale and min rounded to f16. Q8_0 is exact (its scale is a half already); the
+// k-quants differ from the reference's f32 arithmetic by the scale's and min's f16 rounding.
 // Host and device: backend_cuda_dequant_test checks every lane against the reference on the CPU.
 #pragma once
 
@@ -48,6 +51,41 @@ HAYATE_HD uint32_t half2_bits(float lo, float hi) {
   return u;
 }
 
+// Bytes of a and b picked by sel (PTX prmt / __byte_perm).
+HAYATE_HD uint32_t byte_perm(uint32_t a, uint32_t b, uint32_t sel) {
+#ifdef __CUDA_ARCH__
+  return __byte_perm(a, b, sel);
+#else
+  const uint64_t ab = (static_cast<uint64_t>(b) << 32) | a;
+  uint32_t r = 0;
+  for (int i = 0; i < 4; ++i) r |= static_cast<uint32_t>((ab >> (8 * ((sel >> (4 * i)) & 7))) & 0xFF) << (8 * i);
+  return r;
+#endif
+}
+
+// Bytes 0,1 (hi: 2,3) of t, each below 1024, as the halves 1024 + byte (0x64XX).
+HAYATE_HD uint32_t bytes_as_halves(uint32_t t, bool hi) { return byte_perm(t, 0x64u, hi ? 0x4342u : 0x4140u); }
+
+// Per half of the pairs: (h - sub) * mul + add, in f16 with one rounding (the subtraction is exact
+// for the small integers it is given).
+HAYATE_HD uint32_t h2_sub_fma(uint32_t h, uint32_t sub, uint32_t mul, uint32_t add) {
+#ifdef __CUDA_ARCH__
+  const __half2 x = __hsub2(*reinterpret_cast<const __half2*>(&h), *reinterpret_cast<const __half2*>(&sub));
+  const __half2 r = __hfma2(x, *reinterpret_cast<const __half2*>(&mul), *reinterpret_cast<const __half2*>(&add));
+  return *reinterpret_cast<const uint32_t*>(&r);
+#else
+  uint32_t out = 0;
+  for (int i = 0; i < 2; ++i) {
+    auto f = [&](uint32_t v) {
+      return static_cast<double>(__half2float(__ushort_as_half(static_cast<unsigned short>(v >> (16 * i)))));
+    };
+    const double x = f(h) - f(sub);
+    out |= static_cast<uint32_t>(__half_as_ushort(__double2half(x * f(mul) + f(add)))) << (16 * i);
+  }
+  return out;
+#endif
+}
+
 HAYATE_HD float u2f(uint32_t v) { return bits_float(0x4B000000u | v) - 8388608.0f; }
 HAYATE_HD uint32_t byte_of(uint32_t w, int i) { return (w >> (8 * i)) & 0xFFu; }
 
@@ -59,9 +97,7 @@ HAYATE_HD uint2 ld8(const uint8_t* p) {
   const uint32_t w0 = ldg(w), w1 = ldg(w + 1), w2 = ldg(w + 2);
   return make_uint2(funnel_r16(w0, w1), funnel_r16(w1, w2));
 }
-HAYATE_HD uint32_t ld16(const uint8_t* p) {
-  return ldg(reinterpret_cast<const unsigned short*>(p));
-}
+HAYATE_HD uint32_t ld16(const uint8_t* p) { return ldg(reinterpret_cast<const unsigned short*>(p)); }
 
 // Byte i (0..7) of an 8-byte run.
 HAYATE_HD uint32_t run_byte(uint2 r, int i) { return byte_of(i < 4 ? r.x : r.y, i % 4); }
@@ -103,11 +139,11 @@ struct Format<kQ4_K> {
     float scale, min;
     k4_scale_min(r.h, c, &scale, &min);
     const int shift = 4 * (c % 2);
-    float v[8];
+    const uint2 qs = r.qs[c / 2];
+    const uint32_t t[2] = {(qs.x >> shift) & 0x0F0F0F0Fu, (qs.y >> shift) & 0x0F0F0F0Fu};
+    const uint32_t s2 = half2_bits(scale, scale), m2 = half2_bits(-min, -min);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) v[i] = mul_rn(scale, u2f((run_byte(r.qs[c / 2], i) >> shift) & 0x0F)) - min;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+    for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64006400u, s2, m2);
   }
 };
 
@@ -129,14 +165,12 @@ struct Format<kQ5_K> {
     float scale, min;
     k4_scale_min(r.h, c, &scale, &min);
     const int shift = 4 * (c % 2);
-    float v[8];
+    const uint2 qs = r.qs[c / 2];
+    const uint32_t t[2] = {((qs.x >> shift) & 0x0F0F0F0Fu) | (((r.qh.x >> c) & 0x01010101u) << 4),
+                           ((qs.y >> shift) & 0x0F0F0F0Fu) | (((r.qh.y >> c) & 0x01010101u) << 4)};
+    const uint32_t s2 = half2_bits(scale, scale), m2 = half2_bits(-min, -min);
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint32_t code = ((run_byte(r.qs[c / 2], i) >> shift) & 0x0F) | (((run_byte(r.qh, i) >> c) & 1) << 4);
-      v[i] = mul_rn(scale, u2f(code)) - min;
-    }
-#pragma unroll
-    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+    for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64006400u, s2, m2);
   }
 };
 
@@ -168,16 +202,13 @@ struct Format<kQ6_K> {
     const uint32_t sw = (c % 4) < 2 ? s.x : s.y;
     const auto sc = static_cast<int8_t>(byte_of(sw, 2 * (c % 2) + q / 2));
     const float scale = half_bits(static_cast<uint16_t>(r.d)) * static_cast<float>(sc);
-    const uint2 ql = r.ql[h][g & 1];
+    const uint2 ql = r.ql[h][g & 1], qh = r.qh[h];
     const int lshift = 4 * (g >> 1), hshift = 2 * g;
-    float v[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint32_t code = ((run_byte(ql, i) >> lshift) & 0x0F) | (((run_byte(r.qh[h], i) >> hshift) & 3) << 4);
-      v[i] = scale * (bits_float(0x4B000000u | code) - 8388640.0f);  // code - 32, exact
-    }
-#pragma unroll
-    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+    const uint32_t t[2] = {((ql.x >> lshift) & 0x0F0F0F0Fu) | (((qh.x >> hshift) & 0x03030303u) << 4),
+                           ((ql.y >> lshift) & 0x0F0F0F0Fu) | (((qh.y >> hshift) & 0x03030303u) << 4)};
+    const uint32_t s2 = half2_bits(scale, scale);
+#pragma unroll  // (1024 + code) - 1056 = code - 32, exact; times the scale, one rounding (+ -0 changes nothing)
+    for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64206420u, s2, 0x80008000u);
   }
 };
 
@@ -196,13 +227,10 @@ struct Format<kQ8_0> {
     }
   }
   static HAYATE_HD void decode(const Raw& r, int c, int, uint32_t out[4]) {
-    const float d = half_bits(static_cast<uint16_t>(r.d[c]));
-    float v[8];
+    const uint32_t d2 = r.d[c] | (r.d[c] << 16);  // d is a half already: d * code rounds once, as in f32
+    const uint32_t t[2] = {r.qs[c].x ^ 0x80808080u, r.qs[c].y ^ 0x80808080u};  // code + 128
 #pragma unroll
-    for (int i = 0; i < 8; ++i)  // the signed code + 128, exactly as a float, less 128
-      v[i] = d * (bits_float(0x4B000000u | (run_byte(r.qs[c], i) ^ 0x80u)) - 8388736.0f);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+    for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64806480u, d2, 0x80008000u);
   }
 };
 
