@@ -160,13 +160,14 @@ int main(int argc, char** argv) {
       const std::vector<void*> bufs = upload_copies(bytes, rng);
       const int copies = static_cast<int>(bufs.size());
       for (const int nt : {16, 32, 64, 128, 512}) {
-        if (sh.rows > 100000 && nt > 64) continue;  // the output layer runs at decode steps only
-        for (const int variant : {0, 1, 2, 3}) {    // old, old+prefetch, mma 2 blocks, mma 1 block
+        if (sh.rows > 100000 && nt > 64) continue;      // the output layer runs at decode steps only
+        for (const int variant : {0, 1, 2, 3, 4, 5}) {  // old, +prefetch, mma 2/1 blocks; f32-decoding ones
           const bool mma = variant >= 2;
           if ((!mma && (filter == "mma" || nt > 64 || sh.type == kQ8_0))) continue;
           BatchedPlan plan =
-              mma ? plan_mma(sh.rows, sh.cols, nt, variant == 2 ? 2 : 1) : plan_batched(sh.rows, sh.cols, nt, 128);
+              mma ? plan_mma(sh.rows, sh.cols, nt, variant % 2 == 0 ? 2 : 1) : plan_batched(sh.rows, sh.cols, nt, 128);
           plan.prefetch = variant == 1;
+          plan.exact = variant >= 4;
           if (plan.partial_floats > size_t{16} * 64 * 128256) continue;
           auto launch = [&](int i) {
             const DevWeight w{bufs[i % copies], sh.type, sh.rows, sh.cols, rb};
@@ -174,7 +175,8 @@ int main(int argc, char** argv) {
                        : matmul_batched(w, xh, nt, big_out, sh.rows, nullptr, plan, partial, s);
           };
           const double us = time_launches(launch, s, e0, e1);
-          static const char* const kNames[] = {"batched", "batched+prefetch", "mma/2", "mma/1"};
+          static const char* const kNames[] = {"batched", "batched+prefetch", "mma/2",
+                                               "mma/1",   "mma-exact/2",      "mma-exact/1"};
           std::printf("%s %d splits | %s | %s | %lld x %lld | %d | %.2f | %.0f | %.1f TFLOP/s\n", kNames[variant],
                       plan.splits, type_name(sh.type), sh.name, static_cast<long long>(sh.rows),
                       static_cast<long long>(sh.cols), nt, us, bytes / (us * 1e3),

@@ -18,11 +18,13 @@
 # (its 64-row tiles), oldmv (the coalesced Q4_K/Q6_K/Q8_0 mat-vec off: stage 1's kernels), fast
 # and fastp (it on: HAYATE_CUDA_MATVEC_FAST=1; fastp profiled), nomma (the tensor-core matmul of
 # matmul_mma.cu off: the older batched kernel), mma1 / mma1p (it with one block a SM; profiled),
-# m512 / m512b1 (it up to 512 tokens, so prompts take it instead of cuBLAS), skip
+# m512 / m512b1 (it up to 512 tokens, so prompts take it instead of cuBLAS), f16 / exact (its
+# decoding in f16 or in f32), skip
 # (none of that model). BENCH_Q4, SERVE_Q4, BENCH_F16, SERVE_F16 list the variants of each model
 # and test (default: new; bench model runs are never profiled). STEPS picks the parts (default all:
 # tests,greedy,bench,serve,sanitize; also matvec: the per-kernel mat-vec figures of
-# cuda_matvec_bench, mma: its batched-kernel figures only, and compress: issue 17's CUDA checks). Logs are packed into $OUT/logs.tgz (the device tool brings
+# cuda_matvec_bench, mma: its batched-kernel figures only, and compress: issue 17's CUDA checks;
+# RACECHECK=0 leaves racecheck out of sanitize). Logs are packed into $OUT/logs.tgz (the device tool brings
 # back few files).
 set -u
 OUT=${OUT:-$PWD/gpu-out}
@@ -65,6 +67,8 @@ env_of() {  # the variant's environment
     mma1) echo "HAYATE_CUDA_MMA_BLOCKS=1" ;;
     mma1p) echo "HAYATE_CUDA_MMA_BLOCKS=1 HAYATE_PROFILE=1" ;;
     m512) echo "HAYATE_CUDA_MMA_MAX_TOKENS=512" ;;
+    f16) echo "HAYATE_CUDA_MMA_EXACT=0" ;;
+    exact) echo "HAYATE_CUDA_MMA_EXACT=1" ;;
     m512b1) echo "HAYATE_CUDA_MMA_MAX_TOKENS=512 HAYATE_CUDA_MMA_BLOCKS=1" ;;
     *) echo "HAYATE_CUDA_DISABLE=" ;;
   esac
@@ -143,7 +147,7 @@ if has sanitize; then
       --gtest_filter='*q4_K_3*:*q4_K_64*:*q6_K_9*:*q8_0_77*:*q3_K_9*:*Batched*:*RowsPerWarp*:*q4_K_?:*q6_K_?:*q8_0_?:*Attention*:*TensorCore*' && \
     $san --tool memcheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
     $san --tool memcheck $BIN/hayate run --device cuda -p Hello -n 8 --temp 0"
-  step racecheck_new 90 "export HAYATE_CUDA_MATVEC_FAST=1; $san --tool racecheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
+  [ "${RACECHECK:-1}" = 0 ] || step racecheck_new 90 "export HAYATE_CUDA_MATVEC_FAST=1; $san --tool racecheck $BIN/backend_cuda_sampling_test --gtest_filter='*MatchTheHostOrder' && \
     $san --tool racecheck $BIN/backend_cuda_kernels_test --gtest_filter='*q8_0_9*:*q4_K_64:*RowsPerWarp*:*Attention*:*RmsNorm*:*TensorCore*'"
 fi
 [ -f "$LOGDIR/mma.log" ] && grep -E '\| (16|64|512) \|' "$LOGDIR/mma.log"

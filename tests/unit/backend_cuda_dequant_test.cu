@@ -106,7 +106,8 @@ TEST(CudaDequant, CoalescedMatvecLanesMatchReference) {
 // The tensor-core kernel's per-lane decode (mma_decode.cuh): for every lane, chunk and super-block
 // of rows whose 4-byte alignment alternates (Q6_K and Q8_0 super-blocks of 210 and 272 bytes start
 // 2-byte aligned every other time), the 8 halves against the reference's weights, and together the
-// lanes cover each column once. Q8_0 is exact (its f16 product rounds once, as the f32 one then
+// lanes cover each column once. decode_exact equals the reference rounded to f16, bit for bit;
+// decode: Q8_0 is exact (its f16 product rounds once, as the f32 one then
 // rounded to f16); the k-quants' f16 arithmetic rounds the sub-block scale and min to f16, so each
 // weight is within 2^-10 of its magnitude plus the scale's share (a misplaced weight is not).
 template <uint32_t T>
@@ -129,11 +130,14 @@ void expect_mma_lanes_match(GgmlType type, int64_t cols) {
         typename F::Raw raw{};
         F::load(raw, row + sb * F::kBytes, q);
         for (int c = 0; c < 8; ++c) {
-          uint32_t words[4];
+          uint32_t words[4], exact[4];
           F::decode(raw, c, q, words);
+          F::decode_exact(raw, c, q, exact);
           for (int i = 0; i < 8; ++i) {
             const int64_t col = sb * 256 + 32 * c + 8 * q + i;
             const float ref = want[static_cast<size_t>(col)];
+            ASSERT_EQ(static_cast<uint16_t>(exact[i / 2] >> (16 * (i % 2))), __half_as_ushort(__float2half_rn(ref)))
+                << ggml_type_name(type) << " (f32 decoding) row " << r << " col " << col << " lane q " << q;
             const float got =
                 __half2float(__ushort_as_half(static_cast<unsigned short>(words[i / 2] >> (16 * (i % 2)))));
             if (T == kQ8_0)

@@ -169,7 +169,7 @@ TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {
 // The tensor-core kernel (matmul_mma.cu) for every format it reads, at token counts that leave
 // partial 8-token tiles and 64-token blocks, over 300 rows (the last 128-row tile partly empty),
 // columns split over blocks (512, 2048) and not (256: one super-block), with and without bias,
-// in its 1- and 2-blocks-per-SM builds. The shapes are ones matmul_mma_fits takes
+// in its 1- and 2-blocks-per-SM builds, decoding in f16 and in f32. The shapes are ones matmul_mma_fits takes
 // (backend_cuda_dequant_test checks that, and each lane's decoding, on the CPU).
 TEST(CudaMatmul, TensorCoreKernel) {
   HAYATE_SKIP_WITHOUT_CUDA();
@@ -184,8 +184,10 @@ TEST(CudaMatmul, TensorCoreKernel) {
         const Weight* b = n % 2 ? &bias.w : nullptr;
         const auto x = test::random_floats(static_cast<size_t>(n * cols), 95 + n);
         const auto want = host_matmul(w.w, x, n, b);
-        for (const char* blocks : {"1", "2"}) {
-          test::ScopedEnv blocks_env("HAYATE_CUDA_MMA_BLOCKS", blocks);
+        for (const char* variant : {"1 0", "2 0", "1 1", "2 1"}) {  // blocks a SM, exact decoding
+          const std::string blocks(variant, 1);
+          test::ScopedEnv blocks_env("HAYATE_CUDA_MMA_BLOCKS", blocks.c_str());
+          test::ScopedEnv exact_env("HAYATE_CUDA_MMA_EXACT", variant + 2);
           auto be = make_cuda_backend(DeviceOptions{});
           be->prepare_weight(w.w);
           be->prepare_weight(bias.w);
@@ -201,8 +203,9 @@ TEST(CudaMatmul, TensorCoreKernel) {
           for (int t = 0; t < n; ++t)
             for (int64_t r = rows; r < rows + 3; ++r)
               ASSERT_TRUE(std::isnan(got[static_cast<size_t>(t * (rows + 3) + r)])) << "wrote past the rows";
-          EXPECT_LT(test::relative_l2(dense, want), 3e-3) << ggml_type_name(type) << " cols " << cols << " tokens " << n
-                                                          << " blocks a SM " << blocks << (b ? " with bias" : "");
+          EXPECT_LT(test::relative_l2(dense, want), 3e-3)
+              << ggml_type_name(type) << " cols " << cols << " tokens " << n << " blocks a SM, exact " << variant
+              << (b ? " with bias" : "");
         }
       }
     }

@@ -96,6 +96,7 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
     mma_max_tokens_ = std::max(0L, std::strtol(v, nullptr, 10));
   if (disabled("mma") || disabled("batched")) mma_max_tokens_ = 0;
   if (const char* v = std::getenv("HAYATE_CUDA_MMA_BLOCKS"); v && *v) mma_blocks_per_sm_ = std::atoi(v);
+  if (const char* v = std::getenv("HAYATE_CUDA_MMA_EXACT"); v && *v) mma_exact_ = std::strcmp(v, "0") != 0;
   // A constructor that throws runs no destructor: release what was made so far.
   try {
     init(opt);

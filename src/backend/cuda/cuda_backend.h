@@ -17,7 +17,8 @@
 // HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead;
 // Q4_K/Q5_K/Q6_K/Q8_0 weights whose rows fit it take the tensor-core kernel of matmul_mma.cu
 // instead, up to HAYATE_CUDA_MMA_MAX_TOKENS (default 64; `mma` in HAYATE_CUDA_DISABLE, or
-// `batched`, turns it off), HAYATE_CUDA_MMA_BLOCKS=1|2 its resident blocks per SM;
+// `batched`, turns it off), HAYATE_CUDA_MMA_BLOCKS=1|2 its resident blocks per SM,
+// HAYATE_CUDA_MMA_EXACT=1|0 its decoding in f32 (the default until the f16 one is measured) or f16;
 // HAYATE_CUDA_MATVEC_FAST=1|0 the coalesced Q4_K/Q6_K/Q8_0 mat-vec (off by default until verified
 // on a GPU) and HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp.
 #pragma once
@@ -146,6 +147,7 @@ class CudaBackend : public Backend {
   bool batched_prefetch_ = false;    // HAYATE_CUDA_BATCHED_PREFETCH
   int64_t mma_max_tokens_ = 64;      // HAYATE_CUDA_MMA_MAX_TOKENS; 0: the tensor-core kernel is off
   int mma_blocks_per_sm_ = 0;        // HAYATE_CUDA_MMA_BLOCKS=1|2 (0: plan_mma's default)
+  bool mma_exact_ = true;            // HAYATE_CUDA_MMA_EXACT=1|0: f32 decoding (f16 when 0)
   std::string device_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;

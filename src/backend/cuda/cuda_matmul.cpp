@@ -56,6 +56,7 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
     BatchedPlan plan = mma ? plan_mma(w.rows, w.cols, x.rows, mma_blocks_per_sm_)
                            : plan_batched(w.rows, w.cols, x.rows, batched_block_rows_);
     plan.prefetch = batched_prefetch_;
+    plan.exact = mma_exact_;
     float* partial = plan.partial_floats ? floats(plan.partial_floats) : nullptr;
     Timed t(*this, matmul_name(w, 1));
     check(f32_to_half(x.data, xh, x.rows * x.cols, false, stream_), "f32_to_half kernel");

@@ -45,6 +45,7 @@ struct BatchedPlan {
   // so the step's loads find them there rather than in device memory.
   bool prefetch = false;
   int blocks_per_sm = 2;  // matmul_mma: 1 or 2 resident blocks per SM (registers per thread)
+  bool exact = false;     // matmul_mma: decode in f32 (the older kernels' f16 values), not in f16
 };
 BatchedPlan plan_batched(int64_t rows, int64_t cols, int64_t n_tokens, int block_rows);
 cudaError_t matmul_batched(const DevWeight& w, const void* x_half, int64_t n_tokens, float* out, int64_t ldo,

@@ -61,7 +61,8 @@ struct MmaArgs {
 
 // kMinBlocks: resident blocks per SM the registers are limited for (2: 128 a thread, with a
 // little spilling; 1: no spills, half the warps to hide the loads' latency).
-template <uint32_t T, int kMinBlocks>
+// kExact: decode_exact (f32 arithmetic, the older kernels' values) rather than decode (f16).
+template <uint32_t T, int kMinBlocks, bool kExact>
 __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) matmul_mma(MmaArgs a) {
   using F = mma::Format<T>;
   extern __shared__ uint4 smem[];
@@ -119,8 +120,13 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) matmul_mma(MmaArgs a)
 #pragma unroll
     for (int c = 0; c < 8; ++c) {
       uint32_t wl[4], wh[4];
-      F::decode(lo, c, q, wl);
-      F::decode(hi, c, q, wh);
+      if constexpr (kExact) {
+        F::decode_exact(lo, c, q, wl);
+        F::decode_exact(hi, c, q, wh);
+      } else {
+        F::decode(lo, c, q, wl);
+        F::decode(hi, c, q, wh);
+      }
       const uint32_t a0[4] = {wl[0], wh[0], wl[1], wh[1]}, a1[4] = {wl[2], wh[2], wl[3], wh[3]};
 #pragma unroll
       for (int j = 0; j < 8; ++j) {
@@ -158,20 +164,21 @@ __global__ void __launch_bounds__(kWarps * 32, kMinBlocks) matmul_mma(MmaArgs a)
   }
 }
 
-template <uint32_t T, int kMinBlocks>
+template <uint32_t T, int kMinBlocks, bool kExact>
 cudaError_t launch_blocks(const MmaArgs& a, const BatchedPlan& p, cudaStream_t s) {
   static const cudaError_t allowed = cudaFuncSetAttribute(
-      matmul_mma<T, kMinBlocks>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmemBytes));
+      matmul_mma<T, kMinBlocks, kExact>, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kSmemBytes));
   if (allowed != cudaSuccess) return allowed;
   const dim3 grid(static_cast<unsigned>((a.n_tokens + kBN - 1) / kBN), static_cast<unsigned>((a.rows + kBM - 1) / kBM),
                   static_cast<unsigned>(p.splits));
-  matmul_mma<T, kMinBlocks><<<grid, kWarps * 32, kSmemBytes, s>>>(a);
+  matmul_mma<T, kMinBlocks, kExact><<<grid, kWarps * 32, kSmemBytes, s>>>(a);
   return cudaGetLastError();
 }
 
 template <uint32_t T>
 cudaError_t launch(const MmaArgs& a, const BatchedPlan& p, cudaStream_t s) {
-  return p.blocks_per_sm == 1 ? launch_blocks<T, 1>(a, p, s) : launch_blocks<T, 2>(a, p, s);
+  if (p.exact) return p.blocks_per_sm == 1 ? launch_blocks<T, 1, true>(a, p, s) : launch_blocks<T, 2, true>(a, p, s);
+  return p.blocks_per_sm == 1 ? launch_blocks<T, 1, false>(a, p, s) : launch_blocks<T, 2, false>(a, p, s);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 // halves by a byte permute (0x6400 | code = 1024 + code), less 1024 exactly, then one f16 FMA with
 // the sub-block's scale and min rounded to f16. Q8_0 is exact (its scale is a half already); the
 // k-quants differ from the reference's f32 arithmetic by the scale's and min's f16 rounding.
+// decode_exact() gives the reference's f32 values rounded once to f16 (the older kernels' tiles),
+// at ~8 instructions a weight.
 // Host and device: backend_cuda_dequant_test checks every lane against the reference on the CPU.
 #pragma once
 
@@ -145,6 +147,16 @@ struct Format<kQ4_K> {
 #pragma unroll
     for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64006400u, s2, m2);
   }
+  static HAYATE_HD void decode_exact(const Raw& r, int c, int, uint32_t out[4]) {
+    float scale, min;
+    k4_scale_min(r.h, c, &scale, &min);
+    const int shift = 4 * (c % 2);
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) v[i] = mul_rn(scale, u2f((run_byte(r.qs[c / 2], i) >> shift) & 0x0F)) - min;
+#pragma unroll
+    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+  }
 };
 
 template <>
@@ -171,6 +183,19 @@ struct Format<kQ5_K> {
     const uint32_t s2 = half2_bits(scale, scale), m2 = half2_bits(-min, -min);
 #pragma unroll
     for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64006400u, s2, m2);
+  }
+  static HAYATE_HD void decode_exact(const Raw& r, int c, int, uint32_t out[4]) {
+    float scale, min;
+    k4_scale_min(r.h, c, &scale, &min);
+    const int shift = 4 * (c % 2);
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t code = ((run_byte(r.qs[c / 2], i) >> shift) & 0x0F) | (((run_byte(r.qh, i) >> c) & 1) << 4);
+      v[i] = mul_rn(scale, u2f(code)) - min;
+    }
+#pragma unroll
+    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
   }
 };
 
@@ -210,6 +235,23 @@ struct Format<kQ6_K> {
 #pragma unroll  // (1024 + code) - 1056 = code - 32, exact; times the scale, one rounding (+ -0 changes nothing)
     for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64206420u, s2, 0x80008000u);
   }
+  static HAYATE_HD void decode_exact(const Raw& r, int c, int q, uint32_t out[4]) {
+    const int h = c / 4, g = c % 4;
+    const uint2 s = r.sc[c / 4];
+    const uint32_t sw = (c % 4) < 2 ? s.x : s.y;
+    const auto sc = static_cast<int8_t>(byte_of(sw, 2 * (c % 2) + q / 2));
+    const float scale = half_bits(static_cast<uint16_t>(r.d)) * static_cast<float>(sc);
+    const uint2 ql = r.ql[h][g & 1];
+    const int lshift = 4 * (g >> 1), hshift = 2 * g;
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t code = ((run_byte(ql, i) >> lshift) & 0x0F) | (((run_byte(r.qh[h], i) >> hshift) & 3) << 4);
+      v[i] = scale * (bits_float(0x4B000000u | code) - 8388640.0f);  // code - 32, exact
+    }
+#pragma unroll
+    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+  }
 };
 
 template <>
@@ -231,6 +273,15 @@ struct Format<kQ8_0> {
     const uint32_t t[2] = {r.qs[c].x ^ 0x80808080u, r.qs[c].y ^ 0x80808080u};  // code + 128
 #pragma unroll
     for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64806480u, d2, 0x80008000u);
+  }
+  static HAYATE_HD void decode_exact(const Raw& r, int c, int, uint32_t out[4]) {
+    const float d = half_bits(static_cast<uint16_t>(r.d[c]));
+    float v[8];
+#pragma unroll
+    for (int i = 0; i < 8; ++i)  // the signed code + 128, exactly as a float, less 128
+      v[i] = d * (bits_float(0x4B000000u | (run_byte(r.qs[c], i) ^ 0x80u)) - 8388736.0f);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
   }
 };
 
