@@ -133,6 +133,27 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   }
 }
 
+// be.matmul into outputs 3 floats a token wider than the weight's rows, NaN-poisoned: the rows'
+// outputs (dense) and whether the floats past them stayed NaN.
+struct WideOut {
+  std::vector<float> dense;
+  bool past_rows_untouched = true;
+};
+WideOut matmul_wide(Backend& be, const Weight& w, const std::vector<float>& x, int n, const Weight* bias) {
+  const int64_t rows = w.rows, ld = rows + 3;
+  be.reset_scratch();
+  Tensor xt = test::upload(be, x, n, w.cols);
+  Tensor out = test::poisoned(be, n, ld);
+  be.matmul(w, xt, out, bias);
+  const auto got = test::download(be, out);
+  WideOut r;
+  for (int t = 0; t < n; ++t) {
+    r.dense.insert(r.dense.end(), got.begin() + t * ld, got.begin() + t * ld + rows);
+    for (int64_t i = rows; i < ld; ++i) r.past_rows_untouched &= std::isnan(got[static_cast<size_t>(t * ld + i)]);
+  }
+  return r;
+}
+
 // With and without the L2 prefetch (a hint, so the same sums). The tensor-core kernel, which
 // would take most of these shapes, is off here: TensorCoreKernel below checks it.
 TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {
@@ -149,16 +170,9 @@ TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {
         be->prepare_weight(w.w);
         for (const int n : {9, 40, 130}) {
           const auto x = test::random_floats(static_cast<size_t>(n * cols), 92 + n);
-          be->reset_scratch();
-          Tensor xt = test::upload(*be, x, n, cols);
-          Tensor out = test::poisoned(*be, n, rows + 3);  // rows apart by more than the weight's rows
-          be->matmul(w.w, xt, out, nullptr);
-          const auto got = test::download(*be, out);
-          std::vector<float> dense;
-          for (int t = 0; t < n; ++t)
-            dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
-          ASSERT_TRUE(test::all_finite(dense)) << "an output was not written";
-          EXPECT_LT(test::relative_l2(dense, host_matmul(w.w, x, n, nullptr)), 3e-3)
+          const WideOut got = matmul_wide(*be, w.w, x, n, nullptr);  // rows apart by more than the weight's
+          ASSERT_TRUE(test::all_finite(got.dense)) << "an output was not written";
+          EXPECT_LT(test::relative_l2(got.dense, host_matmul(w.w, x, n, nullptr)), 3e-3)
               << ggml_type_name(type) << " cols " << cols << " tokens " << n << " prefetch " << prefetch;
         }
       }
@@ -191,19 +205,10 @@ TEST(CudaMatmul, TensorCoreKernel) {
           auto be = make_cuda_backend(DeviceOptions{});
           be->prepare_weight(w.w);
           be->prepare_weight(bias.w);
-          be->reset_scratch();
-          Tensor xt = test::upload(*be, x, n, cols);
-          Tensor out = test::poisoned(*be, n, rows + 3);  // rows apart by more than the weight's rows
-          be->matmul(w.w, xt, out, b);
-          const auto got = test::download(*be, out);
-          std::vector<float> dense;
-          for (int t = 0; t < n; ++t)
-            dense.insert(dense.end(), got.begin() + t * (rows + 3), got.begin() + t * (rows + 3) + rows);
-          ASSERT_TRUE(test::all_finite(dense)) << ggml_type_name(type) << ": an output was not written";
-          for (int t = 0; t < n; ++t)
-            for (int64_t r = rows; r < rows + 3; ++r)
-              ASSERT_TRUE(std::isnan(got[static_cast<size_t>(t * (rows + 3) + r)])) << "wrote past the rows";
-          EXPECT_LT(test::relative_l2(dense, want), 3e-3)
+          const WideOut got = matmul_wide(*be, w.w, x, n, b);
+          ASSERT_TRUE(test::all_finite(got.dense)) << ggml_type_name(type) << ": an output was not written";
+          ASSERT_TRUE(got.past_rows_untouched) << ggml_type_name(type) << ": wrote past the rows";
+          EXPECT_LT(test::relative_l2(got.dense, want), 3e-3)
               << ggml_type_name(type) << " cols " << cols << " tokens " << n << " blocks a SM, exact " << variant
               << (b ? " with bias" : "");
         }

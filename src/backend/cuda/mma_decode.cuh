@@ -16,17 +16,9 @@
 #include <cstring>
 
 #include "backend/cuda/dequant.cuh"
+#include "backend/cuda/matvec_fast.cuh"  // fast::ld
 
 namespace hayate::cuda::mma {
-
-template <typename V>
-HAYATE_HD V ldg(const V* p) {
-#ifdef __CUDA_ARCH__
-  return __ldg(p);
-#else
-  return *p;
-#endif
-}
 
 HAYATE_HD uint32_t funnel_r16(uint32_t lo, uint32_t hi) {
 #ifdef __CUDA_ARCH__
@@ -95,11 +87,11 @@ HAYATE_HD uint32_t byte_of(uint32_t w, int i) { return (w >> (8 * i)) & 0xFFu; }
 HAYATE_HD uint2 ld8(const uint8_t* p) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(p);
   const auto* w = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
-  if ((a & 3) == 0) return make_uint2(ldg(w), ldg(w + 1));
-  const uint32_t w0 = ldg(w), w1 = ldg(w + 1), w2 = ldg(w + 2);
+  if ((a & 3) == 0) return make_uint2(fast::ld(w), fast::ld(w + 1));
+  const uint32_t w0 = fast::ld(w), w1 = fast::ld(w + 1), w2 = fast::ld(w + 2);
   return make_uint2(funnel_r16(w0, w1), funnel_r16(w1, w2));
 }
-HAYATE_HD uint32_t ld16(const uint8_t* p) { return ldg(reinterpret_cast<const unsigned short*>(p)); }
+HAYATE_HD uint32_t ld16(const uint8_t* p) { return fast::ld(reinterpret_cast<const unsigned short*>(p)); }
 
 // Byte i (0..7) of an 8-byte run.
 HAYATE_HD uint32_t run_byte(uint2 r, int i) { return byte_of(i < 4 ? r.x : r.y, i % 4); }
@@ -133,9 +125,9 @@ struct Format<kQ4_K> {
     uint2 qs[4];
   };
   static HAYATE_HD void load(Raw& r, const uint8_t* sb, int q) {
-    r.h = ldg(reinterpret_cast<const uint4*>(sb));
+    r.h = fast::ld(reinterpret_cast<const uint4*>(sb));
 #pragma unroll
-    for (int p = 0; p < 4; ++p) r.qs[p] = ldg(reinterpret_cast<const uint2*>(sb + 16 + 32 * p + 8 * q));
+    for (int p = 0; p < 4; ++p) r.qs[p] = fast::ld(reinterpret_cast<const uint2*>(sb + 16 + 32 * p + 8 * q));
   }
   static HAYATE_HD void decode(const Raw& r, int c, int, uint32_t out[4]) {
     float scale, min;
@@ -168,10 +160,10 @@ struct Format<kQ5_K> {
     uint2 qs[4];
   };
   static HAYATE_HD void load(Raw& r, const uint8_t* sb, int q) {
-    r.h = ldg(reinterpret_cast<const uint4*>(sb));
-    r.qh = ldg(reinterpret_cast<const uint2*>(sb + 16 + 8 * q));
+    r.h = fast::ld(reinterpret_cast<const uint4*>(sb));
+    r.qh = fast::ld(reinterpret_cast<const uint2*>(sb + 16 + 8 * q));
 #pragma unroll
-    for (int p = 0; p < 4; ++p) r.qs[p] = ldg(reinterpret_cast<const uint2*>(sb + 48 + 32 * p + 8 * q));
+    for (int p = 0; p < 4; ++p) r.qs[p] = fast::ld(reinterpret_cast<const uint2*>(sb + 48 + 32 * p + 8 * q));
   }
   static HAYATE_HD void decode(const Raw& r, int c, int, uint32_t out[4]) {
     float scale, min;
