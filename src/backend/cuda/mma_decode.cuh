@@ -117,8 +117,43 @@ HAYATE_HD void k4_scale_min(const uint4& h, int c, float* scale, float* min) {
   *min = mul_rn(half_bits(static_cast<uint16_t>(h.x >> 16)), static_cast<float>(m));
 }
 
+// Q4_K / Q5_K: the lane's 8 codes of chunk c (a byte each in t) times the sub-block's scale, less
+// its min; in f16 (two an instruction), or exactly as the reference in f32 then rounded once.
+HAYATE_HD void k4_halves(const uint4& h, int c, const uint32_t t[2], bool exact, uint32_t out[4]) {
+  float scale, min;
+  k4_scale_min(h, c, &scale, &min);
+  if (!exact) {
+    const uint32_t s2 = half2_bits(scale, scale), m2 = half2_bits(-min, -min);
+#pragma unroll
+    for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64006400u, s2, m2);
+    return;
+  }
+  float v[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) v[i] = mul_rn(scale, u2f(byte_of(t[i / 4], i % 4))) - min;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+}
+
+// Q4_K and Q5_K differ only in their codes (F::codes): the decoders on top of them.
+template <typename F>
+struct K4 {
+  template <typename Raw>
+  static HAYATE_HD void decode(const Raw& r, int c, int, uint32_t out[4]) {
+    uint32_t t[2];
+    F::codes(r, c, t);
+    k4_halves(r.h, c, t, false, out);
+  }
+  template <typename Raw>
+  static HAYATE_HD void decode_exact(const Raw& r, int c, int, uint32_t out[4]) {
+    uint32_t t[2];
+    F::codes(r, c, t);
+    k4_halves(r.h, c, t, true, out);
+  }
+};
+
 template <>
-struct Format<kQ4_K> {
+struct Format<kQ4_K> : K4<Format<kQ4_K>> {
   static constexpr int kBytes = 144;
   struct Raw {
     uint4 h;
@@ -129,30 +164,16 @@ struct Format<kQ4_K> {
 #pragma unroll
     for (int p = 0; p < 4; ++p) r.qs[p] = fast::ld(reinterpret_cast<const uint2*>(sb + 16 + 32 * p + 8 * q));
   }
-  static HAYATE_HD void decode(const Raw& r, int c, int, uint32_t out[4]) {
-    float scale, min;
-    k4_scale_min(r.h, c, &scale, &min);
-    const int shift = 4 * (c % 2);
+  static HAYATE_HD void codes(const Raw& r, int c, uint32_t t[2]) {
     const uint2 qs = r.qs[c / 2];
-    const uint32_t t[2] = {(qs.x >> shift) & 0x0F0F0F0Fu, (qs.y >> shift) & 0x0F0F0F0Fu};
-    const uint32_t s2 = half2_bits(scale, scale), m2 = half2_bits(-min, -min);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64006400u, s2, m2);
-  }
-  static HAYATE_HD void decode_exact(const Raw& r, int c, int, uint32_t out[4]) {
-    float scale, min;
-    k4_scale_min(r.h, c, &scale, &min);
     const int shift = 4 * (c % 2);
-    float v[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) v[i] = mul_rn(scale, u2f((run_byte(r.qs[c / 2], i) >> shift) & 0x0F)) - min;
-#pragma unroll
-    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+    t[0] = (qs.x >> shift) & 0x0F0F0F0Fu;
+    t[1] = (qs.y >> shift) & 0x0F0F0F0Fu;
   }
 };
 
 template <>
-struct Format<kQ5_K> {
+struct Format<kQ5_K> : K4<Format<kQ5_K>> {
   static constexpr int kBytes = 176;
   struct Raw {
     uint4 h;
@@ -165,29 +186,11 @@ struct Format<kQ5_K> {
 #pragma unroll
     for (int p = 0; p < 4; ++p) r.qs[p] = fast::ld(reinterpret_cast<const uint2*>(sb + 48 + 32 * p + 8 * q));
   }
-  static HAYATE_HD void decode(const Raw& r, int c, int, uint32_t out[4]) {
-    float scale, min;
-    k4_scale_min(r.h, c, &scale, &min);
-    const int shift = 4 * (c % 2);
+  static HAYATE_HD void codes(const Raw& r, int c, uint32_t t[2]) {
     const uint2 qs = r.qs[c / 2];
-    const uint32_t t[2] = {((qs.x >> shift) & 0x0F0F0F0Fu) | (((r.qh.x >> c) & 0x01010101u) << 4),
-                           ((qs.y >> shift) & 0x0F0F0F0Fu) | (((r.qh.y >> c) & 0x01010101u) << 4)};
-    const uint32_t s2 = half2_bits(scale, scale), m2 = half2_bits(-min, -min);
-#pragma unroll
-    for (int k = 0; k < 4; ++k) out[k] = h2_sub_fma(bytes_as_halves(t[k / 2], k % 2), 0x64006400u, s2, m2);
-  }
-  static HAYATE_HD void decode_exact(const Raw& r, int c, int, uint32_t out[4]) {
-    float scale, min;
-    k4_scale_min(r.h, c, &scale, &min);
     const int shift = 4 * (c % 2);
-    float v[8];
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint32_t code = ((run_byte(r.qs[c / 2], i) >> shift) & 0x0F) | (((run_byte(r.qh, i) >> c) & 1) << 4);
-      v[i] = mul_rn(scale, u2f(code)) - min;
-    }
-#pragma unroll
-    for (int k = 0; k < 4; ++k) out[k] = half2_bits(v[2 * k], v[2 * k + 1]);
+    t[0] = ((qs.x >> shift) & 0x0F0F0F0Fu) | (((r.qh.x >> c) & 0x01010101u) << 4);
+    t[1] = ((qs.y >> shift) & 0x0F0F0F0Fu) | (((r.qh.y >> c) & 0x01010101u) << 4);
   }
 };
 
