@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "forward/forward.h"
 #include "model/synth.h"
+#include "support/forward_runs.h"
 #include "support/test_util.h"
 
 namespace hayate {
@@ -36,27 +37,10 @@ std::unique_ptr<Model> make_model(int32_t n_layer, int32_t window, const std::st
   return Model::load(path);
 }
 
-std::vector<int32_t> some_tokens(int n, int vocab) {
-  std::vector<int32_t> t;
-  for (int i = 0; i < n; ++i) t.push_back((i * 53 + 5) % vocab);
-  return t;
-}
+std::vector<int32_t> some_tokens(int n, int vocab) { return test::some_tokens(n, vocab, 53, 5); }
 
-// Logits of every position of `tokens`, placed at positions first, first+1, ..., fed `chunk` at a time.
 std::vector<float> run(const Model& m, Backend& be, const std::vector<int32_t>& tokens, size_t chunk) {
-  auto kv = be.make_kv_cache(m.hp, 8, 16);
-  std::vector<int32_t> table;
-  for (int i = 0; i < 8; ++i) table.push_back(7 - i);  // out of order on purpose
-  std::vector<float> all;
-  for (size_t start = 0; start < tokens.size(); start += chunk) {
-    Batch b;
-    b.sequences.push_back({table});
-    for (size_t i = start; i < std::min(tokens.size(), start + chunk); ++i)
-      b.add(tokens[i], static_cast<int32_t>(i), 0, true);
-    const std::vector<float> out = forward(m, b, *kv, be);
-    all.insert(all.end(), out.begin(), out.end());
-  }
-  return all;
+  return test::run_tokens(m, be, tokens, chunk);
 }
 
 TEST(SlidingWindow, LoadsFromGguf) {
