@@ -113,7 +113,7 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
   for (const SplitBackend::Stage& s : stages) {
     // A backend that does not window its attention never sets the cache's window: running it
     // would silently attend past the window.
-    if (s.kv->sliding_window != hp.sliding_window)
+    if (s.kv && s.kv->sliding_window != hp.sliding_window)  // an empty range has no cache
       fail(ErrorKind::Unsupported, "backend '" + s.kv->backend + "' does not implement sliding-window attention (" +
                                        hp.arch + " model with a window of " + std::to_string(hp.sliding_window) +
                                        " positions); run it on the CPU (--device cpu)");
