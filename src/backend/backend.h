@@ -3,6 +3,7 @@
 // The reference backend (plain fp32, readable) is the oracle every other backend is tested against.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -40,6 +41,11 @@ class KvCache {
   virtual ~KvCache();
   int32_t n_layer = 0, n_blocks = 0, block_size = 0, kv_dim = 0;
   size_t bytes = 0;
+  // The model's sliding window (HParams::sliding_window), set by a backend whose attention honours
+  // it; the forward pass refuses a cache whose window is not the model's.
+  int32_t sliding_window = 0;
+  // The first position a token at `pos` attends to.
+  int32_t first_attended(int32_t pos) const { return sliding_window > 0 ? std::max(0, pos - sliding_window + 1) : 0; }
   std::string backend;  // the name of the backend that made it, for messages
 };
 
@@ -96,7 +102,7 @@ class Backend {
   virtual void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias = nullptr) = 0;
   virtual void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) = 0;
   virtual void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) = 0;
-  // Causal attention of each token over its own sequence's positions [0, position].
+  // Causal attention of each token over its own sequence's positions [kv.first_attended(position), position].
   virtual void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                          int32_t head_dim, Tensor out) = 0;
   virtual void swiglu(Tensor gate, Tensor up, Tensor out) = 0;  // out = silu(gate) * up

@@ -47,6 +47,8 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--n-vocab", o->n_vocab, "vocabulary rows (0 = the tokenizer's size)")->capture_default_str();
   cmd->add_option("--rope-theta", o->rope_theta, "rope base frequency")->capture_default_str();
   cmd->add_flag("--tie-embeddings", o->tie_embeddings, "no output.weight; reuse token_embd");
+  cmd->add_option("--sliding-window", o->sliding_window, "attend to the last N positions only (0 = all)")
+      ->capture_default_str();
   cmd->add_option("--seed", o->seed, "random seed (same seed, same file)")->capture_default_str();
   cmd->add_option("--type", o->file_type, quant::file_type_names())->capture_default_str();
   cmd->add_option("--vocab-from", o->vocab_from, "copy the tokenizer of this GGUF (default: built-in byte tokenizer)");

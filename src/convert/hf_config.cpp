@@ -4,6 +4,7 @@
 #include <limits>
 #include <numbers>
 
+#include "convert/hf_fields.h"
 #include "convert/json_file.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
@@ -124,10 +125,11 @@ HfConfig parse_hf_config(const nlohmann::json& j, const std::string& what) {
   }
   c.tie_word_embeddings = json_bool(j, "tie_word_embeddings", what).value_or(false);
   c.attention_bias = c.spec->qkv_bias || json_bool(j, "attention_bias", what).value_or(false);
-  if (json_bool(j, "mlp_bias", what).value_or(false)) {
-    fail(ErrorKind::Unsupported, what + ": mlp_bias is true; hayate's " + c.arch + " has no MLP biases");
-  }
+  check_hf_fields(j, c.hf_architecture, what);
+  c.unknown_fields = unknown_hf_fields(j);
   c.rope_scaling = parse_rope_scaling(j, what);
+  if (honours_sliding_window(c.hf_architecture) && j.contains("sliding_window") && !j["sliding_window"].is_null())
+    c.sliding_window = required_size(j, "sliding_window", what);
   return c;
 }
 
@@ -159,6 +161,7 @@ void add_hparams_metadata(const HfConfig& c, gguf::Writer& w) {
     w.set(a + ".rope.scaling.factor", Value::f32(static_cast<float>(c.rope_scaling.factor)));
   }
   w.set(a + ".vocab_size", u32(c.vocab_size));
+  if (c.sliding_window > 0) w.set(a + ".attention.sliding_window", u32(c.sliding_window));
 }
 
 std::vector<float> llama3_rope_factors(const HfConfig& c) {

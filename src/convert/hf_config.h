@@ -43,6 +43,8 @@ struct HfConfig {
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v (and, unless the architecture requires q/k/v biases, o) projections have biases
   RopeScaling rope_scaling;
+  int64_t sliding_window = 0;               // > 0: attention.sliding_window (hf_fields.h says for which classes)
+  std::vector<std::string> unknown_fields;  // keys hf_fields.h does not list, for the log
 };
 
 // "LlamaForCausalLM" -> "llama" … (ArchSpec::hf_classes); nullopt for a class no architecture lists.
@@ -51,8 +53,9 @@ std::optional<std::string> gguf_arch_name(std::string_view hf_architecture);
 // The first entry of config.json's "architectures" list (Error(BadInput) when there is none).
 std::string hf_architecture(const nlohmann::json& config, const std::string& what);
 
-// Error(Unsupported) for an unknown architecture or rope scaling, Error(BadInput) for missing or
-// inconsistent sizes. `what` names the file in messages.
+// Error(Unsupported) for an unknown architecture or rope scaling or a key whose value hayate
+// cannot run (hf_fields.h), Error(BadInput) for missing or inconsistent sizes. `what` names the
+// file in messages.
 HfConfig parse_hf_config(const nlohmann::json& config, const std::string& what);
 HfConfig read_hf_config(const std::string& dir);  // Error(NotFound) without config.json
 

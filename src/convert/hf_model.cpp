@@ -267,6 +267,11 @@ void convert_hf(const std::string& dir, const std::string& out_path, const Optio
                                   ": no tokenizer.json (hayate needs the fast-tokenizer file to write the "
                                   "vocabulary; save it with the model's tokenizer)");
   }
+  if (!cfg.unknown_fields.empty()) {
+    log << "convert: config.json keys hayate does not know (they are not read):";
+    for (const std::string& k : cfg.unknown_fields) log << " " << k;
+    log << "\n";
+  }
   const SafetensorsModel model(dir);
   const std::vector<Planned> plan = plan_tensors(cfg, model, out, log);
 

@@ -43,7 +43,7 @@ void attention_block(const Model& m, const LayerWeights& l, int32_t il, Tensor x
   be.attention(kv, il, q, batch, hp.n_head, hp.n_head_kv, hp.head_dim, attn);
 
   Tensor o = be.alloc(n, hp.n_embd);
-  be.matmul(l.wo, attn, o);
+  be.matmul(l.wo, attn, o, l.bo ? &l.bo : nullptr);
   be.add(x, o);
 }
 
@@ -110,7 +110,15 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
   const int64_t n = static_cast<int64_t>(batch.size());
   const RopeParams rope = rope_params(m);
   const std::vector<SplitBackend::Stage> stages = stages_of(m, kv, be);
-  for (const SplitBackend::Stage& s : stages) s.backend->reset_scratch();
+  for (const SplitBackend::Stage& s : stages) {
+    // A backend that does not window its attention never sets the cache's window: running it
+    // would silently attend past the window.
+    if (s.kv && s.kv->sliding_window != hp.sliding_window)  // an empty range has no cache
+      fail(ErrorKind::Unsupported, "backend '" + s.kv->backend + "' does not implement sliding-window attention (" +
+                                       hp.arch + " model with a window of " + std::to_string(hp.sliding_window) +
+                                       " positions); run it on the CPU (--device cpu)");
+    s.backend->reset_scratch();
+  }
 
   Backend* at = stages.front().backend;
   Tensor x = at->alloc(n, hp.n_embd);

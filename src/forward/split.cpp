@@ -73,6 +73,7 @@ std::unique_ptr<KvCache> SplitBackend::make_kv_cache(const HParams& hp, int32_t 
   kv->n_blocks = n_blocks;
   kv->block_size = block_size;
   kv->kv_dim = hp.kv_dim();
+  kv->sliding_window = hp.sliding_window;
   kv->backend = name();
   return kv;
 }

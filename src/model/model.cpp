@@ -1,6 +1,9 @@
 #include "model/model.h"
 
+#include <cmath>
 #include <deque>
+#include <limits>
+#include <set>
 
 #include "core/error.h"
 #include "quant/quant.h"
@@ -32,6 +35,49 @@ int32_t get_count(const gguf::File& f, const std::string& key, bool required, in
   if (n <= 0 || n > (1 << 24))
     fail(ErrorKind::BadInput, f.name() + ": " + key + " = " + std::to_string(n) + " is out of range");
   return static_cast<int32_t>(n);
+}
+
+// GGUF keys (after "<arch>.") that change the computation in ways hayate's forward pass does
+// not implement, each with the value that means "no change" and what it would need. A file
+// that sets one otherwise is refused by name rather than run wrongly.
+struct RefusedKey {
+  const char* key;
+  double neutral;  // the value that leaves the computation as hayate does it; NaN: any value is refused
+  const char* needs;
+};
+
+constexpr double kAny = std::numeric_limits<double>::quiet_NaN();
+
+constexpr RefusedKey kRefusedKeys[] = {
+    {"attn_logit_softcapping", 0.0, "soft-capping of attention scores (gemma2)"},
+    {"final_logit_softcapping", 0.0, "soft-capping of the output logits (gemma2)"},
+    {"expert_count", 0.0, "mixture-of-experts layers"},
+    {"expert_used_count", 0.0, "mixture-of-experts layers"},
+    {"attention.layer_norm_epsilon", kAny, "LayerNorm (hayate's architectures use RMSNorm)"},
+    {"attention.sliding_window_pattern", kAny, "interleaved sliding-window and global layers"},
+    {"attention.scale", kAny, "a custom attention scale (granite)"},
+    {"attention.clamp_kqv", kAny, "clamping of q/k/v"},
+    {"attention.causal", 1.0, "non-causal (bidirectional) attention"},
+    {"embedding_scale", kAny, "scaled token embeddings"},
+    {"residual_scale", kAny, "scaled residual connections"},
+    {"logit_scale", kAny, "scaled output logits"},
+    {"rope.scaling.attn_factor", 1.0, "a YaRN-style attention factor"},
+};
+
+void refuse_unsupported_keys(const gguf::File& f, const std::string& prefix) {
+  for (const RefusedKey& r : kRefusedKeys) {
+    const std::string key = prefix + r.key;
+    const gguf::Value* v = f.find(key);
+    if (!v) continue;
+    const bool scalar = v->type() != gguf::ValueType::String && v->type() != gguf::ValueType::Array;
+    if (scalar && !std::isnan(r.neutral)) {
+      const std::string what = f.name() + ": " + key;
+      const double value = v->type() == gguf::ValueType::Bool ? (v->as_bool(what) ? 1.0 : 0.0) : v->as_f64(what);
+      if (value == r.neutral) continue;
+    }
+    fail(ErrorKind::Unsupported, f.name() + ": " + key + " = " + v->to_display() + " asks for " + r.needs +
+                                     ", which hayate does not implement; the model cannot be run exactly");
+  }
 }
 
 class WeightLoader {
@@ -122,6 +168,7 @@ std::vector<WeightSpec> layer_weights(const HParams& hp) {
       {"attn_q_norm.weight", K::Norm, hp.head_dim, 0, hp.qk_norm, &L::q_norm},
       {"attn_k_norm.weight", K::Norm, hp.head_dim, 0, hp.qk_norm, &L::k_norm},
       {"attn_output.weight", K::Matrix, q, e, true, &L::wo},
+      {"attn_output.bias", K::Bias, e, 0, false, &L::bo},
       {"ffn_norm.weight", K::Norm, e, 0, true, &L::ffn_norm},
       {"ffn_gate.weight", K::Matrix, e, f, true, &L::ffn_gate},
       {"ffn_up.weight", K::Matrix, e, f, true, &L::ffn_up},
@@ -179,6 +226,8 @@ HParams read_hparams(const gguf::File& f) {
   if (hp.n_head % hp.n_head_kv != 0)
     fail(ErrorKind::BadInput, f.name() + ": head_count " + std::to_string(hp.n_head) +
                                   " is not a multiple of head_count_kv " + std::to_string(hp.n_head_kv));
+  refuse_unsupported_keys(f, a);
+  if (f.find(a + "attention.sliding_window")) hp.sliding_window = get_count(f, a + "attention.sliding_window", true);
   hp.rms_eps = static_cast<float>(f.get_f64(a + "attention.layer_norm_rms_epsilon", 1e-5));
   hp.rope_theta = static_cast<float>(f.get_f64(a + "rope.freq_base", 10000.0));
   const std::string scaling = f.get_string(a + "rope.scaling.type", "none");
@@ -215,6 +264,15 @@ std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
     for (const WeightSpec& spec : specs) l.*spec.member = w.get(p + spec.suffix, spec.cols, spec.rows, spec.required);
     m->layers.push_back(std::move(l));
   }
+  // A tensor no weight reads would be silently dropped from the computation (an output bias, an
+  // expert, a LayerNorm bias...): refuse the file instead, naming it.
+  std::set<std::string, std::less<>> used;
+  for_each_weight(*m, [&](const Weight& wt, WeightKind) { used.insert(wt.name); });
+  if (m->rope_freqs) used.insert(m->rope_freqs.name);
+  for (const gguf::TensorInfo& t : file->tensors())
+    if (!used.count(t.name))
+      fail(ErrorKind::Unsupported, file->name() + ": tensor " + t.name + " is not used by hayate's " + hp.arch +
+                                       " forward pass; the model needs computation hayate does not implement");
   m->file = std::move(file);
   return m;
 }

@@ -55,6 +55,9 @@ struct HParams {
   float rope_freq_scale = 1.0f;  // 1 / linear rope scaling factor
   bool qkv_bias = false;
   bool qk_norm = false;
+  // attention.sliding_window: each token attends to the last `sliding_window` positions, itself
+  // included (Mistral; transformers masks kv_idx <= q_idx - window); 0: to every earlier position.
+  int32_t sliding_window = 0;
 
   int32_t q_dim() const { return n_head * head_dim; }
   int32_t kv_dim() const { return n_head_kv * head_dim; }
@@ -77,6 +80,7 @@ struct Weight {
 struct LayerWeights {
   Weight attn_norm, wq, wk, wv, wo;
   Weight bq, bk, bv;      // qwen2
+  Weight bo;              // attention_bias of a llama/mistral config: the output projection's too
   Weight q_norm, k_norm;  // qwen3
   Weight ffn_norm, ffn_gate, ffn_up, ffn_down;
 };
@@ -119,7 +123,9 @@ struct Model {
 // again, as a Matrix. rope_freqs is left out: the forward pass hands it to rope() as host data.
 void for_each_weight(const Model& m, const std::function<void(const Weight&, WeightKind)>& f);
 
-// Reads the hyper-parameters of the file's architecture (Error on missing or bad keys).
+// Reads the hyper-parameters of the file's architecture (Error on missing or bad keys). A key
+// that would change the computation in a way hayate does not implement (soft-capping, experts,
+// LayerNorm, ...) is Error(Unsupported) naming it: such a file is refused, never run wrongly.
 HParams read_hparams(const gguf::File& file);
 
 }  // namespace hayate

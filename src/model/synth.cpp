@@ -152,6 +152,9 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
   w.set(a + ".attention.layer_norm_rms_epsilon", gguf::Value::f32(o.rms_eps));
   w.set(a + ".rope.freq_base", gguf::Value::f32(o.rope_theta));
   w.set(a + ".vocab_size", gguf::Value::u32(static_cast<uint32_t>(n_vocab)));
+  if (o.sliding_window < 0) fail(ErrorKind::BadInput, "synth: sliding_window must be 0 (none) or positive");
+  if (o.sliding_window > 0)
+    w.set(a + ".attention.sliding_window", gguf::Value::u32(static_cast<uint32_t>(o.sliding_window)));
 
   HParams hp;  // what the layer's weight list depends on
   hp.n_embd = o.n_embd;

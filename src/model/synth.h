@@ -21,6 +21,7 @@ struct SynthOptions {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tie_embeddings = false;
+  int32_t sliding_window = 0;  // > 0: attention.sliding_window (Mistral-style windowed attention)
   uint64_t seed = 42;
   std::string file_type = "f16";  // a name of quant::file_type_names()
   std::string vocab_from;         // a GGUF whose tokenizer.* metadata is copied; empty: built-in byte tokenizer

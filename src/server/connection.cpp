@@ -148,10 +148,10 @@ class ConnectionExchange final : public Exchange {
     finished_ = true;
   }
 
-  awaitable<bool> stream_begin() override {
+  awaitable<bool> stream_begin(std::string content_type) override {
     http::response<http::empty_body> res{http::status::ok, 11};
     common_headers(res);
-    res.set(http::field::content_type, "text/event-stream");
+    res.set(http::field::content_type, content_type);
     res.set(http::field::cache_control, "no-cache");
     res.set("X-Accel-Buffering", "no");  // proxies: pass events on at once
     res.keep_alive(keep_alive_ && !st_.stopping());

@@ -45,8 +45,9 @@ class Exchange {
                               Headers extra = {}) = 0;
 
   // A server-sent event stream over chunked transfer encoding: the header, then each event as
-  // soon as it is written. Both return false once the peer has gone.
-  virtual awaitable<bool> stream_begin() = 0;
+  // soon as it is written. Both return false once the peer has gone. Ollama's API streams
+  // NDJSON ("application/x-ndjson") the same way.
+  virtual awaitable<bool> stream_begin(std::string content_type = "text/event-stream") = 0;
   virtual awaitable<bool> stream_write(std::string event) = 0;
   virtual awaitable<> stream_end() = 0;
 

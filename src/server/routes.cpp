@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "api/ollama.h"
 #include "core/error.h"
 #include "server/response_cache.h"
 
@@ -94,6 +95,14 @@ const Route kRoutes[] = {
     {"POST", "/v1/collections/{id}/documents", true, handle_collection_documents},
     {"DELETE", "/v1/collections/{id}/documents/{id}", true, handle_collection_document},
     {"POST", "/v1/collections/{id}/search", true, handle_collection_search},
+    {"POST", "/api/chat", true, handle_ollama_chat},  // Ollama's API (ollama.cpp)
+    {"POST", "/api/generate", true, handle_ollama_generate},
+    {"POST", "/api/embed", true, handle_ollama_embed},
+    {"GET", "/api/tags", true, handle_ollama_tags},
+    {"POST", "/api/show", true, handle_ollama_show},
+    {"GET", "/api/ps", true, handle_ollama_ps},
+    {"POST", "/api/pull", true, handle_ollama_pull},
+    {"GET", "/api/version", false, handle_ollama_version},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };
@@ -215,7 +224,8 @@ awaitable<> respond_error(Exchange& ex, const api::ApiError& e, Headers extra) {
   bool has_retry = false;
   for (const auto& [name, value] : extra) has_retry |= name == "Retry-After";
   if (e.status == 429 && !has_retry) extra.emplace_back("Retry-After", "1");
-  std::string body = api::error_json(e);
+  // Ollama's clients read {"error": "..."} on its routes.
+  std::string body = ex.request().path.starts_with("/api/") ? api::ollama::error_json(e.what()) : api::error_json(e);
   co_await ex.respond(e.status, std::move(body), "application/json", std::move(extra));
 }
 

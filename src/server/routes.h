@@ -83,6 +83,16 @@ awaitable<> handle_responses(Exchange& ex, ServerState& state);  // responses.cp
 awaitable<> handle_response(Exchange& ex, ServerState& state);   // GET and DELETE /v1/responses/{id}
 awaitable<> handle_rerank(Exchange& ex, ServerState& state);     // rerank.cpp
 awaitable<> handle_score(Exchange& ex, ServerState& state);
+// Ollama's API (ollama.cpp): /api/chat, /api/generate, /api/embed, /api/tags, /api/show, /api/ps,
+// /api/pull, /api/version.
+awaitable<> handle_ollama_chat(Exchange& ex, ServerState& state);
+awaitable<> handle_ollama_generate(Exchange& ex, ServerState& state);
+awaitable<> handle_ollama_embed(Exchange& ex, ServerState& state);
+awaitable<> handle_ollama_tags(Exchange& ex, ServerState& state);
+awaitable<> handle_ollama_show(Exchange& ex, ServerState& state);
+awaitable<> handle_ollama_ps(Exchange& ex, ServerState& state);
+awaitable<> handle_ollama_pull(Exchange& ex, ServerState& state);
+awaitable<> handle_ollama_version(Exchange& ex, ServerState& state);
 
 // Embeddings of tokenized inputs through the engine's continuous batching, in input order, while
 // the connection's coroutine waits without blocking (embeddings.cpp). nullopt when the client

@@ -45,6 +45,8 @@ class Service {
   int32_t max_prompt_tokens() const { return max_prompt_tokens_; }
   api::Limits limits() const { return limits_; }
   double load_seconds() const { return loaded_.load_seconds; }
+  const Model& model() const { return *loaded_.model; }  // Ollama's /api/show and /api/tags describe it
+  const std::string& model_path() const { return loaded_.path; }
 
   // Error-free when `requested` is empty or names this model; else ApiError 404 model_not_found.
   void check_model(const std::string& requested) const;

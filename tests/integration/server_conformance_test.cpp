@@ -19,27 +19,7 @@ namespace {
 
 using json = nlohmann::json;
 
-// "a.b.0.c" in a JSON value; nullptr when absent.
-const json* at_path(const json& root, const std::string& path) {
-  const json* cur = &root;
-  size_t i = 0;
-  while (i <= path.size()) {
-    const size_t dot = path.find('.', i);
-    const std::string key = path.substr(i, dot == std::string::npos ? std::string::npos : dot - i);
-    if (cur->is_array()) {
-      const size_t k = std::stoul(key);
-      if (k >= cur->size()) return nullptr;
-      cur = &(*cur)[k];
-    } else if (cur->is_object() && cur->contains(key)) {
-      cur = &(*cur)[key];
-    } else {
-      return nullptr;
-    }
-    if (dot == std::string::npos) break;
-    i = dot + 1;
-  }
-  return cur;
-}
+const json* at_path(const json& root, const std::string& path) { return json_at_path(root, path); }
 
 std::string event_name(const json& e) {
   if (e.contains("type") && e["type"].is_string()) return e["type"].get<std::string>();  // Responses API

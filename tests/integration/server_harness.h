@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -25,6 +26,29 @@
 namespace hayate::test {
 
 inline const std::string kHayate = HAYATE_BIN;
+
+// "a.b.0.c" in a JSON response (array elements by index; an object key may itself hold dots, as
+// GGUF keys in Ollama's model_info do: the shortest key that exists wins); nullptr when absent.
+inline const nlohmann::json* json_at_path(const nlohmann::json& root, const std::string& path) {
+  std::vector<std::string> parts;
+  std::istringstream in(path);
+  for (std::string part; std::getline(in, part, '.');) parts.push_back(part);
+  const nlohmann::json* cur = &root;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (cur->is_array()) {
+      const size_t k = std::stoul(parts[i]);
+      if (k >= cur->size()) return nullptr;
+      cur = &(*cur)[k];
+      continue;
+    }
+    if (!cur->is_object()) return nullptr;
+    std::string key = parts[i];
+    while (!cur->contains(key) && i + 1 < parts.size()) key += "." + parts[++i];
+    if (!cur->contains(key)) return nullptr;
+    cur = &(*cur)[key];
+  }
+  return cur;
+}
 
 // The built-in byte tokenizer (one token per byte, ChatML specials), so prompt sizes are exact.
 inline const std::string& tiny_model() {

@@ -5,10 +5,12 @@
 // tile of several tokens against each token alone, bit for bit.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "backend/cpu/attention_kernels.h"
@@ -21,6 +23,7 @@ namespace {
 
 struct Case {
   int32_t pos, head_dim, n_q;
+  int32_t first = 0;  // > 0: a sliding window, positions [first, pos]
 };
 
 using Kernel = std::function<void(const detail::AttendGroup&)>;
@@ -29,7 +32,7 @@ using Kernel = std::function<void(const detail::AttendGroup&)>;
 void tile_of_one(const detail::AttendGroup& a) {
   const float* q = a.q;
   float* out = a.out;
-  detail::attend_tile_avx512(a, 1, &a.pos, &q, &out);
+  detail::attend_tile_avx512(a, 1, &a.first, &a.pos, &q, &out);
 }
 
 // K and V as the cache stores them: `k`, `v` are replaced by the values the kernels will read.
@@ -95,6 +98,7 @@ void check(const Kernel& kernel, const Case& c, const char* name, KvType type) {
   const Stored stored = store(type, k, v, kv_dim);  // k, v: the values the kernel sees
 
   detail::AttendGroup a = group_over(stored, type, kv_dim, table, block_size, kv_head, c.head_dim, c.n_q);
+  a.first = c.first;
   a.pos = c.pos;
   a.q = q.data();
   a.out = out.data();
@@ -104,20 +108,20 @@ void check(const Kernel& kernel, const Case& c, const char* name, KvType type) {
     std::vector<double> s(static_cast<size_t>(c.pos) + 1);
     double max_s = -INFINITY, sum = 0;
     auto slot = [&](int32_t p) { return static_cast<int64_t>(table[p / block_size]) * block_size + p % block_size; };
-    for (int32_t p = 0; p <= c.pos; ++p) {
+    for (int32_t p = c.first; p <= c.pos; ++p) {
       double d = 0;
       for (int32_t i = 0; i < c.head_dim; ++i)
         d += static_cast<double>(q[h * c.head_dim + i]) * k[slot(p) * kv_dim + kv_head * c.head_dim + i];
       s[p] = d / std::sqrt(static_cast<double>(c.head_dim));
       max_s = std::max(max_s, s[p]);
     }
-    for (double& x : s) sum += (x = std::exp(x - max_s));
+    for (int32_t p = c.first; p <= c.pos; ++p) sum += (s[p] = std::exp(s[p] - max_s));
     for (int32_t i = 0; i < c.head_dim; ++i) {
       double want = 0;
-      for (int32_t p = 0; p <= c.pos; ++p) want += s[p] / sum * v[slot(p) * kv_dim + kv_head * c.head_dim + i];
+      for (int32_t p = c.first; p <= c.pos; ++p) want += s[p] / sum * v[slot(p) * kv_dim + kv_head * c.head_dim + i];
       ASSERT_NEAR(out[h * c.head_dim + i], want, 2e-5 + 2e-5 * std::fabs(want))
-          << name << " " << type_name(type) << " pos=" << c.pos << " head_dim=" << c.head_dim << " n_q=" << c.n_q
-          << " h=" << h << " i=" << i;
+          << name << " " << type_name(type) << " first=" << c.first << " pos=" << c.pos << " head_dim=" << c.head_dim
+          << " n_q=" << c.n_q << " h=" << h << " i=" << i;
     }
   }
 }
@@ -135,50 +139,70 @@ TEST(Attention, KernelsMatchPlainSoftmax) {
         }
 }
 
-// Tokens of one sequence at different positions in one tile give the bits each gets alone.
+// A sliding window: positions [first, pos] only, the window's start inside, at and across chunk
+// boundaries.
+TEST(Attention, KernelsHonourSlidingWindow) {
+  for (const KvType type : {KvType::F32, KvType::Q8_0})
+    for (const auto& [first, pos] : std::vector<std::pair<int32_t, int32_t>>{
+             {1, 8}, {5, 12}, {25, 40}, {31, 33}, {32, 63}, {33, 100}, {64, 64}, {90, 100}})
+      for (const int32_t head_dim : {32, 64})
+        for (const int32_t n_q : {1, 4}) {
+          const Case c{pos, head_dim, n_q, first};
+          check(detail::attend_group_scalar, c, "scalar", type);
+          if (quant::detail::cpu_has_avx2()) check(detail::attend_group_avx2, c, "avx2", type);
+          if (quant::detail::cpu_has_avx512()) check(tile_of_one, c, "avx512 tile", type);
+        }
+}
+
+// Tokens of one sequence at different positions in one tile give the bits each gets alone, with
+// and without a sliding window.
 TEST(Attention, TileTokensGiveTheirOwnBits) {
   if (!quant::detail::cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
   for (const KvType type : {KvType::F32, KvType::F16, KvType::Q8_0})
-    for (const int32_t n_q : {4, 8, 3}) {
-      const int32_t head_dim = 64, block_size = 16, n_blocks = 5, kv_dim = 2 * head_dim;
-      std::mt19937 rng(7);
-      std::normal_distribution<float> dist(0.0f, 1.0f);
-      std::vector<float> k(static_cast<size_t>(n_blocks * block_size * kv_dim)), v(k.size());
-      for (size_t i = 0; i < k.size(); ++i) {
-        k[i] = dist(rng);
-        v[i] = dist(rng);
-      }
-      const Stored stored = store(type, k, v, kv_dim);
-      const std::vector<int32_t> table = {3, 0, 4, 1, 2};
-      const detail::AttendGroup a = group_over(stored, type, kv_dim, table, block_size, 1, head_dim, n_q);
-      // Up to the 32 lanes of the kernel (tiles of 1 to 10 tokens), positions in and out of order.
-      for (std::vector<int32_t> pos : {std::vector<int32_t>{40, 41, 42, 43, 44, 45, 46, 47, 48, 49},
-                                       {0, 1, 2},
-                                       {47, 15, 79, 16, 3, 60, 61, 62},
-                                       {31, 32},
-                                       {77}}) {
-        pos.resize(std::min<size_t>(pos.size(), static_cast<size_t>(detail::kTileLanes / n_q)));
-        const int32_t n = static_cast<int32_t>(pos.size());
-        std::vector<std::vector<float>> q(pos.size()), tiled(pos.size());
-        std::vector<const float*> qp;
-        std::vector<float*> op;
-        for (size_t t = 0; t < pos.size(); ++t) {
-          for (int i = 0; i < n_q * head_dim; ++i) q[t].push_back(dist(rng));
-          tiled[t].assign(q[t].size(), NAN);
-          qp.push_back(q[t].data());
-          op.push_back(tiled[t].data());
+    for (const int32_t n_q : {4, 8, 3})
+      for (const int32_t window : {0, 8, 20}) {
+        const int32_t head_dim = 64, block_size = 16, n_blocks = 5, kv_dim = 2 * head_dim;
+        std::mt19937 rng(7);
+        std::normal_distribution<float> dist(0.0f, 1.0f);
+        std::vector<float> k(static_cast<size_t>(n_blocks * block_size * kv_dim)), v(k.size());
+        for (size_t i = 0; i < k.size(); ++i) {
+          k[i] = dist(rng);
+          v[i] = dist(rng);
         }
-        detail::attend_tile_avx512(a, n, pos.data(), qp.data(), op.data());
-        for (size_t t = 0; t < pos.size(); ++t) {
-          std::vector<float> alone(q[t].size(), NAN);
-          const float* q1 = q[t].data();
-          float* o1 = alone.data();
-          detail::attend_tile_avx512(a, 1, &pos[t], &q1, &o1);
-          ASSERT_EQ(std::memcmp(alone.data(), tiled[t].data(), alone.size() * sizeof(float)), 0)
-              << type_name(type) << " n_q " << n_q << " token at position " << pos[t] << " in a tile of " << n;
+        const Stored stored = store(type, k, v, kv_dim);
+        const std::vector<int32_t> table = {3, 0, 4, 1, 2};
+        const detail::AttendGroup a = group_over(stored, type, kv_dim, table, block_size, 1, head_dim, n_q);
+        // Up to the 32 lanes of the kernel (tiles of 1 to 10 tokens), positions in and out of order.
+        for (std::vector<int32_t> pos : {std::vector<int32_t>{40, 41, 42, 43, 44, 45, 46, 47, 48, 49},
+                                         {0, 1, 2},
+                                         {47, 15, 79, 16, 3, 60, 61, 62},
+                                         {31, 32},
+                                         {77}}) {
+          pos.resize(std::min<size_t>(pos.size(), static_cast<size_t>(detail::kTileLanes / n_q)));
+          const int32_t n = static_cast<int32_t>(pos.size());
+          std::vector<int32_t> first;
+          for (const int32_t p : pos) first.push_back(window > 0 ? std::max(0, p - window + 1) : 0);
+          std::vector<std::vector<float>> q(pos.size()), tiled(pos.size());
+          std::vector<const float*> qp;
+          std::vector<float*> op;
+          for (size_t t = 0; t < pos.size(); ++t) {
+            for (int i = 0; i < n_q * head_dim; ++i) q[t].push_back(dist(rng));
+            tiled[t].assign(q[t].size(), NAN);
+            qp.push_back(q[t].data());
+            op.push_back(tiled[t].data());
+          }
+          detail::attend_tile_avx512(a, n, first.data(), pos.data(), qp.data(), op.data());
+          for (size_t t = 0; t < pos.size(); ++t) {
+            std::vector<float> alone(q[t].size(), NAN);
+            const float* q1 = q[t].data();
+            float* o1 = alone.data();
+            detail::attend_tile_avx512(a, 1, &first[t], &pos[t], &q1, &o1);
+            ASSERT_EQ(std::memcmp(alone.data(), tiled[t].data(), alone.size() * sizeof(float)), 0)
+                << type_name(type) << " n_q " << n_q << " window " << window << " token at position " << pos[t]
+                << " in a tile of " << n;
+          }
         }
       }
-    }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "forward/forward.h"
 #include "model/synth.h"
+#include "support/forward_runs.h"
 #include "support/test_util.h"
 
 namespace hayate {
@@ -35,28 +36,8 @@ std::string make_model(const std::string& arch, const std::string& type, bool ti
   return path;
 }
 
-// Logits of every position of `tokens`, fed in chunks of `chunk` tokens.
-std::vector<float> run_tokens(const Model& m, Backend& be, const std::vector<int32_t>& tokens, size_t chunk) {
-  auto kv = be.make_kv_cache(m.hp, 16, 16);
-  std::vector<int32_t> table;
-  for (int i = 0; i < 16; ++i) table.push_back(15 - i);  // blocks out of order on purpose
-  std::vector<float> all;
-  for (size_t start = 0; start < tokens.size(); start += chunk) {
-    Batch b;
-    b.sequences.push_back({table});
-    for (size_t i = start; i < std::min(tokens.size(), start + chunk); ++i)
-      b.add(tokens[i], static_cast<int32_t>(i), 0, true);
-    auto out = forward(m, b, *kv, be);
-    all.insert(all.end(), out.begin(), out.end());
-  }
-  return all;
-}
-
-std::vector<int32_t> some_tokens(int n, int vocab) {
-  std::vector<int32_t> t;
-  for (int i = 0; i < n; ++i) t.push_back((i * 37 + 11) % vocab);
-  return t;
-}
+using test::run_tokens;
+using test::some_tokens;
 
 class ForwardTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 

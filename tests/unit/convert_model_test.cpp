@@ -9,18 +9,18 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <numbers>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "convert/convert.h"
 #include "convert/safetensors.h"
 #include "core/error.h"
 #include "core/fp16.h"
 #include "gguf/gguf.h"
+#include "model/model.h"
 #include "quant/quant.h"
 
 namespace hayate::convert {
@@ -106,25 +106,18 @@ void write_json(const std::string& path, const json& j) { std::ofstream(path) <<
 
 // Writes config.json, tokenizer.json and the weights; returns the source tensors by HF name.
 std::map<std::string, Source> make_model(const std::string& dir, const TinyModel& m) {
-  json config = {{"architectures", {m.hf_arch}},
-                 {"hidden_size", m.hidden},
-                 {"intermediate_size", m.ff},
-                 {"max_position_embeddings", 4096},
-                 {"num_attention_heads", m.heads},
-                 {"num_hidden_layers", m.layers},
-                 {"num_key_value_heads", m.kv_heads},
-                 {"rms_norm_eps", 1e-5},
-                 {"rope_theta", 500000.0},
-                 {"tie_word_embeddings", m.tie},
-                 {"vocab_size", m.vocab},
-                 {"torch_dtype", "bfloat16"}};
+  json config = {{"architectures", {m.hf_arch}},      {"hidden_size", m.hidden},        {"intermediate_size", m.ff},
+                 {"max_position_embeddings", 4096},   {"num_attention_heads", m.heads}, {"num_hidden_layers", m.layers},
+                 {"num_key_value_heads", m.kv_heads}, {"rms_norm_eps", 1e-5},           {"rope_theta", 500000.0},
+                 {"tie_word_embeddings", m.tie},      {"vocab_size", m.vocab},          {"torch_dtype", "bfloat16"}};
   if (m.head_dim) config["head_dim"] = m.head_dim;
   config.update(m.extra_config);
   write_json(dir + "/config.json", config);
   write_json(dir + "/tokenizer.json", tiny_tokenizer());
 
   const int64_t q = m.heads * m.hd(), kv = m.kv_heads * m.hd();
-  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {{"model.embed_tokens.weight", {m.vocab, m.hidden}}};
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
+      {"model.embed_tokens.weight", {m.vocab, m.hidden}}};
   for (int64_t i = 0; i < m.layers; ++i) {
     const std::string p = "model.layers." + std::to_string(i) + ".";
     shapes.push_back({p + "input_layernorm.weight", {m.hidden}});
@@ -132,11 +125,13 @@ std::map<std::string, Source> make_model(const std::string& dir, const TinyModel
     shapes.push_back({p + "self_attn.k_proj.weight", {kv, m.hidden}});
     shapes.push_back({p + "self_attn.v_proj.weight", {kv, m.hidden}});
     shapes.push_back({p + "self_attn.o_proj.weight", {m.hidden, q}});
-    if (m.hf_arch == "Qwen2ForCausalLM") {
+    const bool attention_bias = m.extra_config.value("attention_bias", false);
+    if (m.hf_arch == "Qwen2ForCausalLM" || attention_bias) {
       shapes.push_back({p + "self_attn.q_proj.bias", {q}});
       shapes.push_back({p + "self_attn.k_proj.bias", {kv}});
       shapes.push_back({p + "self_attn.v_proj.bias", {kv}});
     }
+    if (attention_bias && m.hf_arch != "Qwen2ForCausalLM") shapes.push_back({p + "self_attn.o_proj.bias", {m.hidden}});
     if (m.hf_arch == "Qwen3ForCausalLM") {
       shapes.push_back({p + "self_attn.q_norm.weight", {m.hd()}});
       shapes.push_back({p + "self_attn.k_norm.weight", {m.hd()}});
@@ -174,9 +169,9 @@ std::map<std::string, Source> make_model(const std::string& dir, const TinyModel
     sources[name] = std::move(s);
   }
   for (size_t i = 0; i < files.size(); ++i) {
-    const std::string file = m.shards == 1 ? "model.safetensors"
-                                           : "model-0000" + std::to_string(i + 1) + "-of-0000" +
-                                                 std::to_string(m.shards) + ".safetensors";
+    const std::string file =
+        m.shards == 1 ? "model.safetensors"
+                      : "model-0000" + std::to_string(i + 1) + "-of-0000" + std::to_string(m.shards) + ".safetensors";
     write_safetensors(dir + "/" + file, files[i]);
   }
   if (m.shards > 1) write_json(dir + "/model.safetensors.index.json", {{"weight_map", weight_map}});
@@ -332,7 +327,8 @@ TEST(ConvertModel, Qwen3WritesQueryKeyNormsAndHeadDim) {
   EXPECT_EQ(f->tensor("blk.0.attn_q.weight").type, GgmlType::BF16);
   EXPECT_EQ(f->tensor("blk.0.attn_output.weight").shape, (std::vector<int64_t>{128, 64}));
   EXPECT_EQ(f->tensor("blk.1.attn_k_norm.weight").shape, (std::vector<int64_t>{32}));
-  EXPECT_EQ(tensor_floats(f->tensor("blk.1.attn_q_norm.weight")), src.at("model.layers.1.self_attn.q_norm.weight").values);
+  EXPECT_EQ(tensor_floats(f->tensor("blk.1.attn_q_norm.weight")),
+            src.at("model.layers.1.self_attn.q_norm.weight").values);
   EXPECT_EQ(f->find_tensor("output.weight"), nullptr);  // no lm_head in the files
   EXPECT_NE(log.find("no lm_head.weight"), std::string::npos) << log;
 }
@@ -385,7 +381,8 @@ TEST(ConvertModel, OutputTypes) {
   for (size_t i = 0; i < up.size(); i += 32) {
     float amax = 0;
     for (size_t k = i; k < i + 32; ++k) amax = std::max(amax, std::fabs(up[k]));
-    for (size_t k = i; k < i + 32; ++k) ASSERT_NEAR(got[k], up[k], amax / 127.0f * 0.6f) << k;  // half a step + the fp16 scale's rounding
+    for (size_t k = i; k < i + 32; ++k)
+      ASSERT_NEAR(got[k], up[k], amax / 127.0f * 0.6f) << k;  // half a step + the fp16 scale's rounding
   }
   EXPECT_EQ(f->tensor("blk.0.ffn_down.weight").type, GgmlType::F16);
   EXPECT_NE(log.find("not whole Q8_0 blocks"), std::string::npos) << log;
@@ -474,6 +471,32 @@ TEST(ConvertModel, MistralIsLlamaAndDefaultsApply) {
   EXPECT_EQ(f->get_string("general.name", ""), "Tiny Mistral");
   EXPECT_EQ(f->get_u64("llama.attention.head_count_kv", 0), 4u);  // defaults to head_count
   EXPECT_FLOAT_EQ(static_cast<float>(f->get_f64("llama.rope.freq_base", 0)), 10000.0f);
+}
+
+// Mistral's sliding window reaches the file and the loaded model (forward_sliding_window_test
+// checks the attention it limits).
+TEST(ConvertModel, MistralSlidingWindowIsKept) {
+  TempDir dir;
+  TinyModel m;
+  m.hf_arch = "MistralForCausalLM";
+  m.extra_config = {{"sliding_window", 8}};
+  make_model(dir.hf(), m);
+  const auto f = convert(dir, "f32");
+  EXPECT_EQ(f->get_u64("llama.attention.sliding_window", 0), 8u);
+  EXPECT_EQ(Model::load(dir.out())->hp.sliding_window, 8);
+}
+
+// attention_bias puts biases on q, k, v and o; the loaded model reads all four.
+TEST(ConvertModel, AttentionBiasIncludesTheOutputProjection) {
+  TempDir dir;
+  TinyModel m;
+  m.extra_config = {{"attention_bias", true}};
+  make_model(dir.hf(), m);
+  const auto f = convert(dir, "f32");
+  ASSERT_NE(f->find_tensor("blk.1.attn_output.bias"), nullptr);
+  const auto model = Model::load(dir.out());
+  EXPECT_TRUE(model->layers[1].bq);
+  EXPECT_TRUE(model->layers[1].bo);
 }
 
 TEST(ConvertModel, VocabOnlyWritesTheTokenizerAndArchitecture) {

@@ -27,7 +27,7 @@ class FakeExchange final : public Exchange {
     headers = std::move(extra);
     co_return;
   }
-  awaitable<bool> stream_begin() override { co_return false; }
+  awaitable<bool> stream_begin(std::string) override { co_return false; }
   awaitable<bool> stream_write(std::string) override { co_return false; }
   awaitable<> stream_end() override { co_return; }
   void watch(RequestHandle&) override {}

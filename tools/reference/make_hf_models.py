@@ -3,7 +3,8 @@
 
     python3 make_hf_models.py --out DIR
 
-For each of llama, llama3 (llama with llama3 RoPE scaling and tied embeddings), qwen2 and qwen3
+For each of llama, llama3 (llama with llama3 RoPE scaling and tied embeddings), qwen2, qwen3 and
+mistral (a sliding window of 8 positions, shorter than the 33-token prompt and the greedy run)
 it writes DIR/<name>/ with:
   config.json, generation_config.json, model.safetensors   (save_pretrained, float32)
   tokenizer.json, tokenizer_config.json                     (a byte-level BPE trained here)
@@ -82,6 +83,10 @@ MODELS = {
                    template=LLAMA_TEMPLATE),
     "qwen2": dict(arch="qwen2", tie=False, rope=None, specials=QWEN_SPECIALS, extra_tokens=[],
                   bos=None, eos=["<|im_end|>"], pad="<|endoftext|>", add_bos=False, template=QWEN2_TEMPLATE),
+    # A window shorter than the longest prompt, so logits past it show whether it is honoured.
+    "mistral": dict(arch="mistral", tie=False, rope=None, specials=LLAMA_SPECIALS, extra_tokens=[],
+                    bos="<|begin_of_text|>", eos=["<|end_of_text|>"], pad=None, add_bos=True,
+                    template=LLAMA_TEMPLATE, sliding_window=8),
     # Small Qwen3 models tie their embeddings; head_dim 48 differs from hidden / heads = 32.
     "qwen3": dict(arch="qwen3", tie=True, rope=None, specials=QWEN_SPECIALS, extra_tokens=["<think>", "</think>"],
                   bos=None, eos=["<|im_end|>"], pad="<|endoftext|>", add_bos=False, template=QWEN3_TEMPLATE),
@@ -254,7 +259,7 @@ def check_tokenizer_with_transformers(tokenizer, out_dir):
 
 def config_class(arch):
     import transformers
-    names = {"llama": "LlamaConfig", "qwen2": "Qwen2Config", "qwen3": "Qwen3Config"}
+    names = {"llama": "LlamaConfig", "qwen2": "Qwen2Config", "qwen3": "Qwen3Config", "mistral": "MistralConfig"}
     cls = getattr(transformers, names[arch], None)
     if cls is None:
         sys.exit(f"transformers {transformers.__version__} has no {names[arch]}; use transformers >= 4.51")
@@ -305,6 +310,8 @@ def make_config(spec, tokenizer):
         kwargs["head_dim"] = 48
     if spec["arch"] in ("qwen2", "qwen3"):
         kwargs["use_sliding_window"] = False
+    if spec["arch"] == "mistral":
+        kwargs["sliding_window"] = spec["sliding_window"]
     kwargs.update(rope_kwargs(cls, spec["rope"]))
     return cls(**kwargs)
 

@@ -64,7 +64,7 @@ void attend_group_avx2(const AttendGroup& a) {
     l[h] = 0.0f;
   }
   for (int64_t i = 0; i < static_cast<int64_t>(a.n_q) * hd; i += 8) _mm256_storeu_ps(a.out + i, _mm256_setzero_ps());
-  for (int32_t p0 = 0; p0 <= a.pos; p0 += kChunk) {
+  for (int32_t p0 = a.first; p0 <= a.pos; p0 += kChunk) {
     const int32_t np = a.pos + 1 - p0 < kChunk ? a.pos + 1 - p0 : kChunk;
     const float* k[kChunk];
     const float* v[kChunk];

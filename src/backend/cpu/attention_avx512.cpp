@@ -59,7 +59,8 @@ inline const float* row_f32(const AttendGroup& a, const void* base, int64_t at, 
 // V vectors of 16 query lanes: with V = 2 each broadcast K or V value feeds two FMAs (the
 // kernel is otherwise bound by the broadcast loads). A lane's operations do not depend on V.
 template <int V>
-void attend(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float* const* q, float* const* out) {
+void attend(const AttendGroup& a, int32_t n_tok, const int32_t* first, const int32_t* pos, const float* const* q,
+            float* const* out) {
   constexpr int32_t kL = 16 * V;
   const int32_t hd = a.head_dim, n_q = a.n_q, lanes = n_tok * n_q;
   const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(hd));
@@ -68,12 +69,17 @@ void attend(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float
   alignas(64) static thread_local float qt[kMaxHeadDim][kL], ot[kMaxHeadDim][kL];
   alignas(64) static thread_local float kbuf[kChunk][kMaxHeadDim], vbuf[kChunk][kMaxHeadDim];
   alignas(64) float p[kChunk][kL];  // scores, then weights, of the chunk's positions
-  alignas(64) int32_t lane_pos[kL];
-  int32_t last = 0;
+  alignas(64) int32_t lane_pos[kL], lane_first[kL];
+  int32_t last = 0, start = INT32_MAX;
   for (int32_t i = 0; i < kL; ++i) {
     lane_pos[i] = i < lanes ? pos[i / n_q] : -1;  // unused lanes: every position masked
+    lane_first[i] = i < lanes ? first[i / n_q] : 0;
     last = lane_pos[i] > last ? lane_pos[i] : last;
+    if (i < lanes) start = lane_first[i] < start ? lane_first[i] : start;
   }
+  // Chunks start at multiples of kChunk, so a lane meets the same chunks in any tile; chunks
+  // wholly before a lane's window leave it untouched (no maximum yet: correction 0, weights 0).
+  start = start / kChunk * kChunk;
   for (int32_t d = 0; d < hd; ++d)
     for (int32_t i = 0; i < kL; ++i) {
       qt[d][i] = i < lanes ? q[i / n_q][(i % n_q) * hd + d] * scale : 0.0f;
@@ -85,7 +91,7 @@ void attend(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float
     l[v] = _mm512_setzero_ps();
   }
 
-  for (int32_t p0 = 0; p0 <= last; p0 += kChunk) {
+  for (int32_t p0 = start; p0 <= last; p0 += kChunk) {
     const int32_t np = last + 1 - p0 < kChunk ? last + 1 - p0 : kChunk;
     const float* k[kChunk];
     const float* vr[kChunk];
@@ -120,10 +126,13 @@ void attend(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float
     __m512 correction[V];
     for (int v = 0; v < V; ++v) {
       const __m512i lane_positions = _mm512_load_si512(&lane_pos[16 * v]);
+      const __m512i lane_firsts = _mm512_load_si512(&lane_first[16 * v]);
       __mmask16 live[kChunk];
       __m512 chunk_max = _mm512_set1_ps(-INFINITY);
       for (int32_t j = 0; j < np; ++j) {
-        live[j] = _mm512_cmp_epi32_mask(lane_positions, _mm512_set1_epi32(p0 + j), _MM_CMPINT_NLT);
+        const __m512i at = _mm512_set1_epi32(p0 + j);
+        live[j] = _mm512_mask_cmp_epi32_mask(_mm512_cmp_epi32_mask(lane_positions, at, _MM_CMPINT_NLT), lane_firsts, at,
+                                             _MM_CMPINT_LE);
         chunk_max = _mm512_mask_max_ps(chunk_max, live[j], chunk_max, _mm512_load_ps(&p[j][16 * v]));
       }
       const __m512 new_max = _mm512_max_ps(m[v], chunk_max);
@@ -165,12 +174,12 @@ void attend(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float
 
 }  // namespace
 
-void attend_tile_avx512(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float* const* q,
-                        float* const* out) {
+void attend_tile_avx512(const AttendGroup& a, int32_t n_tok, const int32_t* first, const int32_t* pos,
+                        const float* const* q, float* const* out) {
   if (n_tok * a.n_q > 16)
-    attend<2>(a, n_tok, pos, q, out);
+    attend<2>(a, n_tok, first, pos, q, out);
   else
-    attend<1>(a, n_tok, pos, q, out);
+    attend<1>(a, n_tok, first, pos, q, out);
 }
 
 }  // namespace hayate::detail

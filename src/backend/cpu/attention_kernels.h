@@ -18,7 +18,8 @@ struct AttendGroup {
   int64_t kv_dim = 0;
   const int32_t* block_table = nullptr;  // the sequence's blocks
   int32_t block_size = 0;
-  int32_t pos = 0;  // attends to positions [0, pos]
+  int32_t first = 0;  // attends to positions [first, pos] (first > 0: a sliding window)
+  int32_t pos = 0;
   int32_t kv_head = 0;
   int32_t head_dim = 0;
   int32_t n_q = 0;           // query heads of the group (at most kMaxGroup)
@@ -44,11 +45,12 @@ void attend_group_avx2(const AttendGroup& a);  // only after quant::detail::cpu_
 
 // Several tokens of one sequence at once (a prompt), n_tok × n_q <= kTileLanes query heads, one
 // per vector lane: each chunk of K and V is read once for all of them. Token i attends to
-// [0, pos[i]] with the query heads q[i] and writes out[i]; every token's result is bit for bit
-// the one it gets alone. Fields of `a` other than pos, q and out describe the shared sequence
-// and head. Only after quant::detail::cpu_has_avx512(); head_dim a multiple of 16.
+// [first[i], pos[i]] with the query heads q[i] and writes out[i]; every token's result is bit for
+// bit the one it gets alone (chunks start at multiples of the chunk size whatever the tile).
+// Fields of `a` other than first, pos, q and out describe the shared sequence and head. Only after
+// quant::detail::cpu_has_avx512(); head_dim a multiple of 16.
 constexpr int32_t kTileLanes = 32;
-void attend_tile_avx512(const AttendGroup& a, int32_t n_tok, const int32_t* pos, const float* const* q,
-                        float* const* out);
+void attend_tile_avx512(const AttendGroup& a, int32_t n_tok, const int32_t* first, const int32_t* pos,
+                        const float* const* q, float* const* out);
 
 }  // namespace hayate::detail

@@ -40,7 +40,7 @@ void attend_group_scalar(const AttendGroup& a) {
   std::fill(m, m + a.n_q, -INFINITY);
   std::fill(l, l + a.n_q, 0.0f);
   std::memset(a.out, 0, sizeof(float) * static_cast<size_t>(a.n_q) * a.head_dim);
-  for (int32_t p0 = 0; p0 <= a.pos; p0 += kChunk) {
+  for (int32_t p0 = a.first; p0 <= a.pos; p0 += kChunk) {
     const int32_t np = std::min(kChunk, a.pos + 1 - p0);
     for (int32_t j = 0; j < np; ++j) {
       const int32_t p = p0 + j;

@@ -156,18 +156,20 @@ class CpuBackend : public HostBackend {
       a.n_q = group;
       const int64_t head = static_cast<int64_t>(g) * group * head_dim;
       if (tiled) {
-        int32_t pos[detail::kTileLanes];
+        int32_t first[detail::kTileLanes], pos[detail::kTileLanes];
         const float* qs[detail::kTileLanes];
         float* outs[detail::kTileLanes];
         for (int32_t i = 0; i < n_tok; ++i) {
           pos[i] = batch.positions[t0 + i];
+          first[i] = cache.first_attended(pos[i]);
           qs[i] = q.data + (t0 + i) * q.cols + head;
           outs[i] = out.data + (t0 + i) * out.cols + head;
         }
-        detail::attend_tile_avx512(a, n_tok, pos, qs, outs);
+        detail::attend_tile_avx512(a, n_tok, first, pos, qs, outs);
         return;
       }
       a.pos = batch.positions[t0];
+      a.first = cache.first_attended(a.pos);
       a.q = q.data + t0 * q.cols + head;
       a.out = out.data + t0 * out.cols + head;
       kernel(a);

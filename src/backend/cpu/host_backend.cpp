@@ -14,6 +14,7 @@ namespace hayate {
 std::unique_ptr<KvCache> HostBackend::make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) {
   auto cache = std::make_unique<CpuKvCache>(hp, n_blocks, block_size, kv_type());
   cache->backend = name();
+  cache->sliding_window = hp.sliding_window;
   return cache;
 }
 
@@ -121,12 +122,13 @@ void HostBackend::add(Tensor x, Tensor y) {
 }
 
 void HostBackend::attend_one(const CpuKvCache& kv, int32_t layer, const float* q, int32_t kv_head, int32_t head_dim,
-                             const std::vector<int32_t>& block_table, int32_t pos, float* scores, float* out) {
+                             const std::vector<int32_t>& block_table, int32_t first, int32_t pos, float* scores,
+                             float* out) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   const int64_t off = static_cast<int64_t>(kv_head) * head_dim;
   std::vector<float> row(static_cast<size_t>(head_dim));
   float max_score = -INFINITY;
-  for (int32_t p = 0; p <= pos; ++p) {
+  for (int32_t p = first; p <= pos; ++p) {
     kv.load_k(layer, kv_slot(block_table, kv.block_size, p), off, head_dim, row.data());
     float s = 0.0f;
     for (int32_t i = 0; i < head_dim; ++i) s += q[i] * row[i];
@@ -134,13 +136,13 @@ void HostBackend::attend_one(const CpuKvCache& kv, int32_t layer, const float* q
     max_score = std::max(max_score, scores[p]);
   }
   double sum = 0.0;
-  for (int32_t p = 0; p <= pos; ++p) {
+  for (int32_t p = first; p <= pos; ++p) {
     scores[p] = std::exp(scores[p] - max_score);
     sum += scores[p];
   }
   const float inv = static_cast<float>(1.0 / sum);
   std::memset(out, 0, static_cast<size_t>(head_dim) * sizeof(float));
-  for (int32_t p = 0; p <= pos; ++p) {
+  for (int32_t p = first; p <= pos; ++p) {
     kv.load_v(layer, kv_slot(block_table, kv.block_size, p), off, head_dim, row.data());
     const float w = scores[p] * inv;
     for (int32_t i = 0; i < head_dim; ++i) out[i] += w * row[i];

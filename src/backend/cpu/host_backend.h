@@ -34,9 +34,10 @@ class HostBackend : public Backend {
   void add(Tensor x, Tensor y) override;
 
  protected:
-  // Attention of one token and one head: softmax(q.K^T * scale) V over positions [0, pos].
+  // Attention of one token and one head: softmax(q.K^T * scale) V over positions [first, pos].
   static void attend_one(const CpuKvCache& kv, int32_t layer, const float* q, int32_t kv_head, int32_t head_dim,
-                         const std::vector<int32_t>& block_table, int32_t pos, float* scores, float* out);
+                         const std::vector<int32_t>& block_table, int32_t first, int32_t pos, float* scores,
+                         float* out);
 
  private:
   std::vector<std::unique_ptr<float[]>> buffers_;
