@@ -5,8 +5,9 @@
 // in device memory, every operation is enqueued on one stream and the host waits only in to_host
 // and top_logits. Matmuls of up to 8 tokens use the mat-vec kernels; quantized weights with more
 // tokens the batched tensor-core kernel (matmul_batched.cu); float weights cuBLAS. With
-// DeviceOptions::cuda_graphs each step between reset_scratch() and to_host() is captured as a
-// graph and replayed (updated in place when a graph of the same topology was launched before).
+// DeviceOptions::cuda_graphs each step between reset_scratch() and the read of its results
+// (to_host, top_logits) is recorded and launched as one CUDA graph, captured the first time its
+// launches' arguments occur and replayed after (step_graph.h).
 //
 // HAYATE_PROFILE=1 times every operation with a pair of CUDA events (eager steps only) and adds
 // the device time to core/profile.h's table as "gpu ...". HAYATE_CUDA_DISABLE, a comma-separated
@@ -31,6 +32,7 @@
 #include "backend/cuda/cuda_memory.h"
 #include "backend/cuda/cuda_util.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/step_graph.h"
 
 namespace hayate::cuda {
 
@@ -97,13 +99,15 @@ class CudaBackend : public Backend {
   void swiglu(Tensor gate, Tensor up, Tensor out) override;
   void add(Tensor x, Tensor y) override;
   int32_t max_top_logits() const override { return top_logits_on_ ? kMaxTopLogits : 0; }
+  // Captures and replays of step graphs so far (tests, the profile).
+  const StepGraphs& step_graphs() const { return steps_; }
   void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override;
 
  private:
   // Times one operation's device work into `name` while profiling (eager steps only).
   class Timed {
    public:
-    Timed(CudaBackend& be, const char* name) : be_(be), name_(be.times_.on && !be.capturing_ ? name : nullptr) {
+    Timed(CudaBackend& be, const char* name) : be_(be), name_(be.times_.on && !be.steps_.recording() ? name : nullptr) {
       if (name_) be_.times_.begin(be_.stream_);
     }
     ~Timed() {
@@ -121,22 +125,33 @@ class CudaBackend : public Backend {
   void release() noexcept;
   static std::string type_names();
   float* floats(size_t n) { return static_cast<float*>(scratch_.take(n * sizeof(float))); }
-  const void* upload(const void* src, size_t bytes) { return uploads_.put(src, bytes, stream_); }
+  // A device copy of host bytes for this step's kernels (see Uploads::put).
+  const void* upload(const void* src, size_t bytes);
+  // Enqueues `f` (an operation's launches on stream_) now, or records it for the step's graph
+  // under `keys`: the operation's name, then every argument its launches take.
+  template <class F, class... K>
+  void launch(F&& f, const K&... keys) {
+    if (!steps_.recording()) {
+      f();
+      return;
+    }
+    steps_.key(keys...);
+    steps_.add(std::forward<F>(f));
+  }
+  // Enqueues the recorded step (its graph), so that its results can be read.
+  void flush();
   DevWeight dev(const Weight& w) const;
   CudaKvCache& cache(KvCache& kv, int32_t layer) const;
   const float* rope_frequencies(const RopeParams& p);
   void matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized);
   void sync();
-  void abort_capture() noexcept;
-  static std::string topology(cudaGraph_t g);
-  void drop_graphs() noexcept;
-  void finish_capture();
 
   std::shared_ptr<MemoryBudget> budget_;
   Scratch scratch_;
   Uploads uploads_;
   OpTimes times_;
-  bool graphs_ = false, capturing_ = false;
+  bool graphs_ = false;
+  StepGraphs steps_;
   bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true;
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
   int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128
@@ -145,7 +160,6 @@ class CudaBackend : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   void* workspace_ = nullptr;
-  std::unordered_map<std::string, cudaGraphExec_t> execs_;  // by topology()
   struct Uploaded {
     void* dev = nullptr;
     size_t bytes = 0;
