@@ -11,8 +11,9 @@
 //
 // HAYATE_PROFILE=1 times every operation with a pair of CUDA events (eager steps only) and adds
 // the device time to core/profile.h's table as "gpu ...". HAYATE_CUDA_DISABLE, a comma-separated
-// list of top_logits, batched, matvec_q4k and matvec_fast, turns the device sampling, the batched
-// kernel, the Q4_K mat-vec kernel or the coalesced Q4_K/Q6_K/Q8_0 mat-vec off, to compare with before;
+// list of top_logits, batched, matvec_q4k, matvec_fast and swiglu_fused, turns the device sampling,
+// the batched kernel, the Q4_K mat-vec kernel, the coalesced Q4_K/Q6_K/Q8_0 mat-vec or its fused
+// gate/up/SwiGLU form off, to compare with before;
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
 // go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128);
 // HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead;
@@ -97,6 +98,7 @@ class CudaBackend : public Backend {
   void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                  int32_t head_dim, Tensor out) override;
   void swiglu(Tensor gate, Tensor up, Tensor out) override;
+  void matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) override;
   void add(Tensor x, Tensor y) override;
   int32_t max_top_logits() const override { return top_logits_on_ ? kMaxTopLogits : 0; }
   // Captures and replays of step graphs so far (tests, the profile).
@@ -152,7 +154,7 @@ class CudaBackend : public Backend {
   OpTimes times_;
   bool graphs_ = false;
   StepGraphs steps_;
-  bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true;
+  bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true, swiglu_fused_on_ = true;
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
   int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128
   bool batched_prefetch_ = false;    // HAYATE_CUDA_BATCHED_PREFETCH

@@ -84,6 +84,24 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
   }
 }
 
+void CudaBackend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) {
+  if (x.cols != gate_w.cols || out.rows != x.rows || out.cols < gate_w.rows)
+    fail(ErrorKind::Internal, "matmul_swiglu " + gate_w.name + ": shapes do not match");
+  const DevWeight g = dev(gate_w), u = dev(up_w);
+  if (!(matvec_fast_on_ && swiglu_fused_on_ && x.rows <= kMatvecMaxTokens &&
+        matvec_fast_swiglu_fits(g, u, x.data, x.cols, x.rows))) {
+    Backend::matmul_swiglu(gate_w, up_w, x, out);
+    return;
+  }
+  Timed t(*this, "gpu matmul mat-vec + swiglu");
+  launch(
+      [=, this] {
+        check(matvec_fast_swiglu(g, u, x.data, x.cols, x.rows, out.data, out.cols, stream_),
+              "matvec_fast_swiglu kernel");
+      },
+      "matvec_fast_swiglu", g.data, u.data, g.type, g.rows, g.cols, x.data, x.cols, x.rows, out.data, out.cols);
+}
+
 void CudaBackend::matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized) {
   if (w.rows > INT32_MAX || w.cols > INT32_MAX || x.rows > INT32_MAX || out.cols > INT32_MAX)
     fail(ErrorKind::Unsupported, "matmul: matrix too large for cuBLAS");
