@@ -22,26 +22,28 @@ export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PAT
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv >"$LOGDIR/gpu.log" 2>&1
 { which nsys ncu compute-sanitizer; nproc; } >>"$LOGDIR/gpu.log" 2>&1
 [ -f "$MODELS/l8b-q4_k_m.gguf" ] || make_models "$BIN" "$MODELS" f16 "$LOGDIR/synth.log"
+# The tests run while the model is made (the synth is single-threaded).
+[[ ",${STEPS:-tests}," == *",tests,"* ]] && step tests 100 "$BIN/backend_cuda_graphs_test && \
+  $BIN/backend_cuda_forward_test && $BIN/forward_cuda_split_test && $BIN/backend_cuda_sampling_test && \
+  $BIN/backend_cuda_kernels_test --gtest_brief=1"
 [ -n "${SYNTH_PID:-}" ] && wait_models 60
-if [[ ",${STEPS:-tests}," == *",tests,"* ]]; then
-  step tests 150 "$BIN/backend_cuda_graphs_test && $BIN/backend_cuda_forward_test && $BIN/forward_cuda_split_test && \
-    $BIN/backend_cuda_sampling_test && $BIN/backend_cuda_kernels_test --gtest_brief=1"
-  step memcheck 90 "compute-sanitizer --error-exitcode 3 --tool memcheck $BIN/backend_cuda_graphs_test"
-fi
 f=$MODELS/l8b-q4_k_m.gguf
-tg() { echo "$BIN/hayate bench model -m $f --device cuda -p 0 -n 128 -r 3 $*"; }
+tg() { echo "$BIN/hayate bench model -m $f --device cuda -p 0 -n 128 -r 2 $*"; }
 # hayate_base: the programs before this stage, when carried, for a baseline on the same card.
 [ -x "$BIN/hayate_base" ] && step tg_base 60 "$(tg | sed 's|/hayate |/hayate_base |')"
 step tg_eager 60 "$(tg)"
 step tg_graphs 60 "$(tg --cuda-graphs)"
 IFS=';' read -ra vs <<<"${VARIANTS:-}"
 for v in "${vs[@]}"; do step "tg_${v%%=*}" 60 "env ${v#*=} $(tg)"; done
-step prof_eager 60 "HAYATE_PROFILE=1 $(tg | sed 's/-r 3/-r 1/')"
-step prof_graphs 60 "HAYATE_PROFILE=1 $(tg --cuda-graphs | sed 's/-r 3/-r 1/')"
-step run_eager 60 "HAYATE_PROFILE=1 $BIN/hayate run -m $f --device cuda -p 'Once upon a time' -n 128 --temp 0 --ignore-eos"
-step run_graphs 60 "HAYATE_PROFILE=1 $BIN/hayate run -m $f --device cuda --cuda-graphs -p 'Once upon a time' -n 128 --temp 0 --ignore-eos"
+step prof_eager 60 "HAYATE_PROFILE=1 $(tg | sed 's/-r 2/-r 1/')"
+step prof_graphs 60 "HAYATE_PROFILE=1 $(tg --cuda-graphs | sed 's/-r 2/-r 1/')"
+[[ ",${STEPS:-tests}," == *",tests,"* ]] && step memcheck 60 "compute-sanitizer --error-exitcode 3 --tool memcheck \
+  $BIN/backend_cuda_graphs_test && compute-sanitizer --error-exitcode 3 --tool memcheck $BIN/backend_cuda_kernels_test \
+  --gtest_filter='*FusedGateUpSwiglu*'"
+step run_eager 30 "HAYATE_PROFILE=1 $BIN/hayate run -m $f --device cuda -p 'Once upon a time' -n 128 --temp 0 --ignore-eos"
+step run_graphs 30 "HAYATE_PROFILE=1 $BIN/hayate run -m $f --device cuda --cuda-graphs -p 'Once upon a time' -n 128 --temp 0 --ignore-eos"
 # Kernels 700.. are decode steps of the 128 (after the prompt's ~450); 1400 of them are ~3 steps.
-step ncu 120 "ncu --clock-control none --launch-skip 1000 --launch-count 1400 --metrics gpu__time_duration.sum --csv \
+step ncu 80 "ncu --clock-control none --launch-skip 1000 --launch-count 700 --metrics gpu__time_duration.sum --csv \
   $BIN/hayate run -m $f --device cuda -p 'Hello' -n 8 --temp 0 --ignore-eos >$LOGDIR/ncu.csv"
 [ -f "$LOGDIR/ncu.csv" ] && python3 - "$LOGDIR/ncu.csv" <<'PY' >"$LOGDIR/ncu_sum.txt" 2>&1
 import csv, sys, collections

@@ -88,7 +88,10 @@ std::unique_ptr<Backend> prepared_cuda(const Model& m, bool graphs) {
 
 TEST(CudaStepGraphs, ReplaysEqualEagerAsSequencesJoinAndLeave) {
   HAYATE_SKIP_WITHOUT_CUDA();
-  for (const std::string type : {"q4_k_m", "f16"}) {
+  // Q4_K_M with and without the fused gate/up/SwiGLU mat-vec, and F16 (the generic mat-vec).
+  for (const auto& [type, fused] :
+       {std::pair<std::string, const char*>{"q4_k_m", "0"}, {"q4_k_m", "1"}, {"f16", "0"}}) {
+    test::ScopedEnv fuse("HAYATE_CUDA_SWIGLU_FUSED", fused);
     auto m = Model::load(make_model(type));
     auto eager = prepared_cuda(*m, false);
     auto graphs = prepared_cuda(*m, true);

@@ -132,9 +132,10 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   }
 }
 
-// The fused gate/up/SwiGLU mat-vec (matmul_swiglu) against the reference's two matmuls and
-// swiglu, at 1..8 tokens, a tail warp (39 rows) and many blocks (4099 rows); and its fallback
-// (HAYATE_CUDA_DISABLE=swiglu_fused, and more tokens than the mat-vec takes) the same way.
+// The fused gate/up/SwiGLU mat-vec (matmul_swiglu, HAYATE_CUDA_SWIGLU_FUSED=1) against the
+// reference's two matmuls and swiglu, at 1..8 tokens, a tail warp (39 rows) and many blocks (4099
+// rows); and its fallback (HAYATE_CUDA_DISABLE=swiglu_fused, and more tokens than the mat-vec
+// takes) the same way.
 TEST(CudaMatmul, FusedGateUpSwiglu) {
   HAYATE_SKIP_WITHOUT_CUDA();
   for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
@@ -143,6 +144,7 @@ TEST(CudaMatmul, FusedGateUpSwiglu) {
     for (const int64_t rows : {int64_t{39}, int64_t{4099}}) {
       const HostWeight g = make_weight(type, rows, cols, 21, "gate"), u = make_weight(type, rows, cols, 22, "up");
       for (const char* off : {"", "swiglu_fused"}) {
+        test::ScopedEnv fused("HAYATE_CUDA_SWIGLU_FUSED", "1");
         test::ScopedEnv disable("HAYATE_CUDA_DISABLE", off);
         auto be = make_cuda_backend(DeviceOptions{});
         be->prepare_weight(g.w);

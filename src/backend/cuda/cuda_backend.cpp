@@ -80,7 +80,10 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   times_.on = profile::enabled();
   top_logits_on_ = !disabled("top_logits");
   matvec_q4k_on_ = !disabled("matvec_q4k");
-  swiglu_fused_on_ = !disabled("swiglu_fused");
+  // The fused gate/up/SwiGLU mat-vec: off until a GPU run has checked it (docs/cuda.md, stage 3);
+  // HAYATE_CUDA_SWIGLU_FUSED=1 turns it on.
+  const char* fused = std::getenv("HAYATE_CUDA_SWIGLU_FUSED");
+  swiglu_fused_on_ = fused && std::strcmp(fused, "1") == 0 && !disabled("swiglu_fused");
   // The coalesced Q4_K/Q6_K/Q8_0 mat-vec (matvec_fast.cu): on by default since an H100 run passed
   // backend_cuda_kernels_test and the greedy check with it, memcheck clean (docs/cuda.md, stage 2);
   // HAYATE_CUDA_MATVEC_FAST=0 or HAYATE_CUDA_DISABLE=matvec_fast turns it off.

@@ -17,8 +17,9 @@
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
 // go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128);
 // HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead;
-// HAYATE_CUDA_MATVEC_FAST=1|0 the coalesced Q4_K/Q6_K/Q8_0 mat-vec (off by default until verified
-// on a GPU) and HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp.
+// HAYATE_CUDA_MATVEC_FAST=1|0 the coalesced Q4_K/Q6_K/Q8_0 mat-vec (on by default) and
+// HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp; HAYATE_CUDA_SWIGLU_FUSED=1 its fused
+// gate/up/SwiGLU form (off until verified on a GPU).
 #pragma once
 
 #include <cuda_runtime_api.h>
