@@ -11,6 +11,13 @@ namespace hayate {
 KvCache::~KvCache() = default;
 Backend::~Backend() = default;
 
+void Backend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) {
+  Tensor up = alloc(x.rows, up_w.rows);
+  matmul(gate_w, x, out);
+  matmul(up_w, x, up);
+  swiglu(out, up, out);
+}
+
 void Backend::top_logits(Tensor, std::span<const int32_t>, int32_t, std::vector<TopLogits>&) {
   fail(ErrorKind::Internal, "backend '" + name() + "' does not compute top logits (max_top_logits() is 0)");
 }

@@ -106,7 +106,10 @@ class Backend {
   virtual void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                          int32_t head_dim, Tensor out) = 0;
   virtual void swiglu(Tensor gate, Tensor up, Tensor out) = 0;  // out = silu(gate) * up
-  virtual void add(Tensor x, Tensor y) = 0;                     // x += y
+  // out = silu(gate_w x) * (up_w x), the feed-forward's first half: by default two matmuls and
+  // swiglu; a device backend may do it in one pass over both weights (no launch in between).
+  virtual void matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out);
+  virtual void add(Tensor x, Tensor y) = 0;  // x += y
 
   // The largest k top_logits() accepts; 0 (host backends): it is not offered, and callers copy
   // whole rows with to_host instead.

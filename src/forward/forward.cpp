@@ -53,10 +53,7 @@ void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend
   Tensor h = be.alloc(n, hp.n_embd);
   be.rms_norm(x, l.ffn_norm, hp.rms_eps, h);
   Tensor gate = be.alloc(n, hp.n_ff);
-  Tensor up = be.alloc(n, hp.n_ff);
-  be.matmul(l.ffn_gate, h, gate);
-  be.matmul(l.ffn_up, h, up);
-  be.swiglu(gate, up, gate);
+  be.matmul_swiglu(l.ffn_gate, l.ffn_up, h, gate);
   Tensor down = be.alloc(n, hp.n_embd);
   be.matmul(l.ffn_down, gate, down);
   be.add(x, down);

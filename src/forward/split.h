@@ -87,6 +87,9 @@ class SplitBackend : public Backend {
   void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                  int32_t head_dim, Tensor out) override;
   void swiglu(Tensor gate, Tensor up, Tensor out) override { last().swiglu(gate, up, out); }
+  void matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) override {
+    last().matmul_swiglu(gate_w, up_w, x, out);
+  }
   void add(Tensor x, Tensor y) override { last().add(x, y); }
   int32_t max_top_logits() const override { return last().max_top_logits(); }
   void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override {

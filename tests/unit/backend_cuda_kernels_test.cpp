@@ -154,6 +154,44 @@ WideOut matmul_wide(Backend& be, const Weight& w, const std::vector<float>& x, i
   return r;
 }
 
+// The fused gate/up/SwiGLU mat-vec (matmul_swiglu, HAYATE_CUDA_SWIGLU_FUSED=1) against the
+// reference's two matmuls and swiglu, at 1..8 tokens, a tail warp (39 rows) and many blocks (4099
+// rows); and its fallback (HAYATE_CUDA_DISABLE=swiglu_fused, and more tokens than the mat-vec
+// takes) the same way.
+TEST(CudaMatmul, FusedGateUpSwiglu) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
+    const GgmlType type = *ggml_type_from_name(type_name);
+    const int64_t cols = ggml_type_info(type).block_size == 32 ? 32 * 45 : 256 * 9;
+    for (const int64_t rows : {int64_t{39}, int64_t{4099}}) {
+      const HostWeight g = make_weight(type, rows, cols, 21, "gate"), u = make_weight(type, rows, cols, 22, "up");
+      for (const char* off : {"", "swiglu_fused"}) {
+        test::ScopedEnv fused("HAYATE_CUDA_SWIGLU_FUSED", "1");
+        test::ScopedEnv disable("HAYATE_CUDA_DISABLE", off);
+        auto be = make_cuda_backend(DeviceOptions{});
+        be->prepare_weight(g.w);
+        be->prepare_weight(u.w);
+        for (const int n : {1, 2, 3, 5, 8, 9}) {
+          const auto x = test::random_floats(static_cast<size_t>(n * cols), 23 + n);
+          be->reset_scratch();
+          Tensor xt = test::upload(*be, x, n, cols);
+          Tensor out = test::poisoned(*be, n, rows);
+          be->matmul_swiglu(g.w, u.w, xt, out);
+          const auto got = test::download(*be, out);
+          auto ref = make_backend("reference", 1);
+          Tensor rx = ref->alloc(n, cols), rout = ref->alloc(n, rows);
+          std::memcpy(rx.data, x.data(), x.size() * sizeof(float));
+          ref->matmul_swiglu(g.w, u.w, rx, rout);
+          const std::vector<float> want(rout.data, rout.data + n * rows);
+          ASSERT_TRUE(test::all_finite(got)) << type_name << " rows " << rows << " tokens " << n;
+          EXPECT_LT(test::relative_l2(got, want), n <= 8 ? 1e-5 : 3e-3)
+              << type_name << " rows " << rows << " tokens " << n << " disabled '" << off << "'";
+        }
+      }
+    }
+  }
+}
+
 // With and without the L2 prefetch (a hint, so the same sums). The tensor-core kernel, which
 // would take most of these shapes, is off here: TensorCoreKernel below checks it.
 TEST(CudaMatmul, BatchedTilesSplitsAndTokenBlocks) {

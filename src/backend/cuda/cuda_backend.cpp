@@ -16,7 +16,9 @@ namespace hayate {
 namespace cuda {
 
 constexpr size_t kBlasWorkspace = size_t{32} << 20;
-constexpr size_t kMaxGraphs = 16;  // executable graphs kept, one per step topology
+// Steps of more tokens (prompts) run their recorded launches without a graph: their shapes
+// rarely repeat, and their launches are few beside their work.
+constexpr size_t kGraphMaxTokens = 64;
 
 CudaKvCache::CudaKvCache(std::shared_ptr<MemoryBudget> budget, const HParams& hp, int32_t blocks, int32_t bs)
     : budget_(std::move(budget)) {
@@ -78,6 +80,10 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   times_.on = profile::enabled();
   top_logits_on_ = !disabled("top_logits");
   matvec_q4k_on_ = !disabled("matvec_q4k");
+  // The fused gate/up/SwiGLU mat-vec: off until a GPU run has checked it (docs/cuda.md, stage 3);
+  // HAYATE_CUDA_SWIGLU_FUSED=1 turns it on.
+  const char* fused = std::getenv("HAYATE_CUDA_SWIGLU_FUSED");
+  swiglu_fused_on_ = fused && std::strcmp(fused, "1") == 0 && !disabled("swiglu_fused");
   // The coalesced Q4_K/Q6_K/Q8_0 mat-vec (matvec_fast.cu): on by default since an H100 run passed
   // backend_cuda_kernels_test and the greedy check with it, memcheck clean (docs/cuda.md, stage 2);
   // HAYATE_CUDA_MATVEC_FAST=0 or HAYATE_CUDA_DISABLE=matvec_fast turns it off.
@@ -123,8 +129,8 @@ void CudaBackend::init(const DeviceOptions& opt) {
 }
 
 void CudaBackend::release() noexcept {
-  abort_capture();
-  drop_graphs();
+  steps_.abort();
+  steps_.clear();
   if (stream_) (void)cudaStreamSynchronize(stream_);
   for (auto& [host, w] : weights_) device_free(*budget_, w.dev, w.bytes);
   weights_.clear();
@@ -170,19 +176,39 @@ Tensor CudaBackend::alloc(int64_t rows, int64_t cols) {
 }
 
 void CudaBackend::reset_scratch() {
-  // A step that wanted no outputs never called to_host: its captured work still has to run.
-  finish_capture();
+  // A step that wanted no outputs never read them: its recorded work still has to run.
+  flush();
   sync();
   scratch_.reset();
   uploads_.reset();
-  if (graphs_) {
-    check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
-    capturing_ = true;
+  if (graphs_) steps_.begin();
+}
+
+void CudaBackend::flush() {
+  try {
+    steps_.end(stream_);
+  } catch (...) {
+    steps_.abort();
+    throw;
   }
 }
 
+const void* CudaBackend::upload(const void* src, size_t bytes) {
+  const Uploads::Staged st = uploads_.put(src, bytes);
+  if (st.fresh && bytes > 0) {
+    void* dev = st.dev;
+    const void* host = st.host;
+    launch(
+        [=, this] {
+          check(cudaMemcpyAsync(dev, host, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (upload)");
+        },
+        "upload", dev, host, bytes);
+  }
+  return st.dev;
+}
+
 void CudaBackend::to_host(Tensor x, float* dst) {
-  finish_capture();
+  flush();
   const size_t bytes = static_cast<size_t>(x.rows * x.cols) * sizeof(float);
   {
     Timed t(*this, "gpu copy to host");
@@ -194,7 +220,15 @@ void CudaBackend::to_host(Tensor x, float* dst) {
 }
 
 void CudaBackend::from_host(const float* src, Tensor x) {
-  uploads_.copy_to(x.data, src, static_cast<size_t>(x.rows * x.cols) * sizeof(float), stream_);
+  const size_t bytes = static_cast<size_t>(x.rows * x.cols) * sizeof(float);
+  if (bytes == 0) return;
+  const void* host = uploads_.stage_copy(src, bytes);
+  float* dst = x.data;
+  launch(
+      [=, this] {
+        check(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, stream_), "cudaMemcpyAsync (from_host)");
+      },
+      "from_host", dst, host, bytes);
 }
 
 void CudaBackend::get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) {
@@ -204,10 +238,15 @@ void CudaBackend::get_rows(const Weight& table, std::span<const int32_t> ids, Te
     if (id < 0 || id >= table.rows)
       fail(ErrorKind::BadInput,
            "row id " + std::to_string(id) + " is outside " + table.name + " (" + std::to_string(table.rows) + " rows)");
+  if (ids.size() > kGraphMaxTokens) steps_.set_eager();
   const auto* dev_ids = static_cast<const int32_t*>(upload(ids.data(), ids.size_bytes()));
+  const DevWeight d = dev(table);
+  const auto n = static_cast<int64_t>(ids.size());
+  float* o = out.data;
+  const int64_t ldo = out.cols;
   Timed t(*this, "gpu get_rows");
-  check(cuda::get_rows(dev(table), dev_ids, static_cast<int64_t>(ids.size()), out.data, out.cols, stream_),
-        "get_rows kernel");
+  launch([=, this] { check(cuda::get_rows(d, dev_ids, n, o, ldo, stream_), "get_rows kernel"); }, "get_rows", d.data,
+         d.type, d.cols, dev_ids, n, o, ldo);
 }
 
 void CudaBackend::copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) {
@@ -216,10 +255,13 @@ void CudaBackend::copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out)
   for (int32_t r : rows)
     if (r < 0 || r >= x.rows) fail(ErrorKind::Internal, "copy_rows: row " + std::to_string(r) + " out of range");
   const auto* dev_rows = static_cast<const int32_t*>(upload(rows.data(), rows.size_bytes()));
+  const auto n = static_cast<int64_t>(rows.size());
   Timed t(*this, "gpu copy_rows");
-  check(
-      cuda::copy_rows(x.data, x.cols, dev_rows, static_cast<int64_t>(rows.size()), x.cols, out.data, out.cols, stream_),
-      "copy_rows kernel");
+  launch(
+      [=, this] {
+        check(cuda::copy_rows(x.data, x.cols, dev_rows, n, x.cols, out.data, out.cols, stream_), "copy_rows kernel");
+      },
+      "copy_rows", x.data, x.cols, dev_rows, n, out.data, out.cols);
 }
 
 void CudaBackend::rms_norm(Tensor x, const Weight& w, float eps, Tensor out) {
@@ -227,8 +269,10 @@ void CudaBackend::rms_norm(Tensor x, const Weight& w, float eps, Tensor out) {
   if (w.cols <= 0 || x.cols % w.cols != 0 || out.rows != x.rows || out.cols != x.cols)
     fail(ErrorKind::Internal, "rms_norm: shapes do not match");
   const auto* weight = static_cast<const float*>(dev(w).data);
+  const int64_t groups = x.rows * (x.cols / w.cols), group = w.cols;
   Timed t(*this, "gpu rms_norm");
-  check(cuda::rms_norm(x.data, weight, x.rows * (x.cols / w.cols), w.cols, eps, out.data, stream_), "rms_norm kernel");
+  launch([=, this] { check(cuda::rms_norm(x.data, weight, groups, group, eps, out.data, stream_), "rms_norm kernel"); },
+         "rms_norm", x.data, weight, groups, group, eps, out.data);
 }
 
 const float* CudaBackend::rope_frequencies(const RopeParams& p) {
@@ -264,10 +308,15 @@ void CudaBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> posit
     fail(ErrorKind::Internal, "rope: shapes do not match");
   const float* dev_freq = rope_frequencies(p);
   const auto* dev_pos = static_cast<const int32_t*>(upload(positions.data(), positions.size_bytes()));
+  const int32_t head_dim = p.head_dim, n_rot = p.n_rot;
+  const bool neox = p.type == RopeType::Neox;
   Timed t(*this, "gpu rope");
-  check(cuda::rope(x.data, x.rows, x.cols, n_heads, p.head_dim, p.n_rot, p.type == RopeType::Neox, dev_pos, dev_freq,
-                   stream_),
-        "rope kernel");
+  launch(
+      [=, this] {
+        check(cuda::rope(x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq, stream_),
+              "rope kernel");
+      },
+      "rope", x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq);
 }
 
 void CudaBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, const Batch& batch) {
@@ -284,23 +333,31 @@ void CudaBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, 
     slots_[t] = static_cast<int64_t>(table[b]) * kv.block_size + pos % kv.block_size;
   }
   const auto* dev_slots = static_cast<const int64_t*>(upload(slots_.data(), slots_.size() * sizeof(int64_t)));
+  const auto n = static_cast<int64_t>(batch.size());
+  const int32_t kv_dim = kv.kv_dim;
+  float *kc = kv.k(layer), *vc = kv.v(layer);
   Timed t(*this, "gpu store_kv");
-  check(cuda::store_kv(k.data, k.cols, v.data, v.cols, dev_slots, static_cast<int64_t>(batch.size()), kv.kv_dim,
-                       kv.k(layer), kv.v(layer), stream_),
-        "store_kv kernel");
+  launch(
+      [=, this] {
+        check(cuda::store_kv(k.data, k.cols, v.data, v.cols, dev_slots, n, kv_dim, kc, vc, stream_), "store_kv kernel");
+      },
+      "store_kv", k.data, k.cols, v.data, v.cols, dev_slots, n, kv_dim, kc, vc);
 }
 
 void CudaBackend::swiglu(Tensor gate, Tensor up, Tensor out) {
   if (up.rows * up.cols != gate.rows * gate.cols || out.rows * out.cols != gate.rows * gate.cols)
     fail(ErrorKind::Internal, "swiglu: shapes do not match");
+  const int64_t n = gate.rows * gate.cols;
   Timed t(*this, "gpu swiglu");
-  check(cuda::swiglu(gate.data, up.data, out.data, gate.rows * gate.cols, stream_), "swiglu kernel");
+  launch([=, this] { check(cuda::swiglu(gate.data, up.data, out.data, n, stream_), "swiglu kernel"); }, "swiglu",
+         gate.data, up.data, out.data, n);
 }
 
 void CudaBackend::add(Tensor x, Tensor y) {
   if (x.rows * x.cols != y.rows * y.cols) fail(ErrorKind::Internal, "add: shapes do not match");
+  const int64_t n = x.rows * x.cols;
   Timed t(*this, "gpu add");
-  check(cuda::add(x.data, y.data, x.rows * x.cols, stream_), "add kernel");
+  launch([=, this] { check(cuda::add(x.data, y.data, n, stream_), "add kernel"); }, "add", x.data, y.data, n);
 }
 
 // The GGUF types the kernels read, by name: the core type table filtered by the CUDA list.
@@ -334,71 +391,6 @@ void CudaBackend::sync() {
   check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   scratch_.free_retired();
   times_.collect();
-}
-
-void CudaBackend::abort_capture() noexcept {
-  if (!capturing_) return;
-  capturing_ = false;
-  cudaGraph_t g = nullptr;
-  (void)cudaStreamEndCapture(stream_, &g);
-  if (g) (void)cudaGraphDestroy(g);
-  (void)cudaGetLastError();
-}
-
-// What cudaGraphExecUpdate cannot change: the node types in order and the edge count. A prompt
-// step and a decode step differ there (cuBLAS against mat-vec, copy_rows or not), so each shape
-// keeps an executable graph of its own, and an update is only tried where it can succeed (a
-// failed update is an API error that compute-sanitizer reports).
-std::string CudaBackend::topology(cudaGraph_t g) {
-  size_t n = 0, edges = 0;
-  check(cudaGraphGetNodes(g, nullptr, &n), "cudaGraphGetNodes");
-  std::vector<cudaGraphNode_t> nodes(n);
-  check(cudaGraphGetNodes(g, nodes.data(), &n), "cudaGraphGetNodes");
-  check(cudaGraphGetEdges(g, nullptr, nullptr, nullptr, &edges), "cudaGraphGetEdges");
-  std::string sig = std::to_string(edges) + ":";
-  for (cudaGraphNode_t node : nodes) {
-    cudaGraphNodeType t{};
-    check(cudaGraphNodeGetType(node, &t), "cudaGraphNodeGetType");
-    sig.push_back(static_cast<char>('A' + static_cast<int>(t)));
-  }
-  return sig;
-}
-
-void CudaBackend::drop_graphs() noexcept {
-  for (auto& [sig, exec] : execs_) (void)cudaGraphExecDestroy(exec);
-  execs_.clear();
-}
-
-void CudaBackend::finish_capture() {
-  if (!capturing_) return;
-  capturing_ = false;
-  cudaGraph_t g = nullptr;
-  check(cudaStreamEndCapture(stream_, &g), "cudaStreamEndCapture");
-  cudaGraphExec_t exec = nullptr;
-  try {
-    const std::string sig = topology(g);
-    const auto it = execs_.find(sig);
-    if (it != execs_.end()) {
-      cudaGraphExecUpdateResultInfo info{};
-      if (cudaGraphExecUpdate(it->second, g, &info) == cudaSuccess) {
-        exec = it->second;
-      } else {  // same topology, yet refused: a fresh instantiation always works
-        (void)cudaGetLastError();
-        (void)cudaGraphExecDestroy(it->second);
-        execs_.erase(it);
-      }
-    }
-    if (!exec) {
-      if (execs_.size() >= kMaxGraphs) drop_graphs();  // many prompt shapes: start over
-      check(cudaGraphInstantiate(&exec, g, 0), "cudaGraphInstantiate");
-      execs_[sig] = exec;
-    }
-  } catch (...) {
-    (void)cudaGraphDestroy(g);
-    throw;
-  }
-  (void)cudaGraphDestroy(g);
-  check(cudaGraphLaunch(exec, stream_), "cudaGraphLaunch");
 }
 
 }  // namespace cuda

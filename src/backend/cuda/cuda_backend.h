@@ -5,13 +5,15 @@
 // in device memory, every operation is enqueued on one stream and the host waits only in to_host
 // and top_logits. Matmuls of up to 8 tokens use the mat-vec kernels; quantized weights with more
 // tokens the batched tensor-core kernel (matmul_batched.cu); float weights cuBLAS. With
-// DeviceOptions::cuda_graphs each step between reset_scratch() and to_host() is captured as a
-// graph and replayed (updated in place when a graph of the same topology was launched before).
+// DeviceOptions::cuda_graphs each step between reset_scratch() and the read of its results
+// (to_host, top_logits) is recorded and launched as one CUDA graph, captured the first time its
+// launches' arguments occur and replayed after (step_graph.h).
 //
 // HAYATE_PROFILE=1 times every operation with a pair of CUDA events (eager steps only) and adds
 // the device time to core/profile.h's table as "gpu ...". HAYATE_CUDA_DISABLE, a comma-separated
-// list of top_logits, batched, matvec_q4k and matvec_fast, turns the device sampling, the batched
-// kernel, the Q4_K mat-vec kernel or the coalesced Q4_K/Q6_K/Q8_0 mat-vec off, to compare with before;
+// list of top_logits, batched, matvec_q4k, matvec_fast and swiglu_fused, turns the device sampling,
+// the batched kernel, the Q4_K mat-vec kernel, the coalesced Q4_K/Q6_K/Q8_0 mat-vec or its fused
+// gate/up/SwiGLU form off, to compare with before;
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
 // go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128);
 // HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead;
@@ -19,8 +21,9 @@
 // instead, up to HAYATE_CUDA_MMA_MAX_TOKENS (default 64; `mma` in HAYATE_CUDA_DISABLE, or
 // `batched`, turns it off), HAYATE_CUDA_MMA_BLOCKS=1|2 its resident blocks per SM,
 // HAYATE_CUDA_MMA_EXACT=1|0 its decoding in f32 (the default until the f16 one is measured) or f16;
-// HAYATE_CUDA_MATVEC_FAST=1|0 the coalesced Q4_K/Q6_K/Q8_0 mat-vec (off by default until verified
-// on a GPU) and HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp.
+// HAYATE_CUDA_MATVEC_FAST=1|0 the coalesced Q4_K/Q6_K/Q8_0 mat-vec (on by default) and
+// HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp; HAYATE_CUDA_SWIGLU_FUSED=1 its fused
+// gate/up/SwiGLU form (off until verified on a GPU).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -35,6 +38,7 @@
 #include "backend/cuda/cuda_memory.h"
 #include "backend/cuda/cuda_util.h"
 #include "backend/cuda/kernels.h"
+#include "backend/cuda/step_graph.h"
 
 namespace hayate::cuda {
 
@@ -99,15 +103,18 @@ class CudaBackend : public Backend {
   void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                  int32_t head_dim, Tensor out) override;
   void swiglu(Tensor gate, Tensor up, Tensor out) override;
+  void matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) override;
   void add(Tensor x, Tensor y) override;
   int32_t max_top_logits() const override { return top_logits_on_ ? kMaxTopLogits : 0; }
+  // Captures and replays of step graphs so far (tests, the profile).
+  const StepGraphs& step_graphs() const { return steps_; }
   void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override;
 
  private:
   // Times one operation's device work into `name` while profiling (eager steps only).
   class Timed {
    public:
-    Timed(CudaBackend& be, const char* name) : be_(be), name_(be.times_.on && !be.capturing_ ? name : nullptr) {
+    Timed(CudaBackend& be, const char* name) : be_(be), name_(be.times_.on && !be.steps_.recording() ? name : nullptr) {
       if (name_) be_.times_.begin(be_.stream_);
     }
     ~Timed() {
@@ -125,23 +132,34 @@ class CudaBackend : public Backend {
   void release() noexcept;
   static std::string type_names();
   float* floats(size_t n) { return static_cast<float*>(scratch_.take(n * sizeof(float))); }
-  const void* upload(const void* src, size_t bytes) { return uploads_.put(src, bytes, stream_); }
+  // A device copy of host bytes for this step's kernels (see Uploads::put).
+  const void* upload(const void* src, size_t bytes);
+  // Enqueues `f` (an operation's launches on stream_) now, or records it for the step's graph
+  // under `keys`: the operation's name, then every argument its launches take.
+  template <class F, class... K>
+  void launch(F&& f, const K&... keys) {
+    if (!steps_.recording()) {
+      f();
+      return;
+    }
+    steps_.key(keys...);
+    steps_.add(std::forward<F>(f));
+  }
+  // Enqueues the recorded step (its graph), so that its results can be read.
+  void flush();
   DevWeight dev(const Weight& w) const;
   CudaKvCache& cache(KvCache& kv, int32_t layer) const;
   const float* rope_frequencies(const RopeParams& p);
   void matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized);
   void sync();
-  void abort_capture() noexcept;
-  static std::string topology(cudaGraph_t g);
-  void drop_graphs() noexcept;
-  void finish_capture();
 
   std::shared_ptr<MemoryBudget> budget_;
   Scratch scratch_;
   Uploads uploads_;
   OpTimes times_;
-  bool graphs_ = false, capturing_ = false;
-  bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true;
+  bool graphs_ = false;
+  StepGraphs steps_;
+  bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true, swiglu_fused_on_ = true;
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
   int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128
   bool batched_prefetch_ = false;    // HAYATE_CUDA_BATCHED_PREFETCH
@@ -152,7 +170,6 @@ class CudaBackend : public Backend {
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   void* workspace_ = nullptr;
-  std::unordered_map<std::string, cudaGraphExec_t> execs_;  // by topology()
   struct Uploaded {
     void* dev = nullptr;
     size_t bytes = 0;

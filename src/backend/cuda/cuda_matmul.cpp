@@ -1,5 +1,6 @@
 // The CUDA backend's matrix products, attention and top logits (see cuda_backend.h).
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -44,9 +45,17 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
   if (x.rows <= kMatvecMaxTokens) {
     Timed t(*this, matmul_name(w, 0));
     if (matvec_fast_on_ && matvec_fast_fits(dw, x.data, x.cols, x.rows))
-      check(matvec_fast(dw, x.data, x.cols, x.rows, out.data, out.cols, b, stream_), "matvec_fast kernel");
+      launch(
+          [=, this] {
+            check(matvec_fast(dw, x.data, x.cols, x.rows, out.data, out.cols, b, stream_), "matvec_fast kernel");
+          },
+          "matvec_fast", dw.data, dw.type, dw.rows, dw.cols, x.data, x.cols, x.rows, out.data, out.cols, b);
     else
-      check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
+      launch(
+          [=, this] {
+            check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
+          },
+          "matvec", dw.data, dw.type, dw.rows, dw.cols, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_);
     return;
   }
   const bool mma = quantized && x.rows <= mma_max_tokens_ && matmul_mma_fits(dw);
@@ -59,17 +68,46 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
     plan.exact = mma_exact_;
     float* partial = plan.partial_floats ? floats(plan.partial_floats) : nullptr;
     Timed t(*this, matmul_name(w, 1));
-    check(f32_to_half(x.data, xh, x.rows * x.cols, false, stream_), "f32_to_half kernel");
-    if (mma)
-      check(matmul_mma(dw, xh, x.rows, out.data, out.cols, b, plan, partial, stream_), "matmul_mma kernel");
-    else
-      check(matmul_batched(dw, xh, x.rows, out.data, out.cols, b, plan, partial, stream_), "matmul_batched kernel");
+    launch(
+        [=, this] {
+          check(f32_to_half(x.data, xh, x.rows * x.cols, false, stream_), "f32_to_half kernel");
+          if (mma)
+            check(matmul_mma(dw, xh, x.rows, out.data, out.cols, b, plan, partial, stream_), "matmul_mma kernel");
+          else
+            check(matmul_batched(dw, xh, x.rows, out.data, out.cols, b, plan, partial, stream_),
+                  "matmul_batched kernel");
+        },
+        mma ? "matmul_mma" : "matmul_batched", dw.data, dw.type, dw.rows, dw.cols, x.data, x.cols, x.rows, out.data,
+        out.cols, b, xh, plan.block_rows, plan.splits, plan.steps_per_split, plan.partial_floats, plan.prefetch,
+        plan.blocks_per_sm, plan.exact, partial);
     scratch_.release(mark);
     return;
   }
   Timed t(*this, matmul_name(w, 2));
   matmul_cublas(w, dw, x, out, quantized);
-  if (b) check(add_bias(out.data, out.cols, x.rows, w.rows, b, stream_), "add_bias kernel");
+  if (b) {
+    const int64_t rows = w.rows;
+    launch([=, this] { check(add_bias(out.data, out.cols, x.rows, rows, b, stream_), "add_bias kernel"); }, "add_bias",
+           out.data, out.cols, x.rows, rows, b);
+  }
+}
+
+void CudaBackend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) {
+  if (x.cols != gate_w.cols || out.rows != x.rows || out.cols < gate_w.rows)
+    fail(ErrorKind::Internal, "matmul_swiglu " + gate_w.name + ": shapes do not match");
+  const DevWeight g = dev(gate_w), u = dev(up_w);
+  if (!(matvec_fast_on_ && swiglu_fused_on_ && x.rows <= kMatvecMaxTokens &&
+        matvec_fast_swiglu_fits(g, u, x.data, x.cols, x.rows))) {
+    Backend::matmul_swiglu(gate_w, up_w, x, out);
+    return;
+  }
+  Timed t(*this, "gpu matmul mat-vec + swiglu");
+  launch(
+      [=, this] {
+        check(matvec_fast_swiglu(g, u, x.data, x.cols, x.rows, out.data, out.cols, stream_),
+              "matvec_fast_swiglu kernel");
+      },
+      "matvec_fast_swiglu", g.data, u.data, g.type, g.rows, g.cols, x.data, x.cols, x.rows, out.data, out.cols);
 }
 
 void CudaBackend::matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized) {
@@ -77,36 +115,47 @@ void CudaBackend::matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, 
     fail(ErrorKind::Unsupported, "matmul: matrix too large for cuBLAS");
   const int m = static_cast<int>(w.rows), n = static_cast<int>(x.rows), k = static_cast<int>(w.cols);
   const int ldc = static_cast<int>(out.cols);
-  const float one = 1.0f, zero = 0.0f;
   if (w.type == GgmlType::F32) {
-    check_blas(cublas().sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, static_cast<const float*>(dw.data), k,
-                              x.data, k, &zero, out.data, ldc),
-               "cublasSgemm");
+    launch(
+        [=, this] {
+          const float one = 1.0f, zero = 0.0f;
+          check_blas(cublas().sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, static_cast<const float*>(dw.data),
+                                    k, x.data, k, &zero, out.data, ldc),
+                     "cublasSgemm");
+        },
+        "sgemm", dw.data, m, n, k, x.data, out.data, ldc);
     return;
   }
   // Activations in the weights' 16-bit type (quantized weights become f16 tiles).
   const bool bf16 = w.type == GgmlType::BF16;
-  const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_16F;
   const size_t mark = scratch_.mark();
   void* xh = scratch_.take(static_cast<size_t>(x.rows * x.cols) * 2);
-  check(f32_to_half(x.data, xh, x.rows * x.cols, bf16, stream_), "f32_to_half kernel");
-  if (!quantized) {
-    check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, dw.data, type, k, xh, type, k, &zero,
-                                out.data, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
-               "cublasGemmEx");
-  } else {
-    const int64_t tile_rows =
-        std::min(w.rows, std::max<int64_t>(64, static_cast<int64_t>(kTileBytes / (static_cast<size_t>(k) * 2))));
-    void* tile = scratch_.take(static_cast<size_t>(tile_rows) * static_cast<size_t>(k) * 2);
-    for (int64_t r0 = 0; r0 < w.rows; r0 += tile_rows) {
-      const int64_t rows = std::min(tile_rows, w.rows - r0);
-      check(dequantize_rows_f16(dw, r0, rows, tile, false, stream_), "dequantize_rows_f16 kernel");
-      check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &one, tile, CUDA_R_16F,
-                                  k, xh, CUDA_R_16F, k, &zero, out.data + r0, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F,
-                                  CUBLAS_GEMM_DEFAULT),
-                 "cublasGemmEx (dequantized tile)");
-    }
-  }
+  const int64_t tile_rows =
+      quantized
+          ? std::min(w.rows, std::max<int64_t>(64, static_cast<int64_t>(kTileBytes / (static_cast<size_t>(k) * 2))))
+          : 0;
+  void* tile = quantized ? scratch_.take(static_cast<size_t>(tile_rows) * static_cast<size_t>(k) * 2) : nullptr;
+  launch(
+      [=, this] {
+        const float one = 1.0f, zero = 0.0f;
+        const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_16F;
+        check(f32_to_half(x.data, xh, x.rows * x.cols, bf16, stream_), "f32_to_half kernel");
+        if (!quantized) {
+          check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, m, n, k, &one, dw.data, type, k, xh, type, k,
+                                      &zero, out.data, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                     "cublasGemmEx");
+          return;
+        }
+        for (int64_t r0 = 0; r0 < dw.rows; r0 += tile_rows) {
+          const int64_t rows = std::min(tile_rows, dw.rows - r0);
+          check(dequantize_rows_f16(dw, r0, rows, tile, false, stream_), "dequantize_rows_f16 kernel");
+          check_blas(cublas().gemm_ex(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(rows), n, k, &one, tile,
+                                      CUDA_R_16F, k, xh, CUDA_R_16F, k, &zero, out.data + r0, CUDA_R_32F, ldc,
+                                      CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                     "cublasGemmEx (dequantized tile)");
+        }
+      },
+      "gemm", dw.data, dw.type, m, n, k, x.data, out.data, ldc, xh, tile, tile_rows);
   scratch_.release(mark);
 }
 
@@ -118,7 +167,6 @@ void CudaBackend::top_logits(Tensor logits, std::span<const int32_t> rows, int32
     if (r < 0 || r >= logits.rows) fail(ErrorKind::Internal, "top_logits: row " + std::to_string(r) + " out of range");
   out.clear();
   if (rows.empty()) return;
-  finish_capture();  // a captured step runs before its logits are read
   const auto n_rows = static_cast<int32_t>(rows.size());
   const auto n_vocab = static_cast<int32_t>(logits.cols);
   const size_t out_bytes = top_logits_out_bytes(n_rows, k);
@@ -141,11 +189,17 @@ void CudaBackend::top_logits(Tensor logits, std::span<const int32_t> rows, int32
   a.k = k;
   a.out = top_logits_out(dev_out, n_rows, k);
   {
+    void* host = top_host_;
     Timed t(*this, "gpu top logits");
-    check(cuda::top_logits(a, scratch, stream_), "top_logits kernels");
-    check(cudaMemcpyAsync(top_host_, dev_out, out_bytes, cudaMemcpyDeviceToHost, stream_),
-          "cudaMemcpyAsync (top logits)");
+    launch(
+        [=, this] {
+          check(cuda::top_logits(a, scratch, stream_), "top_logits kernels");
+          check(cudaMemcpyAsync(host, dev_out, out_bytes, cudaMemcpyDeviceToHost, stream_),
+                "cudaMemcpyAsync (top logits)");
+        },
+        "top_logits", a.logits, a.ld, a.rows, a.n_rows, a.n_vocab, a.k, dev_out, scratch, host, out_bytes);
   }
+  flush();  // the step's graph, ending with these kernels and the copy of their results
   {
     profile::Timer wait("host waits for the GPU (top logits)");
     sync();
@@ -185,8 +239,14 @@ void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Bat
     need[s] = std::max(need[s], pos / kv.block_size + 1);
     max_pos = std::max(max_pos, pos);
   }
+  // In a recorded step, widths rounded up to powers of two, so that a decode step's launch
+  // arguments (and so its graph) stay the same while its sequences grow: unused table entries are
+  // never read, and splits past a token's position add nothing in the combine (the same sums,
+  // bit for bit, as without the rounding).
+  const bool round = steps_.recording();
   size_t max_blocks = 1;
   for (const BatchSequence& s : batch.sequences) max_blocks = std::max(max_blocks, s.block_table.size());
+  if (round) max_blocks = std::bit_ceil(max_blocks);
   tables_.assign(batch.sequences.size() * max_blocks, 0);
   for (size_t s = 0; s < batch.sequences.size(); ++s) {
     const auto& table = batch.sequences[s].block_table;
@@ -217,11 +277,14 @@ void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Bat
   // context still spreads over the whole chip.
   a.chunk = int64_t{n} * n_head >= 256 ? 256 : 64;
   a.n_split = max_pos / a.chunk + 1;
+  if (round) a.n_split = static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(a.n_split)));
   a.partial = floats(static_cast<size_t>(n) * n_head * a.n_split * (head_dim + 2));
   a.out = out.data;
   a.ldo = out.cols;
   Timed t(*this, "gpu attention");
-  check(cuda::attention(a, stream_), "attention kernels");
+  launch([=, this] { check(cuda::attention(a, stream_), "attention kernels"); }, "attention", a.q, a.ldq, a.k_cache,
+         a.v_cache, a.positions, a.seq, a.block_tables, a.max_blocks, a.block_size, a.kv_dim, a.n_tokens, a.n_head,
+         a.n_head_kv, a.head_dim, a.n_split, a.chunk, a.partial, a.out, a.ldo);
 }
 
 }  // namespace hayate::cuda

@@ -69,23 +69,19 @@ size_t Uploads::stage(const void* src, size_t bytes, Chunk** chunk) {
   return off;
 }
 
-const void* Uploads::put(const void* src, size_t bytes, cudaStream_t stream) {
+Uploads::Staged Uploads::put(const void* src, size_t bytes) {
   for (const Memo& m : memo_)
-    if (m.src == src && m.bytes == bytes && std::memcmp(m.host, src, bytes) == 0) return m.dev;
+    if (m.src == src && m.bytes == bytes && std::memcmp(m.host, src, bytes) == 0) return {m.host, m.dev, false};
   Chunk* c = nullptr;
   const size_t off = stage(src, bytes, &c);
-  if (bytes > 0)
-    check(cudaMemcpyAsync(c->dev + off, c->host + off, bytes, cudaMemcpyHostToDevice, stream),
-          "cudaMemcpyAsync (upload)");
   memo_.push_back({src, bytes, c->host + off, c->dev + off});
-  return c->dev + off;
+  return {c->host + off, c->dev + off, true};
 }
 
-void Uploads::copy_to(void* dst, const void* src, size_t bytes, cudaStream_t stream) {
-  if (bytes == 0) return;
+const void* Uploads::stage_copy(const void* src, size_t bytes) {
   Chunk* c = nullptr;
   const size_t off = stage(src, bytes, &c);
-  check(cudaMemcpyAsync(dst, c->host + off, bytes, cudaMemcpyHostToDevice, stream), "cudaMemcpyAsync (from_host)");
+  return c->host + off;
 }
 
 void Uploads::reset() {

@@ -45,11 +45,17 @@ class Uploads {
   Uploads(const Uploads&) = delete;
   Uploads& operator=(const Uploads&) = delete;
 
-  // A device copy of `bytes` host bytes, enqueued on `stream`. The same host array with the
-  // same contents uploaded again in one step gives the same copy.
-  const void* put(const void* src, size_t bytes, cudaStream_t stream);
-  // Enqueues a copy of host bytes to a device address through the pinned staging.
-  void copy_to(void* dst, const void* src, size_t bytes, cudaStream_t stream);
+  // `bytes` host bytes copied into pinned staging, and the device address they are to be copied
+  // to (by the caller, host to dev, when fresh). The same host array with the same contents
+  // put again in one step gives the same copy, not fresh. Equal steps stage at equal addresses.
+  struct Staged {
+    const void* host = nullptr;
+    void* dev = nullptr;
+    bool fresh = false;
+  };
+  Staged put(const void* src, size_t bytes);
+  // Host bytes copied into pinned staging, for the caller to copy from to a device address.
+  const void* stage_copy(const void* src, size_t bytes);
   void reset();  // only when the stream is idle
   void free_retired() {}
 
@@ -63,7 +69,7 @@ class Uploads {
     const void* src;
     size_t bytes;
     const uint8_t* host;
-    const uint8_t* dev;
+    uint8_t* dev;
   };
   size_t stage(const void* src, size_t bytes, Chunk** chunk);
   MemoryBudget& budget_;

@@ -30,6 +30,11 @@ constexpr int64_t kMatvecFastMaxTokens = 8;
 bool matvec_fast_fits(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens);
 cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
                         const float* bias, cudaStream_t s);
+// out[t * ldo + o] = silu(gate x_t)[o] * (up x_t)[o] in one pass over both weights (same format
+// and shape, matvec_fast_fits for each): the feed-forward's first half of a decode step.
+bool matvec_fast_swiglu_fits(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx, int64_t n_tokens);
+cudaError_t matvec_fast_swiglu(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx,
+                               int64_t n_tokens, float* out, int64_t ldo, cudaStream_t s);
 // Rows [row0, row0 + n_rows) of w as IEEE halves (bf16 bits when as_bf16), row-major, into dst.
 cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16,
                                 cudaStream_t s);

@@ -47,6 +47,47 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
 }
 
+// The feed-forward's gate and up products and SwiGLU in one pass: a warp takes row `row` of both
+// matrices (the activations loaded once per block of both), and writes silu(gate) * up, as
+// swiglu_kernel computes it, so neither product goes through memory.
+template <uint32_t T, int NT>
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_fast_swiglu(const uint8_t* wg, const uint8_t* wu, int64_t rows, int64_t cols, int64_t row_bytes,
+                       const float* x, int64_t ldx, float* out, int64_t ldo) {
+  const int lane = threadIdx.x % 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
+  if (row >= rows) return;  // the whole warp
+  float g[1][NT], u[1][NT];
+  fast::lane_sums<T, NT, 1>(wg, rows, cols, row_bytes, x, ldx, row, lane, g);
+  fast::lane_sums<T, NT, 1>(wu, rows, cols, row_bytes, x, ldx, row, lane, u);
+#pragma unroll
+  for (int t = 0; t < NT; ++t) {
+    const float gs = warp_sum(g[0][t]), us = warp_sum(u[0][t]);
+    if (lane == 0) out[t * ldo + row] = gs / (1.0f + expf(-gs)) * us;
+  }
+}
+
+template <uint32_t T, int NT>
+cudaError_t launch_swiglu(const DevWeight& g, const DevWeight& u, const float* x, int64_t ldx, float* out, int64_t ldo,
+                          cudaStream_t s) {
+  const auto blocks = static_cast<unsigned>((g.rows + kWarps - 1) / kWarps);
+  matvec_fast_swiglu<T, NT><<<blocks, kWarps * 32, 0, s>>>(static_cast<const uint8_t*>(g.data),
+                                                           static_cast<const uint8_t*>(u.data), g.rows, g.cols,
+                                                           g.row_bytes, x, ldx, out, ldo);
+  return cudaGetLastError();
+}
+
+template <uint32_t T>
+cudaError_t launch_swiglu_type(const DevWeight& g, const DevWeight& u, const float* x, int64_t ldx, int64_t n_tokens,
+                               float* out, int64_t ldo, cudaStream_t s) {
+  using Launch =
+      cudaError_t (*)(const DevWeight&, const DevWeight&, const float*, int64_t, float*, int64_t, cudaStream_t);
+  static constexpr Launch kByTokens[] = {launch_swiglu<T, 1>, launch_swiglu<T, 2>, launch_swiglu<T, 3>,
+                                         launch_swiglu<T, 4>, launch_swiglu<T, 5>, launch_swiglu<T, 6>,
+                                         launch_swiglu<T, 7>, launch_swiglu<T, 8>};
+  return kByTokens[n_tokens - 1](g, u, x, ldx, out, ldo, s);
+}
+
 // Rows per warp: R rows share each activation load (1..2 tokens: two rows of matrices of 4096 rows
 // or more; 3..8 tokens, where the activation loads outweigh the weights', four).
 // HAYATE_CUDA_MATVEC_ROWS=1|2|4 forces it (read per launch: the tests and the benchmark set it).
@@ -113,6 +154,26 @@ cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t
       return launch_type<kQ6_K>(w, x, ldx, n_tokens, out, ldo, bias, s);
     default:
       return launch_type<kQ8_0>(w, x, ldx, n_tokens, out, ldo, bias, s);
+  }
+}
+
+bool matvec_fast_swiglu_fits(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx,
+                             int64_t n_tokens) {
+  return gate.type == up.type && gate.rows == up.rows && gate.cols == up.cols && gate.row_bytes == up.row_bytes &&
+         matvec_fast_fits(gate, x, ldx, n_tokens) && matvec_fast_fits(up, x, ldx, n_tokens);
+}
+
+cudaError_t matvec_fast_swiglu(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx,
+                               int64_t n_tokens, float* out, int64_t ldo, cudaStream_t s) {
+  if (n_tokens <= 0 || gate.rows <= 0) return cudaSuccess;
+  if (!matvec_fast_swiglu_fits(gate, up, x, ldx, n_tokens)) return cudaErrorInvalidValue;
+  switch (gate.type) {
+    case kQ4_K:
+      return launch_swiglu_type<kQ4_K>(gate, up, x, ldx, n_tokens, out, ldo, s);
+    case kQ6_K:
+      return launch_swiglu_type<kQ6_K>(gate, up, x, ldx, n_tokens, out, ldo, s);
+    default:
+      return launch_swiglu_type<kQ8_0>(gate, up, x, ldx, n_tokens, out, ldo, s);
   }
 }
 
