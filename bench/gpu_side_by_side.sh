@@ -70,11 +70,13 @@ env_of() {  # the variant's environment
     f16) echo "HAYATE_CUDA_MMA_EXACT=0" ;;
     exact) echo "HAYATE_CUDA_MMA_EXACT=1" ;;
     m512b1) echo "HAYATE_CUDA_MMA_MAX_TOKENS=512 HAYATE_CUDA_MMA_BLOCKS=1" ;;
+    graphs) echo "HAYATE_CUDA_GRAPHS=1" ;;
+    gfused) echo "HAYATE_CUDA_GRAPHS=1 HAYATE_CUDA_SWIGLU_FUSED=1 HAYATE_CUDA_MMA_EXACT=0" ;;
     *) echo "HAYATE_CUDA_DISABLE=" ;;
   esac
 }
 # Profiled runs (events around every operation cost time) serve fewer levels.
-levels_of() { case $1 in base | newp | fastp | mma1p) echo "1,8,64" ;; *) echo "$LEVELS" ;; esac; }
+levels_of() { case $1 in base | newp | fastp | mma1p) echo "1,8,64" ;; graphs | gfused | f16) echo "${LEVELS_VARIANT:-$LEVELS}" ;; *) echo "$LEVELS" ;; esac; }
 mkdir -p "$MODELS"
 
 { nvidia-smi; nvcc --version; df -h /tmp .; nproc; free -g; } >"$LOGDIR/machine.log" 2>&1
