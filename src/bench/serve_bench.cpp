@@ -104,14 +104,17 @@ struct SoakRun {
 };
 
 struct RunState {
-  explicit RunState(asio::any_io_executor ex) : tick(ex), slot_free(ex) {}
+  explicit RunState(asio::any_io_executor ex) : tick(ex), sample_tick(ex), snapshot_tick(ex), slot_free(ex) {}
   SoakRun* soak = nullptr;  // soak mode: periods fold their requests into its ledger
   Clock::time_point epoch = Clock::now();
   std::vector<RequestResult> done;
   int64_t issued = 0;
   int64_t in_flight = 0;
   bool finished = false;
-  asio::steady_timer tick;       // wakes the helper coroutines when the run ends
+  // One timer per helper coroutine (progress, resource samples, snapshots): setting a timer's
+  // expiry cancels its pending wait, so helpers sharing one woke each other early and raced ahead
+  // of the clock. The run's end cancels all three.
+  asio::steady_timer tick, sample_tick, snapshot_tick;
   asio::steady_timer slot_free;  // rate mode: a request ended
 };
 
@@ -209,7 +212,7 @@ awaitable<void> sample_resources(Session& s, RunState& st, RunResult& out) {
       out.resources.resize((out.resources.size() + 1) / 2);
       every *= 2;
     }
-    co_await sleep_until(st.tick, next + every);
+    co_await sleep_until(st.sample_tick, next + every);
   }
 }
 
@@ -256,7 +259,8 @@ awaitable<void> soak_period(Session& s, Target& t, RunState& st, Snapshot& snap,
   snap.t_s += soak.offset_s;
   snap.server = probe_process(s.cfg.pid);
   if (t.hayate)
-    if (const auto m = co_await scrape(s, t, conn)) snap.server.kv_blocks_active = sum_samples(*m, "hayate_kv_blocks_active");
+    if (const auto m = co_await scrape(s, t, conn))
+      snap.server.kv_blocks_active = sum_samples(*m, "hayate_kv_blocks_active");
   soak.state.elapsed_s = snap.t_s;
   soak.state.snapshots.push_back(snap);
   if (!s.cfg.state_file.empty()) {
@@ -275,7 +279,7 @@ awaitable<void> snapshots(Session& s, Target& t, RunState& st, const RunPlan& p,
   double period_start = 0;
   const auto every = std::chrono::duration<double>(p.snapshot_every_s);
   for (int k = 1;; ++k) {
-    co_await sleep_until(st.tick, st.epoch + std::chrono::duration_cast<Clock::duration>(every * k));
+    co_await sleep_until(st.snapshot_tick, st.epoch + std::chrono::duration_cast<Clock::duration>(every * k));
     const double now = seconds_since(st.epoch);
     std::vector<RequestResult> period(st.done.begin() + static_cast<std::ptrdiff_t>(from), st.done.end());
     from = st.done.size();
@@ -283,17 +287,16 @@ awaitable<void> snapshots(Session& s, Target& t, RunState& st, const RunPlan& p,
     Snapshot snap{now, summarize_requests(period, now - period_start), {}};
     period_start = now;
     char line[300];
-    std::snprintf(line, sizeof line,
-                  "bench serve: soak %.0f s: %.2f req/s, %.1f tok/s, TTFT p50 %.1f ms, %lld errors", now,
-                  snap.figures.requests_per_s, snap.figures.output_tokens_per_s, snap.figures.ttft.p50,
+    std::snprintf(line, sizeof line, "bench serve: soak %.0f s: %.2f req/s, %.1f tok/s, TTFT p50 %.1f ms, %lld errors",
+                  now, snap.figures.requests_per_s, snap.figures.output_tokens_per_s, snap.figures.ttft.p50,
                   static_cast<long long>(snap.figures.errors.total()));
     std::string text = line;
     if (st.soak) {
       co_await soak_period(s, t, st, snap, conn);
       from = 0;
-      std::snprintf(line, sizeof line, " (at %.0f s of the run; TTFT p99 %.1f ms, RSS %.1f MiB, %lld fds, %.0f KV blocks)",
-                    snap.t_s, snap.figures.ttft.p99,
-                    static_cast<double>(snap.server.rss_bytes.value_or(0)) / (1 << 20),
+      std::snprintf(line, sizeof line,
+                    " (at %.0f s of the run; TTFT p99 %.1f ms, RSS %.1f MiB, %lld fds, %.0f KV blocks)", snap.t_s,
+                    snap.figures.ttft.p99, static_cast<double>(snap.server.rss_bytes.value_or(0)) / (1 << 20),
                     static_cast<long long>(snap.server.open_fds.value_or(0)), snap.server.kv_blocks_active.value_or(0));
       text += line;
     } else {
@@ -345,15 +348,16 @@ awaitable<void> finish_soak(Session& s, Target& t, RunState& st, RunResult& out,
   for (size_t i : sample_indices(ledger.e2e_sample().size())) out.e2e_samples_ms.push_back(ledger.e2e_sample()[i]);
   if (t.hayate) {  // the engine frees a cancelled sequence's blocks at its next step
     asio::steady_timer wait(co_await asio::this_coro::executor);
-    const Clock::time_point give_up =
-        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s.cfg.soak.kv_drain_s));
+    const Clock::time_point give_up = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                         std::chrono::duration<double>(s.cfg.soak.kv_drain_s));
     for (;;) {
       if (const auto m = co_await scrape(s, t, conn)) out.kv_blocks_at_end = sum_samples(*m, "hayate_kv_blocks_active");
       if (out.kv_blocks_at_end == 0.0 || Clock::now() > give_up) break;
       co_await sleep_until(wait, Clock::now() + std::chrono::milliseconds(100));
     }
   }
-  if (!s.interrupted) out.soak_checks = judge_soak(ledger, soak.state.snapshots, out.kv_blocks_at_end, out.duration_s, s.cfg.soak);
+  if (!s.interrupted)
+    out.soak_checks = judge_soak(ledger, soak.state.snapshots, out.kv_blocks_at_end, out.duration_s, s.cfg.soak);
   if (!s.cfg.state_file.empty()) save_soak_state(s.cfg.state_file, soak.state);
 }
 
@@ -426,6 +430,8 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p, SoakRun* s
   }
   st.finished = true;
   st.tick.cancel();
+  st.sample_tick.cancel();
+  st.snapshot_tick.cancel();
   co_await helpers.wait();
   for (auto& c : pool) c->close();
   if (s.failure) std::rethrow_exception(s.failure);
@@ -523,7 +529,10 @@ awaitable<void> run_target(Session& s, Target& t, TargetResult& out) {
     log_run(s, r);
     for (const SoakCheck& check : r.soak_checks)
       s.log << "bench serve: soak check " << check.name << ": "
-            << (!check.passed ? "not judged" : *check.passed ? "passed" : "FAILED") << " (" << check.detail << ")\n";
+            << (!check.passed   ? "not judged"
+                : *check.passed ? "passed"
+                                : "FAILED")
+            << " (" << check.detail << ")\n";
     out.runs.push_back(std::move(r));
   } else if (c.mode == "overload") {
     // Doubling steps until the error rate passes the threshold (or the last step).

@@ -217,8 +217,8 @@ std::vector<SoakCheck> judge_soak(const SoakLedger& ledger, const std::vector<Sn
   std::vector<SoakCheck> out;
   const RunFigures f = ledger.figures(run_end_s);
   out.push_back({"no_5xx", f.errors.http_5xx == 0, std::to_string(f.errors.http_5xx) + " answers with a 5xx status"});
-  out.push_back({"no_hung_streams", f.errors.timeout == 0,
-                 std::to_string(f.errors.timeout) + " requests ran past --timeout"});
+  out.push_back(
+      {"no_hung_streams", f.errors.timeout == 0, std::to_string(f.errors.timeout) + " requests ran past --timeout"});
   out.push_back({"streams_complete", f.errors.protocol == 0 && f.errors.connect == 0,
                  std::to_string(f.errors.protocol) + " streams broken or malformed, " +
                      std::to_string(f.errors.connect) + " connections refused"});
@@ -240,8 +240,8 @@ std::vector<SoakCheck> judge_soak(const SoakLedger& ledger, const std::vector<Sn
   if (base && peak && *peak != *base) {
     const double growth = (*peak - *base) / *base * 100;
     rss.passed = growth <= limits.max_rss_growth_pct;
-    rss.detail = "RSS " + mib(*base) + " after warm-up, peak " + mib(*peak) + " (+" + number(growth, 2) +
-                 "%, limit " + number(limits.max_rss_growth_pct, 1) + "%)";
+    rss.detail = "RSS " + mib(*base) + " after warm-up, peak " + mib(*peak) + " (+" + number(growth, 2) + "%, limit " +
+                 number(limits.max_rss_growth_pct, 1) + "%)";
   } else if (base) {
     rss.passed = true;
     rss.detail = "RSS " + mib(*base) + " after warm-up, never higher";
@@ -263,8 +263,8 @@ std::vector<SoakCheck> judge_soak(const SoakLedger& ledger, const std::vector<Sn
   const std::vector<double> last = ledger.last_window_ttft(run_end_s);
   const std::vector<double>& first = ledger.first_window_ttft();
   if (run_end_s < 2 * limits.window_s || first.size() < 20 || last.size() < 20) {
-    ttft.detail = "the run is shorter than two windows of " + number(limits.window_s, 0) +
-                  " s or a window has under 20 answers";
+    ttft.detail =
+        "the run is shorter than two windows of " + number(limits.window_s, 0) + " s or a window has under 20 answers";
   } else {
     const double p_first = percentiles(first).p99, p_last = percentiles(last).p99;
     const double drift = p_first > 0 ? (p_last / p_first - 1) * 100 : 0;

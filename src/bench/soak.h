@@ -20,11 +20,11 @@
 namespace hayate::bench {
 
 struct SoakLimits {
-  double warmup_s = 600;            // resident memory is judged after this
-  double window_s = 600;            // TTFT p99 of the first and of the last window are compared
-  double max_rss_growth_pct = 2;    // after warm-up, over the first sample after it
-  double max_ttft_drift_pct = 20;   // last window's TTFT p99 over the first window's
-  double kv_drain_s = 30;           // how long the end waits for hayate_kv_blocks_active to reach 0
+  double warmup_s = 600;           // resident memory is judged after this
+  double window_s = 600;           // TTFT p99 of the first and of the last window are compared
+  double max_rss_growth_pct = 2;   // after warm-up, over the first sample after it
+  double max_ttft_drift_pct = 20;  // last window's TTFT p99 over the first window's
+  double kv_drain_s = 30;          // how long the end waits for hayate_kv_blocks_active to reach 0
 };
 
 // A uniform sample of at most `capacity` values of a stream of any length (Vitter's algorithm R),
