@@ -49,10 +49,17 @@ struct ServerConfig {
   int64_t max_tokens_cap = 0;     // 0: the context size
   int64_t max_n = 16;
   double request_timeout = 600;  // seconds; 0: none
-  double idle_timeout = 60;      // seconds to send a whole request, idle keep-alive time included
-  double drain_timeout = 30;     // seconds
-  int64_t send_buffer_bytes = 0;  // SO_SNDBUF of each connection; 0: the system's (autotuned)
-  double write_timeout = 30;     // seconds one write to a client may take (a client that stops reading); 0: none
+  double idle_timeout = 60;      // seconds a connection may wait, silent, for its next request
+  // Hostile clients (issue 22): each limit answers or closes, and counts in hayate_limit_hits_total.
+  int64_t max_header_bytes = 32 * 1024;  // the request line and headers together; more: 431
+  int64_t max_header_count = 100;        // more header fields: 431
+  double header_timeout = 10;            // seconds from a request's first byte to the end of its head: 408
+  double body_timeout = 60;              // seconds to receive a body once its head is in: 408
+  int64_t max_connections = 1024;        // open at once; more are answered 503 and closed
+  int64_t max_connections_per_ip = 128;  // open at once from one address; more: 429 and closed
+  double drain_timeout = 30;             // seconds
+  int64_t send_buffer_bytes = 0;         // SO_SNDBUF of each connection; 0: the system's (autotuned)
+  double write_timeout = 30;  // seconds one write to a client may take (a client that stops reading); 0: none
   double engine_stall_timeout = EngineConfig{}.stall_seconds;  // /health: 503 when the engine loop is stuck this long
   int64_t debug_step_delay_ms = 0;                             // tests: sleep this long in every engine step
   // Output
