@@ -1,4 +1,4 @@
-// The GGUF v3 writer. The file is built in path.tmp and renamed over `path` only when every
+// The GGUF v3 writer. The file is built in a temporary file beside `path` and renamed over it only when every
 // byte is written and synced (core/atomic_file.h), so readers never see a half-written model.
 #include <algorithm>
 #include <bit>

@@ -66,6 +66,9 @@ struct ServerConfig {
   bool gzip = true;
   int64_t slow_request_ms = 10000;
   std::string log_level = "info";
+  std::string log_file;                // empty: stderr
+  int64_t log_max_bytes = 64ll << 20;  // the log file is rotated past this size
+  int64_t log_files = 5;               // rotated files kept (FILE.1.log ... FILE.N.log)
   // Compression (/v1/compress, /v1/decompress, /v1/compress/batch); the defaults are the seed's.
   int64_t compress_rate_limit_rpm = 120;  // per key, on the compression routes; 0: no limit
   int64_t compress_rate_limit_burst = 20;
@@ -119,6 +122,8 @@ void set_from_text(const ConfigField& field, ServerConfig& config, std::string_v
 // Error(NotFound) when the file is missing, Error(BadInput) naming the line for a syntax error,
 // an unknown key or a value of the wrong type.
 void apply_toml_file(ServerConfig& config, const std::string& path);
+// The same for TOML text; `name` stands for the file in messages.
+void apply_toml_text(ServerConfig& config, std::string_view text, const std::string& name);
 // Reads HAYATE_<FIELD> for every field that is set in the environment.
 void apply_environment(ServerConfig& config);
 // The whole configuration as a TOML document (secrets replaced by a comment saying how many).

@@ -18,6 +18,7 @@
 
 #include "core/clock.h"
 #include "server/gzip.h"
+#include "server/http_head.h"
 
 namespace hayate::server {
 
@@ -331,9 +332,16 @@ void log_request(const ConnectionExchange& ex, ServerState& st, const std::strin
   st.metrics().request_done(route, status, seconds);
   const auto ms = static_cast<int64_t>(seconds * 1000);
   const HttpRequest& rq = ex.request();
-  spdlog::info("request_id={} method={} path={} status={} duration_ms={} prompt_tokens={} completion_tokens={} peer={}",
-               ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens,
-               ex.peer_address());
+  // The timing split: to the first token (queue and prompt), then generating; -1 without tokens.
+  const bool generated = ex.first_token != Clock::time_point{};
+  const int64_t first_ms =
+      generated ? std::chrono::duration_cast<std::chrono::milliseconds>(ex.first_token - ex.started()).count() : -1;
+  const int64_t generation_ms = generated ? ms - first_ms : -1;
+  spdlog::info(
+      "request_id={} method={} path={} status={} duration_ms={} first_token_ms={} generation_ms={} prompt_tokens={} "
+      "completion_tokens={} peer={}",
+      ex.request_id(), rq.method, rq.path, status, ms, first_ms, generation_ms, ex.prompt_tokens, ex.completion_tokens,
+      ex.peer_address());
   if (ms > st.config().slow_request_ms)
     spdlog::warn("slow request: request_id={} path={} duration_ms={} over slow_request_ms={}", ex.request_id(), rq.path,
                  ms, st.config().slow_request_ms);
@@ -398,27 +406,6 @@ awaitable<> refuse(const std::shared_ptr<Connection>& c, ServerState& st, const 
   spdlog::warn("peer={} refused ({}): {}", c->peer, limit, message);
   const api::ApiError e(status, message, status >= 500 ? "server_error" : "invalid_request_error", "", code);
   co_await respond_and_close(c, status, api::error_json(e), st.config().write_timeout);
-}
-
-// Request smuggling: a head whose body length two hops could read differently is refused rather
-// than guessed at (RFC 9112 6.3: Transfer-Encoding with Content-Length, several Content-Lengths,
-// a transfer coding other than chunked alone). Empty when the framing is sound.
-std::string framing_error(const http::request<http::string_body>& m) {
-  size_t lengths = 0, encodings = 0;
-  std::string encoding;
-  for (const auto& field : m) {
-    if (field.name() == http::field::content_length) ++lengths;
-    if (field.name() == http::field::transfer_encoding) {
-      ++encodings;
-      encoding = std::string(field.value());
-    }
-  }
-  if (lengths > 0 && encodings > 0)
-    return "The request has both Content-Length and Transfer-Encoding headers; send one of them";
-  if (lengths > 1) return "The request has " + std::to_string(lengths) + " Content-Length headers; send one";
-  if (encodings > 1 || (encodings == 1 && !beast::iequals(encoding, "chunked")))
-    return "Unsupported Transfer-Encoding '" + encoding + "': only a single 'chunked' is accepted";
-  return "";
 }
 
 }  // namespace

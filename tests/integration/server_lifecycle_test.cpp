@@ -343,6 +343,9 @@ TEST(ServerConfig, HelpListsEveryOption) {
                            "--gzip",
                            "--slow-request-ms",
                            "--log-level",
+                           "--log-file",
+                           "--log-max-bytes",
+                           "--log-files",
                            "--config",
                            "--print-config",
                            "HAYATE_API_KEYS"})
