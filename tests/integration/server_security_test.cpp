@@ -176,6 +176,101 @@ TEST_F(ServerSecurity, SlowClients) {
   }
 }
 
+// Hostile JSON bodies: each refused with 400, a message naming what was wrong and, where one
+// field is at fault, that field as `param`.
+TEST_F(ServerSecurity, HostileBodies) {
+  struct BodyCase {
+    const char* name;
+    const char* path;
+    std::string body;
+    const char* message;
+    const char* param;  // "" for null
+  };
+  const json hi = json::array({{{"role", "user"}, {"content", "hi"}}});
+  auto chat = [&](const json& extra) {
+    json b = {{"messages", hi}, {"max_tokens", 2}};
+    b.update(extra);
+    return b.dump();
+  };
+  json stops = json::array();
+  for (int i = 0; i < 1000; ++i) stops.push_back("s" + std::to_string(i));
+  const std::string deep = "{\"messages\":" + std::string(5000, '[') + std::string(5000, ']') + "}";
+  const std::string deep_object = R"({"messages":[{"role":"user","content":"hi"}],"x":)" + [] {
+    std::string t;
+    for (int i = 0; i < 3000; ++i) t += "{\"a\":";
+    return t + "1" + std::string(3000, '}');
+  }() + "}";
+  const std::vector<BodyCase> cases = {
+      {"arrays nested 5,000 deep", "/v1/chat/completions", deep, "levels deep", ""},
+      {"objects nested 3,000 deep", "/v1/chat/completions", deep_object, "levels deep", ""},
+      {"n huge", "/v1/chat/completions", chat({{"n", 100000}}), "'n'", "n"},
+      {"stop with 1,000 entries", "/v1/chat/completions", chat({{"stop", stops}}), "'stop'", "stop"},
+      {"top_logprobs 1,000", "/v1/chat/completions", chat({{"logprobs", true}, {"top_logprobs", 1000}}),
+       "'top_logprobs'", "top_logprobs"},
+      {"max_tokens huge", "/v1/chat/completions", chat({{"max_tokens", 1000000000000}}), "'max_tokens'", "max_tokens"},
+      {"invalid UTF-8 in model", "/v1/chat/completions",
+       "{\"model\":\"\xff\xfe\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "not valid UTF-8", ""},
+      {"overlong UTF-8 in role", "/v1/chat/completions", "{\"messages\":[{\"role\":\"\xc0\xaf\",\"content\":\"hi\"}]}",
+       "not valid UTF-8", ""},
+      {"a surrogate in stop", "/v1/chat/completions",
+       "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"stop\":[\"\xed\xa0\x80\"]}", "not valid UTF-8", ""},
+      {"a 5-byte sequence in user", "/v1/chat/completions",
+       "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"user\":\"\xf8\x88\x80\x80\x80\"}", "not valid UTF-8",
+       ""},
+      {"invalid UTF-8 in a completion prompt", "/v1/completions", "{\"prompt\":\"\xff\",\"max_tokens\":2}",
+       "not valid UTF-8", ""},
+      {"invalid UTF-8 in an embedding input", "/v1/embeddings", "{\"input\":\"\xff\"}", "not valid UTF-8", ""},
+  };
+  for (const BodyCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const HttpResponse r = http_post(server->port(), c.path, c.body, kAuth);
+    EXPECT_EQ(r.status, 400) << r.body;
+    const json j = json::parse(r.body, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.contains("error")) << r.body;
+    EXPECT_NE(j["error"]["message"].get<std::string>().find(c.message), std::string::npos) << r.body;
+    if (*c.param) {
+      EXPECT_EQ(j["error"]["param"], c.param) << r.body;
+    } else {
+      EXPECT_TRUE(j["error"]["param"].is_null()) << r.body;
+    }
+  }
+}
+
+// With keys set, every route but /health and /metrics answers 401 without a key or with a wrong
+// one, before looking at the request.
+TEST_F(ServerSecurity, EveryRouteNeedsTheKey) {
+  const std::vector<std::pair<std::string, std::string>> routes = {{"POST", "/v1/chat/completions"},
+                                                                   {"POST", "/v1/completions"},
+                                                                   {"POST", "/v1/embeddings"},
+                                                                   {"POST", "/v1/compress"},
+                                                                   {"POST", "/v1/decompress"},
+                                                                   {"POST", "/v1/compress/batch"},
+                                                                   {"GET", "/v1/models"},
+                                                                   {"GET", "/v1/models/x"},
+                                                                   {"POST", "/v1/responses"},
+                                                                   {"GET", "/v1/responses/x"},
+                                                                   {"DELETE", "/v1/responses/x"},
+                                                                   {"POST", "/v1/rerank"},
+                                                                   {"POST", "/v1/score"},
+                                                                   {"POST", "/v1/collections"},
+                                                                   {"GET", "/v1/collections"},
+                                                                   {"GET", "/v1/collections/x"},
+                                                                   {"DELETE", "/v1/collections/x"},
+                                                                   {"POST", "/v1/collections/x/documents"},
+                                                                   {"POST", "/v1/collections/x/search"},
+                                                                   {"DELETE", "/v1/collections/x/documents/y"}};
+  for (const auto& [method, path] : routes) {
+    for (const std::string& auth : {std::string(), std::string("Authorization: Bearer sk-wrong-but-long\r\n")}) {
+      SCOPED_TRACE(method + " " + path + (auth.empty() ? " without a key" : " with a wrong key"));
+      const std::string answer = exchange(server->port(), {method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                                                           auth + "Content-Length: 2\r\nConnection: close\r\n\r\n{}"});
+      EXPECT_EQ(status_of(answer), 401) << answer;
+      EXPECT_NE(body_of(answer).find("invalid_api_key"), std::string::npos) << answer;
+    }
+  }
+  for (const char* open : {"/health", "/metrics"}) EXPECT_EQ(http_get(server->port(), open).status, 200) << open;
+}
+
 // Kept-alive connections that have each had an answer, so the server has counted them.
 std::vector<int> hold_connections(int port, int n) {
   std::vector<int> fds;
