@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: Release build with tests (warnings are errors), unit and
-# integration tests, then the unit tests again under AddressSanitizer + UBSan.
+# integration tests, then the unit tests again under AddressSanitizer + UBSan, then the concurrent
+# unit tests (scheduler, engine, thread pool, HTTP client) under ThreadSanitizer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,4 +21,17 @@ if [ "${HAYATE_SKIP_SANITIZE:-0}" != 1 ]; then
     -DHAYATE_WERROR=ON -DHAYATE_CUDA=OFF -DHAYATE_BUILD_BENCH=OFF -DHAYATE_BUILD_INTEGRATION_TESTS=OFF >/dev/null
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ctest --output-on-failure -j"$jobs" -L unit --timeout 900)
+fi
+
+if [ "${HAYATE_SKIP_TSAN:-0}" != 1 ]; then
+  # ThreadSanitizer on the tests whose code runs on several threads (issue 22): the engine loop
+  # against its callers, the thread pool, the HTTP client's io thread. Only these binaries are
+  # built, to keep the CI time budget (docs/benchmarks.md has what this pass costs).
+  tsan_tests=(engine_scheduler_test engine_engine_test core_thread_pool_test net_client_test net_blocking_test)
+  cmake -S . -B build-tsan "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHAYATE_TSAN=ON \
+    -DHAYATE_WERROR=ON -DHAYATE_CUDA=OFF -DHAYATE_BUILD_BENCH=OFF -DHAYATE_BUILD_INTEGRATION_TESTS=OFF >/dev/null
+  cmake --build build-tsan -j"$jobs" --target "${tsan_tests[@]}"
+  for t in "${tsan_tests[@]}"; do
+    TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" "build-tsan/bin/$t" --gtest_brief=1
+  done
 fi

@@ -97,14 +97,24 @@ struct Session {
   }
 };
 
+// A soak run's bookkeeping: the state it resumed from (or an empty one), grown as periods end.
+struct SoakRun {
+  SoakState state;
+  double offset_s = 0;  // the seconds of the run before this session (resumed)
+};
+
 struct RunState {
-  explicit RunState(asio::any_io_executor ex) : tick(ex), slot_free(ex) {}
+  explicit RunState(asio::any_io_executor ex) : tick(ex), sample_tick(ex), snapshot_tick(ex), slot_free(ex) {}
+  SoakRun* soak = nullptr;  // soak mode: periods fold their requests into its ledger
   Clock::time_point epoch = Clock::now();
   std::vector<RequestResult> done;
   int64_t issued = 0;
   int64_t in_flight = 0;
   bool finished = false;
-  asio::steady_timer tick;       // wakes the helper coroutines when the run ends
+  // One timer per helper coroutine (progress, resource samples, snapshots): setting a timer's
+  // expiry cancels its pending wait, so helpers sharing one woke each other early and raced ahead
+  // of the clock. The run's end cancels all three.
+  asio::steady_timer tick, sample_tick, snapshot_tick;
   asio::steady_timer slot_free;  // rate mode: a request ended
 };
 
@@ -115,7 +125,7 @@ bool may_issue(const Session& s, const RunPlan& p, const RunState& st) {
   return true;
 }
 
-awaitable<void> issue(Session& s, Target& t, RunState& st, Connection& conn, int64_t stream) {
+awaitable<Outcome> issue(Session& s, Target& t, RunState& st, Connection& conn, int64_t stream) {
   ++st.issued;
   ++st.in_flight;
   const StreamRequest req = t.workload->next(stream);
@@ -123,14 +133,29 @@ awaitable<void> issue(Session& s, Target& t, RunState& st, Connection& conn, int
   RequestResult r = co_await stream_once(conn, t.ep, req, st.epoch, s.timeout());
   s.in_flight.erase(&conn);
   t.workload->completed(stream, r);
+  const Outcome outcome = r.outcome;
+  if (st.soak) {  // the text is not needed again, and a day of it would not fit
+    r.text.clear();
+    r.text.shrink_to_fit();
+  }
   st.done.push_back(std::move(r));
   --st.in_flight;
   st.slot_free.cancel();
+  co_return outcome;
 }
 
 awaitable<void> worker(Session& s, Target& t, RunState& st, const RunPlan& p, int slot) {
   Connection conn(co_await asio::this_coro::executor, t.ep.at);
-  while (may_issue(s, p, st)) co_await issue(s, t, st, conn, slot);
+  asio::steady_timer pause(co_await asio::this_coro::executor);
+  s.wake_on_interrupt.insert(&pause);
+  while (may_issue(s, p, st)) {
+    const Outcome outcome = co_await issue(s, t, st, conn, slot);
+    // An unattended soak outlives a server restart: retry a refused connection each second
+    // rather than spinning (and counting) thousands of refusals.
+    if (st.soak && outcome == Outcome::Connect && may_issue(s, p, st))
+      co_await sleep_until(pause, Clock::now() + std::chrono::seconds(1));
+  }
+  s.wake_on_interrupt.erase(&pause);
   conn.close();
 }
 
@@ -167,19 +192,27 @@ awaitable<void> arrivals(Session& s, Target& t, RunState& st, const RunPlan& p, 
   s.wake_on_interrupt.erase(&st.slot_free);
 }
 
+constexpr size_t kMaxResourceSamples = 4096;
+
 awaitable<void> sample_resources(Session& s, RunState& st, RunResult& out) {
   std::optional<ProcessProbe> probe;
   if (s.cfg.pid > 0) probe.emplace(static_cast<pid_t>(s.cfg.pid));
   if (!probe && !s.nvml) co_return;
-  const auto every =
-      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s.cfg.sample_interval_s));
+  auto every = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s.cfg.sample_interval_s));
+  const double offset = st.soak ? st.soak->offset_s : 0;
   for (Clock::time_point next = st.epoch; !st.finished; next += every) {
     ResourceSample r;
-    r.t_s = seconds_since(st.epoch);
+    r.t_s = offset + seconds_since(st.epoch);
     if (probe) probe->sample(r);
     if (s.nvml) s.nvml->sample(r);
     out.resources.push_back(r);
-    co_await sleep_until(st.tick, next + every);
+    // Hours of samples stay a few thousand: past the cap, every other one goes and the interval doubles.
+    if (out.resources.size() >= kMaxResourceSamples) {
+      for (size_t i = 0; 2 * i < out.resources.size(); ++i) out.resources[i] = out.resources[2 * i];
+      out.resources.resize((out.resources.size() + 1) / 2);
+      every *= 2;
+    }
+    co_await sleep_until(st.sample_tick, next + every);
   }
 }
 
@@ -215,29 +248,65 @@ awaitable<void> progress(Session& s, RunState& st, const RunPlan& p) {
   print_progress(s, p, st, true);
 }
 
-awaitable<void> snapshots(Session& s, RunState& st, const RunPlan& p, RunResult& out) {
+awaitable<std::optional<std::vector<MetricSample>>> scrape(Session& s, Target& t, Connection& conn);
+
+// A soak period's end: its requests folded into the ledger (and dropped), the server probed, the
+// state saved for --resume.
+awaitable<void> soak_period(Session& s, Target& t, RunState& st, Snapshot& snap, Connection& conn) {
+  SoakRun& soak = *st.soak;
+  for (const RequestResult& r : st.done) soak.state.ledger.add(r, soak.offset_s);
+  st.done.clear();
+  snap.t_s += soak.offset_s;
+  snap.server = probe_process(s.cfg.pid);
+  if (t.hayate)
+    if (const auto m = co_await scrape(s, t, conn))
+      snap.server.kv_blocks_active = sum_samples(*m, "hayate_kv_blocks_active");
+  soak.state.elapsed_s = snap.t_s;
+  soak.state.snapshots.push_back(snap);
+  if (!s.cfg.state_file.empty()) {
+    try {
+      save_soak_state(s.cfg.state_file, soak.state);
+    } catch (const Error& e) {  // a full disk must not end a day's run: the next period tries again
+      s.log << "bench serve: cannot save the soak state: " << e.what() << "\n";
+    }
+  }
+}
+
+awaitable<void> snapshots(Session& s, Target& t, RunState& st, const RunPlan& p, RunResult& out) {
   if (p.snapshot_every_s <= 0) co_return;
+  Connection conn(co_await asio::this_coro::executor, t.ep.at);
   size_t from = 0;
   double period_start = 0;
   const auto every = std::chrono::duration<double>(p.snapshot_every_s);
   for (int k = 1;; ++k) {
-    co_await sleep_until(st.tick, st.epoch + std::chrono::duration_cast<Clock::duration>(every * k));
+    co_await sleep_until(st.snapshot_tick, st.epoch + std::chrono::duration_cast<Clock::duration>(every * k));
     const double now = seconds_since(st.epoch);
     std::vector<RequestResult> period(st.done.begin() + static_cast<std::ptrdiff_t>(from), st.done.end());
     from = st.done.size();
-    if (st.finished && period.empty()) co_return;
-    Snapshot snap{now, summarize_requests(period, now - period_start)};
+    if (st.finished && period.empty()) break;
+    Snapshot snap{now, summarize_requests(period, now - period_start), {}};
     period_start = now;
-    char line[200];
-    std::snprintf(line, sizeof line,
-                  "bench serve: soak %.0f s: %.2f req/s, %.1f tok/s, TTFT p50 %.1f ms, %lld errors\n", now,
-                  snap.figures.requests_per_s, snap.figures.output_tokens_per_s, snap.figures.ttft.p50,
+    char line[300];
+    std::snprintf(line, sizeof line, "bench serve: soak %.0f s: %.2f req/s, %.1f tok/s, TTFT p50 %.1f ms, %lld errors",
+                  now, snap.figures.requests_per_s, snap.figures.output_tokens_per_s, snap.figures.ttft.p50,
                   static_cast<long long>(snap.figures.errors.total()));
+    std::string text = line;
+    if (st.soak) {
+      co_await soak_period(s, t, st, snap, conn);
+      from = 0;
+      std::snprintf(line, sizeof line,
+                    " (at %.0f s of the run; TTFT p99 %.1f ms, RSS %.1f MiB, %lld fds, %.0f KV blocks)", snap.t_s,
+                    snap.figures.ttft.p99, static_cast<double>(snap.server.rss_bytes.value_or(0)) / (1 << 20),
+                    static_cast<long long>(snap.server.open_fds.value_or(0)), snap.server.kv_blocks_active.value_or(0));
+      text += line;
+    } else {
+      out.snapshots.push_back(snap);
+    }
     if (s.tty) s.log << "\r\x1b[K";
-    s.log << line << std::flush;
-    out.snapshots.push_back(std::move(snap));
-    if (st.finished) co_return;
+    s.log << text << "\n" << std::flush;
+    if (st.finished) break;
   }
+  conn.close();
 }
 
 awaitable<std::optional<std::vector<MetricSample>>> scrape(Session& s, Target& t, Connection& conn) {
@@ -262,7 +331,37 @@ std::vector<size_t> sample_indices(size_t n) {
   return idx;
 }
 
-awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
+// The end of a soak session: the last requests into the ledger, the whole run's figures, the KV
+// blocks given time to come back, the verdict (not for an interrupted run) and the state saved.
+awaitable<void> finish_soak(Session& s, Target& t, RunState& st, RunResult& out, Connection& conn) {
+  SoakRun& soak = *st.soak;
+  for (const RequestResult& r : st.done) soak.state.ledger.add(r, soak.offset_s);
+  st.done.clear();
+  out.resumed_from_s = soak.offset_s;
+  out.duration_s += soak.offset_s;
+  soak.state.elapsed_s = out.duration_s;
+  const SoakLedger& ledger = soak.state.ledger;
+  out.figures = ledger.figures(out.duration_s);
+  out.snapshots = soak.state.snapshots;
+  out.first_errors = ledger.first_errors();
+  for (size_t i : sample_indices(ledger.ttft_sample().size())) out.ttft_samples_ms.push_back(ledger.ttft_sample()[i]);
+  for (size_t i : sample_indices(ledger.e2e_sample().size())) out.e2e_samples_ms.push_back(ledger.e2e_sample()[i]);
+  if (t.hayate) {  // the engine frees a cancelled sequence's blocks at its next step
+    asio::steady_timer wait(co_await asio::this_coro::executor);
+    const Clock::time_point give_up = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                         std::chrono::duration<double>(s.cfg.soak.kv_drain_s));
+    for (;;) {
+      if (const auto m = co_await scrape(s, t, conn)) out.kv_blocks_at_end = sum_samples(*m, "hayate_kv_blocks_active");
+      if (out.kv_blocks_at_end == 0.0 || Clock::now() > give_up) break;
+      co_await sleep_until(wait, Clock::now() + std::chrono::milliseconds(100));
+    }
+  }
+  if (!s.interrupted)
+    out.soak_checks = judge_soak(ledger, soak.state.snapshots, out.kv_blocks_at_end, out.duration_s, s.cfg.soak);
+  if (!s.cfg.state_file.empty()) save_soak_state(s.cfg.state_file, soak.state);
+}
+
+awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p, SoakRun* soak = nullptr) {
   RunResult out;
   out.mode = p.mode;
   out.concurrency = p.concurrency;
@@ -271,17 +370,18 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
   Connection metrics_conn(ex, t.ep.at);
   std::optional<std::vector<MetricSample>> before;
   Clock::time_point before_at;
-  if (t.hayate) {
+  if (t.hayate && !soak) {  // a soak's counts live in its ledger, across sessions
     before = co_await scrape(s, t, metrics_conn);
     before_at = Clock::now();
   }
 
   RunState st(ex);
+  st.soak = soak;
   Latch requests(ex), helpers(ex);
   std::vector<std::unique_ptr<Connection>> pool;
   s.spawn(sample_resources(s, st, out), helpers);
   s.spawn(progress(s, st, p), helpers);
-  s.spawn(snapshots(s, st, p, out), helpers);
+  s.spawn(snapshots(s, t, st, p, out), helpers);
   if (p.concurrency) {
     for (int slot = 0; slot < *p.concurrency; ++slot) s.spawn(worker(s, t, st, p, slot), requests);
   } else {
@@ -289,7 +389,7 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
   }
   co_await requests.wait();
   out.duration_s = seconds_since(st.epoch);
-  if (!st.done.empty()) {
+  if (!st.done.empty() && !soak) {
     double last_end = 0;
     for (const RequestResult& r : st.done) last_end = std::max(last_end, r.end_s);
     out.duration_s = last_end;
@@ -330,9 +430,12 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p) {
   }
   st.finished = true;
   st.tick.cancel();
+  st.sample_tick.cancel();
+  st.snapshot_tick.cancel();
   co_await helpers.wait();
   for (auto& c : pool) c->close();
   if (s.failure) std::rethrow_exception(s.failure);
+  if (soak) co_await finish_soak(s, t, st, out, metrics_conn);
 
   for (size_t i : sample_indices(st.done.size())) {
     const RequestResult& r = st.done[i];
@@ -410,8 +513,27 @@ awaitable<void> run_target(Session& s, Target& t, TargetResult& out) {
   } else if (c.mode == "soak") {
     const int n = c.concurrency.empty() ? 1 : c.concurrency.front();
     const double duration = c.duration_s > 0 ? c.duration_s : 60;
-    const RunPlan p{"soak", n, std::nullopt, 0, duration, c.snapshot_every_s};
-    co_await run_one(s, t, out, p);
+    SoakRun soak;
+    const nlohmann::json identity = {
+        {"url", t.ep.url()}, {"concurrency", n}, {"workload", c.workload.name}, {"duration_s", duration}};
+    if (c.resume) {
+      soak.state = load_soak_state(c.state_file, identity, c.soak.window_s);
+      soak.offset_s = soak.state.elapsed_s;
+      s.log << "bench serve: resuming the soak at " << soak.offset_s << " s of " << duration << " s\n";
+    } else {
+      soak.state.ledger = SoakLedger(c.soak.window_s);
+    }
+    soak.state.identity = identity;
+    const RunPlan p{"soak", n, std::nullopt, 0, std::max(duration - soak.offset_s, 1e-3), c.snapshot_every_s};
+    RunResult r = co_await execute(s, t, p, &soak);
+    log_run(s, r);
+    for (const SoakCheck& check : r.soak_checks)
+      s.log << "bench serve: soak check " << check.name << ": "
+            << (!check.passed   ? "not judged"
+                : *check.passed ? "passed"
+                                : "FAILED")
+            << " (" << check.detail << ")\n";
+    out.runs.push_back(std::move(r));
   } else if (c.mode == "overload") {
     // Doubling steps until the error rate passes the threshold (or the last step).
     const bool by_rate = !c.rates.empty();
@@ -602,6 +724,7 @@ RunFigures summarize_requests(const std::vector<RequestResult>& requests, double
 ServeBenchResult run_serve_bench(const ServeBenchConfig& config, std::ostream& log, std::atomic<bool>* stop) {
   if (config.urls.empty()) fail(ErrorKind::BadInput, "bench serve needs at least one --url");
   if (config.mode == "rate" && config.rates.empty()) fail(ErrorKind::BadInput, "--mode rate needs --rate R[,R...]");
+  if (config.resume && config.state_file.empty()) fail(ErrorKind::BadInput, "--resume needs --state FILE");
   if ((config.mode == "concurrency" || config.mode == "soak") && config.concurrency.empty())
     fail(ErrorKind::BadInput, "--concurrency needs at least one value");
   for (int c : config.concurrency)

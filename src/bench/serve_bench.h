@@ -12,8 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "bench/figures.h"
 #include "bench/resource_sampler.h"
 #include "bench/serve_workload.h"
+#include "bench/soak.h"
 #include "bench/stats.h"
 #include "bench/system_info.h"
 
@@ -39,20 +41,11 @@ struct ServeBenchConfig {
   bool progress = true;    // a progress bar on stderr (only when it is a terminal)
   uint64_t seed = 42;      // Poisson arrivals
   std::string nvml_library = "libnvidia-ml.so.1";
-};
-
-struct ErrorCounts {
-  int64_t http_4xx = 0, http_5xx = 0, http_429 = 0, timeout = 0, connect = 0, protocol = 0;
-  int64_t total() const { return http_4xx + http_5xx + http_429 + timeout + connect + protocol; }
-};
-
-// The figures of a set of requests (a run, or one period of a soak run).
-struct RunFigures {
-  int64_t sent = 0, ok = 0, cancelled = 0;
-  ErrorCounts errors;
-  int64_t prompt_tokens = 0, output_tokens = 0;  // of the requests that succeeded
-  double requests_per_s = 0, output_tokens_per_s = 0, total_tokens_per_s = 0;
-  Percentiles ttft, tpot, itl, e2e;
+  // Soak: the state written after every snapshot (empty: none), whether to continue the run it
+  // holds, and what the end of the run is judged against.
+  std::string state_file;
+  bool resume = false;
+  SoakLimits soak;
 };
 
 struct ServerMetrics {
@@ -60,11 +53,6 @@ struct ServerMetrics {
   double generated_tokens_total = 0;  // hayate_generation_tokens_total, delta
   double prompt_tokens_total = 0;     // hayate_prompt_tokens_total, delta
   double window_s = 0;                // from the before-scrape's answer to sending the after-scrape
-};
-
-struct Snapshot {
-  double t_s = 0;  // end of the period, since the run started
-  RunFigures figures;
 };
 
 struct RunResult {
@@ -82,6 +70,11 @@ struct RunResult {
   std::optional<double> onset_rate_rps;
   double onset_error_rate = 0;
   std::vector<std::string> first_errors;  // up to 5 messages, for the log
+  // Soak mode: the judgement of the run (empty when interrupted), the KV blocks still held after
+  // the last request, and the seconds a resumed run had behind it.
+  std::vector<SoakCheck> soak_checks;
+  std::optional<double> kv_blocks_at_end;
+  double resumed_from_s = 0;
 };
 
 struct TargetResult {

@@ -174,6 +174,7 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
   std::string problem;  // why a stream was refused, when it was
   api::SseParser sse;
   std::optional<Clock::time_point> last_token;
+  bool hung_up = false;  // a planned cancellation (req.cancel_after)
   // The events of each piece as it arrives: the time of a token is when its bytes came in.
   auto take = [&](std::string_view piece) {
     const Clock::time_point now = Clock::now();
@@ -206,13 +207,22 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
       last_token = now;
       ++r.content_events;
       r.text += *f.text;
+      if (req.cancel_after > 0 && r.content_events >= req.cancel_after) {
+        hung_up = true;  // the reader stops here, as a client that closes its tab
+        return false;
+      }
     }
     return true;
   };
   std::string error_body;  // the start of an error answer, for the message
+  std::string whole;       // the answer of a request that is not streamed
   net::ResponseHandlers h;
   h.on_head = [&](const net::Response& head) { status = head.status; };
   h.on_body = [&](std::string_view piece) {
+    if (status == 200 && !req.stream) {
+      whole += piece;
+      return true;
+    }
     if (status == 200) return take(piece);
     error_body.append(piece.substr(0, 300 - std::min<size_t>(300, error_body.size())));
     return true;
@@ -221,7 +231,9 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
   const net::Response res = co_await conn.request(std::move(q), start + timeout, std::move(h));
 
   Outcome outcome = Outcome::Ok;
-  if (res.failure == net::Failure::Stopped) {
+  if (res.failure == net::Failure::Stopped && hung_up) {
+    outcome = Outcome::Cancelled;
+  } else if (res.failure == net::Failure::Stopped) {
     outcome = Outcome::Protocol;
   } else if (!res.ok()) {
     outcome = classify_failure(res.failure);
@@ -229,6 +241,15 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
   } else if (status != 200) {
     outcome = classify_status(status);
     problem = "HTTP " + std::to_string(status) + ": " + error_body;
+  } else if (!req.stream) {
+    const nlohmann::json j = nlohmann::json::parse(whole, nullptr, false);
+    if (!j.is_object() || !j.contains("usage") || !j["usage"].is_object()) {
+      outcome = Outcome::Protocol;
+      problem = "an answer without usage: " + whole.substr(0, 200);
+    } else {
+      r.prompt_tokens = j["usage"].value("prompt_tokens", int64_t{0});
+      r.usage_seen = true;
+    }
   } else {
     try {
       sse.finish();

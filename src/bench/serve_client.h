@@ -48,9 +48,13 @@ struct RequestResult {
 };
 
 struct StreamRequest {
-  std::string path;  // "/v1/chat/completions" or "/v1/completions"
+  std::string path;  // "/v1/chat/completions", "/v1/completions" or "/v1/embeddings"
   std::string body;  // the JSON body, stream fields included
   bool chat = true;  // where the text is: choices[0].delta.content or choices[0].text
+  // The client hangs up after this many content events (a user who stops reading); the request
+  // counts as cancelled, not failed. 0: read to the end.
+  int64_t cancel_after = 0;
+  bool stream = true;  // false: a plain JSON answer (embeddings), ok on 200 with usage read from it
 };
 
 // Sends the request on `conn` (an open connection of `ep`, or one it opens) and reads the

@@ -73,13 +73,31 @@ Json run_json(const RunResult& r) {
   else
     j["server_metrics"] = nullptr;
   Json snaps = Json::array();
-  for (const Snapshot& s : r.snapshots)
-    snaps.push_back({{"t_s", s.t_s},
-                     {"requests", {{"sent", s.figures.sent}, {"ok", s.figures.ok}}},
-                     {"throughput", throughput_json(s.figures)},
-                     {"latency_ms", latency_json(s.figures)},
-                     {"errors", errors_json(s.figures.errors)}});
+  for (const Snapshot& s : r.snapshots) {
+    Json sj = {{"t_s", s.t_s},
+               {"requests", {{"sent", s.figures.sent}, {"ok", s.figures.ok}, {"cancelled", s.figures.cancelled}}},
+               {"throughput", throughput_json(s.figures)},
+               {"latency_ms", latency_json(s.figures)},
+               {"errors", errors_json(s.figures.errors)}};
+    if (r.mode == "soak")
+      sj["server"] = {{"rss_bytes", optional_json(s.server.rss_bytes)},
+                      {"open_fds", optional_json(s.server.open_fds)},
+                      {"kv_blocks_active", optional_json(s.server.kv_blocks_active)}};
+    snaps.push_back(std::move(sj));
+  }
   j["snapshots"] = snaps;
+  if (r.mode == "soak") {
+    Json checks = Json::array();
+    std::optional<bool> passed;
+    for (const SoakCheck& c : r.soak_checks) {
+      checks.push_back({{"name", c.name}, {"passed", optional_json(c.passed)}, {"detail", c.detail}});
+      if (c.passed) passed = passed.value_or(true) && *c.passed;
+    }
+    j["soak"] = {{"resumed_from_s", r.resumed_from_s},
+                 {"kv_blocks_at_end", optional_json(r.kv_blocks_at_end)},
+                 {"passed", optional_json(passed)},
+                 {"checks", checks}};
+  }
   if (r.onset_concurrency)
     j["error_onset"] = {{"concurrency", *r.onset_concurrency}, {"error_rate", r.onset_error_rate}};
   else if (r.onset_rate_rps)
@@ -156,6 +174,10 @@ std::string format_serve_table(const ServeBenchResult& res) {
           << ms(f.e2e, &Percentiles::p99) << " | "
           << (r.degradation_vs_c1 ? fixed(*r.degradation_vs_c1, 2) : std::string("-")) << " |\n";
     }
+    for (const RunResult& r : t.runs)
+      for (const SoakCheck& c : r.soak_checks)
+        out << "\n- soak check " << c.name << ": " << (!c.passed ? "not judged" : *c.passed ? "passed" : "**FAILED**")
+            << " (" << c.detail << ")";
     out << "\nLatencies in ms. ";
     for (const RunResult& r : t.runs)
       if (r.onset_concurrency || r.onset_rate_rps) {

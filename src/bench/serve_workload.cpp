@@ -153,6 +153,41 @@ class JsonlWorkload : public Workload {
   size_t count_ = 0;
 };
 
+// The soak's mix (issue 22): what a public server sees over a day. Each stream draws its next
+// request from a seeded generator, so a run (and a resumed one) repeats the same sequence:
+// 60% a story (a streamed chat answer), 15% a long document to summarise, 15% a story whose
+// client hangs up after 1-8 tokens, 10% an embeddings request.
+class MixedWorkload : public Workload {
+ public:
+  MixedWorkload(nlohmann::json base, int32_t document_words, uint64_t seed)
+      : story_(base), summary_(summary_base(base), document_words, seed), model_(base.value("model", "")), rng_(seed) {}
+  StreamRequest next(int64_t stream) override {
+    const uint64_t draw = rng_() % 100;
+    if (draw < 60) return story_.next(stream);
+    if (draw < 75) return summary_.next(stream);
+    if (draw < 90) {
+      StreamRequest r = story_.next(stream);
+      r.cancel_after = static_cast<int64_t>(1 + rng_() % 8);
+      return r;
+    }
+    nlohmann::json body = {{"input", nlohmann::json::array({kStoryTopics[rng_() % kStoryTopics.size()],
+                                                            kChatQuestions[rng_() % kChatQuestions.size()]})}};
+    if (!model_.empty()) body["model"] = model_;
+    return {"/v1/embeddings", body.dump(), false, 0, false};
+  }
+
+ private:
+  // Long prompts get short answers: the point is the prompt's KV blocks, not more decoding.
+  static nlohmann::json summary_base(nlohmann::json base) {
+    base["max_tokens"] = std::min<int64_t>(base.value("max_tokens", int64_t{32}), 32);
+    return base;
+  }
+  StoryWorkload story_;
+  SummaryWorkload summary_;
+  std::string model_;
+  std::mt19937_64 rng_;
+};
+
 }  // namespace
 
 int32_t workload_default_max_tokens(const std::string& name) {
@@ -231,6 +266,8 @@ std::unique_ptr<Workload> make_workload(const WorkloadConfig& c, const std::stri
   if (c.name == "summary")
     return std::make_unique<SummaryWorkload>(base, c.prompt_tokens > 0 ? c.prompt_tokens : 1000, c.seed);
   if (c.name == "chat") return std::make_unique<ChatWorkload>(base, c.turns);
+  if (c.name == "mixed")
+    return std::make_unique<MixedWorkload>(base, c.prompt_tokens > 0 ? c.prompt_tokens : 200, c.seed);
   if (c.name == "fixed") return std::make_unique<FixedWorkload>(base, fixed_prompt);
   if (c.name == "jsonl") {
     if (c.file.empty()) fail(ErrorKind::BadInput, "--workload jsonl needs --file FILE.jsonl");
@@ -238,7 +275,7 @@ std::unique_ptr<Workload> make_workload(const WorkloadConfig& c, const std::stri
     if (!f) fail(ErrorKind::NotFound, c.file + ": cannot open the JSONL workload file");
     return std::make_unique<JsonlWorkload>(base, read_jsonl_workload(f, c.file));
   }
-  fail(ErrorKind::BadInput, "unknown workload \"" + c.name + "\" (story, summary, chat, fixed or jsonl)");
+  fail(ErrorKind::BadInput, "unknown workload \"" + c.name + "\" (story, summary, chat, mixed, fixed or jsonl)");
 }
 
 }  // namespace hayate::bench

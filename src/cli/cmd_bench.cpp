@@ -62,6 +62,15 @@ void run_bench_serve(bench::ServeBenchConfig c, const std::string& out_file) {
     std::cout.flush();
     std::exit(130);
   }
+  // A soak run that failed a check exits 1 (a script or cron job running it unattended sees it).
+  for (const bench::TargetResult& t : result.targets)
+    for (const bench::RunResult& r : t.runs)
+      for (const bench::SoakCheck& check : r.soak_checks)
+        if (check.passed == false) {
+          std::cerr << "bench serve: the soak failed its check " << check.name << ": " << check.detail << "\n";
+          std::cout.flush();
+          std::exit(1);
+        }
 }
 
 void add_bench_serve_command(CLI::App* bench) {
@@ -76,7 +85,7 @@ void add_bench_serve_command(CLI::App* bench) {
   cmd->footer(
       "Modes: concurrency (a run per --concurrency value, each --requests requests), rate (Poisson\n"
       "arrivals at each --rate), soak (--duration seconds at the first --concurrency, a snapshot every\n"
-      "--snapshot-every seconds), overload (doubling concurrency, or rate when --rate is given, until\n"
+      "--snapshot-every seconds; --state/--resume, judged at the end), overload (doubling concurrency, or rate when --rate is given, until\n"
       "more than --error-threshold of the requests fail). Ctrl-C stops and keeps what was measured.\n"
       "Token counts come from the server's usage (stream_options.include_usage). The results JSON\n"
       "(--out) is described in docs/bench-serve-results.md.");
@@ -87,8 +96,10 @@ void add_bench_serve_command(CLI::App* bench) {
   cmd->add_option("--api-key", c->api_key, "bearer key (default: $HAYATE_API_KEY or $OPENAI_API_KEY)");
   cmd->add_option("-w,--workload", w.name,
                   "story (short prompt, long answer), summary (long document, short answer), chat (multi-turn, "
-                  "history kept), fixed (a /v1/completions prompt of exactly --prompt-tokens tokens) or jsonl (--file)")
-      ->check(CLI::IsMember({"story", "summary", "chat", "fixed", "jsonl"}))
+                  "history kept), mixed (stories, long documents, clients hanging up after a few tokens, "
+                  "embeddings: the soak's mix), fixed (a /v1/completions prompt of exactly --prompt-tokens tokens) "
+                  "or jsonl (--file)")
+      ->check(CLI::IsMember({"story", "summary", "chat", "mixed", "fixed", "jsonl"}))
       ->capture_default_str();
   cmd->add_option("--prompt-tokens", w.prompt_tokens,
                   "fixed: prompt tokens, calibrated against the server (default 128); summary: document words "
@@ -122,6 +133,23 @@ void add_bench_serve_command(CLI::App* bench) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--snapshot-every", c->snapshot_every_s, "soak: seconds between snapshots")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--state", c->state_file,
+                  "soak: write the run's state to this file after every snapshot (atomically), for --resume");
+  cmd->add_flag("--resume", c->resume, "soak: continue the run saved in --state (same --url, -c, -w, --duration)");
+  cmd->add_option("--warmup", c->soak.warmup_s, "soak: seconds before resident memory is judged")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--window", c->soak.window_s, "soak: seconds of the first and last windows whose TTFT p99 are compared")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-rss-growth", c->soak.max_rss_growth_pct,
+                  "soak: percent the server's RSS may grow after warm-up (needs --pid)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-ttft-drift", c->soak.max_ttft_drift_pct,
+                  "soak: percent the last window's TTFT p99 may differ from the first window's")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--max-concurrency", c->max_concurrency,
                   "overload: the last step; rate mode: most requests in flight")

@@ -1,14 +1,12 @@
-// The GGUF v3 writer. The file is built in path.tmp and renamed over `path` only when every
-// byte is written and synced, so readers never see a half-written model.
-#include <fcntl.h>
-#include <unistd.h>
-
+// The GGUF v3 writer. The file is built in a temporary file beside `path` and renamed over it only when every
+// byte is written and synced (core/atomic_file.h), so readers never see a half-written model.
+#include <algorithm>
 #include <bit>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <limits>
 
+#include "core/atomic_file.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "gguf/text.h"
@@ -19,37 +17,16 @@ namespace {
 constexpr uint32_t kVersion = 3;
 constexpr uint64_t kDefaultAlignment = 32;
 constexpr size_t kMaxDims = 4;
-constexpr size_t kBufferBytes = 1 << 20;
 
 uint64_t align_up(uint64_t n, uint64_t alignment) { return (n + alignment - 1) / alignment * alignment; }
 
-// Buffered writes to a file descriptor; owns the temporary file until commit() renames it.
+// The GGUF encodings of scalars and strings over an atomic file.
 class TempFile {
  public:
-  explicit TempFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) io_error("cannot create " + tmp_);
-    buffer_.reserve(kBufferBytes);
-  }
-  TempFile(const TempFile&) = delete;
-  TempFile& operator=(const TempFile&) = delete;
-  ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(tmp_.c_str());
-  }
+  explicit TempFile(std::string path) : file_(std::move(path)) {}
 
-  uint64_t written() const { return written_; }
-
-  void bytes(const void* data, size_t n) {
-    const auto* p = static_cast<const uint8_t*>(data);
-    if (buffer_.size() + n > kBufferBytes) flush();
-    if (n >= kBufferBytes) {
-      write_fully(p, n);
-    } else {
-      buffer_.insert(buffer_.end(), p, p + n);
-    }
-    written_ += n;
-  }
+  uint64_t written() const { return file_.written(); }
+  void bytes(const void* data, size_t n) { file_.write(data, n); }
 
   template <typename T>
   void scalar(T v) {
@@ -70,48 +47,10 @@ class TempFile {
     }
   }
 
-  void commit() {
-    flush();
-    if (::fsync(fd_) != 0) io_error("cannot sync " + tmp_);
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) io_error("cannot close " + tmp_);
-    if (::rename(tmp_.c_str(), path_.c_str()) != 0) io_error("cannot rename " + tmp_ + " to " + path_);
-    committed_ = true;
-  }
+  void commit() { file_.commit(); }
 
  private:
-  [[noreturn]] void io_error(const std::string& what) const {
-    const int err = errno;
-    const ErrorKind kind = (err == ENOSPC || err == EDQUOT) ? ErrorKind::ResourceExhausted
-                           : err == ENOENT                  ? ErrorKind::NotFound
-                                                            : ErrorKind::BadInput;
-    fail(kind, path_ + ": " + what + ": " + std::strerror(err));
-  }
-
-  void flush() {
-    write_fully(buffer_.data(), buffer_.size());
-    buffer_.clear();
-  }
-
-  void write_fully(const uint8_t* p, size_t n) {
-    while (n > 0) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        io_error("cannot write " + tmp_);
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-
-  std::string path_;
-  std::string tmp_;
-  int fd_ = -1;
-  bool committed_ = false;
-  uint64_t written_ = 0;
-  std::vector<uint8_t> buffer_;
+  AtomicFile file_;
 };
 
 // Writes a value's payload (its type tag is written by the caller: keys carry one, array

@@ -8,6 +8,8 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "backend/registry.h"
@@ -69,7 +71,18 @@ std::vector<ConfigField> make_fields() {
       {"max_n", "", &C::max_n, "largest n (choices per request)", 1, 128},
       {"request_timeout", "", &C::request_timeout, "seconds a request may take before a 504 (0: no limit)", 0, 1e7},
       {"idle_timeout", "", &C::idle_timeout,
-       "seconds a connection may take to send a request, idle keep-alive time included (0: no limit)", 0, 1e7},
+       "seconds a connection may wait, sending nothing, for its next request (keep-alive; 0: no limit)", 0, 1e7},
+      {"max_header_bytes", "", &C::max_header_bytes, "largest request head (request line and headers); more: 431",
+       256, 1 << 24},
+      {"max_header_count", "", &C::max_header_count, "most header fields in a request; more: 431", 1, 1e6},
+      {"header_timeout", "", &C::header_timeout,
+       "seconds from a request's first byte to the end of its headers (slow clients: 408; 0: no limit)", 0, 1e7},
+      {"body_timeout", "", &C::body_timeout,
+       "seconds to receive a request body once its headers are in (slow clients: 408; 0: no limit)", 0, 1e7},
+      {"max_connections", "", &C::max_connections, "connections open at once; more are answered 503 and closed", 1,
+       1e7},
+      {"max_connections_per_ip", "", &C::max_connections_per_ip,
+       "connections open at once from one client address; more are answered 429 and closed", 1, 1e7},
       {"drain_timeout", "", &C::drain_timeout, "seconds running requests get to finish on SIGTERM", 0, 1e7},
       {"send_buffer_bytes", "", &C::send_buffer_bytes,
        "socket send buffer of each connection (0: the system's, which grows to net.ipv4.tcp_wmem's maximum); "
@@ -85,6 +98,9 @@ std::vector<ConfigField> make_fields() {
       {"slow_request_ms", "", &C::slow_request_ms, "log a 'slow request' line above this duration", 0, 1e9},
       {"log_level", "", &C::log_level, "trace, debug, info, warn, error or off", 0, 0,
        {"trace", "debug", "info", "warn", "error", "off"}},
+      {"log_file", "", &C::log_file, "write the log to this file instead of stderr, rotated by size (empty: stderr)"},
+      {"log_max_bytes", "", &C::log_max_bytes, "rotate the log file once it reaches this size", 1024, 1e15},
+      {"log_files", "", &C::log_files, "rotated log files kept beside the current one (FILE.1.log, ...)", 1, 1000},
       {"compress_rate_limit_rpm", "", &C::compress_rate_limit_rpm,
        "requests per minute per key on the compression routes (0: no limit)", 0, 1e9},
       {"compress_rate_limit_burst", "", &C::compress_rate_limit_burst,
@@ -314,9 +330,16 @@ void set_from_text(const ConfigField& f, ServerConfig& c, std::string_view text,
 
 void apply_toml_file(ServerConfig& config, const std::string& path) {
   if (!std::filesystem::is_regular_file(path)) fail(ErrorKind::NotFound, path + ": no such configuration file");
+  std::ifstream in(path, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in && !in.eof()) fail(ErrorKind::NotFound, path + ": cannot read the configuration file");
+  apply_toml_text(config, text, path);
+}
+
+void apply_toml_text(ServerConfig& config, std::string_view text, const std::string& path) {
   toml::table table;
   try {
-    table = toml::parse_file(path);
+    table = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     const auto& src = e.source();
     fail(ErrorKind::BadInput, path + ":" + std::to_string(src.begin.line) + ":" + std::to_string(src.begin.column) +

@@ -49,16 +49,26 @@ struct ServerConfig {
   int64_t max_tokens_cap = 0;     // 0: the context size
   int64_t max_n = 16;
   double request_timeout = 600;  // seconds; 0: none
-  double idle_timeout = 60;      // seconds to send a whole request, idle keep-alive time included
-  double drain_timeout = 30;     // seconds
-  int64_t send_buffer_bytes = 0;  // SO_SNDBUF of each connection; 0: the system's (autotuned)
-  double write_timeout = 30;     // seconds one write to a client may take (a client that stops reading); 0: none
+  double idle_timeout = 60;      // seconds a connection may wait, silent, for its next request
+  // Hostile clients (issue 22): each limit answers or closes, and counts in hayate_limit_hits_total.
+  int64_t max_header_bytes = 32 * 1024;  // the request line and headers together; more: 431
+  int64_t max_header_count = 100;        // more header fields: 431
+  double header_timeout = 10;            // seconds from a request's first byte to the end of its head: 408
+  double body_timeout = 60;              // seconds to receive a body once its head is in: 408
+  int64_t max_connections = 1024;        // open at once; more are answered 503 and closed
+  int64_t max_connections_per_ip = 128;  // open at once from one address; more: 429 and closed
+  double drain_timeout = 30;             // seconds
+  int64_t send_buffer_bytes = 0;         // SO_SNDBUF of each connection; 0: the system's (autotuned)
+  double write_timeout = 30;  // seconds one write to a client may take (a client that stops reading); 0: none
   double engine_stall_timeout = EngineConfig{}.stall_seconds;  // /health: 503 when the engine loop is stuck this long
   int64_t debug_step_delay_ms = 0;                             // tests: sleep this long in every engine step
   // Output
   bool gzip = true;
   int64_t slow_request_ms = 10000;
   std::string log_level = "info";
+  std::string log_file;                // empty: stderr
+  int64_t log_max_bytes = 64ll << 20;  // the log file is rotated past this size
+  int64_t log_files = 5;               // rotated files kept (FILE.1.log ... FILE.N.log)
   // Compression (/v1/compress, /v1/decompress, /v1/compress/batch); the defaults are the seed's.
   int64_t compress_rate_limit_rpm = 120;  // per key, on the compression routes; 0: no limit
   int64_t compress_rate_limit_burst = 20;
@@ -112,6 +122,8 @@ void set_from_text(const ConfigField& field, ServerConfig& config, std::string_v
 // Error(NotFound) when the file is missing, Error(BadInput) naming the line for a syntax error,
 // an unknown key or a value of the wrong type.
 void apply_toml_file(ServerConfig& config, const std::string& path);
+// The same for TOML text; `name` stands for the file in messages.
+void apply_toml_text(ServerConfig& config, std::string_view text, const std::string& name);
 // Reads HAYATE_<FIELD> for every field that is set in the environment.
 void apply_environment(ServerConfig& config);
 // The whole configuration as a TOML document (secrets replaced by a comment saying how many).

@@ -13,9 +13,12 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <cctype>
+#include <cstdio>
+#include <iterator>
 
 #include "core/clock.h"
 #include "server/gzip.h"
+#include "server/http_head.h"
 
 namespace hayate::server {
 
@@ -26,7 +29,10 @@ using Clock = std::chrono::steady_clock;
 
 struct Connection {
   explicit Connection(tcp::socket s)
-      : socket(std::move(s)), wake(socket.get_executor()), write_deadline(socket.get_executor()) {}
+      : socket(std::move(s)),
+        wake(socket.get_executor()),
+        write_deadline(socket.get_executor()),
+        read_deadline(socket.get_executor()) {}
 
   tcp::socket socket;  // its executor is the connection's strand: everything below runs there
   beast::flat_buffer buffer;
@@ -39,6 +45,9 @@ struct Connection {
   asio::steady_timer write_deadline;  // closes the socket when a write takes over write_timeout
   uint64_t write_serial = 0;          // which write the armed deadline belongs to
   bool write_timed_out = false;
+  asio::steady_timer read_deadline;  // cancels the reads of a request that takes too long to arrive
+  uint64_t read_serial = 0;
+  bool read_timed_out = false;
 };
 
 namespace {
@@ -96,6 +105,34 @@ void arm_write_deadline(const std::shared_ptr<Connection>& c, double seconds) {
 void disarm_write_deadline(const std::shared_ptr<Connection>& c) {
   ++c->write_serial;
   c->write_deadline.cancel();
+}
+
+// The reads of one phase of a request (waiting for it, its head, its body) run under a deadline
+// that cancels them, so that a client trickling bytes (slow-loris) cannot hold a connection; the
+// caller tells a timeout from a hang-up by `read_timed_out`. `seconds` <= 0: no deadline.
+void arm_read_deadline(const std::shared_ptr<Connection>& c, double seconds) {
+  const uint64_t serial = ++c->read_serial;
+  c->read_timed_out = false;
+  c->read_deadline.cancel();
+  if (seconds <= 0) return;
+  c->read_deadline.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds)));
+  c->read_deadline.async_wait([c, serial](error_code e) {
+    if (e || c->read_serial != serial) return;
+    c->read_timed_out = true;
+    error_code ignored;
+    c->socket.cancel(ignored);
+  });
+}
+
+void disarm_read_deadline(const std::shared_ptr<Connection>& c) {
+  ++c->read_serial;
+  c->read_deadline.cancel();
+}
+
+std::string fmt_seconds(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", s);
+  return text;
 }
 
 // The client may name the request (x-request-id); only a short, plain id is echoed into logs.
@@ -295,9 +332,16 @@ void log_request(const ConnectionExchange& ex, ServerState& st, const std::strin
   st.metrics().request_done(route, status, seconds);
   const auto ms = static_cast<int64_t>(seconds * 1000);
   const HttpRequest& rq = ex.request();
-  spdlog::info("request_id={} method={} path={} status={} duration_ms={} prompt_tokens={} completion_tokens={} peer={}",
-               ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens,
-               ex.peer_address());
+  // The timing split: to the first token (queue and prompt), then generating; -1 without tokens.
+  const bool generated = ex.first_token != Clock::time_point{};
+  const int64_t first_ms =
+      generated ? std::chrono::duration_cast<std::chrono::milliseconds>(ex.first_token - ex.started()).count() : -1;
+  const int64_t generation_ms = generated ? ms - first_ms : -1;
+  spdlog::info(
+      "request_id={} method={} path={} status={} duration_ms={} first_token_ms={} generation_ms={} prompt_tokens={} "
+      "completion_tokens={} peer={}",
+      ex.request_id(), rq.method, rq.path, status, ms, first_ms, generation_ms, ex.prompt_tokens, ex.completion_tokens,
+      ex.peer_address());
   if (ms > st.config().slow_request_ms)
     spdlog::warn("slow request: request_id={} path={} duration_ms={} over slow_request_ms={}", ex.request_id(), rq.path,
                  ms, st.config().slow_request_ms);
@@ -314,14 +358,26 @@ std::string HttpRequest::header(std::string_view name) const {
   return "";
 }
 
-void ConnectionSet::add(const std::shared_ptr<Connection>& c) {
+const char* ConnectionSet::add(const std::shared_ptr<Connection>& c, const std::string& ip, int64_t max_total,
+                               int64_t max_per_ip) {
   std::lock_guard lk(mu_);
-  open_[c.get()] = c;
+  if (static_cast<int64_t>(open_.size()) >= max_total) return "connections";
+  int64_t& from_ip = per_ip_[ip];
+  if (from_ip >= max_per_ip) {
+    if (from_ip == 0) per_ip_.erase(ip);
+    return "connections_per_ip";
+  }
+  ++from_ip;
+  open_[c.get()] = {c, ip};
+  return nullptr;
 }
 
 void ConnectionSet::remove(Connection* c) {
   std::lock_guard lk(mu_);
-  open_.erase(c);
+  const auto it = open_.find(c);
+  if (it == open_.end()) return;
+  if (const auto ip = per_ip_.find(it->second.ip); ip != per_ip_.end() && --ip->second <= 0) per_ip_.erase(ip);
+  open_.erase(it);
 }
 
 size_t ConnectionSet::size() const {
@@ -331,14 +387,28 @@ size_t ConnectionSet::size() const {
 
 void ConnectionSet::close_idle() {
   std::lock_guard lk(mu_);
-  for (const auto& [raw, weak] : open_) {
-    if (auto c = weak.lock())
+  for (const auto& [raw, entry] : open_) {
+    if (auto c = entry.connection.lock())
       asio::post(c->socket.get_executor(), [c] {
         error_code ec;
         if (!c->busy) c->socket.close(ec);
       });
   }
 }
+
+namespace {
+
+// Refuses a request (or a connection) that hit a limit: the metric, a warning naming the client,
+// the error JSON, then the connection closes.
+awaitable<> refuse(const std::shared_ptr<Connection>& c, ServerState& st, const char* limit, int status,
+                   const std::string& message, const std::string& code) {
+  st.metrics().limit_hit(limit);
+  spdlog::warn("peer={} refused ({}): {}", c->peer, limit, message);
+  const api::ApiError e(status, message, status >= 500 ? "server_error" : "invalid_request_error", "", code);
+  co_await respond_and_close(c, status, api::error_json(e), st.config().write_timeout);
+}
+
+}  // namespace
 
 awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet& connections) {
   auto c = std::make_shared<Connection>(std::move(socket));
@@ -347,52 +417,112 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
   if (const int64_t bytes = st.config().send_buffer_bytes; bytes > 0)
     c->socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(bytes)), ec);
   const auto remote = c->socket.remote_endpoint(ec);
-  c->peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
-  connections.add(c);
+  const std::string ip = ec ? "unknown" : remote.address().to_string();
+  c->peer = ec ? "unknown" : ip + ":" + std::to_string(remote.port());
+  const ServerConfig& cfg = st.config();
+  if (const char* over = connections.add(c, ip, cfg.max_connections, cfg.max_connections_per_ip)) {
+    // Named locals, not temporaries inside the co_await: GCC's coroutines destroyed the strings
+    // of a conditional expression there twice (a double free seen under this very refusal).
+    const bool total = std::string_view(over) == "connections";
+    std::string message, code;
+    if (total) {
+      message = "The server has " + std::to_string(cfg.max_connections) +
+                " connections open, its limit (max_connections); retry later";
+      code = "too_many_connections";
+    } else {
+      message = "Your address has " + std::to_string(cfg.max_connections_per_ip) +
+                " connections open, the limit per client (max_connections_per_ip); reuse them (keep-alive) or "
+                "close some";
+      code = "too_many_connections_per_ip";
+    }
+    co_await refuse(c, st, over, total ? 503 : 429, message, code);
+    co_return;
+  }
   struct Unregister {
     ConnectionSet& set;
     Connection* c;
     ~Unregister() { set.remove(c); }
   } unregister{connections, c.get()};
 
-  asio::steady_timer read_deadline(c->socket.get_executor());
-  const double idle = st.config().idle_timeout;
   while (!st.stopping()) {
-    http::request_parser<http::string_body> parser;
-    parser.body_limit(static_cast<uint64_t>(st.config().max_body_bytes));
-    parser.header_limit(64 * 1024);
-    if (idle > 0) {  // a client that sends nothing, or a request slowly, loses its connection
-      read_deadline.expires_after(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(idle)));
-      read_deadline.async_wait([c](error_code e) {
-        if (!e) c->socket.close(e);
-      });
+    // Waiting for a request: idle_timeout, then the connection closes without a word.
+    if (c->buffer.size() == 0) {
+      arm_read_deadline(c, cfg.idle_timeout);
+      co_await c->socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+      disarm_read_deadline(c);
+      if (ec || st.stopping()) break;
     }
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(static_cast<uint64_t>(cfg.max_body_bytes));
+    parser.header_limit(static_cast<uint32_t>(cfg.max_header_bytes));
+    arm_read_deadline(c, cfg.header_timeout);
     co_await http::async_read_header(c->socket, c->buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    disarm_read_deadline(c);
     c->busy = !ec;  // from here on, shutdown lets the request finish
+    if (!ec) {
+      const auto& head = parser.get();
+      const auto fields = static_cast<int64_t>(std::distance(head.begin(), head.end()));
+      if (fields > cfg.max_header_count) {
+        co_await refuse(c, st, "header_count", 431,
+                        "The request has " + std::to_string(fields) + " header fields, over this server's limit of " +
+                            std::to_string(cfg.max_header_count) + " (max_header_count)",
+                        "request_header_fields_too_large");
+        break;
+      }
+      if (const std::string why = framing_error(head); !why.empty()) {
+        co_await refuse(c, st, "bad_framing", 400, why, "bad_framing");
+        break;
+      }
+    }
     if (!ec && !parser.is_done()) {
+      arm_read_deadline(c, cfg.body_timeout);
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
         co_await asio::async_write(c->socket, asio::buffer(kContinue), asio::redirect_error(asio::use_awaitable, ec));
       }
       if (!ec) co_await http::async_read(c->socket, c->buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      disarm_read_deadline(c);
+      if (ec && c->read_timed_out) {
+        co_await refuse(c, st, "body_timeout", 408,
+                        "The request body did not arrive within " + fmt_seconds(cfg.body_timeout) + " s (body_timeout)",
+                        "request_timeout");
+        break;
+      }
+    } else if (ec && c->read_timed_out) {
+      co_await refuse(
+          c, st, "header_timeout", 408,
+          "The request headers did not arrive within " + fmt_seconds(cfg.header_timeout) + " s (header_timeout)",
+          "request_timeout");
+      break;
     }
-    read_deadline.cancel();
     if (ec == http::error::body_limit) {
       const api::ApiError e(413,
-                            "The request body is over this server's limit of " +
-                                std::to_string(st.config().max_body_bytes) + " bytes (max_body_bytes)",
+                            "The request body is over this server's limit of " + std::to_string(cfg.max_body_bytes) +
+                                " bytes (max_body_bytes)",
                             "invalid_request_error", "", "request_too_large");
       const std::string body = api::error_json(e);
-      co_await respond_and_close(c, 413, body, st.config().write_timeout);
+      co_await respond_and_close(c, 413, body, cfg.write_timeout);
+      break;
+    }
+    if (ec == http::error::header_limit) {
+      co_await refuse(c, st, "header_bytes", 431,
+                      "The request headers are over this server's limit of " + std::to_string(cfg.max_header_bytes) +
+                          " bytes (max_header_bytes)",
+                      "request_header_fields_too_large");
       break;
     }
     if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == asio::error::operation_aborted ||
         ec == asio::error::connection_reset || ec == asio::error::bad_descriptor)
       break;
+    if (ec == http::error::bad_content_length || ec == http::error::bad_transfer_encoding ||
+        ec == http::error::bad_chunk || ec == http::error::bad_chunk_extension) {
+      co_await refuse(c, st, "bad_framing", 400, "Malformed HTTP request framing: " + ec.message(), "bad_framing");
+      break;
+    }
     if (ec) {
       const api::ApiError e(400, "Malformed HTTP request: " + ec.message(), "invalid_request_error");
       const std::string body = api::error_json(e);
-      co_await respond_and_close(c, 400, body, st.config().write_timeout);
+      co_await respond_and_close(c, 400, body, cfg.write_timeout);
       break;
     }
     const bool keep_alive = parser.get().keep_alive();

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 
 #include "net/asio.h"
@@ -16,7 +17,9 @@ struct Connection;
 // The open connections, so that shutdown can close the idle ones and wait for the others.
 class ConnectionSet {
  public:
-  void add(const std::shared_ptr<Connection>& c);
+  // Counts the connection, and its address's; the limit it is over ("connections" or
+  // "connections_per_ip", then it is not counted) or nullptr.
+  const char* add(const std::shared_ptr<Connection>& c, const std::string& ip, int64_t max_total, int64_t max_per_ip);
   void remove(Connection* c);
   size_t size() const;
   // Closes every connection that is between requests; the busy ones close after their response.
@@ -24,7 +27,12 @@ class ConnectionSet {
 
  private:
   mutable std::mutex mu_;
-  std::unordered_map<Connection*, std::weak_ptr<Connection>> open_;
+  struct Open {
+    std::weak_ptr<Connection> connection;
+    std::string ip;
+  };
+  std::unordered_map<Connection*, Open> open_;
+  std::unordered_map<std::string, int64_t> per_ip_;
 };
 
 // Serves requests on `socket` (whose executor is a strand) until the client closes, an error, or

@@ -206,6 +206,7 @@ class Generation {
     Sequence& s = seqs_[i];
     const auto now = Clock::now();
     if (e.kind == Event::Token) {
+      if (ex_.first_token == Clock::time_point{}) ex_.first_token = now;
       if (!s.saw_token)
         st_.metrics().first_token(std::chrono::duration<double>(now - ex_.started()).count());
       else

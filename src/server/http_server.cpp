@@ -1,5 +1,6 @@
 #include "server/http_server.h"
 
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -117,10 +118,24 @@ class HttpServer {
   asio::signal_set signals_;
 };
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("hayate");
+// A server left running for days (issue 22) must not fill its disk with its log: a --log-file
+// rotates by size, keeping --log-files old ones.
+void setup_logging(const ServerConfig& config) {
+  spdlog::sink_ptr sink;
+  if (config.log_file.empty()) {
+    sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  } else {
+    try {
+      sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(
+          config.log_file, static_cast<size_t>(config.log_max_bytes), static_cast<size_t>(config.log_files));
+    } catch (const spdlog::spdlog_ex& e) {
+      fail(ErrorKind::BadInput, config.log_file + ": cannot open the log file (--log-file): " + e.what());
+    }
+  }
+  auto logger = std::make_shared<spdlog::logger>("hayate", sink);
+  spdlog::register_logger(logger);
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
-  logger->set_level(spdlog::level::from_str(level));
+  logger->set_level(spdlog::level::from_str(config.log_level));
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(logger);
 }
@@ -129,7 +144,7 @@ void setup_logging(const std::string& level) {
 
 int run_server(const ServerConfig& config, const std::function<LoadedModel()>& load) {
   validate(config);
-  if (!spdlog::get("hayate")) setup_logging(config.log_level);
+  if (!spdlog::get("hayate")) setup_logging(config);
   if (config.api_keys.empty())
     spdlog::warn("no API keys: {}", config.no_auth ? "--no-auth given, anyone who can reach the server may use it"
                                                    : "serving without authentication on a loopback address");

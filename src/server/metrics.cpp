@@ -59,6 +59,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
   engine_healthy_ = &gauge(r, "hayate_engine_healthy", "1 while the engine loop runs and makes progress, else 0");
   write_timeouts_ = &counter(r, "hayate_write_timeouts_total",
                              "connections cut off because the client read nothing for write_timeout seconds");
+  limit_hits_ = &prometheus::BuildCounter()
+                     .Name("hayate_limit_hits_total")
+                     .Help("requests or connections refused by a limit against hostile clients, by limit")
+                     .Register(r);
   rag_stages_ = &prometheus::BuildHistogram()
                      .Name("hayate_rag_stage_seconds")
                      .Help("time of each retrieval stage (embed, search, generation; ingest_embed, ingest_store)")
@@ -82,6 +86,8 @@ void Metrics::Follower::follow(int64_t total) {
 }
 
 void Metrics::write_timeout() { write_timeouts_->Increment(); }
+
+void Metrics::limit_hit(const char* limit) { limit_hits_->Add({{"limit", limit}}).Increment(); }
 
 Metrics::~Metrics() = default;
 

@@ -32,6 +32,9 @@ class Metrics {
   void tokens(int64_t prompt, int64_t generated);
   void model_loaded(double seconds);
   void write_timeout();
+  // A limit against hostile clients fired: header_bytes, header_count, header_timeout,
+  // body_timeout, bad_framing, connections, connections_per_ip.
+  void limit_hit(const char* limit);
   // Time of one retrieval stage: "embed", "search" or "generation" of a RAG chat; "ingest_embed"
   // or "ingest_store" of a document upload.
   void rag_stage(const char* stage, double seconds);
@@ -51,6 +54,7 @@ class Metrics {
   prometheus::Gauge *queue_depth_, *running_, *batch_size_, *kv_used_, *kv_free_, *kv_cached_, *hit_ratio_;
   prometheus::Gauge *load_seconds_, *kv_active_, *batch_sequences_, *engine_healthy_;
   prometheus::Counter* write_timeouts_;
+  prometheus::Family<prometheus::Counter>* limit_hits_;
   prometheus::Family<prometheus::Histogram>* rag_stages_;
   prometheus::Counter* finished_[4];  // stop, length, cancelled, error
 

@@ -9,7 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-
 #include <future>
 #include <nlohmann/json.hpp>
 
@@ -75,23 +74,6 @@ TEST(ServerLifecycle, ClientLeavingMidStreamFreesItsKvBlocks) {
   EXPECT_EQ(m.at(cancelled), 1) << "counted as 499 (client closed the request)";
   EXPECT_LT(m.at("hayate_generation_tokens_total"), 1500) << "the request was cancelled, not finished";
   EXPECT_EQ(s.stop(), 0);
-}
-
-// A plain socket connected to the server on 127.0.0.1 (-1 on failure); rcvbuf > 0 sets SO_RCVBUF
-// before connecting, so the advertised window is that small from the start.
-int connect_loopback(int port, int rcvbuf = 0) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  if (rcvbuf > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
 }
 
 // A client that requests a long stream and never reads: once the socket buffers are full (small
@@ -330,6 +312,12 @@ TEST(ServerConfig, HelpListsEveryOption) {
                            "--request-timeout",
                            "--drain-timeout",
                            "--idle-timeout",
+                           "--header-timeout",
+                           "--body-timeout",
+                           "--max-header-bytes",
+                           "--max-header-count",
+                           "--max-connections",
+                           "--max-connections-per-ip",
                            "--write-timeout",
                            "--send-buffer-bytes",
                            "--engine-stall-timeout",
@@ -337,6 +325,9 @@ TEST(ServerConfig, HelpListsEveryOption) {
                            "--gzip",
                            "--slow-request-ms",
                            "--log-level",
+                           "--log-file",
+                           "--log-max-bytes",
+                           "--log-files",
                            "--config",
                            "--print-config",
                            "HAYATE_API_KEYS"})

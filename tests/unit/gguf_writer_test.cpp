@@ -4,6 +4,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <limits>
 
 #include "unit/gguf_test_util.h"
@@ -16,6 +19,15 @@ using namespace gguf_test;
 bool exists(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
+}
+
+// Whether a temporary file of a write to `path` (PATH.tmp.PID, core/atomic_file.h) is left.
+bool temp_left(const std::string& path) {
+  const std::filesystem::path p(path);
+  const std::string prefix = p.filename().string() + ".tmp";
+  for (const auto& entry : std::filesystem::directory_iterator(p.parent_path()))
+    if (entry.path().filename().string().rfind(prefix, 0) == 0) return true;
+  return false;
 }
 
 // Deterministic bytes for a tensor, different for every tensor and offset.
@@ -259,7 +271,7 @@ TEST(GgufWriter, FailedWriteLeavesNoFiles) {
     EXPECT_THROW(w.write(path), std::runtime_error);
   }
   EXPECT_FALSE(exists(path));
-  EXPECT_FALSE(exists(path + ".tmp"));
+  EXPECT_FALSE(temp_left(path));
 
   // An existing file survives a failed overwrite untouched.
   write_bytes(path, {1, 2, 3});
@@ -269,7 +281,7 @@ TEST(GgufWriter, FailedWriteLeavesNoFiles) {
     EXPECT_THROW(w.write(path), Error);
   }
   EXPECT_EQ(read_bytes(path), (Bytes{1, 2, 3}));
-  EXPECT_FALSE(exists(path + ".tmp"));
+  EXPECT_FALSE(temp_left(path));
   std::remove(path.c_str());
 
   const std::string bad = ::testing::TempDir() + "no_such_dir_for_hayate/x.gguf";
@@ -282,6 +294,28 @@ TEST(GgufWriter, FailedWriteLeavesNoFiles) {
   }
 }
 
+// A full disk (HAYATE_FAULT_DISK_FULL_AFTER makes the atomic writer fail as one would): a clear
+// error naming the file, the old file untouched, no temporary file left.
+TEST(GgufWriter, DiskFullLeavesTheOldFileAndNoPartialOne) {
+  const std::string path = temp_path("full.gguf");
+  write_bytes(path, {1, 2, 3});
+  ::setenv("HAYATE_FAULT_DISK_FULL_AFTER", "1000", 1);
+  try {
+    Writer w;
+    w.add_tensor("x", GgmlType::F32, {4096}, [](uint8_t* out, size_t n) { std::memset(out, 0, n); });
+    w.write(path);
+    ADD_FAILURE() << "the write should have failed";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::ResourceExhausted);
+    EXPECT_TRUE(StartsWith(e.what(), path)) << e.what();
+    EXPECT_TRUE(Contains(e.what(), "No space left on device")) << e.what();
+  }
+  ::unsetenv("HAYATE_FAULT_DISK_FULL_AFTER");
+  EXPECT_EQ(read_bytes(path), (Bytes{1, 2, 3}));
+  EXPECT_FALSE(temp_left(path));
+  std::remove(path.c_str());
+}
+
 TEST(GgufWriter, OverwritesAnExistingFile) {
   const std::string path = temp_path("overwrite.gguf");
   write_bytes(path, Bytes(10000, 0xAB));
@@ -289,7 +323,7 @@ TEST(GgufWriter, OverwritesAnExistingFile) {
   w.set("k", Value::string("v"));
   w.write(path);
   EXPECT_EQ(File::open(path)->get_string("k", ""), "v");
-  EXPECT_FALSE(exists(path + ".tmp"));
+  EXPECT_FALSE(temp_left(path));
   std::remove(path.c_str());
 }
 
