@@ -30,7 +30,7 @@ const std::vector<Field<G>> kGatewayFields = {
     {"host", &G::host}, {"port", &G::port, 0, 65535}, {"http_threads", &G::http_threads, 1, 64},
     {"no_auth", &G::no_auth},
     {"request_timeout", &G::request_timeout, 0.001, 1e7}, {"read_timeout", &G::read_timeout, 0.001, 1e7},
-    {"write_timeout", &G::write_timeout, 0.001, 1e7},
+    {"write_timeout", &G::write_timeout, 0.001, 1e7}, {"drain_timeout", &G::drain_timeout, 0, 1e7},
     {"max_body_bytes", &G::max_body_bytes, 1, 1ll << 32}, {"max_response_bytes", &G::max_response_bytes, 1, 1ll << 34},
     {"max_buffered_bytes", &G::max_buffered_bytes, 1024, 1ll << 32},
     {"retries", &G::retries, 0, 100}, {"retry_base_ms", &G::retry_base_ms, 0, 1e6},
@@ -134,7 +134,8 @@ template <typename S>
 std::vector<S> read_array(const toml::node& node, const std::vector<Field<S>>& fields, const std::string& source,
                           const std::string& what) {
   const toml::array* arr = node.as_array();
-  if (!arr) fail(ErrorKind::BadInput, at(source, node) + ": " + what + " must be an array of tables ([[" + what + "]])");
+  if (!arr)
+    fail(ErrorKind::BadInput, at(source, node) + ": " + what + " must be an array of tables ([[" + what + "]])");
   std::vector<S> out;
   for (const toml::node& item : *arr) {
     const toml::table* t = item.as_table();
@@ -146,9 +147,7 @@ std::vector<S> read_array(const toml::node& node, const std::vector<Field<S>>& f
   return out;
 }
 
-bool loopback(const std::string& host) {
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
-}
+bool loopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
 void check(GatewayConfig& c, const std::string& source) {
   auto bad = [&](const std::string& why) { fail(ErrorKind::BadInput, source + ": " + why); };
@@ -190,7 +189,8 @@ void check(GatewayConfig& c, const std::string& source) {
     if (k.rate_limit_burst == 0) k.rate_limit_burst = c.rate_limit_burst;
   }
   const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "off"};
-  if (!levels.count(c.log_level)) bad("log_level '" + c.log_level + "' is not one of trace, debug, info, warn, error, off");
+  if (!levels.count(c.log_level))
+    bad("log_level '" + c.log_level + "' is not one of trace, debug, info, warn, error, off");
   if (c.keys.empty() && !c.no_auth && !loopback(c.host))
     bad("refusing to listen on " + c.host +
         " without [[keys]]: anyone who can reach it could use the upstreams. Add keys, or set no_auth = true");

@@ -27,12 +27,12 @@ struct ModelConfig {
 };
 
 struct KeyConfig {
-  std::string key;                // 8+ characters, sent as "Authorization: Bearer KEY"
-  std::string name;               // for metrics and logs (never the key); default: "key1", "key2", ...
-  int64_t rate_limit_rpm = 0;     // requests per minute (0: the gateway's rate_limit_rpm)
-  int64_t rate_limit_burst = 0;   // 0: the gateway's rate_limit_burst
-  int64_t token_quota = 0;        // prompt + completion tokens per quota_window (0: none)
-  double quota_window = 86400;    // seconds
+  std::string key;               // 8+ characters, sent as "Authorization: Bearer KEY"
+  std::string name;              // for metrics and logs (never the key); default: "key1", "key2", ...
+  int64_t rate_limit_rpm = 0;    // requests per minute (0: the gateway's rate_limit_rpm)
+  int64_t rate_limit_burst = 0;  // 0: the gateway's rate_limit_burst
+  int64_t token_quota = 0;       // prompt + completion tokens per quota_window (0: none)
+  double quota_window = 86400;   // seconds
 };
 
 struct GatewayConfig {
@@ -45,6 +45,7 @@ struct GatewayConfig {
   double request_timeout = 600;  // a request's whole deadline, retries included (X-Request-Timeout may shorten it)
   double read_timeout = 30;      // to send a whole request, idle keep-alive time included (slow clients)
   double write_timeout = 30;     // one write to a client that stops reading
+  double drain_timeout = 30;     // after SIGTERM, how long requests in flight may take to finish
   // Limits
   int64_t max_body_bytes = 8 << 20;       // request bodies; more is answered 413
   int64_t max_response_bytes = 64 << 20;  // non-streamed upstream bodies; more is a failure of that upstream

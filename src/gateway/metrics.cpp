@@ -16,7 +16,7 @@ prometheus::Family<prometheus::Counter>& counters(prometheus::Registry& r, const
 }
 
 const prometheus::Histogram::BucketBoundaries kSeconds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                          0.25,   0.5,   1,      2.5,   5,    10,    30,    120};
+                                                          0.25,   0.5,   1,      2.5,   5,    10,    30,   120};
 
 }  // namespace
 
@@ -47,7 +47,8 @@ GatewayMetrics::GatewayMetrics() : registry_(std::make_shared<prometheus::Regist
              .Help("1 while an upstream takes requests (healthy, circuit closed), else 0")
              .Register(r);
   fallbacks_ = &counters(r, "hayate_gateway_fallbacks_total", "requests passed down a model's fallback chain");
-  refused_ = &counters(r, "hayate_gateway_refused_total", "requests refused (unauthorized, rate_limited, quota_exceeded)");
+  refused_ =
+      &counters(r, "hayate_gateway_refused_total", "requests refused (unauthorized, rate_limited, quota_exceeded)");
   tokens_ = &counters(r, "hayate_gateway_tokens_total", "prompt + completion tokens by API key name");
   auto& cache = counters(r, "hayate_gateway_cache_requests_total", "cacheable requests, by result (hit, miss)");
   cache_hits_ = &cache.Add({{"result", "hit"}});

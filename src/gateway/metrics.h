@@ -42,8 +42,8 @@ class GatewayMetrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  prometheus::Family<prometheus::Counter>*requests_, *upstream_requests_, *errors_, *retries_, *ejections_,
-      *fallbacks_, *refused_, *tokens_;
+  prometheus::Family<prometheus::Counter>*requests_, *upstream_requests_, *errors_, *retries_, *ejections_, *fallbacks_,
+      *refused_, *tokens_;
   prometheus::Family<prometheus::Histogram>* latency_;
   prometheus::Family<prometheus::Gauge>*in_flight_, *up_;
   prometheus::Histogram* duration_;

@@ -13,13 +13,13 @@ Upstream::Upstream(UpstreamConfig config, net::Endpoint endpoint)
 bool Upstream::selectable(Clock::time_point now) const {
   std::lock_guard lk(mu_);
   if (!open_) return healthy_;
-  return now >= open_until_ && !trial_;
+  return healthy_ && now >= open_until_ && !trial_;
 }
 
 bool Upstream::claim(Clock::time_point now) {
   std::lock_guard lk(mu_);
   if (!open_) return healthy_;
-  if (now < open_until_ || trial_) return false;
+  if (!healthy_ || now < open_until_ || trial_) return false;
   trial_ = true;
   return true;
 }
@@ -29,6 +29,11 @@ void Upstream::succeeded() {
   failures_ = 0;
   ejections_in_row_ = 0;
   open_ = trial_ = false;
+}
+
+void Upstream::release() {
+  std::lock_guard lk(mu_);
+  trial_ = false;
 }
 
 bool Upstream::failed(Clock::time_point now, const GatewayConfig& policy) {
@@ -47,20 +52,22 @@ bool Upstream::failed(Clock::time_point now, const GatewayConfig& policy) {
   return true;
 }
 
-bool Upstream::health_checked(bool ok) {
+bool Upstream::health_checked(bool ok, Clock::time_point now) {
   std::lock_guard lk(mu_);
-  const bool was_usable = healthy_ && !open_;
+  const bool was_healthy = healthy_;
   healthy_ = ok;
-  if (ok && open_) {  // it is back: re-admitted without waiting for the ejection to end
-    open_ = trial_ = false;
+  bool readmitted = false;
+  if (ok && open_ && now >= open_until_ && !trial_) {  // back: the next failure starts a new count
+    open_ = false;
     failures_ = 0;
-    ejections_in_row_ = 0;
+    readmitted = true;
   }
-  return was_usable != (healthy_ && !open_);
+  return was_healthy != ok || readmitted;
 }
 
 Upstream::State Upstream::state(Clock::time_point now) const {
   std::lock_guard lk(mu_);
+  if (!healthy_) return State::Unhealthy;
   if (open_) return now >= open_until_ ? State::HalfOpen : State::Ejected;
   return healthy_ ? State::Up : State::Unhealthy;
 }

@@ -45,10 +45,16 @@ class Upstream {
   bool claim(Clock::time_point now);
 
   void succeeded();
+  // An attempt that ended without telling whether the upstream works (the client left, a 429):
+  // frees the trial slot of a half-open circuit.
+  void release();
   // Returns true when this failure ejected the upstream.
   bool failed(Clock::time_point now, const GatewayConfig& policy);
-  // Returns true when the check changed whether the upstream is usable (re-admitted or lost).
-  bool health_checked(bool ok);
+  // A failed check takes the upstream out until a check passes. A passing check closes an open
+  // circuit once its ejection time is over (without a trial request); before that, requests
+  // failing on a server whose /health still answers keep it out. Returns true when the check
+  // changed the upstream's health or re-admitted it.
+  bool health_checked(bool ok, Clock::time_point now);
   State state(Clock::time_point now) const;
   int64_t ejections() const;
 
