@@ -43,7 +43,7 @@ const std::vector<Field<G>> kGatewayFields = {
     {"rate_limit_rpm", &G::rate_limit_rpm, 0, 1e9}, {"rate_limit_burst", &G::rate_limit_burst, 1, 1e9},
     {"cors_origins", &G::cors_origins},
     {"cache_entries", &G::cache_entries, 0, 1 << 26}, {"cache_ttl_completions", &G::cache_ttl_completions, 0, 1e9},
-    {"cache_ttl_embeddings", &G::cache_ttl_embeddings, 0, 1e9},
+    {"cache_ttl_embeddings", &G::cache_ttl_embeddings, 0, 1e9}, {"cache_store", &G::cache_store},
     {"log_level", &G::log_level},
 };
 const std::vector<Field<UpstreamConfig>> kUpstreamFields = {

@@ -71,7 +71,8 @@ struct GatewayConfig {
   int64_t rate_limit_burst = 10;
   std::vector<std::string> cors_origins;
   // Response cache (non-streamed, temperature 0): entries and per-kind time to live in seconds
-  int64_t cache_entries = 0;  // 0: no cache
+  int64_t cache_entries = 0;           // 0: no cache
+  std::string cache_store = "memory";  // or "redis://HOST:PORT[/DB]", shared by several gateways
   double cache_ttl_completions = 300;
   double cache_ttl_embeddings = 3600;
   std::string log_level = "info";

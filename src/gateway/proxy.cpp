@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 
 #include "api/openai.h"
@@ -108,6 +109,8 @@ struct Context {
   Pool& pool;
   const GatewayConfig& config;
   Clock::time_point deadline;
+  cache::Cache* cache = nullptr;  // where a 200 answer is kept, under cache_key
+  std::string cache_key;
 };
 
 Headers answer_from(const net::Response& r, const Incoming& in, const Upstream& u) {
@@ -236,6 +239,7 @@ awaitable<Attempt> attempt(Context& x, Upstream& u, std::string body) {
     u.succeeded();
     if (r.keep_alive) x.pool.give(u, std::move(conn));
     account(x, usage_tokens(kept));
+    if (x.cache && r.status == 200) x.cache->put(x.cache_key, r.header("content-type") + "\n" + kept);
     co_await respond(c, r.status, std::move(kept), answer_from(r, x.in, u), x.in.keep_alive && !x.sh.stopping,
                      x.config.write_timeout);
     co_return Attempt{Outcome::Answered, r.status, ""};
@@ -261,6 +265,24 @@ awaitable<Attempt> attempt(Context& x, Upstream& u, std::string body) {
   co_return a;
 }
 
+// The cache for this request, or null: embeddings, and answers that do not vary (temperature 0,
+// not streamed). The key is the path and the body re-serialised (key order is not meaning).
+cache::Cache* cache_for(Shared& sh, const Incoming& in, const Routed& routed, std::string& key) {
+  if (!sh.completions_cache || in.method != "POST" || !routed.is_json) return nullptr;
+  const std::string path = in.target.substr(0, in.target.find('?'));
+  const nlohmann::json& j = routed.json;
+  cache::Cache* cache = nullptr;
+  if (path == "/v1/embeddings") {
+    cache = sh.embeddings_cache.get();
+  } else if (path == "/v1/chat/completions" || path == "/v1/completions") {
+    const auto t = j.find("temperature");
+    const bool greedy = t != j.end() && t->is_number() && t->get<double>() == 0;
+    if (greedy && !j.value("stream", false)) cache = sh.completions_cache.get();
+  }
+  if (cache) key = path + "\n" + j.dump();
+  return cache;
+}
+
 std::string body_for(const Routed& routed, const std::string& original, const ModelRoute& route, const Upstream& u) {
   if (!routed.is_json) return original;
   const std::string& wanted = u.config().upstream_model.empty() ? route.name : u.config().upstream_model;
@@ -275,6 +297,13 @@ std::string body_for(const Routed& routed, const std::string& original, const Mo
 Shared::Shared(std::string path, const GatewayConfig& config)
     : config_path(std::move(path)), access(config), affinity(static_cast<size_t>(config.affinity_entries)) {
   this->configure(config);
+  if (config.cache_entries > 0) {
+    cache::MemoryLimits limits;
+    limits.max_entries = config.cache_entries;
+    const std::shared_ptr<cache::Store> store = cache::make_store(config.cache_store, limits);
+    completions_cache = std::make_unique<cache::Cache>("gateway-completions", store, config.cache_ttl_completions);
+    embeddings_cache = std::make_unique<cache::Cache>("gateway-embeddings", store, config.cache_ttl_embeddings);
+  }
 }
 
 std::shared_ptr<const Routing> Shared::routing() const {
@@ -350,7 +379,20 @@ awaitable<int> proxy(std::shared_ptr<Client> c, const Incoming& in, Shared& sh, 
     const double asked = std::strtod(t.c_str(), &end);
     if (end && *end == '\0' && asked > 0) timeout = std::min(timeout, asked);
   }
-  Context x{c, in, sh, pool, config, in.started + seconds(timeout)};
+  Context x{c, in, sh, pool, config, in.started + seconds(timeout), nullptr, ""};
+  x.cache = cache_for(sh, in, routed, x.cache_key);
+  if (x.cache) {
+    const std::optional<std::string> hit = x.cache->get(x.cache_key);
+    sh.metrics.cache(hit.has_value());
+    if (hit) {
+      const size_t nl = hit->find('\n');
+      Headers h = answer_headers(in);
+      h.emplace_back("content-type", hit->substr(0, nl));
+      h.emplace_back("x-hayate-cache", "hit");
+      co_await respond(*c, 200, hit->substr(nl + 1), h, in.keep_alive && !sh.stopping, config.write_timeout);
+      co_return 200;
+    }
+  }
 
   std::vector<const ModelRoute*> chain = {first};
   for (const std::string& f : first->fallback)

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache/cache.h"
 #include "gateway/access.h"
 #include "gateway/client.h"
 #include "gateway/metrics.h"
@@ -29,6 +30,10 @@ class Shared {
   GatewayMetrics metrics;
   Access access;
   AffinityTable affinity;
+  // The response caches (non-streamed answers of temperature 0, and embeddings), made at start
+  // from cache_entries and cache_store; null without. A Redis store answers on the worker's
+  // thread (a blocking round trip on loopback).
+  std::unique_ptr<cache::Cache> completions_cache, embeddings_cache;
   std::atomic<bool> stopping{false};
 
   std::shared_ptr<const Routing> routing() const;

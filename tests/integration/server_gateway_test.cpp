@@ -11,31 +11,13 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "server_harness.h"
+#include "gateway_harness.h"
+#include "support/services.h"
 
 namespace hayate::test {
 namespace {
 
 using json = nlohmann::json;
-
-std::string write_config(const std::string& name, const std::string& text) {
-  const std::string path = temp_path(name);
-  std::ofstream(path) << text;
-  return path;
-}
-
-// The id a server answers to (its /v1/models), for upstream_model.
-std::string model_id(int port) { return json::parse(http_get(port, "/v1/models").body)["data"][0]["id"]; }
-
-std::string upstream(const std::string& name, int port, const std::string& model, const std::string& upstream_model) {
-  return "[[upstreams]]\nname = \"" + name + "\"\nurl = \"http://127.0.0.1:" + std::to_string(port) + "\"\nmodel = \"" +
-         model + "\"\nupstream_model = \"" + upstream_model + "\"\n";
-}
-
-std::unique_ptr<ServerProcess> start_gateway(const std::string& config) {
-  return std::make_unique<ServerProcess>(std::vector<std::string>{"--config", config},
-                                         std::vector<std::pair<std::string, std::string>>{}, true, false, "gateway");
-}
 
 // A model slow enough (a few ms a token) that a long stream is still running when its server is
 // killed; the byte tokenizer's specials banned, so it runs to max_tokens.
@@ -166,18 +148,7 @@ TEST(Gateway, KilledServerLosesNoUnstartedRequestAndIsReadmittedWhenBack) {
 TEST(Gateway, FallbackChainAndAliases) {
   ServerProcess small({});
   const std::string id = model_id(small.port());
-  // 'big' has one replica, on a port nobody listens on.
-  const int dead_port = [] {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return static_cast<int>(ntohs(addr.sin_port));
-  }();
+  const int dead_port = free_port();  // big has one replica, where nobody listens
   const std::string config = write_config(
       "gw-fallback.toml", "health_interval = 0\nretries = 1\nretry_base_ms = 1\n" +
                               upstream("big-1", dead_port, "big", "") + upstream("small-1", small.port(), "small", id) +
