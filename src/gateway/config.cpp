@@ -160,7 +160,12 @@ void check(GatewayConfig& c, const std::string& source) {
     const std::string which = "upstream " + std::to_string(i + 1);
     if (u.url.empty()) bad(which + " has no url");
     if (u.model.empty()) bad(which + " (" + u.url + ") has no model");
-    const net::Url url = net::parse_api_url(u.url);  // Error(BadInput/Unsupported) naming the URL
+    net::Url url;
+    try {
+      url = net::parse_api_url(u.url);
+    } catch (const Error& e) {  // the URL's own message, said where it is
+      fail(ErrorKind::BadInput, source + ": " + which + ": " + e.what());
+    }
     if (u.name.empty()) u.name = url.authority();
     if (!names.insert(u.name).second) bad("two upstreams are named '" + u.name + "'; give each a distinct name");
     models.insert(u.model);
