@@ -53,6 +53,27 @@ std::string pick_request_id(const std::string& given) {
   return new_request_id();
 }
 
+// The route label of /metrics: known routes by path, anything else (ids in paths, scanners'
+// guesses) as "other", so that the number of series stays bounded.
+std::string route_label(const std::string& path) {
+  static const std::set<std::string> known = {"/health",
+                                              "/metrics",
+                                              "/v1/chat/completions",
+                                              "/v1/completions",
+                                              "/v1/embeddings",
+                                              "/v1/models",
+                                              "/v1/responses",
+                                              "/v1/rerank",
+                                              "/v1/score",
+                                              "/v1/tasks/summarize",
+                                              "/v1/tasks/classify",
+                                              "/v1/tasks/extract",
+                                              "/v1/tasks/sentiment",
+                                              "/v1/tasks/keywords",
+                                              "/v1/tasks/translate"};
+  return known.count(path) ? path : "other";
+}
+
 class Gateway {
  public:
   Gateway(const GatewayConfig& config, std::string path)
@@ -170,8 +191,7 @@ class Gateway {
       co_await c->stop_watch();
       const double elapsed = std::chrono::duration<double>(Clock::now() - in.started).count();
       const std::string path = in.target.substr(0, in.target.find('?'));
-      shared_.metrics.request_done(
-          path.rfind("/v1/", 0) == 0 || path == "/health" || path == "/metrics" ? path : "other", status, elapsed);
+      shared_.metrics.request_done(route_label(path), status, elapsed);
       spdlog::info("request_id={} method={} path={} status={} duration_ms={} who={}", in.request_id, in.method, path,
                    status, static_cast<int64_t>(elapsed * 1000), in.who);
       if (c->gone || !in.keep_alive || shared_.stopping) break;

@@ -94,6 +94,7 @@ const Route kRoutes[] = {
     {"POST", "/v1/collections/{id}/documents", true, handle_collection_documents},
     {"DELETE", "/v1/collections/{id}/documents/{id}", true, handle_collection_document},
     {"POST", "/v1/collections/{id}/search", true, handle_collection_search},
+    {"POST", "/v1/tasks/{id}", true, handle_task},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };

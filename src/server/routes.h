@@ -83,6 +83,7 @@ awaitable<> handle_responses(Exchange& ex, ServerState& state);  // responses.cp
 awaitable<> handle_response(Exchange& ex, ServerState& state);   // GET and DELETE /v1/responses/{id}
 awaitable<> handle_rerank(Exchange& ex, ServerState& state);     // rerank.cpp
 awaitable<> handle_score(Exchange& ex, ServerState& state);
+awaitable<> handle_task(Exchange& ex, ServerState& state);  // tasks.cpp: /v1/tasks/{name}
 
 // Embeddings of tokenized inputs through the engine's continuous batching, in input order, while
 // the connection's coroutine waits without blocking (embeddings.cpp). nullopt when the client

@@ -78,5 +78,26 @@ TEST(GatewayServices, PrometheusScrapesTheGatewayAndTheServer) {
   EXPECT_TRUE(server_seen);
 }
 
+TEST(GatewayServices, BenchProbeReportsLatencyAndSuccessPerEndpoint) {
+  ServerProcess server({});
+  const std::string out = temp_path("probe.json");
+  const std::string base = "http://127.0.0.1:" + std::to_string(server.port());
+  const auto r =
+      run_command(kHayate + " bench probe -n 3 --url " + base + "/health --url " + base + "/nowhere --post " + base +
+                  "/v1/completions '{\"prompt\":\"hi\",\"max_tokens\":1}' --out " + out + " 2>&1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // /nowhere fails, and says so in the exit status
+  const json j = json::parse(read_file(out))["probe"];
+  ASSERT_EQ(j.size(), 4u) << j;
+  EXPECT_EQ(j[0]["success_rate"], 1.0);
+  EXPECT_EQ(j[1]["ok"], 0);  // GETs first, then POSTs
+  EXPECT_EQ(j[1]["errors"][0], "status 404");
+  EXPECT_EQ(j[2]["ok"], 3);
+  EXPECT_GT(j[2]["latency_ms"]["max"].get<double>(), 0);
+  EXPECT_EQ(j[3]["endpoint"], "overall");
+  EXPECT_EQ(j[3]["calls"], 9);
+  EXPECT_EQ(j[3]["ok"], 6);
+  EXPECT_NE(r.output.find("| overall | 6/9 |"), std::string::npos) << r.output;
+}
+
 }  // namespace
 }  // namespace hayate::test
