@@ -14,6 +14,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   nodejs npm
   chromium chromium-driver
+  prometheus nginx postgresql
 )
 
 missing=()

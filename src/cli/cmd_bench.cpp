@@ -180,6 +180,7 @@ void add_bench_serve_command(CLI::App* bench) {
 void add_bench_command(CLI::App& app) {
   CLI::App* bench = app.add_subcommand("bench", "measure end-to-end speed (like llama-bench)");
   bench->require_subcommand(1);
+  add_bench_probe_command(bench);
 
   auto o = std::make_shared<BenchModelOptions>();
   bench::BenchConfig& c = o->config;

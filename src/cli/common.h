@@ -57,7 +57,9 @@ void add_eval_command(CLI::App& app);
 #ifdef HAYATE_HAVE_SERVER
 void add_serve_command(CLI::App& app);
 #endif
+void add_gateway_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_bench_probe_command(CLI::App* bench);  // cmd_probe.cpp
 void add_report_command(CLI::App& app);
 void add_compress_command(CLI::App& app);
 void add_decompress_command(CLI::App& app);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
 #ifdef HAYATE_HAVE_SERVER
   hayate::cli::add_serve_command(app);
 #endif
+  hayate::cli::add_gateway_command(app);
   hayate::cli::add_bench_command(app);
   hayate::cli::add_report_command(app);
   hayate::cli::add_compress_command(app);

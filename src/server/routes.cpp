@@ -103,6 +103,7 @@ const Route kRoutes[] = {
     {"GET", "/api/ps", true, handle_ollama_ps},
     {"POST", "/api/pull", true, handle_ollama_pull},
     {"GET", "/api/version", false, handle_ollama_version},
+    {"POST", "/v1/tasks/{id}", true, handle_task},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };

@@ -93,6 +93,7 @@ awaitable<> handle_ollama_show(Exchange& ex, ServerState& state);
 awaitable<> handle_ollama_ps(Exchange& ex, ServerState& state);
 awaitable<> handle_ollama_pull(Exchange& ex, ServerState& state);
 awaitable<> handle_ollama_version(Exchange& ex, ServerState& state);
+awaitable<> handle_task(Exchange& ex, ServerState& state);  // tasks.cpp: /v1/tasks/{name}
 
 // Embeddings of tokenized inputs through the engine's continuous batching, in input order, while
 // the connection's coroutine waits without blocking (embeddings.cpp). nullopt when the client

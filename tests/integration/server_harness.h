@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -92,15 +93,18 @@ class ServerProcess {
  public:
   // Starts `hayate serve -m MODEL --port 0 ARGS...` with extra environment variables (without
   // -m MODEL when `tiny` is false).
+  // `command` "gateway" runs `hayate gateway` instead (no model). A "--port" in ARGS replaces
+  // "--port 0" (a server restarted on its old port).
   explicit ServerProcess(std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {},
-                         bool wait_ready = true, bool tiny = true) {
+                         bool wait_ready = true, bool tiny = true, const std::string& command = "serve") {
     static int counter = 0;
     log_path_ =
         ::testing::TempDir() + "/hayate-serve-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + ".log";
     // Emptied here, not only by the child's O_TRUNC: a log left by an earlier process of the same
     // pid would otherwise give wait_ready() that server's port if it reads before the child opens.
     std::ofstream(log_path_, std::ios::trunc).flush();
-    std::vector<std::string> argv = {kHayate, "serve", "--port", "0"};
+    std::vector<std::string> argv = {kHayate, command};
+    if (std::find(args.begin(), args.end(), "--port") == args.end()) argv.insert(argv.end(), {"--port", "0"});
     if (tiny) argv.insert(argv.end(), {"-m", tiny_model()});
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = ::fork();
