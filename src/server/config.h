@@ -48,11 +48,11 @@ struct ServerConfig {
   int64_t max_prompt_tokens = 0;  // 0: the context size
   int64_t max_tokens_cap = 0;     // 0: the context size
   int64_t max_n = 16;
-  double request_timeout = 600;  // seconds; 0: none
-  double idle_timeout = 60;      // seconds to send a whole request, idle keep-alive time included
-  double drain_timeout = 30;     // seconds
+  double request_timeout = 600;   // seconds; 0: none
+  double idle_timeout = 60;       // seconds to send a whole request, idle keep-alive time included
+  double drain_timeout = 30;      // seconds
   int64_t send_buffer_bytes = 0;  // SO_SNDBUF of each connection; 0: the system's (autotuned)
-  double write_timeout = 30;     // seconds one write to a client may take (a client that stops reading); 0: none
+  double write_timeout = 30;      // seconds one write to a client may take (a client that stops reading); 0: none
   double engine_stall_timeout = EngineConfig{}.stall_seconds;  // /health: 503 when the engine loop is stuck this long
   int64_t debug_step_delay_ms = 0;                             // tests: sleep this long in every engine step
   // Output
@@ -83,6 +83,12 @@ struct ServerConfig {
   std::string collections_dir;  // empty: no collections
   int64_t rag_chunk_tokens = 256;
   int64_t rag_chunk_overlap = 32;
+  // Web chat (issue 16): the page at /, chat over /v1/ws, conversations kept server-side.
+  std::string conversations_db;            // SQLite file (servers sharing it share conversations); empty: memory
+  int64_t conversation_max_messages = 40;  // most messages of a conversation sent to the model; older dropped
+  double chat_default_temperature = -1;    // WebSocket chats that give none; < 0: the API's default
+  int64_t chat_default_max_tokens = 0;     // WebSocket chats that give none; 0: up to the context
+  int64_t ws_max_message_bytes = 1 << 20;  // a bigger WebSocket message closes the socket (1009)
 };
 
 using FieldRef = std::variant<std::string ServerConfig::*, int64_t ServerConfig::*, double ServerConfig::*,

@@ -12,10 +12,12 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <cctype>
 
 #include "core/clock.h"
 #include "server/gzip.h"
+#include "server/websocket.h"
 
 namespace hayate::server {
 
@@ -254,7 +256,9 @@ HttpRequest to_request(http::request<http::string_body>&& m) {
   HttpRequest rq;
   rq.method = std::string(m.method_string());
   const std::string target(m.target().data(), m.target().size());
-  rq.path = target.substr(0, target.find('?'));
+  const size_t q = target.find('?');
+  rq.path = target.substr(0, q);
+  if (q != std::string::npos) rq.query = target.substr(q + 1);
   for (const auto& field : m) rq.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   rq.body = std::move(m.body());
   return rq;
@@ -393,6 +397,20 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
       const api::ApiError e(400, "Malformed HTTP request: " + ec.message(), "invalid_request_error");
       const std::string body = api::error_json(e);
       co_await respond_and_close(c, 400, body, st.config().write_timeout);
+      break;
+    }
+    if (beast::websocket::is_upgrade(parser.get()) && parser.get().target().substr(0, 6) == "/v1/ws" &&
+        (parser.get().target().size() == 6 || parser.get().target()[6] == '?')) {
+      bool authed = false;
+      std::string key;
+      if (auto refused = check_upgrade(parser.get(), st, authed, key)) {
+        ConnectionExchange ex(c, st, to_request(parser.release()), false);
+        co_await respond_error(ex, *refused);
+        log_request(ex, st, "/v1/ws");
+        break;
+      }
+      c->busy = false;  // between generations shutdown may close it
+      co_await serve_websocket(c->socket, parser.release(), st, c->busy, authed, std::move(key));
       break;
     }
     const bool keep_alive = parser.get().keep_alive();

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "server/response_cache.h"
+#include "server/websocket.h"
 
 namespace hayate::server {
 namespace {
@@ -94,6 +95,14 @@ const Route kRoutes[] = {
     {"POST", "/v1/collections/{id}/documents", true, handle_collection_documents},
     {"DELETE", "/v1/collections/{id}/documents/{id}", true, handle_collection_document},
     {"POST", "/v1/collections/{id}/search", true, handle_collection_search},
+    {"GET", "/v1/ws", false, handle_ws_plain},  // the WebSocket authenticates itself (websocket.cpp)
+    {"POST", "/v1/conversations", true, handle_conversations},
+    {"GET", "/v1/conversations", true, handle_conversations},
+    {"GET", "/v1/conversations/{id}", true, handle_conversation},
+    {"PATCH", "/v1/conversations/{id}", true, handle_conversation},
+    {"DELETE", "/v1/conversations/{id}", true, handle_conversation},
+    {"GET", "/", false, handle_static},  // the page is public; what it calls needs a key
+    {"GET", "/assets/{id}", false, handle_static},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };
@@ -188,7 +197,9 @@ ServerState::ServerState(const ServerConfig& config)
       compression_metrics_(metrics_.registry(), config.compress_quality_alert),
       response_cache_(make_response_cache(config)),
       collections_(config.collections_dir.empty() ? nullptr
-                                                  : std::make_unique<rag::Collections>(config.collections_dir)) {}
+                                                  : std::make_unique<rag::Collections>(config.collections_dir)),
+      conversations_(
+          session::open_sqlite_conversations(config.conversations_db.empty() ? ":memory:" : config.conversations_db)) {}
 
 std::shared_ptr<Service> ServerState::service() const {
   std::lock_guard lk(mu_);
