@@ -302,6 +302,8 @@ void log_request(const ConnectionExchange& ex, ServerState& st, const std::strin
   spdlog::info("request_id={} method={} path={} status={} duration_ms={} prompt_tokens={} completion_tokens={} peer={}",
                ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens,
                ex.peer_address());
+  if (rq.path != "/metrics" && rq.path != "/v1/requests/recent")  // the dashboard's own polling
+    st.recent().add({0, ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens});
   if (ms > st.config().slow_request_ms)
     spdlog::warn("slow request: request_id={} path={} duration_ms={} over slow_request_ms={}", ex.request_id(), rq.path,
                  ms, st.config().slow_request_ms);

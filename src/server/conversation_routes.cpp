@@ -1,5 +1,6 @@
 // /v1/conversations: the web chat's conversations (session/conversations.h), for the page's list,
-// search, rename, settings and delete. The turns themselves are added over /v1/ws.
+// search, rename, settings and delete (the turns are added over /v1/ws); and the dashboard's
+// request log.
 #include <nlohmann/json.hpp>
 
 #include "server/routes.h"
@@ -125,6 +126,21 @@ awaitable<> handle_conversation(Exchange& ex, ServerState& st) {
   for (const auto& m : store.messages(id))
     out["messages"].push_back({{"role", m.role}, {"content", m.content}, {"created", m.created}});
   co_await ex.respond(200, out.dump());
+}
+
+awaitable<> handle_recent_requests(Exchange& ex, ServerState& st) {
+  json data = json::array();
+  for (const RecentRequest& r : st.recent().newest_first())
+    data.push_back({{"time", r.time},
+                    {"id", r.id},
+                    {"method", r.method},
+                    {"path", r.path},
+                    {"status", r.status},
+                    {"duration_ms", r.duration_ms},
+                    {"prompt_tokens", r.prompt_tokens},
+                    {"completion_tokens", r.completion_tokens}});
+  std::string body = json({{"object", "list"}, {"data", data}}).dump();
+  co_await ex.respond(200, std::move(body));
 }
 
 }  // namespace hayate::server

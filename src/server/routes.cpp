@@ -101,6 +101,7 @@ const Route kRoutes[] = {
     {"GET", "/v1/conversations/{id}", true, handle_conversation},
     {"PATCH", "/v1/conversations/{id}", true, handle_conversation},
     {"DELETE", "/v1/conversations/{id}", true, handle_conversation},
+    {"GET", "/v1/requests/recent", true, handle_recent_requests},
     {"GET", "/", false, handle_static},  // the page is public; what it calls needs a key
     {"GET", "/assets/{id}", false, handle_static},
     {"GET", "/health", false, handle_health},

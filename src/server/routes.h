@@ -16,6 +16,7 @@
 #include "server/config.h"
 #include "server/exchange.h"
 #include "server/metrics.h"
+#include "server/recent_requests.h"
 #include "server/service.h"
 #include "session/conversations.h"
 
@@ -41,6 +42,7 @@ class ServerState {
   cache::Cache* response_cache() { return response_cache_.get(); }  // null when config.cache is off
   rag::Collections* collections() { return collections_.get(); }    // null without collections_dir
   session::ConversationStore& conversations() { return *conversations_; }
+  RecentRequests& recent() { return recent_; }
 
  private:
   const ServerConfig config_;
@@ -55,6 +57,7 @@ class ServerState {
   std::unique_ptr<cache::Cache> response_cache_;
   std::unique_ptr<rag::Collections> collections_;
   std::unique_ptr<session::ConversationStore> conversations_;
+  RecentRequests recent_;
 };
 
 // Who a request counts against in rate limits: "key:KEY" when API keys are on, else
@@ -104,8 +107,9 @@ awaitable<> handle_collection_document(Exchange& ex, ServerState& state);
 awaitable<> handle_collection_search(Exchange& ex, ServerState& state);
 
 // /v1/conversations (conversation_routes.cpp): the chat page's conversations, kept server-side.
-awaitable<> handle_conversations(Exchange& ex, ServerState& state);  // POST create, GET list (?q= search)
-awaitable<> handle_conversation(Exchange& ex, ServerState& state);   // GET, PATCH, DELETE one
+awaitable<> handle_conversations(Exchange& ex, ServerState& state);    // POST create, GET list (?q= search)
+awaitable<> handle_conversation(Exchange& ex, ServerState& state);     // GET, PATCH, DELETE one
+awaitable<> handle_recent_requests(Exchange& ex, ServerState& state);  // the dashboard's request log
 // The web page (web_assets.cpp): index.html and its script and style, built into the binary.
 awaitable<> handle_static(Exchange& ex, ServerState& state);
 

@@ -144,7 +144,9 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
       return;
     }
     outbox_.push_back(std::move(text));
-    if (!writing_) asio::co_spawn(ws.get_executor(), flush(shared_from_this()), asio::detached);
+    if (writing_) return;
+    writing_ = true;  // now, not when flush starts: run() must wait for a flush that is only posted
+    asio::co_spawn(ws.get_executor(), flush(shared_from_this()), asio::detached);
   }
 
   bool stopping() const { return closed || stop_; }
@@ -163,7 +165,6 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
  private:
   static awaitable<> flush(std::shared_ptr<WsSession> self) {
-    self->writing_ = true;
     error_code ec;
     while (!self->outbox_.empty() && !self->closed) {
       self->ws.text(true);
@@ -375,6 +376,8 @@ awaitable<> WsSession::turn(const json& m) {
   const bool stopped = stop_ || closed;
   const int status = stopped && ex.finish_reason.empty() ? 499 : ex.status_;
   st.metrics().request_done("/v1/ws", status, seconds_since(ex.started()));
+  st.recent().add({0, ex.request_id(), "WS", "/v1/ws", status, static_cast<int64_t>(seconds_since(ex.started()) * 1000),
+                   ex.prompt_tokens, ex.completion_tokens});
   spdlog::info("request_id={} path=/v1/ws status={} duration_ms={} completion_chars={} peer={}", ex.request_id(),
                status, static_cast<int64_t>(seconds_since(ex.started()) * 1000), ex.text.size(), peer);
   if (!ex.error.empty()) {
