@@ -75,7 +75,7 @@ class WsExchange final : public Exchange {
 
   int status_ = 0;
   std::string text, finish_reason, error, error_kind;
-  json usage;
+  json usage, citations;  // citations: a RAG answer's sources (the stream's last chunk)
 
  private:
   std::shared_ptr<WsSession> s_;
@@ -277,6 +277,7 @@ awaitable<bool> WsExchange::stream_write(std::string event) {
     const json chunk = json::parse(std::string_view(event).substr(6), nullptr, false);
     if (chunk.is_object()) {
       if (chunk.contains("usage") && chunk["usage"].is_object()) usage = chunk["usage"];
+      if (chunk.contains("citations")) citations = chunk["citations"];
       if (chunk.contains("choices") && chunk["choices"].is_array())
         for (const json& c : chunk["choices"]) {
           const json delta = c.value("delta", json::object());
@@ -353,7 +354,7 @@ awaitable<> WsSession::turn(const json& m) {
   json body = {{"messages", messages}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
   json settings = json::parse(conv->settings, nullptr, false);
   if (!settings.is_object()) settings = json::object();
-  for (const char* name : {"model", "temperature", "top_p", "max_tokens", "seed", "response_format", "stop"}) {
+  for (const char* name : {"model", "temperature", "top_p", "max_tokens", "seed", "response_format", "stop", "rag"}) {
     if (m.contains(name))
       body[name] = m[name];
     else if (settings.contains(name))
@@ -385,10 +386,12 @@ awaitable<> WsSession::turn(const json& m) {
     co_return;
   }
   if (!ex.text.empty()) store.append(id, "assistant", ex.text);
-  send({{"type", "done"},
-        {"conversation_id", id},
-        {"finish_reason", ex.finish_reason.empty() ? "stopped" : ex.finish_reason},
-        {"usage", ex.usage}});
+  json done = {{"type", "done"},
+               {"conversation_id", id},
+               {"finish_reason", ex.finish_reason.empty() ? "stopped" : ex.finish_reason},
+               {"usage", ex.usage}};
+  if (!ex.citations.is_null()) done["citations"] = ex.citations;
+  send(done);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { runChecks } from './checks.mjs';
 import { startServer } from './serve.mjs';
 
 const [hayate, outDir] = process.argv.slice(2);
@@ -19,7 +20,7 @@ const work = mkdtempSync(join(tmpdir(), 'hayate-chat-'));
 const db = join(work, 'conversations.db');
 // Slow steps and a server-side max_tokens, so that answers last long enough to watch and stop.
 const common = ['--conversations-db', db, '--chat-default-max-tokens', '120'];
-const a = await startServer(hayate, [...common, '--debug-step-delay-ms', '25']);
+const a = await startServer(hayate, [...common, '--debug-step-delay-ms', '25', '--collections-dir', join(work, 'collections')]);
 const b = await startServer(hayate, common);
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 assert.ok(existsSync(executablePath), `${executablePath} not found: install Debian's chromium (scripts/setup.sh)`);
@@ -182,6 +183,44 @@ check('keyboard only: tab to the message box, type, Enter sends', async () => {
   assert.equal(await page.locator('article.msg').count(), 2);
 });
 
+check('upload a document and see a cited answer', async () => {
+  await page.goto(`${a.base}/#/chat`);
+  await page.getByRole('heading', { name: 'Documents' }).waitFor();
+  await page.getByLabel('New collection').fill('velmora');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('option', { name: 'velmora (0)' }).waitFor({ state: 'attached' });
+  await page.getByLabel('Upload text files').setInputFiles({ name: 'milo.txt', mimeType: 'text/plain',
+    buffer: Buffer.from('Milo is the miller of Quillstone. He grinds barley by the river Quisk.\n') });
+  await page.getByText('Added milo.txt to velmora').waitFor();
+  await page.getByLabel('Answer from these documents').check();
+  await send('Who is Milo?');
+  await page.getByRole('button', { name: 'Send', exact: true }).waitFor({ timeout: 30000 });
+  await page.getByText('Sources (1)').click();
+  await page.locator('.sources strong', { hasText: 'milo.txt' }).waitFor();
+  assert.match(await page.locator('.sources blockquote').innerText(), /miller of Quillstone/);
+  await shot('rag.png');
+});
+
+check('with API keys the page asks for one, then chats with it', async () => {
+  const keyed = await startServer(hayate, ['--api-keys', 'sk-hayate-page-key', '--chat-default-max-tokens', '16']);
+  const seen = problems.length;
+  try {
+    await page.goto(`${keyed.base}/`);
+    await page.getByText('This server needs an API key.').waitFor();
+    await page.getByLabel('API key').fill('sk-hayate-page-key');
+    await page.getByRole('button', { name: 'Use this key' }).click();
+    await page.getByText('Model: hayate-demo').waitFor();
+    await send('Who is Milo?');
+    await page.getByRole('button', { name: 'Send', exact: true }).waitFor({ timeout: 30000 });
+    assert.ok((await assistant().innerText()).trim().length > 0);
+    // The page's probe without a key is answered 401, which Chromium logs: expected here, once.
+    const probes = problems.splice(seen).filter((p) => !/status of 401/.test(p));
+    problems.push(...probes);
+  } finally {
+    await keyed.stop();
+  }
+});
+
 check('nothing was asked of another host, no script errors', async () => {
   assert.deepEqual(foreign, []);
   assert.deepEqual(problems, []);
@@ -189,17 +228,7 @@ check('nothing was asked of another host, no script errors', async () => {
 
 let failed = 0;
 try {
-  for (const [name, fn] of checks) {
-    if (process.env.ONLY && !name.includes(process.env.ONLY)) continue;
-    try {
-      await fn();
-      console.log(`ok   ${name}`);
-    } catch (e) {
-      ++failed;
-      console.log(`FAIL ${name}: ${e.stack}`);
-      await shot(`failed-${checks.findIndex((c) => c[0] === name)}.png`).catch(() => {});
-    }
-  }
+  failed = await runChecks(checks, (i) => shot(`failed-${i}.png`));
 } finally {
   await browser.close();
   await a.stop();

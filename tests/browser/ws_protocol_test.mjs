@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import { runChecks } from './checks.mjs';
 import { startServer } from './serve.mjs';
 
 const [hayate] = process.argv.slice(2);
@@ -223,16 +224,7 @@ check('a plain GET of /v1/ws is 426', async () => {
 
 let failed = 0;
 try {
-  for (const [name, fn] of checks) {
-    if (process.env.ONLY && !name.includes(process.env.ONLY)) continue;
-    try {
-      await fn();
-      console.log(`ok   ${name}`);
-    } catch (e) {
-      ++failed;
-      console.log(`FAIL ${name}: ${e.stack}`);
-    }
-  }
+  failed = await runChecks(checks);
 } finally {
   await server.stop();
 }

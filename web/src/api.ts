@@ -46,12 +46,20 @@ export interface Settings {
   response_format?: { type: string };
 }
 
+export interface Citation {
+  index: number;
+  document_id: string;
+  section: string;
+  score: number;
+  text: string;
+}
+
 export type ServerMessage =
   | { type: 'ready'; model: string; max_messages: number; rag: boolean }
   | { type: 'conversation'; id: string; title: string }
   | { type: 'start'; id: string; conversation_id: string; dropped: number }
   | { type: 'token'; text: string }
-  | { type: 'done'; conversation_id: string; finish_reason: string; usage: { completion_tokens?: number } | null }
+  | { type: 'done'; conversation_id: string; finish_reason: string; usage: { completion_tokens?: number } | null; citations?: Citation[] }
   | { type: 'error'; message: string; code: string };
 
 // One socket, reopened when it drops; messages go to `onMessage`.

@@ -2,13 +2,15 @@
 // streamed over the WebSocket, stop, regenerate, edit-and-resend, copy, and each conversation's
 // system prompt and sampling settings.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, ChatSocket, type Conversation, type ServerMessage, type Settings } from './api';
+import { api, ChatSocket, type Citation, type Conversation, type ServerMessage, type Settings } from './api';
+import { Documents, type RagChoice } from './documents';
 import { Markdown } from './markdown';
 
 interface Msg {
   role: 'user' | 'assistant';
   content: string;
   note?: string;
+  citations?: Citation[];
 }
 
 export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
@@ -19,7 +21,8 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
   const [draft, setDraft] = useState('');
   const [streaming, setStreaming] = useState(false);
   const [error, setError] = useState('');
-  const [info, setInfo] = useState({ model: '', maxMessages: 0, online: false });
+  const [info, setInfo] = useState({ model: '', maxMessages: 0, online: false, rag: false });
+  const [rag, setRag] = useState<RagChoice>({ collection: '', on: false });
   const [editing, setEditing] = useState<number | null>(null);
   const [showSettings, setShowSettings] = useState(false);
   const socket = useRef<ChatSocket | null>(null);
@@ -32,7 +35,7 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
       .catch((e) => setError(String(e.message)));
 
   const onMessage = (m: ServerMessage) => {
-    if (m.type === 'ready') setInfo((i) => ({ ...i, model: m.model, maxMessages: m.max_messages }));
+    if (m.type === 'ready') setInfo((i) => ({ ...i, model: m.model, maxMessages: m.max_messages, rag: m.rag }));
     else if (m.type === 'conversation') {
       current.current = m.id;
       go(m.id);
@@ -42,6 +45,7 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
     } else if (m.type === 'token') setMsgs((ms) => withLast(ms, { content: (ms[ms.length - 1]?.content ?? '') + m.text }));
     else if (m.type === 'done') {
       setStreaming(false);
+      if (m.citations) setMsgs((ms) => withLast(ms, { citations: m.citations }));
       if (m.finish_reason === 'stopped') setMsgs((ms) => withLast(ms, { note: 'Stopped' }));
       else if (m.finish_reason === 'length') setMsgs((ms) => withLast(ms, { note: 'Cut at the token limit' }));
       refresh();
@@ -78,7 +82,8 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
     const kept = keep === undefined ? msgs : msgs.slice(0, keep);
     setMsgs([...kept, ...(content ? [{ role: 'user' as const, content }] : []), { role: 'assistant', content: '' }]);
     setStreaming(true);
-    socket.current!.send({ type: 'start', conversation_id: current.current || undefined, content, keep, ...settings });
+    const retrieval = rag.on && rag.collection ? { rag: { collection: rag.collection } } : {};
+    socket.current!.send({ type: 'start', conversation_id: current.current || undefined, content, keep, ...settings, ...retrieval });
   };
 
   const send = (e: Event) => {
@@ -111,6 +116,7 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
             </li>
           ))}
         </ul>
+        {info.rag && <Documents choice={rag} setChoice={setRag} />}
       </aside>
       <section class="main" aria-label="Chat">
         <header class="chat-head">
@@ -130,6 +136,7 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
               {editing === i ? (
                 <EditBox text={m.content} cancel={() => setEditing(null)} save={(t) => { setEditing(null); start(t, i); }} />
               ) : m.role === 'assistant' ? <Markdown text={m.content} /> : <p class="plain">{m.content}</p>}
+              {m.citations && <Sources citations={m.citations} />}
               {m.note && <p class="note">{m.note}</p>}
               {!streaming && editing !== i && (
                 <div class="msg-actions">
@@ -153,6 +160,23 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
         </form>
       </section>
     </div>
+  );
+}
+
+function Sources({ citations }: { citations: Citation[] }) {
+  if (!citations.length) return <p class="note">No document matched the question.</p>;
+  return (
+    <details class="sources">
+      <summary>Sources ({citations.length})</summary>
+      <ol>
+        {citations.map((c) => (
+          <li key={c.index} value={c.index}>
+            <strong>{c.document_id}</strong>{c.section ? ` — ${c.section}` : ''} <span class="note">(score {c.score.toFixed(2)})</span>
+            <blockquote>{c.text}</blockquote>
+          </li>
+        ))}
+      </ol>
+    </details>
   );
 }
 
