@@ -26,6 +26,7 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
   const [editing, setEditing] = useState<number | null>(null);
   const [showSettings, setShowSettings] = useState(false);
   const socket = useRef<ChatSocket | null>(null);
+  const maxMessages = useRef(0);  // onMessage is the first render's closure: state would be stale there
   const current = useRef(id);
   current.current = id;
 
@@ -35,13 +36,16 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
       .catch((e) => setError(String(e.message)));
 
   const onMessage = (m: ServerMessage) => {
-    if (m.type === 'ready') setInfo((i) => ({ ...i, model: m.model, maxMessages: m.max_messages, rag: m.rag }));
+    if (m.type === 'ready') {
+      maxMessages.current = m.max_messages;
+      setInfo((i) => ({ ...i, model: m.model, maxMessages: m.max_messages, rag: m.rag }));
+    }
     else if (m.type === 'conversation') {
       current.current = m.id;
       go(m.id);
       refresh();
     } else if (m.type === 'start' && m.dropped > 0) {
-      setMsgs((ms) => withLast(ms, { note: `${m.dropped} older message(s) were left out: this server sends at most ${info.maxMessages || 'its limit of'} messages to the model` }));
+      setMsgs((ms) => withLast(ms, { note: `${m.dropped} older message(s) were left out: this server sends at most ${maxMessages.current} messages to the model` }));
     } else if (m.type === 'token') setMsgs((ms) => withLast(ms, { content: (ms[ms.length - 1]?.content ?? '') + m.text }));
     else if (m.type === 'done') {
       setStreaming(false);
