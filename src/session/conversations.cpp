@@ -102,6 +102,7 @@ class SqliteConversations final : public ConversationStore {
 
   ConversationInfo create(const std::string& title, const std::string& system_prompt,
                           const std::string& settings) override {
+    std::lock_guard lk(db_mu_);  // one statement at a time: changes() must be this call's
     ConversationInfo c{new_id(), title, system_prompt, settings.empty() ? "{}" : settings, unix_now(), 0, 0};
     c.updated = c.created;
     Query q(db_, "INSERT INTO conversations VALUES(?, ?, ?, ?, ?, ?)", c.id, c.title, c.system_prompt, c.settings,
@@ -111,12 +112,14 @@ class SqliteConversations final : public ConversationStore {
   }
 
   std::optional<ConversationInfo> get(const std::string& id) override {
+    std::lock_guard lk(db_mu_);
     Query q(db_, (std::string(kInfo) + "WHERE c.id = ?").c_str(), id);
     if (!q.row()) return std::nullopt;
     return read_info(q);
   }
 
   std::vector<ConversationInfo> list(const std::string& query, int64_t limit) override {
+    std::lock_guard lk(db_mu_);
     std::vector<ConversationInfo> out;
     const std::string order = "ORDER BY c.updated DESC, c.rowid DESC LIMIT ?";
     if (query.empty()) {
@@ -134,6 +137,7 @@ class SqliteConversations final : public ConversationStore {
   }
 
   std::vector<Message> messages(const std::string& id) override {
+    std::lock_guard lk(db_mu_);
     std::vector<Message> out;
     Query q(db_, "SELECT role, content, created FROM messages WHERE conversation = ? ORDER BY id", id);
     while (q.row()) out.push_back({q.str(0), q.str(1), q.num(2)});
@@ -141,6 +145,7 @@ class SqliteConversations final : public ConversationStore {
   }
 
   void append(const std::string& id, const std::string& role, const std::string& content) override {
+    std::lock_guard lk(db_mu_);
     const int64_t now = unix_now();
     Query touch(db_, "UPDATE conversations SET updated = ? WHERE id = ?", now, id);
     touch.row();
@@ -151,6 +156,7 @@ class SqliteConversations final : public ConversationStore {
   }
 
   void truncate(const std::string& id, int64_t keep) override {
+    std::lock_guard lk(db_mu_);
     Query q(db_,
             "DELETE FROM messages WHERE conversation = ?1 AND id NOT IN (SELECT id FROM messages WHERE conversation = "
             "?1 ORDER BY id LIMIT ?2)",
@@ -159,7 +165,9 @@ class SqliteConversations final : public ConversationStore {
   }
 
   bool update(const std::string& id, const ConversationUpdate& u) override {
-    if (!get(id)) return false;
+    std::lock_guard lk(db_mu_);
+    Query exists(db_, "SELECT 1 FROM conversations WHERE id = ?", id);
+    if (!exists.row()) return false;
     if (u.title) Query(db_, "UPDATE conversations SET title = ? WHERE id = ?", *u.title, id).row();
     if (u.system_prompt)
       Query(db_, "UPDATE conversations SET system_prompt = ? WHERE id = ?", *u.system_prompt, id).row();
@@ -168,6 +176,7 @@ class SqliteConversations final : public ConversationStore {
   }
 
   bool remove(const std::string& id) override {
+    std::lock_guard lk(db_mu_);
     Query q(db_, "DELETE FROM conversations WHERE id = ?", id);
     q.row();
     return q.changes() > 0;
@@ -183,7 +192,8 @@ class SqliteConversations final : public ConversationStore {
   }
 
   sqlite3* db_ = nullptr;
-  std::mutex mu_;
+  std::mutex db_mu_;  // one call at a time, so that changes() is the call's own statement's
+  std::mutex mu_;     // the id generator's
   std::mt19937_64 rng_;
 };
 
