@@ -135,6 +135,16 @@ std::vector<ConfigField> make_fields() {
       {"rag_chunk_tokens", "", &C::rag_chunk_tokens, "most tokens in one chunk of an ingested document", 16, 1 << 20},
       {"rag_chunk_overlap", "", &C::rag_chunk_overlap, "tokens consecutive chunks of a section may share", 0,
        1 << 20},
+      {"conversations_db", "", &C::conversations_db,
+       "SQLite file of the web chat's conversations (servers sharing the file share them); empty: in memory"},
+      {"conversation_max_messages", "", &C::conversation_max_messages,
+       "most messages of a conversation sent to the model (older ones are dropped; 0: all)", 0, 1e6},
+      {"chat_default_temperature", "", &C::chat_default_temperature,
+       "temperature of web chats that give none (< 0: the API's default)", -1, 2},
+      {"chat_default_max_tokens", "", &C::chat_default_max_tokens,
+       "max_tokens of web chats that give none (0: up to the context)", 0, 1 << 24},
+      {"ws_max_message_bytes", "", &C::ws_max_message_bytes,
+       "largest WebSocket message accepted; a bigger one closes the socket (code 1009)", 1024, 1 << 30},
   };
 }
 // clang-format on

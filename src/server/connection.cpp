@@ -12,6 +12,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <cctype>
 #include <cstdio>
 #include <iterator>
@@ -19,6 +20,7 @@
 #include "core/clock.h"
 #include "server/gzip.h"
 #include "server/http_head.h"
+#include "server/websocket.h"
 
 namespace hayate::server {
 
@@ -291,7 +293,9 @@ HttpRequest to_request(http::request<http::string_body>&& m) {
   HttpRequest rq;
   rq.method = std::string(m.method_string());
   const std::string target(m.target().data(), m.target().size());
-  rq.path = target.substr(0, target.find('?'));
+  const size_t q = target.find('?');
+  rq.path = target.substr(0, q);
+  if (q != std::string::npos) rq.query = target.substr(q + 1);
   for (const auto& field : m) rq.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
   rq.body = std::move(m.body());
   return rq;
@@ -342,6 +346,8 @@ void log_request(const ConnectionExchange& ex, ServerState& st, const std::strin
       "completion_tokens={} peer={}",
       ex.request_id(), rq.method, rq.path, status, ms, first_ms, generation_ms, ex.prompt_tokens, ex.completion_tokens,
       ex.peer_address());
+  if (rq.path != "/metrics" && rq.path != "/v1/requests/recent")  // the dashboard's own polling
+    st.recent().add({0, ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens});
   if (ms > st.config().slow_request_ms)
     spdlog::warn("slow request: request_id={} path={} duration_ms={} over slow_request_ms={}", ex.request_id(), rq.path,
                  ms, st.config().slow_request_ms);
@@ -523,6 +529,20 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
       const api::ApiError e(400, "Malformed HTTP request: " + ec.message(), "invalid_request_error");
       const std::string body = api::error_json(e);
       co_await respond_and_close(c, 400, body, cfg.write_timeout);
+      break;
+    }
+    if (beast::websocket::is_upgrade(parser.get()) && parser.get().target().substr(0, 6) == "/v1/ws" &&
+        (parser.get().target().size() == 6 || parser.get().target()[6] == '?')) {
+      bool authed = false;
+      std::string key;
+      if (auto refused = check_upgrade(parser.get(), st, authed, key)) {
+        ConnectionExchange ex(c, st, to_request(parser.release()), false);
+        co_await respond_error(ex, *refused);
+        log_request(ex, st, "/v1/ws");
+        break;
+      }
+      c->busy = false;  // between generations shutdown may close it
+      co_await serve_websocket(c->socket, parser.release(), st, c->busy, authed, std::move(key));
       break;
     }
     const bool keep_alive = parser.get().keep_alive();

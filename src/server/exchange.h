@@ -19,6 +19,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
   std::string path;    // the target without its query string
+  std::string query;   // what follows '?' in the target (undecoded); empty when none
   Headers headers;
   std::string body;
 

@@ -8,6 +8,7 @@
 #include "api/ollama.h"
 #include "core/error.h"
 #include "server/response_cache.h"
+#include "server/websocket.h"
 
 namespace hayate::server {
 namespace {
@@ -104,6 +105,15 @@ const Route kRoutes[] = {
     {"POST", "/api/pull", true, handle_ollama_pull},
     {"GET", "/api/version", false, handle_ollama_version},
     {"POST", "/v1/tasks/{id}", true, handle_task},
+    {"GET", "/v1/ws", false, handle_ws_plain},  // the WebSocket authenticates itself (websocket.cpp)
+    {"POST", "/v1/conversations", true, handle_conversations},
+    {"GET", "/v1/conversations", true, handle_conversations},
+    {"GET", "/v1/conversations/{id}", true, handle_conversation},
+    {"PATCH", "/v1/conversations/{id}", true, handle_conversation},
+    {"DELETE", "/v1/conversations/{id}", true, handle_conversation},
+    {"GET", "/v1/requests/recent", true, handle_recent_requests},
+    {"GET", "/", false, handle_static},  // the page is public; what it calls needs a key
+    {"GET", "/assets/{id}", false, handle_static},
     {"GET", "/health", false, handle_health},
     {"GET", "/metrics", false, handle_metrics},
 };
@@ -198,7 +208,9 @@ ServerState::ServerState(const ServerConfig& config)
       compression_metrics_(metrics_.registry(), config.compress_quality_alert),
       response_cache_(make_response_cache(config)),
       collections_(config.collections_dir.empty() ? nullptr
-                                                  : std::make_unique<rag::Collections>(config.collections_dir)) {}
+                                                  : std::make_unique<rag::Collections>(config.collections_dir)),
+      conversations_(
+          session::open_sqlite_conversations(config.conversations_db.empty() ? ":memory:" : config.conversations_db)) {}
 
 std::shared_ptr<Service> ServerState::service() const {
   std::lock_guard lk(mu_);

@@ -16,7 +16,9 @@
 #include "server/config.h"
 #include "server/exchange.h"
 #include "server/metrics.h"
+#include "server/recent_requests.h"
 #include "server/service.h"
+#include "session/conversations.h"
 
 namespace hayate::server {
 
@@ -39,6 +41,8 @@ class ServerState {
   CompressionMetrics& compression_metrics() { return compression_metrics_; }
   cache::Cache* response_cache() { return response_cache_.get(); }  // null when config.cache is off
   rag::Collections* collections() { return collections_.get(); }    // null without collections_dir
+  session::ConversationStore& conversations() { return *conversations_; }
+  RecentRequests& recent() { return recent_; }
 
  private:
   const ServerConfig config_;
@@ -52,6 +56,8 @@ class ServerState {
   CompressionMetrics compression_metrics_;
   std::unique_ptr<cache::Cache> response_cache_;
   std::unique_ptr<rag::Collections> collections_;
+  std::unique_ptr<session::ConversationStore> conversations_;
+  RecentRequests recent_;
 };
 
 // Who a request counts against in rate limits: "key:KEY" when API keys are on, else
@@ -110,6 +116,13 @@ awaitable<> handle_collection(Exchange& ex, ServerState& state);
 awaitable<> handle_collection_documents(Exchange& ex, ServerState& state);
 awaitable<> handle_collection_document(Exchange& ex, ServerState& state);
 awaitable<> handle_collection_search(Exchange& ex, ServerState& state);
+
+// /v1/conversations (conversation_routes.cpp): the chat page's conversations, kept server-side.
+awaitable<> handle_conversations(Exchange& ex, ServerState& state);    // POST create, GET list (?q= search)
+awaitable<> handle_conversation(Exchange& ex, ServerState& state);     // GET, PATCH, DELETE one
+awaitable<> handle_recent_requests(Exchange& ex, ServerState& state);  // the dashboard's request log
+// The web page (web_assets.cpp): index.html and its script and style, built into the binary.
+awaitable<> handle_static(Exchange& ex, ServerState& state);
 
 // Error(Timeout), 504: the request ran past config.request_timeout.
 Error request_timed_out(const ServerConfig& config);

@@ -34,6 +34,7 @@ class FakeExchange final : public Exchange {
   awaitable<Wake> wait() override { co_return Wake::Timeout; }
   bool peer_gone() const override { return false; }
   bool response_started() const override { return status != 0; }
+  HttpRequest& mutable_request() { return rq_; }
 
   std::string header(const std::string& name) const {
     for (const auto& [n, v] : headers)
@@ -144,6 +145,95 @@ TEST(ServerRoutes, TheTimeoutIsOneErrorOfKindTimeout) {
   EXPECT_EQ(api.code, "timeout");
   config.request_timeout = 600;
   EXPECT_STREQ(request_timed_out(config).what(), "The request timed out after 600 s");
+}
+
+// The web page comes from a fixed table: its files with a CSP, anything else 404, whatever the
+// path tries; no key is needed for the page, while what it calls needs one.
+TEST(ServerRoutes, ThePageIsServedFromItsTableOnly) {
+  ServerConfig config;
+  config.api_keys = {"sk-routes-test-key"};
+  ServerState st{config};
+  const FakeExchange page = run(st, "GET", "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<div id=\"app\">"), std::string::npos) << page.body;
+  EXPECT_NE(page.header("Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(page.header("X-Content-Type-Options"), "nosniff");
+  for (const char* asset : {"/assets/app.js", "/assets/app.css"}) {
+    const FakeExchange ex = run(st, "GET", asset);
+    EXPECT_EQ(ex.status, 200) << asset;
+    EXPECT_GT(ex.body.size(), 1000u) << asset;
+  }
+  for (const char* path :
+       {"/assets/../../etc/passwd", "/assets/..", "/assets/%2e%2e%2fetc%2fpasswd", "/assets/app.js%00",
+        "/assets/APP.JS", "/index.html", "/assets/", "/../etc/passwd", "/assets/app.js/"}) {
+    const FakeExchange ex = run(st, "GET", path);
+    EXPECT_EQ(ex.status, 404) << path;
+    EXPECT_EQ(ex.body.find("root:"), std::string::npos) << path;
+  }
+  EXPECT_EQ(run(st, "GET", "/v1/conversations").status, 401);
+  const FakeExchange ws = run(st, "GET", "/v1/ws");
+  EXPECT_EQ(ws.status, 426);
+  EXPECT_EQ(ws.header("Upgrade"), "websocket");
+  EXPECT_EQ(error_code_of(ws), "upgrade_required");
+}
+
+// Runs a handler as dispatch would, its thrown ApiError answered as an error response.
+FakeExchange call(ServerState& st, Handler h, const std::string& method, const std::string& path,
+                  const std::string& body = "", const std::string& query = "") {
+  FakeExchange ex(method, path);
+  ex.mutable_request().body = body;
+  ex.mutable_request().query = query;
+  asio::io_context ioc;
+  asio::co_spawn(
+      ioc,
+      [&]() -> awaitable<> {
+        std::optional<api::ApiError> error;
+        try {
+          co_await h(ex, st);
+        } catch (const api::ApiError& e) {
+          error = e;
+        }
+        if (error) co_await respond_error(ex, *error);
+      },
+      asio::detached);
+  ioc.run();
+  return ex;
+}
+
+TEST(ServerRoutes, ConversationsAreCreatedListedSearchedChangedAndDeleted) {
+  ServerState st{ServerConfig{}};
+  const FakeExchange created = call(st, handle_conversations, "POST", "/v1/conversations",
+                                    R"({"title":"Rivers","settings":{"temperature":0.5}})");
+  ASSERT_EQ(created.status, 200) << created.body;
+  const std::string id = json::parse(created.body)["id"];
+  st.conversations().append(id, "user", "How long is the Quisk?");
+  call(st, handle_conversations, "POST", "/v1/conversations", R"({"title":"Towns"})");
+
+  json list = json::parse(call(st, handle_conversations, "GET", "/v1/conversations").body);
+  EXPECT_EQ(list["data"].size(), 2u);
+  list = json::parse(call(st, handle_conversations, "GET", "/v1/conversations", "", "q=the+quisk").body);
+  ASSERT_EQ(list["data"].size(), 1u);
+  EXPECT_EQ(list["data"][0]["id"], id);
+  EXPECT_EQ(list["data"][0]["message_count"], 1);
+  EXPECT_EQ(call(st, handle_conversations, "GET", "/v1/conversations", "", "limit=0").status, 400);
+
+  const std::string path = "/v1/conversations/" + id;
+  const FakeExchange patched =
+      call(st, handle_conversation, "PATCH", path, R"({"title":"Quisk","system_prompt":"Be brief."})");
+  ASSERT_EQ(patched.status, 200) << patched.body;
+  const json one = json::parse(patched.body);
+  EXPECT_EQ(one["title"], "Quisk");
+  EXPECT_EQ(one["system_prompt"], "Be brief.");
+  EXPECT_EQ(one["settings"]["temperature"], 0.5);
+  EXPECT_EQ(one["messages"][0]["content"], "How long is the Quisk?");
+  const FakeExchange bad = call(st, handle_conversation, "PATCH", path, R"({"settings":"hot"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body.find("settings"), std::string::npos);
+  EXPECT_EQ(call(st, handle_conversation, "PATCH", path, "[1]").status, 400);
+
+  EXPECT_EQ(call(st, handle_conversation, "DELETE", path).status, 200);
+  EXPECT_EQ(call(st, handle_conversation, "GET", path).status, 404);
+  EXPECT_EQ(call(st, handle_conversation, "DELETE", path).status, 404);
 }
 
 }  // namespace
