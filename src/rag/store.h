@@ -21,7 +21,9 @@ const char* metric_name(Metric m);
 struct CollectionInfo {
   std::string name;
   Metric metric = Metric::Cosine;
-  std::string index = "Flat";  // a FAISS factory string
+  std::string index = "Flat";  // a FAISS factory string: Flat, IVFn,Flat, IVFn,PQm[xb], HNSWm
+  int32_t nprobe = 0;          // IVF: lists searched per query (0: the default, 16)
+  int32_t ef_search = 0;       // HNSW: the candidate list's length (0: the default, 64)
   int32_t dim = 0;             // the embedding model's dimension
   std::string model;           // the embedding model's id
   int64_t created = 0;         // seconds since the epoch

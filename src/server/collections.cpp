@@ -47,9 +47,12 @@ json parse_body(const std::string& body) {
 
 json collection_json(rag::Collections& c, const rag::CollectionInfo& info) {
   const rag::CollectionStats st = c.store().stats(info.name);
-  return {{"id", info.name},         {"object", "collection"},    {"metric", rag::metric_name(info.metric)},
-          {"index", info.index},     {"dimensions", info.dim},    {"model", info.model},
-          {"created", info.created}, {"documents", st.documents}, {"chunks", st.chunks}};
+  json j = {{"id", info.name},         {"object", "collection"},    {"metric", rag::metric_name(info.metric)},
+            {"index", info.index},     {"dimensions", info.dim},    {"model", info.model},
+            {"created", info.created}, {"documents", st.documents}, {"chunks", st.chunks}};
+  if (info.nprobe > 0) j["nprobe"] = info.nprobe;
+  if (info.ef_search > 0) j["ef_search"] = info.ef_search;
+  return j;
 }
 
 std::vector<int32_t> tokens_of(Service& svc, const std::string& text) {
@@ -75,6 +78,13 @@ std::string create(Exchange& ex, ServerState& st, Service& svc) {
     throw api::ApiError(400, "'index' must be a FAISS factory string such as \"Flat\"", "invalid_request_error",
                         "index");
   info.index = body.value("index", std::string("Flat"));
+  for (const char* knob : {"nprobe", "ef_search"})
+    if (body.contains(knob) &&
+        (!body[knob].is_number_integer() || body[knob].get<int64_t>() <= 0 || body[knob].get<int64_t>() > 65536))
+      throw api::ApiError(400, std::string("'") + knob + "' must be an integer 1..65536", "invalid_request_error",
+                          knob);
+  info.nprobe = body.value("nprobe", 0);
+  info.ef_search = body.value("ef_search", 0);
   info.dim = svc.n_embd();
   info.model = svc.model_id();
   try {

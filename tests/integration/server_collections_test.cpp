@@ -46,9 +46,28 @@ TEST(ServerCollections, CreateAddSearchDeleteAndRefuseBadInput) {
   // Bad collections are refused and nothing is stored.
   EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "hamming"}}).status, 400);
   EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "no spaces"}}).status, 400);
-  const Reply hnsw = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "HNSW32"}});
-  EXPECT_EQ(hnsw.status, 400);
-  EXPECT_NE(hnsw.body.dump().find("Flat"), std::string::npos) << hnsw.body;
+  const Reply lsh = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "LSH"}});
+  EXPECT_EQ(lsh.status, 400);
+  EXPECT_NE(lsh.body.dump().find("Flat"), std::string::npos) << lsh.body;
+  const Reply pq = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "IVF16,PQ7"}});
+  EXPECT_EQ(pq.status, 400);
+  EXPECT_NE(pq.body.dump().find("must divide the dimension 128"), std::string::npos) << pq.body;
+  const Reply flat_nprobe = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"nprobe", 8}});
+  EXPECT_EQ(flat_nprobe.status, 400);
+  EXPECT_NE(flat_nprobe.body.dump().find("nprobe applies to IVF"), std::string::npos) << flat_nprobe.body;
+  EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "IVF8,Flat"}, {"nprobe", "x"}}).status,
+            400);
+  EXPECT_EQ(call(server, "GET", "/v1/collections").body["data"].size(), 0u);
+  const Reply ivf =
+      call(server, "POST", "/v1/collections", {{"name", "ivf"}, {"index", "IVF1024,Flat"}, {"nprobe", 16}});
+  ASSERT_EQ(ivf.status, 200) << ivf.body;
+  EXPECT_EQ(ivf.body["nprobe"], 16);
+  const Reply hnsw =
+      call(server, "POST", "/v1/collections", {{"name", "hnsw"}, {"index", "HNSW32"}, {"ef_search", 40}});
+  ASSERT_EQ(hnsw.status, 200) << hnsw.body;
+  EXPECT_EQ(hnsw.body["ef_search"], 40);
+  EXPECT_EQ(call(server, "DELETE", "/v1/collections/ivf").status, 200);
+  EXPECT_EQ(call(server, "DELETE", "/v1/collections/hnsw").status, 200);
   EXPECT_EQ(call(server, "GET", "/v1/collections").body["data"].size(), 0u);
 
   const Reply created = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "cosine"}});

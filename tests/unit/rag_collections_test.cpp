@@ -85,10 +85,10 @@ TEST_F(CollectionsTest, CreateListDeleteWithClearErrors) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::NotFound);
   }
-  CollectionInfo hnsw = info("graph");
-  hnsw.index = "HNSW32";
-  c.store().create_collection(hnsw);
-  EXPECT_THROW(c.search("graph", embed("x"), 3), Error);  // named as not supported yet
+  CollectionInfo lsh = info("graph");
+  lsh.index = "LSH";
+  c.store().create_collection(lsh);
+  EXPECT_THROW(c.search("graph", embed("x"), 3), Error);  // named as not supported
   EXPECT_TRUE(c.delete_collection("notes"));
   EXPECT_FALSE(c.delete_collection("notes"));
 }
