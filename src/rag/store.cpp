@@ -4,8 +4,10 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <random>
 
 #include "core/error.h"
 
@@ -24,6 +26,7 @@ CREATE TABLE IF NOT EXISTS chunks(
   seq INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
   section TEXT NOT NULL, vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql";
 
 // One prepared statement, finalized on scope exit.
@@ -128,6 +131,12 @@ Store::Store(const std::string& path) {
       exec(
           "ALTER TABLE collections ADD COLUMN nprobe INTEGER NOT NULL DEFAULT 0;"
           "ALTER TABLE collections ADD COLUMN ef_search INTEGER NOT NULL DEFAULT 0;");
+    std::random_device rd;
+    char fresh[33];
+    std::snprintf(fresh, sizeof fresh, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+    Stmt(db_, "INSERT OR IGNORE INTO meta(key, value) VALUES ('id', ?)").bind(1, std::string(fresh)).step();
+    Stmt id(db_, "SELECT value FROM meta WHERE key = 'id'");
+    if (id.step()) id_ = id.text(0);
   } catch (const Error& e) {
     sqlite3_close(db_);
     db_ = nullptr;

@@ -78,6 +78,9 @@ class Store {
   // Every chunk's id and vector, in id order (to build the index), and the version they are of.
   void vectors(const std::string& collection, std::vector<int64_t>& ids, std::vector<float>& data, int64_t& version);
   std::optional<StoredChunk> chunk(int64_t id);
+  // A random id the database was given when it was made: tells caches shared by several servers
+  // (Redis) apart the collections of different databases that have the same name and version.
+  const std::string& id() const { return id_; }
 
  private:
   void exec(const char* sql);
@@ -85,6 +88,7 @@ class Store {
 
   std::mutex mu_;
   sqlite3* db_ = nullptr;
+  std::string id_;
 };
 
 }  // namespace hayate::rag

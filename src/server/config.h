@@ -48,11 +48,11 @@ struct ServerConfig {
   int64_t max_prompt_tokens = 0;  // 0: the context size
   int64_t max_tokens_cap = 0;     // 0: the context size
   int64_t max_n = 16;
-  double request_timeout = 600;  // seconds; 0: none
-  double idle_timeout = 60;      // seconds to send a whole request, idle keep-alive time included
-  double drain_timeout = 30;     // seconds
+  double request_timeout = 600;   // seconds; 0: none
+  double idle_timeout = 60;       // seconds to send a whole request, idle keep-alive time included
+  double drain_timeout = 30;      // seconds
   int64_t send_buffer_bytes = 0;  // SO_SNDBUF of each connection; 0: the system's (autotuned)
-  double write_timeout = 30;     // seconds one write to a client may take (a client that stops reading); 0: none
+  double write_timeout = 30;      // seconds one write to a client may take (a client that stops reading); 0: none
   double engine_stall_timeout = EngineConfig{}.stall_seconds;  // /health: 503 when the engine loop is stuck this long
   int64_t debug_step_delay_ms = 0;                             // tests: sleep this long in every engine step
   // Output
@@ -79,6 +79,11 @@ struct ServerConfig {
   double cache_ttl = 3600;  // seconds; 0: no expiry
   bool cache_compress = true;
   std::string cache_persist;  // memory store: the file it is loaded from at start and saved to at exit
+  // The retrieval caches (rag_cache.h): query embeddings and searches.
+  std::string rag_cache = "memory";  // off | memory | redis://HOST:PORT[/DB]
+  int64_t embedding_cache_entries = 1000;
+  int64_t search_cache_entries = 500;
+  double rag_cache_ttl = 3600;  // seconds; 0: no expiry
   // Retrieval (issue 15): /v1/collections.
   std::string collections_dir;  // empty: no collections
   int64_t rag_chunk_tokens = 256;

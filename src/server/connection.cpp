@@ -295,9 +295,10 @@ void log_request(const ConnectionExchange& ex, ServerState& st, const std::strin
   st.metrics().request_done(route, status, seconds);
   const auto ms = static_cast<int64_t>(seconds * 1000);
   const HttpRequest& rq = ex.request();
-  spdlog::info("request_id={} method={} path={} status={} duration_ms={} prompt_tokens={} completion_tokens={} peer={}",
-               ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens,
-               ex.peer_address());
+  spdlog::info(
+      "request_id={} method={} path={} status={} duration_ms={} prompt_tokens={} completion_tokens={} peer={}{}",
+      ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens, ex.peer_address(),
+      ex.log_fields);
   if (ms > st.config().slow_request_ms)
     spdlog::warn("slow request: request_id={} path={} duration_ms={} over slow_request_ms={}", ex.request_id(), rq.path,
                  ms, st.config().slow_request_ms);

@@ -16,6 +16,7 @@
 #include "server/config.h"
 #include "server/exchange.h"
 #include "server/metrics.h"
+#include "server/rag_cache.h"
 #include "server/service.h"
 
 namespace hayate::server {
@@ -37,8 +38,10 @@ class ServerState {
   RateLimiter& limiter() { return limiter_; }
   RateLimiter& compress_limiter() { return compress_limiter_; }
   CompressionMetrics& compression_metrics() { return compression_metrics_; }
-  cache::Cache* response_cache() { return response_cache_.get(); }  // null when config.cache is off
-  rag::Collections* collections() { return collections_.get(); }    // null without collections_dir
+  cache::Cache* response_cache() { return response_cache_.get(); }          // null when config.cache is off
+  rag::Collections* collections() { return collections_.get(); }            // null without collections_dir
+  cache::Cache* embedding_cache() { return rag_caches_.embeddings.get(); }  // null when off
+  cache::Cache* search_cache() { return rag_caches_.searches.get(); }
 
  private:
   const ServerConfig config_;
@@ -52,6 +55,7 @@ class ServerState {
   CompressionMetrics compression_metrics_;
   std::unique_ptr<cache::Cache> response_cache_;
   std::unique_ptr<rag::Collections> collections_;
+  RagCaches rag_caches_;
 };
 
 // Who a request counts against in rate limits: "key:KEY" when API keys are on, else
@@ -90,6 +94,10 @@ awaitable<> handle_score(Exchange& ex, ServerState& state);
 // and the engine's errors.
 awaitable<std::optional<std::vector<std::vector<float>>>> embed_all(Exchange& ex, ServerState& state, Service& svc,
                                                                     std::vector<std::vector<int32_t>> ids);
+// One query's embedding through the embedding cache when it is on (rag_cache.cpp); `hit` says
+// whether it came from the cache. nullopt as embed_all.
+awaitable<std::optional<std::vector<float>>> embed_query(Exchange& ex, ServerState& state, Service& svc,
+                                                         std::vector<int32_t> ids, bool& hit);
 // ApiError 400 (code model_mismatch) when the collection holds another model's embeddings.
 void check_collection_model(const rag::CollectionInfo& info, const Service& svc, const std::string& param);
 
