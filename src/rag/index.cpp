@@ -13,7 +13,8 @@
 
 #include <cmath>
 #include <cstring>
-#include <regex>
+#include <optional>
+#include <string_view>
 
 #include "core/error.h"
 
@@ -26,12 +27,27 @@ constexpr int64_t kRetrainGrowth = 8;       // lists trained on n vectors are ke
 constexpr int32_t kDefaultNprobe = 16;      // the seed's Milvus setting
 constexpr int32_t kDefaultEfSearch = 64;
 
-int32_t number(const std::ssub_match& m, int32_t lo, int32_t hi, const std::string& what) {
-  const std::string s = m.str();
+int32_t number(const std::string& s, int32_t lo, int32_t hi, const std::string& what) {
   if (s.size() > 6 || std::stol(s) < lo || std::stol(s) > hi)
     fail(ErrorKind::BadInput,
          "index: " + what + " must be " + std::to_string(lo) + ".." + std::to_string(hi) + ", not " + s);
   return static_cast<int32_t>(std::stol(s));
+}
+
+// The digits at the front of `s`, taken off it; nullopt when there are none.
+std::optional<std::string> digits(std::string_view& s) {
+  size_t n = 0;
+  while (n < s.size() && s[n] >= '0' && s[n] <= '9') ++n;
+  if (n == 0) return std::nullopt;
+  std::string out(s.substr(0, n));
+  s.remove_prefix(n);
+  return out;
+}
+
+bool take(std::string_view& s, std::string_view word) {
+  if (s.substr(0, word.size()) != word) return false;
+  s.remove_prefix(word.size());
+  return true;
 }
 
 // One query, or a small index's build, has little to share among threads, and OpenMP's idle
@@ -68,31 +84,45 @@ void normalize(std::vector<float>& v) {
 }
 
 IndexSpec parse_index_spec(const CollectionInfo& info) {
-  static const std::regex ivf(R"(IVF(\d+),(Flat|PQ(\d+)(x(\d+))?))"), hnsw(R"(HNSW(\d+)(,Flat)?)");
+  // Scanned by hand: GCC 12's <regex> trips -Wmaybe-uninitialized in the sanitizer build.
+  const auto unknown = [&] {
+    fail(ErrorKind::BadInput, "index '" + info.index +
+                                  "' is not one of \"Flat\", \"IVF<nlist>,Flat\", \"IVF<nlist>,PQ<m>[x<bits>]\", "
+                                  "\"HNSW<M>\"");
+  };
   IndexSpec spec;
-  std::smatch m;
-  if (info.index == "Flat") {
+  std::string_view s = info.index;
+  if (s == "Flat") {
     spec.kind = IndexSpec::Kind::Flat;
-  } else if (std::regex_match(info.index, m, ivf)) {
-    spec.nlist = number(m[1], 1, 65536, "IVF's list count");
-    spec.kind = m[2] == "Flat" ? IndexSpec::Kind::IvfFlat : IndexSpec::Kind::IvfPq;
+  } else if (take(s, "IVF")) {
+    const std::optional<std::string> nlist = digits(s);
+    if (!nlist || !take(s, ",")) unknown();
+    std::optional<std::string> m, bits;
+    if (s == "Flat") {
+      spec.kind = IndexSpec::Kind::IvfFlat;
+    } else if (take(s, "PQ") && (m = digits(s)) && (s.empty() || (take(s, "x") && (bits = digits(s)) && s.empty()))) {
+      spec.kind = IndexSpec::Kind::IvfPq;
+    } else {
+      unknown();
+    }
+    spec.nlist = number(*nlist, 1, 65536, "IVF's list count");
     int64_t centroids = spec.nlist;
     if (spec.kind == IndexSpec::Kind::IvfPq) {
-      spec.pq_m = number(m[3], 1, 4096, "PQ's sub-quantizer count");
-      if (m[5].matched) spec.pq_bits = number(m[5], 1, 16, "PQ's bits per code");
+      spec.pq_m = number(*m, 1, 4096, "PQ's sub-quantizer count");
+      if (bits) spec.pq_bits = number(*bits, 1, 16, "PQ's bits per code");
       if (info.dim % spec.pq_m != 0)
         fail(ErrorKind::BadInput,
              "index: PQ" + std::to_string(spec.pq_m) + " must divide the dimension " + std::to_string(info.dim));
       centroids = std::max<int64_t>(centroids, int64_t{1} << spec.pq_bits);
     }
     spec.train_min = centroids * kPointsPerCentroid;
-  } else if (std::regex_match(info.index, m, hnsw)) {
+  } else if (take(s, "HNSW")) {
+    const std::optional<std::string> m = digits(s);
+    if (!m || !(s.empty() || s == ",Flat")) unknown();
     spec.kind = IndexSpec::Kind::Hnsw;
-    spec.hnsw_m = number(m[1], 2, 256, "HNSW's link count");
+    spec.hnsw_m = number(*m, 2, 256, "HNSW's link count");
   } else {
-    fail(ErrorKind::BadInput, "index '" + info.index +
-                                  "' is not one of \"Flat\", \"IVF<nlist>,Flat\", \"IVF<nlist>,PQ<m>[x<bits>]\", "
-                                  "\"HNSW<M>\"");
+    unknown();
   }
   const bool is_ivf = spec.kind == IndexSpec::Kind::IvfFlat || spec.kind == IndexSpec::Kind::IvfPq;
   if (info.nprobe != 0 && (!is_ivf || info.nprobe < 0 || info.nprobe > spec.nlist))
