@@ -15,8 +15,8 @@ struct CacheOptions {
   std::string file;
 };
 
-// The caches `hayate serve` keeps (server/response_cache.h names its one).
-const char* const kCacheNames[] = {"response"};
+// The caches `hayate serve` keeps (server/response_cache.h and server/rag_cache.h name them).
+const char* const kCacheNames[] = {"response", "embedding", "search"};
 
 std::shared_ptr<cache::Store> open_store(const CacheOptions& o) {
   if (o.store == "memory" && o.file.empty())

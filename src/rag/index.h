@@ -1,7 +1,10 @@
 // A collection's vector index: FAISS behind the collection's factory string, with the chunk ids
 // of the store as its ids. Cosine is inner product over unit-length vectors. The index is derived
 // data: built from the store's vectors, and tagged with the store version it reflects, so a stale
-// one is rebuilt rather than trusted.
+// one is rebuilt rather than trusted. An IVF index is a flat one until the collection has enough
+// vectors to train its lists on (k-means on fewer points than FAISS's 39 per centroid gives lists
+// that miss); once trained, its lists are kept across rebuilds until the collection has grown
+// eightfold past the vectors they were trained on.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +26,24 @@ struct Hit {
   float score = 0;  // cosine / inner product: higher is closer; l2: the squared distance, lower is closer
 };
 
+// A factory string this build takes, read: "Flat", "IVF<nlist>,Flat", "IVF<nlist>,PQ<m>[x<bits>]",
+// "HNSW<M>" (or "HNSW<M>,Flat").
+struct IndexSpec {
+  enum class Kind { Flat, IvfFlat, IvfPq, Hnsw } kind = Kind::Flat;
+  int32_t nlist = 0;      // IVF
+  int32_t pq_m = 0;       // PQ: sub-quantizers (must divide the dimension)
+  int32_t pq_bits = 8;    // PQ: bits per code
+  int32_t hnsw_m = 0;     // HNSW: links per node
+  int64_t train_min = 0;  // IVF: vectors needed before it is trained (a flat index until then)
+};
+
+// Error(BadInput) saying what is accepted, for another string or an impossible one (PQ's m not
+// dividing dim, nprobe for a non-IVF index, nprobe above nlist).
+IndexSpec parse_index_spec(const CollectionInfo& info);
+
 class VectorIndex {
  public:
-  // Error(BadInput) for a factory string this build does not take (only "Flat" for now: IVF and
-  // HNSW need training and parameters that are the next step).
+  // Error(BadInput) as parse_index_spec for a spec this build does not take.
   explicit VectorIndex(const CollectionInfo& info);
   ~VectorIndex();
 
@@ -44,13 +61,21 @@ class VectorIndex {
   int64_t size() const;
   Metric metric() const { return metric_; }
   int64_t created() const { return created_; }
+  // The vectors the IVF lists were trained on; 0 while the index is flat (or not IVF).
+  int64_t trained_on() const { return trained_on_; }
 
  private:
+  void apply_search_params();
+
   const int32_t dim_;
   const Metric metric_;
   const int64_t created_;  // the collection's: tells a file of a deleted namesake apart
+  const std::string factory_;
+  const IndexSpec spec_;
+  const int32_t nprobe_, ef_search_;
   std::unique_ptr<faiss::Index> index_;
   int64_t version_ = -1;
+  int64_t trained_on_ = 0;
 };
 
 // Scales a vector to unit length (a zero vector stays zero).

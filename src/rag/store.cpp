@@ -4,8 +4,10 @@
 
 #include <cctype>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
+#include <random>
 
 #include "core/error.h"
 
@@ -24,6 +26,7 @@ CREATE TABLE IF NOT EXISTS chunks(
   seq INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, text TEXT NOT NULL,
   section TEXT NOT NULL, vector BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_by_document ON chunks(document);
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 )sql";
 
 // One prepared statement, finalized on scope exit.
@@ -81,10 +84,13 @@ CollectionInfo read_info(const Stmt& s) {
   c.model = s.text(4);
   c.created = s.int64(5);
   c.version = s.int64(6);
+  c.nprobe = static_cast<int32_t>(s.int64(7));
+  c.ef_search = static_cast<int32_t>(s.int64(8));
   return c;
 }
 
-constexpr const char* kInfoColumns = "SELECT name, metric, index_spec, dim, model, created, version FROM collections";
+constexpr const char* kInfoColumns =
+    "SELECT name, metric, index_spec, dim, model, created, version, nprobe, ef_search FROM collections";
 
 }  // namespace
 
@@ -120,6 +126,17 @@ Store::Store(const std::string& path) {
     // WAL: readers do not block the writer; synchronous=FULL: a committed add is on disk.
     exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     exec(kSchema);
+    // The search parameters came after the first databases: add their columns to one without.
+    if (!Stmt(db_, "SELECT 1 FROM pragma_table_info('collections') WHERE name = 'nprobe'").step())
+      exec(
+          "ALTER TABLE collections ADD COLUMN nprobe INTEGER NOT NULL DEFAULT 0;"
+          "ALTER TABLE collections ADD COLUMN ef_search INTEGER NOT NULL DEFAULT 0;");
+    std::random_device rd;
+    char fresh[33];
+    std::snprintf(fresh, sizeof fresh, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+    Stmt(db_, "INSERT OR IGNORE INTO meta(key, value) VALUES ('id', ?)").bind(1, std::string(fresh)).step();
+    Stmt id(db_, "SELECT value FROM meta WHERE key = 'id'");
+    if (id.step()) id_ = id.text(0);
   } catch (const Error& e) {
     sqlite3_close(db_);
     db_ = nullptr;
@@ -147,13 +164,17 @@ void Store::create_collection(const CollectionInfo& info) {
     fail(ErrorKind::BadInput, "collection '" + info.name + "' exists already");
   const int64_t now =
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  Stmt(db_, "INSERT INTO collections(name, metric, index_spec, dim, model, created) VALUES (?, ?, ?, ?, ?, ?)")
+  Stmt(db_,
+       "INSERT INTO collections(name, metric, index_spec, dim, model, created, nprobe, ef_search) "
+       "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
       .bind(1, info.name)
       .bind(2, std::string(metric_name(info.metric)))
       .bind(3, info.index)
       .bind(4, static_cast<int64_t>(info.dim))
       .bind(5, info.model)
       .bind(6, now)
+      .bind(7, static_cast<int64_t>(info.nprobe))
+      .bind(8, static_cast<int64_t>(info.ef_search))
       .step();
 }
 

@@ -21,7 +21,9 @@ const char* metric_name(Metric m);
 struct CollectionInfo {
   std::string name;
   Metric metric = Metric::Cosine;
-  std::string index = "Flat";  // a FAISS factory string
+  std::string index = "Flat";  // a FAISS factory string: Flat, IVFn,Flat, IVFn,PQm[xb], HNSWm
+  int32_t nprobe = 0;          // IVF: lists searched per query (0: the default, 16)
+  int32_t ef_search = 0;       // HNSW: the candidate list's length (0: the default, 64)
   int32_t dim = 0;             // the embedding model's dimension
   std::string model;           // the embedding model's id
   int64_t created = 0;         // seconds since the epoch
@@ -76,6 +78,9 @@ class Store {
   // Every chunk's id and vector, in id order (to build the index), and the version they are of.
   void vectors(const std::string& collection, std::vector<int64_t>& ids, std::vector<float>& data, int64_t& version);
   std::optional<StoredChunk> chunk(int64_t id);
+  // A random id the database was given when it was made: tells caches shared by several servers
+  // (Redis) apart the collections of different databases that have the same name and version.
+  const std::string& id() const { return id_; }
 
  private:
   void exec(const char* sql);
@@ -83,6 +88,7 @@ class Store {
 
   std::mutex mu_;
   sqlite3* db_ = nullptr;
+  std::string id_;
 };
 
 }  // namespace hayate::rag

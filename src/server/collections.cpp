@@ -8,6 +8,7 @@
 #include "cache/hash.h"
 #include "core/error.h"
 #include "rag/chunker.h"
+#include "server/rag_chat.h"
 #include "server/routes.h"
 
 namespace hayate::server {
@@ -47,9 +48,12 @@ json parse_body(const std::string& body) {
 
 json collection_json(rag::Collections& c, const rag::CollectionInfo& info) {
   const rag::CollectionStats st = c.store().stats(info.name);
-  return {{"id", info.name},         {"object", "collection"},    {"metric", rag::metric_name(info.metric)},
-          {"index", info.index},     {"dimensions", info.dim},    {"model", info.model},
-          {"created", info.created}, {"documents", st.documents}, {"chunks", st.chunks}};
+  json j = {{"id", info.name},         {"object", "collection"},    {"metric", rag::metric_name(info.metric)},
+            {"index", info.index},     {"dimensions", info.dim},    {"model", info.model},
+            {"created", info.created}, {"documents", st.documents}, {"chunks", st.chunks}};
+  if (info.nprobe > 0) j["nprobe"] = info.nprobe;
+  if (info.ef_search > 0) j["ef_search"] = info.ef_search;
+  return j;
 }
 
 std::vector<int32_t> tokens_of(Service& svc, const std::string& text) {
@@ -75,6 +79,13 @@ std::string create(Exchange& ex, ServerState& st, Service& svc) {
     throw api::ApiError(400, "'index' must be a FAISS factory string such as \"Flat\"", "invalid_request_error",
                         "index");
   info.index = body.value("index", std::string("Flat"));
+  for (const char* knob : {"nprobe", "ef_search"})
+    if (body.contains(knob) &&
+        (!body[knob].is_number_integer() || body[knob].get<int64_t>() <= 0 || body[knob].get<int64_t>() > 65536))
+      throw api::ApiError(400, std::string("'") + knob + "' must be an integer 1..65536", "invalid_request_error",
+                          knob);
+  info.nprobe = body.value("nprobe", 0);
+  info.ef_search = body.value("ef_search", 0);
   info.dim = svc.n_embd();
   info.model = svc.model_id();
   try {
@@ -193,11 +204,12 @@ SearchRequest prepare_search(Exchange& ex, ServerState& st, Service& svc, const 
   return r;
 }
 
-std::string search_body(ServerState& st, const std::string& name, const SearchRequest& req, std::vector<float> query,
-                        double embed_ms) {
+std::string search_body(Exchange& ex, ServerState& st, const std::string& name, const SearchRequest& req,
+                        std::vector<float> query, double embed_ms, bool embed_hit) {
   const auto t0 = Clock::now();
+  bool search_hit = false;
   const std::vector<rag::SearchResult> results =
-      collections(st).search(name, std::move(query), req.top_k, req.min_score);
+      cached_search(collections(st), st.search_cache(), name, std::move(query), req.top_k, req.min_score, search_hit);
   const double search_ms = ms_since(t0);
   st.metrics().rag_stage("search", search_ms / 1000);
   json data = json::array();
@@ -210,8 +222,11 @@ std::string search_body(ServerState& st, const std::string& name, const SearchRe
                     {"end", r.chunk.end},
                     {"score", r.score},
                     {"metadata", json::parse(r.chunk.metadata_json, nullptr, false)}});
-  const json out = {
-      {"object", "list"}, {"data", data}, {"timings", {{"embed_ms", embed_ms}, {"search_ms", search_ms}}}};
+  const json timings = {{"embed_ms", embed_ms}, {"search_ms", search_ms}};
+  const json cached = {{"embedding", cache_state(st.embedding_cache(), embed_hit)},
+                       {"search", cache_state(st.search_cache(), search_hit)}};
+  ex.log_fields = rag_log_fields(timings, cached);
+  const json out = {{"object", "list"}, {"data", data}, {"timings", timings}, {"cache", cached}};
   return out.dump();
 }
 
@@ -286,12 +301,12 @@ awaitable<> handle_collection_search(Exchange& ex, ServerState& st) {
   const std::string name = segments(ex.request().path).at(0);
   const SearchRequest req = prepare_search(ex, st, *svc, name);
   const auto t0 = Clock::now();
-  std::vector<std::vector<int32_t>> ids{req.ids};
-  std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, *svc, std::move(ids));
-  if (!vectors) co_return;
+  bool embed_hit = false;
+  std::optional<std::vector<float>> query = co_await embed_query(ex, st, *svc, req.ids, embed_hit);
+  if (!query) co_return;
   const double embed_ms = ms_since(t0);
   st.metrics().rag_stage("embed", embed_ms / 1000);
-  std::string body = search_body(st, name, req, std::move(vectors->at(0)), embed_ms);
+  std::string body = search_body(ex, st, name, req, std::move(*query), embed_ms, embed_hit);
   co_await ex.respond(200, std::move(body));
 }
 

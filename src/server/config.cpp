@@ -130,6 +130,13 @@ std::vector<ConfigField> make_fields() {
       {"cache_compress", "", &C::cache_compress, "memory cache: keep responses zstd-compressed"},
       {"cache_persist", "", &C::cache_persist,
        "memory cache: file it is loaded from at start and saved to (atomically) at exit; empty: not kept"},
+      {"rag_cache", "", &C::rag_cache,
+       "store of the embedding and search caches of retrieval: off, memory, or redis://HOST:PORT[/DB]"},
+      {"embedding_cache_entries", "", &C::embedding_cache_entries, "query embeddings kept (0: no embedding cache)", 0,
+       1e9},
+      {"search_cache_entries", "", &C::search_cache_entries, "collection searches kept (0: no search cache)", 0, 1e9},
+      {"rag_cache_ttl", "", &C::rag_cache_ttl, "seconds a cached embedding or search stays valid (0: until evicted)",
+       0, 1e9},
       {"collections_dir", "", &C::collections_dir,
        "directory of the retrieval collections (SQLite; /v1/collections); empty: collections are off"},
       {"rag_chunk_tokens", "", &C::rag_chunk_tokens, "most tokens in one chunk of an ingested document", 16, 1 << 20},
@@ -412,6 +419,11 @@ void validate(const ServerConfig& config) {
     if (config.cache.rfind("redis://", 0) != 0)
       fail(ErrorKind::BadInput, "cache: '" + config.cache + "' is not off, memory or redis://HOST:PORT[/DB]");
     cache::make_store(config.cache);  // parses the address (BadInput naming what is wrong); connects later
+  }
+  if (config.rag_cache != "off" && config.rag_cache != "memory") {
+    if (config.rag_cache.rfind("redis://", 0) != 0)
+      fail(ErrorKind::BadInput, "rag_cache: '" + config.rag_cache + "' is not off, memory or redis://HOST:PORT[/DB]");
+    cache::make_store(config.rag_cache);
   }
   if (config.rag_chunk_overlap >= config.rag_chunk_tokens)
     fail(ErrorKind::BadInput, "rag_chunk_overlap must be below rag_chunk_tokens");

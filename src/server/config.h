@@ -89,6 +89,11 @@ struct ServerConfig {
   double cache_ttl = 3600;  // seconds; 0: no expiry
   bool cache_compress = true;
   std::string cache_persist;  // memory store: the file it is loaded from at start and saved to at exit
+  // The retrieval caches (rag_cache.h): query embeddings and searches.
+  std::string rag_cache = "memory";  // off | memory | redis://HOST:PORT[/DB]
+  int64_t embedding_cache_entries = 1000;
+  int64_t search_cache_entries = 500;
+  double rag_cache_ttl = 3600;  // seconds; 0: no expiry
   // Retrieval (issue 15): /v1/collections.
   std::string collections_dir;  // empty: no collections
   int64_t rag_chunk_tokens = 256;

@@ -343,9 +343,9 @@ void log_request(const ConnectionExchange& ex, ServerState& st, const std::strin
   const int64_t generation_ms = generated ? ms - first_ms : -1;
   spdlog::info(
       "request_id={} method={} path={} status={} duration_ms={} first_token_ms={} generation_ms={} prompt_tokens={} "
-      "completion_tokens={} peer={}",
+      "completion_tokens={} peer={}{}",
       ex.request_id(), rq.method, rq.path, status, ms, first_ms, generation_ms, ex.prompt_tokens, ex.completion_tokens,
-      ex.peer_address());
+      ex.peer_address(), ex.log_fields);
   if (rq.path != "/metrics" && rq.path != "/v1/requests/recent")  // the dashboard's own polling
     st.recent().add({0, ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens});
   if (ms > st.config().slow_request_ms)

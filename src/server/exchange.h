@@ -64,6 +64,7 @@ class Exchange {
 
   // What the handler learned, for the log line and the metrics.
   int32_t prompt_tokens = 0, completion_tokens = 0;
+  std::string log_fields;  // more " key=value" pairs for the log line (a RAG request's stage times)
   std::string model;
   // When the first generated token reached the handler (epoch: none): splits the request's time
   // into waiting plus prompt, and generation.

@@ -41,20 +41,27 @@ struct Job {
   nlohmann::json extra;   // RAG: citations and timings, added to the response (streams: a last chunk)
 };
 
-// The response body with the job's extra fields, and the generation's time among the timings.
-std::string with_extra(const std::string& body, nlohmann::json extra, double generation_ms) {
+// The generation's time among the extra fields' timings, which the request's log line repeats.
+void finish_timings(nlohmann::json& extra, double generation_ms, Exchange& ex) {
+  if (!extra.contains("timings")) return;
+  extra["timings"]["generation_ms"] = generation_ms;
+  ex.log_fields = rag_log_fields(extra["timings"], extra.value("cache", nlohmann::json::object()));
+}
+
+// The response body with the job's extra fields.
+std::string with_extra(const std::string& body, nlohmann::json extra, double generation_ms, Exchange& ex) {
   nlohmann::json j = nlohmann::json::parse(body);
-  if (extra.contains("timings")) extra["timings"]["generation_ms"] = generation_ms;
+  finish_timings(extra, generation_ms, ex);
   j.update(extra);
   return j.dump();
 }
 
 // A stream's chunk with the extra fields and no choices (as the usage chunk).
 std::string extra_chunk(const std::string& id, int64_t created, const std::string& model, nlohmann::json extra,
-                        double generation_ms) {
+                        double generation_ms, Exchange& ex) {
   nlohmann::json j = {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model}};
   j["choices"] = nlohmann::json::array();
-  if (extra.contains("timings")) extra["timings"]["generation_ms"] = generation_ms;
+  finish_timings(extra, generation_ms, ex);
   j.update(extra);
   return "data: " + j.dump() + "\n\n";
 }
@@ -290,12 +297,12 @@ class Generation {
                              ? api::chat_completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs)
                              : api::completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs);
       if (cache::Cache* c = st_.response_cache(); c && !job_.cache_key.empty()) c->put(job_.cache_key, body);
-      if (!job_.extra.is_null()) body = with_extra(body, job_.extra, generation_ms());
+      if (!job_.extra.is_null()) body = with_extra(body, job_.extra, generation_ms(), ex_);
       co_await ex_.respond(200, std::move(body));
       co_return;
     }
     if (!job_.extra.is_null()) {
-      std::string chunk = extra_chunk(id_, created_, svc_.model_id(), job_.extra, generation_ms());
+      std::string chunk = extra_chunk(id_, created_, svc_.model_id(), job_.extra, generation_ms(), ex_);
       if (!co_await ex_.stream_write(std::move(chunk))) co_return;
     }
     if (job_.include_usage) {
@@ -373,13 +380,14 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   job.chat = true;
   if (std::optional<RagRequest> rag = parse_rag_request(ex.request().body, req.messages, st, svc)) {
     const auto t0 = Clock::now();
-    std::vector<std::vector<int32_t>> query{rag->query_ids};
-    std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, svc, std::move(query));
-    if (!vectors) co_return;
+    bool embed_hit = false;
+    std::optional<std::vector<float>> query = co_await embed_query(ex, st, svc, rag->query_ids, embed_hit);
+    if (!query) co_return;
     const double embed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     st.metrics().rag_stage("embed", embed_ms / 1000);
-    job.extra = apply_rag(*rag, std::move(vectors->at(0)), embed_ms, req.messages, st);
+    job.extra = apply_rag(*rag, std::move(*query), embed_ms, embed_hit, req.messages, st);
   }
+  const auto prompt_t0 = Clock::now();
   const bool tools_on = !req.tools.empty() && req.tool_choice.mode != api::ToolChoice::None;
   job.tool_format = svc.tool_format();
   job.reasoning = req.reasoning;
@@ -394,6 +402,11 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
       svc.render_chat(req.messages, req.extra_template_vars, tools_on ? req.tools_json : nlohmann::json()), false,
       true);
   svc.check_prompt(p.ids, "prompt", "messages");
+  if (job.extra.contains("timings")) {  // RAG: rendering and tokenizing the prompt with its sources
+    const double prompt_ms = std::chrono::duration<double, std::milli>(Clock::now() - prompt_t0).count();
+    job.extra["timings"]["prompt_ms"] = prompt_ms;
+    st.metrics().rag_stage("prompt", prompt_ms / 1000);
+  }
   job.prompts.push_back(std::move(p));
   job.n = req.n;
   job.max_tokens = req.max_tokens;

@@ -1,6 +1,7 @@
 #include "server/rag_chat.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "core/error.h"
 
@@ -61,11 +62,27 @@ std::optional<RagRequest> parse_rag_request(const std::string& body, const std::
   return out;
 }
 
-json apply_rag(const RagRequest& rag, std::vector<float> query, double embed_ms,
+const char* cache_state(const cache::Cache* c, bool hit) { return !c ? "off" : hit ? "hit" : "miss"; }
+
+std::string rag_log_fields(const json& timings, const json& cached) {
+  std::string out;
+  char buf[64];
+  for (const auto& [k, v] : timings.items())
+    if (v.is_number()) {
+      std::snprintf(buf, sizeof buf, "%.2f", v.get<double>());
+      out += " " + k + "=" + buf;
+    }
+  for (const auto& [k, v] : cached.items())
+    if (v.is_string()) out += " " + k + "_cache=" + v.get<std::string>();
+  return out;
+}
+
+json apply_rag(const RagRequest& rag, std::vector<float> query, double embed_ms, bool embed_hit,
                std::vector<api::ChatMessage>& messages, ServerState& st) {
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<rag::SearchResult> hits =
-      st.collections()->search(rag.collection, std::move(query), rag.top_k, rag.min_score);
+  bool search_hit = false;
+  const std::vector<rag::SearchResult> hits = cached_search(*st.collections(), st.search_cache(), rag.collection,
+                                                            std::move(query), rag.top_k, rag.min_score, search_hit);
   const double search_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   st.metrics().rag_stage("search", search_ms / 1000);
   std::string context;
@@ -93,7 +110,9 @@ json apply_rag(const RagRequest& rag, std::vector<float> query, double embed_ms,
     sys.content = instructions;
     messages.insert(messages.begin(), std::move(sys));
   }
-  return {{"citations", citations}, {"timings", {{"embed_ms", embed_ms}, {"search_ms", search_ms}}}};
+  const json cached = {{"embedding", cache_state(st.embedding_cache(), embed_hit)},
+                       {"search", cache_state(st.search_cache(), search_hit)}};
+  return {{"citations", citations}, {"timings", {{"embed_ms", embed_ms}, {"search_ms", search_ms}}}, {"cache", cached}};
 }
 
 }  // namespace hayate::server

@@ -29,7 +29,14 @@ std::optional<RagRequest> parse_rag_request(const std::string& body, const std::
 
 // Searches with the query's embedding and puts the sources into `messages` (the first system
 // turn, or a new one). Returns {"citations": [...], "timings": {...}} for the response.
-nlohmann::json apply_rag(const RagRequest& rag, std::vector<float> query, double embed_ms,
+// `embed_hit`: the query's embedding came from the embedding cache.
+nlohmann::json apply_rag(const RagRequest& rag, std::vector<float> query, double embed_ms, bool embed_hit,
                          std::vector<api::ChatMessage>& messages, ServerState& st);
+
+// "hit" / "miss", or "off" without the cache.
+const char* cache_state(const cache::Cache* c, bool hit);
+// The request log line's " embed_ms=1.2 search_ms=0.3 ... embedding_cache=hit" from a response's
+// `timings` and `cache` objects.
+std::string rag_log_fields(const nlohmann::json& timings, const nlohmann::json& cached);
 
 }  // namespace hayate::server

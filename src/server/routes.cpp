@@ -47,7 +47,10 @@ awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   }
   st.compression_metrics().refresh(cache ? &*cache : nullptr);
   std::string text = st.metrics().scrape(stats ? &*stats : nullptr, health ? &*health : nullptr);
-  if (cache::Cache* c = st.response_cache()) text += cache_metrics_text({c->stats()});
+  std::vector<cache::CacheStats> caches;
+  for (cache::Cache* c : {st.response_cache(), st.embedding_cache(), st.search_cache()})
+    if (c) caches.push_back(c->stats());
+  if (!caches.empty()) text += cache_metrics_text(caches);
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -210,7 +213,8 @@ ServerState::ServerState(const ServerConfig& config)
       collections_(config.collections_dir.empty() ? nullptr
                                                   : std::make_unique<rag::Collections>(config.collections_dir)),
       conversations_(
-          session::open_sqlite_conversations(config.conversations_db.empty() ? ":memory:" : config.conversations_db)) {}
+          session::open_sqlite_conversations(config.conversations_db.empty() ? ":memory:" : config.conversations_db)),
+      rag_caches_(make_rag_caches(config)) {}
 
 std::shared_ptr<Service> ServerState::service() const {
   std::lock_guard lk(mu_);

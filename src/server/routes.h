@@ -17,6 +17,7 @@
 #include "server/exchange.h"
 #include "server/metrics.h"
 #include "server/recent_requests.h"
+#include "server/rag_cache.h"
 #include "server/service.h"
 #include "session/conversations.h"
 
@@ -43,6 +44,8 @@ class ServerState {
   rag::Collections* collections() { return collections_.get(); }    // null without collections_dir
   session::ConversationStore& conversations() { return *conversations_; }
   RecentRequests& recent() { return recent_; }
+  cache::Cache* embedding_cache() { return rag_caches_.embeddings.get(); }  // null when off
+  cache::Cache* search_cache() { return rag_caches_.searches.get(); }
 
  private:
   const ServerConfig config_;
@@ -58,6 +61,7 @@ class ServerState {
   std::unique_ptr<rag::Collections> collections_;
   std::unique_ptr<session::ConversationStore> conversations_;
   RecentRequests recent_;
+  RagCaches rag_caches_;
 };
 
 // Who a request counts against in rate limits: "key:KEY" when API keys are on, else
@@ -107,6 +111,10 @@ awaitable<> handle_task(Exchange& ex, ServerState& state);  // tasks.cpp: /v1/ta
 // and the engine's errors.
 awaitable<std::optional<std::vector<std::vector<float>>>> embed_all(Exchange& ex, ServerState& state, Service& svc,
                                                                     std::vector<std::vector<int32_t>> ids);
+// One query's embedding through the embedding cache when it is on (rag_cache.cpp); `hit` says
+// whether it came from the cache. nullopt as embed_all.
+awaitable<std::optional<std::vector<float>>> embed_query(Exchange& ex, ServerState& state, Service& svc,
+                                                         std::vector<int32_t> ids, bool& hit);
 // ApiError 400 (code model_mismatch) when the collection holds another model's embeddings.
 void check_collection_model(const rag::CollectionInfo& info, const Service& svc, const std::string& param);
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "integration/server_harness.h"
+#include "support/services.h"
 
 namespace hayate::test {
 namespace {
@@ -46,9 +47,28 @@ TEST(ServerCollections, CreateAddSearchDeleteAndRefuseBadInput) {
   // Bad collections are refused and nothing is stored.
   EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "hamming"}}).status, 400);
   EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "no spaces"}}).status, 400);
-  const Reply hnsw = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "HNSW32"}});
-  EXPECT_EQ(hnsw.status, 400);
-  EXPECT_NE(hnsw.body.dump().find("Flat"), std::string::npos) << hnsw.body;
+  const Reply lsh = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "LSH"}});
+  EXPECT_EQ(lsh.status, 400);
+  EXPECT_NE(lsh.body.dump().find("Flat"), std::string::npos) << lsh.body;
+  const Reply pq = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "IVF16,PQ7"}});
+  EXPECT_EQ(pq.status, 400);
+  EXPECT_NE(pq.body.dump().find("must divide the dimension 128"), std::string::npos) << pq.body;
+  const Reply flat_nprobe = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"nprobe", 8}});
+  EXPECT_EQ(flat_nprobe.status, 400);
+  EXPECT_NE(flat_nprobe.body.dump().find("nprobe applies to IVF"), std::string::npos) << flat_nprobe.body;
+  EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "IVF8,Flat"}, {"nprobe", "x"}}).status,
+            400);
+  EXPECT_EQ(call(server, "GET", "/v1/collections").body["data"].size(), 0u);
+  const Reply ivf =
+      call(server, "POST", "/v1/collections", {{"name", "ivf"}, {"index", "IVF1024,Flat"}, {"nprobe", 16}});
+  ASSERT_EQ(ivf.status, 200) << ivf.body;
+  EXPECT_EQ(ivf.body["nprobe"], 16);
+  const Reply hnsw =
+      call(server, "POST", "/v1/collections", {{"name", "hnsw"}, {"index", "HNSW32"}, {"ef_search", 40}});
+  ASSERT_EQ(hnsw.status, 200) << hnsw.body;
+  EXPECT_EQ(hnsw.body["ef_search"], 40);
+  EXPECT_EQ(call(server, "DELETE", "/v1/collections/ivf").status, 200);
+  EXPECT_EQ(call(server, "DELETE", "/v1/collections/hnsw").status, 200);
   EXPECT_EQ(call(server, "GET", "/v1/collections").body["data"].size(), 0u);
 
   const Reply created = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "cosine"}});
@@ -131,15 +151,16 @@ TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
   EXPECT_EQ(rag.body["citations"][0]["document_id"], "zorvia");
   EXPECT_EQ(rag.body["citations"][0]["section"], "Rivers");
   EXPECT_EQ(rag.body["citations"][0]["index"], 1);
-  for (const char* stage : {"embed_ms", "search_ms", "generation_ms"})
+  for (const char* stage : {"embed_ms", "search_ms", "prompt_ms", "generation_ms"})
     EXPECT_TRUE(rag.body["timings"].contains(stage)) << stage << " in " << rag.body;
+  EXPECT_EQ(rag.body["cache"]["embedding"], "miss") << rag.body;
   // The sources went into the prompt.
   const std::string cited = rag.body["citations"][0]["text"];
   EXPECT_GT(rag.body["usage"]["prompt_tokens"].get<int>(),
             plain.body["usage"]["prompt_tokens"].get<int>() + static_cast<int>(cited.size()));
   EXPECT_EQ(rag.body["choices"].size(), 1u);
   const auto m = server.metrics();
-  for (const char* stage : {"embed", "search", "generation", "ingest_embed", "ingest_store"})
+  for (const char* stage : {"embed", "search", "prompt", "generation", "ingest_embed", "ingest_store"})
     EXPECT_GE(m.at(std::string("hayate_rag_stage_seconds_count{stage=\"") + stage + "\"}"), 1) << stage;
 
   // Deterministic, yet never from the response cache: the collection may change under it.
@@ -164,6 +185,89 @@ TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
   body["rag"] = {{"collection", "kb"}, {"template", "no placeholder"}};
   EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 400);
   EXPECT_EQ(server.stop(), 0);
+  // The log line of a RAG request carries its stage times (read once the server has stopped, so
+  // every line is written).
+  const std::string log = server.log();
+  const size_t line = log.find("generation_ms=");
+  ASSERT_NE(line, std::string::npos) << log;
+  const size_t begin = log.rfind('\n', line) + 1;
+  const std::string request_line = log.substr(begin, log.find('\n', line) - begin);
+  for (const char* field :
+       {"path=/v1/chat/completions", "embed_ms=", "search_ms=", "prompt_ms=", "embedding_cache=miss"})
+    EXPECT_NE(request_line.find(field), std::string::npos) << field << " in " << request_line;
+}
+
+TEST(ServerCollections, EmbeddingAndSearchCachesHitAndNeverAnswerForAChangedCollection) {
+  const std::string dir = temp_path("collections." + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ServerProcess server({"--collections-dir", dir, "--search-cache-entries", "2"});
+  ASSERT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
+  const json first = {{"documents", {{{"id", "zorvia"}, {"text", kFacts}}}}};
+  ASSERT_EQ(call(server, "POST", "/v1/collections/kb/documents", first).status, 200);
+  const json query = {{"query", "Where does Zorvia send its blue salt?"}, {"top_k", 5}};
+  const Reply cold = call(server, "POST", "/v1/collections/kb/search", query);
+  ASSERT_EQ(cold.status, 200) << cold.body;
+  EXPECT_EQ(cold.body["cache"]["embedding"], "miss");
+  EXPECT_EQ(cold.body["cache"]["search"], "miss");
+  const Reply hot = call(server, "POST", "/v1/collections/kb/search", query);
+  EXPECT_EQ(hot.body["cache"]["embedding"], "hit");
+  EXPECT_EQ(hot.body["cache"]["search"], "hit");
+  EXPECT_EQ(hot.body["data"], cold.body["data"]);
+
+  // A new document moves the collection's version on: the cached search is not used, the new
+  // document is found, and the query's embedding still comes from its cache.
+  const json second = {{"documents", {{{"id", "salt"}, {"text", "Zorvia sends its blue salt to Nemt by ship."}}}}};
+  ASSERT_EQ(call(server, "POST", "/v1/collections/kb/documents", second).status, 200);
+  const Reply changed = call(server, "POST", "/v1/collections/kb/search", query);
+  EXPECT_EQ(changed.body["cache"]["embedding"], "hit");
+  EXPECT_EQ(changed.body["cache"]["search"], "miss");
+  bool found = false;
+  for (const json& hit : changed.body["data"]) found |= hit["document_id"] == "salt";
+  EXPECT_TRUE(found) << changed.body;
+
+  // Two entries at most: a third search evicts, and /metrics shows it per cache.
+  for (const char* q : {"lentils", "river Osk"}) call(server, "POST", "/v1/collections/kb/search", {{"query", q}});
+  const auto m = server.metrics();
+  EXPECT_EQ(m.at("hayate_cache_hits_total{cache=\"embedding\"}"), 2);
+  EXPECT_EQ(m.at("hayate_cache_hits_total{cache=\"search\"}"), 1);
+  EXPECT_EQ(m.at("hayate_cache_entries{cache=\"search\"}"), 2);
+  EXPECT_GE(m.at("hayate_cache_evictions_total{cache=\"search\"}"), 1);
+  EXPECT_GE(m.at("hayate_cache_lookup_seconds_count{cache=\"embedding\"}"), 5);
+  EXPECT_EQ(server.stop(), 0);
+
+  ServerProcess off({"--collections-dir", dir, "--rag-cache", "off"});
+  const Reply uncached = call(off, "POST", "/v1/collections/kb/search", query);
+  EXPECT_EQ(uncached.body["cache"]["embedding"], "off") << uncached.body;
+  EXPECT_EQ(uncached.body["cache"]["search"], "off");
+  EXPECT_EQ(off.stop(), 0);
+}
+
+TEST(ServerCollections, TwoServersShareQueryEmbeddingsThroughRedis) {
+  if (RedisServer::binary().empty()) GTEST_SKIP() << "redis-server is not installed (scripts/setup.sh installs it)";
+  RedisServer redis;
+  const std::string dir = temp_path("collections." + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ServerProcess a({"--collections-dir", dir + "/a", "--rag-cache", redis.url()});
+  ServerProcess b({"--collections-dir", dir + "/b", "--rag-cache", redis.url()});
+  for (const ServerProcess* s : {&a, &b}) {
+    ASSERT_EQ(call(*s, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
+    ASSERT_EQ(call(*s, "POST", "/v1/collections/kb/documents", {{"documents", {{{"text", kFacts}}}}}).status, 200);
+  }
+  const json query = {{"query", "When does the river Osk flood?"}};
+  EXPECT_EQ(call(a, "POST", "/v1/collections/kb/search", query).body["cache"]["embedding"], "miss");
+  const Reply shared = call(b, "POST", "/v1/collections/kb/search", query);
+  EXPECT_EQ(shared.body["cache"]["embedding"], "hit") << shared.body;
+  EXPECT_EQ(shared.body["cache"]["search"], "miss");  // b's collection is another one (its own creation)
+  const CommandResult stats = run_command(kHayate + " cache stats --store " + redis.url());
+  EXPECT_EQ(stats.exit_code, 0);
+  EXPECT_NE(stats.output.find("embedding: 1 entries"), std::string::npos) << stats.output;
+  EXPECT_NE(stats.output.find("search: 2 entries"), std::string::npos) << stats.output;
+  redis.stop();  // no cache, never an error
+  const Reply without = call(a, "POST", "/v1/collections/kb/search", query);
+  EXPECT_EQ(without.status, 200) << without.body;
+  EXPECT_EQ(without.body["cache"]["embedding"], "miss");
+  EXPECT_EQ(a.stop(), 0);
+  EXPECT_EQ(b.stop(), 0);
 }
 
 TEST(ServerCollections, AcknowledgedDocumentsSurviveKillNine) {

@@ -85,10 +85,10 @@ TEST_F(CollectionsTest, CreateListDeleteWithClearErrors) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::NotFound);
   }
-  CollectionInfo hnsw = info("graph");
-  hnsw.index = "HNSW32";
-  c.store().create_collection(hnsw);
-  EXPECT_THROW(c.search("graph", embed("x"), 3), Error);  // named as not supported yet
+  CollectionInfo lsh = info("graph");
+  lsh.index = "LSH";
+  c.store().create_collection(lsh);
+  EXPECT_THROW(c.search("graph", embed("x"), 3), Error);  // named as not supported
   EXPECT_TRUE(c.delete_collection("notes"));
   EXPECT_FALSE(c.delete_collection("notes"));
 }
@@ -124,6 +124,10 @@ TEST_F(CollectionsTest, MinScoreFiltersAndDataSurvivesReopening) {
     c.store().add_document("kb", doc("d", {"red apples grow in Tarn", "the river Osk floods in spring"}));
   }
   Collections c(dir_);
+  EXPECT_EQ(c.store().id().size(), 32u);  // made once, kept by the database
+  EXPECT_EQ(c.store().id(), Collections(dir_).store().id());
+  EXPECT_NE(c.store().id(), Collections(dir_ + "-other").store().id());
+  std::filesystem::remove_all(dir_ + "-other");
   auto hits = c.search("kb", embed("when does the river Osk flood"), 2, 0.3f);
   ASSERT_EQ(hits.size(), 1u);
   EXPECT_EQ(hits[0].chunk.text, "the river Osk floods in spring");
