@@ -34,7 +34,7 @@ class TaskExchange final : public Exchange {
     body_ = std::move(body);
     co_return;
   }
-  awaitable<bool> stream_begin() override { co_return false; }  // tasks never stream
+  awaitable<bool> stream_begin(std::string) override { co_return false; }  // tasks never stream
   awaitable<bool> stream_write(std::string) override { co_return false; }
   awaitable<> stream_end() override { co_return; }
   void watch(RequestHandle& handle) override { outer_.watch(handle); }

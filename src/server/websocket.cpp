@@ -65,7 +65,7 @@ class WsExchange final : public Exchange {
   std::string peer_address() const override;
   Clock::time_point started() const override { return started_; }
   awaitable<> respond(int status, std::string body, std::string_view, Headers) override;
-  awaitable<bool> stream_begin() override;
+  awaitable<bool> stream_begin(std::string content_type) override;
   awaitable<bool> stream_write(std::string event) override;
   awaitable<> stream_end() override { co_return; }
   void watch(RequestHandle& handle) override;
@@ -267,7 +267,7 @@ awaitable<> WsExchange::respond(int status, std::string body, std::string_view, 
   error_kind = j.is_object() && j.contains("error") && j["error"]["code"].is_string() ? j["error"]["code"] : "error";
 }
 
-awaitable<bool> WsExchange::stream_begin() {
+awaitable<bool> WsExchange::stream_begin(std::string) {  // the socket has its own framing
   status_ = 200;
   co_return !s_->stopping();
 }
