@@ -348,7 +348,7 @@ void log_request(const ConnectionExchange& ex, ServerState& st, const std::strin
       ex.peer_address(), ex.log_fields);
   if (rq.path != "/metrics" && rq.path != "/v1/requests/recent")  // the dashboard's own polling
     st.recent().add({0, ex.request_id(), rq.method, rq.path, status, ms, ex.prompt_tokens, ex.completion_tokens});
-  if (ms > st.config().slow_request_ms)
+  if (seconds * 1000 > st.config().slow_request_ms)  // unrounded: a sub-millisecond request is over 0
     spdlog::warn("slow request: request_id={} path={} duration_ms={} over slow_request_ms={}", ex.request_id(), rq.path,
                  ms, st.config().slow_request_ms);
 }

@@ -68,7 +68,7 @@ std::string rag_log_fields(const json& timings, const json& cached) {
   std::string out;
   char buf[64];
   for (const auto& [k, v] : timings.items())
-    if (v.is_number()) {
+    if (v.is_number() && k != "generation_ms") {  // the request line has its own generation_ms
       std::snprintf(buf, sizeof buf, "%.2f", v.get<double>());
       out += " " + k + "=" + buf;
     }

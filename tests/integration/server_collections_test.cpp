@@ -188,7 +188,7 @@ TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
   // The log line of a RAG request carries its stage times (read once the server has stopped, so
   // every line is written).
   const std::string log = server.log();
-  const size_t line = log.find("generation_ms=");
+  const size_t line = log.find(" embed_ms=");  // every request line has generation_ms; only RAG ones this
   ASSERT_NE(line, std::string::npos) << log;
   const size_t begin = log.rfind('\n', line) + 1;
   const std::string request_line = log.substr(begin, log.find('\n', line) - begin);
