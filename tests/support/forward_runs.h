@@ -12,11 +12,12 @@
 namespace hayate::test {
 
 // Logits of every position of `tokens` (positions 0, 1, ...), fed in chunks of `chunk` tokens
-// through one sequence whose 16 blocks of 16 positions are out of order on purpose.
-inline std::vector<float> run_tokens(const Model& m, Backend& be, const std::vector<int32_t>& tokens, size_t chunk) {
-  auto kv = be.make_kv_cache(m.hp, 16, 16);
+// through one sequence whose `blocks` blocks of 16 positions are out of order on purpose.
+inline std::vector<float> run_tokens(const Model& m, Backend& be, const std::vector<int32_t>& tokens, size_t chunk,
+                                     int blocks = 16) {
+  auto kv = be.make_kv_cache(m.hp, blocks, 16);
   std::vector<int32_t> table;
-  for (int i = 0; i < 16; ++i) table.push_back(15 - i);
+  for (int i = 0; i < blocks; ++i) table.push_back(blocks - 1 - i);
   std::vector<float> all;
   for (size_t start = 0; start < tokens.size(); start += chunk) {
     Batch b;

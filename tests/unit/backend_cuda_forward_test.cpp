@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "forward/forward.h"
 #include "model/synth.h"
+#include "support/forward_runs.h"
 #include "support/test_util.h"
 
 namespace hayate {
@@ -41,22 +42,10 @@ std::vector<int32_t> some_tokens(int n, int vocab) {
   return t;
 }
 
-// Logits of every position, the tokens fed `chunk` at a time into one sequence whose blocks are
-// out of order.
+// Logits of every position, the tokens fed `chunk` at a time into one sequence of 40 blocks out of
+// order (tests/support/forward_runs.h).
 std::vector<float> run_tokens(const Model& m, Backend& be, const std::vector<int32_t>& tokens, size_t chunk) {
-  auto kv = be.make_kv_cache(m.hp, 40, 16);
-  std::vector<int32_t> table;
-  for (int i = 0; i < 40; ++i) table.push_back(39 - i);
-  std::vector<float> all;
-  for (size_t start = 0; start < tokens.size(); start += chunk) {
-    Batch b;
-    b.sequences.push_back({table});
-    for (size_t i = start; i < std::min(tokens.size(), start + chunk); ++i)
-      b.add(tokens[i], static_cast<int32_t>(i), 0, true);
-    const auto out = forward(m, b, *kv, be);
-    all.insert(all.end(), out.begin(), out.end());
-  }
-  return all;
+  return test::run_tokens(m, be, tokens, chunk, 40);
 }
 
 std::unique_ptr<Backend> prepared_cuda(const Model& m, bool graphs = false) {
