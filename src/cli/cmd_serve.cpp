@@ -94,7 +94,9 @@ void add_serve_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "serve",
       "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, "
-      "/v1/responses, /v1/rerank, /v1/score, /health, /metrics). Settings come from --config FILE, then HAYATE_* variables, then these flags.");
+      "/v1/responses, /v1/rerank, /v1/score, /v1/collections, /v1/tasks/*, /v1/conversations, /health, /metrics), "
+      "Ollama's /api/*, and a web chat and dashboard at / (WebSocket /v1/ws). Settings come from --config FILE, "
+      "then HAYATE_* variables, then these flags.");
   cmd->add_option("--config", o->config_file, "TOML file of settings (keys as named below)");
   cmd->add_flag("--print-config", o->print_config, "print the merged settings as TOML and exit");
   o->flags.reserve(server::config_fields().size());

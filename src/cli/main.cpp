@@ -5,7 +5,7 @@
 #include "core/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"hayate: run, convert and inspect language models on CPUs (GGUF)"};
+  CLI::App app{"hayate: run, serve, convert and inspect language models on CPUs and NVIDIA GPUs (GGUF)"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hayate 0.1.0");
   hayate::cli::add_run_command(app);
