@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
+#include "cli/eval_model.h"
 #include "core/clock.h"
 #include "core/error.h"
 #include "engine/session.h"
@@ -63,15 +64,6 @@ std::vector<int32_t> read_token_ids(const std::string& path, int32_t n_vocab) {
   return out;
 }
 
-// Log-softmax of `target` in one row of logits, in double.
-double nll_of(const float* logits, int32_t n_vocab, int32_t target, int32_t* top1) {
-  const float* best = std::max_element(logits, logits + n_vocab);
-  *top1 = static_cast<int32_t>(best - logits);
-  double sum = 0;
-  for (int32_t v = 0; v < n_vocab; ++v) sum += std::exp(static_cast<double>(logits[v]) - *best);
-  return std::log(sum) + *best - logits[target];
-}
-
 // Non-overlapping windows of ctx tokens, each from an empty cache; every token after a window's
 // first is predicted. tools/demo-model/train.py computes PyTorch's figure the same way.
 void perplexity(const PerplexityOptions& o) {
@@ -104,7 +96,7 @@ void perplexity(const PerplexityOptions& o) {
     const std::vector<float> logits = session.feed(std::span<const int32_t>(ids.data() + lo, n), true);
     for (size_t p = 0; p + 1 < n; ++p) {
       int32_t best = 0;
-      nll.push_back(nll_of(logits.data() + p * static_cast<size_t>(n_vocab), n_vocab, ids[lo + p + 1], &best));
+      nll.push_back(token_nll(logits.data() + p * static_cast<size_t>(n_vocab), n_vocab, ids[lo + p + 1], &best));
       top1.push_back(best);
     }
   }
@@ -271,6 +263,8 @@ void add_eval_command(CLI::App& app) {
   tk->add_option("--out", t->out, "write one JSON line per item (line, answer, output, correct, picked)");
   tk->add_flag("--json", t->json, "print the summary as JSON");
   tk->callback([t] { tasks(*t); });
+
+  add_eval_suite_commands(*cmd);
 }
 
 }  // namespace hayate::cli

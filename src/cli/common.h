@@ -54,6 +54,7 @@ void add_quantize_command(CLI::App& app);
 void add_convert_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_eval_suite_commands(CLI::App& eval);  // cmd_eval_suites.cpp: gsm8k, humaneval, JGLUE
 #ifdef HAYATE_HAVE_SERVER
 void add_serve_command(CLI::App& app);
 #endif

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "eval/jsonl.h"
 
 namespace hayate::eval {
 namespace {
@@ -39,18 +40,9 @@ std::string normalize(const std::string& text, const ScoreRules& rules) {
 
 std::vector<TaskItem> parse_task_items(std::istream& in, const std::string& path, const ScoreRules& rules) {
   std::vector<TaskItem> items;
-  std::string line;
-  for (int line_no = 1; std::getline(in, line); ++line_no) {
-    if (normalize(line, {}).empty()) continue;
+  for_each_jsonl(in, path, [&](const json& j, int line_no) {
     const std::string where = path + ":" + std::to_string(line_no);
     auto bad = [&](const std::string& what) { fail(ErrorKind::BadInput, where + ": " + what); };
-    json j;
-    try {
-      j = json::parse(line);
-    } catch (const json::parse_error& e) {
-      bad(std::string("not JSON (") + e.what() + ")");
-    }
-    if (!j.is_object()) bad("expected an object {\"prompt\": ..., \"answer\": ...}");
     if (!j.contains("prompt") || !j["prompt"].is_string()) bad("\"prompt\" must be a string");
     TaskItem it;
     it.prompt = j["prompt"];
@@ -66,7 +58,7 @@ std::vector<TaskItem> parse_task_items(std::istream& in, const std::string& path
       if (!answer.is_string()) bad("\"answer\" must be a string (an integer answer needs \"choices\")");
       it.answer = answer;
       items.push_back(std::move(it));
-      continue;
+      return;
     }
     const json& choices = j["choices"];
     if (!choices.is_array() || choices.size() < 2) bad("\"choices\" must be an array of at least 2 strings");
@@ -95,7 +87,7 @@ std::vector<TaskItem> parse_task_items(std::istream& in, const std::string& path
     }
     it.answer = it.choices[static_cast<size_t>(it.answer_index)];
     items.push_back(std::move(it));
-  }
+  });
   if (items.empty()) fail(ErrorKind::BadInput, path + ": no items");
   return items;
 }
