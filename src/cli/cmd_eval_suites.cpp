@@ -133,6 +133,7 @@ void add_eval_suite_commands(CLI::App& eval) {
     auto he = std::make_shared<eval::HumanEvalOptions>();
     auto temperature = std::make_shared<double>(-1);
     auto timeout = std::make_shared<double>(10);
+    auto memory_mb = std::make_shared<uint64_t>(1024);
     CLI::App* cmd = eval.add_subcommand(
         "humaneval",
         "HumanEval ({\"task_id\", \"prompt\", \"test\", \"entry_point\"} JSONL): completions run against the "
@@ -148,14 +149,13 @@ void add_eval_suite_commands(CLI::App& eval) {
     cmd->add_option("-n,--max-tokens", he->max_tokens, "most tokens per completion")->capture_default_str();
     cmd->add_option("--seed", he->seed, "seed of the first sample (sample i uses seed + i)")->capture_default_str();
     cmd->add_option("--timeout", *timeout, "wall-clock seconds per test run")->capture_default_str();
-    cmd->add_option("--memory-mb", he->limits.address_space, "address-space limit per test run, MiB")
-        ->default_val(1024)
-        ->transform([](std::string v) { return std::to_string(std::stoull(v) << 20); });
+    cmd->add_option("--memory-mb", *memory_mb, "address-space limit per test run, MiB")->capture_default_str();
     cmd->callback([=] {
       eval::HumanEvalOptions opt = *he;
       opt.temperature = *temperature >= 0 ? *temperature : opt.samples > 1 ? 0.8 : 0.0;
       opt.limits.wall = std::chrono::milliseconds(static_cast<int64_t>(*timeout * 1000));
       opt.limits.cpu_seconds = std::max(1, static_cast<int>(*timeout));
+      opt.limits.address_space = *memory_mb << 20;
       eval::HumanEvalSuite suite(eval::read_humaneval(o->file), opt);
       run_suite_command(suite, *o);
     });

@@ -39,7 +39,8 @@ ResultsFile::ResultsFile(std::string path, const std::string& suite) : path_(std
       if (j.value("suite", "") != suite)
         fail(ErrorKind::BadInput,
              where + ": a record of suite \"" + j.value("suite", "") + "\", not \"" + suite + "\"; give another --out");
-      existing_[j["id"].get<std::string>()] = std::move(j);
+      std::string id = j["id"].get<std::string>();
+      existing_[std::move(id)] = std::move(j);
     }
     at = nl + 1;
     keep = at;
