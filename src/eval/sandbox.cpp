@@ -216,6 +216,8 @@ SandboxResult run_python_sandboxed(const std::string& python, const std::string&
   if (root) kill_uid(uid);
   close(out[0]);
   if (r.output.size() > 4096) r.output.resize(4096);
+  // The same message on every run: tracebacks name the program without its throwaway directory.
+  for (size_t at; (at = r.output.find(dir + "/")) != std::string::npos;) r.output.erase(at, dir.size() + 1);
 
   if (setup_failed || exec_failed) {
     const char what = setup_failed ? report[0] : report[1];
