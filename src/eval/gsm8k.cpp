@@ -115,8 +115,7 @@ std::vector<Gsm8kItem> parse_gsm8k(std::istream& in, const std::string& path) {
 }
 
 std::vector<Gsm8kItem> read_gsm8k(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorKind::NotFound, path + ": cannot open");
+  std::ifstream f = open_input(path);
   return parse_gsm8k(f, path);
 }
 
@@ -171,13 +170,8 @@ json Gsm8kSuite::run(size_t i, LanguageModel& model) {
 }
 
 nlohmann::ordered_json Gsm8kSuite::metrics(const std::vector<json>& records) const {
-  size_t hit = 0, none = 0;
-  for (const json& r : records) {
-    hit += r.value("correct", false);
-    none += r.contains("extracted") && r["extracted"].is_null();
-  }
-  const double n = static_cast<double>(std::max<size_t>(1, records.size()));
-  return {{"exact_match", static_cast<double>(hit) / n}, {"no_number", static_cast<double>(none) / n}};
+  const Shares shares = record_shares(records);
+  return {{"exact_match", shares.correct}, {"no_number", shares.unextracted}};
 }
 
 json Gsm8kSuite::settings() const { return {{"shots", k_}, {"max_tokens", max_tokens_}, {"stop", {"\nQ:", "\n\n\n"}}}; }

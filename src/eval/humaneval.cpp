@@ -28,8 +28,7 @@ std::vector<HumanEvalItem> parse_humaneval(std::istream& in, const std::string& 
 }
 
 std::vector<HumanEvalItem> read_humaneval(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorKind::NotFound, path + ": cannot open");
+  std::ifstream f = open_input(path);
   return parse_humaneval(f, path);
 }
 

@@ -93,8 +93,7 @@ std::vector<JglueItem> parse_jglue(JglueTask task, std::istream& in, const std::
 }
 
 std::vector<JglueItem> read_jglue(JglueTask task, const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorKind::NotFound, path + ": cannot open");
+  std::ifstream f = open_input(path);
   return parse_jglue(task, f, path);
 }
 
@@ -174,14 +173,9 @@ json JglueSuite::run(size_t i, LanguageModel& model) {
 }
 
 nlohmann::ordered_json JglueSuite::metrics(const std::vector<json>& records) const {
-  size_t hit = 0, none = 0;
-  for (const json& r : records) {
-    hit += r.value("correct", false);
-    none += r.contains("extracted") && r["extracted"].is_null();
-  }
-  const double n = static_cast<double>(std::max<size_t>(1, records.size()));
-  nlohmann::ordered_json m = {{"accuracy", static_cast<double>(hit) / n}};
-  if (scoring_ == ChoiceScoring::Generate) m["no_label"] = static_cast<double>(none) / n;
+  const Shares shares = record_shares(records);
+  nlohmann::ordered_json m = {{"accuracy", shares.correct}};
+  if (scoring_ == ChoiceScoring::Generate) m["no_label"] = shares.unextracted;
   return m;
 }
 

@@ -22,6 +22,12 @@ void for_each_jsonl(std::istream& in, const std::string& path, const std::functi
   }
 }
 
+std::ifstream open_input(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(ErrorKind::NotFound, path + ": cannot open");
+  return f;
+}
+
 std::string string_field(const json& j, const char* key, const std::string& where) {
   const auto it = j.find(key);
   if (it == j.end() || !it->is_string()) fail(ErrorKind::BadInput, where + ": \"" + key + "\" must be a string");

@@ -2,6 +2,7 @@
 // path:line.
 #pragma once
 
+#include <fstream>
 #include <functional>
 #include <istream>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,9 @@ namespace hayate::eval {
 // that is not JSON or not an object.
 void for_each_jsonl(std::istream& in, const std::string& path,
                     const std::function<void(const nlohmann::json&, int)>& item);
+
+// The file opened for reading, or Error(NotFound) "<path>: cannot open".
+std::ifstream open_input(const std::string& path);
 
 // j[key] as a string, or Error(BadInput) "<where>: \"key\" must be a string".
 std::string string_field(const nlohmann::json& j, const char* key, const std::string& where);

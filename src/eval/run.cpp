@@ -61,6 +61,16 @@ void ResultsFile::append(const json& record) {
     fail(ErrorKind::ResourceExhausted, path_ + ": write failed");
 }
 
+Shares record_shares(const std::vector<json>& records) {
+  size_t hit = 0, none = 0;
+  for (const json& r : records) {
+    hit += r.value("correct", false);
+    none += r.contains("extracted") && r["extracted"].is_null();
+  }
+  const double n = static_cast<double>(std::max<size_t>(1, records.size()));
+  return {static_cast<double>(hit) / n, static_cast<double>(none) / n};
+}
+
 namespace {
 
 double score_of(const json& record) {

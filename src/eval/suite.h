@@ -32,6 +32,13 @@ class LanguageModel {
   virtual double loglikelihood(const std::string& context, const std::string& continuation) = 0;
 };
 
+// Over a suite's records: the share that is "correct" and the share whose "extracted" answer is
+// null (the output named none); 0 for no records.
+struct Shares {
+  double correct = 0, unextracted = 0;
+};
+Shares record_shares(const std::vector<nlohmann::json>& records);
+
 class Suite {
  public:
   virtual ~Suite() = default;

@@ -93,8 +93,7 @@ std::vector<TaskItem> parse_task_items(std::istream& in, const std::string& path
 }
 
 std::vector<TaskItem> read_task_file(const std::string& path, const ScoreRules& rules) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorKind::NotFound, path + ": cannot open");
+  std::ifstream f = open_input(path);
   return parse_task_items(f, path, rules);
 }
 
