@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <exception>
 #include <fstream>
 #include <thread>
@@ -73,6 +74,15 @@ Shares record_shares(const std::vector<json>& records) {
 
 namespace {
 
+std::string utc_timestamp() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 double score_of(const json& record) {
   const auto it = record.find("score");
   return it != record.end() && it->is_number() ? it->get<double>() : 0.0;
@@ -112,6 +122,7 @@ RunResult run_suite(Suite& suite, const std::vector<LanguageModel*>& models, con
   }
 
   const auto t0 = std::chrono::steady_clock::now();
+  result.started_at = utc_timestamp();
   std::atomic<size_t> next{0};
   std::atomic<bool> stop{false};
   std::mutex mu;  // guards score_sum, done, error and the progress line
@@ -158,8 +169,11 @@ nlohmann::ordered_json summary_json(const Suite& suite, const RunResult& result,
   j["server"] = who.server;
   j["file"] = who.file;
   j["metrics"] = suite.metrics(result.records);
-  j["items"] = {{"total", result.records.size()}, {"run", result.ran}, {"resumed", result.resumed}};
-  j["wall_seconds"] = result.seconds;
+  j["items"] = result.records.size();
+  j["items_run"] = result.ran;
+  j["items_resumed"] = result.resumed;
+  j["wall_s"] = result.seconds;
+  j["started_at"] = result.started_at;
   j["settings"] = suite.settings();
   return j;
 }

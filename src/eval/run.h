@@ -41,7 +41,8 @@ struct RunOptions {
 struct RunResult {
   std::vector<nlohmann::json> records;  // one per item, in file order
   size_t resumed = 0, ran = 0;
-  double seconds = 0;
+  double seconds = 0;      // this run's, resumed items not counted
+  std::string started_at;  // UTC, ISO 8601
 };
 
 // Runs the items not in the results file on models.size() workers. An item's error stops the

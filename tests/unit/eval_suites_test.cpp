@@ -174,7 +174,7 @@ TEST(Jglue, FilesParseInTheirOfficialSchemas) {
   const auto nli = read_jglue(JglueTask::Jnli, kData + "jnli.jsonl");
   EXPECT_EQ(nli[1].label, 1);
   EXPECT_EQ(nli[2].choices[nli[2].label], "中立");
-  const auto marc = read_jglue(JglueTask::MarcJa, kData + "marc_ja.jsonl");
+  const auto marc = read_jglue(JglueTask::MarcJa, kData + "marc-ja.jsonl");
   EXPECT_EQ(marc[1].id, "T2");
   EXPECT_EQ(marc[1].label, 1);
   std::istringstream bad("{\"sentence\": \"s\", \"label\": \"mixed\"}\n");
@@ -222,7 +222,7 @@ TEST(Jglue, LogLikelihoodPicksTheLikeliestChoice) {
 }
 
 TEST(Jglue, GenerationScoresTheLabelRead) {
-  JglueSuite suite(JglueTask::MarcJa, read_jglue(JglueTask::MarcJa, kData + "marc_ja.jsonl"), ChoiceScoring::Generate);
+  JglueSuite suite(JglueTask::MarcJa, read_jglue(JglueTask::MarcJa, kData + "marc-ja.jsonl"), ChoiceScoring::Generate);
   ScriptedModel m;
   m.gen = [](const GenerateRequest& req) {
     EXPECT_EQ(req.stop, std::vector<std::string>{"\n"});
@@ -274,11 +274,14 @@ TEST(Runner, ResumesFromTheResultsFileAndDropsATornLine) {
   EXPECT_EQ(summary["suite"], "gsm8k");
   EXPECT_EQ(summary["format"], "Q8_0");
   EXPECT_DOUBLE_EQ(summary["metrics"]["exact_match"].get<double>(), 0.2);
-  EXPECT_EQ(summary["items"]["total"], 5);
-  EXPECT_EQ(summary["items"]["resumed"], 3);
+  EXPECT_EQ(summary["items"], 5);
+  EXPECT_EQ(summary["items_resumed"], 3);
+  EXPECT_EQ(summary["items_run"], 2);
+  EXPECT_GE(summary["wall_s"].get<double>(), 0.0);
+  EXPECT_EQ(summary["started_at"].get<std::string>().size(), 20u);  // 2026-01-02T03:04:05Z
   EXPECT_EQ(summary["settings"]["shots"], 2);
 
-  JglueSuite other(JglueTask::MarcJa, read_jglue(JglueTask::MarcJa, kData + "marc_ja.jsonl"), ChoiceScoring::Generate);
+  JglueSuite other(JglueTask::MarcJa, read_jglue(JglueTask::MarcJa, kData + "marc-ja.jsonl"), ChoiceScoring::Generate);
   EXPECT_THROW(run_suite(other, {&a}, ro), Error) << "a gsm8k results file is not resumed as marc-ja";
 }
 
