@@ -128,7 +128,8 @@ class PostgresServer {
 
   PostgresServer() {
     static int serial = 0;
-    dir_ = temp_path("pg." + std::to_string(::getpid()) + "." + std::to_string(serial++));
+    // Not temp_path (it adds the test's name): the socket's path must stay under 108 bytes.
+    dir_ = ::testing::TempDir() + "hayate-pg." + std::to_string(::getpid()) + "." + std::to_string(serial++);
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     if (::geteuid() == 0) {
