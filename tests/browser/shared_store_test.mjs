@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { runChecks } from './checks.mjs';
+import { runChecksThenExit } from './checks.mjs';
 import { startServer } from './serve.mjs';
 import { startPostgres, startRedis } from './services.mjs';
 
@@ -79,15 +79,10 @@ check('no script errors', async () => {
   assert.deepEqual(problems, []);
 });
 
-let failed = 0;
-try {
-  failed = await runChecks(checks, (i) => shot(`failed-${kind}-${i}.png`));
-} finally {
+await runChecksThenExit(checks, (i) => shot(`failed-${kind}-${i}.png`), async () => {
   await browser.close();
   await a.stop();
   await b.stop();
   await store.stop();
   rmSync(work, { recursive: true, force: true });
-}
-if (failed) process.exit(1);
-console.log(`all checks passed; screenshots in ${outDir}`);
+}, outDir);
