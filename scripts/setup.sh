@@ -14,7 +14,7 @@ packages=(
   clang-14 libclang-rt-14-dev
   nodejs npm
   chromium chromium-driver
-  prometheus nginx postgresql
+  prometheus nginx postgresql libpq-dev
 )
 
 missing=()

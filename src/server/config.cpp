@@ -143,7 +143,8 @@ std::vector<ConfigField> make_fields() {
       {"rag_chunk_overlap", "", &C::rag_chunk_overlap, "tokens consecutive chunks of a section may share", 0,
        1 << 20},
       {"conversations_db", "", &C::conversations_db,
-       "SQLite file of the web chat's conversations (servers sharing the file share them); empty: in memory"},
+       "store of the web chat's conversations: a SQLite file, redis://HOST[:PORT][/DB] or postgresql://... (servers "
+       "sharing it share them); empty: in memory"},
       {"conversation_max_messages", "", &C::conversation_max_messages,
        "most messages of a conversation sent to the model (older ones are dropped; 0: all)", 0, 1e6},
       {"chat_default_temperature", "", &C::chat_default_temperature,
@@ -152,6 +153,9 @@ std::vector<ConfigField> make_fields() {
        "max_tokens of web chats that give none (0: up to the context)", 0, 1 << 24},
       {"ws_max_message_bytes", "", &C::ws_max_message_bytes,
        "largest WebSocket message accepted; a bigger one closes the socket (code 1009)", 1024, 1 << 30},
+      {"gpu_metrics_library", "", &C::gpu_metrics_library,
+       "NVIDIA's NVML library read for the GPUs' memory and utilisation on /metrics and the dashboard (absent "
+       "without a driver or a GPU); empty: none"},
   };
 }
 // clang-format on

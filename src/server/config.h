@@ -99,11 +99,12 @@ struct ServerConfig {
   int64_t rag_chunk_tokens = 256;
   int64_t rag_chunk_overlap = 32;
   // Web chat (issue 16): the page at /, chat over /v1/ws, conversations kept server-side.
-  std::string conversations_db;            // SQLite file (servers sharing it share conversations); empty: memory
+  std::string conversations_db;            // SQLite file, redis:// or postgresql:// URL (shared store); empty: memory
   int64_t conversation_max_messages = 40;  // most messages of a conversation sent to the model; older dropped
   double chat_default_temperature = -1;    // WebSocket chats that give none; < 0: the API's default
   int64_t chat_default_max_tokens = 0;     // WebSocket chats that give none; 0: up to the context
   int64_t ws_max_message_bytes = 1 << 20;  // a bigger WebSocket message closes the socket (1009)
+  std::string gpu_metrics_library = "libnvidia-ml.so.1";  // NVML for the GPU figures of /metrics; empty: none
 };
 
 using FieldRef = std::variant<std::string ServerConfig::*, int64_t ServerConfig::*, double ServerConfig::*,

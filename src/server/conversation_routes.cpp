@@ -1,8 +1,9 @@
 // /v1/conversations: the web chat's conversations (session/conversations.h), for the page's list,
-// search, rename, settings and delete (the turns are added over /v1/ws); and the dashboard's
-// request log.
+// search, rename, settings and delete; the turns are added over /v1/ws, or over .../messages when
+// the page streams with SSE because the WebSocket cannot connect; and the dashboard's request log.
 #include <nlohmann/json.hpp>
 
+#include "server/chat_turn.h"
 #include "server/routes.h"
 
 namespace hayate::server {
@@ -123,9 +124,46 @@ awaitable<> handle_conversation(Exchange& ex, ServerState& st) {
   if (!c) throw not_found();
   json out = info_json(*c);
   out["messages"] = json::array();
-  for (const auto& m : store.messages(id))
-    out["messages"].push_back({{"role", m.role}, {"content", m.content}, {"created", m.created}});
+  for (const auto& m : store.messages(id)) {
+    json message = {{"role", m.role}, {"content", m.content}, {"created", m.created}};
+    if (json c = json::parse(m.citations, nullptr, false); !m.citations.empty() && !c.is_discarded())
+      message["citations"] = std::move(c);
+    out["messages"].push_back(std::move(message));
+  }
   co_await ex.respond(200, out.dump());
+}
+
+awaitable<> handle_conversation_messages(Exchange& ex, ServerState& st) {
+  session::ConversationStore& store = st.conversations();
+  std::string id = conversation_id(ex);
+  id.resize(id.size() - std::string_view("/messages").size());
+  const json j = parse_object(ex.request().body);
+  const auto conv = store.get(id);
+  if (!conv) throw api::ApiError(404, "No conversation '" + id + "'", "invalid_request_error", "", "not_found");
+  const std::string role = string_field(j, "role").value_or("");
+  if (role == "user") {
+    // The page sends the returned request to /v1/chat/completions and streams the answer itself.
+    const ChatTurn turn = prepare_chat_turn(st, *conv, j);
+    std::string body = json({{"conversation_id", id}, {"dropped", turn.dropped}, {"request", turn.request}}).dump();
+    co_await ex.respond(200, std::move(body));
+    co_return;
+  }
+  if (role != "assistant")
+    throw api::ApiError(400, "'role' must be \"user\" (a turn to answer) or \"assistant\" (its answer)",
+                        "invalid_request_error", "role");
+  const std::string content = string_field(j, "content").value_or("");
+  if (content.empty())
+    throw api::ApiError(400, "'content' must be a non-empty string", "invalid_request_error", "content");
+  std::string citations;
+  if (j.contains("citations")) {
+    if (!j["citations"].is_array())
+      throw api::ApiError(400, "'citations' must be an array", "invalid_request_error", "citations");
+    citations = j["citations"].dump();
+  }
+  store.append(id, "assistant", content, citations);
+  const auto after = store.get(id);
+  if (!after) throw api::ApiError(404, "No conversation '" + id + "'", "invalid_request_error", "", "not_found");
+  co_await ex.respond(200, info_json(*after).dump());
 }
 
 awaitable<> handle_recent_requests(Exchange& ex, ServerState& st) {

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "server/bench_runs.h"
 #include "server/connection.h"
 
 namespace hayate::server {
@@ -155,6 +156,11 @@ int run_server(const ServerConfig& config, const std::function<LoadedModel()>& l
   // On stdout whatever the log level, for scripts and tests that asked for --port 0.
   std::printf("listening on %s:%u\n", config.host.c_str(), static_cast<unsigned>(ep.port()));
   std::fflush(stdout);
+  // The page's benchmark measures this server from this machine (loopback when bound to every address).
+  const bool any = config.host.empty() || config.host == "0.0.0.0" || config.host == "::";
+  const std::string host = any ? "127.0.0.1" : config.host;
+  set_bench_target("http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                   std::to_string(ep.port()));
 
   int exit_code = 0;
   std::thread loader([&] {

@@ -7,6 +7,9 @@
 
 #include "api/ollama.h"
 #include "core/error.h"
+#include "server/bench_runs.h"
+#include "server/chat_turn.h"
+#include "server/gpu_metrics.h"
 #include "server/response_cache.h"
 #include "server/websocket.h"
 
@@ -51,6 +54,7 @@ awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   for (cache::Cache* c : {st.response_cache(), st.embedding_cache(), st.search_cache()})
     if (c) caches.push_back(c->stats());
   if (!caches.empty()) text += cache_metrics_text(caches);
+  text += gpu_metrics_text(st.config().gpu_metrics_library);
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
 }
 
@@ -114,6 +118,10 @@ const Route kRoutes[] = {
     {"GET", "/v1/conversations/{id}", true, handle_conversation},
     {"PATCH", "/v1/conversations/{id}", true, handle_conversation},
     {"DELETE", "/v1/conversations/{id}", true, handle_conversation},
+    {"POST", "/v1/conversations/{id}/messages", true, handle_conversation_messages},
+    {"POST", "/v1/bench/runs", true, handle_bench_runs},
+    {"GET", "/v1/bench/runs", true, handle_bench_runs},
+    {"GET", "/v1/bench/report", true, handle_bench_report},
     {"GET", "/v1/requests/recent", true, handle_recent_requests},
     {"GET", "/", false, handle_static},  // the page is public; what it calls needs a key
     {"GET", "/assets/{id}", false, handle_static},
@@ -212,8 +220,7 @@ ServerState::ServerState(const ServerConfig& config)
       response_cache_(make_response_cache(config)),
       collections_(config.collections_dir.empty() ? nullptr
                                                   : std::make_unique<rag::Collections>(config.collections_dir)),
-      conversations_(
-          session::open_sqlite_conversations(config.conversations_db.empty() ? ":memory:" : config.conversations_db)),
+      conversations_(session::open_conversations(config.conversations_db)),
       rag_caches_(make_rag_caches(config)) {}
 
 std::shared_ptr<Service> ServerState::service() const {

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/error.h"
+#include "server/chat_turn.h"
 #include "session/conversations.h"
 
 namespace hayate::server {
@@ -333,43 +334,14 @@ awaitable<> WsSession::turn(const json& m) {
     conv = store.get(id);
     if (!conv) throw api::ApiError(404, "No conversation '" + id + "'", "invalid_request_error", "conversation_id");
   }
-  // keep: regenerate and edit-and-resend drop the messages from that index on first.
-  if (m.contains("keep")) {
-    if (!m["keep"].is_number_integer() || m["keep"].get<int64_t>() < 0)
-      throw api::ApiError(400, "'keep' must be a non-negative integer (messages kept before this turn)");
-    store.truncate(id, m["keep"].get<int64_t>());
-  }
-  if (!content.empty()) store.append(id, "user", content);
-  std::vector<session::Message> history = store.messages(id);
-  if (history.empty() || history.back().role != "user")
-    throw api::ApiError(400, "Nothing to answer: the conversation does not end with a user message");
-
-  const auto limit = static_cast<size_t>(st.config().conversation_max_messages);
-  const size_t dropped = limit > 0 && history.size() > limit ? history.size() - limit : 0;
-  json messages = json::array();
-  if (!conv->system_prompt.empty()) messages.push_back({{"role", "system"}, {"content", conv->system_prompt}});
-  for (size_t i = dropped; i < history.size(); ++i)
-    messages.push_back({{"role", history[i].role}, {"content", history[i].content}});
-
-  json body = {{"messages", messages}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
-  json settings = json::parse(conv->settings, nullptr, false);
-  if (!settings.is_object()) settings = json::object();
-  for (const char* name : {"model", "temperature", "top_p", "max_tokens", "seed", "response_format", "stop", "rag"}) {
-    if (m.contains(name))
-      body[name] = m[name];
-    else if (settings.contains(name))
-      body[name] = settings[name];
-  }
-  if (!body.contains("temperature") && st.config().chat_default_temperature >= 0)
-    body["temperature"] = st.config().chat_default_temperature;
-  if (!body.contains("max_tokens") && st.config().chat_default_max_tokens > 0)
-    body["max_tokens"] = st.config().chat_default_max_tokens;
+  ChatTurn turn = prepare_chat_turn(st, *conv, m);
+  const size_t dropped = turn.dropped;
 
   HttpRequest rq;
   rq.method = "POST";
   rq.path = "/v1/chat/completions";
   if (!key_.empty()) rq.headers.emplace_back("authorization", "Bearer " + key_);
-  rq.body = body.dump();
+  rq.body = turn.request.dump();
   auto self = shared_from_this();
   WsExchange ex(self, std::move(rq));
   send({{"type", "start"}, {"id", ex.request_id()}, {"conversation_id", id}, {"dropped", dropped}});
@@ -385,7 +357,8 @@ awaitable<> WsSession::turn(const json& m) {
     send(error_message(ex.error, ex.error_kind));
     co_return;
   }
-  if (!ex.text.empty()) store.append(id, "assistant", ex.text);
+  // A RAG answer's sources are kept with it, so a reload (or another server) shows them again.
+  if (!ex.text.empty()) store.append(id, "assistant", ex.text, ex.citations.is_null() ? "" : ex.citations.dump());
   json done = {{"type", "done"},
                {"conversation_id", id},
                {"finish_reason", ex.finish_reason.empty() ? "stopped" : ex.finish_reason},

@@ -2,11 +2,10 @@
 
 #include <sqlite3.h>
 
-#include <chrono>
 #include <mutex>
-#include <random>
 
 #include "core/error.h"
+#include "session/store_util.h"
 
 namespace hayate::session {
 namespace {
@@ -17,13 +16,9 @@ CREATE TABLE IF NOT EXISTS conversations(
   created INTEGER NOT NULL, updated INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS messages(
   id INTEGER PRIMARY KEY, conversation TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
-  role TEXT NOT NULL, content TEXT NOT NULL, created INTEGER NOT NULL);
+  role TEXT NOT NULL, content TEXT NOT NULL, created INTEGER NOT NULL, citations TEXT NOT NULL DEFAULT '');
 CREATE INDEX IF NOT EXISTS messages_by_conversation ON messages(conversation, id);
 )sql";
-
-int64_t unix_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 // A statement with its parameters bound in order; finalized when it goes out of scope.
 class Query {
@@ -69,19 +64,9 @@ ConversationInfo read_info(const Query& q) {
   return {q.str(0), q.str(1), q.str(2), q.str(3), q.num(4), q.num(5), q.num(6)};
 }
 
-// LIKE's wildcards in a search are the user's characters, not patterns.
-std::string like_pattern(const std::string& text) {
-  std::string p = "%";
-  for (const char c : text) {
-    if (c == '%' || c == '_' || c == '\\') p += '\\';
-    p += c;
-  }
-  return p + "%";
-}
-
 class SqliteConversations final : public ConversationStore {
  public:
-  explicit SqliteConversations(const std::string& path) : rng_(std::random_device{}()) {
+  explicit SqliteConversations(const std::string& path) {
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         nullptr) != SQLITE_OK) {
       const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -97,14 +82,19 @@ class SqliteConversations final : public ConversationStore {
       sqlite3_close(db_);
       fail(ErrorKind::BadInput, path + ": not a conversations database (" + why + ")");
     }
+    try {
+      add_citations_column(path);
+    } catch (...) {
+      sqlite3_close(db_);
+      throw;
+    }
   }
   ~SqliteConversations() override { sqlite3_close(db_); }
 
   ConversationInfo create(const std::string& title, const std::string& system_prompt,
                           const std::string& settings) override {
     std::lock_guard lk(db_mu_);  // one statement at a time: changes() must be this call's
-    ConversationInfo c{new_id(), title, system_prompt, settings.empty() ? "{}" : settings, unix_now(), 0, 0};
-    c.updated = c.created;
+    const ConversationInfo c = new_conversation(title, system_prompt, settings);
     Query q(db_, "INSERT INTO conversations VALUES(?, ?, ?, ?, ?, ?)", c.id, c.title, c.system_prompt, c.settings,
             c.created, c.updated);
     q.row();
@@ -139,19 +129,20 @@ class SqliteConversations final : public ConversationStore {
   std::vector<Message> messages(const std::string& id) override {
     std::lock_guard lk(db_mu_);
     std::vector<Message> out;
-    Query q(db_, "SELECT role, content, created FROM messages WHERE conversation = ? ORDER BY id", id);
-    while (q.row()) out.push_back({q.str(0), q.str(1), q.num(2)});
+    Query q(db_, "SELECT role, content, created, citations FROM messages WHERE conversation = ? ORDER BY id", id);
+    while (q.row()) out.push_back({q.str(0), q.str(1), q.num(2), q.str(3)});
     return out;
   }
 
-  void append(const std::string& id, const std::string& role, const std::string& content) override {
+  void append(const std::string& id, const std::string& role, const std::string& content,
+              const std::string& citations) override {
     std::lock_guard lk(db_mu_);
     const int64_t now = unix_now();
     Query touch(db_, "UPDATE conversations SET updated = ? WHERE id = ?", now, id);
     touch.row();
     if (touch.changes() == 0) fail(ErrorKind::NotFound, "no conversation '" + id + "'");
-    Query q(db_, "INSERT INTO messages(conversation, role, content, created) VALUES(?, ?, ?, ?)", id, role, content,
-            now);
+    Query q(db_, "INSERT INTO messages(conversation, role, content, created, citations) VALUES(?, ?, ?, ?, ?)", id,
+            role, content, now, citations);
     q.row();
   }
 
@@ -183,18 +174,21 @@ class SqliteConversations final : public ConversationStore {
   }
 
  private:
-  std::string new_id() {
-    static constexpr char kDigits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-    std::lock_guard lk(mu_);
-    std::string id = "conv-";
-    for (int i = 0; i < 20; ++i) id += kDigits[rng_() % 36];
-    return id;
+  // A file written before citations were kept has no such column; it gains one (empty for old rows).
+  void add_citations_column(const std::string& path) {
+    Query has(db_, "SELECT 1 FROM pragma_table_info('messages') WHERE name = 'citations'");
+    if (has.row()) return;
+    char* err = nullptr;
+    if (sqlite3_exec(db_, "ALTER TABLE messages ADD COLUMN citations TEXT NOT NULL DEFAULT ''", nullptr, nullptr,
+                     &err) != SQLITE_OK) {
+      const std::string why = err ? err : sqlite3_errmsg(db_);
+      sqlite3_free(err);
+      fail(ErrorKind::BadInput, path + ": cannot add the citations column (" + why + ")");
+    }
   }
 
   sqlite3* db_ = nullptr;
   std::mutex db_mu_;  // one call at a time, so that changes() is the call's own statement's
-  std::mutex mu_;     // the id generator's
-  std::mt19937_64 rng_;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Chat conversations kept on the server (issue 16), so that a reload, another browser or another
-// server sharing the store continues them. One interface; SQLite is the store that ships (a file
-// shared by several servers on one machine, or ":memory:" for one process).
+// server sharing the store continues them. One interface, three stores: SQLite (a file shared by the
+// servers of one machine, or ":memory:" for one process), Redis and PostgreSQL (shared by the servers
+// of a cluster). open_conversations picks one from the `conversations_db` config row.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +15,8 @@ namespace hayate::session {
 struct Message {
   std::string role;  // "user" | "assistant"
   std::string content;
-  int64_t created = 0;  // unix seconds
+  int64_t created = 0;    // unix seconds
+  std::string citations;  // JSON array of a RAG answer's sources; empty when the answer had none
 };
 
 struct ConversationInfo {
@@ -42,7 +44,8 @@ class ConversationStore {
   virtual std::vector<ConversationInfo> list(const std::string& query, int64_t limit) = 0;
   virtual std::vector<Message> messages(const std::string& id) = 0;
   // Error(NotFound) for an unknown conversation.
-  virtual void append(const std::string& id, const std::string& role, const std::string& content) = 0;
+  virtual void append(const std::string& id, const std::string& role, const std::string& content,
+                      const std::string& citations = "") = 0;
   // Keeps the first `keep` messages (regenerate and edit-and-resend drop what follows).
   virtual void truncate(const std::string& id, int64_t keep) = 0;
   virtual bool update(const std::string& id, const ConversationUpdate& u) = 0;  // false: unknown id
@@ -51,5 +54,12 @@ class ConversationStore {
 
 // Error(BadInput) naming the file when it cannot be opened or is not a conversations database.
 std::unique_ptr<ConversationStore> open_sqlite_conversations(const std::string& path);
+// Error(Unavailable) when the server cannot be reached now; later calls connect again.
+std::unique_ptr<ConversationStore> open_redis_conversations(const std::string& host, int port, int db);
+// `conninfo`: a postgresql:// URL or libpq's key=value form. Error(Unavailable) when unreachable.
+std::unique_ptr<ConversationStore> open_postgres_conversations(const std::string& conninfo);
+// "redis://HOST[:PORT][/DB]", "postgresql://..." (or "postgres://..."), else a SQLite file; empty:
+// SQLite in memory. Error(BadInput) for a malformed address.
+std::unique_ptr<ConversationStore> open_conversations(const std::string& spec);
 
 }  // namespace hayate::session

@@ -15,3 +15,15 @@ export async function runChecks(checks, onFail = async () => {}) {
   }
   return failed;
 }
+
+// runChecks, then `cleanup` whatever happened; exits 1 when a check failed.
+export async function runChecksThenExit(checks, onFail, cleanup, outDir) {
+  let failed = 0;
+  try {
+    failed = await runChecks(checks, onFail);
+  } finally {
+    await cleanup();
+  }
+  if (failed) process.exit(1);
+  console.log(`all checks passed; screenshots in ${outDir}`);
+}

@@ -1,6 +1,7 @@
 // The server's HTTP API and WebSocket, as the page calls them. The API key (when the server has
 // keys) is kept in this browser's localStorage and sent as a bearer token, or as the socket's
 // first message.
+import { SseChat } from './sse';
 
 const KEY = 'hayate.key';
 export const apiKey = { get: () => localStorage.getItem(KEY) ?? '', set: (k: string) => localStorage.setItem(KEY, k) };
@@ -35,7 +36,7 @@ export interface Conversation {
   created: number;
   updated: number;
   message_count: number;
-  messages?: { role: string; content: string }[];
+  messages?: { role: string; content: string; citations?: Citation[] }[];
 }
 
 export interface Settings {
@@ -62,11 +63,14 @@ export type ServerMessage =
   | { type: 'done'; conversation_id: string; finish_reason: string; usage: { completion_tokens?: number } | null; citations?: Citation[] }
   | { type: 'error'; message: string; code: string };
 
-// One socket, reopened when it drops; messages go to `onMessage`.
+// One socket, reopened when it drops; messages go to `onMessage`. A socket that closes before the
+// server's ready message never reached the server: from then on the page chats over SSE.
 export class ChatSocket {
   private ws: WebSocket | null = null;
   private queue: string[] = [];
-  constructor(private onMessage: (m: ServerMessage) => void, private onState: (open: boolean) => void) {}
+  private reached = false;
+  private sse: SseChat | null = null;
+  constructor(private onMessage: (m: ServerMessage) => void, private onState: (open: boolean, sse: boolean) => void) {}
 
   private open(): WebSocket {
     if (this.ws && this.ws.readyState <= WebSocket.OPEN) return this.ws;
@@ -76,22 +80,35 @@ export class ChatSocket {
       const key = apiKey.get();
       if (key) ws.send(JSON.stringify({ type: 'auth', key }));
       for (const m of this.queue.splice(0)) ws.send(m);
-      this.onState(true);
+      this.onState(true, false);
     };
-    ws.onmessage = (e) => this.onMessage(JSON.parse(e.data as string) as ServerMessage);
+    ws.onmessage = (e) => {
+      const m = JSON.parse(e.data as string) as ServerMessage;
+      if (m.type === 'ready') this.reached = true;
+      this.onMessage(m);
+    };
     ws.onclose = () => {
       this.ws = null;
-      this.onState(false);
+      if (!this.reached && !this.sse) this.fallBack();
+      else this.onState(false, false);
     };
     this.ws = ws;
     return ws;
+  }
+
+  private fallBack() {
+    this.sse = new SseChat(this.onMessage);
+    this.onState(true, true);
+    void this.sse.ready();
+    for (const m of this.queue.splice(0)) this.sse.send(JSON.parse(m));
   }
 
   connect() {
     this.open();
   }
 
-  send(message: object) {
+  send(message: Record<string, unknown>) {
+    if (this.sse) return this.sse.send(message);
     const ws = this.open();
     const text = JSON.stringify(message);
     if (ws.readyState === WebSocket.OPEN) ws.send(text);

@@ -21,10 +21,12 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
   const [draft, setDraft] = useState('');
   const [streaming, setStreaming] = useState(false);
   const [error, setError] = useState('');
-  const [info, setInfo] = useState({ model: '', maxMessages: 0, online: false, rag: false });
+  const [info, setInfo] = useState({ model: '', maxMessages: 0, online: false, sse: false, rag: false });
   const [rag, setRag] = useState<RagChoice>({ collection: '', on: false });
   const [editing, setEditing] = useState<number | null>(null);
   const [showSettings, setShowSettings] = useState(false);
+  const [models, setModels] = useState<string[]>([]);
+  const [picked, setPicked] = useState('');
   const socket = useRef<ChatSocket | null>(null);
   const maxMessages = useRef(0);  // onMessage is the first render's closure: state would be stale there
   const current = useRef(id);
@@ -34,6 +36,11 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
     api<{ data: Conversation[] }>(`/v1/conversations?q=${encodeURIComponent(q)}`)
       .then((r) => setList(r.data))
       .catch((e) => setError(String(e.message)));
+
+  // A conversation begun by this page's turn gets its title and settings once the turn ends.
+  const loadConv = () => {
+    if (current.current) api<Conversation>(`/v1/conversations/${current.current}`).then(setConv, () => {});
+  };
 
   const onMessage = (m: ServerMessage) => {
     if (m.type === 'ready') {
@@ -49,20 +56,23 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
     } else if (m.type === 'token') setMsgs((ms) => withLast(ms, { content: (ms[ms.length - 1]?.content ?? '') + m.text }));
     else if (m.type === 'done') {
       setStreaming(false);
+      loadConv();
       if (m.citations) setMsgs((ms) => withLast(ms, { citations: m.citations }));
       if (m.finish_reason === 'stopped') setMsgs((ms) => withLast(ms, { note: 'Stopped' }));
       else if (m.finish_reason === 'length') setMsgs((ms) => withLast(ms, { note: 'Cut at the token limit' }));
       refresh();
     } else if (m.type === 'error') {
       setStreaming(false);
+      loadConv();
       setError(m.message);
     }
   };
 
   useEffect(() => {
-    socket.current = new ChatSocket((m) => onMessage(m), (online) => setInfo((i) => ({ ...i, online })));
+    socket.current = new ChatSocket((m) => onMessage(m), (online, sse) => setInfo((i) => ({ ...i, online, sse })));
     socket.current.connect();
     refresh();
+    api<{ data: { id: string }[] }>('/v1/models').then((r) => setModels(r.data.map((m) => m.id)), () => {});
   }, []);
 
   useEffect(() => {
@@ -75,14 +85,14 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
     api<Conversation>(`/v1/conversations/${id}`)
       .then((c) => {
         setConv(c);
-        setMsgs((c.messages ?? []).map((m) => ({ role: m.role as Msg['role'], content: m.content })));
+        setMsgs((c.messages ?? []).map((m) => ({ role: m.role as Msg['role'], content: m.content, citations: m.citations })));
       })
       .catch((e) => setError(String(e.message)));
   }, [id]);
 
   const start = (content: string, keep?: number) => {
     setError('');
-    const settings: Settings = conv?.settings ?? {};
+    const settings: Settings = { ...(conv?.settings ?? {}), ...(model ? { model } : {}) };
     const kept = keep === undefined ? msgs : msgs.slice(0, keep);
     setMsgs([...kept, ...(content ? [{ role: 'user' as const, content }] : []), { role: 'assistant', content: '' }]);
     setStreaming(true);
@@ -102,6 +112,14 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
     if (!conv) return;
     setConv(await api<Conversation>(`/v1/conversations/${conv.id}`, { method: 'PATCH', body: JSON.stringify(patch) }));
     refresh();
+  };
+
+  // The picker's choice (kept in the open conversation's settings too), else the conversation's own,
+  // else the server's model.
+  const model = picked || conv?.settings?.model || '';
+  const pick = (m: string) => {
+    setPicked(m);
+    if (conv) saveSettings({ settings: { ...(conv.settings ?? {}), model: m } });
   };
 
   const lastAssistant = msgs.map((m) => m.role).lastIndexOf('assistant');
@@ -124,7 +142,7 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
       </aside>
       <section class="main" aria-label="Chat">
         <header class="chat-head">
-          <span>{info.model ? `Model: ${info.model}` : 'Connecting…'}{info.online ? '' : ' (offline)'}</span>
+          <span>{info.model ? `Model: ${info.model}` : 'Connecting…'}{info.online ? '' : ' (offline)'}{info.sse ? ' (streaming over SSE)' : ''}</span>
           {conv && (
             <span class="actions">
               <button type="button" class="small" onClick={() => { const t = prompt('New title', conv.title); if (t) saveSettings({ title: t }); }}>Rename</button>
@@ -159,6 +177,14 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
             <textarea value={draft} rows={2} onInput={(e) => setDraft((e.target as HTMLTextAreaElement).value)}
               onKeyDown={(e) => { if (e.key === 'Enter' && !e.shiftKey) send(e); }} />
           </label>
+          {models.length > 0 && (
+            <label class="field">
+              Model to answer
+              <select value={model || models[0]} onChange={(e) => pick((e.target as HTMLSelectElement).value)}>
+                {models.map((m) => <option key={m} value={m}>{m}</option>)}
+              </select>
+            </label>
+          )}
           {streaming ? <button type="button" onClick={() => socket.current!.send({ type: 'stop' })}>Stop</button>
             : <button type="submit">Send</button>}
         </form>

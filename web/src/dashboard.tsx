@@ -22,11 +22,26 @@ const CHARTS: ChartDef[] = [
 
 interface RecentRequest { time: number; method: string; path: string; status: number; duration_ms: number; prompt_tokens: number; completion_tokens: number }
 
+// "GPU 0 memory" and "GPU 0 utilisation" of each GPU the server's NVML reports; none without one.
+function gpuFigures(s: Samples): [string, string][] {
+  const out: [string, string][] = [];
+  const gib = (v: number) => (v / 2 ** 30).toFixed(1);
+  for (const [key, used] of s) {
+    const gpu = key.match(/^hayate_gpu_memory_used_bytes\{gpu="(\d+)"\}$/)?.[1];
+    if (gpu === undefined) continue;
+    const totalBytes = s.get(`hayate_gpu_memory_total_bytes{gpu="${gpu}"}`) ?? 0;
+    const util = s.get(`hayate_gpu_utilization_ratio{gpu="${gpu}"}`);
+    out.push([`GPU ${gpu} memory`, `${gib(used)} of ${gib(totalBytes)} GiB`]);
+    if (util !== undefined) out.push([`GPU ${gpu} utilisation`, `${(100 * util).toFixed(0)} %`]);
+  }
+  return out;
+}
+
 export function Dashboard() {
   const [error, setError] = useState('');
   const [latest, setLatest] = useState<Record<string, string>>({});
   const [recent, setRecent] = useState<RecentRequest[]>([]);
-  const [gpu, setGpu] = useState<[string, number][]>([]);
+  const [gpu, setGpu] = useState<[string, string][]>([]);
   const plots = useRef(new Map<string, uPlot>());
   const data = useRef({ t: [] as number[], series: new Map<string, Series[]>() });
   const prev = useRef<{ s: Samples; t: number } | null>(null);
@@ -89,7 +104,7 @@ export function Dashboard() {
       plots.current.get(c.id)?.setData([d.t, ...series.map((x) => x.values)] as uPlot.AlignedData);
     }
     setLatest(shown);
-    setGpu([...s].filter(([k]) => k.startsWith('hayate_gpu_')));
+    setGpu(gpuFigures(s));
     prev.current = { s, t: now };
   };
 
@@ -108,7 +123,7 @@ export function Dashboard() {
       <h2>Now</h2>
       <dl class="latest">
         {Object.entries(latest).map(([k, v]) => (<><dt>{k}</dt><dd data-metric={k}>{v}</dd></>))}
-        {gpu.map(([k, v]) => (<><dt>{k}</dt><dd>{v}</dd></>))}
+        {gpu.map(([k, v]) => (<><dt>{k}</dt><dd data-metric={k}>{v}</dd></>))}
       </dl>
       {gpu.length === 0 && <p class="note">No GPU figures: this server exports none (it runs on the CPU, or its backend reports none).</p>}
       <h2>Recent requests</h2>

@@ -1,9 +1,10 @@
-// hayate serve's page: the chat and the dashboard, chosen by the URL's hash (#/chat/ID,
-// #/dashboard) so that a reload comes back to the same place. Asks for an API key when the
+// hayate serve's page: the chat, the dashboard and the benchmark, chosen by the URL's hash
+// (#/chat/ID, #/dashboard, #/bench) so that a reload comes back to the same place. Asks for an API key when the
 // server answers 401.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, apiKey, HttpError } from './api';
+import { Bench } from './bench';
 import { Chat } from './chat';
 import { Dashboard } from './dashboard';
 import './style.css';
@@ -43,11 +44,12 @@ function App() {
         <span class="brand">hayate</span>
         <a href="#/chat" aria-current={r.page === 'chat' ? 'page' : undefined}>Chat</a>
         <a href="#/dashboard" aria-current={r.page === 'dashboard' ? 'page' : undefined}>Dashboard</a>
+        <a href="#/bench" aria-current={r.page === 'bench' ? 'page' : undefined}>Benchmark</a>
       </nav>
       <main id="main">
         {needKey ? <KeyForm done={() => { setNeedKey(null); probe(); }} />
           : needKey === null ? <p>Loading…</p>
-          : r.page === 'dashboard' ? <Dashboard /> : <Chat id={r.id} go={go} />}
+          : r.page === 'dashboard' ? <Dashboard /> : r.page === 'bench' ? <Bench /> : <Chat id={r.id} go={go} />}
       </main>
     </>
   );
