@@ -78,7 +78,10 @@ struct ResponseHandlers {
   std::function<bool(std::string_view)> on_body;
 };
 
+// Not an aggregate (see Request): callers build it inside co_await expressions, as the
+// Connection constructor's default argument.
 struct ConnectionOptions {
+  ConnectionOptions() {}  // NOLINT: user-provided on purpose
   // Open a new connection when the last one was closed (by either side). Off: the first
   // connection is the only one, and a request after it closed fails with Failure::Closed
   // (for tests that watch what a server does with its connections).
