@@ -8,7 +8,7 @@ packages=(
   libpcre2-dev nlohmann-json3-dev libcli11-dev
   libboost-dev prometheus-cpp-dev libspdlog-dev libfmt-dev libtomlplusplus-dev zlib1g-dev libzstd-dev
   zstd xz-utils gzip
-  libssl-dev libhiredis-dev redis-server
+  libssl-dev openssl libhiredis-dev redis-server
   libfaiss-dev libblas-dev liblapack-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev

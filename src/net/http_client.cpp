@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <boost/asio/connect.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
@@ -11,6 +12,7 @@
 #include <boost/beast/http/write.hpp>
 #include <cctype>
 #include <cerrno>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -25,31 +27,32 @@ using boost::system::error_code;
 
 namespace {
 
-// One timer for a whole request that cancels the stream's operations when it expires. (The
-// stream's own per-operation timeouts would arm a timer for every read of every streamed token.)
-// Its state is shared with the timer's handler, which may run after the request has ended.
+// One timer for a whole request that runs `expire` (which cancels the connection's operations)
+// when it fires. (The stream's own per-operation timeouts would arm a timer for every read of
+// every streamed token.) Its state is shared with the timer's handler, which may run after the
+// request has ended.
 class Deadline {
  public:
-  Deadline(beast::tcp_stream& stream, Clock::time_point when) : timer_(stream.get_executor()) {
+  Deadline(const asio::any_io_executor& ex, Clock::time_point when, std::function<void()> expire) : timer_(ex) {
     if (when == Clock::time_point::max()) return;
-    state_ = std::make_shared<State>(State{&stream});
+    state_ = std::make_shared<State>(State{std::move(expire)});
     timer_.expires_at(when);
     timer_.async_wait([state = state_](error_code ec) {
-      if (ec || !state->stream) return;
+      if (ec || !state->expire) return;
       state->expired = true;
-      state->stream->cancel();
+      state->expire();
     });
   }
   ~Deadline() {
     if (!state_) return;
-    state_->stream = nullptr;
+    state_->expire = nullptr;
     timer_.cancel();
   }
   bool expired() const { return state_ && state_->expired; }
 
  private:
   struct State {
-    beast::tcp_stream* stream;
+    std::function<void()> expire;
     bool expired = false;
   };
   asio::steady_timer timer_;
@@ -78,17 +81,15 @@ std::string Response::header(std::string_view name) const {
 }
 
 Connection::Connection(asio::any_io_executor ex, Endpoint endpoint, ConnectionOptions options)
-    : stream_(ex), endpoint_(std::move(endpoint)), options_(options) {}
+    : executor_(std::move(ex)), endpoint_(std::move(endpoint)), options_(std::move(options)) {}
 
 void Connection::cancel() {
   cancelled_ = true;
-  stream_.cancel();
+  if (stream_) stream_->lower().cancel();
 }
 
 void Connection::close() {
-  error_code ec;
-  stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-  stream_.socket().close(ec);
+  if (stream_) stream_->close();
   buffer_.clear();
   open_ = false;
 }
@@ -96,18 +97,54 @@ void Connection::close() {
 // Without waiting: a kept-alive connection is fit for the next request while the server has
 // neither closed it nor sent anything unasked.
 bool Connection::still_usable() {
-  if (buffer_.size() > 0) return false;
+  if (buffer_.size() > 0 || !stream_ || stream_->has_buffered_input()) return false;
   char byte;
-  const ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(stream_->socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
+namespace {
+
+std::shared_ptr<asio::ssl::context> make_client_tls(const ConnectionOptions& options, const std::string& url) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_client);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+  error_code ec;
+  ctx->set_default_verify_paths(ec);
+  if (!options.ca_file.empty()) ctx->load_verify_file(options.ca_file, ec);
+  if (ec) fail(ErrorKind::BadInput, url + ": cannot read the CA file '" + options.ca_file + "': " + ec.message());
+  ctx->set_verify_mode(asio::ssl::verify_peer);
+  return ctx;
+}
+
+}  // namespace
+
 awaitable<error_code> Connection::connect() {
   error_code ec;
-  co_await stream_.async_connect(endpoint_.addresses, asio::redirect_error(asio::use_awaitable, ec));
+  if (endpoint_.url.tls) {
+    if (!tls_) tls_ = make_client_tls(options_, endpoint_.url.text);
+    stream_.emplace(beast::tcp_stream(executor_), tls_);
+  } else {
+    stream_.emplace(beast::tcp_stream(executor_));
+  }
+  co_await stream_->lower().async_connect(endpoint_.addresses, asio::redirect_error(asio::use_awaitable, ec));
   if (ec) co_return ec;
   ++connects_;
-  stream_.socket().set_option(tcp::no_delay(true), ec);
+  stream_->socket().set_option(tcp::no_delay(true), ec);
+  if (stream_->is_tls()) {
+    // The name the certificate must carry (an IP address is checked as one), and SNI for a name.
+    const std::string& host = endpoint_.url.host;
+    auto& tls = stream_->tls();
+    tls.set_verify_callback(asio::ssl::host_name_verification(host));
+    asio::ip::make_address(host, ec);
+    if (ec) SSL_set_tlsext_host_name(tls.native_handle(), host.c_str());
+    ec = {};
+    co_await tls.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      stream_->close();
+      co_return ec;
+    }
+  }
   buffer_.clear();
   open_ = true;
   co_return error_code{};
@@ -123,7 +160,9 @@ awaitable<Response> Connection::request(Request req, Clock::time_point deadline,
   q.prepare_payload();
 
   Response res;
-  const Deadline timer(stream_, deadline);
+  const Deadline timer(executor_, deadline, [this] {
+    if (stream_) stream_->lower().cancel();
+  });
   // A failure at `stage`: the deadline's and cancel()'s aborts first. (A deadline that fires
   // between two operations cancels nothing, so each operation checks for it before it starts.)
   auto failed = [&](const char* stage, const error_code& ec, Failure otherwise) {
@@ -162,7 +201,7 @@ awaitable<Response> Connection::request(Request req, Clock::time_point deadline,
       ec = co_await connect();
       if (ec) co_return failed("connect", ec, Failure::Connect);
     }
-    co_await http::async_write(stream_, q, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write(*stream_, q, asio::redirect_error(asio::use_awaitable, ec));
     if (ec && may_resend && !interrupted()) {
       close();
       continue;
@@ -174,7 +213,7 @@ awaitable<Response> Connection::request(Request req, Clock::time_point deadline,
     parser->body_limit(handlers.on_body ? std::numeric_limits<std::uint64_t>::max() : options_.body_limit);
     if (verb == http::verb::head) parser->skip(true);
     if (interrupted()) co_return failed("reading the response header", {}, Failure::Cancelled);
-    co_await http::async_read_header(stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_header(*stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
     const bool nothing_arrived = !parser->got_some() && buffer_.size() == 0;
     if (ec && may_resend && nothing_arrived && closed_under_us(ec) && !interrupted()) {
       close();
@@ -193,7 +232,7 @@ awaitable<Response> Connection::request(Request req, Clock::time_point deadline,
   while (!parser->is_done()) {
     if (interrupted()) co_return failed("reading the body", {}, Failure::Cancelled);
     error_code ec;
-    co_await http::async_read_some(stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_some(*stream_, buffer_, *parser, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return failed("reading the body", ec, Failure::Protocol);
     std::string& piece = parser->get().body();
     if (!handlers.on_body || piece.empty()) continue;

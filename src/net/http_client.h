@@ -16,12 +16,15 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "net/asio.h"  // Asio's coroutines only through here (<utility> first, no frame recycling)
+#include "net/tls_stream.h"
 #include "net/url.h"
 
 namespace hayate::net {
@@ -75,7 +78,10 @@ struct ResponseHandlers {
   std::function<bool(std::string_view)> on_body;
 };
 
+// Not an aggregate (see Request): callers build it inside co_await expressions, as the
+// Connection constructor's default argument.
 struct ConnectionOptions {
+  ConnectionOptions() {}  // NOLINT: user-provided on purpose
   // Open a new connection when the last one was closed (by either side). Off: the first
   // connection is the only one, and a request after it closed fails with Failure::Closed
   // (for tests that watch what a server does with its connections).
@@ -84,6 +90,9 @@ struct ConnectionOptions {
   // Off: a stale connection fails the request with Failure::Closed (for tests of servers).
   bool reopen_stale = true;
   uint64_t body_limit = 64u << 20;  // for bodies kept whole; a body handler sees any length
+  // https: a PEM file of CAs trusted besides the system's (OpenSSL's default paths, which honour
+  // SSL_CERT_FILE and SSL_CERT_DIR); for a private CA or a self-signed server.
+  std::string ca_file;
 };
 
 class Connection {
@@ -114,7 +123,10 @@ class Connection {
   awaitable<boost::system::error_code> connect();
   bool still_usable();
 
-  boost::beast::tcp_stream stream_;
+  using Stream = MaybeTls<boost::beast::tcp_stream>;
+  asio::any_io_executor executor_;
+  std::shared_ptr<asio::ssl::context> tls_;  // https: made at the first connect
+  std::optional<Stream> stream_;             // a fresh one for each connection
   boost::beast::flat_buffer buffer_;
   Endpoint endpoint_;
   ConnectionOptions options_;

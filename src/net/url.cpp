@@ -10,7 +10,9 @@ namespace hayate::net {
 
 namespace {
 
-const char* const kShape = "expected http://HOST:PORT[/PATH] (the port defaults to 80; an IPv6 host in brackets)";
+const char* const kShape =
+    "expected http://HOST:PORT[/PATH] or https://... (the port defaults to 80, or 443 for https; an IPv6 host in "
+    "brackets)";
 
 [[noreturn]] void bad(std::string_view text, const std::string& why) {
   fail(ErrorKind::BadInput, "URL " + std::string(text) + ": " + why);
@@ -51,7 +53,7 @@ void read_authority(std::string_view text, std::string_view authority, Url& u) {
       bad(text, "the host '" + u.host + "' has a character no host name has");
     if (colon != std::string_view::npos) after = authority.substr(colon);
   }
-  u.port = after.empty() ? "80" : std::string(after.substr(1));
+  u.port = after.empty() ? (u.tls ? "443" : "80") : std::string(after.substr(1));
   if (!after.empty()) check_port(text, u.port);
 }
 
@@ -59,7 +61,9 @@ void read_authority(std::string_view text, std::string_view authority, Url& u) {
 
 std::string Url::authority() const { return (ipv6() ? "[" + host + "]" : host) + ":" + port; }
 
-std::string Url::at(std::string_view path) const { return "http://" + authority() + base + std::string(path); }
+std::string Url::at(std::string_view path) const {
+  return (tls ? "https://" : "http://") + authority() + base + std::string(path);
+}
 
 Url parse_url(std::string_view text) {
   if (text.empty()) bad(text, std::string("empty; ") + kShape);
@@ -68,18 +72,16 @@ Url parse_url(std::string_view text) {
   const size_t scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) bad(text, kShape);
   const boost::beast::string_view scheme(text.data(), scheme_end);
-  if (boost::beast::iequals(scheme, "https"))
-    fail(ErrorKind::Unsupported, "URL " + std::string(text) +
-                                     ": https is not supported; the client speaks plain HTTP only (use http://, "
-                                     "e.g. through a local TLS-terminating proxy)");
-  if (!boost::beast::iequals(scheme, "http"))
+  const bool tls = boost::beast::iequals(scheme, "https");
+  if (!tls && !boost::beast::iequals(scheme, "http"))
     bad(text, "the scheme '" + std::string(scheme) + "' is not supported; " + kShape);
   const std::string_view rest = text.substr(scheme_end + 3);
   if (rest.find_first_of("?#") != std::string_view::npos)
-    bad(text, "a query or fragment means nothing in a base URL; give only http://HOST:PORT[/PATH]");
+    bad(text, "a query or fragment means nothing in a base URL; give only http(s)://HOST:PORT[/PATH]");
   const size_t slash = rest.find('/');
   Url u;
   u.text = std::string(text);
+  u.tls = tls;
   read_authority(text, rest.substr(0, slash), u);
   if (slash != std::string_view::npos) u.base = std::string(rest.substr(slash));
   while (!u.base.empty() && u.base.back() == '/') u.base.pop_back();

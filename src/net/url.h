@@ -1,4 +1,4 @@
-// Where an HTTP client sends its requests: a plain-HTTP URL (`http://host[:port][/base]`), read
+// Where an HTTP client sends its requests: a URL (`http://host[:port][/base]`, or https://), read
 // once by the one parser every client uses, and the addresses its host resolves to.
 #pragma once
 
@@ -13,8 +13,9 @@ namespace hayate::net {
 struct Url {
   std::string text;  // as given
   std::string host;  // a name, an IPv4 address or an IPv6 address without its brackets
-  std::string port;  // digits; "80" when the URL names none
+  std::string port;  // digits; "80" (https: "443") when the URL names none
   std::string base;  // the path prefix without a trailing '/': "" or "/openai"
+  bool tls = false;  // https: the server's certificate is verified against the system's CAs
 
   bool ipv6() const { return host.find(':') != std::string::npos; }
   // host:port as a Host header and a URL write it ("[::1]:8080").
@@ -23,8 +24,7 @@ struct Url {
   std::string at(std::string_view path) const;
 };
 
-// Throws Error: Unsupported for https (the clients speak plain HTTP only), BadInput saying what
-// is wrong with any other URL that is not http://HOST[:PORT][/PATH].
+// Throws Error(BadInput) saying what is wrong with a URL that is not http(s)://HOST[:PORT][/PATH].
 Url parse_url(std::string_view text);
 // parse_url, then a trailing "/v1" dropped from the base: people paste an OpenAI-style API's base
 // URL with it, and the clients add "/v1/..." to every route themselves.

@@ -42,6 +42,8 @@ std::vector<ConfigField> make_fields() {
       {"host", "", &C::host, "address to listen on (loopback by default)"},
       {"port", "-p", &C::port, "TCP port (0: any free port, printed as 'listening on HOST:PORT')", 0, 65535},
       {"http_threads", "", &C::http_threads, "threads serving HTTP connections", 1, 256},
+      {"tls_cert", "", &C::tls_cert, "PEM certificate chain: serve HTTPS only (with tls_key; SIGHUP reloads both)"},
+      {"tls_key", "", &C::tls_key, "PEM private key of tls_cert"},
       {"model", "-m", &C::model, "GGUF model file (empty: the embedded default model)"},
       {"model_alias", "", &C::model_alias, "model id in /v1/models and responses (empty: the file name)"},
       {"backend", "", &C::backend, table.backend_help, 0, 0, views(table.backends)},
@@ -429,6 +431,9 @@ void validate(const ServerConfig& config) {
       fail(ErrorKind::BadInput, "rag_cache: '" + config.rag_cache + "' is not off, memory or redis://HOST:PORT[/DB]");
     cache::make_store(config.rag_cache);
   }
+  if (config.tls_cert.empty() != config.tls_key.empty())
+    fail(ErrorKind::BadInput, std::string("TLS needs both tls_cert and tls_key (--tls-cert, --tls-key); only ") +
+                                  (config.tls_cert.empty() ? "tls_key" : "tls_cert") + " is set");
   if (config.rag_chunk_overlap >= config.rag_chunk_tokens)
     fail(ErrorKind::BadInput, "rag_chunk_overlap must be below rag_chunk_tokens");
 }

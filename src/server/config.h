@@ -22,6 +22,8 @@ struct ServerConfig {
   std::string host = "127.0.0.1";
   int64_t port = 8080;  // 0: any free port (the bound one is logged as "listening on HOST:PORT")
   int64_t http_threads = 2;
+  std::string tls_cert;  // PEM certificate chain; with tls_key: HTTPS only (SIGHUP reloads both)
+  std::string tls_key;   // PEM private key of tls_cert
   // Model and engine
   std::string model;        // empty: the embedded default (random weights)
   std::string model_alias;  // the id in /v1/models; empty: the file's name without .gguf

@@ -20,6 +20,7 @@
 #include "core/clock.h"
 #include "server/gzip.h"
 #include "server/http_head.h"
+#include "server/transport.h"
 #include "server/websocket.h"
 
 namespace hayate::server {
@@ -30,13 +31,14 @@ using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
 struct Connection {
-  explicit Connection(tcp::socket s)
-      : socket(std::move(s)),
-        wake(socket.get_executor()),
-        write_deadline(socket.get_executor()),
-        read_deadline(socket.get_executor()) {}
+  explicit Connection(Transport s)
+      : stream(std::move(s)),
+        wake(stream.get_executor()),
+        write_deadline(stream.get_executor()),
+        read_deadline(stream.get_executor()) {}
 
-  tcp::socket socket;  // its executor is the connection's strand: everything below runs there
+  tcp::socket& socket() { return stream.socket(); }
+  Transport stream;  // its executor is the connection's strand: everything below runs there
   beast::flat_buffer buffer;
   asio::steady_timer wake;  // a waiting handler sleeps on it; cancel() wakes it
   std::string peer;
@@ -64,7 +66,7 @@ void start_peer_watch(const std::shared_ptr<Connection>& c) {
   c->want_watch = true;
   if (c->watching || c->peer_gone || c->buffer.size() >= kWatchBufferLimit) return;
   c->watching = true;
-  c->socket.async_read_some(c->buffer.prepare(4096), [c](error_code ec, size_t n) {
+  c->stream.async_read_some(c->buffer.prepare(4096), [c](error_code ec, size_t n) {
     c->watching = false;
     c->buffer.commit(n);
     if (ec && ec != asio::error::operation_aborted) c->peer_gone = true;
@@ -79,7 +81,7 @@ awaitable<> stop_peer_watch(const std::shared_ptr<Connection>& c) {
   c->want_watch = false;
   if (!c->watching) co_return;
   error_code ec;
-  c->socket.cancel(ec);
+  c->socket().cancel(ec);
   while (c->watching) {
     c->wake.expires_at(Clock::time_point::max());
     co_await c->wake.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -100,7 +102,7 @@ void arm_write_deadline(const std::shared_ptr<Connection>& c, double seconds) {
     c->write_timed_out = true;
     c->peer_gone = true;
     error_code ignored;
-    c->socket.close(ignored);
+    c->socket().close(ignored);
   });
 }
 
@@ -122,7 +124,7 @@ void arm_read_deadline(const std::shared_ptr<Connection>& c, double seconds) {
     if (e || c->read_serial != serial) return;
     c->read_timed_out = true;
     error_code ignored;
-    c->socket.cancel(ignored);
+    c->socket().cancel(ignored);
   });
 }
 
@@ -182,7 +184,7 @@ class ConnectionExchange final : public Exchange {
     status_ = status;
     error_code ec;
     arm_write_deadline(c_, st_.config().write_timeout);
-    co_await http::async_write(c_->socket, res, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write(c_->stream, res, asio::redirect_error(asio::use_awaitable, ec));
     after_write(ec);
     finished_ = true;
   }
@@ -199,7 +201,7 @@ class ConnectionExchange final : public Exchange {
     http::response_serializer<http::empty_body> sr{res};
     error_code ec;
     arm_write_deadline(c_, st_.config().write_timeout);
-    co_await http::async_write_header(c_->socket, sr, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_write_header(c_->stream, sr, asio::redirect_error(asio::use_awaitable, ec));
     after_write(ec);
     co_return !c_->peer_gone;
   }
@@ -209,7 +211,7 @@ class ConnectionExchange final : public Exchange {
     error_code ec;
     const auto chunk = http::make_chunk(asio::buffer(event));
     arm_write_deadline(c_, st_.config().write_timeout);
-    co_await asio::async_write(c_->socket, chunk, asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(c_->stream, chunk, asio::redirect_error(asio::use_awaitable, ec));
     after_write(ec);
     co_return !c_->peer_gone;
   }
@@ -218,7 +220,7 @@ class ConnectionExchange final : public Exchange {
     error_code ec;
     const auto last = http::make_chunk_last();
     arm_write_deadline(c_, st_.config().write_timeout);
-    co_await asio::async_write(c_->socket, last, asio::redirect_error(asio::use_awaitable, ec));
+    co_await asio::async_write(c_->stream, last, asio::redirect_error(asio::use_awaitable, ec));
     after_write(ec);
     finished_ = true;
   }
@@ -226,7 +228,7 @@ class ConnectionExchange final : public Exchange {
   // The engine's thread calls the notify callback: it posts the wake-up to this strand.
   void watch(RequestHandle& handle) override {
     start_peer_watch(c_);
-    handle.set_notify([weak = std::weak_ptr<Connection>(c_), strand = c_->socket.get_executor()] {
+    handle.set_notify([weak = std::weak_ptr<Connection>(c_), strand = c_->stream.get_executor()] {
       asio::post(strand, [weak] {
         if (auto c = weak.lock()) c->wake.cancel();
       });
@@ -314,18 +316,18 @@ awaitable<> respond_and_close(const std::shared_ptr<Connection>& c, int status, 
   res.prepare_payload();
   error_code ec;
   arm_write_deadline(c, write_timeout);
-  co_await http::async_write(c->socket, res, asio::redirect_error(asio::use_awaitable, ec));
+  co_await http::async_write(c->stream, res, asio::redirect_error(asio::use_awaitable, ec));
   disarm_write_deadline(c);
-  c->socket.shutdown(tcp::socket::shutdown_send, ec);
-  asio::steady_timer linger(c->socket.get_executor());
+  c->socket().shutdown(tcp::socket::shutdown_send, ec);
+  asio::steady_timer linger(c->stream.get_executor());
   linger.expires_after(std::chrono::seconds(2));
   linger.async_wait([c](error_code e) {
-    if (!e) c->socket.close(e);
+    if (!e) c->socket().close(e);
   });
   std::array<char, 16384> scratch;
   size_t dropped = 0;
   while (!ec && dropped < (64u << 20)) {
-    dropped += co_await c->socket.async_read_some(asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
+    dropped += co_await c->socket().async_read_some(asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, ec));
   }
   linger.cancel();
 }
@@ -395,9 +397,9 @@ void ConnectionSet::close_idle() {
   std::lock_guard lk(mu_);
   for (const auto& [raw, entry] : open_) {
     if (auto c = entry.connection.lock())
-      asio::post(c->socket.get_executor(), [c] {
+      asio::post(c->stream.get_executor(), [c] {
         error_code ec;
-        if (!c->busy) c->socket.close(ec);
+        if (!c->busy) c->socket().close(ec);
       });
   }
 }
@@ -416,16 +418,33 @@ awaitable<> refuse(const std::shared_ptr<Connection>& c, ServerState& st, const 
 
 }  // namespace
 
-awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet& connections) {
-  auto c = std::make_shared<Connection>(std::move(socket));
+awaitable<> serve_connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, ServerState& st,
+                             ConnectionSet& connections) {
+  auto c = std::make_shared<Connection>(tls ? Transport(std::move(socket), std::move(tls))
+                                            : Transport(std::move(socket)));
   error_code ec;
-  c->socket.set_option(tcp::no_delay(true), ec);  // events leave as soon as they are written
+  c->socket().set_option(tcp::no_delay(true), ec);  // events leave as soon as they are written
   if (const int64_t bytes = st.config().send_buffer_bytes; bytes > 0)
-    c->socket.set_option(asio::socket_base::send_buffer_size(static_cast<int>(bytes)), ec);
-  const auto remote = c->socket.remote_endpoint(ec);
+    c->socket().set_option(asio::socket_base::send_buffer_size(static_cast<int>(bytes)), ec);
+  const auto remote = c->socket().remote_endpoint(ec);
   const std::string ip = ec ? "unknown" : remote.address().to_string();
   c->peer = ec ? "unknown" : ip + ":" + std::to_string(remote.port());
   const ServerConfig& cfg = st.config();
+  if (c->stream.is_tls()) {
+    // Before anything can be said to the client, refusals included. A client that never finishes
+    // the handshake is a slow-loris like one that trickles headers: the same deadline.
+    arm_read_deadline(c, cfg.header_timeout);
+    co_await c->stream.tls().async_handshake(asio::ssl::stream_base::server,
+                                             asio::redirect_error(asio::use_awaitable, ec));
+    disarm_read_deadline(c);
+    if (ec) {
+      if (c->read_timed_out) st.metrics().limit_hit("tls_handshake_timeout");
+      spdlog::info("peer={}: TLS handshake failed: {}", c->peer,
+                   c->read_timed_out ? "not finished within header_timeout" : ec.message());
+      c->stream.close();
+      co_return;
+    }
+  }
   if (const char* over = connections.add(c, ip, cfg.max_connections, cfg.max_connections_per_ip)) {
     // Named locals, not temporaries inside the co_await: GCC's coroutines destroyed the strings
     // of a conditional expression there twice (a double free seen under this very refusal).
@@ -454,7 +473,15 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
     // Waiting for a request: idle_timeout, then the connection closes without a word.
     if (c->buffer.size() == 0) {
       arm_read_deadline(c, cfg.idle_timeout);
-      co_await c->socket.async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+      if (c->stream.is_tls()) {
+        // Bytes may already sit in the TLS layer's buffers (a request sent right behind the
+        // handshake), where a wait on the socket would not see them: read instead.
+        const size_t n = co_await c->stream.async_read_some(c->buffer.prepare(4096),
+                                                             asio::redirect_error(asio::use_awaitable, ec));
+        c->buffer.commit(n);
+      } else {  // no buffer held by an idle plain connection
+        co_await c->socket().async_wait(tcp::socket::wait_read, asio::redirect_error(asio::use_awaitable, ec));
+      }
       disarm_read_deadline(c);
       if (ec || st.stopping()) break;
     }
@@ -462,7 +489,7 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
     parser.body_limit(static_cast<uint64_t>(cfg.max_body_bytes));
     parser.header_limit(static_cast<uint32_t>(cfg.max_header_bytes));
     arm_read_deadline(c, cfg.header_timeout);
-    co_await http::async_read_header(c->socket, c->buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    co_await http::async_read_header(c->stream, c->buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
     disarm_read_deadline(c);
     c->busy = !ec;  // from here on, shutdown lets the request finish
     if (!ec) {
@@ -484,9 +511,9 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
       arm_read_deadline(c, cfg.body_timeout);
       if (beast::iequals(parser.get()[http::field::expect], "100-continue")) {
         static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        co_await asio::async_write(c->socket, asio::buffer(kContinue), asio::redirect_error(asio::use_awaitable, ec));
+        co_await asio::async_write(c->stream, asio::buffer(kContinue), asio::redirect_error(asio::use_awaitable, ec));
       }
-      if (!ec) co_await http::async_read(c->socket, c->buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (!ec) co_await http::async_read(c->stream, c->buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       disarm_read_deadline(c);
       if (ec && c->read_timed_out) {
         co_await refuse(c, st, "body_timeout", 408,
@@ -542,7 +569,7 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
         break;
       }
       c->busy = false;  // between generations shutdown may close it
-      co_await serve_websocket(c->socket, parser.release(), st, c->busy, authed, std::move(key));
+      co_await serve_websocket(c->stream, parser.release(), st, c->busy, authed, std::move(key));
       break;
     }
     const bool keep_alive = parser.get().keep_alive();
@@ -553,8 +580,7 @@ awaitable<> serve_connection(tcp::socket socket, ServerState& st, ConnectionSet&
     log_request(ex, st, route_name(ex.request().path));
     if (!ex.keep_alive()) break;
   }
-  c->socket.shutdown(tcp::socket::shutdown_both, ec);
-  c->socket.close(ec);
+  c->stream.close();
 }
 
 }  // namespace hayate::server

@@ -7,6 +7,8 @@
 #include <string>
 #include <unordered_map>
 
+#include <boost/asio/ssl/context.hpp>
+
 #include "net/asio.h"
 #include "server/routes.h"
 
@@ -36,7 +38,8 @@ class ConnectionSet {
 };
 
 // Serves requests on `socket` (whose executor is a strand) until the client closes, an error, or
-// shutdown.
-awaitable<> serve_connection(tcp::socket socket, ServerState& state, ConnectionSet& connections);
+// shutdown; over TLS with `tls` when it is set.
+awaitable<> serve_connection(tcp::socket socket, std::shared_ptr<asio::ssl::context> tls, ServerState& state,
+                             ConnectionSet& connections);
 
 }  // namespace hayate::server

@@ -4,7 +4,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/ssl/context.hpp>
 #include <csignal>
+#include <mutex>
 #include <cstdio>
 #include <thread>
 
@@ -18,13 +24,34 @@ namespace {
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
+// A TLS server context from PEM files; BadInput naming the file and OpenSSL's reason when one is
+// missing, malformed, or the key is not the certificate's.
+std::shared_ptr<asio::ssl::context> make_tls_context(const std::string& cert, const std::string& key) {
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                   asio::ssl::context::single_dh_use);
+  error_code ec;
+  ctx->use_certificate_chain_file(cert, ec);
+  if (ec) fail(ErrorKind::BadInput, cert + ": cannot use it as the TLS certificate (tls_cert): " + ec.message());
+  ctx->use_private_key_file(key, asio::ssl::context::pem, ec);
+  if (ec && ERR_GET_REASON(static_cast<unsigned long>(ec.value())) != X509_R_KEY_VALUES_MISMATCH)
+    fail(ErrorKind::BadInput, key + ": cannot use it as the TLS private key (tls_key): " + ec.message());
+  if (ec || SSL_CTX_check_private_key(ctx->native_handle()) != 1)
+    fail(ErrorKind::BadInput, key + " is not the private key of the certificate " + cert + " (tls_key, tls_cert)");
+  return ctx;
+}
+
 class HttpServer {
  public:
   explicit HttpServer(ServerState& state)
       : state_(state),
         ioc_(static_cast<int>(state.config().http_threads)),
         acceptor_(ioc_),
-        signals_(ioc_, SIGINT, SIGTERM) {}
+        signals_(ioc_, SIGINT, SIGTERM),
+        hangup_(ioc_, SIGHUP) {
+    if (!state.config().tls_cert.empty()) tls_ = make_tls_context(state.config().tls_cert, state.config().tls_key);
+  }
 
   tcp::endpoint listen(const std::string& host, uint16_t port) {
     error_code ec;
@@ -46,6 +73,7 @@ class HttpServer {
   void run() {
     asio::co_spawn(ioc_, accept_loop(), asio::detached);
     asio::co_spawn(ioc_, watch_signals(), asio::detached);
+    asio::co_spawn(ioc_, watch_hangup(), asio::detached);
     std::vector<std::thread> threads;
     for (int64_t i = 1; i < state_.config().http_threads; ++i) threads.emplace_back([this] { ioc_.run(); });
     ioc_.run();
@@ -70,7 +98,35 @@ class HttpServer {
         continue;
       }
       const auto executor = socket.get_executor();
-      asio::co_spawn(executor, serve_connection(std::move(socket), state_, connections_), asio::detached);
+      asio::co_spawn(executor, serve_connection(std::move(socket), tls(), state_, connections_), asio::detached);
+    }
+  }
+
+  std::shared_ptr<asio::ssl::context> tls() {
+    std::lock_guard lk(tls_mu_);
+    return tls_;
+  }
+
+  // SIGHUP: read the certificate and key again (renewed certificates without a restart). New
+  // connections get the new context; open ones keep theirs. A bad file keeps the old context.
+  awaitable<> watch_hangup() {
+    for (;;) {
+      error_code ec;
+      co_await hangup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      const ServerConfig& cfg = state_.config();
+      if (cfg.tls_cert.empty()) {
+        spdlog::info("SIGHUP: no TLS certificate to reload");
+        continue;
+      }
+      try {
+        auto fresh = make_tls_context(cfg.tls_cert, cfg.tls_key);
+        std::lock_guard lk(tls_mu_);
+        tls_ = std::move(fresh);
+        spdlog::info("SIGHUP: reloaded the TLS certificate {} and key {}", cfg.tls_cert, cfg.tls_key);
+      } catch (const Error& e) {
+        spdlog::error("SIGHUP: {}; still serving the previous certificate", e.what());
+      }
     }
   }
 
@@ -109,6 +165,7 @@ class HttpServer {
     }
     spdlog::info("stopped");
     signals_.cancel(ec);
+    hangup_.cancel(ec);
     ioc_.stop();
   }
 
@@ -117,6 +174,9 @@ class HttpServer {
   asio::io_context ioc_;
   tcp::acceptor acceptor_;
   asio::signal_set signals_;
+  asio::signal_set hangup_;
+  std::mutex tls_mu_;
+  std::shared_ptr<asio::ssl::context> tls_;  // null: plain HTTP
 };
 
 // A server left running for days (issue 22) must not fill its disk with its log: a --log-file

@@ -87,10 +87,10 @@ class WsExchange final : public Exchange {
 
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket& socket, ServerState& st, bool& busy, bool authed, std::string key)
+  WsSession(Transport& socket, ServerState& st, bool& busy, bool authed, std::string key)
       : ws(socket), st(st), wake(socket.get_executor()), busy_(busy), authed_(authed), key_(std::move(key)) {
     error_code ec;
-    const auto remote = socket.remote_endpoint(ec);
+    const auto remote = socket.socket().remote_endpoint(ec);
     peer = ec ? "unknown" : remote.address().to_string() + ":" + std::to_string(remote.port());
   }
 
@@ -153,12 +153,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   bool stopping() const { return closed || stop_; }
   void close_now() {
     closed = true;
-    error_code ec;
-    beast::get_lowest_layer(ws).close(ec);
+    ws.next_layer().close();
     wake.cancel();
   }
 
-  websocket::stream<tcp::socket&> ws;
+  websocket::stream<Transport&> ws;
   ServerState& st;
   asio::steady_timer wake;  // a generation waits on it; engine events, stop and close cancel it
   std::string peer;
@@ -392,7 +391,7 @@ std::optional<api::ApiError> check_upgrade(const UpgradeRequest& req, ServerStat
   return std::nullopt;
 }
 
-awaitable<> serve_websocket(tcp::socket& socket, UpgradeRequest req, ServerState& st, bool& busy, bool authed,
+awaitable<> serve_websocket(Transport& socket, UpgradeRequest req, ServerState& st, bool& busy, bool authed,
                             std::string key) {
   auto session = std::make_shared<WsSession>(socket, st, busy, authed, std::move(key));
   co_await session->run(std::move(req));

@@ -11,6 +11,7 @@
 
 #include "net/asio.h"
 #include "server/routes.h"
+#include "server/transport.h"
 
 namespace hayate::server {
 
@@ -23,7 +24,7 @@ std::optional<api::ApiError> check_upgrade(const UpgradeRequest& req, ServerStat
 
 // Serves one WebSocket on `socket` (after check_upgrade let it through) until either side closes
 // it. `busy` is the connection's flag that keeps shutdown from closing it while a generation runs.
-awaitable<> serve_websocket(tcp::socket& socket, UpgradeRequest req, ServerState& st, bool& busy, bool authed,
+awaitable<> serve_websocket(Transport& socket, UpgradeRequest req, ServerState& st, bool& busy, bool authed,
                             std::string key);
 
 // GET /v1/ws without an Upgrade header: 426 saying how to connect.

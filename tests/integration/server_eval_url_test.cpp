@@ -104,9 +104,9 @@ TEST_F(EvalUrl, ServerAndUrlErrorsAreClear) {
   EXPECT_NE(r.output.find("HTTP 4"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("/v1/completions"), std::string::npos) << r.output;
 
-  r = run_command(kHayate + " eval tasks " + file + " --url https://127.0.0.1:1 2>&1");
-  EXPECT_EQ(r.exit_code, 4) << r.output;
-  EXPECT_NE(r.output.find("https is not supported"), std::string::npos) << r.output;
+  r = run_command(kHayate + " eval tasks " + file + " --url ftp://127.0.0.1:1 2>&1");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("the scheme 'ftp' is not supported"), std::string::npos) << r.output;
   r = run_command(kHayate + " eval tasks " + file + " --url 127.0.0.1:8080 2>&1");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("expected http://HOST:PORT"), std::string::npos) << r.output;

@@ -107,6 +107,9 @@ class ServerProcess {
     if (std::find(args.begin(), args.end(), "--port") == args.end()) argv.insert(argv.end(), {"--port", "0"});
     if (tiny) argv.insert(argv.end(), {"-m", tiny_model()});
     argv.insert(argv.end(), args.begin(), args.end());
+    // A TLS server (a self-signed certificate, its own CA): the harness's requests go over TLS.
+    if (const auto at = std::find(args.begin(), args.end(), "--tls-cert"); at != args.end() && at + 1 != args.end())
+      ca_file_ = *(at + 1);
     pid_ = ::fork();
     if (pid_ == 0) {
       const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -145,7 +148,7 @@ class ServerProcess {
     std::string last;  // the last health check's status or error, for the message below
     for (;;) {
       try {
-        const int status = http_get(port_, "/health").status;
+        const int status = http_get(port_, "/health", {}, ca_file_).status;
         if (status == 200) return;
         last = "status " + std::to_string(status);
       } catch (const std::exception& e) {
@@ -161,6 +164,7 @@ class ServerProcess {
 
   int port() const { return port_; }
   pid_t pid() const { return pid_; }
+  const std::string& ca_file() const { return ca_file_; }  // empty: plain HTTP
   std::string log() const { return read_file(log_path_); }
 
   void signal(int sig) { ::kill(pid_, sig); }
@@ -194,7 +198,7 @@ class ServerProcess {
   // The samples of /metrics: "name{labels}" -> value.
   std::map<std::string, double> metrics() const {
     std::map<std::string, double> out;
-    std::istringstream in(http_get(port_, "/metrics").body);
+    std::istringstream in(http_get(port_, "/metrics", {}, ca_file_).body);
     std::string line;
     while (std::getline(in, line)) {
       if (line.empty() || line[0] == '#') continue;
@@ -208,6 +212,7 @@ class ServerProcess {
   pid_t pid_ = -1;
   int port_ = 0;
   std::string log_path_;
+  std::string ca_file_;
   bool exited_ = false;
   int exit_code_ = -1;
 };

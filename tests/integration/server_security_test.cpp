@@ -10,10 +10,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "integration/server_harness.h"
+#include "support/tls.h"
 
 namespace hayate::test {
 namespace {
@@ -57,12 +59,23 @@ std::string read_all(int fd) {
 }
 
 // Sends `parts` one after another, `pause_ms` apart (a write the server refused, having closed,
-// ends the sending), then reads the answer until the server closes.
-std::string exchange(int port, const std::vector<std::string>& parts, int pause_ms = 0) {
+// ends the sending), then reads the answer until the server closes; over TLS when `tls`.
+std::string exchange(int port, const std::vector<std::string>& parts, int pause_ms = 0, bool tls = false) {
+  auto pause = [&](size_t i) {
+    if (i > 0 && pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+  };
+  if (tls) {
+    RawTls conn(port);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      pause(i);
+      if (!conn.send(parts[i])) break;
+    }
+    return conn.read_all();
+  }
   const int fd = connect_to(port);
   if (fd < 0) return "connect failed";
   for (size_t i = 0; i < parts.size(); ++i) {
-    if (i > 0 && pause_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    pause(i);
     if (::send(fd, parts[i].data(), parts[i].size(), MSG_NOSIGNAL) < 0) break;
   }
   std::string answer = read_all(fd);
@@ -97,7 +110,8 @@ struct HeadCase {
   const char* limit;    // the metric's label
 };
 
-TEST_F(ServerSecurity, HostileHeads) {
+// Hostile heads (request smuggling among them), refused on a plain or a TLS server alike.
+void check_hostile_heads(ServerProcess& server, bool tls) {
   std::string many_fields, big_field;
   for (int i = 0; i < 25; ++i) many_fields += "X-Field-" + std::to_string(i) + ": v\r\n";
   big_field = "X-Big: " + std::string(5000, 'a') + "\r\n";
@@ -122,23 +136,25 @@ TEST_F(ServerSecurity, HostileHeads) {
   };
   for (const HeadCase& c : cases) {
     SCOPED_TRACE(c.name);
-    const double before = limit_hits(*server, c.limit);
-    const std::string answer = exchange(server->port(), {c.bytes});
+    const double before = limit_hits(server, c.limit);
+    const std::string answer = exchange(server.port(), {c.bytes}, 0, tls);
     EXPECT_EQ(status_of(answer), c.status) << answer;
     const json j = json::parse(body_of(answer), nullptr, false);
     ASSERT_TRUE(j.contains("error")) << answer;
     EXPECT_NE(j["error"]["message"].get<std::string>().find(c.message), std::string::npos) << answer;
-    EXPECT_EQ(limit_hits(*server, c.limit), before + 1);
+    EXPECT_EQ(limit_hits(server, c.limit), before + 1);
   }
   // The limits refuse only what is over them.
-  EXPECT_EQ(
-      status_of(exchange(server->port(), {head("Content-Length: " + len + "\r\nConnection: close\r\n\r\n") + body})),
-      200);
+  EXPECT_EQ(status_of(exchange(server.port(),
+                               {head("Content-Length: " + len + "\r\nConnection: close\r\n\r\n") + body}, 0, tls)),
+            200);
 }
+
+TEST_F(ServerSecurity, HostileHeads) { check_hostile_heads(*server, false); }
 
 // A client trickling its request (slow-loris) is answered 408 once header_timeout (or
 // body_timeout) has passed, not served nor kept forever.
-TEST_F(ServerSecurity, SlowClients) {
+void check_slow_clients(ServerProcess& server, bool tls) {
   struct SlowCase {
     const char* name;
     std::vector<std::string> parts;
@@ -159,13 +175,15 @@ TEST_F(ServerSecurity, SlowClients) {
   };
   for (const SlowCase& c : cases) {
     SCOPED_TRACE(c.name);
-    const double before = limit_hits(*server, c.limit);
-    const std::string answer = exchange(server->port(), c.parts, c.pause_ms);
+    const double before = limit_hits(server, c.limit);
+    const std::string answer = exchange(server.port(), c.parts, c.pause_ms, tls);
     EXPECT_EQ(status_of(answer), 408) << answer;
     EXPECT_NE(body_of(answer).find(c.message), std::string::npos) << answer;
-    EXPECT_EQ(limit_hits(*server, c.limit), before + 1);
+    EXPECT_EQ(limit_hits(server, c.limit), before + 1);
   }
 }
+
+TEST_F(ServerSecurity, SlowClients) { check_slow_clients(*server, false); }
 
 // Hostile JSON bodies: each refused with 400, a message naming what was wrong and, where one
 // field is at fault, that field as `param`.
@@ -184,7 +202,7 @@ TEST_F(ServerSecurity, HostileBodies) {
     return b.dump();
   };
   json stops = json::array();
-  for (int i = 0; i < 1000; ++i) stops.push_back("s" + std::to_string(i));
+  for (int i = 0; i < 1000; ++i) stops.push_back(std::string("s").append(std::to_string(i)));  // g++ 12: no -Wrestrict
   const std::string deep = "{\"messages\":" + std::string(5000, '[') + std::string(5000, ']') + "}";
   const std::string deep_object = R"({"messages":[{"role":"user","content":"hi"}],"x":)" + [] {
     std::string t;
@@ -315,6 +333,48 @@ TEST(ServerSecurityConnections, PerAddressAndTotalLimits) {
     EXPECT_GE(hits, 1);
     EXPECT_EQ(s.stop(), 0);
   }
+}
+
+// The same hostile clients against a server speaking TLS (--tls-cert/--tls-key): the limits hold
+// behind the handshake, and the handshake itself has a deadline.
+ServerProcess* tls_server = nullptr;
+
+class ServerSecurityTls : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::signal(SIGPIPE, SIG_IGN);  // a write into a connection the server closed fails instead
+    const CertFiles cert = make_cert(::testing::TempDir(), "security-" + std::to_string(::getpid()));
+    tls_server = new ServerProcess({"--max-header-bytes", "4096", "--max-header-count", "20", "--header-timeout",
+                                    "0.5", "--body-timeout", "0.5", "--max-body-bytes", "65536", "--tls-cert",
+                                    cert.cert, "--tls-key", cert.key},
+                                   {{"HAYATE_API_KEYS", kKey}});
+  }
+  static void TearDownTestSuite() {
+    if (!tls_server) return;
+    EXPECT_EQ(tls_server->stop(), 0);
+    delete tls_server;
+    tls_server = nullptr;
+  }
+};
+
+TEST_F(ServerSecurityTls, HostileHeads) { check_hostile_heads(*tls_server, true); }
+TEST_F(ServerSecurityTls, SlowClients) { check_slow_clients(*tls_server, true); }
+
+// A client that connects and never says hello is dropped after header_timeout; one that speaks
+// plain HTTP to the TLS port fails its handshake. Neither is answered, and the server goes on.
+TEST_F(ServerSecurityTls, BadHandshakes) {
+  const double before = limit_hits(*tls_server, "tls_handshake_timeout");
+  const auto start = std::chrono::steady_clock::now();
+  const int silent = connect_to(tls_server->port());
+  ASSERT_GE(silent, 0);
+  EXPECT_EQ(read_all(silent), "");  // closed without a word
+  ::close(silent);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_EQ(limit_hits(*tls_server, "tls_handshake_timeout"), before + 1);
+
+  const std::string answer = exchange(tls_server->port(), {"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"});
+  EXPECT_EQ(answer.find("HTTP/1.1"), std::string::npos) << answer;
+  EXPECT_EQ(http_get(tls_server->port(), "/health", {}, tls_server->ca_file()).status, 200);
 }
 
 }  // namespace

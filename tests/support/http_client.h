@@ -36,8 +36,13 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 class HttpClient {
  public:
-  HttpClient(const std::string& host, int port, std::chrono::seconds timeout = std::chrono::seconds(60))
-      : client_(net::resolve(net::parse_url("http://" + host + ":" + std::to_string(port))), options(timeout)) {}
+  // Over TLS when `ca_file` names the PEM file of the CA (or the self-signed certificate) that the
+  // server's certificate must chain to.
+  HttpClient(const std::string& host, int port, std::chrono::seconds timeout = std::chrono::seconds(60),
+             const std::string& ca_file = "")
+      : client_(net::resolve(net::parse_url((ca_file.empty() ? "http://" : "https://") + host + ":" +
+                                            std::to_string(port))),
+                options(timeout, ca_file)) {}
 
   // One request and its whole response (on this connection, which stays open when the server
   // keeps it alive).
@@ -85,11 +90,13 @@ class HttpClient {
   }
 
   void close() { client_.close(); }
+  int64_t connects() const { return client_.connects(); }  // connections opened (keep-alive: 1)
 
  private:
-  static net::ClientOptions options(std::chrono::seconds timeout) {
+  static net::ClientOptions options(std::chrono::seconds timeout, const std::string& ca_file) {
     net::ClientOptions o;
     o.timeout = timeout;
+    o.connection.ca_file = ca_file;
     o.connection.reconnect = false;
     o.connection.body_limit = 1ull << 30;
     return o;
@@ -110,9 +117,10 @@ class HttpClient {
   net::Client client_;
 };
 
-// One request on a fresh connection.
-inline HttpResponse http_get(int port, const std::string& target, const HeaderList& headers = {}) {
-  return HttpClient("127.0.0.1", port).get(target, headers);
+// One request on a fresh connection (over TLS when `ca_file` is given, as HttpClient).
+inline HttpResponse http_get(int port, const std::string& target, const HeaderList& headers = {},
+                             const std::string& ca_file = "") {
+  return HttpClient("127.0.0.1", port, std::chrono::seconds(60), ca_file).get(target, headers);
 }
 inline HttpResponse http_post(int port, const std::string& target, const std::string& body,
                               const HeaderList& headers = {}) {

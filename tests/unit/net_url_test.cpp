@@ -13,6 +13,7 @@ namespace {
 
 struct Good {
   std::string text, host, port, base, api_base, authority;
+  bool tls = false;
 };
 
 const std::vector<Good> kGood = {
@@ -32,6 +33,9 @@ const std::vector<Good> kGood = {
     {"http://[::1]/v1", "::1", "80", "/v1", "", "[::1]:80"},
     {"http://[fe80::1:2]:9000/base", "fe80::1:2", "9000", "/base", "/base", "[fe80::1:2]:9000"},
     {"http://[::ffff:127.0.0.1]:1", "::ffff:127.0.0.1", "1", "", "", "[::ffff:127.0.0.1]:1"},
+    {"https://example.com", "example.com", "443", "", "", "example.com:443", true},
+    {"HTTPS://example.com:8443/v1", "example.com", "8443", "/v1", "", "example.com:8443", true},
+    {"https://[::1]/openai", "::1", "443", "/openai", "/openai", "[::1]:443", true},
 };
 
 TEST(NetUrl, Reads) {
@@ -43,6 +47,7 @@ TEST(NetUrl, Reads) {
     EXPECT_EQ(u.port, g.port);
     EXPECT_EQ(u.base, g.base);
     EXPECT_EQ(u.authority(), g.authority);
+    EXPECT_EQ(u.tls, g.tls);
     EXPECT_EQ(u.ipv6(), g.host.find(':') != std::string::npos);
     EXPECT_EQ(parse_api_url(g.text).base, g.api_base);
   }
@@ -51,6 +56,7 @@ TEST(NetUrl, Reads) {
 TEST(NetUrl, AbsoluteUrlOfAPath) {
   EXPECT_EQ(parse_api_url("http://[::1]:8080/openai/v1/").at("/v1/models"), "http://[::1]:8080/openai/v1/models");
   EXPECT_EQ(parse_url("http://h").at("/x"), "http://h:80/x");
+  EXPECT_EQ(parse_url("https://h/api").at("/x"), "https://h:443/api/x");
 }
 
 struct Bad {
@@ -60,8 +66,8 @@ struct Bad {
 };
 
 const std::vector<Bad> kBad = {
-    {"https://example.com", ErrorKind::Unsupported, "https is not supported"},
-    {"HTTPS://example.com:443/v1", ErrorKind::Unsupported, "plain HTTP only"},
+    {"https://", ErrorKind::BadInput, "no host"},
+    {"https://host:0", ErrorKind::BadInput, "not a number from 1 to 65535"},
     {"127.0.0.1:8080", ErrorKind::BadInput, "expected http://HOST:PORT"},
     {"", ErrorKind::BadInput, "empty"},
     {"ftp://host", ErrorKind::BadInput, "the scheme 'ftp' is not supported"},
