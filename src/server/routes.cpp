@@ -214,7 +214,10 @@ ServerState::ServerState(const ServerConfig& config)
                                                   : std::make_unique<rag::Collections>(config.collections_dir)),
       conversations_(
           session::open_sqlite_conversations(config.conversations_db.empty() ? ":memory:" : config.conversations_db)),
-      rag_caches_(make_rag_caches(config)) {}
+      rag_caches_(make_rag_caches(config)) {
+  // The indexes are read (or rebuilt) at start, not by the first search of each collection.
+  if (collections_) spdlog::info("rag: the indexes of {} collection(s) are ready", collections_->warm_up());
+}
 
 std::shared_ptr<Service> ServerState::service() const {
   std::lock_guard lk(mu_);
