@@ -2,7 +2,6 @@
 // length, through the engine's continuous batching), stored by rag/ in SQLite and searched with
 // FAISS. Every document of a request is checked before anything is embedded or stored, so bad
 // input is a 4xx with nothing stored; each document is then stored in its own transaction.
-#include <cctype>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
@@ -10,6 +9,7 @@
 #include "core/base64.h"
 #include "core/error.h"
 #include "doc/document.h"
+#include "net/url.h"
 #include "rag/chunker.h"
 #include "server/rag_chat.h"
 #include "server/routes.h"
@@ -30,29 +30,14 @@ rag::Collections& collections(ServerState& st) {
   return *c;
 }
 
-// A path segment with its %XX escapes decoded: document ids of ingested files are their paths
-// ("guides/port.md"), sent as guides%2Fport.md.
-std::string percent_decoded(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-// The path's segments after /v1/collections/.
+// The path's segments after /v1/collections/, %XX-decoded: document ids of ingested files are
+// their paths ("guides/port.md"), sent as guides%2Fport.md.
 std::vector<std::string> segments(const std::string& path) {
   std::vector<std::string> out;
   std::string_view rest = std::string_view(path).substr(std::string_view("/v1/collections/").size());
   while (!rest.empty()) {
     const size_t slash = rest.find('/');
-    out.push_back(percent_decoded(rest.substr(0, slash)));
+    out.push_back(net::percent_decoded(rest.substr(0, slash)));
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/base64.h"
+#include "integration/json_call.h"
 #include "integration/server_harness.h"
 #include "support/pdf.h"
 
@@ -16,16 +17,7 @@ namespace {
 
 using nlohmann::json;
 
-struct Reply {
-  int status;
-  json body;
-};
-
-Reply call(const ServerProcess& s, const std::string& method, const std::string& path, const std::string& body = "") {
-  HttpClient c("127.0.0.1", s.port());
-  const HttpResponse r = c.request(method, path, body, {{"Content-Type", "application/json"}});
-  return {r.status, json::parse(r.body, nullptr, false)};
-}
+using Reply = JsonReply;
 
 std::string b64(const std::string& bytes) {
   return base64_encode(std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()));
@@ -33,13 +25,13 @@ std::string b64(const std::string& bytes) {
 
 json file_doc(const std::string& name, const std::string& bytes) { return {{"name", name}, {"data", b64(bytes)}}; }
 
-int64_t stored_documents(const ServerProcess& s) { return call(s, "GET", "/v1/collections/kb").body["documents"]; }
+int64_t stored_documents(const ServerProcess& s) { return json_call(s, "GET", "/v1/collections/kb").body["documents"]; }
 
 TEST(ServerRagFiles, PdfAndHtmlUploadsAreSearchableAndBadFilesStoreNothing) {
   const std::string dir = temp_path("ragfiles." + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   ServerProcess server({"--collections-dir", dir});
-  ASSERT_EQ(call(server, "POST", "/v1/collections", json({{"name", "kb"}}).dump()).status, 200);
+  ASSERT_EQ(json_call(server, "POST", "/v1/collections", json({{"name", "kb"}})).status, 200);
 
   const std::string pdf =
       make_pdf({"The ferry to Ostmark leaves at dawn.", "Tickets cost nine copper coins."}, "Ferry guide");
@@ -47,13 +39,13 @@ TEST(ServerRagFiles, PdfAndHtmlUploadsAreSearchableAndBadFilesStoreNothing) {
       "<html><head><title>Lanterns</title><script>var hidden = 'zzz';</script></head><body>"
       "<h2>Festival</h2><p>Lanterns of Velmora are lit on the first night of &quot;Harrow&quot;.</p></body></html>";
   const json docs = {{"documents", {file_doc("guides/ferry.pdf", pdf), file_doc("lanterns.html", html)}}};
-  const Reply added = call(server, "POST", "/v1/collections/kb/documents", docs.dump());
+  const Reply added = json_call(server, "POST", "/v1/collections/kb/documents", docs);
   ASSERT_EQ(added.status, 200) << added.body;
   EXPECT_EQ(added.body["data"][0]["id"], "guides/ferry.pdf");
   EXPECT_EQ(added.body["data"][1]["id"], "lanterns.html");
 
-  const Reply ferry = call(server, "POST", "/v1/collections/kb/search",
-                           json({{"query", "Tickets cost nine copper coins."}, {"top_k", 1}}).dump());
+  const Reply ferry = json_call(server, "POST", "/v1/collections/kb/search",
+                                json({{"query", "Tickets cost nine copper coins."}, {"top_k", 1}}));
   ASSERT_EQ(ferry.status, 200) << ferry.body;
   const json& hit = ferry.body["data"][0];
   EXPECT_EQ(hit["document_id"], "guides/ferry.pdf");
@@ -62,8 +54,8 @@ TEST(ServerRagFiles, PdfAndHtmlUploadsAreSearchableAndBadFilesStoreNothing) {
   EXPECT_EQ(hit["metadata"]["source"], "guides/ferry.pdf");
   EXPECT_EQ(hit["metadata"]["pages"], 2);
 
-  const Reply lanterns = call(server, "POST", "/v1/collections/kb/search",
-                              json({{"query", "Lanterns of Velmora are lit"}, {"top_k", 1}}).dump());
+  const Reply lanterns = json_call(server, "POST", "/v1/collections/kb/search",
+                                   json({{"query", "Lanterns of Velmora are lit"}, {"top_k", 1}}));
   ASSERT_EQ(lanterns.status, 200) << lanterns.body;
   const std::string text = lanterns.body["data"][0]["text"];
   EXPECT_NE(text.find("\"Harrow\""), std::string::npos) << text;
@@ -72,8 +64,8 @@ TEST(ServerRagFiles, PdfAndHtmlUploadsAreSearchableAndBadFilesStoreNothing) {
 
   // Bad files: a 400 naming the document and the problem; the good file beside it is not stored.
   const auto refused = [&](const json& bad, const std::string& needle) {
-    const Reply r = call(server, "POST", "/v1/collections/kb/documents",
-                         json({{"documents", {file_doc("fine.md", "# Fine\n\nA good file."), bad}}}).dump());
+    const Reply r = json_call(server, "POST", "/v1/collections/kb/documents",
+                              json({{"documents", {file_doc("fine.md", "# Fine\n\nA good file."), bad}}}));
     EXPECT_EQ(r.status, 400) << r.body;
     EXPECT_NE(r.body.dump().find(needle), std::string::npos) << r.body;
   };
@@ -102,7 +94,7 @@ TEST(ServerRagFiles, PdfAndHtmlUploadsAreSearchableAndBadFilesStoreNothing) {
   EXPECT_EQ(stored_documents(server), 2);
 
   // An id that is a path is deleted through its escaped form.
-  EXPECT_EQ(call(server, "DELETE", "/v1/collections/kb/documents/guides%2Fferry.pdf").status, 200);
+  EXPECT_EQ(json_call(server, "DELETE", "/v1/collections/kb/documents/guides%2Fferry.pdf").status, 200);
   EXPECT_EQ(stored_documents(server), 1);
   EXPECT_EQ(server.stop(), 0);
 }

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "integration/json_call.h"
 #include "integration/server_harness.h"
 
 namespace hayate::test {
@@ -20,9 +21,8 @@ struct Reply {
 };
 
 Reply post(const ServerProcess& s, const std::string& path, const json& body) {
-  HttpClient c("127.0.0.1", s.port());
-  const HttpResponse r = c.request("POST", path, body.dump(), {{"Content-Type", "application/json"}});
-  return {r.status, json::parse(r.body, nullptr, false), r.header("x-hayate-cache")};
+  JsonReply r = json_call(s, "POST", path, body);
+  return {r.status, std::move(r.body), r.raw.header("x-hayate-cache")};
 }
 
 json ask(const std::string& question) {
