@@ -22,8 +22,12 @@ json document(int i) {
   const std::string n = std::to_string(i);
   const std::string text = "# Record " + n + "\n\n## Origin\n\nRecord " + n +
                            " was written in the harbour of Velmora.\n\n" + "## Keeper\n\nKeeper " + n +
-                           " guards the ledger of record " + n + ".\n\n" + "## Seal\n\nThe seal of record " + n +
-                           " is pressed in green wax.\n";
+                           " guards the ledger of record " + n + ".\n\n" + "## Seal\n\n" +
+                           // One fact only record 3 has: the others differ from each other in digits only,
+                           // which the demo model's embeddings hardly tell apart.
+                           (i == 3 ? std::string("Ferries to Ostmark carry salt, lanterns and copper bells.")
+                                   : "The seal of record " + n + " is pressed in green wax.") +
+                           "\n";
   return {{"documents", {{{"id", "r" + n}, {"text", text}}}}};
 }
 
@@ -77,10 +81,10 @@ TEST(ServerRagDurability, KillNineMidIngestKeepsEveryAcknowledgedDocumentWhole) 
   }
   EXPECT_GE(chunks_each, 3);
   EXPECT_EQ(stats["chunks"].get<int>(), chunks_each * documents) << "a document stored in part";
-  const json found =
-      json::parse(c.post("/v1/collections/kb/search",
-                         json({{"query", "Keeper 3 guards the ledger of record 3."}, {"top_k", 3}}).dump())
-                      .body);
+  const json found = json::parse(
+      c.post("/v1/collections/kb/search",
+             json({{"query", "Ferries to Ostmark carry salt, lanterns and copper bells."}, {"top_k", 3}}).dump())
+          .body);
   ASSERT_FALSE(found["data"].empty()) << found;
   bool cited = false;
   for (const json& hit : found["data"]) cited = cited || hit["document_id"] == "r3";
