@@ -6,6 +6,7 @@
 
 #include "cli/chat_format.h"
 #include "cli/common.h"
+#include "cli/rag_client.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "engine/session.h"
@@ -129,7 +130,21 @@ void add_chat_command(CLI::App& app) {
   add_generation_options(*cmd, o->gen);
   auto system = std::make_shared<std::string>();
   cmd->add_option("--system", *system, "system prompt");
-  cmd->callback([o, system] {
+  auto rag = std::make_shared<RagChatOptions>();
+  cmd->add_option("--rag", rag->collection, "answer from this collection of the server at --url, citing sources");
+  cmd->add_option("--url", rag->url, "with --rag: the server, e.g. http://127.0.0.1:8080");
+  cmd->add_option("--api-key", rag->api_key, "with --rag: the server's API key")->envname("HAYATE_API_KEY");
+  cmd->add_option("--rag-top-k", rag->top_k, "with --rag: chunks retrieved per turn")->capture_default_str();
+  cmd->callback([o, system, rag] {
+    if (!rag->collection.empty()) {
+      rag->system = *system;
+      rag->max_tokens = o->gen.max_tokens;
+      rag->temperature = o->gen.sampling.temperature;
+      run_rag_chat(*rag);
+      return;
+    }
+    if (!rag->url.empty())
+      fail(ErrorKind::BadInput, "--url is for chat --rag COLLECTION; without it chat runs locally");
     LoadedModel lm = load_model(o->model);
     if (!lm.tokenizer) fail(ErrorKind::BadInput, "chat needs a model with a tokenizer");
     ChatFormat format = detect_chat_format(*lm.model->file);

@@ -65,5 +65,6 @@ void add_report_command(CLI::App& app);
 void add_compress_command(CLI::App& app);
 void add_decompress_command(CLI::App& app);
 void add_cache_command(CLI::App& app);  // cmd_cache.cpp: hayate cache stats|clear
+void add_rag_command(CLI::App& app);    // cmd_rag.cpp: hayate rag create|list|stats|delete|ingest|remove|search
 
 }  // namespace hayate::cli

@@ -30,6 +30,10 @@ Url parse_url(std::string_view text);
 // URL with it, and the clients add "/v1/..." to every route themselves.
 Url parse_api_url(std::string_view text);
 
+// %XX escapes decoded (and '+' as a space when `plus_is_space`, as in a query string); a '%'
+// without two hex digits after it stays as it is.
+std::string percent_decoded(std::string_view s, bool plus_is_space = false);
+
 struct Endpoint {
   Url url;
   std::vector<tcp::endpoint> addresses;  // looked up once, by resolve

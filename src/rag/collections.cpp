@@ -35,43 +35,56 @@ bool Collections::delete_collection(const std::string& name) {
   return store_->delete_collection(name);
 }
 
+VectorIndex& Collections::current_index_locked(const std::string& name, const CollectionInfo& info) {
+  std::unique_ptr<VectorIndex>& index = indexes_[name];
+  // A collection deleted and made again under the same name is another index.
+  if (!index || index->created() != info.created || index->version() > info.version || index->metric() != info.metric) {
+    index = std::make_unique<VectorIndex>(info);
+    const std::string path = index_path(name);
+    if (std::filesystem::exists(path)) {
+      std::ifstream in(path, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      try {
+        index->deserialize(bytes, info.created);
+      } catch (const Error& e) {
+        spdlog::warn("rag: the index file {} is {}; rebuilding it from the store", path, e.what());
+        index = std::make_unique<VectorIndex>(info);
+      }
+    }
+  }
+  if (index->version() != info.version) {
+    std::vector<int64_t> ids;
+    std::vector<float> data;
+    int64_t version = 0;
+    store_->vectors(name, ids, data, version);
+    index->rebuild(ids, std::move(data), version);
+    ++rebuilds_;
+    try {
+      write_file_atomically(index_path(name), index->serialize());
+    } catch (const Error& e) {
+      spdlog::warn("rag: cannot save the index of '{}' ({}); it is rebuilt at the next start", name, e.what());
+    }
+  }
+  return *index;
+}
+
+size_t Collections::warm_up() {
+  size_t n = 0;
+  for (const CollectionInfo& info : store_->list_collections()) {
+    std::lock_guard lk(mu_);
+    current_index_locked(info.name, info);
+    ++n;
+  }
+  return n;
+}
+
 std::vector<SearchResult> Collections::search(const std::string& name, std::vector<float> query, int32_t top_k,
                                               std::optional<float> min_score) {
   const CollectionInfo info = require(name);
   std::vector<Hit> hits;
   {
     std::lock_guard lk(mu_);
-    std::unique_ptr<VectorIndex>& index = indexes_[name];
-    // A collection deleted and made again under the same name is another index.
-    if (!index || index->created() != info.created || index->version() > info.version ||
-        index->metric() != info.metric) {
-      index = std::make_unique<VectorIndex>(info);
-      const std::string path = index_path(name);
-      if (std::filesystem::exists(path)) {
-        std::ifstream in(path, std::ios::binary);
-        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        try {
-          index->deserialize(bytes, info.created);
-        } catch (const Error& e) {
-          spdlog::warn("rag: the index file {} is {}; rebuilding it from the store", path, e.what());
-          index = std::make_unique<VectorIndex>(info);
-        }
-      }
-    }
-    if (index->version() != info.version) {
-      std::vector<int64_t> ids;
-      std::vector<float> data;
-      int64_t version = 0;
-      store_->vectors(name, ids, data, version);
-      index->rebuild(ids, std::move(data), version);
-      ++rebuilds_;
-      try {
-        write_file_atomically(index_path(name), index->serialize());
-      } catch (const Error& e) {
-        spdlog::warn("rag: cannot save the index of '{}' ({}); it is rebuilt at the next start", name, e.what());
-      }
-    }
-    hits = index->search(std::move(query), top_k);
+    hits = current_index_locked(name, info).search(std::move(query), top_k);
   }
   std::vector<SearchResult> out;
   for (const Hit& h : hits) {

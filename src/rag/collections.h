@@ -35,12 +35,17 @@ class Collections {
   bool delete_collection(const std::string& name);
   // Indexes built from the store's vectors (not read from their file) since this opened.
   int64_t rebuilds() const { return rebuilds_; }
+  // Reads (or rebuilds) every collection's index now, so that the first search after a start does
+  // not pay for it; returns how many collections there are.
+  size_t warm_up();
   // top_k best chunks; with min_score, only those scoring at least that (l2: at most).
   std::vector<SearchResult> search(const std::string& name, std::vector<float> query, int32_t top_k,
                                    std::optional<float> min_score = std::nullopt);
 
  private:
   std::string index_path(const std::string& name) const;
+  // The collection's index of the store's version: the one in memory, its file, or rebuilt.
+  VectorIndex& current_index_locked(const std::string& name, const CollectionInfo& info);
 
   const std::string dir_;
   std::unique_ptr<Store> store_;

@@ -6,7 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "cache/hash.h"
+#include "core/base64.h"
 #include "core/error.h"
+#include "doc/document.h"
+#include "net/url.h"
 #include "rag/chunker.h"
 #include "server/rag_chat.h"
 #include "server/routes.h"
@@ -27,13 +30,14 @@ rag::Collections& collections(ServerState& st) {
   return *c;
 }
 
-// The path's segments after /v1/collections/.
+// The path's segments after /v1/collections/, %XX-decoded: document ids of ingested files are
+// their paths ("guides/port.md"), sent as guides%2Fport.md.
 std::vector<std::string> segments(const std::string& path) {
   std::vector<std::string> out;
   std::string_view rest = std::string_view(path).substr(std::string_view("/v1/collections/").size());
   while (!rest.empty()) {
     const size_t slash = rest.find('/');
-    out.emplace_back(rest.substr(0, slash));
+    out.push_back(net::percent_decoded(rest.substr(0, slash)));
     if (slash == std::string_view::npos) break;
     rest.remove_prefix(slash + 1);
   }
@@ -103,6 +107,26 @@ struct Incoming {
   std::vector<rag::Chunk> chunks;
 };
 
+// A file sent as {"data": base64, "name": "guide.pdf" | "mime_type": "application/pdf"}: its text
+// through doc/, every problem with it a 400 naming the document.
+doc::Document read_file(const json& d, const std::string& where, const ServerConfig& config, std::string& name) {
+  for (const char* key : {"data", "name", "mime_type"})
+    if (d.contains(key) && !d[key].is_string())
+      throw api::ApiError(400, where + "." + key + " must be a string", "invalid_request_error", where + "." + key);
+  name = d.value("name", std::string());
+  const std::string type = d.value("mime_type", name);
+  try {
+    const std::vector<uint8_t> bytes = base64_decode(d["data"].get<std::string>(), where + ".data");
+    doc::Limits limits;
+    limits.max_bytes = static_cast<size_t>(config.max_body_bytes);
+    return doc::extract(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), type, limits);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::BadInput) throw;
+    throw api::ApiError(400, where + (name.empty() ? "" : " (" + name + ")") + ": " + e.what(), "invalid_request_error",
+                        where + ".data");
+  }
+}
+
 std::vector<Incoming> read_documents(const json& body, Service& svc, const ServerConfig& config) {
   if (!body.contains("documents") || !body["documents"].is_array() || body["documents"].empty())
     throw api::ApiError(400, "'documents' must be a non-empty array of {text, id?, metadata?}", "invalid_request_error",
@@ -114,16 +138,33 @@ std::vector<Incoming> read_documents(const json& body, Service& svc, const Serve
   for (size_t i = 0; i < body["documents"].size(); ++i) {
     const json& d = body["documents"][i];
     const std::string where = "documents[" + std::to_string(i) + "]";
-    if (!d.is_object() || !d.contains("text") || !d["text"].is_string())
-      throw api::ApiError(400, where + " must be an object with a 'text' string", "invalid_request_error", where);
-    Incoming in;
-    in.text = d["text"].get<std::string>();
+    if (!d.is_object() || !((d.contains("text") && d["text"].is_string()) ^ d.contains("data")))
+      throw api::ApiError(400,
+                          where +
+                              " must be an object with either a 'text' string or a file's base64 'data' (with "
+                              "its 'name' or 'mime_type')",
+                          "invalid_request_error", where);
     if (d.contains("metadata") && !d["metadata"].is_object())
       throw api::ApiError(400, where + ".metadata must be an object", "invalid_request_error", where + ".metadata");
-    in.metadata = d.value("metadata", json::object()).dump();
     if (d.contains("id") && (!d["id"].is_string() || d["id"].get<std::string>().empty()))
       throw api::ApiError(400, where + ".id must be a non-empty string", "invalid_request_error", where + ".id");
-    in.id = d.contains("id") ? d["id"].get<std::string>() : cache::sha256_hex(in.text);
+    Incoming in;
+    json metadata = d.value("metadata", json::object());
+    std::string name;
+    if (d.contains("data")) {
+      const doc::Document file = read_file(d, where, config, name);
+      in.text = file.text;
+      // The caller's metadata wins over what the file says of itself.
+      json merged = json::parse(file.metadata_json);
+      if (!file.title.empty()) merged["title"] = file.title;
+      if (!name.empty()) merged["source"] = name;
+      merged.update(metadata);
+      metadata = std::move(merged);
+    } else {
+      in.text = d["text"].get<std::string>();
+    }
+    in.metadata = metadata.dump();
+    in.id = d.contains("id") ? d["id"].get<std::string>() : !name.empty() ? name : cache::sha256_hex(in.text);
     in.chunks = rag::chunk_document(in.text, options, count);
     if (in.chunks.empty())
       throw api::ApiError(400, where + " is empty: give it some text", "invalid_request_error", where + ".text");

@@ -139,6 +139,11 @@ std::vector<ConfigField> make_fields() {
       {"search_cache_entries", "", &C::search_cache_entries, "collection searches kept (0: no search cache)", 0, 1e9},
       {"rag_cache_ttl", "", &C::rag_cache_ttl, "seconds a cached embedding or search stays valid (0: until evicted)",
        0, 1e9},
+      {"semantic_cache_threshold", "", &C::semantic_cache_threshold,
+       "RAG chat: answer a question from the cache when its embedding's cosine similarity to one answered before "
+       "(same collection and version, same other fields) is at least this (0: off)",
+       0, 1},
+      {"semantic_cache_entries", "", &C::semantic_cache_entries, "RAG chat answers the semantic cache keeps", 1, 1e9},
       {"collections_dir", "", &C::collections_dir,
        "directory of the retrieval collections (SQLite; /v1/collections); empty: collections are off"},
       {"rag_chunk_tokens", "", &C::rag_chunk_tokens, "most tokens in one chunk of an ingested document", 16, 1 << 20},

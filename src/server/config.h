@@ -96,6 +96,9 @@ struct ServerConfig {
   int64_t embedding_cache_entries = 1000;
   int64_t search_cache_entries = 500;
   double rag_cache_ttl = 3600;  // seconds; 0: no expiry
+  // The semantic cache of RAG chat answers (semantic_cache.h): off at 0.
+  double semantic_cache_threshold = 0;
+  int64_t semantic_cache_entries = 1000;
   // Retrieval (issue 15): /v1/collections.
   std::string collections_dir;  // empty: no collections
   int64_t rag_chunk_tokens = 256;

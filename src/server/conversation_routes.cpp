@@ -3,6 +3,7 @@
 // the page streams with SSE because the WebSocket cannot connect; and the dashboard's request log.
 #include <nlohmann/json.hpp>
 
+#include "net/url.h"
 #include "server/chat_turn.h"
 #include "server/routes.h"
 
@@ -23,30 +24,14 @@ json info_json(const session::ConversationInfo& c) {
           {"message_count", c.messages}};
 }
 
-// %XX and '+' of a query value.
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '+') {
-      out += ' ';
-    } else if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-               std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
 std::string query_value(const std::string& query, std::string_view name) {
   size_t pos = 0;
   while (pos <= query.size()) {
     const size_t amp = std::min(query.find('&', pos), query.size());
     const std::string_view pair(query.data() + pos, amp - pos);
     const size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == name) return url_decode(pair.substr(eq + 1));
+    if (eq != std::string_view::npos && pair.substr(0, eq) == name)
+      return net::percent_decoded(pair.substr(eq + 1), true);
     pos = amp + 1;
   }
   return "";

@@ -39,6 +39,13 @@ struct Job {
   api::ReasoningFormat reasoning = api::ReasoningFormat::Split;
   std::string cache_key;  // non-empty: the answer goes into the response cache under it
   nlohmann::json extra;   // RAG: citations and timings, added to the response (streams: a last chunk)
+  // RAG with the semantic cache on: where the answer goes in it once computed.
+  struct SemanticSlot {
+    std::string collection, context;
+    int64_t version = 0;
+    std::vector<float> query;
+  };
+  std::optional<SemanticSlot> semantic;
 };
 
 // The generation's time among the extra fields' timings, which the request's log line repeats.
@@ -298,6 +305,9 @@ class Generation {
                              : api::completion_json(id_, created_, svc_.model_id(), choices, usage, job_.logprobs);
       if (cache::Cache* c = st_.response_cache(); c && !job_.cache_key.empty()) c->put(job_.cache_key, body);
       if (!job_.extra.is_null()) body = with_extra(body, job_.extra, generation_ms(), ex_);
+      if (SemanticCache* sc = st_.semantic_cache(); sc && job_.semantic)
+        sc->put(job_.semantic->collection, job_.semantic->version, job_.semantic->context,
+                std::move(job_.semantic->query), body);
       co_await ex_.respond(200, std::move(body));
       co_return;
     }
@@ -369,6 +379,35 @@ awaitable<bool> answer_from_cache(Exchange& ex, ServerState& st, Service& svc, J
   co_return true;
 }
 
+// An answer of the semantic cache made fresh (a new id), saying it is one and how close the
+// question was; nullopt for an entry that is not a response.
+std::optional<std::string> semantic_hit_body(const SemanticCache::Hit& hit) {
+  std::optional<std::string> body = refresh_cached_response(hit.body, "chatcmpl-");
+  if (!body) return std::nullopt;
+  nlohmann::json j = nlohmann::json::parse(*body);
+  j["cache"]["semantic"] = "hit";
+  j["cache"]["similarity"] = hit.similarity;
+  return j.dump();
+}
+
+// The semantic cache's answer to a RAG question, or (a miss) the slot its answer goes into.
+std::optional<std::string> semantic_lookup(Exchange& ex, ServerState& st, Service& svc, const RagRequest& rag,
+                                           const std::vector<float>& query, Job& job) {
+  SemanticCache* sc = st.semantic_cache();
+  if (!sc || !st.collections()) return std::nullopt;
+  std::optional<std::string> context = semantic_context(ex.request().body, svc.model_id());
+  if (!context) return std::nullopt;
+  const int64_t version = st.collections()->require(rag.collection).version;
+  if (std::optional<SemanticCache::Hit> hit = sc->get(rag.collection, version, *context, query))
+    if (std::optional<std::string> body = semantic_hit_body(*hit)) {
+      ex.model = svc.model_id();
+      ex.log_fields = " semantic_cache=hit";
+      return body;
+    }
+  job.semantic = Job::SemanticSlot{rag.collection, *context, version, query};
+  return std::nullopt;
+}
+
 }  // namespace
 
 awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
@@ -385,7 +424,14 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
     if (!query) co_return;
     const double embed_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     st.metrics().rag_stage("embed", embed_ms / 1000);
+    if (std::optional<std::string> cached = semantic_lookup(ex, st, svc, *rag, *query, job)) {
+      Headers extra;  // built outside the co_await: g++ 12 cannot put the literals' pair in a coroutine frame
+      extra.emplace_back("x-hayate-cache", "semantic");
+      co_await ex.respond(200, std::move(*cached), "application/json", std::move(extra));
+      co_return;
+    }
     job.extra = apply_rag(*rag, std::move(*query), embed_ms, embed_hit, req.messages, st);
+    if (job.semantic) job.extra["cache"]["semantic"] = "miss";
   }
   const auto prompt_t0 = Clock::now();
   const bool tools_on = !req.tools.empty() && req.tool_choice.mode != api::ToolChoice::None;

@@ -221,7 +221,14 @@ ServerState::ServerState(const ServerConfig& config)
       collections_(config.collections_dir.empty() ? nullptr
                                                   : std::make_unique<rag::Collections>(config.collections_dir)),
       conversations_(session::open_conversations(config.conversations_db)),
-      rag_caches_(make_rag_caches(config)) {}
+      rag_caches_(make_rag_caches(config)),
+      semantic_cache_(config.semantic_cache_threshold > 0
+                          ? std::make_unique<SemanticCache>(static_cast<float>(config.semantic_cache_threshold),
+                                                            static_cast<size_t>(config.semantic_cache_entries))
+                          : nullptr) {
+  // The indexes are read (or rebuilt) at start, not by the first search of each collection.
+  if (collections_) spdlog::info("rag: the indexes of {} collection(s) are ready", collections_->warm_up());
+}
 
 std::shared_ptr<Service> ServerState::service() const {
   std::lock_guard lk(mu_);

@@ -16,8 +16,9 @@
 #include "server/config.h"
 #include "server/exchange.h"
 #include "server/metrics.h"
-#include "server/recent_requests.h"
 #include "server/rag_cache.h"
+#include "server/recent_requests.h"
+#include "server/semantic_cache.h"
 #include "server/service.h"
 #include "session/conversations.h"
 
@@ -46,6 +47,7 @@ class ServerState {
   RecentRequests& recent() { return recent_; }
   cache::Cache* embedding_cache() { return rag_caches_.embeddings.get(); }  // null when off
   cache::Cache* search_cache() { return rag_caches_.searches.get(); }
+  SemanticCache* semantic_cache() { return semantic_cache_.get(); }  // null when off
 
  private:
   const ServerConfig config_;
@@ -62,6 +64,7 @@ class ServerState {
   std::unique_ptr<session::ConversationStore> conversations_;
   RecentRequests recent_;
   RagCaches rag_caches_;
+  std::unique_ptr<SemanticCache> semantic_cache_;
 };
 
 // Who a request counts against in rate limits: "key:KEY" when API keys are on, else

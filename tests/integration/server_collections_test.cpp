@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "integration/json_call.h"
 #include "integration/server_harness.h"
 #include "support/services.h"
 
@@ -15,17 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-struct Reply {
-  int status;
-  json body;
-};
-
-Reply call(const ServerProcess& s, const std::string& method, const std::string& path, const json& body = nullptr) {
-  HttpClient c("127.0.0.1", s.port());
-  const HttpResponse r =
-      c.request(method, path, body.is_null() ? "" : body.dump(), {{"Content-Type", "application/json"}});
-  return {r.status, json::parse(r.body, nullptr, false)};
-}
+using Reply = JsonReply;
 
 const std::string kFacts =
     "# Zorvia\n\nThe capital of Zorvia is Quellmar, a city of glass towers.\n\n"
@@ -34,7 +25,7 @@ const std::string kFacts =
 
 TEST(ServerCollections, AreOffWithoutADirectory) {
   ServerProcess server({});
-  const Reply r = call(server, "POST", "/v1/collections", {{"name", "kb"}});
+  const Reply r = json_call(server, "POST", "/v1/collections", {{"name", "kb"}});
   EXPECT_EQ(r.status, 404);
   EXPECT_NE(r.body.dump().find("--collections-dir"), std::string::npos) << r.body;
 }
@@ -45,55 +36,56 @@ TEST(ServerCollections, CreateAddSearchDeleteAndRefuseBadInput) {
   ServerProcess server({"--collections-dir", dir, "--rag-chunk-tokens", "64", "--rag-chunk-overlap", "8"});
 
   // Bad collections are refused and nothing is stored.
-  EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "hamming"}}).status, 400);
-  EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "no spaces"}}).status, 400);
-  const Reply lsh = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "LSH"}});
+  EXPECT_EQ(json_call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "hamming"}}).status, 400);
+  EXPECT_EQ(json_call(server, "POST", "/v1/collections", {{"name", "no spaces"}}).status, 400);
+  const Reply lsh = json_call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "LSH"}});
   EXPECT_EQ(lsh.status, 400);
   EXPECT_NE(lsh.body.dump().find("Flat"), std::string::npos) << lsh.body;
-  const Reply pq = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "IVF16,PQ7"}});
+  const Reply pq = json_call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "IVF16,PQ7"}});
   EXPECT_EQ(pq.status, 400);
   EXPECT_NE(pq.body.dump().find("must divide the dimension 128"), std::string::npos) << pq.body;
-  const Reply flat_nprobe = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"nprobe", 8}});
+  const Reply flat_nprobe = json_call(server, "POST", "/v1/collections", {{"name", "kb"}, {"nprobe", 8}});
   EXPECT_EQ(flat_nprobe.status, 400);
   EXPECT_NE(flat_nprobe.body.dump().find("nprobe applies to IVF"), std::string::npos) << flat_nprobe.body;
-  EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "IVF8,Flat"}, {"nprobe", "x"}}).status,
-            400);
-  EXPECT_EQ(call(server, "GET", "/v1/collections").body["data"].size(), 0u);
+  EXPECT_EQ(
+      json_call(server, "POST", "/v1/collections", {{"name", "kb"}, {"index", "IVF8,Flat"}, {"nprobe", "x"}}).status,
+      400);
+  EXPECT_EQ(json_call(server, "GET", "/v1/collections").body["data"].size(), 0u);
   const Reply ivf =
-      call(server, "POST", "/v1/collections", {{"name", "ivf"}, {"index", "IVF1024,Flat"}, {"nprobe", 16}});
+      json_call(server, "POST", "/v1/collections", {{"name", "ivf"}, {"index", "IVF1024,Flat"}, {"nprobe", 16}});
   ASSERT_EQ(ivf.status, 200) << ivf.body;
   EXPECT_EQ(ivf.body["nprobe"], 16);
   const Reply hnsw =
-      call(server, "POST", "/v1/collections", {{"name", "hnsw"}, {"index", "HNSW32"}, {"ef_search", 40}});
+      json_call(server, "POST", "/v1/collections", {{"name", "hnsw"}, {"index", "HNSW32"}, {"ef_search", 40}});
   ASSERT_EQ(hnsw.status, 200) << hnsw.body;
   EXPECT_EQ(hnsw.body["ef_search"], 40);
-  EXPECT_EQ(call(server, "DELETE", "/v1/collections/ivf").status, 200);
-  EXPECT_EQ(call(server, "DELETE", "/v1/collections/hnsw").status, 200);
-  EXPECT_EQ(call(server, "GET", "/v1/collections").body["data"].size(), 0u);
+  EXPECT_EQ(json_call(server, "DELETE", "/v1/collections/ivf").status, 200);
+  EXPECT_EQ(json_call(server, "DELETE", "/v1/collections/hnsw").status, 200);
+  EXPECT_EQ(json_call(server, "GET", "/v1/collections").body["data"].size(), 0u);
 
-  const Reply created = call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "cosine"}});
+  const Reply created = json_call(server, "POST", "/v1/collections", {{"name", "kb"}, {"metric", "cosine"}});
   ASSERT_EQ(created.status, 200) << created.body;
   EXPECT_EQ(created.body["id"], "kb");
   EXPECT_EQ(created.body["metric"], "cosine");
   EXPECT_EQ(created.body["dimensions"], 128);
-  EXPECT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 400);  // exists
+  EXPECT_EQ(json_call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 400);  // exists
 
   const json docs = {{"documents",
                       {{{"id", "zorvia"}, {"text", kFacts}, {"metadata", {{"source", "atlas.md"}}}},
                        {{"id", "other"}, {"text", "Unrelated notes about cooking lentils slowly."}}}}};
-  const Reply added = call(server, "POST", "/v1/collections/kb/documents", docs);
+  const Reply added = json_call(server, "POST", "/v1/collections/kb/documents", docs);
   ASSERT_EQ(added.status, 200) << added.body;
   EXPECT_EQ(added.body["data"][0]["status"], "added");
   EXPECT_GE(added.body["data"][0]["chunks"].get<int>(), 3);  // one per section at least
   EXPECT_TRUE(added.body["timings"].contains("embed_ms"));
-  EXPECT_EQ(call(server, "POST", "/v1/collections/kb/documents", docs).body["data"][0]["status"], "unchanged");
-  const Reply stats = call(server, "GET", "/v1/collections/kb");
+  EXPECT_EQ(json_call(server, "POST", "/v1/collections/kb/documents", docs).body["data"][0]["status"], "unchanged");
+  const Reply stats = json_call(server, "GET", "/v1/collections/kb");
   EXPECT_EQ(stats.body["documents"], 2);
   const int chunks = stats.body["chunks"].get<int>();
 
   // The planted fact's own words find its chunk first, with its section, offsets and metadata.
   const std::string fact = "Zorvia exports blue salt to the islands of Nemt every spring.";
-  const Reply found = call(server, "POST", "/v1/collections/kb/search", {{"query", fact}, {"top_k", 3}});
+  const Reply found = json_call(server, "POST", "/v1/collections/kb/search", {{"query", fact}, {"top_k", 3}});
   ASSERT_EQ(found.status, 200) << found.body;
   ASSERT_FALSE(found.body["data"].empty());
   const json& top = found.body["data"][0];
@@ -108,24 +100,24 @@ TEST(ServerCollections, CreateAddSearchDeleteAndRefuseBadInput) {
   // Bad documents: a 4xx naming the problem, and nothing of the request stored.
   const json bad = {
       {"documents", {{{"id", "fine"}, {"text", "A good document."}}, {{"id", "empty"}, {"text", " \n"}}}}};
-  const Reply refused = call(server, "POST", "/v1/collections/kb/documents", bad);
+  const Reply refused = json_call(server, "POST", "/v1/collections/kb/documents", bad);
   EXPECT_EQ(refused.status, 400);
   EXPECT_NE(refused.body.dump().find("documents[1]"), std::string::npos) << refused.body;
-  EXPECT_EQ(call(server, "POST", "/v1/collections/kb/documents", json{{"documents", json::array()}}).status, 400);
-  EXPECT_EQ(call(server, "POST", "/v1/collections/missing/documents", docs).status, 404);
-  EXPECT_EQ(call(server, "POST", "/v1/collections/missing/search", {{"query", "x"}}).status, 404);
-  EXPECT_EQ(call(server, "POST", "/v1/collections/kb/search", {{"query", ""}}).status, 400);
-  EXPECT_EQ(call(server, "POST", "/v1/collections/kb/search", {{"query", "x"}, {"top_k", 0}}).status, 400);
-  EXPECT_EQ(call(server, "GET", "/v1/collections/kb").body["chunks"], chunks);
+  EXPECT_EQ(json_call(server, "POST", "/v1/collections/kb/documents", json{{"documents", json::array()}}).status, 400);
+  EXPECT_EQ(json_call(server, "POST", "/v1/collections/missing/documents", docs).status, 404);
+  EXPECT_EQ(json_call(server, "POST", "/v1/collections/missing/search", {{"query", "x"}}).status, 404);
+  EXPECT_EQ(json_call(server, "POST", "/v1/collections/kb/search", {{"query", ""}}).status, 400);
+  EXPECT_EQ(json_call(server, "POST", "/v1/collections/kb/search", {{"query", "x"}, {"top_k", 0}}).status, 400);
+  EXPECT_EQ(json_call(server, "GET", "/v1/collections/kb").body["chunks"], chunks);
 
   // Delete a document: search no longer returns it.
-  EXPECT_EQ(call(server, "DELETE", "/v1/collections/kb/documents/zorvia").status, 200);
-  EXPECT_EQ(call(server, "DELETE", "/v1/collections/kb/documents/zorvia").status, 404);
-  const Reply after = call(server, "POST", "/v1/collections/kb/search", {{"query", fact}, {"top_k", 10}});
+  EXPECT_EQ(json_call(server, "DELETE", "/v1/collections/kb/documents/zorvia").status, 200);
+  EXPECT_EQ(json_call(server, "DELETE", "/v1/collections/kb/documents/zorvia").status, 404);
+  const Reply after = json_call(server, "POST", "/v1/collections/kb/search", {{"query", fact}, {"top_k", 10}});
   for (const json& hit : after.body["data"]) EXPECT_NE(hit["document_id"], "zorvia");
 
-  EXPECT_EQ(call(server, "DELETE", "/v1/collections/kb").status, 200);
-  EXPECT_EQ(call(server, "GET", "/v1/collections/kb").status, 404);
+  EXPECT_EQ(json_call(server, "DELETE", "/v1/collections/kb").status, 200);
+  EXPECT_EQ(json_call(server, "GET", "/v1/collections/kb").status, 404);
   EXPECT_EQ(server.stop(), 0);
 }
 
@@ -134,18 +126,18 @@ TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
   std::filesystem::remove_all(dir);
   ServerProcess server(
       {"--collections-dir", dir, "--rag-chunk-tokens", "64", "--rag-chunk-overlap", "8", "--cache", "memory"});
-  ASSERT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
+  ASSERT_EQ(json_call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
   const json docs = {{"documents",
                       {{{"id", "zorvia"}, {"text", kFacts}},
                        {{"id", "other"}, {"text", "Unrelated notes about cooking lentils slowly."}}}}};
-  ASSERT_EQ(call(server, "POST", "/v1/collections/kb/documents", docs).status, 200);
+  ASSERT_EQ(json_call(server, "POST", "/v1/collections/kb/documents", docs).status, 200);
 
   const std::string question = "The river Osk floods the lowlands in the month of Harrow.";
   json body = {{"messages", {{{"role", "user"}, {"content", question}}}}, {"max_tokens", 4}, {"temperature", 0}};
-  const Reply plain = call(server, "POST", "/v1/chat/completions", body);
+  const Reply plain = json_call(server, "POST", "/v1/chat/completions", body);
   ASSERT_EQ(plain.status, 200) << plain.body;
   body["rag"] = {{"collection", "kb"}, {"top_k", 2}};
-  const Reply rag = call(server, "POST", "/v1/chat/completions", body);
+  const Reply rag = json_call(server, "POST", "/v1/chat/completions", body);
   ASSERT_EQ(rag.status, 200) << rag.body;
   ASSERT_GE(rag.body["citations"].size(), 1u) << rag.body;
   EXPECT_EQ(rag.body["citations"][0]["document_id"], "zorvia");
@@ -179,11 +171,11 @@ TEST(ServerCollections, RagChatCitesThePlantedChunkAndIsNeverCached) {
 
   body.erase("stream");
   body["rag"] = {{"collection", "missing"}};
-  EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 404);
+  EXPECT_EQ(json_call(server, "POST", "/v1/chat/completions", body).status, 404);
   body["rag"] = {{"collection", "kb"}, {"top_k", 0}};
-  EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 400);
+  EXPECT_EQ(json_call(server, "POST", "/v1/chat/completions", body).status, 400);
   body["rag"] = {{"collection", "kb"}, {"template", "no placeholder"}};
-  EXPECT_EQ(call(server, "POST", "/v1/chat/completions", body).status, 400);
+  EXPECT_EQ(json_call(server, "POST", "/v1/chat/completions", body).status, 400);
   EXPECT_EQ(server.stop(), 0);
   // The log line of a RAG request carries its stage times (read once the server has stopped, so
   // every line is written).
@@ -201,15 +193,15 @@ TEST(ServerCollections, EmbeddingAndSearchCachesHitAndNeverAnswerForAChangedColl
   const std::string dir = temp_path("collections." + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   ServerProcess server({"--collections-dir", dir, "--search-cache-entries", "2"});
-  ASSERT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
+  ASSERT_EQ(json_call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
   const json first = {{"documents", {{{"id", "zorvia"}, {"text", kFacts}}}}};
-  ASSERT_EQ(call(server, "POST", "/v1/collections/kb/documents", first).status, 200);
+  ASSERT_EQ(json_call(server, "POST", "/v1/collections/kb/documents", first).status, 200);
   const json query = {{"query", "Where does Zorvia send its blue salt?"}, {"top_k", 5}};
-  const Reply cold = call(server, "POST", "/v1/collections/kb/search", query);
+  const Reply cold = json_call(server, "POST", "/v1/collections/kb/search", query);
   ASSERT_EQ(cold.status, 200) << cold.body;
   EXPECT_EQ(cold.body["cache"]["embedding"], "miss");
   EXPECT_EQ(cold.body["cache"]["search"], "miss");
-  const Reply hot = call(server, "POST", "/v1/collections/kb/search", query);
+  const Reply hot = json_call(server, "POST", "/v1/collections/kb/search", query);
   EXPECT_EQ(hot.body["cache"]["embedding"], "hit");
   EXPECT_EQ(hot.body["cache"]["search"], "hit");
   EXPECT_EQ(hot.body["data"], cold.body["data"]);
@@ -217,8 +209,8 @@ TEST(ServerCollections, EmbeddingAndSearchCachesHitAndNeverAnswerForAChangedColl
   // A new document moves the collection's version on: the cached search is not used, the new
   // document is found, and the query's embedding still comes from its cache.
   const json second = {{"documents", {{{"id", "salt"}, {"text", "Zorvia sends its blue salt to Nemt by ship."}}}}};
-  ASSERT_EQ(call(server, "POST", "/v1/collections/kb/documents", second).status, 200);
-  const Reply changed = call(server, "POST", "/v1/collections/kb/search", query);
+  ASSERT_EQ(json_call(server, "POST", "/v1/collections/kb/documents", second).status, 200);
+  const Reply changed = json_call(server, "POST", "/v1/collections/kb/search", query);
   EXPECT_EQ(changed.body["cache"]["embedding"], "hit");
   EXPECT_EQ(changed.body["cache"]["search"], "miss");
   bool found = false;
@@ -226,7 +218,7 @@ TEST(ServerCollections, EmbeddingAndSearchCachesHitAndNeverAnswerForAChangedColl
   EXPECT_TRUE(found) << changed.body;
 
   // Two entries at most: a third search evicts, and /metrics shows it per cache.
-  for (const char* q : {"lentils", "river Osk"}) call(server, "POST", "/v1/collections/kb/search", {{"query", q}});
+  for (const char* q : {"lentils", "river Osk"}) json_call(server, "POST", "/v1/collections/kb/search", {{"query", q}});
   const auto m = server.metrics();
   EXPECT_EQ(m.at("hayate_cache_hits_total{cache=\"embedding\"}"), 2);
   EXPECT_EQ(m.at("hayate_cache_hits_total{cache=\"search\"}"), 1);
@@ -236,7 +228,7 @@ TEST(ServerCollections, EmbeddingAndSearchCachesHitAndNeverAnswerForAChangedColl
   EXPECT_EQ(server.stop(), 0);
 
   ServerProcess off({"--collections-dir", dir, "--rag-cache", "off"});
-  const Reply uncached = call(off, "POST", "/v1/collections/kb/search", query);
+  const Reply uncached = json_call(off, "POST", "/v1/collections/kb/search", query);
   EXPECT_EQ(uncached.body["cache"]["embedding"], "off") << uncached.body;
   EXPECT_EQ(uncached.body["cache"]["search"], "off");
   EXPECT_EQ(off.stop(), 0);
@@ -250,12 +242,12 @@ TEST(ServerCollections, TwoServersShareQueryEmbeddingsThroughRedis) {
   ServerProcess a({"--collections-dir", dir + "/a", "--rag-cache", redis.url()});
   ServerProcess b({"--collections-dir", dir + "/b", "--rag-cache", redis.url()});
   for (const ServerProcess* s : {&a, &b}) {
-    ASSERT_EQ(call(*s, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
-    ASSERT_EQ(call(*s, "POST", "/v1/collections/kb/documents", {{"documents", {{{"text", kFacts}}}}}).status, 200);
+    ASSERT_EQ(json_call(*s, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
+    ASSERT_EQ(json_call(*s, "POST", "/v1/collections/kb/documents", {{"documents", {{{"text", kFacts}}}}}).status, 200);
   }
   const json query = {{"query", "When does the river Osk flood?"}};
-  EXPECT_EQ(call(a, "POST", "/v1/collections/kb/search", query).body["cache"]["embedding"], "miss");
-  const Reply shared = call(b, "POST", "/v1/collections/kb/search", query);
+  EXPECT_EQ(json_call(a, "POST", "/v1/collections/kb/search", query).body["cache"]["embedding"], "miss");
+  const Reply shared = json_call(b, "POST", "/v1/collections/kb/search", query);
   EXPECT_EQ(shared.body["cache"]["embedding"], "hit") << shared.body;
   EXPECT_EQ(shared.body["cache"]["search"], "miss");  // b's collection is another one (its own creation)
   const CommandResult stats = run_command(kHayate + " cache stats --store " + redis.url());
@@ -263,7 +255,7 @@ TEST(ServerCollections, TwoServersShareQueryEmbeddingsThroughRedis) {
   EXPECT_NE(stats.output.find("embedding: 1 entries"), std::string::npos) << stats.output;
   EXPECT_NE(stats.output.find("search: 2 entries"), std::string::npos) << stats.output;
   redis.stop();  // no cache, never an error
-  const Reply without = call(a, "POST", "/v1/collections/kb/search", query);
+  const Reply without = json_call(a, "POST", "/v1/collections/kb/search", query);
   EXPECT_EQ(without.status, 200) << without.body;
   EXPECT_EQ(without.body["cache"]["embedding"], "miss");
   EXPECT_EQ(a.stop(), 0);
@@ -275,19 +267,20 @@ TEST(ServerCollections, AcknowledgedDocumentsSurviveKillNine) {
   std::filesystem::remove_all(dir);
   {
     ServerProcess server({"--collections-dir", dir});
-    ASSERT_EQ(call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
+    ASSERT_EQ(json_call(server, "POST", "/v1/collections", {{"name", "kb"}}).status, 200);
     for (int i = 0; i < 5; ++i) {
       const json d = {
           {"documents",
            {{{"id", "d" + std::to_string(i)}, {"text", "Fact number " + std::to_string(i) + " is planted here."}}}}};
-      ASSERT_EQ(call(server, "POST", "/v1/collections/kb/documents", d).status, 200);
+      ASSERT_EQ(json_call(server, "POST", "/v1/collections/kb/documents", d).status, 200);
     }
     server.signal(SIGKILL);
     server.wait_exit(std::chrono::seconds(30));
   }
   ServerProcess server({"--collections-dir", dir});
-  EXPECT_EQ(call(server, "GET", "/v1/collections/kb").body["documents"], 5);
-  const Reply found = call(server, "POST", "/v1/collections/kb/search", {{"query", "Fact number 3 is planted here."}});
+  EXPECT_EQ(json_call(server, "GET", "/v1/collections/kb").body["documents"], 5);
+  const Reply found =
+      json_call(server, "POST", "/v1/collections/kb/search", {{"query", "Fact number 3 is planted here."}});
   ASSERT_EQ(found.status, 200) << found.body;
   EXPECT_EQ(found.body["data"][0]["document_id"], "d3");
   EXPECT_EQ(server.stop(), 0);

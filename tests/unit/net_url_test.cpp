@@ -94,6 +94,15 @@ const std::vector<Bad> kBad = {
     {"http://ho$t", ErrorKind::BadInput, "the host 'ho$t' has a character"},
 };
 
+TEST(NetUrl, PercentDecoding) {
+  EXPECT_EQ(percent_decoded("guides%2Fport.md"), "guides/port.md");
+  EXPECT_EQ(percent_decoded("a+b%20c"), "a+b c");
+  EXPECT_EQ(percent_decoded("a+b%20c", true), "a b c");
+  EXPECT_EQ(percent_decoded("100%"), "100%");
+  EXPECT_EQ(percent_decoded("%zz%4"), "%zz%4");
+  EXPECT_EQ(percent_decoded("%c3%A9"), "\xC3\xA9");
+}
+
 TEST(NetUrl, RefusesWithAClearError) {
   for (const Bad& b : kBad) {
     SCOPED_TRACE(b.text);

@@ -185,6 +185,27 @@ TEST_F(CollectionsTest, TheIndexFileIsReusedAndAStaleOrDamagedOneIsRebuilt) {
   EXPECT_FALSE(std::filesystem::exists(file));
 }
 
+TEST_F(CollectionsTest, WarmUpReadsOrRebuildsEveryIndexBeforeTheFirstSearch) {
+  {
+    Collections c(dir_);
+    EXPECT_EQ(c.warm_up(), 0u);
+    c.store().create_collection(info("kb"));
+    c.store().create_collection(info("other"));
+    c.store().add_document("kb", doc("d", {"the tower of Vell has nine bells"}));
+    EXPECT_EQ(c.warm_up(), 2u);
+    EXPECT_EQ(c.rebuilds(), 1);  // kb had no file yet; the empty one has nothing to build
+    EXPECT_TRUE(std::filesystem::exists(dir_ + "/indexes/kb.faiss"));
+  }
+  Collections c(dir_);
+  c.store().add_document("other", doc("e", {"salt comes from the Grey Marsh"}));  // other's file is stale now
+  EXPECT_EQ(c.warm_up(), 2u);
+  EXPECT_EQ(c.rebuilds(), 1);  // kb read from its file, other rebuilt
+  const auto hits = c.search("other", embed("where does salt come from"), 1);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].chunk.text, "salt comes from the Grey Marsh");
+  EXPECT_EQ(c.rebuilds(), 1) << "the search found its index ready";
+}
+
 TEST_F(CollectionsTest, FlatSearchMatchesBruteForceOnRandomVectors) {
   Collections c(dir_);
   for (Metric m : {Metric::Cosine, Metric::InnerProduct, Metric::L2}) {
