@@ -16,6 +16,27 @@ Json optional_json(const std::optional<T>& v) {
   return v ? Json(*v) : Json(nullptr);
 }
 
+template <typename T>
+void put_if(Json& j, const char* key, const std::optional<T>& v) {
+  if (v) j[key] = *v;
+}
+
+Json summary_json(const ResourceSummary& r) {
+  Json j = Json::object();
+  put_if(j, "peak_rss_bytes", r.peak_rss_bytes);
+  put_if(j, "peak_gpu_mem_bytes", r.peak_gpu_mem_bytes);
+  put_if(j, "cpu_time_s", r.cpu_time_s);
+  put_if(j, "mean_gpu_util_pct", r.mean_gpu_util_pct);
+  put_if(j, "mean_gpu_mem_util_pct", r.mean_gpu_mem_util_pct);
+  put_if(j, "peak_gpu_temp_c", r.peak_gpu_temp_c);
+  put_if(j, "mean_gpu_power_w", r.mean_gpu_power_w);
+  put_if(j, "energy_j", r.energy_j);
+  put_if(j, "energy_per_output_token_j", r.energy_per_output_token_j);
+  put_if(j, "output_tokens_per_s_per_gb", r.output_tokens_per_s_per_gb);
+  if (!r.memory_basis.empty()) j["memory_basis"] = r.memory_basis;
+  return j;
+}
+
 Json percentiles_json(const Percentiles& p) {
   if (p.count == 0)
     return {{"mean", nullptr}, {"p50", nullptr}, {"p90", nullptr}, {"p95", nullptr},
@@ -57,14 +78,23 @@ Json run_json(const RunResult& r) {
   j["e2e_samples_ms"] = r.e2e_samples_ms;
   j["degradation_vs_c1"] = optional_json(r.degradation_vs_c1);
   Json samples = Json::array();
-  for (const ResourceSample& s : r.resources)
-    samples.push_back({{"t_s", s.t_s},
-                       {"cpu_pct", optional_json(s.cpu_pct)},
-                       {"rss_bytes", optional_json(s.rss_bytes)},
-                       {"gpu_util_pct", optional_json(s.gpu_util_pct)},
-                       {"gpu_mem_bytes", optional_json(s.gpu_mem_bytes)},
-                       {"gpu_power_w", optional_json(s.gpu_power_w)}});
+  for (const ResourceSample& s : r.resources) {
+    // What was not measured is left out (no GPU: no gpu_* field), so nothing reads as a zero.
+    Json sj = {{"t_s", s.t_s}, {"cpu_pct", optional_json(s.cpu_pct)}, {"rss_bytes", optional_json(s.rss_bytes)}};
+    put_if(sj, "cpu_time_s", s.cpu_time_s);
+    put_if(sj, "gpu_util_pct", s.gpu_util_pct);
+    put_if(sj, "gpu_mem_util_pct", s.gpu_mem_util_pct);
+    put_if(sj, "gpu_mem_bytes", s.gpu_mem_bytes);
+    put_if(sj, "gpu_power_w", s.gpu_power_w);
+    put_if(sj, "gpu_temp_c", s.gpu_temp_c);
+    samples.push_back(std::move(sj));
+  }
   j["resources"] = {{"pid", nullptr}, {"samples", samples}};  // pid: set by the caller
+  j["resource_summary"] = summary_json(r.resource_summary);
+  if (r.retention)
+    j["context_retention"] = {{"conversations", r.retention->conversations},
+                              {"retained", r.retention->retained},
+                              {"score", r.retention->conversations > 0 ? Json(r.retention->share()) : Json(nullptr)}};
   if (r.server_metrics)
     j["server_metrics"] = {{"requests_total", r.server_metrics->requests_total},
                            {"generated_tokens_total", r.server_metrics->generated_tokens_total},
@@ -128,6 +158,7 @@ std::string format_serve_json(const ServeBenchResult& res) {
                  {"load_average", res.system.load_average},
                  {"timestamp", res.system.timestamp}};
   j["interrupted"] = res.interrupted;
+  j["gpu_note"] = res.gpu_note.empty() ? Json(nullptr) : Json(res.gpu_note);  // why no gpu_* fields
   j["targets"] = Json::array();
   for (const TargetResult& t : res.targets) {
     Json tj;
@@ -139,8 +170,9 @@ std::string format_serve_json(const ServeBenchResult& res) {
     tj["workload"] = {{"name", w},
                       {"prompt_tokens", optional_json(t.prompt_tokens)},
                       {"max_tokens", t.max_tokens},
-                      {"turns", w == "chat" ? Json(t.workload.turns) : Json(nullptr)},
+                      {"turns", w == "chat" || w == "retention" ? Json(t.workload.turns) : Json(nullptr)},
                       {"file", w == "jsonl" ? Json(t.workload.file) : Json(nullptr)}};
+    tj["ladder"] = t.ladder.empty() ? Json(nullptr) : Json(t.ladder);
     tj["runs"] = Json::array();
     for (const RunResult& r : t.runs) {
       Json rj = run_json(r);
@@ -176,7 +208,10 @@ std::string format_serve_table(const ServeBenchResult& res) {
     }
     for (const RunResult& r : t.runs)
       for (const SoakCheck& c : r.soak_checks)
-        out << "\n- soak check " << c.name << ": " << (!c.passed ? "not judged" : *c.passed ? "passed" : "**FAILED**")
+        out << "\n- soak check " << c.name << ": "
+            << (!c.passed   ? "not judged"
+                : *c.passed ? "passed"
+                            : "**FAILED**")
             << " (" << c.detail << ")";
     out << "\nLatencies in ms. ";
     for (const RunResult& r : t.runs)
