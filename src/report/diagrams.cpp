@@ -135,13 +135,19 @@ std::string pareto_quality_chart(const std::vector<Config>& rows) {
 }
 
 std::string pareto_memory_chart(const std::vector<Config>& rows) {
+  double largest = 0;
+  for (const Config& c : rows)
+    if (c.speed() && c.memory_bytes) largest = std::max(largest, *c.memory_bytes);
+  // MiB below 4 GiB, so a small model's ticks are round numbers too.
+  const bool gib = largest >= 4.0 * 1024 * 1024 * 1024;
+  const double unit = gib ? 1024.0 * 1024 * 1024 : 1024.0 * 1024;
+  const std::string name = gib ? "GiB" : "MiB";
   std::vector<Point> pts;
   for (const Config& c : rows)
-    if (c.speed() && c.memory_bytes)
-      pts.push_back({c.name(), *c.speed(), *c.memory_bytes / (1024.0 * 1024 * 1024), c.pareto_memory});
+    if (c.speed() && c.memory_bytes) pts.push_back({c.name(), *c.speed(), *c.memory_bytes / unit, c.pareto_memory});
   return scatter(
-      "Speed against memory (Pareto front: faster and smaller)", "output tokens/s for one user", "peak memory (GiB)",
-      pts, [](double v) { return short_number(v) + " GiB"; }, std::nullopt);
+      "Speed against memory (Pareto front: faster and smaller)", "output tokens/s for one user",
+      "peak memory (" + name + ")", pts, [name](double v) { return short_number(v) + " " + name; }, std::nullopt);
 }
 
 std::string flowchart_svg(const FlowChart& f) {

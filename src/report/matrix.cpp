@@ -4,6 +4,7 @@
 #include "report/matrix.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "report/svg.h"
@@ -227,10 +228,13 @@ std::vector<std::string> measurement_notes(const std::vector<ResultFile>& files,
       "tokens/s ÷ that memory in 10^9 bytes; quality: each suite's headline score (accuracy, pass@1 or exact "
       "match); the Pareto fronts hold the rows no other row beats on both speed and quality, or on both speed and "
       "(smaller) memory."};
+  std::map<std::string, std::string> no_gpu;  // note -> the files that give it
   for (const ResultFile& f : files)
     if (f.kind == ResultKind::Serve && !f.gpu_note.empty())
-      notes.push_back(f.name + ": no GPU was sampled (" + f.gpu_note +
-                      "), so power, temperature, energy per token and GPU memory are absent, not zero.");
+      no_gpu[f.gpu_note] += (no_gpu[f.gpu_note].empty() ? "" : ", ") + f.name;
+  for (const auto& [note, names] : no_gpu)
+    notes.push_back(names + ": no GPU was sampled (" + note +
+                    "), so power, temperature, energy per token and GPU memory are absent, not zero.");
   if (std::none_of(rows.begin(), rows.end(), [](const Config& c) { return c.energy_per_token_j.has_value(); }))
     notes.push_back("Energy per token: not measured (no GPU power samples in these files).");
   if (std::none_of(rows.begin(), rows.end(), [](const Config& c) { return !c.quality.empty(); }))
