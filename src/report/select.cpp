@@ -123,8 +123,9 @@ std::vector<UseCase> recommend_use_cases(const std::vector<Config>& rows) {
   });
   const Score jglue = suites({"jglue", "jcommonsenseqa", "jnli", "marc"});
   const Score chat_q = [&](const Config& c) { return jglue(c) ? jglue(c) : c.quality_mean(); };
-  const std::string chat_rule = "≥ " + short_number(kReadingSpeed) + " tok/s for one user and TTFT p90 ≤ " +
-                                short_number(kChatTtftMs) + " ms; then the highest JGLUE (else mean) quality";
+  const std::string chat_rule =
+      "≥ " + short_number(kReadingSpeed) + " tok/s for one user and TTFT p90 ≤ " + short_number(kChatTtftMs) +
+      " ms; then " + (any_quality ? "the highest JGLUE (else mean) quality" : "the fastest (no quality measured)");
   if (!responsive.empty())
     put("chat", best_of(responsive, any_quality ? chat_q : Score(speed)), chat_rule);
   else
