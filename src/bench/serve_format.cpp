@@ -16,23 +16,29 @@ Json optional_json(const std::optional<T>& v) {
   return v ? Json(*v) : Json(nullptr);
 }
 
-template <typename T>
-void put_if(Json& j, const char* key, const std::optional<T>& v) {
-  if (v) j[key] = *v;
+// Writes the fields that were measured and leaves the others out, so nothing reads as a zero.
+template <typename S, typename T, size_t N>
+void put_measured(Json& j, const S& from, const std::pair<const char*, std::optional<T> S::*> (&fields)[N]) {
+  for (const auto& [key, field] : fields)
+    if (from.*field) j[key] = *(from.*field);
 }
 
 Json summary_json(const ResourceSummary& r) {
   Json j = Json::object();
-  put_if(j, "peak_rss_bytes", r.peak_rss_bytes);
-  put_if(j, "peak_gpu_mem_bytes", r.peak_gpu_mem_bytes);
-  put_if(j, "cpu_time_s", r.cpu_time_s);
-  put_if(j, "mean_gpu_util_pct", r.mean_gpu_util_pct);
-  put_if(j, "mean_gpu_mem_util_pct", r.mean_gpu_mem_util_pct);
-  put_if(j, "peak_gpu_temp_c", r.peak_gpu_temp_c);
-  put_if(j, "mean_gpu_power_w", r.mean_gpu_power_w);
-  put_if(j, "energy_j", r.energy_j);
-  put_if(j, "energy_per_output_token_j", r.energy_per_output_token_j);
-  put_if(j, "output_tokens_per_s_per_gb", r.output_tokens_per_s_per_gb);
+  const std::pair<const char*, std::optional<uint64_t> ResourceSummary::*> bytes[] = {
+      {"peak_rss_bytes", &ResourceSummary::peak_rss_bytes},
+      {"peak_gpu_mem_bytes", &ResourceSummary::peak_gpu_mem_bytes}};
+  const std::pair<const char*, std::optional<double> ResourceSummary::*> figures[] = {
+      {"cpu_time_s", &ResourceSummary::cpu_time_s},
+      {"mean_gpu_util_pct", &ResourceSummary::mean_gpu_util_pct},
+      {"mean_gpu_mem_util_pct", &ResourceSummary::mean_gpu_mem_util_pct},
+      {"peak_gpu_temp_c", &ResourceSummary::peak_gpu_temp_c},
+      {"mean_gpu_power_w", &ResourceSummary::mean_gpu_power_w},
+      {"energy_j", &ResourceSummary::energy_j},
+      {"energy_per_output_token_j", &ResourceSummary::energy_per_output_token_j},
+      {"output_tokens_per_s_per_gb", &ResourceSummary::output_tokens_per_s_per_gb}};
+  put_measured(j, r, bytes);
+  put_measured(j, r, figures);
   if (!r.memory_basis.empty()) j["memory_basis"] = r.memory_basis;
   return j;
 }
@@ -79,14 +85,18 @@ Json run_json(const RunResult& r) {
   j["degradation_vs_c1"] = optional_json(r.degradation_vs_c1);
   Json samples = Json::array();
   for (const ResourceSample& s : r.resources) {
-    // What was not measured is left out (no GPU: no gpu_* field), so nothing reads as a zero.
+    // No GPU: no gpu_* field at all (docs/bench-serve-results.md).
     Json sj = {{"t_s", s.t_s}, {"cpu_pct", optional_json(s.cpu_pct)}, {"rss_bytes", optional_json(s.rss_bytes)}};
-    put_if(sj, "cpu_time_s", s.cpu_time_s);
-    put_if(sj, "gpu_util_pct", s.gpu_util_pct);
-    put_if(sj, "gpu_mem_util_pct", s.gpu_mem_util_pct);
-    put_if(sj, "gpu_mem_bytes", s.gpu_mem_bytes);
-    put_if(sj, "gpu_power_w", s.gpu_power_w);
-    put_if(sj, "gpu_temp_c", s.gpu_temp_c);
+    static const std::pair<const char*, std::optional<double> ResourceSample::*> figures[] = {
+        {"cpu_time_s", &ResourceSample::cpu_time_s},
+        {"gpu_util_pct", &ResourceSample::gpu_util_pct},
+        {"gpu_mem_util_pct", &ResourceSample::gpu_mem_util_pct},
+        {"gpu_power_w", &ResourceSample::gpu_power_w},
+        {"gpu_temp_c", &ResourceSample::gpu_temp_c}};
+    static const std::pair<const char*, std::optional<uint64_t> ResourceSample::*> bytes[] = {
+        {"gpu_mem_bytes", &ResourceSample::gpu_mem_bytes}};
+    put_measured(sj, s, figures);
+    put_measured(sj, s, bytes);
     samples.push_back(std::move(sj));
   }
   j["resources"] = {{"pid", nullptr}, {"samples", samples}};  // pid: set by the caller

@@ -7,11 +7,10 @@
 //
 // usage: node report_programme_test.mjs HAYATE_BIN PROGRAMME_SH OUT_DIR
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { launchChromium } from './chromium.mjs';
 
 const [hayate, programme, outDir] = process.argv.slice(2);
 if (!hayate || !programme || !outDir) {
@@ -30,19 +29,7 @@ const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-if (!existsSync(executablePath)) {
-  console.error(`${executablePath} not found: install Debian's chromium (bash scripts/setup.sh) or set CHROMIUM`);
-  process.exit(1);
-}
-const userDataDir = mkdtempSync(join(tmpdir(), 'hayate-chromium-'));
-const browser = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-  viewport: { width: 1280, height: 900 },
-});
+const { browser, close } = await launchChromium();
 try {
   const page = await browser.newPage();
   const consoleErrors = [];
@@ -107,8 +94,7 @@ try {
     facts.flow && { decisions: facts.flow.decisions, leaves: facts.flow.leaves, edges: facts.flow.edges })}, ` +
     `${facts.matrixRows} matrix rows; screenshot ${shot}`);
 } finally {
-  await browser.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await close();
 }
 
 if (failures.length) {

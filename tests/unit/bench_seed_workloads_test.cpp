@@ -165,4 +165,35 @@ TEST(BenchSeedWorkloads, WithoutAGpuTheGpuFiguresAreAbsentNotZero) {
   EXPECT_DOUBLE_EQ(rj["context_retention"]["score"].get<double>(), 0.75);
 }
 
+TEST(BenchSeedWorkloads, MeasuredGpuFieldsAreWrittenWithTheirSummary) {
+  ResourceSample g;
+  g.gpu_util_pct = 70, g.gpu_mem_util_pct = 35, g.gpu_mem_bytes = 4'000'000'000, g.gpu_power_w = 250, g.gpu_temp_c = 61,
+  g.cpu_time_s = 1.5;
+  RunResult run;
+  run.mode = "concurrency";
+  run.resources = {g};
+  run.resource_summary = summarize_resources(run.resources, 2.0, 1000, 500.0);
+  TargetResult t;
+  t.runs.push_back(run);
+  ServeBenchResult res;
+  res.targets.push_back(t);
+  const nlohmann::json j = nlohmann::json::parse(format_serve_json(res));
+  EXPECT_TRUE(j["gpu_note"].is_null());
+  const nlohmann::json& rj = j["targets"][0]["runs"][0];
+  const nlohmann::json& sample = rj["resources"]["samples"][0];
+  EXPECT_EQ(sample["gpu_util_pct"], 70);
+  EXPECT_EQ(sample["gpu_mem_util_pct"], 35);
+  EXPECT_EQ(sample["gpu_mem_bytes"], 4'000'000'000u);
+  EXPECT_EQ(sample["gpu_power_w"], 250);
+  EXPECT_EQ(sample["gpu_temp_c"], 61);
+  EXPECT_EQ(sample["cpu_time_s"], 1.5);
+  const nlohmann::json& sum = rj["resource_summary"];
+  EXPECT_DOUBLE_EQ(sum["energy_j"].get<double>(), 500.0);  // 250 W x 2 s
+  EXPECT_DOUBLE_EQ(sum["energy_per_output_token_j"].get<double>(), 0.5);
+  EXPECT_EQ(sum["peak_gpu_temp_c"], 61);
+  EXPECT_EQ(sum["memory_basis"], "gpu");
+  EXPECT_DOUBLE_EQ(sum["output_tokens_per_s_per_gb"].get<double>(), 125.0);
+  EXPECT_FALSE(rj.contains("context_retention"));  // only the retention workload scores
+}
+
 }  // namespace hayate::bench
