@@ -4,6 +4,7 @@
 #include "report/matrix.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <set>
 

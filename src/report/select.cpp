@@ -2,6 +2,7 @@
 // a threshold or an ordering over the matrix's figures, and the text that prints it is built
 // next to the code that applies it, so the two cannot drift apart.
 #include <algorithm>
+#include <cctype>
 #include <functional>
 
 #include "report/matrix.h"
