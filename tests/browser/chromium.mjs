@@ -27,3 +27,13 @@ export async function launchChromium() {
     },
   };
 }
+
+// The console errors and warnings and the uncaught exceptions of a page, as they happen.
+export function consoleErrorsOf(page) {
+  const errors = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') errors.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  return errors;
+}

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { launchChromium } from './chromium.mjs';
+import { consoleErrorsOf, launchChromium } from './chromium.mjs';
 
 const [hayate, sampleDir, outDir, ...extra] = process.argv.slice(2);
 if (!hayate || !sampleDir || !outDir) {
@@ -32,12 +32,8 @@ const check = (ok, what) => {
 const { browser, close } = await launchChromium();
 try {
   const page = await browser.newPage();
-  const consoleErrors = [];
+  const consoleErrors = consoleErrorsOf(page);
   const requests = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
   page.on('request', (r) => requests.push(r.url()));
   page.on('dialog', async (d) => {
     consoleErrors.push(`dialog opened (injected script ran?): ${d.message()}`);

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { launchChromium } from './chromium.mjs';
+import { consoleErrorsOf, launchChromium } from './chromium.mjs';
 
 const [hayate, programme, outDir] = process.argv.slice(2);
 if (!hayate || !programme || !outDir) {
@@ -32,11 +32,7 @@ const check = (ok, what) => {
 const { browser, close } = await launchChromium();
 try {
   const page = await browser.newPage();
-  const consoleErrors = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+  const consoleErrors = consoleErrorsOf(page);
   await page.goto(pathToFileURL(htmlPath).href, { waitUntil: 'load' });
 
   const facts = await page.evaluate(() => {
