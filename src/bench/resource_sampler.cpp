@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -24,6 +25,7 @@ void ProcessProbe::sample(ResourceSample& s) {
   // Fields 14 and 15 (utime, stime) are f[11], f[12]; field 24 (rss, pages) is f[21].
   const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
   const double cpu_s = (std::stod(f[11]) + std::stod(f[12])) / ticks;
+  s.cpu_time_s = cpu_s;
   s.rss_bytes = std::stoull(f[21]) * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const auto now = std::chrono::steady_clock::now();
   if (last_cpu_s_) {
@@ -49,7 +51,8 @@ struct Nvml::Api {
   int (*handle)(unsigned, Handle*) = nullptr;
   int (*utilization)(Handle, Utilization*) = nullptr;
   int (*memory)(Handle, Memory*) = nullptr;
-  int (*power)(Handle, unsigned*) = nullptr;  // milliwatts
+  int (*power)(Handle, unsigned*) = nullptr;             // milliwatts
+  int (*temperature)(Handle, int, unsigned*) = nullptr;  // sensor 0: the GPU die, degrees C
 };
 
 std::unique_ptr<Nvml> Nvml::open(std::string& why, const char* library) {
@@ -77,6 +80,7 @@ std::unique_ptr<Nvml> Nvml::open(std::string& why, const char* library) {
   bind(a.utilization, "nvmlDeviceGetUtilizationRates");
   bind(a.memory, "nvmlDeviceGetMemoryInfo");
   bind(a.power, "nvmlDeviceGetPowerUsage");
+  bind(a.temperature, "nvmlDeviceGetTemperature");
   if (!all) return nullptr;  // the destructor closes the library
   if (a.init() != 0) {
     why = "nvmlInit failed: GPU sampling skipped";
@@ -96,24 +100,86 @@ Nvml::~Nvml() {
 }
 
 void Nvml::sample(ResourceSample& s) {
-  double util = 0, power = 0;
+  double util = 0, mem_util = 0, power = 0;
   uint64_t mem = 0;
   unsigned seen = 0;
+  std::optional<double> hottest;
+  constexpr int kGpuSensor = 0;  // NVML_TEMPERATURE_GPU
   for (unsigned i = 0; i < count_; ++i) {
     Api::Handle h = nullptr;
     if (api_->handle(i, &h) != 0) continue;
     Api::Utilization u{};
     Api::Memory m{};
-    unsigned mw = 0;
-    if (api_->utilization(h, &u) == 0) util += u.gpu;
+    unsigned mw = 0, celsius = 0;
+    if (api_->utilization(h, &u) == 0) util += u.gpu, mem_util += u.memory;
     if (api_->memory(h, &m) == 0) mem += m.used;
     if (api_->power(h, &mw) == 0) power += mw / 1000.0;
+    if (api_->temperature(h, kGpuSensor, &celsius) == 0) hottest = std::max<double>(hottest.value_or(0), celsius);
     ++seen;
   }
   if (seen == 0) return;
   s.gpu_util_pct = util / seen;
+  s.gpu_mem_util_pct = mem_util / seen;
   s.gpu_mem_bytes = mem;
   s.gpu_power_w = power;
+  s.gpu_temp_c = hottest;
+}
+
+namespace {
+
+// The mean of a field over the samples that have it, each weighted by the time to the next
+// sample that has it (the last one by the average gap), so a sampler that fell behind does not
+// tilt the mean toward the quiet end of a run.
+std::optional<double> time_weighted_mean(const std::vector<ResourceSample>& samples,
+                                         std::optional<double> ResourceSample::*field) {
+  std::vector<std::pair<double, double>> pts;
+  for (const ResourceSample& s : samples)
+    if (s.*field) pts.emplace_back(s.t_s, *(s.*field));
+  if (pts.empty()) return std::nullopt;
+  if (pts.size() == 1) return pts[0].second;
+  double area = 0, span = 0;
+  for (size_t i = 0; i + 1 < pts.size(); ++i) {
+    const double dt = std::max(0.0, pts[i + 1].first - pts[i].first);
+    area += dt * 0.5 * (pts[i].second + pts[i + 1].second);
+    span += dt;
+  }
+  if (span <= 0) {
+    double sum = 0;
+    for (const auto& p : pts) sum += p.second;
+    return sum / static_cast<double>(pts.size());
+  }
+  return area / span;
+}
+
+}  // namespace
+
+ResourceSummary summarize_resources(const std::vector<ResourceSample>& samples, double duration_s,
+                                    int64_t output_tokens, double output_tokens_per_s) {
+  ResourceSummary r;
+  std::optional<double> first_cpu, last_cpu;
+  for (const ResourceSample& s : samples) {
+    if (s.rss_bytes) r.peak_rss_bytes = std::max(r.peak_rss_bytes.value_or(0), *s.rss_bytes);
+    if (s.gpu_mem_bytes) r.peak_gpu_mem_bytes = std::max(r.peak_gpu_mem_bytes.value_or(0), *s.gpu_mem_bytes);
+    if (s.gpu_temp_c) r.peak_gpu_temp_c = std::max(r.peak_gpu_temp_c.value_or(-273.0), *s.gpu_temp_c);
+    if (s.cpu_time_s) {
+      if (!first_cpu) first_cpu = s.cpu_time_s;
+      last_cpu = s.cpu_time_s;
+    }
+  }
+  if (first_cpu) r.cpu_time_s = *last_cpu - *first_cpu;
+  r.mean_gpu_util_pct = time_weighted_mean(samples, &ResourceSample::gpu_util_pct);
+  r.mean_gpu_mem_util_pct = time_weighted_mean(samples, &ResourceSample::gpu_mem_util_pct);
+  r.mean_gpu_power_w = time_weighted_mean(samples, &ResourceSample::gpu_power_w);
+  if (r.mean_gpu_power_w && duration_s > 0) {
+    r.energy_j = *r.mean_gpu_power_w * duration_s;
+    if (output_tokens > 0) r.energy_per_output_token_j = *r.energy_j / static_cast<double>(output_tokens);
+  }
+  const std::optional<uint64_t> memory = r.peak_gpu_mem_bytes ? r.peak_gpu_mem_bytes : r.peak_rss_bytes;
+  if (memory && *memory > 0) {
+    r.memory_basis = r.peak_gpu_mem_bytes ? "gpu" : "rss";
+    r.output_tokens_per_s_per_gb = output_tokens_per_s / (static_cast<double>(*memory) / 1e9);
+  }
+  return r;
 }
 
 }  // namespace hayate::bench

@@ -375,6 +375,7 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p, SoakRun* s
     before_at = Clock::now();
   }
 
+  t.workload->begin_run();
   RunState st(ex);
   st.soak = soak;
   Latch requests(ex), helpers(ex);
@@ -395,6 +396,7 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p, SoakRun* s
     out.duration_s = last_end;
   }
   out.figures = summarize_requests(st.done, out.duration_s);
+  out.retention = t.workload->retention();
   // Scraped before the helpers (resource sampling, progress, snapshots) are waited for, so the
   // server's window closes as soon after the last answer as the server has counted it.
   if (before) {
@@ -436,6 +438,8 @@ awaitable<RunResult> execute(Session& s, Target& t, const RunPlan& p, SoakRun* s
   for (auto& c : pool) c->close();
   if (s.failure) std::rethrow_exception(s.failure);
   if (soak) co_await finish_soak(s, t, st, out, metrics_conn);
+  out.resource_summary =
+      summarize_resources(out.resources, out.duration_s, out.figures.output_tokens, out.figures.output_tokens_per_s);
 
   for (size_t i : sample_indices(st.done.size())) {
     const RequestResult& r = st.done[i];
@@ -464,12 +468,20 @@ void log_run(Session& s, const RunResult& r) {
                 static_cast<long long>(f.errors.total()), f.requests_per_s, f.output_tokens_per_s, f.ttft.p50,
                 f.e2e.p50, r.duration_s);
   s.log << line;
+  if (r.retention)
+    s.log << "bench serve: context retention " << r.retention->retained << "/" << r.retention->conversations
+          << " conversations gave the turn-1 fact back\n";
+  if (r.resource_summary.energy_per_output_token_j)
+    s.log << "bench serve: " << *r.resource_summary.energy_per_output_token_j << " J per output token (GPU)\n";
   for (const std::string& e : r.first_errors) s.log << "  " << e << "\n";
   s.log << std::flush;
 }
 
 int64_t auto_requests(const ServeBenchConfig& c, int concurrency) {
-  return c.requests > 0 ? c.requests : std::max<int64_t>(10, 4 * static_cast<int64_t>(concurrency));
+  if (c.requests > 0) return c.requests;
+  // Retention is scored per whole conversation: every stream runs one to its last turn.
+  if (c.workload.name == "retention") return static_cast<int64_t>(std::max(2, c.workload.turns)) * concurrency;
+  return std::max<int64_t>(10, 4 * static_cast<int64_t>(concurrency));
 }
 int64_t auto_requests(const ServeBenchConfig& c, double rate) {
   return c.requests > 0 ? c.requests : std::max<int64_t>(20, static_cast<int64_t>(std::ceil(rate * 10)));
@@ -630,6 +642,7 @@ awaitable<void> run_all(Session& s, ServeBenchResult& result) {
     tr.url = c.urls[i];
     tr.label = i < c.labels.size() ? c.labels[i] : c.urls[i];
     tr.workload = c.workload;
+    tr.ladder = c.ladder;
     tr.max_tokens = c.workload.max_tokens > 0 ? c.workload.max_tokens : workload_default_max_tokens(c.workload.name);
     tr.pid = c.pid;
     Connection conn(co_await asio::this_coro::executor, t.ep.at);
@@ -666,6 +679,11 @@ awaitable<void> run_all(Session& s, ServeBenchResult& result) {
 }
 
 }  // namespace
+
+std::vector<int> named_ladder(const std::string& name) {
+  if (name == "seed") return {1, 5, 10, 20};  // the benchmark programme's users (issue 23)
+  fail(ErrorKind::BadInput, "unknown ladder \"" + name + "\" (seed: 1, 5, 10, 20 concurrent users)");
+}
 
 RunFigures summarize_requests(const std::vector<RequestResult>& requests, double duration_s) {
   RunFigures f;
@@ -721,7 +739,9 @@ RunFigures summarize_requests(const std::vector<RequestResult>& requests, double
   return f;
 }
 
-ServeBenchResult run_serve_bench(const ServeBenchConfig& config, std::ostream& log, std::atomic<bool>* stop) {
+ServeBenchResult run_serve_bench(const ServeBenchConfig& given, std::ostream& log, std::atomic<bool>* stop) {
+  ServeBenchConfig config = given;
+  if (!config.ladder.empty()) config.concurrency = named_ladder(config.ladder);
   if (config.urls.empty()) fail(ErrorKind::BadInput, "bench serve needs at least one --url");
   if (config.mode == "rate" && config.rates.empty()) fail(ErrorKind::BadInput, "--mode rate needs --rate R[,R...]");
   if (config.resume && config.state_file.empty()) fail(ErrorKind::BadInput, "--resume needs --state FILE");

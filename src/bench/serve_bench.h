@@ -29,6 +29,7 @@ struct ServeBenchConfig {
   WorkloadConfig workload;
   std::string mode = "concurrency";  // concurrency, rate, soak, overload
   std::vector<int> concurrency = {1, 5, 10, 20};
+  std::string ladder;         // a named concurrency ladder ("seed": 1, 5, 10, 20 users) in place of --concurrency
   std::vector<double> rates;  // rate mode (requests/s); overload by rate: the first step
   int64_t requests = 0;       // per run; 0: max(10, 4 x concurrency) or max(20, 10 s of the rate)
   double duration_s = 0;      // soak: the run's length (default 60); other modes: a limit per run (0: none)
@@ -64,6 +65,8 @@ struct RunResult {
   std::vector<double> ttft_samples_ms, e2e_samples_ms;  // index i of both: the same request
   std::optional<double> degradation_vs_c1;
   std::vector<ResourceSample> resources;
+  ResourceSummary resource_summary;
+  std::optional<RetentionScore> retention;  // the retention workload's score of this run
   std::optional<ServerMetrics> server_metrics;
   std::vector<Snapshot> snapshots;
   std::optional<int> onset_concurrency;  // overload mode: where errors begin (error_rate above the threshold)
@@ -80,6 +83,7 @@ struct RunResult {
 struct TargetResult {
   std::string url, label, server, model;  // server: "hayate" or "unknown"
   WorkloadConfig workload;
+  std::string ladder;  // the named ladder the runs followed, "" for none
   int32_t max_tokens = 0;
   std::optional<int32_t> prompt_tokens;  // fixed only
   int pid = 0;
@@ -98,6 +102,9 @@ struct ServeBenchResult {
 // (its open requests count as cancelled) and skips the rest. Throws Error for a bad
 // configuration or a fixed-length prompt that cannot be calibrated.
 ServeBenchResult run_serve_bench(const ServeBenchConfig& config, std::ostream& log, std::atomic<bool>* stop = nullptr);
+
+// The concurrency values of a named ladder; throws Error(BadInput) for an unknown name.
+std::vector<int> named_ladder(const std::string& name);
 
 // The figures of a set of finished requests over `duration_s`.
 RunFigures summarize_requests(const std::vector<RequestResult>& requests, double duration_s);

@@ -16,6 +16,33 @@ Json optional_json(const std::optional<T>& v) {
   return v ? Json(*v) : Json(nullptr);
 }
 
+// Writes the fields that were measured and leaves the others out, so nothing reads as a zero.
+template <typename S, typename T, size_t N>
+void put_measured(Json& j, const S& from, const std::pair<const char*, std::optional<T> S::*> (&fields)[N]) {
+  for (const auto& [key, field] : fields)
+    if (from.*field) j[key] = *(from.*field);
+}
+
+Json summary_json(const ResourceSummary& r) {
+  Json j = Json::object();
+  const std::pair<const char*, std::optional<uint64_t> ResourceSummary::*> bytes[] = {
+      {"peak_rss_bytes", &ResourceSummary::peak_rss_bytes},
+      {"peak_gpu_mem_bytes", &ResourceSummary::peak_gpu_mem_bytes}};
+  const std::pair<const char*, std::optional<double> ResourceSummary::*> figures[] = {
+      {"cpu_time_s", &ResourceSummary::cpu_time_s},
+      {"mean_gpu_util_pct", &ResourceSummary::mean_gpu_util_pct},
+      {"mean_gpu_mem_util_pct", &ResourceSummary::mean_gpu_mem_util_pct},
+      {"peak_gpu_temp_c", &ResourceSummary::peak_gpu_temp_c},
+      {"mean_gpu_power_w", &ResourceSummary::mean_gpu_power_w},
+      {"energy_j", &ResourceSummary::energy_j},
+      {"energy_per_output_token_j", &ResourceSummary::energy_per_output_token_j},
+      {"output_tokens_per_s_per_gb", &ResourceSummary::output_tokens_per_s_per_gb}};
+  put_measured(j, r, bytes);
+  put_measured(j, r, figures);
+  if (!r.memory_basis.empty()) j["memory_basis"] = r.memory_basis;
+  return j;
+}
+
 Json percentiles_json(const Percentiles& p) {
   if (p.count == 0)
     return {{"mean", nullptr}, {"p50", nullptr}, {"p90", nullptr}, {"p95", nullptr},
@@ -57,14 +84,27 @@ Json run_json(const RunResult& r) {
   j["e2e_samples_ms"] = r.e2e_samples_ms;
   j["degradation_vs_c1"] = optional_json(r.degradation_vs_c1);
   Json samples = Json::array();
-  for (const ResourceSample& s : r.resources)
-    samples.push_back({{"t_s", s.t_s},
-                       {"cpu_pct", optional_json(s.cpu_pct)},
-                       {"rss_bytes", optional_json(s.rss_bytes)},
-                       {"gpu_util_pct", optional_json(s.gpu_util_pct)},
-                       {"gpu_mem_bytes", optional_json(s.gpu_mem_bytes)},
-                       {"gpu_power_w", optional_json(s.gpu_power_w)}});
+  for (const ResourceSample& s : r.resources) {
+    // No GPU: no gpu_* field at all (docs/bench-serve-results.md).
+    Json sj = {{"t_s", s.t_s}, {"cpu_pct", optional_json(s.cpu_pct)}, {"rss_bytes", optional_json(s.rss_bytes)}};
+    static const std::pair<const char*, std::optional<double> ResourceSample::*> figures[] = {
+        {"cpu_time_s", &ResourceSample::cpu_time_s},
+        {"gpu_util_pct", &ResourceSample::gpu_util_pct},
+        {"gpu_mem_util_pct", &ResourceSample::gpu_mem_util_pct},
+        {"gpu_power_w", &ResourceSample::gpu_power_w},
+        {"gpu_temp_c", &ResourceSample::gpu_temp_c}};
+    static const std::pair<const char*, std::optional<uint64_t> ResourceSample::*> bytes[] = {
+        {"gpu_mem_bytes", &ResourceSample::gpu_mem_bytes}};
+    put_measured(sj, s, figures);
+    put_measured(sj, s, bytes);
+    samples.push_back(std::move(sj));
+  }
   j["resources"] = {{"pid", nullptr}, {"samples", samples}};  // pid: set by the caller
+  j["resource_summary"] = summary_json(r.resource_summary);
+  if (r.retention)
+    j["context_retention"] = {{"conversations", r.retention->conversations},
+                              {"retained", r.retention->retained},
+                              {"score", r.retention->conversations > 0 ? Json(r.retention->share()) : Json(nullptr)}};
   if (r.server_metrics)
     j["server_metrics"] = {{"requests_total", r.server_metrics->requests_total},
                            {"generated_tokens_total", r.server_metrics->generated_tokens_total},
@@ -128,6 +168,7 @@ std::string format_serve_json(const ServeBenchResult& res) {
                  {"load_average", res.system.load_average},
                  {"timestamp", res.system.timestamp}};
   j["interrupted"] = res.interrupted;
+  j["gpu_note"] = res.gpu_note.empty() ? Json(nullptr) : Json(res.gpu_note);  // why no gpu_* fields
   j["targets"] = Json::array();
   for (const TargetResult& t : res.targets) {
     Json tj;
@@ -139,8 +180,9 @@ std::string format_serve_json(const ServeBenchResult& res) {
     tj["workload"] = {{"name", w},
                       {"prompt_tokens", optional_json(t.prompt_tokens)},
                       {"max_tokens", t.max_tokens},
-                      {"turns", w == "chat" ? Json(t.workload.turns) : Json(nullptr)},
+                      {"turns", w == "chat" || w == "retention" ? Json(t.workload.turns) : Json(nullptr)},
                       {"file", w == "jsonl" ? Json(t.workload.file) : Json(nullptr)}};
+    tj["ladder"] = t.ladder.empty() ? Json(nullptr) : Json(t.ladder);
     tj["runs"] = Json::array();
     for (const RunResult& r : t.runs) {
       Json rj = run_json(r);
@@ -176,7 +218,10 @@ std::string format_serve_table(const ServeBenchResult& res) {
     }
     for (const RunResult& r : t.runs)
       for (const SoakCheck& c : r.soak_checks)
-        out << "\n- soak check " << c.name << ": " << (!c.passed ? "not judged" : *c.passed ? "passed" : "**FAILED**")
+        out << "\n- soak check " << c.name << ": "
+            << (!c.passed   ? "not judged"
+                : *c.passed ? "passed"
+                            : "**FAILED**")
             << " (" << c.detail << ")";
     out << "\nLatencies in ms. ";
     for (const RunResult& r : t.runs)

@@ -81,6 +81,25 @@ class StoryWorkload : public Workload {
   size_t count_ = 0;
 };
 
+// The seed's long generation: a story prompt that asks for a long answer, every answer
+// max_tokens (2,000) long because the end-of-generation token is ignored.
+class LongWorkload : public Workload {
+ public:
+  explicit LongWorkload(nlohmann::json base) : base_(std::move(base)) { base_["ignore_eos"] = true; }
+  StreamRequest next(int64_t) override {
+    const std::string& topic = kStoryTopics[count_++ % kStoryTopics.size()];
+    return chat_request(
+        base_,
+        nlohmann::json::array({{{"role", "user"},
+                                {"content", "Write a long story of about 1,500 words about " + topic +
+                                                ", in several chapters, with dialogue and a surprising ending."}}}));
+  }
+
+ private:
+  nlohmann::json base_;
+  size_t count_ = 0;
+};
+
 class SummaryWorkload : public Workload {
  public:
   SummaryWorkload(nlohmann::json base, int32_t words, uint64_t seed) : base_(std::move(base)) {
@@ -126,6 +145,61 @@ class ChatWorkload : public Workload {
   nlohmann::json base_;
   int turns_;
   std::map<int64_t, Conversation> conversations_;
+};
+
+// Multi-turn chat with a context-retention score (the seed's): turn 1 gives a made-up fact, the
+// turns between are ordinary chat, the last turn asks for the fact back. A failed turn starts
+// the conversation again and is not scored.
+class RetentionWorkload : public Workload {
+ public:
+  RetentionWorkload(nlohmann::json base, int turns, uint64_t seed)
+      : base_(std::move(base)), turns_(std::max(2, turns)), seed_(seed) {}
+  void begin_run() override {
+    conversations_.clear();
+    score_ = {};
+  }
+  StreamRequest next(int64_t stream) override {
+    Conversation& c = conversations_[stream];
+    if (c.turn >= turns_) c = Conversation{};
+    if (c.turn == 0) c.fact = retention_fact(seed_, started_++);
+    std::string question;
+    if (c.turn == 0)
+      question = "Please remember this for later: my name is " + c.fact.name + " and my locker code is " + c.fact.code +
+                 ". Just say hello for now.";
+    else if (c.turn == turns_ - 1)
+      question = "What is my locker code? Answer with the code only.";
+    else
+      question = kChatQuestions[c.turn % kChatQuestions.size()];
+    c.messages.push_back({{"role", "user"}, {"content", question}});
+    ++c.turn;
+    return chat_request(base_, c.messages);
+  }
+  void completed(int64_t stream, const RequestResult& r) override {
+    Conversation& c = conversations_[stream];
+    if (r.outcome != Outcome::Ok) {
+      c = Conversation{};
+      return;
+    }
+    c.messages.push_back({{"role", "assistant"}, {"content", r.text}});
+    if (c.turn == turns_) {
+      ++score_.conversations;
+      score_.retained += answer_retains(r.text, c.fact);
+    }
+  }
+  std::optional<RetentionScore> retention() const override { return score_; }
+
+ private:
+  struct Conversation {
+    nlohmann::json messages = nlohmann::json::array();
+    int turn = 0;
+    RetentionFact fact;
+  };
+  nlohmann::json base_;
+  int turns_;
+  uint64_t seed_;
+  int64_t started_ = 0;
+  std::map<int64_t, Conversation> conversations_;
+  RetentionScore score_;
 };
 
 class FixedWorkload : public Workload {
@@ -190,8 +264,29 @@ class MixedWorkload : public Workload {
 
 }  // namespace
 
+RetentionFact retention_fact(uint64_t seed, int64_t index) {
+  static const std::vector<std::string> first = {"Aiko",  "Bertil", "Chiara", "Dagny",
+                                                 "Emeka", "Fumio",  "Greta",  "Hamid"};
+  static const std::vector<std::string> last = {"Okonkwo", "Lindqvist", "Moretti", "Tanabe", "Vasquez", "Holm"};
+  std::mt19937_64 rng(seed * 1000003 + static_cast<uint64_t>(index));
+  RetentionFact f;
+  f.name = first[rng() % first.size()] + " " + last[rng() % last.size()];
+  f.code = std::to_string(10000 + rng() % 90000);  // five digits, never a leading zero
+  return f;
+}
+
+bool answer_retains(const std::string& answer, const RetentionFact& fact) {
+  // "48 213" and "48,213" give the code back as well as "48213".
+  std::string squeezed;
+  for (char ch : answer)
+    if (ch != ' ' && ch != ',' && ch != '-' && ch != '.') squeezed += ch;
+  return squeezed.find(fact.code) != std::string::npos;
+}
+
 int32_t workload_default_max_tokens(const std::string& name) {
   if (name == "story") return 256;
+  if (name == "long") return 2000;
+  if (name == "retention") return 64;
   if (name == "summary") return 64;
   return 128;
 }
@@ -265,7 +360,9 @@ std::unique_ptr<Workload> make_workload(const WorkloadConfig& c, const std::stri
   if (c.name == "story") return std::make_unique<StoryWorkload>(base);
   if (c.name == "summary")
     return std::make_unique<SummaryWorkload>(base, c.prompt_tokens > 0 ? c.prompt_tokens : 1000, c.seed);
+  if (c.name == "long") return std::make_unique<LongWorkload>(base);
   if (c.name == "chat") return std::make_unique<ChatWorkload>(base, c.turns);
+  if (c.name == "retention") return std::make_unique<RetentionWorkload>(base, c.turns, c.seed);
   if (c.name == "mixed")
     return std::make_unique<MixedWorkload>(base, c.prompt_tokens > 0 ? c.prompt_tokens : 200, c.seed);
   if (c.name == "fixed") return std::make_unique<FixedWorkload>(base, fixed_prompt);
@@ -275,7 +372,8 @@ std::unique_ptr<Workload> make_workload(const WorkloadConfig& c, const std::stri
     if (!f) fail(ErrorKind::NotFound, c.file + ": cannot open the JSONL workload file");
     return std::make_unique<JsonlWorkload>(base, read_jsonl_workload(f, c.file));
   }
-  fail(ErrorKind::BadInput, "unknown workload \"" + c.name + "\" (story, summary, chat, mixed, fixed or jsonl)");
+  fail(ErrorKind::BadInput,
+       "unknown workload \"" + c.name + "\" (story, long, summary, chat, retention, mixed, fixed or jsonl)");
 }
 
 }  // namespace hayate::bench

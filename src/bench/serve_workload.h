@@ -17,10 +17,10 @@
 namespace hayate::bench {
 
 struct WorkloadConfig {
-  std::string name = "story";  // story, summary, chat, fixed, jsonl
+  std::string name = "story";  // story, long, summary, chat, retention, mixed, fixed, jsonl
   int32_t prompt_tokens = 0;   // fixed: exact prompt tokens (default 128); summary: document words (default 1000)
   int32_t max_tokens = 0;      // 0: the workload's default (workload_default_max_tokens)
-  int turns = 10;              // chat: turns per conversation before it starts again
+  int turns = 10;              // chat, retention: turns per conversation before it starts again
   std::string file;            // jsonl: the file
   double temperature = 0.0;
   // Sends "ignore_eos": true (hayate, llama.cpp's server and vLLM honour it), so every answer is
@@ -47,12 +47,31 @@ std::vector<JsonlItem> read_jsonl_workload(std::istream& in, const std::string& 
 // that a calibration can step the token count up and down by one.
 std::string synthetic_prompt_text(int32_t units, int32_t pad);
 
+// The context-retention score of the retention workload: of the conversations that reached
+// their last turn, how many answers contained the fact given in the first turn.
+struct RetentionScore {
+  int64_t conversations = 0, retained = 0;
+  double share() const { return conversations > 0 ? static_cast<double>(retained) / conversations : 0.0; }
+};
+
 class Workload {
  public:
   virtual ~Workload() = default;
   virtual StreamRequest next(int64_t stream) = 0;
   virtual void completed(int64_t stream, const RequestResult& result) {}
+  // A run starts: conversations and scores begin again, so each concurrency level stands alone.
+  virtual void begin_run() {}
+  // The score of the run so far, for workloads that score answers (retention).
+  virtual std::optional<RetentionScore> retention() const { return std::nullopt; }
 };
+
+// The retention workload's fact of conversation `index`: a made-up name and a code of digits
+// that no model can guess, and whether an answer gives the code back.
+struct RetentionFact {
+  std::string name, code;
+};
+RetentionFact retention_fact(uint64_t seed, int64_t index);
+bool answer_retains(const std::string& answer, const RetentionFact& fact);
 
 // `model` goes in every body; `fixed_prompt` is the calibrated text of the fixed workload.
 // Throws Error(BadInput) for an unknown workload or an unreadable JSONL file.

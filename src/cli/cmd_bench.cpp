@@ -85,7 +85,8 @@ void add_bench_serve_command(CLI::App* bench) {
   cmd->footer(
       "Modes: concurrency (a run per --concurrency value, each --requests requests), rate (Poisson\n"
       "arrivals at each --rate), soak (--duration seconds at the first --concurrency, a snapshot every\n"
-      "--snapshot-every seconds; --state/--resume, judged at the end), overload (doubling concurrency, or rate when --rate is given, until\n"
+      "--snapshot-every seconds; --state/--resume, judged at the end), overload (doubling concurrency, or rate when "
+      "--rate is given, until\n"
       "more than --error-threshold of the requests fail). Ctrl-C stops and keeps what was measured.\n"
       "Token counts come from the server's usage (stream_options.include_usage). The results JSON\n"
       "(--out) is described in docs/bench-serve-results.md.");
@@ -95,20 +96,22 @@ void add_bench_serve_command(CLI::App* bench) {
   cmd->add_option("--model", c->model, "model name to request (default: the first of /v1/models)");
   cmd->add_option("--api-key", c->api_key, "bearer key (default: $HAYATE_API_KEY or $OPENAI_API_KEY)");
   cmd->add_option("-w,--workload", w.name,
-                  "story (short prompt, long answer), summary (long document, short answer), chat (multi-turn, "
-                  "history kept), mixed (stories, long documents, clients hanging up after a few tokens, "
+                  "story (short prompt, long answer), long (the seed's 2,000-token story, end-of-generation "
+                  "ignored), summary (long document, short answer), chat (multi-turn, history kept), retention "
+                  "(--turns-turn chats: a made-up fact in turn 1 asked back in the last; scored), mixed (stories, long "
+                  "documents, clients hanging up after a few tokens, "
                   "embeddings: the soak's mix), fixed (a /v1/completions prompt of exactly --prompt-tokens tokens) "
                   "or jsonl (--file)")
-      ->check(CLI::IsMember({"story", "summary", "chat", "mixed", "fixed", "jsonl"}))
+      ->check(CLI::IsMember({"story", "long", "summary", "chat", "retention", "mixed", "fixed", "jsonl"}))
       ->capture_default_str();
   cmd->add_option("--prompt-tokens", w.prompt_tokens,
                   "fixed: prompt tokens, calibrated against the server (default 128); summary: document words "
                   "(default 1000)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("-n,--max-tokens", w.max_tokens,
-                  "tokens to generate per request (default: story 256, summary 64, else 128)")
+                  "tokens to generate per request (default: story 256, long 2000, summary 64, retention 64, else 128)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--turns", w.turns, "chat: turns per conversation")
+  cmd->add_option("--turns", w.turns, "chat, retention: turns per conversation")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--file", w.file,
@@ -125,9 +128,13 @@ void add_bench_serve_command(CLI::App* bench) {
       ->delimiter(',')
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  cmd->add_option("--ladder", c->ladder,
+                  "a named concurrency ladder instead of --concurrency: seed (1, 5, 10, 20 users)")
+      ->check(CLI::IsMember({"seed"}));
   cmd->add_option("--rate", c->rates, "requests per second (Poisson), comma-separated")->delimiter(',');
   cmd->add_option("--requests", c->requests,
-                  "requests per run (default: max(10, 4 x concurrency); rate mode max(20, 10 s of arrivals))")
+                  "requests per run (default: max(10, 4 x concurrency), retention turns x concurrency; rate mode "
+                  "max(20, 10 s of arrivals))")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--duration", c->duration_s, "soak: seconds (default 60); other modes: a limit per run")
       ->check(CLI::PositiveNumber);
@@ -140,7 +147,8 @@ void add_bench_serve_command(CLI::App* bench) {
   cmd->add_option("--warmup", c->soak.warmup_s, "soak: seconds before resident memory is judged")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--window", c->soak.window_s, "soak: seconds of the first and last windows whose TTFT p99 are compared")
+  cmd->add_option("--window", c->soak.window_s,
+                  "soak: seconds of the first and last windows whose TTFT p99 are compared")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--max-rss-growth", c->soak.max_rss_growth_pct,

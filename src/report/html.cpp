@@ -2,6 +2,7 @@
 // resources, so it opens offline and can be attached or committed as it is.
 #include <sstream>
 
+#include "report/matrix.h"
 #include "report/report.h"
 #include "report/svg.h"
 
@@ -30,6 +31,9 @@ svg .axis{stroke:#7b828c;stroke-width:1}
 svg .errbar{stroke:#1d232b;stroke-width:1.2}
 svg path.series{fill:none;stroke-width:2.2;stroke-linejoin:round}
 svg .legend-key{stroke-width:3}
+tr.front td{background:#fff6d9}
+svg.flowchart{display:block;max-width:100%;height:auto}
+ol.rules li{margin:4px 0}
 )";
 
 std::string opt(const std::optional<double>& v) { return v ? escape(short_number(*v)) : "–"; }
@@ -51,6 +55,41 @@ void chart(std::ostringstream& h, const std::string& svg) {
   if (!svg.empty()) h << "<div class=\"card\">" << svg << "</div>\n";
 }
 
+// The judged part of the report (issue 23): the matrix, the fronts, the flowchart and the picks.
+void judged(std::ostringstream& h, const std::vector<ResultFile>& files) {
+  const std::vector<Config> rows = build_matrix(files);
+  if (rows.empty()) return;
+  h << "<h2>Speed × quality × memory</h2>\n";
+  for (const std::string& note : measurement_notes(files, rows)) h << "<p class=\"meta\">" << escape(note) << "</p>\n";
+  const MatrixTable t = matrix_table(rows);
+  h << "<div class=\"card\"><table id=\"matrix\">";
+  header(h, t.header);
+  for (size_t i = 0; i < t.cells.size(); ++i) {
+    std::vector<std::string> cells;
+    for (const std::string& c : t.cells[i]) cells.push_back(escape(c));
+    std::ostringstream one;
+    row(one, cells, t.first_numeric);
+    std::string tr = one.str();
+    if (t.on_front[i]) tr.replace(0, 4, "<tr class=\"front\">");
+    h << tr;
+  }
+  h << "</table></div>\n";
+  const std::string quality = pareto_quality_chart(rows), memory = pareto_memory_chart(rows);
+  if (!quality.empty() || !memory.empty()) h << "<h2>Pareto fronts</h2>\n";
+  chart(h, quality);
+  chart(h, memory);
+  const FlowChart flow = build_flowchart(rows);
+  h << "<h2>Model-selection flowchart</h2>\n<div class=\"card\">" << flowchart_svg(flow)
+    << "<p><b>Rules</b> (applied to the rows of the matrix above):</p><ol class=\"rules\">";
+  for (const std::string& r : flow.rules) h << "<li>" << escape(r) << "</li>";
+  h << "</ol></div>\n<h2>Recommended configurations per use case</h2>\n<div class=\"card\"><table class=\"wrap\" "
+       "id=\"use-cases\">";
+  header(h, {"use case", "pick", "why"});
+  for (const UseCase& u : recommend_use_cases(rows))
+    row(h, {escape(u.use), "<span class=\"pick\">" + escape(u.pick) + "</span>", escape(u.reason)}, 9);
+  h << "</table></div>\n";
+}
+
 }  // namespace
 
 std::string render_html(const std::vector<ResultFile>& files) {
@@ -61,8 +100,7 @@ std::string render_html(const std::vector<ResultFile>& files) {
        "<title>hayate benchmark report</title><style>"
     << kStyle << "</style></head><body><main>\n<h1>hayate benchmark report</h1>\n<p class=\"meta\">";
   for (const ResultFile& f : files)
-    h << escape(f.name) << " (" << (f.kind == ResultKind::Serve ? "bench serve" : "bench model")
-      << (f.timestamp.empty() ? "" : ", " + escape(f.timestamp))
+    h << escape(f.name) << " (" << escape(kind_name(f)) << (f.timestamp.empty() ? "" : ", " + escape(f.timestamp))
       << (f.cpu_model.empty() ? "" : ", " + escape(f.cpu_model)) << ")<br>";
   h << "</p>\n<h2>Which configuration for which job</h2>\n<div class=\"card\"><table class=\"wrap\">";
   header(h, {"job", "pick", "measured", "rule", "file"});
@@ -72,6 +110,7 @@ std::string render_html(const std::vector<ResultFile>& files) {
          escape(r.source)},
         9);
   h << "</table></div>\n";
+  judged(h, files);
 
   const std::string throughput = serve_throughput_chart(files);
   if (!throughput.empty()) {
@@ -94,7 +133,17 @@ std::string render_html(const std::vector<ResultFile>& files) {
   h << "<h2>Tables</h2>\n";
   for (const ResultFile& f : files) {
     h << "<h3>" << escape(f.name) << "</h3>\n";
-    if (f.kind == ResultKind::Serve) {
+    if (f.kind == ResultKind::Eval) {
+      h << "<div class=\"card\"><table>";
+      header(h, {"suite", "model", "format", "server", "items", "wall s", "metric", "value"});
+      for (const EvalSummary& e : f.evals)
+        for (const auto& [name, v] : e.metrics)
+          row(h,
+              {escape(e.suite), escape(e.model), escape(e.format), escape(e.server), std::to_string(e.items),
+               opt(e.wall_s), escape(name), escape(short_number(v))},
+              4);
+      h << "</table></div>\n";
+    } else if (f.kind == ResultKind::Serve) {
       for (const ServeTarget& t : f.targets) {
         h << "<div class=\"card\"><p><b>" << escape(target_name(f, t, many)) << "</b> · " << escape(t.url) << " · "
           << escape(t.model) << " · workload " << escape(t.workload) << "</p><table>";

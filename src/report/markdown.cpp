@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "report/matrix.h"
 #include "report/report.h"
 #include "report/svg.h"
 
@@ -67,6 +68,47 @@ void model_table(std::ostringstream& md, const ResultFile& f) {
   md << "\n";
 }
 
+void judged(std::ostringstream& md, const std::vector<ResultFile>& files) {
+  const std::vector<Config> rows = build_matrix(files);
+  if (rows.empty()) return;
+  md << "## Speed × quality × memory\n\n";
+  for (const std::string& note : measurement_notes(files, rows)) md << cell(note) << "\n\n";
+  const MatrixTable t = matrix_table(rows);
+  md << "|";
+  for (const std::string& h : t.header) md << " " << cell(h) << " |";
+  md << "\n|";
+  for (size_t i = 0; i < t.header.size(); ++i) md << (i < t.first_numeric ? "---|" : "---:|");
+  md << "\n";
+  for (size_t i = 0; i < t.cells.size(); ++i) {
+    md << "|";
+    for (size_t k = 0; k < t.cells[i].size(); ++k)
+      md << " " << (k == 0 && t.on_front[i] ? "**" + cell(t.cells[i][k]) + "**" : cell(t.cells[i][k])) << " |";
+    md << "\n";
+  }
+  md << "\nRows in bold are on a Pareto front.\n\n## Model-selection flowchart\n\n";
+  const FlowChart f = build_flowchart(rows);
+  md << "- **" << cell(f.q1) << "** yes → " << cell(f.many_users.title) << ": "
+     << cell(f.many_users.pick.empty() ? "(none)" : f.many_users.pick) << " (" << cell(f.many_users.why) << ")\n";
+  md << "- no → **" << cell(f.q2) << "** yes → " << cell(f.tight.title) << ": "
+     << cell(f.tight.pick.empty() ? "(none)" : f.tight.pick) << " (" << cell(f.tight.why) << ")\n";
+  md << "- no → " << cell(f.roomy.title) << ": " << cell(f.roomy.pick.empty() ? "(none)" : f.roomy.pick) << " ("
+     << cell(f.roomy.why) << ")\n\nRules:\n\n";
+  for (size_t i = 0; i < f.rules.size(); ++i) md << i + 1 << ". " << cell(f.rules[i]) << "\n";
+  md << "\n## Recommended configurations per use case\n\n| use case | pick | why |\n|---|---|---|\n";
+  for (const UseCase& u : recommend_use_cases(rows))
+    md << "| " << cell(u.use) << " | " << cell(u.pick) << " | " << cell(u.reason) << " |\n";
+  md << "\n";
+}
+
+void eval_table(std::ostringstream& md, const ResultFile& f) {
+  md << "| suite | model | format | server | items | wall s | metric | value |\n|---|---|---|---|---:|---:|---|---:|\n";
+  for (const EvalSummary& e : f.evals)
+    for (const auto& [name, v] : e.metrics)
+      md << "| " << cell(e.suite) << " | " << cell(e.model) << " | " << cell(e.format) << " | " << cell(e.server)
+         << " | " << e.items << " | " << opt(e.wall_s) << " | " << cell(name) << " | " << short_number(v) << " |\n";
+  md << "\n";
+}
+
 }  // namespace
 
 std::string render_markdown(const std::vector<ResultFile>& files) {
@@ -75,17 +117,19 @@ std::string render_markdown(const std::vector<ResultFile>& files) {
   md << "# hayate benchmark report\n\n";
   md << "| file | kind | when | CPU | load average (1/5/15 min) |\n|---|---|---|---|---|\n";
   for (const ResultFile& f : files)
-    md << "| " << cell(f.name) << " | " << (f.kind == ResultKind::Serve ? "bench serve" : "bench model") << " | "
-       << cell(f.timestamp.empty() ? "–" : f.timestamp) << " | " << cell(f.cpu_model.empty() ? "–" : f.cpu_model)
-       << " | " << load(f.load_average) << " |\n";
+    md << "| " << cell(f.name) << " | " << cell(kind_name(f)) << " | " << cell(f.timestamp.empty() ? "–" : f.timestamp)
+       << " | " << cell(f.cpu_model.empty() ? "–" : f.cpu_model) << " | " << load(f.load_average) << " |\n";
   md << "\n## Which configuration for which job\n\n| job | pick | measured | rule | file |\n|---|---|---:|---|---|\n";
   for (const Recommendation& r : recommend(files))
     md << "| " << cell(r.job) << " | " << cell(r.choice) << " | " << cell(r.value) << " | " << cell(r.rule) << " | "
        << cell(r.source) << " |\n";
   md << "\n";
+  judged(md, files);
   for (const ResultFile& f : files) {
     md << "## " << cell(f.name) << "\n\n";
-    if (f.kind == ResultKind::Serve)
+    if (f.kind == ResultKind::Eval)
+      eval_table(md, f);
+    else if (f.kind == ResultKind::Serve)
       serve_tables(md, f, many);
     else
       model_table(md, f);

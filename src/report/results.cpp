@@ -4,6 +4,8 @@
 #include "report/results.h"
 
 #include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -115,12 +117,22 @@ class Reader {
           if (auto gpu = num(s, "gpu_mem_bytes", w))
             r.peak_gpu_mem_bytes = std::max<uint64_t>(r.peak_gpu_mem_bytes.value_or(0), static_cast<uint64_t>(*gpu));
         }
+    if (const json* s = obj(j, "resource_summary", where)) {
+      const std::string w = where + ".resource_summary";
+      r.energy_per_output_token_j = num(*s, "energy_per_output_token_j", w);
+      r.mean_gpu_power_w = num(*s, "mean_gpu_power_w", w);
+      r.peak_gpu_temp_c = num(*s, "peak_gpu_temp_c", w);
+      r.tokens_per_s_per_gb = num(*s, "output_tokens_per_s_per_gb", w);
+    }
+    if (const json* c = obj(j, "context_retention", where))
+      r.retention_score = num(*c, "score", where + ".context_retention");
     return r;
   }
 
   void serve(const json& root, ResultFile& f) const {
     f.kind = ResultKind::Serve;
     f.timestamp = str(root, "started_at", "started_at");
+    f.gpu_note = str(root, "gpu_note", "gpu_note");
     system(root, f);
     const json* targets = arr(root, "targets", "targets");
     if (!targets) bad("targets", "missing: a serve result needs a \"targets\" array");
@@ -134,12 +146,35 @@ class Reader {
       if (target.label.empty()) target.label = target.url.empty() ? "target " + std::to_string(i + 1) : target.url;
       target.server = str(t, "server", where);
       target.model = str(t, "model", where);
+      target.format = str(t, "format", where);
+      if (target.format.empty()) target.format = detect_format(target.model);
+      if (target.format.empty()) target.format = detect_format(target.label);
       if (const json* w = obj(t, "workload", where)) target.workload = str(*w, "name", where + ".workload");
       if (const json* runs = arr(t, "runs", where))
         for (size_t k = 0; k < runs->size(); ++k)
           target.runs.push_back(run((*runs)[k], where + ".runs[" + std::to_string(k) + "]"));
       f.targets.push_back(std::move(target));
     }
+  }
+
+  void eval(const json& root, ResultFile& f) const {
+    f.kind = ResultKind::Eval;
+    EvalSummary e;
+    e.suite = str(root, "suite", "suite");
+    if (e.suite.empty()) bad("suite", "missing: an eval summary names its suite");
+    e.model = str(root, "model", "model");
+    e.format = str(root, "format", "format");
+    if (e.format.empty()) e.format = detect_format(e.model);
+    e.server = str(root, "server", "server");
+    e.items = static_cast<int64_t>(num(root, "items", "items").value_or(0));
+    e.wall_s = num(root, "wall_s", "wall_s");
+    for (const auto& [name, v] : root["metrics"].items()) {
+      if (v.is_null()) continue;
+      if (!v.is_number()) bad("metrics." + name, "expected a number, got " + v.dump());
+      e.metrics.emplace_back(name, v.get<double>());
+    }
+    f.timestamp = str(root, "started_at", "started_at");
+    f.evals.push_back(std::move(e));
   }
 
   void model(const json& root, ResultFile& f) const {
@@ -180,6 +215,38 @@ class Reader {
 
 }  // namespace
 
+std::string detect_format(const std::string& text) {
+  std::string upper;
+  for (char c : text) upper += static_cast<char>(c == '-' ? '_' : std::toupper(static_cast<unsigned char>(c)));
+  // Longer names first, so "Q4_K_M" is not taken for "Q4_K".
+  static const char* kFormats[] = {"Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "Q3_K_M", "Q3_K_S", "Q3_K_L",
+                                   "Q2_K",   "Q6_K",   "Q4_K",   "Q5_K",   "Q8_0",   "Q4_0",   "Q4_1",
+                                   "Q5_0",   "Q5_1",   "IQ4_XS", "BF16",   "FP16",   "F16",    "F32"};
+  for (const char* f : kFormats) {
+    const size_t at = upper.find(f);
+    if (at == std::string::npos) continue;
+    const size_t end = at + std::strlen(f);
+    // Whole names only: "F16" inside "Q4_F16X" or a word like "OFF16" is not a format.
+    const bool left_ok = at == 0 || !std::isalnum(static_cast<unsigned char>(upper[at - 1]));
+    const bool right_ok = end == upper.size() || !std::isalnum(static_cast<unsigned char>(upper[end]));
+    if (left_ok && right_ok) return std::string(f) == "FP16" ? "F16" : f;
+  }
+  return "";
+}
+
+std::optional<double> EvalSummary::score() const {
+  if (metrics.empty()) return std::nullopt;
+  double v = metrics.front().second;
+  for (const char* headline : {"accuracy", "pass@1", "exact_match"}) {
+    auto it = std::find_if(metrics.begin(), metrics.end(), [&](const auto& m) { return m.first == headline; });
+    if (it != metrics.end()) {
+      v = it->second;
+      break;
+    }
+  }
+  return v > 1.0 ? v / 100.0 : v;
+}
+
 std::string ModelRow::config() const {
   std::string name = model_name.empty() ? model_file : model_name;
   return name + " · " + file_type + " · " + backend + " · " + std::to_string(n_threads) +
@@ -197,6 +264,11 @@ ResultFile parse_result(const std::string& text, const std::string& path) {
   f.path = path;
   f.name = std::filesystem::path(path).filename().string();
   Reader reader(path);
+  if (root.is_object() && root.contains("suite") && root.contains("metrics")) {
+    if (!root["metrics"].is_object()) fail(ErrorKind::BadInput, path + ": metrics: expected an object {name: value}");
+    reader.eval(root, f);
+    return f;
+  }
   if (root.is_object() && root.contains("schema") && root["schema"].is_string()) {
     const std::string schema = root["schema"];
     if (schema == "hayate.bench.serve/1") {
@@ -212,9 +284,11 @@ ResultFile parse_result(const std::string& text, const std::string& path) {
     reader.model(root, f);
     return f;
   }
-  fail(ErrorKind::BadInput, path +
-                                ": neither a `hayate bench serve` result (\"schema\": \"hayate.bench.serve/1\") nor a "
-                                "`hayate bench model -o json` result (\"results\": [...])");
+  fail(ErrorKind::BadInput,
+       path +
+           ": neither a `hayate bench serve` result (\"schema\": \"hayate.bench.serve/1\") nor a "
+           "`hayate bench model -o json` result (\"results\": [...]) nor a `hayate eval` summary (\"suite\", "
+           "\"metrics\": {...})");
 }
 
 ResultFile load_result_file(const std::string& path) {

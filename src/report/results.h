@@ -26,10 +26,14 @@ struct ServeRun {
   std::vector<double> ttft_samples_ms;
   std::optional<double> degradation_vs_c1;
   std::optional<uint64_t> peak_rss_bytes, peak_gpu_mem_bytes;  // the largest resource sample
+  // From "resource_summary" (issue 23); absent in older files and wherever nothing was measured.
+  std::optional<double> energy_per_output_token_j, mean_gpu_power_w, peak_gpu_temp_c, tokens_per_s_per_gb;
+  std::optional<double> retention_score;  // the retention workload's context-retention score
 };
 
 struct ServeTarget {
   std::string url, label, server, model, workload;
+  std::string format;  // "format" of the target, else a weight format named in the model or label
   std::vector<ServeRun> runs;
 };
 
@@ -47,7 +51,22 @@ struct ModelRow {
   std::string config() const;
 };
 
-enum class ResultKind { Serve, Model };
+// A summary of one `hayate eval` suite run (src/eval/, docs/eval.md): the fields the report
+// relies on are suite, model, format, server, metrics {name: value}, items and wall_s.
+struct EvalSummary {
+  std::string suite, model, format, server;
+  std::vector<std::pair<std::string, double>> metrics;  // in the file's order
+  int64_t items = 0;
+  std::optional<double> wall_s;
+  // The suite's headline score in [0, 1]: accuracy, pass@1 or exact_match when present, else the
+  // first metric (a percentage over 1 is divided by 100).
+  std::optional<double> score() const;
+};
+
+// "Q4_K_M", "Q8_0", "F16", ... named in a model id, file name or label (case-insensitive), or "".
+std::string detect_format(const std::string& text);
+
+enum class ResultKind { Serve, Model, Eval };
 
 struct ResultFile {
   std::string path, name;  // name: the file name without directories, used in legends
@@ -56,6 +75,8 @@ struct ResultFile {
   std::vector<double> load_average;
   std::vector<ServeTarget> targets;  // Serve
   std::vector<ModelRow> rows;        // Model
+  std::vector<EvalSummary> evals;    // Eval
+  std::string gpu_note;              // Serve: why no GPU figures were sampled, "" when they were
 };
 
 // Reads and classifies one file; throws Error (BadInput, NotFound, Unsupported) naming the file

@@ -6,11 +6,10 @@
 //
 // usage: node report_page_test.mjs HAYATE_BIN SAMPLE_DIR OUT_DIR [RESULT.json ...]
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { consoleErrorsOf, launchChromium } from './chromium.mjs';
 
 const [hayate, sampleDir, outDir, ...extra] = process.argv.slice(2);
 if (!hayate || !sampleDir || !outDir) {
@@ -30,27 +29,11 @@ const check = (ok, what) => {
   if (!ok) failures.push(what);
 };
 
-const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
-if (!existsSync(executablePath)) {
-  console.error(`${executablePath} not found: install Debian's chromium (bash scripts/setup.sh) or set CHROMIUM`);
-  process.exit(1);
-}
-const userDataDir = mkdtempSync(join(tmpdir(), 'hayate-chromium-'));
-const browser = await chromium.launchPersistentContext(userDataDir, {
-  executablePath,
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--no-first-run'],
-  viewport: { width: 1280, height: 900 },
-});
+const { browser, close } = await launchChromium();
 try {
   const page = await browser.newPage();
-  const consoleErrors = [];
+  const consoleErrors = consoleErrorsOf(page);
   const requests = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' || m.type() === 'warning') consoleErrors.push(`${m.type()}: ${m.text()}`);
-  });
-  page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
   page.on('request', (r) => requests.push(r.url()));
   page.on('dialog', async (d) => {
     consoleErrors.push(`dialog opened (injected script ran?): ${d.message()}`);
@@ -114,8 +97,7 @@ try {
   console.log(`report page: ${facts.charts.length} charts; screenshot ${shot}`);
   for (const c of facts.charts) console.log(`  ${c.title}: ${c.drawn} shapes, ${c.ticks} ticks, ${c.legends} legend items`);
 } finally {
-  await browser.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await close();
 }
 
 if (failures.length) {

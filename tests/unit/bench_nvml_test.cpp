@@ -61,3 +61,30 @@ TEST(BenchProcessProbe, ReadsCpuAndResidentMemoryOfAProcess) {
 }
 
 }  // namespace hayate::bench
+
+namespace hayate::bench {
+
+TEST(BenchNvml, FakeGpusGivePowerTemperatureAndUseThatChangeBetweenSamples) {
+  std::string why;
+  const auto nvml = Nvml::open(why, HAYATE_FAKE_NVML);
+  ASSERT_NE(nvml, nullptr) << why;
+  EXPECT_EQ(nvml->device_count(), 2u);
+  ResourceSample a, b;
+  nvml->sample(a);
+  b.t_s = 2;
+  nvml->sample(b);
+  ASSERT_TRUE(a.gpu_power_w && a.gpu_temp_c && a.gpu_util_pct && a.gpu_mem_util_pct && a.gpu_mem_bytes);
+  ASSERT_TRUE(b.gpu_power_w && b.gpu_temp_c);
+  EXPECT_DOUBLE_EQ(*b.gpu_power_w - *a.gpu_power_w, 20.0);  // two GPUs, each 10 W more
+  EXPECT_DOUBLE_EQ(*b.gpu_temp_c - *a.gpu_temp_c, 1.0);     // the hottest GPU
+  EXPECT_DOUBLE_EQ(*a.gpu_temp_c, 55.0 + (*a.gpu_util_pct - 40.0));
+  EXPECT_DOUBLE_EQ(*b.gpu_mem_util_pct - *a.gpu_mem_util_pct, 1.0);
+  EXPECT_EQ(*a.gpu_mem_bytes, 3ull << 30);  // 1 GiB + 2 GiB
+  const ResourceSummary s = summarize_resources({a, b}, 2.0, 100, 50.0);
+  ASSERT_TRUE(s.energy_per_output_token_j && s.peak_gpu_temp_c);
+  EXPECT_DOUBLE_EQ(*s.energy_j, (*a.gpu_power_w + *b.gpu_power_w) / 2 * 2.0);
+  EXPECT_DOUBLE_EQ(*s.energy_per_output_token_j, *s.energy_j / 100);
+  EXPECT_EQ(s.memory_basis, "gpu");
+}
+
+}  // namespace hayate::bench
