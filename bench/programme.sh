@@ -18,7 +18,7 @@
 #     --turns N           turns per retention conversation (default 10, the seed's)
 #     --conversations N   retention conversations run side by side (default 4)
 #     --eval-data DIR     sample files DIR/SUITE*.jsonl of gsm8k, humaneval, jcommonsenseqa, jnli,
-#                         marc-ja (default tests/data/eval-suites)
+#                         marc-ja (default tests/data/eval)
 #     --eval-limit N      items per suite (default 20)
 # Every step's command is printed before it runs; a suite this build lacks or without a file is
 # skipped with a line that says so. Exits non-zero when a step fails.
@@ -28,7 +28,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 hayate=$repo/build/bin/hayate
 model="" format="" label="" url="" pid="" out=/tmp/hayate-programme
 requests=40 long_requests=4 long_tokens=2000 turns=10 conversations=4
-eval_data=$repo/tests/data/eval-suites eval_limit=20
+eval_data=$repo/tests/data/eval eval_limit=20
 while (($#)); do
   case $1 in
     --hayate) hayate=$2 ;;
