@@ -33,19 +33,26 @@ void full_attention(const float* q, const float* k, const float* v, float* out, 
                     int32_t head_dim, ThreadPool& pool) {
   const int64_t dim = static_cast<int64_t>(n_head) * head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  // K transposed per head (head_dim rows of n), so a query's scores accumulate as axpys over
+  // positions, which the compiler vectorises without reordering any sum.
+  std::vector<float> kt(static_cast<size_t>(dim * n));
+  pool.parallel_for(n_head, [&](int64_t h, int) {
+    for (int64_t j = 0; j < n; ++j)
+      for (int32_t e = 0; e < head_dim; ++e)
+        kt[static_cast<size_t>((h * head_dim + e) * n + j)] = k[j * dim + h * head_dim + e];
+  });
   // One task per (head, query row): the scores of a row are one vector of n.
   pool.parallel_for(n_head * n, [&](int64_t task, int) {
     const int64_t h = task / n, i = task % n;
     const float* qi = q + i * dim + h * head_dim;
-    std::vector<float> s(static_cast<size_t>(n));
-    float max = -INFINITY;
-    for (int64_t j = 0; j < n; ++j) {
-      const float* kj = k + j * dim + h * head_dim;
-      float dot = 0;
-      for (int32_t e = 0; e < head_dim; ++e) dot += qi[e] * kj[e];
-      s[static_cast<size_t>(j)] = dot * scale;
-      max = std::max(max, s[static_cast<size_t>(j)]);
+    std::vector<float> s(static_cast<size_t>(n), 0.0f);
+    for (int32_t e = 0; e < head_dim; ++e) {
+      const float qe = qi[e];
+      const float* row = kt.data() + (h * head_dim + e) * n;
+      for (int64_t j = 0; j < n; ++j) s[static_cast<size_t>(j)] += qe * row[j];
     }
+    float max = -INFINITY;
+    for (float& e : s) max = std::max(max, e *= scale);
     float sum = 0;
     for (float& e : s) sum += (e = std::exp(e - max));
     float* o = out + i * dim + h * head_dim;

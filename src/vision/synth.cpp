@@ -5,30 +5,11 @@
 
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "model/synth_rng.h"
 #include "quant/quant.h"
 #include "vision/clip.h"
 
 namespace hayate::vision {
-namespace {
-
-// splitmix64 and Box-Muller: the same seed gives the same file on every machine.
-struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  float normal() {
-    const double u1 = std::max(static_cast<double>(next() >> 11) * 0x1p-53, 1e-300);
-    const double u2 = static_cast<double>(next() >> 11) * 0x1p-53;
-    return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
-  }
-};
-
-}  // namespace
-
 void synth_mmproj(const ClipSynthOptions& o, const std::string& path, std::ostream& log) {
   if (o.image_size <= 0 || o.patch_size <= 0 || o.n_embd <= 0 || o.n_ff <= 0 || o.n_layer <= 0 || o.n_head <= 0 ||
       o.proj_dim <= 0)
@@ -70,7 +51,7 @@ void synth_mmproj(const ClipSynthOptions& o, const std::string& path, std::ostre
     int64_t n = 1;
     for (int64_t s : shape) n *= s;
     w.add_tensor(name, type, std::move(shape), [=](uint8_t* dst, size_t) {
-      Rng rng{seed};
+      SynthRng rng{seed};
       std::vector<float> v(static_cast<size_t>(n));
       for (float& x : v) x = mean + scale * rng.normal();
       quant::quantize_row(type, v.data(), dst, n);
