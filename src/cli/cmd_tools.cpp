@@ -11,6 +11,7 @@
 #include "gguf/info.h"
 #include "model/synth.h"
 #include "quant/mix.h"
+#include "vision/synth.h"
 
 namespace hayate::cli {
 
@@ -53,7 +54,23 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--type", o->file_type, quant::file_type_names())->capture_default_str();
   cmd->add_option("--vocab-from", o->vocab_from, "copy the tokenizer of this GGUF (default: built-in byte tokenizer)");
   cmd->add_option("--name", o->name, "general.name");
-  cmd->callback([=] { synth_model(*o, *out, std::cerr); });
+  auto mmproj = std::make_shared<std::string>();
+  auto clip = std::make_shared<vision::ClipSynthOptions>();
+  cmd->add_option("--mmproj", *mmproj, "also write a random CLIP tower + LLaVA projector to this GGUF (a tiny LLaVA)");
+  cmd->add_option("--clip-image-size", clip->image_size, "--mmproj: image side in pixels")->capture_default_str();
+  cmd->add_option("--clip-patch-size", clip->patch_size, "--mmproj: patch side")->capture_default_str();
+  cmd->add_option("--clip-n-embd", clip->n_embd, "--mmproj: tower width")->capture_default_str();
+  cmd->add_option("--clip-n-ff", clip->n_ff, "--mmproj: tower feed-forward size")->capture_default_str();
+  cmd->add_option("--clip-n-layer", clip->n_layer, "--mmproj: tower layers")->capture_default_str();
+  cmd->add_option("--clip-n-head", clip->n_head, "--mmproj: tower heads")->capture_default_str();
+  cmd->add_option("--clip-type", clip->type, "--mmproj: f32 or f16 matrices")->capture_default_str();
+  cmd->callback([=] {
+    synth_model(*o, *out, std::cerr);
+    if (mmproj->empty()) return;
+    clip->proj_dim = o->n_embd;
+    clip->seed = o->seed;
+    vision::synth_mmproj(*clip, *mmproj, std::cerr);
+  });
 }
 
 void add_quantize_command(CLI::App& app) {
@@ -81,6 +98,8 @@ void add_convert_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--vocab-only", o->vocab_only, "write only the tokenizer (the directory needs only tokenizer files)");
   cmd->add_option("--name", o->name, "general.name");
+  cmd->add_option("--mmproj", o->mmproj_path,
+                  "LLaVA: the vision tower + projector GGUF (default: mmproj-<output name> beside the output)");
   cmd->callback([=] { convert::convert_hf(*dir, *out, *o, std::cerr); });
 }
 

@@ -25,6 +25,9 @@ struct Options {
   bool vocab_only = false;
   // general.name; empty = the directory's name.
   std::string name;
+  // LLaVA directories: where the vision tower + projector GGUF goes; empty = "mmproj-<output
+  // file name>" beside the output, as llama.cpp names them.
+  std::string mmproj_path;
 };
 
 // The output types, for help and messages: "f32, f16, bf16, q8_0 or auto".

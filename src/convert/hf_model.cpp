@@ -11,6 +11,7 @@
 #include "convert/convert.h"
 #include "convert/hf_config.h"
 #include "convert/json_file.h"
+#include "convert/llava.h"
 #include "convert/safetensors.h"
 #include "convert/tensor_convert.h"
 #include "core/error.h"
@@ -159,11 +160,13 @@ std::string model_name(const std::string& dir, const Options& opt) {
 }
 
 std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& model, const OutType& out,
-                                  std::ostream& log) {
+                                  const SourceName& rename, std::ostream& log) {
   std::map<Place, Planned> planned;
   std::map<std::string, const StTensor*> by_gguf_name;
   for (const StTensor* t : model.tensors()) {
-    std::optional<Mapped> m = map_tensor_name(t->name);
+    const std::optional<std::string> lm_name = rename ? rename(t->name) : std::optional<std::string>(t->name);
+    if (!lm_name) continue;  // another part of the model (a vision tower) converts it
+    std::optional<Mapped> m = map_tensor_name(*lm_name);
     if (!m) {
       log << "convert: warning: skipping tensor '" << t->name << "' (" << c.arch << " does not use it)\n";
       continue;
@@ -255,13 +258,27 @@ std::string out_type_names() {
   return out;
 }
 
+GgmlType matrix_type(const std::string& out_type, StDtype source) {
+  const OutType& out = parse_out_type(out_type);
+  return out.keep_source ? ggml_type_of(source) : out.type;
+}
+
 void convert_hf(const std::string& dir, const std::string& out_path, const Options& opt, std::ostream& log) {
-  const OutType& out = parse_out_type(opt.out_type);
+  parse_out_type(opt.out_type);
   if (opt.vocab_only) {
     convert_vocab_only(dir, out_path, opt, log);
     return;
   }
-  const HfConfig cfg = read_hf_config(dir);
+  if (is_llava_dir(dir)) {
+    convert_llava(dir, out_path, opt, log);
+    return;
+  }
+  write_language_model(dir, read_hf_config(dir), out_path, opt, log, {});
+}
+
+void write_language_model(const std::string& dir, const HfConfig& cfg, const std::string& out_path, const Options& opt,
+                          std::ostream& log, const SourceName& rename) {
+  const OutType& out = parse_out_type(opt.out_type);
   if (!is_file(join_path(dir, "tokenizer.json"))) {
     fail(ErrorKind::NotFound, dir +
                                   ": no tokenizer.json (hayate needs the fast-tokenizer file to write the "
@@ -273,7 +290,7 @@ void convert_hf(const std::string& dir, const std::string& out_path, const Optio
     log << "\n";
   }
   const SafetensorsModel model(dir);
-  const std::vector<Planned> plan = plan_tensors(cfg, model, out, log);
+  const std::vector<Planned> plan = plan_tensors(cfg, model, out, rename, log);
 
   // With "auto", the file is named after the embedding's type (the largest tensor but one).
   GgmlType main_type = out.type;

@@ -55,7 +55,7 @@ Engine::Engine(const Model& model, std::unique_ptr<Backend> backend, const Token
 Engine::~Engine() { shutdown(false); }
 
 std::shared_ptr<RequestHandle> Engine::submit(Request request) {
-  validate(request, {config_.n_ctx, model_.hp.n_vocab});
+  validate(request, {config_.n_ctx, model_.hp.n_vocab, model_.hp.n_embd});
   std::unique_lock lk(mu_);
   if (!loop_error_.empty()) fail(ErrorKind::Internal, "the engine stopped after an internal error: " + loop_error_);
   if (!accepting_) fail(ErrorKind::Unavailable, "the engine is shutting down and takes no new requests");
@@ -264,7 +264,7 @@ void Engine::run_loop() {
 void Engine::admit(std::vector<Incoming>& fresh) {
   for (Incoming& in : fresh) {
     try {
-      scheduler_.add(in.id, std::move(in.request.prompt), in.request.options);
+      scheduler_.add(in.id, std::move(in.request.prompt), in.request.options, std::move(in.request.images));
       live_[in.id] = Live{in.handle, in.request.logprobs};
     } catch (const std::exception& e) {  // submit validated it, so this is unexpected
       if (auto h = in.handle.lock()) h->push(error_event(kind_of(e), e.what()));

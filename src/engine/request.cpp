@@ -33,10 +33,29 @@ void validate_options(const GenerateOptions& options, int32_t min_tokens) {
          "max tokens must be at least " + std::to_string(min_tokens) + ", got " + std::to_string(options.max_tokens));
 }
 
+void validate_images(std::span<const EmbeddingRows> images, int32_t n_prompt, int32_t n_embd) {
+  int32_t end = 0;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const EmbeddingRows& im = images[i];
+    const std::string which = "image " + std::to_string(i + 1);
+    if (n_embd <= 0) fail(ErrorKind::Unsupported, "this model takes no images (" + which + " was given)");
+    if (im.n_rows <= 0 || im.position < end || im.position > n_prompt - im.n_rows)
+      fail(ErrorKind::BadInput, which + ": its " + std::to_string(im.n_rows) + " rows at position " +
+                                    std::to_string(im.position) + " do not lie inside the " + std::to_string(n_prompt) +
+                                    "-token prompt after the previous image");
+    if (!im.data || im.data->size() != static_cast<size_t>(im.n_rows) * static_cast<size_t>(n_embd))
+      fail(ErrorKind::BadInput, which + ": " + std::to_string(im.data ? im.data->size() : 0) + " floats, expected " +
+                                    std::to_string(im.n_rows) + " rows of " + std::to_string(n_embd));
+    end = im.position + im.n_rows;
+  }
+}
+
 void validate(const Request& request, const RequestLimits& limits) {
   const bool embed = request.kind == RequestKind::Embed;
   validate_prompt(request.prompt, limits, embed ? "input" : "prompt");
   if (!embed) validate_options(request.options);
+  if (embed && !request.images.empty()) fail(ErrorKind::Unsupported, "embedding requests take no images");
+  validate_images(request.images, static_cast<int32_t>(request.prompt.size()), limits.n_embd);
 }
 
 std::optional<Event> RequestHandle::pop_locked() {

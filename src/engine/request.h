@@ -19,6 +19,7 @@
 
 #include "core/error.h"
 #include "engine/output.h"
+#include "model/batch.h"
 
 namespace hayate {
 
@@ -32,6 +33,9 @@ struct Request {
   GenerateOptions options;      // Generate only
   bool logprobs = false;        // fill Event::sample's alternatives (options.sampling.n_logprobs of them)
   RequestKind kind = RequestKind::Generate;
+  // Generate only: image features fed in place of the prompt's placeholder tokens at their
+  // positions (sorted, not overlapping). The placeholders count as prompt tokens in Usage.
+  std::vector<EmbeddingRows> images = {};
 };
 
 struct Usage {
@@ -58,13 +62,16 @@ Event error_event(ErrorKind kind, std::string message);
 struct RequestLimits {
   int32_t n_ctx;        // the longest prompt
   int32_t n_vocab = 0;  // ids must lie below it; 0: not checked
+  int32_t n_embd = 0;   // width of image rows; 0: a request with images is refused
 };
 // Error(BadInput) naming what is wrong: an empty prompt, one over n_ctx, an id outside the
 // vocabulary. `what` names the ids in the message ("prompt", "input").
 void validate_prompt(std::span<const int32_t> prompt, const RequestLimits& limits, std::string_view what = "prompt");
 // Error(BadInput) for bad sampling options or max_tokens below min_tokens.
 void validate_options(const GenerateOptions& options, int32_t min_tokens = 0);
-// The prompt, and for a generation its options.
+// Error(BadInput) unless the images lie inside the prompt in order, each with n_rows x n_embd floats.
+void validate_images(std::span<const EmbeddingRows> images, int32_t n_prompt, int32_t n_embd);
+// The prompt, and for a generation its options and images.
 void validate(const Request& request, const RequestLimits& limits);
 
 // The ids of requests whose clients cancelled them or dropped their handles, for the engine to

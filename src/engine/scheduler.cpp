@@ -8,11 +8,21 @@
 namespace hayate {
 
 SequenceState::SequenceState(int64_t id_, std::vector<int32_t> prompt, const GenerateOptions& options,
-                             const Tokenizer* tokenizer, int32_t n_ctx)
+                             const Tokenizer* tokenizer, int32_t n_ctx, std::vector<EmbeddingRows> images_)
     : id(id_),
       tokens(std::move(prompt)),
       n_prompt(static_cast<int32_t>(tokens.size())),
-      output(options, tokenizer, n_ctx) {}
+      output(options, tokenizer, n_ctx),
+      images(std::move(images_)) {
+  if (images.empty()) return;
+  key_ids = tokens;
+  for (const EmbeddingRows& im : images)
+    for (int32_t i = 0; i < im.n_rows; ++i) {
+      uint64_t h = (im.content_hash + static_cast<uint64_t>(i)) * 0x9e3779b97f4a7c15ull;
+      h ^= h >> 29;
+      key_ids[static_cast<size_t>(im.position + i)] = -1 - static_cast<int32_t>(h & 0x3fffffff);
+    }
+}
 
 Scheduler::Scheduler(BlockManager& blocks, PrefixCache& cache, int32_t block_size, const SchedulerConfig& config,
                      const Tokenizer* tokenizer)
@@ -27,10 +37,17 @@ Scheduler::~Scheduler() {
   for (auto& s : running_) release_blocks(*s);
 }
 
-void Scheduler::add(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options) {
+void Scheduler::add(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options,
+                    std::vector<EmbeddingRows> images) {
   validate_prompt(prompt, {config_.n_ctx});
   validate_options(options, 1);  // a sequence is scheduled to sample at least once
-  auto s = std::make_unique<SequenceState>(id, std::move(prompt), options, tokenizer_, config_.n_ctx);
+  if (!images.empty()) {
+    const auto width = static_cast<int32_t>(images.front().data ? images.front().data->size() : 0) /
+                       std::max(images.front().n_rows, 1);
+    validate_images(images, static_cast<int32_t>(prompt.size()), width);
+  }
+  auto s =
+      std::make_unique<SequenceState>(id, std::move(prompt), options, tokenizer_, config_.n_ctx, std::move(images));
   s->arrival = next_arrival_++;
   waiting_.push_back(std::move(s));
 }
@@ -82,6 +99,12 @@ void Scheduler::add_chunk(Step& step, SequenceState& s, int32_t n_tokens) {
   for (int32_t j = 0; j < n_tokens; ++j) {
     const int32_t pos = s.n_computed + j;
     step.batch.add(s.tokens[static_cast<size_t>(pos)], pos, seq_index, completes && j + 1 == n_tokens);
+    for (const EmbeddingRows& im : s.images)
+      if (pos >= im.position && pos < im.position + im.n_rows) {
+        const size_t width = im.data->size() / static_cast<size_t>(im.n_rows);
+        step.batch.embeddings.emplace_back(static_cast<int32_t>(step.batch.size() - 1),
+                                           im.data->data() + static_cast<size_t>(pos - im.position) * width);
+      }
   }
   step.chunks.push_back({&s, n_tokens, completes ? step.n_logit_rows++ : -1});
 }
@@ -92,7 +115,7 @@ bool Scheduler::admit_next(Step& step, int32_t budget) {
   // At least the last token is always computed, for its logits: a prompt that is cached whole
   // reuses every block but the one holding its last token, which it recomputes. Reusing that
   // block too would write into a block other sequences may share.
-  PrefixCache::Match match = cache_.lookup(s.tokens, (n - 1) / block_size_);
+  PrefixCache::Match match = cache_.lookup(s.cache_key(), (n - 1) / block_size_);
   auto release_match = [&] {
     for (int32_t b : match.blocks) blocks_.release(b);
   };
@@ -233,7 +256,7 @@ std::vector<StepOutput> Scheduler::on_logits(const Step& step, const StepLogits&
   for (const ScheduledChunk& c : step.chunks) {
     SequenceState& s = *c.seq;
     s.n_computed += c.n_tokens;
-    cache_.insert(s.tokens, s.block_table, s.n_computed / block_size_, s.chain);
+    cache_.insert(s.cache_key(), s.block_table, s.n_computed / block_size_, s.chain);
   }
   std::vector<StepOutput> outs;
   for (const ScheduledChunk& c : step.chunks) {
@@ -243,7 +266,7 @@ std::vector<StepOutput> Scheduler::on_logits(const Step& step, const StepLogits&
     out.seq_id = s.id;
     try {
       TokenOutput t = s.output.next(logits.row(c.logits_row), s.prompt(), s.generated(), s.n_computed);
-      s.tokens.push_back(t.sample.id);
+      s.append(t.sample.id);
       ++n_generated_;
       out.has_token = true;
       out.token = t.sample.id;

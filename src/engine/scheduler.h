@@ -40,7 +40,7 @@ enum class SeqStatus { Waiting, Running, Finished };
 
 struct SequenceState {
   SequenceState(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options, const Tokenizer* tokenizer,
-                int32_t n_ctx);
+                int32_t n_ctx, std::vector<EmbeddingRows> images = {});
 
   int64_t id;
   std::vector<int32_t> tokens;  // the prompt followed by the generated ids
@@ -53,6 +53,16 @@ struct SequenceState {
   PrefixChain chain;
   int32_t n_cached = 0;
   bool admitted_before = false;
+  std::vector<EmbeddingRows> images;  // fed in place of placeholder tokens (Request::images)
+  // With images: `tokens` with each image position replaced by a negative id drawn from the
+  // image's content hash, so the prefix cache keys (and compares) image blocks by their pixels.
+  std::vector<int32_t> key_ids;
+
+  std::span<const int32_t> cache_key() const { return images.empty() ? std::span(tokens) : std::span(key_ids); }
+  void append(int32_t id) {
+    tokens.push_back(id);
+    if (!images.empty()) key_ids.push_back(id);
+  }
 
   std::span<const int32_t> prompt() const { return std::span(tokens).first(static_cast<size_t>(n_prompt)); }
   std::span<const int32_t> generated() const { return std::span(tokens).subspan(static_cast<size_t>(n_prompt)); }
@@ -105,7 +115,10 @@ class Scheduler {
 
   // Queues a sequence. Error(BadInput) for an empty prompt, one over n_ctx, bad options or
   // max_tokens < 1 (validate_prompt, validate_options).
-  void add(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options);
+  // images: fed at their positions instead of the placeholder tokens (validate_images; n_embd is
+  // not known here, so the caller has checked their width).
+  void add(int64_t id, std::vector<int32_t> prompt, const GenerateOptions& options,
+           std::vector<EmbeddingRows> images = {});
   // Ends a sequence now, freeing its blocks (the cache keeps its own references). Null when the
   // id is unknown. Not between schedule() and on_logits().
   std::optional<StepOutput> abort(int64_t id, FinishReason reason, ErrorKind error_kind = ErrorKind::Internal,

@@ -3,6 +3,8 @@
 // weights: QKV biases, per-head q/k norms, rope style, tied embeddings.
 #include "forward/forward.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "forward/split.h"
 
@@ -76,6 +78,19 @@ void check_batch(const Model& m, const Batch& batch, const KvCache& kv) {
         table[block] >= kv.n_blocks)
       fail(ErrorKind::Internal, "forward: position " + std::to_string(batch.positions[i]) + " has no KV block");
   }
+  for (const auto& [row, data] : batch.embeddings)
+    if (row < 0 || static_cast<size_t>(row) >= n || !data)
+      fail(ErrorKind::Internal, "forward: an embedding row refers to no token of the batch");
+}
+
+// Writes the batch's given rows (image features) over the looked-up token embeddings, through
+// the host: images are a few prefill steps, so one copy each way costs nothing that matters.
+void place_embeddings(const Batch& batch, Tensor x, Backend& be, std::vector<float>& host) {
+  host.resize(static_cast<size_t>(x.rows * x.cols));
+  be.to_host(x, host.data());
+  for (const auto& [row, data] : batch.embeddings)
+    std::copy(data, data + x.cols, host.begin() + static_cast<ptrdiff_t>(row) * x.cols);
+  be.from_host(host.data(), x);
 }
 
 // The parts of one step: the split backend's ranges, or the whole model on one backend.
@@ -121,6 +136,7 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
   Tensor x = at->alloc(n, hp.n_embd);
   at->get_rows(m.tok_embd, batch.tokens, x);
   std::vector<float> host;
+  if (!batch.embeddings.empty()) place_embeddings(batch, x, *at, host);
   for (const SplitBackend::Stage& s : stages) {
     if (s.backend != at) {
       x = cross(x, *at, *s.backend, host);

@@ -7,27 +7,14 @@
 #include "core/error.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "model/synth_rng.h"
 #include "quant/mix.h"
 #include "quant/quant.h"
 
 namespace hayate {
 namespace {
 
-// splitmix64: a tiny portable generator, so the same seed gives the same model everywhere.
-struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
-  float normal() {
-    const double u1 = std::max(uniform(), 1e-300), u2 = uniform();
-    return static_cast<float>(std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2));
-  }
-};
+using Rng = SynthRng;
 
 uint64_t name_hash(const std::string& s, uint64_t seed) {
   uint64_t h = 1469598103934665603ull ^ seed;
