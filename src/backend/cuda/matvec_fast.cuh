@@ -145,13 +145,14 @@ struct Fast<kQ8_0> {
   }
 };
 
-// Super-blocks a lane loads before it decodes any of them: a warp's loads of one block are only
-// ~300 bytes, and with 4096 rows (one warp each) that is ~1.2 MB in flight on the whole GPU, too
-// little to cover the memory's latency at its copy rate (an H100 measured 1.1 TB/s on the 4096-row
-// matrices, 1.6 on the 14336-row ones, which have 3.5x the warps in flight). Fewer where the rows
-// and tokens of a warp already fill the registers.
-template <int NT, int R>
-inline constexpr int kLoadDepth = NT* R <= 2   ? 4 / R
+// Q4_K super-blocks a lane loads before it decodes any of them: a warp's loads of one block are
+// ~300 bytes, and with 4096 rows (one warp each) that left ~1.2 MB in flight on the whole GPU, too
+// little to cover the memory's latency at its copy rate. On an H100 this took the 4096-row
+// matrices from 1.09 to 1.19 TB/s and ffn_down from 1.12 to 1.46; Q6_K and Q8_0 (more registers a
+// block) lost 15-35% with it, so they keep one (stage 4, docs/cuda.md).
+template <uint32_t T, int NT, int R>
+inline constexpr int kLoadDepth = T != kQ4_K   ? 1
+                                  : NT* R <= 2 ? 4 / R
                                   : NT* R <= 4 ? 2
                                                : 1;
 
@@ -164,7 +165,7 @@ HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t r
                          int64_t row0, int lane, float acc[R][NT]) {
   using F = Fast<T>;
   constexpr int kPerIter = 32 / F::kLanes;
-  constexpr int kDepth = kLoadDepth<NT, R>;
+  constexpr int kDepth = kLoadDepth<T, NT, R>;
   const int sub = lane % F::kLanes;
   const int64_t n_blocks = cols / F::kBlockWeights;
   const uint8_t* wr[R];
@@ -174,6 +175,7 @@ HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t r
   for (int r = 0; r < R; ++r)
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
+#pragma unroll(kDepth == 1 ? 2 : 1)  // one block at a time: two in flight, as before stage 4
   for (int64_t blk0 = lane / F::kLanes; blk0 < n_blocks; blk0 += kPerIter * kDepth) {
     typename F::Raw raw[kDepth][R];
 #pragma unroll
