@@ -3,6 +3,15 @@
 # to LOGDIR (default OUT).
 declare -A STATUS
 
+# gpu_dirs: the defaults every GPU script starts from (output and log folders, models, programs).
+gpu_dirs() {
+  OUT=${OUT:-$PWD/gpu-out}
+  LOGDIR=$OUT/logs
+  mkdir -p "$LOGDIR"
+  MODELS=${MODELS:-/tmp/hayate-models}
+  PREBUILT=${PREBUILT:-cuda-prebuilt}
+}
+
 step() {  # step NAME SECONDS COMMAND...: runs with a limit, logs to $OUT/NAME.log
   local name=$1 limit=$2
   shift 2

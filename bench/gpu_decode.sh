@@ -9,18 +9,14 @@
 # STEPS (default tests,matvec,bench,profile,memcheck,greedy,embed); VARIANTS: NAME=ENV;NAME=ENV (ENV
 # space-separated) timed besides the default; TYPES (default "q4_k_m f16").
 set -u
-OUT=${OUT:-$PWD/gpu-out}
-LOGDIR=$OUT/logs
-mkdir -p "$LOGDIR"
-MODELS=${MODELS:-/tmp/hayate-models}
-PREBUILT=${PREBUILT:-cuda-prebuilt}
+source "$(dirname "$0")/gpu_common.sh"
+gpu_dirs
 STEPS=${STEPS:-tests,matvec,bench,profile,memcheck,greedy,embed}
 TYPES=${TYPES:-q4_k_m f16}
 export PATH=/usr/local/cuda/bin:$PATH
 START=$(date +%s)
 BUDGET=${BUDGET:-300}
 HERE=$(dirname "$0")
-source "$HERE/gpu_common.sh"
 BIN=$PWD/$PREBUILT/bin
 export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
