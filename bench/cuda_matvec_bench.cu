@@ -42,12 +42,14 @@ int64_t row_bytes(uint32_t type, int64_t cols) {
       return cols / 256 * 144;
     case kQ6_K:
       return cols / 256 * 210;
+    case kF16:
+      return cols * 2;
     default:
       return cols / 32 * 34;
   }
 }
 
-const char* type_name(uint32_t t) { return t == kQ4_K ? "q4_K" : t == kQ6_K ? "q6_K" : "q8_0"; }
+const char* type_name(uint32_t t) { return t == kQ4_K ? "q4_K" : t == kQ6_K ? "q6_K" : t == kF16 ? "f16" : "q8_0"; }
 
 // Copies of one random matrix of `bytes`, enough that together they overflow the 50 MB L2.
 std::vector<void*> upload_copies(size_t bytes, std::mt19937_64& rng) {
@@ -96,6 +98,8 @@ int main(int argc, char** argv) {
       {"attn_q/o", kQ4_K, 4096, 4096},  {"attn_k", kQ4_K, 1024, 4096},   {"ffn_gate/up", kQ4_K, 14336, 4096},
       {"ffn_down", kQ4_K, 4096, 14336}, {"output", kQ6_K, 128256, 4096}, {"ffn_down", kQ6_K, 4096, 14336},
       {"attn_v", kQ6_K, 1024, 4096},    {"attn_q/o", kQ8_0, 4096, 4096}, {"ffn_gate/up", kQ8_0, 14336, 4096},
+      {"attn_q/o", kF16, 4096, 4096},   {"attn_k", kF16, 1024, 4096},    {"ffn_gate/up", kF16, 14336, 4096},
+      {"ffn_down", kF16, 4096, 14336},
   };
   const std::vector<int> token_counts = {1, 2, 4, 8};
   std::mt19937_64 rng(7);
@@ -128,6 +132,7 @@ int main(int argc, char** argv) {
       for (const Variant v : {Variant{"fast", 0}, Variant{"old", 1}, Variant{"generic", 2}}) {
         if (!filter.empty() && std::string(v.name).find(filter) == std::string::npos) continue;
         if (v.kind == 2 && sh.type != kQ4_K) continue;  // "old" is already the generic kernel
+        if (sh.type == kF16 && v.kind != 1) continue;   // F16 has one kernel (matvec_half_vec)
         if (forced && v.kind != 0) continue;
         auto launch = [&](int i) {
           const DevWeight w{bufs[i % copies], sh.type, sh.rows, sh.cols, rb};
@@ -155,6 +160,7 @@ int main(int argc, char** argv) {
     float* big_out = nullptr;
     CK(cudaMalloc(&big_out, size_t{kMaxTokens} * 128256 * sizeof(float)));
     for (const Shape& sh : shapes) {
+      if (sh.type == kF16) continue;
       const int64_t rb = row_bytes(sh.type, sh.cols);
       const size_t bytes = static_cast<size_t>(rb) * sh.rows;
       const std::vector<void*> bufs = upload_copies(bytes, rng);

@@ -3,6 +3,15 @@
 # to LOGDIR (default OUT).
 declare -A STATUS
 
+# gpu_dirs: the defaults every GPU script starts from (output and log folders, models, programs).
+gpu_dirs() {
+  OUT=${OUT:-$PWD/gpu-out}
+  LOGDIR=$OUT/logs
+  mkdir -p "$LOGDIR"
+  MODELS=${MODELS:-/tmp/hayate-models}
+  PREBUILT=${PREBUILT:-cuda-prebuilt}
+}
+
 step() {  # step NAME SECONDS COMMAND...: runs with a limit, logs to $OUT/NAME.log
   local name=$1 limit=$2
   shift 2
@@ -89,7 +98,7 @@ greedy_cmd() {
     a=\"-p 'Once upon a time' -n 48 --temp 0 --ignore-eos \${m:+-m \$m}\"; \
     ref=\$(eval $bin/hayate run \$a --device cpu --backend reference 2>/dev/null); \
     cpu=\$(eval $bin/hayate run \$a --device cpu 2>/dev/null); \
-    gpu=\$(eval $bin/hayate run \$a --device cuda 2>/dev/null); \
+    gpu=\$(eval $bin/hayate run \$a --device cuda --no-cuda-graphs 2>/dev/null); \
     gra=\$(eval $bin/hayate run \$a --device cuda --cuda-graphs 2>/dev/null); \
     echo \"greedy \${m:-embedded}: cuda==reference \$([ \"\$gpu\" = \"\$ref\" ] && echo yes || echo NO)\" \
       \"cuda==cpu \$([ \"\$gpu\" = \"\$cpu\" ] && echo yes || echo NO)\" \

@@ -7,16 +7,12 @@
 #   PREBUILT=pbb OUT=$OUT bash bench/gpu_step_profile.sh
 # VARIANTS: extra environments to time tg128 under, as NAME=ENV;NAME=ENV (ENV space-separated).
 set -u
-OUT=${OUT:-$PWD/gpu-out}
-LOGDIR=$OUT/logs
-mkdir -p "$LOGDIR"
-MODELS=${MODELS:-/tmp/hayate-models}
-PREBUILT=${PREBUILT:-cuda-prebuilt}
+source "$(dirname "$0")/gpu_common.sh"
+gpu_dirs
 NO_FLOAT_MODEL=1
 export PATH=/usr/local/cuda/bin:$PATH NO_FLOAT_MODEL
 START=$(date +%s)
 BUDGET=${BUDGET:-300}
-source bench/gpu_common.sh
 BIN=$PWD/$PREBUILT/bin
 export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm --format=csv >"$LOGDIR/gpu.log" 2>&1

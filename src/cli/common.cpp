@@ -36,7 +36,11 @@ void add_device_options(CLI::App& cmd, DeviceOptions& d) {
                  "share of the GPU's free memory the CUDA backend may take (weights, KV cache, scratch)")
       ->check(CLI::Range(1e-6, 1.0))
       ->capture_default_str();
-  cmd.add_flag("--cuda-graphs", d.cuda_graphs, "capture each forward step as a CUDA graph (experimental)");
+  // Graphs by default (issue 12, stage 4: +11-14% tg128 on an H100, every test passing under them).
+  d.cuda_graphs = true;
+  cmd.add_flag("--cuda-graphs,!--no-cuda-graphs", d.cuda_graphs,
+               "capture each forward step as a CUDA graph and replay it (on by default; --no-cuda-graphs: launch "
+               "kernels one by one)");
   cmd.add_option_function<std::string>(
          "--gpu-layers", [&d](const std::string& text) { d.gpu_layers = parse_gpu_layers(text); }, kGpuLayersHelp)
       ->check(CLI::Validator(

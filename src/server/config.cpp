@@ -50,7 +50,7 @@ std::vector<ConfigField> make_fields() {
       {"device", "", &C::device, table.device_help, 0, 0, views(table.devices)},
       {"gpu_memory_fraction", "", &C::gpu_memory_fraction, "share of the GPU's free memory the CUDA backend may take",
        1e-6, 1},
-      {"cuda_graphs", "", &C::cuda_graphs, "capture each forward step as a CUDA graph (experimental)"},
+      {"cuda_graphs", "", &C::cuda_graphs, "capture each forward step as a CUDA graph and replay it"},
       {"gpu_layers", "", &C::gpu_layers, kGpuLayersHelp},
       {"threads", "-t", &C::threads, "compute threads (0: all cores)", 0, 4096},
       {"ctx_size", "-c", &C::ctx_size, "context size in tokens (0: the model's, at most 4096)", 0, 1 << 24},

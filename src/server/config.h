@@ -30,7 +30,7 @@ struct ServerConfig {
   std::string backend = "cpu";
   std::string device = "auto";  // auto | cpu | cuda
   double gpu_memory_fraction = 0.9;
-  bool cuda_graphs = false;
+  bool cuda_graphs = true;          // issue 12, stage 4: on by default
   std::string gpu_layers = "auto";  // auto | 0..n_layer: the first N layers on the GPU, the rest on the CPU
   int64_t threads = 0;
   int64_t ctx_size = EngineConfig{}.n_ctx;

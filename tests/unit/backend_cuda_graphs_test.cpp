@@ -13,6 +13,8 @@
 #include "support/test_util.h"
 #ifdef HAYATE_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_util.h"
+#include "backend/cuda/step_graph.h"
 #endif
 
 namespace hayate {
@@ -114,11 +116,45 @@ TEST(CudaStepGraphs, ReplaysEqualEagerAsSequencesJoinAndLeave) {
     EXPECT_GE(sg.captures, 4) << type;
     EXPECT_GE(sg.replays, 100) << type;
     EXPECT_EQ(sg.replays + sg.captures, static_cast<int64_t>(want.size())) << type;
+    EXPECT_EQ(sg.fallbacks, 0) << type;  // every forward step captures
     const auto& se = dynamic_cast<cuda::CudaBackend&>(*eager).step_graphs();
     EXPECT_EQ(se.replays + se.captures, 0) << type;
 #endif
   }
 }
+
+#ifdef HAYATE_HAVE_CUDA
+// A step whose launches cannot be captured (here one synchronises its stream, which a capture
+// forbids) runs them eagerly instead, with the same effect, and its key stays eager afterwards.
+TEST(CudaStepGraphs, UncapturableStepRunsEagerly) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  void* dev = nullptr;
+  ASSERT_EQ(cudaMalloc(&dev, sizeof(int)), cudaSuccess);
+  cuda::StepGraphs graphs;
+  for (int round = 0; round < 3; ++round) {
+    const int byte = 7 + round;
+    graphs.begin();
+    graphs.key(dev);  // the same key every round
+    graphs.add([=] {
+      cuda::check(cudaMemsetAsync(dev, byte, sizeof(int), s), "memset");
+      cuda::check(cudaStreamSynchronize(s), "sync inside a step");
+    });
+    graphs.end(s);
+    ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess) << round;
+    int got = 0;
+    ASSERT_EQ(cudaMemcpy(&got, dev, sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+    EXPECT_EQ(got, byte * 0x01010101) << round;
+  }
+  EXPECT_EQ(graphs.fallbacks, 1);
+  EXPECT_EQ(graphs.captures, 0);
+  EXPECT_EQ(graphs.replays, 0);
+  graphs.clear();
+  (void)cudaFree(dev);
+  (void)cudaStreamDestroy(s);
+}
+#endif
 
 }  // namespace
 }  // namespace hayate

@@ -284,8 +284,9 @@ TEST(CudaOps, RmsNormRowsAndHeadsInPlace) {
   HAYATE_SKIP_WITHOUT_CUDA();
   auto be = make_cuda_backend(DeviceOptions{});
   auto ref = make_backend("reference", 1);
-  for (const int64_t group : {int64_t{300}, int64_t{48}}) {
-    const int64_t rows = 5, cols = group == 300 ? 300 : 48 * 7;
+  // 4096: the register path at its model size; 9000: past kNormRegs, the loop.
+  for (const int64_t group : {int64_t{300}, int64_t{48}, int64_t{4096}, int64_t{9000}}) {
+    const int64_t rows = 5, cols = group == 48 ? 48 * 7 : group;
     const HostWeight w = make_weight(GgmlType::F32, 1, group, 31, "norm");
     const auto x = test::random_floats(static_cast<size_t>(rows * cols), 32, 3.0f);
     be->prepare_weight(w.w);

@@ -78,6 +78,8 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   if (!(opt.gpu_memory_fraction > 0.0 && opt.gpu_memory_fraction <= 1.0))
     fail(ErrorKind::BadInput, "--gpu-memory-fraction must be in (0, 1]");
   times_.on = profile::enabled();
+  // HAYATE_CUDA_GRAPHS=1|0 overrides the options: runs a whole test program under graphs.
+  if (const char* v = std::getenv("HAYATE_CUDA_GRAPHS"); v && *v) graphs_ = std::strcmp(v, "0") != 0;
   top_logits_on_ = !disabled("top_logits");
   matvec_q4k_on_ = !disabled("matvec_q4k");
   // The fused gate/up/SwiGLU mat-vec: off until a GPU run has checked it (docs/cuda.md, stage 3);

@@ -145,14 +145,27 @@ struct Fast<kQ8_0> {
   }
 };
 
+// Q4_K super-blocks a lane loads before it decodes any of them: a warp's loads of one block are
+// ~300 bytes, and with 4096 rows (one warp each) that left ~1.2 MB in flight on the whole GPU, too
+// little to cover the memory's latency at its copy rate. On an H100 this took the 4096-row
+// matrices from 1.09 to 1.19 TB/s and ffn_down from 1.12 to 1.46; Q6_K and Q8_0 (more registers a
+// block) lost 15-35% with it, so they keep one (stage 4, docs/cuda.md).
+template <uint32_t T, int NT, int R>
+inline constexpr int kLoadDepth = T != kQ4_K   ? 1
+                                  : NT* R <= 2 ? 4 / R
+                                  : NT* R <= 4 ? 2
+                                               : 1;
+
 // Lane `lane`'s share of the product of rows row0 .. row0 + R - 1 (past the end: the last row
 // again) and NT tokens: the warp's sum over its lanes is the product. Host and device code, so
-// backend_cuda_dequant_test checks the indexing by summing the 32 lanes on the CPU.
+// backend_cuda_dequant_test checks the indexing by summing the 32 lanes on the CPU. The blocks are
+// summed in column order whatever kLoadDepth is, so the sums do not depend on it.
 template <uint32_t T, int NT, int R>
 HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
                          int64_t row0, int lane, float acc[R][NT]) {
   using F = Fast<T>;
   constexpr int kPerIter = 32 / F::kLanes;
+  constexpr int kDepth = kLoadDepth<T, NT, R>;
   const int sub = lane % F::kLanes;
   const int64_t n_blocks = cols / F::kBlockWeights;
   const uint8_t* wr[R];
@@ -162,47 +175,57 @@ HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t r
   for (int r = 0; r < R; ++r)
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
-#pragma unroll 2
-  for (int64_t blk = lane / F::kLanes; blk < n_blocks; blk += kPerIter) {
-    typename F::Raw raw[R];
+#pragma unroll(kDepth == 1 ? 2 : 1)  // one block at a time: two in flight, as before stage 4
+  for (int64_t blk0 = lane / F::kLanes; blk0 < n_blocks; blk0 += kPerIter * kDepth) {
+    typename F::Raw raw[kDepth][R];
 #pragma unroll
-    for (int r = 0; r < R; ++r) F::load(wr[r] + blk * F::kBlockBytes, sub, raw[r]);
-    float q[R][F::kRuns][F::kRunLen], scale[R][F::kRuns], minc[R][F::kRuns];
+    for (int d = 0; d < kDepth; ++d) {
+      const int64_t blk = blk0 + d * kPerIter;
+      if (blk < n_blocks)
 #pragma unroll
-    for (int r = 0; r < R; ++r) F::decode(raw[r], sub, q[r], scale[r], minc[r]);
-    const float* xb = x + blk * F::kBlockWeights;
+        for (int r = 0; r < R; ++r) F::load(wr[r] + blk * F::kBlockBytes, sub, raw[d][r]);
+    }
 #pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      float xv[F::kRuns][F::kRunLen];
+    for (int d = 0; d < kDepth; ++d) {
+      const int64_t blk = blk0 + d * kPerIter;
+      if (blk >= n_blocks) break;
+      float q[R][F::kRuns][F::kRunLen], scale[R][F::kRuns], minc[R][F::kRuns];
 #pragma unroll
-      for (int u = 0; u < F::kRuns; ++u) {
-        const float4* p = reinterpret_cast<const float4*>(xb + t * ldx + F::run_col(sub, u));
+      for (int r = 0; r < R; ++r) F::decode(raw[d][r], sub, q[r], scale[r], minc[r]);
+      const float* xb = x + blk * F::kBlockWeights;
 #pragma unroll
-        for (int i = 0; i < F::kRunLen / 4; ++i) {
-          const float4 a = ld(p + i);
-          xv[u][4 * i] = a.x;
-          xv[u][4 * i + 1] = a.y;
-          xv[u][4 * i + 2] = a.z;
-          xv[u][4 * i + 3] = a.w;
-        }
-      }
-      float xsum[F::kRuns];
-#pragma unroll
-      for (int u = 0; u < F::kRuns; ++u) {
-        xsum[u] = 0.0f;
-        if constexpr (F::kMin) {
-#pragma unroll
-          for (int i = 0; i < F::kRunLen; ++i) xsum[u] += xv[u][i];
-        }
-      }
-#pragma unroll
-      for (int r = 0; r < R; ++r) {
+      for (int t = 0; t < NT; ++t) {
+        float xv[F::kRuns][F::kRunLen];
 #pragma unroll
         for (int u = 0; u < F::kRuns; ++u) {
-          float s = 0.0f;
+          const float4* p = reinterpret_cast<const float4*>(xb + t * ldx + F::run_col(sub, u));
 #pragma unroll
-          for (int i = 0; i < F::kRunLen; ++i) s = fmaf(q[r][u][i], xv[u][i], s);
-          acc[r][t] += F::kMin ? scale[r][u] * s - minc[r][u] * xsum[u] : scale[r][u] * s;
+          for (int i = 0; i < F::kRunLen / 4; ++i) {
+            const float4 a = ld(p + i);
+            xv[u][4 * i] = a.x;
+            xv[u][4 * i + 1] = a.y;
+            xv[u][4 * i + 2] = a.z;
+            xv[u][4 * i + 3] = a.w;
+          }
+        }
+        float xsum[F::kRuns];
+#pragma unroll
+        for (int u = 0; u < F::kRuns; ++u) {
+          xsum[u] = 0.0f;
+          if constexpr (F::kMin) {
+#pragma unroll
+            for (int i = 0; i < F::kRunLen; ++i) xsum[u] += xv[u][i];
+          }
+        }
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+#pragma unroll
+          for (int u = 0; u < F::kRuns; ++u) {
+            float s = 0.0f;
+#pragma unroll
+            for (int i = 0; i < F::kRunLen; ++i) s = fmaf(q[r][u][i], xv[u][i], s);
+            acc[r][t] += F::kMin ? scale[r][u] * s - minc[r][u] * xsum[u] : scale[r][u] * s;
+          }
         }
       }
     }

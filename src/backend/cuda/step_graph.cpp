@@ -17,7 +17,7 @@ void StepGraphs::run_ops() {
 void StepGraphs::end(cudaStream_t s) {
   if (!recording_) return;
   recording_ = false;
-  if (eager_ || ops_.empty()) {
+  if (eager_ || ops_.empty() || uncapturable_.count(key_)) {
     run_ops();
     return;
   }
@@ -28,28 +28,43 @@ void StepGraphs::end(cudaStream_t s) {
     check(cudaGraphLaunch(it->second, s), "cudaGraphLaunch");
     return;
   }
-  check(cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
-  cudaGraph_t g = nullptr;
-  try {
-    run_ops();
-  } catch (...) {
-    ops_.clear();
-    (void)cudaStreamEndCapture(s, &g);
-    if (g) (void)cudaGraphDestroy(g);
-    (void)cudaGetLastError();
-    throw;
+  if (cudaGraphExec_t exec = capture(s)) {
+    if (execs_.size() >= kMaxGraphs) clear();
+    execs_.emplace(std::move(key_), exec);
+    key_.clear();
+    ++captures;
+    profile::add("cuda graph captures (count)", 0);
+    check(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
+    return;
   }
-  check(cudaStreamEndCapture(s, &g), "cudaStreamEndCapture");
+  // A step the driver would not capture (a library call that allocates or synchronises, say)
+  // runs its launches eagerly, now and whenever its key comes again: slower, never wrong. A
+  // launch that fails eagerly too throws as it would without graphs.
+  ++fallbacks;
+  profile::add("cuda graph fallbacks to eager (count)", 0);
+  uncapturable_.insert(key_);
+  run_ops();
+}
+
+cudaGraphExec_t StepGraphs::capture(cudaStream_t s) {
+  if (cudaStreamBeginCapture(s, cudaStreamCaptureModeRelaxed) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return nullptr;
+  }
+  cudaGraph_t g = nullptr;
+  bool ran = true;
+  try {
+    for (auto& op : ops_) op();  // kept: run again eagerly when the capture fails
+  } catch (...) {
+    ran = false;
+  }
+  const cudaError_t ended = cudaStreamEndCapture(s, &g);
   cudaGraphExec_t exec = nullptr;
-  const cudaError_t err = cudaGraphInstantiate(&exec, g, 0);
-  (void)cudaGraphDestroy(g);
-  check(err, "cudaGraphInstantiate");
-  if (execs_.size() >= kMaxGraphs) clear();
-  execs_.emplace(std::move(key_), exec);
-  key_.clear();
-  ++captures;
-  profile::add("cuda graph captures (count)", 0);
-  check(cudaGraphLaunch(exec, s), "cudaGraphLaunch");
+  if (ran && ended == cudaSuccess && g && cudaGraphInstantiate(&exec, g, 0) != cudaSuccess) exec = nullptr;
+  if (g) (void)cudaGraphDestroy(g);
+  (void)cudaGetLastError();  // a failed capture leaves its error behind
+  if (exec) ops_.clear();
+  return exec;
 }
 
 void StepGraphs::clear() noexcept {

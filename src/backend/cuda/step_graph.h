@@ -17,6 +17,7 @@
 #include <string>
 #include <type_traits>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace hayate::cuda {
@@ -56,7 +57,7 @@ class StepGraphs {
   }
   void clear() noexcept;  // every graph kept
 
-  int64_t replays = 0, captures = 0;  // for tests and the profile
+  int64_t replays = 0, captures = 0, fallbacks = 0;  // for tests and the profile
 
  private:
   template <size_t N>
@@ -71,11 +72,15 @@ class StepGraphs {
     key_.append(b, sizeof(A));
   }
   void run_ops();
+  // The graph of the recorded launches, or null (and the stream usable again) when capturing or
+  // instantiating failed.
+  cudaGraphExec_t capture(cudaStream_t s);
 
   bool recording_ = false, eager_ = false;
   std::string key_;
   std::vector<std::function<void()>> ops_;
   std::unordered_map<std::string, cudaGraphExec_t> execs_;
+  std::unordered_set<std::string> uncapturable_;  // keys whose capture failed: eager from then on
 };
 
 }  // namespace hayate::cuda
