@@ -10,6 +10,7 @@ packages=(
   zstd xz-utils gzip
   libssl-dev libhiredis-dev redis-server
   libfaiss-dev libblas-dev liblapack-dev libsqlite3-dev
+  libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   nodejs npm
