@@ -61,8 +61,9 @@ struct ChatMessage {
   std::string role;  // system, developer, user, assistant, tool, function
   std::string content;
   nlohmann::json raw;
-  std::vector<ImagePart> image_parts;
-  std::vector<image::Decoded> images;  // filled by the server from image_parts
+  // Default initialisers: code elsewhere builds messages as {role, content, raw}.
+  std::vector<ImagePart> image_parts{};
+  std::vector<image::Decoded> images{};  // filled by the server from image_parts
 };
 
 // The sampling defaults of OpenAI's API: temperature 1, top_p 1, no top-k, min-p or repeat

@@ -116,6 +116,12 @@ void apply_alpha(Decoded& d, Alpha mode) {
   d.alpha.shrink_to_fit();
 }
 
+void fail_text_only(std::string_view model) {
+  fail(ErrorKind::BadInput, "model '" + std::string(model) +
+                                "' does not accept images (it has no vision encoder); send text only, or serve a "
+                                "vision-language model");
+}
+
 namespace detail {
 
 void check_size(const char* format, int64_t width, int64_t height, const Limits& limits) {

@@ -98,6 +98,10 @@ Preprocess qwen2vl_preprocess(int64_t min_pixels = 56 * 56, int64_t max_pixels =
 // aspect ratio over 200).
 Pixels preprocess(const Decoded& image, const Preprocess& options);
 
+// The error for images sent to a model without a vision encoder: BadInput, "model 'NAME' does not
+// accept images". The server and the CLI say the same.
+[[noreturn]] void fail_text_only(std::string_view model);
+
 // The building blocks, exposed for tests and the benchmark.
 struct Rgb8 {
   int width = 0, height = 0;
