@@ -39,8 +39,10 @@ Rgb8 center_crop(const Rgb8& in, int cw, int ch) {
 // from a summed-area table; ties go to the window nearest the centre.
 Rgb8 smart_crop(const Rgb8& in, int cw, int ch) {
   if (cw >= in.width && ch >= in.height) return center_crop(in, cw, ch);
-  cw = std::min(cw, in.width);
-  ch = std::min(ch, in.height);
+  // Narrower (or shorter) than the window: pad that side as center_crop does, then slide along
+  // the other, so the output is always cw x ch.
+  if (cw > in.width || ch > in.height)
+    return smart_crop(center_crop(in, std::max(cw, in.width), std::max(ch, in.height)), cw, ch);
   const int w = in.width, h = in.height;
   auto luma = [&](int x, int y) {
     const uint8_t* p = &in.data[(static_cast<size_t>(y) * w + x) * 3];

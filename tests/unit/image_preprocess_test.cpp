@@ -152,6 +152,16 @@ TEST(ImagePreprocess, SmartCropFindsTheDetail) {
   EXPECT_EQ(preprocess(decoded(img), o).chw[19], 128.0f);  // the centred window is flat
 }
 
+TEST(ImagePreprocess, SmartCropOfANarrowImageStillGivesTheWindowSize) {
+  Preprocess o;
+  o.mode = ResizeMode::None;
+  o.crop_width = o.crop_height = 20;
+  o.smart_crop = true;
+  const Pixels p = preprocess(decoded(filled(10, 50, 7)), o);
+  EXPECT_EQ(p.width, 20);
+  EXPECT_EQ(p.height, 20);
+}
+
 TEST(ImagePreprocess, MaxSideThenQwenDynamicSize) {
   Preprocess o = qwen2vl_preprocess();
   o.max_side = 512;
