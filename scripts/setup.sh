@@ -11,6 +11,7 @@ packages=(
   libssl-dev openssl libhiredis-dev redis-server
   libfaiss-dev libblas-dev liblapack-dev libsqlite3-dev
   libpoppler-cpp-dev
+  libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev
   nodejs npm

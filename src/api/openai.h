@@ -23,6 +23,7 @@
 
 #include "core/error.h"
 #include "core/sampling_params.h"
+#include "image/image.h"
 
 namespace hayate::api {
 
@@ -42,13 +43,27 @@ std::string error_json(const ApiError& e);
 // "shutting_down", Timeout 504 "timeout", Internal 500 "internal_error", ...
 ApiError from_error(const hayate::Error& e);
 
-// content may be a string or an array of {type:"text", text} parts (text parts concatenated);
+// content may be a string or an array of {type:"text", text} and {type:"image_url", image_url:
+// {url}} parts (text parts concatenated);
 // null or absent only for an assistant message (one with tool_calls). raw is the message object as
 // sent (for chat templates that read tool_calls, name, tool_call_id...).
+//
+// An image_url part (issue 19) leaves kImagePlaceholder in the content where it was, and its
+// source in image_parts; the server decodes those into images, one per placeholder, in order.
+struct ImagePart {
+  std::string param;           // "messages[0].content[1].image_url.url", for errors
+  std::string url;             // http(s): fetched by the server when its config allows; "" for data:
+  std::string mime;            // a data: URL's media type ("image/png"), as declared
+  std::vector<uint8_t> bytes;  // a data: URL's decoded bytes
+};
+inline constexpr std::string_view kImagePlaceholder = "<__image__>";
 struct ChatMessage {
   std::string role;  // system, developer, user, assistant, tool, function
   std::string content;
   nlohmann::json raw;
+  // Default initialisers: code elsewhere builds messages as {role, content, raw}.
+  std::vector<ImagePart> image_parts{};
+  std::vector<image::Decoded> images{};  // filled by the server from image_parts
 };
 
 // The sampling defaults of OpenAI's API: temperature 1, top_p 1, no top-k, min-p or repeat
@@ -136,8 +151,10 @@ struct EmbeddingRequest {
 };
 
 struct Limits {
-  int32_t max_tokens = 4096;  // the largest max_tokens a request may ask for
-  int32_t max_n = 16;         // the largest n
+  int32_t max_tokens = 4096;             // the largest max_tokens a request may ask for
+  int32_t max_n = 16;                    // the largest n
+  int64_t max_image_bytes = 20ll << 20;  // one image's decoded data: URL
+  int32_t max_images = 16;               // images in one request
 };
 
 // Body bytes -> request. Throws ApiError(400, message naming the parameter, param = its name,

@@ -20,6 +20,9 @@ const nlohmann::json* field(const nlohmann::json& obj, const char* key);
 nlohmann::json parse_object(std::string_view body);
 // temperature, top_p, penalties, seed and hayate's extensions into params.
 void parse_sampling_fields(const nlohmann::json& j, SamplingParams& params);
+// An {"type": "image_url", "image_url": {"url": ...}} part at `at` (images.cpp): a data: URL is
+// base64-decoded here, within limits.max_image_bytes; an http(s) URL is kept for the server.
+ImagePart parse_image_part(const nlohmann::json& part, const std::string& at, const Limits& limits);
 
 }  // namespace hayate::api::detail
 

@@ -21,6 +21,7 @@ constexpr size_t kMaxEmbeddingInputs = 2048;
 using detail::bad;
 using detail::describe;
 using detail::field;
+using detail::parse_image_part;
 
 // bad() for a message that begins with the parameter's name: "'top_p' must be ...". `where`
 // names the exact element when it is inside param ("stop[2]" of "stop").
@@ -283,7 +284,7 @@ bool known_role(const std::string& role) {
          role == "function";
 }
 
-ChatMessage parse_message(const json& m, size_t index) {
+ChatMessage parse_message(const json& m, size_t index, const Limits& limits) {
   const std::string at = "messages[" + std::to_string(index) + "]";
   if (!m.is_object()) reject(at, "must be an object with 'role' and 'content', got " + describe(m));
   ChatMessage msg;
@@ -313,8 +314,13 @@ ChatMessage parse_message(const json& m, size_t index) {
       if (!part.is_object()) reject(pat, "must be an object {\"type\": \"text\", \"text\": ...}");
       const json* type = field(part, "type");
       if (!type || !type->is_string()) reject(pat + ".type", "must be a string such as \"text\"");
+      if (type->get_ref<const std::string&>() == "image_url") {
+        msg.image_parts.push_back(parse_image_part(part, pat, limits));
+        msg.content += kImagePlaceholder;
+        continue;
+      }
       if (type->get_ref<const std::string&>() != "text")
-        reject(pat + ".type", "is " + describe(*type) + "; this server supports only text parts");
+        reject(pat + ".type", "is " + describe(*type) + "; this server supports 'text' and 'image_url' parts");
       const json* text = field(part, "text");
       if (!text || !text->is_string())
         reject(pat + ".text", "must be a string, got " + (text ? describe(*text) : std::string("nothing")));
@@ -383,7 +389,12 @@ ChatCompletionRequest parse_chat_request(std::string_view body, const Limits& li
   if (!messages->is_array()) bad("messages", "'messages' must be an array, got " + describe(*messages));
   if (messages->empty()) bad("messages", "'messages' must hold at least one message");
   r.messages.reserve(messages->size());
-  for (size_t i = 0; i < messages->size(); ++i) r.messages.push_back(parse_message((*messages)[i], i));
+  for (size_t i = 0; i < messages->size(); ++i) r.messages.push_back(parse_message((*messages)[i], i, limits));
+  size_t images = 0;
+  for (const ChatMessage& m : r.messages) images += m.image_parts.size();
+  if (images > static_cast<size_t>(std::max(0, limits.max_images)))
+    bad("messages", "the request has " + std::to_string(images) + " images; at most " +
+                        std::to_string(limits.max_images) + " are allowed");
 
   parse_stream(j, r.stream, r.include_usage);
   r.n = opt_int32(j, "n", 1, std::max(1, limits.max_n)).value_or(1);

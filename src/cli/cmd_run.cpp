@@ -1,6 +1,8 @@
 // `hayate run` (one prompt, streamed) and `hayate chat` (interactive, multi-turn).
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -10,6 +12,7 @@
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "engine/session.h"
+#include "image/image.h"
 
 namespace hayate::cli {
 namespace {
@@ -35,8 +38,31 @@ struct RunOptions {
   ModelOptions model;
   GenerateOptions gen;
   std::string prompt, prompt_file, prompt_ids, logits_out;
+  std::vector<std::string> images;
   bool json = false, no_special = false;
 };
+
+// The model's id as `hayate serve` gives it, so that both say the same error.
+std::string model_name(const ModelOptions& m) {
+  const std::string path = m.path.empty() ? default_model_path() : m.path;
+  const std::string prefix = "embedded:";
+  return path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : std::filesystem::path(path).stem().string();
+}
+
+// --image and /image: the file read and decoded as the server decodes an image_url part (same
+// limits, same errors), then refused as the server refuses it: no model here has a vision
+// encoder yet (issue 19).
+void check_image(const std::string& path, const ModelOptions& m) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) fail(ErrorKind::NotFound, path + ": cannot open the image");
+  const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  try {
+    image::decode(bytes, image::Limits{});
+  } catch (const Error& e) {
+    fail(e.kind(), path + ": " + e.what());
+  }
+  image::fail_text_only(model_name(m));
+}
 
 void write_logits(Session& s, const std::vector<int32_t>& prompt, const std::string& path, int32_t n_vocab) {
   const std::vector<float> logits = s.feed(prompt, true);
@@ -119,12 +145,17 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--no-special", o->no_special, "do not add BOS/EOS to the text prompt");
   cmd->add_flag("--json", o->json, "print the prompt ids, generated ids and text as JSON instead of streaming");
   cmd->add_option("--logits-out", o->logits_out, "write float32 logits of every prompt position (positions x vocab)");
-  cmd->callback([o] { run(*o); });
+  cmd->add_option("--image", o->images, "an image for a vision-language model (JPEG, PNG, WebP, GIF; repeatable)");
+  cmd->callback([o] {
+    for (const std::string& path : o->images) check_image(path, o->model);
+    run(*o);
+  });
 }
 
 void add_chat_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
-  CLI::App* cmd = app.add_subcommand("chat", "interactive multi-turn chat on stdin/stdout (/exit to quit)");
+  CLI::App* cmd =
+      app.add_subcommand("chat", "interactive multi-turn chat on stdin/stdout (/image FILE, /exit to quit)");
   o->gen.max_tokens = 512;
   add_model_options(*cmd, o->model);
   add_generation_options(*cmd, o->gen);
@@ -157,6 +188,16 @@ void add_chat_command(CLI::App& app) {
       std::cout << "> " << std::flush;
       if (!std::getline(std::cin, line) || line == "/exit") break;
       if (line.empty()) continue;
+      if (line.rfind("/image", 0) == 0) {
+        const std::string path = line.size() > 7 ? line.substr(7) : "";
+        try {
+          if (path.empty()) fail(ErrorKind::BadInput, "/image needs a file: /image photo.jpg");
+          check_image(path, o->model);
+        } catch (const Error& e) {
+          std::cerr << "hayate: " << e.what() << "\n";
+        }
+        continue;
+      }
       std::string text = render_turn(format, first ? *system : "", line, first);
       std::vector<int32_t> ids = lm.tokenizer->encode(text, first, true);
       first = false;

@@ -163,6 +163,15 @@ std::vector<ConfigField> make_fields() {
       {"gpu_metrics_library", "", &C::gpu_metrics_library,
        "NVIDIA's NVML library read for the GPUs' memory and utilisation on /metrics and the dashboard (absent "
        "without a driver or a GPU); empty: none"},
+      {"image_max_bytes", "", &C::image_max_bytes, "largest image in a chat message, encoded (raise max_body_bytes too)",
+       1, 1ll << 32},
+      {"image_max_pixels", "", &C::image_max_pixels, "largest image in pixels (width x height), checked from its header",
+       1, 1e12},
+      {"image_max_decode_seconds", "", &C::image_max_decode_seconds, "seconds one image may take to decode", 1e-3, 3600},
+      {"image_max_per_request", "", &C::image_max_per_request, "most images in one request", 0, 1024},
+      {"image_url_fetch", "", &C::image_url_fetch, "fetch http:// image URLs in chat messages (off: data: URLs only)"},
+      {"image_fetch_timeout", "", &C::image_fetch_timeout, "seconds to fetch one image URL", 0.1, 3600},
+      {"image_decode_threads", "", &C::image_decode_threads, "threads decoding images, beside the HTTP threads", 1, 256},
   };
 }
 // clang-format on

@@ -110,6 +110,14 @@ struct ServerConfig {
   int64_t chat_default_max_tokens = 0;     // WebSocket chats that give none; 0: up to the context
   int64_t ws_max_message_bytes = 1 << 20;  // a bigger WebSocket message closes the socket (1009)
   std::string gpu_metrics_library = "libnvidia-ml.so.1";  // NVML for the GPU figures of /metrics; empty: none
+  // Images (issue 19): image_url parts of chat messages (docs/vision.md).
+  int64_t image_max_bytes = 20ll << 20;  // one image, encoded
+  int64_t image_max_pixels = 40'000'000;
+  double image_max_decode_seconds = 5;
+  int64_t image_max_per_request = 16;
+  bool image_url_fetch = false;  // http URLs in image_url parts (off: only data: URLs)
+  double image_fetch_timeout = 10;
+  int64_t image_decode_threads = 2;
 };
 
 using FieldRef = std::variant<std::string ServerConfig::*, int64_t ServerConfig::*, double ServerConfig::*,

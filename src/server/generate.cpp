@@ -6,6 +6,8 @@
 #include <chrono>
 
 #include "core/error.h"
+#include "image/image.h"
+#include "server/images.h"
 #include "server/rag_chat.h"
 #include "server/response_cache.h"
 #include "server/routes.h"
@@ -415,6 +417,10 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   Service& svc = *service;
   api::ChatCompletionRequest req = api::parse_chat_request(ex.request().body, svc.limits());
   svc.check_model(req.model);
+  if (has_images(req.messages)) {
+    co_await load_images(req.messages, st.config());  // bad images: 400 naming the part
+    image::fail_text_only(svc.model_id());            // no model here has a vision encoder yet (issue 19)
+  }
   Job job;
   job.chat = true;
   if (std::optional<RagRequest> rag = parse_rag_request(ex.request().body, req.messages, st, svc)) {

@@ -75,6 +75,8 @@ Service::Service(LoadedModel loaded, const ServerConfig& config)
       config.max_prompt_tokens > 0 ? static_cast<int32_t>(std::min<int64_t>(config.max_prompt_tokens, ctx)) : ctx;
   limits_.max_tokens = config.max_tokens_cap > 0 ? static_cast<int32_t>(config.max_tokens_cap) : ctx;
   limits_.max_n = static_cast<int32_t>(config.max_n);
+  limits_.max_image_bytes = config.image_max_bytes;
+  limits_.max_images = static_cast<int32_t>(config.image_max_per_request);
 
   const Tokenizer& tok = *loaded_.tokenizer;
   const std::string bos = token_text_or_empty(tok, tok.bos_id()), eos = token_text_or_empty(tok, tok.eos_id());

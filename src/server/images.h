@@ -1,0 +1,25 @@
+// The images of a chat request (issue 19): fetched (http URLs, when image_url_fetch allows) and
+// decoded on a small pool of their own, so a big JPEG never holds an HTTP thread and several
+// requests decode at once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "api/openai.h"
+#include "image/image.h"
+#include "net/asio.h"
+#include "server/config.h"
+
+namespace hayate::server {
+
+bool has_images(const std::vector<api::ChatMessage>& messages);
+
+// Fills each message's images from its image_parts, in order. Throws ApiError 400 whose param
+// names the part for an image that cannot be fetched or decoded.
+awaitable<> load_images(std::vector<api::ChatMessage>& messages, const ServerConfig& config);
+
+// The same checks without a server: `hayate run --image` and `/image` in `hayate chat`.
+image::Limits image_limits(const ServerConfig& config);
+
+}  // namespace hayate::server
