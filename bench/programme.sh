@@ -20,6 +20,10 @@
 #     --eval-data DIR     sample files DIR/SUITE*.jsonl of gsm8k, humaneval, jcommonsenseqa, jnli,
 #                         marc-ja (default tests/data/eval)
 #     --eval-limit N      items per suite (default 20)
+#     --gsm8k-shots N     worked examples before each GSM8K question (default 8, the benchmark's;
+#                         the embedded model's 512-token context takes 1)
+#     --jglue-score HOW   generate (default: any server) or loglik (a server that returns the
+#                         prompt's log-probabilities with echo, as vLLM does; hayate's does not yet)
 # Every step's command is printed before it runs; a suite this build lacks or without a file is
 # skipped with a line that says so. Exits non-zero when a step fails.
 set -euo pipefail
@@ -28,7 +32,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 hayate=$repo/build/bin/hayate
 model="" format="" label="" url="" pid="" out=/tmp/hayate-programme
 requests=40 long_requests=4 long_tokens=2000 turns=10 conversations=4
-eval_data=$repo/tests/data/eval eval_limit=20
+eval_data=$repo/tests/data/eval eval_limit=20 gsm8k_shots=8 jglue_score=generate
 while (($#)); do
   case $1 in
     --hayate) hayate=$2 ;;
@@ -45,6 +49,8 @@ while (($#)); do
     --conversations) conversations=$2 ;;
     --eval-data) eval_data=$2 ;;
     --eval-limit) eval_limit=$2 ;;
+    --gsm8k-shots) gsm8k_shots=$2 ;;
+    --jglue-score) jglue_score=$2 ;;
     -h | --help)
       sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'
       exit 0
@@ -115,8 +121,13 @@ for suite in gsm8k humaneval jcommonsenseqa jnli marc-ja; do
     echo "programme.sh: quality suite $suite skipped: no $eval_data/$suite*.jsonl" >&2
     continue
   fi
+  extra=()
+  case $suite in
+    gsm8k) extra=(--shots "$gsm8k_shots") ;;
+    jcommonsenseqa | jnli | marc-ja) extra=(--score "$jglue_score") ;;
+  esac
   run "$hayate" eval "$suite" "$file" --url "$url" --limit "$eval_limit" --label-model "$model_id" \
-    --label-format "$format" --summary "$out/eval-$suite.json" --no-progress
+    --label-format "$format" --summary "$out/eval-$suite.json" --no-progress "${extra[@]}"
   results+=("$out/eval-$suite.json")
 done
 

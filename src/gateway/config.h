@@ -14,7 +14,7 @@ namespace hayate::gateway {
 
 struct UpstreamConfig {
   std::string name;            // for metrics and logs; default: the URL's host:port
-  std::string url;             // http://HOST:PORT[/BASE] of an OpenAI-compatible server
+  std::string url;             // http(s)://HOST:PORT[/BASE] of an OpenAI-compatible server
   std::string model;           // the model (a [[models]] name, or any name) this upstream serves
   std::string upstream_model;  // the name the upstream knows it by (the request's "model" is rewritten); empty: keep
   std::string api_key;         // sent upstream as "Authorization: Bearer KEY"; empty: none

@@ -21,7 +21,7 @@ const runDir = resolve(outDir, 'programme');
 rmSync(runDir, { recursive: true, force: true });
 mkdirSync(runDir, { recursive: true });
 execFileSync('bash', [programme, '--hayate', hayate, '--out', runDir, '--requests', '12', '--long-requests', '2',
-  '--long-tokens', '64', '--turns', '4', '--conversations', '2', '--eval-limit', '3'], { stdio: 'inherit' });
+  '--long-tokens', '64', '--turns', '4', '--conversations', '2', '--eval-limit', '3', '--gsm8k-shots', '1'], { stdio: 'inherit' });
 const htmlPath = join(runDir, 'report.html');
 
 const failures = [];
