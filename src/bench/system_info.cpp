@@ -4,6 +4,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/clock.h"
 #include "quant/quant.h"
 
 namespace hayate::bench {
@@ -33,15 +34,6 @@ std::vector<double> read_load_average() {
   return out;
 }
 
-std::string utc_now() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 }  // namespace
 
 SystemInfo collect_system_info() {
@@ -50,7 +42,7 @@ SystemInfo collect_system_info() {
   s.cpu_features = quant::cpu_features();
   s.n_cpus = static_cast<int>(std::thread::hardware_concurrency());
   s.load_average = read_load_average();
-  s.timestamp = utc_now();
+  s.timestamp = utc_timestamp();
   return s;
 }
 

@@ -74,15 +74,6 @@ Shares record_shares(const std::vector<json>& records) {
 
 namespace {
 
-std::string utc_timestamp() {
-  const std::time_t now = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&now, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 double score_of(const json& record) {
   const auto it = record.find("score");
   return it != record.end() && it->is_number() ? it->get<double>() : 0.0;
