@@ -1,6 +1,5 @@
 #include "bench/resource_sampler.h"
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -36,90 +35,28 @@ void ProcessProbe::sample(ResourceSample& s) {
   last_at_ = now;
 }
 
-// The few NVML entry points used, with their C signatures (nvml.h is not needed to build).
-struct Nvml::Api {
-  struct Utilization {
-    unsigned gpu, memory;
-  };
-  struct Memory {
-    unsigned long long total, free, used;
-  };
-  using Handle = void*;
-  int (*init)() = nullptr;
-  int (*shutdown)() = nullptr;
-  int (*count)(unsigned*) = nullptr;
-  int (*handle)(unsigned, Handle*) = nullptr;
-  int (*utilization)(Handle, Utilization*) = nullptr;
-  int (*memory)(Handle, Memory*) = nullptr;
-  int (*power)(Handle, unsigned*) = nullptr;             // milliwatts
-  int (*temperature)(Handle, int, unsigned*) = nullptr;  // sensor 0: the GPU die, degrees C
-};
-
 std::unique_ptr<Nvml> Nvml::open(std::string& why, const char* library) {
-  void* lib = ::dlopen(library, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    why = std::string(library) + " not found (no NVIDIA driver): GPU sampling skipped";
+  auto gpus = GpuStats::open(library, why);
+  if (!gpus) {
+    why += ": GPU sampling skipped";
     return nullptr;
   }
-  std::unique_ptr<Nvml> n(new Nvml);
-  n->lib_ = lib;
-  n->api_ = std::make_unique<Api>();
-  Api& a = *n->api_;
-  bool all = true;
-  auto bind = [&](auto& fn, const char* name) {
-    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(lib, name));
-    if (!fn && all) {
-      why = std::string(library) + " has no " + name + ": GPU sampling skipped";
-      all = false;
-    }
-  };
-  bind(a.init, "nvmlInit_v2");
-  bind(a.shutdown, "nvmlShutdown");
-  bind(a.count, "nvmlDeviceGetCount_v2");
-  bind(a.handle, "nvmlDeviceGetHandleByIndex_v2");
-  bind(a.utilization, "nvmlDeviceGetUtilizationRates");
-  bind(a.memory, "nvmlDeviceGetMemoryInfo");
-  bind(a.power, "nvmlDeviceGetPowerUsage");
-  bind(a.temperature, "nvmlDeviceGetTemperature");
-  if (!all) return nullptr;  // the destructor closes the library
-  if (a.init() != 0) {
-    why = "nvmlInit failed: GPU sampling skipped";
-    a.shutdown = nullptr;
-    return nullptr;
-  }
-  if (a.count(&n->count_) != 0 || n->count_ == 0) {
-    why = "NVML sees no GPU: GPU sampling skipped";
-    return nullptr;
-  }
-  return n;
-}
-
-Nvml::~Nvml() {
-  if (api_ && api_->shutdown) api_->shutdown();
-  if (lib_) ::dlclose(lib_);
+  return std::unique_ptr<Nvml>(new Nvml(std::move(gpus)));
 }
 
 void Nvml::sample(ResourceSample& s) {
-  double util = 0, mem_util = 0, power = 0;
+  const std::vector<GpuReading> gpus = gpus_->read();
+  if (gpus.empty()) return;
+  double util = 0, mem_util = 0;
   uint64_t mem = 0;
-  unsigned seen = 0;
-  std::optional<double> hottest;
-  constexpr int kGpuSensor = 0;  // NVML_TEMPERATURE_GPU
-  for (unsigned i = 0; i < count_; ++i) {
-    Api::Handle h = nullptr;
-    if (api_->handle(i, &h) != 0) continue;
-    Api::Utilization u{};
-    Api::Memory m{};
-    unsigned mw = 0, celsius = 0;
-    if (api_->utilization(h, &u) == 0) util += u.gpu, mem_util += u.memory;
-    if (api_->memory(h, &m) == 0) mem += m.used;
-    if (api_->power(h, &mw) == 0) power += mw / 1000.0;
-    if (api_->temperature(h, kGpuSensor, &celsius) == 0) hottest = std::max<double>(hottest.value_or(0), celsius);
-    ++seen;
+  std::optional<double> power, hottest;
+  for (const GpuReading& g : gpus) {
+    util += 100.0 * g.utilization, mem_util += 100.0 * g.memory_utilization, mem += g.memory_used;
+    if (g.power_w) power = power.value_or(0) + *g.power_w;
+    if (g.temperature_c) hottest = std::max(hottest.value_or(0), *g.temperature_c);
   }
-  if (seen == 0) return;
-  s.gpu_util_pct = util / seen;
-  s.gpu_mem_util_pct = mem_util / seen;
+  s.gpu_util_pct = util / static_cast<double>(gpus.size());
+  s.gpu_mem_util_pct = mem_util / static_cast<double>(gpus.size());
   s.gpu_mem_bytes = mem;
   s.gpu_power_w = power;
   s.gpu_temp_c = hottest;

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/gpu_stats.h"
+
 namespace hayate::bench {
 
 struct ResourceSample {
@@ -57,25 +59,19 @@ class ProcessProbe {
   std::chrono::steady_clock::time_point last_at_;
 };
 
-// The GPUs as NVML sees them.
+// The GPUs as NVML sees them (core's GpuStats), summed into one sample.
 class Nvml {
  public:
   // nullptr, with `why` saying what was missing, when the library cannot be loaded, lacks a
   // function, fails to initialise or sees no GPU.
   static std::unique_ptr<Nvml> open(std::string& why, const char* library = "libnvidia-ml.so.1");
-  ~Nvml();
-  Nvml(const Nvml&) = delete;
-  Nvml& operator=(const Nvml&) = delete;
 
-  unsigned device_count() const { return count_; }
+  unsigned device_count() const { return gpus_->device_count(); }
   void sample(ResourceSample& s);
 
  private:
-  struct Api;
-  Nvml() = default;
-  void* lib_ = nullptr;
-  std::unique_ptr<Api> api_;
-  unsigned count_ = 0;
+  explicit Nvml(std::unique_ptr<GpuStats> gpus) : gpus_(std::move(gpus)) {}
+  std::unique_ptr<GpuStats> gpus_;
 };
 
 }  // namespace hayate::bench

@@ -18,6 +18,8 @@ struct GpuStats::Functions {
   int (*device)(unsigned, void**) = nullptr;
   int (*utilization)(void*, Utilization*) = nullptr;
   int (*memory)(void*, Memory*) = nullptr;
+  int (*power)(void*, unsigned*) = nullptr;             // milliwatts; optional
+  int (*temperature)(void*, int, unsigned*) = nullptr;  // degrees C; optional
 };
 
 std::unique_ptr<GpuStats> GpuStats::open(const std::string& library, std::string& why) {
@@ -45,6 +47,9 @@ std::unique_ptr<GpuStats> GpuStats::open(const std::string& library, std::string
       return nullptr;
     }
   }
+  // Not every NVML (nor the tests' stand-ins) has these; a reading without them leaves them empty.
+  f.power = reinterpret_cast<int (*)(void*, unsigned*)>(::dlsym(g->library_, "nvmlDeviceGetPowerUsage"));
+  f.temperature = reinterpret_cast<int (*)(void*, int, unsigned*)>(::dlsym(g->library_, "nvmlDeviceGetTemperature"));
   if (f.init() != 0) {
     why = "NVML did not start (no driver loaded)";
     f.shutdown = nullptr;
@@ -69,8 +74,13 @@ std::vector<GpuReading> GpuStats::read() const {
     Functions::Memory m{};
     Functions::Utilization u{};
     if (fn_->device(i, &device) != 0 || fn_->memory(device, &m) != 0) continue;
-    GpuReading r{i, m.used, m.total, 0};
-    if (fn_->utilization(device, &u) == 0) r.utilization = u.gpu / 100.0;
+    GpuReading r;
+    r.index = i, r.memory_used = m.used, r.memory_total = m.total;
+    if (fn_->utilization(device, &u) == 0) r.utilization = u.gpu / 100.0, r.memory_utilization = u.memory / 100.0;
+    unsigned milliwatts = 0, celsius = 0;
+    constexpr int kGpuSensor = 0;  // NVML_TEMPERATURE_GPU: the die
+    if (fn_->power && fn_->power(device, &milliwatts) == 0) r.power_w = milliwatts / 1000.0;
+    if (fn_->temperature && fn_->temperature(device, kGpuSensor, &celsius) == 0) r.temperature_c = celsius;
     out.push_back(r);
   }
   return out;

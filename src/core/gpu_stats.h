@@ -1,10 +1,12 @@
-// The GPUs' memory and utilisation as NVIDIA's driver reports them (NVML, loaded at run time so
-// that a build or a machine without the driver needs nothing). The server's /metrics exports them
-// and the dashboard draws them; without a driver or a GPU there is no reader and no figure.
+// The GPUs' memory, utilisation, power and temperature as NVIDIA's driver reports them (NVML,
+// loaded at run time so that a build or a machine without the driver needs nothing). The server's
+// /metrics and dashboard and the benchmarks' resource sampler read them; without a driver or a GPU
+// there is no reader and no figure.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,8 +14,10 @@ namespace hayate {
 
 struct GpuReading {
   unsigned index = 0;
-  uint64_t memory_used = 0, memory_total = 0;  // bytes
-  double utilization = 0;                      // 0..1 of the last sample period
+  uint64_t memory_used = 0, memory_total = 0;    // bytes
+  double utilization = 0;                        // 0..1 of the last sample period
+  double memory_utilization = 0;                 // 0..1: share of the period memory was read or written
+  std::optional<double> power_w, temperature_c;  // empty where the driver or card does not say
 };
 
 class GpuStats {
@@ -26,6 +30,7 @@ class GpuStats {
 
   // One reading per GPU that answered.
   std::vector<GpuReading> read() const;
+  unsigned device_count() const { return devices_; }
 
  private:
   struct Functions;
