@@ -14,7 +14,9 @@
 #include <cerrno>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 
 #include "core/error.h"
@@ -117,12 +119,26 @@ std::shared_ptr<asio::ssl::context> make_client_tls(const ConnectionOptions& opt
   return ctx;
 }
 
+// One context per CA file for the whole process, while any connection holds it: loading the
+// system's trust store costs milliseconds, and a gateway opens connections to its upstreams all
+// the time. OpenSSL lets many threads make sessions from one context.
+std::shared_ptr<asio::ssl::context> shared_client_tls(const ConnectionOptions& options, const std::string& url) {
+  static std::mutex mutex;
+  static std::map<std::string, std::weak_ptr<asio::ssl::context>> contexts;
+  const std::lock_guard lock(mutex);
+  std::weak_ptr<asio::ssl::context>& slot = contexts[options.ca_file];
+  if (auto ctx = slot.lock()) return ctx;
+  auto ctx = make_client_tls(options, url);
+  slot = ctx;
+  return ctx;
+}
+
 }  // namespace
 
 awaitable<error_code> Connection::connect() {
   error_code ec;
   if (endpoint_.url.tls) {
-    if (!tls_) tls_ = make_client_tls(options_, endpoint_.url.text);
+    if (!tls_) tls_ = shared_client_tls(options_, endpoint_.url.text);
     stream_.emplace(beast::tcp_stream(executor_), tls_);
   } else {
     stream_.emplace(beast::tcp_stream(executor_));
