@@ -14,10 +14,11 @@ Pure Python 3, no packages; the same seed gives the same bytes. DIR receives:
 and --world-dir receives one Markdown document per entity of the fictional world (the facts the
 world questions ask about; later the RAG demo's documents).
 
---recipe 1 (the default) is the corpus of the committed model: seed 7 writes the train.jsonl and
-data/ files it was trained and measured on, byte for byte. --recipe 2 (recipe2.py) asks world
-questions in many more shapes and spells every word in training; --check then verifies the
-written files against its hold-out rules (check_corpus.py) and writes OUT/check.json.
+--recipe 2 (the default; recipe2.py) is the corpus of the committed model: seed 7 writes the
+train.jsonl and data/ files it was trained and measured on, byte for byte. It asks world
+questions in many more shapes than recipe 1 (the first model's) and spells every word in
+training; --check verifies the written files against its hold-out rules (check_corpus.py) and
+writes OUT/check.json.
 
 What is held out: arithmetic problems whose operand pair hashes into the held-out tenth (so a
 held-out 2-digit sum was never seen in training, in either order); counting and spelling
@@ -451,8 +452,8 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--conversations", type=int, default=400000)
     parser.add_argument("--documents", type=int, default=40000, help="plain-text documents mixed into training")
-    parser.add_argument("--recipe", type=int, choices=(1, 2), default=1,
-                        help="1: the committed model's corpus; 2: more world question shapes (recipe2.py)")
+    parser.add_argument("--recipe", type=int, choices=(1, 2), default=2,
+                        help="2: the committed model's corpus (recipe2.py); 1: the first model's")
     parser.add_argument("--check", action="store_true", help="recipe 2: verify the written files (check_corpus.py)")
     args = parser.parse_args()
     if args.check and args.recipe != 2:
