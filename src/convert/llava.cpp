@@ -44,11 +44,17 @@ const char* const kLayerNames[][2] = {
 // The mmproj name of a vision tower or projector tensor; empty: not used (post_layernorm).
 std::optional<std::string> mmproj_name(const std::string& source) {
   const std::string n = vision_source(source);
-  const std::string tower = "vision_tower.vision_model.";
   if (starts(n, "multi_modal_projector.linear_1.")) return "mm.0." + n.substr(31);
   if (starts(n, "multi_modal_projector.linear_2.")) return "mm.2." + n.substr(31);
-  if (!starts(n, tower)) return std::nullopt;
-  const std::string r = n.substr(tower.size());
+  // transformers 4 saves the tower as a CLIPVisionModel ("vision_tower.vision_model.*"),
+  // transformers 5 as the bare transformer ("vision_tower.*").
+  std::string r;
+  if (starts(n, "vision_tower.vision_model."))
+    r = n.substr(26);
+  else if (starts(n, "vision_tower."))
+    r = n.substr(13);
+  else
+    return std::nullopt;
   if (r == "embeddings.patch_embedding.weight") return "v.patch_embd.weight";
   if (r == "embeddings.patch_embedding.bias") return "v.patch_embd.bias";
   if (r == "embeddings.class_embedding") return "v.class_embd";
