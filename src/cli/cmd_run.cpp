@@ -11,8 +11,10 @@
 #include "cli/rag_client.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
+#include "engine/engine.h"
 #include "engine/session.h"
 #include "image/image.h"
+#include "vision/embed.h"
 
 namespace hayate::cli {
 namespace {
@@ -37,7 +39,7 @@ std::vector<int32_t> parse_ids(const std::string& text) {
 struct RunOptions {
   ModelOptions model;
   GenerateOptions gen;
-  std::string prompt, prompt_file, prompt_ids, logits_out;
+  std::string prompt, prompt_file, prompt_ids, logits_out, mmproj;
   std::vector<std::string> images;
   bool json = false, no_special = false;
 };
@@ -50,18 +52,82 @@ std::string model_name(const ModelOptions& m) {
 }
 
 // --image and /image: the file read and decoded as the server decodes an image_url part (same
-// limits, same errors), then refused as the server refuses it: no model here has a vision
-// encoder yet (issue 19).
-void check_image(const std::string& path, const ModelOptions& m) {
+// limits, same errors).
+image::Decoded read_image(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   if (!f) fail(ErrorKind::NotFound, path + ": cannot open the image");
   const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
   try {
-    image::decode(bytes, image::Limits{});
+    return image::decode(bytes, image::Limits{});
   } catch (const Error& e) {
     fail(e.kind(), path + ": " + e.what());
   }
+}
+
+// Without an mmproj, refused as the server refuses it.
+void check_image(const std::string& path, const ModelOptions& m) {
+  read_image(path);
   image::fail_text_only(model_name(m));
+}
+
+// The image marker of the API: `hayate run -p` puts each --image where the prompt says it (or
+// before the text when it says nowhere), as the server puts an image_url part.
+constexpr std::string_view kImageMarker = "<__image__>";
+
+// --image with --mmproj: the prompt and its images through the serving engine, which is what
+// places image rows today (Session does not), so the answer is the server's for the same prompt.
+void run_with_images(const RunOptions& o, LoadedModel& lm, const std::string& text) {
+  if (!lm.tokenizer) fail(ErrorKind::BadInput, "--image needs a model with a tokenizer");
+  vision::ImageEmbedder embedder(o.mmproj, lm.model->hp, "cpu", o.model.threads);
+  std::vector<vision::ImageRows> rows;
+  for (const std::string& path : o.images) {
+    try {
+      rows.push_back(embedder.embed(read_image(path)));
+    } catch (const Error& e) {
+      fail(e.kind(), path + ": " + e.what());
+    }
+  }
+  std::string marked = text;
+  if (marked.find(kImageMarker) == std::string::npos)
+    for (size_t i = 0; i < o.images.size(); ++i) marked.insert(0, kImageMarker);
+  vision::ImagePrompt p =
+      vision::tokenize_with_images(*lm.tokenizer, marked, kImageMarker, rows, embedder.image_token(), !o.no_special);
+  EngineConfig config;
+  config.n_ctx = lm.n_ctx;
+  config.max_batch_tokens = o.model.batch_tokens;
+  config.kv_blocks = o.model.kv_blocks;
+  Engine engine(*lm.model, std::move(lm.backend), lm.tokenizer.get(), config);
+  Request r;
+  r.prompt = p.ids;
+  r.images = std::move(p.images);
+  r.options = o.gen;
+  const std::shared_ptr<RequestHandle> handle = engine.submit(std::move(r));
+  std::vector<int32_t> ids;
+  std::string out;
+  for (std::optional<Event> e = handle->next(); e; e = handle->next()) {
+    if (e->kind == Event::Token) {
+      ids.push_back(e->token);
+      out += e->text;
+      if (!o.json) std::cout << e->text << std::flush;
+      continue;
+    }
+    if (e->kind == Event::Error) fail(e->error_kind, e->error);
+    if (o.json) {
+      nlohmann::json j;
+      j["prompt_ids"] = p.ids;
+      j["ids"] = ids;
+      j["text"] = out;
+      j["finish_reason"] = to_string(e->finish_reason);
+      j["prompt_tokens"] = e->usage.prompt_tokens;
+      std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    } else {
+      std::cout << "\n";
+    }
+    std::cerr << "hayate: prompt " << p.ids.size() << " tokens (" << rows.size() << " image(s) of "
+              << embedder.tokens_per_image() << "); generated " << ids.size()
+              << " tokens; finish: " << to_string(e->finish_reason) << "\n";
+    break;
+  }
 }
 
 void write_logits(Session& s, const std::vector<int32_t>& prompt, const std::string& path, int32_t n_vocab) {
@@ -74,20 +140,26 @@ void write_logits(Session& s, const std::vector<int32_t>& prompt, const std::str
   s.reset();
 }
 
+std::string prompt_text(const RunOptions& o) {
+  if (o.prompt_file.empty()) return o.prompt;
+  std::ifstream f(o.prompt_file, std::ios::binary);
+  if (!f) fail(ErrorKind::NotFound, o.prompt_file + ": cannot open");
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
 void run(const RunOptions& o) {
   LoadedModel lm = load_model(o.model);
   std::vector<int32_t> prompt;
+  if (!o.images.empty()) {
+    if (!o.prompt_ids.empty() || !o.logits_out.empty())
+      fail(ErrorKind::BadInput, "--image takes a text prompt (-p or -f), not --prompt-ids or --logits-out");
+    return run_with_images(o, lm, prompt_text(o));
+  }
   if (!o.prompt_ids.empty()) {
     prompt = parse_ids(o.prompt_ids);
   } else {
     if (!lm.tokenizer) fail(ErrorKind::BadInput, "the model has no tokenizer; give the prompt with --prompt-ids");
-    std::string text = o.prompt;
-    if (!o.prompt_file.empty()) {
-      std::ifstream f(o.prompt_file, std::ios::binary);
-      if (!f) fail(ErrorKind::NotFound, o.prompt_file + ": cannot open");
-      text.assign(std::istreambuf_iterator<char>(f), {});
-    }
-    prompt = lm.tokenizer->encode(text, !o.no_special, true);
+    prompt = lm.tokenizer->encode(prompt_text(o), !o.no_special, true);
   }
   if (prompt.empty()) fail(ErrorKind::BadInput, "the prompt is empty: give -p TEXT or --prompt-ids");
 
@@ -145,9 +217,13 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--no-special", o->no_special, "do not add BOS/EOS to the text prompt");
   cmd->add_flag("--json", o->json, "print the prompt ids, generated ids and text as JSON instead of streaming");
   cmd->add_option("--logits-out", o->logits_out, "write float32 logits of every prompt position (positions x vocab)");
-  cmd->add_option("--image", o->images, "an image for a vision-language model (JPEG, PNG, WebP, GIF; repeatable)");
+  cmd->add_option("--image", o->images,
+                  "an image for a vision-language model (JPEG, PNG, WebP, GIF; repeatable; needs --mmproj): placed "
+                  "where the prompt says <__image__>, else before the text");
+  cmd->add_option("--mmproj", o->mmproj, "the model's vision tower + projector GGUF (llama.cpp's mmproj; LLaVA)");
   cmd->callback([o] {
-    for (const std::string& path : o->images) check_image(path, o->model);
+    if (o->mmproj.empty())
+      for (const std::string& path : o->images) check_image(path, o->model);
     run(*o);
   });
 }

@@ -74,6 +74,8 @@ server::LoadedModel load(const server::ServerConfig& c) {
   out.tokenizer = std::move(lm.tokenizer);
   out.backend = std::move(lm.backend);
   out.path = c.model.empty() ? default_model_path() : c.model;
+  out.mmproj = c.mmproj;
+  out.threads = static_cast<int>(c.threads);
   // The synthetic models (`hayate synth`, and the default of builds without the demo model) say
   // "random weights" in their name.
   out.random_weights = out.model->file->get_string("general.name", "").find("random") != std::string::npos;

@@ -46,6 +46,8 @@ std::vector<ConfigField> make_fields() {
       {"tls_key", "", &C::tls_key, "PEM private key of tls_cert"},
       {"model", "-m", &C::model, "GGUF model file (empty: the embedded default model)"},
       {"model_alias", "", &C::model_alias, "model id in /v1/models and responses (empty: the file name)"},
+      {"mmproj", "", &C::mmproj, "vision tower + projector GGUF of a LLaVA model (llama.cpp's mmproj): chat "
+                                 "messages may then carry image_url parts"},
       {"backend", "", &C::backend, table.backend_help, 0, 0, views(table.backends)},
       {"device", "", &C::device, table.device_help, 0, 0, views(table.devices)},
       {"gpu_memory_fraction", "", &C::gpu_memory_fraction, "share of the GPU's free memory the CUDA backend may take",

@@ -27,6 +27,7 @@ struct ServerConfig {
   // Model and engine
   std::string model;        // empty: the embedded default (random weights)
   std::string model_alias;  // the id in /v1/models; empty: the file's name without .gguf
+  std::string mmproj;       // LLaVA's vision tower + projector GGUF; empty: the model takes no images
   std::string backend = "cpu";
   std::string device = "auto";  // auto | cpu | cuda
   double gpu_memory_fraction = 0.9;

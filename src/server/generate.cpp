@@ -22,7 +22,8 @@ using namespace std::chrono_literals;
 // One prompt of a request (completions may send several), as tokens, with its echo text.
 struct Prompt {
   std::vector<int32_t> ids;
-  std::string text;  // for echo
+  std::string text;                        // for echo
+  std::vector<EmbeddingRows> images = {};  // chat with image_url parts: rows at their placeholder tokens
 };
 
 struct Job {
@@ -109,6 +110,7 @@ std::vector<Sequence> submit_all(Service& svc, const Job& job) {
       for (int32_t i = 0; i < job.n; ++i, ++index) {
         Request r;
         r.prompt = job.prompts[p].ids;
+        r.images = job.prompts[p].images;
         // Without max_tokens, up to the context (where the engine stops with "length").
         r.options.max_tokens =
             job.max_tokens.value_or(std::max(1, svc.n_ctx() - static_cast<int32_t>(r.prompt.size())));
@@ -417,9 +419,12 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   Service& svc = *service;
   api::ChatCompletionRequest req = api::parse_chat_request(ex.request().body, svc.limits());
   svc.check_model(req.model);
+  std::vector<vision::ImageRows> image_rows;
   if (has_images(req.messages)) {
     co_await load_images(req.messages, st.config());  // bad images: 400 naming the part
-    image::fail_text_only(svc.model_id());            // no model here has a vision encoder yet (issue 19)
+    vision::ImageEmbedder* embedder = svc.image_embedder();
+    if (!embedder) image::fail_text_only(svc.model_id());
+    image_rows = co_await encode_images(req.messages, *embedder, st.config());
   }
   Job job;
   job.chat = true;
@@ -450,9 +455,16 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
       constraint_gbnf(req.constraint, req.tools, req.tool_choice, req.parallel_tool_calls, job.tool_format),
       std::move(req.logit_bias), constraint_param(req.constraint));
   Prompt p;
-  p.ids = svc.tokenizer().encode(
-      svc.render_chat(req.messages, req.extra_template_vars, tools_on ? req.tools_json : nlohmann::json()), false,
-      true);
+  const std::string text =
+      svc.render_chat(req.messages, req.extra_template_vars, tools_on ? req.tools_json : nlohmann::json());
+  if (image_rows.empty()) {
+    p.ids = svc.tokenizer().encode(text, false, true);
+  } else {  // each image's placeholder, where the template put it, becomes its tokens
+    vision::ImagePrompt ip = vision::tokenize_with_images(svc.tokenizer(), text, api::kImagePlaceholder, image_rows,
+                                                          svc.image_embedder()->image_token(), false);
+    p.ids = std::move(ip.ids);
+    p.images = std::move(ip.images);
+  }
   svc.check_prompt(p.ids, "prompt", "messages");
   if (job.extra.contains("timings")) {  // RAG: rendering and tokenizing the prompt with its sources
     const double prompt_ms = std::chrono::duration<double, std::milli>(Clock::now() - prompt_t0).count();

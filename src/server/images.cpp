@@ -55,6 +55,22 @@ awaitable<> decode_all(std::vector<api::ChatMessage>* messages, const ServerConf
   co_return;
 }
 
+awaitable<std::vector<vision::ImageRows>> encode_all(const std::vector<api::ChatMessage>* messages,
+                                                     vision::ImageEmbedder* embedder) {
+  std::vector<vision::ImageRows> rows;
+  for (const api::ChatMessage& m : *messages)
+    for (size_t i = 0; i < m.images.size(); ++i) {
+      try {
+        rows.push_back(embedder->embed(m.images[i]));
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::BadInput) throw;
+        const std::string param = i < m.image_parts.size() ? m.image_parts[i].param : "messages";
+        throw api::ApiError(400, "'" + param + "': " + e.what(), "invalid_request_error", param);
+      }
+    }
+  co_return rows;
+}
+
 }  // namespace
 
 bool has_images(const std::vector<api::ChatMessage>& messages) {
@@ -74,6 +90,11 @@ image::Limits image_limits(const ServerConfig& config) {
 awaitable<> load_images(std::vector<api::ChatMessage>& messages, const ServerConfig& config) {
   // Runs on the pool; the caller resumes on its own executor, exceptions included.
   co_await asio::co_spawn(decode_pool(config), decode_all(&messages, &config), asio::use_awaitable);
+}
+
+awaitable<std::vector<vision::ImageRows>> encode_images(const std::vector<api::ChatMessage>& messages,
+                                                        vision::ImageEmbedder& embedder, const ServerConfig& config) {
+  co_return co_await asio::co_spawn(decode_pool(config), encode_all(&messages, &embedder), asio::use_awaitable);
 }
 
 }  // namespace hayate::server

@@ -10,6 +10,7 @@
 #include "image/image.h"
 #include "net/asio.h"
 #include "server/config.h"
+#include "vision/embed.h"
 
 namespace hayate::server {
 
@@ -18,6 +19,12 @@ bool has_images(const std::vector<api::ChatMessage>& messages);
 // Fills each message's images from its image_parts, in order. Throws ApiError 400 whose param
 // names the part for an image that cannot be fetched or decoded.
 awaitable<> load_images(std::vector<api::ChatMessage>& messages, const ServerConfig& config);
+
+// Every decoded image of the messages through the vision tower, in order, on the decode pool (the
+// HTTP threads and the engine's loop keep running). A preprocessing refusal is ApiError 400 naming
+// the part.
+awaitable<std::vector<vision::ImageRows>> encode_images(const std::vector<api::ChatMessage>& messages,
+                                                        vision::ImageEmbedder& embedder, const ServerConfig& config);
 
 // The same checks without a server: `hayate run --image` and `/image` in `hayate chat`.
 image::Limits image_limits(const ServerConfig& config);

@@ -60,6 +60,11 @@ Service::Service(LoadedModel loaded, const ServerConfig& config)
                    .count()) {
   if (!loaded_.tokenizer)
     fail(ErrorKind::BadInput, loaded_.path + ": the model has no tokenizer; the server needs one to read text");
+  if (!loaded_.mmproj.empty()) {
+    // The tower runs on the CPU beside the engine, whatever device the language model is on.
+    embedder_ = std::make_unique<vision::ImageEmbedder>(loaded_.mmproj, loaded_.model->hp, "cpu", loaded_.threads);
+    spdlog::info("vision: {} ({} tokens per image)", loaded_.mmproj, embedder_->tokens_per_image());
+  }
   engine_ = std::make_unique<Engine>(*loaded_.model, std::move(loaded_.backend), loaded_.tokenizer.get(),
                                      engine_config(config));
 

@@ -16,6 +16,7 @@
 #include "server/config.h"
 #include "server/structured.h"
 #include "tokenizer/tokenizer.h"
+#include "vision/embed.h"
 
 namespace hayate::server {
 
@@ -25,6 +26,8 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;  // the server refuses a model without one
   std::unique_ptr<Backend> backend;
   std::string path;
+  std::string mmproj;           // the vision tower + projector (--mmproj); empty: text only
+  int threads = 0;              // compute threads (the vision tower's too)
   std::string id;               // the model id when no alias is configured; empty: the file's stem
   bool random_weights = false;  // said in the log: such a model prints noise
   double load_seconds = 0;
@@ -56,6 +59,8 @@ class Service {
   std::string render_chat(const std::vector<api::ChatMessage>& messages, const nlohmann::json& extra,
                           const nlohmann::json& tools = nullptr) const;
   GrammarCache& grammars() { return *grammars_; }
+  // The vision tower of a LLaVA model (--mmproj); null for a text-only model.
+  vision::ImageEmbedder* image_embedder() { return embedder_.get(); }
   ToolFormat tool_format() const { return tool_format_; }
   // The server's own limits on a tokenized prompt, before the engine checks its own
   // (validate_prompt): ApiError 400 naming `param` (the request field) for an empty prompt, and
@@ -73,6 +78,7 @@ class Service {
   std::unique_ptr<Compression> compression_;  // after engine_: its jobs use the engine
   std::unique_ptr<chat::ChatTemplate> template_;
   std::unique_ptr<GrammarCache> grammars_;
+  std::unique_ptr<vision::ImageEmbedder> embedder_;
   ToolFormat tool_format_ = ToolFormat::Json;
   std::string model_id_;
   int64_t created_;
