@@ -355,68 +355,72 @@ TEST(CudaOps, SwigluAddCopyRows) {
 }
 
 // Keys and values of two sequences with scattered blocks, one long enough to be split into
-// several chunks, then attention of a mixed batch against the reference backend.
+// several chunks, then attention of a mixed batch against the reference backend: the prompt
+// batches through the tiled prefill kernel (default) and through the split kernel.
 TEST(CudaOps, PagedAttentionMatchesReference) {
   HAYATE_SKIP_WITHOUT_CUDA();
-  for (const int32_t head_dim : {64, 80, 128}) {
-    HParams hp;
-    hp.n_layer = 2;
-    hp.n_head = 6;
-    hp.n_head_kv = 2;
-    hp.head_dim = head_dim;
-    const int32_t kv_dim = hp.kv_dim(), q_dim = hp.q_dim(), bs = 16, n_blocks = 64;
-    auto be = make_cuda_backend(DeviceOptions{});
-    auto ref = make_backend("reference", 1);
-    auto kv = be->make_kv_cache(hp, n_blocks, bs);
-    auto kv_ref = ref->make_kv_cache(hp, n_blocks, bs);
-    std::vector<int32_t> table_a, table_b;
-    for (int i = 0; i < 45; ++i) table_a.push_back((i * 7 + 3) % 45);  // a permutation of 0..44
-    for (int i = 0; i < 8; ++i) table_b.push_back(63 - i);
-    const int32_t len_a = 700, len_b = 100;  // 700 positions: several 256- and 64-chunks
-    // Fill both caches through store_kv, in batches of mixed sequences.
-    for (int32_t start = 0; start < len_a; start += 200) {
-      Batch b;
-      b.sequences = {{table_a}, {table_b}};
-      for (int32_t p = start; p < std::min(len_a, start + 200); ++p) b.add(0, p, 0, false);
-      for (int32_t p = start; p < std::min(len_b, start + 200); ++p) b.add(0, p, 1, false);
-      const int64_t n = static_cast<int64_t>(b.size());
-      const auto k = test::random_floats(n * kv_dim, 60 + start), v = test::random_floats(n * kv_dim, 61 + start);
-      const auto q = test::random_floats(n * q_dim, 62 + start, 0.3f);
-      be->reset_scratch();
-      Tensor kt = test::upload(*be, k, n, kv_dim), vt = test::upload(*be, v, n, kv_dim);
-      Tensor qt = test::upload(*be, q, n, q_dim);
-      be->store_kv(*kv, 1, kt, vt, b);
-      Tensor out = test::poisoned(*be, n, q_dim);
-      be->attention(*kv, 1, qt, b, hp.n_head, hp.n_head_kv, head_dim, out);
-      const auto got = test::download(*be, out);
+  for (const char* off : {"", "prefill"})
+    for (const int32_t head_dim : {64, 80, 128, 256}) {
+      SCOPED_TRACE(std::string("HAYATE_CUDA_DISABLE='") + off + "'");
+      test::ScopedEnv disable("HAYATE_CUDA_DISABLE", off);
+      HParams hp;
+      hp.n_layer = 2;
+      hp.n_head = 6;
+      hp.n_head_kv = 2;
+      hp.head_dim = head_dim;
+      const int32_t kv_dim = hp.kv_dim(), q_dim = hp.q_dim(), bs = 16, n_blocks = 64;
+      auto be = make_cuda_backend(DeviceOptions{});
+      auto ref = make_backend("reference", 1);
+      auto kv = be->make_kv_cache(hp, n_blocks, bs);
+      auto kv_ref = ref->make_kv_cache(hp, n_blocks, bs);
+      std::vector<int32_t> table_a, table_b;
+      for (int i = 0; i < 45; ++i) table_a.push_back((i * 7 + 3) % 45);  // a permutation of 0..44
+      for (int i = 0; i < 8; ++i) table_b.push_back(63 - i);
+      const int32_t len_a = 700, len_b = 100;  // 700 positions: several 256- and 64-chunks
+      // Fill both caches through store_kv, in batches of mixed sequences.
+      for (int32_t start = 0; start < len_a; start += 200) {
+        Batch b;
+        b.sequences = {{table_a}, {table_b}};
+        for (int32_t p = start; p < std::min(len_a, start + 200); ++p) b.add(0, p, 0, false);
+        for (int32_t p = start; p < std::min(len_b, start + 200); ++p) b.add(0, p, 1, false);
+        const int64_t n = static_cast<int64_t>(b.size());
+        const auto k = test::random_floats(n * kv_dim, 60 + start), v = test::random_floats(n * kv_dim, 61 + start);
+        const auto q = test::random_floats(n * q_dim, 62 + start, 0.3f);
+        be->reset_scratch();
+        Tensor kt = test::upload(*be, k, n, kv_dim), vt = test::upload(*be, v, n, kv_dim);
+        Tensor qt = test::upload(*be, q, n, q_dim);
+        be->store_kv(*kv, 1, kt, vt, b);
+        Tensor out = test::poisoned(*be, n, q_dim);
+        be->attention(*kv, 1, qt, b, hp.n_head, hp.n_head_kv, head_dim, out);
+        const auto got = test::download(*be, out);
 
-      Tensor hk = ref->alloc(n, kv_dim), hv = ref->alloc(n, kv_dim), hq = ref->alloc(n, q_dim);
-      std::memcpy(hk.data, k.data(), k.size() * 4);
-      std::memcpy(hv.data, v.data(), v.size() * 4);
+        Tensor hk = ref->alloc(n, kv_dim), hv = ref->alloc(n, kv_dim), hq = ref->alloc(n, q_dim);
+        std::memcpy(hk.data, k.data(), k.size() * 4);
+        std::memcpy(hv.data, v.data(), v.size() * 4);
+        std::memcpy(hq.data, q.data(), q.size() * 4);
+        ref->store_kv(*kv_ref, 1, hk, hv, b);
+        Tensor hout = ref->alloc(n, q_dim);
+        ref->attention(*kv_ref, 1, hq, b, hp.n_head, hp.n_head_kv, head_dim, hout);
+        ASSERT_TRUE(test::all_finite(got)) << "head_dim " << head_dim;
+        EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + n * q_dim)), 1e-5)
+            << "head_dim " << head_dim << " batch from " << start;
+      }
+      // Decode-shaped batch: one token of each sequence at its last position.
+      Batch d;
+      d.sequences = {{table_a}, {table_b}};
+      d.add(0, len_a - 1, 0, true);
+      d.add(0, len_b - 1, 1, true);
+      const auto q = test::random_floats(2 * q_dim, 70, 0.3f);
+      be->reset_scratch();
+      Tensor qt = test::upload(*be, q, 2, q_dim);
+      Tensor out = test::poisoned(*be, 2, q_dim);
+      be->attention(*kv, 1, qt, d, hp.n_head, hp.n_head_kv, head_dim, out);
+      const auto got = test::download(*be, out);
+      Tensor hq = ref->alloc(2, q_dim), hout = ref->alloc(2, q_dim);
       std::memcpy(hq.data, q.data(), q.size() * 4);
-      ref->store_kv(*kv_ref, 1, hk, hv, b);
-      Tensor hout = ref->alloc(n, q_dim);
-      ref->attention(*kv_ref, 1, hq, b, hp.n_head, hp.n_head_kv, head_dim, hout);
-      ASSERT_TRUE(test::all_finite(got)) << "head_dim " << head_dim;
-      EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + n * q_dim)), 1e-5)
-          << "head_dim " << head_dim << " batch from " << start;
+      ref->attention(*kv_ref, 1, hq, d, hp.n_head, hp.n_head_kv, head_dim, hout);
+      EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + 2 * q_dim)), 1e-5);
     }
-    // Decode-shaped batch: one token of each sequence at its last position.
-    Batch d;
-    d.sequences = {{table_a}, {table_b}};
-    d.add(0, len_a - 1, 0, true);
-    d.add(0, len_b - 1, 1, true);
-    const auto q = test::random_floats(2 * q_dim, 70, 0.3f);
-    be->reset_scratch();
-    Tensor qt = test::upload(*be, q, 2, q_dim);
-    Tensor out = test::poisoned(*be, 2, q_dim);
-    be->attention(*kv, 1, qt, d, hp.n_head, hp.n_head_kv, head_dim, out);
-    const auto got = test::download(*be, out);
-    Tensor hq = ref->alloc(2, q_dim), hout = ref->alloc(2, q_dim);
-    std::memcpy(hq.data, q.data(), q.size() * 4);
-    ref->attention(*kv_ref, 1, hq, d, hp.n_head, hp.n_head_kv, head_dim, hout);
-    EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + 2 * q_dim)), 1e-5);
-  }
 }
 
 TEST(CudaOps, ErrorsAreClear) {

@@ -160,6 +160,7 @@ class CudaBackend : public Backend {
   bool graphs_ = false;
   StepGraphs steps_;
   bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true, swiglu_fused_on_ = true;
+  bool prefill_on_ = true;           // the tiled attention of prompt batches; HAYATE_CUDA_DISABLE=prefill
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
   int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128
   bool batched_prefetch_ = false;    // HAYATE_CUDA_BATCHED_PREFETCH
@@ -183,7 +184,7 @@ class CudaBackend : public Backend {
   };
   std::vector<RopeTable> rope_tables_;
   std::vector<int64_t> slots_;
-  std::vector<int32_t> tables_;
+  std::vector<int32_t> tables_, tiles_;
   void* top_host_ = nullptr;  // pinned: top_logits' results
   size_t top_host_bytes_ = 0;
 };

@@ -13,6 +13,7 @@ namespace hayate::cuda {
 namespace {
 
 constexpr int64_t kMatvecMaxTokens = 8;          // up to this many tokens: mat-vec (f32 activations)
+constexpr int32_t kPrefillMinTokens = 16;        // from this many tokens: the tiled prompt attention
 constexpr size_t kTileBytes = size_t{64} << 20;  // dequantized f16 weight tile for cuBLAS
 
 bool is_float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
@@ -278,9 +279,32 @@ void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Bat
   a.chunk = int64_t{n} * n_head >= 256 ? 256 : 64;
   a.n_split = max_pos / a.chunk + 1;
   if (round) a.n_split = static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(a.n_split)));
-  a.partial = floats(static_cast<size_t>(n) * n_head * a.n_split * (head_dim + 2));
   a.out = out.data;
   a.ldo = out.cols;
+  // Prompt batches: tiles of consecutive tokens of one sequence, when they are few enough that
+  // each tile's keys serve many rows (a decode-shaped batch stays on the split kernel).
+  const int32_t tile_tokens = prefill_on_ ? attention_prefill_tile_tokens(n_head, n_head_kv) : 0;
+  if (tile_tokens > 0 && n >= kPrefillMinTokens) {
+    tiles_.clear();
+    for (int32_t t = 0; t < n; ++t) {
+      const size_t last = tiles_.size();
+      if (last > 0 && batch.seq[t] == batch.seq[tiles_[last - 2]] && tiles_[last - 1] < tile_tokens)
+        ++tiles_[last - 1];
+      else
+        tiles_.insert(tiles_.end(), {t, 1});
+    }
+    a.n_tiles = static_cast<int32_t>(tiles_.size() / 2);
+    if (int64_t{a.n_tiles} * tile_tokens <= 2 * int64_t{n}) {
+      a.tiles = static_cast<const int32_t*>(upload(tiles_.data(), tiles_.size() * 4));
+      Timed t(*this, "gpu attention (prefill)");
+      launch([=, this] { check(attention_prefill(a, stream_), "attention_prefill kernel"); }, "attention_prefill", a.q,
+             a.ldq, a.k_cache, a.v_cache, a.positions, a.seq, a.block_tables, a.max_blocks, a.block_size, a.kv_dim,
+             a.n_tokens, a.n_head, a.n_head_kv, a.head_dim, a.tiles, a.n_tiles, a.out, a.ldo);
+      return;
+    }
+    a.n_tiles = 0;
+  }
+  a.partial = floats(static_cast<size_t>(n) * n_head * a.n_split * (head_dim + 2));
   Timed t(*this, "gpu attention");
   launch([=, this] { check(cuda::attention(a, stream_), "attention kernels"); }, "attention", a.q, a.ldq, a.k_cache,
          a.v_cache, a.positions, a.seq, a.block_tables, a.max_blocks, a.block_size, a.kv_dim, a.n_tokens, a.n_head,

@@ -109,9 +109,17 @@ struct AttentionArgs {
   float* partial = nullptr;  // n_tokens * n_head * n_split * (head_dim + 2) floats of scratch
   float* out = nullptr;      // n_tokens x ldo
   int64_t ldo = 0;
+  // attention_prefill only: n_tiles pairs (first token, tokens) of consecutive tokens of one
+  // sequence, at most attention_prefill_tile_tokens each.
+  const int32_t* tiles = nullptr;
+  int32_t n_tiles = 0;
 };
 constexpr int kMaxHeadDim = 256;
 cudaError_t attention(const AttentionArgs& a, cudaStream_t s);
+// The same attention for prompt batches, tiled (attention_prefill.cu): keys and values read once
+// per tile of tokens and query heads of a KV head. Tokens a tile may hold (0: unsupported).
+int32_t attention_prefill_tile_tokens(int32_t n_head, int32_t n_head_kv);
+cudaError_t attention_prefill(const AttentionArgs& a, cudaStream_t s);
 
 // The k most likely tokens of rows of logits and each row's log-sum-exp (top_logits.cu).
 constexpr int kTopChunk = 4096;     // logits per block of the first pass

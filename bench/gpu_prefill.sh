@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Issue 12, stage 5: one GPU call that checks and times the tiled prompt attention
+# (attention_prefill.cu) on the Llama-3-8B shape (Q4_K_M and F16, random weights, made as in
+# gpu_common.sh): the CUDA tests (kernels, forward, graphs), the greedy text of a short and a
+# ~30-token prompt (prefill kernel) against the CPU reference and the split kernel
+# (HAYATE_CUDA_DISABLE=prefill), pp512/tg128 with and without the kernel, and a HAYATE_PROFILE=1
+# table of the 512-token prompt. Run from a tree holding bench/ (programs in PREBUILT):
+#   PREBUILT=.gpu-carry/pbg OUT=$OUT bash bench/gpu_prefill.sh
+set -u
+source "$(dirname "$0")/gpu_common.sh"
+gpu_dirs
+export PATH=/usr/local/cuda/bin:$PATH
+START=$(date +%s)
+BUDGET=${BUDGET:-240}
+BIN=$PWD/$PREBUILT/bin
+export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+mkdir -p "$MODELS"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv >"$LOGDIR/gpu.log" 2>&1
+ldd $BIN/hayate | grep "not found" >"$LOGDIR/ldd.log"; cat "$LOGDIR/ldd.log"
+make_models "$BIN" "$MODELS" f16 "$LOGDIR/synth.log"
+step tests 90 "rc=0; for t in backend_cuda_kernels_test backend_cuda_forward_test backend_cuda_graphs_test; do \
+  [ -x $BIN/\$t ] && { $BIN/\$t --gtest_brief=1 || rc=1; }; done; exit \$rc"
+step greedy 60 "$(greedy_cmd "$BIN" "$MODELS")"
+prompt="The quick brown fox jumps over the lazy dog while the old cat sleeps on a warm mat near the stone fireplace of a quiet house in the hills"
+step greedy_long 50 "for m in '' \$(ls $MODELS/small-*.gguf); do \
+  a=\"-p '$prompt' -n 24 --temp 0 --ignore-eos \${m:+-m \$m}\"; \
+  ref=\$(eval $BIN/hayate run \$a --device cpu --backend reference 2>/dev/null); \
+  on=\$(eval $BIN/hayate run \$a --device cuda 2>/dev/null); \
+  off=\$(eval HAYATE_CUDA_DISABLE=prefill $BIN/hayate run \$a --device cuda 2>/dev/null); \
+  echo \"greedy-long \${m:-embedded}: prefill==reference \$([ \"\$on\" = \"\$ref\" ] && echo yes || echo NO)\" \
+    \"prefill==split \$([ \"\$on\" = \"\$off\" ] && echo yes || echo NO) (\${#on} bytes)\"; done"
+wait_models 100
+for m in q4_k_m f16; do
+  f=$MODELS/l8b-$m.gguf
+  [ -f "$f" ] || continue
+  step "bench_${m}" 60 "$BIN/hayate bench model -m $f --device cuda -p 512 -n 128 -r 2"
+  step "bench_${m}_split" 45 "HAYATE_CUDA_DISABLE=prefill $BIN/hayate bench model -m $f --device cuda -p 512 -n 0 -r 2"
+done
+step prof_pp 40 "HAYATE_PROFILE=1 $BIN/hayate bench model -m $MODELS/l8b-q4_k_m.gguf --device cuda -p 512 -n 0 -r 1"
+
+cat "$LOGDIR/gpu.log"
+grep -hE "^\[  (PASSED|FAILED|SKIPPED) " "$LOGDIR/tests.log"
+grep -h "FAILED  \]" "$LOGDIR/tests.log" | head -8
+for f in "$LOGDIR"/bench_*.log; do
+  [ -f "$f" ] && grep -hoE "(pp512|tg128): [0-9.]+" "$f" | sed "s|^|$(basename "$f" .log) |"
+done
+grep -h '^greedy' "$LOGDIR/greedy.log" "$LOGDIR/greedy_long.log"
+grep -E "gpu |engine step" "$LOGDIR/prof_pp.log" | head -20
+for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
+echo "total $(( $(date +%s) - START ))s"
+tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
