@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -55,9 +56,9 @@ struct Head {
   std::string server_sha256;
 };
 
-std::unique_ptr<net::Client> client_for(const Target& t, const DownloadOptions& o) {
+std::unique_ptr<net::Client> client_for(const Target& t, double timeout_seconds) {
   net::ClientOptions co;
-  co.timeout = std::chrono::milliseconds(static_cast<int64_t>(o.timeout_seconds * 1000));
+  co.timeout = std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000));
   return std::make_unique<net::Client>(net::resolve(net::parse_url(t.origin)), co);
 }
 
@@ -101,7 +102,7 @@ Head probe(const std::string& url, const DownloadOptions& o) {
   h.send_token = true;
   const std::string first_origin = h.target.origin;
   for (int hops = 0;; ++hops) {
-    auto client = client_for(h.target, o);
+    auto client = client_for(h.target, o.timeout_seconds);
     const net::Response r = client->start(get(h, o, "bytes=0-0"));
     client->close();
     if (r.status >= 300 && r.status < 400 && !r.header("location").empty()) {
@@ -190,16 +191,19 @@ void write_at(int fd, const std::string& data, uint64_t offset, const fs::path& 
   }
 }
 
-// One range to its end, resuming after a cut up to o.retries times.
+// One range to its end in requests of at most o.request_bytes, each under its own deadline, so
+// a stalled connection is noticed; a cut or stalled request is resumed from the bytes it got,
+// up to o.retries times in a row without progress.
 void fetch_range(const Head& h, Range& r, int fd, const fs::path& file, const DownloadOptions& o,
                  const std::atomic<bool>& stop) {
-  for (int attempt = 0;; ++attempt) {
+  for (int failures = 0;;) {
     bool network = true;  // a failure of the connection, which a new request may get past
     try {
       const uint64_t from = r.start + r.done.load();
       if (h.size_known && from >= r.end) return;
-      const std::string range = h.ranges ? "bytes=" + std::to_string(from) + "-" + std::to_string(r.end - 1) : "";
-      auto client = client_for(h.target, o);
+      const uint64_t to = h.ranges ? std::min(r.end, from + o.request_bytes) : r.end;  // exclusive
+      const std::string range = h.ranges ? "bytes=" + std::to_string(from) + "-" + std::to_string(to - 1) : "";
+      auto client = client_for(h.target, o.timeout_seconds * (h.ranges ? 1 : 36));
       const net::Response head = client->start(get(h, o, range));
       uint64_t at = from;
       network = false;
@@ -219,21 +223,23 @@ void fetch_range(const Head& h, Range& r, int fd, const fs::path& file, const Do
         const std::string piece = client->next();
         network = false;
         if (piece.empty() || stop) break;
-        if (h.size_known && at + piece.size() > r.end)
-          fail(ErrorKind::BadInput, h.target.url + ": the server sent more bytes than the file has");
+        if (h.size_known && at + piece.size() > to)
+          fail(ErrorKind::BadInput, h.target.url + ": the server sent more bytes than were asked for");
         write_at(fd, piece, at, file);
         at += piece.size();
         r.done = at - r.start;
+        failures = 0;
       }
       if (stop) return;
-      if (!h.size_known) r.end = at;
+      if (!h.size_known) {
+        r.end = at;
+        return;
+      }
       network = true;
-      if (at < r.end)
-        fail(ErrorKind::NotFound,
-             h.target.url + ": the connection ended " + std::to_string(r.end - at) + " bytes early");
-      return;
+      if (at < to)
+        fail(ErrorKind::NotFound, h.target.url + ": the connection ended " + std::to_string(to - at) + " bytes early");
     } catch (const Error&) {
-      if (!network || attempt >= o.retries || stop) throw;
+      if (!network || ++failures > o.retries || stop) throw;
       if (!h.ranges) r.done = 0;  // no Range support: only a fresh start can go on
     }
   }
@@ -289,8 +295,17 @@ Downloaded download(const std::string& url, const fs::path& partial, const Downl
     }
   }
   fs::create_directories(partial.parent_path());
-  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT | (resume ? 0 : O_TRUNC), 0644);
+  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT, 0644);
   if (fd < 0) fail(ErrorKind::BadInput, partial.string() + ": cannot open: " + std::strerror(errno));
+  // Two pulls of one file would write over each other: the second is refused (the lock goes with fd).
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    fail(ErrorKind::Busy, partial.string() + ": another pull is writing this file; wait for it to end");
+  }
+  if (!resume && ::ftruncate(fd, 0) != 0) {
+    ::close(fd);
+    fail(ErrorKind::BadInput, partial.string() + ": cannot truncate: " + std::strerror(errno));
+  }
   if (h.ranges) write_sidecar(sidecar_path, url, h, ranges);
 
   std::atomic<bool> stop{false};

@@ -20,8 +20,11 @@ struct DownloadOptions {
   std::string token;  // "Authorization: Bearer" to the URL's own host (never after a redirect elsewhere)
   int connections = 4;
   uint64_t parallel_min_bytes = 64ull << 20;  // smaller files take one connection
-  int retries = 3;                            // per range, after a cut connection
-  double timeout_seconds = 6 * 3600;          // per request
+  int retries = 3;                            // per range, in a row without progress
+  uint64_t request_bytes = 64ull << 20;       // most bytes one request asks for
+  // A request's deadline (a stalled connection fails then and is resumed): 64 MiB in 10 minutes
+  // is 110 KB/s. A server without Range support gets 36 times as long for the whole file.
+  double timeout_seconds = 600;
   // Called on the calling thread about ten times a second and once at the end; total is 0 when
   // the server did not say.
   std::function<void(uint64_t done, uint64_t total)> on_progress;

@@ -306,8 +306,8 @@ fs::path resolve_model(std::string_view name_or_path, const Store& store) {
   std::error_code ec;
   const fs::path as_path(name_or_path);
   if (fs::exists(as_path, ec)) return as_path;
-  if (is_valid_name(name_or_path))
-    if (const std::optional<Manifest> m = store.find(parse_name(name_or_path))) return store.model_file(*m);
+  if (!is_valid_name(name_or_path)) fail(ErrorKind::NotFound, std::string(name_or_path) + ": no such file");
+  if (const std::optional<Manifest> m = store.find(parse_name(name_or_path))) return store.model_file(*m);
   std::string msg =
       std::string(name_or_path) + ": no such file, and no model of that name in the store " + store.dir().string();
   const std::vector<std::string> close = store.close_names(name_or_path);

@@ -1,7 +1,10 @@
 // hayate pull's transport against a local file server (support/file_server.h): resume after a
 // cut connection (within a pull and across pulls), parallel ranges, checksums, 404, tokens,
 // redirects, mirror manifests with several files.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -225,6 +228,49 @@ TEST(StorePull, MirrorManifestWithSeveralFiles) {
     EXPECT_EQ(e.kind(), ErrorKind::NotFound);
     EXPECT_NE(std::string(e.what()).find("/team/other/latest/manifest.json"), std::string::npos) << e.what();
   }
+}
+
+TEST(StoreDownload, LongRangesGoInBoundedRequests) {
+  test::FileServer server;
+  const std::string data = bytes(1 << 20, 13);
+  server.put("/demo.gguf", data);
+  server.cut_next = 3;  // each cut is followed by progress, so one retry in a row is enough
+  DownloadOptions o;
+  o.connections = 1;
+  o.request_bytes = 256 << 10;
+  o.retries = 1;
+  const fs::path partial = test::temp_path("bounded.partial");
+  fs::remove(partial);
+  const Downloaded d = download(server.url("/demo.gguf"), partial, o);
+  EXPECT_EQ(d.size, data.size());
+  EXPECT_EQ(read(partial), data);
+  const std::vector<std::string> asked = ranges_asked(server, "/demo.gguf");
+  ASSERT_EQ(asked.size(), 1u + 4u + 3u) << "probe, four quarters, three resumed halves";
+  EXPECT_EQ(asked[1], "bytes=0-262143");
+  EXPECT_EQ(asked[2], "bytes=131072-262143");
+  EXPECT_EQ(asked.back(), "bytes=786432-1048575");
+  EXPECT_FALSE(fs::exists(partial.string() + ".json"));
+}
+
+TEST(StorePull, TwoPullsOfOneFileDoNotMix) {
+  test::FileServer server;
+  const std::string data = bytes(100000, 12);
+  server.put("/demo.gguf", data);
+  const StoreConfig c = config("store-locked");
+  const fs::path partial = c.models_dir / "demo" / "latest" / "demo.gguf.partial";
+  fs::create_directories(partial.parent_path());
+  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT, 0644);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);  // as a pull in progress holds it
+  try {
+    pull(server.url("/demo.gguf"), c, {});
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Busy);
+    EXPECT_NE(std::string(e.what()).find("another pull is writing this file"), std::string::npos) << e.what();
+  }
+  ::close(fd);
+  const Manifest m = pull(server.url("/demo.gguf"), c, {});
+  EXPECT_EQ(read(Store(c.models_dir).model_file(m)), data);
 }
 
 TEST(StorePull, ProgressIsReported) {
