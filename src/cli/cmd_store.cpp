@@ -1,6 +1,7 @@
 // The model store's commands: hayate pull, list, rm, show (store/, issue 20).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -49,9 +50,10 @@ class ProgressLine {
       if (!file_.empty()) std::cerr << "\n";
       file_ = file;
       start_ = now;
+      resumed_ = done;  // bytes an earlier pull left count for the total, not for the rate
     }
     const double secs = std::chrono::duration<double>(now - start_).count();
-    const double rate = secs > 0 ? static_cast<double>(done) / secs : 0;
+    const double rate = secs > 0 ? static_cast<double>(done - std::min(done, resumed_)) / secs : 0;
     std::string line = "\r" + file + "  " + human_bytes(done);
     if (total > 0) {
       char pct[16];
@@ -69,6 +71,7 @@ class ProgressLine {
  private:
   std::string file_;
   std::chrono::steady_clock::time_point start_;
+  uint64_t resumed_ = 0;
 };
 
 void show(const std::string& what, bool json) {
@@ -77,6 +80,8 @@ void show(const std::string& what, bool json) {
   fs::path file;
   if (fs::exists(what)) {
     file = what;
+  } else if (!store::is_valid_name(what)) {
+    fail(ErrorKind::NotFound, what + ": no such file (and not a model name)");
   } else {
     m = s.get(store::parse_name(what));
     file = s.model_file(*m);

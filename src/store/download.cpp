@@ -308,6 +308,12 @@ Downloaded download(const std::string& url, const fs::path& partial, const Downl
   }
   if (h.ranges) write_sidecar(sidecar_path, url, h, ranges);
 
+  const auto done_bytes = [&] {
+    uint64_t sum = 0;
+    for (const auto& r : ranges) sum += r->done;
+    return sum;
+  };
+  if (o.on_progress) o.on_progress(done_bytes(), h.total);  // the start, with what an earlier pull left
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::exception_ptr first_error;
@@ -327,11 +333,6 @@ Downloaded download(const std::string& url, const fs::path& partial, const Downl
       ++finished;
       all_done.notify_one();
     });
-  const auto done_bytes = [&] {
-    uint64_t sum = 0;
-    for (const auto& r : ranges) sum += r->done;
-    return sum;
-  };
   auto last_sidecar = std::chrono::steady_clock::now();
   for (;;) {
     {

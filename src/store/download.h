@@ -25,8 +25,8 @@ struct DownloadOptions {
   // A request's deadline (a stalled connection fails then and is resumed): 64 MiB in 10 minutes
   // is 110 KB/s. A server without Range support gets 36 times as long for the whole file.
   double timeout_seconds = 600;
-  // Called on the calling thread about ten times a second and once at the end; total is 0 when
-  // the server did not say.
+  // Called on the calling thread at the start (with the bytes resumed), about ten times a second
+  // and at the end; total is 0 when the server did not say.
   std::function<void(uint64_t done, uint64_t total)> on_progress;
 };
 

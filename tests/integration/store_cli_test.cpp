@@ -137,6 +137,13 @@ TEST_F(StoreCli, ErrorsNameWhatWasWrong) {
       if (e.is_regular_file()) left.push_back(e.path());
   EXPECT_TRUE(left.empty()) << "no half file in the store: " << (left.empty() ? "" : left[0].string());
 
+  r = run("show /no/such.gguf");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(err().find("/no/such.gguf: no such file"), std::string::npos) << err();
+  r = run("show nothing:here");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(err().find("no model 'nothing:here' in the store"), std::string::npos) << err();
+
   r = run("pull 'bad name!'");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(err().find("model name 'bad name!'"), std::string::npos) << err();

@@ -38,8 +38,9 @@ class FileServer {
     std::lock_guard<std::mutex> lock(mu_);
     redirects_[path] = location;
   }
-  // The next n answers with a body of more than one byte send half of it and close.
-  std::atomic<int> cut_next{0};
+  // The next n answers with a body of more than one byte send half of it and close; after them,
+  // the next empty_next such answers send their head alone and close.
+  std::atomic<int> cut_next{0}, empty_next{0};
 
   std::vector<std::string> requests() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -106,6 +107,10 @@ class FileServer {
     if (piece.size() > 1 && cut_next > 0) {
       --cut_next;
       return {out, head_size + piece.size() / 2};
+    }
+    if (piece.size() > 1 && empty_next > 0) {
+      --empty_next;
+      return {out, head_size};
     }
     return {out, std::string::npos};
   }
