@@ -245,6 +245,31 @@ void fetch_range(const Head& h, Range& r, int fd, const fs::path& file, const Do
   }
 }
 
+// The partial file, open for writing, closed however the download ends.
+struct FileHandle {
+  explicit FileHandle(const fs::path& p) : fd(::open(p.c_str(), O_WRONLY | O_CREAT, 0644)) {
+    if (fd < 0) fail(ErrorKind::BadInput, p.string() + ": cannot open: " + std::strerror(errno));
+  }
+  ~FileHandle() { ::close(fd); }
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  int fd;
+};
+
+// The range threads, stopped and joined however the download ends (an exception included).
+struct Workers {
+  std::vector<std::thread> threads;
+  std::atomic<bool>& stop;
+  void join() {
+    for (std::thread& t : threads)
+      if (t.joinable()) t.join();
+  }
+  ~Workers() {
+    stop = true;
+    join();
+  }
+};
+
 }  // namespace
 
 std::string sha256_file(const fs::path& file) {
@@ -295,17 +320,12 @@ Downloaded download(const std::string& url, const fs::path& partial, const Downl
     }
   }
   fs::create_directories(partial.parent_path());
-  const int fd = ::open(partial.c_str(), O_WRONLY | O_CREAT, 0644);
-  if (fd < 0) fail(ErrorKind::BadInput, partial.string() + ": cannot open: " + std::strerror(errno));
+  const FileHandle file(partial);
   // Two pulls of one file would write over each other: the second is refused (the lock goes with fd).
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(fd);
+  if (::flock(file.fd, LOCK_EX | LOCK_NB) != 0)
     fail(ErrorKind::Busy, partial.string() + ": another pull is writing this file; wait for it to end");
-  }
-  if (!resume && ::ftruncate(fd, 0) != 0) {
-    ::close(fd);
+  if (!resume && ::ftruncate(file.fd, 0) != 0)
     fail(ErrorKind::BadInput, partial.string() + ": cannot truncate: " + std::strerror(errno));
-  }
   if (h.ranges) write_sidecar(sidecar_path, url, h, ranges);
 
   const auto done_bytes = [&] {
@@ -317,13 +337,13 @@ Downloaded download(const std::string& url, const fs::path& partial, const Downl
   std::atomic<bool> stop{false};
   std::mutex mu;
   std::exception_ptr first_error;
-  std::vector<std::thread> workers;
   std::condition_variable all_done;
   size_t finished = 0;  // under mu
+  Workers workers{{}, stop};
   for (auto& r : ranges)
-    workers.emplace_back([&, range = r.get()] {
+    workers.threads.emplace_back([&, range = r.get()] {
       try {
-        fetch_range(h, *range, fd, partial, o, stop);
+        fetch_range(h, *range, file.fd, partial, o, stop);
       } catch (...) {
         std::lock_guard<std::mutex> lock(mu);
         if (!first_error) first_error = std::current_exception();
@@ -337,7 +357,7 @@ Downloaded download(const std::string& url, const fs::path& partial, const Downl
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mu);
-      if (all_done.wait_for(lock, std::chrono::milliseconds(100), [&] { return finished == workers.size(); })) break;
+      if (all_done.wait_for(lock, std::chrono::milliseconds(100), [&] { return finished == ranges.size(); })) break;
     }
     if (o.on_progress) o.on_progress(done_bytes(), h.total);
     if (h.ranges && std::chrono::steady_clock::now() - last_sidecar > std::chrono::seconds(2)) {
@@ -345,15 +365,13 @@ Downloaded download(const std::string& url, const fs::path& partial, const Downl
       last_sidecar = std::chrono::steady_clock::now();
     }
   }
-  for (std::thread& t : workers) t.join();
+  workers.join();
   if (first_error) {
-    ::close(fd);
     if (h.ranges) write_sidecar(sidecar_path, url, h, ranges);
     std::rethrow_exception(first_error);
   }
-  const bool synced = ::fsync(fd) == 0;
-  ::close(fd);
-  if (!synced) fail(ErrorKind::ResourceExhausted, partial.string() + ": fsync failed: " + std::strerror(errno));
+  if (::fsync(file.fd) != 0)
+    fail(ErrorKind::ResourceExhausted, partial.string() + ": fsync failed: " + std::strerror(errno));
   std::error_code ec;
   fs::remove(sidecar_path, ec);
   Downloaded d;
