@@ -8,6 +8,7 @@
 #include "bench/serve_bench.h"
 #include "cli/common.h"
 #include "core/error.h"
+#include "store/store.h"
 
 namespace hayate::cli {
 namespace {
@@ -194,7 +195,7 @@ void add_bench_command(CLI::App& app) {
   bench::BenchConfig& c = o->config;
   CLI::App* cmd = bench->add_subcommand(
       "model", "prompt processing (ppN) and generation (tgN) speed of models, with warm-up and repetitions");
-  cmd->add_option("-m,--model", c.models, "GGUF model file (repeatable)")->required();
+  cmd->add_option("-m,--model", c.models, "GGUF model file or a name in the store (repeatable)")->required();
   cmd->add_option("-p,--n-prompt", c.n_prompt, "prompt lengths, comma-separated (0 = no pp test)")
       ->delimiter(',')
       ->check(CLI::NonNegativeNumber)
@@ -219,7 +220,10 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember({"table", "json", "csv"}))
       ->capture_default_str();
   cmd->add_option("--output", o->output_file, "write the report to this file instead of stdout");
-  cmd->callback([o] { run_bench_model(*o); });
+  cmd->callback([o] {
+    for (std::string& m : o->config.models) m = store::resolve_model(m).string();
+    run_bench_model(*o);
+  });
   add_bench_serve_command(bench);
 }
 

@@ -4,6 +4,7 @@
 #ifdef HAYATE_HAVE_SERVER
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "cli/common.h"
@@ -85,6 +86,8 @@ server::LoadedModel load(const server::ServerConfig& c) {
              : out.path.rfind(prefix, 0) == 0 ? out.path.substr(prefix.size())
                                               : "hayate-default";
   }
+  // A model from the store is served under its store name, not its file's.
+  if (!c.model.empty() && !std::filesystem::exists(c.model)) out.id = c.model;
   out.load_seconds = lm.load_seconds;
   return out;
 }

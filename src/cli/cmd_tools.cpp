@@ -11,6 +11,7 @@
 #include "gguf/info.h"
 #include "model/synth.h"
 #include "quant/mix.h"
+#include "store/store.h"
 #include "vision/synth.h"
 
 namespace hayate::cli {
@@ -20,11 +21,11 @@ void add_info_command(CLI::App& app) {
   auto json = std::make_shared<bool>(false);
   auto all = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("info", "print a GGUF file's metadata and tensor table");
-  cmd->add_option("file", *path, "GGUF file")->required();
+  cmd->add_option("file", *path, "GGUF file or a name in the store")->required();
   cmd->add_flag("--json", *json, "machine-readable output");
   cmd->add_flag("--all", *all, "print every item of long arrays");
   cmd->callback([=] {
-    auto f = gguf::File::open(*path);
+    auto f = gguf::File::open(store::resolve_model(*path).string());
     if (*json)
       gguf::print_info_json(*f, std::cout);
     else
@@ -109,12 +110,12 @@ void add_tokenize_command(CLI::App& app) {
   auto from_stdin = std::make_shared<bool>(false);
   auto add_special = std::make_shared<bool>(false);
   CLI::App* cmd = app.add_subcommand("tokenize", "print the token ids of a text as a JSON array");
-  cmd->add_option("-m,--model", *model, "GGUF file with a tokenizer")->required();
+  cmd->add_option("-m,--model", *model, "GGUF file with a tokenizer, or a name in the store")->required();
   cmd->add_option("text", *text, "the text (special tokens written in it are recognised)");
   cmd->add_flag("--stdin", *from_stdin, "read the text from standard input");
   cmd->add_flag("--add-special", *add_special, "add BOS/EOS as the model does");
   cmd->callback([=] {
-    auto f = gguf::File::open(*model);
+    auto f = gguf::File::open(store::resolve_model(*model).string());
     auto tok = Tokenizer::from_gguf(*f);
     std::string input = *text;
     if (*from_stdin) input.assign(std::istreambuf_iterator<char>(std::cin), {});

@@ -9,11 +9,13 @@
 #include "core/error.h"
 #include "forward/placement.h"
 #include "gguf/gguf.h"
+#include "store/store.h"
 
 namespace hayate::cli {
 
 void add_model_options(CLI::App& cmd, ModelOptions& o) {
-  cmd.add_option("-m,--model", o.path, "GGUF model file (default: the embedded demo model)");
+  cmd.add_option("-m,--model", o.path,
+                 "GGUF model file or a name in the store (hayate list; default: the embedded demo model)");
   add_backend_option(cmd, o.backend);
   add_device_options(cmd, o.device);
   cmd.add_option("-t,--threads", o.threads, "worker threads (0 = all cores)")
@@ -78,7 +80,7 @@ LoadedModel load_model(const ModelOptions& o) {
   if (o.path.empty() || o.path == kEmbeddedModelName)
     lm.model = Model::from_file(gguf::File::parse(embedded_model(), kEmbeddedModelName));
   else
-    lm.model = Model::load(o.path);
+    lm.model = Model::load(store::resolve_model(o.path).string());  // a file, else a name in the store
   if (lm.model->file->find("tokenizer.ggml.tokens")) lm.tokenizer = Tokenizer::from_gguf(*lm.model->file);
   lm.n_ctx = o.ctx_size > 0 ? o.ctx_size : std::min(lm.model->hp.n_ctx_train, 4096);
   PlacementHints hints;

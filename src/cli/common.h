@@ -65,6 +65,7 @@ void add_report_command(CLI::App& app);
 void add_compress_command(CLI::App& app);
 void add_decompress_command(CLI::App& app);
 void add_cache_command(CLI::App& app);  // cmd_cache.cpp: hayate cache stats|clear
+void add_store_commands(CLI::App& app);  // cmd_store.cpp: hayate pull|list|rm|show
 void add_rag_command(CLI::App& app);    // cmd_rag.cpp: hayate rag create|list|stats|delete|ingest|remove|search
 
 }  // namespace hayate::cli

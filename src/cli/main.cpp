@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   hayate::cli::add_compress_command(app);
   hayate::cli::add_decompress_command(app);
   hayate::cli::add_cache_command(app);
+  hayate::cli::add_store_commands(app);
   hayate::cli::add_rag_command(app);
   try {
     app.parse(argc, argv);

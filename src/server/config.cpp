@@ -44,7 +44,7 @@ std::vector<ConfigField> make_fields() {
       {"http_threads", "", &C::http_threads, "threads serving HTTP connections", 1, 256},
       {"tls_cert", "", &C::tls_cert, "PEM certificate chain: serve HTTPS only (with tls_key; SIGHUP reloads both)"},
       {"tls_key", "", &C::tls_key, "PEM private key of tls_cert"},
-      {"model", "-m", &C::model, "GGUF model file (empty: the embedded default model)"},
+      {"model", "-m", &C::model, "GGUF model file or a name in the store (empty: the embedded default model)"},
       {"model_alias", "", &C::model_alias, "model id in /v1/models and responses (empty: the file name)"},
       {"mmproj", "", &C::mmproj, "vision tower + projector GGUF of a LLaVA model (llama.cpp's mmproj): chat "
                                  "messages may then carry image_url parts"},
