@@ -218,8 +218,9 @@ ServerState::ServerState(const ServerConfig& config)
                         static_cast<double>(config.compress_rate_limit_burst)),
       compression_metrics_(metrics_.registry(), config.compress_quality_alert),
       response_cache_(make_response_cache(config)),
-      collections_(config.collections_dir.empty() ? nullptr
-                                                  : std::make_unique<rag::Collections>(config.collections_dir)),
+      collections_(config.collections_dir.empty() && config.rag_store.empty()
+                       ? nullptr
+                       : std::make_unique<rag::Collections>(config.collections_dir, config.rag_store)),
       conversations_(session::open_conversations(config.conversations_db)),
       rag_caches_(make_rag_caches(config)),
       semantic_cache_(config.semantic_cache_threshold > 0
