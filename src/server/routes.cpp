@@ -53,6 +53,7 @@ awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   std::vector<cache::CacheStats> caches;
   for (cache::Cache* c : {st.response_cache(), st.embedding_cache(), st.search_cache()})
     if (c) caches.push_back(c->stats());
+  if (const SemanticCache* sc = st.semantic_cache()) caches.push_back(sc->stats());
   if (!caches.empty()) text += cache_metrics_text(caches);
   text += gpu_metrics_text(st.config().gpu_metrics_library);
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
