@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 
 #include "bench/stats.h"
 
@@ -20,6 +22,8 @@ struct RunFigures {
   int64_t prompt_tokens = 0, output_tokens = 0;  // of the requests that succeeded
   double requests_per_s = 0, output_tokens_per_s = 0, total_tokens_per_s = 0;
   Percentiles ttft, tpot, itl, e2e;
+  // Of the successful requests whose answers carry a "timings" object (RAG chat): each stage.
+  std::map<std::string, Percentiles> stages;
 };
 
 // What the server looked like at a soak snapshot.

@@ -581,6 +581,34 @@ awaitable<void> run_target(Session& s, Target& t, TargetResult& out) {
   }
 }
 
+// The rag workload's collection on the server: made (or found, from an earlier run) and given the
+// generated corpus, whose documents are left as they are when already there (same content).
+awaitable<void> prepare_rag_collection(Session& s, Target& t, uint64_t seed) {
+  Connection conn(co_await asio::this_coro::executor, t.ep.at);
+  const std::string name = kRagCollection;
+  const std::pair<int, std::string> made =
+      co_await http_post(conn, t.ep, "/v1/collections", rag_collection_body(), s.timeout());
+  if (made.first != 200 && !(made.first == 400 && made.second.find("exists") != std::string::npos))
+    fail(ErrorKind::BadInput, t.ep.url() + "/v1/collections: cannot make the collection '" + name + "' (HTTP " +
+                                  std::to_string(made.first) + ": " + made.second.substr(0, 200) +
+                                  "); the rag workload needs hayate serve with --collections-dir or --rag-store");
+  const auto started = std::chrono::steady_clock::now();
+  // A few documents a request: every chunk of a request waits in the engine's queue at once.
+  const nlohmann::json corpus = rag_corpus(seed);
+  for (size_t at = 0; at < corpus.size(); at += 8) {
+    nlohmann::json documents = nlohmann::json::object();
+    documents["documents"] = nlohmann::json::array();
+    for (size_t k = at; k < std::min(corpus.size(), at + 8); ++k) documents["documents"].push_back(corpus[k]);
+    const std::pair<int, std::string> added =
+        co_await http_post(conn, t.ep, "/v1/collections/" + name + "/documents", documents.dump(), s.timeout());
+    if (added.first != 200)
+      fail(ErrorKind::BadInput, t.ep.url() + "/v1/collections/" + name + "/documents: the corpus was refused (HTTP " +
+                                    std::to_string(added.first) + ": " + added.second.substr(0, 200) + ")");
+  }
+  s.log << "bench serve: collection '" << name << "' holds the corpus (" << corpus.size() << " documents, ingest "
+        << std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() << " s)\n";
+}
+
 // The fixed workload's prompt: text whose prompt_tokens (as the server counts them) is exactly
 // the asked number, found by asking the server with max_tokens 1.
 awaitable<int64_t> measure_prompt(Session& s, Target& t, Connection& conn, const std::string& model, int32_t want,
@@ -663,6 +691,7 @@ awaitable<void> run_all(Session& s, ServeBenchResult& result) {
     tr.server = t.hayate ? "hayate" : "unknown";
     conn.close();
     std::string prompt;
+    if (c.workload.name == "rag") co_await prepare_rag_collection(s, t, c.workload.seed);
     if (c.workload.name == "fixed") {
       tr.prompt_tokens = c.workload.prompt_tokens > 0 ? c.workload.prompt_tokens : 128;
       prompt = co_await calibrate_prompt(s, t, tr.model, *tr.prompt_tokens);
@@ -688,6 +717,7 @@ std::vector<int> named_ladder(const std::string& name) {
 RunFigures summarize_requests(const std::vector<RequestResult>& requests, double duration_s) {
   RunFigures f;
   std::vector<double> ttft, tpot, itl, e2e;
+  std::map<std::string, std::vector<double>> stages;
   for (const RequestResult& r : requests) {
     ++f.sent;
     switch (r.outcome) {
@@ -726,6 +756,7 @@ RunFigures summarize_requests(const std::vector<RequestResult>& requests, double
         tpot.push_back((r.e2e_ms - *r.ttft_ms) / static_cast<double>(r.completion_tokens - 1));
     }
     itl.insert(itl.end(), r.itl_ms.begin(), r.itl_ms.end());
+    for (const auto& [stage, ms] : r.stage_ms) stages[stage].push_back(ms);
   }
   if (duration_s > 0) {
     f.requests_per_s = static_cast<double>(f.ok) / duration_s;
@@ -736,6 +767,7 @@ RunFigures summarize_requests(const std::vector<RequestResult>& requests, double
   f.tpot = percentiles(tpot);
   f.itl = percentiles(itl);
   f.e2e = percentiles(e2e);
+  for (const auto& [stage, values] : stages) f.stages[stage] = percentiles(values);
   return f;
 }
 

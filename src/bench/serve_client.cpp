@@ -51,6 +51,7 @@ struct ChunkFields {
   bool has_error = false;
   std::optional<std::string> text;                          // choices[0].delta.content (chat) or choices[0].text
   std::optional<int64_t> prompt_tokens, completion_tokens;  // usage.*
+  std::vector<std::pair<std::string, double>> timings;      // timings.* (RAG's stages, ms)
 };
 
 class ChunkReader : public nlohmann::json_sax<nlohmann::json> {
@@ -61,7 +62,11 @@ class ChunkReader : public nlohmann::json_sax<nlohmann::json> {
   bool boolean(bool) override { return scalar(); }
   bool number_integer(number_integer_t v) override { return count(v); }
   bool number_unsigned(number_unsigned_t v) override { return count(static_cast<int64_t>(v)); }
-  bool number_float(number_float_t, const string_t&) override { return scalar(); }
+  bool number_float(number_float_t v, const string_t&) override {
+    if (!value_starts()) return false;
+    timing(static_cast<double>(v));
+    return true;
+  }
   bool string(string_t& v) override {
     if (!value_starts()) return false;
     const size_t d = stack_.size();
@@ -115,8 +120,13 @@ class ChunkReader : public nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool scalar() { return value_starts(); }
+  void timing(double v) {
+    if (stack_.size() == 2 && stack_[0].key == "timings" && !stack_[1].array)
+      out_.timings.emplace_back(stack_[1].key, v);
+  }
   bool count(int64_t v) {
     if (!value_starts()) return false;
+    timing(static_cast<double>(v));
     if (stack_.size() == 2 && stack_[0].key == "usage" && !stack_[1].array) {
       if (stack_[1].key == "prompt_tokens") out_.prompt_tokens = v;
       if (stack_[1].key == "completion_tokens") out_.completion_tokens = v;
@@ -194,6 +204,7 @@ awaitable<RequestResult> stream_once(Connection& conn, const Endpoint& ep, const
         problem = "the server sent an error event: " + event.substr(0, 300);
         return false;
       }
+      for (auto& [stage, ms] : f.timings) r.stage_ms[stage] = ms;
       if (f.prompt_tokens || f.completion_tokens) {
         r.prompt_tokens = f.prompt_tokens.value_or(0);
         r.completion_tokens = f.completion_tokens.value_or(0);

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -43,8 +44,9 @@ struct RequestResult {
   int64_t completion_tokens = 0;  // from usage; else the number of content deltas
   bool usage_seen = false;
   int64_t content_events = 0;
-  std::string text;   // the generated text (chat history needs it)
-  std::string error;  // what went wrong, for the first errors shown to the user
+  std::map<std::string, double> stage_ms;  // the answer's "timings" object (RAG: embed_ms, search_ms, ...)
+  std::string text;                        // the generated text (chat history needs it)
+  std::string error;                       // what went wrong, for the first errors shown to the user
 };
 
 struct StreamRequest {

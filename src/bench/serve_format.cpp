@@ -57,10 +57,17 @@ Json errors_json(const ErrorCounts& e) {
 }
 
 Json latency_json(const RunFigures& f) {
-  return {{"ttft", percentiles_json(f.ttft)},
-          {"tpot", percentiles_json(f.tpot)},
-          {"itl", percentiles_json(f.itl)},
-          {"e2e", percentiles_json(f.e2e)}};
+  Json j = {{"ttft", percentiles_json(f.ttft)},
+            {"tpot", percentiles_json(f.tpot)},
+            {"itl", percentiles_json(f.itl)},
+            {"e2e", percentiles_json(f.e2e)}};
+  // The server's own stage timings (RAG), present only when its answers carried them.
+  if (!f.stages.empty()) {
+    Json stages = Json::object();
+    for (const auto& [stage, p] : f.stages) stages[stage] = percentiles_json(p);
+    j["stages"] = std::move(stages);
+  }
+  return j;
 }
 
 Json throughput_json(const RunFigures& f) {
@@ -215,6 +222,23 @@ std::string format_serve_table(const ServeBenchResult& res) {
           << ms(f.itl, &Percentiles::p99) << " | " << ms(f.e2e, &Percentiles::p50) << " | "
           << ms(f.e2e, &Percentiles::p99) << " | "
           << (r.degradation_vs_c1 ? fixed(*r.degradation_vs_c1, 2) : std::string("-")) << " |\n";
+    }
+    for (const RunResult& r : t.runs) {
+      if (r.figures.stages.empty()) continue;
+      // Where the time of an answer goes (the RAG seed: LLM 70-80%, embedding 10-15%, search 5-10%),
+      // beside the seed's targets for a whole request: 3-8 s on a development machine, 1-3 s in production.
+      out << "\nStages of the " << (r.concurrency ? "c=" + std::to_string(*r.concurrency) : r.mode)
+          << " run (ms, p50 / p90; the server's timings, TTFT and E2E the client's; seed targets per request: "
+             "3-8 s development machine, 1-3 s production):\n\n| stage | p50 | p90 | share of E2E p50 |\n| --- | "
+             "---: | ---: | ---: |\n";
+      const double whole = r.figures.e2e.p50;
+      auto row = [&](const std::string& name, const Percentiles& p) {
+        out << "| " << name << " | " << fixed(p.p50, 1) << " | " << fixed(p.p90, 1) << " | "
+            << (whole > 0 ? fixed(100 * p.p50 / whole, 1) + "%" : std::string("-")) << " |\n";
+      };
+      for (const auto& [stage, p] : r.figures.stages) row(stage, p);
+      row("ttft (client)", r.figures.ttft);
+      row("e2e (client)", r.figures.e2e);
     }
     for (const RunResult& r : t.runs)
       for (const SoakCheck& c : r.soak_checks)

@@ -288,6 +288,7 @@ int32_t workload_default_max_tokens(const std::string& name) {
   if (name == "long") return 2000;
   if (name == "retention") return 64;
   if (name == "summary") return 64;
+  if (name == "rag") return 64;
   return 128;
 }
 
@@ -366,6 +367,7 @@ std::unique_ptr<Workload> make_workload(const WorkloadConfig& c, const std::stri
   if (c.name == "mixed")
     return std::make_unique<MixedWorkload>(base, c.prompt_tokens > 0 ? c.prompt_tokens : 200, c.seed);
   if (c.name == "fixed") return std::make_unique<FixedWorkload>(base, fixed_prompt);
+  if (c.name == "rag") return make_rag_workload(base, c.seed);
   if (c.name == "jsonl") {
     if (c.file.empty()) fail(ErrorKind::BadInput, "--workload jsonl needs --file FILE.jsonl");
     std::ifstream f(c.file);
@@ -373,7 +375,7 @@ std::unique_ptr<Workload> make_workload(const WorkloadConfig& c, const std::stri
     return std::make_unique<JsonlWorkload>(base, read_jsonl_workload(f, c.file));
   }
   fail(ErrorKind::BadInput,
-       "unknown workload \"" + c.name + "\" (story, long, summary, chat, retention, mixed, fixed or jsonl)");
+       "unknown workload \"" + c.name + "\" (story, long, summary, chat, retention, mixed, fixed, jsonl or rag)");
 }
 
 }  // namespace hayate::bench

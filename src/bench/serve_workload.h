@@ -17,7 +17,7 @@
 namespace hayate::bench {
 
 struct WorkloadConfig {
-  std::string name = "story";  // story, long, summary, chat, retention, mixed, fixed, jsonl
+  std::string name = "story";  // story, long, summary, chat, retention, mixed, fixed, jsonl, rag
   int32_t prompt_tokens = 0;   // fixed: exact prompt tokens (default 128); summary: document words (default 1000)
   int32_t max_tokens = 0;      // 0: the workload's default (workload_default_max_tokens)
   int turns = 10;              // chat, retention: turns per conversation before it starts again
@@ -77,6 +77,14 @@ bool answer_retains(const std::string& answer, const RetentionFact& fact);
 // Throws Error(BadInput) for an unknown workload or an unreadable JSONL file.
 std::unique_ptr<Workload> make_workload(const WorkloadConfig& config, const std::string& model,
                                         const std::string& fixed_prompt = "");
+
+// The rag workload (rag_workload.cpp): questions as RAG chat against the collection kRagCollection,
+// which the runner makes and fills with rag_corpus's documents (made-up towns with planted facts,
+// [{"id", "text"}, ...]) before the runs.
+inline constexpr const char* kRagCollection = "bench-rag";
+nlohmann::json rag_corpus(uint64_t seed);
+std::string rag_collection_body();  // the POST /v1/collections body that makes it
+std::unique_ptr<Workload> make_rag_workload(const nlohmann::json& base, uint64_t seed);
 
 // The common fields of a streamed request body: model, stream, stream_options.include_usage,
 // max_tokens, temperature.

@@ -27,6 +27,21 @@ struct CacheStats {
   double hit_rate() const { return hits + misses ? static_cast<double>(hits) / static_cast<double>(hits + misses) : 0; }
 };
 
+// Lookups counted as /metrics shows them for every cache (this one, and the semantic response
+// cache of RAG chat, which keeps its own entries): hits, misses, stores and each lookup's time.
+class LookupCounters {
+ public:
+  void lookup(bool hit, int64_t nanoseconds);
+  void put() { puts_.fetch_add(1, std::memory_order_relaxed); }
+  // Fills hits, misses, puts and the latency fields of `s`.
+  void fill(CacheStats& s) const;
+
+ private:
+  std::atomic<int64_t> hits_{0}, misses_{0}, puts_{0};
+  std::array<std::atomic<int64_t>, kLatencyBounds.size() + 1> buckets_{};
+  std::atomic<int64_t> latency_ns_{0};
+};
+
 class Cache {
  public:
   // ttl_seconds <= 0: entries do not expire (a memory store still evicts them for its limits).
@@ -46,9 +61,7 @@ class Cache {
   const std::string name_, prefix_;
   const std::shared_ptr<Store> store_;
   const double ttl_;
-  std::atomic<int64_t> hits_{0}, misses_{0}, puts_{0};
-  std::array<std::atomic<int64_t>, kLatencyBounds.size() + 1> buckets_{};
-  std::atomic<int64_t> latency_ns_{0};
+  LookupCounters counters_;
 };
 
 }  // namespace hayate::cache

@@ -102,8 +102,9 @@ void add_bench_serve_command(CLI::App* bench) {
                   "(--turns-turn chats: a made-up fact in turn 1 asked back in the last; scored), mixed (stories, long "
                   "documents, clients hanging up after a few tokens, "
                   "embeddings: the soak's mix), fixed (a /v1/completions prompt of exactly --prompt-tokens tokens) "
-                  "or jsonl (--file)")
-      ->check(CLI::IsMember({"story", "long", "summary", "chat", "retention", "mixed", "fixed", "jsonl"}))
+                  "jsonl (--file) or rag (RAG chat questions about planted facts of a generated corpus, "
+                  "which it ingests into the collection bench-rag first; the stage timings reported)")
+      ->check(CLI::IsMember({"story", "long", "summary", "chat", "retention", "mixed", "fixed", "jsonl", "rag"}))
       ->capture_default_str();
   cmd->add_option("--prompt-tokens", w.prompt_tokens,
                   "fixed: prompt tokens, calibrated against the server (default 128); summary: document words "

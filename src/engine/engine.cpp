@@ -89,10 +89,36 @@ void Engine::shutdown(bool drain) {
   if (thread_.joinable()) thread_.join();
 }
 
+namespace {
+
+// Summed hidden states scaled to unit length: the direction of their mean.
+std::vector<float> mean_unit(const std::vector<double>& sum) {
+  double norm = 0;
+  for (double v : sum) norm += v * v;
+  norm = std::sqrt(norm);
+  std::vector<float> out(sum.size());
+  for (size_t d = 0; d < sum.size(); ++d) out[d] = norm > 0 ? static_cast<float>(sum[d] / norm) : 0.0f;
+  return out;
+}
+
+}  // namespace
+
+// One prompt of the whole context, or a full pass of packed prompts (each wasting at most part of
+// a block; 64 of them), whichever needs more blocks.
+int32_t Engine::embed_kv_blocks() const {
+  const int32_t bs = config_.block_size;
+  return std::max((config_.n_ctx + bs - 1) / bs, (config_.max_batch_tokens + bs - 1) / bs + 64);
+}
+
+KvCache& Engine::embed_kv() {
+  if (!embed_kv_) embed_kv_ = backend_->make_kv_cache(model_.hp, embed_kv_blocks(), config_.block_size);
+  return *embed_kv_;
+}
+
 std::vector<float> Engine::embed(const std::vector<int32_t>& tokens) {
   const int32_t bs = config_.block_size;
   const int32_t n_blocks = (config_.n_ctx + bs - 1) / bs;
-  if (!embed_kv_) embed_kv_ = backend_->make_kv_cache(model_.hp, n_blocks, bs);
+  KvCache& kv = embed_kv();
   BatchSequence seq;
   for (int32_t b = 0; b < n_blocks; ++b) seq.block_table.push_back(b);
   std::vector<double> sum(static_cast<size_t>(model_.hp.n_embd), 0.0);
@@ -102,42 +128,109 @@ std::vector<float> Engine::embed(const std::vector<int32_t>& tokens) {
     batch.sequences.push_back(seq);
     const size_t end = std::min(tokens.size(), start + chunk);
     for (size_t i = start; i < end; ++i) batch.add(tokens[i], static_cast<int32_t>(i), 0, true);
-    const std::vector<float> hidden = forward_hidden(model_, batch, *embed_kv_, *backend_);
+    const std::vector<float> hidden = forward_hidden(model_, batch, kv, *backend_);
     for (size_t r = 0; r < end - start; ++r)
       for (size_t d = 0; d < sum.size(); ++d) sum[d] += hidden[r * sum.size() + d];
   }
-  double norm = 0;
-  for (double v : sum) norm += v * v;
-  norm = std::sqrt(norm);
-  std::vector<float> out(sum.size());
-  for (size_t d = 0; d < sum.size(); ++d) out[d] = norm > 0 ? static_cast<float>(sum[d] / norm) : 0.0f;
+  return mean_unit(sum);
+}
+
+// Several prompts in one forward pass, each in blocks of its own of the embedding KV area: one
+// matmul over all their tokens instead of one small one each (the embedding of a document's
+// chunks, issue 15). The caller keeps the tokens within max_batch_tokens and the blocks within
+// the area.
+std::vector<std::vector<float>> Engine::embed_packed(const std::vector<const std::vector<int32_t>*>& prompts) {
+  const int32_t bs = config_.block_size;
+  KvCache& kv = embed_kv();
+  Batch batch;
+  int32_t next_block = 0;
+  for (size_t s = 0; s < prompts.size(); ++s) {
+    BatchSequence seq;
+    const auto n = static_cast<int32_t>(prompts[s]->size());
+    for (int32_t b = 0; b < (n + bs - 1) / bs; ++b) seq.block_table.push_back(next_block++);
+    batch.sequences.push_back(std::move(seq));
+    for (int32_t i = 0; i < n; ++i) batch.add((*prompts[s])[static_cast<size_t>(i)], i, static_cast<int32_t>(s), true);
+  }
+  const std::vector<float> hidden = forward_hidden(model_, batch, kv, *backend_);
+  const auto n_embd = static_cast<size_t>(model_.hp.n_embd);
+  std::vector<std::vector<double>> sums(prompts.size(), std::vector<double>(n_embd, 0.0));
+  for (size_t r = 0; r < batch.size(); ++r) {
+    std::vector<double>& sum = sums[static_cast<size_t>(batch.seq[r])];
+    for (size_t d = 0; d < n_embd; ++d) sum[d] += hidden[r * n_embd + d];
+  }
+  std::vector<std::vector<float>> out;
+  for (const std::vector<double>& sum : sums) out.push_back(mean_unit(sum));
   return out;
 }
 
-// Each embedding answers with one Embedding event and Done, or with an Error event.
+// Each embedding answers with one Embedding event and Done, or with an Error event. Prompts that
+// fit one forward pass are packed into passes of up to max_batch_tokens tokens; a longer one is
+// embedded alone, in passes of that many.
 void Engine::run_embeddings(std::vector<Incoming>& embeds) {
+  std::vector<std::pair<std::shared_ptr<RequestHandle>, const std::vector<int32_t>*>> pending;
   for (Incoming& in : embeds) {
-    beat();
     const std::shared_ptr<RequestHandle> h = in.handle.lock();
     if (!h) continue;  // nobody wants it any more
-    Event done;
-    done.kind = Event::Done;
-    done.usage.prompt_tokens = static_cast<int32_t>(in.request.prompt.size());
     if (h->cancelled()) {
+      Event done;
+      done.kind = Event::Done;
+      done.usage.prompt_tokens = static_cast<int32_t>(in.request.prompt.size());
       done.finish_reason = FinishReason::Cancelled;
       h->push(std::move(done));
       continue;
     }
-    try {
-      Event e;
-      e.kind = Event::Embedding;
-      e.embedding = embed(in.request.prompt);
-      h->push(std::move(e));
-      h->push(std::move(done));
-    } catch (const std::exception& ex) {
-      h->push(error_event(kind_of(ex), ex.what()));
-    }
+    pending.emplace_back(h, &in.request.prompt);
   }
+  const auto answer = [](RequestHandle& h, std::vector<float> vector, size_t n_prompt) {
+    Event e;
+    e.kind = Event::Embedding;
+    e.embedding = std::move(vector);
+    h.push(std::move(e));
+    Event done;
+    done.kind = Event::Done;
+    done.usage.prompt_tokens = static_cast<int32_t>(n_prompt);
+    h.push(std::move(done));
+  };
+  std::vector<size_t> lengths;
+  for (const auto& p : pending) lengths.push_back(p.second->size());
+  const int32_t bs = config_.block_size;
+  size_t i = 0;
+  for (const size_t end : embedding_passes(lengths, static_cast<size_t>(config_.max_batch_tokens),
+                                           static_cast<size_t>(embed_kv_blocks()), bs)) {
+    beat();
+    try {
+      if (end == i + 1) {
+        answer(*pending[i].first, embed(*pending[i].second), pending[i].second->size());
+      } else {
+        std::vector<const std::vector<int32_t>*> prompts;
+        for (size_t k = i; k < end; ++k) prompts.push_back(pending[k].second);
+        std::vector<std::vector<float>> vectors = embed_packed(prompts);
+        for (size_t k = i; k < end; ++k) answer(*pending[k].first, std::move(vectors[k - i]), prompts[k - i]->size());
+      }
+    } catch (const std::exception& ex) {
+      for (size_t k = i; k < end; ++k) pending[k].first->push(error_event(kind_of(ex), ex.what()));
+    }
+    i = end;
+  }
+}
+
+std::vector<size_t> embedding_passes(const std::vector<size_t>& lengths, size_t max_tokens, size_t max_blocks,
+                                     int32_t block_size) {
+  std::vector<size_t> ends;
+  const auto bs = static_cast<size_t>(block_size);
+  for (size_t i = 0; i < lengths.size();) {
+    size_t end = i, tokens = 0, blocks = 0;
+    while (end < lengths.size()) {
+      const size_t b = (lengths[end] + bs - 1) / bs;
+      if (end > i && (tokens + lengths[end] > max_tokens || blocks + b > max_blocks)) break;
+      tokens += lengths[end];
+      blocks += b;
+      ++end;
+    }
+    ends.push_back(end);
+    i = end;
+  }
+  return ends;
 }
 
 EngineStats Engine::stats() const {

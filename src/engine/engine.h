@@ -65,6 +65,12 @@ struct EngineHealth {
   double seconds_since_beat = 0;  // the loop's last sign of life
 };
 
+// How run_embeddings splits waiting embeddings (their token counts, in order) into forward passes:
+// the end of each pass, packing prompts while their tokens stay within max_tokens and their KV
+// blocks within max_blocks; a prompt over either limit is a pass of its own (run in pieces).
+std::vector<size_t> embedding_passes(const std::vector<size_t>& lengths, size_t max_tokens, size_t max_blocks,
+                                     int32_t block_size);
+
 class Engine {
  public:
   // The backend must be prepared for the model; the model (and tokenizer, which may be null)
@@ -116,6 +122,9 @@ class Engine {
   void publish_stats(int32_t batch_tokens, int32_t batch_sequences);
   void run_embeddings(std::vector<Incoming>& embeds);
   std::vector<float> embed(const std::vector<int32_t>& tokens);
+  std::vector<std::vector<float>> embed_packed(const std::vector<const std::vector<int32_t>*>& prompts);
+  KvCache& embed_kv();
+  int32_t embed_kv_blocks() const;
   std::unique_ptr<KvCache> embed_kv_;  // loop thread only; made on first use
 
   const Model& model_;

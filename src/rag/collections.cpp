@@ -10,11 +10,17 @@
 
 namespace hayate::rag {
 
-Collections::Collections(const std::string& dir) : dir_(dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(dir) / "indexes", ec);
-  if (ec) fail(ErrorKind::BadInput, dir + ": cannot create the collections directory: " + ec.message());
-  store_ = std::make_unique<Store>((std::filesystem::path(dir) / "collections.db").string());
+Collections::Collections(const std::string& dir, const std::string& store) : dir_(dir) {
+  if (!store.empty() && !is_postgres_url(store))
+    fail(ErrorKind::BadInput, "rag_store '" + store + "' is not a postgres:// or postgresql:// URL");
+  if (dir.empty() && store.empty()) fail(ErrorKind::BadInput, "collections need a directory or a PostgreSQL store");
+  if (!dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(dir) / "indexes", ec);
+    if (ec) fail(ErrorKind::BadInput, dir + ": cannot create the collections directory: " + ec.message());
+  }
+  store_ = store.empty() ? open_sqlite_store((std::filesystem::path(dir) / "collections.db").string())
+                         : open_postgres_store(store);
 }
 
 CollectionInfo Collections::require(const std::string& name) {
@@ -24,6 +30,7 @@ CollectionInfo Collections::require(const std::string& name) {
 }
 
 std::string Collections::index_path(const std::string& name) const {
+  if (dir_.empty()) return "";
   return (std::filesystem::path(dir_) / "indexes" / (name + ".faiss")).string();
 }
 
@@ -31,7 +38,7 @@ bool Collections::delete_collection(const std::string& name) {
   std::lock_guard lk(mu_);
   indexes_.erase(name);
   std::error_code ec;
-  std::filesystem::remove(index_path(name), ec);
+  if (!dir_.empty()) std::filesystem::remove(index_path(name), ec);
   return store_->delete_collection(name);
 }
 
@@ -41,7 +48,7 @@ VectorIndex& Collections::current_index_locked(const std::string& name, const Co
   if (!index || index->created() != info.created || index->version() > info.version || index->metric() != info.metric) {
     index = std::make_unique<VectorIndex>(info);
     const std::string path = index_path(name);
-    if (std::filesystem::exists(path)) {
+    if (!path.empty() && std::filesystem::exists(path)) {
       std::ifstream in(path, std::ios::binary);
       const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
       try {
@@ -60,7 +67,7 @@ VectorIndex& Collections::current_index_locked(const std::string& name, const Co
     index->rebuild(ids, std::move(data), version);
     ++rebuilds_;
     try {
-      write_file_atomically(index_path(name), index->serialize());
+      if (!dir_.empty()) write_file_atomically(index_path(name), index->serialize());
     } catch (const Error& e) {
       spdlog::warn("rag: cannot save the index of '{}' ({}); it is rebuilt at the next start", name, e.what());
     }

@@ -1,9 +1,10 @@
-// The collections of one server: the store (SQLite, the truth) and a vector index per collection,
-// rebuilt from the store whenever the store's version of the collection moved on (so an index
-// never answers with chunks that are gone, nor misses committed ones). Each index is also kept
-// in DIR/indexes/NAME.faiss (written atomically), read at the first search after a start when it
-// is of the store's version and intact; a missing, stale or damaged file is rebuilt. Embedding is
-// the caller's (the server runs it through the engine): this takes and answers vectors.
+// The collections of one server: the store (SQLite, or PostgreSQL shared with other servers; the
+// truth) and a vector index per collection, rebuilt from the store whenever the store's version of
+// the collection moved on (so an index never answers with chunks that are gone, nor misses
+// committed ones, whichever server made the change: every search reads the version). Each index
+// is also kept in DIR/indexes/NAME.faiss (written atomically), read at the first search after a
+// start when it is of the store's version and intact; a missing, stale or damaged file is rebuilt.
+// Embedding is the caller's (the server runs it through the engine): this takes and answers vectors.
 #pragma once
 
 #include <map>
@@ -25,8 +26,10 @@ struct SearchResult {
 
 class Collections {
  public:
-  // Opens dir/collections.db (creating dir). Error(BadInput) when it cannot.
-  explicit Collections(const std::string& dir);
+  // `store`: empty for dir/collections.db (SQLite), or a postgres:// URL. `dir` (created) keeps the
+  // index files; empty (only with PostgreSQL) keeps them in memory, built from the store at start.
+  // Error(BadInput) when it cannot open them, Error(Unavailable) when PostgreSQL cannot be reached.
+  explicit Collections(const std::string& dir, const std::string& store = "");
 
   Store& store() { return *store_; }
   // Error(NotFound) naming the collection when there is none.
@@ -43,7 +46,7 @@ class Collections {
                                    std::optional<float> min_score = std::nullopt);
 
  private:
-  std::string index_path(const std::string& name) const;
+  std::string index_path(const std::string& name) const;  // empty: index files are not kept
   // The collection's index of the store's version: the one in memory, its file, or rebuilt.
   VectorIndex& current_index_locked(const std::string& name, const CollectionInfo& info);
 

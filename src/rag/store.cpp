@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <random>
 
 #include "core/error.h"
@@ -68,13 +69,6 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
-bool valid_name(const std::string& n) {
-  if (n.empty() || n.size() > 64) return false;
-  for (char c : n)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-') return false;
-  return true;
-}
-
 CollectionInfo read_info(const Stmt& s) {
   CollectionInfo c;
   c.name = s.text(0);
@@ -92,7 +86,50 @@ CollectionInfo read_info(const Stmt& s) {
 constexpr const char* kInfoColumns =
     "SELECT name, metric, index_spec, dim, model, created, version, nprobe, ef_search FROM collections";
 
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const std::string& path);
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  void create_collection(const CollectionInfo& info) override;
+  std::vector<CollectionInfo> list_collections() override;
+  std::optional<CollectionInfo> collection(const std::string& name) override;
+  bool delete_collection(const std::string& name) override;
+  CollectionStats stats(const std::string& name) override;
+  AddResult add_document(const std::string& collection, const NewDocument& doc) override;
+  bool delete_document(const std::string& collection, const std::string& document_id) override;
+  void vectors(const std::string& collection, std::vector<int64_t>& ids, std::vector<float>& data,
+               int64_t& version) override;
+  std::optional<StoredChunk> chunk(int64_t id) override;
+
+ private:
+  void exec(const char* sql);
+  void bump_version_locked(const std::string& collection);
+
+  std::mutex mu_;
+  sqlite3* db_ = nullptr;
+};
+
 }  // namespace
+
+bool is_postgres_url(const std::string& spec) {
+  return spec.rfind("postgresql://", 0) == 0 || spec.rfind("postgres://", 0) == 0;
+}
+
+void check_new_collection(const CollectionInfo& info) {
+  bool valid = !info.name.empty() && info.name.size() <= 64;
+  for (char c : info.name) valid &= std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  if (!valid) fail(ErrorKind::BadInput, "collection name '" + info.name + "' must be 1-64 letters, digits, '_' or '-'");
+  if (info.dim <= 0) fail(ErrorKind::BadInput, "collection '" + info.name + "': the dimension must be positive");
+}
+
+int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::unique_ptr<Store> open_sqlite_store(const std::string& path) { return std::make_unique<SqliteStore>(path); }
 
 Metric parse_metric(const std::string& name) {
   if (name == "cosine") return Metric::Cosine;
@@ -113,7 +150,7 @@ const char* metric_name(Metric m) {
   return "cosine";
 }
 
-Store::Store(const std::string& path) {
+SqliteStore::SqliteStore(const std::string& path) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     const std::string why = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -144,9 +181,9 @@ Store::Store(const std::string& path) {
   }
 }
 
-Store::~Store() { sqlite3_close(db_); }
+SqliteStore::~SqliteStore() { sqlite3_close(db_); }
 
-void Store::exec(const char* sql) {
+void SqliteStore::exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     const std::string why = err ? err : sqlite3_errmsg(db_);
@@ -155,15 +192,12 @@ void Store::exec(const char* sql) {
   }
 }
 
-void Store::create_collection(const CollectionInfo& info) {
-  if (!valid_name(info.name))
-    fail(ErrorKind::BadInput, "collection name '" + info.name + "' must be 1-64 letters, digits, '_' or '-'");
-  if (info.dim <= 0) fail(ErrorKind::BadInput, "collection '" + info.name + "': the dimension must be positive");
+void SqliteStore::create_collection(const CollectionInfo& info) {
+  check_new_collection(info);
   std::lock_guard lk(mu_);
   if (Stmt(db_, "SELECT 1 FROM collections WHERE name = ?").bind(1, info.name).step())
     fail(ErrorKind::BadInput, "collection '" + info.name + "' exists already");
-  const int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const int64_t now = unix_seconds();
   Stmt(db_,
        "INSERT INTO collections(name, metric, index_spec, dim, model, created, nprobe, ef_search) "
        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
@@ -178,7 +212,7 @@ void Store::create_collection(const CollectionInfo& info) {
       .step();
 }
 
-std::vector<CollectionInfo> Store::list_collections() {
+std::vector<CollectionInfo> SqliteStore::list_collections() {
   std::lock_guard lk(mu_);
   std::vector<CollectionInfo> out;
   Stmt s(db_, (std::string(kInfoColumns) + " ORDER BY name").c_str());
@@ -186,7 +220,7 @@ std::vector<CollectionInfo> Store::list_collections() {
   return out;
 }
 
-std::optional<CollectionInfo> Store::collection(const std::string& name) {
+std::optional<CollectionInfo> SqliteStore::collection(const std::string& name) {
   std::lock_guard lk(mu_);
   Stmt s(db_, (std::string(kInfoColumns) + " WHERE name = ?").c_str());
   s.bind(1, name);
@@ -194,13 +228,13 @@ std::optional<CollectionInfo> Store::collection(const std::string& name) {
   return read_info(s);
 }
 
-bool Store::delete_collection(const std::string& name) {
+bool SqliteStore::delete_collection(const std::string& name) {
   std::lock_guard lk(mu_);
   Stmt(db_, "DELETE FROM collections WHERE name = ?").bind(1, name).step();
   return sqlite3_changes(db_) > 0;
 }
 
-CollectionStats Store::stats(const std::string& name) {
+CollectionStats SqliteStore::stats(const std::string& name) {
   std::lock_guard lk(mu_);
   CollectionStats st;
   Stmt d(db_, "SELECT COUNT(*) FROM documents WHERE collection = ?");
@@ -212,14 +246,16 @@ CollectionStats Store::stats(const std::string& name) {
   return st;
 }
 
-void Store::bump_version_locked(const std::string& collection) {
+void SqliteStore::bump_version_locked(const std::string& collection) {
   Stmt(db_, "UPDATE collections SET version = version + 1 WHERE name = ?").bind(1, collection).step();
 }
 
-Store::AddResult Store::add_document(const std::string& collection, const NewDocument& doc) {
+Store::AddResult SqliteStore::add_document(const std::string& collection, const NewDocument& doc) {
   std::lock_guard lk(mu_);
   exec("BEGIN IMMEDIATE");
   try {
+    if (!Stmt(db_, "SELECT 1 FROM collections WHERE name = ?").bind(1, collection).step())
+      fail(ErrorKind::NotFound, "collection '" + collection + "' does not exist");
     AddResult result = AddResult::Added;
     std::optional<std::pair<int64_t, std::string>> existing;
     {
@@ -259,7 +295,7 @@ Store::AddResult Store::add_document(const std::string& collection, const NewDoc
   }
 }
 
-bool Store::delete_document(const std::string& collection, const std::string& document_id) {
+bool SqliteStore::delete_document(const std::string& collection, const std::string& document_id) {
   std::lock_guard lk(mu_);
   exec("BEGIN IMMEDIATE");
   try {
@@ -277,8 +313,8 @@ bool Store::delete_document(const std::string& collection, const std::string& do
   }
 }
 
-void Store::vectors(const std::string& collection, std::vector<int64_t>& ids, std::vector<float>& data,
-                    int64_t& version) {
+void SqliteStore::vectors(const std::string& collection, std::vector<int64_t>& ids, std::vector<float>& data,
+                          int64_t& version) {
   std::lock_guard lk(mu_);
   exec("BEGIN");  // one snapshot: the vectors and the version they are of
   try {
@@ -306,7 +342,7 @@ void Store::vectors(const std::string& collection, std::vector<int64_t>& ids, st
   }
 }
 
-std::optional<StoredChunk> Store::chunk(int64_t id) {
+std::optional<StoredChunk> SqliteStore::chunk(int64_t id) {
   std::lock_guard lk(mu_);
   Stmt s(db_,
          "SELECT chunks.id, documents.doc_id, chunks.text, chunks.section, documents.metadata, chunks.start, "

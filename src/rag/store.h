@@ -1,15 +1,15 @@
-// Where collections live: one SQLite database in WAL mode (synchronous=FULL), so a document whose
-// add returned is on disk with all its chunks and their vectors, and a crash mid-add leaves none
-// of it. The vector index is derived data, rebuilt from here (index.h).
+// Where collections live, behind one interface with two stores: a SQLite database in WAL mode
+// (synchronous=FULL; one server's) or PostgreSQL (shared by several servers). Either way a document
+// whose add returned is stored with all its chunks and their vectors, and a crash mid-add leaves
+// none of it. The vector index is derived data, rebuilt from here (index.h) whenever a
+// collection's version moved on, so a server sees the others' changes at its next search.
 #pragma once
 
 #include <cstdint>
-#include <mutex>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-struct sqlite3;
 
 namespace hayate::rag {
 
@@ -55,40 +55,44 @@ struct CollectionStats {
 
 class Store {
  public:
-  // Opens (or creates) the database. Error(BadInput) when the file is not one.
-  explicit Store(const std::string& path);
-  ~Store();
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
+  virtual ~Store() = default;
 
   // Error(BadInput) when the name is taken or not [A-Za-z0-9_-]{1,64}.
-  void create_collection(const CollectionInfo& info);
-  std::vector<CollectionInfo> list_collections();
-  std::optional<CollectionInfo> collection(const std::string& name);
+  virtual void create_collection(const CollectionInfo& info) = 0;
+  virtual std::vector<CollectionInfo> list_collections() = 0;
+  virtual std::optional<CollectionInfo> collection(const std::string& name) = 0;
   // Removes the collection and everything in it; false when there was none.
-  bool delete_collection(const std::string& name);
-  CollectionStats stats(const std::string& name);
+  virtual bool delete_collection(const std::string& name) = 0;
+  virtual CollectionStats stats(const std::string& name) = 0;
 
   enum class AddResult { Added, Replaced, Unchanged };
   // One transaction: the document and all its chunks, or nothing. A document with this id and
   // another content hash is replaced (its old chunks removed); with the same hash it is left as is.
-  AddResult add_document(const std::string& collection, const NewDocument& doc);
-  bool delete_document(const std::string& collection, const std::string& document_id);
+  // Error(NotFound) when the collection is gone (deleted meanwhile, by another server).
+  virtual AddResult add_document(const std::string& collection, const NewDocument& doc) = 0;
+  virtual bool delete_document(const std::string& collection, const std::string& document_id) = 0;
 
   // Every chunk's id and vector, in id order (to build the index), and the version they are of.
-  void vectors(const std::string& collection, std::vector<int64_t>& ids, std::vector<float>& data, int64_t& version);
-  std::optional<StoredChunk> chunk(int64_t id);
+  virtual void vectors(const std::string& collection, std::vector<int64_t>& ids, std::vector<float>& data,
+                       int64_t& version) = 0;
+  virtual std::optional<StoredChunk> chunk(int64_t id) = 0;
   // A random id the database was given when it was made: tells caches shared by several servers
   // (Redis) apart the collections of different databases that have the same name and version.
   const std::string& id() const { return id_; }
 
- private:
-  void exec(const char* sql);
-  void bump_version_locked(const std::string& collection);
-
-  std::mutex mu_;
-  sqlite3* db_ = nullptr;
+ protected:
   std::string id_;
 };
+
+// A SQLite file, opened or created. Error(BadInput) when the file is not one.
+std::unique_ptr<Store> open_sqlite_store(const std::string& path);
+// PostgreSQL at a postgres:// or postgresql:// URL (libpq's conninfo), its tables made when
+// missing. Error(Unavailable) when it cannot be reached.
+std::unique_ptr<Store> open_postgres_store(const std::string& conninfo);
+bool is_postgres_url(const std::string& spec);
+
+// What every store checks of a new collection: Error(BadInput) for a bad name or dimension.
+void check_new_collection(const CollectionInfo& info);
+int64_t unix_seconds();
 
 }  // namespace hayate::rag

@@ -148,6 +148,9 @@ std::vector<ConfigField> make_fields() {
       {"semantic_cache_entries", "", &C::semantic_cache_entries, "RAG chat answers the semantic cache keeps", 1, 1e9},
       {"collections_dir", "", &C::collections_dir,
        "directory of the retrieval collections (SQLite; /v1/collections); empty: collections are off"},
+      {"rag_store", "", &C::rag_store,
+       "PostgreSQL URL (postgresql://...) of the collections, shared by the servers that name it; the index files "
+       "stay in collections_dir (empty: in memory); empty: SQLite in collections_dir"},
       {"rag_chunk_tokens", "", &C::rag_chunk_tokens, "most tokens in one chunk of an ingested document", 16, 1 << 20},
       {"rag_chunk_overlap", "", &C::rag_chunk_overlap, "tokens consecutive chunks of a section may share", 0,
        1 << 20},

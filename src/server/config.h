@@ -101,7 +101,8 @@ struct ServerConfig {
   double semantic_cache_threshold = 0;
   int64_t semantic_cache_entries = 1000;
   // Retrieval (issue 15): /v1/collections.
-  std::string collections_dir;  // empty: no collections
+  std::string collections_dir;  // empty: no collections (unless rag_store)
+  std::string rag_store;        // postgresql:// URL of shared collections; empty: SQLite in collections_dir
   int64_t rag_chunk_tokens = 256;
   int64_t rag_chunk_overlap = 32;
   // Web chat (issue 16): the page at /, chat over /v1/ws, conversations kept server-side.

@@ -53,6 +53,7 @@ awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   std::vector<cache::CacheStats> caches;
   for (cache::Cache* c : {st.response_cache(), st.embedding_cache(), st.search_cache()})
     if (c) caches.push_back(c->stats());
+  if (const SemanticCache* sc = st.semantic_cache()) caches.push_back(sc->stats());
   if (!caches.empty()) text += cache_metrics_text(caches);
   text += gpu_metrics_text(st.config().gpu_metrics_library);
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
@@ -218,8 +219,9 @@ ServerState::ServerState(const ServerConfig& config)
                         static_cast<double>(config.compress_rate_limit_burst)),
       compression_metrics_(metrics_.registry(), config.compress_quality_alert),
       response_cache_(make_response_cache(config)),
-      collections_(config.collections_dir.empty() ? nullptr
-                                                  : std::make_unique<rag::Collections>(config.collections_dir)),
+      collections_(config.collections_dir.empty() && config.rag_store.empty()
+                       ? nullptr
+                       : std::make_unique<rag::Collections>(config.collections_dir, config.rag_store)),
       conversations_(session::open_conversations(config.conversations_db)),
       rag_caches_(make_rag_caches(config)),
       semantic_cache_(config.semantic_cache_threshold > 0

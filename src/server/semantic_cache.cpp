@@ -1,5 +1,6 @@
 #include "server/semantic_cache.h"
 
+#include <chrono>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -18,13 +19,19 @@ std::vector<float> unit(std::vector<float> v) {
 
 }  // namespace
 
+int64_t SemanticCache::bytes_of(const Entry& e) {
+  return static_cast<int64_t>(e.collection.size() + e.context.size() + e.body.size() + e.query.size() * sizeof(float));
+}
+
 std::optional<SemanticCache::Hit> SemanticCache::get(const std::string& collection, int64_t version,
                                                      const std::string& context, const std::vector<float>& query) {
+  const auto start = std::chrono::steady_clock::now();
   const std::vector<float> q = unit(query);
   std::lock_guard lk(mu_);
   std::optional<Hit> best;
   for (auto it = entries_.begin(); it != entries_.end();) {
     if (it->collection == collection && it->version != version) {  // the collection changed since
+      bytes_ -= bytes_of(*it);
       it = entries_.erase(it);
       continue;
     }
@@ -35,7 +42,9 @@ std::optional<SemanticCache::Hit> SemanticCache::get(const std::string& collecti
     }
     ++it;
   }
-  ++(best ? hits_ : misses_);
+  counters_.lookup(
+      best.has_value(),
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
   return best;
 }
 
@@ -43,8 +52,26 @@ void SemanticCache::put(const std::string& collection, int64_t version, const st
                         std::vector<float> query, std::string body) {
   if (max_entries_ == 0) return;
   std::lock_guard lk(mu_);
-  while (entries_.size() >= max_entries_) entries_.pop_front();
+  while (entries_.size() >= max_entries_) {
+    bytes_ -= bytes_of(entries_.front());
+    entries_.pop_front();
+    ++evictions_;
+  }
   entries_.push_back({collection, context, std::move(body), version, unit(std::move(query))});
+  bytes_ += bytes_of(entries_.back());
+  counters_.put();
+}
+
+cache::CacheStats SemanticCache::stats() const {
+  cache::CacheStats s;
+  s.name = "semantic";
+  s.store = "memory";
+  counters_.fill(s);
+  std::lock_guard lk(mu_);
+  s.stored.entries = static_cast<int64_t>(entries_.size());
+  s.stored.bytes = bytes_;
+  s.stored.evictions = evictions_;
+  return s;
 }
 
 size_t SemanticCache::size() {

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "cache/cache.h"
+
 namespace hayate::server {
 
 class SemanticCache {
@@ -29,9 +31,11 @@ class SemanticCache {
   void put(const std::string& collection, int64_t version, const std::string& context, std::vector<float> query,
            std::string body);
 
-  int64_t hits() const { return hits_; }
-  int64_t misses() const { return misses_; }
+  int64_t hits() const { return stats().hits; }
+  int64_t misses() const { return stats().misses; }
   size_t size();
+  // As /metrics shows every cache: "semantic" in memory, its lookups, entries, bytes and evictions.
+  cache::CacheStats stats() const;
 
  private:
   struct Entry {
@@ -39,11 +43,13 @@ class SemanticCache {
     int64_t version = 0;
     std::vector<float> query;  // unit length
   };
+  static int64_t bytes_of(const Entry& e);
   const float threshold_;
   const size_t max_entries_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::deque<Entry> entries_;  // oldest first
-  int64_t hits_ = 0, misses_ = 0;
+  int64_t bytes_ = 0, evictions_ = 0;
+  cache::LookupCounters counters_;
 };
 
 // The key of everything in a chat request body but the last user message's text and the fields

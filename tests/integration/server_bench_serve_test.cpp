@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "server_harness.h"
@@ -119,6 +120,28 @@ TEST(ServerBenchServe, FixedPromptsHaveTheExactTokenCount) {
   const nlohmann::json& run = target["runs"][0];
   ASSERT_EQ(run["requests"]["ok"], 6) << run.dump();
   EXPECT_EQ(run["tokens"]["prompt"], 6 * 37);
+}
+
+// The rag workload fills its collection, asks RAG chat questions and reports the server's stages.
+TEST(ServerBenchServe, RagQuestionsReportTheServersStages) {
+  const std::string dir = temp_path("bench-rag." + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ServerProcess server({"--collections-dir", dir, "--rag-chunk-tokens", "64"});
+  const std::string url = "http://127.0.0.1:" + std::to_string(server.port());
+  for (const int requests : {6, 2}) {  // the second run finds the collection and its documents there
+    const nlohmann::json j = run_bench("--url " + url + " --workload rag -c 2 -n 4 --requests " + std::to_string(requests));
+    const nlohmann::json& run = j["targets"][0]["runs"][0];
+    ASSERT_EQ(run["requests"]["ok"], requests) << run.dump();
+    const nlohmann::json& stages = run["latency_ms"]["stages"];
+    for (const char* stage : {"embed_ms", "search_ms", "prompt_ms", "generation_ms"}) {
+      ASSERT_TRUE(stages.contains(stage)) << stages.dump();
+      EXPECT_EQ(stages[stage]["count"], requests) << stage;
+      EXPECT_LE(stages[stage]["p50"].get<double>(), run["latency_ms"]["e2e"]["max"].get<double>()) << stage;
+    }
+  }
+  const std::string collection = http_get(server.port(), "/v1/collections/bench-rag", {}, "").body;
+  EXPECT_NE(collection.find("\"documents\":48"), std::string::npos) << collection;
+  std::filesystem::remove_all(dir);
 }
 
 TEST(ServerBenchServe, CtrlCKeepsWhatWasMeasured) {

@@ -56,6 +56,7 @@ TEST(ServerRagSemantic, NearQuestionsHitAndAChangedCollectionMisses) {
     if (!on) {
       EXPECT_EQ(again.cache_header, "") << "off by default";
       EXPECT_FALSE(first.body["cache"].contains("semantic")) << first.body;
+      EXPECT_EQ(server.metrics().count(R"(hayate_cache_hits_total{cache="semantic"})"), 0u);
       EXPECT_EQ(server.stop(), 0);
       continue;
     }
@@ -79,6 +80,14 @@ TEST(ServerRagSemantic, NearQuestionsHitAndAChangedCollectionMisses) {
     ASSERT_EQ(after.status, 200) << after.body;
     EXPECT_EQ(after.cache_header, "") << after.body;
     EXPECT_EQ(after.body["cache"]["semantic"], "miss") << after.body;
+
+    // /metrics counts it like every cache: 1 hit, 3 misses, their lookup times, what it holds.
+    const std::map<std::string, double> m = server.metrics();
+    EXPECT_EQ(m.at(R"(hayate_cache_hits_total{cache="semantic"})"), 1);
+    EXPECT_EQ(m.at(R"(hayate_cache_misses_total{cache="semantic"})"), 3);
+    EXPECT_EQ(m.at(R"(hayate_cache_lookup_seconds_count{cache="semantic"})"), 4);
+    EXPECT_EQ(m.at(R"(hayate_cache_entries{cache="semantic"})"), 1);  // the earlier two dropped as stale
+    EXPECT_EQ(m.at(R"(hayate_cache_hit_ratio{cache="semantic"})"), 0.25);
     EXPECT_EQ(server.stop(), 0);
   }
 }

@@ -76,6 +76,45 @@ TEST(EngineEmbed, MeanOfFinalHiddenStatesNormalised) {
   EXPECT_NE(embed(engine, {5, 17, 42}), got);
 }
 
+TEST(EngineEmbed, WaitingEmbeddingsArePackedIntoPassesWithinTheLimits) {
+  using Ends = std::vector<size_t>;
+  EXPECT_EQ(embedding_passes({}, 64, 8, 16), Ends{});
+  EXPECT_EQ(embedding_passes({10, 20, 30, 5}, 64, 8, 16), (Ends{3, 4}));       // 60 tokens, then 5
+  EXPECT_EQ(embedding_passes({10, 100, 10}, 64, 8, 16), (Ends{1, 2, 3}));      // too long: alone
+  EXPECT_EQ(embedding_passes({17, 17, 17, 17, 1}, 512, 8, 16), (Ends{4, 5}));  // 2 blocks each
+  EXPECT_EQ(embedding_passes({1, 1, 1}, 512, 1, 16), (Ends{1, 2, 3}));         // one block in all
+}
+
+// Many embeddings submitted together (packed into shared forward passes as they wait) give what
+// each gives alone.
+TEST(EngineEmbed, PackedEmbeddingsEqualEachAlone) {
+  auto m = tiny_model();
+  EngineConfig config;
+  config.max_batch_tokens = 40;  // several passes, some prompts sharing one
+  Engine engine(*m, make_backend("cpu", 2), nullptr, config);
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 12; ++i) {
+    std::vector<int32_t> p;
+    for (int j = 0; j < 3 + (i * 5) % 23; ++j) p.push_back((i * 31 + j * 7) % 250 + 1);
+    prompts.push_back(p);
+  }
+  std::vector<std::vector<float>> alone;
+  for (const auto& p : prompts) alone.push_back(embed(engine, p));
+  for (int round = 0; round < 3; ++round) {
+    std::vector<std::shared_ptr<RequestHandle>> handles;
+    for (const auto& p : prompts) handles.push_back(engine.submit(embed_request(p)));
+    for (size_t i = 0; i < handles.size(); ++i) {
+      auto e = handles[i]->next(std::chrono::seconds(60));
+      ASSERT_TRUE(e && e->kind == Event::Embedding) << i;
+      ASSERT_EQ(e->embedding.size(), alone[i].size());
+      for (size_t d = 0; d < alone[i].size(); ++d) EXPECT_NEAR(e->embedding[d], alone[i][d], 1e-4) << i << " " << d;
+      auto done = handles[i]->next(std::chrono::seconds(60));
+      ASSERT_TRUE(done && done->kind == Event::Done);
+      EXPECT_EQ(done->usage.prompt_tokens, static_cast<int32_t>(prompts[i].size()));
+    }
+  }
+}
+
 TEST(EngineEmbed, BadInputIsRejected) {
   auto m = tiny_model();
   Engine engine(*m, make_backend("cpu", 1), nullptr);

@@ -11,39 +11,10 @@
 #include "core/error.h"
 #include "rag/collections.h"
 #include "support/test_util.h"
+#include "support/toy_embedding.h"
 
 namespace hayate::rag {
 namespace {
-
-constexpr int32_t kDim = 512;  // few enough hash collisions between the toy embedding's words
-
-// A toy embedding: words hashed into buckets. Enough for planted facts to be found by their words.
-std::vector<float> embed(std::string_view text) {
-  std::vector<float> v(kDim, 0.f);
-  size_t start = 0;
-  for (size_t i = 0; i <= text.size(); ++i) {
-    if (i == text.size() || !std::isalnum(static_cast<unsigned char>(text[i]))) {
-      if (i > start) v[std::hash<std::string_view>{}(text.substr(start, i - start)) % kDim] += 1.f;
-      start = i + 1;
-    }
-  }
-  return v;
-}
-
-NewDocument doc(const std::string& id, const std::vector<std::string>& chunks) {
-  NewDocument d;
-  d.id = id;
-  std::string all;
-  for (const auto& c : chunks) all += c + "\n";
-  d.content_hash = std::to_string(std::hash<std::string>{}(all));
-  d.metadata_json = R"({"source":")" + id + R"("})";
-  int64_t at = 0;
-  for (const auto& c : chunks) {
-    d.chunks.push_back({at, at + static_cast<int64_t>(c.size()), c, "", embed(c)});
-    at += static_cast<int64_t>(c.size()) + 1;
-  }
-  return d;
-}
 
 class CollectionsTest : public ::testing::Test {
  protected:

@@ -32,6 +32,20 @@ TEST(SemanticCache, ThresholdContextVersionAndEviction) {
   EXPECT_EQ(c.size(), 2u);
   EXPECT_FALSE(c.get("kb", 2, "ctx", {1, 0, 0})) << "the oldest was evicted";
   EXPECT_EQ(c.get("kb", 2, "ctx", {0, 0.1f, 1})->body, "c");
+
+  // What /metrics shows of it, as of every cache.
+  const cache::CacheStats st = c.stats();
+  EXPECT_EQ(st.name, "semantic");
+  EXPECT_EQ(st.hits, 2);
+  EXPECT_EQ(st.misses, 5);
+  EXPECT_EQ(st.puts, 5);
+  EXPECT_EQ(st.stored.entries, 2);
+  EXPECT_EQ(st.stored.evictions, 1);
+  EXPECT_EQ(st.stored.bytes, 2 * static_cast<int64_t>(2 + 3 + 1 + 3 * sizeof(float)));  // "kb", "ctx", "b"/"c"
+  int64_t lookups = 0;
+  for (int64_t n : st.latency_buckets) lookups += n;
+  EXPECT_EQ(lookups, 7);
+  EXPECT_GT(st.latency_sum, 0);
 }
 
 TEST(SemanticCache, ContextIgnoresTheQuestionAndRefusesNondeterministicRequests) {
