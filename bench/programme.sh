@@ -22,8 +22,10 @@
 #     --eval-limit N      items per suite (default 20)
 #     --gsm8k-shots N     worked examples before each GSM8K question (default 8, the benchmark's;
 #                         the embedded model's 512-token context takes 1)
-#     --jglue-score HOW   generate (default: any server) or loglik (a server that returns the
-#                         prompt's log-probabilities with echo, as vLLM does; hayate's does not yet)
+#     --jglue-score HOW   loglik (the choice's log-likelihood, as JGLUE's leaderboards score
+#                         them: needs a server that returns the prompt's log-probabilities with
+#                         echo, as hayate's and vLLM's do; the default when this script starts
+#                         hayate) or generate (any server: the default with --url)
 # Every step's command is printed before it runs; a suite this build lacks or without a file is
 # skipped with a line that says so. Exits non-zero when a step fails.
 set -euo pipefail
@@ -32,7 +34,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 hayate=$repo/build/bin/hayate
 model="" format="" label="" url="" pid="" out=/tmp/hayate-programme
 requests=40 long_requests=4 long_tokens=2000 turns=10 conversations=4
-eval_data=$repo/tests/data/eval eval_limit=20 gsm8k_shots=8 jglue_score=generate
+eval_data=$repo/tests/data/eval eval_limit=20 gsm8k_shots=8 jglue_score=""
 while (($#)); do
   case $1 in
     --hayate) hayate=$2 ;;
@@ -71,6 +73,16 @@ if [[ -z $format ]]; then
   fi
 fi
 label=${label:-hayate ${format:-unknown format}}
+# llama.cpp's server and Ollama return no prompt logprobs: a server of unknown kind is asked to generate.
+if [[ -z $jglue_score && -z $url ]]; then
+  jglue_score=loglik
+elif [[ -z $jglue_score ]]; then
+  jglue_score=generate
+fi
+case $jglue_score in
+  loglik | generate) ;;
+  *) echo "programme.sh: --jglue-score must be loglik or generate, got '$jglue_score'" >&2; exit 2 ;;
+esac
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 

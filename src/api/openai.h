@@ -121,6 +121,7 @@ struct ChatCompletionRequest {
   bool parallel_tool_calls = true;
   std::vector<std::pair<int32_t, float>> logit_bias;  // token id, bias in [-100, 100]
   ReasoningFormat reasoning = ReasoningFormat::Split;
+  bool ignore_eos = false;  // vLLM's and llama.cpp's extension: generate past end-of-generation ids
 };
 
 struct CompletionRequest {
@@ -139,6 +140,7 @@ struct CompletionRequest {
   bool echo = false;
   OutputConstraint constraint;
   std::vector<std::pair<int32_t, float>> logit_bias;
+  bool ignore_eos = false;
 };
 
 struct EmbeddingRequest {
@@ -190,10 +192,15 @@ inline constexpr const char* kSystemFingerprint = "hayate-0.1";
 std::string chat_completion_json(const std::string& id, int64_t created, const std::string& model,
                                  const std::vector<Choice>& choices, const Usage& usage, bool with_logprobs);
 // /v1/completions: "text_completion", choices[].text, logprobs in the legacy shape {tokens,
-// token_logprobs, top_logprobs, text_offset}. text_offset counts bytes from the start of the
-// choice's text, so echoed prompt text before the first logprob token is accounted for.
+// token_logprobs, top_logprobs, text_offset}. text_offset counts characters (text_offset_chars)
+// from the start of the choice's text, as OpenAI and vLLM do, so echoed prompt text before the
+// first logprob token is accounted for. A token whose logprob is NaN (the first of an echoed
+// prompt) has null token_logprobs and top_logprobs entries.
 std::string completion_json(const std::string& id, int64_t created, const std::string& model,
                             const std::vector<Choice>& choices, const Usage& usage, bool with_logprobs);
+// The characters text_offset counts in text: the bytes that do not continue a UTF-8 sequence, so
+// a character split over two tokens is counted once, with the token that starts it.
+int64_t text_offset_chars(std::string_view text);
 // encoding_format "float" (arrays of numbers) or "base64" (little-endian float32, base64).
 std::string embeddings_json(const std::string& model, const std::vector<std::vector<float>>& vectors,
                             const std::string& encoding_format, int32_t prompt_tokens);
@@ -206,7 +213,7 @@ std::string models_json(const std::vector<std::pair<std::string, int64_t>>& mode
 std::string sse_chat_chunk(const std::string& id, int64_t created, const std::string& model, int32_t index,
                            const std::optional<std::string>& role, const std::string& delta_content,
                            const std::optional<std::string>& finish_reason, const TokenLogprob* logprob /*nullable*/);
-// text_offset: where this chunk's text starts in the choice's text (bytes), for legacy logprobs.
+// text_offset: where this chunk's text starts in the choice's text (characters), for legacy logprobs.
 std::string sse_completion_chunk(const std::string& id, int64_t created, const std::string& model, int32_t index,
                                  const std::string& text, const std::optional<std::string>& finish_reason,
                                  const TokenLogprob* logprob /*nullable*/, int32_t text_offset = 0);

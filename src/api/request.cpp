@@ -213,9 +213,10 @@ void parse_stream(const json& j, bool& stream, bool& include_usage) {
   }
 }
 
-std::optional<int32_t> parse_max_tokens(const json& j, const Limits& limits, bool chat) {
+// lo is 0 only for a completion with echo: scoring the prompt alone, as lm-eval-harness asks.
+std::optional<int32_t> parse_max_tokens(const json& j, const Limits& limits, bool chat, int64_t lo = 1) {
   const int64_t hi = std::max<int64_t>(1, limits.max_tokens);
-  std::optional<int32_t> result = opt_int32(j, "max_tokens", 1, hi);
+  std::optional<int32_t> result = opt_int32(j, "max_tokens", lo, hi);
   if (chat) {
     if (auto v = opt_int32(j, "max_completion_tokens", 1, hi)) {
       if (result && *result != *v)
@@ -412,6 +413,7 @@ ChatCompletionRequest parse_chat_request(std::string_view body, const Limits& li
   }
   r.sampling.n_logprobs = r.top_logprobs;
   r.user = opt_string(j, "user").value_or("");
+  r.ignore_eos = opt_bool(j, "ignore_eos").value_or(false);
   if (const json* kw = field(j, "chat_template_kwargs")) {
     if (!kw->is_object()) bad("chat_template_kwargs", "'chat_template_kwargs' must be an object, got " + describe(*kw));
     r.extra_template_vars = *kw;
@@ -426,14 +428,16 @@ CompletionRequest parse_completion_request(std::string_view body, const Limits& 
   parse_text_or_tokens(j, "prompt", r.prompts, r.prompt_ids, /*allow_empty_text=*/true);
   parse_stream(j, r.stream, r.include_usage);
   r.n = opt_int32(j, "n", 1, std::max(1, limits.max_n)).value_or(1);
-  r.max_tokens = parse_max_tokens(j, limits, /*chat=*/false).value_or(std::min(16, std::max(1, limits.max_tokens)));
+  r.echo = opt_bool(j, "echo").value_or(false);
+  r.max_tokens = parse_max_tokens(j, limits, /*chat=*/false, r.echo ? 0 : 1)
+                     .value_or(std::min(16, std::max(1, limits.max_tokens)));
   parse_sampling(j, r.sampling);
   r.stop = parse_stop(j);
   r.constraint = parse_constraint(j, body);
   r.logit_bias = parse_logit_bias(j);
   r.logprobs = opt_int32(j, "logprobs", 0, 5);
   r.sampling.n_logprobs = r.logprobs.value_or(0);
-  r.echo = opt_bool(j, "echo").value_or(false);
+  r.ignore_eos = opt_bool(j, "ignore_eos").value_or(false);
   return r;
 }
 

@@ -37,6 +37,12 @@ ojson usage_json(const Usage& u) {
 }
 
 // The chat shape: {token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}.
+int64_t token_chars(const TokenLogprob& t) {
+  return t.bytes.empty()
+             ? text_offset_chars(t.token)
+             : text_offset_chars(std::string_view(reinterpret_cast<const char*>(t.bytes.data()), t.bytes.size()));
+}
+
 ojson chat_logprob(const TokenLogprob& t) {
   ojson top = ojson::array();
   for (const auto& [token, lp] : t.top)
@@ -52,26 +58,28 @@ ojson chat_logprobs(const std::vector<TokenLogprob>& tokens) {
 }
 
 // The legacy completions shape: parallel arrays, top alternatives as {token: logprob} maps.
-// Two alternatives that decode to the same text keep the more likely one, as a map must.
+// Two alternatives that decode to the same text keep the more likely one, as a map must. A NaN
+// logprob (an echoed prompt's first token, which nothing predicts) is null, with null top.
 ojson legacy_logprobs(const std::vector<TokenLogprob>& tokens, int64_t first_offset) {
   ojson text = ojson::array(), lps = ojson::array(), tops = ojson::array(), offsets = ojson::array();
   int64_t offset = first_offset;
   for (const auto& t : tokens) {
     text.push_back(t.token);
-    lps.push_back(logprob_value(t.logprob));
+    const bool none = std::isnan(t.logprob);
+    lps.push_back(none ? ojson(nullptr) : ojson(logprob_value(t.logprob)));
     ojson top = ojson::object();
     for (const auto& [token, lp] : t.top)
       if (!top.contains(token)) top[token] = logprob_value(lp);
-    tops.push_back(top);
+    tops.push_back(none && t.top.empty() ? ojson(nullptr) : top);
     offsets.push_back(offset);
-    offset += static_cast<int64_t>(t.bytes.empty() ? t.token.size() : t.bytes.size());
+    offset += token_chars(t);
   }
   return {{"tokens", text}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offsets}};
 }
 
-int64_t token_bytes(const std::vector<TokenLogprob>& tokens) {
+int64_t tokens_chars(const std::vector<TokenLogprob>& tokens) {
   int64_t n = 0;
-  for (const auto& t : tokens) n += static_cast<int64_t>(t.bytes.empty() ? t.token.size() : t.bytes.size());
+  for (const auto& t : tokens) n += token_chars(t);
   return n;
 }
 
@@ -101,6 +109,10 @@ std::string base64_floats(const std::vector<float>& v) {
 }
 
 }  // namespace
+
+int64_t text_offset_chars(std::string_view text) {
+  return std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
+}
 
 std::string chat_completion_json(const std::string& id, int64_t created, const std::string& model,
                                  const std::vector<Choice>& choices, const Usage& usage, bool with_logprobs) {
@@ -135,7 +147,7 @@ std::string completion_json(const std::string& id, int64_t created, const std::s
   for (size_t i = 0; i < choices.size(); ++i) {
     const Choice& c = choices[i];
     // With echo the text starts with the prompt, which has no logprob entries here.
-    const int64_t first = std::max<int64_t>(0, static_cast<int64_t>(c.text.size()) - token_bytes(c.logprobs));
+    const int64_t first = std::max<int64_t>(0, text_offset_chars(c.text) - tokens_chars(c.logprobs));
     list.push_back({{"index", i},
                     {"text", c.text},
                     {"logprobs", with_logprobs ? legacy_logprobs(c.logprobs, first) : ojson(nullptr)},

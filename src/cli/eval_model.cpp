@@ -10,14 +10,6 @@
 
 namespace hayate::cli {
 
-double token_nll(const float* logits, int32_t n_vocab, int32_t target, int32_t* top1) {
-  const float* best = std::max_element(logits, logits + n_vocab);
-  *top1 = static_cast<int32_t>(best - logits);
-  double sum = 0;
-  for (int32_t v = 0; v < n_vocab; ++v) sum += std::exp(static_cast<double>(logits[v]) - *best);
-  return std::log(sum) + *best - logits[target];
-}
-
 SessionModel::SessionModel(LoadedModel& lm) : lm_(lm), session_(*lm.model, *lm.backend, lm.n_ctx) {
   if (!lm.tokenizer) fail(ErrorKind::BadInput, "eval needs a model with a tokenizer");
 }

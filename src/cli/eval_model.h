@@ -5,13 +5,11 @@
 #include <string>
 
 #include "cli/common.h"
+#include "engine/logprobs.h"
 #include "engine/session.h"
 #include "eval/suite.h"
 
 namespace hayate::cli {
-
-// -log p(target) from one row of logits (log-softmax in double); *top1 gets the row's argmax.
-double token_nll(const float* logits, int32_t n_vocab, int32_t target, int32_t* top1);
 
 class SessionModel : public eval::LanguageModel {
  public:

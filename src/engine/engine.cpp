@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/profile.h"
+#include "engine/logprobs.h"
 #include "forward/forward.h"
 
 namespace hayate {
@@ -50,16 +51,52 @@ Engine::Engine(const Model& model, std::unique_ptr<Backend> backend, const Token
   beat();
   loop_running_ = true;
   thread_ = std::thread([this] { loop(); });
+  watchdog_ = std::thread([this] { watchdog(); });
 }
 
 Engine::~Engine() { shutdown(false); }
 
+// Looks a few times per stall threshold; acts once per stall (a heartbeat it has not acted on).
+void Engine::watchdog() {
+  const auto tick = std::chrono::duration<double>(std::clamp(config_.stall_seconds / 4, 0.001, 1.0));
+  int64_t acted_on = -1;
+  std::unique_lock lk(mu_);
+  while (!watchdog_wake_.wait_for(lk, tick, [&] { return watchdog_stop_; })) {
+    lk.unlock();
+    const EngineHealth h = health();
+    const int64_t beat = heartbeat_ns_.load();
+    if (h.stuck && beat != acted_on) {
+      acted_on = beat;
+      ++stalls_;
+      end_stalled(h.problem);
+    }
+    lk.lock();
+  }
+}
+
+void Engine::end_stalled(const std::string& why) {
+  std::vector<std::weak_ptr<RequestHandle>> handles;
+  {
+    std::lock_guard lk(mu_);
+    handles = accepted_;
+  }
+  const std::string message = "the engine is not healthy: " + why + "; the request was ended";
+  for (const auto& weak : handles)
+    if (const auto h = weak.lock(); h && !h->finished()) {
+      h->push(error_event(ErrorKind::Unavailable, message));
+      h->cancel();  // so the loop drops it when (if) the step ends
+    }
+}
+
 std::shared_ptr<RequestHandle> Engine::submit(Request request) {
   validate(request, {config_.n_ctx, model_.hp.n_vocab, model_.hp.n_embd});
+  if (const EngineHealth h = health(); h.stuck)
+    fail(ErrorKind::Unavailable, "the engine is not healthy: " + h.problem + "; retry later or on another server");
   std::unique_lock lk(mu_);
   if (!loop_error_.empty()) fail(ErrorKind::Internal, "the engine stopped after an internal error: " + loop_error_);
   if (!accepting_) fail(ErrorKind::Unavailable, "the engine is shutting down and takes no new requests");
-  if (request.kind == RequestKind::Generate && request.options.max_tokens == 0) {  // nothing to queue
+  if (request.kind == RequestKind::Generate && request.options.max_tokens == 0 &&
+      !request.prompt_logprobs) {  // nothing to queue
     const auto handle = std::make_shared<RequestHandle>(next_id_++);
     Event done;
     done.kind = Event::Done;
@@ -73,6 +110,14 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request) {
          "queue full: " + std::to_string(config_.max_waiting) + " requests are already waiting; retry later");
   const auto handle = std::make_shared<RequestHandle>(next_id_++, cancels_);
   incoming_.push_back(Incoming{handle->id(), std::move(request), handle});
+  if (accepted_.size() >= prune_at_) {
+    std::erase_if(accepted_, [](const std::weak_ptr<RequestHandle>& w) {
+      const auto h = w.lock();
+      return !h || h->finished();
+    });
+    prune_at_ = std::max<size_t>(64, 2 * accepted_.size());
+  }
+  accepted_.push_back(handle);
   lk.unlock();
   wake_.notify_one();
   return handle;
@@ -87,6 +132,12 @@ void Engine::shutdown(bool drain) {
   }
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
+  {
+    std::lock_guard lk(mu_);
+    watchdog_stop_ = true;
+  }
+  watchdog_wake_.notify_one();
+  if (watchdog_.joinable()) watchdog_.join();
 }
 
 namespace {
@@ -161,6 +212,51 @@ std::vector<std::vector<float>> Engine::embed_packed(const std::vector<const std
   std::vector<std::vector<float>> out;
   for (const std::vector<double>& sum : sums) out.push_back(mean_unit(sum));
   return out;
+}
+
+// Prompt logprobs come from a Session of the engine's own, through the same feed and
+// log-softmax as `hayate eval`'s log-likelihoods; a request with max_tokens 0 ends here (Done,
+// Length), the others go on to the scheduler.
+void Engine::score_prompts(std::vector<Incoming>& fresh) {
+  std::vector<Incoming> keep;
+  keep.reserve(fresh.size());
+  for (Incoming& in : fresh) {
+    if (!in.request.prompt_logprobs) {
+      keep.push_back(std::move(in));
+      continue;
+    }
+    beat();
+    const std::shared_ptr<RequestHandle> h = in.handle.lock();
+    if (!h) continue;
+    Event done;
+    done.kind = Event::Done;
+    done.finish_reason = h->cancelled() ? FinishReason::Cancelled : FinishReason::Length;
+    done.usage.prompt_tokens = static_cast<int32_t>(in.request.prompt.size());
+    if (h->cancelled()) {
+      h->push(std::move(done));
+      continue;
+    }
+    try {
+      if (!score_session_)
+        score_session_ = std::make_unique<Session>(model_, *backend_, config_.n_ctx);  // as SessionModel's
+      score_session_->reset();
+      const std::vector<float> logits = score_session_->feed(in.request.prompt, true);
+      Event e;
+      e.kind = Event::PromptLogprobs;
+      e.prompt_logprobs =
+          prompt_logprobs(logits, model_.hp.n_vocab, in.request.prompt, in.request.options.sampling.n_logprobs);
+      score_session_->reset();
+      h->push(std::move(e));
+    } catch (const std::exception& ex) {
+      h->push(error_event(kind_of(ex), ex.what()));
+      continue;
+    }
+    if (in.request.options.max_tokens == 0)
+      h->push(std::move(done));
+    else
+      keep.push_back(std::move(in));
+  }
+  fresh.swap(keep);
 }
 
 // Each embedding answers with one Embedding event and Done, or with an Error event. Prompts that
@@ -254,9 +350,10 @@ EngineHealth Engine::health() const {
     h.problem = "the engine loop stopped after an internal error: " + error;
   else if (!loop_running_)
     h.problem = "the engine has shut down";
-  else if (h.seconds_since_beat > config_.stall_seconds)
+  else if ((h.stuck = h.seconds_since_beat > config_.stall_seconds))
     h.problem = "the engine loop is stuck: no progress for " + std::string(age);
   h.ok = h.problem.empty();
+  h.stalls = stalls_.load();
   return h;
 }
 
@@ -324,6 +421,7 @@ void Engine::run_loop() {
         fresh.begin(), fresh.end(), [](const Incoming& in) { return in.request.kind == RequestKind::Generate; });
     std::vector<Incoming> embeds(std::make_move_iterator(split), std::make_move_iterator(fresh.end()));
     fresh.erase(split, fresh.end());
+    if (!stop_now) score_prompts(fresh);
     admit(fresh);
     if (stop_now) {
       const std::string why = "the engine shut down before the request finished";

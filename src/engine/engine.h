@@ -22,6 +22,7 @@
 #include "engine/prefix_cache.h"
 #include "engine/request.h"
 #include "engine/scheduler.h"
+#include "engine/session.h"
 
 namespace hayate {
 
@@ -35,7 +36,10 @@ struct EngineConfig {
   bool prefix_caching = true;
   // health(): a loop that has not beaten its heartbeat for this long is stuck. It beats between
   // steps and while it waits for work, so this must exceed the longest step (a full prefill chunk
-  // of the largest model on the slowest machine): generous by default.
+  // of the largest model on the slowest machine): generous by default. While it is stuck, submit
+  // refuses new requests and a watchdog ends the accepted ones with an Error event of kind
+  // Unavailable saying so (what they would produce once the step ended is thrown away: they are
+  // cancelled).
   double stall_seconds = 60;
   // Tests: runs on the loop thread inside every step, just before the forward pass (it may sleep,
   // to make a slow or stuck step, or throw).
@@ -63,6 +67,8 @@ struct EngineHealth {
   bool ok = false;
   std::string problem;            // why not ok: shut down, the loop died (and why), or stuck
   double seconds_since_beat = 0;  // the loop's last sign of life
+  bool stuck = false;             // alive but past the stall threshold (problem says so)
+  int64_t stalls = 0;             // stalls the watchdog has met since the start (it ended their requests)
 };
 
 // How run_embeddings splits waiting embeddings (their token counts, in order) into forward passes:
@@ -111,6 +117,8 @@ class Engine {
 
   void loop();
   void run_loop();
+  void watchdog();
+  void end_stalled(const std::string& why);
   void loop_died(const std::string& why);
   void beat();
   void step();
@@ -126,6 +134,8 @@ class Engine {
   KvCache& embed_kv();
   int32_t embed_kv_blocks() const;
   std::unique_ptr<KvCache> embed_kv_;  // loop thread only; made on first use
+  void score_prompts(std::vector<Incoming>& fresh);
+  std::unique_ptr<Session> score_session_;  // loop thread only; made on first use
 
   const Model& model_;
   std::unique_ptr<Backend> backend_;
@@ -145,6 +155,7 @@ class Engine {
 
   std::atomic<int64_t> heartbeat_ns_{0};  // steady_clock of the loop's last beat
   std::atomic<bool> loop_running_{false};
+  std::atomic<int64_t> stalls_{0};
 
   mutable std::mutex mu_;  // guards what follows
   std::condition_variable wake_;
@@ -154,7 +165,13 @@ class Engine {
   std::string loop_error_;  // why the loop ended by an exception; empty while it runs
   int64_t next_id_ = 0;
   EngineStats stats_;
-  std::thread thread_;
+  // Every accepted request's handle, for the watchdog to end when the loop is stuck (pruned of
+  // finished ones as it grows).
+  std::vector<std::weak_ptr<RequestHandle>> accepted_;
+  size_t prune_at_ = 64;
+  bool watchdog_stop_ = false;
+  std::condition_variable watchdog_wake_;
+  std::thread thread_, watchdog_;
 };
 
 }  // namespace hayate

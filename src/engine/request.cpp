@@ -55,6 +55,8 @@ void validate(const Request& request, const RequestLimits& limits) {
   validate_prompt(request.prompt, limits, embed ? "input" : "prompt");
   if (!embed) validate_options(request.options);
   if (embed && !request.images.empty()) fail(ErrorKind::Unsupported, "embedding requests take no images");
+  if (request.prompt_logprobs && !request.images.empty())
+    fail(ErrorKind::Unsupported, "prompt log-probabilities are not computed for prompts with images");
   validate_images(request.images, static_cast<int32_t>(request.prompt.size()), limits.n_embd);
 }
 

@@ -32,6 +32,10 @@ struct Request {
   std::vector<int32_t> prompt;  // Embed: the ids to embed
   GenerateOptions options;      // Generate only
   bool logprobs = false;        // fill Event::sample's alternatives (options.sampling.n_logprobs of them)
+  // Generate only: first a PromptLogprobs event, the log-probability of each prompt id after the
+  // ones before it (with options.sampling.n_logprobs alternatives), as `hayate eval` scores text.
+  // max_tokens may then be 0: the prompt is only scored.
+  bool prompt_logprobs = false;
   RequestKind kind = RequestKind::Generate;
   // Generate only: image features fed in place of the prompt's placeholder tokens at their
   // positions (sorted, not overlapping). The placeholders count as prompt tokens in Usage.
@@ -45,11 +49,12 @@ struct Usage {
 };
 
 struct Event {
-  enum Kind { Token, Embedding, Done, Error } kind = Token;
+  enum Kind { Token, Embedding, PromptLogprobs, Done, Error } kind = Token;
   int32_t token = -1;                               // Token
   std::string text;                                 // Token: text safe to show now, possibly empty
   SampleResult sample{};                            // Token: the id and its log-probability
   std::vector<float> embedding;                     // Embedding
+  std::vector<SampleResult> prompt_logprobs;        // PromptLogprobs: prompt ids 1.. (the first has none)
   FinishReason finish_reason = FinishReason::Stop;  // Done: Stop, Length or Cancelled; Error: Error
   Usage usage;                                      // Done and Error
   ErrorKind error_kind = ErrorKind::Internal;       // Error: decides the HTTP status and exit code

@@ -1,5 +1,6 @@
 #include "eval/openai_client.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -78,9 +79,11 @@ std::string OpenAiClient::complete(const GenerateRequest& req) {
   return out.substr(0, cut);
 }
 
-// Tokens count when they reach past the context and start inside the prompt (the one token
-// generated after it is not part of it); a token across the boundary counts, as the context is
-// the same for every choice compared. Offsets are in characters, as OpenAI's text_offset is.
+// Tokens count when they reach past the context and are the prompt's (the first
+// usage.prompt_tokens entries: the one token generated after it is not part of it; a token that
+// holds the last bytes of the prompt's last character starts where the prompt ends, so the offset
+// alone cannot tell). A token across the boundary counts, as the context is the same for every
+// choice compared. Offsets are in characters, as OpenAI's text_offset is.
 double OpenAiClient::loglikelihood(const std::string& context, const std::string& continuation) {
   const std::string where = http_->endpoint().url.at("/v1/completions");
   if (options_.api == CompletionApi::Chat)
@@ -105,12 +108,17 @@ double OpenAiClient::loglikelihood(const std::string& context, const std::string
   const json& logprobs = (*lp)["token_logprobs"];
   const auto ctx = static_cast<int64_t>(code_points(context));
   const auto full = static_cast<int64_t>(code_points(context + continuation));
+  size_t n_prompt = offsets.size();
+  if (const json* usage = j.contains("usage") ? &j["usage"] : nullptr;
+      usage && usage->is_object() && usage->contains("prompt_tokens") && (*usage)["prompt_tokens"].is_number_unsigned())
+    n_prompt = std::min(n_prompt, (*usage)["prompt_tokens"].get<size_t>());
   double sum = 0;
   int counted = 0;
   for (size_t t = 0; t < offsets.size(); ++t) {
     const int64_t start = offsets[t].get<int64_t>();
     const int64_t end = t + 1 < offsets.size() ? offsets[t + 1].get<int64_t>() : INT64_MAX;
-    if (start >= full || end <= ctx) continue;
+    const bool in_prompt = n_prompt < offsets.size() ? t < n_prompt : start < full;
+    if (!in_prompt || end <= ctx) continue;
     if (!logprobs[t].is_number())
       fail(ErrorKind::BadInput, where + ": token " + std::to_string(t) + " of the continuation has no logprob");
     sum += logprobs[t].get<double>();

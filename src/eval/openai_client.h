@@ -37,8 +37,8 @@ class OpenAiClient {
   // limit), every one is applied to the text returned.
   std::string complete(const GenerateRequest& req);
   // The log-likelihood of `continuation` after `context` from /v1/completions with echo and
-  // logprobs (the prompt's own tokens' log-probabilities, as vLLM returns them). A server that
-  // does not return them (llama.cpp's, hayate's own) is an Error(Unsupported) that says so.
+  // logprobs (the prompt's own tokens' log-probabilities, as hayate's server and vLLM return
+  // them). A server that does not return them (llama.cpp's) is an Error(Unsupported) that says so.
   double loglikelihood(const std::string& context, const std::string& continuation);
   const std::string& url() const { return options_.url; }
 

@@ -95,7 +95,9 @@ std::vector<ConfigField> make_fields() {
        "seconds one write to a client may take; a client that stops reading is cut off and its request "
        "cancelled (0: no limit)", 0, 1e7},
       {"engine_stall_timeout", "", &C::engine_stall_timeout,
-       "seconds without progress after which the engine loop counts as stuck (/health answers 503)", 0.001, 1e7},
+       "seconds without progress after which the engine loop counts as stuck: /health answers 503, new and "
+       "running requests end with 503",
+       0.001, 1e7},
       {"debug_step_delay_ms", "", &C::debug_step_delay_ms,
        "for tests: sleep this long inside every engine step (0: never; slows everything down)", 0, 1e7},
       {"gzip", "", &C::gzip, "gzip responses over 1 KiB when the client accepts it (not streams)"},

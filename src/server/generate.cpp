@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 
 #include "core/error.h"
 #include "image/image.h"
@@ -34,6 +35,8 @@ struct Job {
   SamplingParams sampling;
   std::vector<std::string> stop;
   bool logprobs = false;
+  bool ignore_eos = false;
+  bool prompt_logprobs = false;  // completions with echo and logprobs: the prompt's own, first
   bool stream = false, include_usage = false, echo = false;
   std::function<std::unique_ptr<Constraint>()> constraint;  // structured output, logit_bias
   // Chat: how the text splits into content, reasoning_content and tool_calls.
@@ -100,6 +103,28 @@ api::TokenLogprob to_logprob(const Tokenizer& tok, const SampleResult& s) {
   return lp;
 }
 
+// The echoed prompt's tokens: the first has no logprob (NaN: null on the wire), each other the
+// engine's score of it after those before. Each token's bytes as decoding spells them (no
+// special-token names, no SentencePiece space in front), so that together they are the echoed text.
+std::vector<api::TokenLogprob> prompt_token_logprobs(const Tokenizer& tok, const std::vector<int32_t>& ids,
+                                                     const std::vector<SampleResult>& scores) {
+  std::vector<api::TokenLogprob> out;
+  StreamDecoder spell(tok);
+  for (size_t t = 0; t < ids.size(); ++t) {
+    api::TokenLogprob lp;
+    lp.token = spell.piece(ids[t]);
+    lp.bytes.assign(lp.token.begin(), lp.token.end());
+    lp.logprob = std::numeric_limits<float>::quiet_NaN();
+    if (t > 0 && t - 1 < scores.size()) {
+      lp.logprob = scores[t - 1].logprob;
+      for (const TokenLogprob& alt : scores[t - 1].top)
+        lp.top.emplace_back(tok.token_to_piece(alt.id, true), alt.logprob);
+    }
+    out.push_back(std::move(lp));
+  }
+  return out;
+}
+
 // Submits every choice; on any refusal the ones already queued are cancelled and the error goes
 // to the client (by its kind: 429 for a full queue, 503 while shutting down).
 std::vector<Sequence> submit_all(Service& svc, const Job& job) {
@@ -118,8 +143,10 @@ std::vector<Sequence> submit_all(Service& svc, const Job& job) {
         if (job.sampling.seed != kRandomSeed)
           r.options.sampling.seed = job.sampling.seed + static_cast<uint64_t>(index);
         r.options.stop = job.stop;
+        r.options.ignore_eos = job.ignore_eos;
         r.options.constraint = job.constraint;
         r.logprobs = job.logprobs;
+        r.prompt_logprobs = job.prompt_logprobs;
         Sequence s;
         s.prompt = p;
         if (job.chat) s.splitter.emplace(job.tool_format, job.tool_names, job.reasoning);
@@ -210,7 +237,7 @@ class Generation {
       } else if (job_.echo && !s.choice.text.empty()) {
         chunk = api::sse_completion_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i), s.choice.text,
                                           std::nullopt, nullptr, 0);
-        s.text_offset = static_cast<int32_t>(s.choice.text.size());
+        s.text_offset = static_cast<int32_t>(api::text_offset_chars(s.choice.text));
       }
       if (chunk.empty()) continue;
       const bool ok = co_await ex_.stream_write(std::move(chunk));
@@ -223,6 +250,12 @@ class Generation {
   awaitable<bool> on_event(size_t i, Event& e) {
     Sequence& s = seqs_[i];
     const auto now = Clock::now();
+    if (e.kind == Event::PromptLogprobs) {  // before any token
+      std::vector<api::TokenLogprob> prompt =
+          prompt_token_logprobs(svc_.tokenizer(), job_.prompts[s.prompt].ids, e.prompt_logprobs);
+      s.choice.logprobs.insert(s.choice.logprobs.begin(), prompt.begin(), prompt.end());
+      co_return true;
+    }
     if (e.kind == Event::Token) {
       if (ex_.first_token == Clock::time_point{}) ex_.first_token = now;
       if (!s.saw_token)
@@ -243,7 +276,7 @@ class Generation {
       if (job_.stream && (!e.text.empty() || lp)) {
         const std::string chunk = api::sse_completion_chunk(id_, created_, svc_.model_id(), static_cast<int32_t>(i),
                                                             e.text, std::nullopt, lp ? &*lp : nullptr, s.text_offset);
-        s.text_offset += static_cast<int32_t>(e.text.size());
+        s.text_offset += static_cast<int32_t>(api::text_offset_chars(e.text));
         const bool ok = co_await ex_.stream_write(std::move(chunk));
         co_return ok;
       }
@@ -477,6 +510,7 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   job.sampling = req.sampling;
   job.stop = std::move(req.stop);
   job.logprobs = req.logprobs;
+  job.ignore_eos = req.ignore_eos;
   job.stream = req.stream;
   job.include_usage = req.include_usage;
   if (co_await answer_from_cache(ex, st, svc, job)) co_return;
@@ -508,6 +542,16 @@ awaitable<> handle_completions(Exchange& ex, ServerState& st) {
   job.stream = req.stream;
   job.include_usage = req.include_usage;
   job.echo = req.echo;
+  job.ignore_eos = req.ignore_eos;
+  if (req.echo && req.logprobs) {
+    // The prompt's logprobs come before its text could be streamed: scoring is whole responses.
+    if (req.stream)
+      throw api::ApiError(400,
+                          "'echo' with 'logprobs' (the prompt's log-probabilities) is not supported with "
+                          "'stream': true; send \"stream\": false",
+                          "invalid_request_error", "stream");
+    job.prompt_logprobs = true;
+  }
   if (co_await answer_from_cache(ex, st, svc, job)) co_return;
   Generation g(ex, svc, st, std::move(job));
   co_await g.run();

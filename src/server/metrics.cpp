@@ -57,6 +57,9 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                       "reclaimable and not counted)");
   batch_sequences_ = &gauge(r, "hayate_batch_sequences", "sequences in the last forward step");
   engine_healthy_ = &gauge(r, "hayate_engine_healthy", "1 while the engine loop runs and makes progress, else 0");
+  stalls_.counter = &counter(r, "hayate_engine_stalls_total",
+                             "times the engine loop made no progress for engine_stall_timeout (its requests ended "
+                             "with 503)");
   write_timeouts_ = &counter(r, "hayate_write_timeouts_total",
                              "connections cut off because the client read nothing for write_timeout seconds");
   limit_hits_ = &prometheus::BuildCounter()
@@ -132,6 +135,10 @@ std::string Metrics::scrape(const EngineStats* st, const EngineHealth* health) {
     hit_ratio_->Set(looked ? static_cast<double>(st->prefix_hit_tokens) / static_cast<double>(looked) : 0.0);
   }
   engine_healthy_->Set(health && health->ok ? 1 : 0);
+  if (health) {
+    std::lock_guard lk(scrape_mu_);
+    stalls_.follow(health->stalls);
+  }
   std::ostringstream out;
   prometheus::TextSerializer().Serialize(out, registry_->Collect());
   return out.str();

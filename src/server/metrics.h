@@ -65,7 +65,7 @@ class Metrics {
     void follow(int64_t total);
   };
   std::mutex scrape_mu_;
-  Follower hit_{}, miss_{}, by_reason_[4]{};
+  Follower hit_{}, miss_{}, by_reason_[4]{}, stalls_{};
 };
 
 // The caches' metrics in the text exposition format, one label per cache: hits, misses, stores,

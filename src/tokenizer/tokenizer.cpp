@@ -1,10 +1,10 @@
 #include "tokenizer/tokenizer.h"
 
 #include "core/error.h"
+#include "core/utf8.h"
 #include "gguf/gguf.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
-#include "core/utf8.h"
 #include "tokenizer/vocab.h"
 
 namespace hayate {
@@ -74,6 +74,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool special) : tokenizer_(tokenizer), special_(special) {}
 
 std::string StreamDecoder::push(int32_t id) {
+  pending_ += piece(id);
+  return take_complete(pending_, false);
+}
+
+std::string StreamDecoder::piece(int32_t id) {
   std::string piece = tokenizer_.token_to_piece(id, special_);
   const TokenType type = tokenizer_.token_type(id);
   // The same rule as Tokenizer::decode: the first text token, and the first after each special
@@ -84,8 +89,7 @@ std::string StreamDecoder::push(int32_t id) {
     first_ = false;
     if (tokenizer_.add_space_prefix() && piece[0] == ' ') piece.erase(0, 1);
   }
-  pending_ += piece;
-  return take_complete(pending_, false);
+  return piece;
 }
 
 std::string StreamDecoder::flush() { return take_complete(pending_, true); }

@@ -65,6 +65,9 @@ class StreamDecoder {
   explicit StreamDecoder(const Tokenizer& tokenizer, bool special = false);
   std::string push(int32_t id);
   std::string flush();  // whatever is pending, invalid bytes replaced by U+FFFD
+  // The id's bytes as decode() spells them at this point of the stream (SentencePiece's added
+  // space taken off where decode takes it), half characters included; push() holds those back.
+  std::string piece(int32_t id);
 
  private:
   const Tokenizer& tokenizer_;

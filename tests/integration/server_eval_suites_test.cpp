@@ -1,8 +1,8 @@
 // `hayate eval gsm8k|humaneval|jnli|jcommonsenseqa` on the team's sample files: through a real
 // `hayate serve` (the embedded demo model, greedy, several connections) each item's output,
 // extracted answer and score equal those of the same suite in this process; the summary says
-// who answered; log-likelihood scoring through a server without prompt logprobs is a clear
-// error; a killed run resumes from its results file.
+// who answered; log-likelihood scoring through the server (echo + logprobs) matches in-process;
+// ignore_eos generates to max_tokens; a killed run resumes from its results file.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -87,9 +87,12 @@ TEST_F(EvalSuites, JnliByGenerationThroughTheServerMatchesInProcess) {
   EXPECT_EQ(r["settings"]["scoring"], "generate");
 }
 
-TEST_F(EvalSuites, LogLikelihoodInProcessAndItsClearErrorThroughThisServer) {
-  const std::string out = temp_path("qa-ll.jsonl");
+// Log-likelihood scoring in process, and through this server's echo + logprobs (the client maps
+// text_offset characters onto the Japanese continuation): the same numbers within 1e-4.
+TEST_F(EvalSuites, LogLikelihoodThroughTheServerMatchesInProcess) {
+  const std::string out = temp_path("qa-ll.jsonl"), remote_out = temp_path("qa-ll-remote.jsonl");
   std::filesystem::remove(out);
+  std::filesystem::remove(remote_out);
   const auto local = run_command(kHayate + " eval jcommonsenseqa " + kData + "jcommonsenseqa.jsonl --json --out " +
                                  out + " 2>/dev/null");
   ASSERT_EQ(local.exit_code, 0) << local.output;
@@ -105,12 +108,100 @@ TEST_F(EvalSuites, LogLikelihoodInProcessAndItsClearErrorThroughThisServer) {
     EXPECT_EQ(rec["extracted"], pick);
     EXPECT_EQ(rec["correct"], pick == rec["answer"].get<int>());
   }
-  // hayate serve echoes the prompt without its tokens' logprobs: said so, with what to do.
-  const auto remote = run_command(kHayate + " eval jnli " + kData + "jnli.jsonl --url " + url() + " 2>&1");
-  EXPECT_EQ(remote.exit_code, 4) << remote.output;
-  EXPECT_NE(remote.output.find("does not return log-probabilities of the prompt's tokens"), std::string::npos)
-      << remote.output;
-  EXPECT_NE(remote.output.find("--score generate"), std::string::npos) << remote.output;
+  const auto remote = run_command(kHayate + " eval jcommonsenseqa " + kData + "jcommonsenseqa.jsonl --json --url " +
+                                  url() + " --parallel 2 --out " + remote_out + " 2>&1");
+  ASSERT_EQ(remote.exit_code, 0) << remote.output;
+  std::map<std::string, json> by_id;
+  for (const json& r : read_lines(remote_out)) by_id[r["id"]] = r;
+  const std::vector<json> locals = read_lines(out);
+  ASSERT_EQ(by_id.size(), locals.size());
+  for (const json& l : locals) {
+    const json& r = by_id[l["id"]];
+    ASSERT_EQ(r["loglikelihoods"].size(), 5u) << r;
+    for (int c = 0; c < 5; ++c)
+      EXPECT_NEAR(r["loglikelihoods"][c].get<double>(), l["loglikelihoods"][c].get<double>(), 1e-4)
+          << l["id"] << " choice " << c;
+    EXPECT_EQ(r["extracted"], l["extracted"]);
+    EXPECT_EQ(r["correct"], l["correct"]);
+  }
+}
+
+// echo + logprobs + max_tokens 0 scores the prompt alone, in OpenAI's legacy shape: the text is
+// the prompt, one entry per prompt token (the first null), offsets in characters.
+TEST_F(EvalSuites, EchoWithLogprobsScoresThePrompt) {
+  const std::string prompt = "日本の首都は東京です。";
+  const json body = {{"prompt", prompt}, {"max_tokens", 0}, {"echo", true}, {"logprobs", 2}};
+  const HttpResponse r = http_post(server->port(), "/v1/completions", body.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json j = json::parse(r.body);
+  const json& c = j["choices"][0];
+  EXPECT_EQ(c["text"], prompt);
+  EXPECT_EQ(c["finish_reason"], "length");
+  EXPECT_EQ(j["usage"]["completion_tokens"], 0);
+  const json& lp = c["logprobs"];
+  const size_t n = lp["tokens"].size();
+  ASSERT_EQ(n, j["usage"]["prompt_tokens"].get<size_t>());
+  ASSERT_GE(n, 3u);
+  ASSERT_EQ(lp["token_logprobs"].size(), n);
+  ASSERT_EQ(lp["top_logprobs"].size(), n);
+  ASSERT_EQ(lp["text_offset"].size(), n);
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  for (size_t t = 1; t < n; ++t) {
+    EXPECT_LE(lp["token_logprobs"][t].get<double>(), 0.0);
+    EXPECT_GE(lp["top_logprobs"][t].size(), 1u);
+    EXPECT_LE(lp["top_logprobs"][t].size(), 2u);
+    EXPECT_GE(lp["text_offset"][t].get<int64_t>(), lp["text_offset"][t - 1].get<int64_t>());
+  }
+  EXPECT_EQ(lp["text_offset"][0], 0);
+  EXPECT_LE(lp["text_offset"][n - 1].get<int64_t>(), 11) << "characters, not bytes: the prompt has 11 (33 bytes)";
+  // Whole-character tokens spell the echoed text.
+  const json ascii = json::parse(
+      http_post(
+          server->port(), "/v1/completions",
+          json({{"prompt", "Hello world, this is a test."}, {"max_tokens", 0}, {"echo", true}, {"logprobs", 1}}).dump())
+          .body);
+  std::string spelled;
+  for (const json& t : ascii["choices"][0]["logprobs"]["tokens"]) spelled += t.get<std::string>();
+  EXPECT_EQ(spelled, "Hello world, this is a test.") << ascii;
+
+  // With tokens after it: the prompt's entries come first, then the generated ones.
+  json more = body;
+  more["max_tokens"] = 3;
+  more["ignore_eos"] = true;
+  const json g = json::parse(http_post(server->port(), "/v1/completions", more.dump()).body);
+  EXPECT_EQ(g["choices"][0]["logprobs"]["tokens"].size(), n + 3) << g;
+  EXPECT_EQ(g["choices"][0]["logprobs"]["token_logprobs"][1], lp["token_logprobs"][1]);
+
+  // Streaming cannot send the prompt's logprobs before its text: refused, saying so.
+  more["stream"] = true;
+  const HttpResponse s = http_post(server->port(), "/v1/completions", more.dump());
+  EXPECT_EQ(s.status, 400) << s.body;
+  EXPECT_EQ(json::parse(s.body)["error"]["param"], "stream");
+  EXPECT_NE(s.body.find("'echo' with 'logprobs'"), std::string::npos) << s.body;
+  // max_tokens 0 only with echo.
+  const HttpResponse zero =
+      http_post(server->port(), "/v1/completions", json({{"prompt", prompt}, {"max_tokens", 0}}).dump());
+  EXPECT_EQ(zero.status, 400) << zero.body;
+}
+
+// ignore_eos reaches the engine: a greedy answer that ends early (end of generation) goes on to
+// exactly max_tokens.
+TEST_F(EvalSuites, IgnoreEosGeneratesExactlyMaxTokens) {
+  for (const char* path : {"/v1/chat/completions", "/v1/completions"}) {
+    json body = {{"max_tokens", 200}, {"temperature", 0}};
+    if (std::string(path) == "/v1/completions")
+      body["prompt"] = "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n";
+    else
+      body["messages"] = {{{"role", "user"}, {"content", "Hello"}}};
+    const json early = json::parse(http_post(server->port(), path, body.dump()).body);
+    ASSERT_EQ(early["choices"][0]["finish_reason"], "stop") << path << " " << early;
+    ASSERT_LT(early["usage"]["completion_tokens"].get<int>(), 200) << early;
+    body["ignore_eos"] = true;
+    const json full = json::parse(http_post(server->port(), path, body.dump()).body);
+    EXPECT_EQ(full["choices"][0]["finish_reason"], "length") << path << " " << full;
+    EXPECT_EQ(full["usage"]["completion_tokens"], 200) << path;
+  }
 }
 
 TEST_F(EvalSuites, AKilledRunResumesFromItsResultsFile) {

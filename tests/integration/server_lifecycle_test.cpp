@@ -120,9 +120,10 @@ TEST(ServerLifecycle, AClientThatStopsReadingIsCutOffAndItsRequestCancelled) {
 }
 
 // /health is 200 only while the engine loop makes progress: with every step sleeping 1.2 s and a
-// stall threshold of 0.5 s, it answers 503 (OpenAI error JSON) during a request and 200 again
-// once the engine is idle.
-TEST(ServerLifecycle, HealthIs503WhileTheEngineLoopIsStuck) {
+// stall threshold of 0.5 s, it answers 503 (OpenAI error JSON) during a request, the request in
+// flight ends with a 503 saying so instead of waiting (new ones are refused: the engine's unit
+// test), the stall is counted, and /health is 200 again once the engine is idle.
+TEST(ServerLifecycle, HealthIs503AndRequestsFailFastWhileTheEngineLoopIsStuck) {
   ServerProcess s({"--engine-stall-timeout", "0.5", "--debug-step-delay-ms", "1200"});
   EXPECT_EQ(http_get(s.port(), "/health").status, 200) << "an idle engine beats while it waits";
   auto response = std::async(std::launch::async, [port = s.port()] {
@@ -142,12 +143,23 @@ TEST(ServerLifecycle, HealthIs503WhileTheEngineLoopIsStuck) {
   EXPECT_EQ(j["error"]["code"], "engine_unhealthy");
   EXPECT_NE(j["error"]["message"].get<std::string>().find("stuck"), std::string::npos) << unhealthy.body;
   EXPECT_EQ(s.metrics()["hayate_engine_healthy"], 0);
-  EXPECT_EQ(response.get().status, 200);
+  const HttpResponse failed = response.get();
+  EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_NE(json::parse(failed.body)["error"]["message"].get<std::string>().find("stuck"), std::string::npos)
+      << failed.body;
   using M = std::map<std::string, double>;
-  EXPECT_TRUE(metrics_reach(
-      s, [](M m) { return m["hayate_running_sequences"] == 0; }, std::chrono::seconds(2)));
-  const HttpResponse again = http_get(s.port(), "/health");
+  EXPECT_EQ(s.metrics()["hayate_engine_stalls_total"], 1);
+  // The request ended while the step was still stuck; the step ends later (1.2 s in all).
+  HttpResponse again;
+  const auto step_over = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < step_over) {
+    again = http_get(s.port(), "/health");
+    if (again.status == 200) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   EXPECT_EQ(again.status, 200) << "healthy again once the step is over: " << again.body;
+  EXPECT_TRUE(metrics_reach(
+      s, [](M m) { return m["hayate_running_sequences"] == 0; }, std::chrono::seconds(5)));
   EXPECT_EQ(s.metrics()["hayate_engine_healthy"], 1);
   EXPECT_EQ(s.stop(), 0);
 }

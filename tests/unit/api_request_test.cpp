@@ -270,6 +270,24 @@ TEST(ApiRequest, CompletionShapesAndDefaults) {
   EXPECT_EQ(f.sampling.seed, 1u);
   EXPECT_EQ(parse_completion_request(R"({"prompt": "a", "logprobs": 0})", {}).logprobs, 0);
   EXPECT_EQ(parse_completion_request(R"({"prompt": "a", "max_tokens": null})", {}).max_tokens, 16);
+  // max_tokens 0 scores the prompt alone: only with echo, which returns it.
+  EXPECT_EQ(parse_completion_request(R"({"prompt": "a", "max_tokens": 0, "echo": true})", {}).max_tokens, 0);
+  try {
+    parse_completion_request(R"({"prompt": "a", "max_tokens": 0, "echo": false})", {});
+    ADD_FAILURE() << "max_tokens 0 without echo was accepted";
+  } catch (const ApiError& e) {
+    EXPECT_EQ(e.param, "max_tokens");
+  }
+}
+
+TEST(ApiRequest, IgnoreEosOnBothRoutes) {
+  EXPECT_FALSE(parse_completion_request(R"({"prompt": "a"})", {}).ignore_eos);
+  EXPECT_TRUE(parse_completion_request(R"({"prompt": "a", "ignore_eos": true})", {}).ignore_eos);
+  const char* chat = R"({"messages": [{"role": "user", "content": "x"}], "ignore_eos": true})";
+  EXPECT_TRUE(parse_chat_request(chat, {}).ignore_eos);
+  EXPECT_FALSE(parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}]})", {}).ignore_eos);
+  EXPECT_THROW(parse_chat_request(R"({"messages": [{"role": "user", "content": "x"}], "ignore_eos": 1})", {}),
+               ApiError);
 }
 
 TEST(ApiRequest, EmbeddingShapesAndDefaults) {

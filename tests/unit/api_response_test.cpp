@@ -133,6 +133,31 @@ TEST(ApiResponse, CompletionGoldenAndLegacyLogprobs) {
   EXPECT_TRUE(json::parse(completion_json("x", 1, "m", choices, kUsage, false))["choices"][0]["logprobs"].is_null());
 }
 
+// Echo with logprobs: offsets count characters (OpenAI's and vLLM's unit), a token holding half
+// a character counts it where the character starts, and the prompt's first token has null
+// logprob and null alternatives.
+TEST(ApiResponse, LegacyLogprobsOffsetsInCharactersAndAPromptsFirstToken) {
+  Choice c;
+  c.text = "日本語は";
+  c.finish_reason = "length";
+  const float none = std::numeric_limits<float>::quiet_NaN();
+  c.logprobs = {TokenLogprob{"日本", none, {}, {}}, TokenLogprob{"\xe8", -1.0f, {0xe8}, {{"x", -0.5f}}},
+                TokenLogprob{"\xaa\x9e", -2.0f, {0xaa, 0x9e}, {}}, TokenLogprob{"は", -0.25f, {}, {}}};
+  const json j = json::parse(completion_json("x", 1, "m", {c}, kUsage, true));
+  const json& lp = j["choices"][0]["logprobs"];
+  EXPECT_EQ(lp["text_offset"], json::parse("[0, 2, 3, 3]"));
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  EXPECT_TRUE(lp["top_logprobs"][0].is_null());
+  EXPECT_EQ(lp["token_logprobs"][1], -1.0);
+  EXPECT_EQ(lp["top_logprobs"][1], json::parse(R"({"x": -0.5})"));
+  EXPECT_EQ(text_offset_chars("日本語"), 3);
+  EXPECT_EQ(text_offset_chars("\xaa\x9e"), 0);
+  // Echoed text with no entries for it: the first offset is past it, in characters.
+  c.logprobs = {TokenLogprob{"は", -0.25f, {}, {}}};
+  EXPECT_EQ(json::parse(completion_json("x", 1, "m", {c}, kUsage, true))["choices"][0]["logprobs"]["text_offset"],
+            json::parse("[3]"));
+}
+
 TEST(ApiResponse, EmbeddingsFloatAndBase64) {
   const std::vector<std::vector<float>> vectors = {{0.1f, -0.5f, 1.0f}, {0.0f, 3.25f, std::nanf("")}};
   const std::string f = embeddings_json("emb", vectors, "float", 7);

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "engine/logprobs.h"
 #include "engine/session.h"
 #include "support/engine_support.h"
 
@@ -219,7 +220,10 @@ TEST(Engine, HealthyWhileIdleLongerThanTheStallThreshold) {
   EXPECT_NE(engine->health().problem.find("shut down"), std::string::npos) << engine->health().problem;
 }
 
-TEST(Engine, AStepStuckPastTheThresholdIsUnhealthyUntilItEnds) {
+// A step stuck past the threshold: unhealthy, the request in flight ends at once with an
+// Unavailable error (not when the step ends), new requests are refused, the stall is counted once; once the
+// step ends the engine is healthy and serves again. Waits on conditions, never on a guessed time.
+TEST(Engine, AStepStuckPastTheThresholdFailsFastAndRecovers) {
   std::atomic<bool> in_step{false}, release{false};
   EngineConfig c;
   c.stall_seconds = 0.5;
@@ -230,16 +234,32 @@ TEST(Engine, AStepStuckPastTheThresholdIsUnhealthyUntilItEnds) {
   auto engine = make_engine(c);
   auto h = engine->submit({encode("stuck"), greedy(2, true), false});
   while (!in_step) std::this_thread::sleep_for(1ms);
-  EXPECT_TRUE(engine->health().ok) << "a step younger than the threshold is fine";
-  std::this_thread::sleep_for(800ms);
+  // The watchdog ends the request once the threshold has passed, while the step is still stuck.
+  const Collected got = collect(*h);
+  EXPECT_FALSE(release);
+  EXPECT_EQ(got.last.kind, Event::Error);
+  EXPECT_EQ(got.last.error_kind, ErrorKind::Unavailable);
+  EXPECT_NE(got.last.error.find("stuck"), std::string::npos) << got.last.error;
   const EngineHealth stuck = engine->health();
   EXPECT_FALSE(stuck.ok);
+  EXPECT_TRUE(stuck.stuck);
   EXPECT_GE(stuck.seconds_since_beat, 0.5);
   EXPECT_NE(stuck.problem.find("stuck"), std::string::npos) << stuck.problem;
+  EXPECT_EQ(stuck.stalls, 1);
+  try {
+    engine->submit({encode("while stuck"), greedy(2, true), false});
+    ADD_FAILURE() << "a stuck engine must refuse new requests at once";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
+    EXPECT_NE(std::string(e.what()).find("stuck"), std::string::npos) << e.what();
+  }
   release = true;
-  EXPECT_EQ(collect(*h).last.finish_reason, FinishReason::Length);
+  while (engine->health().stuck) std::this_thread::sleep_for(1ms);
   const EngineHealth after = engine->health();
   EXPECT_TRUE(after.ok) << after.problem;
+  EXPECT_EQ(after.stalls, 1) << "one stall, counted once";
+  auto again = engine->submit({encode("after"), greedy(2, true), false});
+  EXPECT_EQ(collect(*again).last.finish_reason, FinishReason::Length);
 }
 
 TEST(Engine, ALoopEndedByAnExceptionIsUnhealthyAndEndsItsRequests) {
@@ -261,6 +281,50 @@ TEST(Engine, ALoopEndedByAnExceptionIsUnhealthyAndEndsItsRequests) {
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Internal);
   }
+}
+
+// Prompt logprobs (echo with logprobs) are Session::feed's rows through token_nll, as `hayate
+// eval` scores text: equal to the bit. max_tokens 0 only scores; with tokens the generation goes on
+// exactly as without them.
+TEST(Engine, PromptLogprobsAreTheInProcessLogLikelihoods) {
+  auto engine = make_engine();
+  const std::vector<int32_t> ids = encode("the prompt whose every token is scored, longer than a block");
+  Request r{ids, greedy(0), false};
+  r.prompt_logprobs = true;
+  r.options.sampling.n_logprobs = 3;
+  auto h = engine->submit(r);
+  const auto scored = h->next(60s);
+  ASSERT_TRUE(scored);
+  ASSERT_EQ(scored->kind, Event::PromptLogprobs);
+  const std::vector<SampleResult>& got = scored->prompt_logprobs;
+  ASSERT_EQ(got.size(), ids.size() - 1);
+  const Collected rest = collect(*h);
+  EXPECT_TRUE(rest.tokens.empty());
+  EXPECT_EQ(rest.last.kind, Event::Done);
+  EXPECT_EQ(rest.last.finish_reason, FinishReason::Length);
+  EXPECT_EQ(rest.last.usage.prompt_tokens, static_cast<int32_t>(ids.size()));
+
+  auto backend = make_backend("cpu", 2);
+  Session session(*tiny().model, *backend, 512);
+  const std::vector<float> logits = session.feed(ids, true);
+  const int32_t n_vocab = tiny().model->hp.n_vocab;
+  for (size_t t = 1; t < ids.size(); ++t) {
+    int32_t top1 = 0;
+    const double nll = token_nll(logits.data() + (t - 1) * static_cast<size_t>(n_vocab), n_vocab, ids[t], &top1);
+    EXPECT_EQ(got[t - 1].id, ids[t]);
+    EXPECT_EQ(got[t - 1].logprob, static_cast<float>(-nll)) << "position " << t;
+    ASSERT_EQ(got[t - 1].top.size(), 3u);
+    EXPECT_EQ(got[t - 1].top[0].id, top1);
+    EXPECT_GE(got[t - 1].top[0].logprob, got[t - 1].logprob);
+    EXPECT_GE(got[t - 1].top[0].logprob, got[t - 1].top[1].logprob);
+    EXPECT_GE(got[t - 1].top[1].logprob, got[t - 1].top[2].logprob);
+  }
+
+  r.options = greedy(5, true);
+  auto with = engine->submit(r);
+  ASSERT_EQ(with->next(60s)->kind, Event::PromptLogprobs);
+  const Collected generated = collect(*with);
+  EXPECT_EQ(generated.tokens, alone(ids, greedy(5, true)).tokens) << "scoring leaves the generation as it was";
 }
 
 TEST(Engine, CountsFinishReasonsAndActiveBlocks) {
