@@ -123,7 +123,7 @@ void add_serve_command(CLI::App& app) {
       std::cout << server::to_toml(config);
       return;
     }
-    const int code = server::run_server(config, [&config] { return load(config); });
+    const int code = server::run_server(config, load);
     if (code != 0) std::exit(code);
   });
 }
