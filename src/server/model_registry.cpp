@@ -24,6 +24,11 @@ struct ModelRegistry::Entry {
   Clock::time_point last_used{};
   uint64_t bytes = 0;
   bool unload_wanted = false;  // an eviction or an operator's unload: new requests wait for a reload
+  // Requests that waited for this load and have not taken their lease yet: until they do (or
+  // model_queue_timeout passes) the model is neither idle nor evicted, or it could be unloaded
+  // again before any of them ran (with keep_alive 0, or two models taking turns).
+  int32_t reserved = 0;
+  Clock::time_point loaded_at{};
   uint64_t failures = 0;
   ErrorKind error_kind = ErrorKind::Internal;
   std::string error;
@@ -113,7 +118,8 @@ std::shared_ptr<Service> ModelRegistry::try_acquire(size_t row, std::optional<do
   Entry& e = *entries_.at(row);
   if (e.failures != since_failures) throw Error(e.error_kind, e.error);
   if (stopping_) throw Error(ErrorKind::Unavailable, "The server is shutting down");
-  if (e.state == ModelState::Loaded && !e.unload_wanted) {
+  if (e.state == ModelState::Loaded && (!e.unload_wanted || e.reserved > 0)) {
+    if (e.reserved > 0) --e.reserved;
     ++e.in_flight;
     e.last_used = Clock::now();
     e.keep_alive = keep_alive.value_or(e.default_keep_alive);
@@ -154,14 +160,26 @@ void ModelRegistry::release(Entry& e) {
   cv_.notify_all();
 }
 
-void ModelRegistry::notify(Entry& e) {
+int32_t ModelRegistry::notify(Entry& e) {
+  int32_t n = 0;
   for (const auto& w : e.waiters)
     if (const auto h = w.lock()) {
       Event done;
       done.kind = Event::Done;
       h->push(std::move(done));
+      ++n;
     }
   e.waiters.clear();
+  return n;
+}
+
+Clock::time_point ModelRegistry::reserved_until(const Entry& e) const {
+  return e.loaded_at +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(config_.model_queue_timeout));
+}
+
+bool ModelRegistry::busy(const Entry& e, Clock::time_point now) const {
+  return e.in_flight > 0 || (e.reserved > 0 && now < reserved_until(e));
 }
 
 uint64_t ModelRegistry::estimate(const ModelSpec& spec) const {
@@ -248,7 +266,12 @@ void ModelRegistry::load(std::unique_lock<std::mutex>& lk, Entry& e) {
       return;
     }
     v->unload_wanted = true;  // its new requests wait for a reload, so that it drains
-    cv_.wait(lk, [&] { return stopping_ || v->in_flight == 0; });
+    while (!stopping_ && busy(*v, Clock::now())) {
+      if (v->in_flight > 0)
+        cv_.wait(lk);
+      else
+        cv_.wait_until(lk, reserved_until(*v));
+    }
     if (stopping_) return;
     unload(lk, *v, true);
   }
@@ -282,19 +305,21 @@ void ModelRegistry::load(std::unique_lock<std::mutex>& lk, Entry& e) {
   e.service = std::move(svc);
   e.bytes = need;
   e.state = ModelState::Loaded;
-  e.last_used = Clock::now();
+  e.last_used = e.loaded_at = Clock::now();
+  e.keep_alive = e.default_keep_alive;  // the last request's keep_alive went with the last load
   ++loads_;
   spdlog::info("model {} loaded in {:.2f} s (about {} bytes counted against the budget)", e.service->model_id(),
                std::chrono::duration<double>(Clock::now() - t0).count(), need);
-  notify(e);
+  e.reserved = notify(e);
 }
 
 std::optional<Clock::time_point> ModelRegistry::next_expiry() const {
   std::optional<Clock::time_point> next;
   for (const auto& e : entries_)
     if (e->state == ModelState::Loaded && e->in_flight == 0 && !e->spec.keep_loaded && e->keep_alive >= 0) {
-      const auto at = e->last_used + std::chrono::duration_cast<Clock::duration>(
-                                         std::chrono::duration<double>(std::min(e->keep_alive, 1e9)));
+      auto at = e->last_used + std::chrono::duration_cast<Clock::duration>(
+                                   std::chrono::duration<double>(std::min(e->keep_alive, 1e9)));
+      if (e->reserved > 0) at = std::max(at, reserved_until(*e));
       if (!next || at < *next) next = at;
     }
   return next;
@@ -306,7 +331,7 @@ void ModelRegistry::loop() {
     Entry* idle = nullptr;
     const auto now = Clock::now();
     for (auto& e : entries_) {
-      if (e->state != ModelState::Loaded || e->in_flight > 0) continue;
+      if (e->state != ModelState::Loaded || busy(*e, now)) continue;
       const bool expired = !e->spec.keep_loaded && e->keep_alive >= 0 &&
                            now >= e->last_used + std::chrono::duration_cast<Clock::duration>(
                                                      std::chrono::duration<double>(std::min(e->keep_alive, 1e9)));

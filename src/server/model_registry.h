@@ -88,7 +88,9 @@ class ModelRegistry {
   struct Entry;
   void loop();
   void release(Entry& e);
-  void notify(Entry& e);
+  int32_t notify(Entry& e);  // wakes the waiters; how many were still there
+  std::chrono::steady_clock::time_point reserved_until(const Entry& e) const;
+  bool busy(const Entry& e, std::chrono::steady_clock::time_point now) const;
   bool fits(const Entry& incoming, uint64_t need) const;
   Entry* victim(const Entry& incoming) const;
   void unload(std::unique_lock<std::mutex>& lk, Entry& e, bool eviction);

@@ -70,12 +70,15 @@ std::vector<std::string> ps_names(int port) {
   return out;
 }
 
-// Polls /api/ps (30 s at most) until `name` is gone from it.
+// Polls /api/ps (30 s at most) until `name` is gone from it, then /v1/models until its unload
+// has finished (ps drops a model as its unload begins).
 bool unloaded_soon(int port, const std::string& name) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  const std::string id = name.substr(0, name.rfind(':'));
   while (std::chrono::steady_clock::now() < deadline) {
     const auto names = ps_names(port);
-    if (std::find(names.begin(), names.end(), name) == names.end()) return true;
+    if (std::find(names.begin(), names.end(), name) == names.end() && models_by_id(port).at(id)["state"] == "unloaded")
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
