@@ -132,7 +132,7 @@ TEST(ServerModels, RequestsAlternateBetweenTwoModelsWithinABudgetThatFitsOne) {
   EXPECT_EQ(m.at("hayate_models_loaded"), 1);
   // No KV block leaked: the loaded model's sequences hold none once the requests are done.
   EXPECT_EQ(m.at("hayate_model_kv_blocks_active{model=\"beta\"}"), 0);
-  EXPECT_EQ(m.at("hayate_model_kv_blocks_free{model=\"beta\"}") > 0, true);
+  EXPECT_GT(m.at("hayate_model_kv_blocks_free{model=\"beta\"}"), 0);
 }
 
 TEST(ServerModels, ConcurrentRequestsForAnUnloadedModelWaitAndSucceed) {
@@ -204,6 +204,24 @@ TEST(ServerModels, OperatorsLoadAndUnloadAndUnknownModelsAre404) {
   const json err = json::parse(ollama.body);
   ASSERT_TRUE(err.contains("error") && err["error"].is_string()) << ollama.body;  // Ollama's shape
   EXPECT_NE(err["error"].get<std::string>().find("not found"), std::string::npos);
+}
+
+TEST(ServerModels, PrintConfigWritesTheTableBackAsTomlThatReadsAgain) {
+  const std::string first = ::testing::TempDir() + "/hayate-models-print.toml";
+  std::ofstream(first) << "keep_alive = \"5m\"\nmax_loaded_models = 2\n[[models]]\nname = \"a\"\nfile = \"x.gguf\"\n"
+                       << "device = \"cpu\"\ncontext = 512\nkeep_loaded = true\naliases = [\"gpt\", \"b c\"]\n";
+  const auto r = run_command(kHayate + " serve --config " + first + " --print-config 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("\n[[models]]\nname = \"a\"\nfile = \"x.gguf\"\ndevice = \"cpu\"\ncontext = 512\n"
+                          "keep_loaded = true\naliases = [\"gpt\", \"b c\"]\n"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("\nmax_loaded_models = 2\n"), std::string::npos);
+  const std::string second = ::testing::TempDir() + "/hayate-models-print2.toml";
+  std::ofstream(second) << r.output;
+  const auto again = run_command(kHayate + " serve --config " + second + " --print-config 2>&1");
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_EQ(again.output, r.output);
 }
 
 TEST(ServerModels, BadTablesAreRefusedAtStart) {
