@@ -101,7 +101,9 @@ void add_serve_command(CLI::App& app) {
       "OpenAI-compatible HTTP server (/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, "
       "/v1/responses, /v1/rerank, /v1/score, /v1/collections, /v1/tasks/*, /v1/conversations, /health, /metrics), "
       "Ollama's /api/*, and a web chat and dashboard at / (WebSocket /v1/ws). Settings come from --config FILE, "
-      "then HAYATE_* variables, then these flags.");
+      "then HAYATE_* variables, then these flags. Several models: [[models]] tables in the config file (name, "
+      "file, device, context, keep_loaded, keep_alive, aliases), loaded on demand within max_loaded_models and "
+      "model_memory_budget; GET /v1/models shows their state, POST /v1/models/{id}/load and /unload.");
   cmd->add_option("--config", o->config_file, "TOML file of settings (keys as named below)");
   cmd->add_flag("--print-config", o->print_config, "print the merged settings as TOML and exit");
   o->flags.reserve(server::config_fields().size());
@@ -128,7 +130,7 @@ void add_serve_command(CLI::App& app) {
       std::cout << server::to_toml(config);
       return;
     }
-    const int code = server::run_server(config, [&config] { return load(config); });
+    const int code = server::run_server(config, load);
     if (code != 0) std::exit(code);
   });
 }

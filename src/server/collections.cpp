@@ -304,7 +304,8 @@ void check_collection_model(const rag::CollectionInfo& info, const Service& svc,
 }
 
 awaitable<> handle_collections(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st, std::string());  // the first model embeds
+  if (!svc) co_return;
   std::string body = ex.request().method == "POST" ? create(ex, st, *svc) : list_body(collections(st));
   co_await ex.respond(200, std::move(body));
 }
@@ -315,7 +316,8 @@ awaitable<> handle_collection(Exchange& ex, ServerState& st) {
 }
 
 awaitable<> handle_collection_documents(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st, std::string());  // the first model embeds
+  if (!svc) co_return;
   const std::string name = segments(ex.request().path).at(0);
   const auto t0 = Clock::now();
   std::vector<std::vector<int32_t>> ids;
@@ -338,7 +340,8 @@ awaitable<> handle_collection_document(Exchange& ex, ServerState& st) {
 }
 
 awaitable<> handle_collection_search(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st, std::string());  // the first model embeds
+  if (!svc) co_return;
   const std::string name = segments(ex.request().path).at(0);
   const SearchRequest req = prepare_search(ex, st, *svc, name);
   const auto t0 = Clock::now();

@@ -129,22 +129,6 @@ std::shared_ptr<Job<T>> start_job(Compression& c, F f) {
   return job;
 }
 
-// Waits for the job without blocking the connection; false when the client went away (the job
-// still finishes, and its result is dropped).
-awaitable<bool> finished(Exchange& ex, ServerState& st, RequestHandle& handle) {
-  ex.watch(handle);
-  struct Unwatch {  // a late wake-up must not reach an exchange that has moved on
-    RequestHandle& h;
-    ~Unwatch() { h.set_notify({}); }
-  } unwatch{handle};
-  while (!handle.next(0ms)) {
-    const Wake w = co_await ex.wait();
-    if (w == Wake::PeerGone) co_return false;
-    if (w == Wake::Timeout) throw request_timed_out(st.config());
-  }
-  co_return true;
-}
-
 template <class T>
 T& result_of(Job<T>& job) {
   if (job.error) std::rethrow_exception(job.error);
@@ -186,7 +170,8 @@ json reply_json(const compress::CompressReply& r, size_t original_bytes) {
 awaitable<> handle_compress(Exchange& ex, ServerState& st) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!co_await admitted(ex, st)) co_return;
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st);
+  if (!svc) co_return;
   const HttpRequest& rq = ex.request();
   compress::CompressRequest request;
   Mode mode;
@@ -203,7 +188,7 @@ awaitable<> handle_compress(Exchange& ex, ServerState& st) {
   const size_t n = request.text.size();
   const auto job = start_job<compress::CompressReply>(
       svc->compression(), [c = &svc->compression(), request] { return c->service().compress(request); });
-  if (!co_await finished(ex, st, *job->handle)) co_return;
+  if (!co_await wait_event(ex, st, *job->handle)) co_return;
   const compress::CompressReply* r = &result_of(*job);
   if (!r->cached && r->step != svc->compression().service().steps().front().name)
     st.compression_metrics().fallback(r->step);
@@ -221,7 +206,8 @@ awaitable<> handle_compress(Exchange& ex, ServerState& st) {
 awaitable<> handle_decompress(Exchange& ex, ServerState& st) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!co_await admitted(ex, st)) co_return;
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st);
+  if (!svc) co_return;
   const HttpRequest& rq = ex.request();
   std::vector<uint8_t> file;
   if (binary_body(rq)) {
@@ -233,7 +219,7 @@ awaitable<> handle_decompress(Exchange& ex, ServerState& st) {
   }
   const auto job = start_job<compress::DecompressReply>(
       svc->compression(), [c = &svc->compression(), file] { return c->service().decompress(file); });
-  if (!co_await finished(ex, st, *job->handle)) co_return;
+  if (!co_await wait_event(ex, st, *job->handle)) co_return;
   const compress::DecompressReply* r = &result_of(*job);
   log_if_slow(ex, st, t0);
   if (wants_binary(rq)) {
@@ -252,7 +238,8 @@ awaitable<> handle_decompress(Exchange& ex, ServerState& st) {
 awaitable<> handle_compress_batch(Exchange& ex, ServerState& st) {
   const auto t0 = std::chrono::steady_clock::now();
   if (!co_await admitted(ex, st)) co_return;
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st);
+  if (!svc) co_return;
   const json j = parse_body(ex.request());
   if (!j.contains("items") || !j["items"].is_array() || j["items"].empty())
     throw bad("'items' must be a non-empty array of {\"id\", \"text\" or \"data\"}", "items");
@@ -284,7 +271,7 @@ awaitable<> handle_compress_batch(Exchange& ex, ServerState& st) {
   const auto job = start_job<std::vector<compress::BatchOutcome>>(
       svc->compression(),
       [c = &svc->compression(), readable, o] { return compress::run_batch(c->primary(), readable, o); });
-  if (!co_await finished(ex, st, *job->handle)) co_return;
+  if (!co_await wait_event(ex, st, *job->handle)) co_return;
   std::vector<compress::BatchOutcome> out;
   for (size_t i = 0, k = 0; i < items.size(); ++i) {
     if (unreadable[i].empty()) {

@@ -15,6 +15,7 @@
 #include "backend/registry.h"
 #include "cache/store.h"
 #include "core/error.h"
+#include "server/config_models.h"
 
 namespace hayate::server {
 namespace {
@@ -60,6 +61,16 @@ std::vector<ConfigField> make_fields() {
       {"max_waiting", "", &C::max_waiting, "most queued requests; more are answered 429", 0, 1 << 24},
       {"max_batch_tokens", "", &C::max_batch_tokens, "most tokens in one forward step", 1, 1 << 20},
       {"kv_blocks", "", &C::kv_blocks, "KV cache size in blocks of 16 positions (0: two full contexts)", 0, 1 << 24},
+      {"max_loaded_models", "", &C::max_loaded_models,
+       "most models loaded at once; loading one more unloads the least recently used (0: no cap)", 0, 1 << 20},
+      {"model_memory_budget", "", &C::model_memory_budget,
+       "bytes of model files plus KV caches loaded at once; over it the least recently used are unloaded (0: none)",
+       0, 1e18},
+      {"keep_alive", "", &C::keep_alive,
+       "how long an idle model stays loaded: a duration (\"5m\", \"90s\"), 0 unloads after each request, "
+       "negative keeps it (Ollama's OLLAMA_KEEP_ALIVE)"},
+      {"model_queue_timeout", "", &C::model_queue_timeout,
+       "seconds a request waits for its model to load (behind evictions) before a 503", 0.001, 1e6},
       {"prefix_caching", "", &C::prefix_caching, "reuse the KV blocks of shared prompt prefixes"},
       {"api_keys", "", &C::api_keys, "API keys (Authorization: Bearer KEY; 8+ characters), comma-separated", 0, 0,
        {}, true},
@@ -391,6 +402,10 @@ void apply_toml_text(ServerConfig& config, std::string_view text, const std::str
   }
   for (const auto& [key, node] : table) {
     const std::string where = path + ":" + std::to_string(node.source().begin.line);
+    if (key.str() == "models") {
+      config.models = models_from_toml(node, where);
+      continue;
+    }
     const ConfigField* field = nullptr;
     for (const ConfigField& f : config_fields())
       if (f.name == key.str()) field = &f;
@@ -418,7 +433,7 @@ std::string to_toml(const ServerConfig& config) {
     }
     out += std::string(f.name) + " = " + toml_value(f, config) + "\n";
   }
-  return out;
+  return out + models_toml(config.models);
 }
 
 bool is_loopback_host(const std::string& host) {
@@ -455,6 +470,7 @@ void validate(const ServerConfig& config) {
   if (config.tls_cert.empty() != config.tls_key.empty())
     fail(ErrorKind::BadInput, std::string("TLS needs both tls_cert and tls_key (--tls-cert, --tls-key); only ") +
                                   (config.tls_cert.empty() ? "tls_key" : "tls_cert") + " is set");
+  validate_models(config);
   if (config.rag_chunk_overlap >= config.rag_chunk_tokens)
     fail(ErrorKind::BadInput, "rag_chunk_overlap must be below rag_chunk_tokens");
 }

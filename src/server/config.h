@@ -17,6 +17,18 @@
 
 namespace hayate::server {
 
+// One row of the models table (`[[models]]` in the TOML file): a model the server may load on
+// demand. Fields left out take the server-wide setting.
+struct ModelSpec {
+  std::string name;                  // the id requests name; empty (the -m row): the file's stem or model_alias
+  std::string file;                  // GGUF path; empty: the embedded default model
+  std::string device;                // empty: the server's device
+  int64_t ctx_size = -1;             // < 0: the server's ctx_size
+  bool keep_loaded = false;          // loaded at start, never evicted nor unloaded when idle
+  std::string keep_alive;            // as the server's keep_alive; empty: the server's
+  std::vector<std::string> aliases;  // more ids that name this model
+};
+
 struct ServerConfig {
   // Listening
   std::string host = "127.0.0.1";
@@ -40,6 +52,12 @@ struct ServerConfig {
   int64_t max_batch_tokens = EngineConfig{}.max_batch_tokens;
   int64_t kv_blocks = EngineConfig{}.kv_blocks;
   bool prefix_caching = EngineConfig{}.prefix_caching;
+  // Several models (issue 20): the models table, and when loaded ones are unloaded.
+  std::vector<ModelSpec> models;     // TOML [[models]] only; empty: one row from model/model_alias
+  int64_t max_loaded_models = 0;     // 0: no cap (OLLAMA_MAX_LOADED_MODELS)
+  int64_t model_memory_budget = 0;   // bytes of weights + KV cache loaded at once; 0: no budget
+  std::string keep_alive = "-1";     // idle time before an unload: "5m", "90s", 0 at once, negative never
+  double model_queue_timeout = 120;  // seconds a request waits for its model to load
   // Access
   std::vector<std::string> api_keys;
   bool no_auth = false;
@@ -161,5 +179,9 @@ std::string to_toml(const ServerConfig& config);
 // machine can reach it. Error(BadInput) saying what to set.
 void validate(const ServerConfig& config);
 bool is_loopback_host(const std::string& host);
+// The models table as served: config.models, or the one row that model and model_alias make.
+std::vector<ModelSpec> served_models(const ServerConfig& config);
+// keep_alive text ("5m", "-1", "0") in seconds (negative: forever); Error(BadInput) naming `what`.
+double keep_alive_seconds(const std::string& text, const std::string& what);
 
 }  // namespace hayate::server

@@ -78,7 +78,8 @@ awaitable<std::optional<std::vector<std::vector<float>>>> embed_all(Exchange& ex
 }
 
 awaitable<> handle_embeddings(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st);
+  if (!svc) co_return;
   const api::EmbeddingRequest req = api::parse_embedding_request(ex.request().body);
   svc->check_model(req.model);
   ex.model = svc->model_id();

@@ -448,7 +448,8 @@ std::optional<std::string> semantic_lookup(Exchange& ex, ServerState& st, Servic
 }  // namespace
 
 awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
-  const auto service = st.loaded_service();
+  const auto service = co_await acquire_service(ex, st);
+  if (!service) co_return;
   Service& svc = *service;
   api::ChatCompletionRequest req = api::parse_chat_request(ex.request().body, svc.limits());
   svc.check_model(req.model);
@@ -519,7 +520,8 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
 }
 
 awaitable<> handle_completions(Exchange& ex, ServerState& st) {
-  const auto service = st.loaded_service();
+  const auto service = co_await acquire_service(ex, st);
+  if (!service) co_return;
   Service& svc = *service;
   api::CompletionRequest req = api::parse_completion_request(ex.request().body, svc.limits());
   svc.check_model(req.model);

@@ -1,17 +1,16 @@
 #include "server/http_server.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <openssl/err.h>
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
-
 #include <boost/asio/ssl/context.hpp>
 #include <csignal>
-#include <mutex>
 #include <cstdio>
+#include <mutex>
 #include <thread>
 
 #include "core/error.h"
@@ -155,7 +154,8 @@ class HttpServer {
     }
     if (connections_.size() > 0) {
       spdlog::warn("drain timeout: cancelling the requests of {} connection(s)", connections_.size());
-      if (const auto svc = state_.service()) svc->shutdown(false);  // their handlers answer and close
+      for (const ModelStatus& m : state_.models().status())  // their handlers answer and close
+        if (m.service) m.service->shutdown(false);
       const auto last = Clock::now() + std::chrono::seconds(2);
       while (connections_.size() > 0 && Clock::now() < last) {
         connections_.close_idle();
@@ -203,14 +203,37 @@ void setup_logging(const ServerConfig& config) {
 
 }  // namespace
 
-int run_server(const ServerConfig& config, const std::function<LoadedModel()>& load) {
+int run_server(const ServerConfig& config, const std::function<LoadedModel(const ServerConfig&)>& load) {
   validate(config);
   if (!spdlog::get("hayate")) setup_logging(config);
   if (config.api_keys.empty())
     spdlog::warn("no API keys: {}", config.no_auth ? "--no-auth given, anyone who can reach the server may use it"
                                                    : "serving without authentication on a loopback address");
 
-  ServerState state(config);
+  // Each row of the models table loads as `-m FILE` would, with the row's device and context.
+  ServerState* st = nullptr;
+  auto make_service = [&config, &load, &st](const ModelSpec& spec) {
+    ServerConfig c = config;
+    c.model = spec.file;
+    if (!spec.name.empty()) c.model_alias = spec.name;
+    if (!spec.device.empty()) c.device = spec.device;
+    if (spec.ctx_size >= 0) c.ctx_size = spec.ctx_size;
+    LoadedModel lm = load(c);
+    lm.aliases = spec.aliases;
+    if (lm.random_weights)
+      spdlog::warn("the model {} has RANDOM WEIGHTS: it prints noise (give a real one with --model FILE)", lm.path);
+    const std::string path = lm.path;
+    const double seconds = lm.load_seconds;
+    auto service = std::make_shared<Service>(std::move(lm), c);
+    service->compression().service().set_observer(
+        [st](const compress::Observation& o) { st->compression_metrics().observe(o); });
+    st->metrics().model_loaded(seconds);
+    spdlog::info("model {} ({}) ready in {:.2f} s; context {} tokens, {} KV blocks", service->model_id(), path, seconds,
+                 service->n_ctx(), service->engine().stats().kv_blocks_total);
+    return service;
+  };
+  ServerState state(config, make_service);
+  st = &state;
   HttpServer server(state);
   const tcp::endpoint ep = server.listen(config.host, static_cast<uint16_t>(config.port));
   // On stdout whatever the log level, for scripts and tests that asked for --port 0.
@@ -223,36 +246,21 @@ int run_server(const ServerConfig& config, const std::function<LoadedModel()>& l
                    std::to_string(ep.port()));
 
   int exit_code = 0;
-  std::thread loader([&] {
+  // A keep_loaded model (the one of `-m`) that cannot load stops the server: it was asked to serve it.
+  state.models().start([&exit_code, &server](const std::exception_ptr& error) {
     try {
-      LoadedModel lm = load();
-      if (lm.random_weights)
-        spdlog::warn("the model {} has RANDOM WEIGHTS: it prints noise (give a real one with --model FILE)", lm.path);
-      const std::string path = lm.path;
-      const double seconds = lm.load_seconds;
-      auto service = std::make_shared<Service>(std::move(lm), config);
-      service->compression().service().set_observer(
-          [&state](const compress::Observation& o) { state.compression_metrics().observe(o); });
-      state.metrics().model_loaded(seconds);
-      spdlog::info("model {} ({}) ready in {:.2f} s; context {} tokens, {} KV blocks", service->model_id(), path,
-                   seconds, service->n_ctx(), service->engine().stats().kv_blocks_total);
-      state.set_service(std::move(service));
+      std::rethrow_exception(error);
     } catch (const Error& e) {
       spdlog::error("cannot serve the model: {}", e.what());
       exit_code = hayate::exit_code(e.kind());
-      server.stop();
     } catch (const std::exception& e) {
       spdlog::error("cannot serve the model: {}", e.what());
       exit_code = hayate::exit_code(ErrorKind::Internal);
-      server.stop();
     }
+    server.stop();
   });
   server.run();
-  loader.join();
-  if (const auto svc = state.service()) {
-    svc->shutdown(false);
-    state.set_service(nullptr);
-  }
+  state.models().stop();
   return exit_code;
 }
 

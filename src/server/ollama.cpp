@@ -1,8 +1,9 @@
 // Ollama's API beside OpenAI's, so that clients written for Ollama work unchanged: /api/chat and
 // /api/generate (NDJSON streams, on by default), /api/embed, /api/tags, /api/show, /api/ps,
 // /api/version. The wire format is api/ollama.h; generation runs through the same engine as
-// /v1/chat/completions. This server serves one model, which stays loaded: keep_alive is checked
-// and otherwise has nothing to change, and /api/pull answers that it is not supported.
+// /v1/chat/completions. Models come from the models table (model_registry.h): a request's
+// keep_alive sets how long its model stays loaded after it; /api/pull answers that it is not
+// supported.
 #include "api/ollama.h"
 
 #include <cctype>
@@ -30,7 +31,7 @@ std::string now_text() { return ollama::rfc3339(std::chrono::system_clock::now()
 
 // Ollama names models "name:tag"; a request may leave the tag out.
 void check_model(const Service& svc, const std::string& requested) {
-  if (!ollama::same_model(requested, svc.model_id()))
+  if (!svc.serves(requested))
     throw api::ApiError(404, "model '" + requested + "' not found; this server serves '" + svc.model_id() + "'");
 }
 
@@ -60,19 +61,25 @@ json details(const Model& m) {
           {"quantization_level", quant}};
 }
 
-// One model entry of /api/tags and /api/ps.
-json model_entry(const Service& svc) {
-  const Model& m = svc.model();
-  const std::string& path = svc.model_path();
-  uint64_t size = m.weight_bytes();  // the embedded default model has no file
+// One model entry of /api/tags and /api/ps: from the loaded model, else from its file.
+json model_entry(const std::string& id, const std::string& path, const Model* m) {
+  uint64_t size = m ? m->weight_bytes() : 0;  // the embedded default model has no file
   auto modified = std::chrono::system_clock::now();
   std::error_code ec;
   if (const uint64_t bytes = path.empty() ? 0 : std::filesystem::file_size(path, ec); !ec && bytes > 0) size = bytes;
   if (const auto t = std::filesystem::last_write_time(path, ec); !path.empty() && !ec)
     modified = std::chrono::time_point_cast<std::chrono::system_clock::duration>(std::chrono::file_clock::to_sys(t));
-  const std::string name = ollama::tagged(svc.model_id());
+  const std::string name = ollama::tagged(id);
+  json d = m ? details(*m) : json{{"parent_model", ""},        {"format", "gguf"},     {"family", ""},
+                                  {"families", json::array()}, {"parameter_size", ""}, {"quantization_level", ""}};
   return {{"name", name}, {"model", name}, {"modified_at", ollama::rfc3339(modified)},
-          {"size", size}, {"digest", ""},  {"details", details(m)}};
+          {"size", size}, {"digest", ""},  {"details", std::move(d)}};
+}
+
+json model_entry(const Service& svc) { return model_entry(svc.model_id(), svc.model_path(), &svc.model()); }
+
+json model_entry(const ModelStatus& s) {
+  return s.service ? model_entry(*s.service) : model_entry(s.id, s.file, nullptr);
 }
 
 // A generation of /api/chat or /api/generate.
@@ -122,8 +129,12 @@ Job job_for(Service& svc, Request& req, bool chat, std::vector<int32_t> prompt) 
 // literals in a coroutine ("array used as initializer").
 
 // The answer to a request with nothing to generate: Ollama loads the model and says so.
-std::string loaded_json(const Service& svc, bool chat) {
-  json j = {{"model", svc.model_id()}, {"created_at", now_text()}, {"done", true}, {"done_reason", "load"}};
+// With keep_alive 0 it asks for an unload instead (done once the request ends).
+std::string loaded_json(const Service& svc, bool chat, bool unload) {
+  json j = {{"model", svc.model_id()},
+            {"created_at", now_text()},
+            {"done", true},
+            {"done_reason", unload ? "unload" : "load"}};
   if (chat)
     j["message"] = {{"role", "assistant"}, {"content", ""}};
   else
@@ -142,15 +153,27 @@ std::string embed_json(const Service& svc, const std::vector<std::vector<float>>
       .dump();
 }
 
-std::string tags_json(const Service& svc) { return json({{"models", json::array({model_entry(svc)})}}).dump(); }
+// Every model of the table, loaded or not.
+std::string tags_json(const std::vector<ModelStatus>& models) {
+  json list = json::array();
+  for (const ModelStatus& m : models) list.push_back(model_entry(m));
+  return json({{"models", std::move(list)}}).dump();
+}
 
-std::string ps_json(const Service& svc) {
-  json entry = model_entry(svc);
-  entry.erase("modified_at");
-  // The served model stays loaded for the server's life, as keep_alive -1 keeps it in Ollama.
-  entry["expires_at"] = ollama::rfc3339(std::chrono::system_clock::now() + std::chrono::years(100));
-  entry["size_vram"] = 0;
-  return json({{"models", json::array({entry})}}).dump();
+// The loaded models, with when keep_alive unloads each.
+std::string ps_json(const std::vector<ModelStatus>& models) {
+  json list = json::array();
+  for (const ModelStatus& m : models) {
+    if (m.state != ModelState::Loaded || !m.service) continue;
+    json entry = model_entry(m);
+    entry.erase("modified_at");
+    // A model kept loaded (keep_alive -1, keep_loaded, or busy now) says so as Ollama does: far ahead.
+    entry["expires_at"] =
+        ollama::rfc3339(m.expires.value_or(std::chrono::system_clock::now() + std::chrono::years(100)));
+    entry["size_vram"] = 0;
+    list.push_back(std::move(entry));
+  }
+  return json({{"models", std::move(list)}}).dump();
 }
 
 std::string show_json(const Service& svc) {
@@ -179,8 +202,8 @@ std::string show_json(const Service& svc) {
 
 std::string version_json() { return json({{"version", "0.1.0"}}).dump(); }
 
-awaitable<> respond_loaded(Exchange& ex, Service& svc, bool chat) {
-  std::string body = loaded_json(svc, chat);
+awaitable<> respond_loaded(Exchange& ex, Service& svc, bool chat, std::optional<double> keep_alive) {
+  std::string body = loaded_json(svc, chat, keep_alive && *keep_alive == 0);
   co_await ex.respond(200, std::move(body));
 }
 
@@ -283,11 +306,12 @@ awaitable<> generate(Exchange& ex, ServerState& st, Service& svc, Job job) {
 }  // namespace
 
 awaitable<> handle_ollama_chat(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st);
+  if (!svc) co_return;
   ollama::ChatRequest req = ollama::parse_chat_request(ex.request().body);
   check_model(*svc, req.model);
   if (req.messages.empty()) {
-    co_await respond_loaded(ex, *svc, true);
+    co_await respond_loaded(ex, *svc, true, req.keep_alive);
     co_return;
   }
   Job job = job_for(*svc, req, true, chat_prompt(*svc, req));
@@ -295,11 +319,12 @@ awaitable<> handle_ollama_chat(Exchange& ex, ServerState& st) {
 }
 
 awaitable<> handle_ollama_generate(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st);
+  if (!svc) co_return;
   ollama::GenerateRequest req = ollama::parse_generate_request(ex.request().body);
   check_model(*svc, req.model);
   if (req.prompt.empty()) {
-    co_await respond_loaded(ex, *svc, false);
+    co_await respond_loaded(ex, *svc, false, req.keep_alive);
     co_return;
   }
   Job job = job_for(*svc, req, false, generate_prompt(*svc, req));
@@ -307,7 +332,8 @@ awaitable<> handle_ollama_generate(Exchange& ex, ServerState& st) {
 }
 
 awaitable<> handle_ollama_embed(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st);
+  if (!svc) co_return;
   const ollama::EmbedRequest req = ollama::parse_embed_request(ex.request().body);
   check_model(*svc, req.model);
   ex.model = svc->model_id();
@@ -329,19 +355,18 @@ awaitable<> handle_ollama_embed(Exchange& ex, ServerState& st) {
 }
 
 awaitable<> handle_ollama_tags(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
-  std::string body = tags_json(*svc);
+  std::string body = tags_json(st.models().status());
   co_await ex.respond(200, std::move(body));
 }
 
 awaitable<> handle_ollama_ps(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
-  std::string body = ps_json(*svc);
+  std::string body = ps_json(st.models().status());
   co_await ex.respond(200, std::move(body));
 }
 
 awaitable<> handle_ollama_show(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st);
+  if (!svc) co_return;
   check_model(*svc, ollama::parse_model_name(ex.request().body));
   std::string body = show_json(*svc);
   co_await ex.respond(200, std::move(body));

@@ -37,7 +37,8 @@ int32_t first_token(const Tokenizer& tok, const std::string& text) {
 }
 
 awaitable<> cross_score(Exchange& ex, ServerState& st, bool score) {
-  const auto svc = st.loaded_service();
+  const auto svc = co_await acquire_service(ex, st);
+  if (!svc) co_return;
   const api::RerankRequest req = api::parse_rerank_request(ex.request().body, score);
   svc->check_model(req.model);
   ex.model = svc->model_id();

@@ -271,7 +271,8 @@ class ResponseRun {
 }  // namespace
 
 awaitable<> handle_responses(Exchange& ex, ServerState& st) {
-  const auto service = st.loaded_service();
+  const auto service = co_await acquire_service(ex, st);
+  if (!service) co_return;
   api::ResponsesRequest req = api::parse_responses_request(ex.request().body, service->limits());
   service->check_model(req.model);
   ResponseRun run(ex, *service, st, std::move(req));

@@ -21,25 +21,36 @@ api::ApiError shutting_down() { return api::from_error(Error(ErrorKind::Unavaila
 // 200 only when a model is loaded and the engine loop is alive and making progress; otherwise
 // 503 with OpenAI's error JSON saying which, for load balancers to route around this server.
 awaitable<> handle_health(Exchange& ex, ServerState& st) {
-  const auto svc = st.service();
   std::optional<api::ApiError> unhealthy;
+  std::string model;
   if (st.stopping()) {
     unhealthy = shutting_down();
-  } else if (!svc) {
+  } else if (!st.models().ready()) {
     unhealthy = api::ApiError(503, "The model is still loading", "server_error", "", "model_loading");
-  } else if (const EngineHealth h = svc->engine().health(); !h.ok) {
-    unhealthy = api::ApiError(503, "The engine is not healthy: " + h.problem, "server_error", "", "engine_unhealthy");
+  } else {
+    for (const ModelStatus& m : st.models().status()) {
+      if (model.empty()) model = m.id;
+      if (!m.service) continue;
+      if (const EngineHealth h = m.service->engine().health(); !h.ok) {
+        unhealthy = api::ApiError(503, "The engine of " + m.id + " is not healthy: " + h.problem, "server_error", "",
+                                  "engine_unhealthy");
+        break;
+      }
+    }
   }
   if (unhealthy) {
     co_await respond_error(ex, *unhealthy);
     co_return;
   }
-  std::string text = nlohmann::json({{"status", "ok"}, {"model", svc->model_id()}}).dump();
+  std::string text = nlohmann::json({{"status", "ok"}, {"model", model}}).dump();
   co_await ex.respond(200, std::move(text));
 }
 
 awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
-  const auto svc = st.service();
+  // The engine gauges follow the first model loaded; each model's KV blocks are in the registry's.
+  std::shared_ptr<Service> svc;
+  for (const ModelStatus& m : st.models().status())
+    if (!svc) svc = m.service;
   std::optional<EngineStats> stats;
   std::optional<EngineHealth> health;
   std::optional<compress::CacheStats> cache;
@@ -56,24 +67,8 @@ awaitable<> handle_metrics(Exchange& ex, ServerState& st) {
   if (const SemanticCache* sc = st.semantic_cache()) caches.push_back(sc->stats());
   if (!caches.empty()) text += cache_metrics_text(caches);
   text += gpu_metrics_text(st.config().gpu_metrics_library);
+  text += st.models().metrics_text();
   co_await ex.respond(200, std::move(text), "text/plain; version=0.0.4; charset=utf-8");
-}
-
-awaitable<> handle_models(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
-  std::vector<std::pair<std::string, int64_t>> models;
-  models.emplace_back(svc->model_id(), svc->created());
-  std::string body = api::models_json(models, "hayate");
-  co_await ex.respond(200, std::move(body));
-}
-
-// GET /v1/models/{id}: the served model, or 404 naming it.
-awaitable<> handle_model(Exchange& ex, ServerState& st) {
-  const auto svc = st.loaded_service();
-  const std::string id = ex.request().path.substr(std::string_view("/v1/models/").size());
-  svc->check_model(id);  // the route matches only a non-empty id
-  std::string body = api::model_json(svc->model_id(), svc->created(), "hayate");
-  co_await ex.respond(200, std::move(body));
 }
 
 struct Route {
@@ -92,6 +87,8 @@ const Route kRoutes[] = {
     {"POST", "/v1/compress/batch", true, handle_compress_batch},
     {"GET", "/v1/models", true, handle_models},
     {"GET", "/v1/models/{id}", true, handle_model},
+    {"POST", "/v1/models/{id}/load", true, handle_model_load},  // the models table (model_routes.cpp)
+    {"POST", "/v1/models/{id}/unload", true, handle_model_unload},
     {"POST", "/v1/responses", true, handle_responses},
     {"GET", "/v1/responses/{id}", true, handle_response},
     {"DELETE", "/v1/responses/{id}", true, handle_response},
@@ -185,7 +182,7 @@ std::optional<api::ApiError> admission(Exchange& ex, ServerState& st, const Rout
                          "invalid_request_error", "", "invalid_api_key");
   if (auto refused = over_rate(st.limiter(), client_of(ex, st), st.config().rate_limit_rpm, "", extra)) return refused;
   if (st.stopping()) return shutting_down();
-  if (!st.service()) return model_loading();
+  if (!st.models().ready()) return model_loading();
   return std::nullopt;
 }
 
@@ -211,8 +208,9 @@ std::optional<api::ApiError> over_rate(RateLimiter& limiter, const std::string& 
                        "requests", "", "rate_limit_exceeded");
 }
 
-ServerState::ServerState(const ServerConfig& config)
+ServerState::ServerState(const ServerConfig& config, ModelRegistry::Loader load)
     : config_(config),
+      models_(config, std::move(load)),
       keys_(config.api_keys),
       limiter_(static_cast<double>(config.rate_limit_rpm), static_cast<double>(config.rate_limit_burst)),
       compress_limiter_(static_cast<double>(config.compress_rate_limit_rpm),
@@ -230,22 +228,6 @@ ServerState::ServerState(const ServerConfig& config)
                           : nullptr) {
   // The indexes are read (or rebuilt) at start, not by the first search of each collection.
   if (collections_) spdlog::info("rag: the indexes of {} collection(s) are ready", collections_->warm_up());
-}
-
-std::shared_ptr<Service> ServerState::service() const {
-  std::lock_guard lk(mu_);
-  return service_;
-}
-
-std::shared_ptr<Service> ServerState::loaded_service() const {
-  auto svc = service();
-  if (!svc) throw model_loading();
-  return svc;
-}
-
-void ServerState::set_service(std::shared_ptr<Service> service) {
-  std::lock_guard lk(mu_);
-  service_ = std::move(service);
 }
 
 std::string route_name(const std::string& path) {

@@ -16,6 +16,7 @@
 #include "server/config.h"
 #include "server/exchange.h"
 #include "server/metrics.h"
+#include "server/model_registry.h"
 #include "server/rag_cache.h"
 #include "server/recent_requests.h"
 #include "server/semantic_cache.h"
@@ -27,14 +28,16 @@ namespace hayate::server {
 // State shared by every connection.
 class ServerState {
  public:
-  explicit ServerState(const ServerConfig& config);
+  // `load` makes a Service of a row of the models table (run_server's; none in tests without a
+  // model).
+  explicit ServerState(const ServerConfig& config, ModelRegistry::Loader load = {});
 
   const ServerConfig& config() const { return config_; }
   Metrics& metrics() { return metrics_; }
-  std::shared_ptr<Service> service() const;  // null while the model loads (and after shutdown)
-  // For the handlers that need the model: ApiError 503 model_loading while there is none.
-  std::shared_ptr<Service> loaded_service() const;
-  void set_service(std::shared_ptr<Service> service);
+  // The first model's Service when it is loaded, else null: for health checks and the web chat's
+  // greeting, not for requests (they take a lease with acquire_service).
+  std::shared_ptr<Service> service() const { return models_.primary(); }
+  ModelRegistry& models() { return models_; }
   bool stopping() const { return stopping_; }
   void set_stopping() { stopping_ = true; }
   KeyChecker& keys() { return keys_; }
@@ -52,8 +55,7 @@ class ServerState {
  private:
   const ServerConfig config_;
   Metrics metrics_;
-  mutable std::mutex mu_;
-  std::shared_ptr<Service> service_;
+  ModelRegistry models_;
   std::atomic<bool> stopping_{false};
   KeyChecker keys_;
   RateLimiter limiter_;
@@ -107,6 +109,20 @@ awaitable<> handle_ollama_ps(Exchange& ex, ServerState& state);
 awaitable<> handle_ollama_pull(Exchange& ex, ServerState& state);
 awaitable<> handle_ollama_version(Exchange& ex, ServerState& state);
 awaitable<> handle_task(Exchange& ex, ServerState& state);  // tasks.cpp: /v1/tasks/{name}
+// The models table (model_routes.cpp): GET /v1/models and /v1/models/{id} (every model, loaded or
+// not), and the operators' POST /v1/models/{id}/load and /unload.
+awaitable<> handle_models(Exchange& ex, ServerState& state);
+awaitable<> handle_model(Exchange& ex, ServerState& state);
+awaitable<> handle_model_load(Exchange& ex, ServerState& state);
+awaitable<> handle_model_unload(Exchange& ex, ServerState& state);
+
+// The engine of the model a request names (its JSON body's "model", or "name" as Ollama's
+// /api/show has it; `name` when given), as a lease that keeps it loaded until the handler drops
+// it. Waits, without blocking the connection, while the model loads or queues behind an
+// eviction, up to model_queue_timeout (then 503). ApiError 404 model_not_found for a name that
+// is not in the models table. nullptr when the client left while it waited.
+awaitable<std::shared_ptr<Service>> acquire_service(Exchange& ex, ServerState& state,
+                                                    std::optional<std::string> name = std::nullopt);
 
 // Embeddings of tokenized inputs through the engine's continuous batching, in input order, while
 // the connection's coroutine waits without blocking (embeddings.cpp). nullopt when the client
@@ -134,6 +150,11 @@ awaitable<> handle_conversation(Exchange& ex, ServerState& state);     // GET, P
 awaitable<> handle_recent_requests(Exchange& ex, ServerState& state);  // the dashboard's request log
 // The web page (web_assets.cpp): index.html and its script and style, built into the binary.
 awaitable<> handle_static(Exchange& ex, ServerState& state);
+
+// Waits for the handle's next event without blocking the connection (model_routes.cpp); false
+// when the client went away (what the handle waits for still happens, and is dropped). Throws
+// request_timed_out past the request's deadline.
+awaitable<bool> wait_event(Exchange& ex, ServerState& state, RequestHandle& handle);
 
 // Error(Timeout), 504: the request ran past config.request_timeout.
 Error request_timed_out(const ServerConfig& config);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "api/ollama.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
 
@@ -105,8 +106,15 @@ Service::~Service() { shutdown(false); }
 
 void Service::shutdown(bool drain) { engine_->shutdown(drain); }
 
+bool Service::serves(const std::string& requested) const {
+  if (api::ollama::same_model(requested, model_id_)) return true;
+  for (const std::string& a : loaded_.aliases)
+    if (api::ollama::same_model(requested, a)) return true;
+  return false;
+}
+
 void Service::check_model(const std::string& requested) const {
-  if (!requested.empty() && requested != model_id_)
+  if (!requested.empty() && requested != model_id_ && !serves(requested))
     throw api::ApiError(404, "The model '" + requested + "' does not exist; this server serves '" + model_id_ + "'",
                         "invalid_request_error", "model", "model_not_found");
 }

@@ -26,10 +26,11 @@ struct LoadedModel {
   std::unique_ptr<Tokenizer> tokenizer;  // the server refuses a model without one
   std::unique_ptr<Backend> backend;
   std::string path;
-  std::string mmproj;           // the vision tower + projector (--mmproj); empty: text only
-  int threads = 0;              // compute threads (the vision tower's too)
-  std::string id;               // the model id when no alias is configured; empty: the file's stem
-  bool random_weights = false;  // said in the log: such a model prints noise
+  std::string mmproj;                // the vision tower + projector (--mmproj); empty: text only
+  int threads = 0;                   // compute threads (the vision tower's too)
+  std::string id;                    // the model id when no alias is configured; empty: the file's stem
+  std::vector<std::string> aliases;  // more ids requests may name it by (the models table's)
+  bool random_weights = false;       // said in the log: such a model prints noise
   double load_seconds = 0;
 };
 
@@ -53,6 +54,8 @@ class Service {
 
   // Error-free when `requested` is empty or names this model; else ApiError 404 model_not_found.
   void check_model(const std::string& requested) const;
+  // Whether `requested` is this model's id or an alias (Ollama's ":latest" tag optional).
+  bool serves(const std::string& requested) const;
   // The chat as the model's template renders it, ready to tokenize (special tokens in the text).
   // tools (the request's array, or null) go to the template; one that does not read `tools` gets
   // them described in a system message, with the calls' JSON shape.
