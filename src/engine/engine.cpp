@@ -57,6 +57,32 @@ Engine::~Engine() { shutdown(false); }
 std::shared_ptr<RequestHandle> Engine::submit(Request request) {
   validate(request, {config_.n_ctx, model_.hp.n_vocab, model_.hp.n_embd});
   std::unique_lock lk(mu_);
+  auto handle = enqueue(std::move(request));
+  lk.unlock();
+  wake_.notify_one();
+  return handle;
+}
+
+std::vector<Engine::Submitted> Engine::submit_together(std::vector<Request> requests) {
+  std::vector<Submitted> out(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) try {
+      validate(requests[i], {config_.n_ctx, model_.hp.n_vocab, model_.hp.n_embd});
+    } catch (...) {
+      out[i].error = std::current_exception();
+    }
+  {
+    std::lock_guard lk(mu_);
+    for (size_t i = 0; i < requests.size(); ++i) try {
+        if (!out[i].error) out[i].handle = enqueue(std::move(requests[i]));
+      } catch (...) {
+        out[i].error = std::current_exception();
+      }
+  }
+  wake_.notify_one();
+  return out;
+}
+
+std::shared_ptr<RequestHandle> Engine::enqueue(Request request) {
   if (!loop_error_.empty()) fail(ErrorKind::Internal, "the engine stopped after an internal error: " + loop_error_);
   if (!accepting_) fail(ErrorKind::Unavailable, "the engine is shutting down and takes no new requests");
   if (request.kind == RequestKind::Generate && request.options.max_tokens == 0) {  // nothing to queue
@@ -73,8 +99,6 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request) {
          "queue full: " + std::to_string(config_.max_waiting) + " requests are already waiting; retry later");
   const auto handle = std::make_shared<RequestHandle>(next_id_++, cancels_);
   incoming_.push_back(Incoming{handle->id(), std::move(request), handle});
-  lk.unlock();
-  wake_.notify_one();
   return handle;
 }
 
@@ -88,6 +112,20 @@ void Engine::shutdown(bool drain) {
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
 }
+
+namespace {
+
+// The mean of a sequence's final hidden states, normalised to length 1.
+std::vector<float> normalised(const std::vector<double>& sum) {
+  double norm = 0;
+  for (double v : sum) norm += v * v;
+  norm = std::sqrt(norm);
+  std::vector<float> out(sum.size());
+  for (size_t d = 0; d < sum.size(); ++d) out[d] = norm > 0 ? static_cast<float>(sum[d] / norm) : 0.0f;
+  return out;
+}
+
+}  // namespace
 
 std::vector<float> Engine::embed(const std::vector<int32_t>& tokens) {
   const int32_t bs = config_.block_size;
@@ -106,38 +144,100 @@ std::vector<float> Engine::embed(const std::vector<int32_t>& tokens) {
     for (size_t r = 0; r < end - start; ++r)
       for (size_t d = 0; d < sum.size(); ++d) sum[d] += hidden[r * sum.size() + d];
   }
-  double norm = 0;
-  for (double v : sum) norm += v * v;
-  norm = std::sqrt(norm);
-  std::vector<float> out(sum.size());
-  for (size_t d = 0; d < sum.size(); ++d) out[d] = norm > 0 ? static_cast<float>(sum[d] / norm) : 0.0f;
+  return normalised(sum);
+}
+
+// Inputs that fit one step together (run_embeddings groups them) as one batch of sequences, each
+// in blocks of its own: a token's hidden state does not depend on the rest of its batch (the
+// tiled kernels' batch invariance), so each vector is bit for bit the one embed() gives alone.
+std::vector<std::vector<float>> Engine::embed_together(const std::vector<const std::vector<int32_t>*>& inputs) {
+  const int32_t bs = config_.block_size;
+  const int32_t n_blocks = (config_.n_ctx + bs - 1) / bs;
+  if (!embed_kv_) embed_kv_ = backend_->make_kv_cache(model_.hp, n_blocks, bs);
+  Batch batch;
+  int32_t next_block = 0;
+  for (size_t s = 0; s < inputs.size(); ++s) {
+    const auto len = static_cast<int32_t>(inputs[s]->size());
+    BatchSequence seq;
+    for (int32_t b = 0; b < (len + bs - 1) / bs; ++b) seq.block_table.push_back(next_block++);
+    batch.sequences.push_back(std::move(seq));
+    for (int32_t i = 0; i < len; ++i) batch.add((*inputs[s])[static_cast<size_t>(i)], i, static_cast<int32_t>(s), true);
+  }
+  const std::vector<float> hidden = forward_hidden(model_, batch, *embed_kv_, *backend_);
+  const auto n_embd = static_cast<size_t>(model_.hp.n_embd);
+  std::vector<std::vector<float>> out;
+  size_t row = 0;
+  for (const std::vector<int32_t>* input : inputs) {
+    std::vector<double> sum(n_embd, 0.0);
+    for (size_t r = 0; r < input->size(); ++r, ++row)
+      for (size_t d = 0; d < n_embd; ++d) sum[d] += hidden[row * n_embd + d];
+    out.push_back(normalised(sum));
+  }
   return out;
 }
 
-// Each embedding answers with one Embedding event and Done, or with an Error event.
+// Each embedding answers with one Embedding event and Done, or with an Error event. Consecutive
+// short inputs run together, up to max_running sequences and max_batch_tokens tokens in the
+// embedding cache's blocks; an input longer than one step runs alone, in chunks.
 void Engine::run_embeddings(std::vector<Incoming>& embeds) {
-  for (Incoming& in : embeds) {
-    beat();
-    const std::shared_ptr<RequestHandle> h = in.handle.lock();
-    if (!h) continue;  // nobody wants it any more
+  const int32_t bs = config_.block_size;
+  const int32_t cache_blocks = (config_.n_ctx + bs - 1) / bs;
+  struct Live {
+    std::shared_ptr<RequestHandle> handle;
+    const std::vector<int32_t>* tokens;
+  };
+  std::vector<Live> group;
+  int32_t group_tokens = 0, group_blocks = 0;
+  auto done_event = [](const Live& in) {
     Event done;
     done.kind = Event::Done;
-    done.usage.prompt_tokens = static_cast<int32_t>(in.request.prompt.size());
+    done.usage.prompt_tokens = static_cast<int32_t>(in.tokens->size());
+    return done;
+  };
+  auto run_group = [&] {
+    if (group.empty()) return;
+    beat();
+    std::vector<const std::vector<int32_t>*> inputs;
+    for (const Live& in : group) inputs.push_back(in.tokens);
+    try {
+      std::vector<std::vector<float>> vectors;
+      if (group.size() == 1 && group_tokens > config_.max_batch_tokens)
+        vectors.push_back(embed(*group[0].tokens));
+      else
+        vectors = embed_together(inputs);
+      for (size_t i = 0; i < group.size(); ++i) {
+        Event e;
+        e.kind = Event::Embedding;
+        e.embedding = std::move(vectors[i]);
+        group[i].handle->push(std::move(e));
+        group[i].handle->push(done_event(group[i]));
+      }
+    } catch (const std::exception& ex) {
+      for (const Live& in : group) in.handle->push(error_event(kind_of(ex), ex.what()));
+    }
+    group.clear();
+    group_tokens = group_blocks = 0;
+  };
+  for (Incoming& in : embeds) {
+    const std::shared_ptr<RequestHandle> h = in.handle.lock();
+    if (!h) continue;  // nobody wants it any more
+    const Live live{h, &in.request.prompt};
     if (h->cancelled()) {
+      Event done = done_event(live);
       done.finish_reason = FinishReason::Cancelled;
       h->push(std::move(done));
       continue;
     }
-    try {
-      Event e;
-      e.kind = Event::Embedding;
-      e.embedding = embed(in.request.prompt);
-      h->push(std::move(e));
-      h->push(std::move(done));
-    } catch (const std::exception& ex) {
-      h->push(error_event(kind_of(ex), ex.what()));
-    }
+    const auto len = static_cast<int32_t>(in.request.prompt.size());
+    const int32_t blocks = (len + bs - 1) / bs;
+    if (!group.empty() && (group_tokens + len > config_.max_batch_tokens || group_blocks + blocks > cache_blocks ||
+                           static_cast<int32_t>(group.size()) >= config_.max_running))
+      run_group();
+    group.push_back(live);
+    group_tokens += len;
+    group_blocks += blocks;
   }
+  run_group();
 }
 
 EngineStats Engine::stats() const {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -80,6 +81,15 @@ class Engine {
   // Error(Unavailable) when the engine is shutting down; Error(Internal) after its loop died.
   // An embedding runs on the engine's thread between steps, in a KV area of its own.
   std::shared_ptr<RequestHandle> submit(Request request);
+  // Queues several requests with one wake-up of the loop, so that they are admitted together:
+  // their prompts are prefilled in the same step as far as max_batch_tokens allows, and
+  // embeddings run as one batch of sequences. Each gets a handle, or the error submit would have
+  // thrown for it (the others are queued all the same).
+  struct Submitted {
+    std::shared_ptr<RequestHandle> handle;  // null when refused
+    std::exception_ptr error;
+  };
+  std::vector<Submitted> submit_together(std::vector<Request> requests);
   EngineStats stats() const;
   // Whether the loop thread is running, did not end by an exception, and has beaten its
   // heartbeat within config().stall_seconds. Any thread.
@@ -114,8 +124,10 @@ class Engine {
   void deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences);
   void push_events(const StepOutput& out);
   void publish_stats(int32_t batch_tokens, int32_t batch_sequences);
+  std::shared_ptr<RequestHandle> enqueue(Request request);  // validated; mu_ held
   void run_embeddings(std::vector<Incoming>& embeds);
   std::vector<float> embed(const std::vector<int32_t>& tokens);
+  std::vector<std::vector<float>> embed_together(const std::vector<const std::vector<int32_t>*>& inputs);
   std::unique_ptr<KvCache> embed_kv_;  // loop thread only; made on first use
 
   const Model& model_;
