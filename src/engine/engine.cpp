@@ -93,6 +93,42 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request) {
   if (const EngineHealth h = health(); h.stuck)
     fail(ErrorKind::Unavailable, "the engine is not healthy: " + h.problem + "; retry later or on another server");
   std::unique_lock lk(mu_);
+  auto handle = enqueue(std::move(request));
+  lk.unlock();
+  wake_.notify_one();
+  return handle;
+}
+
+std::vector<Engine::Submitted> Engine::submit_together(std::vector<Request> requests) {
+  std::vector<Submitted> out(requests.size());
+  if (const EngineHealth h = health(); h.stuck) {  // as submit() refuses: every one of them
+    std::exception_ptr refused;
+    try {
+      fail(ErrorKind::Unavailable, "the engine is not healthy: " + h.problem + "; retry later or on another server");
+    } catch (...) {
+      refused = std::current_exception();
+    }
+    for (Submitted& s : out) s.error = refused;
+    return out;
+  }
+  for (size_t i = 0; i < requests.size(); ++i) try {
+      validate(requests[i], {config_.n_ctx, model_.hp.n_vocab, model_.hp.n_embd});
+    } catch (...) {
+      out[i].error = std::current_exception();
+    }
+  {
+    std::lock_guard lk(mu_);
+    for (size_t i = 0; i < requests.size(); ++i) try {
+        if (!out[i].error) out[i].handle = enqueue(std::move(requests[i]));
+      } catch (...) {
+        out[i].error = std::current_exception();
+      }
+  }
+  wake_.notify_one();
+  return out;
+}
+
+std::shared_ptr<RequestHandle> Engine::enqueue(Request request) {
   if (!loop_error_.empty()) fail(ErrorKind::Internal, "the engine stopped after an internal error: " + loop_error_);
   if (!accepting_) fail(ErrorKind::Unavailable, "the engine is shutting down and takes no new requests");
   if (request.kind == RequestKind::Generate && request.options.max_tokens == 0 &&
@@ -118,8 +154,6 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request) {
     prune_at_ = std::max<size_t>(64, 2 * accepted_.size());
   }
   accepted_.push_back(handle);
-  lk.unlock();
-  wake_.notify_one();
   return handle;
 }
 
@@ -140,20 +174,6 @@ void Engine::shutdown(bool drain) {
   if (watchdog_.joinable()) watchdog_.join();
 }
 
-namespace {
-
-// Summed hidden states scaled to unit length: the direction of their mean.
-std::vector<float> mean_unit(const std::vector<double>& sum) {
-  double norm = 0;
-  for (double v : sum) norm += v * v;
-  norm = std::sqrt(norm);
-  std::vector<float> out(sum.size());
-  for (size_t d = 0; d < sum.size(); ++d) out[d] = norm > 0 ? static_cast<float>(sum[d] / norm) : 0.0f;
-  return out;
-}
-
-}  // namespace
-
 // One prompt of the whole context, or a full pass of packed prompts (each wasting at most part of
 // a block; 64 of them), whichever needs more blocks.
 int32_t Engine::embed_kv_blocks() const {
@@ -165,6 +185,20 @@ KvCache& Engine::embed_kv() {
   if (!embed_kv_) embed_kv_ = backend_->make_kv_cache(model_.hp, embed_kv_blocks(), config_.block_size);
   return *embed_kv_;
 }
+
+namespace {
+
+// The mean of a sequence's final hidden states, normalised to length 1.
+std::vector<float> normalised(const std::vector<double>& sum) {
+  double norm = 0;
+  for (double v : sum) norm += v * v;
+  norm = std::sqrt(norm);
+  std::vector<float> out(sum.size());
+  for (size_t d = 0; d < sum.size(); ++d) out[d] = norm > 0 ? static_cast<float>(sum[d] / norm) : 0.0f;
+  return out;
+}
+
+}  // namespace
 
 std::vector<float> Engine::embed(const std::vector<int32_t>& tokens) {
   const int32_t bs = config_.block_size;
@@ -183,150 +217,99 @@ std::vector<float> Engine::embed(const std::vector<int32_t>& tokens) {
     for (size_t r = 0; r < end - start; ++r)
       for (size_t d = 0; d < sum.size(); ++d) sum[d] += hidden[r * sum.size() + d];
   }
-  return mean_unit(sum);
+  return normalised(sum);
 }
 
-// Several prompts in one forward pass, each in blocks of its own of the embedding KV area: one
-// matmul over all their tokens instead of one small one each (the embedding of a document's
-// chunks, issue 15). The caller keeps the tokens within max_batch_tokens and the blocks within
-// the area.
-std::vector<std::vector<float>> Engine::embed_packed(const std::vector<const std::vector<int32_t>*>& prompts) {
+// Inputs that fit one step together (run_embeddings groups them) as one batch of sequences, each
+// in blocks of its own: a token's hidden state does not depend on the rest of its batch (the
+// tiled kernels' batch invariance), so each vector is bit for bit the one embed() gives alone.
+std::vector<std::vector<float>> Engine::embed_together(const std::vector<const std::vector<int32_t>*>& inputs) {
   const int32_t bs = config_.block_size;
   KvCache& kv = embed_kv();
   Batch batch;
   int32_t next_block = 0;
-  for (size_t s = 0; s < prompts.size(); ++s) {
+  for (size_t s = 0; s < inputs.size(); ++s) {
+    const auto len = static_cast<int32_t>(inputs[s]->size());
     BatchSequence seq;
-    const auto n = static_cast<int32_t>(prompts[s]->size());
-    for (int32_t b = 0; b < (n + bs - 1) / bs; ++b) seq.block_table.push_back(next_block++);
+    for (int32_t b = 0; b < (len + bs - 1) / bs; ++b) seq.block_table.push_back(next_block++);
     batch.sequences.push_back(std::move(seq));
-    for (int32_t i = 0; i < n; ++i) batch.add((*prompts[s])[static_cast<size_t>(i)], i, static_cast<int32_t>(s), true);
+    for (int32_t i = 0; i < len; ++i) batch.add((*inputs[s])[static_cast<size_t>(i)], i, static_cast<int32_t>(s), true);
   }
   const std::vector<float> hidden = forward_hidden(model_, batch, kv, *backend_);
   const auto n_embd = static_cast<size_t>(model_.hp.n_embd);
-  std::vector<std::vector<double>> sums(prompts.size(), std::vector<double>(n_embd, 0.0));
-  for (size_t r = 0; r < batch.size(); ++r) {
-    std::vector<double>& sum = sums[static_cast<size_t>(batch.seq[r])];
-    for (size_t d = 0; d < n_embd; ++d) sum[d] += hidden[r * n_embd + d];
-  }
   std::vector<std::vector<float>> out;
-  for (const std::vector<double>& sum : sums) out.push_back(mean_unit(sum));
+  size_t row = 0;
+  for (const std::vector<int32_t>* input : inputs) {
+    std::vector<double> sum(n_embd, 0.0);
+    for (size_t r = 0; r < input->size(); ++r, ++row)
+      for (size_t d = 0; d < n_embd; ++d) sum[d] += hidden[row * n_embd + d];
+    out.push_back(normalised(sum));
+  }
   return out;
 }
 
-// Prompt logprobs come from a Session of the engine's own, through the same feed and
-// log-softmax as `hayate eval`'s log-likelihoods; a request with max_tokens 0 ends here (Done,
-// Length), the others go on to the scheduler.
-void Engine::score_prompts(std::vector<Incoming>& fresh) {
-  std::vector<Incoming> keep;
-  keep.reserve(fresh.size());
-  for (Incoming& in : fresh) {
-    if (!in.request.prompt_logprobs) {
-      keep.push_back(std::move(in));
-      continue;
-    }
-    beat();
-    const std::shared_ptr<RequestHandle> h = in.handle.lock();
-    if (!h) continue;
+// Each embedding answers with one Embedding event and Done, or with an Error event. Consecutive
+// short inputs run together, up to max_running sequences and max_batch_tokens tokens in the
+// embedding cache's blocks; an input longer than one step runs alone, in chunks.
+void Engine::run_embeddings(std::vector<Incoming>& embeds) {
+  const int32_t bs = config_.block_size;
+  const int32_t cache_blocks = embed_kv_blocks();
+  struct Live {
+    std::shared_ptr<RequestHandle> handle;
+    const std::vector<int32_t>* tokens;
+  };
+  std::vector<Live> group;
+  int32_t group_tokens = 0, group_blocks = 0;
+  auto done_event = [](const Live& in) {
     Event done;
     done.kind = Event::Done;
-    done.finish_reason = h->cancelled() ? FinishReason::Cancelled : FinishReason::Length;
-    done.usage.prompt_tokens = static_cast<int32_t>(in.request.prompt.size());
-    if (h->cancelled()) {
-      h->push(std::move(done));
-      continue;
-    }
+    done.usage.prompt_tokens = static_cast<int32_t>(in.tokens->size());
+    return done;
+  };
+  auto run_group = [&] {
+    if (group.empty()) return;
+    beat();
+    std::vector<const std::vector<int32_t>*> inputs;
+    for (const Live& in : group) inputs.push_back(in.tokens);
     try {
-      if (!score_session_)
-        score_session_ = std::make_unique<Session>(model_, *backend_, config_.n_ctx);  // as SessionModel's
-      score_session_->reset();
-      const std::vector<float> logits = score_session_->feed(in.request.prompt, true);
-      Event e;
-      e.kind = Event::PromptLogprobs;
-      e.prompt_logprobs =
-          prompt_logprobs(logits, model_.hp.n_vocab, in.request.prompt, in.request.options.sampling.n_logprobs);
-      score_session_->reset();
-      h->push(std::move(e));
+      std::vector<std::vector<float>> vectors;
+      if (group.size() == 1 && group_tokens > config_.max_batch_tokens)
+        vectors.push_back(embed(*group[0].tokens));
+      else
+        vectors = embed_together(inputs);
+      for (size_t i = 0; i < group.size(); ++i) {
+        Event e;
+        e.kind = Event::Embedding;
+        e.embedding = std::move(vectors[i]);
+        group[i].handle->push(std::move(e));
+        group[i].handle->push(done_event(group[i]));
+      }
     } catch (const std::exception& ex) {
-      h->push(error_event(kind_of(ex), ex.what()));
-      continue;
+      for (const Live& in : group) in.handle->push(error_event(kind_of(ex), ex.what()));
     }
-    if (in.request.options.max_tokens == 0)
-      h->push(std::move(done));
-    else
-      keep.push_back(std::move(in));
-  }
-  fresh.swap(keep);
-}
-
-// Each embedding answers with one Embedding event and Done, or with an Error event. Prompts that
-// fit one forward pass are packed into passes of up to max_batch_tokens tokens; a longer one is
-// embedded alone, in passes of that many.
-void Engine::run_embeddings(std::vector<Incoming>& embeds) {
-  std::vector<std::pair<std::shared_ptr<RequestHandle>, const std::vector<int32_t>*>> pending;
+    group.clear();
+    group_tokens = group_blocks = 0;
+  };
   for (Incoming& in : embeds) {
     const std::shared_ptr<RequestHandle> h = in.handle.lock();
     if (!h) continue;  // nobody wants it any more
+    const Live live{h, &in.request.prompt};
     if (h->cancelled()) {
-      Event done;
-      done.kind = Event::Done;
-      done.usage.prompt_tokens = static_cast<int32_t>(in.request.prompt.size());
+      Event done = done_event(live);
       done.finish_reason = FinishReason::Cancelled;
       h->push(std::move(done));
       continue;
     }
-    pending.emplace_back(h, &in.request.prompt);
+    const auto len = static_cast<int32_t>(in.request.prompt.size());
+    const int32_t blocks = (len + bs - 1) / bs;
+    if (!group.empty() && (group_tokens + len > config_.max_batch_tokens || group_blocks + blocks > cache_blocks ||
+                           static_cast<int32_t>(group.size()) >= config_.max_running))
+      run_group();
+    group.push_back(live);
+    group_tokens += len;
+    group_blocks += blocks;
   }
-  const auto answer = [](RequestHandle& h, std::vector<float> vector, size_t n_prompt) {
-    Event e;
-    e.kind = Event::Embedding;
-    e.embedding = std::move(vector);
-    h.push(std::move(e));
-    Event done;
-    done.kind = Event::Done;
-    done.usage.prompt_tokens = static_cast<int32_t>(n_prompt);
-    h.push(std::move(done));
-  };
-  std::vector<size_t> lengths;
-  for (const auto& p : pending) lengths.push_back(p.second->size());
-  const int32_t bs = config_.block_size;
-  size_t i = 0;
-  for (const size_t end : embedding_passes(lengths, static_cast<size_t>(config_.max_batch_tokens),
-                                           static_cast<size_t>(embed_kv_blocks()), bs)) {
-    beat();
-    try {
-      if (end == i + 1) {
-        answer(*pending[i].first, embed(*pending[i].second), pending[i].second->size());
-      } else {
-        std::vector<const std::vector<int32_t>*> prompts;
-        for (size_t k = i; k < end; ++k) prompts.push_back(pending[k].second);
-        std::vector<std::vector<float>> vectors = embed_packed(prompts);
-        for (size_t k = i; k < end; ++k) answer(*pending[k].first, std::move(vectors[k - i]), prompts[k - i]->size());
-      }
-    } catch (const std::exception& ex) {
-      for (size_t k = i; k < end; ++k) pending[k].first->push(error_event(kind_of(ex), ex.what()));
-    }
-    i = end;
-  }
-}
-
-std::vector<size_t> embedding_passes(const std::vector<size_t>& lengths, size_t max_tokens, size_t max_blocks,
-                                     int32_t block_size) {
-  std::vector<size_t> ends;
-  const auto bs = static_cast<size_t>(block_size);
-  for (size_t i = 0; i < lengths.size();) {
-    size_t end = i, tokens = 0, blocks = 0;
-    while (end < lengths.size()) {
-      const size_t b = (lengths[end] + bs - 1) / bs;
-      if (end > i && (tokens + lengths[end] > max_tokens || blocks + b > max_blocks)) break;
-      tokens += lengths[end];
-      blocks += b;
-      ++end;
-    }
-    ends.push_back(end);
-    i = end;
-  }
-  return ends;
+  run_group();
 }
 
 EngineStats Engine::stats() const {

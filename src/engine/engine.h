@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -71,12 +72,6 @@ struct EngineHealth {
   int64_t stalls = 0;             // stalls the watchdog has met since the start (it ended their requests)
 };
 
-// How run_embeddings splits waiting embeddings (their token counts, in order) into forward passes:
-// the end of each pass, packing prompts while their tokens stay within max_tokens and their KV
-// blocks within max_blocks; a prompt over either limit is a pass of its own (run in pieces).
-std::vector<size_t> embedding_passes(const std::vector<size_t>& lengths, size_t max_tokens, size_t max_blocks,
-                                     int32_t block_size);
-
 class Engine {
  public:
   // The backend must be prepared for the model; the model (and tokenizer, which may be null)
@@ -92,6 +87,15 @@ class Engine {
   // Error(Unavailable) when the engine is shutting down; Error(Internal) after its loop died.
   // An embedding runs on the engine's thread between steps, in a KV area of its own.
   std::shared_ptr<RequestHandle> submit(Request request);
+  // Queues several requests with one wake-up of the loop, so that they are admitted together:
+  // their prompts are prefilled in the same step as far as max_batch_tokens allows, and
+  // embeddings run as one batch of sequences. Each gets a handle, or the error submit would have
+  // thrown for it (the others are queued all the same).
+  struct Submitted {
+    std::shared_ptr<RequestHandle> handle;  // null when refused
+    std::exception_ptr error;
+  };
+  std::vector<Submitted> submit_together(std::vector<Request> requests);
   EngineStats stats() const;
   // Whether the loop thread is running, did not end by an exception, and has beaten its
   // heartbeat within config().stall_seconds. Any thread.
@@ -128,9 +132,10 @@ class Engine {
   void deliver(const std::vector<StepOutput>& outs, int32_t batch_tokens, int32_t batch_sequences);
   void push_events(const StepOutput& out);
   void publish_stats(int32_t batch_tokens, int32_t batch_sequences);
+  std::shared_ptr<RequestHandle> enqueue(Request request);  // validated; mu_ held
   void run_embeddings(std::vector<Incoming>& embeds);
   std::vector<float> embed(const std::vector<int32_t>& tokens);
-  std::vector<std::vector<float>> embed_packed(const std::vector<const std::vector<int32_t>*>& prompts);
+  std::vector<std::vector<float>> embed_together(const std::vector<const std::vector<int32_t>*>& inputs);
   KvCache& embed_kv();
   int32_t embed_kv_blocks() const;
   std::unique_ptr<KvCache> embed_kv_;  // loop thread only; made on first use

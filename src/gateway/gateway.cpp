@@ -70,7 +70,8 @@ std::string route_label(const std::string& path) {
                                               "/v1/tasks/extract",
                                               "/v1/tasks/sentiment",
                                               "/v1/tasks/keywords",
-                                              "/v1/tasks/translate"};
+                                              "/v1/tasks/translate",
+                                              "/v1/data/process"};
   return known.count(path) ? path : "other";
 }
 

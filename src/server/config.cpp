@@ -190,6 +190,13 @@ std::vector<ConfigField> make_fields() {
       {"image_url_fetch", "", &C::image_url_fetch, "fetch http:// image URLs in chat messages (off: data: URLs only)"},
       {"image_fetch_timeout", "", &C::image_fetch_timeout, "seconds to fetch one image URL", 0.1, 3600},
       {"image_decode_threads", "", &C::image_decode_threads, "threads decoding images, beside the HTTP threads", 1, 256},
+      {"micro_batch_max", "", &C::micro_batch_max,
+       "non-streamed task and embedding requests handed to the engine together at most (0: no micro-batching)", 0, 65536},
+      {"micro_batch_wait_ms", "", &C::micro_batch_wait_ms,
+       "ms the first request of a micro-batch waits for others (0: no micro-batching)", 0, 60000},
+      {"data_max_records", "", &C::data_max_records, "most records in one /v1/data/process request", 1, 1e9},
+      {"data_max_fields", "", &C::data_max_fields, "most distinct field names in one /v1/data/process request", 1, 1e6},
+      {"data_max_body_bytes", "", &C::data_max_body_bytes, "largest /v1/data/process body", 1, 1ll << 32},
   };
 }
 // clang-format on

@@ -138,6 +138,13 @@ struct ServerConfig {
   bool image_url_fetch = false;  // http URLs in image_url parts (off: only data: URLs)
   double image_fetch_timeout = 10;
   int64_t image_decode_threads = 2;
+  // Tasks and data (issue 18): the micro-batcher of non-streamed tasks and embeddings (0: off), and
+  // the limits of /v1/data/process.
+  int64_t micro_batch_max = 8;            // engine requests handed over together at most
+  double micro_batch_wait_ms = 100;       // how long the first request of a batch waits for others
+  int64_t data_max_records = 10000;       // records in one /v1/data/process request
+  int64_t data_max_fields = 256;          // distinct field names over its records
+  int64_t data_max_body_bytes = 1 << 20;  // its body (the server's max_body_bytes applies first)
 };
 
 using FieldRef = std::variant<std::string ServerConfig::*, int64_t ServerConfig::*, double ServerConfig::*,

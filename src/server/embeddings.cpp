@@ -16,24 +16,6 @@ struct Input {
   bool done = false;
 };
 
-// Submits every input; on a refusal the ones already queued are cancelled and the error goes to
-// the client (429 for a full queue).
-std::vector<Input> submit_all(Service& svc, std::vector<std::vector<int32_t>> inputs) {
-  std::vector<Input> out;
-  try {
-    for (auto& ids : inputs) {
-      Request r;
-      r.kind = RequestKind::Embed;
-      r.prompt = std::move(ids);
-      out.push_back({svc.engine().submit(std::move(r)), {}, false});
-    }
-  } catch (...) {
-    for (Input& in : out) in.handle->cancel();
-    throw;
-  }
-  return out;
-}
-
 void cancel_all(std::vector<Input>& inputs) {
   for (Input& in : inputs)
     if (!in.done) in.handle->cancel();
@@ -42,8 +24,19 @@ void cancel_all(std::vector<Input>& inputs) {
 }  // namespace
 
 awaitable<std::optional<std::vector<std::vector<float>>>> embed_all(Exchange& ex, ServerState& st, Service& svc,
-                                                                    std::vector<std::vector<int32_t>> ids) {
-  std::vector<Input> inputs = submit_all(svc, std::move(ids));
+                                                                    std::vector<std::vector<int32_t>> ids,
+                                                                    bool micro_batch) {
+  std::vector<Request> requests;
+  for (auto& input : ids) {
+    Request r;
+    r.kind = RequestKind::Embed;
+    r.prompt = std::move(input);
+    requests.push_back(std::move(r));
+  }
+  std::vector<Input> inputs;
+  std::vector<std::shared_ptr<RequestHandle>> handles =
+      co_await submit_requests(st.micro_batcher(), svc.engine(), std::move(requests), micro_batch);
+  for (auto& h : handles) inputs.push_back({std::move(h), {}, false});
   for (Input& in : inputs) ex.watch(*in.handle);
   size_t n_done = 0;
   while (n_done < inputs.size()) {
@@ -96,7 +89,7 @@ awaitable<> handle_embeddings(Exchange& ex, ServerState& st) {
     total += static_cast<int32_t>(input.size());
   }
   ex.prompt_tokens = total;
-  const std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, *svc, std::move(ids));
+  const std::optional<std::vector<std::vector<float>>> vectors = co_await embed_all(ex, st, *svc, std::move(ids), true);
   if (!vectors) co_return;
   std::string body = api::embeddings_json(svc->model_id(), *vectors, req.encoding_format, total);
   co_await ex.respond(200, std::move(body));

@@ -66,6 +66,9 @@ class Exchange {
   int32_t prompt_tokens = 0, completion_tokens = 0;
   std::string log_fields;  // more " key=value" pairs for the log line (a RAG request's stage times)
   std::string model;
+  // A non-streamed task's inner exchange (tasks.cpp): its engine requests go through the
+  // micro-batcher.
+  bool micro_batch = false;
   // When the first generated token reached the handler (epoch: none): splits the request's time
   // into waiting plus prompt, and generation.
   std::chrono::steady_clock::time_point first_token{};

@@ -125,41 +125,33 @@ std::vector<api::TokenLogprob> prompt_token_logprobs(const Tokenizer& tok, const
   return out;
 }
 
-// Submits every choice; on any refusal the ones already queued are cancelled and the error goes
-// to the client (by its kind: 429 for a full queue, 503 while shutting down).
-std::vector<Sequence> submit_all(Service& svc, const Job& job) {
-  std::vector<Sequence> seqs;
-  try {
-    int32_t index = 0;
-    for (size_t p = 0; p < job.prompts.size(); ++p) {
-      for (int32_t i = 0; i < job.n; ++i, ++index) {
-        Request r;
-        r.prompt = job.prompts[p].ids;
-        r.images = job.prompts[p].images;
-        // Without max_tokens, up to the context (where the engine stops with "length").
-        r.options.max_tokens =
-            job.max_tokens.value_or(std::max(1, svc.n_ctx() - static_cast<int32_t>(r.prompt.size())));
-        r.options.sampling = job.sampling;
-        if (job.sampling.seed != kRandomSeed)
-          r.options.sampling.seed = job.sampling.seed + static_cast<uint64_t>(index);
-        r.options.stop = job.stop;
-        r.options.ignore_eos = job.ignore_eos;
-        r.options.constraint = job.constraint;
-        r.logprobs = job.logprobs;
-        r.prompt_logprobs = job.prompt_logprobs;
-        Sequence s;
-        s.prompt = p;
-        if (job.chat) s.splitter.emplace(job.tool_format, job.tool_names, job.reasoning);
-        if (job.echo) s.choice.text = job.prompts[p].text;
-        s.handle = svc.engine().submit(std::move(r));
-        seqs.push_back(std::move(s));
-      }
+// Every choice's engine request and its Sequence, in the same order.
+std::vector<Request> requests_for(Service& svc, const Job& job, std::vector<Sequence>& seqs) {
+  std::vector<Request> requests;
+  int32_t index = 0;
+  for (size_t p = 0; p < job.prompts.size(); ++p) {
+    for (int32_t i = 0; i < job.n; ++i, ++index) {
+      Request r;
+      r.prompt = job.prompts[p].ids;
+      r.images = job.prompts[p].images;
+      // Without max_tokens, up to the context (where the engine stops with "length").
+      r.options.max_tokens = job.max_tokens.value_or(std::max(1, svc.n_ctx() - static_cast<int32_t>(r.prompt.size())));
+      r.options.sampling = job.sampling;
+      if (job.sampling.seed != kRandomSeed) r.options.sampling.seed = job.sampling.seed + static_cast<uint64_t>(index);
+      r.options.stop = job.stop;
+      r.options.ignore_eos = job.ignore_eos;
+      r.options.constraint = job.constraint;
+      r.logprobs = job.logprobs;
+      r.prompt_logprobs = job.prompt_logprobs;
+      requests.push_back(std::move(r));
+      Sequence s;
+      s.prompt = p;
+      if (job.chat) s.splitter.emplace(job.tool_format, job.tool_names, job.reasoning);
+      if (job.echo) s.choice.text = job.prompts[p].text;
+      seqs.push_back(std::move(s));
     }
-  } catch (...) {
-    for (Sequence& s : seqs) s.handle->cancel();
-    throw;
   }
-  return seqs;
+  return requests;
 }
 
 api::Usage total_usage(const Job& job, const std::vector<Sequence>& seqs) {
@@ -183,7 +175,12 @@ class Generation {
   }
 
   awaitable<> run() {
-    seqs_ = submit_all(svc_, job_);
+    // Non-streamed tasks share the micro-batcher's steps; refusals go to the client by their
+    // kind (429 for a full queue, 503 while shutting down).
+    std::vector<Request> requests = requests_for(svc_, job_, seqs_);
+    std::vector<std::shared_ptr<RequestHandle>> handles = co_await submit_requests(
+        st_.micro_batcher(), svc_.engine(), std::move(requests), ex_.micro_batch && !job_.stream);
+    for (size_t i = 0; i < handles.size(); ++i) seqs_[i].handle = std::move(handles[i]);
     ex_.model = svc_.model_id();
     for (const Prompt& p : job_.prompts) ex_.prompt_tokens += static_cast<int32_t>(p.ids.size());
     st_.metrics().tokens(ex_.prompt_tokens, 0);

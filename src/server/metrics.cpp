@@ -70,6 +70,10 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
                      .Name("hayate_rag_stage_seconds")
                      .Help("time of each retrieval stage (embed, search, generation; ingest_embed, ingest_store)")
                      .Register(r);
+  micro_batch_size_ =
+      &histogram(r, "hayate_micro_batch_size", "engine requests the micro-batcher handed over together, per batch",
+                 {1, 2, 3, 4, 6, 8, 12, 16, 32, 64});
+  micro_batches_ = &counter(r, "hayate_micro_batches_total", "batches the micro-batcher handed to the engine");
   auto& finished = prometheus::BuildCounter()
                        .Name("hayate_sequences_finished_total")
                        .Help("engine sequences ended, by reason (stop, length, cancelled, error)")
@@ -100,6 +104,11 @@ void Metrics::request_done(const std::string& route, int status, double seconds)
 }
 
 void Metrics::first_token(double seconds) { ttft_->Observe(seconds); }
+
+void Metrics::micro_batch(size_t requests) {
+  micro_batch_size_->Observe(static_cast<double>(requests));
+  micro_batches_->Increment();
+}
 
 void Metrics::rag_stage(const char* stage, double seconds) {
   rag_stages_

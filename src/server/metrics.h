@@ -38,6 +38,8 @@ class Metrics {
   // Time of one retrieval stage: "embed", "search" or "generation" of a RAG chat; "ingest_embed"
   // or "ingest_store" of a document upload.
   void rag_stage(const char* stage, double seconds);
+  // The micro-batcher handed `requests` engine requests over together.
+  void micro_batch(size_t requests);
 
   // The text exposition format, gauges refreshed from `stats` and `health` (null while no model is
   // loaded).
@@ -56,6 +58,8 @@ class Metrics {
   prometheus::Counter* write_timeouts_;
   prometheus::Family<prometheus::Counter>* limit_hits_;
   prometheus::Family<prometheus::Histogram>* rag_stages_;
+  prometheus::Histogram* micro_batch_size_;
+  prometheus::Counter* micro_batches_;
   prometheus::Counter* finished_[4];  // stop, length, cancelled, error
 
   // The engine's counters as of the last scrape, to add their growth to ours.

@@ -110,6 +110,7 @@ const Route kRoutes[] = {
     {"POST", "/api/pull", true, handle_ollama_pull},
     {"GET", "/api/version", false, handle_ollama_version},
     {"POST", "/v1/tasks/{id}", true, handle_task},
+    {"POST", "/v1/data/process", true, handle_data_process},
     {"GET", "/v1/ws", false, handle_ws_plain},  // the WebSocket authenticates itself (websocket.cpp)
     {"POST", "/v1/conversations", true, handle_conversations},
     {"GET", "/v1/conversations", true, handle_conversations},
@@ -225,7 +226,9 @@ ServerState::ServerState(const ServerConfig& config, ModelRegistry::Loader load)
       semantic_cache_(config.semantic_cache_threshold > 0
                           ? std::make_unique<SemanticCache>(static_cast<float>(config.semantic_cache_threshold),
                                                             static_cast<size_t>(config.semantic_cache_entries))
-                          : nullptr) {
+                          : nullptr),
+      micro_batcher_(static_cast<int32_t>(config.micro_batch_max), config.micro_batch_wait_ms,
+                     [this](size_t n) { metrics_.micro_batch(n); }) {
   // The indexes are read (or rebuilt) at start, not by the first search of each collection.
   if (collections_) spdlog::info("rag: the indexes of {} collection(s) are ready", collections_->warm_up());
 }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "cache/cache.h"
@@ -16,6 +17,7 @@
 #include "server/config.h"
 #include "server/exchange.h"
 #include "server/metrics.h"
+#include "server/micro_batcher.h"
 #include "server/model_registry.h"
 #include "server/rag_cache.h"
 #include "server/recent_requests.h"
@@ -51,6 +53,7 @@ class ServerState {
   cache::Cache* embedding_cache() { return rag_caches_.embeddings.get(); }  // null when off
   cache::Cache* search_cache() { return rag_caches_.searches.get(); }
   SemanticCache* semantic_cache() { return semantic_cache_.get(); }  // null when off
+  MicroBatcher& micro_batcher() { return micro_batcher_; }
 
  private:
   const ServerConfig config_;
@@ -67,6 +70,7 @@ class ServerState {
   RecentRequests recent_;
   RagCaches rag_caches_;
   std::unique_ptr<SemanticCache> semantic_cache_;
+  MicroBatcher micro_batcher_;
 };
 
 // Who a request counts against in rate limits: "key:KEY" when API keys are on, else
@@ -123,13 +127,24 @@ awaitable<> handle_model_unload(Exchange& ex, ServerState& state);
 // is not in the models table. nullptr when the client left while it waited.
 awaitable<std::shared_ptr<Service>> acquire_service(Exchange& ex, ServerState& state,
                                                     std::optional<std::string> name = std::nullopt);
+// A task for another handler (the data service's summary): its status and JSON body as
+// /v1/tasks/{task} would answer `request`; usage adds to ex's.
+struct TaskAnswer {
+  int status = 0;
+  std::string body;
+};
+awaitable<TaskAnswer> run_task(Exchange& ex, ServerState& state, const std::string& task,
+                               const nlohmann::json& request);
+awaitable<> handle_data_process(Exchange& ex, ServerState& state);  // data_routes.cpp: /v1/data/process
 
 // Embeddings of tokenized inputs through the engine's continuous batching, in input order, while
 // the connection's coroutine waits without blocking (embeddings.cpp). nullopt when the client
 // left (the handler ends without a response); throws Error(Timeout) past the request's deadline
 // and the engine's errors.
+// micro_batch: through the micro-batcher (/v1/embeddings).
 awaitable<std::optional<std::vector<std::vector<float>>>> embed_all(Exchange& ex, ServerState& state, Service& svc,
-                                                                    std::vector<std::vector<int32_t>> ids);
+                                                                    std::vector<std::vector<int32_t>> ids,
+                                                                    bool micro_batch = false);
 // One query's embedding through the embedding cache when it is on (rag_cache.cpp); `hit` says
 // whether it came from the cache. nullopt as embed_all.
 awaitable<std::optional<std::vector<float>>> embed_query(Exchange& ex, ServerState& state, Service& svc,

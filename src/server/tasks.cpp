@@ -24,6 +24,7 @@ class TaskExchange final : public Exchange {
     rq_.path = "/v1/chat/completions";
     rq_.headers = outer.request().headers;
     rq_.body = std::move(body);
+    micro_batch = true;
   }
   const HttpRequest& request() const override { return rq_; }
   const std::string& request_id() const override { return outer_.request_id(); }
@@ -140,20 +141,14 @@ double answer_probability(const json& choice) {
 
 }  // namespace
 
-awaitable<> handle_task(Exchange& ex, ServerState& st) {
-  const std::string task = ex.request().path.substr(std::string_view("/v1/tasks/").size());
-  const json req = json::parse(ex.request().body, nullptr, false);
-  if (req.is_discarded() || !req.is_object()) bad("The request body must be a JSON object", "");
+awaitable<TaskAnswer> run_task(Exchange& ex, ServerState& st, const std::string& task, const json& req) {
   bool structured = false;
   TaskExchange inner(ex, chat_for(task, req, structured).dump());
   co_await handle_chat_completions(inner, st);
-  ex.prompt_tokens = inner.prompt_tokens;
-  ex.completion_tokens = inner.completion_tokens;
+  ex.prompt_tokens += inner.prompt_tokens;
+  ex.completion_tokens += inner.completion_tokens;
   ex.model = inner.model;
-  if (inner.status() != 200) {  // the chat handler's error, as it was
-    co_await ex.respond(inner.status(), inner.body());
-    co_return;
-  }
+  if (inner.status() != 200) co_return TaskAnswer{inner.status(), inner.body()};  // the chat handler's error
   const json chat = json::parse(inner.body());
   const json& choice = chat["choices"][0];
   const std::string content = choice["message"].value("content", "");
@@ -171,7 +166,15 @@ awaitable<> handle_task(Exchange& ex, ServerState& st) {
     }
     out["result"] = std::move(result);
   }
-  co_await ex.respond(200, out.dump());
+  co_return TaskAnswer{200, out.dump()};
+}
+
+awaitable<> handle_task(Exchange& ex, ServerState& st) {
+  const std::string task = ex.request().path.substr(std::string_view("/v1/tasks/").size());
+  const json req = json::parse(ex.request().body, nullptr, false);
+  if (req.is_discarded() || !req.is_object()) bad("The request body must be a JSON object", "");
+  TaskAnswer answer = co_await run_task(ex, st, task, req);
+  co_await ex.respond(answer.status, std::move(answer.body));
 }
 
 }  // namespace hayate::server

@@ -76,15 +76,6 @@ TEST(EngineEmbed, MeanOfFinalHiddenStatesNormalised) {
   EXPECT_NE(embed(engine, {5, 17, 42}), got);
 }
 
-TEST(EngineEmbed, WaitingEmbeddingsArePackedIntoPassesWithinTheLimits) {
-  using Ends = std::vector<size_t>;
-  EXPECT_EQ(embedding_passes({}, 64, 8, 16), Ends{});
-  EXPECT_EQ(embedding_passes({10, 20, 30, 5}, 64, 8, 16), (Ends{3, 4}));       // 60 tokens, then 5
-  EXPECT_EQ(embedding_passes({10, 100, 10}, 64, 8, 16), (Ends{1, 2, 3}));      // too long: alone
-  EXPECT_EQ(embedding_passes({17, 17, 17, 17, 1}, 512, 8, 16), (Ends{4, 5}));  // 2 blocks each
-  EXPECT_EQ(embedding_passes({1, 1, 1}, 512, 1, 16), (Ends{1, 2, 3}));         // one block in all
-}
-
 // Many embeddings submitted together (packed into shared forward passes as they wait) give what
 // each gives alone.
 TEST(EngineEmbed, PackedEmbeddingsEqualEachAlone) {
@@ -112,6 +103,40 @@ TEST(EngineEmbed, PackedEmbeddingsEqualEachAlone) {
       ASSERT_TRUE(done && done->kind == Event::Done);
       EXPECT_EQ(done->usage.prompt_tokens, static_cast<int32_t>(prompts[i].size()));
     }
+  }
+}
+
+// Embeddings that arrive together run as one batch of sequences (and one longer than a step
+// alone, in chunks), each bit for bit what it is alone; a bad one is refused by itself.
+TEST(EngineEmbed, SubmittedTogetherEqualAlone) {
+  auto m = tiny_model();
+  EngineConfig c;
+  c.max_batch_tokens = 32;
+  c.max_running = 3;
+  Engine engine(*m, make_backend("cpu", 2), nullptr, c);
+  std::vector<std::vector<int32_t>> inputs;
+  for (int i = 0; i < 7; ++i) {
+    std::vector<int32_t> t;
+    for (int j = 0; j < 3 + i * 2; ++j) t.push_back((i * 31 + j * 7) % 250 + 1);
+    inputs.push_back(t);
+  }
+  inputs.push_back(std::vector<int32_t>(45, 9));  // over one step of 32 tokens
+  std::vector<std::vector<float>> alone;
+  for (const auto& t : inputs) alone.push_back(embed(engine, t));
+  std::vector<Request> requests;
+  for (const auto& t : inputs) requests.push_back(embed_request(t));
+  requests.push_back(embed_request({m->hp.n_vocab}));
+  const std::vector<Engine::Submitted> subs = engine.submit_together(std::move(requests));
+  ASSERT_EQ(subs.size(), inputs.size() + 1);
+  EXPECT_TRUE(subs.back().error && !subs.back().handle);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    ASSERT_TRUE(subs[i].handle) << i;
+    const auto first = subs[i].handle->next(std::chrono::seconds(60));
+    ASSERT_TRUE(first && first->kind == Event::Embedding) << i;
+    EXPECT_EQ(first->embedding, alone[i]) << "input " << i;
+    const auto last = subs[i].handle->next(std::chrono::seconds(60));
+    ASSERT_TRUE(last && last->kind == Event::Done) << i;
+    EXPECT_EQ(last->usage.prompt_tokens, static_cast<int32_t>(inputs[i].size()));
   }
 }
 

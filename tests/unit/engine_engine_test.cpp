@@ -104,6 +104,34 @@ TEST(Engine, ConcurrentRequestsGiveExactlyWhatEachGivesAlone) {
   EXPECT_TRUE(no_leaks(s));
 }
 
+// submit_together (the server's micro-batcher): one wake-up of the loop, so every prompt is
+// prefilled in the first step, and each answer is still exactly what it is alone.
+TEST(Engine, RequestsSubmittedTogetherArePrefilledInOneStep) {
+  auto engine = make_engine();
+  std::vector<std::vector<int32_t>> prompts;
+  int32_t prompt_tokens = 0;
+  std::vector<Request> requests;
+  for (int i = 0; i < 5; ++i) {
+    prompts.push_back(encode("Question number " + std::to_string(i) + " is about " + std::string(i * 3, 'x')));
+    prompt_tokens += static_cast<int32_t>(prompts.back().size());
+    requests.push_back({prompts.back(), greedy(6), false});
+  }
+  requests.push_back({{}, greedy(6), false});  // refused by itself: an empty prompt
+  const std::vector<Engine::Submitted> subs = engine->submit_together(std::move(requests));
+  ASSERT_EQ(subs.size(), 6u);
+  ASSERT_TRUE(subs[5].error && !subs[5].handle);
+  EXPECT_THROW(std::rethrow_exception(subs[5].error), Error);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_TRUE(subs[i].handle && !subs[i].error) << i;
+    const Collected got = collect(*subs[i].handle);
+    EXPECT_EQ(got.tokens, alone(prompts[i], greedy(6)).tokens) << "prompt " << i;
+  }
+  const EngineStats s = engine->stats();
+  EXPECT_EQ(s.max_batch_tokens, prompt_tokens) << "the first step holds every prompt whole";
+  EXPECT_EQ(s.max_batch_sequences, 5);
+  EXPECT_EQ(s.steps, 6) << "one prefill step, then five decode steps of all five";
+}
+
 TEST(Engine, SharedPrefixIsServedFromTheCacheWithIdenticalOutput) {
   auto engine = make_engine();
   std::string prefix;
