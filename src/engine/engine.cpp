@@ -200,6 +200,51 @@ std::vector<float> normalised(const std::vector<double>& sum) {
 
 }  // namespace
 
+// Prompt logprobs come from a Session of the engine's own, through the same feed and
+// log-softmax as `hayate eval`'s log-likelihoods; a request with max_tokens 0 ends here (Done,
+// Length), the others go on to the scheduler.
+void Engine::score_prompts(std::vector<Incoming>& fresh) {
+  std::vector<Incoming> keep;
+  keep.reserve(fresh.size());
+  for (Incoming& in : fresh) {
+    if (!in.request.prompt_logprobs) {
+      keep.push_back(std::move(in));
+      continue;
+    }
+    beat();
+    const std::shared_ptr<RequestHandle> h = in.handle.lock();
+    if (!h) continue;
+    Event done;
+    done.kind = Event::Done;
+    done.finish_reason = h->cancelled() ? FinishReason::Cancelled : FinishReason::Length;
+    done.usage.prompt_tokens = static_cast<int32_t>(in.request.prompt.size());
+    if (h->cancelled()) {
+      h->push(std::move(done));
+      continue;
+    }
+    try {
+      if (!score_session_)
+        score_session_ = std::make_unique<Session>(model_, *backend_, config_.n_ctx);  // as SessionModel's
+      score_session_->reset();
+      const std::vector<float> logits = score_session_->feed(in.request.prompt, true);
+      Event e;
+      e.kind = Event::PromptLogprobs;
+      e.prompt_logprobs =
+          prompt_logprobs(logits, model_.hp.n_vocab, in.request.prompt, in.request.options.sampling.n_logprobs);
+      score_session_->reset();
+      h->push(std::move(e));
+    } catch (const std::exception& ex) {
+      h->push(error_event(kind_of(ex), ex.what()));
+      continue;
+    }
+    if (in.request.options.max_tokens == 0)
+      h->push(std::move(done));
+    else
+      keep.push_back(std::move(in));
+  }
+  fresh.swap(keep);
+}
+
 std::vector<float> Engine::embed(const std::vector<int32_t>& tokens) {
   const int32_t bs = config_.block_size;
   const int32_t n_blocks = (config_.n_ctx + bs - 1) / bs;

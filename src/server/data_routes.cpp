@@ -65,11 +65,9 @@ awaitable<> handle_data_process(Exchange& ex, ServerState& st) {
   out["operations"] = std::move(result["operations"]);
   out["timings"] = {{"process_ms", ms_since(t0)}};
   if (summarize) {
-    const auto svc = st.loaded_service();
-    if (req.contains("model")) {
-      if (!req["model"].is_string()) bad("'model' must be a string", "model");
-      svc->check_model(req["model"]);
-    }
+    if (req.contains("model") && !req["model"].is_string()) bad("'model' must be a string", "model");
+    const auto svc = co_await acquire_service(ex, st);  // the model the body names, or the first
+    if (!svc) co_return;
     const auto mt = req.find("max_tokens");
     if (mt != req.end() && (!mt->is_number_integer() || *mt < 1))
       bad("'max_tokens' must be a positive integer", "max_tokens");
