@@ -73,7 +73,7 @@ check('a message streams into the page', async () => {
 });
 
 check('stop ends an answer mid-way', async () => {
-  await send('Tell me about the rivers.');
+  await send('Tell me a short story about Pip the fox.');  // ~70 tokens: long enough to stop
   await page.waitForFunction(() => document.querySelectorAll('article.msg.assistant')[1]?.innerText.trim().length > 0);
   await page.getByRole('button', { name: 'Stop' }).click();
   await page.getByText('Stopped').waitFor();
@@ -86,7 +86,7 @@ check('a reload finds the conversation in the list and opens it', async () => {
   await page.reload();
   await page.getByRole('link', { name: 'Who is Milo?' }).click();
   await page.waitForFunction(() => document.querySelectorAll('article.msg').length === 4);
-  await page.getByLabel('Search conversations').fill('rivers');
+  await page.getByLabel('Search conversations').fill('Pip the fox');
   await page.getByRole('link', { name: 'Who is Milo?' }).waitFor();  // found by a message's text
   await page.getByLabel('Search conversations').fill('no such words');
   await page.waitForFunction(() => document.querySelectorAll('.conversations li').length === 0);
