@@ -1,6 +1,8 @@
 // POST /v1/data/process on the real server and through the gateway: a pipeline over 100 records
 // (values whose statistics are known), the model-written summary, and the limits' 400s.
+#include <chrono>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "gateway_harness.h"
 
@@ -104,8 +106,15 @@ TEST(DataService, ReachableThroughTheGateway) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.headers.at("x-hayate-upstream"), "s");
   expect_known_answer(json::parse(r.body));
-  const auto m = gw->metrics();
-  EXPECT_EQ(m.at("hayate_gateway_requests_total{route=\"/v1/data/process\",status=\"200\"}"), 1);
+  // The gateway counts a request after its answer is written: wait for the count, bounded.
+  const std::string key = "hayate_gateway_requests_total{route=\"/v1/data/process\",status=\"200\"}";
+  auto m = gw->metrics();
+  for (int i = 0; i < 500 && !m.count(key); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    m = gw->metrics();
+  }
+  ASSERT_TRUE(m.count(key)) << "no " << key << " in the gateway's metrics";
+  EXPECT_EQ(m.at(key), 1);
 }
 
 }  // namespace
