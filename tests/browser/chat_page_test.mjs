@@ -325,7 +325,7 @@ check('with the WebSocket blocked the page chats over SSE: streams, stops, keeps
     assert.ok(lengths.size >= 3, `the answer should grow while streaming; saw lengths ${[...lengths]}`);
     await blocked.waitForURL(/#\/chat\/conv-/);
     const id = blocked.url().split('/').pop();
-    await blocked.getByLabel('Message', { exact: true }).fill('Tell me about the rivers.');
+    await blocked.getByLabel('Message', { exact: true }).fill('Tell me a short story about Pip the fox.');
     await blocked.getByRole('button', { name: 'Send', exact: true }).click();
     await blocked.waitForFunction(() => document.querySelectorAll('article.msg.assistant')[1]?.innerText.trim().length > 0);
     await blocked.getByRole('button', { name: 'Stop' }).click();
@@ -333,7 +333,7 @@ check('with the WebSocket blocked the page chats over SSE: streams, stops, keeps
     await blocked.screenshot({ path: join(outDir, 'chat-sse.png'), fullPage: true });
     const stored = await (await fetch(`${a.base}/v1/conversations/${id}`)).json();
     assert.deepEqual(stored.messages.map((m) => m.role), ['user', 'assistant', 'user', 'assistant']);
-    assert.equal(stored.messages[2].content, 'Tell me about the rivers.');
+    assert.equal(stored.messages[2].content, 'Tell me a short story about Pip the fox.');
     assert.deepEqual(errors, []);
   } finally {
     await blocked.close();
