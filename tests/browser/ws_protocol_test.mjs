@@ -144,7 +144,7 @@ check('malformed JSON and unknown types get an error and the socket stays usable
 check('stop mid-answer ends it with finish_reason stopped and keeps what streamed', async () => {
   const c = open(url(`?token=${KEY}`));
   await c.until('ready');
-  c.send({ type: 'start', content: 'Tell me about the rivers.', max_tokens: 400 });
+  c.send({ type: 'start', content: 'Tell me a short story about Pip the fox.', max_tokens: 400 });
   const conv = await c.until('conversation');
   await c.until('token');
   c.send({ type: 'stop' });
