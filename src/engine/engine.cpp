@@ -174,8 +174,8 @@ void Engine::shutdown(bool drain) {
   if (watchdog_.joinable()) watchdog_.join();
 }
 
-// One prompt of the whole context, or a full pass of packed prompts (each wasting at most part of
-// a block; 64 of them), whichever needs more blocks.
+// One prompt of the whole context, or one step's group of inputs (run_embeddings: max_batch_tokens
+// tokens, each input wasting at most part of a block; 64 inputs allowed for), whichever needs more.
 int32_t Engine::embed_kv_blocks() const {
   const int32_t bs = config_.block_size;
   return std::max((config_.n_ctx + bs - 1) / bs, (config_.max_batch_tokens + bs - 1) / bs + 64);
