@@ -307,14 +307,18 @@ class Corpus:
         key = (op, min(a, b), max(a, b)) if op in "+*" else (op, a, b)
         return heldout_key(*key)
 
+    # Upper bounds of the draw inside arithmetic: 2-digit sums, mixed-width sums, differences, products.
+    arithmetic_mix = (0.45, 0.60, 0.80)
+
     def draw_arithmetic(self):
         r = self.rng.random()
+        two_digit_sums, sums, differences = self.arithmetic_mix
         digits = lambda n: self.rng.randint(10 ** (n - 1) if n > 1 else 0, 10 ** n - 1)  # noqa: E731
-        if r < 0.45:
+        if r < two_digit_sums:
             op, a, b = "+", digits(2), digits(2)
-        elif r < 0.60:
+        elif r < sums:
             op, a, b = "+", digits(self.rng.randint(1, 3)), digits(self.rng.randint(1, 3))
-        elif r < 0.80:
+        elif r < differences:
             op, a, b = "-", digits(self.rng.randint(1, 3)), digits(self.rng.randint(1, 3))
             a, b = max(a, b), min(a, b)
         else:
@@ -452,18 +456,21 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--conversations", type=int, default=400000)
     parser.add_argument("--documents", type=int, default=40000, help="plain-text documents mixed into training")
-    parser.add_argument("--recipe", type=int, choices=(1, 2), default=2,
-                        help="2: the committed model's corpus (recipe2.py); 1: the first model's")
-    parser.add_argument("--check", action="store_true", help="recipe 2: verify the written files (check_corpus.py)")
+    parser.add_argument("--recipe", type=int, choices=(1, 2, 3), default=2,
+                        help="2: the committed model's corpus (recipe2.py); 3: recipe 2 with more products "
+                        "(recipe3.py); 1: the first model's")
+    parser.add_argument("--check", action="store_true",
+                        help="recipes 2 and 3: verify the written files (check_corpus.py)")
     args = parser.parse_args()
-    if args.check and args.recipe != 2:
-        parser.error("--check verifies recipe 2's hold-out rules; use it with --recipe 2")
+    if args.check and args.recipe == 1:
+        parser.error("--check verifies the hold-out rules of recipes 2 and 3; recipe 1 has none")
 
     os.makedirs(args.out, exist_ok=True)
-    if args.recipe == 2:
-        sys.modules.setdefault("make_corpus", sys.modules[__name__])  # recipe2 imports this module by name
+    if args.recipe >= 2:
+        sys.modules.setdefault("make_corpus", sys.modules[__name__])  # recipe2/3 import this module by name
         import recipe2
-        corpus = recipe2.CorpusV2(args.seed)
+        import recipe3
+        corpus = recipe2.CorpusV2(args.seed) if args.recipe == 2 else recipe3.CorpusV3(args.seed)
     else:
         corpus = Corpus(args.seed)
     write_world(corpus.world, args.world_dir or os.path.join(args.out, "world"))
