@@ -104,9 +104,9 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)); });
 
 // The coalesced mat-vec (Q4_K, Q6_K, Q8_0; on with HAYATE_CUDA_MATVEC_FAST=1) at 1..8 tokens with
-// 1, 2 and 4 rows a warp, each forced at 39 rows (the last warp holds part of a group) and at two
-// row lengths (one pass of a warp's lanes and several), then its default on 4099 rows. The older
-// kernels (its default off, or HAYATE_CUDA_DISABLE) are checked for the same formats.
+// 1, 2 and 4 rows a warp and 1, 2 and 8 warps a row, each forced at 39 rows (the last warp holds part of a group) and
+// at two row lengths (one pass of a warp's lanes and several), then its default on 4099 rows. The older kernels (its
+// default off, or HAYATE_CUDA_DISABLE) are checked for the same formats.
 TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   HAYATE_SKIP_WITHOUT_CUDA();
   for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
@@ -118,8 +118,13 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
            small_blocks ? std::vector<int64_t>{32 * 13, 32 * 45} : std::vector<int64_t>{768, 2304}) {
         for (const char* rows_per_warp : {"1", "2", "4"}) {
           test::ScopedEnv forced("HAYATE_CUDA_MATVEC_ROWS", rows_per_warp);
-          const std::string path = std::string("coalesced mat-vec, rows a warp ") + rows_per_warp;
-          for (int n = 1; n <= 8; ++n) check_matmul_path(type, type_name, n, cols, path.c_str(), 39);
+          // Warps to a row: one (no split), two, and eight (more parts than rounds: idle parts).
+          for (const char* parts : {"1", "2", "8"}) {
+            test::ScopedEnv split("HAYATE_CUDA_MATVEC_PARTS", parts);
+            const std::string path =
+                std::string("coalesced mat-vec, rows a warp ") + rows_per_warp + ", warps a row " + parts;
+            for (int n = 1; n <= 8; ++n) check_matmul_path(type, type_name, n, cols, path.c_str(), 39);
+          }
         }
         for (const int n : {1, 2, 5}) check_matmul_path(type, type_name, n, cols, "coalesced mat-vec, 4099 rows", 4099);
       }
