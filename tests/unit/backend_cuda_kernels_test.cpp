@@ -138,6 +138,21 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   }
 }
 
+// The F16/BF16 16-byte mat-vec with 1, 2 and 8 warps a row (split-K; 8 leaves parts idle) on
+// rows of three rounds of loads, the last one partial, then its default on 1029 rows (two parts).
+TEST(CudaMatmul, HalfMatvecWarpsPerRow) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  for (const char* type_name : {"f16", "bf16"}) {
+    const GgmlType type = *ggml_type_from_name(type_name);
+    for (const char* parts : {"1", "2", "8"}) {
+      test::ScopedEnv split("HAYATE_CUDA_MATVEC_PARTS", parts);
+      const std::string path = std::string("16-byte mat-vec, warps a row ") + parts;
+      for (int n = 1; n <= 8; ++n) check_matmul_path(type, type_name, n, 2056, path.c_str(), 39);
+    }
+    for (const int n : {1, 3, 8}) check_matmul_path(type, type_name, n, 2056, "16-byte mat-vec, 1029 rows", 1029);
+  }
+}
+
 // be.matmul into outputs 3 floats a token wider than the weight's rows, NaN-poisoned: the rows'
 // outputs (dense) and whether the floats past them stayed NaN.
 struct WideOut {
@@ -361,10 +376,11 @@ TEST(CudaOps, SwigluAddCopyRows) {
 
 // Keys and values of two sequences with scattered blocks, one long enough to be split into
 // several chunks, then attention of a mixed batch against the reference backend: the prompt
-// batches through the tiled prefill kernel (default) and through the split kernel.
+// batches through the tiled prefill kernel (default) and through the split kernel, decode
+// batches in 16-position chunks (default) and 64-position ones.
 TEST(CudaOps, PagedAttentionMatchesReference) {
   HAYATE_SKIP_WITHOUT_CUDA();
-  for (const char* off : {"", "prefill"})
+  for (const char* off : {"", "prefill", "short_chunks"})
     for (const int32_t head_dim : {64, 80, 128, 256}) {
       SCOPED_TRACE(std::string("HAYATE_CUDA_DISABLE='") + off + "'");
       test::ScopedEnv disable("HAYATE_CUDA_DISABLE", off);
@@ -410,21 +426,31 @@ TEST(CudaOps, PagedAttentionMatchesReference) {
         EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + n * q_dim)), 1e-5)
             << "head_dim " << head_dim << " batch from " << start;
       }
-      // Decode-shaped batch: one token of each sequence at its last position.
-      Batch d;
-      d.sequences = {{table_a}, {table_b}};
-      d.add(0, len_a - 1, 0, true);
-      d.add(0, len_b - 1, 1, true);
-      const auto q = test::random_floats(2 * q_dim, 70, 0.3f);
-      be->reset_scratch();
-      Tensor qt = test::upload(*be, q, 2, q_dim);
-      Tensor out = test::poisoned(*be, 2, q_dim);
-      be->attention(*kv, 1, qt, d, hp.n_head, hp.n_head_kv, head_dim, out);
-      const auto got = test::download(*be, out);
-      Tensor hq = ref->alloc(2, q_dim), hout = ref->alloc(2, q_dim);
-      std::memcpy(hq.data, q.data(), q.size() * 4);
-      ref->attention(*kv_ref, 1, hq, d, hp.n_head, hp.n_head_kv, head_dim, hout);
-      EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + 2 * q_dim)), 1e-5);
+      // Decode-shaped batches: one token of each sequence at its last position (many 16-position
+      // chunks), then one token at position 9 (a single chunk: no combine kernel).
+      for (const bool single_chunk : {false, true}) {
+        Batch d;
+        d.sequences = {{table_a}, {table_b}};
+        if (single_chunk) {
+          d.add(0, 9, 1, true);
+        } else {
+          d.add(0, len_a - 1, 0, true);
+          d.add(0, len_b - 1, 1, true);
+        }
+        const auto nd = static_cast<int64_t>(d.size());
+        const auto q = test::random_floats(nd * q_dim, 70, 0.3f);
+        be->reset_scratch();
+        Tensor qt = test::upload(*be, q, nd, q_dim);
+        Tensor out = test::poisoned(*be, nd, q_dim);
+        be->attention(*kv, 1, qt, d, hp.n_head, hp.n_head_kv, head_dim, out);
+        const auto got = test::download(*be, out);
+        Tensor hq = ref->alloc(nd, q_dim), hout = ref->alloc(nd, q_dim);
+        std::memcpy(hq.data, q.data(), q.size() * 4);
+        ref->attention(*kv_ref, 1, hq, d, hp.n_head, hp.n_head_kv, head_dim, hout);
+        ASSERT_TRUE(test::all_finite(got)) << "head_dim " << head_dim << " single chunk " << single_chunk;
+        EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + nd * q_dim)), 1e-5)
+            << "head_dim " << head_dim << " single chunk " << single_chunk;
+      }
     }
 }
 

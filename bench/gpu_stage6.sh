@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Issue 12, stage 6: one GPU call that checks stage 5 (the tiled prompt attention, a0cfbf2's
+# Q4_K-only loads ahead) as bench/gpu_prefill.sh does, and this stage's decode changes against
+# their own switches in the same programs: split-K mat-vec (HAYATE_CUDA_MATVEC_PARTS=1 is the
+# kernel before it) and 16-position decode attention chunks without the combine for one chunk
+# (HAYATE_CUDA_DISABLE=short_chunks: 64 as before). Run from a tree holding bench/:
+#   PREBUILT=.gpu-carry/pbg6 OUT=$OUT BUDGET=330 bash bench/gpu_stage6.sh
+# STEPS (comma list; default all): tests,greedy,long,matvec,bench,prof.
+set -u
+source "$(dirname "$0")/gpu_common.sh"
+gpu_dirs
+export PATH=/usr/local/cuda/bin:$PATH
+START=$(date +%s)
+BUDGET=${BUDGET:-330}
+STEPS=${STEPS:-tests,greedy,long,matvec,bench,prof}
+has() { [[ ",$STEPS," == *",$1,"* ]]; }
+BIN=$PWD/$PREBUILT/bin
+export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+mkdir -p "$MODELS"
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv >"$LOGDIR/gpu.log" 2>&1
+ldd $BIN/hayate | grep "not found" >"$LOGDIR/ldd.log"; cat "$LOGDIR/ldd.log"
+has bench && make_models "$BIN" "$MODELS" f16 "$LOGDIR/synth.log"
+has tests && step tests 100 "rc=0; for t in backend_cuda_kernels_test backend_cuda_forward_test backend_cuda_graphs_test; do \
+  [ -x $BIN/\$t ] && { $BIN/\$t --gtest_brief=1 || rc=1; }; done; exit \$rc"
+has greedy && step greedy 60 "$(greedy_cmd "$BIN" "$MODELS")"
+prompt="The quick brown fox jumps over the lazy dog while the old cat sleeps on a warm mat near the stone fireplace of a quiet house in the hills"
+has long && step greedy_long 50 "for m in '' \$(ls $MODELS/small-*.gguf); do \
+  a=\"-p '$prompt' -n 24 --temp 0 --ignore-eos \${m:+-m \$m}\"; \
+  ref=\$(eval $BIN/hayate run \$a --device cpu --backend reference 2>/dev/null); \
+  on=\$(eval $BIN/hayate run \$a --device cuda 2>/dev/null); \
+  off=\$(eval HAYATE_CUDA_DISABLE=prefill $BIN/hayate run \$a --device cuda 2>/dev/null); \
+  old=\$(eval HAYATE_CUDA_DISABLE=short_chunks HAYATE_CUDA_MATVEC_PARTS=1 $BIN/hayate run \$a --device cuda 2>/dev/null); \
+  echo \"greedy-long \${m:-embedded}: prefill==reference \$([ \"\$on\" = \"\$ref\" ] && echo yes || echo NO)\" \
+    \"prefill==split \$([ \"\$on\" = \"\$off\" ] && echo yes || echo NO)\" \
+    \"stage6==before \$([ \"\$on\" = \"\$old\" ] && echo yes || echo NO) (\${#on} bytes)\"; done"
+# The matrices of one token: split-K (default) and one warp a row, weight GB/s.
+has matvec && step matvec 45 "$BIN/cuda_matvec_bench fast | grep -E '\\| 1 \\|'; $BIN/cuda_matvec_bench old | grep -E 'F16.*\\| 1 \\|'; \
+  echo '-- HAYATE_CUDA_MATVEC_PARTS=1'; HAYATE_CUDA_MATVEC_PARTS=1 $BIN/cuda_matvec_bench fast | grep -E '\\| 1 \\|'; \
+  HAYATE_CUDA_MATVEC_PARTS=1 $BIN/cuda_matvec_bench old | grep -E 'F16.*\\| 1 \\|'"
+if has bench; then
+  wait_models 110
+  for m in q4_k_m f16; do
+    f=$MODELS/l8b-$m.gguf
+    [ -f "$f" ] || continue
+    step "bench_${m}" 60 "$BIN/hayate bench model -m $f --device cuda -p 512 -n 128 -r 2"
+    step "bench_${m}_before" 40 "HAYATE_CUDA_DISABLE=short_chunks HAYATE_CUDA_MATVEC_PARTS=1 $BIN/hayate bench model -m $f --device cuda -p 0 -n 128 -r 2"
+    step "bench_${m}_parts1" 40 "HAYATE_CUDA_MATVEC_PARTS=1 $BIN/hayate bench model -m $f --device cuda -p 0 -n 128 -r 2"
+    step "bench_${m}_split" 40 "HAYATE_CUDA_DISABLE=prefill $BIN/hayate bench model -m $f --device cuda -p 512 -n 0 -r 2"
+  done
+fi
+has prof && step prof_tg 30 "HAYATE_PROFILE=1 $BIN/hayate bench model -m $MODELS/l8b-q4_k_m.gguf --device cuda -p 0 -n 64 -r 1 --no-cuda-graphs"
+has prof && step prof_pp 30 "HAYATE_PROFILE=1 $BIN/hayate bench model -m $MODELS/l8b-q4_k_m.gguf --device cuda -p 512 -n 0 -r 1"
+
+cat "$LOGDIR/gpu.log"
+[ -f "$LOGDIR/tests.log" ] && grep -hE "^\[  (PASSED|FAILED|SKIPPED) " "$LOGDIR/tests.log"
+[ -f "$LOGDIR/tests.log" ] && grep -h "FAILED  \]" "$LOGDIR/tests.log" | head -8
+for f in "$LOGDIR"/bench_*.log; do
+  [ -f "$f" ] && grep -hoE "(pp512|tg128): [0-9.]+" "$f" | sed "s|^|$(basename "$f" .log) |"
+done
+grep -h '^greedy' "$LOGDIR/greedy.log" "$LOGDIR/greedy_long.log" 2>/dev/null
+[ -f "$LOGDIR/matvec.log" ] && cut -c1-90 "$LOGDIR/matvec.log"
+for p in prof_tg prof_pp; do [ -f "$LOGDIR/$p.log" ] && grep -E "gpu |engine step" "$LOGDIR/$p.log" | head -14; done
+for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
+echo "total $(( $(date +%s) - START ))s"
+tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
