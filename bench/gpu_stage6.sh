@@ -50,6 +50,7 @@ if has bench; then
 fi
 has prof && step prof_tg 30 "HAYATE_PROFILE=1 $BIN/hayate bench model -m $MODELS/l8b-q4_k_m.gguf --device cuda -p 0 -n 64 -r 1 --no-cuda-graphs"
 has prof && step prof_pp 30 "HAYATE_PROFILE=1 $BIN/hayate bench model -m $MODELS/l8b-q4_k_m.gguf --device cuda -p 512 -n 0 -r 1"
+has prof && step prof_pp_f16 30 "HAYATE_PROFILE=1 $BIN/hayate bench model -m $MODELS/l8b-f16.gguf --device cuda -p 512 -n 0 -r 1"
 
 cat "$LOGDIR/gpu.log"
 [ -f "$LOGDIR/tests.log" ] && grep -hE "^\[  (PASSED|FAILED|SKIPPED) " "$LOGDIR/tests.log"
@@ -59,7 +60,7 @@ for f in "$LOGDIR"/bench_*.log; do
 done
 grep -h '^greedy' "$LOGDIR/greedy.log" "$LOGDIR/greedy_long.log" 2>/dev/null
 [ -f "$LOGDIR/matvec.log" ] && cut -c1-90 "$LOGDIR/matvec.log"
-for p in prof_tg prof_pp; do [ -f "$LOGDIR/$p.log" ] && grep -E "gpu |engine step" "$LOGDIR/$p.log" | head -14; done
+for p in prof_tg prof_pp prof_pp_f16; do [ -f "$LOGDIR/$p.log" ] && grep -E "gpu |engine step" "$LOGDIR/$p.log" | head -14; done
 for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
 echo "total $(( $(date +%s) - START ))s"
 tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
