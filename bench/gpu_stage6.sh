@@ -3,7 +3,8 @@
 # Q4_K-only loads ahead) as bench/gpu_prefill.sh does, and this stage's decode changes against
 # their own switches in the same programs: split-K mat-vec (HAYATE_CUDA_MATVEC_PARTS=1 is the
 # kernel before it) and 16-position decode attention chunks without the combine for one chunk
-# (HAYATE_CUDA_DISABLE=short_chunks: 64 as before). Run from a tree holding bench/:
+# (HAYATE_CUDA_DISABLE=short_chunks: 64 as before), and HAYATE_CUDA_MATVEC_OCC=4 (one-token Q4_K
+# kernels at 4 blocks an SM). Run from a tree holding bench/:
 #   PREBUILT=.gpu-carry/pbg6 OUT=$OUT BUDGET=330 bash bench/gpu_stage6.sh
 # STEPS (comma list; default all): tests,greedy,long,matvec,bench,prof.
 set -u
@@ -36,7 +37,8 @@ has long && step greedy_long 50 "for m in '' \$(ls $MODELS/small-*.gguf); do \
 # The matrices of one token: split-K (default) and one warp a row, weight GB/s.
 has matvec && step matvec 45 "$BIN/cuda_matvec_bench fast | grep -E '\\| 1 \\|'; $BIN/cuda_matvec_bench old | grep -E 'F16.*\\| 1 \\|'; \
   echo '-- HAYATE_CUDA_MATVEC_PARTS=1'; HAYATE_CUDA_MATVEC_PARTS=1 $BIN/cuda_matvec_bench fast | grep -E '\\| 1 \\|'; \
-  HAYATE_CUDA_MATVEC_PARTS=1 $BIN/cuda_matvec_bench old | grep -E 'F16.*\\| 1 \\|'"
+  HAYATE_CUDA_MATVEC_PARTS=1 $BIN/cuda_matvec_bench old | grep -E 'F16.*\\| 1 \\|'; \
+  echo '-- HAYATE_CUDA_MATVEC_OCC=4'; HAYATE_CUDA_MATVEC_OCC=4 $BIN/cuda_matvec_bench fast | grep -E 'Q4_K.*\\| 1 \\|'"
 if has bench; then
   wait_models 110
   for m in q4_k_m f16; do
@@ -45,6 +47,7 @@ if has bench; then
     step "bench_${m}" 60 "$BIN/hayate bench model -m $f --device cuda -p 512 -n 128 -r 2"
     step "bench_${m}_before" 40 "HAYATE_CUDA_DISABLE=short_chunks HAYATE_CUDA_MATVEC_PARTS=1 $BIN/hayate bench model -m $f --device cuda -p 0 -n 128 -r 2"
     step "bench_${m}_parts1" 40 "HAYATE_CUDA_MATVEC_PARTS=1 $BIN/hayate bench model -m $f --device cuda -p 0 -n 128 -r 2"
+    [ $m = q4_k_m ] && step "bench_${m}_occ4" 40 "HAYATE_CUDA_MATVEC_OCC=4 $BIN/hayate bench model -m $f --device cuda -p 0 -n 128 -r 2"
     step "bench_${m}_split" 40 "HAYATE_CUDA_DISABLE=prefill $BIN/hayate bench model -m $f --device cuda -p 512 -n 0 -r 2"
   done
 fi

@@ -127,6 +127,14 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
           }
         }
         for (const int n : {1, 2, 5}) check_matmul_path(type, type_name, n, cols, "coalesced mat-vec, 4099 rows", 4099);
+        if (type == GgmlType::Q4_K) {  // its one-token kernels built for 4 blocks an SM
+          test::ScopedEnv occ("HAYATE_CUDA_MATVEC_OCC", "4");
+          for (const char* rows_per_warp : {"1", "2"}) {
+            test::ScopedEnv forced("HAYATE_CUDA_MATVEC_ROWS", rows_per_warp);
+            check_matmul_path(type, type_name, 1, cols, "coalesced mat-vec, 4 blocks an SM", 39);
+          }
+          check_matmul_path(type, type_name, 1, cols, "coalesced mat-vec, 4 blocks an SM, 4099 rows", 4099);
+        }
       }
     }
     const int64_t cols = small_blocks ? 32 * 13 : 256 * 3;

@@ -24,6 +24,7 @@
 // HAYATE_CUDA_MATVEC_FAST=1|0 the coalesced Q4_K/Q6_K/Q8_0 mat-vec (on by default) and
 // HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp; HAYATE_CUDA_MATVEC_PARTS=1|2|4|8 the warps
 // to a row of it and of the F16/BF16 mat-vec (split-K; default by the matrix's shape);
+// HAYATE_CUDA_MATVEC_OCC=4 its one-token Q4_K kernels built for 4 blocks an SM (to measure);
 // HAYATE_CUDA_SWIGLU_FUSED=1 its fused gate/up/SwiGLU form (off until verified on a GPU);
 // `short_chunks` in HAYATE_CUDA_DISABLE gives decode attention its 64-position chunks of before
 // stage 6 (16 under 64 (token, head) pairs).

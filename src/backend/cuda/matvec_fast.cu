@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/matvec_fast.cuh"
@@ -31,8 +32,8 @@ __device__ __forceinline__ float warp_sum(float v) {
 // R consecutive rows to a group of `parts` warps (kWarps / parts groups a block), NT tokens; a
 // warp's lanes take kPerIter blocks at a time, the parts of a group every parts-th round of them.
 // The parts' sums meet in shared memory and are added in part order: deterministic.
-template <uint32_t T, int NT, int R>
-__global__ void __launch_bounds__(kWarps * 32)
+template <uint32_t T, int NT, int R, int MinBlocks = 1>
+__global__ void __launch_bounds__(kWarps * 32, MinBlocks)
     matvec_fast(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
                 float* out, int64_t ldo, const float* bias, int parts) {
   __shared__ float partial[kWarps][R * NT];
@@ -126,6 +127,14 @@ int rows_per_warp(int64_t rows, int64_t n_tokens) {
   return n_tokens <= 2 ? 2 : 4;
 }
 
+// The one-token Q4_K kernels take 73-75 registers: 3 blocks (24 warps) an SM, so a quarter of
+// the loads in flight that 4 blocks (at most 64 registers) would give the large matrices (gate,
+// up). HAYATE_CUDA_MATVEC_OCC=4 builds them for 4 blocks an SM, to measure (stage 6).
+bool four_blocks_an_sm() {
+  const char* v = std::getenv("HAYATE_CUDA_MATVEC_OCC");
+  return v && std::strcmp(v, "4") == 0;
+}
+
 // Warps to a row: fast::split_parts, or HAYATE_CUDA_MATVEC_PARTS=1|2|4|8 (read per launch: the
 // tests and the benchmark set it; 1 is the kernel before the split).
 template <uint32_t T, int NT, int R>
@@ -143,8 +152,18 @@ cudaError_t launch(const DevWeight& w, const float* x, int64_t ldx, float* out, 
   const int parts = parts_per_row<T, NT, R>(w.rows, w.cols);
   const int64_t groups = (w.rows + R - 1) / R, per_block = kWarps / parts;
   const auto blocks = static_cast<unsigned>((groups + per_block - 1) / per_block);
-  matvec_fast<T, NT, R><<<blocks, kWarps * 32, 0, s>>>(static_cast<const uint8_t*>(w.data), w.rows, w.cols, w.row_bytes,
-                                                       x, ldx, out, ldo, bias, parts);
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  if constexpr (T == kQ4_K && NT == 1 && R <= 2) {
+    if (four_blocks_an_sm())
+      matvec_fast<T, NT, R, 4>
+          <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, parts);
+    else
+      matvec_fast<T, NT, R>
+          <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, parts);
+  } else {
+    matvec_fast<T, NT, R>
+        <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, parts);
+  }
   return cudaGetLastError();
 }
 
