@@ -12,6 +12,21 @@ gpu_dirs() {
   PREBUILT=${PREBUILT:-cuda-prebuilt}
 }
 
+# gpu_start DEFAULT_BUDGET: the start of a script that runs carried programs (PREBUILT/bin, their
+# libraries in PREBUILT/lib): sets START, BUDGET, BIN and the paths, notes the GPU and any library
+# the programs miss.
+gpu_start() {
+  export PATH=/usr/local/cuda/bin:$PATH
+  START=$(date +%s)
+  BUDGET=${BUDGET:-$1}
+  BIN=$PWD/$PREBUILT/bin
+  export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+  mkdir -p "$MODELS"
+  nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv >"$LOGDIR/gpu.log" 2>&1
+  ldd "$BIN/hayate" | grep "not found" >"$LOGDIR/ldd.log"
+  cat "$LOGDIR/ldd.log"
+}
+
 step() {  # step NAME SECONDS COMMAND...: runs with a limit, logs to $OUT/NAME.log
   local name=$1 limit=$2
   shift 2
@@ -105,4 +120,22 @@ greedy_cmd() {
       \"graphs==eager \$([ \"\$gra\" = \"\$gpu\" ] && echo yes || echo NO) (\${#gpu} bytes)\"; \
     [ \"\$gpu\" = \"\$ref\" ] || printf 'reference: %q\\ncuda:      %q\\n' \"\$ref\" \"\$gpu\"; \
   done"
+}
+
+# greedy_long_cmd BIN MODELS [BEFORE_ENV]: the command of a step comparing, on a ~30-token prompt
+# (the tiled prompt attention's path), the greedy text of the CUDA backend with the CPU reference
+# and with the split attention kernel (HAYATE_CUDA_DISABLE=prefill); with BEFORE_ENV (variables
+# that switch a stage's changes off) also with those programs as they were before it.
+greedy_long_cmd() {
+  local bin=$1 models=$2 before=${3:-}
+  local prompt="The quick brown fox jumps over the lazy dog while the old cat sleeps on a warm mat near the stone fireplace of a quiet house in the hills"
+  echo "for m in '' \$(ls $models/small-*.gguf); do \
+    a=\"-p '$prompt' -n 24 --temp 0 --ignore-eos \${m:+-m \$m}\"; \
+    ref=\$(eval $bin/hayate run \$a --device cpu --backend reference 2>/dev/null); \
+    on=\$(eval $bin/hayate run \$a --device cuda 2>/dev/null); \
+    off=\$(eval HAYATE_CUDA_DISABLE=prefill $bin/hayate run \$a --device cuda 2>/dev/null); \
+    old=\$on; [ -n '$before' ] && old=\$(eval $before $bin/hayate run \$a --device cuda 2>/dev/null); \
+    echo \"greedy-long \${m:-embedded}: prefill==reference \$([ \"\$on\" = \"\$ref\" ] && echo yes || echo NO)\" \
+      \"prefill==split \$([ \"\$on\" = \"\$off\" ] && echo yes || echo NO)\" \
+      \"now==before \$([ \"\$on\" = \"\$old\" ] && echo yes || echo NO) (\${#on} bytes)\"; done"
 }

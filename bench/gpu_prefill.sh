@@ -9,26 +9,12 @@
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 gpu_dirs
-export PATH=/usr/local/cuda/bin:$PATH
-START=$(date +%s)
-BUDGET=${BUDGET:-240}
-BIN=$PWD/$PREBUILT/bin
-export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-mkdir -p "$MODELS"
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm --format=csv >"$LOGDIR/gpu.log" 2>&1
-ldd $BIN/hayate | grep "not found" >"$LOGDIR/ldd.log"; cat "$LOGDIR/ldd.log"
+gpu_start 240
 make_models "$BIN" "$MODELS" f16 "$LOGDIR/synth.log"
 step tests 90 "rc=0; for t in backend_cuda_kernels_test backend_cuda_forward_test backend_cuda_graphs_test; do \
   [ -x $BIN/\$t ] && { $BIN/\$t --gtest_brief=1 || rc=1; }; done; exit \$rc"
 step greedy 60 "$(greedy_cmd "$BIN" "$MODELS")"
-prompt="The quick brown fox jumps over the lazy dog while the old cat sleeps on a warm mat near the stone fireplace of a quiet house in the hills"
-step greedy_long 50 "for m in '' \$(ls $MODELS/small-*.gguf); do \
-  a=\"-p '$prompt' -n 24 --temp 0 --ignore-eos \${m:+-m \$m}\"; \
-  ref=\$(eval $BIN/hayate run \$a --device cpu --backend reference 2>/dev/null); \
-  on=\$(eval $BIN/hayate run \$a --device cuda 2>/dev/null); \
-  off=\$(eval HAYATE_CUDA_DISABLE=prefill $BIN/hayate run \$a --device cuda 2>/dev/null); \
-  echo \"greedy-long \${m:-embedded}: prefill==reference \$([ \"\$on\" = \"\$ref\" ] && echo yes || echo NO)\" \
-    \"prefill==split \$([ \"\$on\" = \"\$off\" ] && echo yes || echo NO) (\${#on} bytes)\"; done"
+step greedy_long 50 "$(greedy_long_cmd "$BIN" "$MODELS")"
 wait_models 100
 for m in q4_k_m f16; do
   f=$MODELS/l8b-$m.gguf

@@ -183,7 +183,7 @@ TEST(CudaDequant, TensorCoreKernelFits) {
 // the reference's weights, for rows that leave the last warp part of a group and a block count
 // that leaves some lanes idle in the last pass.
 template <uint32_t T, int NT, int R>
-void expect_lane_sums_match(GgmlType type, int64_t cols) {
+void expect_lane_sums_match(GgmlType type, int64_t cols, int parts = 1) {
   const int64_t rows = 7;
   const auto bytes = quantized(type, rows, cols, 300 + static_cast<uint32_t>(T) + NT);
   const size_t row_bytes = ggml_row_size(type, cols);
@@ -195,13 +195,14 @@ void expect_lane_sums_match(GgmlType type, int64_t cols) {
   double err = 0.0, norm = 0.0;
   for (int64_t row0 = 0; row0 < rows; row0 += R) {
     float got[R][NT] = {};
-    for (int lane = 0; lane < 32; ++lane) {
-      float acc[R][NT];
-      fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes), x.data(), cols, row0, lane,
-                                acc);
-      for (int r = 0; r < R; ++r)
-        for (int t = 0; t < NT; ++t) got[r][t] += acc[r][t];
-    }
+    for (int part = 0; part < parts; ++part)
+      for (int lane = 0; lane < 32; ++lane) {
+        float acc[R][NT];
+        fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes), x.data(), cols, row0, lane,
+                                  acc, part, parts);
+        for (int r = 0; r < R; ++r)
+          for (int t = 0; t < NT; ++t) got[r][t] += acc[r][t];
+      }
     for (int r = 0; r < R && row0 + r < rows; ++r) {
       quant::dequantize_row(type, bytes.data() + (row0 + r) * row_bytes, w.data(), cols);
       for (int t = 0; t < NT; ++t) {
@@ -212,7 +213,8 @@ void expect_lane_sums_match(GgmlType type, int64_t cols) {
       }
     }
   }
-  EXPECT_LT(std::sqrt(err / norm), 1e-5) << ggml_type_name(type) << " tokens " << NT << " rows a warp " << R;
+  EXPECT_LT(std::sqrt(err / norm), 1e-5) << ggml_type_name(type) << " tokens " << NT << " rows a warp " << R
+                                         << " warps a row " << parts;
 }
 
 TEST(CudaDequant, CoalescedMatvecSumsMatchReference) {
@@ -223,6 +225,24 @@ TEST(CudaDequant, CoalescedMatvecSumsMatchReference) {
   expect_lane_sums_match<kQ6_K, 5, 4>(GgmlType::Q6_K, 256 * 5);
   expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 9);
   expect_lane_sums_match<kQ8_0, 8, 4>(GgmlType::Q8_0, 32 * 9);
+  // Split-K: the parts' sums together are the product, whether the rounds divide evenly or not,
+  // and with more parts than rounds (idle parts add zero).
+  expect_lane_sums_match<kQ4_K, 1, 1>(GgmlType::Q4_K, 256 * 21, 2);
+  expect_lane_sums_match<kQ4_K, 1, 2>(GgmlType::Q4_K, 256 * 21, 3);
+  expect_lane_sums_match<kQ4_K, 1, 2>(GgmlType::Q4_K, 256 * 5, 8);
+  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 21, 4);
+  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 45, 4);
+}
+
+// How many warps share a row: split while the grid is small and each part keeps a round of loads.
+TEST(CudaDequant, SplitPartsFillTheGridOnly) {
+  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(4096, 4096)), 4);    // 2048 warps, 4 rounds
+  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 1>(1024, 4096)), 2);    // 2 rounds of 8 blocks
+  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(14336, 4096)), 1);   // 7168 warps fill it already
+  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(4096, 14336)), 4);   // 2048 warps, 14 rounds
+  EXPECT_EQ((fast::split_parts<kQ6_K, 1, 1>(1024, 4096)), 8);    // 1024 warps, 8 rounds
+  EXPECT_EQ((fast::split_parts<kQ6_K, 1, 2>(128256, 4096)), 1);  // the output layer
+  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(4096, 256)), 1);     // one round: nothing to split
 }
 
 TEST(CudaDequant, FloatFormatsMatchReference) {

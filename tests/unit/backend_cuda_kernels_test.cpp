@@ -104,9 +104,9 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::get<0>(info.param) + "_" + std::to_string(std::get<1>(info.param)); });
 
 // The coalesced mat-vec (Q4_K, Q6_K, Q8_0; on with HAYATE_CUDA_MATVEC_FAST=1) at 1..8 tokens with
-// 1, 2 and 4 rows a warp, each forced at 39 rows (the last warp holds part of a group) and at two
-// row lengths (one pass of a warp's lanes and several), then its default on 4099 rows. The older
-// kernels (its default off, or HAYATE_CUDA_DISABLE) are checked for the same formats.
+// 1, 2 and 4 rows a warp and 1, 2 and 8 warps a row, each forced at 39 rows (the last warp holds part of a group) and
+// at two row lengths (one pass of a warp's lanes and several), then its default on 4099 rows. The older kernels (its
+// default off, or HAYATE_CUDA_DISABLE) are checked for the same formats.
 TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   HAYATE_SKIP_WITHOUT_CUDA();
   for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
@@ -118,10 +118,23 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
            small_blocks ? std::vector<int64_t>{32 * 13, 32 * 45} : std::vector<int64_t>{768, 2304}) {
         for (const char* rows_per_warp : {"1", "2", "4"}) {
           test::ScopedEnv forced("HAYATE_CUDA_MATVEC_ROWS", rows_per_warp);
-          const std::string path = std::string("coalesced mat-vec, rows a warp ") + rows_per_warp;
-          for (int n = 1; n <= 8; ++n) check_matmul_path(type, type_name, n, cols, path.c_str(), 39);
+          // Warps to a row: one (no split), two, and eight (more parts than rounds: idle parts).
+          for (const char* parts : {"1", "2", "8"}) {
+            test::ScopedEnv split("HAYATE_CUDA_MATVEC_PARTS", parts);
+            const std::string path =
+                std::string("coalesced mat-vec, rows a warp ") + rows_per_warp + ", warps a row " + parts;
+            for (int n = 1; n <= 8; ++n) check_matmul_path(type, type_name, n, cols, path.c_str(), 39);
+          }
         }
         for (const int n : {1, 2, 5}) check_matmul_path(type, type_name, n, cols, "coalesced mat-vec, 4099 rows", 4099);
+        if (type == GgmlType::Q4_K) {  // its one-token kernels built for 4 blocks an SM
+          test::ScopedEnv occ("HAYATE_CUDA_MATVEC_OCC", "4");
+          for (const char* rows_per_warp : {"1", "2"}) {
+            test::ScopedEnv forced("HAYATE_CUDA_MATVEC_ROWS", rows_per_warp);
+            check_matmul_path(type, type_name, 1, cols, "coalesced mat-vec, 4 blocks an SM", 39);
+          }
+          check_matmul_path(type, type_name, 1, cols, "coalesced mat-vec, 4 blocks an SM, 4099 rows", 4099);
+        }
       }
     }
     const int64_t cols = small_blocks ? 32 * 13 : 256 * 3;
@@ -130,6 +143,21 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
       test::ScopedEnv older("HAYATE_CUDA_DISABLE", off);
       for (const int n : {1, 3, 8}) check_matmul_path(type, type_name, n, cols, off);
     }
+  }
+}
+
+// The F16/BF16 16-byte mat-vec with 1, 2 and 8 warps a row (split-K; 8 leaves parts idle) on
+// rows of three rounds of loads, the last one partial, then its default on 1029 rows (two parts).
+TEST(CudaMatmul, HalfMatvecWarpsPerRow) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  for (const char* type_name : {"f16", "bf16"}) {
+    const GgmlType type = *ggml_type_from_name(type_name);
+    for (const char* parts : {"1", "2", "8"}) {
+      test::ScopedEnv split("HAYATE_CUDA_MATVEC_PARTS", parts);
+      const std::string path = std::string("16-byte mat-vec, warps a row ") + parts;
+      for (int n = 1; n <= 8; ++n) check_matmul_path(type, type_name, n, 2056, path.c_str(), 39);
+    }
+    for (const int n : {1, 3, 8}) check_matmul_path(type, type_name, n, 2056, "16-byte mat-vec, 1029 rows", 1029);
   }
 }
 
@@ -356,10 +384,11 @@ TEST(CudaOps, SwigluAddCopyRows) {
 
 // Keys and values of two sequences with scattered blocks, one long enough to be split into
 // several chunks, then attention of a mixed batch against the reference backend: the prompt
-// batches through the tiled prefill kernel (default) and through the split kernel.
+// batches through the tiled prefill kernel (default) and through the split kernel, decode
+// batches in 16-position chunks (default) and 64-position ones.
 TEST(CudaOps, PagedAttentionMatchesReference) {
   HAYATE_SKIP_WITHOUT_CUDA();
-  for (const char* off : {"", "prefill"})
+  for (const char* off : {"", "prefill", "short_chunks"})
     for (const int32_t head_dim : {64, 80, 128, 256}) {
       SCOPED_TRACE(std::string("HAYATE_CUDA_DISABLE='") + off + "'");
       test::ScopedEnv disable("HAYATE_CUDA_DISABLE", off);
@@ -405,21 +434,31 @@ TEST(CudaOps, PagedAttentionMatchesReference) {
         EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + n * q_dim)), 1e-5)
             << "head_dim " << head_dim << " batch from " << start;
       }
-      // Decode-shaped batch: one token of each sequence at its last position.
-      Batch d;
-      d.sequences = {{table_a}, {table_b}};
-      d.add(0, len_a - 1, 0, true);
-      d.add(0, len_b - 1, 1, true);
-      const auto q = test::random_floats(2 * q_dim, 70, 0.3f);
-      be->reset_scratch();
-      Tensor qt = test::upload(*be, q, 2, q_dim);
-      Tensor out = test::poisoned(*be, 2, q_dim);
-      be->attention(*kv, 1, qt, d, hp.n_head, hp.n_head_kv, head_dim, out);
-      const auto got = test::download(*be, out);
-      Tensor hq = ref->alloc(2, q_dim), hout = ref->alloc(2, q_dim);
-      std::memcpy(hq.data, q.data(), q.size() * 4);
-      ref->attention(*kv_ref, 1, hq, d, hp.n_head, hp.n_head_kv, head_dim, hout);
-      EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + 2 * q_dim)), 1e-5);
+      // Decode-shaped batches: one token of each sequence at its last position (many 16-position
+      // chunks), then one token at position 9 (a single chunk: no combine kernel).
+      for (const bool single_chunk : {false, true}) {
+        Batch d;
+        d.sequences = {{table_a}, {table_b}};
+        if (single_chunk) {
+          d.add(0, 9, 1, true);
+        } else {
+          d.add(0, len_a - 1, 0, true);
+          d.add(0, len_b - 1, 1, true);
+        }
+        const auto nd = static_cast<int64_t>(d.size());
+        const auto q = test::random_floats(nd * q_dim, 70, 0.3f);
+        be->reset_scratch();
+        Tensor qt = test::upload(*be, q, nd, q_dim);
+        Tensor out = test::poisoned(*be, nd, q_dim);
+        be->attention(*kv, 1, qt, d, hp.n_head, hp.n_head_kv, head_dim, out);
+        const auto got = test::download(*be, out);
+        Tensor hq = ref->alloc(nd, q_dim), hout = ref->alloc(nd, q_dim);
+        std::memcpy(hq.data, q.data(), q.size() * 4);
+        ref->attention(*kv_ref, 1, hq, d, hp.n_head, hp.n_head_kv, head_dim, hout);
+        ASSERT_TRUE(test::all_finite(got)) << "head_dim " << head_dim << " single chunk " << single_chunk;
+        EXPECT_LT(test::relative_l2(got, std::vector<float>(hout.data, hout.data + nd * q_dim)), 1e-5)
+            << "head_dim " << head_dim << " single chunk " << single_chunk;
+      }
     }
 }
 

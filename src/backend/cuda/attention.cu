@@ -1,7 +1,8 @@
 // Causal attention over the paged KV cache, flash-style. The positions [0, pos] of each token
 // are cut into chunks; one block per (token, head, chunk) runs an online softmax over its chunk
 // (each warp over every 4th position) and leaves (max, sum, unnormalised output); a second
-// kernel merges the chunks. Long decode contexts so spread over many blocks (split-K).
+// kernel merges the chunks (one chunk: the first kernel writes the output itself). Long decode contexts so spread over
+// many blocks (split-K).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -79,6 +80,22 @@ __global__ void __launch_bounds__(kWarps * 32) attention_chunk(AttentionArgs a) 
   float mm = -INFINITY;
 #pragma unroll
   for (int w = 0; w < kWarps; ++w) mm = fmaxf(mm, s_m[w]);
+  if (a.n_split == 1) {
+    // One chunk: normalise here and skip attention_combine's launch. The same operations as the
+    // combine on one part (whose scale factors are exp(0) = 1), so the same bits.
+    float ll = 0.0f;
+    for (int w = 0; w < kWarps; ++w)
+      if (s_m[w] != -INFINITY) ll += s_l[w] * expf(s_m[w] - mm);
+    const float inv = ll > 0.0f ? 1.0f / ll : 0.0f;
+    float* o = a.out + static_cast<int64_t>(t) * a.ldo + static_cast<int64_t>(h) * hd;
+    for (int d = threadIdx.x; d < hd; d += kWarps * 32) {
+      float sum = 0.0f;
+      for (int w = 0; w < kWarps; ++w)
+        if (s_m[w] != -INFINITY) sum += s_acc[w][d] * expf(s_m[w] - mm);
+      o[d] = sum * inv;
+    }
+    return;
+  }
   float* part = a.partial + ((static_cast<int64_t>(t) * a.n_head + h) * a.n_split + split) * (hd + 2);
   for (int d = threadIdx.x; d < hd; d += kWarps * 32) {
     float sum = 0.0f;
@@ -128,7 +145,7 @@ cudaError_t attention(const AttentionArgs& a, cudaStream_t s) {
   const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_split));
   attention_chunk<<<grid, kWarps * 32, 0, s>>>(a);
   cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess) return err;
+  if (err != cudaSuccess || a.n_split == 1) return err;
   attention_combine<<<dim3(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head)), 128, 0, s>>>(a);
   return cudaGetLastError();
 }

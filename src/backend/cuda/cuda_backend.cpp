@@ -83,6 +83,7 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   top_logits_on_ = !disabled("top_logits");
   matvec_q4k_on_ = !disabled("matvec_q4k");
   prefill_on_ = !disabled("prefill");
+  if (disabled("short_chunks")) decode_chunk_ = 64;
   // The fused gate/up/SwiGLU mat-vec: off until a GPU run has checked it (docs/cuda.md, stage 3);
   // HAYATE_CUDA_SWIGLU_FUSED=1 turns it on.
   const char* fused = std::getenv("HAYATE_CUDA_SWIGLU_FUSED");

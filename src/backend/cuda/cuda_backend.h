@@ -22,8 +22,12 @@
 // `batched`, turns it off), HAYATE_CUDA_MMA_BLOCKS=1|2 its resident blocks per SM,
 // HAYATE_CUDA_MMA_EXACT=1|0 its decoding in f32 (the default until the f16 one is measured) or f16;
 // HAYATE_CUDA_MATVEC_FAST=1|0 the coalesced Q4_K/Q6_K/Q8_0 mat-vec (on by default) and
-// HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp; HAYATE_CUDA_SWIGLU_FUSED=1 its fused
-// gate/up/SwiGLU form (off until verified on a GPU).
+// HAYATE_CUDA_MATVEC_ROWS=1|2|4 its rows per warp; HAYATE_CUDA_MATVEC_PARTS=1|2|4|8 the warps
+// to a row of it and of the F16/BF16 mat-vec (split-K; default by the matrix's shape);
+// HAYATE_CUDA_MATVEC_OCC=4 its one-token Q4_K kernels built for 4 blocks an SM (to measure);
+// HAYATE_CUDA_SWIGLU_FUSED=1 its fused gate/up/SwiGLU form (off until verified on a GPU);
+// `short_chunks` in HAYATE_CUDA_DISABLE gives decode attention its 64-position chunks of before
+// stage 6 (16 under 64 (token, head) pairs).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -161,6 +165,7 @@ class CudaBackend : public Backend {
   StepGraphs steps_;
   bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true, swiglu_fused_on_ = true;
   bool prefill_on_ = true;           // the tiled attention of prompt batches; HAYATE_CUDA_DISABLE=prefill
+  int32_t decode_chunk_ = 16;        // attention positions a block under 64 (token, head) pairs
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
   int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128
   bool batched_prefetch_ = false;    // HAYATE_CUDA_BATCHED_PREFETCH

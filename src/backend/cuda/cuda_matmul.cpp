@@ -275,8 +275,11 @@ void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Bat
   a.n_head_kv = n_head_kv;
   a.head_dim = head_dim;
   // Short chunks when there are few (token, head) pairs, so that a decode step over a long
-  // context still spreads over the whole chip.
-  a.chunk = int64_t{n} * n_head >= 256 ? 256 : 64;
+  // context still spreads over the whole chip. A warp walks its positions one dependent load at
+  // a time, so one sequence's decode (32 heads on Llama-3-8B) takes chunks of 16: 4 positions a
+  // warp rather than 16, more blocks in flight (issue 12, stage 6).
+  const int64_t pairs = int64_t{n} * n_head;
+  a.chunk = pairs >= 256 ? 256 : pairs >= 64 ? 64 : decode_chunk_;
   a.n_split = max_pos / a.chunk + 1;
   if (round) a.n_split = static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(a.n_split)));
   a.out = out.data;

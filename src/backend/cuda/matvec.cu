@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -270,11 +271,13 @@ __device__ __forceinline__ float hi_half(uint32_t u, bool bf16) {
 template <uint32_t T>
 __global__ void __launch_bounds__(kWarps * 32)
     matvec_half_vec(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-                    float* out, int64_t ldo, const float* bias, int64_t n_tokens) {
+                    float* out, int64_t ldo, const float* bias, int64_t n_tokens, int parts) {
   constexpr bool kBf16 = T == kBF16;
-  const int lane = threadIdx.x % 32;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
-  if (row >= rows) return;
+  __shared__ float partial[kWarps][kMaxGroup];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, part = warp % parts;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * (kWarps / parts) + warp / parts;
+  const bool active = row < rows;
+  if (!active && parts == 1) return;
   const uint4* wrow = reinterpret_cast<const uint4*>(w + row * row_bytes);
   // Every token of the step (at most kMaxGroup) per weight load: the row is read once.
   const int nt = static_cast<int>(n_tokens < kMaxGroup ? n_tokens : kMaxGroup);
@@ -284,9 +287,11 @@ __global__ void __launch_bounds__(kWarps * 32)
   // kDepth loads of a lane are issued before any is used: one 16-byte load per lane at a time
   // left ~2 MB in flight on 4096 rows, short of what the memory's latency needs at its copy rate.
   // The sums still run in column order.
+  // With `parts` warps to a row (split-K, half_vec_parts), warp `part` takes every parts-th
+  // round of 32 x kDepth groups; the parts' sums are added in part order below.
   constexpr int kDepth = 4;
-  const int64_t n_groups = cols / 8;
-  for (int64_t g0 = lane; g0 < n_groups; g0 += 32 * kDepth) {
+  const int64_t n_groups = active ? cols / 8 : 0;
+  for (int64_t g0 = part * 32 * kDepth + lane; g0 < n_groups; g0 += static_cast<int64_t>(parts) * 32 * kDepth) {
     uint4 qd[kDepth];
 #pragma unroll
     for (int d = 0; d < kDepth; ++d)
@@ -311,8 +316,33 @@ __global__ void __launch_bounds__(kWarps * 32)
   for (int tt = 0; tt < kMaxGroup; ++tt) {
     if (tt >= nt) break;
     const float total = warp_sum(sum[tt]);
-    if (lane == 0) write_out(total, row, tt, out, ldo, bias);
+    if (parts == 1) {
+      if (lane == 0) write_out(total, row, tt, out, ldo, bias);
+    } else if (lane == 0) {
+      partial[warp][tt] = total;
+    }
   }
+  if (parts == 1) return;
+  __syncthreads();
+  if (!active || part != 0 || lane >= nt) return;
+  float total = partial[warp][lane];
+  for (int p = 1; p < parts; ++p) total += partial[warp + p][lane];
+  write_out(total, row, lane, out, ldo, bias);
+}
+
+// Warps to an F16/BF16 row (1, 2, 4 or 8): as the quantized mat-vec's fast::split_parts, rows
+// of 1024 or 4096 left most warp slots empty while each warp waited out several rounds of loads;
+// split until the grid holds about 8192 warps, each part keeping one round (32 x 4 x 16 bytes).
+// HAYATE_CUDA_MATVEC_PARTS=1|2|4|8 forces it (1: the kernel before the split).
+int half_vec_parts(int64_t rows, int64_t cols) {
+  if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_PARTS"); v && *v) {
+    const int forced = std::atoi(v);
+    if (forced == 1 || forced == 2 || forced == 4 || forced == 8) return forced;
+  }
+  const int64_t rounds = (cols / 8 + 127) / 128;
+  int parts = 1;
+  while (parts < 8 && 2 * parts <= rounds && 2 * parts * rows <= 8192) parts *= 2;
+  return parts;
 }
 
 template <uint32_t T>
@@ -374,9 +404,11 @@ cudaError_t launch_matvec(const DevWeight& w, const float* x, int64_t ldx, int64
   if constexpr (T == kF16 || T == kBF16) {
     if (aligned) {
       // All tokens in one pass over the weights, in groups of kMaxGroup.
+      const int parts = half_vec_parts(w.rows, w.cols);
+      const unsigned blocks = blocks_for(w.rows, kWarps / parts);
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxGroup) {
-        matvec_half_vec<T><<<dim3(grid.x), kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x + t0 * ldx, ldx,
-                                                                out + t0 * ldo, ldo, bias, n_tokens - t0);
+        matvec_half_vec<T><<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x + t0 * ldx, ldx,
+                                                          out + t0 * ldo, ldo, bias, n_tokens - t0, parts);
         if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
       }
       return cudaSuccess;

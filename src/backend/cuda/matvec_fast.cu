@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/matvec_fast.cuh"
@@ -28,23 +29,49 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// One warp per R consecutive rows, NT tokens; a warp's lanes take kPerIter blocks at a time.
-template <uint32_t T, int NT, int R>
-__global__ void __launch_bounds__(kWarps * 32)
+// R consecutive rows to a group of `parts` warps (kWarps / parts groups a block), NT tokens; a
+// warp's lanes take kPerIter blocks at a time, the parts of a group every parts-th round of them.
+// The parts' sums meet in shared memory and are added in part order: deterministic.
+template <uint32_t T, int NT, int R, int MinBlocks = 1>
+__global__ void __launch_bounds__(kWarps * 32, MinBlocks)
     matvec_fast(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-                float* out, int64_t ldo, const float* bias) {
-  const int lane = threadIdx.x % 32;
-  const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32) * R;
-  if (row0 >= rows) return;  // the whole warp
+                float* out, int64_t ldo, const float* bias, int parts) {
+  __shared__ float partial[kWarps][R * NT];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int part = warp % parts;
+  const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * (kWarps / parts) + warp / parts) * R;
+  const bool active = row0 < rows;
   float acc[R][NT];
-  fast::lane_sums<T, NT, R>(w, rows, cols, row_bytes, x, ldx, row0, lane, acc);
+  if (active) fast::lane_sums<T, NT, R>(w, rows, cols, row_bytes, x, ldx, row0, lane, acc, part, parts);
+  if (parts == 1) {
+    if (!active) return;  // the whole warp
 #pragma unroll
-  for (int r = 0; r < R; ++r)
+    for (int r = 0; r < R; ++r)
 #pragma unroll
-    for (int t = 0; t < NT; ++t) {
-      const float total = warp_sum(acc[r][t]);
-      if (lane == 0 && row0 + r < rows) out[t * ldo + row0 + r] = total + (bias ? bias[row0 + r] : 0.0f);
-    }
+      for (int t = 0; t < NT; ++t) {
+        const float total = warp_sum(acc[r][t]);
+        if (lane == 0 && row0 + r < rows) out[t * ldo + row0 + r] = total + (bias ? bias[row0 + r] : 0.0f);
+      }
+    return;
+  }
+  if (active) {
+#pragma unroll
+    for (int r = 0; r < R; ++r)
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        const float total = warp_sum(acc[r][t]);
+        if (lane == 0) partial[warp][r * NT + t] = total;
+      }
+  }
+  __syncthreads();
+  if (!active || part != 0) return;
+  for (int i = lane; i < R * NT; i += 32) {
+    const int r = i / NT, t = i % NT;
+    if (row0 + r >= rows) continue;
+    float total = partial[warp][i];
+    for (int p = 1; p < parts; ++p) total += partial[warp + p][i];
+    out[t * ldo + row0 + r] = total + (bias ? bias[row0 + r] : 0.0f);
+  }
 }
 
 // The feed-forward's gate and up products and SwiGLU in one pass: a warp takes row `row` of both
@@ -100,13 +127,43 @@ int rows_per_warp(int64_t rows, int64_t n_tokens) {
   return n_tokens <= 2 ? 2 : 4;
 }
 
+// The one-token Q4_K kernels take 73-75 registers: 3 blocks (24 warps) an SM, so a quarter of
+// the loads in flight that 4 blocks (at most 64 registers) would give the large matrices (gate,
+// up). HAYATE_CUDA_MATVEC_OCC=4 builds them for 4 blocks an SM, to measure (stage 6).
+bool four_blocks_an_sm() {
+  const char* v = std::getenv("HAYATE_CUDA_MATVEC_OCC");
+  return v && std::strcmp(v, "4") == 0;
+}
+
+// Warps to a row: fast::split_parts, or HAYATE_CUDA_MATVEC_PARTS=1|2|4|8 (read per launch: the
+// tests and the benchmark set it; 1 is the kernel before the split).
+template <uint32_t T, int NT, int R>
+int parts_per_row(int64_t rows, int64_t cols) {
+  if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_PARTS"); v && *v) {
+    const int forced = std::atoi(v);
+    if (forced == 1 || forced == 2 || forced == 4 || forced == 8) return forced;
+  }
+  return fast::split_parts<T, NT, R>(rows, cols);
+}
+
 template <uint32_t T, int NT, int R>
 cudaError_t launch(const DevWeight& w, const float* x, int64_t ldx, float* out, int64_t ldo, const float* bias,
                    cudaStream_t s) {
-  const int64_t warps = (w.rows + R - 1) / R;
-  const auto blocks = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
-  matvec_fast<T, NT, R><<<blocks, kWarps * 32, 0, s>>>(static_cast<const uint8_t*>(w.data), w.rows, w.cols, w.row_bytes,
-                                                       x, ldx, out, ldo, bias);
+  const int parts = parts_per_row<T, NT, R>(w.rows, w.cols);
+  const int64_t groups = (w.rows + R - 1) / R, per_block = kWarps / parts;
+  const auto blocks = static_cast<unsigned>((groups + per_block - 1) / per_block);
+  const auto* data = static_cast<const uint8_t*>(w.data);
+  if constexpr (T == kQ4_K && NT == 1 && R <= 2) {
+    if (four_blocks_an_sm())
+      matvec_fast<T, NT, R, 4>
+          <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, parts);
+    else
+      matvec_fast<T, NT, R>
+          <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, parts);
+  } else {
+    matvec_fast<T, NT, R>
+        <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, parts);
+  }
   return cudaGetLastError();
 }
 

@@ -159,10 +159,12 @@ inline constexpr int kLoadDepth = T != kQ4_K   ? 1
 // Lane `lane`'s share of the product of rows row0 .. row0 + R - 1 (past the end: the last row
 // again) and NT tokens: the warp's sum over its lanes is the product. Host and device code, so
 // backend_cuda_dequant_test checks the indexing by summing the 32 lanes on the CPU. The blocks are
-// summed in column order whatever kLoadDepth is, so the sums do not depend on it.
+// summed in column order whatever kLoadDepth is, so the sums do not depend on it. With `parts`
+// warps to a row (split-K), warp `part` takes every parts-th round of kPerIter x kLoadDepth
+// blocks, starting at round `part`: the sum of the parts' sums is the product.
 template <uint32_t T, int NT, int R>
 HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-                         int64_t row0, int lane, float acc[R][NT]) {
+                         int64_t row0, int lane, float acc[R][NT], int part = 0, int parts = 1) {
   using F = Fast<T>;
   constexpr int kPerIter = 32 / F::kLanes;
   constexpr int kDepth = kLoadDepth<T, NT, R>;
@@ -176,7 +178,8 @@ HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t r
 #pragma unroll
     for (int t = 0; t < NT; ++t) acc[r][t] = 0.0f;
 #pragma unroll(kDepth == 1 ? 2 : 1)  // one block at a time: two in flight, as before stage 4
-  for (int64_t blk0 = lane / F::kLanes; blk0 < n_blocks; blk0 += kPerIter * kDepth) {
+  for (int64_t blk0 = part * kPerIter * kDepth + lane / F::kLanes; blk0 < n_blocks;
+       blk0 += static_cast<int64_t>(parts) * kPerIter * kDepth) {
     typename F::Raw raw[kDepth][R];
 #pragma unroll
     for (int d = 0; d < kDepth; ++d) {
@@ -230,6 +233,23 @@ HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t r
       }
     }
   }
+}
+
+// Warps to a row (1, 2, 4 or 8) for R rows a warp and NT tokens: a matrix of few rows (1024 or
+// 4096 on Llama-3-8B) gave one warp a row several rounds of loads, each waiting a whole memory
+// latency, while most of the GPU's warp slots stayed empty (0.5-1.2 TB/s of 3.0 on an H100,
+// docs/cuda.md stage 4). Split until the grid holds about kTargetWarps warps, each part keeping
+// at least one round of loads.
+inline constexpr int64_t kTargetWarps = 8192;
+template <uint32_t T, int NT, int R>
+HAYATE_HD int split_parts(int64_t rows, int64_t cols) {
+  using F = Fast<T>;
+  const int64_t per_round = (32 / F::kLanes) * kLoadDepth<T, NT, R>;
+  const int64_t rounds = (cols / F::kBlockWeights + per_round - 1) / per_round;
+  const int64_t warps = (rows + R - 1) / R;
+  int parts = 1;
+  while (parts < 8 && 2 * parts <= rounds && 2 * parts * warps <= kTargetWarps) parts *= 2;
+  return parts;
 }
 
 }  // namespace hayate::cuda::fast
