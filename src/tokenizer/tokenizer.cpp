@@ -6,6 +6,7 @@
 #include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
 #include "tokenizer/vocab.h"
+#include "tokenizer/wordpiece.h"
 
 namespace hayate {
 namespace {
@@ -29,6 +30,31 @@ std::unique_ptr<Tokenizer> make_bpe(const gguf::File& file, const std::string& p
   for (const gguf::Value& item : items) merges.push_back(item.as_string(what));
 
   return std::make_unique<BpeTokenizer>(std::move(vocab), pre, std::move(pretokenizer), merges);
+}
+
+// BERT: [CLS] text [SEP] unless the file says otherwise (llama.cpp's keys, "seperator" spelt so).
+std::unique_ptr<Tokenizer> make_wordpiece(const gguf::File& file, const std::string& pre) {
+  Vocab vocab = Vocab::load(file, VocabKind::BytePairEncoding, false);
+  const auto id = [&](const char* key, int32_t fallback) {
+    const gguf::Value* v = file.find(key);
+    if (v == nullptr) return fallback;
+    const uint64_t raw = v->as_u64(file.name() + ": " + key);
+    if (raw >= static_cast<uint64_t>(vocab.size()))
+      fail(ErrorKind::BadInput, file.name() + ": " + key + " is " + std::to_string(raw) + " but the vocabulary has " +
+                                    std::to_string(vocab.size()) + " tokens");
+    return static_cast<int32_t>(raw);
+  };
+  vocab.bos = id("tokenizer.ggml.cls_token_id", vocab.bos >= 0 ? vocab.bos : vocab.find("[CLS]"));
+  vocab.eos = id("tokenizer.ggml.seperator_token_id", vocab.eos >= 0 ? vocab.eos : vocab.find("[SEP]"));
+  if (vocab.unk < 0) vocab.unk = vocab.find("[UNK]");
+  vocab.add_bos = file.get_bool("tokenizer.ggml.add_bos_token", vocab.bos >= 0);
+  vocab.add_eos = file.get_bool("tokenizer.ggml.add_eos_token", vocab.eos >= 0);
+  if ((vocab.add_bos && vocab.bos < 0) || (vocab.add_eos && vocab.eos < 0))
+    fail(ErrorKind::BadInput, file.name() + ": the WordPiece tokenizer adds [CLS]/[SEP] but the file names none");
+  vocab.add_space_prefix = true;  // every word-initial piece starts with a space; decode drops the first
+  BertTextOptions text;
+  text.lowercase = text.strip_accents = file.get_bool("tokenizer.ggml.bert.lowercase", true);
+  return std::make_unique<WordPieceTokenizer>(std::move(vocab), pre, text);
 }
 
 // Moves the complete characters at the front of `pending` to the result. A sequence cut short by
@@ -62,13 +88,10 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
 
   if (model == "llama") return std::make_unique<SpmTokenizer>(Vocab::load(file, VocabKind::SentencePiece, true), pre);
   if (model == "gpt2") return make_bpe(file, pre);
-  if (model == "bert")
-    fail(ErrorKind::Unsupported, file.name() +
-                                     ": tokenizer.ggml.model 'bert' (WordPiece) is not supported yet; this build "
-                                     "reads 'llama' (SentencePiece) and 'gpt2' (byte-level BPE) tokenizers");
+  if (model == "bert") return make_wordpiece(file, pre);
   fail(ErrorKind::Unsupported, file.name() + ": tokenizer.ggml.model '" + model +
-                                   "' is not supported; this build reads 'llama' (SentencePiece) and 'gpt2' "
-                                   "(byte-level BPE) tokenizers");
+                                   "' is not supported; this build reads 'llama' (SentencePiece), 'gpt2' "
+                                   "(byte-level BPE) and 'bert' (WordPiece) tokenizers");
 }
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool special) : tokenizer_(tokenizer), special_(special) {}
