@@ -3,8 +3,8 @@
 #include <array>
 #include <queue>
 
-#include "core/utf8.h"
 #include "tokenizer/nfc.h"
+#include "core/utf8.h"
 
 namespace hayate {
 namespace {
