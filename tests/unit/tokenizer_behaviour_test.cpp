@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "core/error.h"
-#include "core/utf8.h"
 #include "gguf/gguf.h"
-#include "support/test_util.h"
 #include "tokenizer/tokenizer.h"
+#include "core/utf8.h"
+#include "support/test_util.h"
 
 namespace hayate {
 namespace {

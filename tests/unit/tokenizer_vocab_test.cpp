@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "core/utf8.h"
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
+#include "core/utf8.h"
 
 namespace hayate {
 namespace {
