@@ -27,6 +27,12 @@ struct Tokens {
   std::vector<bool> special;
 };
 
+// obj[key], or null: a reference into obj (json::value would copy, and pointers into a copy dangle).
+const json& member(const json& obj, const char* key) {
+  static const json null_json;
+  return obj.is_object() && obj.contains(key) ? obj[key] : null_json;
+}
+
 std::vector<const json*> parts(const json& node) {
   std::vector<const json*> out;
   if (!node.is_object()) return out;
@@ -112,17 +118,17 @@ Tokens read_wordpiece(const json& tok, const std::string& what, gguf::Writer& w)
   }
 
   bool lowercase = true;
-  for (const json* n : parts(tok.value("normalizer", json()))) {
+  for (const json* n : parts(member(tok, "normalizer"))) {
     const std::string type = n->value("type", "");
     if (type != "BertNormalizer") fail(ErrorKind::Unsupported, what + ": normalizer '" + type + "' with WordPiece");
     lowercase = n->value("lowercase", true);
-    const json& strip = n->contains("strip_accents") ? (*n)["strip_accents"] : json();
+    const json& strip = member(*n, "strip_accents");
     if (!strip.is_null() && strip.get<bool>() != lowercase)
       fail(ErrorKind::Unsupported, what + ": BertNormalizer with strip_accents different from lowercase");
     if (!n->value("clean_text", true) || !n->value("handle_chinese_chars", true))
       fail(ErrorKind::Unsupported, what + ": BertNormalizer without clean_text or handle_chinese_chars");
   }
-  for (const json* p : parts(tok.value("pre_tokenizer", json())))
+  for (const json* p : parts(member(tok, "pre_tokenizer")))
     if (p->value("type", "") != "BertPreTokenizer")
       fail(ErrorKind::Unsupported, what + ": pre-tokenizer '" + p->value("type", "") + "' with WordPiece");
   w.set("tokenizer.ggml.model", gguf::Value::string("bert"));
@@ -160,9 +166,9 @@ Tokens read_unigram(const json& tok, const std::string& what, gguf::Writer& w) {
   }
 
   bool collapse = false;
-  for (const json* n : parts(tok.value("normalizer", json()))) {
+  for (const json* n : parts(member(tok, "normalizer"))) {
     const std::string type = n->value("type", "");
-    const json& pattern = n->contains("pattern") ? (*n)["pattern"] : json();
+    const json& pattern = member(*n, "pattern");
     if (type == "Replace" && pattern.is_object() && pattern.value("Regex", "") == " {2,}" &&
         n->value("content", "") == " ") {
       collapse = true;
@@ -175,7 +181,7 @@ Tokens read_unigram(const json& tok, const std::string& what, gguf::Writer& w) {
     fail(ErrorKind::Unsupported, what + ": normalizer '" + type + "' with Unigram");
   }
   bool prefix = false, metaspace = false;
-  for (const json* p : parts(tok.value("pre_tokenizer", json()))) {
+  for (const json* p : parts(member(tok, "pre_tokenizer"))) {
     const std::string type = p->value("type", "");
     if (type != "Metaspace") fail(ErrorKind::Unsupported, what + ": pre-tokenizer '" + type + "' with Unigram");
     if (p->value("replacement", kWordStart) != kWordStart || !p->value("split", true))
@@ -195,8 +201,8 @@ Tokens read_unigram(const json& tok, const std::string& what, gguf::Writer& w) {
 
 // The post-processor's single template: its first and last special tokens, when it has them.
 std::pair<std::optional<std::string>, std::optional<std::string>> template_ends(const json& tok) {
-  const json& pp = tok.value("post_processor", json());
-  const json& single = pp.is_object() ? pp.value("single", json()) : json();
+  const json& pp = member(tok, "post_processor");
+  const json& single = member(pp, "single");
   if (pp.value("type", "") == "TemplateProcessing" && single.is_array() && !single.empty()) {
     const auto special = [](const json& item) -> std::optional<std::string> {
       if (item.contains("SpecialToken")) return item["SpecialToken"].value("id", "");

@@ -35,23 +35,8 @@ std::unique_ptr<Tokenizer> make_bpe(const gguf::File& file, const std::string& p
 
 // BERT: [CLS] text [SEP] unless the file says otherwise (llama.cpp's keys, "seperator" spelt so).
 std::unique_ptr<Tokenizer> make_wordpiece(const gguf::File& file, const std::string& pre) {
-  Vocab vocab = Vocab::load(file, VocabKind::BytePairEncoding, false);
-  const auto id = [&](const char* key, int32_t fallback) {
-    const gguf::Value* v = file.find(key);
-    if (v == nullptr) return fallback;
-    const uint64_t raw = v->as_u64(file.name() + ": " + key);
-    if (raw >= static_cast<uint64_t>(vocab.size()))
-      fail(ErrorKind::BadInput, file.name() + ": " + key + " is " + std::to_string(raw) + " but the vocabulary has " +
-                                    std::to_string(vocab.size()) + " tokens");
-    return static_cast<int32_t>(raw);
-  };
-  vocab.bos = id("tokenizer.ggml.cls_token_id", vocab.bos >= 0 ? vocab.bos : vocab.find("[CLS]"));
-  vocab.eos = id("tokenizer.ggml.seperator_token_id", vocab.eos >= 0 ? vocab.eos : vocab.find("[SEP]"));
+  Vocab vocab = Vocab::load(file, VocabKind::WordPiece, false);
   if (vocab.unk < 0) vocab.unk = vocab.find("[UNK]");
-  vocab.add_bos = file.get_bool("tokenizer.ggml.add_bos_token", vocab.bos >= 0);
-  vocab.add_eos = file.get_bool("tokenizer.ggml.add_eos_token", vocab.eos >= 0);
-  if ((vocab.add_bos && vocab.bos < 0) || (vocab.add_eos && vocab.eos < 0))
-    fail(ErrorKind::BadInput, file.name() + ": the WordPiece tokenizer adds [CLS]/[SEP] but the file names none");
   vocab.add_space_prefix = true;  // every word-initial piece starts with a space; decode drops the first
   BertTextOptions text;
   text.lowercase = text.strip_accents = file.get_bool("tokenizer.ggml.bert.lowercase", true);
