@@ -132,7 +132,6 @@ int32_t layers_that_fit(const LayerCosts& costs, uint64_t budget) {
 
 std::unique_ptr<Backend> place_model(const Model& model, const std::string& cpu_backend, int n_threads,
                                      const DeviceOptions& opt, const PlacementHints& hints, std::ostream* log) {
-  check_device(opt.device);
   if (model.encoder) {
     // An encoder runs its own plain pass (forward/encoder.h) on the CPU; no backend kernel reads it.
     if (opt.device != "cpu" && opt.device != "auto")
@@ -140,6 +139,7 @@ std::unique_ptr<Backend> place_model(const Model& model, const std::string& cpu_
                                        " is a bert encoder, which runs on the CPU only; use --device cpu (or auto)");
     return make_backend(cpu_backend, n_threads);
   }
+  check_device(opt.device);
   const int32_t n_layer = model.hp.n_layer;
   if (opt.gpu_layers && (*opt.gpu_layers < 0 || *opt.gpu_layers > n_layer))
     fail(ErrorKind::BadInput, "--gpu-layers " + std::to_string(*opt.gpu_layers) + ": the model has " +
