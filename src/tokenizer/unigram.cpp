@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/utf8.h"
+#include "tokenizer/spm.h"
 
 namespace hayate {
 namespace {
@@ -35,22 +36,7 @@ UnigramTokenizer::UnigramTokenizer(Vocab vocab, std::string pre, bool collapse_s
   build_pieces();
 }
 
-std::string UnigramTokenizer::normal_piece(int32_t id) const {
-  const std::string& text = vocab_.texts[id];
-  if (vocab_.types[id] == TokenType::Byte && text.size() == 6) {
-    return std::string(1, static_cast<char>(std::stoi(text.substr(3, 2), nullptr, 16)));
-  }
-  std::string piece;
-  for (size_t pos = 0; pos < text.size();) {
-    if (text.compare(pos, kSpace.size(), kSpace) == 0) {
-      piece += ' ';
-      pos += kSpace.size();
-    } else {
-      piece += text[pos++];
-    }
-  }
-  return piece;
-}
+std::string UnigramTokenizer::normal_piece(int32_t id) const { return sentencepiece_piece(vocab_, id); }
 
 void UnigramTokenizer::encode_word(std::string_view word, std::vector<int32_t>& out) const {
   // best[i]: the highest score of a cut of word[0, i); from[i]: where its last piece starts and

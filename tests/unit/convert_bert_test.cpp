@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "engine/engine.h"
 #include "forward/encoder.h"
+#include "forward/forward.h"
 #include "forward/placement.h"
 #include "model/bert.h"
 #include "model/model.h"
@@ -369,6 +370,19 @@ TEST(ConvertBert, EngineEmbedsScoresAndRefusesGeneration) {
   score.token_types.assign(r.prompt.size(), 0);
   EXPECT_THROW(engine.submit(score), Error);  // an embedding model scores no pairs
   engine.shutdown();
+
+  // The decoder's pass refuses the encoder too (hayate run, eval), rather than read absent weights.
+  const auto backend = place_model(*model, "cpu", 1, cpu, {}, nullptr);
+  const auto kv = backend->make_kv_cache(model->hp, 1, 16);
+  Batch batch;
+  batch.sequences.push_back(BatchSequence{{0}});
+  batch.add(r.prompt[0], 0, 0, true);
+  try {
+    forward(*model, batch, *kv, *backend);
+    FAIL() << "expected Error(BadInput)";
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("is a bert encoder"), std::string::npos) << err.what();
+  }
 }
 
 TEST(ConvertBert, CudaIsRefusedByName) {
