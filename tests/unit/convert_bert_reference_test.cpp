@@ -26,6 +26,7 @@
 #include "forward/encoder.h"
 #include "gguf/gguf.h"
 #include "model/bert.h"
+#include "support/hf_models.h"
 #include "support/test_util.h"
 #include "tokenizer/pair.h"
 #include "tokenizer/tokenizer.h"
@@ -36,10 +37,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path models_root() {
-  const char* env = std::getenv("HAYATE_HF_MODELS");
-  return env && *env ? fs::path(env) : fs::path(HAYATE_TESTDATA) / "hf";
-}
+fs::path models_root() { return test::hf_models_root(); }
 
 std::vector<fs::path> encoder_dirs() {
   std::vector<fs::path> dirs;

@@ -26,6 +26,7 @@
 #include "forward/forward.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "support/hf_models.h"
 #include "tokenizer/tokenizer.h"
 
 namespace hayate::convert {
@@ -34,10 +35,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-fs::path models_root() {
-  const char* env = std::getenv("HAYATE_HF_MODELS");
-  return env && *env ? fs::path(env) : fs::path(HAYATE_TESTDATA) / "hf";
-}
+fs::path models_root() { return test::hf_models_root(); }
 
 std::vector<float> read_f32(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
