@@ -8,6 +8,7 @@
 #include <optional>
 #include <sstream>
 
+#include "convert/bert.h"
 #include "convert/convert.h"
 #include "convert/hf_config.h"
 #include "convert/json_file.h"
@@ -267,6 +268,11 @@ void convert_hf(const std::string& dir, const std::string& out_path, const Optio
   parse_out_type(opt.out_type);
   if (opt.vocab_only) {
     convert_vocab_only(dir, out_path, opt, log);
+    return;
+  }
+  if (const auto config = read_json_if_present(join_path(dir, "config.json"));
+      config && is_bert_class(hf_architecture(*config, join_path(dir, "config.json")))) {
+    convert_bert(dir, out_path, opt, log);
     return;
   }
   if (is_llava_dir(dir)) {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "convert/bert.h"
 #include "convert/convert.h"
 #include "convert/json_file.h"
 #include "convert/sentencepiece_model.h"
@@ -387,6 +388,7 @@ void add_tokenizer_metadata(const std::string& dir, gguf::Writer& w, std::ostrea
   }
   const json& model = tok["model"];
   const std::string type = model.value("type", "");
+  if (type == "WordPiece" || type == "Unigram") return add_encoder_tokenizer_metadata(dir, w, log);
   if (type != "BPE") {
     fail(ErrorKind::Unsupported, what + ": tokenizer model '" + type +
                                      "' is not supported (hayate converts BPE tokenizers: byte-level like Llama 3 "

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "core/profile.h"
+#include "engine/encoder_requests.h"
 #include "engine/logprobs.h"
 #include "forward/forward.h"
 
@@ -90,6 +91,7 @@ void Engine::end_stalled(const std::string& why) {
 
 std::shared_ptr<RequestHandle> Engine::submit(Request request) {
   validate(request, {config_.n_ctx, model_.hp.n_vocab, model_.hp.n_embd});
+  check_request_kind(model_, request);
   if (const EngineHealth h = health(); h.stuck)
     fail(ErrorKind::Unavailable, "the engine is not healthy: " + h.problem + "; retry later or on another server");
   std::unique_lock lk(mu_);
@@ -113,6 +115,7 @@ std::vector<Engine::Submitted> Engine::submit_together(std::vector<Request> requ
   }
   for (size_t i = 0; i < requests.size(); ++i) try {
       validate(requests[i], {config_.n_ctx, model_.hp.n_vocab, model_.hp.n_embd});
+      check_request_kind(model_, requests[i]);
     } catch (...) {
       out[i].error = std::current_exception();
     }
@@ -302,6 +305,7 @@ void Engine::run_embeddings(std::vector<Incoming>& embeds) {
   struct Live {
     std::shared_ptr<RequestHandle> handle;
     const std::vector<int32_t>* tokens;
+    const Request* request;
   };
   std::vector<Live> group;
   int32_t group_tokens = 0, group_blocks = 0;
@@ -318,7 +322,9 @@ void Engine::run_embeddings(std::vector<Incoming>& embeds) {
     for (const Live& in : group) inputs.push_back(in.tokens);
     try {
       std::vector<std::vector<float>> vectors;
-      if (group.size() == 1 && group_tokens > config_.max_batch_tokens)
+      if (model_.encoder)
+        for (const Live& in : group) vectors.push_back(run_encoder(*model_.encoder, *in.request, encoder_pool()));
+      else if (group.size() == 1 && group_tokens > config_.max_batch_tokens)
         vectors.push_back(embed(*group[0].tokens));
       else
         vectors = embed_together(inputs);
@@ -338,7 +344,7 @@ void Engine::run_embeddings(std::vector<Incoming>& embeds) {
   for (Incoming& in : embeds) {
     const std::shared_ptr<RequestHandle> h = in.handle.lock();
     if (!h) continue;  // nobody wants it any more
-    const Live live{h, &in.request.prompt};
+    const Live live{h, &in.request.prompt, &in.request};
     if (h->cancelled()) {
       Event done = done_event(live);
       done.finish_reason = FinishReason::Cancelled;

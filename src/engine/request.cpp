@@ -51,7 +51,7 @@ void validate_images(std::span<const EmbeddingRows> images, int32_t n_prompt, in
 }
 
 void validate(const Request& request, const RequestLimits& limits) {
-  const bool embed = request.kind == RequestKind::Embed;
+  const bool embed = request.kind != RequestKind::Generate;  // Embed or Score
   validate_prompt(request.prompt, limits, embed ? "input" : "prompt");
   if (!embed) validate_options(request.options);
   if (embed && !request.images.empty()) fail(ErrorKind::Unsupported, "embedding requests take no images");

@@ -26,6 +26,9 @@ namespace hayate {
 enum class RequestKind {
   Generate,  // sample up to options.max_tokens ids after the prompt
   Embed,     // the prompt's embedding: the mean of its final hidden states, L2-normalised
+  // A cross-encoder's relevance score of the prompt (a query-document pair, encode_pair), with
+  // token_types: one Embedding event whose vector holds the score. Rerank models only.
+  Score,
 };
 
 struct Request {
@@ -40,6 +43,7 @@ struct Request {
   // Generate only: image features fed in place of the prompt's placeholder tokens at their
   // positions (sorted, not overlapping). The placeholders count as prompt tokens in Usage.
   std::vector<EmbeddingRows> images = {};
+  std::vector<int32_t> token_types = {};  // Score: one per prompt id
 };
 
 struct Usage {

@@ -62,6 +62,9 @@ void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend
 }
 
 void check_batch(const Model& m, const Batch& batch, const KvCache& kv) {
+  if (m.encoder)  // its pass is forward/encoder.h; the decoder's would read weights it does not have
+    fail(ErrorKind::BadInput, m.file->name() + " is a bert encoder: it embeds text or scores pairs (hayate serve: "
+                                                "/v1/embeddings, /v1/rerank) and does not generate");
   const size_t n = batch.size();
   if (n == 0) fail(ErrorKind::BadInput, "forward: empty batch");
   if (batch.positions.size() != n || batch.seq.size() != n || batch.logits.size() != n)

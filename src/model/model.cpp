@@ -6,6 +6,7 @@
 #include <set>
 
 #include "core/error.h"
+#include "model/bert.h"
 #include "quant/quant.h"
 
 namespace hayate {
@@ -249,6 +250,16 @@ std::unique_ptr<Model> Model::load(const std::string& path) { return from_file(g
 
 std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
   auto m = std::make_unique<Model>();
+  if (is_bert_file(*file)) {
+    m->encoder = BertModel::load(*file);
+    m->hp.arch = "bert";
+    m->hp.n_vocab = m->encoder->hp.n_vocab;
+    m->hp.n_embd = m->encoder->hp.n_embd;
+    m->hp.n_ctx_train = m->encoder->hp.n_ctx_train;
+    m->hp.n_head = m->hp.n_head_kv = m->hp.head_dim = 1;  // no KV cache is used; keeps sizes non-zero
+    m->file = std::move(file);
+    return m;
+  }
   m->hp = read_hparams(*file);
   const HParams& hp = m->hp;
   WeightLoader w(*file, hp);

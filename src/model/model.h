@@ -104,9 +104,14 @@ struct WeightSpec {
 std::vector<WeightSpec> layer_weights(const HParams& hp);
 void for_each_weight(const HParams& hp, const std::function<void(const WeightSpec&)>& f);
 
+struct BertModel;
+
 struct Model {
   HParams hp;
   std::unique_ptr<gguf::File> file;
+  // A BERT-family encoder (model/bert.h) for embeddings or rerank: no decoder weights, hp holds
+  // only arch "bert", n_vocab, n_embd and n_ctx_train, and the engine runs forward/encoder.h.
+  std::shared_ptr<const BertModel> encoder;
   Weight tok_embd, output_norm, output;  // output is tok_embd when embeddings are tied
   Weight rope_freqs;                     // optional per-frequency divisors (llama3 rope scaling)
   std::vector<LayerWeights> layers;

@@ -1,7 +1,8 @@
-// /v1/rerank and /v1/score by cross-scoring with the loaded model (until a reranker model family
-// exists): for each (query, document) pair the chat model is asked whether the document answers
-// the query, with only the first tokens of "yes" and "no" allowed as its answer; the score is the
-// probability of "yes" between the two (the sampled token's log-probability over the masked row).
+// /v1/rerank and /v1/score. A bert cross-encoder (a reranker model) scores each (query, document)
+// pair itself: the score is its classifier's raw logit, as llama.cpp's rerank reports. With a
+// chat model the pair is put to it as a question, with only the first tokens of "yes" and "no"
+// allowed as its answer; the score is the probability of "yes" between the two (the sampled
+// token's log-probability over the masked row).
 #include "api/rerank.h"
 
 #include <chrono>
@@ -9,6 +10,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "tokenizer/pair.h"
 #include "server/routes.h"
 
 namespace hayate::server {
@@ -42,12 +44,25 @@ awaitable<> cross_score(Exchange& ex, ServerState& st, bool score) {
   const api::RerankRequest req = api::parse_rerank_request(ex.request().body, score);
   svc->check_model(req.model);
   ex.model = svc->model_id();
-  const int32_t yes = first_token(svc->tokenizer(), "yes"), no = first_token(svc->tokenizer(), "no");
+  const bool cross_encoder = svc->model().encoder != nullptr;
+  const int32_t yes = cross_encoder ? -1 : first_token(svc->tokenizer(), "yes");
+  const int32_t no = cross_encoder ? -1 : first_token(svc->tokenizer(), "no");
   std::vector<std::shared_ptr<RequestHandle>> handles;
   int32_t total = 0;
   try {
     for (size_t i = 0; i < req.documents.size(); ++i) {
       const std::string& query = req.queries.size() == 1 ? req.queries[0] : req.queries[i];
+      if (cross_encoder) {  // a bert reranker scores the pair itself: its raw logit
+        const EncodedPair pair = encode_pair(svc->tokenizer(), query, req.documents[i]);
+        svc->check_prompt(pair.ids, "document", score ? "text_2" : "documents");
+        total += static_cast<int32_t>(pair.ids.size());
+        Request r;
+        r.kind = RequestKind::Score;
+        r.prompt = pair.ids;
+        r.token_types = pair.types;
+        handles.push_back(svc->engine().submit(std::move(r)));
+        continue;
+      }
       api::ChatMessage m;
       m.role = "user";
       m.content = "Query: " + query + "\nDocument: " + req.documents[i] +
@@ -80,7 +95,9 @@ awaitable<> cross_score(Exchange& ex, ServerState& st, bool score) {
       while (!done[i]) {
         std::optional<Event> e = handles[i]->next(0ms);
         if (!e) break;
-        if (e->kind == Event::Token) {
+        if (e->kind == Event::Embedding && !e->embedding.empty()) {
+          scores[i] = e->embedding[0];
+        } else if (e->kind == Event::Token) {
           const float p = std::exp(e->sample.logprob);
           scores[i] = e->sample.id == yes ? p : 1.0f - p;
         } else if (e->kind == Event::Error) {

@@ -156,6 +156,12 @@ std::string Service::render_chat(const std::vector<api::ChatMessage>& messages, 
 }
 
 void Service::check_prompt(const std::vector<int32_t>& ids, const char* what, const char* param) const {
+  // A bert encoder's prompts are embedded or scored; a generation is refused before its length.
+  if (loaded_.model->encoder && (std::string_view(what) == "prompt" || std::string_view(what) == "question"))
+    throw api::ApiError(400,
+                        model_id_ + " is a bert encoder: it embeds text (/v1/embeddings) or scores pairs "
+                                    "(/v1/rerank) and does not generate text",
+                        "invalid_request_error", param);
   if (ids.empty())
     throw api::ApiError(400, std::string("The ") + what + " is empty; give at least one token", "invalid_request_error",
                         param);

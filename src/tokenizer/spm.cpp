@@ -51,9 +51,9 @@ SpmTokenizer::SpmTokenizer(Vocab vocab, std::string pre) : VocabTokenizer(std::m
   build_pieces();
 }
 
-std::string SpmTokenizer::normal_piece(int32_t id) const {
-  const std::string& text = vocab_.texts[id];
-  if (vocab_.types[id] == TokenType::Byte) {
+std::string sentencepiece_piece(const Vocab& vocab, int32_t id) {
+  const std::string& text = vocab.texts[id];
+  if (vocab.types[id] == TokenType::Byte) {
     if (text.size() == 6 && text.starts_with("<0x") && text[5] == '>') {
       const int hi = hex_value(text[3]);
       const int lo = hex_value(text[4]);
@@ -73,6 +73,8 @@ std::string SpmTokenizer::normal_piece(int32_t id) const {
   }
   return piece;
 }
+
+std::string SpmTokenizer::normal_piece(int32_t id) const { return sentencepiece_piece(vocab_, id); }
 
 void SpmTokenizer::append_bytes(std::string_view bytes, std::vector<int32_t>& out) const {
   for (char c : bytes) {

@@ -9,6 +9,10 @@
 
 namespace hayate {
 
+// The bytes a SentencePiece-style token stands for: <0xXX> byte tokens their byte, U+2581 a
+// space (shared with the Unigram tokenizer).
+std::string sentencepiece_piece(const Vocab& vocab, int32_t id);
+
 class SpmTokenizer final : public VocabTokenizer {
  public:
   SpmTokenizer(Vocab vocab, std::string pre);

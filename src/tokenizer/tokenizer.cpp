@@ -5,7 +5,9 @@
 #include "gguf/gguf.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/spm.h"
+#include "tokenizer/unigram.h"
 #include "tokenizer/vocab.h"
+#include "tokenizer/wordpiece.h"
 
 namespace hayate {
 namespace {
@@ -29,6 +31,31 @@ std::unique_ptr<Tokenizer> make_bpe(const gguf::File& file, const std::string& p
   for (const gguf::Value& item : items) merges.push_back(item.as_string(what));
 
   return std::make_unique<BpeTokenizer>(std::move(vocab), pre, std::move(pretokenizer), merges);
+}
+
+// BERT: [CLS] text [SEP] unless the file says otherwise (llama.cpp's keys, "seperator" spelt so).
+std::unique_ptr<Tokenizer> make_wordpiece(const gguf::File& file, const std::string& pre) {
+  Vocab vocab = Vocab::load(file, VocabKind::WordPiece, false);
+  if (vocab.unk < 0) vocab.unk = vocab.find("[UNK]");
+  vocab.add_space_prefix = true;  // every word-initial piece starts with a space; decode drops the first
+  BertTextOptions text;
+  text.lowercase = text.strip_accents = file.get_bool("tokenizer.ggml.bert.lowercase", true);
+  return std::make_unique<WordPieceTokenizer>(std::move(vocab), pre, text);
+}
+
+// XLM-R / T5 Unigram. A SentencePiece character map (precompiled_charsmap) is refused: hayate
+// does not apply it, and without it the ids would differ for text it maps.
+std::unique_ptr<Tokenizer> make_unigram(const gguf::File& file, const std::string& pre) {
+  if (const gguf::Value* map = file.find("tokenizer.ggml.precompiled_charsmap");
+      map != nullptr && !map->as_array(file.name() + ": tokenizer.ggml.precompiled_charsmap").empty())
+    fail(ErrorKind::Unsupported, file.name() +
+                                     ": tokenizer.ggml.precompiled_charsmap (SentencePiece's normalisation "
+                                     "map) is not supported yet");
+  Vocab vocab = Vocab::load(file, VocabKind::BytePairEncoding, false);
+  vocab.add_space_prefix = file.get_bool("tokenizer.ggml.add_space_prefix", true);
+  return std::make_unique<UnigramTokenizer>(std::move(vocab), pre,
+                                            file.get_bool("tokenizer.ggml.remove_extra_whitespaces", false),
+                                            file.get_bool("tokenizer.ggml.byte_fallback", false));
 }
 
 // Moves the complete characters at the front of `pending` to the result. A sequence cut short by
@@ -62,13 +89,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const gguf::File& file) {
 
   if (model == "llama") return std::make_unique<SpmTokenizer>(Vocab::load(file, VocabKind::SentencePiece, true), pre);
   if (model == "gpt2") return make_bpe(file, pre);
-  if (model == "bert")
-    fail(ErrorKind::Unsupported, file.name() +
-                                     ": tokenizer.ggml.model 'bert' (WordPiece) is not supported yet; this build "
-                                     "reads 'llama' (SentencePiece) and 'gpt2' (byte-level BPE) tokenizers");
+  if (model == "bert") return make_wordpiece(file, pre);
+  if (model == "t5") return make_unigram(file, pre);
   fail(ErrorKind::Unsupported, file.name() + ": tokenizer.ggml.model '" + model +
-                                   "' is not supported; this build reads 'llama' (SentencePiece) and 'gpt2' "
-                                   "(byte-level BPE) tokenizers");
+                                   "' is not supported; this build reads 'llama' (SentencePiece), 'gpt2' "
+                                   "(byte-level BPE), 'bert' (WordPiece) and 't5' (Unigram) tokenizers");
 }
 
 StreamDecoder::StreamDecoder(const Tokenizer& tokenizer, bool special) : tokenizer_(tokenizer), special_(special) {}

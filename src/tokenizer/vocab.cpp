@@ -81,15 +81,18 @@ Vocab Vocab::load(const gguf::File& file, VocabKind kind, bool add_bos_default) 
   }
 
   const bool spm = kind == VocabKind::SentencePiece;
-  vocab.bos = read_id(file, vocab, "tokenizer.ggml.bos_token_id", spm ? 1 : -1, true);
-  vocab.eos = read_id(file, vocab, "tokenizer.ggml.eos_token_id", spm ? 2 : -1, true);
+  const bool wpm = kind == VocabKind::WordPiece;
+  const int32_t cls = wpm ? read_id(file, vocab, "tokenizer.ggml.cls_token_id", vocab.find("[CLS]"), true) : -1;
+  const int32_t sep = wpm ? read_id(file, vocab, "tokenizer.ggml.seperator_token_id", vocab.find("[SEP]"), true) : -1;
+  vocab.bos = read_id(file, vocab, "tokenizer.ggml.bos_token_id", spm ? 1 : cls, true);
+  vocab.eos = read_id(file, vocab, "tokenizer.ggml.eos_token_id", spm ? 2 : sep, true);
   vocab.unk = read_id(file, vocab, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1, true);
   vocab.eot = read_id(file, vocab, "tokenizer.ggml.eot_token_id", -1, true);
   vocab.eom = read_id(file, vocab, "tokenizer.ggml.eom_token_id", -1, true);
   vocab.pad = read_id(file, vocab, "tokenizer.ggml.padding_token_id", -1, false);
 
-  vocab.add_bos = file.get_bool("tokenizer.ggml.add_bos_token", spm || add_bos_default);
-  vocab.add_eos = file.get_bool("tokenizer.ggml.add_eos_token", false);
+  vocab.add_bos = file.get_bool("tokenizer.ggml.add_bos_token", spm || add_bos_default || (wpm && vocab.bos >= 0));
+  vocab.add_eos = file.get_bool("tokenizer.ggml.add_eos_token", wpm && vocab.eos >= 0);
   // Byte-level BPE keeps every space in the bytes themselves; only SentencePiece adds one.
   vocab.add_space_prefix = spm && file.get_bool("tokenizer.ggml.add_space_prefix", true);
   if (vocab.add_bos && vocab.bos < 0)

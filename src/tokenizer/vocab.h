@@ -21,7 +21,8 @@ struct StringHash {
 template <class V>
 using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
 
-enum class VocabKind { SentencePiece, BytePairEncoding };
+// WordPiece: BOS/EOS default to tokenizer.ggml.cls_token_id / seperator_token_id (llama.cpp's keys).
+enum class VocabKind { SentencePiece, BytePairEncoding, WordPiece };
 
 struct Vocab {
   // Reads tokens, scores, types and special ids. `kind` picks llama.cpp's defaults (SentencePiece:

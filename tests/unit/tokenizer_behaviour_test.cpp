@@ -14,6 +14,7 @@
 #include "gguf/gguf.h"
 #include "tokenizer/tokenizer.h"
 #include "core/utf8.h"
+#include "support/test_util.h"
 
 namespace hayate {
 namespace {
@@ -280,15 +281,54 @@ TEST(TokenizerBuild, LargeVocabularyBuildsWellUnderASecond) {
   EXPECT_LT(ms, 1000.0);
 }
 
-TEST(TokenizerErrors, BertIsNotSupportedYet) {
-  const auto file = gguf::File::open(vocab_path("bert-bge"));
+TEST(TokenizerErrors, UnknownModelIsRefusedByName) {
+  gguf::Writer w;
+  w.set("tokenizer.ggml.model", gguf::Value::string("rwkv"));
+  w.set("tokenizer.ggml.tokens", gguf::Value::string_array({"a", "b"}));
+  const std::string path = test::temp_path("tokenizer-unknown-model.gguf");
+  w.write(path);
   try {
-    Tokenizer::from_gguf(*file);
+    Tokenizer::from_gguf(*gguf::File::open(path));
     FAIL() << "expected Error(Unsupported)";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
-    EXPECT_NE(std::string(e.what()).find("bert"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("rwkv"), std::string::npos) << e.what();
   }
+}
+
+TEST(TokenizerWordPiece, AddsClsAndSepAroundTheText) {
+  const Tokenizer& bert = load("bert-bge");
+  EXPECT_EQ(bert.model_name(), "bert");
+  const std::vector<int32_t> ids = bert.encode("Hello world", true, false);
+  ASSERT_EQ(ids.size(), 4u);
+  EXPECT_EQ(bert.token_text(ids.front()), "[CLS]");
+  EXPECT_EQ(bert.token_text(ids.back()), "[SEP]");
+  EXPECT_EQ(std::vector<int32_t>(ids.begin() + 1, ids.end() - 1), bert.encode("Hello world", false, false));
+}
+
+TEST(TokenizerWordPiece, DecodesToTheNormalisedText) {
+  const Tokenizer& bert = load("bert-bge");
+  EXPECT_EQ(bert.decode(bert.encode("Hello World, Führer!", true, false), false), "hello world , fuhrer !");
+  // A continuation piece joins its word without a space.
+  EXPECT_EQ(bert.decode(bert.encode("discards", false, false), false), "discards");
+}
+
+TEST(TokenizerWordPiece, SpecialTextOnlyWhenParsed) {
+  const Tokenizer& bert = load("bert-bge");
+  const int32_t mask = id_of(bert, "[MASK]");
+  ASSERT_GE(mask, 0);
+  EXPECT_TRUE(contains(bert.encode("a [MASK] b", false, true), mask));
+  EXPECT_FALSE(contains(bert.encode("a [MASK] b", false, false), mask));
+}
+
+TEST(TokenizerWordPiece, WordsOverAHundredCharactersAreUnknown) {
+  const Tokenizer& bert = load("bert-bge");
+  const int32_t unk = id_of(bert, "[UNK]");
+  EXPECT_EQ(bert.encode(std::string(101, 'a'), false, false), std::vector<int32_t>{unk});
+  EXPECT_NE(bert.encode(std::string(100, 'a'), false, false), std::vector<int32_t>{unk});
+  // Controls vanish (they do not split words); whitespace splits.
+  EXPECT_EQ(bert.encode("hel\x01lo", false, false), bert.encode("hello", false, false));
+  EXPECT_EQ(bert.encode("a\u3000b", false, false), bert.encode("a b", false, false));
 }
 
 TEST(TokenizerLoad, EveryVocabularyInTheSharedFolderBuilds) {
@@ -299,7 +339,7 @@ TEST(TokenizerLoad, EveryVocabularyInTheSharedFolderBuilds) {
     if (entry.path().extension() != ".gguf") continue;
     const auto file = gguf::File::open(entry.path().string());
     const std::string model = file->get_string("tokenizer.ggml.model", "");
-    if (model != "llama" && model != "gpt2") continue;
+    if (model != "llama" && model != "gpt2") continue;  // lossless ones: bert lower-cases
     const auto tokenizer = Tokenizer::from_gguf(*file);
     EXPECT_EQ(tokenizer->decode(tokenizer->encode(text, true, false), false), text) << entry.path();
     ++built;

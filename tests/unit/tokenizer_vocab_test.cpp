@@ -108,8 +108,11 @@ std::string quoted(const std::string& text) {
 
 bool in_scope(const gguf::File& file) {
   const std::string model = file.get_string("tokenizer.ggml.model", "");
-  return model == "llama" || model == "gpt2";
+  return model == "llama" || model == "gpt2" || model == "bert";
 }
+
+// WordPiece lower-cases, strips accents and drops spaces: its decode cannot give the text back.
+bool lossless(const Tokenizer& tokenizer) { return tokenizer.model_name() != "bert"; }
 
 class VocabConformance : public ::testing::TestWithParam<std::string> {
  protected:
@@ -146,6 +149,8 @@ TEST_P(VocabConformance, EncodesLikeTheReference) {
 }
 
 TEST_P(VocabConformance, DecodeGivesBackTheText) {
+  if (!lossless(*tokenizer_))
+    GTEST_SKIP() << GetParam() << ": WordPiece is lossy (TokenizerWordPiece tests its decode)";
   for (size_t i = 0; i < vectors_.inputs.size(); ++i) {
     const std::string& text = vectors_.inputs[i];
     EXPECT_EQ(tokenizer_->decode(tokenizer_->encode(text, false, false), false), text)
@@ -187,7 +192,7 @@ TEST(VocabConformanceSetup, FindsTheSharedVectors) {
   size_t in_scope_count = 0;
   for (const std::string& name : vocab_names())
     if (in_scope(*gguf::File::open(vocab_path(name).string()))) ++in_scope_count;
-  EXPECT_GE(in_scope_count, 9u) << "expected the llama.cpp test vocabularies in " << kVocabDir;
+  EXPECT_GE(in_scope_count, 10u) << "expected the llama.cpp test vocabularies in " << kVocabDir;
 }
 
 }  // namespace

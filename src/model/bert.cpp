@@ -1,0 +1,124 @@
+#include "model/bert.h"
+
+#include "core/error.h"
+#include "quant/quant.h"
+
+namespace hayate {
+namespace {
+
+int32_t count(const gguf::File& f, const std::string& key, bool required, int32_t fallback = 0) {
+  const gguf::Value* v = f.find(key);
+  if (v == nullptr) {
+    if (required) fail(ErrorKind::BadInput, f.name() + ": required key " + key + " is missing");
+    return fallback;
+  }
+  const int64_t n = v->as_i64(f.name() + ": " + key);
+  if (n < 0 || n > (1 << 24))
+    fail(ErrorKind::BadInput, f.name() + ": " + key + " = " + std::to_string(n) + " is out of range");
+  return static_cast<int32_t>(n);
+}
+
+// The tensor as floats, checked against the expected shape {cols, rows} (rows 0: a vector).
+Dense read(const gguf::File& f, const std::string& name, int64_t cols, int64_t rows, bool required) {
+  const gguf::TensorInfo* t = f.find_tensor(name);
+  if (t == nullptr) {
+    if (required) fail(ErrorKind::BadInput, f.name() + ": tensor " + name + " is missing");
+    return {};
+  }
+  const bool vector = rows == 0;
+  if (t->cols() != cols || (vector ? t->shape.size() != 1 : (t->shape.size() != 2 || t->rows() != rows)))
+    fail(ErrorKind::BadInput, f.name() + ": tensor " + name + " has the wrong shape (expected {" +
+                                  std::to_string(cols) + (vector ? "" : ", " + std::to_string(rows)) + "})");
+  if (quant::traits(t->type) == nullptr || quant::traits(t->type)->to_float == nullptr)
+    fail(ErrorKind::Unsupported, f.name() + ": tensor " + name + " has type " + ggml_type_name(t->type) +
+                                     ", which this build cannot read; use " + quant::weight_type_names());
+  Dense d;
+  d.cols = cols;
+  d.rows = vector ? 1 : rows;
+  d.w.resize(static_cast<size_t>(d.cols * d.rows));
+  const size_t row_bytes = ggml_row_size(t->type, cols);
+  for (int64_t r = 0; r < d.rows; ++r)
+    quant::dequantize_row(t->type, t->data + r * row_bytes, d.w.data() + r * cols, cols);
+  return d;
+}
+
+}  // namespace
+
+bool is_bert_file(const gguf::File& file) { return file.get_string("general.architecture", "") == "bert"; }
+
+std::unique_ptr<BertModel> BertModel::load(const gguf::File& f) {
+  if (!is_bert_file(f))
+    fail(ErrorKind::BadInput,
+         f.name() + ": general.architecture is '" + f.get_string("general.architecture", "") + "', not bert");
+  auto m = std::make_unique<BertModel>();
+  m->source = f.name();
+  BertHParams& hp = m->hp;
+  hp.n_embd = count(f, "bert.embedding_length", true);
+  hp.n_layer = count(f, "bert.block_count", true);
+  hp.n_head = count(f, "bert.attention.head_count", true);
+  hp.n_ff = count(f, "bert.feed_forward_length", true);
+  hp.eps = static_cast<float>(f.get_f64("bert.attention.layer_norm_epsilon", 1e-12));
+  if (f.get_bool("bert.attention.causal", false))
+    fail(ErrorKind::Unsupported, f.name() + ": bert.attention.causal is true; a BERT encoder attends both ways");
+  const int32_t pooling = count(f, "bert.pooling_type", false, static_cast<int32_t>(Pooling::Mean));
+  if (pooling != static_cast<int32_t>(Pooling::Mean) && pooling != static_cast<int32_t>(Pooling::Cls) &&
+      pooling != static_cast<int32_t>(Pooling::Rank))
+    fail(ErrorKind::Unsupported,
+         f.name() + ": bert.pooling_type " + std::to_string(pooling) + " is not supported (1 mean, 2 cls, 4 rank are)");
+  hp.pooling = static_cast<Pooling>(pooling);
+  hp.normalize = f.get_bool("bert.embedding.normalize", true);
+  if (hp.n_embd % hp.n_head != 0)
+    fail(ErrorKind::BadInput, f.name() + ": embedding_length " + std::to_string(hp.n_embd) +
+                                  " is not a multiple of head_count " + std::to_string(hp.n_head));
+
+  const gguf::TensorInfo* embd = f.find_tensor("token_embd.weight");
+  if (embd == nullptr || embd->shape.size() != 2)
+    fail(ErrorKind::BadInput, f.name() + ": tensor token_embd.weight is missing or not 2-D");
+  hp.n_vocab = static_cast<int32_t>(embd->rows());
+  const gguf::TensorInfo* pos = f.find_tensor("position_embd.weight");
+  if (pos == nullptr || pos->shape.size() != 2)
+    fail(ErrorKind::BadInput, f.name() + ": tensor position_embd.weight is missing or not 2-D");
+  hp.n_ctx_train = static_cast<int32_t>(pos->rows());
+  const gguf::TensorInfo* types = f.find_tensor("token_types.weight");
+  hp.n_token_types = types ? static_cast<int32_t>(types->rows()) : 0;
+
+  const int64_t e = hp.n_embd, ff = hp.n_ff;
+  m->tok_embd = read(f, "token_embd.weight", e, hp.n_vocab, true);
+  m->pos_embd = read(f, "position_embd.weight", e, hp.n_ctx_train, true);
+  if (types) m->type_embd = read(f, "token_types.weight", e, hp.n_token_types, true);
+  m->embd_norm = read(f, "token_embd_norm.weight", e, 0, true);
+  m->embd_norm_b = read(f, "token_embd_norm.bias", e, 0, true);
+  for (int32_t i = 0; i < hp.n_layer; ++i) {
+    const std::string p = "blk." + std::to_string(i) + ".";
+    BertLayer l;
+    l.wq = read(f, p + "attn_q.weight", e, e, true);
+    l.bq = read(f, p + "attn_q.bias", e, 0, true);
+    l.wk = read(f, p + "attn_k.weight", e, e, true);
+    l.bk = read(f, p + "attn_k.bias", e, 0, true);
+    l.wv = read(f, p + "attn_v.weight", e, e, true);
+    l.bv = read(f, p + "attn_v.bias", e, 0, true);
+    l.wo = read(f, p + "attn_output.weight", e, e, true);
+    l.bo = read(f, p + "attn_output.bias", e, 0, true);
+    l.attn_norm = read(f, p + "attn_output_norm.weight", e, 0, true);
+    l.attn_norm_b = read(f, p + "attn_output_norm.bias", e, 0, true);
+    l.ffn_up = read(f, p + "ffn_up.weight", e, ff, true);
+    l.ffn_up_b = read(f, p + "ffn_up.bias", ff, 0, true);
+    l.ffn_down = read(f, p + "ffn_down.weight", ff, e, true);
+    l.ffn_down_b = read(f, p + "ffn_down.bias", e, 0, true);
+    l.out_norm = read(f, p + "layer_output_norm.weight", e, 0, true);
+    l.out_norm_b = read(f, p + "layer_output_norm.bias", e, 0, true);
+    m->layers.push_back(std::move(l));
+  }
+  if (m->is_reranker()) {
+    m->cls = read(f, "cls.weight", e, e, true);
+    m->cls_b = read(f, "cls.bias", e, 0, true);
+    const gguf::TensorInfo* out = f.find_tensor("cls.output.weight");
+    if (out == nullptr || out->shape.size() != 2 || out->rows() < 1)
+      fail(ErrorKind::BadInput, f.name() + ": a reranker (pooling_type 4) needs tensor cls.output.weight");
+    m->cls_out = read(f, "cls.output.weight", e, out->rows(), true);
+    m->cls_out_b = read(f, "cls.output.bias", out->rows(), 0, true);
+  }
+  return m;
+}
+
+}  // namespace hayate
