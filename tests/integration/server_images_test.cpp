@@ -101,6 +101,7 @@ TEST(CliImages, RunAndChatSayWhatTheServerSays) {
       run_command("printf '/image " + images + "rgb_37x23.png\\n/exit\\n' | " + bin + " chat -n 1 2>&1");
   EXPECT_EQ(chat.exit_code, 0) << chat.output;
   EXPECT_NE(chat.output.find("does not accept images"), std::string::npos) << chat.output;
+  EXPECT_NE(chat.output.find("start hayate chat with --mmproj FILE"), std::string::npos) << chat.output;
 }
 
 }  // namespace

@@ -122,6 +122,36 @@ TEST_F(ServerVision, TwoImagesInOrderAndInPlace) {
   EXPECT_EQ(content(first), run_cli("<__image__>what?", {"rgb_61x45.jpg"})["text"]);
 }
 
+// `hayate chat --mmproj`: /image attaches to the next message, whose answer is `hayate run
+// --image` on the same ChatML turn; a missing or bad file is said and the chat goes on.
+TEST(ChatImage, AttachesToTheNextMessageAsRunDoes) {
+  const std::string dir = ::testing::TempDir() + "/hayate-vision-chat-" + std::to_string(::getpid());
+  const std::string prompt_file = dir + "-prompt", err_file = dir + "-stderr";
+  std::ofstream(prompt_file, std::ios::binary)
+      << "<|im_start|>user\n<__image__>what?<|im_end|>\n<|im_start|>assistant\n";
+  const std::string model = " --temp 0 -n 8 -m " + llava().lm + " --mmproj " + llava().mmproj;
+  const CommandResult run = run_command(kHayate + " run --json" + model + " --image " + kImages + "rgb_61x45.jpg -f " +
+                                        prompt_file + " 2>/dev/null");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string answer = json::parse(run.output)["text"].get<std::string>();
+  const std::string input = "/help\n/image " + kImages + "missing.png\n/image " + kImages +
+                            "bad/bomb_12000x12000.png\n/image\n/image " + kImages +
+                            "rgb_61x45.jpg\nwhat?\nmore?\n/exit\n";
+  const CommandResult chat = run_command("printf '" + input + "' | " + kHayate + " chat" + model + " 2>" + err_file);
+  const std::string err = read_file(err_file);
+  EXPECT_EQ(chat.exit_code, 0) << chat.output << err;
+  EXPECT_NE(chat.output.find("/image FILE"), std::string::npos) << chat.output;  // /help
+  EXPECT_NE(err.find("hayate: " + kImages + "missing.png: cannot open the image\n"), std::string::npos) << err;
+  EXPECT_NE(err.find("12000x12000"), std::string::npos) << err;
+  EXPECT_NE(err.find("/image needs a file"), std::string::npos) << err;
+  EXPECT_NE(err.find("rgb_61x45.jpg attached (1 for your next message)"), std::string::npos) << err;
+  // After /help's list, four /image lines answered on stderr only, then the image's turn.
+  EXPECT_NE(chat.output.find("quit\n> > > > > " + answer + "\n> "), std::string::npos) << chat.output << "\n" << answer;
+  // The image went with that message only; the next turn is answered in the same conversation.
+  EXPECT_EQ(err.find("does not accept"), std::string::npos) << err;
+  EXPECT_EQ(err.find("\nhayate: ", err.find("attached")), std::string::npos) << err;
+}
+
 TEST_F(ServerVision, BadImagesAre400NamingThePartAndTheServerGoesOn) {
   const std::string jpeg = read_file(kImages + "rgb_61x45.jpg");
   const json truncated = {
