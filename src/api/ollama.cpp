@@ -162,7 +162,27 @@ std::optional<double> parse_keep_alive(const json& v) {
   return negative ? -total : total;
 }
 
-GenerateRequest parse_generate_request(std::string_view body) {
+namespace {
+
+// "images" at `param`: an array of base64 strings.
+std::vector<ImagePart> parse_images(const json& j, const std::string& param, const Limits& limits) {
+  std::vector<ImagePart> out;
+  const json* images = field(j, "images");
+  if (!images) return out;
+  if (!images->is_array()) bad(param, "'" + param + "' must be an array of base64 strings, got " + describe(*images));
+  for (size_t i = 0; i < images->size(); ++i)
+    out.push_back(detail::parse_base64_image((*images)[i], param + "[" + std::to_string(i) + "]", limits));
+  return out;
+}
+
+std::string with_placeholders(std::string text, size_t n_images) {
+  for (size_t i = 0; i < n_images; ++i) text.insert(0, kImagePlaceholder);
+  return text;
+}
+
+}  // namespace
+
+GenerateRequest parse_generate_request(std::string_view body, const Limits& limits) {
   const json j = detail::parse_object(body);
   GenerateRequest r;
   r.model = required_model(j);
@@ -171,14 +191,16 @@ GenerateRequest parse_generate_request(std::string_view body) {
   r.suffix = opt_string(j, "suffix");
   if (!r.suffix.empty()) bad("suffix", "'suffix' (fill-in-the-middle) is not supported by hayate");
   if (!opt_string(j, "template").empty()) bad("template", "'template' is not supported: hayate uses the model's own");
-  if (const json* images = field(j, "images"); images && !images->empty())
-    bad("images", "'images' are not supported: hayate's models read text only");
+  r.images = parse_images(j, "images", limits);
+  if (r.images.size() > static_cast<size_t>(std::max(0, limits.max_images)))
+    bad("images", "the request has " + std::to_string(r.images.size()) + " images; at most " +
+                      std::to_string(limits.max_images) + " are allowed");
   r.raw = opt_bool(j, "raw", false);
   parse_generation_fields(j, r);
   return r;
 }
 
-ChatRequest parse_chat_request(std::string_view body) {
+ChatRequest parse_chat_request(std::string_view body, const Limits& limits) {
   const json j = detail::parse_object(body);
   ChatRequest r;
   r.model = required_model(j);
@@ -191,12 +213,14 @@ ChatRequest parse_chat_request(std::string_view body) {
       ChatMessage msg;
       msg.role = opt_string(m, "role");
       if (msg.role.empty()) bad(at + ".role", "'" + at + ".role' is required");
-      msg.content = opt_string(m, "content");
-      if (const json* images = field(m, "images"); images && !images->empty())
-        bad(at + ".images", "'images' are not supported: hayate's models read text only");
+      msg.image_parts = parse_images(m, at + ".images", limits);
+      msg.content = with_placeholders(opt_string(m, "content"), msg.image_parts.size());
       msg.raw = m;
+      msg.raw.erase("images");  // templates read the placeholders in the content, not the bytes
+      msg.raw["content"] = msg.content;
       r.messages.push_back(std::move(msg));
     }
+    detail::check_image_count(r.messages, limits, "messages");
   }
   if (const json* tools = field(j, "tools"); tools && !tools->empty())
     bad("tools", "'tools' are not supported on /api/chat yet; use /v1/chat/completions");

@@ -37,6 +37,7 @@ std::optional<double> parse_keep_alive(const nlohmann::json& v);
 struct GenerateRequest {
   std::string model;
   std::string prompt, system, suffix;
+  std::vector<ImagePart> images;
   bool raw = false;    // the prompt is sent as is, without the chat template
   bool stream = true;  // Ollama streams unless told not to
   std::string format;  // "" or "json"; a JSON schema object is kept in `schema`
@@ -62,8 +63,11 @@ struct EmbedRequest {
   std::optional<double> keep_alive;
 };
 
-GenerateRequest parse_generate_request(std::string_view body);
-ChatRequest parse_chat_request(std::string_view body);
+// "images" (base64 strings; a message's or the request's) become image_parts within `limits`, with
+// a placeholder each before the message's text (the prompt's, for /api/generate), where Ollama
+// puts them; the server decodes them as chat's image_url parts.
+GenerateRequest parse_generate_request(std::string_view body, const Limits& limits = {});
+ChatRequest parse_chat_request(std::string_view body, const Limits& limits = {});
 EmbedRequest parse_embed_request(std::string_view body);
 std::string parse_model_name(std::string_view body);  // /api/show: "model" (or the older "name")
 

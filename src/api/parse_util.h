@@ -20,9 +20,15 @@ const nlohmann::json* field(const nlohmann::json& obj, const char* key);
 nlohmann::json parse_object(std::string_view body);
 // temperature, top_p, penalties, seed and hayate's extensions into params.
 void parse_sampling_fields(const nlohmann::json& j, SamplingParams& params);
-// An {"type": "image_url", "image_url": {"url": ...}} part at `at` (images.cpp): a data: URL is
-// base64-decoded here, within limits.max_image_bytes; an http(s) URL is kept for the server.
+// Images (images.cpp), each ApiError(400) naming `param`. A data: URL is base64-decoded here,
+// within limits.max_image_bytes; an http(s) URL is kept for the server.
+ImagePart parse_image_url(const std::string& url, const std::string& param, const Limits& limits);
+// An {"type": "image_url", "image_url": {"url": ...}} (or "image_url": URL) part at `at`.
 ImagePart parse_image_part(const nlohmann::json& part, const std::string& at, const Limits& limits);
+// Ollama's images: a base64 string of the bytes (or a data: URL).
+ImagePart parse_base64_image(const nlohmann::json& value, const std::string& param, const Limits& limits);
+// At most limits.max_images images in the request.
+void check_image_count(const std::vector<ChatMessage>& messages, const Limits& limits, const std::string& param);
 
 }  // namespace hayate::api::detail
 

@@ -391,11 +391,7 @@ ChatCompletionRequest parse_chat_request(std::string_view body, const Limits& li
   if (messages->empty()) bad("messages", "'messages' must hold at least one message");
   r.messages.reserve(messages->size());
   for (size_t i = 0; i < messages->size(); ++i) r.messages.push_back(parse_message((*messages)[i], i, limits));
-  size_t images = 0;
-  for (const ChatMessage& m : r.messages) images += m.image_parts.size();
-  if (images > static_cast<size_t>(std::max(0, limits.max_images)))
-    bad("messages", "the request has " + std::to_string(images) + " images; at most " +
-                        std::to_string(limits.max_images) + " are allowed");
+  detail::check_image_count(r.messages, limits, "messages");
 
   parse_stream(j, r.stream, r.include_usage);
   r.n = opt_int32(j, "n", 1, std::max(1, limits.max_n)).value_or(1);

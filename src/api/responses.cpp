@@ -12,25 +12,6 @@ using detail::bad;
 using detail::describe;
 using detail::field;
 
-// Text of a content value: a string, or parts {type: input_text | output_text | text, text}.
-std::string content_text(const json& c, const std::string& at) {
-  if (c.is_string()) return c.get<std::string>();
-  if (!c.is_array()) bad(at, "'" + at + "' must be a string or an array of text parts, got " + describe(c));
-  std::string text;
-  for (size_t i = 0; i < c.size(); ++i) {
-    const json& part = c[i];
-    const std::string pat = at + "[" + std::to_string(i) + "]";
-    const json* type = part.is_object() ? field(part, "type") : nullptr;
-    const std::string t = type && type->is_string() ? type->get<std::string>() : "";
-    if (t != "input_text" && t != "output_text" && t != "text")
-      bad(pat, "'" + pat + ".type' must be \"input_text\" or \"output_text\"; this server reads text only");
-    const json* tx = field(part, "text");
-    if (!tx || !tx->is_string()) bad(pat, "'" + pat + ".text' must be a string");
-    text += tx->get<std::string>();
-  }
-  return text;
-}
-
 ChatMessage message(const std::string& role, const std::string& content) {
   ChatMessage m;
   m.role = role;
@@ -39,7 +20,38 @@ ChatMessage message(const std::string& role, const std::string& content) {
   return m;
 }
 
-ChatMessage input_item(const json& item, size_t i) {
+// A message of a content value: a string, or parts {type: input_text | output_text | text, text}
+// and {type: input_image, image_url: URL}, whose placeholder stays where it was, as chat's
+// image_url part does.
+ChatMessage content_message(const std::string& role, const json& c, const std::string& at, const Limits& limits) {
+  if (c.is_string()) return message(role, c.get<std::string>());
+  if (!c.is_array()) bad(at, "'" + at + "' must be a string or an array of content parts, got " + describe(c));
+  std::string text;
+  std::vector<ImagePart> images;
+  for (size_t i = 0; i < c.size(); ++i) {
+    const json& part = c[i];
+    const std::string pat = at + "[" + std::to_string(i) + "]";
+    const json* type = part.is_object() ? field(part, "type") : nullptr;
+    const std::string t = type && type->is_string() ? type->get<std::string>() : "";
+    if (t == "input_image") {
+      if (field(part, "file_id") && !field(part, "image_url"))
+        bad(pat + ".file_id", "'" + pat + ".file_id': this server has no files API; send the image as image_url");
+      images.push_back(detail::parse_image_part(part, pat, limits));
+      text += kImagePlaceholder;
+      continue;
+    }
+    if (t != "input_text" && t != "output_text" && t != "text")
+      bad(pat, "'" + pat + ".type' must be \"input_text\", \"input_image\" or \"output_text\"");
+    const json* tx = field(part, "text");
+    if (!tx || !tx->is_string()) bad(pat, "'" + pat + ".text' must be a string");
+    text += tx->get<std::string>();
+  }
+  ChatMessage m = message(role, text);
+  m.image_parts = std::move(images);
+  return m;
+}
+
+ChatMessage input_item(const json& item, size_t i, const Limits& limits) {
   const std::string at = "input[" + std::to_string(i) + "]";
   if (!item.is_object()) bad(at, "'" + at + "' must be an object");
   const std::string type =
@@ -52,7 +64,7 @@ ChatMessage input_item(const json& item, size_t i) {
       bad(at + ".role", "'" + at + ".role' must be \"user\", \"assistant\", \"system\" or \"developer\"");
     const json* content = field(item, "content");
     if (!content) bad(at + ".content", "'" + at + ".content' is required");
-    return message(r, content_text(*content, at + ".content"));
+    return content_message(r, *content, at + ".content", limits);
   }
   if (type == "function_call") {
     for (const char* key : {"call_id", "name", "arguments"})
@@ -107,7 +119,8 @@ ResponsesRequest parse_responses_request(std::string_view body, const Limits& li
   if (input->is_string()) {
     r.input.push_back(message("user", input->get<std::string>()));
   } else if (input->is_array() && !input->empty()) {
-    for (size_t i = 0; i < input->size(); ++i) r.input.push_back(input_item((*input)[i], i));
+    for (size_t i = 0; i < input->size(); ++i) r.input.push_back(input_item((*input)[i], i, limits));
+    detail::check_image_count(r.input, limits, "input");
   } else {
     bad("input", "'input' must be a string or a non-empty array of items, got " + describe(*input));
   }

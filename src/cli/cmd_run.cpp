@@ -1,19 +1,16 @@
-// `hayate run` (one prompt, streamed) and `hayate chat` (interactive, multi-turn).
-#include <filesystem>
+// `hayate run`: one prompt, streamed (`hayate chat` is cmd_chat.cpp).
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/chat_format.h"
 #include "cli/common.h"
-#include "cli/rag_client.h"
+#include "cli/image_input.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
 #include "engine/engine.h"
 #include "engine/session.h"
-#include "image/image.h"
 #include "vision/embed.h"
 
 namespace hayate::cli {
@@ -43,36 +40,6 @@ struct RunOptions {
   std::vector<std::string> images;
   bool json = false, no_special = false;
 };
-
-// The model's id as `hayate serve` gives it, so that both say the same error.
-std::string model_name(const ModelOptions& m) {
-  const std::string path = m.path.empty() ? default_model_path() : m.path;
-  const std::string prefix = "embedded:";
-  return path.rfind(prefix, 0) == 0 ? path.substr(prefix.size()) : std::filesystem::path(path).stem().string();
-}
-
-// --image and /image: the file read and decoded as the server decodes an image_url part (same
-// limits, same errors).
-image::Decoded read_image(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(ErrorKind::NotFound, path + ": cannot open the image");
-  const std::vector<uint8_t> bytes{std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
-  try {
-    return image::decode(bytes, image::Limits{});
-  } catch (const Error& e) {
-    fail(e.kind(), path + ": " + e.what());
-  }
-}
-
-// Without an mmproj, refused as the server refuses it.
-void check_image(const std::string& path, const ModelOptions& m) {
-  read_image(path);
-  image::fail_text_only(model_name(m));
-}
-
-// The image marker of the API: `hayate run -p` puts each --image where the prompt says it (or
-// before the text when it says nowhere), as the server puts an image_url part.
-constexpr std::string_view kImageMarker = "<__image__>";
 
 // --image with --mmproj: the prompt and its images through the serving engine, which is what
 // places image rows today (Session does not), so the answer is the server's for the same prompt.
@@ -195,6 +162,8 @@ void run(const RunOptions& o) {
             << "), backend " << lm.backend->name() << "\n";
 }
 
+}  // namespace
+
 void add_generation_options(CLI::App& cmd, GenerateOptions& g) {
   cmd.add_option("-n,--max-tokens", g.max_tokens, "most tokens to generate")
       ->check(CLI::NonNegativeNumber)
@@ -203,8 +172,6 @@ void add_generation_options(CLI::App& cmd, GenerateOptions& g) {
   cmd.add_flag("--ignore-eos", g.ignore_eos, "keep generating past end-of-generation tokens");
   add_sampling_options(cmd, g.sampling);
 }
-
-}  // namespace
 
 void add_run_command(CLI::App& app) {
   auto o = std::make_shared<RunOptions>();
@@ -223,70 +190,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--mmproj", o->mmproj, "the model's vision tower + projector GGUF (llama.cpp's mmproj; LLaVA)");
   cmd->callback([o] {
     if (o->mmproj.empty())
-      for (const std::string& path : o->images) check_image(path, o->model);
+      for (const std::string& path : o->images) fail_image_without_mmproj(path, o->model);
     run(*o);
-  });
-}
-
-void add_chat_command(CLI::App& app) {
-  auto o = std::make_shared<RunOptions>();
-  CLI::App* cmd =
-      app.add_subcommand("chat", "interactive multi-turn chat on stdin/stdout (/image FILE, /exit to quit)");
-  o->gen.max_tokens = 512;
-  add_model_options(*cmd, o->model);
-  add_generation_options(*cmd, o->gen);
-  auto system = std::make_shared<std::string>();
-  cmd->add_option("--system", *system, "system prompt");
-  auto rag = std::make_shared<RagChatOptions>();
-  cmd->add_option("--rag", rag->collection, "answer from this collection of the server at --url, citing sources");
-  cmd->add_option("--url", rag->url, "with --rag: the server, e.g. http://127.0.0.1:8080");
-  cmd->add_option("--api-key", rag->api_key, "with --rag: the server's API key")->envname("HAYATE_API_KEY");
-  cmd->add_option("--rag-top-k", rag->top_k, "with --rag: chunks retrieved per turn")->capture_default_str();
-  cmd->callback([o, system, rag] {
-    if (!rag->collection.empty()) {
-      rag->system = *system;
-      rag->max_tokens = o->gen.max_tokens;
-      rag->temperature = o->gen.sampling.temperature;
-      run_rag_chat(*rag);
-      return;
-    }
-    if (!rag->url.empty())
-      fail(ErrorKind::BadInput, "--url is for chat --rag COLLECTION; without it chat runs locally");
-    LoadedModel lm = load_model(o->model);
-    if (!lm.tokenizer) fail(ErrorKind::BadInput, "chat needs a model with a tokenizer");
-    ChatFormat format = detect_chat_format(*lm.model->file);
-    Session session(*lm.model, *lm.backend, lm.n_ctx);
-    std::cerr << "hayate chat: " << lm.model->file->get_string("general.name", lm.model->hp.arch) << " (format "
-              << chat_format_name(format) << "); /exit to quit\n";
-    bool first = true;
-    std::string line;
-    while (true) {
-      std::cout << "> " << std::flush;
-      if (!std::getline(std::cin, line) || line == "/exit") break;
-      if (line.empty()) continue;
-      if (line.rfind("/image", 0) == 0) {
-        const std::string path = line.size() > 7 ? line.substr(7) : "";
-        try {
-          if (path.empty()) fail(ErrorKind::BadInput, "/image needs a file: /image photo.jpg");
-          check_image(path, o->model);
-        } catch (const Error& e) {
-          std::cerr << "hayate: " << e.what() << "\n";
-        }
-        continue;
-      }
-      std::string text = render_turn(format, first ? *system : "", line, first);
-      std::vector<int32_t> ids = lm.tokenizer->encode(text, first, true);
-      first = false;
-      GenerateResult r =
-          session.generate(ids, o->gen, lm.tokenizer.get(), [](const std::string& t) { std::cout << t << std::flush; });
-      std::cout << "\n";
-      // The end-of-turn token closes the assistant turn in the cache, as the template expects.
-      if (r.finish_reason == FinishReason::Stop && !r.tokens.empty() &&
-          lm.tokenizer->is_end_of_generation(r.tokens.back()) && session.n_past() < session.n_ctx()) {
-        const int32_t eot = r.tokens.back();
-        session.feed(std::span<const int32_t>(&eot, 1), false);
-      }
-    }
   });
 }
 

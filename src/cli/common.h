@@ -6,6 +6,7 @@
 
 #include "backend/backend.h"
 #include "core/sampling_params.h"
+#include "engine/output.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -25,6 +26,8 @@ struct ModelOptions {
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o);
+// -n, --stop, --ignore-eos and the sampling options (cmd_run.cpp): `run` and `chat` take them.
+void add_generation_options(CLI::App& cmd, GenerateOptions& g);
 void add_sampling_options(CLI::App& cmd, SamplingParams& s);
 void add_backend_option(CLI::App& cmd, std::string& backend);  // --backend: the host backends of the table
 // --device, --gpu-memory-fraction, --cuda-graphs, --gpu-layers
@@ -64,8 +67,8 @@ void add_bench_probe_command(CLI::App* bench);  // cmd_probe.cpp
 void add_report_command(CLI::App& app);
 void add_compress_command(CLI::App& app);
 void add_decompress_command(CLI::App& app);
-void add_cache_command(CLI::App& app);  // cmd_cache.cpp: hayate cache stats|clear
+void add_cache_command(CLI::App& app);   // cmd_cache.cpp: hayate cache stats|clear
 void add_store_commands(CLI::App& app);  // cmd_store.cpp: hayate pull|list|rm|show
-void add_rag_command(CLI::App& app);    // cmd_rag.cpp: hayate rag create|list|stats|delete|ingest|remove|search
+void add_rag_command(CLI::App& app);     // cmd_rag.cpp: hayate rag create|list|stats|delete|ingest|remove|search
 
 }  // namespace hayate::cli

@@ -16,6 +16,7 @@ enum class ErrorKind {
   Busy,               // temporarily full (the engine's queue): the same request may succeed later
   Unavailable,        // shutting down: nothing more will be taken
   Timeout,            // a request's deadline passed
+  EngineUnhealthy,    // the engine's watchdog found its loop stalled: refused fast until it moves again
   Internal,           // a bug in hayate
 };
 

@@ -84,7 +84,7 @@ void Engine::end_stalled(const std::string& why) {
   const std::string message = "the engine is not healthy: " + why + "; the request was ended";
   for (const auto& weak : handles)
     if (const auto h = weak.lock(); h && !h->finished()) {
-      h->push(error_event(ErrorKind::Unavailable, message));
+      h->push(error_event(ErrorKind::EngineUnhealthy, message));
       h->cancel();  // so the loop drops it when (if) the step ends
     }
 }
@@ -93,7 +93,7 @@ std::shared_ptr<RequestHandle> Engine::submit(Request request) {
   validate(request, {config_.n_ctx, model_.hp.n_vocab, model_.hp.n_embd});
   check_request_kind(model_, request);
   if (const EngineHealth h = health(); h.stuck)
-    fail(ErrorKind::Unavailable, "the engine is not healthy: " + h.problem + "; retry later or on another server");
+    fail(ErrorKind::EngineUnhealthy, "the engine is not healthy: " + h.problem + "; retry later or on another server");
   std::unique_lock lk(mu_);
   auto handle = enqueue(std::move(request));
   lk.unlock();
@@ -106,7 +106,8 @@ std::vector<Engine::Submitted> Engine::submit_together(std::vector<Request> requ
   if (const EngineHealth h = health(); h.stuck) {  // as submit() refuses: every one of them
     std::exception_ptr refused;
     try {
-      fail(ErrorKind::Unavailable, "the engine is not healthy: " + h.problem + "; retry later or on another server");
+      fail(ErrorKind::EngineUnhealthy,
+           "the engine is not healthy: " + h.problem + "; retry later or on another server");
     } catch (...) {
       refused = std::current_exception();
     }

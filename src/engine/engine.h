@@ -40,7 +40,7 @@ struct EngineConfig {
   // steps and while it waits for work, so this must exceed the longest step (a full prefill chunk
   // of the largest model on the slowest machine): generous by default. While it is stuck, submit
   // refuses new requests and a watchdog ends the accepted ones with an Error event of kind
-  // Unavailable saying so (what they would produce once the step ended is thrown away: they are
+  // EngineUnhealthy saying so (what they would produce once the step ended is thrown away: they are
   // cancelled).
   double stall_seconds = 60;
   // Tests: runs on the loop thread inside every step, just before the forward pass (it may sleep,
@@ -85,7 +85,8 @@ class Engine {
 
   // Queues a request. Error(BadInput) for an empty prompt, a prompt over the context, ids outside
   // the vocabulary or bad options (validate); Error(Busy) when the queue is full;
-  // Error(Unavailable) when the engine is shutting down; Error(Internal) after its loop died.
+  // Error(Unavailable) when the engine is shutting down; Error(EngineUnhealthy) while its loop is
+  // stuck past stall_seconds; Error(Internal) after its loop died.
   // An embedding runs on the engine's thread between steps, in a KV area of its own.
   std::shared_ptr<RequestHandle> submit(Request request);
   // Queues several requests with one wake-up of the loop, so that they are admitted together:

@@ -6,6 +6,19 @@ namespace hayate::server {
 
 using nlohmann::json;
 
+namespace {
+
+constexpr const char* kKept[] = {"model", "temperature", "top_p", "max_tokens", "seed", "response_format", "stop"};
+
+}  // namespace
+
+json start_settings(const json& m) {
+  json settings = json::object();
+  for (const char* name : kKept)
+    if (m.contains(name) && !m[name].is_null()) settings[name] = m[name];
+  return settings;
+}
+
 ChatTurn prepare_chat_turn(ServerState& st, const session::ConversationInfo& conv, const json& m) {
   session::ConversationStore& store = st.conversations();
   // keep: regenerate and edit-and-resend drop the messages from that index on first.
@@ -32,12 +45,14 @@ ChatTurn prepare_chat_turn(ServerState& st, const session::ConversationInfo& con
   body = {{"messages", messages}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
   json settings = json::parse(conv.settings, nullptr, false);
   if (!settings.is_object()) settings = json::object();
-  for (const char* name : {"model", "temperature", "top_p", "max_tokens", "seed", "response_format", "stop", "rag"}) {
+  const auto take = [&](const char* name) {
     if (m.contains(name))
       body[name] = m[name];
     else if (settings.contains(name))
       body[name] = settings[name];
-  }
+  };
+  for (const char* name : kKept) take(name);
+  take("rag");
   if (!body.contains("temperature") && st.config().chat_default_temperature >= 0)
     body["temperature"] = st.config().chat_default_temperature;
   if (!body.contains("max_tokens") && st.config().chat_default_max_tokens > 0)

@@ -23,6 +23,11 @@ struct ChatTurn {
 // a bad `keep` or a conversation that does not end with a user message.
 ChatTurn prepare_chat_turn(ServerState& state, const session::ConversationInfo& conv, const nlohmann::json& start);
 
+// The settings of a start message that its conversation keeps: what a conversation begun by it is
+// created with, so that a model picked before the first message stays that conversation's (issue
+// 16). Not rag, which the page sends per turn.
+nlohmann::json start_settings(const nlohmann::json& start);
+
 // POST /v1/conversations/{id}/messages (conversation_routes.cpp): a user turn, answered with the
 // chat request the page then streams, or that turn's answer (with its citations) to keep.
 awaitable<> handle_conversation_messages(Exchange& ex, ServerState& state);

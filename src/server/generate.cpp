@@ -450,13 +450,7 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   Service& svc = *service;
   api::ChatCompletionRequest req = api::parse_chat_request(ex.request().body, svc.limits());
   svc.check_model(req.model);
-  std::vector<vision::ImageRows> image_rows;
-  if (has_images(req.messages)) {
-    co_await load_images(req.messages, st.config());  // bad images: 400 naming the part
-    vision::ImageEmbedder* embedder = svc.image_embedder();
-    if (!embedder) image::fail_text_only(svc.model_id());
-    image_rows = co_await encode_images(req.messages, *embedder, st.config());
-  }
+  const std::vector<vision::ImageRows> image_rows = co_await message_images(req.messages, svc, st.config());
   Job job;
   job.chat = true;
   if (std::optional<RagRequest> rag = parse_rag_request(ex.request().body, req.messages, st, svc)) {
@@ -488,14 +482,9 @@ awaitable<> handle_chat_completions(Exchange& ex, ServerState& st) {
   Prompt p;
   const std::string text =
       svc.render_chat(req.messages, req.extra_template_vars, tools_on ? req.tools_json : nlohmann::json());
-  if (image_rows.empty()) {
-    p.ids = svc.tokenizer().encode(text, false, true);
-  } else {  // each image's placeholder, where the template put it, becomes its tokens
-    vision::ImagePrompt ip = vision::tokenize_with_images(svc.tokenizer(), text, api::kImagePlaceholder, image_rows,
-                                                          svc.image_embedder()->image_token(), false);
-    p.ids = std::move(ip.ids);
-    p.images = std::move(ip.images);
-  }
+  vision::ImagePrompt ip = tokenize_prompt(svc, text, image_rows);
+  p.ids = std::move(ip.ids);
+  p.images = std::move(ip.images);
   svc.check_prompt(p.ids, "prompt", "messages");
   if (job.extra.contains("timings")) {  // RAG: rendering and tokenizing the prompt with its sources
     const double prompt_ms = std::chrono::duration<double, std::milli>(Clock::now() - prompt_t0).count();

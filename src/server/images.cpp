@@ -97,4 +97,20 @@ awaitable<std::vector<vision::ImageRows>> encode_images(const std::vector<api::C
   co_return co_await asio::co_spawn(decode_pool(config), encode_all(&messages, &embedder), asio::use_awaitable);
 }
 
+awaitable<std::vector<vision::ImageRows>> message_images(std::vector<api::ChatMessage>& messages, Service& svc,
+                                                         const ServerConfig& config) {
+  if (!has_images(messages)) co_return std::vector<vision::ImageRows>{};
+  co_await load_images(messages, config);  // bad images: 400 naming the part, before the model's refusal
+  vision::ImageEmbedder* embedder = svc.image_embedder();
+  if (!embedder) image::fail_text_only(svc.model_id());
+  co_return co_await encode_images(messages, *embedder, config);
+}
+
+vision::ImagePrompt tokenize_prompt(Service& svc, const std::string& text, std::span<const vision::ImageRows> rows,
+                                    bool add_special) {
+  if (rows.empty()) return {svc.tokenizer().encode(text, add_special, true), {}};
+  return vision::tokenize_with_images(svc.tokenizer(), text, api::kImagePlaceholder, rows,
+                                      svc.image_embedder()->image_token(), add_special);
+}
+
 }  // namespace hayate::server

@@ -10,6 +10,7 @@
 #include "image/image.h"
 #include "net/asio.h"
 #include "server/config.h"
+#include "server/service.h"
 #include "vision/embed.h"
 
 namespace hayate::server {
@@ -25,6 +26,16 @@ awaitable<> load_images(std::vector<api::ChatMessage>& messages, const ServerCon
 // the part.
 awaitable<std::vector<vision::ImageRows>> encode_images(const std::vector<api::ChatMessage>& messages,
                                                         vision::ImageEmbedder& embedder, const ServerConfig& config);
+
+// What every route that takes images does (chat completions, responses, Ollama's chat and
+// generate): the messages' images loaded and encoded as above; a model without a vision encoder
+// refuses them (400). Empty when the messages hold none.
+awaitable<std::vector<vision::ImageRows>> message_images(std::vector<api::ChatMessage>& messages, Service& svc,
+                                                         const ServerConfig& config);
+// A prompt's ids, each image placeholder (where the template left it) widened to its image's
+// tokens, with the images at their positions. add_special: BOS, for text no template rendered.
+vision::ImagePrompt tokenize_prompt(Service& svc, const std::string& text, std::span<const vision::ImageRows> rows,
+                                    bool add_special = false);
 
 // The same checks without a server: `hayate run --image` and `/image` in `hayate chat`.
 image::Limits image_limits(const ServerConfig& config);

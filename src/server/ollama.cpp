@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "server/images.h"
 #include "server/routes.h"
 #include "server/structured.h"
 
@@ -86,6 +87,7 @@ json model_entry(const ModelStatus& s) {
 struct Job {
   bool chat = true;
   std::vector<int32_t> prompt;
+  std::vector<EmbeddingRows> images;  // at their positions in prompt
   ollama::Options options;
   bool stream = true;
   std::function<std::unique_ptr<Constraint>()> constraint;
@@ -100,29 +102,35 @@ std::function<std::unique_ptr<Constraint>()> format_constraint(Service& svc, con
   return make_constraint(svc.grammars(), constraint_gbnf(c, {}, {}, false, ToolFormat::Json), {}, "format");
 }
 
-std::vector<int32_t> chat_prompt(Service& svc, const ollama::ChatRequest& req) {
-  return svc.tokenizer().encode(svc.render_chat(req.messages, json::object(), json()), false, true);
-}
-
-std::vector<int32_t> generate_prompt(Service& svc, const ollama::GenerateRequest& req) {
-  if (req.raw) return svc.tokenizer().encode(req.prompt, true, true);
-  // Ollama puts the prompt (and the system prompt) through the model's template.
+// Generate: Ollama puts the prompt (and the system prompt) through the model's template, its
+// images before the prompt's text; raw sends the prompt as is, with the images before it too.
+std::vector<api::ChatMessage> generate_messages(ollama::GenerateRequest& req) {
+  std::string prompt = req.prompt;
+  for (size_t i = 0; i < req.images.size(); ++i) prompt.insert(0, api::kImagePlaceholder);
   std::vector<api::ChatMessage> messages;
-  if (!req.system.empty()) messages.push_back({"system", req.system, json()});
-  messages.push_back({"user", req.prompt, json()});
-  return svc.tokenizer().encode(svc.render_chat(messages, json::object(), json()), false, true);
+  if (!req.system.empty() && !req.raw) messages.push_back({"system", req.system, json()});
+  messages.push_back({"user", prompt, json(), std::move(req.images)});
+  return messages;
 }
 
-// What /api/chat and /api/generate requests share, as a job.
+// What /api/chat and /api/generate requests share, as a job: the rendered prompt (or, raw, the
+// text as is) with its images.
 template <class Request>
-Job job_for(Service& svc, Request& req, bool chat, std::vector<int32_t> prompt) {
+awaitable<Job> job_for(ServerState& st, Service& svc, Request& req, bool chat, std::vector<api::ChatMessage> messages,
+                       bool raw) {
+  const std::vector<vision::ImageRows> rows = co_await message_images(messages, svc, st.config());
+  // Templates write BOS themselves; a raw prompt gets the tokenizer's.
+  vision::ImagePrompt prompt =
+      raw ? tokenize_prompt(svc, messages.back().content, rows, true)
+          : tokenize_prompt(svc, svc.render_chat(messages, json::object(), json()), rows, false);
   Job job;
   job.chat = chat;
-  job.prompt = std::move(prompt);
+  job.prompt = std::move(prompt.ids);
+  job.images = std::move(prompt.images);
   job.options = std::move(req.options);
   job.stream = req.stream;
   job.constraint = format_constraint(svc, req.format, req.schema);
-  return job;
+  co_return job;
 }
 
 // The JSON bodies are built outside the coroutines: g++ 12 miscompiles braced lists of string
@@ -224,6 +232,7 @@ awaitable<> generate(Exchange& ex, ServerState& st, Service& svc, Job job) {
   }
   Request r;
   r.prompt = std::move(job.prompt);
+  r.images = std::move(job.images);
   r.options.max_tokens = std::max(1, std::min(job.options.num_predict.value_or(INT32_MAX), context - n_prompt));
   r.options.sampling = job.options.sampling;
   r.options.stop = job.options.stop;
@@ -308,26 +317,29 @@ awaitable<> generate(Exchange& ex, ServerState& st, Service& svc, Job job) {
 awaitable<> handle_ollama_chat(Exchange& ex, ServerState& st) {
   const auto svc = co_await acquire_service(ex, st);
   if (!svc) co_return;
-  ollama::ChatRequest req = ollama::parse_chat_request(ex.request().body);
+  ollama::ChatRequest req = ollama::parse_chat_request(ex.request().body, svc->limits());
   check_model(*svc, req.model);
   if (req.messages.empty()) {
     co_await respond_loaded(ex, *svc, true, req.keep_alive);
     co_return;
   }
-  Job job = job_for(*svc, req, true, chat_prompt(*svc, req));
+  std::vector<api::ChatMessage> messages = std::move(req.messages);
+  Job job = co_await job_for(st, *svc, req, true, std::move(messages), false);
   co_await generate(ex, st, *svc, std::move(job));
 }
 
 awaitable<> handle_ollama_generate(Exchange& ex, ServerState& st) {
   const auto svc = co_await acquire_service(ex, st);
   if (!svc) co_return;
-  ollama::GenerateRequest req = ollama::parse_generate_request(ex.request().body);
+  ollama::GenerateRequest req = ollama::parse_generate_request(ex.request().body, svc->limits());
   check_model(*svc, req.model);
   if (req.prompt.empty()) {
     co_await respond_loaded(ex, *svc, false, req.keep_alive);
     co_return;
   }
-  Job job = job_for(*svc, req, false, generate_prompt(*svc, req));
+  const bool raw = req.raw;
+  std::vector<api::ChatMessage> messages = generate_messages(req);
+  Job job = co_await job_for(st, *svc, req, false, std::move(messages), raw);
   co_await generate(ex, st, *svc, std::move(job));
 }
 

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 
+#include "server/images.h"
 #include "server/routes.h"
 #include "server/structured.h"
 
@@ -97,9 +98,13 @@ class ResponseRun {
         svc_.grammars(),
         constraint_gbnf(req_.constraint, req_.tools, req_.tool_choice, req_.parallel_tool_calls, svc_.tool_format()),
         {}, constraint_param(req_.constraint));
-    r.prompt = svc_.tokenizer().encode(
-        svc_.render_chat(messages, nlohmann::json::object(), tools_on ? req_.tools_json : nlohmann::json()), false,
-        true);
+    // input_image parts, this request's and the stored conversation's, as chat's image_url parts.
+    const std::vector<vision::ImageRows> rows = co_await message_images(messages, svc_, st_.config());
+    vision::ImagePrompt prompt = tokenize_prompt(
+        svc_, svc_.render_chat(messages, nlohmann::json::object(), tools_on ? req_.tools_json : nlohmann::json()),
+        rows);
+    r.prompt = std::move(prompt.ids);
+    r.images = std::move(prompt.images);
     svc_.check_prompt(r.prompt, "input", "input");
     r.options.max_tokens =
         req_.max_output_tokens.value_or(std::max(1, svc_.n_ctx() - static_cast<int32_t>(r.prompt.size())));

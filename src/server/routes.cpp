@@ -32,8 +32,8 @@ awaitable<> handle_health(Exchange& ex, ServerState& st) {
       if (model.empty()) model = m.id;
       if (!m.service) continue;
       if (const EngineHealth h = m.service->engine().health(); !h.ok) {
-        unhealthy = api::ApiError(503, "The engine of " + m.id + " is not healthy: " + h.problem, "server_error", "",
-                                  "engine_unhealthy");
+        unhealthy = api::from_error(
+            Error(ErrorKind::EngineUnhealthy, "The engine of " + m.id + " is not healthy: " + h.problem));
         break;
       }
     }

@@ -326,7 +326,7 @@ awaitable<> WsSession::turn(const json& m) {
   if (id.empty()) {
     if (content.empty()) throw api::ApiError(400, "A start without conversation_id needs a non-empty 'content'");
     std::string title = content.substr(0, 60);
-    conv = store.create(title, text_field("system"), "{}");
+    conv = store.create(title, text_field("system"), start_settings(m).dump());
     id = conv->id;
     send({{"type", "conversation"}, {"id", id}, {"title", title}});
   } else {

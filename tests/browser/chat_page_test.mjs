@@ -249,15 +249,19 @@ check('with API keys the page asks for one, then chats with it', async () => {
   }
 });
 
+// The model list with a second id, 'not-served-model' (this server serves one model): choosing it
+// must reach the server, which names it in its refusal.
+const listNotServedModel = () => page.route('**/v1/models', async (route) => {
+  const response = await route.fetch();
+  const list = await response.json();
+  list.data.push({ ...list.data[0], id: 'not-served-model' });
+  await route.fulfill({ response, json: list });
+});
+
 check('the model picker lists the served models and the answer goes to the chosen one', async () => {
   // A second id in the list (this server serves one model): choosing it must reach the server,
   // which names it in its refusal; choosing the served one answers.
-  await page.route('**/v1/models', async (route) => {
-    const response = await route.fetch();
-    const list = await response.json();
-    list.data.push({ ...list.data[0], id: 'not-served-model' });
-    await route.fulfill({ response, json: list });
-  });
+  await listNotServedModel();
   try {
     await page.goto(`${a.base}/#/chat`);
     const picker = page.getByLabel('Model to answer');
@@ -275,6 +279,39 @@ check('the model picker lists the served models and the answer goes to the chose
     const id = page.url().split('/').pop();
     const stored = await (await fetch(`${a.base}/v1/conversations/${id}`)).json();
     assert.equal(stored.settings.model, 'hayate-demo', 'the choice is kept with the conversation');
+  } finally {
+    await page.unroute('**/v1/models');
+  }
+});
+
+check('a model picked before the first message of a new chat stays that chat\'s', async () => {
+  await listNotServedModel();
+  try {
+    await page.goto(`${a.base}/#/chat`);
+    await page.reload();  // a fresh page: no conversation, nothing picked, no alert
+    const picker = page.getByLabel('Model to answer');
+    await picker.waitFor();
+    await picker.selectOption('not-served-model');
+    await send('Which model answers a new chat?');
+    await page.waitForURL(/#\/chat\/[^/]+$/);
+    await page.getByRole('alert').waitFor();  // the server names the unserved model: the turn went to it
+    assert.match(await page.getByRole('alert').innerText(), /not-served-model/);
+    const id = page.url().split('/').pop();
+    const stored = await (await fetch(`${a.base}/v1/conversations/${id}`)).json();
+    assert.equal(stored.settings.model, 'not-served-model', 'the new chat keeps the model picked before its first message');
+    // Another chat shows its own (here the server's) model; this one, opened again after a reload, its own.
+    // The page re-renders after the click or the load: wait (up to 10 s) for the value, then check.
+    const settle = async (want) => {
+      for (let i = 0; i < 200 && (await picker.inputValue()) !== want; i++) await page.waitForTimeout(50);
+      return picker.inputValue();
+    };
+    await page.getByRole('button', { name: 'New chat' }).click();
+    assert.equal(await settle('hayate-demo'), 'hayate-demo', 'the choice belongs to that chat, not to the next one');
+    await page.goto(`${a.base}/#/chat/${id}`);
+    await page.reload();
+    await picker.waitFor();
+    assert.equal(await settle('not-served-model'), 'not-served-model', 'the reopened chat shows the model it was begun with');
+    await shot('model-picker-new-chat.png');
   } finally {
     await page.unroute('**/v1/models');
   }

@@ -61,6 +61,39 @@ TEST_F(ServerImages, AGoodImageIsRefusedByATextOnlyModel) {
   EXPECT_NE(r.body.find("does not accept images"), std::string::npos) << r.body;
 }
 
+// The other doors say what image_url says: /v1/responses input_image and Ollama's images refused
+// by a text-only model, a wrong media type and an empty image named by their parameter.
+TEST_F(ServerImages, ResponsesAndOllamaImagesAreCheckedAlike) {
+  const std::string model = json::parse(http_get(server->port(), "/v1/models").body)["data"][0]["id"];
+  const std::string png = base64_encode(image_bytes("rgba_40x30.png"));
+  const json responses = {
+      {"input",
+       {{{"role", "user"}, {"content", {{{"type", "input_image"}, {"image_url", "data:image/png;base64," + png}}}}}}}};
+  const HttpResponse r = http_post(server->port(), "/v1/responses", responses.dump());
+  EXPECT_EQ(r.status, 400) << r.body;
+  EXPECT_NE(r.body.find("does not accept images"), std::string::npos) << r.body;
+  const json ollama_chat = {
+      {"model", model}, {"stream", false}, {"messages", {{{"role", "user"}, {"content", "hi"}, {"images", {png}}}}}};
+  const HttpResponse oc = http_post(server->port(), "/api/chat", ollama_chat.dump());
+  EXPECT_EQ(oc.status, 400) << oc.body;
+  EXPECT_NE(oc.body.find("does not accept images"), std::string::npos) << oc.body;
+  const json generate = {{"model", model}, {"stream", false}, {"prompt", "hi"}, {"images", {png}}};
+  const HttpResponse og = http_post(server->port(), "/api/generate", generate.dump());
+  EXPECT_EQ(og.status, 400) << og.body;
+  EXPECT_NE(og.body.find("does not accept images"), std::string::npos) << og.body;
+  json mime = responses;
+  mime["input"][0]["content"][0]["image_url"] = "data:text/plain;base64," + png;
+  const HttpResponse m = http_post(server->port(), "/v1/responses", mime.dump());
+  EXPECT_EQ(m.status, 400) << m.body;
+  EXPECT_NE(m.body.find("'input[0].content[0].image_url' declares the media type 'text/plain'"), std::string::npos)
+      << m.body;
+  json empty = generate;
+  empty["images"] = {""};
+  const HttpResponse e = http_post(server->port(), "/api/generate", empty.dump());
+  EXPECT_EQ(e.status, 400) << e.body;
+  EXPECT_NE(e.body.find("'images[0]' holds an empty image"), std::string::npos) << e.body;
+}
+
 TEST_F(ServerImages, BadImagesAre400WithAMessage) {
   std::vector<uint8_t> jpeg = image_bytes("rgb_61x45.jpg");
   std::vector<uint8_t> truncated(jpeg.begin(), jpeg.begin() + static_cast<std::ptrdiff_t>(jpeg.size() - 400));
@@ -101,6 +134,7 @@ TEST(CliImages, RunAndChatSayWhatTheServerSays) {
       run_command("printf '/image " + images + "rgb_37x23.png\\n/exit\\n' | " + bin + " chat -n 1 2>&1");
   EXPECT_EQ(chat.exit_code, 0) << chat.output;
   EXPECT_NE(chat.output.find("does not accept images"), std::string::npos) << chat.output;
+  EXPECT_NE(chat.output.find("start hayate chat with --mmproj FILE"), std::string::npos) << chat.output;
 }
 
 }  // namespace

@@ -145,6 +145,7 @@ TEST(ServerLifecycle, HealthIs503AndRequestsFailFastWhileTheEngineLoopIsStuck) {
   EXPECT_EQ(s.metrics()["hayate_engine_healthy"], 0);
   const HttpResponse failed = response.get();
   EXPECT_EQ(failed.status, 503) << failed.body;
+  EXPECT_EQ(json::parse(failed.body)["error"]["code"], "engine_unhealthy") << failed.body;
   EXPECT_NE(json::parse(failed.body)["error"]["message"].get<std::string>().find("stuck"), std::string::npos)
       << failed.body;
   using M = std::map<std::string, double>;

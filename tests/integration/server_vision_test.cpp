@@ -5,6 +5,7 @@
 // image blocks by their pixels.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "core/base64.h"
@@ -120,6 +121,99 @@ TEST_F(ServerVision, TwoImagesInOrderAndInPlace) {
   // Image before the text: the template keeps the client's order.
   const json first = ok_json(chat({image_part("rgb_61x45.jpg"), text_part("what?")}));
   EXPECT_EQ(content(first), run_cli("<__image__>what?", {"rgb_61x45.jpg"})["text"]);
+}
+
+std::string image_b64(const std::string& file) { return b64(read_file(kImages + file)); }
+
+// /v1/responses: an input_image part answers as the same image_url part of chat completions, and
+// the input tokens count the image's; a bad one is 400 naming the part.
+TEST_F(ServerVision, ResponsesInputImageAnswersAsChatDoes) {
+  const json c = ok_json(chat({text_part("what?"), image_part("rgb_61x45.jpg")}));
+  const json body = {
+      {"input",
+       {{{"role", "user"},
+         {"content",
+          {{{"type", "input_text"}, {"text", "what?"}},
+           {{"type", "input_image"}, {"image_url", "data:image/jpeg;base64," + image_b64("rgb_61x45.jpg")}}}}}}},
+      {"max_output_tokens", 8},
+      {"temperature", 0}};
+  const json r = ok_json(http_post(server->port(), "/v1/responses", body.dump()));
+  EXPECT_EQ(r["output"][0]["content"][0]["text"], content(c)) << r;
+  EXPECT_EQ(r["usage"]["input_tokens"], c["usage"]["prompt_tokens"]) << r;
+  json bad = body;
+  const std::string jpeg = read_file(kImages + "rgb_61x45.jpg");
+  bad["input"][0]["content"][1]["image_url"] =
+      "data:image/jpeg;base64," + b64(std::string_view(jpeg).substr(0, jpeg.size() - 400));
+  const HttpResponse b = http_post(server->port(), "/v1/responses", bad.dump());
+  EXPECT_EQ(b.status, 400) << b.body;
+  EXPECT_EQ(json::parse(b.body)["error"]["param"], "input[0].content[1].image_url") << b.body;
+  EXPECT_NE(b.body.find("truncated"), std::string::npos) << b.body;
+  // Continued by previous_response_id: the stored conversation keeps its image.
+  const json next = {{"previous_response_id", r["id"]}, {"input", "and?"}, {"max_output_tokens", 2}};
+  const json n = ok_json(http_post(server->port(), "/v1/responses", next.dump()));
+  EXPECT_GT(n["usage"]["input_tokens"].get<int>(), r["usage"]["input_tokens"].get<int>()) << n;
+}
+
+// Ollama's images (base64, before the message's text): /api/chat and /api/generate answer as chat
+// completions with the image part first, counting its tokens; a bad one is 400 naming it.
+TEST_F(ServerVision, OllamaImagesAnswerAsChatDoes) {
+  const json c = ok_json(chat({image_part("rgb_61x45.jpg"), text_part("what?")}));
+  const json options = {{"temperature", 0}, {"repeat_penalty", 1}, {"num_predict", 8}};
+  const json chat_body = {
+      {"model", std::filesystem::path(llava().lm).stem().string()},
+      {"stream", false},
+      {"options", options},
+      {"messages", {{{"role", "user"}, {"content", "what?"}, {"images", {image_b64("rgb_61x45.jpg")}}}}}};
+  const HttpResponse oc = http_post(server->port(), "/api/chat", chat_body.dump());
+  ASSERT_EQ(oc.status, 200) << oc.body;
+  const json ocj = json::parse(oc.body);
+  EXPECT_EQ(ocj["message"]["content"], content(c)) << ocj;
+  EXPECT_EQ(ocj["prompt_eval_count"], c["usage"]["prompt_tokens"]) << ocj;
+  const json gen_body = {{"model", std::filesystem::path(llava().lm).stem().string()},
+                         {"stream", false},
+                         {"options", options},
+                         {"prompt", "what?"},
+                         {"images", {image_b64("rgb_61x45.jpg")}}};
+  const HttpResponse og = http_post(server->port(), "/api/generate", gen_body.dump());
+  ASSERT_EQ(og.status, 200) << og.body;
+  EXPECT_EQ(json::parse(og.body)["response"], content(c)) << og.body;
+  EXPECT_EQ(json::parse(og.body)["prompt_eval_count"], c["usage"]["prompt_tokens"]) << og.body;
+  json bad = chat_body;
+  bad["messages"][0]["images"] = {image_b64("rgb_37x23.png"), "aGVsbG8gd29ybGQ="};
+  const HttpResponse b = http_post(server->port(), "/api/chat", bad.dump());
+  EXPECT_EQ(b.status, 400) << b.body;
+  EXPECT_NE(b.body.find("messages[0].images[1]"), std::string::npos) << b.body;
+  EXPECT_NE(b.body.find("not a JPEG, PNG, WebP or GIF"), std::string::npos) << b.body;
+}
+
+// `hayate chat --mmproj`: /image attaches to the next message, whose answer is `hayate run
+// --image` on the same ChatML turn; a missing or bad file is said and the chat goes on.
+TEST(ChatImage, AttachesToTheNextMessageAsRunDoes) {
+  const std::string dir = ::testing::TempDir() + "/hayate-vision-chat-" + std::to_string(::getpid());
+  const std::string prompt_file = dir + "-prompt", err_file = dir + "-stderr";
+  std::ofstream(prompt_file, std::ios::binary)
+      << "<|im_start|>user\n<__image__>what?<|im_end|>\n<|im_start|>assistant\n";
+  const std::string model = " --temp 0 -n 8 -m " + llava().lm + " --mmproj " + llava().mmproj;
+  const CommandResult run = run_command(kHayate + " run --json" + model + " --image " + kImages + "rgb_61x45.jpg -f " +
+                                        prompt_file + " 2>/dev/null");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string answer = json::parse(run.output)["text"].get<std::string>();
+  const std::string input = "/help\n/image " + kImages + "missing.png\n/image " + kImages +
+                            "bad/bomb_12000x12000.png\n/image\n/image " + kImages +
+                            "rgb_61x45.jpg\nwhat?\nmore?\n/exit\n";
+  const CommandResult chat = run_command("printf '" + input + "' | " + kHayate + " chat" + model + " 2>" + err_file);
+  const std::string err = read_file(err_file);
+  EXPECT_EQ(chat.exit_code, 0) << chat.output << err;
+  EXPECT_NE(chat.output.find("/image FILE"), std::string::npos) << chat.output;  // /help
+  EXPECT_NE(err.find("hayate: " + kImages + "missing.png: cannot open the image\n"), std::string::npos) << err;
+  EXPECT_NE(err.find("12000x12000"), std::string::npos) << err;
+  EXPECT_NE(err.find("/image needs a file"), std::string::npos) << err;
+  EXPECT_NE(err.find("rgb_61x45.jpg attached (1 for your next message)"), std::string::npos) << err;
+  // After /help's list, four /image lines answered on stderr only, then the image's turn.
+  EXPECT_NE(chat.output.find("quit\n> > > > > " + answer + "\n> "), std::string::npos) << chat.output << "\n" << answer;
+  // The image went with that message only; the next turn is answered in the same conversation.
+  EXPECT_EQ(err.find("does not accept"), std::string::npos) << err;
+  EXPECT_EQ(err.find("\nhayate: ", err.find("attached")), std::string::npos) << err;
 }
 
 TEST_F(ServerVision, BadImagesAre400NamingThePartAndTheServerGoesOn) {

@@ -20,9 +20,14 @@ TEST(ImageReference, PreprocessingMatchesTransformersWithin1e5) {
   std::ifstream f(images_dir() + "ref/manifest.json");
   const nlohmann::json manifest = nlohmann::json::parse(f);
   ASSERT_FALSE(manifest["cases"].empty());
+  // A reference from transformers' PIL processors (what hayate follows), never the torchvision one.
+  ASSERT_EQ(manifest["source"], "transformers");
+  ASSERT_TRUE(manifest.contains("pillow")) << "the manifest names the Pillow the reference was made with";
   for (const auto& c : manifest["cases"]) {
     const std::string name = c["image"];
     SCOPED_TRACE(name + " " + c["file"].get<std::string>());
+    const std::string processor = c["processor_class"];
+    ASSERT_FALSE(processor.ends_with("Fast")) << processor;
     const Preprocess o =
         c["processor"] == "clip" ? clip_preprocess(c["size"]) : qwen2vl_preprocess(c["min_pixels"], c["max_pixels"]);
     const Pixels p = preprocess(decode(image_file(name), Limits{}), o);

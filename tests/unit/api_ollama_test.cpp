@@ -22,6 +22,44 @@ std::string error_of(const std::function<void()>& f) {
   return {};
 }
 
+// images: base64 strings before the message's text, within the same limits as image_url parts.
+TEST(Ollama, ImagesAreImagePartsBeforeTheText) {
+  const std::string png = "iVBORw0KGgo=";  // "\x89PNG\r\n\x1a\n": decoding is the server's business
+  const ChatRequest c = parse_chat_request(
+      json({{"model", "m"}, {"messages", {{{"role", "user"}, {"content", "what?"}, {"images", {png, png}}}}}}).dump());
+  ASSERT_EQ(c.messages[0].image_parts.size(), 2u);
+  EXPECT_EQ(c.messages[0].content, "<__image__><__image__>what?");
+  EXPECT_EQ(c.messages[0].raw["content"], "<__image__><__image__>what?");
+  EXPECT_FALSE(c.messages[0].raw.contains("images"));
+  EXPECT_EQ(c.messages[0].image_parts[1].param, "messages[0].images[1]");
+  EXPECT_EQ(c.messages[0].image_parts[0].bytes.size(), 8u);
+  const GenerateRequest g = parse_generate_request(json({{"model", "m"}, {"prompt", "hi"}, {"images", {png}}}).dump());
+  ASSERT_EQ(g.images.size(), 1u);
+  EXPECT_EQ(g.prompt, "hi");
+  EXPECT_EQ(g.images[0].param, "images[0]");
+
+  Limits small;
+  small.max_image_bytes = 4;
+  small.max_images = 1;
+  EXPECT_NE(error_of([&] {
+              parse_generate_request(json({{"model", "m"}, {"prompt", "hi"}, {"images", {png}}}).dump(), small);
+            }).find("'images[0]' holds about 9 bytes of image, over the limit of 4"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of([&] {
+        parse_generate_request(json({{"model", "m"}, {"prompt", "hi"}, {"images", {"aQ==", "aQ=="}}}).dump(), small);
+      }).find("at most 1"),
+      std::string::npos);
+  EXPECT_NE(error_of([] { parse_generate_request(R"({"model": "m", "images": ["not base64!"]})"); }).find("images[0]"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { parse_generate_request(R"({"model": "m", "images": [7]})"); }).find("base64 string"),
+            std::string::npos);
+  EXPECT_NE(error_of([] {
+              parse_chat_request(R"({"model": "m", "messages": [{"role": "user", "images": "x"}]})");
+            }).find("'messages[0].images' must be an array"),
+            std::string::npos);
+}
+
 TEST(Ollama, OptionsMapOntoSampling) {
   const GenerateRequest r = parse_generate_request(json({{"model", "m"},
                                                          {"prompt", "hi"},

@@ -220,6 +220,7 @@ TEST(ApiResponse, FromEngineErrors) {
       {ErrorKind::ResourceExhausted, "queue full (256 waiting)", 503, "server_error", "resource_exhausted"},
       {ErrorKind::Unavailable, "the engine shut down", 503, "server_error", "shutting_down"},
       {ErrorKind::Timeout, "timed out after 2 s", 504, "server_error", "timeout"},
+      {ErrorKind::EngineUnhealthy, "the engine is not healthy: stuck", 503, "server_error", "engine_unhealthy"},
       {ErrorKind::Internal, "bug", 500, "server_error", "internal_error"},
   };
   for (const auto& c : cases) {

@@ -10,9 +10,10 @@
 namespace hayate {
 namespace {
 
-constexpr ErrorKind kAll[] = {ErrorKind::BadInput,          ErrorKind::NotFound, ErrorKind::Unsupported,
-                              ErrorKind::ResourceExhausted, ErrorKind::Busy,     ErrorKind::Unavailable,
-                              ErrorKind::Timeout,           ErrorKind::Internal};
+constexpr ErrorKind kAll[] = {
+    ErrorKind::BadInput, ErrorKind::NotFound,    ErrorKind::Unsupported, ErrorKind::ResourceExhausted,
+    ErrorKind::Busy,     ErrorKind::Unavailable, ErrorKind::Timeout,     ErrorKind::EngineUnhealthy,
+    ErrorKind::Internal};
 
 TEST(ErrorKinds, EachKindHasItsOwnRow) {
   std::set<std::string> names, codes;
@@ -36,10 +37,12 @@ TEST(ErrorKinds, StatusesAndExitCodes) {
   EXPECT_EQ(http_status(ErrorKind::Busy), 429);  // clients back off and retry
   EXPECT_EQ(http_status(ErrorKind::Unavailable), 503);
   EXPECT_EQ(http_status(ErrorKind::Timeout), 504);
+  EXPECT_EQ(http_status(ErrorKind::EngineUnhealthy), 503);  // the watchdog found the engine stalled
   EXPECT_EQ(http_status(ErrorKind::Internal), 500);
   EXPECT_STREQ(error_kind_info(ErrorKind::Busy).http_code, "queue_full");
   EXPECT_STREQ(error_kind_info(ErrorKind::Unavailable).http_code, "shutting_down");
   EXPECT_STREQ(error_kind_info(ErrorKind::Timeout).http_code, "timeout");
+  EXPECT_STREQ(error_kind_info(ErrorKind::EngineUnhealthy).http_code, "engine_unhealthy");
   // The exit codes scripts and tests already rely on.
   EXPECT_EQ(exit_code(ErrorKind::BadInput), 2);
   EXPECT_EQ(exit_code(ErrorKind::NotFound), 3);

@@ -249,7 +249,7 @@ TEST(Engine, HealthyWhileIdleLongerThanTheStallThreshold) {
 }
 
 // A step stuck past the threshold: unhealthy, the request in flight ends at once with an
-// Unavailable error (not when the step ends), new requests are refused, the stall is counted once; once the
+// EngineUnhealthy error (not when the step ends), new requests are refused, the stall is counted once; once the
 // step ends the engine is healthy and serves again. Waits on conditions, never on a guessed time.
 TEST(Engine, AStepStuckPastTheThresholdFailsFastAndRecovers) {
   std::atomic<bool> in_step{false}, release{false};
@@ -266,7 +266,7 @@ TEST(Engine, AStepStuckPastTheThresholdFailsFastAndRecovers) {
   const Collected got = collect(*h);
   EXPECT_FALSE(release);
   EXPECT_EQ(got.last.kind, Event::Error);
-  EXPECT_EQ(got.last.error_kind, ErrorKind::Unavailable);
+  EXPECT_EQ(got.last.error_kind, ErrorKind::EngineUnhealthy) << "503 engine_unhealthy, not shutting_down";
   EXPECT_NE(got.last.error.find("stuck"), std::string::npos) << got.last.error;
   const EngineHealth stuck = engine->health();
   EXPECT_FALSE(stuck.ok);
@@ -278,7 +278,7 @@ TEST(Engine, AStepStuckPastTheThresholdFailsFastAndRecovers) {
     engine->submit({encode("while stuck"), greedy(2, true), false});
     ADD_FAILURE() << "a stuck engine must refuse new requests at once";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Unavailable);
+    EXPECT_EQ(e.kind(), ErrorKind::EngineUnhealthy);
     EXPECT_NE(std::string(e.what()).find("stuck"), std::string::npos) << e.what();
   }
   release = true;

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """Reference tensors for hayate's image preprocessing, from Hugging Face's image processors.
 
-Run on a machine with transformers, torch and Pillow (the GPU machine has them), from the
-repository root:
+Run on a machine with transformers and Pillow (the GPU machine has them):
 
-    python3 tools/vision/hf_preprocess_ref.py            # writes tests/data/images/ref/
+    python3 tools/vision/hf_preprocess_ref.py --out DIR   # default tests/data/images/ref/
+
+The processors are the PIL-based ones on purpose: transformers 5 made the torchvision backend the
+default (`CLIPImageProcessor` resizes torch tensors there, 1-2 steps of the 8-bit scale away from
+PIL's bicubic) and kept the PIL path as `CLIPImageProcessorPil` / `Qwen2VLImageProcessorPil`;
+transformers 4 had it as the plain class (`use_fast=False`). hayate follows PIL's resampling, so
+the script refuses any other backend rather than writing a reference that cannot match.
 
 For each case it loads the image as transformers' load_image does (PIL, exif_transpose,
 convert("RGB")), runs the processor, and writes the normalised tensor as little-endian float32
@@ -23,8 +28,10 @@ import sys
 import numpy as np
 from PIL import Image, ImageOps
 
-IMAGES = "tests/data/images"
-OUT = IMAGES + "/ref"
+# Relative to the repository, not the working directory: the reference machine may run it from anywhere.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+IMAGES = os.path.join(ROOT, "tests/data/images")
+OUT = os.path.join(IMAGES, "ref")
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
 
@@ -54,15 +61,33 @@ def unpatchify(pixel_values, grid_thw, patch=14, merge=2, temporal=2):
     return x.reshape(3, gh * patch, gw * patch)
 
 
+def pil_processor_class(model):
+    """The PIL-backed image processor class of `model` ("CLIP", "Qwen2VL") in transformers 5 or 4."""
+    import transformers
+    cls = getattr(transformers, f"{model}ImageProcessorPil", None)
+    if cls is not None:
+        return cls
+    # transformers 4: the plain class is the PIL one (use_fast only matters to AutoImageProcessor).
+    return getattr(transformers, f"{model}ImageProcessor")
+
+
+def checked_pil(proc):
+    name = type(proc).__name__
+    backend = str(getattr(proc, "backend", "pil")).lower()
+    if name.endswith("Fast") or "pil" not in backend or "torch" in backend:
+        sys.exit(f"{name} uses the {backend} backend, not PIL: the reference would not be PIL's bicubic")
+    return proc
+
+
 def hf_tensor(image, params):
     if params["processor"] == "clip":
-        from transformers import CLIPImageProcessor  # the PIL (slow) processor, not the torchvision one
-        proc = CLIPImageProcessor(size={"shortest_edge": params["size"]},
-                                  crop_size={"height": params["size"], "width": params["size"]})
+        cls = pil_processor_class("CLIP")
+        proc = checked_pil(cls(size={"shortest_edge": params["size"]},
+                               crop_size={"height": params["size"], "width": params["size"]}))
         out = proc(images=image, return_tensors="np")
         return np.asarray(out["pixel_values"][0], dtype=np.float32), type(proc).__name__
-    from transformers import Qwen2VLImageProcessor
-    proc = Qwen2VLImageProcessor(min_pixels=params["min_pixels"], max_pixels=params["max_pixels"])
+    cls = pil_processor_class("Qwen2VL")
+    proc = checked_pil(cls(min_pixels=params["min_pixels"], max_pixels=params["max_pixels"]))
     out = proc(images=image, return_tensors="np")
     return unpatchify(out["pixel_values"], out["image_grid_thw"][0]), type(proc).__name__
 
@@ -103,7 +128,10 @@ def main():
     manifest = {"source": "emulated" if args.emulate else "transformers", "cases": []}
     if not args.emulate:
         import transformers
+        import PIL
         manifest["transformers"] = transformers.__version__
+        manifest["pillow"] = PIL.__version__
+        manifest["numpy"] = np.__version__
     for i, (name, params) in enumerate(CASES):
         image = load_image(os.path.join(IMAGES, name))
         tensor, processor = (emulated_tensor if args.emulate else hf_tensor)(image, params)

@@ -76,12 +76,15 @@ export function Chat({ id, go }: { id: string; go: (id: string) => void }) {
   }, []);
 
   useEffect(() => {
+    // The conversation begun by this page's turn keeps the model picked for it (the server stores
+    // it with the conversation); any other one shows its own, else the server's.
+    if (id && streaming) return;  // the new conversation's messages are already on screen
+    setPicked('');
     if (!id) {
       setConv(null);
       setMsgs([]);
       return;
     }
-    if (streaming) return;  // the new conversation's messages are already on screen
     api<Conversation>(`/v1/conversations/${id}`)
       .then((c) => {
         setConv(c);

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { api } from './api';
-import { parseMetrics, quantile, total, type Samples } from './metrics';
+import { byLabel, parseMetrics, quantile, total, type Samples } from './metrics';
 
 const WINDOW = 120; // points kept (two minutes)
 
@@ -37,11 +37,41 @@ function gpuFigures(s: Samples): [string, string][] {
   return out;
 }
 
+// The page served through `hayate gateway` (issue 18): /metrics is the gateway's own, with a row per
+// upstream. Rates and latency percentiles are over the last scrape interval; counts since the start.
+interface UpstreamRow { name: string; up: boolean; inFlight: number; rps: number | null; p50: number | null; p95: number | null; errors: number; retries: number; ejections: number }
+
+function upstreamRows(s: Samples, p: { s: Samples; t: number } | null, now: number): UpstreamRow[] {
+  const up = byLabel(s, 'hayate_gateway_upstream_up', 'upstream');
+  const inFlight = byLabel(s, 'hayate_gateway_upstream_in_flight', 'upstream');
+  const answered = byLabel(s, 'hayate_gateway_upstream_requests_total', 'upstream');
+  const before = p ? byLabel(p.s, 'hayate_gateway_upstream_requests_total', 'upstream') : undefined;
+  const errors = byLabel(s, 'hayate_gateway_upstream_errors_total', 'upstream');
+  const retries = byLabel(s, 'hayate_gateway_upstream_retries_total', 'upstream');
+  const ejections = byLabel(s, 'hayate_gateway_upstream_ejections_total', 'upstream');
+  const dt = p ? now - p.t : 0;
+  const latency = 'hayate_gateway_upstream_latency_seconds';
+  return [...up.keys()].sort().map((name) => ({
+    name,
+    up: up.get(name) === 1,
+    inFlight: inFlight.get(name) ?? 0,
+    rps: before && dt > 0 ? Math.max(0, ((answered.get(name) ?? 0) - (before.get(name) ?? 0)) / dt) : null,
+    p50: quantile(p?.s, s, latency, 0.5, `upstream="${name}"`) ?? null,
+    p95: quantile(p?.s, s, latency, 0.95, `upstream="${name}"`) ?? null,
+    errors: errors.get(name) ?? 0,
+    retries: retries.get(name) ?? 0,
+    ejections: ejections.get(name) ?? 0,
+  }));
+}
+
+const seconds = (v: number | null) => (v === null ? '–' : `${(1000 * v).toFixed(1)} ms`);
+
 export function Dashboard() {
   const [error, setError] = useState('');
   const [latest, setLatest] = useState<Record<string, string>>({});
   const [recent, setRecent] = useState<RecentRequest[]>([]);
   const [gpu, setGpu] = useState<[string, string][]>([]);
+  const [upstreams, setUpstreams] = useState<UpstreamRow[]>([]);
   const plots = useRef(new Map<string, uPlot>());
   const data = useRef({ t: [] as number[], series: new Map<string, Series[]>() });
   const prev = useRef<{ s: Samples; t: number } | null>(null);
@@ -105,6 +135,7 @@ export function Dashboard() {
     }
     setLatest(shown);
     setGpu(gpuFigures(s));
+    setUpstreams(upstreamRows(s, p, now));
     prev.current = { s, t: now };
   };
 
@@ -112,6 +143,30 @@ export function Dashboard() {
     <div class="dashboard">
       <h1>Dashboard</h1>
       {error && <p class="error" role="alert">{error}</p>}
+      {upstreams.length > 0 && (
+        <section aria-labelledby="gateway-title">
+          <h2 id="gateway-title">Gateway upstreams</h2>
+          <p class="note">This page comes through hayate gateway: its /metrics, per upstream (rates and latency over the last second; errors, retries and ejections since the gateway started).</p>
+          <table class="recent gateway">
+            <thead><tr><th scope="col">Upstream</th><th scope="col">State</th><th scope="col">In flight</th><th scope="col">Requests/s</th><th scope="col">Latency p50</th><th scope="col">Latency p95</th><th scope="col">Errors</th><th scope="col">Retries</th><th scope="col">Ejections</th></tr></thead>
+            <tbody>
+              {upstreams.map((u) => (
+                <tr key={u.name} data-upstream={u.name}>
+                  <th scope="row">{u.name}</th>
+                  <td data-col="state">{u.up ? 'up' : 'out'}</td>
+                  <td data-col="in-flight">{u.inFlight}</td>
+                  <td data-col="rps">{u.rps === null ? '–' : u.rps.toFixed(1)}</td>
+                  <td data-col="p50">{seconds(u.p50)}</td>
+                  <td data-col="p95">{seconds(u.p95)}</td>
+                  <td data-col="errors">{u.errors}</td>
+                  <td data-col="retries">{u.retries}</td>
+                  <td data-col="ejections">{u.ejections}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      )}
       <div class="charts">
         {CHARTS.map((c) => (
           <figure class="chart" key={c.id}>

@@ -21,12 +21,25 @@ export function total(s: Samples, name: string): number | undefined {
   return sum;
 }
 
-// Cumulative bucket counts of a histogram, by upper bound, summed over its other labels.
-function buckets(s: Samples, name: string): Map<number, number> {
+// Each value of `label` in a metric's series, with the metric summed over its other labels.
+export function byLabel(s: Samples, name: string, label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const re = new RegExp(`[{,]${label}="([^"]*)"`);
+  for (const [key, v] of s) {
+    if (!key.startsWith(name + '{')) continue;
+    const value = key.match(re)?.[1];
+    if (value !== undefined) out.set(value, (out.get(value) ?? 0) + v);
+  }
+  return out;
+}
+
+// Cumulative bucket counts of a histogram, by upper bound, summed over its other labels (only the
+// series holding `only`, e.g. 'upstream="a"', when given).
+function buckets(s: Samples, name: string, only?: string): Map<number, number> {
   const out = new Map<number, number>();
   const prefix = name + '_bucket{';
   for (const [key, v] of s) {
-    if (!key.startsWith(prefix)) continue;
+    if (!key.startsWith(prefix) || (only && !key.includes(only))) continue;
     const le = key.match(/le="([^"]+)"/)?.[1];
     if (!le) continue;
     const bound = le === '+Inf' ? Infinity : Number(le);
@@ -37,9 +50,9 @@ function buckets(s: Samples, name: string): Map<number, number> {
 
 // The q-quantile of the observations made between scrapes `before` and `now` (linear within a
 // bucket, as Prometheus's histogram_quantile); undefined when there were none.
-export function quantile(before: Samples | undefined, now: Samples, name: string, q: number): number | undefined {
-  const b1 = buckets(now, name);
-  const b0 = before ? buckets(before, name) : new Map<number, number>();
+export function quantile(before: Samples | undefined, now: Samples, name: string, q: number, only?: string): number | undefined {
+  const b1 = buckets(now, name, only);
+  const b0 = before ? buckets(before, name, only) : new Map<number, number>();
   const bounds = [...b1.keys()].sort((a, b) => a - b);
   const counts = bounds.map((b) => (b1.get(b) ?? 0) - (b0.get(b) ?? 0));
   const n = counts[counts.length - 1];

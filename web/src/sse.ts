@@ -26,7 +26,11 @@ export class SseChat {
     let id = (conversation_id as string) ?? '';
     if (!id) {
       const title = String(m.content ?? '').slice(0, 60);
-      id = (await api<Conversation>('/v1/conversations', { method: 'POST', body: JSON.stringify({ title }) })).id;
+      // Created with the start's settings, as the WebSocket does: a model picked before the first message stays.
+      const kept = ['model', 'temperature', 'top_p', 'max_tokens', 'seed', 'response_format', 'stop'];
+      const settings = Object.fromEntries(Object.entries(rest).filter(([k, v]) => kept.includes(k) && v != null));
+      const body = { title, system_prompt: String(m.system ?? ''), settings };
+      id = (await api<Conversation>('/v1/conversations', { method: 'POST', body: JSON.stringify(body) })).id;
       this.onMessage({ type: 'conversation', id, title });
     }
     const messages = `/v1/conversations/${id}/messages`;
