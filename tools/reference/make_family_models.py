@@ -15,8 +15,11 @@ prompt, greedy and file-writing code; only the configurations and weight spreads
   phi3     Phi3ForCausalLM: fused qkv_proj and gate_up_proj, LongRoPE with
            original_max_position_embeddings 8 and max_position_embeddings 128; every prompt but the
            last is longer than 8, so transformers uses the long factors for all of them; the last
-           (5 ids) stays within 8 and exercises the short factors (its greedy tokens use them only
-           while the sequence is at most 8 long)
+           (5 ids) stays within 8 and exercises the short factors. transformers picks the factors
+           per call by the sequence's length; hayate (as llama.cpp) by its context size, so
+           reference.json gets "ctx_size" (the context each prompt is to be run with: 128, or 8
+           for the short one) and the short prompt keeps only the 3 greedy tokens whose whole
+           sequence stays within 8 positions
 
 CPU only, one thread, eager attention, float32; about 20 s. Needs torch, transformers (4.5x or
 5.x), tokenizers and numpy.
@@ -201,6 +204,29 @@ ORIGINAL_MAKE_CONFIG = base.make_config
 ORIGINAL_RANDOMISE = base.randomise
 
 
+def limit_phi3_reference(out_dir):
+    """Adds "ctx_size" and cuts the short prompt's greedy run where transformers would switch to
+    the long factors (a sequence longer than the original context)."""
+    import json
+    path = os.path.join(out_dir, "reference.json")
+    with open(path, encoding="utf-8") as f:
+        ref = json.load(f)
+    ctx, keep = [], []
+    for prompt in ref["prompts"]:
+        short = len(prompt) <= PHI3_ORIGINAL_CONTEXT
+        ctx.append(PHI3_ORIGINAL_CONTEXT if short else PHI3_MAX_POSITIONS)
+        keep.append(PHI3_ORIGINAL_CONTEXT - len(prompt) if short else None)
+    for i, n in enumerate(keep):
+        if n is not None:
+            for key in ("greedy", "greedy_margin"):
+                ref[key][i] = ref[key][i][:n]
+            ref["generate_agrees"][i] = None
+    ref["ctx_size"] = ctx
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(base.compact_json(ref))
+    base.log(f"  phi3: ctx_size {ctx}; greedy runs kept {[len(g) for g in ref['greedy']]}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", required=True, help="folder to create the model folders in")
@@ -227,6 +253,8 @@ def main():
         base.PROMPT_LENGTHS = spec["prompts"]
         try:
             base.build_model_dir(name, spec, args.out, args.vocab_size)
+            if name == "phi3":
+                limit_phi3_reference(os.path.join(args.out, name))
         except SystemExit as e:  # one family failing must not cost the others their references
             base.log(f"{name} FAILED: {e}")
             failed.append(name)
