@@ -60,7 +60,7 @@ std::vector<int64_t> rope_interleave_order(int64_t rows, int64_t n_head) {
 }
 
 void convert_tensor(const StTensor& src, GgmlType dst_type, const std::vector<int64_t>& row_order, uint8_t* dst,
-                    size_t dst_bytes) {
+                    size_t dst_bytes, float offset) {
   if (src.dtype == StDtype::Other) {
     fail(ErrorKind::Unsupported, *src.file + ": tensor '" + src.name + "' has dtype " + src.dtype_name +
                                      "; hayate converts F32, F16 and BF16 tensors only");
@@ -80,7 +80,7 @@ void convert_tensor(const StTensor& src, GgmlType dst_type, const std::vector<in
     return src.data + static_cast<size_t>(s) * src_row;
   };
 
-  if (same_type(src.dtype, dst_type)) {
+  if (same_type(src.dtype, dst_type) && offset == 0.0f) {
     if (row_order.empty()) {
       std::memcpy(dst, src.data, dst_bytes);
     } else {
@@ -92,6 +92,8 @@ void convert_tensor(const StTensor& src, GgmlType dst_type, const std::vector<in
   std::vector<float> buf(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
     row_to_f32(src.dtype, source_row(r), buf.data(), cols);
+    if (offset != 0.0f)
+      for (float& v : buf) v += offset;
     uint8_t* out = dst + static_cast<size_t>(r) * dst_row;
     switch (dst_type) {
       case GgmlType::F32:
