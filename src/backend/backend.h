@@ -49,8 +49,7 @@ class KvCache {
   std::vector<bool> window_layers;
   // The first position a token at `pos` attends to in `layer`.
   int32_t first_attended(int32_t layer, int32_t pos) const {
-    const bool windowed =
-        sliding_window > 0 && (window_layers.empty() || window_layers[static_cast<size_t>(layer)]);
+    const bool windowed = sliding_window > 0 && (window_layers.empty() || window_layers[static_cast<size_t>(layer)]);
     return windowed ? std::max(0, pos - sliding_window + 1) : 0;
   }
   std::string backend;  // the name of the backend that made it, for messages

@@ -47,8 +47,8 @@ struct HfConfig {
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v (and, unless the architecture requires q/k/v biases, o) projections have biases
   RopeScaling rope_scaling;
-  int64_t sliding_window = 0;               // > 0: attention.sliding_window (hf_fields.h says for which classes)
-  int64_t rope_dims = 0;                    // rope.dimension_count (partial_rotary_factor); 0: head_dim
+  int64_t sliding_window = 0;  // > 0: attention.sliding_window (hf_fields.h says for which classes)
+  int64_t rope_dims = 0;       // rope.dimension_count (partial_rotary_factor); 0: head_dim
   // Gemma 3: the layers the window applies to (layer_types), their RoPE base, and
   // query_pre_attn_scalar^-1/2 as attention.scale (0: none written).
   std::vector<bool> swa_layers;

@@ -46,8 +46,8 @@ void parse_gemma3(const J& j, HfConfig& c, const std::string& what) {
   c.swa_layers.assign(static_cast<size_t>(c.block_count), false);
   if (const auto it = j.find("layer_types"); it != j.end() && !it->is_null()) {
     if (!it->is_array() || it->size() != c.swa_layers.size())
-      fail(ErrorKind::BadInput, what + ": 'layer_types' must list one type per layer (" +
-                                    std::to_string(c.block_count) + ")");
+      fail(ErrorKind::BadInput,
+           what + ": 'layer_types' must list one type per layer (" + std::to_string(c.block_count) + ")");
     for (size_t i = 0; i < it->size(); ++i) {
       const J& t = (*it)[i];
       if (t != "sliding_attention" && t != "full_attention")
@@ -148,8 +148,8 @@ void parse_family_config(const J& j, HfConfig& c, const std::string& what) {
   } else if (c.hf_architecture == "Phi3ForCausalLM") {
     parse_phi3(j, c, what);
   } else if (c.rope_scaling.kind == RopeScaling::Kind::LongRope) {
-    fail(ErrorKind::Unsupported, what + ": rope_scaling type 'longrope' is converted for Phi-3 only, not for " +
-                                     c.hf_architecture);
+    fail(ErrorKind::Unsupported,
+         what + ": rope_scaling type 'longrope' is converted for Phi-3 only, not for " + c.hf_architecture);
   }
 }
 

@@ -44,7 +44,8 @@ const std::vector<HfField> kFields = {
     {"tie_word_embeddings", H::Read, "no output.weight: the token table is the output matrix"},
     {"attention_bias", H::Read, "q/k/v/o biases"},
     {"sliding_window", H::Conditional,
-     "attention.sliding_window for Mistral, Phi-3 and Gemma 3 (its windowed layers); transformers ignores it elsewhere"},
+     "attention.sliding_window for Mistral, Phi-3 and Gemma 3 (its windowed layers); transformers ignores it "
+     "elsewhere"},
     {"original_max_position_embeddings", H::Read, "Phi-3 LongRoPE: rope.scaling.original_context_length"},
     {"rope_local_base_freq", H::NeutralOnly, "a second RoPE base (Gemma 3 reads it: rope.freq_base_swa)", is_null},
     {"sliding_window_pattern", H::NeutralOnly,

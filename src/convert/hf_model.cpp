@@ -331,7 +331,7 @@ void write_language_model(const std::string& dir, const HfConfig& cfg, const std
   add_tokenizer_metadata(dir, w, log);
 
   const RopeScaling& rs = cfg.rope_scaling;
-  const size_t total = plan.size() + (rs.kind == RopeScaling::Kind::Llama3      ? 1
+  const size_t total = plan.size() + (rs.kind == RopeScaling::Kind::Llama3     ? 1
                                       : rs.kind == RopeScaling::Kind::LongRope ? 2
                                                                                : 0);
   size_t done = 0;

@@ -31,7 +31,8 @@ void row_to_f32(StDtype dtype, const uint8_t* src, float* dst, int64_t n) {
         dst[i] = bf16_to_f32(h);
       }
       return;
-    case StDtype::Other: break;
+    case StDtype::Other:
+      break;
   }
   fail(ErrorKind::Internal, "row_to_f32: unconvertible dtype");
 }
@@ -53,7 +54,8 @@ std::vector<int64_t> rope_interleave_order(int64_t rows, int64_t n_head) {
   std::vector<int64_t> order(static_cast<size_t>(rows));
   for (int64_t h = 0; h < n_head; ++h) {
     for (int64_t j = 0; j < half; ++j) {
-      for (int64_t t = 0; t < 2; ++t) order[static_cast<size_t>(h * head_dim + 2 * j + t)] = h * head_dim + t * half + j;
+      for (int64_t t = 0; t < 2; ++t)
+        order[static_cast<size_t>(h * head_dim + 2 * j + t)] = h * head_dim + t * half + j;
     }
   }
   return order;

@@ -36,8 +36,8 @@ float query_scale(const HParams& hp) {
 }
 
 // `il` is the model's layer, `kv_layer` the cache's (a stage of a split cache holds only its layers).
-void attention_block(const Model& m, const LayerWeights& l, int32_t il, int32_t kv_layer, Tensor x,
-                     const Batch& batch, KvCache& kv, Backend& be) {
+void attention_block(const Model& m, const LayerWeights& l, int32_t il, int32_t kv_layer, Tensor x, const Batch& batch,
+                     KvCache& kv, Backend& be) {
   const HParams& hp = m.hp;
   const int64_t n = x.rows;
   Tensor h = be.alloc(n, hp.n_embd);
@@ -142,9 +142,9 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
   for (const SplitBackend::Stage& s : stages) {
     // A backend that does not window its attention never sets the cache's window: running it
     // would silently attend past the window.
-    const std::vector<bool> windows = hp.swa_layers.empty() ? std::vector<bool>{}
-                                                            : std::vector<bool>(hp.swa_layers.begin() + s.begin,
-                                                                                hp.swa_layers.begin() + s.end);
+    const std::vector<bool> windows =
+        hp.swa_layers.empty() ? std::vector<bool>{}
+                              : std::vector<bool>(hp.swa_layers.begin() + s.begin, hp.swa_layers.begin() + s.end);
     if (s.kv && (s.kv->sliding_window != hp.sliding_window || s.kv->window_layers != windows))  // empty range: no cache
       fail(ErrorKind::Unsupported, "backend '" + s.kv->backend + "' does not implement sliding-window attention (" +
                                        hp.arch + " model with a window of " + std::to_string(hp.sliding_window) +

@@ -66,8 +66,7 @@ std::unique_ptr<KvCache> SplitBackend::make_kv_cache(const HParams& hp, int32_t 
     }
     HParams part = hp;
     part.n_layer = r.end - r.begin;
-    if (!hp.swa_layers.empty())
-      part.swa_layers.assign(hp.swa_layers.begin() + r.begin, hp.swa_layers.begin() + r.end);
+    if (!hp.swa_layers.empty()) part.swa_layers.assign(hp.swa_layers.begin() + r.begin, hp.swa_layers.begin() + r.end);
     kv->parts.push_back(r.backend->make_kv_cache(part, n_blocks, block_size));
     kv->bytes += kv->parts.back()->bytes;
   }

@@ -152,8 +152,8 @@ std::vector<bool> swa_pattern(const gguf::File& f, const std::string& a, const H
   const std::string what = f.name() + ": " + a + "attention.sliding_window_pattern";
   const auto& items = v->as_array(what);
   if (items.size() != out.size())
-    fail(ErrorKind::BadInput, what + " has " + std::to_string(items.size()) + " entries for " +
-                                  std::to_string(hp.n_layer) + " layers");
+    fail(ErrorKind::BadInput,
+         what + " has " + std::to_string(items.size()) + " entries for " + std::to_string(hp.n_layer) + " layers");
   for (size_t i = 0; i < items.size(); ++i)
     out[i] = items[i].type() == gguf::ValueType::Bool ? items[i].as_bool(what) : items[i].as_i64(what) != 0;
   return out;
@@ -363,7 +363,8 @@ std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
     if (!m->rope_long || !m->rope_short || m->rope_freqs || hp.n_ctx_orig == 0)
       fail(ErrorKind::BadInput, file->name() +
                                     ": LongRoPE needs both rope_factors_long and rope_factors_short (and no "
-                                    "rope_freqs) in a " + hp.arch + " model");
+                                    "rope_freqs) in a " +
+                                    hp.arch + " model");
     m->use_context(hp.n_ctx_train);
   }
   const std::vector<WeightSpec> specs = layer_weights(hp);

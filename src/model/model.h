@@ -90,10 +90,10 @@ struct HParams {
   bool post_norms = false;
   bool fused_qkv = false;
   bool fused_gate_up = false;
-  float embd_scale = 1.0f;   // token embeddings are multiplied by it
-  float attn_scale = 0.0f;   // attention scores' scale; 0: 1 / sqrt(head_dim)
+  float embd_scale = 1.0f;        // token embeddings are multiplied by it
+  float attn_scale = 0.0f;        // attention scores' scale; 0: 1 / sqrt(head_dim)
   float rope_attn_factor = 1.0f;  // RoPE's cos and sin times it (LongRoPE)
-  int32_t n_ctx_orig = 0;    // LongRoPE: the context up to which the short factors apply
+  int32_t n_ctx_orig = 0;         // LongRoPE: the context up to which the short factors apply
 
   int32_t q_dim() const { return n_head * head_dim; }
   bool windowed(int32_t layer) const {

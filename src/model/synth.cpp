@@ -158,8 +158,8 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
       short_factors->push_back(1.0f + 0.05f * static_cast<float>(i));
       long_factors->push_back(1.0f + 0.5f * static_cast<float>(i));
     }
-    for (const auto& [tname, values] : {std::pair{"rope_factors_long.weight", long_factors},
-                                        std::pair{"rope_factors_short.weight", short_factors}})
+    for (const auto& [tname, values] :
+         {std::pair{"rope_factors_long.weight", long_factors}, std::pair{"rope_factors_short.weight", short_factors}})
       w.add_tensor(tname, GgmlType::F32, {static_cast<int64_t>(values->size())}, values->data());
   }
 

@@ -22,7 +22,7 @@ struct SynthOptions {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tie_embeddings = false;
-  int32_t sliding_window = 0;  // > 0: attention.sliding_window (Mistral-style windowed attention)
+  int32_t sliding_window = 0;     // > 0: attention.sliding_window (Mistral-style windowed attention)
   std::vector<bool> swa_pattern;  // non-empty: attention.sliding_window_pattern, one entry a layer (gemma3)
   float rope_theta_swa = 0.0f;    // > 0: rope.freq_base_swa
   float attn_scale = 0.0f;        // > 0: attention.scale

@@ -17,9 +17,11 @@ namespace {
 using json = nlohmann::json;
 
 json base(const std::string& cls) {
-  return {{"architectures", {cls}},   {"hidden_size", 64},        {"intermediate_size", 96},
-          {"num_hidden_layers", 3},   {"num_attention_heads", 4}, {"num_key_value_heads", 2},
-          {"vocab_size", 40},         {"max_position_embeddings", 128}, {"rms_norm_eps", 1e-6}};
+  return {{"architectures", {cls}},   {"hidden_size", 64},
+          {"intermediate_size", 96},  {"num_hidden_layers", 3},
+          {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+          {"vocab_size", 40},         {"max_position_embeddings", 128},
+          {"rms_norm_eps", 1e-6}};
 }
 
 json gemma3() {
@@ -151,7 +153,8 @@ TEST(Phi3Config, ReadsLongRopeAndDerivesTheAttentionFactor) {
   json su = phi3();  // the old name, and transformers 5's rope_parameters with the original context inside
   su.erase("rope_scaling");
   su.erase("original_max_position_embeddings");
-  su["rope_parameters"] = {{"rope_type", "su"},          {"rope_theta", 10000.0},
+  su["rope_parameters"] = {{"rope_type", "su"},
+                           {"rope_theta", 10000.0},
                            {"short_factor", std::vector<double>(8, 1.0)},
                            {"long_factor", std::vector<double>(8, 3.0)},
                            {"original_max_position_embeddings", 16},
