@@ -1,6 +1,8 @@
 // The transformer forward pass of every architecture of the table (model/model.h), written
 // once over backend operations. Architectural differences are data in HParams and optional
-// weights: QKV biases, per-head q/k norms, rope style, tied embeddings.
+// weights: QKV biases, per-head q/k norms, rope style, tied embeddings, windowed layers with their
+// own RoPE base, post-norms, the gate's activation, scaled embeddings and queries (gemma3),
+// LongRoPE's factors (phi3).
 #include "forward/forward.h"
 
 #include <algorithm>

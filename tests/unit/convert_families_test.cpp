@@ -3,12 +3,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
+#include "convert/convert.h"
 #include "convert/hf_config.h"
+#include "convert/safetensors.h"
 #include "core/error.h"
 #include "gguf/gguf.h"
+#include "model/model.h"
 #include "support/test_util.h"
 
 namespace hayate::convert {
@@ -191,6 +196,78 @@ TEST(Phi3Config, RefusesAmbiguousOrForeignLongRope) {
   c = phi3();
   c.erase("original_max_position_embeddings");
   EXPECT_NE(refusal(c, ErrorKind::BadInput).find("original_max_position_embeddings"), std::string::npos);
+}
+
+// A value per element: distinct, so a tensor read in place of another shows.
+StTensorToWrite tensor(const std::string& name, std::vector<int64_t> shape, float base) {
+  size_t n = 1;
+  for (const int64_t d : shape) n *= static_cast<size_t>(d);
+  StTensorToWrite t{name, "F32", std::move(shape), std::vector<uint8_t>(n * 4)};
+  for (size_t i = 0; i < n; ++i) {
+    const float v = base + 0.001f * static_cast<float>(i % 97);
+    std::memcpy(t.data.data() + 4 * i, &v, 4);
+  }
+  return t;
+}
+
+float first_value(const gguf::File& f, const std::string& name) {
+  const gguf::TensorInfo* t = f.find_tensor(name);
+  EXPECT_TRUE(t) << name;
+  float v = 0;
+  if (t) std::memcpy(&v, t->data, 4);
+  return v;
+}
+
+// Gemma's RMSNorm scales by 1 + w: every norm is stored as 1 + w (llama.cpp's layout), under
+// llama.cpp's names for the four norms of a layer.
+TEST(Gemma3Convert, NormsAreStoredAsOnePlusWeightUnderLlamaCppNames) {
+  const std::string dir = test::temp_path("hf-families-gemma3-dir");
+  std::filesystem::create_directories(dir);
+  json c = gemma3();
+  c["num_hidden_layers"] = 1;
+  c["layer_types"] = {"sliding_attention"};
+  c["head_dim"] = 16;
+  c["vocab_size"] = 50;
+  c["tie_word_embeddings"] = true;
+  std::ofstream(dir + "/config.json") << c.dump();
+  std::ofstream(dir + "/tokenizer.json") << R"({"added_tokens": [], "pre_tokenizer": {"type": "ByteLevel"},
+      "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}})";
+  const std::string p = "model.layers.0.";
+  write_safetensors(dir + "/model.safetensors",
+                    {tensor("model.embed_tokens.weight", {50, 64}, 0.0f),
+                     tensor(p + "input_layernorm.weight", {64}, 0.1f),
+                     tensor(p + "self_attn.q_proj.weight", {64, 64}, 0.0f),
+                     tensor(p + "self_attn.k_proj.weight", {32, 64}, 0.0f),
+                     tensor(p + "self_attn.v_proj.weight", {32, 64}, 0.0f),
+                     tensor(p + "self_attn.o_proj.weight", {64, 64}, 0.0f),
+                     tensor(p + "self_attn.q_norm.weight", {16}, 0.2f),
+                     tensor(p + "self_attn.k_norm.weight", {16}, 0.3f),
+                     tensor(p + "post_attention_layernorm.weight", {64}, 0.4f),
+                     tensor(p + "pre_feedforward_layernorm.weight", {64}, 0.5f),
+                     tensor(p + "post_feedforward_layernorm.weight", {64}, 0.6f),
+                     tensor(p + "mlp.gate_proj.weight", {96, 64}, 0.0f),
+                     tensor(p + "mlp.up_proj.weight", {96, 64}, 0.0f),
+                     tensor(p + "mlp.down_proj.weight", {64, 96}, 0.0f),
+                     tensor("model.norm.weight", {64}, 0.7f)});
+  const std::string out = dir + "/gemma3.gguf";
+  Options opt;
+  opt.out_type = "f32";
+  std::ostringstream log;
+  convert_hf(dir, out, opt, log);
+  const auto f = gguf::File::open(out);
+  EXPECT_EQ(f->get_string("general.architecture", ""), "gemma3");
+  EXPECT_FLOAT_EQ(first_value(*f, "blk.0.attn_norm.weight"), 1.1f);
+  EXPECT_FLOAT_EQ(first_value(*f, "blk.0.attn_q_norm.weight"), 1.2f);
+  EXPECT_FLOAT_EQ(first_value(*f, "blk.0.attn_k_norm.weight"), 1.3f);
+  EXPECT_FLOAT_EQ(first_value(*f, "blk.0.post_attention_norm.weight"), 1.4f);
+  EXPECT_FLOAT_EQ(first_value(*f, "blk.0.ffn_norm.weight"), 1.5f);
+  EXPECT_FLOAT_EQ(first_value(*f, "blk.0.post_ffw_norm.weight"), 1.6f);
+  EXPECT_FLOAT_EQ(first_value(*f, "output_norm.weight"), 1.7f);
+  EXPECT_FLOAT_EQ(first_value(*f, "blk.0.attn_q.weight"), 0.0f);  // matrices as they are
+  EXPECT_FALSE(f->find_tensor("output.weight"));                  // tied
+  const auto model = Model::load(out);
+  EXPECT_FLOAT_EQ(model->hp.attn_scale, 0.125f);
+  EXPECT_EQ(model->hp.swa_layers, std::vector<bool>{true});
 }
 
 }  // namespace
