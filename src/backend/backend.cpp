@@ -18,6 +18,34 @@ void Backend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, 
   swiglu(out, up, out);
 }
 
+void Backend::scale(Tensor, float) {
+  fail(ErrorKind::Unsupported, "backend '" + name() + "' does not scale activations");
+}
+
+void Backend::geglu(Tensor, Tensor, Tensor) {
+  fail(ErrorKind::Unsupported, "backend '" + name() + "' has no GELU feed-forward");
+}
+
+void Backend::matmul_gated(FfnActivation act, const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) {
+  if (act == FfnActivation::Silu) {
+    matmul_swiglu(gate_w, up_w, x, out);
+    return;
+  }
+  Tensor up = alloc(x.rows, up_w.rows);
+  matmul(gate_w, x, out);
+  matmul(up_w, x, up);
+  geglu(out, up, out);
+}
+
+void check_runs(const Backend& be, const HParams& hp) {
+  std::string missing;
+  for (const ArchFeature f : hp.needed_features())
+    if (!be.implements(f)) missing += std::string(missing.empty() ? "" : ", ") + arch_feature_name(f);
+  if (!missing.empty())
+    fail(ErrorKind::Unsupported, "backend '" + be.name() + "' does not implement " + missing + ", which this " +
+                                     hp.arch + " model needs; run it on the CPU (--device cpu)");
+}
+
 void Backend::top_logits(Tensor, std::span<const int32_t>, int32_t, std::vector<TopLogits>&) {
   fail(ErrorKind::Internal, "backend '" + name() + "' does not compute top logits (max_top_logits() is 0)");
 }
@@ -40,6 +68,7 @@ std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string&
     const BackendInfo& device = *find_backend(opt.device);
     if (!device.built) fail(ErrorKind::Unsupported, "--device " + opt.device + ": " + device.unavailable());
     auto be = device.make(options);
+    check_runs(*be, model.hp);
     be->prepare(model);
     return be;
   }
@@ -51,6 +80,7 @@ std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string&
       // device backend cannot do (a weight type, the memory) falls back to the CPU, saying why.
       try {
         auto be = device->make(options);
+        check_runs(*be, model.hp);
         be->prepare(model);
         return be;
       } catch (const Error& e) {
@@ -61,6 +91,7 @@ std::unique_ptr<Backend> make_backend_for(const Model& model, const std::string&
     }
   }
   auto be = make_backend(cpu_backend, n_threads);
+  check_runs(*be, model.hp);
   be->prepare(model);
   return be;
 }

@@ -33,6 +33,7 @@ struct RopeParams {
   float theta = 10000.0f;
   float freq_scale = 1.0f;
   const float* freq_factors = nullptr;  // n_rot/2 divisors, or null
+  float attn_factor = 1.0f;             // cos and sin are multiplied by it (LongRoPE)
 };
 
 // Paged KV storage: n_blocks blocks of block_size positions, for every layer.
@@ -44,8 +45,13 @@ class KvCache {
   // The model's sliding window (HParams::sliding_window), set by a backend whose attention honours
   // it; the forward pass refuses a cache whose window is not the model's.
   int32_t sliding_window = 0;
-  // The first position a token at `pos` attends to.
-  int32_t first_attended(int32_t pos) const { return sliding_window > 0 ? std::max(0, pos - sliding_window + 1) : 0; }
+  // Per layer of this cache: whether the window applies (HParams::swa_layers); empty: every layer.
+  std::vector<bool> window_layers;
+  // The first position a token at `pos` attends to in `layer`.
+  int32_t first_attended(int32_t layer, int32_t pos) const {
+    const bool windowed = sliding_window > 0 && (window_layers.empty() || window_layers[static_cast<size_t>(layer)]);
+    return windowed ? std::max(0, pos - sliding_window + 1) : 0;
+  }
   std::string backend;  // the name of the backend that made it, for messages
 };
 
@@ -66,6 +72,9 @@ class Backend {
  public:
   virtual ~Backend();
   virtual std::string name() const = 0;
+  // Whether the backend runs this part of some architectures' computation (model/model.h); a
+  // backend that does not is refused such a model at load (check_runs).
+  virtual bool implements(ArchFeature) const { return false; }
 
   // Called once after load (upload, repack). The model must outlive the backend's use of it.
   virtual void prepare(const Model& model) {}
@@ -110,6 +119,11 @@ class Backend {
   // swiglu; a device backend may do it in one pass over both weights (no launch in between).
   virtual void matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out);
   virtual void add(Tensor x, Tensor y) = 0;  // x += y
+  // What ArchFeature's architectures need; a backend that implements() them overrides these.
+  virtual void scale(Tensor x, float s);                   // x *= s
+  virtual void geglu(Tensor gate, Tensor up, Tensor out);  // out = gelu_tanh(gate) * up
+  // out = act(gate_w x) * (up_w x): matmul_swiglu, or two matmuls and geglu.
+  void matmul_gated(FfnActivation act, const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out);
 
   // The largest k top_logits() accepts; 0 (host backends): it is not offered, and callers copy
   // whole rows with to_host instead.
@@ -126,6 +140,10 @@ Cache& cache_of(KvCache& kv, const Backend& be) {
   fail(ErrorKind::Internal,
        "backend '" + be.name() + "' was given a KV cache made by backend '" + kv.backend + "', which it cannot read");
 }
+
+// Error(Unsupported) naming what `be` lacks of what the model needs (HParams::needed_features),
+// with what to do instead.
+void check_runs(const Backend& be, const HParams& hp);
 
 // The backend of that name in the backend table (backend/registry.h: cpu, reference, cuda, ...),
 // not yet prepared; a device backend gets default DeviceOptions (see make_backend_for).

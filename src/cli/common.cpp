@@ -83,6 +83,7 @@ LoadedModel load_model(const ModelOptions& o) {
     lm.model = Model::load(store::resolve_model(o.path).string());  // a file, else a name in the store
   if (lm.model->file->find("tokenizer.ggml.tokens")) lm.tokenizer = Tokenizer::from_gguf(*lm.model->file);
   lm.n_ctx = o.ctx_size > 0 ? o.ctx_size : std::min(lm.model->hp.n_ctx_train, 4096);
+  lm.model->use_context(lm.n_ctx);  // LongRoPE's factors follow the context, as llama.cpp's do
   PlacementHints hints;
   hints.kv_positions = o.kv_blocks > 0 ? int64_t{o.kv_blocks} * o.kv_block_size : 2 * int64_t{lm.n_ctx};
   hints.batch_tokens = o.batch_tokens;

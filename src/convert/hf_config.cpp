@@ -54,9 +54,12 @@ RopeScaling parse_rope_scaling(const nlohmann::json& j, const std::string& what)
                                     ": llama3 rope_scaling needs 0 < low_freq_factor < high_freq_factor and a "
                                     "positive original_max_position_embeddings");
     }
+  } else if (type == "longrope" || type == "su") {
+    rs.kind = RopeScaling::Kind::LongRope;  // its fields: parse_family_config, which knows the class
   } else {
-    fail(ErrorKind::Unsupported,
-         what + ": rope_scaling type '" + type + "' is not supported (hayate converts 'linear' and 'llama3')");
+    fail(ErrorKind::Unsupported, what + ": rope_scaling type '" + type +
+                                     "' is not supported (hayate converts 'linear', 'llama3' and, for Phi-3, "
+                                     "'longrope')");
   }
   return rs;
 }
@@ -130,6 +133,7 @@ HfConfig parse_hf_config(const nlohmann::json& j, const std::string& what) {
   c.rope_scaling = parse_rope_scaling(j, what);
   if (honours_sliding_window(c.hf_architecture) && j.contains("sliding_window") && !j["sliding_window"].is_null())
     c.sliding_window = required_size(j, "sliding_window", what);
+  parse_family_config(j, c, what);
   return c;
 }
 
@@ -154,8 +158,19 @@ void add_hparams_metadata(const HfConfig& c, gguf::Writer& w) {
   w.set(a + ".attention.layer_norm_rms_epsilon", Value::f32(static_cast<float>(c.rms_norm_eps)));
   w.set(a + ".attention.key_length", u32(c.head_dim));
   w.set(a + ".attention.value_length", u32(c.head_dim));
-  w.set(a + ".rope.dimension_count", u32(c.head_dim));
+  w.set(a + ".rope.dimension_count", u32(c.rope_dims > 0 ? c.rope_dims : c.head_dim));
   w.set(a + ".rope.freq_base", Value::f32(static_cast<float>(c.rope_theta)));
+  if (!c.swa_layers.empty()) {
+    std::vector<Value> pattern;
+    for (const bool b : c.swa_layers) pattern.push_back(Value::boolean(b));
+    w.set(a + ".attention.sliding_window_pattern", Value::array(gguf::ValueType::Bool, std::move(pattern)));
+    w.set(a + ".rope.freq_base_swa", Value::f32(static_cast<float>(c.rope_theta_swa)));
+  }
+  if (c.attention_scale > 0) w.set(a + ".attention.scale", Value::f32(static_cast<float>(c.attention_scale)));
+  if (c.rope_scaling.kind == RopeScaling::Kind::LongRope) {
+    w.set(a + ".rope.scaling.original_context_length", u32(static_cast<int64_t>(c.rope_scaling.original_context)));
+    w.set(a + ".rope.scaling.attn_factor", Value::f32(static_cast<float>(c.rope_scaling.attn_factor)));
+  }
   if (c.rope_scaling.kind == RopeScaling::Kind::Linear) {
     w.set(a + ".rope.scaling.type", Value::string("linear"));
     w.set(a + ".rope.scaling.factor", Value::f32(static_cast<float>(c.rope_scaling.factor)));

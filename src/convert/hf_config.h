@@ -17,13 +17,17 @@ class Writer;
 namespace hayate::convert {
 
 struct RopeScaling {
-  enum class Kind { None, Linear, Llama3 };
+  enum class Kind { None, Linear, Llama3, LongRope };
   Kind kind = Kind::None;
   double factor = 1.0;
   // Llama 3.1 ("rope_type": "llama3") only:
   double low_freq_factor = 1.0;
   double high_freq_factor = 4.0;
-  double original_context = 8192.0;
+  double original_context = 8192.0;  // also LongRoPE's
+  // LongRoPE ("longrope", or its old name "su"; Phi-3): per-frequency divisors for contexts past
+  // original_context and within it, and the factor on cos and sin.
+  std::vector<float> long_factor, short_factor;
+  double attn_factor = 1.0;
 };
 
 struct HfConfig {
@@ -43,7 +47,13 @@ struct HfConfig {
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v (and, unless the architecture requires q/k/v biases, o) projections have biases
   RopeScaling rope_scaling;
-  int64_t sliding_window = 0;               // > 0: attention.sliding_window (hf_fields.h says for which classes)
+  int64_t sliding_window = 0;  // > 0: attention.sliding_window (hf_fields.h says for which classes)
+  int64_t rope_dims = 0;       // rope.dimension_count (partial_rotary_factor); 0: head_dim
+  // Gemma 3: the layers the window applies to (layer_types), their RoPE base, and
+  // query_pre_attn_scalar^-1/2 as attention.scale (0: none written).
+  std::vector<bool> swa_layers;
+  double rope_theta_swa = 0.0;
+  double attention_scale = 0.0;
   std::vector<std::string> unknown_fields;  // keys hf_fields.h does not list, for the log
 };
 
@@ -61,6 +71,11 @@ HfConfig read_hf_config(const std::string& dir);  // Error(NotFound) without con
 
 // The ARCH.* hyperparameter keys (general.* is the caller's).
 void add_hparams_metadata(const HfConfig& cfg, gguf::Writer& w);
+
+// The Gemma 3 and Phi-3 parts of config.json (hf_config_families.cpp), after the common ones.
+void parse_family_config(const nlohmann::json& config, HfConfig& c, const std::string& what);
+// A model class's own reading of keys the common table refuses unless neutral (hf_fields.h).
+bool class_reads(const std::string& hf_class, std::string_view key);
 
 // Per-frequency divisors for rope_freqs.weight (head_dim / 2 values), as Llama 3.1 scales them.
 std::vector<float> llama3_rope_factors(const HfConfig& cfg);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "convert/hf_config.h"
 #include "core/error.h"
 
 namespace hayate::convert {
@@ -42,7 +43,13 @@ const std::vector<HfField> kFields = {
     {"rope_parameters", H::Read, "transformers 5's rope_theta and rope_scaling"},
     {"tie_word_embeddings", H::Read, "no output.weight: the token table is the output matrix"},
     {"attention_bias", H::Read, "q/k/v/o biases"},
-    {"sliding_window", H::Conditional, "attention.sliding_window for Mistral; transformers ignores it elsewhere"},
+    {"sliding_window", H::Conditional,
+     "attention.sliding_window for Mistral, Phi-3 and Gemma 3 (its windowed layers); transformers ignores it "
+     "elsewhere"},
+    {"original_max_position_embeddings", H::Read, "Phi-3 LongRoPE: rope.scaling.original_context_length"},
+    {"rope_local_base_freq", H::NeutralOnly, "a second RoPE base (Gemma 3 reads it: rope.freq_base_swa)", is_null},
+    {"sliding_window_pattern", H::NeutralOnly,
+     "interleaved windowed and global layers (Gemma 3 reads it: attention.sliding_window_pattern)", is_null},
     // No effect on the forward pass at inference.
     {"attention_dropout", H::Ignored, "training only"},
     {"hidden_dropout", H::Ignored, "training only"},
@@ -50,6 +57,9 @@ const std::vector<HfField> kFields = {
     {"pretraining_tp", H::Ignored, "slices the same matrix product"},
     {"max_window_layers", H::Ignored, "only with use_sliding_window, which is refused"},
     {"use_cache", H::Ignored, "inference bookkeeping"},
+    {"cache_implementation", H::Ignored, "transformers' generate() cache choice"},
+    {"resid_pdrop", H::Ignored, "training only"},
+    {"embd_pdrop", H::Ignored, "training only"},
     {"dtype", H::Ignored, "the stored type; convert reads each tensor's own"},
     {"torch_dtype", H::Ignored, "the stored type; convert reads each tensor's own"},
     {"bos_token_id", H::Ignored, "the tokenizer's files say it"},
@@ -59,6 +69,8 @@ const std::vector<HfField> kFields = {
     {"transformers_version", H::Ignored, "metadata"},
     {"_name_or_path", H::Ignored, "metadata"},
     // Refused unless neutral: what hayate's forward pass does not implement.
+    // Gemma 3 reads hidden_activation (gelu_pytorch_tanh), layer_types, query_pre_attn_scalar;
+    // Phi-3 partial_rotary_factor (class_reads, hf_config_families.cpp).
     {"hidden_act", H::NeutralOnly, "a feed-forward activation other than SiLU (SwiGLU)", is_silu},
     {"hidden_activation", H::NeutralOnly, "a feed-forward activation other than SiLU (SwiGLU)", is_silu},
     {"mlp_bias", H::NeutralOnly, "biases in the feed-forward projections", is_false},
@@ -85,7 +97,7 @@ const std::vector<HfField> kFields = {
     {"is_causal", H::NeutralOnly, "bidirectional attention", is_true},
 };
 
-const char* const kWindowedClasses[] = {"MistralForCausalLM"};
+const char* const kWindowedClasses[] = {"MistralForCausalLM", "Phi3ForCausalLM", "Gemma3ForCausalLM"};
 
 }  // namespace
 
@@ -99,7 +111,7 @@ void check_hf_fields(const J& config, const std::string& hf_class, const std::st
   for (const HfField& f : kFields) {
     if (f.handling != H::NeutralOnly) continue;
     const auto it = config.find(f.key);
-    if (it == config.end() || f.neutral(*it)) continue;
+    if (it == config.end() || f.neutral(*it) || class_reads(hf_class, f.key)) continue;
     // A window honoured in every layer may also be written as layer_types of sliding_attention.
     if (std::string(f.key) == "layer_types" && honours_sliding_window(hf_class) && it->is_array() &&
         std::all_of(it->begin(), it->end(), [](const J& t) { return t == "sliding_attention"; }))

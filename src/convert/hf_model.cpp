@@ -52,20 +52,36 @@ GgmlType ggml_type_of(StDtype d) {
   return d == StDtype::F32 ? GgmlType::F32 : d == StDtype::BF16 ? GgmlType::BF16 : GgmlType::F16;
 }
 
-// The per-layer tensors, in the order they are written within a block.
+// The per-layer tensors, in the order they are written within a block. Where the architecture
+// has post-norms (Gemma), post_attention_layernorm is the attention output's norm and
+// pre_feedforward_layernorm the feed-forward's input norm (llama.cpp's names).
+enum class Only { Any, PostNorms, NoPostNorms };
 struct BlockTensor {
   const char* hf;    // after "model.layers.N."
   const char* gguf;  // after "blk.N."
+  Only only = Only::Any;
 };
 constexpr BlockTensor kBlockTensors[] = {
-    {"input_layernorm.weight", "attn_norm.weight"},    {"self_attn.q_proj.weight", "attn_q.weight"},
-    {"self_attn.q_proj.bias", "attn_q.bias"},          {"self_attn.k_proj.weight", "attn_k.weight"},
-    {"self_attn.k_proj.bias", "attn_k.bias"},          {"self_attn.v_proj.weight", "attn_v.weight"},
-    {"self_attn.v_proj.bias", "attn_v.bias"},          {"self_attn.o_proj.weight", "attn_output.weight"},
-    {"self_attn.o_proj.bias", "attn_output.bias"},     {"self_attn.q_norm.weight", "attn_q_norm.weight"},
-    {"self_attn.k_norm.weight", "attn_k_norm.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
-    {"mlp.gate_proj.weight", "ffn_gate.weight"},       {"mlp.up_proj.weight", "ffn_up.weight"},
+    {"input_layernorm.weight", "attn_norm.weight"},
+    {"self_attn.qkv_proj.weight", "attn_qkv.weight"},
+    {"self_attn.q_proj.weight", "attn_q.weight"},
+    {"self_attn.q_proj.bias", "attn_q.bias"},
+    {"self_attn.k_proj.weight", "attn_k.weight"},
+    {"self_attn.k_proj.bias", "attn_k.bias"},
+    {"self_attn.v_proj.weight", "attn_v.weight"},
+    {"self_attn.v_proj.bias", "attn_v.bias"},
+    {"self_attn.o_proj.weight", "attn_output.weight"},
+    {"self_attn.o_proj.bias", "attn_output.bias"},
+    {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+    {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+    {"post_attention_layernorm.weight", "post_attention_norm.weight", Only::PostNorms},
+    {"post_attention_layernorm.weight", "ffn_norm.weight", Only::NoPostNorms},
+    {"pre_feedforward_layernorm.weight", "ffn_norm.weight", Only::PostNorms},
+    {"mlp.gate_up_proj.weight", "ffn_up.weight"},
+    {"mlp.gate_proj.weight", "ffn_gate.weight"},
+    {"mlp.up_proj.weight", "ffn_up.weight"},
     {"mlp.down_proj.weight", "ffn_down.weight"},
+    {"post_feedforward_layernorm.weight", "post_ffw_norm.weight", Only::PostNorms},
 };
 constexpr int kBlockSlots = static_cast<int>(std::size(kBlockTensors));
 
@@ -83,7 +99,7 @@ struct Mapped {
   Place place;
 };
 
-std::optional<Mapped> map_tensor_name(const std::string& hf) {
+std::optional<Mapped> map_tensor_name(const std::string& hf, bool post_norms) {
   if (hf == "model.embed_tokens.weight") return Mapped{"token_embd.weight", "token_embd.weight", {1, 0, 0}};
   if (hf == "model.norm.weight") return Mapped{"output_norm.weight", "output_norm.weight", {3, 0, 0}};
   if (hf == "lm_head.weight") return Mapped{"output.weight", "output.weight", {4, 0, 0}};
@@ -98,6 +114,8 @@ std::optional<Mapped> map_tensor_name(const std::string& hf) {
   if (pos == digits_begin || pos >= hf.size() || hf[pos] != '.') return std::nullopt;
   const std::string rest = hf.substr(pos + 1);
   for (int slot = 0; slot < kBlockSlots; ++slot) {
+    const Only only = kBlockTensors[slot].only;
+    if (only != Only::Any && (only == Only::PostNorms) != post_norms) continue;
     if (rest == kBlockTensors[slot].hf) {
       const std::string suffix = kBlockTensors[slot].gguf;
       return Mapped{"blk." + std::to_string(layer) + "." + suffix, suffix, {2, layer, slot}};
@@ -109,13 +127,13 @@ std::optional<Mapped> map_tensor_name(const std::string& hf) {
 // What the layer's weight list (model/model.h) needs of config.json.
 HParams layer_hparams(const HfConfig& c) {
   HParams hp;
+  apply_arch(*c.spec, hp);
   hp.n_embd = static_cast<int32_t>(c.embedding_length);
   hp.n_head = static_cast<int32_t>(c.head_count);
   hp.n_head_kv = static_cast<int32_t>(c.head_count_kv);
   hp.head_dim = static_cast<int32_t>(c.head_dim);
   hp.n_ff = static_cast<int32_t>(c.feed_forward_length);
   hp.qkv_bias = c.attention_bias;
-  hp.qk_norm = c.spec->qk_norm;
   return hp;
 }
 
@@ -149,6 +167,7 @@ struct Planned {
   const StTensor* src = nullptr;
   GgmlType type = GgmlType::F32;
   int64_t permute_heads = 0;  // > 0: reorder rows for llama's RoPE with this many heads
+  float offset = 0.0f;        // added to every value: Gemma's norms scale by 1 + w, GGUF stores 1 + w
 };
 
 std::string model_name(const std::string& dir, const Options& opt) {
@@ -167,7 +186,7 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
   for (const StTensor* t : model.tensors()) {
     const std::optional<std::string> lm_name = rename ? rename(t->name) : std::optional<std::string>(t->name);
     if (!lm_name) continue;  // another part of the model (a vision tower) converts it
-    std::optional<Mapped> m = map_tensor_name(*lm_name);
+    std::optional<Mapped> m = map_tensor_name(*lm_name, c.spec->post_norms);
     if (!m) {
       log << "convert: warning: skipping tensor '" << t->name << "' (" << c.arch << " does not use it)\n";
       continue;
@@ -189,7 +208,10 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
       fail(ErrorKind::Unsupported, *t->file + ": tensor '" + t->name + "' has dtype " + t->dtype_name +
                                        "; hayate converts F32, F16 and BF16 tensors only");
     }
-    Planned p{m->name, t, GgmlType::F32, 0};
+    Planned p{m->name, t, GgmlType::F32, 0, 0.0f};
+    // Gemma's RMSNorm multiplies by (1 + w); llama.cpp's Gemma files hold 1 + w, as here.
+    if (c.spec->scale_embeddings && t->shape.size() == 1 && m->suffix.find("norm.weight") != std::string::npos)
+      p.offset = 1.0f;
     if (t->shape.size() == 2) {
       p.type = out.keep_source ? ggml_type_of(t->dtype) : out.type;
       if (p.type == GgmlType::Q8_0 && t->shape[1] % 32 != 0) {
@@ -314,7 +336,10 @@ void write_language_model(const std::string& dir, const HfConfig& cfg, const std
   add_hparams_metadata(cfg, w);
   add_tokenizer_metadata(dir, w, log);
 
-  const size_t total = plan.size() + (cfg.rope_scaling.kind == RopeScaling::Kind::Llama3 ? 1 : 0);
+  const RopeScaling& rs = cfg.rope_scaling;
+  const size_t total = plan.size() + (rs.kind == RopeScaling::Kind::Llama3     ? 1
+                                      : rs.kind == RopeScaling::Kind::LongRope ? 2
+                                                                               : 0);
   size_t done = 0;
   const auto progress = [&log, &done, total](const std::string& name, const std::string& from, GgmlType to,
                                              const std::vector<int64_t>& shape) {
@@ -323,13 +348,18 @@ void write_language_model(const std::string& dir, const HfConfig& cfg, const std
         << ggml_type_name(to) << "\n";
   };
 
-  if (cfg.rope_scaling.kind == RopeScaling::Kind::Llama3) {
-    auto factors = std::make_shared<std::vector<float>>(llama3_rope_factors(cfg));
+  const auto add_factors = [&](const std::string& name, std::vector<float> values) {
+    auto factors = std::make_shared<std::vector<float>>(std::move(values));
     const std::vector<int64_t> shape = {static_cast<int64_t>(factors->size())};
-    w.add_tensor("rope_freqs.weight", GgmlType::F32, shape, [factors, shape, progress](uint8_t* dst, size_t n) {
-      progress("rope_freqs.weight", "computed", GgmlType::F32, shape);
+    w.add_tensor(name, GgmlType::F32, shape, [name, factors, shape, progress](uint8_t* dst, size_t n) {
+      progress(name, "computed", GgmlType::F32, shape);
       std::memcpy(dst, factors->data(), std::min(n, factors->size() * sizeof(float)));
     });
+  };
+  if (rs.kind == RopeScaling::Kind::Llama3) add_factors("rope_freqs.weight", llama3_rope_factors(cfg));
+  if (rs.kind == RopeScaling::Kind::LongRope) {
+    add_factors("rope_factors_long.weight", rs.long_factor);
+    add_factors("rope_factors_short.weight", rs.short_factor);
   }
   for (const Planned& p : plan) {
     std::vector<int64_t> shape(p.src->shape.rbegin(), p.src->shape.rend());  // GGUF: innermost first
@@ -337,7 +367,8 @@ void write_language_model(const std::string& dir, const HfConfig& cfg, const std
       progress(p.name, p.src->dtype_name, p.type, shape);
       const int64_t rows = p.src->shape[0];
       convert_tensor(*p.src, p.type,
-                     p.permute_heads ? rope_interleave_order(rows, p.permute_heads) : std::vector<int64_t>{}, dst, n);
+                     p.permute_heads ? rope_interleave_order(rows, p.permute_heads) : std::vector<int64_t>{}, dst, n,
+                     p.offset);
       release_pages(*p.src);
     });
   }

@@ -31,7 +31,8 @@ void row_to_f32(StDtype dtype, const uint8_t* src, float* dst, int64_t n) {
         dst[i] = bf16_to_f32(h);
       }
       return;
-    case StDtype::Other: break;
+    case StDtype::Other:
+      break;
   }
   fail(ErrorKind::Internal, "row_to_f32: unconvertible dtype");
 }
@@ -53,14 +54,15 @@ std::vector<int64_t> rope_interleave_order(int64_t rows, int64_t n_head) {
   std::vector<int64_t> order(static_cast<size_t>(rows));
   for (int64_t h = 0; h < n_head; ++h) {
     for (int64_t j = 0; j < half; ++j) {
-      for (int64_t t = 0; t < 2; ++t) order[static_cast<size_t>(h * head_dim + 2 * j + t)] = h * head_dim + t * half + j;
+      for (int64_t t = 0; t < 2; ++t)
+        order[static_cast<size_t>(h * head_dim + 2 * j + t)] = h * head_dim + t * half + j;
     }
   }
   return order;
 }
 
 void convert_tensor(const StTensor& src, GgmlType dst_type, const std::vector<int64_t>& row_order, uint8_t* dst,
-                    size_t dst_bytes) {
+                    size_t dst_bytes, float offset) {
   if (src.dtype == StDtype::Other) {
     fail(ErrorKind::Unsupported, *src.file + ": tensor '" + src.name + "' has dtype " + src.dtype_name +
                                      "; hayate converts F32, F16 and BF16 tensors only");
@@ -80,7 +82,7 @@ void convert_tensor(const StTensor& src, GgmlType dst_type, const std::vector<in
     return src.data + static_cast<size_t>(s) * src_row;
   };
 
-  if (same_type(src.dtype, dst_type)) {
+  if (same_type(src.dtype, dst_type) && offset == 0.0f) {
     if (row_order.empty()) {
       std::memcpy(dst, src.data, dst_bytes);
     } else {
@@ -92,6 +94,8 @@ void convert_tensor(const StTensor& src, GgmlType dst_type, const std::vector<in
   std::vector<float> buf(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {
     row_to_f32(src.dtype, source_row(r), buf.data(), cols);
+    if (offset != 0.0f)
+      for (float& v : buf) v += offset;
     uint8_t* out = dst + static_cast<size_t>(r) * dst_row;
     switch (dst_type) {
       case GgmlType::F32:

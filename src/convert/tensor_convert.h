@@ -18,8 +18,9 @@ std::vector<int64_t> rope_interleave_order(int64_t rows, int64_t n_head);
 
 // Writes `src` viewed as rows x cols (rows = shape[0], cols = the product of the rest; a 1-D
 // tensor is n rows of 1) as `dst_type` into dst, which must hold exactly the GGUF size.
-// `row_order` empty = rows as they are. Q8_0 needs cols to be a multiple of 32.
+// `row_order` empty = rows as they are; `offset` is added to every value. Q8_0 needs cols to be
+// a multiple of 32.
 void convert_tensor(const StTensor& src, GgmlType dst_type, const std::vector<int64_t>& row_order, uint8_t* dst,
-                    size_t dst_bytes);
+                    size_t dst_bytes, float offset = 0.0f);
 
 }  // namespace hayate::convert

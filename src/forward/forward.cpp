@@ -1,9 +1,12 @@
 // The transformer forward pass of every architecture of the table (model/model.h), written
 // once over backend operations. Architectural differences are data in HParams and optional
-// weights: QKV biases, per-head q/k norms, rope style, tied embeddings.
+// weights: QKV biases, per-head q/k norms, rope style, tied embeddings, windowed layers with their
+// own RoPE base, post-norms, the gate's activation, scaled embeddings and queries (gemma3),
+// LongRoPE's factors (phi3).
 #include "forward/forward.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "core/error.h"
 #include "forward/split.h"
@@ -11,7 +14,8 @@
 namespace hayate {
 namespace {
 
-RopeParams rope_params(const Model& m) {
+// The layer's RoPE: a windowed layer of an interleaved model has its own base and no scaling.
+RopeParams rope_params(const Model& m, int32_t layer) {
   RopeParams p;
   p.type = m.hp.rope_type;
   p.n_rot = m.hp.n_rot;
@@ -19,11 +23,23 @@ RopeParams rope_params(const Model& m) {
   p.theta = m.hp.rope_theta;
   p.freq_scale = m.hp.rope_freq_scale;
   p.freq_factors = m.rope_freqs ? static_cast<const float*>(m.rope_freqs.data) : nullptr;
+  p.attn_factor = m.hp.rope_attn_factor;
+  if (!m.hp.swa_layers.empty() && m.hp.windowed(layer)) {
+    p.theta = m.hp.rope_theta_swa;
+    p.freq_scale = 1.0f;
+  }
   return p;
 }
 
-void attention_block(const Model& m, const LayerWeights& l, int32_t il, Tensor x, const Batch& batch, KvCache& kv,
-                     Backend& be, const RopeParams& rope) {
+// The product q·k is scaled by 1/sqrt(head_dim) in every backend's attention; another scale is
+// put on q beforehand.
+float query_scale(const HParams& hp) {
+  return hp.attn_scale == 0.0f ? 1.0f : hp.attn_scale * std::sqrt(static_cast<float>(hp.head_dim));
+}
+
+// `il` is the model's layer, `kv_layer` the cache's (a stage of a split cache holds only its layers).
+void attention_block(const Model& m, const LayerWeights& l, int32_t il, int32_t kv_layer, Tensor x, const Batch& batch,
+                     KvCache& kv, Backend& be) {
   const HParams& hp = m.hp;
   const int64_t n = x.rows;
   Tensor h = be.alloc(n, hp.n_embd);
@@ -37,15 +53,18 @@ void attention_block(const Model& m, const LayerWeights& l, int32_t il, Tensor x
   be.matmul(l.wv, h, v, l.bv ? &l.bv : nullptr);
   if (l.q_norm) be.rms_norm(q, l.q_norm, hp.rms_eps, q);
   if (l.k_norm) be.rms_norm(k, l.k_norm, hp.rms_eps, k);
+  const RopeParams rope = rope_params(m, il);
   be.rope(q, hp.n_head, batch.positions, rope);
   be.rope(k, hp.n_head_kv, batch.positions, rope);
+  if (const float s = query_scale(hp); s != 1.0f) be.scale(q, s);
 
-  be.store_kv(kv, il, k, v, batch);
+  be.store_kv(kv, kv_layer, k, v, batch);
   Tensor attn = be.alloc(n, hp.q_dim());
-  be.attention(kv, il, q, batch, hp.n_head, hp.n_head_kv, hp.head_dim, attn);
+  be.attention(kv, kv_layer, q, batch, hp.n_head, hp.n_head_kv, hp.head_dim, attn);
 
   Tensor o = be.alloc(n, hp.n_embd);
   be.matmul(l.wo, attn, o, l.bo ? &l.bo : nullptr);
+  if (l.post_attn_norm) be.rms_norm(o, l.post_attn_norm, hp.rms_eps, o);
   be.add(x, o);
 }
 
@@ -55,9 +74,10 @@ void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend
   Tensor h = be.alloc(n, hp.n_embd);
   be.rms_norm(x, l.ffn_norm, hp.rms_eps, h);
   Tensor gate = be.alloc(n, hp.n_ff);
-  be.matmul_swiglu(l.ffn_gate, l.ffn_up, h, gate);
+  be.matmul_gated(hp.ffn_act, l.ffn_gate, l.ffn_up, h, gate);
   Tensor down = be.alloc(n, hp.n_embd);
   be.matmul(l.ffn_down, gate, down);
+  if (l.post_ffn_norm) be.rms_norm(down, l.post_ffn_norm, hp.rms_eps, down);
   be.add(x, down);
 }
 
@@ -123,21 +143,25 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
   check_batch(m, batch, kv);
   const HParams& hp = m.hp;
   const int64_t n = static_cast<int64_t>(batch.size());
-  const RopeParams rope = rope_params(m);
   const std::vector<SplitBackend::Stage> stages = stages_of(m, kv, be);
   for (const SplitBackend::Stage& s : stages) {
     // A backend that does not window its attention never sets the cache's window: running it
     // would silently attend past the window.
-    if (s.kv && s.kv->sliding_window != hp.sliding_window)  // an empty range has no cache
+    const std::vector<bool> windows =
+        hp.swa_layers.empty() ? std::vector<bool>{}
+                              : std::vector<bool>(hp.swa_layers.begin() + s.begin, hp.swa_layers.begin() + s.end);
+    if (s.kv && (s.kv->sliding_window != hp.sliding_window || s.kv->window_layers != windows))  // empty range: no cache
       fail(ErrorKind::Unsupported, "backend '" + s.kv->backend + "' does not implement sliding-window attention (" +
                                        hp.arch + " model with a window of " + std::to_string(hp.sliding_window) +
                                        " positions); run it on the CPU (--device cpu)");
+    check_runs(*s.backend, hp);
     s.backend->reset_scratch();
   }
 
   Backend* at = stages.front().backend;
   Tensor x = at->alloc(n, hp.n_embd);
   at->get_rows(m.tok_embd, batch.tokens, x);
+  if (hp.embd_scale != 1.0f) at->scale(x, hp.embd_scale);
   std::vector<float> host;
   if (!batch.embeddings.empty()) place_embeddings(batch, x, *at, host);
   for (const SplitBackend::Stage& s : stages) {
@@ -148,7 +172,7 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
     const size_t layer_scratch = at->scratch_mark();  // each layer reuses the same temporaries
     for (int32_t il = s.begin; il < s.end; ++il) {
       // A stage's cache holds only its layers, from its first.
-      attention_block(m, m.layers[il], il - s.begin, x, batch, *s.kv, *at, rope);
+      attention_block(m, m.layers[il], il, il - s.begin, x, batch, *s.kv, *at);
       feed_forward_block(m, m.layers[il], x, *at);
       at->scratch_release(layer_scratch);
     }

@@ -35,6 +35,7 @@ uint64_t kv_bytes_per_position(Backend& be, const HParams& hp) {
 
 std::unique_ptr<Backend> on_cpu(const Model& model, const std::string& cpu_backend, int n_threads) {
   auto be = make_backend(cpu_backend, n_threads);
+  check_runs(*be, model.hp);
   be->prepare(model);
   return be;
 }
@@ -54,6 +55,7 @@ std::unique_ptr<Backend> place_on(const Model& model, const BackendInfo& device,
   const int32_t n_layer = model.hp.n_layer;
   if (opt.gpu_layers && *opt.gpu_layers == 0) return on_cpu(model, cpu_backend, n_threads);
   auto gpu = device.make(BackendOptions{n_threads, opt});
+  check_runs(*gpu, model.hp);  // refused before any upload; auto then runs it on the CPU
   int32_t n_gpu = n_layer;
   if (opt.gpu_layers) {
     n_gpu = *opt.gpu_layers;

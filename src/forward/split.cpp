@@ -66,6 +66,7 @@ std::unique_ptr<KvCache> SplitBackend::make_kv_cache(const HParams& hp, int32_t 
     }
     HParams part = hp;
     part.n_layer = r.end - r.begin;
+    if (!hp.swa_layers.empty()) part.swa_layers.assign(hp.swa_layers.begin() + r.begin, hp.swa_layers.begin() + r.end);
     kv->parts.push_back(r.backend->make_kv_cache(part, n_blocks, block_size));
     kv->bytes += kv->parts.back()->bytes;
   }
@@ -74,6 +75,7 @@ std::unique_ptr<KvCache> SplitBackend::make_kv_cache(const HParams& hp, int32_t 
   kv->block_size = block_size;
   kv->kv_dim = hp.kv_dim();
   kv->sliding_window = hp.sliding_window;
+  kv->window_layers = hp.swa_layers;
   kv->backend = name();
   return kv;
 }

@@ -17,6 +17,20 @@ std::deque<ArchSpec> builtin_archs() {
       {"llama", RopeType::Norm, false, false, {"LlamaForCausalLM", "MistralForCausalLM"}},
       {"qwen2", RopeType::Neox, true, false, {"Qwen2ForCausalLM"}},
       {"qwen3", RopeType::Neox, false, true, {"Qwen3ForCausalLM"}},
+      {.name = "gemma3",
+       .rope_type = RopeType::Neox,
+       .qk_norm = true,
+       .hf_classes = {"Gemma3ForCausalLM"},
+       .ffn_act = FfnActivation::GeluTanh,
+       .post_norms = true,
+       .scale_embeddings = true,
+       .swa_period = 6},
+      {.name = "phi3",
+       .rope_type = RopeType::Neox,
+       .hf_classes = {"Phi3ForCausalLM"},
+       .fused_qkv = true,
+       .fused_gate_up = true,
+       .long_rope = true},
   };
 }
 
@@ -56,7 +70,6 @@ constexpr RefusedKey kRefusedKeys[] = {
     {"expert_used_count", 0.0, "mixture-of-experts layers"},
     {"attention.layer_norm_epsilon", kAny, "LayerNorm (hayate's architectures use RMSNorm)"},
     {"attention.sliding_window_pattern", kAny, "interleaved sliding-window and global layers"},
-    {"attention.scale", kAny, "a custom attention scale (granite)"},
     {"attention.clamp_kqv", kAny, "clamping of q/k/v"},
     {"attention.causal", 1.0, "non-causal (bidirectional) attention"},
     {"embedding_scale", kAny, "scaled token embeddings"},
@@ -65,8 +78,15 @@ constexpr RefusedKey kRefusedKeys[] = {
     {"rope.scaling.attn_factor", 1.0, "a YaRN-style attention factor"},
 };
 
-void refuse_unsupported_keys(const gguf::File& f, const std::string& prefix) {
+// Keys of kRefusedKeys that an architecture's row says it implements.
+bool implemented_by(const ArchSpec& spec, std::string_view key) {
+  return (key == "attention.sliding_window_pattern" && spec.swa_period > 0) ||
+         (key == "rope.scaling.attn_factor" && spec.long_rope);
+}
+
+void refuse_unsupported_keys(const gguf::File& f, const std::string& prefix, const ArchSpec& spec) {
   for (const RefusedKey& r : kRefusedKeys) {
+    if (implemented_by(spec, r.key)) continue;
     const std::string key = prefix + r.key;
     const gguf::Value* v = f.find(key);
     if (!v) continue;
@@ -118,7 +138,65 @@ class WeightLoader {
   const HParams& hp_;
 };
 
+// Rows [r0, r0 + rows) of a matrix, as a matrix of their own (a fused projection's part).
+Weight row_view(const Weight& w, int64_t r0, int64_t rows) { return Weight{w.name, w.type, w.cols, rows, w.row(r0)}; }
+
+// Which layers of an interleaved model are windowed: the file's per-layer pattern (true: sliding),
+// else every swa_period-th layer global, as llama.cpp assumes for Gemma 3 files without one.
+std::vector<bool> swa_pattern(const gguf::File& f, const std::string& a, const HParams& hp, int32_t period) {
+  std::vector<bool> out(static_cast<size_t>(hp.n_layer));
+  const gguf::Value* v = f.find(a + "attention.sliding_window_pattern");
+  if (!v) {
+    for (int32_t il = 0; il < hp.n_layer; ++il) out[static_cast<size_t>(il)] = (il + 1) % period != 0;
+    return out;
+  }
+  const std::string what = f.name() + ": " + a + "attention.sliding_window_pattern";
+  const auto& items = v->as_array(what);
+  if (items.size() != out.size())
+    fail(ErrorKind::BadInput,
+         what + " has " + std::to_string(items.size()) + " entries for " + std::to_string(hp.n_layer) + " layers");
+  for (size_t i = 0; i < items.size(); ++i)
+    out[i] = items[i].type() == gguf::ValueType::Bool ? items[i].as_bool(what) : items[i].as_i64(what) != 0;
+  return out;
+}
+
 }  // namespace
+
+const char* arch_feature_name(ArchFeature f) {
+  switch (f) {
+    case ArchFeature::LayerWindows:
+      return "sliding windows on some layers only";
+    case ArchFeature::GeluFeedForward:
+      return "a GELU-tanh gated feed-forward";
+    case ArchFeature::PostNorms:
+      return "norms of the attention and feed-forward outputs";
+    case ArchFeature::ScaledInput:
+      return "scaled token embeddings or queries";
+    case ArchFeature::RopeAttnFactor:
+      return "LongRoPE's attention factor";
+  }
+  return "?";
+}
+
+std::vector<ArchFeature> HParams::needed_features() const {
+  std::vector<ArchFeature> out;
+  if (!swa_layers.empty()) out.push_back(ArchFeature::LayerWindows);
+  if (ffn_act == FfnActivation::GeluTanh) out.push_back(ArchFeature::GeluFeedForward);
+  if (post_norms) out.push_back(ArchFeature::PostNorms);
+  if (embd_scale != 1.0f || attn_scale != 0.0f) out.push_back(ArchFeature::ScaledInput);
+  if (rope_attn_factor != 1.0f) out.push_back(ArchFeature::RopeAttnFactor);
+  return out;
+}
+
+void apply_arch(const ArchSpec& spec, HParams& hp) {
+  hp.rope_type = spec.rope_type;
+  hp.qkv_bias = spec.qkv_bias;
+  hp.qk_norm = spec.qk_norm;
+  hp.ffn_act = spec.ffn_act;
+  hp.post_norms = spec.post_norms;
+  hp.fused_qkv = spec.fused_qkv;
+  hp.fused_gate_up = spec.fused_gate_up;
+}
 
 const ArchSpec* find_arch(const std::string& name) {
   for (const auto& a : archs())
@@ -158,11 +236,14 @@ std::vector<WeightSpec> layer_weights(const HParams& hp) {
   using K = WeightKind;
   using L = LayerWeights;
   const int64_t e = hp.n_embd, q = hp.q_dim(), kv = hp.kv_dim(), f = hp.n_ff;
+  const bool split_qkv = !hp.fused_qkv, split_ffn = !hp.fused_gate_up;
+  // A fused file's attn_q/k/v and ffn_gate are views of attn_qkv and ffn_up, made by the loader.
   return {
       {"attn_norm.weight", K::Norm, e, 0, true, &L::attn_norm},
-      {"attn_q.weight", K::Matrix, e, q, true, &L::wq},
-      {"attn_k.weight", K::Matrix, e, kv, true, &L::wk},
-      {"attn_v.weight", K::Matrix, e, kv, true, &L::wv},
+      {"attn_qkv.weight", K::Matrix, e, q + 2 * kv, hp.fused_qkv, &L::wqkv},
+      {"attn_q.weight", K::Matrix, e, q, split_qkv, &L::wq},
+      {"attn_k.weight", K::Matrix, e, kv, split_qkv, &L::wk},
+      {"attn_v.weight", K::Matrix, e, kv, split_qkv, &L::wv},
       {"attn_q.bias", K::Bias, q, 0, hp.qkv_bias, &L::bq},
       {"attn_k.bias", K::Bias, kv, 0, hp.qkv_bias, &L::bk},
       {"attn_v.bias", K::Bias, kv, 0, hp.qkv_bias, &L::bv},
@@ -170,10 +251,12 @@ std::vector<WeightSpec> layer_weights(const HParams& hp) {
       {"attn_k_norm.weight", K::Norm, hp.head_dim, 0, hp.qk_norm, &L::k_norm},
       {"attn_output.weight", K::Matrix, q, e, true, &L::wo},
       {"attn_output.bias", K::Bias, e, 0, false, &L::bo},
+      {"post_attention_norm.weight", K::Norm, e, 0, hp.post_norms, &L::post_attn_norm},
       {"ffn_norm.weight", K::Norm, e, 0, true, &L::ffn_norm},
-      {"ffn_gate.weight", K::Matrix, e, f, true, &L::ffn_gate},
-      {"ffn_up.weight", K::Matrix, e, f, true, &L::ffn_up},
+      {"ffn_gate.weight", K::Matrix, e, f, split_ffn, &L::ffn_gate},
+      {"ffn_up.weight", K::Matrix, e, split_ffn ? f : 2 * f, true, &L::ffn_up},
       {"ffn_down.weight", K::Matrix, f, e, true, &L::ffn_down},
+      {"post_ffw_norm.weight", K::Norm, e, 0, hp.post_norms, &L::post_ffn_norm},
   };
 }
 
@@ -203,9 +286,7 @@ HParams read_hparams(const gguf::File& f) {
          f.name() + ": architecture '" + hp.arch + "' is not supported (supported: " + list + ")");
   }
   const std::string a = hp.arch + ".";
-  hp.rope_type = spec->rope_type;
-  hp.qkv_bias = spec->qkv_bias;
-  hp.qk_norm = spec->qk_norm;
+  apply_arch(*spec, hp);
   hp.n_embd = get_count(f, a + "embedding_length", true);
   hp.n_layer = get_count(f, a + "block_count", true);
   hp.n_head = get_count(f, a + "attention.head_count", true);
@@ -227,8 +308,27 @@ HParams read_hparams(const gguf::File& f) {
   if (hp.n_head % hp.n_head_kv != 0)
     fail(ErrorKind::BadInput, f.name() + ": head_count " + std::to_string(hp.n_head) +
                                   " is not a multiple of head_count_kv " + std::to_string(hp.n_head_kv));
-  refuse_unsupported_keys(f, a);
+  refuse_unsupported_keys(f, a, *spec);
   if (f.find(a + "attention.sliding_window")) hp.sliding_window = get_count(f, a + "attention.sliding_window", true);
+  if (spec->swa_period > 0 && hp.sliding_window > 0) {
+    hp.swa_layers = swa_pattern(f, a, hp, spec->swa_period);
+    hp.rope_theta_swa = static_cast<float>(f.get_f64(a + "rope.freq_base_swa", 10000.0));  // llama.cpp's default
+  }
+  if (spec->scale_embeddings) hp.embd_scale = static_cast<float>(std::sqrt(static_cast<double>(hp.n_embd)));
+  if (const gguf::Value* v = f.find(a + "attention.scale")) {
+    hp.attn_scale = static_cast<float>(v->as_f64(f.name() + ": " + a + "attention.scale"));
+    if (!(hp.attn_scale > 0)) fail(ErrorKind::BadInput, f.name() + ": " + a + "attention.scale must be positive");
+  } else if (spec->swa_period > 0 && hp.n_layer == 62) {
+    // llama.cpp's Gemma 3 27B rule for files without the key: query_pre_attn_scalar = n_embd / n_head.
+    hp.attn_scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hp.n_embd / hp.n_head)));
+  }
+  if (spec->long_rope) {
+    hp.n_ctx_orig = get_count(f, a + "rope.scaling.original_context_length", false, hp.n_ctx_train);
+    const double ratio = static_cast<double>(hp.n_ctx_train) / hp.n_ctx_orig;
+    // Without the key, the factor transformers derives from the two context lengths.
+    const double derived = ratio > 1 ? std::sqrt(1 + std::log(ratio) / std::log(double(hp.n_ctx_orig))) : 1.0;
+    hp.rope_attn_factor = static_cast<float>(f.get_f64(a + "rope.scaling.attn_factor", derived));
+  }
   hp.rms_eps = static_cast<float>(f.get_f64(a + "attention.layer_norm_rms_epsilon", 1e-5));
   hp.rope_theta = static_cast<float>(f.get_f64(a + "rope.freq_base", 10000.0));
   const std::string scaling = f.get_string(a + "rope.scaling.type", "none");
@@ -268,24 +368,50 @@ std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
   m->output = w.get("output.weight", hp.n_embd, hp.n_vocab, false);
   if (!m->output) m->output = m->tok_embd;  // tied embeddings
   m->rope_freqs = w.get("rope_freqs.weight", hp.n_rot / 2, 0, false);
+  m->rope_long = w.get("rope_factors_long.weight", hp.n_rot / 2, 0, false);
+  m->rope_short = w.get("rope_factors_short.weight", hp.n_rot / 2, 0, false);
+  if (m->rope_long || m->rope_short) {
+    if (!m->rope_long || !m->rope_short || m->rope_freqs || hp.n_ctx_orig == 0)
+      fail(ErrorKind::BadInput, file->name() +
+                                    ": LongRoPE needs both rope_factors_long and rope_factors_short (and no "
+                                    "rope_freqs) in a " +
+                                    hp.arch + " model");
+    m->use_context(hp.n_ctx_train);
+  }
   const std::vector<WeightSpec> specs = layer_weights(hp);
+  const int64_t q = hp.q_dim(), kv = hp.kv_dim();
   for (int il = 0; il < hp.n_layer; ++il) {
     const std::string p = "blk." + std::to_string(il) + ".";
     LayerWeights l;
     for (const WeightSpec& spec : specs) l.*spec.member = w.get(p + spec.suffix, spec.cols, spec.rows, spec.required);
+    if (hp.fused_qkv) {
+      l.wq = row_view(l.wqkv, 0, q);
+      l.wk = row_view(l.wqkv, q, kv);
+      l.wv = row_view(l.wqkv, q + kv, kv);
+      l.wqkv = Weight{};  // read through its views only
+    }
+    if (hp.fused_gate_up) {
+      l.ffn_gate = row_view(l.ffn_up, 0, hp.n_ff);
+      l.ffn_up = row_view(l.ffn_up, hp.n_ff, hp.n_ff);
+    }
     m->layers.push_back(std::move(l));
   }
   // A tensor no weight reads would be silently dropped from the computation (an output bias, an
   // expert, a LayerNorm bias...): refuse the file instead, naming it.
   std::set<std::string, std::less<>> used;
   for_each_weight(*m, [&](const Weight& wt, WeightKind) { used.insert(wt.name); });
-  if (m->rope_freqs) used.insert(m->rope_freqs.name);
+  for (const Weight* r : {&m->rope_freqs, &m->rope_long, &m->rope_short})
+    if (*r) used.insert(r->name);
   for (const gguf::TensorInfo& t : file->tensors())
     if (!used.count(t.name))
       fail(ErrorKind::Unsupported, file->name() + ": tensor " + t.name + " is not used by hayate's " + hp.arch +
                                        " forward pass; the model needs computation hayate does not implement");
   m->file = std::move(file);
   return m;
+}
+
+void Model::use_context(int32_t n_ctx) {
+  if (rope_long && rope_short) rope_freqs = n_ctx > hp.n_ctx_orig ? rope_long : rope_short;
 }
 
 size_t Model::weight_bytes() const {

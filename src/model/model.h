@@ -18,6 +18,20 @@ enum class RopeType {
   Neox,  // rotate halves (x[i], x[i + n_rot/2]) — Qwen2/Qwen3, as in Hugging Face
 };
 
+// The feed-forward's gate activation: silu(gate) * up (SwiGLU) or gelu_tanh(gate) * up (GeGLU, Gemma).
+enum class FfnActivation { Silu, GeluTanh };
+
+// Computation beyond llama's that an architecture may need. A backend says which it implements
+// (Backend::implements); a model that needs one its backend lacks is refused at load.
+enum class ArchFeature {
+  LayerWindows,     // a sliding window on some layers only, each layer kind with its own RoPE base
+  GeluFeedForward,  // FfnActivation::GeluTanh
+  PostNorms,        // RMSNorm of the attention and feed-forward outputs before the residual add
+  ScaledInput,      // token embeddings times a constant, queries times a constant
+  RopeAttnFactor,   // cos and sin of RoPE times a constant (LongRoPE)
+};
+const char* arch_feature_name(ArchFeature f);
+
 // What an architecture is, as data. One row per GGUF general.architecture in the table of
 // model.cpp, which the loader, synth, the forward pass (through HParams) and the converter read.
 struct ArchSpec {
@@ -28,6 +42,17 @@ struct ArchSpec {
   // Hugging Face model classes (config.json "architectures") that `hayate convert` writes as this
   // architecture. Norm rope means the converter permutes Q/K rows, as GGUF llama files are.
   std::vector<std::string> hf_classes = {};
+  FfnActivation ffn_act = FfnActivation::Silu;
+  bool post_norms = false;        // post_attention_norm / post_ffw_norm (Gemma 2/3)
+  bool scale_embeddings = false;  // token embeddings times sqrt(n_embd) (Gemma)
+  // > 0: layers alternate sliding-window and global attention; without the file's
+  // attention.sliding_window_pattern, every swa_period-th layer is global (llama.cpp's default).
+  int32_t swa_period = 0;
+  // Fused projections, viewed as their parts at load: attn_qkv (q, k, v rows) and ffn_up of
+  // 2 * n_ff rows (gate, then up) — Phi-3's layout, as llama.cpp writes it.
+  bool fused_qkv = false;
+  bool fused_gate_up = false;
+  bool long_rope = false;  // rope_factors_long / rope_factors_short and rope.scaling.attn_factor (LongRoPE)
 };
 
 const ArchSpec* find_arch(const std::string& name);               // nullptr when unknown
@@ -58,8 +83,23 @@ struct HParams {
   // attention.sliding_window: each token attends to the last `sliding_window` positions, itself
   // included (Mistral; transformers masks kv_idx <= q_idx - window); 0: to every earlier position.
   int32_t sliding_window = 0;
+  // Per layer: whether the window applies; empty: every layer (Mistral). Gemma 3 interleaves.
+  std::vector<bool> swa_layers;
+  float rope_theta_swa = 0.0f;  // RoPE base of the windowed layers of an interleaved model (no scaling there)
+  FfnActivation ffn_act = FfnActivation::Silu;
+  bool post_norms = false;
+  bool fused_qkv = false;
+  bool fused_gate_up = false;
+  float embd_scale = 1.0f;        // token embeddings are multiplied by it
+  float attn_scale = 0.0f;        // attention scores' scale; 0: 1 / sqrt(head_dim)
+  float rope_attn_factor = 1.0f;  // RoPE's cos and sin times it (LongRoPE)
+  int32_t n_ctx_orig = 0;         // LongRoPE: the context up to which the short factors apply
 
   int32_t q_dim() const { return n_head * head_dim; }
+  bool windowed(int32_t layer) const {
+    return sliding_window > 0 && (swa_layers.empty() || swa_layers[static_cast<size_t>(layer)]);
+  }
+  std::vector<ArchFeature> needed_features() const;
   int32_t kv_dim() const { return n_head_kv * head_dim; }
 };
 
@@ -83,7 +123,12 @@ struct LayerWeights {
   Weight bo;              // attention_bias of a llama/mistral config: the output projection's too
   Weight q_norm, k_norm;  // qwen3
   Weight ffn_norm, ffn_gate, ffn_up, ffn_down;
+  Weight post_attn_norm, post_ffn_norm;  // gemma3
+  Weight wqkv;  // a fused file's attn_qkv, only while loading: wq, wk and wv are views of its rows
 };
+
+// The architecture's flags copied into hyper-parameters (what layer_weights and the forward read).
+void apply_arch(const ArchSpec& spec, HParams& hp);
 
 // How a backend operation reads a weight: rows by id (get_rows), as a matrix (matmul), as a
 // norm (rms_norm) or as a bias added after a matmul.
@@ -114,7 +159,14 @@ struct Model {
   std::shared_ptr<const BertModel> encoder;
   Weight tok_embd, output_norm, output;  // output is tok_embd when embeddings are tied
   Weight rope_freqs;                     // optional per-frequency divisors (llama3 rope scaling)
+  Weight rope_long, rope_short;          // LongRoPE's divisors; rope_freqs is one of them (use_context)
   std::vector<LayerWeights> layers;
+
+  // The context length the model will run with: LongRoPE's long factors apply beyond the original
+  // context. transformers picks them per call by the sequence's length, so the two agree for
+  // every sequence when n_ctx is at most the original context or every sequence is longer; llama.cpp
+  // chooses as here. Load chooses for the trained context (long).
+  void use_context(int32_t n_ctx);
 
   // Opens, validates every tensor the architecture needs (name, shape, type) and maps them.
   static std::unique_ptr<Model> load(const std::string& path);

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "core/error.h"
@@ -142,15 +143,33 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
   if (o.sliding_window < 0) fail(ErrorKind::BadInput, "synth: sliding_window must be 0 (none) or positive");
   if (o.sliding_window > 0)
     w.set(a + ".attention.sliding_window", gguf::Value::u32(static_cast<uint32_t>(o.sliding_window)));
+  if (!o.swa_pattern.empty()) {
+    std::vector<gguf::Value> pattern;
+    for (const bool b : o.swa_pattern) pattern.push_back(gguf::Value::boolean(b));
+    w.set(a + ".attention.sliding_window_pattern", gguf::Value::array(gguf::ValueType::Bool, std::move(pattern)));
+  }
+  if (o.rope_theta_swa > 0) w.set(a + ".rope.freq_base_swa", gguf::Value::f32(o.rope_theta_swa));
+  if (o.attn_scale > 0) w.set(a + ".attention.scale", gguf::Value::f32(o.attn_scale));
+  // LongRoPE's divisors: short ones near 1, long ones growing with the frequency index.
+  auto long_factors = std::make_shared<std::vector<float>>(), short_factors = std::make_shared<std::vector<float>>();
+  if (o.long_rope_original > 0) {
+    w.set(a + ".rope.scaling.original_context_length", gguf::Value::u32(static_cast<uint32_t>(o.long_rope_original)));
+    for (int32_t i = 0; i < head_dim / 2; ++i) {
+      short_factors->push_back(1.0f + 0.05f * static_cast<float>(i));
+      long_factors->push_back(1.0f + 0.5f * static_cast<float>(i));
+    }
+    for (const auto& [tname, values] :
+         {std::pair{"rope_factors_long.weight", long_factors}, std::pair{"rope_factors_short.weight", short_factors}})
+      w.add_tensor(tname, GgmlType::F32, {static_cast<int64_t>(values->size())}, values->data());
+  }
 
   HParams hp;  // what the layer's weight list depends on
+  apply_arch(*spec, hp);
   hp.n_embd = o.n_embd;
   hp.n_head = o.n_head;
   hp.n_head_kv = o.n_head_kv;
   hp.head_dim = head_dim;
   hp.n_ff = o.n_ff;
-  hp.qkv_bias = spec->qkv_bias;
-  hp.qk_norm = spec->qk_norm;
   std::vector<TensorPlan> plan;
   plan.push_back({"token_embd.weight", o.n_embd, n_vocab, -1, WeightKind::Table});
   for (int l = 0; l < o.n_layer; ++l) {

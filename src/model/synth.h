@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace hayate {
 
@@ -21,7 +22,12 @@ struct SynthOptions {
   float rope_theta = 10000.0f;
   float rms_eps = 1e-5f;
   bool tie_embeddings = false;
-  int32_t sliding_window = 0;  // > 0: attention.sliding_window (Mistral-style windowed attention)
+  int32_t sliding_window = 0;     // > 0: attention.sliding_window (Mistral-style windowed attention)
+  std::vector<bool> swa_pattern;  // non-empty: attention.sliding_window_pattern, one entry a layer (gemma3)
+  float rope_theta_swa = 0.0f;    // > 0: rope.freq_base_swa
+  float attn_scale = 0.0f;        // > 0: attention.scale
+  // > 0: LongRoPE (phi3): rope_factors_long / rope_factors_short and this original context
+  int32_t long_rope_original = 0;
   uint64_t seed = 42;
   std::string file_type = "f16";  // a name of quant::file_type_names()
   std::string vocab_from;         // a GGUF whose tokenizer.* metadata is copied; empty: built-in byte tokenizer

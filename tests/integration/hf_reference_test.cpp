@@ -2,7 +2,9 @@
 // llama / qwen2 / qwen3 models, their float32 logits and greedy continuations on a machine with
 // PyTorch; the outputs live in tests/data/hf/<name>/. Here the real `hayate convert` turns each
 // directory into GGUF and `hayate run` must reproduce the logits (max relative error <= 1e-4 at
-// F32) and the 64-token greedy continuation exactly.
+// F32) and the greedy continuation (64 tokens, or as many as reference.json lists) exactly. A
+// reference.json "ctx_size" gives the context each prompt runs with (Phi-3's LongRoPE factors
+// follow it).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -48,12 +50,13 @@ TEST_P(HfReference, LogitsAndGreedyTextMatchTransformers) {
   const int vocab = ref["vocab_size"];
   for (size_t i = 0; i < ref["prompts"].size(); ++i) {
     const auto& prompt = ref["prompts"][i];
+    const std::string ctx = ref.contains("ctx_size") ? " -c " + std::to_string(ref["ctx_size"][i].get<int>()) : "";
     const auto want = test::read_f32_file((dir / ("logits_" + std::to_string(i) + ".f32")).string());
     ASSERT_EQ(want.size(), prompt.size() * static_cast<size_t>(vocab));
     for (const std::string backend : {"reference", "cpu"}) {
       const std::string out = test::temp_path(GetParam() + "-" + backend + std::to_string(i) + ".f32");
-      r = test::run_command(kBin + " run -m " + gguf + " --backend " + backend + " --prompt-ids " + join_ids(prompt) +
-                            " -n 0 --logits-out " + out + " 2>&1");
+      r = test::run_command(kBin + " run -m " + gguf + ctx + " --backend " + backend + " --prompt-ids " +
+                            join_ids(prompt) + " -n 0 --logits-out " + out + " 2>&1");
       ASSERT_EQ(r.exit_code, 0) << r.output;
       const auto got = test::read_f32_file(out);
       ASSERT_EQ(got.size(), want.size());
@@ -65,8 +68,8 @@ TEST_P(HfReference, LogitsAndGreedyTextMatchTransformers) {
       EXPECT_LE(worst, 1e-4) << backend << " prompt " << i;
     }
 
-    r = test::run_command(kBin + " run -m " + gguf + " --prompt-ids " + join_ids(prompt) +
-                          " -n 64 --temp 0 --ignore-eos --json 2>/dev/null");
+    r = test::run_command(kBin + " run -m " + gguf + ctx + " --prompt-ids " + join_ids(prompt) + " -n " +
+                          std::to_string(ref["greedy"][i].size()) + " --temp 0 --ignore-eos --json 2>/dev/null");
     ASSERT_EQ(r.exit_code, 0);
     const auto gen = nlohmann::json::parse(r.output);
     EXPECT_EQ(gen["ids"], ref["greedy"][i]) << "greedy continuation of prompt " << i;

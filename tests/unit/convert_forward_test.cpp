@@ -55,7 +55,20 @@ std::vector<uint8_t> random_f32(size_t n, uint64_t& state, float scale, float of
   return bytes;
 }
 
-void make_hf_dir(const std::string& dir, const std::string& hf_arch, bool with_biases) {
+// fused: Phi-3's layout, q/k/v rows in one qkv_proj and gate/up rows in one gate_up_proj (the
+// same values as the separate tensors).
+// The last n tensors of t, stacked by rows into one named `name`.
+void fuse(std::vector<StTensorToWrite>& t, const std::string& name, size_t n) {
+  StTensorToWrite out{name, "F32", {0, kHidden}, {}};
+  for (size_t i = t.size() - n; i < t.size(); ++i) {
+    out.shape[0] += t[i].shape[0];
+    out.data.insert(out.data.end(), t[i].data.begin(), t[i].data.end());
+  }
+  t.resize(t.size() - n);
+  t.push_back(std::move(out));
+}
+
+void make_hf_dir(const std::string& dir, const std::string& hf_arch, bool with_biases, bool fused = false) {
   fs::create_directories(dir);
   const json config = {
       {"architectures", {hf_arch}},    {"hidden_size", kHidden},          {"intermediate_size", kFf},
@@ -79,6 +92,7 @@ void make_hf_dir(const std::string& dir, const std::string& hf_arch, bool with_b
     add(p + "self_attn.q_proj.weight", {kHeads * kHeadDim, kHidden}, 0.5f);
     add(p + "self_attn.k_proj.weight", {kKvHeads * kHeadDim, kHidden}, 0.5f);
     add(p + "self_attn.v_proj.weight", {kKvHeads * kHeadDim, kHidden}, 0.3f);
+    if (fused) fuse(t, p + "self_attn.qkv_proj.weight", 3);
     add(p + "self_attn.o_proj.weight", {kHidden, kHeads * kHeadDim}, 0.3f);
     if (with_biases) {
       for (const auto& [proj, rows] :
@@ -89,6 +103,7 @@ void make_hf_dir(const std::string& dir, const std::string& hf_arch, bool with_b
     add(p + "post_attention_layernorm.weight", {kHidden}, 0.1f, 1.0f);
     add(p + "mlp.gate_proj.weight", {kFf, kHidden}, 0.3f);
     add(p + "mlp.up_proj.weight", {kFf, kHidden}, 0.3f);
+    if (fused) fuse(t, p + "mlp.gate_up_proj.weight", 2);
     add(p + "mlp.down_proj.weight", {kHidden, kFf}, 0.3f);
   }
   add("model.norm.weight", {kHidden}, 0.1f, 1.0f);
@@ -152,6 +167,31 @@ TEST(ConvertForward, PermutedLlamaComputesWhatHuggingFaceLlamaDoes) {
                          std::vector<float>(unpermuted.begin(), unpermuted.begin() + kVocab)),
             1e-4f * scale);
   EXPECT_GT(max_abs_diff(llama, unpermuted), 1e-2f * scale);
+}
+
+// Phi-3's fused projections, converted as llama.cpp lays them out (attn_qkv, ffn_up of gate then
+// up) and read back as views, compute what the same weights compute as separate Qwen2 tensors
+// with zero biases (both rotate halves).
+TEST(ConvertForward, FusedPhi3ComputesWhatSeparateProjectionsDo) {
+  TempDir dir;
+  make_hf_dir(dir.path("phi3"), "Phi3ForCausalLM", false, true);
+  make_hf_dir(dir.path("qwen2"), "Qwen2ForCausalLM", true);
+  std::ostringstream log;
+  Options opt;
+  opt.out_type = "f32";
+  convert_hf(dir.path("phi3"), dir.path("phi3.gguf"), opt, log);
+  convert_hf(dir.path("qwen2"), dir.path("qwen2.gguf"), opt, log);
+  const auto f = gguf::File::open(dir.path("phi3.gguf"));
+  ASSERT_TRUE(f->find_tensor("blk.0.attn_qkv.weight"));
+  EXPECT_EQ(f->find_tensor("blk.0.ffn_up.weight")->shape, (std::vector<int64_t>{kHidden, 2 * kFf}));
+  EXPECT_FALSE(f->find_tensor("blk.0.ffn_gate.weight"));
+  const std::vector<int32_t> tokens = {3, 17, 42, 5, 29, 11, 48, 0, 23};
+  const std::vector<float> phi3 = logits(dir.path("phi3.gguf"), tokens);
+  const std::vector<float> qwen2 = logits(dir.path("qwen2.gguf"), tokens);
+  ASSERT_EQ(phi3.size(), qwen2.size());
+  float scale = 0;
+  for (float x : qwen2) scale = std::max(scale, std::fabs(x));
+  EXPECT_LT(max_abs_diff(phi3, qwen2), 1e-5f * scale);
 }
 
 }  // namespace

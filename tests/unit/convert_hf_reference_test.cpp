@@ -86,6 +86,7 @@ TEST(ConvertHfReference, ConvertedModelsMatchHuggingFaceLogits) {
     const auto& prompts = ref.at("prompts");
     for (size_t p = 0; p < prompts.size(); ++p) {
       const std::vector<int32_t> prompt = prompts[p].get<std::vector<int32_t>>();
+      if (ref.contains("ctx_size")) model->use_context(ref["ctx_size"][p].get<int32_t>());  // LongRoPE's factors
       const std::vector<float> want = read_f32(dir / ref.at("logits")[p].at("file").get<std::string>());
       const std::vector<float> got = run_prompt(*model, *backend, prompt);
       ASSERT_EQ(got.size(), want.size()) << "prompt " << p;

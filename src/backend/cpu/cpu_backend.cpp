@@ -161,7 +161,7 @@ class CpuBackend : public HostBackend {
         float* outs[detail::kTileLanes];
         for (int32_t i = 0; i < n_tok; ++i) {
           pos[i] = batch.positions[t0 + i];
-          first[i] = cache.first_attended(pos[i]);
+          first[i] = cache.first_attended(layer, pos[i]);
           qs[i] = q.data + (t0 + i) * q.cols + head;
           outs[i] = out.data + (t0 + i) * out.cols + head;
         }
@@ -169,7 +169,7 @@ class CpuBackend : public HostBackend {
         return;
       }
       a.pos = batch.positions[t0];
-      a.first = cache.first_attended(a.pos);
+      a.first = cache.first_attended(layer, a.pos);
       a.q = q.data + t0 * q.cols + head;
       a.out = out.data + t0 * out.cols + head;
       kernel(a);

@@ -15,6 +15,7 @@ std::unique_ptr<KvCache> HostBackend::make_kv_cache(const HParams& hp, int32_t n
   auto cache = std::make_unique<CpuKvCache>(hp, n_blocks, block_size, kv_type());
   cache->backend = name();
   cache->sliding_window = hp.sliding_window;
+  cache->window_layers = hp.swa_layers;
   return cache;
 }
 
@@ -80,8 +81,8 @@ void HostBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> posit
       double inv_freq = std::pow(static_cast<double>(p.theta), -2.0 * i / p.n_rot) * p.freq_scale;
       if (p.freq_factors) inv_freq /= p.freq_factors[i];
       const float angle = static_cast<float>(positions[t]) * static_cast<float>(inv_freq);
-      cos_t[i] = std::cos(angle);
-      sin_t[i] = std::sin(angle);
+      cos_t[i] = std::cos(angle) * p.attn_factor;
+      sin_t[i] = std::sin(angle) * p.attn_factor;
     }
     for (int32_t h = 0; h < n_heads; ++h) {
       float* v = x.data + t * x.cols + static_cast<int64_t>(h) * p.head_dim;
@@ -113,6 +114,21 @@ void detail::swiglu_scalar(const float* gate, const float* up, float* out, int64
   for (int64_t i = 0; i < n; ++i) {
     const float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void HostBackend::scale(Tensor x, float s) {
+  const int64_t n = x.rows * x.cols;
+  for (int64_t i = 0; i < n; ++i) x.data[i] *= s;
+}
+
+void HostBackend::geglu(Tensor gate, Tensor up, Tensor out) {
+  // PyTorch's gelu(approximate="tanh"), in float as it computes it.
+  const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  const int64_t n = gate.rows * gate.cols;
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate.data[i];
+    out.data[i] = 0.5f * g * (1.0f + std::tanh(k * (g + 0.044715f * g * g * g))) * up.data[i];
   }
 }
 

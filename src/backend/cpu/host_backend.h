@@ -32,6 +32,9 @@ class HostBackend : public Backend {
   void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) override;
   void swiglu(Tensor gate, Tensor up, Tensor out) override;
   void add(Tensor x, Tensor y) override;
+  void scale(Tensor x, float s) override;
+  void geglu(Tensor gate, Tensor up, Tensor out) override;
+  bool implements(ArchFeature) const override { return true; }  // every one, plainly
 
  protected:
   // Attention of one token and one head: softmax(q.K^T * scale) V over positions [first, pos].

@@ -36,7 +36,7 @@ class ReferenceBackend : public HostBackend {
       std::vector<float> scores(static_cast<size_t>(batch.positions[t]) + 1);
       for (int32_t h = 0; h < n_head; ++h) {
         attend_one(cache, layer, q.data + t * q.cols + static_cast<int64_t>(h) * head_dim, h / group, head_dim,
-                   batch.sequences[batch.seq[t]].block_table, cache.first_attended(batch.positions[t]),
+                   batch.sequences[batch.seq[t]].block_table, cache.first_attended(layer, batch.positions[t]),
                    batch.positions[t], scores.data(), out.data + t * out.cols + static_cast<int64_t>(h) * head_dim);
       }
     }
