@@ -43,7 +43,13 @@ struct HfConfig {
   bool tie_word_embeddings = false;
   bool attention_bias = false;  // q/k/v (and, unless the architecture requires q/k/v biases, o) projections have biases
   RopeScaling rope_scaling;
-  int64_t sliding_window = 0;               // > 0: attention.sliding_window (hf_fields.h says for which classes)
+  int64_t sliding_window = 0;  // > 0: attention.sliding_window (hf_fields.h says for which classes)
+  // Mixture of experts (hf_fields.h: routes_experts): experts, experts per token, an expert's
+  // feed-forward size, whether the chosen probabilities are renormalised.
+  int64_t expert_count = 0;
+  int64_t expert_used_count = 0;
+  int64_t expert_feed_forward_length = 0;
+  bool expert_weights_norm = true;
   std::vector<std::string> unknown_fields;  // keys hf_fields.h does not list, for the log
 };
 

@@ -57,14 +57,28 @@ struct BlockTensor {
   const char* gguf;  // after "blk.N."
 };
 constexpr BlockTensor kBlockTensors[] = {
-    {"input_layernorm.weight", "attn_norm.weight"},    {"self_attn.q_proj.weight", "attn_q.weight"},
-    {"self_attn.q_proj.bias", "attn_q.bias"},          {"self_attn.k_proj.weight", "attn_k.weight"},
-    {"self_attn.k_proj.bias", "attn_k.bias"},          {"self_attn.v_proj.weight", "attn_v.weight"},
-    {"self_attn.v_proj.bias", "attn_v.bias"},          {"self_attn.o_proj.weight", "attn_output.weight"},
-    {"self_attn.o_proj.bias", "attn_output.bias"},     {"self_attn.q_norm.weight", "attn_q_norm.weight"},
-    {"self_attn.k_norm.weight", "attn_k_norm.weight"}, {"post_attention_layernorm.weight", "ffn_norm.weight"},
-    {"mlp.gate_proj.weight", "ffn_gate.weight"},       {"mlp.up_proj.weight", "ffn_up.weight"},
+    {"input_layernorm.weight", "attn_norm.weight"},
+    {"self_attn.q_proj.weight", "attn_q.weight"},
+    {"self_attn.q_proj.bias", "attn_q.bias"},
+    {"self_attn.k_proj.weight", "attn_k.weight"},
+    {"self_attn.k_proj.bias", "attn_k.bias"},
+    {"self_attn.v_proj.weight", "attn_v.weight"},
+    {"self_attn.v_proj.bias", "attn_v.bias"},
+    {"self_attn.o_proj.weight", "attn_output.weight"},
+    {"self_attn.o_proj.bias", "attn_output.bias"},
+    {"self_attn.q_norm.weight", "attn_q_norm.weight"},
+    {"self_attn.k_norm.weight", "attn_k_norm.weight"},
+    {"post_attention_layernorm.weight", "ffn_norm.weight"},
+    {"mlp.gate_proj.weight", "ffn_gate.weight"},
+    {"mlp.up_proj.weight", "ffn_up.weight"},
     {"mlp.down_proj.weight", "ffn_down.weight"},
+    // Mixture of experts: the router (Qwen3-MoE, Mixtral's name), then the stacked experts,
+    // whose per-expert tensors expert_part() recognises.
+    {"mlp.gate.weight", "ffn_gate_inp.weight"},
+    {"block_sparse_moe.gate.weight", "ffn_gate_inp.weight"},
+    {"", "ffn_gate_exps.weight"},
+    {"", "ffn_up_exps.weight"},
+    {"", "ffn_down_exps.weight"},
 };
 constexpr int kBlockSlots = static_cast<int>(std::size(kBlockTensors));
 
@@ -80,7 +94,29 @@ struct Mapped {
   std::string name;
   std::string suffix;  // the name without "blk.N."
   Place place;
+  int64_t expert = -1;  // >= 0: this expert's part of a stacked tensor
 };
+
+// "mlp.experts.3.gate_proj.weight" (Qwen3-MoE) or "block_sparse_moe.experts.3.w1.weight"
+// (Mixtral) -> expert 3 of ffn_gate_exps. Hugging Face keeps one tensor per expert; GGUF one
+// stack per projection.
+std::optional<std::pair<int64_t, std::string>> expert_part(const std::string& rest) {
+  for (const char* prefix : {"mlp.experts.", "block_sparse_moe.experts."}) {
+    const std::string p = prefix;
+    if (rest.rfind(p, 0) != 0) continue;
+    size_t pos = p.size();
+    int64_t e = 0;
+    const size_t digits = pos;
+    while (pos < rest.size() && rest[pos] >= '0' && rest[pos] <= '9' && pos - digits < 9)
+      e = e * 10 + (rest[pos++] - '0');
+    if (pos == digits || pos >= rest.size() || rest[pos] != '.') return std::nullopt;
+    const std::string proj = rest.substr(pos + 1);
+    if (proj == "gate_proj.weight" || proj == "w1.weight") return std::pair{e, std::string("ffn_gate_exps.weight")};
+    if (proj == "up_proj.weight" || proj == "w3.weight") return std::pair{e, std::string("ffn_up_exps.weight")};
+    if (proj == "down_proj.weight" || proj == "w2.weight") return std::pair{e, std::string("ffn_down_exps.weight")};
+  }
+  return std::nullopt;
+}
 
 std::optional<Mapped> map_tensor_name(const std::string& hf) {
   if (hf == "model.embed_tokens.weight") return Mapped{"token_embd.weight", "token_embd.weight", {1, 0, 0}};
@@ -96,8 +132,13 @@ std::optional<Mapped> map_tensor_name(const std::string& hf) {
   }
   if (pos == digits_begin || pos >= hf.size() || hf[pos] != '.') return std::nullopt;
   const std::string rest = hf.substr(pos + 1);
+  const std::optional<std::pair<int64_t, std::string>> part = expert_part(rest);
   for (int slot = 0; slot < kBlockSlots; ++slot) {
-    if (rest == kBlockTensors[slot].hf) {
+    if (part && part->second == kBlockTensors[slot].gguf) {
+      const std::string suffix = kBlockTensors[slot].gguf;
+      return Mapped{"blk." + std::to_string(layer) + "." + suffix, suffix, {2, layer, slot}, part->first};
+    }
+    if (!part && !rest.empty() && rest == kBlockTensors[slot].hf) {
       const std::string suffix = kBlockTensors[slot].gguf;
       return Mapped{"blk." + std::to_string(layer) + "." + suffix, suffix, {2, layer, slot}};
     }
@@ -115,6 +156,8 @@ HParams layer_hparams(const HfConfig& c) {
   hp.n_ff = static_cast<int32_t>(c.feed_forward_length);
   hp.qkv_bias = c.attention_bias;
   hp.qk_norm = c.spec->qk_norm;
+  hp.n_expert = static_cast<int32_t>(c.expert_count);
+  hp.n_ff_exp = static_cast<int32_t>(c.expert_feed_forward_length);
   return hp;
 }
 
@@ -147,7 +190,8 @@ struct Planned {
   std::string name;
   const StTensor* src = nullptr;
   GgmlType type = GgmlType::F32;
-  int64_t permute_heads = 0;  // > 0: reorder rows for llama's RoPE with this many heads
+  int64_t permute_heads = 0;             // > 0: reorder rows for llama's RoPE with this many heads
+  std::vector<const StTensor*> experts;  // a stack: src is expert 0's tensor, these all of them
 };
 
 std::string model_name(const std::string& dir, const Options& opt) {
@@ -175,6 +219,10 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
       log << "convert: skipping lm_head.weight: tie_word_embeddings is true, the output reuses token_embd\n";
       continue;
     }
+    if (m->expert >= c.expert_count) {
+      fail(ErrorKind::BadInput, *t->file + ": tensor '" + t->name + "' is an expert past the " +
+                                    std::to_string(c.expert_count) + " experts of config.json");
+    }
     if (m->place.group == 2 && m->place.layer >= c.block_count) {
       fail(ErrorKind::BadInput, *t->file + ": tensor '" + t->name + "' is past num_hidden_layers = " +
                                     std::to_string(c.block_count) + " of config.json");
@@ -188,8 +236,22 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
       fail(ErrorKind::Unsupported, *t->file + ": tensor '" + t->name + "' has dtype " + t->dtype_name +
                                        "; hayate converts F32, F16 and BF16 tensors only");
     }
-    Planned p{m->name, t, GgmlType::F32, 0};
-    if (t->shape.size() == 2) {
+    if (m->expert >= 0 && planned.count(m->place)) {  // another expert of a stack already planned
+      Planned& stack = planned[m->place];
+      if (t->dtype != stack.src->dtype)
+        fail(ErrorKind::BadInput, *t->file + ": tensor '" + t->name + "' has dtype " + t->dtype_name + ", expert " +
+                                      stack.src->name + " " + stack.src->dtype_name + "; a stack needs one dtype");
+      stack.experts[static_cast<size_t>(m->expert)] = t;
+      continue;
+    }
+    Planned p{m->name, t, GgmlType::F32, 0, {}};
+    if (m->expert >= 0) {
+      p.experts.assign(static_cast<size_t>(c.expert_count), nullptr);
+      p.experts[static_cast<size_t>(m->expert)] = t;
+    }
+    if (t->shape.size() == 2 && m->suffix == "ffn_gate_inp.weight") {
+      p.type = GgmlType::F32;  // routing decisions need the router's full precision (as llama.cpp keeps it)
+    } else if (t->shape.size() == 2) {
       p.type = out.keep_source ? ggml_type_of(t->dtype) : out.type;
       if (p.type == GgmlType::Q8_0 && t->shape[1] % 32 != 0) {
         log << "convert: " << m->name << ": rows of " << t->shape[1] << " are not whole Q8_0 blocks, writing f16\n";
@@ -226,7 +288,13 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
   }
 
   std::vector<Planned> result;
-  for (auto& [place, p] : planned) result.push_back(std::move(p));
+  for (auto& [place, p] : planned) {
+    for (size_t e = 0; e < p.experts.size(); ++e)
+      if (!p.experts[e])
+        fail(ErrorKind::BadInput, "the safetensors files lack expert " + std::to_string(e) + " of " + p.name +
+                                      " (config.json says " + std::to_string(c.expert_count) + " experts)");
+    result.push_back(std::move(p));
+  }
   return result;
 }
 
@@ -327,6 +395,18 @@ void write_language_model(const std::string& dir, const HfConfig& cfg, const std
   }
   for (const Planned& p : plan) {
     std::vector<int64_t> shape(p.src->shape.rbegin(), p.src->shape.rend());  // GGUF: innermost first
+    if (!p.experts.empty()) {
+      shape.push_back(static_cast<int64_t>(p.experts.size()));
+      w.add_tensor(p.name, p.type, shape, [p, shape, progress](uint8_t* dst, size_t n) {
+        progress(p.name, p.src->dtype_name, p.type, shape);
+        const size_t part = n / p.experts.size();
+        for (size_t e = 0; e < p.experts.size(); ++e) {
+          convert_tensor(*p.experts[e], p.type, {}, dst + e * part, part);
+          release_pages(*p.experts[e]);
+        }
+      });
+      continue;
+    }
     w.add_tensor(p.name, p.type, shape, [p, shape, progress](uint8_t* dst, size_t n) {
       progress(p.name, p.src->dtype_name, p.type, shape);
       const int64_t rows = p.src->shape[0];

@@ -1,6 +1,6 @@
 // The transformer forward pass of every architecture of the table (model/model.h), written
 // once over backend operations. Architectural differences are data in HParams and optional
-// weights: QKV biases, per-head q/k norms, rope style, tied embeddings.
+// weights: QKV biases, per-head q/k norms, rope style, tied embeddings, a mixture of experts.
 #include "forward/forward.h"
 
 #include <algorithm>
@@ -54,6 +54,14 @@ void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend
   const int64_t n = x.rows;
   Tensor h = be.alloc(n, hp.n_embd);
   be.rms_norm(x, l.ffn_norm, hp.rms_eps, h);
+  if (hp.n_expert > 0) {
+    const MoeFfn moe{&l.ffn_gate_inp, &l.ffn_gate_exps, &l.ffn_up_exps,        &l.ffn_down_exps,
+                     hp.n_expert,     hp.n_expert_used, hp.expert_weights_norm};
+    Tensor out = be.alloc(n, hp.n_embd);
+    be.moe_ffn(moe, h, out);
+    be.add(x, out);
+    return;
+  }
   Tensor gate = be.alloc(n, hp.n_ff);
   be.matmul_swiglu(l.ffn_gate, l.ffn_up, h, gate);
   Tensor down = be.alloc(n, hp.n_embd);

@@ -1,0 +1,229 @@
+// convert_hf on tiny mixture-of-experts directories made here (Qwen3-MoE and Mixtral names):
+// the expert keys, the per-expert tensors stacked into GGUF's *_exps tensors in expert order,
+// the router kept in f32, and the layouts hayate refuses by name.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "convert/convert.h"
+#include "convert/safetensors.h"
+#include "core/error.h"
+#include "gguf/gguf.h"
+#include "model/model.h"
+
+namespace hayate::convert {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+constexpr int64_t kHidden = 64, kHeads = 4, kKvHeads = 2, kHeadDim = 16, kFf = 96, kExpertFf = 32, kExperts = 4,
+                  kVocab = 40;
+
+struct MoeDir {
+  std::string hf_class = "Qwen3MoeForCausalLM";
+  json extra = json::object();
+  int64_t skip_expert = -1;  // leave this expert's tensors out
+};
+
+float value_at(int seed, int64_t i) { return static_cast<float>(seed) + static_cast<float>(i % 97) * 0.03125f; }
+
+// Writes the directory; returns each source tensor's values by Hugging Face name.
+std::map<std::string, std::vector<float>> write_dir(const fs::path& dir, const MoeDir& m) {
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const bool mixtral = m.hf_class == "MixtralForCausalLM";
+  json config = {{"architectures", {m.hf_class}},
+                 {"hidden_size", kHidden},
+                 {"intermediate_size", mixtral ? kExpertFf : kFf},
+                 {"max_position_embeddings", 512},
+                 {"num_attention_heads", kHeads},
+                 {"num_hidden_layers", 1},
+                 {"num_key_value_heads", kKvHeads},
+                 {"head_dim", kHeadDim},
+                 {"rms_norm_eps", 1e-6},
+                 {"rope_theta", 10000.0},
+                 {"vocab_size", kVocab},
+                 {"num_experts_per_tok", 2}};
+  if (mixtral) {
+    config["num_local_experts"] = kExperts;
+    config["sliding_window"] = 8;
+    config["router_jitter_noise"] = 0.0;
+  } else {
+    config["num_experts"] = kExperts;
+    config["moe_intermediate_size"] = kExpertFf;
+    config["norm_topk_prob"] = true;
+    config["decoder_sparse_step"] = 1;
+    config["mlp_only_layers"] = json::array();
+  }
+  config.update(m.extra);
+  for (const auto& [key, value] : m.extra.items())
+    if (value.is_null()) config.erase(key);  // null in `extra`: the key is absent
+  std::ofstream(dir / "config.json") << config.dump(2);
+  std::ofstream(dir / "tokenizer.json") << R"({"version": "1.0", "added_tokens": [], "normalizer": null,
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+    "post_processor": null, "decoder": {"type": "ByteLevel"},
+    "model": {"type": "BPE", "vocab": {"a": 0, "b": 1, "ab": 2}, "merges": ["a b"]}})";
+
+  const int64_t q = kHeads * kHeadDim, kv = kKvHeads * kHeadDim;
+  const std::string p = "model.layers.0.";
+  const std::string moe = mixtral ? p + "block_sparse_moe." : p + "mlp.";
+  std::vector<std::pair<std::string, std::vector<int64_t>>> shapes = {
+      {"model.embed_tokens.weight", {kVocab, kHidden}},
+      {p + "input_layernorm.weight", {kHidden}},
+      {p + "self_attn.q_proj.weight", {q, kHidden}},
+      {p + "self_attn.k_proj.weight", {kv, kHidden}},
+      {p + "self_attn.v_proj.weight", {kv, kHidden}},
+      {p + "self_attn.o_proj.weight", {kHidden, q}},
+      {p + "post_attention_layernorm.weight", {kHidden}},
+      {moe + "gate.weight", {kExperts, kHidden}},
+      {"model.norm.weight", {kHidden}},
+      {"lm_head.weight", {kVocab, kHidden}},
+  };
+  if (!mixtral) {
+    shapes.push_back({p + "self_attn.q_norm.weight", {kHeadDim}});
+    shapes.push_back({p + "self_attn.k_norm.weight", {kHeadDim}});
+  }
+  // Experts last and in reverse, as shards may list them: the stack's order is the experts' ids.
+  for (int64_t e = kExperts - 1; e >= 0; --e) {
+    if (e == m.skip_expert) continue;
+    const std::string x = moe + "experts." + std::to_string(e) + ".";
+    shapes.push_back({x + (mixtral ? "w1.weight" : "gate_proj.weight"), {kExpertFf, kHidden}});
+    shapes.push_back({x + (mixtral ? "w3.weight" : "up_proj.weight"), {kExpertFf, kHidden}});
+    shapes.push_back({x + (mixtral ? "w2.weight" : "down_proj.weight"), {kHidden, kExpertFf}});
+  }
+  std::map<std::string, std::vector<float>> values;
+  std::vector<StTensorToWrite> tensors;
+  int seed = 0;
+  for (const auto& [name, shape] : shapes) {
+    std::vector<float> v(static_cast<size_t>(shape[0] * (shape.size() > 1 ? shape[1] : 1)));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = value_at(seed, static_cast<int64_t>(i));
+    ++seed;
+    std::vector<uint8_t> bytes(v.size() * 4);
+    std::memcpy(bytes.data(), v.data(), bytes.size());
+    tensors.push_back({name, "F32", shape, std::move(bytes)});
+    values[name] = std::move(v);
+  }
+  write_safetensors((dir / "model.safetensors").string(), tensors);
+  return values;
+}
+
+fs::path temp_dir(const std::string& name) {
+  return fs::temp_directory_path() / ("hayate_moe_" + std::to_string(::getpid()) + "_" + name);
+}
+
+std::vector<float> floats(const gguf::TensorInfo& t) {
+  std::vector<float> v(static_cast<size_t>(t.n_elements()));
+  std::memcpy(v.data(), t.data, v.size() * 4);
+  return v;
+}
+
+std::string refusal(const MoeDir& m, const std::string& name, ErrorKind kind) {
+  const fs::path dir = temp_dir(name);
+  write_dir(dir / "hf", m);
+  std::ostringstream log;
+  Options opt;
+  opt.out_type = "f32";
+  try {
+    convert_hf((dir / "hf").string(), (dir / "out.gguf").string(), opt, log);
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), kind) << e.what();
+    fs::remove_all(dir);
+    return e.what();
+  }
+  fs::remove_all(dir);
+  ADD_FAILURE() << name << " converted";
+  return {};
+}
+
+TEST(ConvertMoe, ExpertsAreStackedInExpertOrder) {
+  for (const std::string hf_class : {"Qwen3MoeForCausalLM", "MixtralForCausalLM"}) {
+    SCOPED_TRACE(hf_class);
+    const bool mixtral = hf_class == "MixtralForCausalLM";
+    const fs::path dir = temp_dir(hf_class);
+    const auto values = write_dir(dir / "hf", {hf_class});
+    std::ostringstream log;
+    Options opt;
+    opt.out_type = "f16";
+    convert_hf((dir / "hf").string(), (dir / "out.gguf").string(), opt, log);
+    opt.out_type = "f32";
+    convert_hf((dir / "hf").string(), (dir / "out32.gguf").string(), opt, log);
+
+    const auto f16 = gguf::File::open((dir / "out.gguf").string());
+    const std::string a = mixtral ? "llama" : "qwen3moe";
+    EXPECT_EQ(f16->get_string("general.architecture", ""), a);
+    EXPECT_EQ(f16->get_i64(a + ".expert_count", 0), kExperts);
+    EXPECT_EQ(f16->get_i64(a + ".expert_used_count", 0), 2);
+    EXPECT_EQ(f16->get_i64(a + ".expert_feed_forward_length", 0), kExpertFf);
+    EXPECT_EQ(f16->get_i64(a + ".attention.sliding_window", 0), mixtral ? 8 : 0);
+    EXPECT_EQ(f16->find_tensor("blk.0.ffn_gate_inp.weight")->type, GgmlType::F32);
+    EXPECT_EQ(f16->find_tensor("blk.0.ffn_up_exps.weight")->type, GgmlType::F16);
+
+    const auto f32 = gguf::File::open((dir / "out32.gguf").string());
+    const std::string moe = mixtral ? "model.layers.0.block_sparse_moe." : "model.layers.0.mlp.";
+    const std::map<std::string, std::string> parts =
+        mixtral ? std::map<std::string, std::string>{{"gate", "w1"}, {"up", "w3"}, {"down", "w2"}}
+                : std::map<std::string, std::string>{{"gate", "gate_proj"}, {"up", "up_proj"}, {"down", "down_proj"}};
+    for (const auto& [gguf_part, hf_part] : parts) {
+      const gguf::TensorInfo* t = f32->find_tensor("blk.0.ffn_" + gguf_part + "_exps.weight");
+      ASSERT_NE(t, nullptr) << gguf_part;
+      const bool down = gguf_part == "down";
+      EXPECT_EQ(t->shape, (std::vector<int64_t>{down ? kExpertFf : kHidden, down ? kHidden : kExpertFf, kExperts}));
+      std::vector<float> want;
+      for (int64_t e = 0; e < kExperts; ++e) {
+        const auto& v = values.at(moe + "experts." + std::to_string(e) + "." + hf_part + ".weight");
+        want.insert(want.end(), v.begin(), v.end());
+      }
+      EXPECT_EQ(floats(*t), want) << gguf_part;
+    }
+    EXPECT_EQ(floats(*f32->find_tensor("blk.0.ffn_gate_inp.weight")), values.at(moe + "gate.weight"));
+    const auto model = Model::load((dir / "out32.gguf").string());
+    EXPECT_EQ(model->hp.n_expert, kExperts);
+    EXPECT_EQ(model->hp.n_ff_exp, kExpertFf);
+    EXPECT_TRUE(model->hp.expert_weights_norm);
+    fs::remove_all(dir);
+  }
+}
+
+TEST(ConvertMoe, NormTopkProbDefaultsToFalseForQwen3Moe) {
+  MoeDir m;
+  m.extra = {{"norm_topk_prob", nullptr}};
+  const fs::path dir = temp_dir("unnorm");
+  write_dir(dir / "hf", m);
+  std::ostringstream log;
+  Options opt;
+  opt.out_type = "f32";
+  convert_hf((dir / "hf").string(), (dir / "out.gguf").string(), opt, log);
+  EXPECT_FALSE(Model::load((dir / "out.gguf").string())->hp.expert_weights_norm);
+  fs::remove_all(dir);
+}
+
+TEST(ConvertMoe, LayoutsHayateDoesNotRunAreRefusedByName) {
+  EXPECT_NE(refusal({"Qwen3MoeForCausalLM", {{"mlp_only_layers", {0}}}}, "dense", ErrorKind::Unsupported)
+                .find("'mlp_only_layers'"),
+            std::string::npos);
+  EXPECT_NE(refusal({"Qwen3MoeForCausalLM", {{"decoder_sparse_step", 2}}}, "step", ErrorKind::Unsupported)
+                .find("'decoder_sparse_step'"),
+            std::string::npos);
+  EXPECT_NE(
+      refusal({"Qwen3MoeForCausalLM", {{"shared_expert_intermediate_size", 64}}}, "shared", ErrorKind::Unsupported)
+          .find("'shared_expert_intermediate_size'"),
+      std::string::npos);
+  EXPECT_NE(refusal({"Qwen3MoeForCausalLM", {{"num_experts_per_tok", 5}}}, "topk", ErrorKind::BadInput)
+                .find("num_experts_per_tok"),
+            std::string::npos);
+  MoeDir missing;
+  missing.skip_expert = 2;
+  EXPECT_NE(refusal(missing, "missing", ErrorKind::BadInput).find("expert 2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace hayate::convert
