@@ -8,9 +8,10 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "convert/convert.h"
 #include "convert/json_file.h"
@@ -63,8 +64,8 @@ Vocab read_vocab(const json& tok, int64_t min_size, const std::string& what) {
   for (const auto& [s, id_json] : vocab.items()) {
     const int32_t id = parse_id(id_json, what, s);
     if (static_cast<size_t>(id) < text.size() && text[static_cast<size_t>(id)]) {
-      fail(ErrorKind::BadInput,
-           what + ": tokens '" + *text[static_cast<size_t>(id)] + "' and '" + s + "' share id " + std::to_string(id));
+      fail(ErrorKind::BadInput, what + ": tokens '" + *text[static_cast<size_t>(id)] + "' and '" + s +
+                                    "' share id " + std::to_string(id));
     }
     place(id, s);
   }
@@ -166,8 +167,8 @@ std::string detect_pre(const json& pre, const std::string& what) {
       const json& pattern = member_or_null(*c, "pattern");
       const json& r = member_or_null(pattern, "Regex");
       if (!r.is_string() || regex) {
-        fail(ErrorKind::Unsupported,
-             what + ": pre-tokenizer Split " + c->dump().substr(0, 80) + " is not one regex hayate knows");
+        fail(ErrorKind::Unsupported, what + ": pre-tokenizer Split " + c->dump().substr(0, 80) +
+                                         " is not one regex hayate knows");
       }
       regex = r.get<std::string>();
     } else if (type == "ByteLevel") {
@@ -186,8 +187,8 @@ std::string detect_pre(const json& pre, const std::string& what) {
   if (*regex == kLlama3Regex) return "llama-bpe";
   if (*regex == kQwen2Regex) return "qwen2";
   if (*regex == kGpt2Regex) return "gpt-2";
-  fail(ErrorKind::Unsupported,
-       what + ": pre-tokenizer regex '" + regex->substr(0, 80) + "' is not one hayate knows (llama-bpe, qwen2, gpt-2)");
+  fail(ErrorKind::Unsupported, what + ": pre-tokenizer regex '" + regex->substr(0, 80) +
+                                   "' is not one hayate knows (llama-bpe, qwen2, gpt-2)");
 }
 
 // SentencePiece-style: the normalizer (or a Metaspace pre-tokenizer) turns spaces into "▁".
@@ -263,8 +264,8 @@ std::vector<float> sentencepiece_scores(const std::string& dir, const json& mode
 }
 
 bool is_byte_token(const std::string& s) {
-  return s.size() == 6 && s.compare(0, 3, "<0x") == 0 && s[5] == '>' &&
-         std::isxdigit(static_cast<unsigned char>(s[3])) && std::isxdigit(static_cast<unsigned char>(s[4]));
+  return s.size() == 6 && s.compare(0, 3, "<0x") == 0 && s[5] == '>' && std::isxdigit(static_cast<unsigned char>(s[3])) &&
+         std::isxdigit(static_cast<unsigned char>(s[4]));
 }
 
 // "<s>" or {"content": "<s>", …} (tokenizer_config.json writes both).
@@ -320,8 +321,8 @@ void add_chat_templates(const std::string& dir, const std::optional<json>& tcfg,
       const json& name = member_or_null(named, "name");
       const json& text = member_or_null(named, "template");
       if (!name.is_string() || !text.is_string()) continue;
-      const std::string key =
-          name == "default" ? "tokenizer.chat_template" : "tokenizer.chat_template." + name.get<std::string>();
+      const std::string key = name == "default" ? "tokenizer.chat_template"
+                                                : "tokenizer.chat_template." + name.get<std::string>();
       w.set(key, gguf::Value::string(text.get<std::string>()));
     }
     return;
@@ -331,11 +332,9 @@ void add_chat_templates(const std::string& dir, const std::optional<json>& tcfg,
 }
 
 // bos/eos/unk/pad/eot/eom ids and add_bos/add_eos; returns {bos, eos} for the log.
-std::pair<std::optional<int32_t>, std::optional<int32_t>> add_special_tokens(const json& tok, const Vocab& v,
-                                                                             bool byte_level, const std::string& pre,
-                                                                             const std::optional<json>& tcfg,
-                                                                             const std::optional<json>& config,
-                                                                             gguf::Writer& w, std::ostream& log) {
+std::pair<std::optional<int32_t>, std::optional<int32_t>> add_special_tokens(
+    const json& tok, const Vocab& v, bool byte_level, const std::string& pre, const std::optional<json>& tcfg,
+    const std::optional<json>& config, gguf::Writer& w, std::ostream& log) {
   const json& model = tok["model"];
   const std::optional<int32_t> bos = special_id("bos", v, tcfg, config, log);
   const std::optional<int32_t> eos = special_id("eos", v, tcfg, config, log);
@@ -422,9 +421,8 @@ void add_tokenizer_metadata(const std::string& dir, gguf::Writer& w, std::ostrea
     w.set("tokenizer.ggml.model", gguf::Value::string("llama"));
     w.set("tokenizer.ggml.pre", gguf::Value::string("default"));  // as llama.cpp writes for SentencePiece
   } else {
-    fail(ErrorKind::Unsupported, what +
-                                     ": a BPE tokenizer that is neither byte-level nor SentencePiece-style "
-                                     "(byte_fallback with a \"\xe2\x96\x81\" normalizer) is not supported");
+    fail(ErrorKind::Unsupported, what + ": a BPE tokenizer that is neither byte-level nor SentencePiece-style "
+                                        "(byte_fallback with a \"\xe2\x96\x81\" normalizer) is not supported");
   }
 
   const size_t n_tokens = v.tokens.size();
@@ -441,7 +439,8 @@ void add_tokenizer_metadata(const std::string& dir, gguf::Writer& w, std::ostrea
   log << "convert: tokenizer: " << (byte_level ? "gpt2 (pre " + pre + ")" : std::string("llama (SentencePiece)"))
       << ", " << n_tokens << " tokens";
   if (byte_level) log << ", " << merges.size() << " merges";
-  log << ", bos " << (bos ? std::to_string(*bos) : "none") << ", eos " << (eos ? std::to_string(*eos) : "none") << "\n";
+  log << ", bos " << (bos ? std::to_string(*bos) : "none") << ", eos " << (eos ? std::to_string(*eos) : "none")
+      << "\n";
 }
 
 }  // namespace hayate::convert
