@@ -223,8 +223,21 @@ def build_model_dir(name, spec, out_root, vocab_size):
     from safetensors import safe_open
     with safe_open(os.path.join(out_dir, "model.safetensors"), "pt") as f:
         reference["saved_layer0_tensors"] = sorted(k for k in f.keys() if ".layers.0." in k)
+    import shutil
+    saved = os.path.join(out_dir, "model.safetensors")
+    shutil.copyfile(saved, saved + ".as-saved")
     reference["saved_layout"] = to_hub_layout(out_dir, spec)
-    difference = base.reload_difference(out_dir, prompts[-1], all_logits[-1])
+    try:
+        difference = base.reload_difference(out_dir, prompts[-1], all_logits[-1])
+    except Exception as e:  # noqa: BLE001 - judged below
+        log(f"  WARNING: reloading the per-expert layout failed: {type(e).__name__}: {e}")
+        difference = float("inf")
+    if difference > 1e-5 and reference["saved_layout"] == "fused":
+        log(f"  WARNING: the per-expert layout reloads off by {difference:.3g}; keeping the layout transformers saved")
+        shutil.copyfile(saved + ".as-saved", saved)
+        reference["saved_layout"] = "fused (per-expert rewrite did not reload)"
+        difference = base.reload_difference(out_dir, prompts[-1], all_logits[-1])
+    os.remove(saved + ".as-saved")
     if difference > 1e-5:
         sys.exit(f"{name}: the model loaded back from {out_dir} gives logits off by {difference:.3g}")
     log(f"  saved layout {reference['saved_layout']}; reloaded: largest difference {difference:.3g}")
