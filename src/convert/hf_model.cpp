@@ -3,6 +3,7 @@
 // output type while the file is written, so memory stays small whatever the model's size).
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -203,14 +204,47 @@ std::string model_name(const std::string& dir, const Options& opt) {
   return p.filename().string();
 }
 
+// transformers 5 keeps a layer's experts fused (experts.gate_up_proj [E, 2I, H], gate rows
+// first; experts.down_proj [E, H, I]) and may save them so. Each expert's matrices are views
+// into those tensors, named as Hugging Face's per-expert tensors are, so they stack as those do.
+// Returns false for a tensor that is not a fused expert tensor.
+bool split_fused_experts(const StTensor& t, const std::string& name, std::deque<StTensor>& views,
+                         std::vector<std::pair<const StTensor*, std::string>>& out) {
+  const bool gate_up = name.ends_with(".experts.gate_up_proj"), down = name.ends_with(".experts.down_proj");
+  if (!gate_up && !down) return false;
+  const std::string stem = name.substr(0, name.rfind(".experts.") + 9);  // "model.layers.N.mlp.experts."
+  if (t.shape.size() != 3 || t.dtype == StDtype::Other || (gate_up && t.shape[1] % 2 != 0))
+    fail(ErrorKind::Unsupported, *t.file + ": tensor '" + t.name + "' has shape " + t.shape_string() +
+                                     "; hayate converts fused experts laid out as [experts, 2 x ff, hidden] "
+                                     "(gate_up_proj) and [experts, hidden, ff] (down_proj) only");
+  const int64_t rows = gate_up ? t.shape[1] / 2 : t.shape[1], cols = t.shape[2];
+  const size_t bytes = t.nbytes / static_cast<size_t>(t.shape[0] * (gate_up ? 2 : 1));
+  for (int64_t e = 0; e < t.shape[0]; ++e)
+    for (const char* proj :
+         gate_up ? std::vector<const char*>{"gate_proj", "up_proj"} : std::vector<const char*>{"down_proj"}) {
+      StTensor v = t;
+      v.name = stem + std::to_string(e) + "." + proj + ".weight";
+      v.shape = {rows, cols};
+      v.data = t.data + bytes * static_cast<size_t>(e * (gate_up ? 2 : 1) + (std::string(proj) == "up_proj"));
+      v.nbytes = bytes;
+      views.push_back(std::move(v));
+      out.push_back({&views.back(), views.back().name});
+    }
+  return true;
+}
+
 std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& model, const OutType& out,
-                                  const SourceName& rename, std::ostream& log) {
+                                  const SourceName& rename, std::deque<StTensor>& views, std::ostream& log) {
   std::map<Place, Planned> planned;
   std::map<std::string, const StTensor*> by_gguf_name;
+  std::vector<std::pair<const StTensor*, std::string>> sources;  // each tensor and its language-model name
   for (const StTensor* t : model.tensors()) {
     const std::optional<std::string> lm_name = rename ? rename(t->name) : std::optional<std::string>(t->name);
     if (!lm_name) continue;  // another part of the model (a vision tower) converts it
-    std::optional<Mapped> m = map_tensor_name(*lm_name);
+    if (!split_fused_experts(*t, *lm_name, views, sources)) sources.push_back({t, *lm_name});
+  }
+  for (const auto& [t, lm_name] : sources) {
+    std::optional<Mapped> m = map_tensor_name(lm_name);
     if (!m) {
       log << "convert: warning: skipping tensor '" << t->name << "' (" << c.arch << " does not use it)\n";
       continue;
@@ -358,7 +392,8 @@ void write_language_model(const std::string& dir, const HfConfig& cfg, const std
     log << "\n";
   }
   const SafetensorsModel model(dir);
-  const std::vector<Planned> plan = plan_tensors(cfg, model, out, rename, log);
+  std::deque<StTensor> views;  // fused experts' per-expert views, read while the file is written
+  const std::vector<Planned> plan = plan_tensors(cfg, model, out, rename, views, log);
 
   // With "auto", the file is named after the embedding's type (the largest tensor but one).
   GgmlType main_type = out.type;

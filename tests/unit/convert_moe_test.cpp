@@ -32,6 +32,7 @@ struct MoeDir {
   std::string hf_class = "Qwen3MoeForCausalLM";
   json extra = json::object();
   int64_t skip_expert = -1;  // leave this expert's tensors out
+  bool fused = false;        // experts as transformers 5 holds them: experts.gate_up_proj, experts.down_proj
 };
 
 float value_at(int seed, int64_t i) { return static_cast<float>(seed) + static_cast<float>(i % 97) * 0.03125f; }
@@ -102,15 +103,29 @@ std::map<std::string, std::vector<float>> write_dir(const fs::path& dir, const M
   }
   std::map<std::string, std::vector<float>> values;
   std::vector<StTensorToWrite> tensors;
+  const auto add = [&tensors](const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& v) {
+    std::vector<uint8_t> bytes(v.size() * 4);
+    std::memcpy(bytes.data(), v.data(), bytes.size());
+    tensors.push_back({name, "F32", shape, std::move(bytes)});
+  };
   int seed = 0;
   for (const auto& [name, shape] : shapes) {
     std::vector<float> v(static_cast<size_t>(shape[0] * (shape.size() > 1 ? shape[1] : 1)));
     for (size_t i = 0; i < v.size(); ++i) v[i] = value_at(seed, static_cast<int64_t>(i));
     ++seed;
-    std::vector<uint8_t> bytes(v.size() * 4);
-    std::memcpy(bytes.data(), v.data(), bytes.size());
-    tensors.push_back({name, "F32", shape, std::move(bytes)});
+    if (!m.fused || name.find(".experts.") == std::string::npos) add(name, shape, v);
     values[name] = std::move(v);
+  }
+  if (m.fused) {
+    std::vector<float> gate_up, down;
+    for (int64_t e = 0; e < kExperts; ++e) {
+      const std::string x = moe + "experts." + std::to_string(e) + ".";
+      for (const char* part : {"gate_proj", "up_proj"})
+        gate_up.insert(gate_up.end(), values[x + part + ".weight"].begin(), values[x + part + ".weight"].end());
+      down.insert(down.end(), values[x + "down_proj.weight"].begin(), values[x + "down_proj.weight"].end());
+    }
+    add(moe + "experts.gate_up_proj", {kExperts, 2 * kExpertFf, kHidden}, gate_up);
+    add(moe + "experts.down_proj", {kExperts, kHidden, kExpertFf}, down);
   }
   write_safetensors((dir / "model.safetensors").string(), tensors);
   return values;
@@ -191,6 +206,30 @@ TEST(ConvertMoe, ExpertsAreStackedInExpertOrder) {
     EXPECT_TRUE(model->hp.expert_weights_norm);
     fs::remove_all(dir);
   }
+}
+
+TEST(ConvertMoe, FusedExpertsConvertAsPerExpertOnes) {
+  const fs::path dir = temp_dir("fused");
+  write_dir(dir / "per-expert", {});
+  MoeDir fused;
+  fused.fused = true;
+  write_dir(dir / "fused", fused);
+  std::ostringstream log;
+  Options opt;
+  opt.out_type = "q8_0";
+  convert_hf((dir / "per-expert").string(), (dir / "a.gguf").string(), opt, log);
+  convert_hf((dir / "fused").string(), (dir / "b.gguf").string(), opt, log);
+  const auto a = gguf::File::open((dir / "a.gguf").string());
+  const auto b = gguf::File::open((dir / "b.gguf").string());
+  for (const char* name : {"blk.0.ffn_gate_exps.weight", "blk.0.ffn_up_exps.weight", "blk.0.ffn_down_exps.weight"}) {
+    const gguf::TensorInfo *ta = a->find_tensor(name), *tb = b->find_tensor(name);
+    ASSERT_TRUE(ta && tb) << name;
+    EXPECT_EQ(ta->shape, tb->shape) << name;
+    EXPECT_EQ(ta->type, GgmlType::Q8_0) << name;
+    ASSERT_EQ(ta->nbytes, tb->nbytes) << name;
+    EXPECT_EQ(std::memcmp(ta->data, tb->data, ta->nbytes), 0) << name;
+  }
+  fs::remove_all(dir);
 }
 
 TEST(ConvertMoe, NormTopkProbDefaultsToFalseForQwen3Moe) {
