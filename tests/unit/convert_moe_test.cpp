@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -13,11 +15,14 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "convert/convert.h"
 #include "convert/safetensors.h"
 #include "core/error.h"
+#include "forward/forward.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
+#include "support/forward_runs.h"
 
 namespace hayate::convert {
 namespace {
@@ -33,9 +38,25 @@ struct MoeDir {
   json extra = json::object();
   int64_t skip_expert = -1;  // leave this expert's tensors out
   bool fused = false;        // experts as transformers 5 holds them: experts.gate_up_proj, experts.down_proj
+  bool random = false;       // weights of a sane random network (for running it) instead of distinct values
 };
 
 float value_at(int seed, int64_t i) { return static_cast<float>(seed) + static_cast<float>(i % 97) * 0.03125f; }
+
+// A value in [-1, 1) from a hash of (seed, i): the same on every run.
+float random_at(int seed, int64_t i) {
+  uint64_t h = (static_cast<uint64_t>(seed) << 32) ^ static_cast<uint64_t>(i);
+  h = (h ^ (h >> 31)) * 0x7fb5d329728ea185ull;
+  h = (h ^ (h >> 27)) * 0x81dadef4bc2dd44dull;
+  return static_cast<float>((h ^ (h >> 33)) >> 11) / static_cast<float>(1ull << 52) - 1.0f;
+}
+
+float weight_at(const std::string& name, int seed, int64_t i, bool random) {
+  if (!random) return value_at(seed, i);
+  if (name.find("norm") != std::string::npos) return 1.0f + 0.1f * random_at(seed, i);
+  if (name.ends_with(".gate.weight")) return 0.5f * random_at(seed, i);  // router: clear top-2 gaps
+  return (name.find("embed") != std::string::npos ? 0.8f : 0.25f) * random_at(seed, i);
+}
 
 // Writes the directory; returns each source tensor's values by Hugging Face name.
 std::map<std::string, std::vector<float>> write_dir(const fs::path& dir, const MoeDir& m) {
@@ -111,7 +132,7 @@ std::map<std::string, std::vector<float>> write_dir(const fs::path& dir, const M
   int seed = 0;
   for (const auto& [name, shape] : shapes) {
     std::vector<float> v(static_cast<size_t>(shape[0] * (shape.size() > 1 ? shape[1] : 1)));
-    for (size_t i = 0; i < v.size(); ++i) v[i] = value_at(seed, static_cast<int64_t>(i));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = weight_at(name, seed, static_cast<int64_t>(i), m.random);
     ++seed;
     if (!m.fused || name.find(".experts.") == std::string::npos) add(name, shape, v);
     values[name] = std::move(v);
@@ -230,6 +251,146 @@ TEST(ConvertMoe, FusedExpertsConvertAsPerExpertOnes) {
     EXPECT_EQ(std::memcmp(ta->data, tb->data, ta->nbytes), 0) << name;
   }
   fs::remove_all(dir);
+}
+
+// Hugging Face's forward pass of the one-layer model of write_dir, in float64 over the source
+// tensors as transformers lays them out (rotate-half RoPE, per-expert matrices), written from
+// its modelling code's definition and independent of GGUF, the converter and the backends.
+std::vector<double> hf_forward_f64(const std::map<std::string, std::vector<float>>& w, const std::string& hf_class,
+                                   const std::vector<int32_t>& ids, bool norm_topk) {
+  const bool mixtral = hf_class == "MixtralForCausalLM", qk_norm = !mixtral;
+  const int64_t n = static_cast<int64_t>(ids.size()), window = mixtral ? 8 : n, group = kHeads / kKvHeads;
+  const double eps = 1e-6;
+  const std::string p = "model.layers.0.", moe = mixtral ? p + "block_sparse_moe." : p + "mlp.";
+  const auto matvec = [&](const std::string& name, const std::vector<double>& x, int64_t rows) {
+    const std::vector<float>& m = w.at(name);
+    const int64_t cols = static_cast<int64_t>(x.size());
+    std::vector<double> y(static_cast<size_t>(rows));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) y[r] += static_cast<double>(m[r * cols + c]) * x[c];
+    return y;
+  };
+  const auto rms = [&](std::vector<double> x, const std::string& name, int64_t offset, int64_t len) {
+    const std::vector<float>& g = w.at(name);
+    double ss = 0;
+    for (int64_t i = 0; i < len; ++i) ss += x[offset + i] * x[offset + i];
+    const double scale = 1.0 / std::sqrt(ss / static_cast<double>(len) + eps);
+    for (int64_t i = 0; i < len; ++i) x[offset + i] *= scale * g[i];
+    return x;
+  };
+  const auto rope = [&](std::vector<double>& x, int64_t heads, int64_t pos) {
+    const int64_t half = kHeadDim / 2;
+    for (int64_t h = 0; h < heads; ++h)
+      for (int64_t i = 0; i < half; ++i) {
+        const double angle = static_cast<double>(pos) * std::pow(10000.0, -2.0 * static_cast<double>(i) / kHeadDim);
+        double& a = x[h * kHeadDim + i];
+        double& b = x[h * kHeadDim + i + half];
+        const double a0 = a, b0 = b;
+        a = a0 * std::cos(angle) - b0 * std::sin(angle);
+        b = b0 * std::cos(angle) + a0 * std::sin(angle);
+      }
+  };
+  std::vector<std::vector<double>> xs, qs, ks, vs;
+  for (int64_t t = 0; t < n; ++t) {
+    const std::vector<float>& e = w.at("model.embed_tokens.weight");
+    std::vector<double> x(e.begin() + ids[t] * kHidden, e.begin() + (ids[t] + 1) * kHidden);
+    const std::vector<double> h = rms(x, p + "input_layernorm.weight", 0, kHidden);
+    std::vector<double> q = matvec(p + "self_attn.q_proj.weight", h, kHeads * kHeadDim);
+    std::vector<double> k = matvec(p + "self_attn.k_proj.weight", h, kKvHeads * kHeadDim);
+    if (qk_norm) {
+      for (int64_t hd = 0; hd < kHeads; ++hd) q = rms(q, p + "self_attn.q_norm.weight", hd * kHeadDim, kHeadDim);
+      for (int64_t hd = 0; hd < kKvHeads; ++hd) k = rms(k, p + "self_attn.k_norm.weight", hd * kHeadDim, kHeadDim);
+    }
+    rope(q, kHeads, t);
+    rope(k, kKvHeads, t);
+    xs.push_back(x), qs.push_back(q), ks.push_back(k),
+        vs.push_back(matvec(p + "self_attn.v_proj.weight", h, kKvHeads * kHeadDim));
+  }
+  std::vector<double> logits;
+  for (int64_t t = 0; t < n; ++t) {
+    std::vector<double> attn(static_cast<size_t>(kHeads * kHeadDim));
+    for (int64_t hd = 0; hd < kHeads; ++hd) {
+      const int64_t kvh = hd / group, first = std::max<int64_t>(0, t - window + 1);
+      std::vector<double> score;
+      double top = -1e300, sum = 0;
+      for (int64_t s = first; s <= t; ++s) {
+        double d = 0;
+        for (int64_t i = 0; i < kHeadDim; ++i) d += qs[t][hd * kHeadDim + i] * ks[s][kvh * kHeadDim + i];
+        score.push_back(d / std::sqrt(static_cast<double>(kHeadDim)));
+        top = std::max(top, score.back());
+      }
+      for (double& sc : score) sum += (sc = std::exp(sc - top));
+      for (int64_t s = first; s <= t; ++s)
+        for (int64_t i = 0; i < kHeadDim; ++i)
+          attn[hd * kHeadDim + i] += score[s - first] / sum * vs[s][kvh * kHeadDim + i];
+    }
+    std::vector<double> x = xs[t];
+    const std::vector<double> o = matvec(p + "self_attn.o_proj.weight", attn, kHidden);
+    for (int64_t i = 0; i < kHidden; ++i) x[i] += o[i];
+    const std::vector<double> h = rms(x, p + "post_attention_layernorm.weight", 0, kHidden);
+    std::vector<double> prob = matvec(moe + "gate.weight", h, kExperts);
+    const double top = *std::max_element(prob.begin(), prob.end());
+    double z = 0;
+    for (double& v : prob) z += (v = std::exp(v - top));
+    for (double& v : prob) v /= z;
+    std::vector<int64_t> order(static_cast<size_t>(kExperts));
+    for (int64_t e = 0; e < kExperts; ++e) order[e] = e;
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return prob[a] > prob[b]; });
+    const double chosen = prob[order[0]] + prob[order[1]];
+    for (int j = 0; j < 2; ++j) {
+      const std::string x_ = moe + "experts." + std::to_string(order[j]) + ".";
+      const auto g = matvec(x_ + (mixtral ? "w1.weight" : "gate_proj.weight"), h, kExpertFf);
+      const auto u = matvec(x_ + (mixtral ? "w3.weight" : "up_proj.weight"), h, kExpertFf);
+      std::vector<double> act(static_cast<size_t>(kExpertFf));
+      for (int64_t i = 0; i < kExpertFf; ++i) act[i] = g[i] / (1 + std::exp(-g[i])) * u[i];
+      const auto d = matvec(x_ + (mixtral ? "w2.weight" : "down_proj.weight"), act, kHidden);
+      const double weight = prob[order[j]] / (norm_topk ? chosen : 1.0);
+      for (int64_t i = 0; i < kHidden; ++i) x[i] += weight * d[i];
+    }
+    const auto out = matvec("lm_head.weight", rms(x, "model.norm.weight", 0, kHidden), kVocab);
+    logits.insert(logits.end(), out.begin(), out.end());
+  }
+  return logits;
+}
+
+// The converted model, run by hayate's reference and CPU backends, against that float64 pass:
+// the converter's stacking, Mixtral's Q/K permutation and window, the routing and both
+// normalisations, checked without transformers. 12 tokens: past Mixtral's window of 8.
+TEST(ConvertMoe, ConvertedModelsMatchAFloat64HuggingFaceForward) {
+  const std::vector<int32_t> ids = {3, 17, 0, 39, 22, 8, 8, 31, 5, 12, 26, 1};
+  for (const auto& [hf_class, norm] : std::vector<std::pair<std::string, bool>>{
+           {"MixtralForCausalLM", true}, {"Qwen3MoeForCausalLM", true}, {"Qwen3MoeForCausalLM", false}}) {
+    SCOPED_TRACE(hf_class + (norm ? "" : " without norm_topk_prob"));
+    MoeDir m{hf_class};
+    m.random = true;
+    if (!norm) m.extra = {{"norm_topk_prob", false}};
+    const fs::path dir = temp_dir("f64");
+    const auto values = write_dir(dir / "hf", m);
+    std::ostringstream log;
+    Options opt;
+    opt.out_type = "f32";
+    convert_hf((dir / "hf").string(), (dir / "out.gguf").string(), opt, log);
+    const auto model = Model::load((dir / "out.gguf").string());
+    const std::vector<double> want = hf_forward_f64(values, hf_class, ids, norm);
+    for (const char* name : {"reference", "cpu"}) {
+      auto be = make_backend(name, 2);
+      be->prepare(*model);
+      const std::vector<float> got = test::run_tokens(*model, *be, ids, ids.size());
+      ASSERT_EQ(got.size(), want.size());
+      double worst = 0;
+      for (size_t t = 0; t < ids.size(); ++t) {
+        double scale = 0, diff = 0;
+        for (int64_t i = 0; i < kVocab; ++i) {
+          const size_t k = t * kVocab + static_cast<size_t>(i);
+          scale = std::max(scale, std::fabs(want[k]));
+          diff = std::max(diff, std::fabs(want[k] - got[k]));
+        }
+        worst = std::max(worst, diff / scale);
+      }
+      EXPECT_LT(worst, 1e-4) << name;
+    }
+    fs::remove_all(dir);
+  }
 }
 
 TEST(ConvertMoe, NormTopkProbDefaultsToFalseForQwen3Moe) {
