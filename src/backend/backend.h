@@ -55,6 +55,19 @@ class KvCache {
   std::string backend;  // the name of the backend that made it, for messages
 };
 
+// A mixture-of-experts feed-forward (HParams::n_expert > 0) as one backend operation: the
+// router, n_expert SwiGLU experts stacked in three weights (model.h: expert_matrix) and how
+// tokens are routed.
+struct MoeFfn {
+  const Weight* router = nullptr;  // n_expert rows of n_embd
+  const Weight* gate = nullptr;    // stacked: n_expert * n_ff_exp rows of n_embd
+  const Weight* up = nullptr;
+  const Weight* down = nullptr;  // stacked: n_expert * n_embd rows of n_ff_exp
+  int32_t n_expert = 0;
+  int32_t n_used = 0;        // experts per token (top-k)
+  bool norm_weights = true;  // renormalise the top-k probabilities to sum 1
+};
+
 // The k most likely tokens of one row of logits, most likely first (equal logits: the lower id
 // first), and the row's log-sum-exp: what sampling needs of a row when neither a constraint nor
 // a penalty changes it, computed where the logits are so that the row stays there.
@@ -124,6 +137,9 @@ class Backend {
   virtual void geglu(Tensor gate, Tensor up, Tensor out);  // out = gelu_tanh(gate) * up
   // out = act(gate_w x) * (up_w x): matmul_swiglu, or two matmuls and geglu.
   void matmul_gated(FfnActivation act, const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out);
+  // out = the mixture-of-experts feed-forward of x (backend/moe.h): by default each expert's
+  // tokens are gathered and run as one batch through matmul_swiglu and matmul.
+  virtual void moe_ffn(const MoeFfn& f, Tensor x, Tensor out);
 
   // The largest k top_logits() accepts; 0 (host backends): it is not offered, and callers copy
   // whole rows with to_host instead.

@@ -104,6 +104,7 @@ void show(const std::string& what, bool json) {
                         {"chat_template", sum.chat_template},
                         {"size", sum.file_size},
                         {"files", files}};
+    if (sum.expert_count > 0) j["expert_count"] = sum.expert_count, j["expert_used_count"] = sum.expert_used_count;
     if (m) j["name"] = m->full_name(), j["source"] = m->source, j["pulled"] = m->pulled;
     std::cout << j.dump(2) << "\n";
     return;
@@ -114,8 +115,10 @@ void show(const std::string& what, bool json) {
             << "parameters      " << store::short_count(sum.parameters) << " (" << sum.parameters << ")\n"
             << "quantization    " << sum.quantization << "\n"
             << "context length  " << sum.context_length << "\n"
-            << "embedding       " << sum.embedding_length << ", " << sum.block_count << " layers\n"
-            << "size            " << human_bytes(sum.file_size) << "\n";
+            << "embedding       " << sum.embedding_length << ", " << sum.block_count << " layers\n";
+  if (sum.expert_count > 0)
+    std::cout << "experts         " << sum.expert_count << ", " << sum.expert_used_count << " per token\n";
+  std::cout << "size            " << human_bytes(sum.file_size) << "\n";
   std::cout << "files\n";
   for (const auto& f : files)
     std::cout << "  " << f["name"].get<std::string>() << "  " << human_bytes(f["size"].get<uint64_t>())

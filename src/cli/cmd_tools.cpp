@@ -38,7 +38,7 @@ void add_synth_command(CLI::App& app) {
   auto out = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("synth", "write a random-weight model of any supported architecture and shape");
   cmd->add_option("-o,--output", *out, "output GGUF file")->required();
-  cmd->add_option("--arch", o->arch, "llama, qwen2 or qwen3")->capture_default_str();
+  cmd->add_option("--arch", o->arch, "llama, qwen2, qwen3 or qwen3moe")->capture_default_str();
   cmd->add_option("--n-embd", o->n_embd, "hidden size")->capture_default_str();
   cmd->add_option("--n-layer", o->n_layer, "layers")->capture_default_str();
   cmd->add_option("--n-head", o->n_head, "attention heads")->capture_default_str();
@@ -51,6 +51,10 @@ void add_synth_command(CLI::App& app) {
   cmd->add_flag("--tie-embeddings", o->tie_embeddings, "no output.weight; reuse token_embd");
   cmd->add_option("--sliding-window", o->sliding_window, "attend to the last N positions only (0 = all)")
       ->capture_default_str();
+  cmd->add_option("--experts", o->n_expert, "mixture of experts: experts per layer (0 = a dense feed-forward)")
+      ->capture_default_str();
+  cmd->add_option("--experts-used", o->n_expert_used, "experts each token is routed to")->capture_default_str();
+  cmd->add_option("--n-ff-exp", o->n_ff_exp, "an expert's feed-forward size (0 = n-ff)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "random seed (same seed, same file)")->capture_default_str();
   cmd->add_option("--type", o->file_type, quant::file_type_names())->capture_default_str();
   cmd->add_option("--vocab-from", o->vocab_from, "copy the tokenizer of this GGUF (default: built-in byte tokenizer)");

@@ -64,6 +64,21 @@ RopeScaling parse_rope_scaling(const nlohmann::json& j, const std::string& what)
   return rs;
 }
 
+// Mixtral names its expert count num_local_experts, Qwen3-MoE num_experts; Mixtral always
+// renormalises the top-k probabilities, Qwen3-MoE when norm_topk_prob (false by default).
+void read_experts(const nlohmann::json& j, const std::string& what, HfConfig& c) {
+  const char* count_key = j.contains("num_local_experts") ? "num_local_experts" : "num_experts";
+  c.expert_count = required_size(j, count_key, what);
+  c.expert_used_count = required_size(j, "num_experts_per_tok", what);
+  if (c.expert_used_count > c.expert_count)
+    fail(ErrorKind::BadInput, what + ": num_experts_per_tok (" + std::to_string(c.expert_used_count) +
+                                  ") is more than the " + std::to_string(c.expert_count) + " experts");
+  c.expert_feed_forward_length =
+      j.contains("moe_intermediate_size") ? required_size(j, "moe_intermediate_size", what) : c.feed_forward_length;
+  c.expert_weights_norm =
+      c.hf_architecture == "MixtralForCausalLM" || json_bool(j, "norm_topk_prob", what).value_or(false);
+}
+
 }  // namespace
 
 std::optional<std::string> gguf_arch_name(std::string_view hf_architecture) {
@@ -134,6 +149,7 @@ HfConfig parse_hf_config(const nlohmann::json& j, const std::string& what) {
   if (honours_sliding_window(c.hf_architecture) && j.contains("sliding_window") && !j["sliding_window"].is_null())
     c.sliding_window = required_size(j, "sliding_window", what);
   parse_family_config(j, c, what);
+  if (routes_experts(c.hf_architecture)) read_experts(j, what, c);
   return c;
 }
 
@@ -177,6 +193,12 @@ void add_hparams_metadata(const HfConfig& c, gguf::Writer& w) {
   }
   w.set(a + ".vocab_size", u32(c.vocab_size));
   if (c.sliding_window > 0) w.set(a + ".attention.sliding_window", u32(c.sliding_window));
+  if (c.expert_count > 0) {
+    w.set(a + ".expert_count", u32(c.expert_count));
+    w.set(a + ".expert_used_count", u32(c.expert_used_count));
+    w.set(a + ".expert_feed_forward_length", u32(c.expert_feed_forward_length));
+    w.set(a + ".expert_weights_norm", Value::boolean(c.expert_weights_norm));
+  }
 }
 
 std::vector<float> llama3_rope_factors(const HfConfig& c) {

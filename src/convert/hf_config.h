@@ -54,6 +54,12 @@ struct HfConfig {
   std::vector<bool> swa_layers;
   double rope_theta_swa = 0.0;
   double attention_scale = 0.0;
+  // Mixture of experts (hf_fields.h: routes_experts): experts, experts per token, an expert's
+  // feed-forward size, whether the chosen probabilities are renormalised.
+  int64_t expert_count = 0;
+  int64_t expert_used_count = 0;
+  int64_t expert_feed_forward_length = 0;
+  bool expert_weights_norm = true;
   std::vector<std::string> unknown_fields;  // keys hf_fields.h does not list, for the log
 };
 

@@ -17,6 +17,8 @@ bool is_true(const J& v) { return v.is_null() || (v.is_boolean() && v.get<bool>(
 bool is_one(const J& v) { return v.is_null() || (v.is_number() && v.get<double>() == 1.0); }
 bool at_most_one(const J& v) { return v.is_null() || (v.is_number() && v.get<double>() <= 1.0); }
 bool is_silu(const J& v) { return v.is_null() || v == "silu" || v == "swish"; }
+bool is_zero(const J& v) { return v.is_null() || (v.is_number() && v.get<double>() == 0.0); }
+bool is_empty_list(const J& v) { return v.is_null() || (v.is_array() && v.empty()); }
 bool all_full_attention(const J& v) {
   return v.is_null() ||
          (v.is_array() && std::all_of(v.begin(), v.end(), [](const J& t) { return t == "full_attention"; }));
@@ -44,12 +46,14 @@ const std::vector<HfField> kFields = {
     {"tie_word_embeddings", H::Read, "no output.weight: the token table is the output matrix"},
     {"attention_bias", H::Read, "q/k/v/o biases"},
     {"sliding_window", H::Conditional,
-     "attention.sliding_window for Mistral, Phi-3 and Gemma 3 (its windowed layers); transformers ignores it "
-     "elsewhere"},
+     "attention.sliding_window for Mistral, Mixtral, Phi-3 and Gemma 3 (its windowed layers); transformers "
+     "ignores it elsewhere"},
     {"original_max_position_embeddings", H::Read, "Phi-3 LongRoPE: rope.scaling.original_context_length"},
     {"rope_local_base_freq", H::NeutralOnly, "a second RoPE base (Gemma 3 reads it: rope.freq_base_swa)", is_null},
     {"sliding_window_pattern", H::NeutralOnly,
      "interleaved windowed and global layers (Gemma 3 reads it: attention.sliding_window_pattern)", is_null},
+    {"moe_intermediate_size", H::Read, "expert_feed_forward_length (Qwen3-MoE)"},
+    {"norm_topk_prob", H::Read, "expert_weights_norm (Qwen3-MoE; Mixtral always renormalises)"},
     // No effect on the forward pass at inference.
     {"attention_dropout", H::Ignored, "training only"},
     {"hidden_dropout", H::Ignored, "training only"},
@@ -60,6 +64,9 @@ const std::vector<HfField> kFields = {
     {"cache_implementation", H::Ignored, "transformers' generate() cache choice"},
     {"resid_pdrop", H::Ignored, "training only"},
     {"embd_pdrop", H::Ignored, "training only"},
+    {"output_router_logits", H::Ignored, "training only (the router's auxiliary loss)"},
+    {"router_aux_loss_coef", H::Ignored, "training only"},
+    {"router_jitter_noise", H::Ignored, "training only: transformers adds it in training mode"},
     {"dtype", H::Ignored, "the stored type; convert reads each tensor's own"},
     {"torch_dtype", H::Ignored, "the stored type; convert reads each tensor's own"},
     {"bos_token_id", H::Ignored, "the tokenizer's files say it"},
@@ -83,6 +90,10 @@ const std::vector<HfField> kFields = {
     {"num_local_experts", H::NeutralOnly, "mixture-of-experts layers", at_most_one},
     {"num_experts", H::NeutralOnly, "mixture-of-experts layers", at_most_one},
     {"num_experts_per_tok", H::NeutralOnly, "mixture-of-experts layers", is_null},
+    {"decoder_sparse_step", H::NeutralOnly, "dense layers between the mixture-of-experts ones", is_one},
+    {"mlp_only_layers", H::NeutralOnly, "dense layers among the mixture-of-experts ones", is_empty_list},
+    {"shared_expert_intermediate_size", H::NeutralOnly, "a shared expert beside the routed ones", is_zero},
+    {"n_shared_experts", H::NeutralOnly, "shared experts beside the routed ones", is_zero},
     {"embedding_multiplier", H::NeutralOnly, "scaled token embeddings", is_one},
     {"residual_multiplier", H::NeutralOnly, "scaled residual connections", is_one},
     {"attention_multiplier", H::NeutralOnly, "a custom attention scale", is_null},
@@ -97,21 +108,30 @@ const std::vector<HfField> kFields = {
     {"is_causal", H::NeutralOnly, "bidirectional attention", is_true},
 };
 
-const char* const kWindowedClasses[] = {"MistralForCausalLM", "Phi3ForCausalLM", "Gemma3ForCausalLM"};
+const char* const kWindowedClasses[] = {"MistralForCausalLM", "MixtralForCausalLM", "Phi3ForCausalLM",
+                                        "Gemma3ForCausalLM"};
+const char* const kExpertClasses[] = {"MixtralForCausalLM", "Qwen3MoeForCausalLM"};
+const char* const kExpertKeys[] = {"num_local_experts", "num_experts", "num_experts_per_tok"};
+
+template <size_t N>
+bool listed(const char* const (&list)[N], const std::string& s) {
+  return std::find(std::begin(list), std::end(list), s) != std::end(list);
+}
 
 }  // namespace
 
 const std::vector<HfField>& hf_fields() { return kFields; }
 
-bool honours_sliding_window(const std::string& hf_class) {
-  return std::find(std::begin(kWindowedClasses), std::end(kWindowedClasses), hf_class) != std::end(kWindowedClasses);
-}
+bool honours_sliding_window(const std::string& hf_class) { return listed(kWindowedClasses, hf_class); }
+
+bool routes_experts(const std::string& hf_class) { return listed(kExpertClasses, hf_class); }
 
 void check_hf_fields(const J& config, const std::string& hf_class, const std::string& what) {
   for (const HfField& f : kFields) {
     if (f.handling != H::NeutralOnly) continue;
     const auto it = config.find(f.key);
     if (it == config.end() || f.neutral(*it) || class_reads(hf_class, f.key)) continue;
+    if (routes_experts(hf_class) && listed(kExpertKeys, f.key)) continue;  // read by parse_hf_config
     // A window honoured in every layer may also be written as layer_types of sliding_attention.
     if (std::string(f.key) == "layer_types" && honours_sliding_window(hf_class) && it->is_array() &&
         std::all_of(it->begin(), it->end(), [](const J& t) { return t == "sliding_attention"; }))

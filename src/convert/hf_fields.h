@@ -31,6 +31,10 @@ const std::vector<HfField>& hf_fields();
 // classes do not read it (Qwen2/Qwen3 only with use_sliding_window, which is refused).
 bool honours_sliding_window(const std::string& hf_class);
 
+// Model classes whose feed-forward is a mixture of experts (Mixtral, Qwen3-MoE): their expert
+// keys (num_local_experts / num_experts, num_experts_per_tok) are read, not refused.
+bool routes_experts(const std::string& hf_class);
+
 // Error(Unsupported) naming the first key whose value hayate cannot run ("config.json:
 // 'final_logit_softcapping' is 30.0: soft-capping of the output logits (gemma2), which hayate
 // does not implement"). `hf_class` decides the Conditional keys.

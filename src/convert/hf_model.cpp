@@ -3,6 +3,7 @@
 // output type while the file is written, so memory stays small whatever the model's size).
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -82,6 +83,13 @@ constexpr BlockTensor kBlockTensors[] = {
     {"mlp.up_proj.weight", "ffn_up.weight"},
     {"mlp.down_proj.weight", "ffn_down.weight"},
     {"post_feedforward_layernorm.weight", "post_ffw_norm.weight", Only::PostNorms},
+    // Mixture of experts: the router (Qwen3-MoE, Mixtral's name), then the stacked experts,
+    // whose per-expert tensors expert_part() recognises.
+    {"mlp.gate.weight", "ffn_gate_inp.weight"},
+    {"block_sparse_moe.gate.weight", "ffn_gate_inp.weight"},
+    {"", "ffn_gate_exps.weight"},
+    {"", "ffn_up_exps.weight"},
+    {"", "ffn_down_exps.weight"},
 };
 constexpr int kBlockSlots = static_cast<int>(std::size(kBlockTensors));
 
@@ -97,7 +105,29 @@ struct Mapped {
   std::string name;
   std::string suffix;  // the name without "blk.N."
   Place place;
+  int64_t expert = -1;  // >= 0: this expert's part of a stacked tensor
 };
+
+// "mlp.experts.3.gate_proj.weight" (Qwen3-MoE) or "block_sparse_moe.experts.3.w1.weight"
+// (Mixtral) -> expert 3 of ffn_gate_exps. Hugging Face keeps one tensor per expert; GGUF one
+// stack per projection.
+std::optional<std::pair<int64_t, std::string>> expert_part(const std::string& rest) {
+  for (const char* prefix : {"mlp.experts.", "block_sparse_moe.experts."}) {
+    const std::string p = prefix;
+    if (rest.rfind(p, 0) != 0) continue;
+    size_t pos = p.size();
+    int64_t e = 0;
+    const size_t digits = pos;
+    while (pos < rest.size() && rest[pos] >= '0' && rest[pos] <= '9' && pos - digits < 9)
+      e = e * 10 + (rest[pos++] - '0');
+    if (pos == digits || pos >= rest.size() || rest[pos] != '.') return std::nullopt;
+    const std::string proj = rest.substr(pos + 1);
+    if (proj == "gate_proj.weight" || proj == "w1.weight") return std::pair{e, std::string("ffn_gate_exps.weight")};
+    if (proj == "up_proj.weight" || proj == "w3.weight") return std::pair{e, std::string("ffn_up_exps.weight")};
+    if (proj == "down_proj.weight" || proj == "w2.weight") return std::pair{e, std::string("ffn_down_exps.weight")};
+  }
+  return std::nullopt;
+}
 
 std::optional<Mapped> map_tensor_name(const std::string& hf, bool post_norms) {
   if (hf == "model.embed_tokens.weight") return Mapped{"token_embd.weight", "token_embd.weight", {1, 0, 0}};
@@ -113,10 +143,15 @@ std::optional<Mapped> map_tensor_name(const std::string& hf, bool post_norms) {
   }
   if (pos == digits_begin || pos >= hf.size() || hf[pos] != '.') return std::nullopt;
   const std::string rest = hf.substr(pos + 1);
+  const std::optional<std::pair<int64_t, std::string>> part = expert_part(rest);
   for (int slot = 0; slot < kBlockSlots; ++slot) {
     const Only only = kBlockTensors[slot].only;
     if (only != Only::Any && (only == Only::PostNorms) != post_norms) continue;
-    if (rest == kBlockTensors[slot].hf) {
+    if (part && part->second == kBlockTensors[slot].gguf) {
+      const std::string suffix = kBlockTensors[slot].gguf;
+      return Mapped{"blk." + std::to_string(layer) + "." + suffix, suffix, {2, layer, slot}, part->first};
+    }
+    if (!part && !rest.empty() && rest == kBlockTensors[slot].hf) {
       const std::string suffix = kBlockTensors[slot].gguf;
       return Mapped{"blk." + std::to_string(layer) + "." + suffix, suffix, {2, layer, slot}};
     }
@@ -134,6 +169,8 @@ HParams layer_hparams(const HfConfig& c) {
   hp.head_dim = static_cast<int32_t>(c.head_dim);
   hp.n_ff = static_cast<int32_t>(c.feed_forward_length);
   hp.qkv_bias = c.attention_bias;
+  hp.n_expert = static_cast<int32_t>(c.expert_count);
+  hp.n_ff_exp = static_cast<int32_t>(c.expert_feed_forward_length);
   return hp;
 }
 
@@ -166,8 +203,9 @@ struct Planned {
   std::string name;
   const StTensor* src = nullptr;
   GgmlType type = GgmlType::F32;
-  int64_t permute_heads = 0;  // > 0: reorder rows for llama's RoPE with this many heads
-  float offset = 0.0f;        // added to every value: Gemma's norms scale by 1 + w, GGUF stores 1 + w
+  int64_t permute_heads = 0;             // > 0: reorder rows for llama's RoPE with this many heads
+  float offset = 0.0f;                   // added to every value: Gemma's norms scale by 1 + w, GGUF stores 1 + w
+  std::vector<const StTensor*> experts;  // a stack: src is expert 0's tensor, these all of them
 };
 
 std::string model_name(const std::string& dir, const Options& opt) {
@@ -179,14 +217,47 @@ std::string model_name(const std::string& dir, const Options& opt) {
   return p.filename().string();
 }
 
+// transformers 5 keeps a layer's experts fused (experts.gate_up_proj [E, 2I, H], gate rows
+// first; experts.down_proj [E, H, I]) and may save them so. Each expert's matrices are views
+// into those tensors, named as Hugging Face's per-expert tensors are, so they stack as those do.
+// Returns false for a tensor that is not a fused expert tensor.
+bool split_fused_experts(const StTensor& t, const std::string& name, std::deque<StTensor>& views,
+                         std::vector<std::pair<const StTensor*, std::string>>& out) {
+  const bool gate_up = name.ends_with(".experts.gate_up_proj"), down = name.ends_with(".experts.down_proj");
+  if (!gate_up && !down) return false;
+  const std::string stem = name.substr(0, name.rfind(".experts.") + 9);  // "model.layers.N.mlp.experts."
+  if (t.shape.size() != 3 || t.dtype == StDtype::Other || (gate_up && t.shape[1] % 2 != 0))
+    fail(ErrorKind::Unsupported, *t.file + ": tensor '" + t.name + "' has shape " + t.shape_string() +
+                                     "; hayate converts fused experts laid out as [experts, 2 x ff, hidden] "
+                                     "(gate_up_proj) and [experts, hidden, ff] (down_proj) only");
+  const int64_t rows = gate_up ? t.shape[1] / 2 : t.shape[1], cols = t.shape[2];
+  const size_t bytes = t.nbytes / static_cast<size_t>(t.shape[0] * (gate_up ? 2 : 1));
+  for (int64_t e = 0; e < t.shape[0]; ++e)
+    for (const char* proj :
+         gate_up ? std::vector<const char*>{"gate_proj", "up_proj"} : std::vector<const char*>{"down_proj"}) {
+      StTensor v = t;
+      v.name = stem + std::to_string(e) + "." + proj + ".weight";
+      v.shape = {rows, cols};
+      v.data = t.data + bytes * static_cast<size_t>(e * (gate_up ? 2 : 1) + (std::string(proj) == "up_proj"));
+      v.nbytes = bytes;
+      views.push_back(std::move(v));
+      out.push_back({&views.back(), views.back().name});
+    }
+  return true;
+}
+
 std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& model, const OutType& out,
-                                  const SourceName& rename, std::ostream& log) {
+                                  const SourceName& rename, std::deque<StTensor>& views, std::ostream& log) {
   std::map<Place, Planned> planned;
   std::map<std::string, const StTensor*> by_gguf_name;
+  std::vector<std::pair<const StTensor*, std::string>> sources;  // each tensor and its language-model name
   for (const StTensor* t : model.tensors()) {
     const std::optional<std::string> lm_name = rename ? rename(t->name) : std::optional<std::string>(t->name);
     if (!lm_name) continue;  // another part of the model (a vision tower) converts it
-    std::optional<Mapped> m = map_tensor_name(*lm_name, c.spec->post_norms);
+    if (!split_fused_experts(*t, *lm_name, views, sources)) sources.push_back({t, *lm_name});
+  }
+  for (const auto& [t, lm_name] : sources) {
+    std::optional<Mapped> m = map_tensor_name(lm_name, c.spec->post_norms);
     if (!m) {
       log << "convert: warning: skipping tensor '" << t->name << "' (" << c.arch << " does not use it)\n";
       continue;
@@ -194,6 +265,10 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
     if (m->name == "output.weight" && c.tie_word_embeddings) {
       log << "convert: skipping lm_head.weight: tie_word_embeddings is true, the output reuses token_embd\n";
       continue;
+    }
+    if (m->expert >= c.expert_count) {
+      fail(ErrorKind::BadInput, *t->file + ": tensor '" + t->name + "' is an expert past the " +
+                                    std::to_string(c.expert_count) + " experts of config.json");
     }
     if (m->place.group == 2 && m->place.layer >= c.block_count) {
       fail(ErrorKind::BadInput, *t->file + ": tensor '" + t->name + "' is past num_hidden_layers = " +
@@ -208,11 +283,25 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
       fail(ErrorKind::Unsupported, *t->file + ": tensor '" + t->name + "' has dtype " + t->dtype_name +
                                        "; hayate converts F32, F16 and BF16 tensors only");
     }
-    Planned p{m->name, t, GgmlType::F32, 0, 0.0f};
+    if (m->expert >= 0 && planned.count(m->place)) {  // another expert of a stack already planned
+      Planned& stack = planned[m->place];
+      if (t->dtype != stack.src->dtype)
+        fail(ErrorKind::BadInput, *t->file + ": tensor '" + t->name + "' has dtype " + t->dtype_name + ", expert " +
+                                      stack.src->name + " " + stack.src->dtype_name + "; a stack needs one dtype");
+      stack.experts[static_cast<size_t>(m->expert)] = t;
+      continue;
+    }
+    Planned p{m->name, t, GgmlType::F32, 0, 0.0f, {}};
+    if (m->expert >= 0) {
+      p.experts.assign(static_cast<size_t>(c.expert_count), nullptr);
+      p.experts[static_cast<size_t>(m->expert)] = t;
+    }
     // Gemma's RMSNorm multiplies by (1 + w); llama.cpp's Gemma files hold 1 + w, as here.
     if (c.spec->scale_embeddings && t->shape.size() == 1 && m->suffix.find("norm.weight") != std::string::npos)
       p.offset = 1.0f;
-    if (t->shape.size() == 2) {
+    if (t->shape.size() == 2 && m->suffix == "ffn_gate_inp.weight") {
+      p.type = GgmlType::F32;  // routing decisions need the router's full precision (as llama.cpp keeps it)
+    } else if (t->shape.size() == 2) {
       p.type = out.keep_source ? ggml_type_of(t->dtype) : out.type;
       if (p.type == GgmlType::Q8_0 && t->shape[1] % 32 != 0) {
         log << "convert: " << m->name << ": rows of " << t->shape[1] << " are not whole Q8_0 blocks, writing f16\n";
@@ -249,7 +338,13 @@ std::vector<Planned> plan_tensors(const HfConfig& c, const SafetensorsModel& mod
   }
 
   std::vector<Planned> result;
-  for (auto& [place, p] : planned) result.push_back(std::move(p));
+  for (auto& [place, p] : planned) {
+    for (size_t e = 0; e < p.experts.size(); ++e)
+      if (!p.experts[e])
+        fail(ErrorKind::BadInput, "the safetensors files lack expert " + std::to_string(e) + " of " + p.name +
+                                      " (config.json says " + std::to_string(c.expert_count) + " experts)");
+    result.push_back(std::move(p));
+  }
   return result;
 }
 
@@ -318,7 +413,8 @@ void write_language_model(const std::string& dir, const HfConfig& cfg, const std
     log << "\n";
   }
   const SafetensorsModel model(dir);
-  const std::vector<Planned> plan = plan_tensors(cfg, model, out, rename, log);
+  std::deque<StTensor> views;  // fused experts' per-expert views, read while the file is written
+  const std::vector<Planned> plan = plan_tensors(cfg, model, out, rename, views, log);
 
   // With "auto", the file is named after the embedding's type (the largest tensor but one).
   GgmlType main_type = out.type;
@@ -363,6 +459,18 @@ void write_language_model(const std::string& dir, const HfConfig& cfg, const std
   }
   for (const Planned& p : plan) {
     std::vector<int64_t> shape(p.src->shape.rbegin(), p.src->shape.rend());  // GGUF: innermost first
+    if (!p.experts.empty()) {
+      shape.push_back(static_cast<int64_t>(p.experts.size()));
+      w.add_tensor(p.name, p.type, shape, [p, shape, progress](uint8_t* dst, size_t n) {
+        progress(p.name, p.src->dtype_name, p.type, shape);
+        const size_t part = n / p.experts.size();
+        for (size_t e = 0; e < p.experts.size(); ++e) {
+          convert_tensor(*p.experts[e], p.type, {}, dst + e * part, part);
+          release_pages(*p.experts[e]);
+        }
+      });
+      continue;
+    }
     w.add_tensor(p.name, p.type, shape, [p, shape, progress](uint8_t* dst, size_t n) {
       progress(p.name, p.src->dtype_name, p.type, shape);
       const int64_t rows = p.src->shape[0];

@@ -2,7 +2,7 @@
 // once over backend operations. Architectural differences are data in HParams and optional
 // weights: QKV biases, per-head q/k norms, rope style, tied embeddings, windowed layers with their
 // own RoPE base, post-norms, the gate's activation, scaled embeddings and queries (gemma3),
-// LongRoPE's factors (phi3).
+// LongRoPE's factors (phi3), a mixture of experts (qwen3moe, Mixtral).
 #include "forward/forward.h"
 
 #include <algorithm>
@@ -73,6 +73,14 @@ void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend
   const int64_t n = x.rows;
   Tensor h = be.alloc(n, hp.n_embd);
   be.rms_norm(x, l.ffn_norm, hp.rms_eps, h);
+  if (hp.n_expert > 0) {
+    const MoeFfn moe{&l.ffn_gate_inp, &l.ffn_gate_exps, &l.ffn_up_exps,        &l.ffn_down_exps,
+                     hp.n_expert,     hp.n_expert_used, hp.expert_weights_norm};
+    Tensor out = be.alloc(n, hp.n_embd);
+    be.moe_ffn(moe, h, out);
+    be.add(x, out);
+    return;
+  }
   Tensor gate = be.alloc(n, hp.n_ff);
   be.matmul_gated(hp.ffn_act, l.ffn_gate, l.ffn_up, h, gate);
   Tensor down = be.alloc(n, hp.n_embd);

@@ -14,7 +14,13 @@ namespace {
 
 std::deque<ArchSpec> builtin_archs() {
   return {
-      {"llama", RopeType::Norm, false, false, {"LlamaForCausalLM", "MistralForCausalLM"}},
+      // llama.cpp writes Mixtral as llama with experts; hayate does the same.
+      {"llama",
+       RopeType::Norm,
+       false,
+       false,
+       {"LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM"},
+       Experts::Allowed},
       {"qwen2", RopeType::Neox, true, false, {"Qwen2ForCausalLM"}},
       {"qwen3", RopeType::Neox, false, true, {"Qwen3ForCausalLM"}},
       {.name = "gemma3",
@@ -31,6 +37,11 @@ std::deque<ArchSpec> builtin_archs() {
        .fused_qkv = true,
        .fused_gate_up = true,
        .long_rope = true},
+      {.name = "qwen3moe",
+       .rope_type = RopeType::Neox,
+       .qk_norm = true,
+       .hf_classes = {"Qwen3MoeForCausalLM"},
+       .experts = Experts::Required},
   };
 }
 
@@ -66,8 +77,10 @@ constexpr double kAny = std::numeric_limits<double>::quiet_NaN();
 constexpr RefusedKey kRefusedKeys[] = {
     {"attn_logit_softcapping", 0.0, "soft-capping of attention scores (gemma2)"},
     {"final_logit_softcapping", 0.0, "soft-capping of the output logits (gemma2)"},
-    {"expert_count", 0.0, "mixture-of-experts layers"},
-    {"expert_used_count", 0.0, "mixture-of-experts layers"},
+    {"expert_shared_count", 0.0, "shared experts beside the routed ones (qwen2moe, deepseek)"},
+    {"expert_gating_func", 1.0, "a router other than softmax (sigmoid gating)"},
+    {"expert_weights_scale", 1.0, "scaled expert weights"},
+    {"leading_dense_block_count", 0.0, "dense layers before the mixture-of-experts ones"},
     {"attention.layer_norm_epsilon", kAny, "LayerNorm (hayate's architectures use RMSNorm)"},
     {"attention.sliding_window_pattern", kAny, "interleaved sliding-window and global layers"},
     {"attention.clamp_kqv", kAny, "clamping of q/k/v"},
@@ -101,13 +114,41 @@ void refuse_unsupported_keys(const gguf::File& f, const std::string& prefix, con
   }
 }
 
+// expert_count and the keys that go with it. An incomplete description is a layout hayate does
+// not know (Unsupported), as a file of an architecture without experts that asks for them.
+void read_experts(const gguf::File& f, const std::string& a, const ArchSpec& spec, HParams& hp) {
+  const gguf::Value* count = f.find(a + "expert_count");
+  const int64_t n = count ? count->as_i64(f.name() + ": " + a + "expert_count") : 0;
+  const std::string asks =
+      f.name() + ": " + a + "expert_count = " + std::to_string(n) + " asks for mixture-of-experts layers";
+  if (n == 0) {
+    if (spec.experts == Experts::Required)
+      fail(ErrorKind::BadInput, f.name() + ": " + a + "expert_count is missing or 0; " + spec.name + " needs experts");
+    return;
+  }
+  if (spec.experts == Experts::None)
+    fail(ErrorKind::Unsupported,
+         asks + ", which hayate does not implement for " + spec.name + "; the model cannot be run exactly");
+  if (!f.find(a + "expert_used_count"))
+    fail(ErrorKind::Unsupported,
+         asks + " without " + a + "expert_used_count (experts per token), a layout hayate does not know");
+  hp.n_expert = get_count(f, a + "expert_count", true);
+  hp.n_expert_used = get_count(f, a + "expert_used_count", true);
+  if (hp.n_expert_used > hp.n_expert)
+    fail(ErrorKind::BadInput, f.name() + ": " + a + "expert_used_count " + std::to_string(hp.n_expert_used) +
+                                  " is more than expert_count " + std::to_string(hp.n_expert));
+  hp.n_ff_exp = get_count(f, a + "expert_feed_forward_length", false, hp.n_ff);
+  if (const gguf::Value* norm = f.find(a + "expert_weights_norm"))
+    hp.expert_weights_norm = norm->as_bool(f.name() + ": " + a + "expert_weights_norm");
+}
+
 class WeightLoader {
  public:
   WeightLoader(const gguf::File& f, const HParams& hp) : f_(f), hp_(hp) {}
 
   // Checks that the tensor exists with exactly the shape {cols, rows} (rows 0 = a vector) and a type
   // the kernels support.
-  Weight get(const std::string& name, int64_t cols, int64_t rows, bool required = true) const {
+  Weight get(const std::string& name, int64_t cols, int64_t rows, bool required = true, int64_t experts = 0) const {
     const gguf::TensorInfo* t = f_.find_tensor(name);
     if (!t) {
       if (required)
@@ -115,12 +156,13 @@ class WeightLoader {
       return Weight{name, GgmlType::F32, cols, rows, nullptr};
     }
     const bool vector = rows == 0;
-    const bool shape_ok = vector ? (t->shape.size() == 1 && t->shape[0] == cols)
-                                 : (t->shape.size() == 2 && t->shape[0] == cols && t->shape[1] == rows);
-    if (!shape_ok) {
-      std::string got;
+    std::vector<int64_t> want_shape = {cols};
+    if (!vector) want_shape.push_back(rows);
+    if (experts > 0) want_shape.push_back(experts);
+    if (t->shape != want_shape) {
+      std::string got, want;
       for (size_t i = 0; i < t->shape.size(); ++i) got += (i ? ", " : "") + std::to_string(t->shape[i]);
-      const std::string want = vector ? std::to_string(cols) : std::to_string(cols) + ", " + std::to_string(rows);
+      for (size_t i = 0; i < want_shape.size(); ++i) want += (i ? ", " : "") + std::to_string(want_shape[i]);
       fail(ErrorKind::BadInput, f_.name() + ": tensor " + name + " has shape {" + got + "}, expected {" + want + "}");
     }
     if (!quant::is_supported_weight_type(t->type))
@@ -130,7 +172,7 @@ class WeightLoader {
     if (vector && t->type != GgmlType::F32)
       fail(ErrorKind::Unsupported,
            f_.name() + ": tensor " + name + " is " + ggml_type_name(t->type) + "; norm and bias vectors must be f32");
-    return Weight{name, t->type, cols, vector ? 1 : rows, t->data};
+    return Weight{name, t->type, cols, vector ? 1 : rows * std::max<int64_t>(experts, 1), t->data};
   }
 
  private:
@@ -238,7 +280,7 @@ std::vector<WeightSpec> layer_weights(const HParams& hp) {
   const int64_t e = hp.n_embd, q = hp.q_dim(), kv = hp.kv_dim(), f = hp.n_ff;
   const bool split_qkv = !hp.fused_qkv, split_ffn = !hp.fused_gate_up;
   // A fused file's attn_q/k/v and ffn_gate are views of attn_qkv and ffn_up, made by the loader.
-  return {
+  std::vector<WeightSpec> specs = {
       {"attn_norm.weight", K::Norm, e, 0, true, &L::attn_norm},
       {"attn_qkv.weight", K::Matrix, e, q + 2 * kv, hp.fused_qkv, &L::wqkv},
       {"attn_q.weight", K::Matrix, e, q, split_qkv, &L::wq},
@@ -253,11 +295,31 @@ std::vector<WeightSpec> layer_weights(const HParams& hp) {
       {"attn_output.bias", K::Bias, e, 0, false, &L::bo},
       {"post_attention_norm.weight", K::Norm, e, 0, hp.post_norms, &L::post_attn_norm},
       {"ffn_norm.weight", K::Norm, e, 0, true, &L::ffn_norm},
-      {"ffn_gate.weight", K::Matrix, e, f, split_ffn, &L::ffn_gate},
-      {"ffn_up.weight", K::Matrix, e, split_ffn ? f : 2 * f, true, &L::ffn_up},
-      {"ffn_down.weight", K::Matrix, f, e, true, &L::ffn_down},
-      {"post_ffw_norm.weight", K::Norm, e, 0, hp.post_norms, &L::post_ffn_norm},
   };
+  if (hp.n_expert > 0) {
+    const int64_t n = hp.n_expert, fe = hp.n_ff_exp;
+    specs.insert(specs.end(), {
+                                  {"ffn_gate_inp.weight", K::Matrix, e, n, true, &L::ffn_gate_inp},
+                                  {"ffn_gate_exps.weight", K::Matrix, e, fe, true, &L::ffn_gate_exps, n},
+                                  {"ffn_up_exps.weight", K::Matrix, e, fe, true, &L::ffn_up_exps, n},
+                                  {"ffn_down_exps.weight", K::Matrix, fe, e, true, &L::ffn_down_exps, n},
+                              });
+  } else {
+    specs.insert(specs.end(), {
+                                  {"ffn_gate.weight", K::Matrix, e, f, split_ffn, &L::ffn_gate},
+                                  {"ffn_up.weight", K::Matrix, e, split_ffn ? f : 2 * f, true, &L::ffn_up},
+                                  {"ffn_down.weight", K::Matrix, f, e, true, &L::ffn_down},
+                              });
+  }
+  specs.push_back({"post_ffw_norm.weight", K::Norm, e, 0, hp.post_norms, &L::post_ffn_norm});
+  return specs;
+}
+
+Weight expert_matrix(const Weight& stacked, int32_t n_expert, int32_t e) {
+  Weight w = stacked;
+  w.rows = stacked.rows / n_expert;
+  w.data = stacked.row(w.rows * e);
+  return w;
 }
 
 void for_each_weight(const HParams& hp, const std::function<void(const WeightSpec&)>& f) {
@@ -270,8 +332,15 @@ void for_each_weight(const Model& m, const std::function<void(const Weight&, Wei
   f(m.output, WeightKind::Matrix);
   const std::vector<WeightSpec> specs = layer_weights(m.hp);
   for (const LayerWeights& l : m.layers)
-    for (const WeightSpec& spec : specs)
-      if (l.*spec.member) f(l.*spec.member, spec.kind);
+    for (const WeightSpec& spec : specs) {
+      const Weight& w = l.*spec.member;
+      if (!w) continue;
+      if (spec.experts == 0) {
+        f(w, spec.kind);
+        continue;
+      }
+      for (int32_t e = 0; e < spec.experts; ++e) f(expert_matrix(w, static_cast<int32_t>(spec.experts), e), spec.kind);
+    }
 }
 
 HParams read_hparams(const gguf::File& f) {
@@ -309,6 +378,7 @@ HParams read_hparams(const gguf::File& f) {
     fail(ErrorKind::BadInput, f.name() + ": head_count " + std::to_string(hp.n_head) +
                                   " is not a multiple of head_count_kv " + std::to_string(hp.n_head_kv));
   refuse_unsupported_keys(f, a, *spec);
+  read_experts(f, a, *spec, hp);
   if (f.find(a + "attention.sliding_window")) hp.sliding_window = get_count(f, a + "attention.sliding_window", true);
   if (spec->swa_period > 0 && hp.sliding_window > 0) {
     hp.swa_layers = swa_pattern(f, a, hp, spec->swa_period);
@@ -383,7 +453,8 @@ std::unique_ptr<Model> Model::from_file(std::unique_ptr<gguf::File> file) {
   for (int il = 0; il < hp.n_layer; ++il) {
     const std::string p = "blk." + std::to_string(il) + ".";
     LayerWeights l;
-    for (const WeightSpec& spec : specs) l.*spec.member = w.get(p + spec.suffix, spec.cols, spec.rows, spec.required);
+    for (const WeightSpec& spec : specs)
+      l.*spec.member = w.get(p + spec.suffix, spec.cols, spec.rows, spec.required, spec.experts);
     if (hp.fused_qkv) {
       l.wq = row_view(l.wqkv, 0, q);
       l.wk = row_view(l.wqkv, q, kv);

@@ -32,6 +32,10 @@ enum class ArchFeature {
 };
 const char* arch_feature_name(ArchFeature f);
 
+// Whether an architecture's feed-forward may be a mixture of experts (expert_count > 0): llama
+// files may (Mixtral is written as llama), qwen3moe must, the others may not.
+enum class Experts { None, Allowed, Required };
+
 // What an architecture is, as data. One row per GGUF general.architecture in the table of
 // model.cpp, which the loader, synth, the forward pass (through HParams) and the converter read.
 struct ArchSpec {
@@ -42,6 +46,7 @@ struct ArchSpec {
   // Hugging Face model classes (config.json "architectures") that `hayate convert` writes as this
   // architecture. Norm rope means the converter permutes Q/K rows, as GGUF llama files are.
   std::vector<std::string> hf_classes = {};
+  Experts experts = Experts::None;
   FfnActivation ffn_act = FfnActivation::Silu;
   bool post_norms = false;        // post_attention_norm / post_ffw_norm (Gemma 2/3)
   bool scale_embeddings = false;  // token embeddings times sqrt(n_embd) (Gemma)
@@ -94,6 +99,14 @@ struct HParams {
   float attn_scale = 0.0f;        // attention scores' scale; 0: 1 / sqrt(head_dim)
   float rope_attn_factor = 1.0f;  // RoPE's cos and sin times it (LongRoPE)
   int32_t n_ctx_orig = 0;         // LongRoPE: the context up to which the short factors apply
+  // Mixture of experts (n_expert > 0): every layer's feed-forward is n_expert SwiGLU experts of
+  // n_ff_exp rows; a router (softmax over the experts) sends each token to its n_expert_used most
+  // likely ones, whose outputs are summed weighted by those probabilities, renormalised to sum 1
+  // when expert_weights_norm (Mixtral, Qwen3-MoE with norm_topk_prob).
+  int32_t n_expert = 0;
+  int32_t n_expert_used = 0;
+  int32_t n_ff_exp = 0;
+  bool expert_weights_norm = true;
 
   int32_t q_dim() const { return n_head * head_dim; }
   bool windowed(int32_t layer) const {
@@ -125,10 +138,16 @@ struct LayerWeights {
   Weight ffn_norm, ffn_gate, ffn_up, ffn_down;
   Weight post_attn_norm, post_ffn_norm;  // gemma3
   Weight wqkv;  // a fused file's attn_qkv, only while loading: wq, wk and wv are views of its rows
+  // Mixture of experts: the router (n_expert rows) and the experts' matrices stacked, each viewed
+  // as one matrix of n_expert * rows rows (expert e's rows first to last, e = 0, 1, ...).
+  Weight ffn_gate_inp, ffn_gate_exps, ffn_up_exps, ffn_down_exps;
 };
 
 // The architecture's flags copied into hyper-parameters (what layer_weights and the forward read).
 void apply_arch(const ArchSpec& spec, HParams& hp);
+
+// Expert e's matrix of a stacked weight of n_expert experts: a view of its rows.
+Weight expert_matrix(const Weight& stacked, int32_t n_expert, int32_t e);
 
 // How a backend operation reads a weight: rows by id (get_rows), as a matrix (matmul), as a
 // norm (rms_norm) or as a bias added after a matmul.
@@ -142,6 +161,7 @@ struct WeightSpec {
   int64_t cols, rows;  // GGUF shape {cols, rows}; rows 0: a vector
   bool required;
   Weight LayerWeights::*member;
+  int64_t experts = 0;  // > 0: a stack of that many {cols, rows} matrices, GGUF shape {cols, rows, experts}
 };
 
 // The one list of a layer's weights, in the order files store them: the loader, synth, the
@@ -177,12 +197,14 @@ struct Model {
 
 // Every weight of the model that backend operations read (tok_embd, output_norm, output, then
 // each layer's in file order), skipping optional ones the file lacks. A tied output is tok_embd
-// again, as a Matrix. rope_freqs is left out: the forward pass hands it to rope() as host data.
+// again, as a Matrix. A stack of experts is given as its experts' matrices, one by one (each
+// named as the stack), since matmul reads one expert at a time. rope_freqs is left out: the forward pass hands it to
+// rope() as host data.
 void for_each_weight(const Model& m, const std::function<void(const Weight&, WeightKind)>& f);
 
 // Reads the hyper-parameters of the file's architecture (Error on missing or bad keys). A key
-// that would change the computation in a way hayate does not implement (soft-capping, experts,
-// LayerNorm, ...) is Error(Unsupported) naming it: such a file is refused, never run wrongly.
+// that would change the computation in a way hayate does not implement (soft-capping, shared
+// experts, LayerNorm, ...) is Error(Unsupported) naming it: such a file is refused, never run wrongly.
 HParams read_hparams(const gguf::File& file);
 
 }  // namespace hayate

@@ -1,5 +1,5 @@
-// `hayate quantize`: every 2-D weight is dequantized from the input file and requantized to the
-// type the file-type mix chooses for it; vectors (norms, biases) and metadata are kept.
+// `hayate quantize`: every 2-D weight (and 3-D stack of experts) is dequantized from the input file and requantized to
+// the type the file-type mix chooses for it; vectors (norms, biases) and metadata are kept.
 #include <string>
 #include <vector>
 
@@ -39,15 +39,16 @@ void quantize_model(const std::string& in, const std::string& out, const std::st
   size_t in_bytes = 0, out_bytes = 0;
   for (const gguf::TensorInfo& t : src->tensors()) {
     in_bytes += t.nbytes;
-    const bool matrix =
-        t.shape.size() == 2 && t.name.size() > 7 && t.name.compare(t.name.size() - 7, 7, ".weight") == 0;
+    // A 3-D tensor is a stack of expert matrices: quantized row by row like one tall matrix.
+    const bool matrix = (t.shape.size() == 2 || t.shape.size() == 3) && t.name.size() > 7 &&
+                        t.name.compare(t.name.size() - 7, 7, ".weight") == 0;
     if (!matrix || !quant::traits(t.type)) {
       w.add_tensor(t.name, t.type, t.shape, t.data);
       out_bytes += t.nbytes;
       continue;
     }
     const GgmlType type = quant::choose_tensor_type(*ft, t.name, layer_of(t.name), n_layers, t.shape[0], 2);
-    const int64_t cols = t.shape[0], rows = t.shape[1];
+    const int64_t cols = t.shape[0], rows = t.shape[1] * (t.shape.size() == 3 ? t.shape[2] : 1);
     out_bytes += ggml_row_size(type, cols) * static_cast<size_t>(rows);
     log << "quantize: " << t.name << " " << ggml_type_name(t.type) << " -> " << ggml_type_name(type) << "\n";
     const GgmlType from = t.type;

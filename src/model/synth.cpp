@@ -89,7 +89,8 @@ struct TensorPlan {
   std::string name;
   int64_t cols, rows;  // rows 0: a vector
   int layer;
-  WeightKind kind;  // Norm: around 1; Table, Matrix: 1/sqrt(fan-in) scale; Bias: small
+  WeightKind kind;      // Norm: around 1; Table, Matrix: 1/sqrt(fan-in) scale; Bias: small
+  int64_t experts = 0;  // > 0: a stack of that many matrices
 };
 
 }  // namespace
@@ -162,6 +163,18 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
          {std::pair{"rope_factors_long.weight", long_factors}, std::pair{"rope_factors_short.weight", short_factors}})
       w.add_tensor(tname, GgmlType::F32, {static_cast<int64_t>(values->size())}, values->data());
   }
+  const int32_t n_ff_exp = o.n_ff_exp > 0 ? o.n_ff_exp : o.n_ff;
+  if (o.n_expert < 0 || (o.n_expert > 0 && (o.n_expert_used <= 0 || o.n_expert_used > o.n_expert)))
+    fail(ErrorKind::BadInput, "synth: experts must be 0 (none) or positive, with 1 to that many used per token");
+  if (o.n_expert > 0 && spec->experts == Experts::None)
+    fail(ErrorKind::BadInput, "synth: architecture '" + o.arch + "' has no mixture-of-experts layers");
+  if (o.n_expert == 0 && spec->experts == Experts::Required)
+    fail(ErrorKind::BadInput, "synth: architecture '" + o.arch + "' needs experts (--experts N)");
+  if (o.n_expert > 0) {
+    w.set(a + ".expert_count", gguf::Value::u32(static_cast<uint32_t>(o.n_expert)));
+    w.set(a + ".expert_used_count", gguf::Value::u32(static_cast<uint32_t>(o.n_expert_used)));
+    w.set(a + ".expert_feed_forward_length", gguf::Value::u32(static_cast<uint32_t>(n_ff_exp)));
+  }
 
   HParams hp;  // what the layer's weight list depends on
   apply_arch(*spec, hp);
@@ -170,12 +183,14 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
   hp.n_head_kv = o.n_head_kv;
   hp.head_dim = head_dim;
   hp.n_ff = o.n_ff;
+  hp.n_expert = o.n_expert;
+  hp.n_ff_exp = n_ff_exp;
   std::vector<TensorPlan> plan;
   plan.push_back({"token_embd.weight", o.n_embd, n_vocab, -1, WeightKind::Table});
   for (int l = 0; l < o.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     for_each_weight(hp, [&](const WeightSpec& w) {
-      if (w.required) plan.push_back({p + w.suffix, w.cols, w.rows, l, w.kind});
+      if (w.required) plan.push_back({p + w.suffix, w.cols, w.rows, l, w.kind, w.experts});
     });
   }
   plan.push_back({"output_norm.weight", o.n_embd, 0, -1, WeightKind::Norm});
@@ -185,8 +200,9 @@ void synth_model(const SynthOptions& o, const std::string& path, std::ostream& l
     const bool vector = t.rows == 0;
     const GgmlType type =
         vector ? GgmlType::F32 : quant::choose_tensor_type(*ft, t.name, t.layer, o.n_layer, t.cols, 2);
-    const int64_t rows = vector ? 1 : t.rows;
+    const int64_t rows = vector ? 1 : t.rows * std::max<int64_t>(t.experts, 1);
     std::vector<int64_t> shape = vector ? std::vector<int64_t>{t.cols} : std::vector<int64_t>{t.cols, t.rows};
+    if (t.experts > 0) shape.push_back(t.experts);
     const uint64_t seed = name_hash(t.name, o.seed);
     // Scale 1/sqrt(fan-in) keeps activations of a random network in a sane range.
     const bool matrix = t.kind == WeightKind::Matrix || t.kind == WeightKind::Table;

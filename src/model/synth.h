@@ -28,6 +28,11 @@ struct SynthOptions {
   float attn_scale = 0.0f;        // > 0: attention.scale
   // > 0: LongRoPE (phi3): rope_factors_long / rope_factors_short and this original context
   int32_t long_rope_original = 0;
+  // > 0: a mixture of n_expert experts of n_ff_exp rows (0: n_ff) in every layer, n_expert_used
+  // per token (llama with experts is Mixtral's layout; qwen3moe needs them).
+  int32_t n_expert = 0;
+  int32_t n_expert_used = 2;
+  int32_t n_ff_exp = 0;
   uint64_t seed = 42;
   std::string file_type = "f16";  // a name of quant::file_type_names()
   std::string vocab_from;         // a GGUF whose tokenizer.* metadata is copied; empty: built-in byte tokenizer

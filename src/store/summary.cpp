@@ -19,6 +19,8 @@ ModelSummary summarize(const std::filesystem::path& file) {
   s.context_length = f->get_i64(a + "context_length", 0);
   s.embedding_length = f->get_i64(a + "embedding_length", 0);
   s.block_count = f->get_i64(a + "block_count", 0);
+  s.expert_count = f->get_i64(a + "expert_count", 0);
+  s.expert_used_count = f->get_i64(a + "expert_used_count", 0);
   s.chat_template = f->get_string("tokenizer.chat_template", "");
   std::map<GgmlType, uint64_t> bytes;
   for (const gguf::TensorInfo& t : f->tensors()) {

@@ -15,7 +15,8 @@ struct ModelSummary {
   uint64_t parameters = 0;   // elements of all tensors
   int64_t context_length = 0;
   int64_t embedding_length = 0, block_count = 0;
-  std::string chat_template;  // tokenizer.chat_template, if any
+  int64_t expert_count = 0, expert_used_count = 0;  // a mixture of experts: experts, and per token
+  std::string chat_template;                        // tokenizer.chat_template, if any
   uint64_t file_size = 0;
 };
 

@@ -4,6 +4,7 @@
 
 #include "backend/cpu/cpu_backends.h"
 #include "backend/cpu/host_backend.h"
+#include "backend/moe.h"
 #include "quant/quant.h"
 
 namespace hayate {
@@ -27,6 +28,9 @@ class ReferenceBackend : public HostBackend {
       }
     }
   }
+
+  // One token at a time: the per-expert batching of the other backends is checked against it.
+  void moe_ffn(const MoeFfn& f, Tensor x, Tensor out) override { moe_ffn_per_token(*this, f, x, out); }
 
   void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                  int32_t head_dim, Tensor out) override {

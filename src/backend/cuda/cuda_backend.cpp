@@ -151,6 +151,12 @@ void CudaBackend::release() noexcept {
 }
 
 void CudaBackend::prepare(const Model& m) {
+  // Backend::moe_ffn would run experts here through the host, unverified on a GPU: refused until
+  // a device path is written and tested (--device auto then runs the model on the CPU).
+  if (m.hp.n_expert > 0)
+    fail(ErrorKind::Unsupported, "the CUDA backend does not run mixture-of-experts models yet (" + m.hp.arch +
+                                     " with " + std::to_string(m.hp.n_expert) +
+                                     " experts); run it on the CPU (--device cpu)");
   for_each_weight(m, [this](const Weight& w, WeightKind) { prepare_weight(w); });
 }
 
