@@ -1,5 +1,7 @@
 # One static library per source folder, so that a folder's users link only what they need
-# and a half-edited folder does not break the build of the others.
+# and a half-edited folder does not break the build of the others. HAYATE_SHARED_MODULES makes
+# them shared libraries instead (the sanitizer pass: ~120 test programs then share one copy of
+# the instrumented code rather than each carrying its own, which filled CI's disk).
 #
 # Files named *_avx2.cpp / *_avx512.cpp are compiled with those instruction sets; the code in
 # them is only called after a run-time CPU check, so the binary stays portable.
@@ -26,7 +28,11 @@ function(hayate_module name)
     message(STATUS "hayate: ${M_DIR}/ has no sources yet; hayate_${name} is not built")
     return()
   endif()
-  add_library(hayate_${name} STATIC ${srcs})
+  if(HAYATE_SHARED_MODULES)
+    add_library(hayate_${name} SHARED ${srcs})
+  else()
+    add_library(hayate_${name} STATIC ${srcs})
+  endif()
   target_include_directories(hayate_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(hayate_${name} PUBLIC ${M_DEPS})
   if(has_cuda)
