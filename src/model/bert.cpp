@@ -93,40 +93,41 @@ std::unique_ptr<BertModel> BertModel::load(const gguf::File& f) {
   hp.n_token_types = types ? static_cast<int32_t>(types->rows()) : 0;
 
   const int64_t e = hp.n_embd, ff = hp.n_ff;
-  m->tok_embd = read(f, "token_embd.weight", e, hp.n_vocab, true, m->vectors_);
-  m->pos_embd = read(f, "position_embd.weight", e, hp.n_ctx_train, true, m->vectors_);
-  if (types) m->type_embd = read(f, "token_types.weight", e, hp.n_token_types, true, m->vectors_);
-  m->embd_norm = read(f, "token_embd_norm.weight", e, 0, true, m->vectors_);
-  m->embd_norm_b = read(f, "token_embd_norm.bias", e, 0, true, m->vectors_);
+  auto get = [&](const std::string& name, int64_t cols, int64_t rows) {
+    return read(f, name, cols, rows, true, m->vectors_);
+  };
+  // name.weight of `out` rows of `in`, and name.bias.
+  auto linear = [&](const std::string& name, int64_t in, int64_t out, Weight& w, Weight& b) {
+    w = get(name + ".weight", in, out);
+    b = get(name + ".bias", out, 0);
+  };
+  auto norm = [&](const std::string& name, Weight& w, Weight& b) {
+    w = get(name + ".weight", e, 0);
+    b = get(name + ".bias", e, 0);
+  };
+  m->tok_embd = get("token_embd.weight", e, hp.n_vocab);
+  m->pos_embd = get("position_embd.weight", e, hp.n_ctx_train);
+  if (types) m->type_embd = get("token_types.weight", e, hp.n_token_types);
+  norm("token_embd_norm", m->embd_norm, m->embd_norm_b);
   for (int32_t i = 0; i < hp.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     BertLayer l;
-    l.wq = read(f, p + "attn_q.weight", e, e, true, m->vectors_);
-    l.bq = read(f, p + "attn_q.bias", e, 0, true, m->vectors_);
-    l.wk = read(f, p + "attn_k.weight", e, e, true, m->vectors_);
-    l.bk = read(f, p + "attn_k.bias", e, 0, true, m->vectors_);
-    l.wv = read(f, p + "attn_v.weight", e, e, true, m->vectors_);
-    l.bv = read(f, p + "attn_v.bias", e, 0, true, m->vectors_);
-    l.wo = read(f, p + "attn_output.weight", e, e, true, m->vectors_);
-    l.bo = read(f, p + "attn_output.bias", e, 0, true, m->vectors_);
-    l.attn_norm = read(f, p + "attn_output_norm.weight", e, 0, true, m->vectors_);
-    l.attn_norm_b = read(f, p + "attn_output_norm.bias", e, 0, true, m->vectors_);
-    l.ffn_up = read(f, p + "ffn_up.weight", e, ff, true, m->vectors_);
-    l.ffn_up_b = read(f, p + "ffn_up.bias", ff, 0, true, m->vectors_);
-    l.ffn_down = read(f, p + "ffn_down.weight", ff, e, true, m->vectors_);
-    l.ffn_down_b = read(f, p + "ffn_down.bias", e, 0, true, m->vectors_);
-    l.out_norm = read(f, p + "layer_output_norm.weight", e, 0, true, m->vectors_);
-    l.out_norm_b = read(f, p + "layer_output_norm.bias", e, 0, true, m->vectors_);
+    linear(p + "attn_q", e, e, l.wq, l.bq);
+    linear(p + "attn_k", e, e, l.wk, l.bk);
+    linear(p + "attn_v", e, e, l.wv, l.bv);
+    linear(p + "attn_output", e, e, l.wo, l.bo);
+    norm(p + "attn_output_norm", l.attn_norm, l.attn_norm_b);
+    linear(p + "ffn_up", e, ff, l.ffn_up, l.ffn_up_b);
+    linear(p + "ffn_down", ff, e, l.ffn_down, l.ffn_down_b);
+    norm(p + "layer_output_norm", l.out_norm, l.out_norm_b);
     m->layers.push_back(std::move(l));
   }
   if (m->is_reranker()) {
-    m->cls = read(f, "cls.weight", e, e, true, m->vectors_);
-    m->cls_b = read(f, "cls.bias", e, 0, true, m->vectors_);
+    linear("cls", e, e, m->cls, m->cls_b);
     const gguf::TensorInfo* out = f.find_tensor("cls.output.weight");
     if (out == nullptr || out->shape.size() != 2 || out->rows() < 1)
       fail(ErrorKind::BadInput, f.name() + ": a reranker (pooling_type 4) needs tensor cls.output.weight");
-    m->cls_out = read(f, "cls.output.weight", e, out->rows(), true, m->vectors_);
-    m->cls_out_b = read(f, "cls.output.bias", out->rows(), 0, true, m->vectors_);
+    linear("cls.output", e, out->rows(), m->cls_out, m->cls_out_b);
   }
   return m;
 }

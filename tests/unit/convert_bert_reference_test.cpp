@@ -75,6 +75,19 @@ std::vector<std::vector<size_t>> ranking(const std::vector<std::vector<double>>&
   return out;
 }
 
+// The documents (the embeddings after the first n_queries) of each query by the ranking above,
+// the embeddings being normalised: their dot products are the cosines.
+std::vector<std::vector<size_t>> cosine_ranking(const std::vector<std::vector<float>>& got, size_t n_queries) {
+  std::vector<std::vector<double>> cosine(n_queries);
+  for (size_t q = 0; q < n_queries; ++q)
+    for (size_t d = n_queries; d < got.size(); ++d) {
+      double dot = 0;
+      for (size_t k = 0; k < got[q].size(); ++k) dot += static_cast<double>(got[q][k]) * got[d][k];
+      cosine[q].push_back(dot);
+    }
+  return ranking(cosine);
+}
+
 struct Converted {
   std::string path;
   std::unique_ptr<gguf::File> file;
@@ -143,14 +156,7 @@ void check_embeddings(const fs::path& dir, const json& ref, const Converted& c) 
             << " (hidden states " << worst_hidden << ")\n";
   EXPECT_LT(worst_hidden, 1e-4f);
   EXPECT_LT(worst, 1e-4f);
-  std::vector<std::vector<double>> cosine(n_queries);
-  for (size_t q = 0; q < n_queries; ++q)
-    for (size_t d = n_queries; d < got.size(); ++d) {
-      double dot = 0;
-      for (size_t k = 0; k < got[q].size(); ++k) dot += static_cast<double>(got[q][k]) * got[d][k];
-      cosine[q].push_back(dot);
-    }
-  EXPECT_EQ(ranking(cosine), ref.at("ranking").get<std::vector<std::vector<size_t>>>());
+  EXPECT_EQ(cosine_ranking(got, n_queries), ref.at("ranking").get<std::vector<std::vector<size_t>>>());
 }
 
 // The backend pass (forward/encoder.h) of every text at once, on each CPU backend: the same
@@ -184,14 +190,7 @@ void check_backend_embeddings(const fs::path& dir, const json& ref, const Conver
               << " texts in one pass: max |diff| " << worst << " (hidden states " << worst_hidden << ")\n";
     EXPECT_LT(worst_hidden, 1e-4f);
     EXPECT_LT(worst, 1e-4f);
-    std::vector<std::vector<double>> cosine(n_queries);
-    for (size_t q = 0; q < n_queries; ++q)
-      for (size_t d = n_queries; d < got.size(); ++d) {
-        double dot = 0;
-        for (size_t k = 0; k < got[q].size(); ++k) dot += static_cast<double>(got[q][k]) * got[d][k];
-        cosine[q].push_back(dot);
-      }
-    EXPECT_EQ(ranking(cosine), ref.at("ranking").get<std::vector<std::vector<size_t>>>());
+    EXPECT_EQ(cosine_ranking(got, n_queries), ref.at("ranking").get<std::vector<std::vector<size_t>>>());
   }
 }
 
