@@ -55,6 +55,50 @@ Tensor hidden_states(const BertModel& m, std::span<const EncoderInput> inputs, B
   return x;
 }
 
+// The cross-encoder's scores of one pass's inputs.
+std::vector<float> pass_scores(const BertModel& m, std::span<const EncoderInput> inputs, Backend& be) {
+  const Tensor h = hidden_states(m, inputs, be);
+  std::vector<int32_t> first_rows;
+  int32_t row = 0;
+  for (const EncoderInput& in : inputs) {
+    first_rows.push_back(row);
+    row += static_cast<int32_t>(in.ids.size());
+  }
+  const auto k = static_cast<int64_t>(inputs.size());
+  Tensor first = be.alloc(k, m.hp.n_embd), pooled = be.alloc(k, m.hp.n_embd);
+  be.copy_rows(h, first_rows, first);
+  be.matmul(m.cls, first, pooled, &m.cls_b);
+  // tanh is the head's alone: on the host, between the two small products.
+  std::vector<float> host(static_cast<size_t>(k * m.hp.n_embd));
+  be.to_host(pooled, host.data());
+  for (float& p : host) p = std::tanh(p);
+  be.from_host(host.data(), pooled);
+  Tensor logits = be.alloc(k, m.cls_out.rows);
+  be.matmul(m.cls_out, pooled, logits, &m.cls_out_b);
+  std::vector<float> all(static_cast<size_t>(k * m.cls_out.rows)), scores;
+  be.to_host(logits, all.data());
+  for (int64_t i = 0; i < k; ++i) scores.push_back(all[static_cast<size_t>(i * m.cls_out.rows)]);
+  return scores;
+}
+
+// Tokens of one backend pass at most (an input longer than that runs alone): in a larger pass,
+// the activations (tokens x n_ff floats) leave the CPU's caches while each chunk of weight rows
+// sweeps them, and a token costs more than in a smaller one (bge-small shape, Q8_0, 242-token
+// inputs: passes of 2 inputs 1.2x the throughput of passes of 16, docs/benchmarks.md).
+constexpr size_t kPassTokens = 512;
+
+// fn(inputs of one pass) for consecutive runs of the inputs within kPassTokens.
+template <class Fn>
+void by_passes(std::span<const EncoderInput> inputs, const Fn& fn) {
+  if (inputs.empty()) fail(ErrorKind::BadInput, "an encoder pass needs at least one input");
+  for (size_t start = 0, end = 0; start < inputs.size(); start = end) {
+    size_t tokens = 0;
+    while (end < inputs.size() && (end == start || tokens + inputs[end].ids.size() <= kPassTokens))
+      tokens += inputs[end++].ids.size();
+    fn(inputs.subspan(start, end - start));
+  }
+}
+
 }  // namespace
 
 void check_encoder_input(const BertModel& m, std::span<const int32_t> ids, std::span<const int32_t> types) {
@@ -77,9 +121,12 @@ void check_encoder_input(const BertModel& m, std::span<const int32_t> ids, std::
 }
 
 std::vector<float> encoder_hidden(const BertModel& m, std::span<const EncoderInput> inputs, Backend& be) {
-  const Tensor x = hidden_states(m, inputs, be);
-  std::vector<float> out(static_cast<size_t>(x.rows * x.cols));
-  be.to_host(x, out.data());
+  std::vector<float> out;
+  by_passes(inputs, [&](std::span<const EncoderInput> pass) {
+    const Tensor x = hidden_states(m, pass, be);
+    out.resize(out.size() + static_cast<size_t>(x.rows * x.cols));
+    be.to_host(x, out.data() + out.size() - static_cast<size_t>(x.rows * x.cols));
+  });
   return out;
 }
 
@@ -100,27 +147,10 @@ std::vector<std::vector<float>> encoder_embed(const BertModel& m, std::span<cons
 std::vector<float> encoder_score(const BertModel& m, std::span<const EncoderInput> inputs, Backend& be) {
   if (!m.is_reranker() || !m.cls || !m.cls_out)
     fail(ErrorKind::BadInput, m.source + " has no classification head (pooling rank); it cannot score pairs");
-  const Tensor h = hidden_states(m, inputs, be);
-  std::vector<int32_t> first_rows;
-  int32_t row = 0;
-  for (const EncoderInput& in : inputs) {
-    first_rows.push_back(row);
-    row += static_cast<int32_t>(in.ids.size());
-  }
-  const auto k = static_cast<int64_t>(inputs.size());
-  Tensor first = be.alloc(k, m.hp.n_embd), pooled = be.alloc(k, m.hp.n_embd);
-  be.copy_rows(h, first_rows, first);
-  be.matmul(m.cls, first, pooled, &m.cls_b);
-  // tanh is the head's alone: on the host, between the two small products.
-  std::vector<float> host(static_cast<size_t>(k * m.hp.n_embd));
-  be.to_host(pooled, host.data());
-  for (float& p : host) p = std::tanh(p);
-  be.from_host(host.data(), pooled);
-  Tensor logits = be.alloc(k, m.cls_out.rows);
-  be.matmul(m.cls_out, pooled, logits, &m.cls_out_b);
-  std::vector<float> all(static_cast<size_t>(k * m.cls_out.rows)), scores;
-  be.to_host(logits, all.data());
-  for (int64_t i = 0; i < k; ++i) scores.push_back(all[static_cast<size_t>(i * m.cls_out.rows)]);
+  std::vector<float> scores;
+  by_passes(inputs, [&](std::span<const EncoderInput> pass) {
+    for (const float score : pass_scores(m, pass, be)) scores.push_back(score);
+  });
   return scores;
 }
 
