@@ -73,15 +73,18 @@ try:
         return chunks / (time.perf_counter() - t0)
 
     embed(texts[:2])  # warm-up: the first forward pass pays for page faults
-    ratios = []
-    for rep in range(reps):
+    ratios, ones, manys = [], [], []
+    for rep in range(reps):  # alternating, so that a change of the machine's load hits both
         one = run(1)
         many = run(batch)
         ratios.append(many / one)
+        ones.append(one)
+        manys.append(many)
         print(f"rep {rep + 1}: one at a time {one:8.1f} chunks/s, batches of {batch} {many:8.1f} chunks/s, "
-              f"{many / one:5.2f}x")
-    print(f"median speed-up over {reps} reps: {statistics.median(ratios):.2f}x "
-          f"({chunks} chunks of {words} words)")
+              f"{many / one:5.2f}x (load average {os.getloadavg()[0]:.1f})")
+    print(f"median over {reps} reps: one at a time {statistics.median(ones):.1f} chunks/s, batches of {batch} "
+          f"{statistics.median(manys):.1f} chunks/s, speed-up {statistics.median(ratios):.2f}x "
+          f"({chunks} chunks of {words} words; load average {os.getloadavg()[0]:.1f})")
 finally:
     server.terminate()
     server.wait()

@@ -26,6 +26,16 @@ void Backend::geglu(Tensor, Tensor, Tensor) {
   fail(ErrorKind::Unsupported, "backend '" + name() + "' has no GELU feed-forward");
 }
 
+void Backend::layer_norm(Tensor, const Weight&, const Weight&, float, Tensor) {
+  fail(ErrorKind::Unsupported, "backend '" + name() + "' has no LayerNorm (BERT encoders)");
+}
+
+void Backend::gelu(Tensor, Tensor) { fail(ErrorKind::Unsupported, "backend '" + name() + "' has no GELU"); }
+
+void Backend::encoder_attention(Tensor, Tensor, Tensor, std::span<const int32_t>, int32_t, Tensor) {
+  fail(ErrorKind::Unsupported, "backend '" + name() + "' has no bidirectional attention (BERT encoders)");
+}
+
 void Backend::matmul_gated(FfnActivation act, const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) {
   if (act == FfnActivation::Silu) {
     matmul_swiglu(gate_w, up_w, x, out);

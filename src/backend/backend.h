@@ -141,6 +141,16 @@ class Backend {
   // tokens are gathered and run as one batch through matmul_swiglu and matmul.
   virtual void moe_ffn(const MoeFfn& f, Tensor x, Tensor out);
 
+  // BERT-family encoders (ArchFeature::Encoder; forward/encoder.h); a backend that implements()
+  // it overrides these. LayerNorm of each row (population variance, as torch), weight and bias.
+  virtual void layer_norm(Tensor x, const Weight& w, const Weight& b, float eps, Tensor out);
+  virtual void gelu(Tensor x, Tensor out);  // out = x * Phi(x), the erf form
+  // Bidirectional attention without a cache: the rows of q, k and v are sequences packed one
+  // after another (seq_lens[i] rows each), and each token attends to every token of its own
+  // sequence, head by head (n_head heads of q.cols / n_head values).
+  virtual void encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
+                                 Tensor out);
+
   // The largest k top_logits() accepts; 0 (host backends): it is not offered, and callers copy
   // whole rows with to_host instead.
   virtual int32_t max_top_logits() const { return 0; }

@@ -3,7 +3,6 @@
 #include <string>
 
 #include "core/error.h"
-#include "engine/engine.h"
 #include "forward/encoder.h"
 
 namespace hayate {
@@ -30,14 +29,18 @@ void check_request_kind(const Model& model, const Request& request) {
     fail(ErrorKind::BadInput, "a score request needs one token type per prompt id");
 }
 
-std::vector<float> run_encoder(const BertModel& model, const Request& request, ThreadPool* pool) {
-  if (request.kind == RequestKind::Score) return {bert_score(model, request.prompt, request.token_types, pool)};
-  return bert_embed(model, request.prompt, pool);
+void check_encoder_request(const BertModel& model, const Request& request) {
+  check_encoder_input(model, request.prompt, request.token_types);
 }
 
-ThreadPool* Engine::encoder_pool() {
-  if (!encoder_pool_) encoder_pool_ = std::make_unique<ThreadPool>(0);
-  return encoder_pool_.get();
+std::vector<std::vector<float>> run_encoder(const BertModel& model, std::span<const Request* const> requests,
+                                            Backend& backend) {
+  std::vector<EncoderInput> inputs;
+  for (const Request* r : requests) inputs.push_back({r->prompt, r->token_types});
+  if (requests.empty() || requests[0]->kind != RequestKind::Score) return encoder_embed(model, inputs, backend);
+  std::vector<std::vector<float>> out;
+  for (const float score : encoder_score(model, inputs, backend)) out.push_back({score});
+  return out;
 }
 
 }  // namespace hayate

@@ -323,9 +323,11 @@ void Engine::run_embeddings(std::vector<Incoming>& embeds) {
     for (const Live& in : group) inputs.push_back(in.tokens);
     try {
       std::vector<std::vector<float>> vectors;
-      if (model_.encoder)
-        for (const Live& in : group) vectors.push_back(run_encoder(*model_.encoder, *in.request, encoder_pool()));
-      else if (group.size() == 1 && group_tokens > config_.max_batch_tokens)
+      if (model_.encoder) {
+        std::vector<const Request*> requests;
+        for (const Live& in : group) requests.push_back(in.request);
+        vectors = run_encoder(*model_.encoder, requests, *backend_);
+      } else if (group.size() == 1 && group_tokens > config_.max_batch_tokens)
         vectors.push_back(embed(*group[0].tokens));
       else
         vectors = embed_together(inputs);
@@ -351,6 +353,14 @@ void Engine::run_embeddings(std::vector<Incoming>& embeds) {
       done.finish_reason = FinishReason::Cancelled;
       h->push(std::move(done));
       continue;
+    }
+    if (model_.encoder) {
+      try {
+        check_encoder_request(*model_.encoder, in.request);
+      } catch (const std::exception& ex) {
+        h->push(error_event(kind_of(ex), ex.what()));
+        continue;
+      }
     }
     const auto len = static_cast<int32_t>(in.request.prompt.size());
     const int32_t blocks = (len + bs - 1) / bs;

@@ -143,8 +143,6 @@ class Engine {
   std::unique_ptr<KvCache> embed_kv_;  // loop thread only; made on first use
   void score_prompts(std::vector<Incoming>& fresh);
   std::unique_ptr<Session> score_session_;  // loop thread only; made on first use
-  ThreadPool* encoder_pool();               // loop thread only: for a bert encoder, made on first use
-  std::unique_ptr<ThreadPool> encoder_pool_;
 
   const Model& model_;
   std::unique_ptr<Backend> backend_;

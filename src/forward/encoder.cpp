@@ -4,87 +4,104 @@
 #include <string>
 
 #include "core/error.h"
-#include "core/thread_pool.h"
 
 namespace hayate {
 namespace {
 
-// y[t] = W x[t] + b for each of n rows of x (W: out x in).
-std::vector<float> linear(const std::vector<float>& x, int64_t n, const Dense& w, const Dense& b, ThreadPool* pool) {
-  const int64_t in = w.cols, out = w.rows;
-  std::vector<float> y(static_cast<size_t>(n * out));
-  auto row = [&](int64_t t) {
-    const float* xt = x.data() + t * in;
-    for (int64_t r = 0; r < out; ++r) {
-      const float* wr = w.w.data() + r * in;
-      double s = b ? b.w[static_cast<size_t>(r)] : 0.0;
-      for (int64_t c = 0; c < in; ++c) s += static_cast<double>(xt[c]) * wr[c];
-      y[static_cast<size_t>(t * out + r)] = static_cast<float>(s);
+// The inputs' last hidden states in the backend's scratch (valid until its next reset_scratch).
+Tensor hidden_states(const BertModel& m, std::span<const EncoderInput> inputs, Backend& be) {
+  const BertHParams& hp = m.hp;
+  if (inputs.empty()) fail(ErrorKind::BadInput, "an encoder pass needs at least one input");
+  std::vector<int32_t> ids, positions, types, lens;
+  for (const EncoderInput& in : inputs) {
+    check_encoder_input(m, in.ids, in.types);
+    lens.push_back(static_cast<int32_t>(in.ids.size()));
+    for (size_t i = 0; i < in.ids.size(); ++i) {
+      ids.push_back(in.ids[i]);
+      positions.push_back(static_cast<int32_t>(i));
+      types.push_back(in.types.empty() ? 0 : in.types[i]);
     }
-  };
-  if (pool != nullptr && n > 1) {
-    pool->parallel_for(n, [&](int64_t t, int) { row(t); });
-  } else {
-    for (int64_t t = 0; t < n; ++t) row(t);
   }
-  return y;
+  const auto n = static_cast<int64_t>(ids.size());
+  be.reset_scratch();
+  Tensor x = be.alloc(n, hp.n_embd), t = be.alloc(n, hp.n_embd);
+  be.get_rows(m.tok_embd, ids, x);
+  be.get_rows(m.pos_embd, positions, t);
+  be.add(x, t);
+  if (m.type_embd) {
+    be.get_rows(m.type_embd, types, t);
+    be.add(x, t);
+  }
+  be.layer_norm(x, m.embd_norm, m.embd_norm_b, hp.eps, x);
+
+  for (const BertLayer& l : m.layers) {
+    const size_t mark = be.scratch_mark();
+    Tensor q = be.alloc(n, hp.n_embd), k = be.alloc(n, hp.n_embd), v = be.alloc(n, hp.n_embd);
+    be.matmul(l.wq, x, q, &l.bq);
+    be.matmul(l.wk, x, k, &l.bk);
+    be.matmul(l.wv, x, v, &l.bv);
+    be.encoder_attention(q, k, v, lens, hp.n_head, t);
+    be.matmul(l.wo, t, q, &l.bo);
+    be.add(x, q);
+    be.layer_norm(x, l.attn_norm, l.attn_norm_b, hp.eps, x);
+    Tensor up = be.alloc(n, hp.n_ff);
+    be.matmul(l.ffn_up, x, up, &l.ffn_up_b);
+    be.gelu(up, up);
+    be.matmul(l.ffn_down, up, q, &l.ffn_down_b);
+    be.add(x, q);
+    be.layer_norm(x, l.out_norm, l.out_norm_b, hp.eps, x);
+    be.scratch_release(mark);
+  }
+  return x;
 }
 
-// x = LayerNorm(x) row by row (population variance, as torch).
-void layer_norm(std::vector<float>& x, int64_t n, const Dense& w, const Dense& b, float eps) {
-  const int64_t d = w.cols;
-  for (int64_t t = 0; t < n; ++t) {
-    float* v = x.data() + t * d;
-    double mean = 0, var = 0;
-    for (int64_t i = 0; i < d; ++i) mean += v[i];
-    mean /= static_cast<double>(d);
-    for (int64_t i = 0; i < d; ++i) var += (v[i] - mean) * (v[i] - mean);
-    var /= static_cast<double>(d);
-    const double inv = 1.0 / std::sqrt(var + eps);
-    for (int64_t i = 0; i < d; ++i) v[i] = static_cast<float>((v[i] - mean) * inv * w.w[i] + b.w[i]);
+// The cross-encoder's scores of one pass's inputs.
+std::vector<float> pass_scores(const BertModel& m, std::span<const EncoderInput> inputs, Backend& be) {
+  const Tensor h = hidden_states(m, inputs, be);
+  std::vector<int32_t> first_rows;
+  int32_t row = 0;
+  for (const EncoderInput& in : inputs) {
+    first_rows.push_back(row);
+    row += static_cast<int32_t>(in.ids.size());
+  }
+  const auto k = static_cast<int64_t>(inputs.size());
+  Tensor first = be.alloc(k, m.hp.n_embd), pooled = be.alloc(k, m.hp.n_embd);
+  be.copy_rows(h, first_rows, first);
+  be.matmul(m.cls, first, pooled, &m.cls_b);
+  // tanh is the head's alone: on the host, between the two small products.
+  std::vector<float> host(static_cast<size_t>(k * m.hp.n_embd));
+  be.to_host(pooled, host.data());
+  for (float& p : host) p = std::tanh(p);
+  be.from_host(host.data(), pooled);
+  Tensor logits = be.alloc(k, m.cls_out.rows);
+  be.matmul(m.cls_out, pooled, logits, &m.cls_out_b);
+  std::vector<float> all(static_cast<size_t>(k * m.cls_out.rows)), scores;
+  be.to_host(logits, all.data());
+  for (int64_t i = 0; i < k; ++i) scores.push_back(all[static_cast<size_t>(i * m.cls_out.rows)]);
+  return scores;
+}
+
+// Tokens of one backend pass at most (an input longer than that runs alone): in a larger pass,
+// the activations (tokens x n_ff floats) leave the CPU's caches while each chunk of weight rows
+// sweeps them, and a token costs more than in a smaller one (bge-small shape, Q8_0, 242-token
+// inputs: passes of 2 inputs 1.2x the throughput of passes of 16, docs/benchmarks.md).
+constexpr size_t kPassTokens = 512;
+
+// fn(inputs of one pass) for consecutive runs of the inputs within kPassTokens.
+template <class Fn>
+void by_passes(std::span<const EncoderInput> inputs, const Fn& fn) {
+  if (inputs.empty()) fail(ErrorKind::BadInput, "an encoder pass needs at least one input");
+  for (size_t start = 0, end = 0; start < inputs.size(); start = end) {
+    size_t tokens = 0;
+    while (end < inputs.size() && (end == start || tokens + inputs[end].ids.size() <= kPassTokens))
+      tokens += inputs[end++].ids.size();
+    fn(inputs.subspan(start, end - start));
   }
 }
 
-void add(std::vector<float>& x, const std::vector<float>& y) {
-  for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
-}
+}  // namespace
 
-float gelu(float x) { return static_cast<float>(0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)))); }
-
-// Every token attends to every token of the input (no causal mask), head by head.
-std::vector<float> attention(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
-                             int64_t n, const BertHParams& hp, ThreadPool* pool) {
-  const int64_t e = hp.n_embd, hd = hp.head_dim();
-  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
-  std::vector<float> out(static_cast<size_t>(n * e));
-  auto one = [&](int64_t task) {
-    const int64_t t = task / hp.n_head, h = task % hp.n_head;
-    std::vector<double> p(static_cast<size_t>(n));
-    double top = -INFINITY;
-    for (int64_t s = 0; s < n; ++s) {
-      double dot = 0;
-      for (int64_t i = 0; i < hd; ++i) dot += static_cast<double>(q[t * e + h * hd + i]) * k[s * e + h * hd + i];
-      p[s] = dot * scale;
-      top = std::max(top, p[s]);
-    }
-    double sum = 0;
-    for (double& x : p) sum += (x = std::exp(x - top));
-    for (int64_t i = 0; i < hd; ++i) {
-      double acc = 0;
-      for (int64_t s = 0; s < n; ++s) acc += p[s] * v[s * e + h * hd + i];
-      out[static_cast<size_t>(t * e + h * hd + i)] = static_cast<float>(acc / sum);
-    }
-  };
-  const int64_t tasks = n * hp.n_head;
-  if (pool != nullptr && tasks > 1) {
-    pool->parallel_for(tasks, [&](int64_t task, int) { one(task); });
-  } else {
-    for (int64_t task = 0; task < tasks; ++task) one(task);
-  }
-  return out;
-}
-
-void check_input(const BertModel& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& types) {
+void check_encoder_input(const BertModel& m, std::span<const int32_t> ids, std::span<const int32_t> types) {
   const BertHParams& hp = m.hp;
   if (ids.empty()) fail(ErrorKind::BadInput, "an encoder input needs at least one token");
   if (ids.size() > static_cast<size_t>(hp.n_ctx_train))
@@ -103,52 +120,52 @@ void check_input(const BertModel& m, const std::vector<int32_t>& ids, const std:
                                     std::to_string(hp.n_token_types) + " types");
 }
 
-}  // namespace
-
-std::vector<float> bert_hidden(const BertModel& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& types,
-                               ThreadPool* pool) {
-  check_input(m, ids, types);
-  const BertHParams& hp = m.hp;
-  const auto n = static_cast<int64_t>(ids.size());
-  const int64_t e = hp.n_embd;
-  std::vector<float> x(static_cast<size_t>(n * e));
-  for (int64_t t = 0; t < n; ++t) {
-    const float* tok = m.tok_embd.w.data() + static_cast<int64_t>(ids[t]) * e;
-    const float* pos = m.pos_embd.w.data() + t * e;
-    const float* type = m.type_embd ? m.type_embd.w.data() + (types.empty() ? 0 : types[t]) * e : nullptr;
-    for (int64_t i = 0; i < e; ++i) x[t * e + i] = tok[i] + pos[i] + (type ? type[i] : 0.0f);
-  }
-  layer_norm(x, n, m.embd_norm, m.embd_norm_b, hp.eps);
-
-  for (const BertLayer& l : m.layers) {
-    const std::vector<float> q = linear(x, n, l.wq, l.bq, pool);
-    const std::vector<float> k = linear(x, n, l.wk, l.bk, pool);
-    const std::vector<float> v = linear(x, n, l.wv, l.bv, pool);
-    add(x, linear(attention(q, k, v, n, hp, pool), n, l.wo, l.bo, pool));
-    layer_norm(x, n, l.attn_norm, l.attn_norm_b, hp.eps);
-    std::vector<float> up = linear(x, n, l.ffn_up, l.ffn_up_b, pool);
-    for (float& u : up) u = gelu(u);
-    add(x, linear(up, n, l.ffn_down, l.ffn_down_b, pool));
-    layer_norm(x, n, l.out_norm, l.out_norm_b, hp.eps);
-  }
-  return x;
+std::vector<float> encoder_hidden(const BertModel& m, std::span<const EncoderInput> inputs, Backend& be) {
+  std::vector<float> out;
+  by_passes(inputs, [&](std::span<const EncoderInput> pass) {
+    const Tensor x = hidden_states(m, pass, be);
+    out.resize(out.size() + static_cast<size_t>(x.rows * x.cols));
+    be.to_host(x, out.data() + out.size() - static_cast<size_t>(x.rows * x.cols));
+  });
+  return out;
 }
 
-std::vector<float> bert_embed(const BertModel& m, const std::vector<int32_t>& ids, ThreadPool* pool) {
+std::vector<std::vector<float>> encoder_embed(const BertModel& m, std::span<const EncoderInput> inputs, Backend& be) {
   if (m.is_reranker())
     fail(ErrorKind::BadInput, m.source + " is a reranker (pooling rank): it scores pairs, it does not embed");
-  const std::vector<float> h = bert_hidden(m, ids, {}, pool);
-  const auto e = static_cast<size_t>(m.hp.n_embd), n = ids.size();
+  const std::vector<float> h = encoder_hidden(m, inputs, be);
+  std::vector<std::vector<float>> out;
+  const float* rows = h.data();
+  for (const EncoderInput& in : inputs) {
+    const auto n = static_cast<int64_t>(in.ids.size());
+    out.push_back(pool_embedding(m.hp, rows, n));
+    rows += n * m.hp.n_embd;
+  }
+  return out;
+}
+
+std::vector<float> encoder_score(const BertModel& m, std::span<const EncoderInput> inputs, Backend& be) {
+  if (!m.is_reranker() || !m.cls || !m.cls_out)
+    fail(ErrorKind::BadInput, m.source + " has no classification head (pooling rank); it cannot score pairs");
+  std::vector<float> scores;
+  by_passes(inputs, [&](std::span<const EncoderInput> pass) {
+    for (const float score : pass_scores(m, pass, be)) scores.push_back(score);
+  });
+  return scores;
+}
+
+std::vector<float> pool_embedding(const BertHParams& hp, const float* hidden, int64_t n) {
+  const auto e = static_cast<size_t>(hp.n_embd);
   std::vector<double> pooled(e, 0.0);
-  if (m.hp.pooling == Pooling::Cls) {
-    for (size_t i = 0; i < e; ++i) pooled[i] = h[i];
+  if (hp.pooling == Pooling::Cls) {
+    for (size_t i = 0; i < e; ++i) pooled[i] = hidden[i];
   } else {
-    for (size_t t = 0; t < n; ++t)
-      for (size_t i = 0; i < e; ++i) pooled[i] += h[t * e + i];
+    for (int64_t t = 0; t < n; ++t)
+      for (size_t i = 0; i < e; ++i) pooled[i] += hidden[static_cast<size_t>(t) * e + i];
     for (double& p : pooled) p /= static_cast<double>(n);
   }
   double norm = 1.0;
-  if (m.hp.normalize) {
+  if (hp.normalize) {
     norm = 0;
     for (double p : pooled) norm += p * p;
     norm = std::sqrt(norm);
@@ -156,17 +173,6 @@ std::vector<float> bert_embed(const BertModel& m, const std::vector<int32_t>& id
   std::vector<float> out(e);
   for (size_t i = 0; i < e; ++i) out[i] = norm > 0 ? static_cast<float>(pooled[i] / norm) : 0.0f;
   return out;
-}
-
-float bert_score(const BertModel& m, const std::vector<int32_t>& ids, const std::vector<int32_t>& types,
-                 ThreadPool* pool) {
-  if (!m.is_reranker() || !m.cls || !m.cls_out)
-    fail(ErrorKind::BadInput, m.source + " has no classification head (pooling rank); it cannot score pairs");
-  const std::vector<float> h = bert_hidden(m, ids, types, pool);
-  const std::vector<float> first(h.begin(), h.begin() + m.hp.n_embd);
-  std::vector<float> pooled = linear(first, 1, m.cls, m.cls_b, nullptr);
-  for (float& p : pooled) p = std::tanh(p);
-  return linear(pooled, 1, m.cls_out, m.cls_out_b, nullptr)[0];
 }
 
 }  // namespace hayate

@@ -135,11 +135,12 @@ int32_t layers_that_fit(const LayerCosts& costs, uint64_t budget) {
 std::unique_ptr<Backend> place_model(const Model& model, const std::string& cpu_backend, int n_threads,
                                      const DeviceOptions& opt, const PlacementHints& hints, std::ostream* log) {
   if (model.encoder) {
-    // An encoder runs its own plain pass (forward/encoder.h) on the CPU; no backend kernel reads it.
+    // An encoder (forward/encoder.h) runs whole on a CPU backend: the device backends lack its
+    // operations (ArchFeature::Encoder: LayerNorm, GELU, bidirectional attention).
     if (opt.device != "cpu" && opt.device != "auto")
       fail(ErrorKind::Unsupported, "--device " + opt.device + ": " + model.file->name() +
                                        " is a bert encoder, which runs on the CPU only; use --device cpu (or auto)");
-    return make_backend(cpu_backend, n_threads);
+    return on_cpu(model, cpu_backend, n_threads);
   }
   check_device(opt.device);
   const int32_t n_layer = model.hp.n_layer;

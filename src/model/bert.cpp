@@ -18,8 +18,10 @@ int32_t count(const gguf::File& f, const std::string& key, bool required, int32_
   return static_cast<int32_t>(n);
 }
 
-// The tensor as floats, checked against the expected shape {cols, rows} (rows 0: a vector).
-Dense read(const gguf::File& f, const std::string& name, int64_t cols, int64_t rows, bool required) {
+// A view of the tensor, checked against the expected shape {cols, rows} (rows 0: a vector, copied
+// to f32 into `vectors`, which the backend operations read biases and norms as).
+Weight read(const gguf::File& f, const std::string& name, int64_t cols, int64_t rows, bool required,
+            std::vector<std::vector<float>>& vectors) {
   const gguf::TensorInfo* t = f.find_tensor(name);
   if (t == nullptr) {
     if (required) fail(ErrorKind::BadInput, f.name() + ": tensor " + name + " is missing");
@@ -32,17 +34,25 @@ Dense read(const gguf::File& f, const std::string& name, int64_t cols, int64_t r
   if (quant::traits(t->type) == nullptr || quant::traits(t->type)->to_float == nullptr)
     fail(ErrorKind::Unsupported, f.name() + ": tensor " + name + " has type " + ggml_type_name(t->type) +
                                      ", which this build cannot read; use " + quant::weight_type_names());
-  Dense d;
-  d.cols = cols;
-  d.rows = vector ? 1 : rows;
-  d.w.resize(static_cast<size_t>(d.cols * d.rows));
-  const size_t row_bytes = ggml_row_size(t->type, cols);
-  for (int64_t r = 0; r < d.rows; ++r)
-    quant::dequantize_row(t->type, t->data + r * row_bytes, d.w.data() + r * cols, cols);
-  return d;
+  Weight w{name, t->type, cols, vector ? 1 : rows, t->data};
+  if (vector) {
+    std::vector<float>& v = vectors.emplace_back(static_cast<size_t>(cols));
+    quant::dequantize_row(t->type, t->data, v.data(), cols);
+    w.type = GgmlType::F32;
+    w.data = v.data();
+  }
+  return w;
 }
 
 }  // namespace
+
+std::vector<float> to_floats(const Weight& w) {
+  std::vector<float> out(static_cast<size_t>(w.rows * w.cols));
+  for (int64_t r = 0; r < w.rows; ++r) quant::dequantize_row(w.type, w.row(r), out.data() + r * w.cols, w.cols);
+  return out;
+}
+
+void row_to_floats(const Weight& w, int64_t row, float* out) { quant::dequantize_row(w.type, w.row(row), out, w.cols); }
 
 bool is_bert_file(const gguf::File& file) { return file.get_string("general.architecture", "") == "bert"; }
 
@@ -83,42 +93,53 @@ std::unique_ptr<BertModel> BertModel::load(const gguf::File& f) {
   hp.n_token_types = types ? static_cast<int32_t>(types->rows()) : 0;
 
   const int64_t e = hp.n_embd, ff = hp.n_ff;
-  m->tok_embd = read(f, "token_embd.weight", e, hp.n_vocab, true);
-  m->pos_embd = read(f, "position_embd.weight", e, hp.n_ctx_train, true);
-  if (types) m->type_embd = read(f, "token_types.weight", e, hp.n_token_types, true);
-  m->embd_norm = read(f, "token_embd_norm.weight", e, 0, true);
-  m->embd_norm_b = read(f, "token_embd_norm.bias", e, 0, true);
+  auto get = [&](const std::string& name, int64_t cols, int64_t rows) {
+    return read(f, name, cols, rows, true, m->vectors_);
+  };
+  // name.weight of `out` rows of `in`, and name.bias.
+  auto linear = [&](const std::string& name, int64_t in, int64_t out, Weight& w, Weight& b) {
+    w = get(name + ".weight", in, out);
+    b = get(name + ".bias", out, 0);
+  };
+  auto norm = [&](const std::string& name, Weight& w, Weight& b) {
+    w = get(name + ".weight", e, 0);
+    b = get(name + ".bias", e, 0);
+  };
+  m->tok_embd = get("token_embd.weight", e, hp.n_vocab);
+  m->pos_embd = get("position_embd.weight", e, hp.n_ctx_train);
+  if (types) m->type_embd = get("token_types.weight", e, hp.n_token_types);
+  norm("token_embd_norm", m->embd_norm, m->embd_norm_b);
   for (int32_t i = 0; i < hp.n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     BertLayer l;
-    l.wq = read(f, p + "attn_q.weight", e, e, true);
-    l.bq = read(f, p + "attn_q.bias", e, 0, true);
-    l.wk = read(f, p + "attn_k.weight", e, e, true);
-    l.bk = read(f, p + "attn_k.bias", e, 0, true);
-    l.wv = read(f, p + "attn_v.weight", e, e, true);
-    l.bv = read(f, p + "attn_v.bias", e, 0, true);
-    l.wo = read(f, p + "attn_output.weight", e, e, true);
-    l.bo = read(f, p + "attn_output.bias", e, 0, true);
-    l.attn_norm = read(f, p + "attn_output_norm.weight", e, 0, true);
-    l.attn_norm_b = read(f, p + "attn_output_norm.bias", e, 0, true);
-    l.ffn_up = read(f, p + "ffn_up.weight", e, ff, true);
-    l.ffn_up_b = read(f, p + "ffn_up.bias", ff, 0, true);
-    l.ffn_down = read(f, p + "ffn_down.weight", ff, e, true);
-    l.ffn_down_b = read(f, p + "ffn_down.bias", e, 0, true);
-    l.out_norm = read(f, p + "layer_output_norm.weight", e, 0, true);
-    l.out_norm_b = read(f, p + "layer_output_norm.bias", e, 0, true);
+    linear(p + "attn_q", e, e, l.wq, l.bq);
+    linear(p + "attn_k", e, e, l.wk, l.bk);
+    linear(p + "attn_v", e, e, l.wv, l.bv);
+    linear(p + "attn_output", e, e, l.wo, l.bo);
+    norm(p + "attn_output_norm", l.attn_norm, l.attn_norm_b);
+    linear(p + "ffn_up", e, ff, l.ffn_up, l.ffn_up_b);
+    linear(p + "ffn_down", ff, e, l.ffn_down, l.ffn_down_b);
+    norm(p + "layer_output_norm", l.out_norm, l.out_norm_b);
     m->layers.push_back(std::move(l));
   }
   if (m->is_reranker()) {
-    m->cls = read(f, "cls.weight", e, e, true);
-    m->cls_b = read(f, "cls.bias", e, 0, true);
+    linear("cls", e, e, m->cls, m->cls_b);
     const gguf::TensorInfo* out = f.find_tensor("cls.output.weight");
     if (out == nullptr || out->shape.size() != 2 || out->rows() < 1)
       fail(ErrorKind::BadInput, f.name() + ": a reranker (pooling_type 4) needs tensor cls.output.weight");
-    m->cls_out = read(f, "cls.output.weight", e, out->rows(), true);
-    m->cls_out_b = read(f, "cls.output.bias", out->rows(), 0, true);
+    linear("cls.output", e, out->rows(), m->cls_out, m->cls_out_b);
   }
   return m;
+}
+
+void BertModel::for_each_weight(const std::function<void(const Weight&, WeightKind)>& f) const {
+  f(tok_embd, WeightKind::Table);
+  f(pos_embd, WeightKind::Table);
+  if (type_embd) f(type_embd, WeightKind::Table);
+  for (const BertLayer& l : layers)
+    for (const Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_up, &l.ffn_down}) f(*w, WeightKind::Matrix);
+  if (cls) f(cls, WeightKind::Matrix);
+  if (cls_out) f(cls_out, WeightKind::Matrix);
 }
 
 }  // namespace hayate

@@ -216,6 +216,8 @@ const char* arch_feature_name(ArchFeature f) {
       return "scaled token embeddings or queries";
     case ArchFeature::RopeAttnFactor:
       return "LongRoPE's attention factor";
+    case ArchFeature::Encoder:
+      return "a BERT encoder (LayerNorm, GELU, bidirectional attention)";
   }
   return "?";
 }
@@ -227,6 +229,7 @@ std::vector<ArchFeature> HParams::needed_features() const {
   if (post_norms) out.push_back(ArchFeature::PostNorms);
   if (embd_scale != 1.0f || attn_scale != 0.0f) out.push_back(ArchFeature::ScaledInput);
   if (rope_attn_factor != 1.0f) out.push_back(ArchFeature::RopeAttnFactor);
+  if (arch == "bert") out.push_back(ArchFeature::Encoder);
   return out;
 }
 
@@ -327,6 +330,10 @@ void for_each_weight(const HParams& hp, const std::function<void(const WeightSpe
 }
 
 void for_each_weight(const Model& m, const std::function<void(const Weight&, WeightKind)>& f) {
+  if (m.encoder) {
+    m.encoder->for_each_weight(f);
+    return;
+  }
   f(m.tok_embd, WeightKind::Table);
   f(m.output_norm, WeightKind::Norm);
   f(m.output, WeightKind::Matrix);

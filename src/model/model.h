@@ -29,6 +29,7 @@ enum class ArchFeature {
   PostNorms,        // RMSNorm of the attention and feed-forward outputs before the residual add
   ScaledInput,      // token embeddings times a constant, queries times a constant
   RopeAttnFactor,   // cos and sin of RoPE times a constant (LongRoPE)
+  Encoder,          // a BERT-family encoder (Backend::layer_norm, gelu, encoder_attention)
 };
 const char* arch_feature_name(ArchFeature f);
 
@@ -175,7 +176,8 @@ struct Model {
   HParams hp;
   std::unique_ptr<gguf::File> file;
   // A BERT-family encoder (model/bert.h) for embeddings or rerank: no decoder weights, hp holds
-  // only arch "bert", n_vocab, n_embd and n_ctx_train, and the engine runs forward/encoder.h.
+  // only arch "bert", n_vocab, n_embd and n_ctx_train, and the engine runs forward/encoder.h on
+  // its backend (ArchFeature::Encoder).
   std::shared_ptr<const BertModel> encoder;
   Weight tok_embd, output_norm, output;  // output is tok_embd when embeddings are tied
   Weight rope_freqs;                     // optional per-frequency divisors (llama3 rope scaling)

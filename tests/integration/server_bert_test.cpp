@@ -12,8 +12,11 @@
 #include <nlohmann/json.hpp>
 
 #include "forward/encoder.h"
+#include "forward/encoder_oracle.h"
+#include "forward/placement.h"
 #include "gguf/gguf.h"
 #include "model/bert.h"
+#include "model/model.h"
 #include "server_harness.h"
 #include "support/bert_synth.h"
 #include "tokenizer/pair.h"
@@ -56,22 +59,33 @@ TEST(ServerBert, SyntheticEncodersAnswerAsTheLibraryComputes) {
 
   const auto embed_file = gguf::File::open(embed_path);
   const auto embed_tok = Tokenizer::from_gguf(*embed_file);
-  const auto embed_model = BertModel::load(*embed_file);
+  // The server's pass: forward/encoder.h on the CPU backend, as it places the model.
+  const auto embed_full = Model::load(embed_path);
+  const BertModel* embed_model = embed_full->encoder.get();
+  const auto embed_backend = place_model(*embed_full, "cpu", 1, DeviceOptions{}, {}, nullptr);
   const std::vector<std::string> texts = {"abc de", "Mad cab, bead!", "jig"};
   const HttpResponse e = http_post(port, "/v1/embeddings", json{{"model", "embed"}, {"input", texts}}.dump());
   ASSERT_EQ(e.status, 200) << e.body << server.log();
   const json data = json::parse(e.body).at("data");
   ASSERT_EQ(data.size(), texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {
-    const std::vector<float> want = bert_embed(*embed_model, embed_tok->encode(texts[i], true, false));
+    const std::vector<int32_t> ids = embed_tok->encode(texts[i], true, false);
+    const std::vector<EncoderInput> input = {{ids, {}}};
+    const std::vector<float> want = encoder_embed(*embed_model, input, *embed_backend)[0];
+    const std::vector<float> oracle = bert_embed(*embed_model, ids);
     const auto got = data[i].at("embedding").get<std::vector<double>>();
     ASSERT_EQ(got.size(), want.size());
-    for (size_t k = 0; k < got.size(); ++k) EXPECT_NEAR(got[k], want[k], 1e-6) << "text " << i;
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_NEAR(got[k], want[k], 1e-6) << "text " << i;
+      EXPECT_NEAR(got[k], oracle[k], 1e-5) << "text " << i;
+    }
   }
 
   const auto rerank_file = gguf::File::open(rerank_path);
   const auto rerank_tok = Tokenizer::from_gguf(*rerank_file);
-  const auto rerank_model = BertModel::load(*rerank_file);
+  const auto rerank_full = Model::load(rerank_path);
+  const BertModel* rerank_model = rerank_full->encoder.get();
+  const auto rerank_backend = place_model(*rerank_full, "cpu", 1, DeviceOptions{}, {}, nullptr);
   const std::vector<std::string> documents = {"abc", "de fa", "jam", "ham bag", "ace"};
   const json body = {{"model", "rerank"}, {"query", "bad cab"}, {"documents", documents}, {"top_n", 4}};
   const HttpResponse r = http_post(port, "/v1/rerank", body.dump());
@@ -83,7 +97,9 @@ TEST(ServerBert, SyntheticEncodersAnswerAsTheLibraryComputes) {
     const size_t index = item.at("index").get<size_t>();
     const EncodedPair pair = encode_pair(*rerank_tok, "bad cab", documents[index]);
     const double score = item.at("relevance_score").get<double>();
-    EXPECT_NEAR(score, bert_score(*rerank_model, pair.ids, pair.types), 1e-6) << "document " << index;
+    const std::vector<EncoderInput> input = {{pair.ids, pair.types}};
+    EXPECT_NEAR(score, encoder_score(*rerank_model, input, *rerank_backend)[0], 1e-6) << "document " << index;
+    EXPECT_NEAR(score, bert_score(*rerank_model, pair.ids, pair.types), 1e-5) << "document " << index;
     EXPECT_LE(score, previous) << "results are sorted, most relevant first";
     previous = score;
   }

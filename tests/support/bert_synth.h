@@ -24,6 +24,11 @@ using convert::StTensorToWrite;
 using convert::write_safetensors;
 
 inline constexpr int64_t kE = 16, kF = 24, kHeads = 4, kPos = 24, kLayers = 2;
+
+// The dimensions of a synthetic model (the default: the tiny one the naive pass checks).
+struct BertShape {
+  int64_t e = kE, f = kF, heads = kHeads, pos = kPos, layers = kLayers;
+};
 inline const char* const kSpace = "\xe2\x96\x81";
 
 struct Synthetic {
@@ -88,7 +93,9 @@ inline nlohmann::json unigram_tokenizer(std::vector<std::string>& toks) {
                                 {{"SpecialToken", {{"id", "</s>"}, {"type_id", 0}}}}})}}}};
 }
 
-inline Synthetic make_model(const std::string& tag, bool roberta, bool classifier, bool cls_pooling) {
+inline Synthetic make_model(const std::string& tag, bool roberta, bool classifier, bool cls_pooling,
+                            const BertShape& shape = {}) {
+  const int64_t kE = shape.e, kF = shape.f, kHeads = shape.heads, kPos = shape.pos, kLayers = shape.layers;
   Synthetic s;
   s.dir = temp_path("bert-" + tag);
   std::filesystem::remove_all(s.dir);

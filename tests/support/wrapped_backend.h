@@ -42,6 +42,14 @@ class WrappedBackend : public Backend {
   }
   void swiglu(Tensor gate, Tensor up, Tensor out) override { inner_->swiglu(gate, up, out); }
   void add(Tensor x, Tensor y) override { inner_->add(x, y); }
+  void layer_norm(Tensor x, const Weight& w, const Weight& b, float eps, Tensor out) override {
+    inner_->layer_norm(x, w, b, eps, out);
+  }
+  void gelu(Tensor x, Tensor out) override { inner_->gelu(x, out); }
+  void encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
+                         Tensor out) override {
+    inner_->encoder_attention(q, k, v, seq_lens, n_head, out);
+  }
 
  protected:
   std::unique_ptr<Backend> inner_;

@@ -4,7 +4,9 @@
 // encoder class, converts each to f32 and checks: the tokenizer's ids (reference.json's texts with
 // [CLS]/[SEP] or <s>/</s>, hf_ids.json's strings without), the last hidden states, the pooled
 // embeddings within 1e-4 and the cosine ranking of the documents per query, or the cross-
-// encoder's scores within 1e-4 and their ranking.
+// encoder's scores within 1e-4 and their ranking; by the oracle (forward/encoder_oracle.h) one
+// text at a time, and by the backend pass (forward/encoder.h) with every text in one pass on the
+// reference and the fast CPU backends.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -19,11 +21,13 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.h"
 #include "convert/bert.h"
 #include "convert/convert.h"
 #include "convert/hf_config.h"
 #include "convert/json_file.h"
 #include "forward/encoder.h"
+#include "forward/encoder_oracle.h"
 #include "gguf/gguf.h"
 #include "model/bert.h"
 #include "support/hf_models.h"
@@ -71,6 +75,19 @@ std::vector<std::vector<size_t>> ranking(const std::vector<std::vector<double>>&
   return out;
 }
 
+// The documents (the embeddings after the first n_queries) of each query by the ranking above,
+// the embeddings being normalised: their dot products are the cosines.
+std::vector<std::vector<size_t>> cosine_ranking(const std::vector<std::vector<float>>& got, size_t n_queries) {
+  std::vector<std::vector<double>> cosine(n_queries);
+  for (size_t q = 0; q < n_queries; ++q)
+    for (size_t d = n_queries; d < got.size(); ++d) {
+      double dot = 0;
+      for (size_t k = 0; k < got[q].size(); ++k) dot += static_cast<double>(got[q][k]) * got[d][k];
+      cosine[q].push_back(dot);
+    }
+  return ranking(cosine);
+}
+
 struct Converted {
   std::string path;
   std::unique_ptr<gguf::File> file;
@@ -109,6 +126,15 @@ void check_hf_ids(const fs::path& dir, const Tokenizer& tokenizer) {
   EXPECT_GE(cases.size(), 200u);
 }
 
+// A CPU backend with the model's matrices prepared (packed where the CPU has a format).
+std::unique_ptr<Backend> prepared_backend(const std::string& name, const BertModel& m) {
+  auto be = make_backend(name, 2);
+  m.for_each_weight([&](const Weight& w, WeightKind kind) {
+    if (kind == WeightKind::Matrix) be->prepare_weight(w);
+  });
+  return be;
+}
+
 void check_embeddings(const fs::path& dir, const json& ref, const Converted& c) {
   const auto& texts = ref.at("texts");
   const size_t n_queries = ref.at("queries").get<size_t>();
@@ -130,14 +156,42 @@ void check_embeddings(const fs::path& dir, const json& ref, const Converted& c) 
             << " (hidden states " << worst_hidden << ")\n";
   EXPECT_LT(worst_hidden, 1e-4f);
   EXPECT_LT(worst, 1e-4f);
-  std::vector<std::vector<double>> cosine(n_queries);
-  for (size_t q = 0; q < n_queries; ++q)
-    for (size_t d = n_queries; d < got.size(); ++d) {
-      double dot = 0;
-      for (size_t k = 0; k < got[q].size(); ++k) dot += static_cast<double>(got[q][k]) * got[d][k];
-      cosine[q].push_back(dot);
+  EXPECT_EQ(cosine_ranking(got, n_queries), ref.at("ranking").get<std::vector<std::vector<size_t>>>());
+}
+
+// The backend pass (forward/encoder.h) of every text at once, on each CPU backend: the same
+// tolerances and ranking as the oracle's.
+void check_backend_embeddings(const fs::path& dir, const json& ref, const Converted& c) {
+  const auto& texts = ref.at("texts");
+  const size_t n_queries = ref.at("queries").get<size_t>();
+  std::vector<std::vector<int32_t>> ids;
+  for (const auto& t : ref.at("ids")) ids.push_back(t.get<std::vector<int32_t>>());
+  std::vector<EncoderInput> inputs;
+  for (const auto& i : ids) inputs.push_back({i, {}});
+  for (const char* name : {"reference", "cpu"}) {
+    SCOPED_TRACE(name);
+    const auto be = prepared_backend(name, *c.model);
+    const std::vector<float> hidden = encoder_hidden(*c.model, inputs, *be);
+    const std::vector<std::vector<float>> got = encoder_embed(*c.model, inputs, *be);
+    ASSERT_EQ(got.size(), texts.size());
+    float worst = 0, worst_hidden = 0;
+    size_t row = 0;
+    for (size_t i = 0; i < texts.size(); ++i) {
+      const std::vector<float> want_hidden = read_f32(dir / ref.at("hidden")[i].at("file").get<std::string>());
+      ASSERT_LE(row + want_hidden.size(), hidden.size());
+      const std::vector<float> mine(hidden.begin() + static_cast<std::ptrdiff_t>(row),
+                                    hidden.begin() + static_cast<std::ptrdiff_t>(row + want_hidden.size()));
+      row += want_hidden.size();
+      worst_hidden = std::max(worst_hidden, max_diff(mine, want_hidden));
+      worst = std::max(worst, max_diff(got[i], ref.at("embeddings")[i].get<std::vector<float>>()));
     }
-  EXPECT_EQ(ranking(cosine), ref.at("ranking").get<std::vector<std::vector<size_t>>>());
+    EXPECT_EQ(row, hidden.size());
+    std::cout << "[ " << dir.filename().string() << " ] " << name << " backend, " << texts.size()
+              << " texts in one pass: max |diff| " << worst << " (hidden states " << worst_hidden << ")\n";
+    EXPECT_LT(worst_hidden, 1e-4f);
+    EXPECT_LT(worst, 1e-4f);
+    EXPECT_EQ(cosine_ranking(got, n_queries), ref.at("ranking").get<std::vector<std::vector<size_t>>>());
+  }
 }
 
 void check_scores(const fs::path& dir, const json& ref, const Converted& c) {
@@ -154,6 +208,25 @@ void check_scores(const fs::path& dir, const json& ref, const Converted& c) {
   std::cout << "[ " << dir.filename().string() << " ] " << pairs.size() << " rerank scores: max |diff| " << worst
             << "\n";
   EXPECT_LT(worst, 1e-4f);
+  std::vector<EncoderInput> inputs;
+  std::vector<std::vector<int32_t>> ids, types;
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    ids.push_back(ref.at("ids")[i].get<std::vector<int32_t>>());
+    types.push_back(ref.at("type_ids")[i].get<std::vector<int32_t>>());
+  }
+  for (size_t i = 0; i < pairs.size(); ++i) inputs.push_back({ids[i], types[i]});
+  for (const char* name : {"reference", "cpu"}) {
+    SCOPED_TRACE(name);
+    const std::vector<float> packed = encoder_score(*c.model, inputs, *prepared_backend(name, *c.model));
+    ASSERT_EQ(packed.size(), pairs.size());
+    float worst_packed = 0;
+    for (size_t i = 0; i < pairs.size(); ++i)
+      worst_packed =
+          std::max(worst_packed, static_cast<float>(std::fabs(packed[i] - ref.at("scores")[i].get<double>())));
+    std::cout << "[ " << dir.filename().string() << " ] " << name << " backend, " << pairs.size()
+              << " pairs in one pass: max |diff| " << worst_packed << "\n";
+    EXPECT_LT(worst_packed, 1e-4f);
+  }
   const size_t per_query = ref.at("ranking")[0].size();
   std::vector<std::vector<double>> rows;
   for (size_t start = 0; start < scores.size(); start += per_query)
@@ -177,6 +250,7 @@ TEST(ConvertBertReference, EncodersMatchTransformers) {
     } else {
       EXPECT_EQ(c.model->hp.pooling, ref.at("pooling") == "cls" ? Pooling::Cls : Pooling::Mean);
       check_embeddings(dir, ref, c);
+      check_backend_embeddings(dir, ref, c);
     }
     fs::remove(c.path);
   }

@@ -1,5 +1,5 @@
 // BERT-family encoders end to end on tiny synthetic Hugging Face folders: hayate convert, the
-// GGUF loader, forward/encoder.cpp against a naive float64 pass written here over the tensors as
+// GGUF loader, the oracle forward/encoder_oracle.cpp against a naive float64 pass written here over the tensors as
 // Hugging Face lays them out (so the converter's names, shapes and XLM-R's position offset are
 // checked too), the engine's Embed / Score requests, and the refusals (CUDA, generation, config
 // fields the encoder does not implement).
@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "engine/engine.h"
 #include "forward/encoder.h"
+#include "forward/encoder_oracle.h"
 #include "forward/forward.h"
 #include "forward/placement.h"
 #include "model/bert.h"
@@ -212,7 +213,12 @@ TEST(ConvertBert, EngineEmbedsScoresAndRefusesGeneration) {
   const auto handle = engine.submit(r);
   std::optional<Event> e = handle->next();
   ASSERT_TRUE(e && e->kind == Event::Embedding) << (e && e->kind == Event::Error ? e->error : "");
-  EXPECT_EQ(e->embedding, bert_embed(*model->encoder, r.prompt));
+  // What the engine runs (forward/encoder.h on its CPU backend), and within 1e-5 of the oracle.
+  const std::vector<EncoderInput> input = {{r.prompt, {}}};
+  EXPECT_EQ(e->embedding, encoder_embed(*model->encoder, input, *place_model(*model, "cpu", 1, cpu, {}, nullptr))[0]);
+  const std::vector<float> oracle = bert_embed(*model->encoder, r.prompt);
+  ASSERT_EQ(e->embedding.size(), oracle.size());
+  for (size_t i = 0; i < oracle.size(); ++i) EXPECT_NEAR(e->embedding[i], oracle[i], 1e-5) << i;
   Request generate;
   generate.prompt = r.prompt;
   try {

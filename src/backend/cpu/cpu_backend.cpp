@@ -189,6 +189,49 @@ class CpuBackend : public HostBackend {
     by_rows(x.rows, [&](int64_t t) { HostBackend::add(row(x, t), row(y, t)); });
   }
 
+  void layer_norm(Tensor x, const Weight& w, const Weight& b, float eps, Tensor out) override {
+    by_rows(x.rows, [&](int64_t t) { HostBackend::layer_norm(row(x, t), w, b, eps, row(out, t)); });
+  }
+  void gelu(Tensor x, Tensor out) override {
+    by_rows(x.rows, [&](int64_t t) { HostBackend::gelu(row(x, t), row(out, t)); });
+  }
+
+  // A task per (sequence, head): the scores Q K^T and then P V as tiled f32 dots (V transposed
+  // into the thread's scratch), so a sequence's result does not depend on the others packed with it.
+  void encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
+                         Tensor out) override {
+    const int64_t head_dim = q.cols / n_head;
+    const quant::TileDotFn tile = quant::traits(GgmlType::F32)->tile_dot;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+    std::vector<int64_t> firsts(seq_lens.size());
+    for (size_t i = 1; i < seq_lens.size(); ++i) firsts[i] = firsts[i - 1] + seq_lens[i - 1];
+    attention_scratch_.resize(pool_.size());
+    const auto bytes = [](const Tensor& x) { return static_cast<size_t>(x.cols) * sizeof(float); };
+    pool_.parallel_for(static_cast<int64_t>(seq_lens.size()) * n_head, [&](int64_t task, int thread) {
+      const auto seq = static_cast<size_t>(task / n_head);
+      const int64_t off = task % n_head * head_dim, first = firsts[seq], len = seq_lens[seq];
+      std::vector<float>& buf = attention_scratch_[static_cast<size_t>(thread)];
+      buf.resize(static_cast<size_t>(len * len + head_dim * len));
+      float* p = buf.data();
+      float* vt = p + len * len;
+      tile(head_dim, k.data + first * k.cols + off, bytes(k), len, q.data + first * q.cols + off, bytes(q), len, p,
+           len);
+      for (int64_t t = 0; t < len; ++t) {
+        float* r = p + t * len;
+        float top = -INFINITY;
+        for (int64_t s = 0; s < len; ++s) top = std::max(top, r[s] *= scale);
+        double sum = 0.0;
+        for (int64_t s = 0; s < len; ++s) sum += (r[s] = std::exp(r[s] - top));
+        const auto inv = static_cast<float>(1.0 / sum);
+        for (int64_t s = 0; s < len; ++s) r[s] *= inv;
+      }
+      for (int64_t s = 0; s < len; ++s)
+        for (int64_t i = 0; i < head_dim; ++i) vt[i * len + s] = v.data[(first + s) * v.cols + off + i];
+      const size_t p_row = static_cast<size_t>(len) * sizeof(float);
+      tile(len, vt, p_row, head_dim, p, p_row, len, out.data + first * out.cols + off, out.cols);
+    });
+  }
+
   void swiglu(Tensor gate, Tensor up, Tensor out) override {
     // A decoding step's rows are long (n_ff): split them so both threads share the work, at
     // multiples of 8 so that each value meets the same vector or scalar code as in a batch.
@@ -241,7 +284,8 @@ class CpuBackend : public HostBackend {
   void (*attend_)(const detail::AttendGroup&);
   bool tile_attention_;
   void (*swiglu_)(const float*, const float*, float*, int64_t);
-  std::vector<std::pair<int32_t, int32_t>> tiles_;  // attention tiles: first token, token count
+  std::vector<std::pair<int32_t, int32_t>> tiles_;     // attention tiles: first token, token count
+  std::vector<std::vector<float>> attention_scratch_;  // encoder attention: per thread, scores and V^T
 };
 
 }  // namespace

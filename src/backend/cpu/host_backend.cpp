@@ -132,6 +132,64 @@ void HostBackend::geglu(Tensor gate, Tensor up, Tensor out) {
   }
 }
 
+void HostBackend::layer_norm(Tensor x, const Weight& w, const Weight& b, float eps, Tensor out) {
+  const auto* weight = static_cast<const float*>(w.data);
+  const auto* bias = static_cast<const float*>(b.data);
+  for (int64_t t = 0; t < x.rows; ++t) {
+    const float* in = x.data + t * x.cols;
+    float* o = out.data + t * out.cols;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < x.cols; ++i) mean += in[i];
+    mean /= static_cast<double>(x.cols);
+    for (int64_t i = 0; i < x.cols; ++i) var += (in[i] - mean) * (in[i] - mean);
+    var /= static_cast<double>(x.cols);
+    const double inv = 1.0 / std::sqrt(var + eps);
+    for (int64_t i = 0; i < x.cols; ++i) o[i] = static_cast<float>((in[i] - mean) * inv) * weight[i] + bias[i];
+  }
+}
+
+void HostBackend::gelu(Tensor x, Tensor out) {
+  const int64_t n = x.rows * x.cols;
+  for (int64_t i = 0; i < n; ++i) out.data[i] = 0.5f * x.data[i] * (1.0f + std::erf(x.data[i] * 0.70710678118654752f));
+}
+
+void HostBackend::encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
+                                    Tensor out) {
+  const auto head_dim = static_cast<int32_t>(q.cols / n_head);
+  int64_t first = 0;
+  for (const int32_t len : seq_lens) {
+    std::vector<float> scores(static_cast<size_t>(len));
+    for (int64_t t = first; t < first + len; ++t)
+      for (int32_t h = 0; h < n_head; ++h) attend_all(q, k, v, t, h, head_dim, first, len, scores.data(), out.data);
+    first += len;
+  }
+}
+
+void HostBackend::attend_all(Tensor q, Tensor k, Tensor v, int64_t t, int32_t h, int32_t head_dim, int64_t first,
+                             int64_t len, float* scores, float* out) {
+  const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
+  const int64_t off = static_cast<int64_t>(h) * head_dim;
+  const float* qt = q.data + t * q.cols + off;
+  float top = -INFINITY;
+  for (int64_t s = 0; s < len; ++s) {
+    const float* ks = k.data + (first + s) * k.cols + off;
+    float dot = 0.0f;
+    for (int32_t i = 0; i < head_dim; ++i) dot += qt[i] * ks[i];
+    scores[s] = dot * scale;
+    top = std::max(top, scores[s]);
+  }
+  double sum = 0.0;
+  for (int64_t s = 0; s < len; ++s) sum += (scores[s] = std::exp(scores[s] - top));
+  const float inv = static_cast<float>(1.0 / sum);
+  float* o = out + t * q.cols + off;
+  std::memset(o, 0, static_cast<size_t>(head_dim) * sizeof(float));
+  for (int64_t s = 0; s < len; ++s) {
+    const float* vs = v.data + (first + s) * v.cols + off;
+    const float p = scores[s] * inv;
+    for (int32_t i = 0; i < head_dim; ++i) o[i] += p * vs[i];
+  }
+}
+
 void HostBackend::add(Tensor x, Tensor y) {
   const int64_t n = x.rows * x.cols;
   for (int64_t i = 0; i < n; ++i) x.data[i] += y.data[i];

@@ -34,6 +34,10 @@ class HostBackend : public Backend {
   void add(Tensor x, Tensor y) override;
   void scale(Tensor x, float s) override;
   void geglu(Tensor gate, Tensor up, Tensor out) override;
+  void layer_norm(Tensor x, const Weight& w, const Weight& b, float eps, Tensor out) override;
+  void gelu(Tensor x, Tensor out) override;
+  void encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
+                         Tensor out) override;
   bool implements(ArchFeature) const override { return true; }  // every one, plainly
 
  protected:
@@ -41,6 +45,9 @@ class HostBackend : public Backend {
   static void attend_one(const CpuKvCache& kv, int32_t layer, const float* q, int32_t kv_head, int32_t head_dim,
                          const std::vector<int32_t>& block_table, int32_t first, int32_t pos, float* scores,
                          float* out);
+  // Encoder attention of token t (a row of q) and head h over rows [first, first + len) of k and v.
+  static void attend_all(Tensor q, Tensor k, Tensor v, int64_t t, int32_t h, int32_t head_dim, int64_t first,
+                         int64_t len, float* scores, float* out);
 
  private:
   std::vector<std::unique_ptr<float[]>> buffers_;
