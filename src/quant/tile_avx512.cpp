@@ -79,8 +79,13 @@ struct Q8_0x16 {
         wb[g] = t.group(g) + static_cast<size_t>(i) * kQ8_0BlockBytes;
         prefetch<C>(wb[g], kQ8_0BlockBytes);
       }
+      // The sums start at the activation offset's negative, so they end exact with no
+      // subtraction (integer sums: the same bits in any order).
       __m512i isum[G][C];
-      fill(isum, _mm512_setzero_si512());
+      for (int c = 0; c < C; ++c) {
+        const __m512i offset = _mm512_set1_epi32(-t.act<BlockQ8_0Sum>(c)[i].sum128);
+        for (int g = 0; g < G; ++g) isum[g][c] = offset;
+      }
       for (int k = 0; k < 8; ++k) {
         __m512i w[G];
         for (int g = 0; g < G; ++g) w[g] = Avx512::load(wb[g] + 32 + 64 * k);
@@ -92,9 +97,8 @@ struct Q8_0x16 {
       for (int g = 0; g < G; ++g) {
         const __m512 dw = _mm512_cvtph_ps(load256(wb[g]));
         for (int c = 0; c < C; ++c) {
-          const BlockQ8_0Sum& a = t.act<BlockQ8_0Sum>(c)[i];
-          const __m512i exact = _mm512_sub_epi32(isum[g][c], _mm512_set1_epi32(a.sum128));
-          acc[g][c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a.d)), _mm512_cvtepi32_ps(exact), acc[g][c]);
+          const __m512 da = _mm512_set1_ps(t.act<BlockQ8_0Sum>(c)[i].d);
+          acc[g][c] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(isum[g][c]), acc[g][c]);
         }
       }
     }

@@ -35,31 +35,34 @@ void tile_of_one(const detail::AttendGroup& a) {
   detail::attend_tile_avx512(a, 1, &a.first, &a.pos, &q, &out);
 }
 
-// K and V as the cache stores them: `k`, `v` are replaced by the values the kernels will read.
+// K and V as the cache stores them (kv_head_at()'s layout): `k`, `v`, rows of kv_dim values by
+// slot, are replaced by the values the kernels will read.
 struct Stored {
   std::vector<uint8_t> k, v;
 };
-Stored store(KvType type, std::vector<float>& k, std::vector<float>& v, int64_t kv_dim) {
+Stored store(KvType type, std::vector<float>& k, std::vector<float>& v, int64_t kv_dim, int32_t block_size,
+             int32_t head_dim) {
   const int64_t rows = static_cast<int64_t>(k.size()) / kv_dim;
   Stored s{std::vector<uint8_t>(kv_bytes(type, kv_dim) * static_cast<size_t>(rows)), {}};
   s.v = s.k;
   for (std::vector<float>* x : {&k, &v}) {
     uint8_t* out = (x == &k ? s.k : s.v).data();
-    for (int64_t r = 0; r < rows; ++r) {
-      float* row = x->data() + r * kv_dim;
-      uint8_t* dst = out + kv_bytes(type, kv_dim) * static_cast<size_t>(r);
-      if (type == KvType::F32) {
-        std::memcpy(dst, row, kv_dim * sizeof(float));
-      } else if (type == KvType::F16) {
-        for (int64_t i = 0; i < kv_dim; ++i) {
-          reinterpret_cast<uint16_t*>(dst)[i] = f32_to_fp16(row[i]);
-          row[i] = fp16_to_f32(reinterpret_cast<uint16_t*>(dst)[i]);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int32_t h = 0; h < kv_dim / head_dim; ++h) {
+        float* row = x->data() + r * kv_dim + h * head_dim;
+        uint8_t* dst = out + kv_bytes(type, kv_head_at(r, h, block_size, kv_dim, head_dim));
+        if (type == KvType::F32) {
+          std::memcpy(dst, row, head_dim * sizeof(float));
+        } else if (type == KvType::F16) {
+          for (int64_t i = 0; i < head_dim; ++i) {
+            reinterpret_cast<uint16_t*>(dst)[i] = f32_to_fp16(row[i]);
+            row[i] = fp16_to_f32(reinterpret_cast<uint16_t*>(dst)[i]);
+          }
+        } else {
+          quant::quantize_row(GgmlType::Q8_0, row, dst, head_dim);
+          quant::dequantize_row(GgmlType::Q8_0, dst, row, head_dim);
         }
-      } else {
-        quant::quantize_row(GgmlType::Q8_0, row, dst, kv_dim);
-        quant::dequantize_row(GgmlType::Q8_0, dst, row, kv_dim);
       }
-    }
   }
   return s;
 }
@@ -95,7 +98,7 @@ void check(const Kernel& kernel, const Case& c, const char* name, KvType type) {
   for (float& x : k) x = 2.0f * dist(rng);  // large enough scores that the softmax is peaked
   for (float& x : v) x = dist(rng);
   for (float& x : q) x = dist(rng);
-  const Stored stored = store(type, k, v, kv_dim);  // k, v: the values the kernel sees
+  const Stored stored = store(type, k, v, kv_dim, block_size, c.head_dim);  // k, v: the values the kernel sees
 
   detail::AttendGroup a = group_over(stored, type, kv_dim, table, block_size, kv_head, c.head_dim, c.n_q);
   a.first = c.first;
@@ -159,7 +162,7 @@ TEST(Attention, KernelsHonourSlidingWindow) {
 TEST(Attention, TileTokensGiveTheirOwnBits) {
   if (!quant::detail::cpu_has_avx512()) GTEST_SKIP() << "no AVX-512";
   for (const KvType type : {KvType::F32, KvType::F16, KvType::Q8_0})
-    for (const int32_t n_q : {4, 8, 3})
+    for (const int32_t n_q : {4, 8, 3, 2, 1})
       for (const int32_t window : {0, 8, 20}) {
         const int32_t head_dim = 64, block_size = 16, n_blocks = 5, kv_dim = 2 * head_dim;
         std::mt19937 rng(7);
@@ -169,7 +172,7 @@ TEST(Attention, TileTokensGiveTheirOwnBits) {
           k[i] = dist(rng);
           v[i] = dist(rng);
         }
-        const Stored stored = store(type, k, v, kv_dim);
+        const Stored stored = store(type, k, v, kv_dim, block_size, head_dim);
         const std::vector<int32_t> table = {3, 0, 4, 1, 2};
         const detail::AttendGroup a = group_over(stored, type, kv_dim, table, block_size, 1, head_dim, n_q);
         // Up to the 32 lanes of the kernel (tiles of 1 to 10 tokens), positions in and out of order.

@@ -55,7 +55,6 @@ void attend_group_avx2(const AttendGroup& a) {
   constexpr int32_t kChunk = 32;
   const int32_t hd = a.head_dim;
   const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(hd));
-  const int64_t off = static_cast<int64_t>(a.kv_head) * hd;
   alignas(32) float s[kChunk];
   static thread_local float kbuf[kChunk][kMaxHeadDim], vbuf[kChunk][kMaxHeadDim];
   float m[kMaxGroup], l[kMaxGroup];
@@ -73,10 +72,10 @@ void attend_group_avx2(const AttendGroup& a) {
     for (int32_t j = 0; j < np; ++j) {
       const int32_t p = p0 + j;
       const int64_t slot = static_cast<int64_t>(a.block_table[p / a.block_size]) * a.block_size + p % a.block_size;
-      const auto* kr = static_cast<const char*>(a.k_base) + kv_bytes(a.values, slot * a.kv_dim + off);
-      const auto* vr = static_cast<const char*>(a.v_base) + kv_bytes(a.values, slot * a.kv_dim + off);
-      // The head's slice of each position is a few cache lines at a stride of a whole KV row,
-      // which the hardware prefetcher does not follow: ask for all of the chunk's lines up front.
+      const auto* kr = static_cast<const char*>(a.k_base) + kv_bytes(a.values, head_at(a, slot));
+      const auto* vr = static_cast<const char*>(a.v_base) + kv_bytes(a.values, head_at(a, slot));
+      // The chunk's rows come from DRAM (the weights have streamed through the caches since they
+      // were written), and at most a block's worth are consecutive: ask for all their lines up front.
       for (size_t i = 0; i < row_bytes; i += 64) {
         _mm_prefetch(kr + i, _MM_HINT_T0);
         _mm_prefetch(vr + i, _MM_HINT_T0);

@@ -56,6 +56,22 @@ inline const float* row_f32(const AttendGroup& a, const void* base, int64_t at, 
   return dst;
 }
 
+// Asks for the K and V rows of positions [p0, min(p0 + n, end)) of the kernel's head: decoding
+// reads them from DRAM (the weights have streamed through the caches since they were written),
+// and a chunk's loads would otherwise wait there one after another.
+inline void prefetch_rows(const AttendGroup& a, int32_t p0, int32_t n, int32_t end) {
+  const size_t bytes = kv_bytes(a.values, a.head_dim);
+  for (int32_t pp = p0; pp < p0 + n && pp < end; ++pp) {
+    const size_t at =
+        kv_bytes(a.values,
+                 head_at(a, static_cast<int64_t>(a.block_table[pp / a.block_size]) * a.block_size + pp % a.block_size));
+    for (size_t b = 0; b < bytes; b += 64) {
+      _mm_prefetch(static_cast<const char*>(a.k_base) + at + b, _MM_HINT_T0);
+      _mm_prefetch(static_cast<const char*>(a.v_base) + at + b, _MM_HINT_T0);
+    }
+  }
+}
+
 // V vectors of 16 query lanes: with V = 2 each broadcast K or V value feeds two FMAs (the
 // kernel is otherwise bound by the broadcast loads). A lane's operations do not depend on V.
 template <int V>
@@ -64,7 +80,6 @@ void attend(const AttendGroup& a, int32_t n_tok, const int32_t* first, const int
   constexpr int32_t kL = 16 * V;
   const int32_t hd = a.head_dim, n_q = a.n_q, lanes = n_tok * n_q;
   const float scale = 1.0f / __builtin_sqrtf(static_cast<float>(hd));
-  const int64_t off = static_cast<int64_t>(a.kv_head) * hd;
   // Q^T and O^T: the tile's queries, one float per lane, for each dimension.
   alignas(64) static thread_local float qt[kMaxHeadDim][kL], ot[kMaxHeadDim][kL];
   alignas(64) static thread_local float kbuf[kChunk][kMaxHeadDim], vbuf[kChunk][kMaxHeadDim];
@@ -80,6 +95,7 @@ void attend(const AttendGroup& a, int32_t n_tok, const int32_t* first, const int
   // Chunks start at multiples of kChunk, so a lane meets the same chunks in any tile; chunks
   // wholly before a lane's window leave it untouched (no maximum yet: correction 0, weights 0).
   start = start / kChunk * kChunk;
+  prefetch_rows(a, start, 2 * kChunk, last + 1);
   for (int32_t d = 0; d < hd; ++d)
     for (int32_t i = 0; i < kL; ++i) {
       qt[d][i] = i < lanes ? q[i / n_q][(i % n_q) * hd + d] * scale : 0.0f;
@@ -93,12 +109,13 @@ void attend(const AttendGroup& a, int32_t n_tok, const int32_t* first, const int
 
   for (int32_t p0 = start; p0 <= last; p0 += kChunk) {
     const int32_t np = last + 1 - p0 < kChunk ? last + 1 - p0 : kChunk;
+    prefetch_rows(a, p0 + 2 * kChunk, kChunk, last + 1);
     const float* k[kChunk];
     const float* vr[kChunk];
     for (int32_t j = 0; j < np; ++j) {
       const int32_t pp = p0 + j;
       const int64_t at =
-          (static_cast<int64_t>(a.block_table[pp / a.block_size]) * a.block_size + pp % a.block_size) * a.kv_dim + off;
+          head_at(a, static_cast<int64_t>(a.block_table[pp / a.block_size]) * a.block_size + pp % a.block_size);
       k[j] = row_f32(a, a.k_base, at, kbuf[j]);
       vr[j] = row_f32(a, a.v_base, at, vbuf[j]);
     }

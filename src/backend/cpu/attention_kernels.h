@@ -12,7 +12,7 @@
 namespace hayate::detail {
 
 struct AttendGroup {
-  const void* k_base = nullptr;  // this layer's K slots (slot s at value s * kv_dim)
+  const void* k_base = nullptr;  // this layer's K blocks (kv_head_at())
   const void* v_base = nullptr;
   KvType values = KvType::F32;  // Q8_0: blocks of 32 values, each head's slice whole blocks
   int64_t kv_dim = 0;
@@ -26,6 +26,11 @@ struct AttendGroup {
   const float* q = nullptr;  // n_q heads of head_dim floats, consecutive
   float* out = nullptr;      // same layout as q
 };
+
+// The first value of the group's KV head in cache slot `slot`.
+inline int64_t head_at(const AttendGroup& a, int64_t slot) {
+  return kv_head_at(slot, a.kv_head, a.block_size, a.kv_dim, a.head_dim);
+}
 
 // 2^f for |f| <= 1/2 by a degree-6 polynomial (relative error about 2e-7), highest power
 // first: the exponentials of the SIMD kernels' online softmax.

@@ -34,7 +34,6 @@ void load(const AttendGroup& a, const void* base, int64_t at, float* dst) {
 void attend_group_scalar(const AttendGroup& a) {
   constexpr int32_t kChunk = 32;
   const float scale = 1.0f / std::sqrt(static_cast<float>(a.head_dim));
-  const int64_t off = static_cast<int64_t>(a.kv_head) * a.head_dim;
   float m[kMaxGroup], l[kMaxGroup], s[kMaxGroup][kChunk];
   static thread_local float k[kChunk][kMaxHeadDim], v[kChunk][kMaxHeadDim];
   std::fill(m, m + a.n_q, -INFINITY);
@@ -45,8 +44,8 @@ void attend_group_scalar(const AttendGroup& a) {
     for (int32_t j = 0; j < np; ++j) {
       const int32_t p = p0 + j;
       const int64_t slot = static_cast<int64_t>(a.block_table[p / a.block_size]) * a.block_size + p % a.block_size;
-      load(a, a.k_base, slot * a.kv_dim + off, k[j]);
-      load(a, a.v_base, slot * a.kv_dim + off, v[j]);
+      load(a, a.k_base, head_at(a, slot), k[j]);
+      load(a, a.v_base, head_at(a, slot), v[j]);
     }
     for (int32_t h = 0; h < a.n_q; ++h) {
       const float* q = a.q + static_cast<int64_t>(h) * a.head_dim;

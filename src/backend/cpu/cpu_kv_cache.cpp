@@ -67,7 +67,8 @@ size_t kv_bytes(KvType type, int64_t n) {
   }
 }
 
-CpuKvCache::CpuKvCache(const HParams& hp, int32_t blocks, int32_t bs, KvType type) : type_(type) {
+CpuKvCache::CpuKvCache(const HParams& hp, int32_t blocks, int32_t bs, KvType type)
+    : type_(type), head_dim_(hp.head_dim) {
   if (blocks <= 0 || bs <= 0) fail(ErrorKind::BadInput, "KV cache needs a positive number of blocks and block size");
   n_layer = hp.n_layer;
   n_blocks = blocks;
@@ -93,17 +94,18 @@ CpuKvCache::CpuKvCache(const HParams& hp, int32_t blocks, int32_t bs, KvType typ
 }
 
 void CpuKvCache::store(int32_t layer, int64_t slot, const float* k, const float* v) {
-  const size_t at = kv_bytes(type_, slot * kv_dim);
-  put(type_, k_[layer].get() + at, k, kv_dim);
-  put(type_, v_[layer].get() + at, v, kv_dim);
+  for (int64_t off = 0; off < kv_dim; off += head_dim_) {
+    put(type_, k_[layer].get() + at(slot, off), k + off, head_dim_);
+    put(type_, v_[layer].get() + at(slot, off), v + off, head_dim_);
+  }
 }
 
 void CpuKvCache::load_k(int32_t layer, int64_t slot, int64_t offset, int64_t n, float* dst) const {
-  get(type_, k_[layer].get() + kv_bytes(type_, slot * kv_dim + offset), dst, n);
+  get(type_, k_[layer].get() + at(slot, offset), dst, n);
 }
 
 void CpuKvCache::load_v(int32_t layer, int64_t slot, int64_t offset, int64_t n, float* dst) const {
-  get(type_, v_[layer].get() + kv_bytes(type_, slot * kv_dim + offset), dst, n);
+  get(type_, v_[layer].get() + at(slot, offset), dst, n);
 }
 
 }  // namespace hayate
