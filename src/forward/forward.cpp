@@ -141,6 +141,7 @@ std::vector<SplitBackend::Stage> stages_of(const Model& m, KvCache& kv, Backend&
 Tensor cross(Tensor x, Backend& from, Backend& to, std::vector<float>& host) {
   host.resize(static_cast<size_t>(x.rows * x.cols));
   from.to_host(x, host.data());
+  to.make_current();
   Tensor y = to.alloc(x.rows, x.cols);
   to.from_host(host.data(), y);
   return y;
@@ -173,6 +174,7 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
   }
 
   Backend* at = stages.front().backend;
+  at->make_current();
   Tensor x = at->alloc(n, hp.n_embd);
   at->get_rows(m.tok_embd, batch.tokens, x);
   if (hp.embd_scale != 1.0f) at->scale(x, hp.embd_scale);
