@@ -118,6 +118,9 @@ class Backend {
   // Makes the backend's device the calling thread's current one, before a run of operations
   // when several devices take turns in one thread (a pipeline over GPUs, forward/split.h).
   virtual void make_current() {}
+  // Starts the work recorded so far (a CUDA backend's step graph) without waiting for it: a
+  // tensor-parallel rank whose collectives its peers wait on calls it at the end of its step.
+  virtual void submit() {}
 
   virtual void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) = 0;
   virtual void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) = 0;

@@ -215,16 +215,18 @@ Tensor tensor_parallel_step(const Model& m, const Batch& batch, KvCache& kv, Ten
     const TensorParallelBackend::Rank& rank = ranks[static_cast<size_t>(r)];
     Backend& be = *rank.backend;
     const Hidden h = hidden_states(*rank.model, batch, *rank.kv, be, rank.comm);
-    if (h.x.rows == 0) return;  // the same on every rank
-    if (!logits) {
-      if (r == 0) result = h.x;
-      return;
+    if (h.x.rows > 0 && logits) {  // rows: the same on every rank
+      Tensor part = be.alloc(h.x.rows, rank.model->output.rows);
+      be.matmul(rank.model->output, h.x, part);
+      const Tensor whole = r == 0 ? be.alloc(h.x.rows, m.hp.n_vocab) : Tensor{};
+      rank.comm->gather_cols(part, whole, tp.vocab_offsets());
+      if (r == 0) result = whole;
+    } else if (h.x.rows > 0 && r == 0) {
+      result = h.x;
     }
-    Tensor part = be.alloc(h.x.rows, rank.model->output.rows);
-    be.matmul(rank.model->output, h.x, part);
-    const Tensor whole = r == 0 ? be.alloc(h.x.rows, m.hp.n_vocab) : Tensor{};
-    rank.comm->gather_cols(part, whole, tp.vocab_offsets());
-    if (r == 0) result = whole;
+    // A step recorded as a graph would otherwise start only when read, and rank 0 reads while
+    // the others' parts of its collectives are still unrecorded: each rank starts its own now.
+    be.submit();
   });
   return result;
 }

@@ -242,7 +242,7 @@ void TensorParallelBackend::run(const std::function<void(int32_t)>& fn) {
   if (first_failed >= 0) std::rethrow_exception(errors[static_cast<size_t>(first_failed)]);
 }
 
-std::string TensorParallelBackend::name() const { return "tp" + str(size()) + "(" + first().name() + ")"; }
+std::string TensorParallelBackend::name() const { return "tp" + str(size()) + "(" + target().name() + ")"; }
 
 bool TensorParallelBackend::implements(ArchFeature f) const {
   return std::all_of(ranks_.begin(), ranks_.end(), [&](const auto& b) { return b->implements(f); });
@@ -328,7 +328,7 @@ uint64_t TensorParallelBackend::device_memory_bytes() const {
 }
 
 std::string TensorParallelBackend::device_name() const {
-  const std::string d = first().device_name();
+  const std::string d = target().device_name();
   return d.empty() ? d : str(size()) + "x " + d;
 }
 

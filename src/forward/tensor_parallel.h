@@ -24,6 +24,7 @@
 
 #include "backend/backend.h"
 #include "backend/comm.h"
+#include "forward/delegating.h"
 
 namespace hayate {
 
@@ -56,7 +57,7 @@ class TensorParallelKvCache : public KvCache {
   std::vector<std::unique_ptr<KvCache>> parts;  // by rank
 };
 
-class TensorParallelBackend : public Backend {
+class TensorParallelBackend : public DelegatingBackend {
  public:
   // One backend and one communicator per rank (the same count, at least one); the communicators
   // are one group, rank r's end given with backend r.
@@ -88,37 +89,15 @@ class TensorParallelBackend : public Backend {
   uint64_t device_memory_bytes() const override;
   std::string device_name() const override;
 
-  // The operations a caller applies to a forward's result (logits or hidden states on rank 0).
-  Tensor alloc(int64_t rows, int64_t cols) override { return first().alloc(rows, cols); }
+  // The operations a caller applies to a forward's result (logits or hidden states) are rank 0's.
   void reset_scratch() override;
-  size_t scratch_mark() const override { return first().scratch_mark(); }
-  void scratch_release(size_t mark) override { first().scratch_release(mark); }
-  void to_host(Tensor x, float* dst) override { first().to_host(x, dst); }
-  void from_host(const float* src, Tensor x) override { first().from_host(src, x); }
-  void prepare_weight(const Weight& w) override { first().prepare_weight(w); }
-  void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) override {
-    first().get_rows(table, ids, out);
-  }
-  void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) override { first().copy_rows(x, rows, out); }
-  void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override { first().rms_norm(x, w, eps, out); }
-  void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override { first().matmul(w, x, out, bias); }
-  void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) override {
-    first().rope(x, n_heads, positions, p);
-  }
   // The cache's heads live in different ranks: only forward() can address them.
   void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) override;
   void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                  int32_t head_dim, Tensor out) override;
-  void swiglu(Tensor gate, Tensor up, Tensor out) override { first().swiglu(gate, up, out); }
-  void add(Tensor x, Tensor y) override { first().add(x, y); }
-  void scale(Tensor x, float s) override { first().scale(x, s); }
-  int32_t max_top_logits() const override { return first().max_top_logits(); }
-  void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override {
-    first().top_logits(logits, rows, k, out);
-  }
 
  private:
-  Backend& first() const { return *ranks_.front(); }
+  Backend& target() const override { return *ranks_.front(); }
   struct Workers;
   std::vector<std::unique_ptr<Backend>> ranks_;
   std::vector<std::unique_ptr<Communicator>> comms_;

@@ -121,6 +121,7 @@ class CudaBackend : public Backend {
   }
   int device_index() const { return device_index_; }
   void make_current() override;
+  void submit() override { flush(); }
 
  private:
   // Times one operation's device work into `name` while profiling (eager steps only).

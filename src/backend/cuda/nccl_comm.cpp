@@ -2,7 +2,6 @@
 // (the ranks are threads), libnccl loaded with dlopen the first time a group is made, so a
 // machine without NCCL still runs hayate on one GPU. Collectives go on the rank backend's stream
 // through CudaBackend::on_stream, in order with its kernels and inside its step graphs.
-#include <dlfcn.h>
 #include <nccl.h>
 
 #include <cstdlib>
@@ -11,10 +10,14 @@
 
 #include "backend/comm.h"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/dl_library.h"
 #include "core/error.h"
 
 namespace hayate {
 namespace {
+
+using cuda::open_library;
+using cuda::resolve;
 
 struct NcclApi {
   decltype(&ncclCommInitAll) init_all;
@@ -28,30 +31,19 @@ struct NcclApi {
   decltype(&ncclGetErrorString) error_string;
 };
 
-template <class Fn>
-void resolve(void* lib, const char* name, Fn* fn) {
-  *fn = reinterpret_cast<Fn>(dlsym(lib, name));
-  if (!*fn) fail(ErrorKind::Unsupported, std::string("NCCL: the library has no ") + name);
-}
-
 NcclApi load() {
-  const std::string name = "libnccl.so." + std::to_string(NCCL_MAJOR);
-  void* lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    const char* why = dlerror();
-    fail(ErrorKind::Unsupported, "cannot load " + name + " for --tensor-parallel: " + (why ? why : "unknown error") +
-                                     " (is NCCL installed, and the CUDA toolkit's lib directory on the library path?)");
-  }
+  void* lib = open_library("libnccl.so." + std::to_string(NCCL_MAJOR), "--tensor-parallel",
+                           "is NCCL installed, and the CUDA toolkit's lib directory on the library path?");
   NcclApi api{};
-  resolve(lib, "ncclCommInitAll", &api.init_all);
-  resolve(lib, "ncclCommDestroy", &api.destroy);
-  resolve(lib, "ncclCommAbort", &api.abort);
-  resolve(lib, "ncclAllReduce", &api.all_reduce);
-  resolve(lib, "ncclSend", &api.send);
-  resolve(lib, "ncclRecv", &api.recv);
-  resolve(lib, "ncclGroupStart", &api.group_start);
-  resolve(lib, "ncclGroupEnd", &api.group_end);
-  resolve(lib, "ncclGetErrorString", &api.error_string);
+  resolve(lib, "NCCL", "ncclCommInitAll", &api.init_all);
+  resolve(lib, "NCCL", "ncclCommDestroy", &api.destroy);
+  resolve(lib, "NCCL", "ncclCommAbort", &api.abort);
+  resolve(lib, "NCCL", "ncclAllReduce", &api.all_reduce);
+  resolve(lib, "NCCL", "ncclSend", &api.send);
+  resolve(lib, "NCCL", "ncclRecv", &api.recv);
+  resolve(lib, "NCCL", "ncclGroupStart", &api.group_start);
+  resolve(lib, "NCCL", "ncclGroupEnd", &api.group_end);
+  resolve(lib, "NCCL", "ncclGetErrorString", &api.error_string);
   return api;  // the library stays loaded for the process
 }
 
