@@ -115,6 +115,12 @@ class Backend {
   virtual uint64_t device_memory_left() const { return UINT64_MAX; }
   // What executes the operations, e.g. the GPU's name; empty for host backends.
   virtual std::string device_name() const { return {}; }
+  // Makes the backend's device the calling thread's current one, before a run of operations
+  // when several devices take turns in one thread (a pipeline over GPUs, forward/split.h).
+  virtual void make_current() {}
+  // Starts the work recorded so far (a CUDA backend's step graph) without waiting for it: a
+  // tensor-parallel rank whose collectives its peers wait on calls it at the end of its step.
+  virtual void submit() {}
 
   virtual void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) = 0;
   virtual void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) = 0;
@@ -179,6 +185,10 @@ struct DeviceOptions {
   std::string device = "cpu";        // cpu | cuda | auto
   double gpu_memory_fraction = 0.9;  // of the device's free memory the backend may take
   bool cuda_graphs = false;          // capture decode steps as CUDA graphs
+  int32_t device_index = 0;          // which CUDA device (a tensor-parallel rank's: its rank)
+  // --tensor-parallel: the model's heads and FFN columns split over this many GPUs
+  // (forward/tensor_parallel.h); 1: one GPU. Read by place_model.
+  int32_t tensor_parallel = 1;
   // --gpu-layers: layers [0, N) on the device backend, the rest on the CPU backend; none: chosen
   // from the device's memory budget. Read by place_model (forward/placement.h), which splits a
   // model; make_backend_for puts a whole model on one backend and ignores it.
@@ -192,6 +202,11 @@ std::optional<int32_t> parse_gpu_layers(const std::string& text);
 inline constexpr const char* kGpuLayersHelp =
     "layers on the GPU: the first N run there, the rest on the CPU backend in the same forward pass "
     "(auto: as many as fit in --gpu-memory-fraction; 0: all on the CPU); needs --device cuda or auto";
+
+inline constexpr const char* kTensorParallelHelp =
+    "GPUs to split the model over (tensor parallelism: each GPU holds 1/N of every layer's heads and FFN columns and "
+    "of the KV cache, NCCL all-reduces between them); a model whose heads do not divide runs as a pipeline of layers "
+    "over the N GPUs; with --device cpu, N CPU backends in one process (for tests)";
 
 // The backend for `model` on the chosen device: "cpu" gives make_backend(cpu_backend, n_threads);
 // a device backend's name (cuda) that backend (Error when there is no device or the model does

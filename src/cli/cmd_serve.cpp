@@ -64,6 +64,7 @@ server::LoadedModel load(const server::ServerConfig& c) {
   mo.device.gpu_memory_fraction = c.gpu_memory_fraction;
   mo.device.cuda_graphs = c.cuda_graphs;
   mo.device.gpu_layers = parse_gpu_layers(c.gpu_layers);
+  mo.device.tensor_parallel = static_cast<int32_t>(c.tensor_parallel);
   mo.kv_blocks = static_cast<int32_t>(c.kv_blocks);
   mo.kv_block_size = EngineConfig{}.block_size;
   mo.batch_tokens = static_cast<int32_t>(c.max_batch_tokens);

@@ -57,6 +57,9 @@ void add_device_options(CLI::App& cmd, DeviceOptions& d) {
           },
           "auto|N"))
       ->default_str("auto");
+  cmd.add_option("--tensor-parallel", d.tensor_parallel, kTensorParallelHelp)
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
 }
 
 void add_sampling_options(CLI::App& cmd, SamplingParams& s) {

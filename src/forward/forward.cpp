@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "forward/split.h"
+#include "forward/tensor_parallel.h"
 
 namespace hayate {
 namespace {
@@ -38,8 +39,10 @@ float query_scale(const HParams& hp) {
 }
 
 // `il` is the model's layer, `kv_layer` the cache's (a stage of a split cache holds only its layers).
+// `comm`: this is one rank of a tensor-parallel group (m its slice), whose partial sums of the
+// output projection are summed over the ranks before anything that is not linear in them.
 void attention_block(const Model& m, const LayerWeights& l, int32_t il, int32_t kv_layer, Tensor x, const Batch& batch,
-                     KvCache& kv, Backend& be) {
+                     KvCache& kv, Backend& be, Communicator* comm) {
   const HParams& hp = m.hp;
   const int64_t n = x.rows;
   Tensor h = be.alloc(n, hp.n_embd);
@@ -64,11 +67,12 @@ void attention_block(const Model& m, const LayerWeights& l, int32_t il, int32_t 
 
   Tensor o = be.alloc(n, hp.n_embd);
   be.matmul(l.wo, attn, o, l.bo ? &l.bo : nullptr);
+  if (comm) comm->all_reduce_sum(o);
   if (l.post_attn_norm) be.rms_norm(o, l.post_attn_norm, hp.rms_eps, o);
   be.add(x, o);
 }
 
-void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend& be) {
+void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend& be, Communicator* comm) {
   const HParams& hp = m.hp;
   const int64_t n = x.rows;
   Tensor h = be.alloc(n, hp.n_embd);
@@ -85,14 +89,16 @@ void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend
   be.matmul_gated(hp.ffn_act, l.ffn_gate, l.ffn_up, h, gate);
   Tensor down = be.alloc(n, hp.n_embd);
   be.matmul(l.ffn_down, gate, down);
+  if (comm) comm->all_reduce_sum(down);
   if (l.post_ffn_norm) be.rms_norm(down, l.post_ffn_norm, hp.rms_eps, down);
   be.add(x, down);
 }
 
 void check_batch(const Model& m, const Batch& batch, const KvCache& kv) {
   if (m.encoder)  // its pass is forward/encoder.h; the decoder's would read weights it does not have
-    fail(ErrorKind::BadInput, m.file->name() + " is a bert encoder: it embeds text or scores pairs (hayate serve: "
-                                                "/v1/embeddings, /v1/rerank) and does not generate");
+    fail(ErrorKind::BadInput, m.file->name() +
+                                  " is a bert encoder: it embeds text or scores pairs (hayate serve: "
+                                  "/v1/embeddings, /v1/rerank) and does not generate");
   const size_t n = batch.size();
   if (n == 0) fail(ErrorKind::BadInput, "forward: empty batch");
   if (batch.positions.size() != n || batch.seq.size() != n || batch.logits.size() != n)
@@ -135,6 +141,7 @@ std::vector<SplitBackend::Stage> stages_of(const Model& m, KvCache& kv, Backend&
 Tensor cross(Tensor x, Backend& from, Backend& to, std::vector<float>& host) {
   host.resize(static_cast<size_t>(x.rows * x.cols));
   from.to_host(x, host.data());
+  to.make_current();
   Tensor y = to.alloc(x.rows, x.cols);
   to.from_host(host.data(), y);
   return y;
@@ -147,7 +154,7 @@ struct Hidden {
 
 // Runs the layers; returns the final hidden states of the tokens that want output, after the
 // output norm (rows in batch order), or an empty tensor when no token wants output.
-Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& be, Communicator* comm = nullptr) {
   check_batch(m, batch, kv);
   const HParams& hp = m.hp;
   const int64_t n = static_cast<int64_t>(batch.size());
@@ -167,6 +174,7 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
   }
 
   Backend* at = stages.front().backend;
+  at->make_current();
   Tensor x = at->alloc(n, hp.n_embd);
   at->get_rows(m.tok_embd, batch.tokens, x);
   if (hp.embd_scale != 1.0f) at->scale(x, hp.embd_scale);
@@ -180,8 +188,8 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
     const size_t layer_scratch = at->scratch_mark();  // each layer reuses the same temporaries
     for (int32_t il = s.begin; il < s.end; ++il) {
       // A stage's cache holds only its layers, from its first.
-      attention_block(m, m.layers[il], il, il - s.begin, x, batch, *s.kv, *at);
-      feed_forward_block(m, m.layers[il], x, *at);
+      attention_block(m, m.layers[il], il, il - s.begin, x, batch, *s.kv, *at, comm);
+      feed_forward_block(m, m.layers[il], x, *at, comm);
       at->scratch_release(layer_scratch);
     }
   }
@@ -196,9 +204,37 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
   return {last, at};
 }
 
+// One step of a tensor-parallel group: every rank runs the layers on its slice (its thread),
+// then, for logits, its rows of the vocabulary projection, gathered into rank 0's memory. The
+// result (logits, or the final hidden states, which every rank holds alike) is rank 0's.
+Tensor tensor_parallel_step(const Model& m, const Batch& batch, KvCache& kv, TensorParallelBackend& tp, bool logits) {
+  check_batch(m, batch, kv);
+  const std::vector<TensorParallelBackend::Rank> ranks = tp.ranks(kv);
+  Tensor result{nullptr, 0, logits ? m.hp.n_vocab : m.hp.n_embd};
+  tp.run([&](int32_t r) {
+    const TensorParallelBackend::Rank& rank = ranks[static_cast<size_t>(r)];
+    Backend& be = *rank.backend;
+    const Hidden h = hidden_states(*rank.model, batch, *rank.kv, be, rank.comm);
+    if (h.x.rows > 0 && logits) {  // rows: the same on every rank
+      Tensor part = be.alloc(h.x.rows, rank.model->output.rows);
+      be.matmul(rank.model->output, h.x, part);
+      const Tensor whole = r == 0 ? be.alloc(h.x.rows, m.hp.n_vocab) : Tensor{};
+      rank.comm->gather_cols(part, whole, tp.vocab_offsets());
+      if (r == 0) result = whole;
+    } else if (h.x.rows > 0 && r == 0) {
+      result = h.x;
+    }
+    // A step recorded as a graph would otherwise start only when read, and rank 0 reads while
+    // the others' parts of its collectives are still unrecorded: each rank starts its own now.
+    be.submit();
+  });
+  return result;
+}
+
 }  // namespace
 
 Tensor forward_logits(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+  if (auto* tp = dynamic_cast<TensorParallelBackend*>(&be)) return tensor_parallel_step(m, batch, kv, *tp, true);
   const Hidden h = hidden_states(m, batch, kv, be);
   if (h.x.rows == 0) return Tensor{nullptr, 0, m.hp.n_vocab};
   Tensor out = h.backend->alloc(h.x.rows, m.hp.n_vocab);
@@ -214,6 +250,12 @@ std::vector<float> forward(const Model& m, const Batch& batch, KvCache& kv, Back
 }
 
 std::vector<float> forward_hidden(const Model& m, const Batch& batch, KvCache& kv, Backend& be) {
+  if (auto* tp = dynamic_cast<TensorParallelBackend*>(&be)) {
+    const Tensor x = tensor_parallel_step(m, batch, kv, *tp, false);
+    std::vector<float> hidden(static_cast<size_t>(x.rows) * static_cast<size_t>(m.hp.n_embd));
+    if (x.rows > 0) tp->to_host(x, hidden.data());
+    return hidden;
+  }
   const Hidden h = hidden_states(m, batch, kv, be);
   std::vector<float> hidden(static_cast<size_t>(h.x.rows) * static_cast<size_t>(m.hp.n_embd));
   if (h.x.rows > 0) h.backend->to_host(h.x, hidden.data());

@@ -1,7 +1,8 @@
 // The forward pass: the one place an architecture's layers are written, over the operations of
 // the backend interface. It sits above both the model (hyper-parameters and weight views) and
 // the backends, so neither of those needs the other's callers. The backend may be a
-// SplitBackend (forward/split.h): then each range of layers runs on its own backend and cache.
+// SplitBackend (forward/split.h): then each range of layers runs on its own backend and cache; or
+// a TensorParallelBackend (forward/tensor_parallel.h): then every rank runs every layer on its slice.
 #pragma once
 
 #include <vector>

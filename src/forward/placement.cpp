@@ -143,6 +143,7 @@ std::unique_ptr<Backend> place_model(const Model& model, const std::string& cpu_
     return on_cpu(model, cpu_backend, n_threads);
   }
   check_device(opt.device);
+  if (opt.tensor_parallel != 1) return place_tensor_parallel(model, cpu_backend, n_threads, opt, hints, log);
   const int32_t n_layer = model.hp.n_layer;
   if (opt.gpu_layers && (*opt.gpu_layers < 0 || *opt.gpu_layers > n_layer))
     fail(ErrorKind::BadInput, "--gpu-layers " + std::to_string(*opt.gpu_layers) + ": the model has " +

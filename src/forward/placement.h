@@ -7,6 +7,7 @@
 #include <memory>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -47,5 +48,17 @@ int32_t layers_that_fit(const LayerCosts& costs, uint64_t budget);
 // saying why on `log` (may be null), as does any other failure of the device.
 std::unique_ptr<Backend> place_model(const Model& model, const std::string& cpu_backend, int n_threads,
                                      const DeviceOptions& opt, const PlacementHints& hints, std::ostream* log);
+
+// --tensor-parallel N (opt.tensor_parallel > 1; place_model calls it): the model split over N
+// CUDA GPUs (NCCL) or, with --device cpu, N CPU backends (in-process), prepared, the per-rank
+// memory plan printed on `log`. When the heads, KV heads or FFN width do not divide into N, the
+// layers run as a pipeline over the N GPUs instead (pipeline_ranges), saying why on `log`.
+// Error(BadInput) when fewer than N GPUs are visible, with --gpu-layers, or for N < 1.
+std::unique_ptr<Backend> place_tensor_parallel(const Model& model, const std::string& cpu_backend, int n_threads,
+                                               const DeviceOptions& opt, const PlacementHints& hints,
+                                               std::ostream* log);
+// The fallback's layer ranges, [begin, end) for GPU 0, 1, ...: n_layer split as evenly as it
+// goes. Error(BadInput) unless 1 <= n <= n_layer.
+std::vector<std::pair<int32_t, int32_t>> pipeline_ranges(int32_t n_layer, int32_t n);
 
 }  // namespace hayate

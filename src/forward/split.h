@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "forward/delegating.h"
 
 namespace hayate {
 
@@ -37,8 +38,8 @@ class SplitKvCache : public KvCache {
 // CPU once and the logits are already on the host.
 //
 // The operations of the Backend interface that a caller may call on a forward's result
-// (alloc, to_host, matmul, top_logits, ...) are the last range's backend's.
-class SplitBackend : public Backend {
+// (alloc, to_host, matmul, top_logits, ...) are the last range's backend's (DelegatingBackend).
+class SplitBackend : public DelegatingBackend {
  public:
   // Error(BadInput) unless the ranges are consecutive from layer 0, each with a backend.
   explicit SplitBackend(std::vector<LayerRange> ranges);
@@ -66,38 +67,14 @@ class SplitBackend : public Backend {
   uint64_t device_memory_bytes() const override;
   std::string device_name() const override;
 
-  Tensor alloc(int64_t rows, int64_t cols) override { return last().alloc(rows, cols); }
   void reset_scratch() override;
-  size_t scratch_mark() const override { return last().scratch_mark(); }
-  void scratch_release(size_t mark) override { last().scratch_release(mark); }
-  void to_host(Tensor x, float* dst) override { last().to_host(x, dst); }
-  void from_host(const float* src, Tensor x) override { last().from_host(src, x); }
-  void prepare_weight(const Weight& w) override { last().prepare_weight(w); }
-  void get_rows(const Weight& table, std::span<const int32_t> ids, Tensor out) override {
-    last().get_rows(table, ids, out);
-  }
-  void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) override { last().copy_rows(x, rows, out); }
-  void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override { last().rms_norm(x, w, eps, out); }
-  void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override { last().matmul(w, x, out, bias); }
-  void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) override {
-    last().rope(x, n_heads, positions, p);
-  }
   // A split cache's layers live in different backends: only forward() can address them.
   void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) override;
   void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
                  int32_t head_dim, Tensor out) override;
-  void swiglu(Tensor gate, Tensor up, Tensor out) override { last().swiglu(gate, up, out); }
-  void matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) override {
-    last().matmul_swiglu(gate_w, up_w, x, out);
-  }
-  void add(Tensor x, Tensor y) override { last().add(x, y); }
-  int32_t max_top_logits() const override { return last().max_top_logits(); }
-  void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override {
-    last().top_logits(logits, rows, k, out);
-  }
 
  private:
-  Backend& last() const { return *ranges_.back().backend; }
+  Backend& target() const override { return *ranges_.back().backend; }
   std::vector<LayerRange> ranges_;
   std::vector<Model> parts_;  // what prepare() gave each backend: views of the model's weights
 };

@@ -55,6 +55,7 @@ std::vector<ConfigField> make_fields() {
        1e-6, 1},
       {"cuda_graphs", "", &C::cuda_graphs, "capture each forward step as a CUDA graph and replay it"},
       {"gpu_layers", "", &C::gpu_layers, kGpuLayersHelp},
+      {"tensor_parallel", "", &C::tensor_parallel, kTensorParallelHelp, 1, 64},
       {"threads", "-t", &C::threads, "compute threads (0: all cores)", 0, 4096},
       {"ctx_size", "-c", &C::ctx_size, "context size in tokens (0: the model's, at most 4096)", 0, 1 << 24},
       {"max_running", "", &C::max_running, "most sequences decoded together (continuous batching)", 1, 65536},

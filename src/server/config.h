@@ -45,6 +45,7 @@ struct ServerConfig {
   double gpu_memory_fraction = 0.9;
   bool cuda_graphs = true;          // issue 12, stage 4: on by default
   std::string gpu_layers = "auto";  // auto | 0..n_layer: the first N layers on the GPU, the rest on the CPU
+  int64_t tensor_parallel = 1;      // GPUs the model is split over (DeviceOptions::tensor_parallel)
   int64_t threads = 0;
   int64_t ctx_size = EngineConfig{}.n_ctx;
   int64_t max_running = EngineConfig{}.max_running;

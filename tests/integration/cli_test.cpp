@@ -147,5 +147,28 @@ TEST(Cli, GpuLayers) {
   EXPECT_NE(r.output.find("'-1' is not a layer count"), std::string::npos) << r.output;
 }
 
+// --tensor-parallel 2 on CPU ranks gives the greedy text of one backend and prints the per-rank
+// plan; N that the heads do not divide runs a pipeline instead, saying why; missing GPUs are an
+// error (the slicing itself: forward_tensor_parallel_test, engine_split_test).
+TEST(Cli, TensorParallel) {
+  const std::string model = synth("tensor-parallel.gguf", "--type f32");
+  const std::string run = kBin + " run -m " + model + " -p hi -n 8 --temp 0 --ignore-eos ";
+  const auto one = test::run_command(run + "--device cpu 2>/dev/null");
+  ASSERT_EQ(one.exit_code, 0);
+  const auto two = test::run_command(run + "--device cpu --tensor-parallel 2 2>&1 >/dev/null");
+  ASSERT_EQ(two.exit_code, 0) << two.output;
+  EXPECT_NE(two.output.find("tensor parallel 2: each GPU 2 of 4 heads, 1 of 2 KV heads, 256 of 512 FFN columns"),
+            std::string::npos)
+      << two.output;
+  EXPECT_NE(two.output.find("backend tp2(cpu)"), std::string::npos) << two.output;
+  EXPECT_EQ(test::run_command(run + "--device cpu --tensor-parallel 2 2>/dev/null").output, one.output);
+  const auto three = test::run_command(run + "--device cpu --tensor-parallel 3 2>&1");
+  EXPECT_NE(three.exit_code, 0);  // 4 heads do not divide into 3, and 2 layers make no pipeline of 3
+  EXPECT_NE(three.output.find("the model's 4 attention heads do not divide into 3"), std::string::npos) << three.output;
+  const auto gpus = test::run_command(run + "--device cuda --tensor-parallel 64 2>&1");
+  EXPECT_NE(gpus.exit_code, 0) << gpus.output;
+  EXPECT_NE(gpus.output.find("--tensor-parallel 64"), std::string::npos) << gpus.output;
+}
+
 }  // namespace
 }  // namespace hayate

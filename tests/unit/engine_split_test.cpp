@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "engine/engine.h"
+#include "forward/placement.h"
 #include "forward/split.h"
 #include "support/engine_support.h"
 
@@ -104,6 +105,75 @@ TEST(EngineSplit, ReferenceAndCpuGiveTheReferenceTokens) {
         EXPECT_NEAR(got[i].logprobs[t], want[i].logprobs[t], 1e-3) << "request " << i << " token " << t;
     }
   }
+}
+
+// --tensor-parallel N with --device cpu: the model's heads, FFN columns, vocabulary and KV cache
+// sliced over N CPU backends (forward/tensor_parallel.h), driven by the same single scheduler:
+// the unsplit engine's tokens, its log-probabilities within the CPU tolerance. N = 3 does not
+// divide the 4 heads: a pipeline of the 4 layers over 3 backends instead, saying so.
+TEST(EngineSplit, TensorParallelCpuRanksGiveTheUnsplitTokens) {
+  auto whole = make_backend("cpu", 2);
+  whole->prepare(*tiny().model);
+  const std::vector<Output> want = serve(std::move(whole));
+  for (const int32_t n : {1, 2, 3}) {
+    DeviceOptions opt;
+    opt.device = "cpu";
+    opt.tensor_parallel = n;
+    std::ostringstream log;
+    auto be = place_model(*tiny().model, "cpu", 2, opt, PlacementHints{}, &log);
+    if (n == 2) {
+      EXPECT_EQ(be->name(), "tp2(cpu)");
+      EXPECT_NE(log.str().find("tensor parallel 2: each GPU 2 of 4 heads, 1 of 2 KV heads"), std::string::npos)
+          << log.str();
+    }
+    if (n == 3) {
+      EXPECT_EQ(be->name(), "cpu[0,1)+cpu[1,2)+cpu[2,4)");
+      EXPECT_NE(log.str().find("--tensor-parallel 3: the model's 4 attention heads do not divide into 3; running a "
+                               "pipeline of layers over 3 instead"),
+                std::string::npos)
+          << log.str();
+    }
+    const std::vector<Output> got = serve(std::move(be));
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i].tokens, want[i].tokens) << "request " << i << " TP=" << n;
+      ASSERT_EQ(got[i].logprobs.size(), want[i].logprobs.size());
+      for (size_t t = 0; t < want[i].logprobs.size(); ++t)
+        EXPECT_NEAR(got[i].logprobs[t], want[i].logprobs[t], 1e-3) << "request " << i << " token " << t << " TP=" << n;
+      EXPECT_EQ(got[i].cached_tokens, want[i].cached_tokens) << "request " << i << " TP=" << n;
+    }
+  }
+}
+
+TEST(EngineSplit, TensorParallelErrorsSayWhatIsWrong) {
+  auto expect = [](const DeviceOptions& opt, ErrorKind kind, const std::string& says) {
+    try {
+      place_model(*tiny().model, "cpu", 1, opt, PlacementHints{}, nullptr);
+      ADD_FAILURE() << "accepted: " << says;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), kind) << e.what();
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  DeviceOptions opt;
+  opt.device = "cpu";
+  opt.tensor_parallel = 8;  // neither the heads divide nor are there 8 layers for a pipeline
+  expect(opt, ErrorKind::BadInput,
+         "--tensor-parallel 8: the model's 4 attention heads do not divide into 8; and a pipeline of the model's 4 "
+         "layers takes 1 to 4 GPUs, not 8");
+  opt.tensor_parallel = 0;
+  expect(opt, ErrorKind::BadInput, "--tensor-parallel 0: give a number of GPUs of 1 or more");
+  opt.tensor_parallel = 2;
+  opt.gpu_layers = 1;
+  expect(opt, ErrorKind::BadInput, "does not combine with --gpu-layers");
+  if (cuda_device_count() < 64) {  // GPUs missing: a CUDA build says how many are visible
+    DeviceOptions gpu;
+    gpu.device = "cuda";
+    gpu.tensor_parallel = 64;
+    expect(gpu, cuda_built() ? ErrorKind::BadInput : ErrorKind::Unsupported,
+           cuda_built() ? "CUDA device" : "--tensor-parallel 64");
+  }
+  EXPECT_EQ(pipeline_ranges(10, 3), (std::vector<std::pair<int32_t, int32_t>>{{0, 3}, {3, 6}, {6, 10}}));
 }
 
 }  // namespace

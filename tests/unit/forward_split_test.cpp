@@ -10,6 +10,7 @@
 #include "forward/forward.h"
 #include "forward/split.h"
 #include "support/engine_support.h"
+#include "support/forward_runs.h"
 
 namespace hayate {
 namespace {
@@ -21,54 +22,9 @@ std::unique_ptr<Model> make_model(const std::string& type, bool tied) {
       test::tiny_model_path("split-" + type + (tied ? "-tied" : "") + ".gguf", 128, kLayers, 256, 256, type, tied));
 }
 
-struct Steps {
-  std::vector<float> logits;    // every row of every step, in order
-  std::vector<int32_t> greedy;  // the tokens each decode step fed back, both sequences
-  std::vector<float> hidden;    // forward_hidden of a last, separate step
-};
+using test::Steps;
 
-// Two sequences: their prompts in one interleaved batch (two chunks), then decode steps of both
-// in one batch, each fed its own greedy token.
-Steps run(const Model& m, Backend& be) {
-  auto kv = be.make_kv_cache(m.hp, 8, 16);
-  const int32_t v = m.hp.n_vocab;
-  std::vector<std::vector<int32_t>> seqs = {{}, {}};
-  for (int i = 0; i < 11; ++i) seqs[0].push_back((i * 37 + 5) % v);
-  for (int i = 0; i < 7; ++i) seqs[1].push_back((i * 53 + 2) % v);
-  const std::vector<BatchSequence> tables = {{{6, 1, 3}}, {{0, 7, 2}}};
-  Steps r;
-  auto step = [&](const std::vector<std::pair<int32_t, int32_t>>& rows) {  // (sequence, position)
-    Batch b;
-    b.sequences = tables;
-    for (const auto& [s, p] : rows) b.add(seqs[s][p], p, s, true);
-    const std::vector<float> out = forward(m, b, *kv, be);
-    r.logits.insert(r.logits.end(), out.begin(), out.end());
-    return out;
-  };
-  step({{0, 0}, {1, 0}, {0, 1}, {1, 1}, {0, 2}, {0, 3}});  // prompt chunk 1
-  std::vector<std::pair<int32_t, int32_t>> rest;
-  for (int32_t p = 4; p < 11; ++p) rest.push_back({0, p});
-  for (int32_t p = 2; p < 7; ++p) rest.push_back({1, p});
-  std::vector<float> out = step(rest);  // prompt chunk 2: the last rows are each sequence's last
-  std::vector<size_t> last = {6, 11};
-  for (int d = 0; d < 4; ++d) {
-    std::vector<std::pair<int32_t, int32_t>> rows;
-    for (int32_t s = 0; s < 2; ++s) {
-      const int32_t next = test::argmax(out.data() + last[s] * v, v);
-      r.greedy.push_back(next);
-      rows.push_back({s, static_cast<int32_t>(seqs[s].size())});
-      seqs[s].push_back(next);
-    }
-    out = step(rows);
-    last = {0, 1};
-  }
-  Batch b;
-  b.sequences = tables;
-  b.add(seqs[0][0], 0, 0, true);
-  b.add(seqs[1][3], 3, 1, true);
-  r.hidden = forward_hidden(m, b, *kv, be);
-  return r;
-}
+Steps run(const Model& m, Backend& be) { return test::two_sequence_steps(m, be); }
 
 std::unique_ptr<SplitBackend> split(std::unique_ptr<Backend> a, std::unique_ptr<Backend> b, int32_t at) {
   std::vector<LayerRange> ranges;

@@ -117,9 +117,10 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
 }
 
 void CudaBackend::init(const DeviceOptions& opt) {
-  check(cudaSetDevice(0), "cudaSetDevice(0)");
+  device_index_ = opt.device_index;
+  check(cudaSetDevice(device_index_), "cudaSetDevice");
   cudaDeviceProp prop{};
-  check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
+  check(cudaGetDeviceProperties(&prop, device_index_), "cudaGetDeviceProperties");
   device_ = prop.name;
   size_t free_bytes = 0, total = 0;
   check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
@@ -151,6 +152,7 @@ void CudaBackend::release() noexcept {
 }
 
 void CudaBackend::prepare(const Model& m) {
+  check(cudaSetDevice(device_index_), "cudaSetDevice");
   // Backend::moe_ffn would run experts here through the host, unverified on a GPU: refused until
   // a device path is written and tested (--device auto then runs the model on the CPU).
   if (m.hp.n_expert > 0)
@@ -161,6 +163,7 @@ void CudaBackend::prepare(const Model& m) {
 }
 
 void CudaBackend::prepare_weight(const Weight& w) {
+  check(cudaSetDevice(device_index_), "cudaSetDevice");
   if (!w || weights_.count(w.data)) return;
   if (!type_supported(static_cast<uint32_t>(w.type)))
     fail(ErrorKind::Unsupported, "tensor " + w.name + " has type " + ggml_type_name(w.type) +
@@ -174,6 +177,7 @@ void CudaBackend::prepare_weight(const Weight& w) {
 }
 
 std::unique_ptr<KvCache> CudaBackend::make_kv_cache(const HParams& hp, int32_t n_blocks, int32_t block_size) {
+  check(cudaSetDevice(device_index_), "cudaSetDevice");
   if (n_blocks <= 0 || block_size <= 0) fail(ErrorKind::BadInput, "KV cache: blocks and block size must be > 0");
   auto cache = std::make_unique<CudaKvCache>(budget_, hp, n_blocks, block_size);
   cache->backend = name();
@@ -185,7 +189,10 @@ Tensor CudaBackend::alloc(int64_t rows, int64_t cols) {
   return Tensor{floats(static_cast<size_t>(rows * cols)), rows, cols};
 }
 
+void CudaBackend::make_current() { check(cudaSetDevice(device_index_), "cudaSetDevice"); }
+
 void CudaBackend::reset_scratch() {
+  make_current();  // a tensor-parallel rank's thread
   // A step that wanted no outputs never read them: its recorded work still has to run.
   flush();
   sync();

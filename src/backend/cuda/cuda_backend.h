@@ -113,6 +113,15 @@ class CudaBackend : public Backend {
   // Captures and replays of step graphs so far (tests, the profile).
   const StepGraphs& step_graphs() const { return steps_; }
   void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override;
+  // Work of another library (NCCL's collectives) on this backend's stream, in order with its
+  // operations and recorded into the step's graph when graphs are on. `what` (a literal), `data`
+  // and `count` are its key: the same three mean the same call.
+  void on_stream(const char* what, const void* data, int64_t count, std::function<void(cudaStream_t)> f) {
+    launch([f = std::move(f), this] { f(stream_); }, what, data, count);
+  }
+  int device_index() const { return device_index_; }
+  void make_current() override;
+  void submit() override { flush(); }
 
  private:
   // Times one operation's device work into `name` while profiling (eager steps only).
@@ -173,6 +182,7 @@ class CudaBackend : public Backend {
   int mma_blocks_per_sm_ = 0;        // HAYATE_CUDA_MMA_BLOCKS=1|2 (0: plan_mma's default)
   bool mma_exact_ = true;            // HAYATE_CUDA_MMA_EXACT=1|0: f32 decoding (f16 when 0)
   std::string device_;
+  int device_index_ = 0;  // DeviceOptions::device_index: made current by the entry points a thread may start with
   cudaStream_t stream_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   void* workspace_ = nullptr;
