@@ -1,4 +1,4 @@
-# Shared by the GPU scripts (bench/cuda_check.sh, bench/gpu_side_by_side.sh); sourced, not run.
+# Shared by the GPU scripts (bench/cuda_check.sh, gpu_side_by_side.sh, gpu_layers.sh, gpu_tp.sh, ...); sourced, not run.
 # Expects OUT, START (date +%s) and BUDGET (seconds for the whole script) to be set; step logs go
 # to LOGDIR (default OUT).
 declare -A STATUS
@@ -57,6 +57,28 @@ prebuild() {
     grep -v -E 'libc\.so|libm\.so|libdl\.so|libpthread|librt\.so|ld-linux|libcuda|libcublas|libstdc\+\+|libgcc_s' |
     xargs -r -I{} cp -L {} "$prebuilt/lib/"
   du -sh "$prebuilt"
+}
+
+# prebuild_or_bin ARG: `SCRIPT --prebuild` (ARG) configures BUILD (default build-cuda), builds
+# TARGETS, copies them with prebuild and exits; otherwise sets BIN (and the library path) to the
+# carried PREBUILT programs when present, else to build/bin. For scripts that take either.
+prebuild_or_bin() {
+  if [ "${1:-}" = "--prebuild" ]; then
+    BUILD=${BUILD:-build-cuda}
+    cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache &&
+      cmake --build "$BUILD" -j"${PREBUILD_JOBS:-2}" --target $TARGETS >"$OUT/prebuild.log" 2>&1 ||
+      { tail -30 "$OUT/prebuild.log"; exit 1; }
+    prebuild "$BUILD" "$PREBUILT" $TARGETS
+    exit 0
+  fi
+  if [ -z "${BIN:-}" ]; then
+    if [ -x "$PREBUILT/bin/hayate" ]; then
+      BIN=$PWD/$PREBUILT/bin
+      export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+    else
+      BIN=$PWD/build/bin
+    fi
+  fi
 }
 
 # make_models BIN MODELS TYPE LOG: in the background (setsid: its own process group, so running

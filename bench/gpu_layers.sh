@@ -24,22 +24,7 @@ source bench/gpu_common.sh
 
 PREBUILT=${PREBUILT:-cuda-prebuilt}
 TARGETS="hayate forward_cuda_split_test"
-if [ "${1:-}" = "--prebuild" ]; then
-  BUILD=${BUILD:-build-cuda}
-  cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER_LAUNCHER=ccache &&
-    cmake --build "$BUILD" -j"${PREBUILD_JOBS:-2}" --target $TARGETS >"$OUT/prebuild.log" 2>&1 ||
-    { tail -30 "$OUT/prebuild.log"; exit 1; }
-  prebuild "$BUILD" "$PREBUILT" $TARGETS
-  exit 0
-fi
-if [ -z "${BIN:-}" ]; then
-  if [ -x "$PREBUILT/bin/hayate" ]; then
-    BIN=$PWD/$PREBUILT/bin
-    export LD_LIBRARY_PATH=$PWD/$PREBUILT/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
-  else
-    BIN=$PWD/build/bin
-  fi
-fi
+prebuild_or_bin "${1:-}"
 { nvidia-smi; "$BIN/hayate" --version; } >"$OUT/machine.log" 2>&1
 [ -x "$BIN/forward_cuda_split_test" ] && step split-test 120 "$BIN/forward_cuda_split_test"
 
