@@ -4,8 +4,10 @@
 #   device run:  bash tools/demo-model/device_run.sh .demodata/v2      carry: [".demodata/v2"], timeout_s 600
 #
 # DATA (default .demodata/v2, an ignored folder named in carry) is make_corpus.py's output with
-# train.jsonl gzipped to train.jsonl.gz and no plain train.jsonl left (it would not fit the
-# transfer). Under $OUT it writes:
+# train.jsonl compressed to train.jsonl.xz (xz -9) or train.jsonl.gz and no plain train.jsonl
+# left. The transfer (the session's checkout's tracked files plus the carry) is capped at 64 MiB;
+# with the checkout at 59.9 MB only the xz corpus (4.0 MB; gzip -9: 9.9 MB) fits.
+# Under $OUT it writes:
 #   demo-hf.tar.gz.part0, .part1, ...   the HF directory train.py wrote (hf/), tar.gz split into 15 MB parts
 #   demo-hf.tar.gz.sha256               the whole tar.gz's checksum, for after `cat part* >`
 #   train.log                           train.py's output
@@ -21,14 +23,20 @@ limit=${DEMO_TRAIN_LIMIT_S:-540}
 here=$(cd "$(dirname "$0")" && pwd)
 : "${OUT:?OUT must name the folder whose files come back}"
 
-for f in train.jsonl.gz heldout_addition.jsonl heldout_world.jsonl heldout_other.jsonl heldout_text.txt; do
+for f in heldout_addition.jsonl heldout_world.jsonl heldout_other.jsonl heldout_text.txt; do
   if [[ ! -f $data/$f ]]; then
-    echo "device_run.sh: $data/$f is missing: run make_corpus.py --recipe 2 --out $data, then gzip -9 $data/train.jsonl" >&2
+    echo "device_run.sh: $data/$f is missing: run make_corpus.py --out $data, then xz -9 $data/train.jsonl" >&2
     exit 2
   fi
 done
 if [[ -f $data/train.jsonl ]]; then
-  echo "device_run.sh: $data/train.jsonl is there too; train.py would read the .gz, but the plain file should not travel" >&2
+  echo "device_run.sh: $data/train.jsonl is there; compress it (xz -9) so that it fits the transfer" >&2
+  exit 2
+fi
+corpora=$(cd "$data" && ls train.jsonl.xz train.jsonl.gz 2>/dev/null | paste -sd ' ' || true)
+if [[ $(wc -w <<<"$corpora") -ne 1 ]]; then
+  echo "device_run.sh: $data must hold one of train.jsonl.xz (xz -9, 4 MB for recipe 3) or train.jsonl.gz;" \
+    "it holds: ${corpora:-neither}" >&2
   exit 2
 fi
 
@@ -59,7 +67,8 @@ log, ppl, ev, ref = read("train_log.json") or {}, read("reference_ppl.json"), re
 acc = lambda name: None if not ev or name not in ev else round(ev[name]["accuracy"], 4)
 summary = {
     "train_py_exit": rc, "seconds": seconds, "steps": log.get("steps"), "tokens": log.get("tokens"),
-    "parameters": log.get("parameters"), "vocab": ref and ref.get("vocab_size"),
+    "parameters": log.get("parameters"), "corpus": log.get("corpus"),
+    "vocab": ref and ref.get("vocab_size"),
     "reference_logits_device": ref and ref.get("device"),
     "pytorch_world_heldout": acc("heldout_world.jsonl"),
     "pytorch_world_by_shape": ev and {k: round(v["accuracy"], 4) for k, v in ev["heldout_world.jsonl"].get("per_shape", {}).items()},

@@ -9,7 +9,9 @@
 - recipe 2 keeps its rules (make_corpus.py --check exits 0 on it);
 - the checker fails, naming the rule, on corpora that break one: a held-out question planted in
   training, a wrong answer in training or in the held-out file, a frame no other attribute
-  trains, a word never spelled, a held-out spelling item.
+  trains, a word never spelled, a held-out spelling item;
+- train.py reads the corpus from train.jsonl.xz, .gz or plain alike (same rows, same sha256 of
+  train.jsonl) and refuses a folder with two of them or none.
 """
 
 import filecmp
@@ -137,6 +139,52 @@ class Corpus(unittest.TestCase):
                 "task": "word_spell"}
         rewrite(os.path.join(out, "heldout_other.jsonl"), lambda rows: rows + [item])
         self.assert_check_fails(out, "asks for a spelling")
+
+
+class TrainingInput(unittest.TestCase):
+    """train.py reads the corpus as the device call carries it: xz (what fits the transfer), gzip or plain."""
+
+    def setUp(self):
+        sys.path.insert(0, HERE)
+        import train  # no torch at import time: main() imports it
+        self.train = train
+        self.tmp = tempfile.mkdtemp(prefix="demo-train-input-")
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.addCleanup(sys.path.remove, HERE)
+        self.rows = [turn("What is 2 + 3?", "5"), {"text": "Brackenford lies on the Velm."}]
+        self.raw = "".join(json.dumps(r) + "\n" for r in self.rows).encode()
+
+    def folder(self, name, files):
+        out = os.path.join(self.tmp, name)
+        os.makedirs(out)
+        for file, opener in files:
+            with opener(os.path.join(out, file), "wb") as f:
+                f.write(self.raw)
+        return out
+
+    def test_xz_gzip_and_plain_give_the_same_rows_and_hash(self):
+        import gzip
+        import hashlib
+        import lzma
+        want = ["<|im_start|>user\nWhat is 2 + 3?<|im_end|>\n<|im_start|>assistant\n5<|im_end|>\n",
+                "Brackenford lies on the Velm."]
+        for name, file, opener in [("xz", "train.jsonl.xz", lzma.open), ("gz", "train.jsonl.gz", gzip.open),
+                                   ("plain", "train.jsonl", open)]:
+            rows, corpus = self.train.read_rows(self.folder(name, [(file, opener)]))
+            self.assertEqual(rows, want, name)
+            digest = hashlib.sha256(self.raw).hexdigest()
+            self.assertEqual(corpus, {"file": file, "train_jsonl_sha256": digest, "rows": 2})
+
+    def test_two_corpora_or_none_are_refused(self):
+        import gzip
+        import lzma
+        both = self.folder("both", [("train.jsonl.xz", lzma.open), ("train.jsonl.gz", gzip.open)])
+        with self.assertRaises(SystemExit) as e:
+            self.train.read_rows(both)
+        self.assertIn("train.jsonl.xz and train.jsonl.gz; keep one", str(e.exception))
+        with self.assertRaises(SystemExit) as e:
+            self.train.read_rows(self.folder("none", []))
+        self.assertIn("holds none of train.jsonl.xz", str(e.exception))
 
 
 if __name__ == "__main__":

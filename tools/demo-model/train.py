@@ -21,8 +21,10 @@ budget (--minutes), so it stops in time and still saves.
 
 import argparse
 import gzip
+import hashlib
 import inspect
 import json
+import lzma
 import math
 import os
 import random
@@ -50,12 +52,25 @@ def chatml(messages):
     return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
 
 
+# The device call's transfer is capped at 64 MiB with the checkout; xz makes the corpus 4 MB (gzip -9: 10 MB).
+CORPUS_FILES = [("train.jsonl.xz", lzma.open), ("train.jsonl.gz", gzip.open), ("train.jsonl", open)]
+
+
 def read_rows(data_dir):
-    path = os.path.join(data_dir, "train.jsonl")
-    opener = (lambda: gzip.open(path + ".gz", "rt", encoding="utf-8")) if os.path.exists(path + ".gz") else \
-        (lambda: open(path, encoding="utf-8"))
-    with opener() as f:
-        return [chatml(r["messages"]) if "messages" in r else r["text"] for r in map(json.loads, f)]
+    """The training rows as text, and which file they came from with the sha256 of train.jsonl's bytes."""
+    found = [(name, opener) for name, opener in CORPUS_FILES if os.path.exists(os.path.join(data_dir, name))]
+    if not found:
+        sys.exit(f"train.py: {data_dir} holds none of {', '.join(name for name, _ in CORPUS_FILES)}")
+    if len(found) > 1:
+        sys.exit(f"train.py: {data_dir} holds {' and '.join(name for name, _ in found)}; keep one of them")
+    name, opener = found[0]
+    digest, rows = hashlib.sha256(), []
+    with opener(os.path.join(data_dir, name), "rb") as f:
+        for line in f:
+            digest.update(line)
+            r = json.loads(line)
+            rows.append(chatml(r["messages"]) if "messages" in r else r["text"])
+    return rows, {"file": name, "train_jsonl_sha256": digest.hexdigest(), "rows": len(rows)}
 
 
 def read_jsonl(path):
@@ -341,8 +356,9 @@ def main():
     hf_dir = os.path.join(args.out, "hf")
     os.makedirs(hf_dir, exist_ok=True)
 
-    texts = read_rows(args.data)
-    log(f"{len(texts)} training rows ({time.time() - t_start:.1f} s)")
+    texts, corpus = read_rows(args.data)
+    log(f"{len(texts)} training rows from {corpus['file']}, train.jsonl sha256 {corpus['train_jsonl_sha256']} "
+        f"({time.time() - t_start:.1f} s)")
     tokenizer = train_tokenizer(texts[:150000], args.vocab_size)
     write_tokenizer_files(tokenizer, hf_dir, args.ctx)
     sample = tokenizer.encode("<|im_start|>user\nWhat is 47 + 38?<|im_end|>").tokens
@@ -357,9 +373,9 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = True
     stats = train(model, stream, starts, args, device)
 
-    stats.update({"parameters": n_params, "args": vars(args), "gpu": torch.cuda.get_device_name(0),
-                  "torch": torch.__version__, "transformers": transformers.__version__,
-                  "tokenizers": tokenizers.__version__})
+    stats.update({"parameters": n_params, "args": vars(args), "corpus": corpus,
+                  "gpu": torch.cuda.get_device_name(0), "torch": torch.__version__,
+                  "transformers": transformers.__version__, "tokenizers": tokenizers.__version__})
 
     # Reference figures on the float16-rounded weights, in float32 without TF32. Saving comes
     # first and each later part is guarded, so a failure there still leaves a usable model.
