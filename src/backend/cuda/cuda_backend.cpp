@@ -153,24 +153,41 @@ void CudaBackend::release() noexcept {
 
 void CudaBackend::prepare(const Model& m) {
   check(cudaSetDevice(device_index_), "cudaSetDevice");
-  // Backend::moe_ffn would run experts here through the host, unverified on a GPU: refused until
-  // a device path is written and tested (--device auto then runs the model on the CPU).
-  if (m.hp.n_expert > 0)
-    fail(ErrorKind::Unsupported, "the CUDA backend does not run mixture-of-experts models yet (" + m.hp.arch +
-                                     " with " + std::to_string(m.hp.n_expert) +
-                                     " experts); run it on the CPU (--device cpu)");
+  // Stacked expert tensors whole first: for_each_weight then walks their experts' views, which
+  // resolve into these uploads (no per-expert copies).
+  const std::vector<WeightSpec> specs = layer_weights(m.hp);
+  for (const LayerWeights& l : m.layers)
+    for (const WeightSpec& spec : specs)
+      if (spec.experts > 0) prepare_weight(l.*spec.member);
   for_each_weight(m, [this](const Weight& w, WeightKind) { prepare_weight(w); });
+}
+
+const std::pair<const uint8_t* const, CudaBackend::Uploaded>* CudaBackend::upload_holding(const void* p,
+                                                                                          size_t bytes) const {
+  const auto* host = static_cast<const uint8_t*>(p);
+  auto it = weights_.upper_bound(host);  // the first upload starting after p
+  if (it == weights_.begin()) return nullptr;
+  --it;
+  if (static_cast<size_t>(host - it->first) + bytes > it->second.bytes) return nullptr;
+  return &*it;
 }
 
 void CudaBackend::prepare_weight(const Weight& w) {
   check(cudaSetDevice(device_index_), "cudaSetDevice");
-  if (!w || weights_.count(w.data)) return;
+  const size_t bytes = w ? w.row_bytes() * static_cast<size_t>(w.rows) : 0;
+  if (!w || upload_holding(w.data, bytes)) return;
   if (!type_supported(static_cast<uint32_t>(w.type)))
     fail(ErrorKind::Unsupported, "tensor " + w.name + " has type " + ggml_type_name(w.type) +
                                      ", which the CUDA backend does not support (supported: " + type_names() + ")");
-  const size_t bytes = w.row_bytes() * static_cast<size_t>(w.rows);
+  const auto* host = static_cast<const uint8_t*>(w.data);
+  // A weight starting where a smaller one was uploaded (a view of its first rows, prepared
+  // before the whole) replaces it: nothing has run on the device yet.
+  if (const auto it = weights_.find(host); it != weights_.end()) {
+    device_free(*budget_, it->second.dev, it->second.bytes);
+    weights_.erase(it);
+  }
   void* dev = device_alloc(*budget_, bytes, "weight " + w.name);
-  weights_[w.data] = Uploaded{dev, bytes};
+  weights_[host] = Uploaded{dev, bytes};
   check(cudaMemcpy(dev, w.data, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (weight upload)");
   // The copy ran on the legacy stream, which does not order against ours: wait for it.
   check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (weight upload)");
@@ -390,12 +407,19 @@ std::string CudaBackend::type_names() {
 }
 
 DevWeight CudaBackend::dev(const Weight& w) const {
-  const auto it = weights_.find(w.data);
-  if (it == weights_.end())
+  const size_t bytes = w.row_bytes() * static_cast<size_t>(w.rows);
+  const auto* up = upload_holding(w.data, bytes);
+  if (!up) {
+    if (weights_.count(static_cast<const uint8_t*>(w.data)))
+      fail(ErrorKind::Internal, "CUDA backend: weight " + w.name + " changed size after upload");
     fail(ErrorKind::Internal, "CUDA backend: weight " + w.name + " was not uploaded (prepare / prepare_weight)");
-  if (it->second.bytes < w.row_bytes() * static_cast<size_t>(w.rows))
-    fail(ErrorKind::Internal, "CUDA backend: weight " + w.name + " changed size after upload");
-  return DevWeight{it->second.dev, static_cast<uint32_t>(w.type), w.rows, w.cols, static_cast<int64_t>(w.row_bytes())};
+  }
+  // A view (an expert of a stacked tensor) starts a whole number of rows into its upload, which
+  // every kernel already meets inside a matrix; the kernels that load 16 bytes at a time check
+  // the start's alignment themselves (or, matvec.cu's Q4_K kernel, need rows of 16-byte multiples).
+  const auto offset = static_cast<size_t>(static_cast<const uint8_t*>(w.data) - up->first);
+  const auto* data = static_cast<const uint8_t*>(up->second.dev) + offset;
+  return DevWeight{data, static_cast<uint32_t>(w.type), w.rows, w.cols, static_cast<int64_t>(w.row_bytes())};
 }
 
 CudaKvCache& CudaBackend::cache(KvCache& kv, int32_t layer) const {

@@ -1,6 +1,6 @@
-// The cheap operations of a layer: embedding rows, RMSNorm, RoPE, SwiGLU, residual add, and
-// the KV-cache append. Written plainly (grid-stride or one block per row); they move few bytes
-// next to the weights.
+// The cheap operations of a layer: embedding rows, RMSNorm, RoPE, SwiGLU, residual add, the
+// KV-cache append and the mixture-of-experts weighted sum. Written plainly (grid-stride or one block per row); they
+// move few bytes next to the weights.
 #include <cuda_runtime.h>
 
 #include "backend/cuda/dequant.cuh"
@@ -136,7 +136,30 @@ __global__ void store_kv_kernel(const float* k, int64_t ldk, const float* v, int
   }
 }
 
+// Token t's sum over its k choices in choice order, each product rounded before it is added
+// (no fused multiply-add), as moe.cpp's weighted_sum writes it.
+__global__ void moe_weighted_sum_kernel(const float* y, int64_t ldy, const int32_t* row_of_pair, const float* weight,
+                                        int64_t n_tokens, int32_t k, int64_t cols, float* out, int64_t ldo) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n_tokens * cols) return;
+  const int64_t t = i / cols, c = i % cols;
+  float sum = 0.0f;
+  for (int32_t j = 0; j < k; ++j) {
+    const int64_t pair = t * k + j;
+    sum = __fadd_rn(sum, __fmul_rn(weight[pair], y[static_cast<int64_t>(row_of_pair[pair]) * ldy + c]));
+  }
+  out[t * ldo + c] = sum;
+}
+
 }  // namespace
+
+cudaError_t moe_weighted_sum(const float* y, int64_t ldy, const int32_t* row_of_pair, const float* weight,
+                             int64_t n_tokens, int32_t k, int64_t cols, float* out, int64_t ldo, cudaStream_t s) {
+  const int64_t n = n_tokens * cols;
+  if (n <= 0) return cudaSuccess;
+  moe_weighted_sum_kernel<<<blocks_for(n, 256), 256, 0, s>>>(y, ldy, row_of_pair, weight, n_tokens, k, cols, out, ldo);
+  return cudaGetLastError();
+}
 
 cudaError_t get_rows(const DevWeight& t, const int32_t* ids, int64_t n, float* out, int64_t ldo, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;

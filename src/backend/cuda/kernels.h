@@ -87,6 +87,10 @@ cudaError_t rope(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t h
                  const int32_t* positions, const float* inv_freq, cudaStream_t s);
 // out = silu(gate) * up over n floats (out may be gate).
 cudaError_t swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s);
+// Mixture of experts: out[t * ldo + c] = sum over j < k, in j order, of weight[t * k + j] *
+// y[row_of_pair[t * k + j] * ldy + c], for n_tokens tokens of cols floats.
+cudaError_t moe_weighted_sum(const float* y, int64_t ldy, const int32_t* row_of_pair, const float* weight,
+                             int64_t n_tokens, int32_t k, int64_t cols, float* out, int64_t ldo, cudaStream_t s);
 // x += y over n floats.
 cudaError_t add(float* x, const float* y, int64_t n, cudaStream_t s);
 // K/V rows of n tokens into their cache slots (kv_dim floats each).
