@@ -19,11 +19,10 @@
 namespace hayate {
 namespace {
 
-// The reference folders whose architecture the CUDA backend runs (gemma3 and phi3 need
-// ArchFeatures it does not implement; mistral's sliding window it does not honour).
+// The reference folders whose architecture the CUDA backend runs: every decoder family.
 bool runs_on_cuda(const std::string& name) {
-  static const std::vector<std::string> kCuda = {"llama",     "llama3",           "qwen2",  "qwen3",
-                                                 "qwen3_moe", "qwen3_moe_unnorm", "mixtral"};
+  static const std::vector<std::string> kCuda = {
+      "llama", "llama3", "qwen2", "qwen3", "qwen3_moe", "qwen3_moe_unnorm", "mixtral", "gemma3", "phi3", "mistral"};
   return std::find(kCuda.begin(), kCuda.end(), name) != kCuda.end() && cuda_built() && cuda_device_count() > 0;
 }
 

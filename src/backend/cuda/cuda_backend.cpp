@@ -198,6 +198,8 @@ std::unique_ptr<KvCache> CudaBackend::make_kv_cache(const HParams& hp, int32_t n
   if (n_blocks <= 0 || block_size <= 0) fail(ErrorKind::BadInput, "KV cache: blocks and block size must be > 0");
   auto cache = std::make_unique<CudaKvCache>(budget_, hp, n_blocks, block_size);
   cache->backend = name();
+  cache->sliding_window = hp.sliding_window;  // attention() honours it
+  cache->window_layers = hp.swa_layers;
   return cache;
 }
 
@@ -344,13 +346,14 @@ void CudaBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> posit
   const auto* dev_pos = static_cast<const int32_t*>(upload(positions.data(), positions.size_bytes()));
   const int32_t head_dim = p.head_dim, n_rot = p.n_rot;
   const bool neox = p.type == RopeType::Neox;
+  const float factor = p.attn_factor;
   Timed t(*this, "gpu rope");
   launch(
       [=, this] {
-        check(cuda::rope(x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq, stream_),
+        check(cuda::rope(x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq, factor, stream_),
               "rope kernel");
       },
-      "rope", x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq);
+      "rope", x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq, factor);
 }
 
 void CudaBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, const Batch& batch) {
@@ -385,6 +388,21 @@ void CudaBackend::swiglu(Tensor gate, Tensor up, Tensor out) {
   Timed t(*this, "gpu swiglu");
   launch([=, this] { check(cuda::swiglu(gate.data, up.data, out.data, n, stream_), "swiglu kernel"); }, "swiglu",
          gate.data, up.data, out.data, n);
+}
+
+void CudaBackend::geglu(Tensor gate, Tensor up, Tensor out) {
+  if (up.rows * up.cols != gate.rows * gate.cols || out.rows * out.cols != gate.rows * gate.cols)
+    fail(ErrorKind::Internal, "geglu: shapes do not match");
+  const int64_t n = gate.rows * gate.cols;
+  Timed t(*this, "gpu geglu");
+  launch([=, this] { check(cuda::geglu(gate.data, up.data, out.data, n, stream_), "geglu kernel"); }, "geglu",
+         gate.data, up.data, out.data, n);
+}
+
+void CudaBackend::scale(Tensor x, float s) {
+  const int64_t n = x.rows * x.cols;
+  Timed t(*this, "gpu scale");
+  launch([=, this] { check(cuda::scale(x.data, s, n, stream_), "scale kernel"); }, "scale", x.data, s, n);
 }
 
 void CudaBackend::add(Tensor x, Tensor y) {

@@ -81,6 +81,9 @@ class CudaBackend : public Backend {
   ~CudaBackend() override { release(); }
 
   std::string name() const override { return "cuda"; }
+  // gemma3's and phi3's parts (sliding windows per layer, GELU feed-forward, post-norms, scaled
+  // inputs, LongRoPE's attention factor); not the BERT encoder's.
+  bool implements(ArchFeature f) const override { return f != ArchFeature::Encoder; }
   std::string device_name() const override { return device_; }
   // The peak, so that a bench row counts the KV cache of its test after the test freed it.
   uint64_t device_memory_bytes() const override { return budget_->peak; }
@@ -109,6 +112,8 @@ class CudaBackend : public Backend {
   void swiglu(Tensor gate, Tensor up, Tensor out) override;
   void matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) override;
   void add(Tensor x, Tensor y) override;
+  void scale(Tensor x, float s) override;
+  void geglu(Tensor gate, Tensor up, Tensor out) override;
   // The router's matmul, the experts' matmuls and the weighted sum on the device; the routing on
   // the host (backend/moe.h route_tokens, as the CPU backends route) from the router's logits,
   // the one read-back of a MoE layer: a step with MoE layers runs without a graph (cuda_moe.cpp).
