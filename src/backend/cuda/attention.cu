@@ -1,9 +1,8 @@
 // Causal attention over the paged KV cache, flash-style. The positions [0, pos] of each token
-// (or its window's [pos - window + 1, pos])
-// are cut into chunks; one block per (token, head, chunk) runs an online softmax over its chunk
-// (each warp over every 4th position) and leaves (max, sum, unnormalised output); a second
-// kernel merges the chunks (one chunk: the first kernel writes the output itself). Long decode contexts so spread over
-// many blocks (split-K).
+// (on a sliding-window layer [pos - window + 1, pos]) are cut into chunks; one block per (token,
+// head, chunk) runs an online softmax over its chunk (each warp over every 4th position) and
+// leaves (max, sum, unnormalised output); a second kernel merges the chunks (one chunk: the first
+// kernel writes the output itself). Long decode contexts so spread over many blocks (split-K).
 #include <cuda_runtime.h>
 
 #include <cmath>
