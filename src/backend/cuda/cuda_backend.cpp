@@ -155,10 +155,12 @@ void CudaBackend::prepare(const Model& m) {
   check(cudaSetDevice(device_index_), "cudaSetDevice");
   // Stacked expert tensors whole first: for_each_weight then walks their experts' views, which
   // resolve into these uploads (no per-expert copies).
-  const std::vector<WeightSpec> specs = layer_weights(m.hp);
-  for (const LayerWeights& l : m.layers)
-    for (const WeightSpec& spec : specs)
-      if (spec.experts > 0) prepare_weight(l.*spec.member);
+  if (m.hp.n_expert > 0) {
+    const std::vector<WeightSpec> specs = layer_weights(m.hp);
+    for (const LayerWeights& l : m.layers)
+      for (const WeightSpec& spec : specs)
+        if (spec.experts > 0) prepare_weight(l.*spec.member);
+  }
   for_each_weight(m, [this](const Weight& w, WeightKind) { prepare_weight(w); });
 }
 
