@@ -9,11 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "backend/backend.h"
+#include "support/hf_models.h"
 #include "support/test_util.h"
 
 namespace hayate {
@@ -26,8 +28,14 @@ bool runs_on_cuda(const std::string& name) {
   return std::find(kCuda.begin(), kCuda.end(), name) != kCuda.end() && cuda_built() && cuda_device_count() > 0;
 }
 
-const std::string kBin = HAYATE_BIN;
-const std::filesystem::path kData = std::filesystem::path(HAYATE_TESTDATA) / "hf";
+// The program and the reference folders: the paths compiled in, or HAYATE_TEST_BIN and
+// HAYATE_HF_MODELS (a GPU machine runs programs built here from another checkout path).
+std::string hayate_bin() {
+  const char* env = std::getenv("HAYATE_TEST_BIN");
+  return env && *env ? env : HAYATE_BIN;
+}
+const std::string kBin = hayate_bin();
+const std::filesystem::path kData = test::hf_models_root();
 
 std::vector<std::string> model_dirs() {
   std::vector<std::string> out;
