@@ -3,18 +3,20 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <string>
 
 #include "core/error.h"
 
 namespace hayate {
-namespace {
 
-void check(const MoeFfn& f, Tensor x, Tensor out) {
+void check_moe_ffn(const MoeFfn& f, Tensor x, Tensor out) {
   if (!f.router || !f.gate || !f.up || !f.down || f.n_expert <= 0 || f.n_used <= 0 || f.n_used > f.n_expert)
     fail(ErrorKind::Internal, "moe_ffn: incomplete expert weights or routing sizes");
   if (f.router->rows != f.n_expert || f.router->cols != x.cols || out.cols != x.cols || out.rows != x.rows)
     fail(ErrorKind::Internal, "moe_ffn: the router or the output does not match the hidden size");
 }
+
+namespace {
 
 std::vector<float> router_logits(Backend& be, const MoeFfn& f, Tensor x) {
   Tensor logits = be.alloc(x.rows, f.n_expert);
@@ -75,38 +77,56 @@ Routing route_tokens(const float* logits, int64_t n_tokens, int32_t n_expert, in
   return r;
 }
 
+ExpertGroups group_by_expert(const Routing& r, int32_t n_expert) {
+  ExpertGroups g;
+  const size_t n_pairs = r.expert.size();
+  g.begin.assign(static_cast<size_t>(n_expert) + 1, 0);
+  for (int32_t e : r.expert) {
+    if (e < 0 || e >= n_expert) fail(ErrorKind::Internal, "moe_ffn: routed to expert " + std::to_string(e));
+    ++g.begin[static_cast<size_t>(e) + 1];
+  }
+  for (size_t e = 0; e < static_cast<size_t>(n_expert); ++e) g.begin[e + 1] += g.begin[e];
+  g.pair_of_row.resize(n_pairs);
+  g.token_of_row.resize(n_pairs);
+  g.row_of_pair.resize(n_pairs);
+  std::vector<int32_t> next(g.begin.begin(), g.begin.end() - 1);
+  for (size_t p = 0; p < n_pairs; ++p) {
+    const int32_t row = next[static_cast<size_t>(r.expert[p])]++;
+    g.pair_of_row[static_cast<size_t>(row)] = static_cast<int32_t>(p);
+    g.token_of_row[static_cast<size_t>(row)] = static_cast<int32_t>(p / static_cast<size_t>(r.k));
+    g.row_of_pair[p] = row;
+  }
+  return g;
+}
+
 void moe_ffn_per_expert(Backend& be, const MoeFfn& f, Tensor x, Tensor out) {
-  check(f, x, out);
+  check_moe_ffn(f, x, out);
   const Routing r = route_tokens(router_logits(be, f, x).data(), x.rows, f.n_expert, f.n_used, f.norm_weights);
-  // The (token, choice) pairs of each expert, in token order.
-  std::vector<std::vector<int32_t>> pairs(static_cast<size_t>(f.n_expert));
-  for (size_t p = 0; p < r.expert.size(); ++p)
-    pairs[static_cast<size_t>(r.expert[p])].push_back(static_cast<int32_t>(p));
+  const ExpertGroups g = group_by_expert(r, f.n_expert);
   std::vector<float> outputs(r.expert.size() * static_cast<size_t>(x.cols));
-  std::vector<int32_t> rows;
   std::vector<float> y_host;
   for (int32_t e = 0; e < f.n_expert; ++e) {
-    const std::vector<int32_t>& mine = pairs[static_cast<size_t>(e)];
-    if (mine.empty()) continue;
+    const int32_t first = g.begin[static_cast<size_t>(e)];
+    const int64_t n = g.begin[static_cast<size_t>(e) + 1] - first;
+    if (n == 0) continue;
     const size_t mark = be.scratch_mark();
-    const auto n = static_cast<int64_t>(mine.size());
-    rows.clear();
-    for (int32_t p : mine) rows.push_back(p / r.k);
     Tensor xe = be.alloc(n, x.cols);
-    be.copy_rows(x, rows, xe);
+    be.copy_rows(
+        x, std::span<const int32_t>(g.token_of_row).subspan(static_cast<size_t>(first), static_cast<size_t>(n)), xe);
     Tensor y = be.alloc(n, x.cols);
     run_expert(be, f, e, xe, y);
     y_host.resize(static_cast<size_t>(n * x.cols));
     be.to_host(y, y_host.data());
     for (int64_t i = 0; i < n; ++i)
-      std::copy_n(y_host.data() + i * x.cols, x.cols, outputs.data() + static_cast<size_t>(mine[i]) * x.cols);
+      std::copy_n(y_host.data() + i * x.cols, x.cols,
+                  outputs.data() + static_cast<size_t>(g.pair_of_row[static_cast<size_t>(first + i)]) * x.cols);
     be.scratch_release(mark);
   }
   weighted_sum(be, r, outputs, out);
 }
 
 void moe_ffn_per_token(Backend& be, const MoeFfn& f, Tensor x, Tensor out) {
-  check(f, x, out);
+  check_moe_ffn(f, x, out);
   Routing r;
   std::vector<float> outputs;
   for (int64_t t = 0; t < x.rows; ++t) {

@@ -102,7 +102,11 @@ LayerCosts layer_costs(const Model& model, uint64_t kv_bytes_per_position, const
   const auto tokens = static_cast<uint64_t>(std::max(hints.batch_tokens, 1));
   // A layer's temporaries (forward.cpp: the hidden state, norms, q/k/v, attention, the FFN's
   // gate and up), reused by every layer; the scratch grows to them once.
-  const auto floats_per_token = static_cast<uint64_t>(4 * hp.n_embd + 2 * hp.q_dim() + 2 * hp.kv_dim() + 2 * hp.n_ff);
+  auto floats_per_token = static_cast<uint64_t>(4 * hp.n_embd + 2 * hp.q_dim() + 2 * hp.kv_dim() + 2 * hp.n_ff);
+  // A mixture of experts' (backend/moe.h): router logits, and each token's inputs and outputs
+  // once per expert it is routed to, beside one expert's gate and up.
+  if (hp.n_expert > 0)
+    floats_per_token += static_cast<uint64_t>(hp.n_expert + hp.n_expert_used * (2 * hp.n_embd + 2 * hp.n_ff_exp));
   constexpr uint64_t kSlack = uint64_t{64} << 20;  // staging buffers, rope tables, allocator rounding
   LayerCosts c;
   c.fixed = bytes_of(model.tok_embd) + tokens * floats_per_token * sizeof(float) + kSlack;

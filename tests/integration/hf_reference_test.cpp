@@ -4,20 +4,38 @@
 // directory into GGUF and `hayate run` must reproduce the logits (max relative error <= 1e-4 at
 // F32) and the greedy continuation (64 tokens, or as many as reference.json lists) exactly. A
 // reference.json "ctx_size" gives the context each prompt runs with (Phi-3's LongRoPE factors
-// follow it).
+// follow it). Where a CUDA device is visible, the architectures the CUDA backend runs are checked
+// on it too (--device cuda), to the same bounds.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
+#include "support/hf_models.h"
 #include "support/test_util.h"
 
 namespace hayate {
 namespace {
 
-const std::string kBin = HAYATE_BIN;
-const std::filesystem::path kData = std::filesystem::path(HAYATE_TESTDATA) / "hf";
+// The reference folders whose architecture the CUDA backend runs: every decoder family.
+bool runs_on_cuda(const std::string& name) {
+  static const std::vector<std::string> kCuda = {
+      "llama", "llama3", "qwen2", "qwen3", "qwen3_moe", "qwen3_moe_unnorm", "mixtral", "gemma3", "phi3", "mistral"};
+  return std::find(kCuda.begin(), kCuda.end(), name) != kCuda.end() && cuda_built() && cuda_device_count() > 0;
+}
+
+// The program and the reference folders: the paths compiled in, or HAYATE_TEST_BIN and
+// HAYATE_HF_MODELS (a GPU machine runs programs built here from another checkout path).
+std::string hayate_bin() {
+  const char* env = std::getenv("HAYATE_TEST_BIN");
+  return env && *env ? env : HAYATE_BIN;
+}
+const std::string kBin = hayate_bin();
+const std::filesystem::path kData = test::hf_models_root();
 
 std::vector<std::string> model_dirs() {
   std::vector<std::string> out;
@@ -57,10 +75,13 @@ TEST_P(HfReference, LogitsAndGreedyTextMatchTransformers) {
     const std::string ctx = ref.contains("ctx_size") ? " -c " + std::to_string(ref["ctx_size"][i].get<int>()) : "";
     const auto want = test::read_f32_file((dir / ("logits_" + std::to_string(i) + ".f32")).string());
     ASSERT_EQ(want.size(), prompt.size() * static_cast<size_t>(vocab));
-    for (const std::string backend : {"reference", "cpu"}) {
+    std::vector<std::string> backends = {"reference", "cpu"};
+    if (runs_on_cuda(GetParam())) backends.push_back("cuda");
+    for (const std::string& backend : backends) {
       const std::string out = test::temp_path(GetParam() + "-" + backend + std::to_string(i) + ".f32");
-      r = test::run_command(kBin + " run -m " + gguf + ctx + " --backend " + backend + " --prompt-ids " +
-                            join_ids(prompt) + " -n 0 --logits-out " + out + " 2>&1");
+      const std::string where = backend == "cuda" ? " --device cuda" : " --backend " + backend;
+      r = test::run_command(kBin + " run -m " + gguf + ctx + where + " --prompt-ids " + join_ids(prompt) +
+                            " -n 0 --logits-out " + out + " 2>&1");
       ASSERT_EQ(r.exit_code, 0) << r.output;
       const auto got = test::read_f32_file(out);
       ASSERT_EQ(got.size(), want.size());
@@ -72,11 +93,15 @@ TEST_P(HfReference, LogitsAndGreedyTextMatchTransformers) {
       EXPECT_LE(worst, 1e-4) << backend << " prompt " << i;
     }
 
-    r = test::run_command(kBin + " run -m " + gguf + ctx + " --prompt-ids " + join_ids(prompt) + " -n " +
-                          std::to_string(ref["greedy"][i].size()) + " --temp 0 --ignore-eos --json 2>/dev/null");
-    ASSERT_EQ(r.exit_code, 0);
-    const auto gen = nlohmann::json::parse(r.output);
-    EXPECT_EQ(gen["ids"], ref["greedy"][i]) << "greedy continuation of prompt " << i;
+    for (const std::string device : {"cpu", "cuda"}) {
+      if (device == "cuda" && !runs_on_cuda(GetParam())) continue;
+      r = test::run_command(kBin + " run -m " + gguf + ctx + " --device " + device + " --prompt-ids " +
+                            join_ids(prompt) + " -n " + std::to_string(ref["greedy"][i].size()) +
+                            " --temp 0 --ignore-eos --json 2>/dev/null");
+      ASSERT_EQ(r.exit_code, 0) << device;
+      const auto gen = nlohmann::json::parse(r.output);
+      EXPECT_EQ(gen["ids"], ref["greedy"][i]) << "greedy continuation of prompt " << i << " on " << device;
+    }
   }
 }
 

@@ -339,6 +339,7 @@ TEST(CudaOps, RopeBothStylesWithFactors) {
   for (const RopeType type : {RopeType::Norm, RopeType::Neox}) {
     for (const float* ff : {static_cast<const float*>(nullptr), static_cast<const float*>(f.data())}) {
       RopeParams p;
+      p.attn_factor = ff ? 1.3f : 1.0f;  // LongRoPE's factor comes with its frequency factors
       p.type = type;
       p.head_dim = 48;
       p.n_rot = 32;  // partial rotation: dims 32..47 stay
@@ -380,6 +381,89 @@ TEST(CudaOps, SwigluAddCopyRows) {
       want.push_back(gv / (1.0f + std::exp(-gv)) * uv + uv);
     }
   EXPECT_LT(test::relative_l2(got, want), 1e-6);
+}
+
+TEST(CudaOps, GegluAndScale) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  auto be = make_cuda_backend(DeviceOptions{});
+  auto ref = make_backend("reference", 1);
+  const int64_t rows = 5, cols = 301;
+  const auto g = test::random_floats(rows * cols, 53, 3.0f), u = test::random_floats(rows * cols, 54);
+  be->reset_scratch();
+  Tensor gt = test::upload(*be, g, rows, cols), ut = test::upload(*be, u, rows, cols);
+  Tensor out = test::poisoned(*be, rows, cols);
+  be->geglu(gt, ut, out);
+  be->scale(out, -0.375f);
+  be->geglu(gt, ut, gt);  // in place, as the forward pass calls it
+  const auto got = test::download(*be, out), got_in_place = test::download(*be, gt);
+  Tensor hg = test::upload(*ref, g, rows, cols), hu = test::upload(*ref, u, rows, cols);
+  Tensor hout = ref->alloc(rows, cols);
+  ref->geglu(hg, hu, hout);
+  const auto gelu = test::download(*ref, hout);
+  ref->scale(hout, -0.375f);
+  EXPECT_LT(test::relative_l2(got, test::download(*ref, hout)), 1e-6);
+  EXPECT_LT(test::relative_l2(got_in_place, gelu), 1e-6);
+}
+
+// A sliding window on one layer of two: prompt-shaped batches (which take the split kernel on the
+// windowed layer and the tiled one on the other) and decode tokens spanning several chunks, each
+// token attending to its last `window` positions only, against the reference backend.
+TEST(CudaOps, WindowedPagedAttentionMatchesReference) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  HParams hp;
+  hp.n_layer = 2;
+  hp.n_head = 4;
+  hp.n_head_kv = 2;
+  hp.head_dim = 64;
+  hp.sliding_window = 37;
+  hp.swa_layers = {false, true};
+  const int32_t kv_dim = hp.kv_dim(), q_dim = hp.q_dim(), bs = 16, n_blocks = 24;
+  auto be = make_cuda_backend(DeviceOptions{});
+  auto ref = make_backend("reference", 1);
+  auto kv = be->make_kv_cache(hp, n_blocks, bs);
+  auto kv_ref = ref->make_kv_cache(hp, n_blocks, bs);
+  EXPECT_EQ(kv->sliding_window, 37);
+  EXPECT_EQ(kv->window_layers, hp.swa_layers);
+  std::vector<int32_t> table;
+  for (int i = 0; i < n_blocks; ++i) table.push_back((i * 5 + 2) % n_blocks);
+  const int32_t len = 300;
+  for (int32_t layer = 0; layer < 2; ++layer) {
+    for (int32_t start = 0; start < len; start += 100) {
+      Batch b;
+      b.sequences = {{table}};
+      for (int32_t p = start; p < start + 100; ++p) b.add(0, p, 0, true);
+      const int64_t n = static_cast<int64_t>(b.size());
+      const auto k = test::random_floats(n * kv_dim, 80 + start), v = test::random_floats(n * kv_dim, 81 + start);
+      const auto q = test::random_floats(n * q_dim, 82 + start, 0.3f);
+      be->reset_scratch();
+      Tensor kt = test::upload(*be, k, n, kv_dim), vt = test::upload(*be, v, n, kv_dim);
+      Tensor qt = test::upload(*be, q, n, q_dim), out = test::poisoned(*be, n, q_dim);
+      be->store_kv(*kv, layer, kt, vt, b);
+      be->attention(*kv, layer, qt, b, hp.n_head, hp.n_head_kv, hp.head_dim, out);
+      const auto got = test::download(*be, out);
+      Tensor hk = test::upload(*ref, k, n, kv_dim), hv = test::upload(*ref, v, n, kv_dim);
+      Tensor hq = test::upload(*ref, q, n, q_dim), hout = ref->alloc(n, q_dim);
+      ref->store_kv(*kv_ref, layer, hk, hv, b);
+      ref->attention(*kv_ref, layer, hq, b, hp.n_head, hp.n_head_kv, hp.head_dim, hout);
+      ASSERT_TRUE(test::all_finite(got)) << "layer " << layer << " batch from " << start;
+      EXPECT_LT(test::relative_l2(got, test::download(*ref, hout)), 1e-5)
+          << "layer " << layer << " batch from " << start;
+    }
+    for (const int32_t pos : {len - 1, 40, 20}) {  // 16-position chunks before the window stay empty
+      Batch d;
+      d.sequences = {{table}};
+      d.add(0, pos, 0, true);
+      const auto q = test::random_floats(q_dim, 90 + pos, 0.3f);
+      be->reset_scratch();
+      Tensor qt = test::upload(*be, q, 1, q_dim), out = test::poisoned(*be, 1, q_dim);
+      be->attention(*kv, layer, qt, d, hp.n_head, hp.n_head_kv, hp.head_dim, out);
+      const auto got = test::download(*be, out);
+      Tensor hq = test::upload(*ref, q, 1, q_dim), hout = ref->alloc(1, q_dim);
+      ref->attention(*kv_ref, layer, hq, d, hp.n_head, hp.n_head_kv, hp.head_dim, hout);
+      ASSERT_TRUE(test::all_finite(got)) << "layer " << layer << " position " << pos;
+      EXPECT_LT(test::relative_l2(got, test::download(*ref, hout)), 1e-5) << "layer " << layer << " position " << pos;
+    }
+  }
 }
 
 // Keys and values of two sequences with scattered blocks, one long enough to be split into

@@ -216,7 +216,7 @@ TEST(Phi3Forward, MatchesADirectComputationWithEitherFactorSet) {
   expect_backends_match_direct(*m, 6);
 }
 
-// A backend that lacks every ArchFeature, as the CUDA backend does.
+// A backend that lacks every ArchFeature.
 class PlainBackend : public HostBackend {
  public:
   std::string name() const override { return "plain"; }

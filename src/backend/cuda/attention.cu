@@ -1,8 +1,8 @@
 // Causal attention over the paged KV cache, flash-style. The positions [0, pos] of each token
-// are cut into chunks; one block per (token, head, chunk) runs an online softmax over its chunk
-// (each warp over every 4th position) and leaves (max, sum, unnormalised output); a second
-// kernel merges the chunks (one chunk: the first kernel writes the output itself). Long decode contexts so spread over
-// many blocks (split-K).
+// (on a sliding-window layer [pos - window + 1, pos]) are cut into chunks; one block per (token,
+// head, chunk) runs an online softmax over its chunk (each warp over every 4th position) and
+// leaves (max, sum, unnormalised output); a second kernel merges the chunks (one chunk: the first
+// kernel writes the output itself). Long decode contexts so spread over many blocks (split-K).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -26,7 +26,10 @@ __global__ void __launch_bounds__(kWarps * 32) attention_chunk(AttentionArgs a) 
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int32_t hd = a.head_dim;
   const int32_t pos = a.positions[t];
-  const int32_t begin = split * a.chunk;
+  // A windowed layer's first position; chunks wholly before it attend to nothing (m stays -inf,
+  // which the merges skip).
+  const int32_t first = a.window > 0 ? max(0, pos - a.window + 1) : 0;
+  const int32_t begin = max(split * a.chunk, first);
   const int32_t end = min(pos + 1, begin + a.chunk);
   const int32_t kv_head = h / (a.n_head / a.n_head_kv);
   const int32_t* table = a.block_tables + static_cast<int64_t>(a.seq[t]) * a.max_blocks;

@@ -169,8 +169,8 @@ int32_t attention_prefill_tile_tokens(int32_t n_head, int32_t n_head_kv) {
 cudaError_t attention_prefill(const AttentionArgs& a, cudaStream_t s) {
   if (a.n_tiles <= 0) return cudaSuccess;
   if (a.head_dim <= 0 || a.head_dim > kMaxHeadDim || a.n_head_kv <= 0 || a.n_head % a.n_head_kv != 0 ||
-      attention_prefill_tile_tokens(a.n_head, a.n_head_kv) <= 0 || !a.tiles)
-    return cudaErrorInvalidValue;
+      attention_prefill_tile_tokens(a.n_head, a.n_head_kv) <= 0 || !a.tiles || a.window > 0)
+    return cudaErrorInvalidValue;  // windowed layers take the split kernel (cuda_matmul.cpp)
   if (a.head_dim <= 64) return launch<4>(a, s);
   if (a.head_dim <= 128) return launch<8>(a, s);
   return launch<16>(a, s);

@@ -153,24 +153,43 @@ void CudaBackend::release() noexcept {
 
 void CudaBackend::prepare(const Model& m) {
   check(cudaSetDevice(device_index_), "cudaSetDevice");
-  // Backend::moe_ffn would run experts here through the host, unverified on a GPU: refused until
-  // a device path is written and tested (--device auto then runs the model on the CPU).
-  if (m.hp.n_expert > 0)
-    fail(ErrorKind::Unsupported, "the CUDA backend does not run mixture-of-experts models yet (" + m.hp.arch +
-                                     " with " + std::to_string(m.hp.n_expert) +
-                                     " experts); run it on the CPU (--device cpu)");
+  // Stacked expert tensors whole first: for_each_weight then walks their experts' views, which
+  // resolve into these uploads (no per-expert copies).
+  if (m.hp.n_expert > 0) {
+    const std::vector<WeightSpec> specs = layer_weights(m.hp);
+    for (const LayerWeights& l : m.layers)
+      for (const WeightSpec& spec : specs)
+        if (spec.experts > 0) prepare_weight(l.*spec.member);
+  }
   for_each_weight(m, [this](const Weight& w, WeightKind) { prepare_weight(w); });
+}
+
+const std::pair<const uint8_t* const, CudaBackend::Uploaded>* CudaBackend::upload_holding(const void* p,
+                                                                                          size_t bytes) const {
+  const auto* host = static_cast<const uint8_t*>(p);
+  auto it = weights_.upper_bound(host);  // the first upload starting after p
+  if (it == weights_.begin()) return nullptr;
+  --it;
+  if (static_cast<size_t>(host - it->first) + bytes > it->second.bytes) return nullptr;
+  return &*it;
 }
 
 void CudaBackend::prepare_weight(const Weight& w) {
   check(cudaSetDevice(device_index_), "cudaSetDevice");
-  if (!w || weights_.count(w.data)) return;
+  const size_t bytes = w ? w.row_bytes() * static_cast<size_t>(w.rows) : 0;
+  if (!w || upload_holding(w.data, bytes)) return;
   if (!type_supported(static_cast<uint32_t>(w.type)))
     fail(ErrorKind::Unsupported, "tensor " + w.name + " has type " + ggml_type_name(w.type) +
                                      ", which the CUDA backend does not support (supported: " + type_names() + ")");
-  const size_t bytes = w.row_bytes() * static_cast<size_t>(w.rows);
+  const auto* host = static_cast<const uint8_t*>(w.data);
+  // A weight starting where a smaller one was uploaded (a view of its first rows, prepared
+  // before the whole) replaces it: nothing has run on the device yet.
+  if (const auto it = weights_.find(host); it != weights_.end()) {
+    device_free(*budget_, it->second.dev, it->second.bytes);
+    weights_.erase(it);
+  }
   void* dev = device_alloc(*budget_, bytes, "weight " + w.name);
-  weights_[w.data] = Uploaded{dev, bytes};
+  weights_[host] = Uploaded{dev, bytes};
   check(cudaMemcpy(dev, w.data, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (weight upload)");
   // The copy ran on the legacy stream, which does not order against ours: wait for it.
   check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (weight upload)");
@@ -181,6 +200,8 @@ std::unique_ptr<KvCache> CudaBackend::make_kv_cache(const HParams& hp, int32_t n
   if (n_blocks <= 0 || block_size <= 0) fail(ErrorKind::BadInput, "KV cache: blocks and block size must be > 0");
   auto cache = std::make_unique<CudaKvCache>(budget_, hp, n_blocks, block_size);
   cache->backend = name();
+  cache->sliding_window = hp.sliding_window;  // attention() honours it
+  cache->window_layers = hp.swa_layers;
   return cache;
 }
 
@@ -327,13 +348,14 @@ void CudaBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> posit
   const auto* dev_pos = static_cast<const int32_t*>(upload(positions.data(), positions.size_bytes()));
   const int32_t head_dim = p.head_dim, n_rot = p.n_rot;
   const bool neox = p.type == RopeType::Neox;
+  const float factor = p.attn_factor;
   Timed t(*this, "gpu rope");
   launch(
       [=, this] {
-        check(cuda::rope(x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq, stream_),
+        check(cuda::rope(x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq, factor, stream_),
               "rope kernel");
       },
-      "rope", x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq);
+      "rope", x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq, factor);
 }
 
 void CudaBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, const Batch& batch) {
@@ -370,6 +392,21 @@ void CudaBackend::swiglu(Tensor gate, Tensor up, Tensor out) {
          gate.data, up.data, out.data, n);
 }
 
+void CudaBackend::geglu(Tensor gate, Tensor up, Tensor out) {
+  if (up.rows * up.cols != gate.rows * gate.cols || out.rows * out.cols != gate.rows * gate.cols)
+    fail(ErrorKind::Internal, "geglu: shapes do not match");
+  const int64_t n = gate.rows * gate.cols;
+  Timed t(*this, "gpu geglu");
+  launch([=, this] { check(cuda::geglu(gate.data, up.data, out.data, n, stream_), "geglu kernel"); }, "geglu",
+         gate.data, up.data, out.data, n);
+}
+
+void CudaBackend::scale(Tensor x, float s) {
+  const int64_t n = x.rows * x.cols;
+  Timed t(*this, "gpu scale");
+  launch([=, this] { check(cuda::scale(x.data, s, n, stream_), "scale kernel"); }, "scale", x.data, s, n);
+}
+
 void CudaBackend::add(Tensor x, Tensor y) {
   if (x.rows * x.cols != y.rows * y.cols) fail(ErrorKind::Internal, "add: shapes do not match");
   const int64_t n = x.rows * x.cols;
@@ -390,12 +427,19 @@ std::string CudaBackend::type_names() {
 }
 
 DevWeight CudaBackend::dev(const Weight& w) const {
-  const auto it = weights_.find(w.data);
-  if (it == weights_.end())
+  const size_t bytes = w.row_bytes() * static_cast<size_t>(w.rows);
+  const auto* up = upload_holding(w.data, bytes);
+  if (!up) {
+    if (weights_.count(static_cast<const uint8_t*>(w.data)))
+      fail(ErrorKind::Internal, "CUDA backend: weight " + w.name + " changed size after upload");
     fail(ErrorKind::Internal, "CUDA backend: weight " + w.name + " was not uploaded (prepare / prepare_weight)");
-  if (it->second.bytes < w.row_bytes() * static_cast<size_t>(w.rows))
-    fail(ErrorKind::Internal, "CUDA backend: weight " + w.name + " changed size after upload");
-  return DevWeight{it->second.dev, static_cast<uint32_t>(w.type), w.rows, w.cols, static_cast<int64_t>(w.row_bytes())};
+  }
+  // A view (an expert of a stacked tensor) starts a whole number of rows into its upload, which
+  // every kernel already meets inside a matrix; the kernels that load 16 bytes at a time check
+  // the start's alignment themselves (or, matvec.cu's Q4_K kernel, need rows of 16-byte multiples).
+  const auto offset = static_cast<size_t>(static_cast<const uint8_t*>(w.data) - up->first);
+  const auto* data = static_cast<const uint8_t*>(up->second.dev) + offset;
+  return DevWeight{data, static_cast<uint32_t>(w.type), w.rows, w.cols, static_cast<int64_t>(w.row_bytes())};
 }
 
 CudaKvCache& CudaBackend::cache(KvCache& kv, int32_t layer) const {

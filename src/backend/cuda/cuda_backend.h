@@ -32,9 +32,9 @@
 
 #include <cuda_runtime_api.h>
 
+#include <map>
 #include <memory>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "backend/backend.h"
@@ -81,6 +81,9 @@ class CudaBackend : public Backend {
   ~CudaBackend() override { release(); }
 
   std::string name() const override { return "cuda"; }
+  // gemma3's and phi3's parts (sliding windows per layer, GELU feed-forward, post-norms, scaled
+  // inputs, LongRoPE's attention factor); not the BERT encoder's.
+  bool implements(ArchFeature f) const override { return f != ArchFeature::Encoder; }
   std::string device_name() const override { return device_; }
   // The peak, so that a bench row counts the KV cache of its test after the test freed it.
   uint64_t device_memory_bytes() const override { return budget_->peak; }
@@ -109,6 +112,12 @@ class CudaBackend : public Backend {
   void swiglu(Tensor gate, Tensor up, Tensor out) override;
   void matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) override;
   void add(Tensor x, Tensor y) override;
+  void scale(Tensor x, float s) override;
+  void geglu(Tensor gate, Tensor up, Tensor out) override;
+  // The router's matmul, the experts' matmuls and the weighted sum on the device; the routing on
+  // the host (backend/moe.h route_tokens, as the CPU backends route) from the router's logits,
+  // the one read-back of a MoE layer: a step with MoE layers runs without a graph (cuda_moe.cpp).
+  void moe_ffn(const MoeFfn& f, Tensor x, Tensor out) override;
   int32_t max_top_logits() const override { return top_logits_on_ ? kMaxTopLogits : 0; }
   // Captures and replays of step graphs so far (tests, the profile).
   const StepGraphs& step_graphs() const { return steps_; }
@@ -190,7 +199,12 @@ class CudaBackend : public Backend {
     void* dev = nullptr;
     size_t bytes = 0;
   };
-  std::unordered_map<const void*, Uploaded> weights_;
+  // By host address. A weight that is a view of an uploaded one (an expert of a stacked *_exps
+  // tensor, model.h expert_matrix) resolves to the same bytes of its device copy.
+  std::map<const uint8_t*, Uploaded> weights_;
+  // The upload holding host bytes [p, p + bytes), or null.
+  const std::pair<const uint8_t* const, Uploaded>* upload_holding(const void* p, size_t bytes) const;
+  std::vector<float> router_logits_;  // moe_ffn's host copy
   // Rope inverse frequencies by their parameters, computed and uploaded once (not per call).
   struct RopeTable {
     RopeParams p;

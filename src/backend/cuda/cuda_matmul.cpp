@@ -284,9 +284,14 @@ void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Bat
   if (round) a.n_split = static_cast<int32_t>(std::bit_ceil(static_cast<uint32_t>(a.n_split)));
   a.out = out.data;
   a.ldo = out.cols;
+  // A sliding-window layer (KvCache::first_attended): the split kernel skips what lies before it.
+  const bool windowed =
+      kv.sliding_window > 0 && (kv.window_layers.empty() || kv.window_layers[static_cast<size_t>(layer)]);
+  a.window = windowed ? kv.sliding_window : 0;
   // Prompt batches: tiles of consecutive tokens of one sequence, when they are few enough that
-  // each tile's keys serve many rows (a decode-shaped batch stays on the split kernel).
-  const int32_t tile_tokens = prefill_on_ ? attention_prefill_tile_tokens(n_head, n_head_kv) : 0;
+  // each tile's keys serve many rows (a decode-shaped batch stays on the split kernel). The tiled
+  // kernel has no window.
+  const int32_t tile_tokens = prefill_on_ && a.window == 0 ? attention_prefill_tile_tokens(n_head, n_head_kv) : 0;
   if (tile_tokens > 0 && n >= kPrefillMinTokens) {
     tiles_.clear();
     for (int32_t t = 0; t < n; ++t) {
@@ -311,7 +316,7 @@ void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Bat
   Timed t(*this, "gpu attention");
   launch([=, this] { check(cuda::attention(a, stream_), "attention kernels"); }, "attention", a.q, a.ldq, a.k_cache,
          a.v_cache, a.positions, a.seq, a.block_tables, a.max_blocks, a.block_size, a.kv_dim, a.n_tokens, a.n_head,
-         a.n_head_kv, a.head_dim, a.n_split, a.chunk, a.partial, a.out, a.ldo);
+         a.n_head_kv, a.head_dim, a.n_split, a.chunk, a.partial, a.out, a.ldo, a.window);
 }
 
 }  // namespace hayate::cuda

@@ -1,6 +1,6 @@
-// The cheap operations of a layer: embedding rows, RMSNorm, RoPE, SwiGLU, residual add, and
-// the KV-cache append. Written plainly (grid-stride or one block per row); they move few bytes
-// next to the weights.
+// The cheap operations of a layer: embedding rows, RMSNorm, RoPE, SwiGLU, residual add, the
+// KV-cache append and the mixture-of-experts weighted sum. Written plainly (grid-stride or one block per row); they
+// move few bytes next to the weights.
 #include <cuda_runtime.h>
 
 #include "backend/cuda/dequant.cuh"
@@ -97,7 +97,7 @@ __global__ void __launch_bounds__(kNormThreads)
 }
 
 __global__ void rope_kernel(float* x, int64_t ldx, int32_t head_dim, int32_t n_rot, bool neox, const int32_t* positions,
-                            const float* inv_freq) {
+                            const float* inv_freq, float attn_factor) {
   const int64_t t = blockIdx.x;
   const int32_t h = blockIdx.y;
   const int32_t half = n_rot / 2;
@@ -105,7 +105,8 @@ __global__ void rope_kernel(float* x, int64_t ldx, int32_t head_dim, int32_t n_r
   const float pos = static_cast<float>(positions[t]);
   for (int32_t i = threadIdx.x; i < half; i += blockDim.x) {
     const float angle = pos * inv_freq[i];
-    const float c = cosf(angle), s = sinf(angle);
+    // Rounded as the host backends round it: cos and sin first, then the factor.
+    const float c = cosf(angle) * attn_factor, s = sinf(angle) * attn_factor;
     const int32_t a = neox ? i : 2 * i;
     const int32_t b = neox ? i + half : 2 * i + 1;
     const float x0 = v[a], x1 = v[b];
@@ -119,6 +120,19 @@ __global__ void swiglu_kernel(const float* gate, const float* up, float* out, in
   if (i >= n) return;
   const float g = gate[i];
   out[i] = g / (1.0f + expf(-g)) * up[i];
+}
+
+__global__ void geglu_kernel(const float* gate, const float* up, float* out, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+  const float g = gate[i];
+  out[i] = 0.5f * g * (1.0f + tanhf(k * (g + 0.044715f * g * g * g))) * up[i];
+}
+
+__global__ void scale_kernel(float* x, float factor, int64_t n) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] *= factor;
 }
 
 __global__ void add_kernel(float* x, const float* y, int64_t n) {
@@ -136,7 +150,30 @@ __global__ void store_kv_kernel(const float* k, int64_t ldk, const float* v, int
   }
 }
 
+// Token t's sum over its k choices in choice order, each product rounded before it is added
+// (no fused multiply-add), as moe.cpp's weighted_sum writes it.
+__global__ void moe_weighted_sum_kernel(const float* y, int64_t ldy, const int32_t* row_of_pair, const float* weight,
+                                        int64_t n_tokens, int32_t k, int64_t cols, float* out, int64_t ldo) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n_tokens * cols) return;
+  const int64_t t = i / cols, c = i % cols;
+  float sum = 0.0f;
+  for (int32_t j = 0; j < k; ++j) {
+    const int64_t pair = t * k + j;
+    sum = __fadd_rn(sum, __fmul_rn(weight[pair], y[static_cast<int64_t>(row_of_pair[pair]) * ldy + c]));
+  }
+  out[t * ldo + c] = sum;
+}
+
 }  // namespace
+
+cudaError_t moe_weighted_sum(const float* y, int64_t ldy, const int32_t* row_of_pair, const float* weight,
+                             int64_t n_tokens, int32_t k, int64_t cols, float* out, int64_t ldo, cudaStream_t s) {
+  const int64_t n = n_tokens * cols;
+  if (n <= 0) return cudaSuccess;
+  moe_weighted_sum_kernel<<<blocks_for(n, 256), 256, 0, s>>>(y, ldy, row_of_pair, weight, n_tokens, k, cols, out, ldo);
+  return cudaGetLastError();
+}
 
 cudaError_t get_rows(const DevWeight& t, const int32_t* ids, int64_t n, float* out, int64_t ldo, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
@@ -166,16 +203,28 @@ cudaError_t rms_norm(const float* x, const float* w, int64_t n_groups, int64_t g
 }
 
 cudaError_t rope(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim, int32_t n_rot, bool neox,
-                 const int32_t* positions, const float* inv_freq, cudaStream_t s) {
+                 const int32_t* positions, const float* inv_freq, float attn_factor, cudaStream_t s) {
   if (rows <= 0 || n_heads <= 0 || n_rot < 2) return cudaSuccess;
   const dim3 grid(static_cast<unsigned>(rows), static_cast<unsigned>(n_heads));
-  rope_kernel<<<grid, 64, 0, s>>>(x, ldx, head_dim, n_rot, neox, positions, inv_freq);
+  rope_kernel<<<grid, 64, 0, s>>>(x, ldx, head_dim, n_rot, neox, positions, inv_freq, attn_factor);
   return cudaGetLastError();
 }
 
 cudaError_t swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s) {
   if (n <= 0) return cudaSuccess;
   swiglu_kernel<<<blocks_for(n, 256), 256, 0, s>>>(gate, up, out, n);
+  return cudaGetLastError();
+}
+
+cudaError_t geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  geglu_kernel<<<blocks_for(n, 256), 256, 0, s>>>(gate, up, out, n);
+  return cudaGetLastError();
+}
+
+cudaError_t scale(float* x, float factor, int64_t n, cudaStream_t s) {
+  if (n <= 0) return cudaSuccess;
+  scale_kernel<<<blocks_for(n, 256), 256, 0, s>>>(x, factor, n);
   return cudaGetLastError();
 }
 

@@ -82,11 +82,20 @@ cudaError_t copy_rows(const float* x, int64_t ldx, const int32_t* rows, int64_t 
 // RMSNorm over each group of `group` consecutive floats; out may be x.
 cudaError_t rms_norm(const float* x, const float* w, int64_t n_groups, int64_t group, float eps, float* out,
                      cudaStream_t s);
-// Rotates the first n_rot dims of each head in place. inv_freq: n_rot/2 floats; neox picks the pairing.
+// Rotates the first n_rot dims of each head in place. inv_freq: n_rot/2 floats; neox picks the
+// pairing; cos and sin are multiplied by attn_factor (LongRoPE; 1 otherwise).
 cudaError_t rope(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim, int32_t n_rot, bool neox,
-                 const int32_t* positions, const float* inv_freq, cudaStream_t s);
+                 const int32_t* positions, const float* inv_freq, float attn_factor, cudaStream_t s);
 // out = silu(gate) * up over n floats (out may be gate).
 cudaError_t swiglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s);
+// Mixture of experts: out[t * ldo + c] = sum over j < k, in j order, of weight[t * k + j] *
+// y[row_of_pair[t * k + j] * ldy + c], for n_tokens tokens of cols floats.
+cudaError_t moe_weighted_sum(const float* y, int64_t ldy, const int32_t* row_of_pair, const float* weight,
+                             int64_t n_tokens, int32_t k, int64_t cols, float* out, int64_t ldo, cudaStream_t s);
+// out = gelu_tanh(gate) * up over n floats (out may be gate), PyTorch's approximate="tanh" in float.
+cudaError_t geglu(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s);
+// x *= factor over n floats.
+cudaError_t scale(float* x, float factor, int64_t n, cudaStream_t s);
 // x += y over n floats.
 cudaError_t add(float* x, const float* y, int64_t n, cudaStream_t s);
 // K/V rows of n tokens into their cache slots (kv_dim floats each).
@@ -106,6 +115,9 @@ struct AttentionArgs {
   int32_t max_blocks = 0, block_size = 0, kv_dim = 0;
   int32_t n_tokens = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
   int32_t n_split = 1, chunk = 256;
+  // > 0: a token at pos attends only to [pos - window + 1, pos] (a sliding-window layer; the
+  // split kernel only: attention_prefill refuses it).
+  int32_t window = 0;
   float* partial = nullptr;  // n_tokens * n_head * n_split * (head_dim + 2) floats of scratch
   float* out = nullptr;      // n_tokens x ldo
   int64_t ldo = 0;

@@ -201,7 +201,9 @@ cudaError_t launch_matvec_quant(const DevWeight& w, const float* x, int64_t ldx,
   const int64_t n_chunks = w.cols / 32;
   // Q4_K has its own kernel (unless HAYATE_CUDA_DISABLE names matvec_q4k), which also keeps each
   // chunk's activation sum in shared memory.
-  const bool q4k = T == kQ4_K && q4k_kernel;
+  // Its 16-byte loads need 16-byte aligned blocks: a matrix whose start is not (a view into a
+  // stacked tensor could be, were its rows not 144-byte multiples) takes the generic kernel.
+  const bool q4k = T == kQ4_K && q4k_kernel && reinterpret_cast<uintptr_t>(data) % 16 == 0;
   const size_t per_token = static_cast<size_t>(n_chunks) * (kChunkPitch + (q4k ? 1 : 0)) * sizeof(float);
   // As many tokens per block as fit in shared memory (at most kMaxGroup).
   const int64_t fit = dl.sms == 0 ? 0 : static_cast<int64_t>(static_cast<size_t>(dl.smem_optin) / per_token);

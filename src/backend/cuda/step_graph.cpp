@@ -17,6 +17,10 @@ void StepGraphs::run_ops() {
 void StepGraphs::end(cudaStream_t s) {
   if (!recording_) return;
   recording_ = false;
+  if (host_read_) {
+    ++host_read_steps;
+    profile::add("cuda graph steps eager for a read midway (count)", 0);
+  }
   if (eager_ || ops_.empty() || uncapturable_.count(key_)) {
     run_ops();
     return;

@@ -35,10 +35,18 @@ class StepGraphs {
   void begin() {
     recording_ = true;
     eager_ = false;
+    host_read_ = false;
     key_.clear();
     ops_.clear();
   }
   void set_eager() { eager_ = true; }
+  // The step reads device results on the host midway (a mixture-of-experts layer's router
+  // logits, which route its tokens): what follows the read depends on the values read, so no
+  // graph can hold the step. It runs eagerly, counted in host_read_steps.
+  void set_eager_host_read() {
+    eager_ = true;
+    host_read_ = true;
+  }
 
   // Scalars and pointers only: a struct's padding bytes would make equal arguments differ.
   template <class... A>
@@ -58,6 +66,7 @@ class StepGraphs {
   void clear() noexcept;  // every graph kept
 
   int64_t replays = 0, captures = 0, fallbacks = 0;  // for tests and the profile
+  int64_t host_read_steps = 0;                       // steps run eagerly by set_eager_host_read
 
  private:
   template <size_t N>
@@ -76,7 +85,7 @@ class StepGraphs {
   // instantiating failed.
   cudaGraphExec_t capture(cudaStream_t s);
 
-  bool recording_ = false, eager_ = false;
+  bool recording_ = false, eager_ = false, host_read_ = false;
   std::string key_;
   std::vector<std::function<void()>> ops_;
   std::unordered_map<std::string, cudaGraphExec_t> execs_;
