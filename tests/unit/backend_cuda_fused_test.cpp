@@ -258,13 +258,15 @@ TEST(CudaFused, PartsAreTheBitsOfSeparateLaunches) {
 
 TEST(CudaFused, AddRmsNormIsTheBitsOfAddThenNorm) {
   HAYATE_SKIP_WITHOUT_CUDA();
-  auto be = make_cuda_backend(DeviceOptions{});
-  // Rows in registers (4096, 300) and past them (9000: the loop), per-head groups, prompts.
+  // Rows in registers (4096, 300) and past them (9000: the loop), per-head groups, prompts. A
+  // backend a shape: it finds uploaded weights by their host address, which the next shape's
+  // weight may reuse.
   struct Shape {
     int64_t rows, cols, group;
   };
   for (const Shape sh : {Shape{1, 4096, 4096}, Shape{5, 4096, 4096}, Shape{70, 4096, 4096}, Shape{3, 300, 300},
                          Shape{2, 9000, 9000}, Shape{4, 1024, 128}}) {
+    auto be = make_cuda_backend(DeviceOptions{});
     const HostWeight w = make_f32(test::random_floats(static_cast<size_t>(sh.group), 61), "norm");
     be->prepare_weight(w.w);
     const auto x = test::random_floats(static_cast<size_t>(sh.rows * sh.cols), 62);
@@ -374,19 +376,19 @@ std::unique_ptr<Backend> prepared_cuda(const Model& m, bool graphs) {
   return make_backend_for(m, "cpu", 1, o, nullptr);
 }
 
-// Whole-model logits over 80 positions, fed 1, 3 and 40 tokens a step: fusion on (eager and
-// under graphs) against fusion off, bit for bit.
+// Whole-model logits over 48 positions (three KV blocks), fed 1, 3 and 24 tokens a step: fusion
+// on (eager and under graphs) against fusion off, bit for bit.
 TEST(CudaFused, ModelLogitsWithAndWithoutFusion) {
   HAYATE_SKIP_WITHOUT_CUDA();
   for (const char* type : {"f16", "bf16", "q8_0", "q4_k_m", "q6_k"}) {
     auto m = Model::load(make_model(type));
-    const auto tokens = test::some_tokens(80, m->hp.n_vocab);
-    for (const size_t chunk : {size_t{1}, size_t{3}, size_t{40}}) {
+    const auto tokens = test::some_tokens(48, m->hp.n_vocab);
+    for (const size_t chunk : {size_t{1}, size_t{3}, size_t{24}}) {
       std::vector<float> off;
       {
         test::ScopedEnv disable("HAYATE_CUDA_DISABLE", kAllFusionOff);
         auto be = prepared_cuda(*m, false);
-        off = test::run_tokens(*m, *be, tokens, chunk, 8);
+        off = test::run_tokens(*m, *be, tokens, chunk, 4);
         EXPECT_EQ(as_cuda(*be).fused_launches().parts + as_cuda(*be).fused_launches().norm +
                       as_cuda(*be).fused_launches().rope,
                   0);
@@ -395,7 +397,7 @@ TEST(CudaFused, ModelLogitsWithAndWithoutFusion) {
       for (const bool graphs : {false, true}) {
         test::ScopedEnv on("HAYATE_CUDA_DISABLE", nullptr);
         auto be = prepared_cuda(*m, graphs);
-        const auto got = test::run_tokens(*m, *be, tokens, chunk, 8);
+        const auto got = test::run_tokens(*m, *be, tokens, chunk, 4);
         const auto& f = as_cuda(*be).fused_launches();
         EXPECT_GT(f.norm, 0) << type;
         EXPECT_GT(f.rope, 0) << type;
