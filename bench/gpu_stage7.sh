@@ -4,13 +4,13 @@
 # measures each against its switch in the same programs: HAYATE_CUDA_DISABLE=fuse_qkv, fuse_norm,
 # fuse_rope, and all three (the launches of before this stage). Run from a tree holding bench/:
 #   PREBUILT=.gpu-carry/pbg7 OUT=$OUT BUDGET=300 bash bench/gpu_stage7.sh
-# STEPS (comma list; default all): tests,greedy,long,bench,prof. The models are made by
+# STEPS (comma list; default all): tests,memcheck,greedy,long,bench,prof. The models are made by
 # gpu_common.sh's make_models while the tests run (not counted in the 300 s).
 set -u
 source "$(dirname "$0")/gpu_common.sh"
 gpu_dirs
 gpu_start 300
-STEPS=${STEPS:-tests,greedy,long,bench,prof}
+STEPS=${STEPS:-tests,memcheck,greedy,long,bench,prof}
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
 OFF="fuse_qkv,fuse_norm,fuse_rope"
 has bench && make_models "$BIN" "$MODELS" f16 "$LOGDIR/synth.log"
@@ -21,6 +21,10 @@ has tests && step tests 110 "rc=0; for t in backend_cuda_fused_test backend_cuda
   backend_cuda_graphs_test; do [ -x $BIN/\$t ] && { $BIN/\$t --gtest_brief=1 || rc=1; }; done; \
   echo '-- backend_cuda_graphs_test with HAYATE_CUDA_DISABLE=$OFF'; \
   HAYATE_CUDA_DISABLE=$OFF $BIN/backend_cuda_graphs_test --gtest_brief=1 || rc=1; exit \$rc"
+# The new kernels under compute-sanitizer: the small mat-vec parts (every fused format), the
+# fused add+RMSNorm and RoPE+KV write.
+has memcheck && step memcheck 45 "compute-sanitizer --error-exitcode 3 --tool memcheck $BIN/backend_cuda_fused_test \
+  --gtest_brief=1 --gtest_filter='*PartsOddRows*:*AddRmsNorm*:*RopeStoreKv*'"
 # Greedy text of the CUDA backend (fusion on) against the CPU reference, and on a longer prompt
 # against the same programs with the fusion off (now==before).
 has greedy && step greedy 50 "$(greedy_cmd "$BIN" "$MODELS")"
@@ -46,6 +50,7 @@ cat "$LOGDIR/gpu.log"
 [ -f "$LOGDIR/tests.log" ] && grep -hE "^\[  (PASSED|FAILED|SKIPPED) |^-- " "$LOGDIR/tests.log"
 [ -f "$LOGDIR/tests.log" ] && grep -h "FAILED  \]" "$LOGDIR/tests.log" | head -8
 [ -f "$LOGDIR/tests.log" ] && grep -h -B2 -A6 "Failure" "$LOGDIR/tests.log" | head -40
+[ -f "$LOGDIR/memcheck.log" ] && grep -hE "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$LOGDIR/memcheck.log"
 for f in "$LOGDIR"/bench_*.log; do
   [ -f "$f" ] && grep -hoE "(pp512|tg128): [0-9.]+" "$f" | sed "s|^|$(basename "$f" .log) |"
 done

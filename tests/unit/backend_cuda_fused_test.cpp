@@ -221,15 +221,23 @@ void check_parts(const PartsCase& c, const std::string& what) {
   }
 }
 
+const std::vector<GgmlType> kFusedTypes = {GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_K,
+                                           GgmlType::Q6_K};
+
+// Small shapes (also what bench/gpu_stage7.sh runs under compute-sanitizer): rows that fill no
+// block, parts of different sizes, biases, a row stride past the rows.
+TEST(CudaFused, PartsOddRowsAreTheBitsOfSeparateLaunches) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  for (const GgmlType t : kFusedTypes)
+    check_parts({{t, t, t}, {1000, 37, 129}, 512, true, 1}, std::string(ggml_type_info(t).name) + " odd rows, biases");
+}
+
 TEST(CudaFused, PartsAreTheBitsOfSeparateLaunches) {
   HAYATE_SKIP_WITHOUT_CUDA();
-  const std::vector<GgmlType> types = {GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K};
-  for (const GgmlType t : types) {
+  for (const GgmlType t : kFusedTypes) {
     const std::string name = ggml_type_info(t).name;
-    // Llama-3-8B's Q/K/V rows over 4096 columns (split-K parts, 2 rows a warp for Q), odd rows
-    // over few columns, gate/up, and biases.
+    // Llama-3-8B's Q/K/V rows over 4096 columns (split-K parts, 2 rows a warp for Q), gate/up.
     check_parts({{t, t, t}, {4096, 1024, 1024}, 4096, false, 1}, name + " qkv 8B");
-    check_parts({{t, t, t}, {1000, 37, 129}, 512, true, 1}, name + " odd rows, biases");
     check_parts({{t, t}, {3001, 3001}, 1024, false, 1}, name + " gate/up");
   }
   // Rows a warp and warps a row forced as the benchmarks force them: the same on both sides.
