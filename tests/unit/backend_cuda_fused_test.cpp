@@ -28,7 +28,7 @@
 namespace hayate {
 namespace {
 
-constexpr const char* kAllFusionOff = "fuse_qkv,fuse_norm,fuse_rope";
+constexpr const char* kAllFusionOff = "fuse_qkv,fuse_norm,fuse_rope,fuse_combine";
 
 // ---- host logic (no GPU) ----
 
@@ -360,6 +360,59 @@ TEST(CudaFused, RopeStoreKvIsTheBitsOfRopeRopeStore) {
   }
 }
 
+// The decode attention with its combine done by the chunk kernel's last block against its own
+// launch (HAYATE_CUDA_DISABLE=fuse_combine): the same caches and queries, the same bits. One
+// sequence (chunks of 16 positions: 1, 3 and 7 splits) and eight (64 (token, head) pairs and
+// more: chunks of 64), positions in blocks out of order.
+TEST(CudaFused, AttentionCombineInTheChunkKernel) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  HParams hp;
+  hp.n_layer = 1;
+  hp.n_head = 8;
+  hp.n_head_kv = 2;
+  hp.head_dim = 64;
+  hp.n_embd = 512;
+  const int64_t qd = 512, kd = 128;
+  constexpr int kBlocksPerSeq = 16, kBlockSize = 16;
+  struct Case {
+    int n_seq;
+    int32_t pos;
+  };
+  for (const Case c : {Case{1, 9}, Case{1, 40}, Case{1, 100}, Case{8, 130}, Case{8, 255}}) {
+    std::vector<std::vector<float>> outs;
+    int64_t combined = 0;
+    for (const char* off : {"", "fuse_combine"}) {
+      test::ScopedEnv disable("HAYATE_CUDA_DISABLE", off);
+      auto be = make_cuda_backend(DeviceOptions{});
+      auto kv = be->make_kv_cache(hp, c.n_seq * kBlocksPerSeq, kBlockSize);
+      // Fill positions [0, pos] of every sequence, then one decode token a sequence at pos.
+      Batch fill, step;
+      for (int s = 0; s < c.n_seq; ++s) {
+        std::vector<int32_t> table;
+        for (int b = 0; b < kBlocksPerSeq; ++b) table.push_back(s * kBlocksPerSeq + (b * 7 + s) % kBlocksPerSeq);
+        fill.sequences.push_back({table});
+        step.sequences.push_back({table});
+        for (int32_t p = 0; p <= c.pos; ++p) fill.add(0, p, s, false);
+        step.add(0, c.pos, s, true);
+      }
+      const int64_t nf = static_cast<int64_t>(fill.size()), n = c.n_seq;
+      be->reset_scratch();
+      Tensor k = test::upload(*be, test::random_floats(static_cast<size_t>(nf * kd), 81), nf, kd);
+      Tensor v = test::upload(*be, test::random_floats(static_cast<size_t>(nf * kd), 82), nf, kd);
+      be->store_kv(*kv, 0, k, v, fill);
+      Tensor q = test::upload(*be, test::random_floats(static_cast<size_t>(n * qd), 83, 3.0f), n, qd);
+      Tensor out = test::poisoned(*be, n, qd);
+      be->attention(*kv, 0, q, step, hp.n_head, hp.n_head_kv, hp.head_dim, out);
+      outs.push_back(bits_of(*be, out));
+      if (*off == 0) combined = as_cuda(*be).fused_launches().combine;
+    }
+    const std::string what = std::to_string(c.n_seq) + " sequences at position " + std::to_string(c.pos);
+    EXPECT_TRUE(test::all_finite(outs[0])) << what;
+    EXPECT_TRUE(same_bits(outs[0], outs[1])) << what;
+    EXPECT_EQ(combined, c.pos < 16 ? 0 : 1) << what;  // one chunk: no combine to fold
+  }
+}
+
 std::string make_model(const std::string& type) {
   const std::string path = test::temp_path("cuda-fused-" + type + ".gguf");
   SynthOptions o;
@@ -397,9 +450,8 @@ TEST(CudaFused, ModelLogitsWithAndWithoutFusion) {
         test::ScopedEnv disable("HAYATE_CUDA_DISABLE", kAllFusionOff);
         auto be = prepared_cuda(*m, false);
         off = test::run_tokens(*m, *be, tokens, chunk, 4);
-        EXPECT_EQ(as_cuda(*be).fused_launches().parts + as_cuda(*be).fused_launches().norm +
-                      as_cuda(*be).fused_launches().rope,
-                  0);
+        const auto& f = as_cuda(*be).fused_launches();
+        EXPECT_EQ(f.parts + f.norm + f.rope + f.combine, 0);
       }
       ASSERT_TRUE(test::all_finite(off)) << type;
       for (const bool graphs : {false, true}) {
@@ -411,6 +463,7 @@ TEST(CudaFused, ModelLogitsWithAndWithoutFusion) {
         EXPECT_GT(f.rope, 0) << type;
         if (chunk <= 8) {
           EXPECT_GT(f.parts, 0) << type << " chunk " << chunk;
+          EXPECT_GT(f.combine, 0) << type << " chunk " << chunk;  // positions past one 16-position chunk
         }
         EXPECT_TRUE(same_bits(got, off)) << type << " chunk " << chunk << (graphs ? " graphs" : " eager");
         if (graphs && chunk <= 8) {

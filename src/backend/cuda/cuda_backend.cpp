@@ -82,6 +82,7 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   fuse_parts_ = !disabled("fuse_qkv");
   fuse_norm_ = !disabled("fuse_norm");
   fuse_rope_ = !disabled("fuse_rope");
+  fuse_combine_ = !disabled("fuse_combine");
   // The fused gate/up/SwiGLU mat-vec: off until a GPU run has checked it (docs/cuda.md, stage 3);
   // HAYATE_CUDA_SWIGLU_FUSED=1 turns it on.
   const char* fused = std::getenv("HAYATE_CUDA_SWIGLU_FUSED");
@@ -139,6 +140,8 @@ void CudaBackend::release() noexcept {
   weights_.clear();
   for (RopeTable& t : rope_tables_) device_free(*budget_, t.dev, t.factors.size() * sizeof(float) + 4);
   rope_tables_.clear();
+  for (const Counters& c : counters_) device_free(*budget_, c.dev, c.n * sizeof(int));
+  counters_.clear();
   if (top_host_) (void)cudaFreeHost(top_host_);
   top_host_ = nullptr;
   if (workspace_) device_free(*budget_, workspace_, kBlasWorkspace);
@@ -336,6 +339,17 @@ void CudaBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> posit
               "rope kernel");
       },
       "rope", x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq);
+}
+
+int* CudaBackend::attention_counters(size_t n) {
+  if (!counters_.empty() && counters_.back().n >= n) return counters_.back().dev;
+  const size_t count = std::max<size_t>(n, 4096);
+  auto* dev = static_cast<int*>(device_alloc(*budget_, count * sizeof(int), "attention counters"));
+  counters_.push_back(Counters{dev, count});
+  // Synchronous: the kernels count on zeros from their first launch on.
+  check(cudaMemset(dev, 0, count * sizeof(int)), "cudaMemset (attention counters)");
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (attention counters)");
+  return dev;
 }
 
 const int64_t* CudaBackend::kv_slots(const CudaKvCache& kv, const Batch& batch) {

@@ -15,7 +15,8 @@
 // the batched kernel, the Q4_K mat-vec kernel, the coalesced Q4_K/Q6_K/Q8_0 mat-vec or its fused
 // gate/up/SwiGLU form off, to compare with before; fuse_qkv, fuse_norm and fuse_rope turn off
 // stage 7's single launches of Q/K/V (and gate/up), of the residual add with the next RMSNorm,
-// and of RoPE with the KV-cache write (each the same bits as the launches it replaces);
+// and of RoPE with the KV-cache write, and fuse_combine the decode attention's combine done by
+// its chunk kernel (each the same bits as the launches it replaces);
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
 // go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128);
 // HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead;
@@ -121,7 +122,7 @@ class CudaBackend : public Backend {
   const StepGraphs& step_graphs() const { return steps_; }
   // Stage 7's fused launches enqueued or recorded so far (tests: the fused path did run).
   struct FusedLaunches {
-    int64_t parts = 0, norm = 0, rope = 0;
+    int64_t parts = 0, norm = 0, rope = 0, combine = 0;
   };
   const FusedLaunches& fused_launches() const { return fused_; }
   void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override;
@@ -174,6 +175,15 @@ class CudaBackend : public Backend {
   void flush();
   DevWeight dev(const Weight& w) const;
   CudaKvCache& cache(KvCache& kv, int32_t layer) const;
+  // n zeroed ints for AttentionArgs::counters (kernels leave them 0). A larger need allocates a
+  // larger array; the older ones are kept until release, since graphs captured with them may
+  // still replay.
+  int* attention_counters(size_t n);
+  struct Counters {
+    int* dev = nullptr;
+    size_t n = 0;
+  };
+  std::vector<Counters> counters_;
   // The cache slot of each token of the batch, uploaded for this step's kernels.
   const int64_t* kv_slots(const CudaKvCache& kv, const Batch& batch);
   // Rope's checks; Error(Internal) when x cannot be rotated with these parameters.
@@ -193,6 +203,9 @@ class CudaBackend : public Backend {
   // Stage 7's fused launches; HAYATE_CUDA_DISABLE=fuse_qkv (matmul_parts: Q/K/V and gate/up),
   // fuse_norm (add_rms_norm), fuse_rope (rope_store_kv) give the separate launches of before.
   bool fuse_parts_ = true, fuse_norm_ = true, fuse_rope_ = true;
+  // The decode attention's combine done by the chunk kernel's last block (AttentionArgs::counters);
+  // HAYATE_CUDA_DISABLE=fuse_combine gives its own launch.
+  bool fuse_combine_ = true;
   FusedLaunches fused_;
   int32_t decode_chunk_ = 16;        // attention positions a block under 64 (token, head) pairs
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off

@@ -354,10 +354,14 @@ void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Bat
     a.n_tiles = 0;
   }
   a.partial = floats(static_cast<size_t>(n) * n_head * a.n_split * (head_dim + 2));
+  if (fuse_combine_ && a.n_split > 1) {
+    a.counters = attention_counters(static_cast<size_t>(n) * static_cast<size_t>(n_head));
+    ++fused_.combine;
+  }
   Timed t(*this, "gpu attention");
   launch([=, this] { check(cuda::attention(a, stream_), "attention kernels"); }, "attention", a.q, a.ldq, a.k_cache,
          a.v_cache, a.positions, a.seq, a.block_tables, a.max_blocks, a.block_size, a.kv_dim, a.n_tokens, a.n_head,
-         a.n_head_kv, a.head_dim, a.n_split, a.chunk, a.partial, a.out, a.ldo);
+         a.n_head_kv, a.head_dim, a.n_split, a.chunk, a.partial, a.out, a.ldo, a.counters);
 }
 
 }  // namespace hayate::cuda

@@ -151,7 +151,10 @@ struct AttentionArgs {
   int32_t n_tokens = 0, n_head = 0, n_head_kv = 0, head_dim = 0;
   int32_t n_split = 1, chunk = 256;
   float* partial = nullptr;  // n_tokens * n_head * n_split * (head_dim + 2) floats of scratch
-  float* out = nullptr;      // n_tokens x ldo
+  // n_tokens * n_head zeros, or null: with them the chunk kernel's last block of each (token,
+  // head) merges the splits (the combine's code, no second launch) and leaves its counter 0.
+  int* counters = nullptr;
+  float* out = nullptr;  // n_tokens x ldo
   int64_t ldo = 0;
   // attention_prefill only: n_tiles pairs (first token, tokens) of consecutive tokens of one
   // sequence, at most attention_prefill_tile_tokens each.
