@@ -11,11 +11,31 @@ namespace hayate {
 KvCache::~KvCache() = default;
 Backend::~Backend() = default;
 
+void Backend::matmul_parts(std::span<const Weight* const> ws, Tensor x, std::span<const Tensor> outs,
+                           std::span<const Weight* const> biases) {
+  if (outs.size() != ws.size() || (!biases.empty() && biases.size() != ws.size()))
+    fail(ErrorKind::Internal, "matmul_parts: weights, outputs and biases differ in number");
+  for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, outs[i], biases.empty() ? nullptr : biases[i]);
+}
+
 void Backend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) {
   Tensor up = alloc(x.rows, up_w.rows);
-  matmul(gate_w, x, out);
-  matmul(up_w, x, up);
+  const Weight* ws[2] = {&gate_w, &up_w};
+  const Tensor outs[2] = {out, up};
+  matmul_parts(ws, x, outs);
   swiglu(out, up, out);
+}
+
+void Backend::add_rms_norm(Tensor x, Tensor y, const Weight& w, float eps, Tensor out) {
+  add(x, y);
+  rms_norm(x, w, eps, out);
+}
+
+void Backend::rope_store_kv(Tensor q, Tensor k, Tensor v, int32_t n_head, int32_t n_head_kv, const RopeParams& p,
+                            KvCache& kv, int32_t layer, const Batch& batch) {
+  rope(q, n_head, batch.positions, p);
+  rope(k, n_head_kv, batch.positions, p);
+  store_kv(kv, layer, k, v, batch);
 }
 
 void Backend::scale(Tensor, float) {
@@ -42,8 +62,9 @@ void Backend::matmul_gated(FfnActivation act, const Weight& gate_w, const Weight
     return;
   }
   Tensor up = alloc(x.rows, up_w.rows);
-  matmul(gate_w, x, out);
-  matmul(up_w, x, up);
+  const Weight* ws[2] = {&gate_w, &up_w};
+  const Tensor outs[2] = {out, up};
+  matmul_parts(ws, x, outs);
   geglu(out, up, out);
 }
 

@@ -128,6 +128,11 @@ class Backend {
   virtual void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) = 0;
   // out[t][o] = sum_i w[o][i] * x[t][i] (+ bias[o] when bias is given)
   virtual void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias = nullptr) = 0;
+  // outs[i] = ws[i] x (+ *biases[i] where given; biases empty or one entry a weight): several
+  // products of the same input (Q, K and V; gate and up). By default one matmul each; a device
+  // backend may run them in one launch, with each output the bits the separate matmul gives.
+  virtual void matmul_parts(std::span<const Weight* const> ws, Tensor x, std::span<const Tensor> outs,
+                            std::span<const Weight* const> biases = {});
   virtual void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) = 0;
   virtual void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) = 0;
   // Causal attention of each token over its own sequence's positions [kv.first_attended(position), position].
@@ -138,6 +143,14 @@ class Backend {
   // swiglu; a device backend may do it in one pass over both weights (no launch in between).
   virtual void matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out);
   virtual void add(Tensor x, Tensor y) = 0;  // x += y
+  // x += y, then out = rms_norm(x, w): the residual add of a block and the next block's norm. By
+  // default the two calls; a device backend may do both in one launch (the same bits).
+  virtual void add_rms_norm(Tensor x, Tensor y, const Weight& w, float eps, Tensor out);
+  // rope(q, n_head), rope(k, n_head_kv), then store_kv(k, v): a layer's positions and its cache
+  // write. By default those three calls; a device backend may do them in one launch (the same
+  // bits in q, k and the cache).
+  virtual void rope_store_kv(Tensor q, Tensor k, Tensor v, int32_t n_head, int32_t n_head_kv, const RopeParams& p,
+                             KvCache& kv, int32_t layer, const Batch& batch);
   // What ArchFeature's architectures need; a backend that implements() them overrides these.
   virtual void scale(Tensor x, float s);                   // x *= s
   virtual void geglu(Tensor gate, Tensor up, Tensor out);  // out = gelu_tanh(gate) * up

@@ -22,6 +22,13 @@ class DelegatingBackend : public Backend {
   void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) override { target().copy_rows(x, rows, out); }
   void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override { target().rms_norm(x, w, eps, out); }
   void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override { target().matmul(w, x, out, bias); }
+  void matmul_parts(std::span<const Weight* const> ws, Tensor x, std::span<const Tensor> outs,
+                    std::span<const Weight* const> biases) override {
+    target().matmul_parts(ws, x, outs, biases);
+  }
+  void add_rms_norm(Tensor x, Tensor y, const Weight& w, float eps, Tensor out) override {
+    target().add_rms_norm(x, y, w, eps, out);
+  }
   void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) override {
     target().rope(x, n_heads, positions, p);
   }

@@ -39,29 +39,26 @@ float query_scale(const HParams& hp) {
 }
 
 // `il` is the model's layer, `kv_layer` the cache's (a stage of a split cache holds only its layers).
+// `h` is x after the layer's attention norm; returns what the block adds to x (the caller adds it,
+// fused with the norm that follows where there is one).
 // `comm`: this is one rank of a tensor-parallel group (m its slice), whose partial sums of the
 // output projection are summed over the ranks before anything that is not linear in them.
-void attention_block(const Model& m, const LayerWeights& l, int32_t il, int32_t kv_layer, Tensor x, const Batch& batch,
-                     KvCache& kv, Backend& be, Communicator* comm) {
+Tensor attention_block(const Model& m, const LayerWeights& l, int32_t il, int32_t kv_layer, Tensor h,
+                       const Batch& batch, KvCache& kv, Backend& be, Communicator* comm) {
   const HParams& hp = m.hp;
-  const int64_t n = x.rows;
-  Tensor h = be.alloc(n, hp.n_embd);
-  be.rms_norm(x, l.attn_norm, hp.rms_eps, h);
-
+  const int64_t n = h.rows;
   Tensor q = be.alloc(n, hp.q_dim());
   Tensor k = be.alloc(n, hp.kv_dim());
   Tensor v = be.alloc(n, hp.kv_dim());
-  be.matmul(l.wq, h, q, l.bq ? &l.bq : nullptr);
-  be.matmul(l.wk, h, k, l.bk ? &l.bk : nullptr);
-  be.matmul(l.wv, h, v, l.bv ? &l.bv : nullptr);
+  const Weight* ws[3] = {&l.wq, &l.wk, &l.wv};
+  const Weight* biases[3] = {l.bq ? &l.bq : nullptr, l.bk ? &l.bk : nullptr, l.bv ? &l.bv : nullptr};
+  const Tensor qkv[3] = {q, k, v};
+  be.matmul_parts(ws, h, qkv, biases);
   if (l.q_norm) be.rms_norm(q, l.q_norm, hp.rms_eps, q);
   if (l.k_norm) be.rms_norm(k, l.k_norm, hp.rms_eps, k);
-  const RopeParams rope = rope_params(m, il);
-  be.rope(q, hp.n_head, batch.positions, rope);
-  be.rope(k, hp.n_head_kv, batch.positions, rope);
+  be.rope_store_kv(q, k, v, hp.n_head, hp.n_head_kv, rope_params(m, il), kv, kv_layer, batch);
   if (const float s = query_scale(hp); s != 1.0f) be.scale(q, s);
 
-  be.store_kv(kv, kv_layer, k, v, batch);
   Tensor attn = be.alloc(n, hp.q_dim());
   be.attention(kv, kv_layer, q, batch, hp.n_head, hp.n_head_kv, hp.head_dim, attn);
 
@@ -69,21 +66,19 @@ void attention_block(const Model& m, const LayerWeights& l, int32_t il, int32_t 
   be.matmul(l.wo, attn, o, l.bo ? &l.bo : nullptr);
   if (comm) comm->all_reduce_sum(o);
   if (l.post_attn_norm) be.rms_norm(o, l.post_attn_norm, hp.rms_eps, o);
-  be.add(x, o);
+  return o;
 }
 
-void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend& be, Communicator* comm) {
+// `h` is x after the layer's FFN norm; returns what the block adds to x.
+Tensor feed_forward_block(const Model& m, const LayerWeights& l, Tensor h, Backend& be, Communicator* comm) {
   const HParams& hp = m.hp;
-  const int64_t n = x.rows;
-  Tensor h = be.alloc(n, hp.n_embd);
-  be.rms_norm(x, l.ffn_norm, hp.rms_eps, h);
+  const int64_t n = h.rows;
   if (hp.n_expert > 0) {
     const MoeFfn moe{&l.ffn_gate_inp, &l.ffn_gate_exps, &l.ffn_up_exps,        &l.ffn_down_exps,
                      hp.n_expert,     hp.n_expert_used, hp.expert_weights_norm};
     Tensor out = be.alloc(n, hp.n_embd);
     be.moe_ffn(moe, h, out);
-    be.add(x, out);
-    return;
+    return out;
   }
   Tensor gate = be.alloc(n, hp.n_ff);
   be.matmul_gated(hp.ffn_act, l.ffn_gate, l.ffn_up, h, gate);
@@ -91,7 +86,7 @@ void feed_forward_block(const Model& m, const LayerWeights& l, Tensor x, Backend
   be.matmul(l.ffn_down, gate, down);
   if (comm) comm->all_reduce_sum(down);
   if (l.post_ffn_norm) be.rms_norm(down, l.post_ffn_norm, hp.rms_eps, down);
-  be.add(x, down);
+  return down;
 }
 
 void check_batch(const Model& m, const Batch& batch, const KvCache& kv) {
@@ -185,11 +180,21 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
       x = cross(x, *at, *s.backend, host);
       at = s.backend;
     }
+    // x after a norm, outside the layers' scratch: the next layer's normed input is written
+    // before that scratch is released, by the residual add fused with the norm.
+    Tensor h = at->alloc(n, hp.n_embd);
+    if (s.begin < s.end) at->rms_norm(x, m.layers[s.begin].attn_norm, hp.rms_eps, h);
     const size_t layer_scratch = at->scratch_mark();  // each layer reuses the same temporaries
     for (int32_t il = s.begin; il < s.end; ++il) {
+      const LayerWeights& l = m.layers[il];
       // A stage's cache holds only its layers, from its first.
-      attention_block(m, m.layers[il], il, il - s.begin, x, batch, *s.kv, *at, comm);
-      feed_forward_block(m, m.layers[il], x, *at, comm);
+      const Tensor o = attention_block(m, l, il, il - s.begin, h, batch, *s.kv, *at, comm);
+      at->add_rms_norm(x, o, l.ffn_norm, hp.rms_eps, h);
+      const Tensor down = feed_forward_block(m, l, h, *at, comm);
+      if (il + 1 < s.end)
+        at->add_rms_norm(x, down, m.layers[il + 1].attn_norm, hp.rms_eps, h);
+      else
+        at->add(x, down);
       at->scratch_release(layer_scratch);
     }
   }

@@ -2,7 +2,8 @@
 // (on a sliding-window layer [pos - window + 1, pos]) are cut into chunks; one block per (token,
 // head, chunk) runs an online softmax over its chunk (each warp over every 4th position) and
 // leaves (max, sum, unnormalised output); a second kernel merges the chunks (one chunk: the first
-// kernel writes the output itself). Long decode contexts so spread over many blocks (split-K).
+// kernel writes the output itself; with AttentionArgs::counters, the last block of each (token,
+// head) does). Long decode contexts so spread over many blocks (split-K).
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -19,6 +20,31 @@ __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
+}
+
+// Merges the n_split parts of (token t, head h) into the output; blockDim.x threads (the combine
+// kernel's own launch, or the chunk kernel's last block of (t, h): both 128). Parts are read
+// through L2 (__ldcg): in the chunk kernel other blocks wrote them moments before.
+__device__ __forceinline__ void combine(const AttentionArgs& a, int32_t t, int32_t h) {
+  const int32_t hd = a.head_dim;
+  const float* parts = a.partial + (static_cast<int64_t>(t) * a.n_head + h) * a.n_split * (hd + 2);
+  float mm = -INFINITY;
+  for (int s = 0; s < a.n_split; ++s) mm = fmaxf(mm, __ldcg(parts + s * (hd + 2)));
+  float ll = 0.0f;
+  for (int s = 0; s < a.n_split; ++s) {
+    const float ms = __ldcg(parts + s * (hd + 2));
+    if (ms != -INFINITY) ll += __ldcg(parts + s * (hd + 2) + 1) * expf(ms - mm);
+  }
+  const float inv = ll > 0.0f ? 1.0f / ll : 0.0f;
+  float* o = a.out + static_cast<int64_t>(t) * a.ldo + static_cast<int64_t>(h) * hd;
+  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    float sum = 0.0f;
+    for (int s = 0; s < a.n_split; ++s) {
+      const float ms = __ldcg(parts + s * (hd + 2));
+      if (ms != -INFINITY) sum += __ldcg(parts + s * (hd + 2) + 2 + d) * expf(ms - mm);
+    }
+    o[d] = sum * inv;
+  }
 }
 
 __global__ void __launch_bounds__(kWarps * 32) attention_chunk(AttentionArgs a) {
@@ -113,30 +139,23 @@ __global__ void __launch_bounds__(kWarps * 32) attention_chunk(AttentionArgs a) 
     part[0] = mm;
     part[1] = ll;
   }
+  if (!a.counters) return;
+  // The combine without its launch: the last block of (t, h) to finish merges every split's part
+  // (the threadFenceReduction pattern: each thread's writes fenced before the count, the count's
+  // last taker reads the parts from L2) and puts the counter back to 0 for the next launch.
+  __threadfence();
+  __syncthreads();
+  __shared__ bool last;
+  int* counter = a.counters + static_cast<int64_t>(t) * a.n_head + h;
+  if (threadIdx.x == 0) last = atomicAdd(counter, 1) == a.n_split - 1;
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  combine(a, t, h);
+  if (threadIdx.x == 0) *counter = 0;
 }
 
-__global__ void attention_combine(AttentionArgs a) {
-  const int32_t t = blockIdx.x, h = blockIdx.y;
-  const int32_t hd = a.head_dim;
-  const float* parts = a.partial + (static_cast<int64_t>(t) * a.n_head + h) * a.n_split * (hd + 2);
-  float mm = -INFINITY;
-  for (int s = 0; s < a.n_split; ++s) mm = fmaxf(mm, parts[s * (hd + 2)]);
-  float ll = 0.0f;
-  for (int s = 0; s < a.n_split; ++s) {
-    const float ms = parts[s * (hd + 2)];
-    if (ms != -INFINITY) ll += parts[s * (hd + 2) + 1] * expf(ms - mm);
-  }
-  const float inv = ll > 0.0f ? 1.0f / ll : 0.0f;
-  float* o = a.out + static_cast<int64_t>(t) * a.ldo + static_cast<int64_t>(h) * hd;
-  for (int d = threadIdx.x; d < hd; d += blockDim.x) {
-    float sum = 0.0f;
-    for (int s = 0; s < a.n_split; ++s) {
-      const float ms = parts[s * (hd + 2)];
-      if (ms != -INFINITY) sum += parts[s * (hd + 2) + 2 + d] * expf(ms - mm);
-    }
-    o[d] = sum * inv;
-  }
-}
+__global__ void attention_combine(AttentionArgs a) { combine(a, blockIdx.x, blockIdx.y); }
 
 }  // namespace
 
@@ -148,8 +167,8 @@ cudaError_t attention(const AttentionArgs& a, cudaStream_t s) {
   const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head), static_cast<unsigned>(a.n_split));
   attention_chunk<<<grid, kWarps * 32, 0, s>>>(a);
   cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess || a.n_split == 1) return err;
-  attention_combine<<<dim3(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head)), 128, 0, s>>>(a);
+  if (err != cudaSuccess || a.n_split == 1 || a.counters) return err;
+  attention_combine<<<dim3(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head)), kWarps * 32, 0, s>>>(a);
   return cudaGetLastError();
 }
 

@@ -66,12 +66,7 @@ void OpTimes::collect() {
 }
 
 // HAYATE_CUDA_DISABLE: a comma-separated list naming features to leave off.
-static bool disabled(const char* feature) {
-  const char* v = std::getenv("HAYATE_CUDA_DISABLE");
-  if (!v) return false;
-  const std::string list = std::string(",") + v + ",";
-  return list.find(std::string(",") + feature + ",") != std::string::npos;
-}
+static bool disabled(const char* feature) { return feature_listed(std::getenv("HAYATE_CUDA_DISABLE"), feature); }
 
 CudaBackend::CudaBackend(const DeviceOptions& opt)
     : budget_(std::make_shared<MemoryBudget>()), scratch_(*budget_), uploads_(*budget_), graphs_(opt.cuda_graphs) {
@@ -84,6 +79,10 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   matvec_q4k_on_ = !disabled("matvec_q4k");
   prefill_on_ = !disabled("prefill");
   if (disabled("short_chunks")) decode_chunk_ = 64;
+  fuse_parts_ = !disabled("fuse_qkv");
+  fuse_norm_ = !disabled("fuse_norm");
+  fuse_rope_ = !disabled("fuse_rope");
+  fuse_combine_ = !disabled("fuse_combine");
   // The fused gate/up/SwiGLU mat-vec: off until a GPU run has checked it (docs/cuda.md, stage 3);
   // HAYATE_CUDA_SWIGLU_FUSED=1 turns it on.
   const char* fused = std::getenv("HAYATE_CUDA_SWIGLU_FUSED");
@@ -141,6 +140,8 @@ void CudaBackend::release() noexcept {
   weights_.clear();
   for (RopeTable& t : rope_tables_) device_free(*budget_, t.dev, t.factors.size() * sizeof(float) + 4);
   rope_tables_.clear();
+  for (const Counters& c : counters_) device_free(*budget_, c.dev, c.n * sizeof(int));
+  counters_.clear();
   if (top_host_) (void)cudaFreeHost(top_host_);
   top_host_ = nullptr;
   if (workspace_) device_free(*budget_, workspace_, kBlasWorkspace);
@@ -340,10 +341,14 @@ const float* CudaBackend::rope_frequencies(const RopeParams& p) {
   return rope_tables_.back().dev;
 }
 
-void CudaBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) {
+void CudaBackend::check_rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) const {
   if (static_cast<int64_t>(positions.size()) < x.rows || p.n_rot <= 0 || p.n_rot % 2 != 0 || p.n_rot > p.head_dim ||
       static_cast<int64_t>(n_heads) * p.head_dim > x.cols)
     fail(ErrorKind::Internal, "rope: shapes do not match");
+}
+
+void CudaBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) {
+  check_rope(x, n_heads, positions, p);
   const float* dev_freq = rope_frequencies(p);
   const auto* dev_pos = static_cast<const int32_t*>(upload(positions.data(), positions.size_bytes()));
   const int32_t head_dim = p.head_dim, n_rot = p.n_rot;
@@ -358,10 +363,18 @@ void CudaBackend::rope(Tensor x, int32_t n_heads, std::span<const int32_t> posit
       "rope", x.data, x.rows, x.cols, n_heads, head_dim, n_rot, neox, dev_pos, dev_freq, factor);
 }
 
-void CudaBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, const Batch& batch) {
-  CudaKvCache& kv = cache(kv_base, layer);
-  if (k.cols < kv.kv_dim || v.cols < kv.kv_dim || k.rows < static_cast<int64_t>(batch.size()))
-    fail(ErrorKind::Internal, "store_kv: shapes do not match");
+int* CudaBackend::attention_counters(size_t n) {
+  if (!counters_.empty() && counters_.back().n >= n) return counters_.back().dev;
+  const size_t count = std::max<size_t>(n, 4096);
+  auto* dev = static_cast<int*>(device_alloc(*budget_, count * sizeof(int), "attention counters"));
+  counters_.push_back(Counters{dev, count});
+  // Synchronous: the kernels count on zeros from their first launch on.
+  check(cudaMemset(dev, 0, count * sizeof(int)), "cudaMemset (attention counters)");
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize (attention counters)");
+  return dev;
+}
+
+const int64_t* CudaBackend::kv_slots(const CudaKvCache& kv, const Batch& batch) {
   slots_.resize(batch.size());
   for (size_t t = 0; t < batch.size(); ++t) {
     const auto& table = batch.sequences.at(static_cast<size_t>(batch.seq[t])).block_table;
@@ -371,7 +384,14 @@ void CudaBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, 
       fail(ErrorKind::Internal, "store_kv: position " + std::to_string(pos) + " has no KV block");
     slots_[t] = static_cast<int64_t>(table[b]) * kv.block_size + pos % kv.block_size;
   }
-  const auto* dev_slots = static_cast<const int64_t*>(upload(slots_.data(), slots_.size() * sizeof(int64_t)));
+  return static_cast<const int64_t*>(upload(slots_.data(), slots_.size() * sizeof(int64_t)));
+}
+
+void CudaBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, const Batch& batch) {
+  CudaKvCache& kv = cache(kv_base, layer);
+  if (k.cols < kv.kv_dim || v.cols < kv.kv_dim || k.rows < static_cast<int64_t>(batch.size()))
+    fail(ErrorKind::Internal, "store_kv: shapes do not match");
+  const int64_t* dev_slots = kv_slots(kv, batch);
   const auto n = static_cast<int64_t>(batch.size());
   const int32_t kv_dim = kv.kv_dim;
   float *kc = kv.k(layer), *vc = kv.v(layer);
@@ -381,6 +401,66 @@ void CudaBackend::store_kv(KvCache& kv_base, int32_t layer, Tensor k, Tensor v, 
         check(cuda::store_kv(k.data, k.cols, v.data, v.cols, dev_slots, n, kv_dim, kc, vc, stream_), "store_kv kernel");
       },
       "store_kv", k.data, k.cols, v.data, v.cols, dev_slots, n, kv_dim, kc, vc);
+}
+
+void CudaBackend::rope_store_kv(Tensor q, Tensor k, Tensor v, int32_t n_head, int32_t n_head_kv, const RopeParams& p,
+                                KvCache& kv_base, int32_t layer, const Batch& batch) {
+  CudaKvCache& kv = cache(kv_base, layer);
+  const auto n = static_cast<int64_t>(batch.size());
+  // The one launch writes k's heads into the cache row by row: the cache's rows must be exactly
+  // the KV heads (else the separate calls, which copy kv_dim floats of k as they are).
+  if (!fuse_rope_ || q.rows != n || k.rows != n || v.rows != n || n_head <= 0 || n_head_kv <= 0 ||
+      int64_t{n_head_kv} * p.head_dim != kv.kv_dim || v.cols < kv.kv_dim) {
+    Backend::rope_store_kv(q, k, v, n_head, n_head_kv, p, kv_base, layer, batch);
+    return;
+  }
+  check_rope(q, n_head, batch.positions, p);
+  check_rope(k, n_head_kv, batch.positions, p);
+  RopeStoreArgs a;
+  a.q = q.data;
+  a.ldq = q.cols;
+  a.k = k.data;
+  a.ldk = k.cols;
+  a.v = v.data;
+  a.ldv = v.cols;
+  a.n_tokens = n;
+  a.n_head = n_head;
+  a.n_head_kv = n_head_kv;
+  a.head_dim = p.head_dim;
+  a.n_rot = p.n_rot;
+  a.neox = p.type == RopeType::Neox;
+  a.inv_freq = rope_frequencies(p);
+  a.attn_factor = p.attn_factor;
+  a.positions = static_cast<const int32_t*>(upload(batch.positions.data(), batch.positions.size() * sizeof(int32_t)));
+  a.slots = kv_slots(kv, batch);
+  a.k_cache = kv.k(layer);
+  a.v_cache = kv.v(layer);
+  ++fused_.rope;
+  Timed t(*this, "gpu rope + store_kv");
+  launch([=, this] { check(cuda::rope_store_kv(a, stream_), "rope_store_kv kernel"); }, "rope_store_kv", a.q, a.ldq,
+         a.k, a.ldk, a.v, a.ldv, a.n_tokens, a.n_head, a.n_head_kv, a.head_dim, a.n_rot, a.neox, a.inv_freq,
+         a.attn_factor, a.positions, a.slots, a.k_cache, a.v_cache);
+}
+
+void CudaBackend::add_rms_norm(Tensor x, Tensor y, const Weight& w, float eps, Tensor out) {
+  const int64_t n = x.rows * x.cols;
+  // One block per group adds the group's elements and normalises them; an output that overlaps y
+  // (read by other blocks) would need the two launches.
+  const bool apart = out.data + out.rows * out.cols <= y.data || y.data + n <= out.data;
+  if (!fuse_norm_ || w.type != GgmlType::F32 || w.cols <= 0 || x.cols % w.cols != 0 || y.rows * y.cols != n ||
+      out.rows != x.rows || out.cols != x.cols || !apart) {
+    Backend::add_rms_norm(x, y, w, eps, out);
+    return;
+  }
+  const auto* weight = static_cast<const float*>(dev(w).data);
+  const int64_t groups = x.rows * (x.cols / w.cols), group = w.cols;
+  ++fused_.norm;
+  Timed t(*this, "gpu add + rms_norm");
+  launch(
+      [=, this] {
+        check(cuda::add_rms_norm(x.data, y.data, weight, groups, group, eps, out.data, stream_), "add_rms_norm kernel");
+      },
+      "add_rms_norm", x.data, y.data, weight, groups, group, eps, out.data);
 }
 
 void CudaBackend::swiglu(Tensor gate, Tensor up, Tensor out) {

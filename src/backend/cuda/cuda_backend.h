@@ -13,7 +13,10 @@
 // the device time to core/profile.h's table as "gpu ...". HAYATE_CUDA_DISABLE, a comma-separated
 // list of top_logits, batched, matvec_q4k, matvec_fast and swiglu_fused, turns the device sampling,
 // the batched kernel, the Q4_K mat-vec kernel, the coalesced Q4_K/Q6_K/Q8_0 mat-vec or its fused
-// gate/up/SwiGLU form off, to compare with before;
+// gate/up/SwiGLU form off, to compare with before; fuse_qkv, fuse_norm and fuse_rope turn off
+// stage 7's single launches of Q/K/V (and gate/up), of the residual add with the next RMSNorm,
+// and of RoPE with the KV-cache write, and fuse_combine the decode attention's combine done by
+// its chunk kernel (each the same bits as the launches it replaces);
 // HAYATE_CUDA_BATCHED_MAX_TOKENS (default 64) is the most tokens the batched kernel takes (more
 // go to cuBLAS on dequantized f16 tiles); HAYATE_CUDA_BATCHED_BM=64 its 64-row tiles (default 128);
 // HAYATE_CUDA_BATCHED_PREFETCH=1|0 its L2 prefetch of the weights two column steps ahead;
@@ -105,6 +108,11 @@ class CudaBackend : public Backend {
   void copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) override;
   void rms_norm(Tensor x, const Weight& w, float eps, Tensor out) override;
   void matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) override;
+  void matmul_parts(std::span<const Weight* const> ws, Tensor x, std::span<const Tensor> outs,
+                    std::span<const Weight* const> biases) override;
+  void add_rms_norm(Tensor x, Tensor y, const Weight& w, float eps, Tensor out) override;
+  void rope_store_kv(Tensor q, Tensor k, Tensor v, int32_t n_head, int32_t n_head_kv, const RopeParams& p, KvCache& kv,
+                     int32_t layer, const Batch& batch) override;
   void rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) override;
   void store_kv(KvCache& kv, int32_t layer, Tensor k, Tensor v, const Batch& batch) override;
   void attention(KvCache& kv, int32_t layer, Tensor q, const Batch& batch, int32_t n_head, int32_t n_head_kv,
@@ -121,6 +129,11 @@ class CudaBackend : public Backend {
   int32_t max_top_logits() const override { return top_logits_on_ ? kMaxTopLogits : 0; }
   // Captures and replays of step graphs so far (tests, the profile).
   const StepGraphs& step_graphs() const { return steps_; }
+  // Stage 7's fused launches enqueued or recorded so far (tests: the fused path did run).
+  struct FusedLaunches {
+    int64_t parts = 0, norm = 0, rope = 0, combine = 0;
+  };
+  const FusedLaunches& fused_launches() const { return fused_; }
   void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override;
   // Work of another library (NCCL's collectives) on this backend's stream, in order with its
   // operations and recorded into the step's graph when graphs are on. `what` (a literal), `data`
@@ -171,6 +184,19 @@ class CudaBackend : public Backend {
   void flush();
   DevWeight dev(const Weight& w) const;
   CudaKvCache& cache(KvCache& kv, int32_t layer) const;
+  // n zeroed ints for AttentionArgs::counters (kernels leave them 0). A larger need allocates a
+  // larger array; the older ones are kept until release, since graphs captured with them may
+  // still replay.
+  int* attention_counters(size_t n);
+  struct Counters {
+    int* dev = nullptr;
+    size_t n = 0;
+  };
+  std::vector<Counters> counters_;
+  // The cache slot of each token of the batch, uploaded for this step's kernels.
+  const int64_t* kv_slots(const CudaKvCache& kv, const Batch& batch);
+  // Rope's checks; Error(Internal) when x cannot be rotated with these parameters.
+  void check_rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) const;
   const float* rope_frequencies(const RopeParams& p);
   void matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized);
   void sync();
@@ -182,7 +208,14 @@ class CudaBackend : public Backend {
   bool graphs_ = false;
   StepGraphs steps_;
   bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true, swiglu_fused_on_ = true;
-  bool prefill_on_ = true;           // the tiled attention of prompt batches; HAYATE_CUDA_DISABLE=prefill
+  bool prefill_on_ = true;  // the tiled attention of prompt batches; HAYATE_CUDA_DISABLE=prefill
+  // Stage 7's fused launches; HAYATE_CUDA_DISABLE=fuse_qkv (matmul_parts: Q/K/V and gate/up),
+  // fuse_norm (add_rms_norm), fuse_rope (rope_store_kv) give the separate launches of before.
+  bool fuse_parts_ = true, fuse_norm_ = true, fuse_rope_ = true;
+  // The decode attention's combine done by the chunk kernel's last block (AttentionArgs::counters);
+  // HAYATE_CUDA_DISABLE=fuse_combine gives its own launch.
+  bool fuse_combine_ = true;
+  FusedLaunches fused_;
   int32_t decode_chunk_ = 16;        // attention positions a block under 64 (token, head) pairs
   int64_t batched_max_tokens_ = 64;  // 0: the batched kernel is off
   int batched_block_rows_ = 128;     // HAYATE_CUDA_BATCHED_BM: 64 or 128

@@ -93,6 +93,52 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
   }
 }
 
+void CudaBackend::matmul_parts(std::span<const Weight* const> ws, Tensor x, std::span<const Tensor> outs,
+                               std::span<const Weight* const> biases) {
+  if (outs.size() != ws.size() || (!biases.empty() && biases.size() != ws.size()))
+    fail(ErrorKind::Internal, "matmul_parts: weights, outputs and biases differ in number");
+  if (!fuse_parts_ || x.rows > kMatvecMaxTokens || ws.size() < 2) {
+    Backend::matmul_parts(ws, x, outs, biases);
+    return;
+  }
+  // Parts of one type run together (in order, up to kMaxMatvecParts a launch); a part whose
+  // type no other shares, or a group the kernels do not take, runs alone (matmul's checks).
+  std::vector<bool> done(ws.size(), false);
+  for (size_t i = 0; i < ws.size(); ++i) {
+    if (done[i]) continue;
+    MatvecParts m;
+    size_t members[kMaxMatvecParts] = {};
+    bool shapes_ok = true;
+    for (size_t j = i; j < ws.size() && m.n < kMaxMatvecParts; ++j) {
+      if (done[j] || ws[j]->type != ws[i]->type) continue;
+      const Weight& w = *ws[j];
+      const Weight* bias = biases.empty() ? nullptr : biases[j];
+      if (x.cols != w.cols || outs[j].rows != x.rows || outs[j].cols < w.rows ||
+          (bias && (bias->type != GgmlType::F32 || bias->cols * bias->rows < w.rows)))
+        shapes_ok = false;  // matmul says what is wrong
+      m.w[m.n] = dev(w);
+      m.out[m.n] = outs[j].data;
+      m.ldo[m.n] = outs[j].cols;
+      m.bias[m.n] = bias ? static_cast<const float*>(dev(*bias).data) : nullptr;
+      members[m.n++] = j;
+    }
+    if (!shapes_ok || !matvec_parts_fits(m, x.data, x.cols, x.rows, matvec_fast_on_)) {
+      matmul(*ws[i], x, outs[i], biases.empty() ? nullptr : biases[i]);
+      done[i] = true;
+      continue;
+    }
+    for (int p = 0; p < m.n; ++p) done[members[p]] = true;
+    // Every part's arguments are the graph's key too (launch adds the rest).
+    if (steps_.recording())
+      for (int p = 0; p < m.n; ++p)
+        steps_.key(m.w[p].data, m.w[p].type, m.w[p].rows, m.w[p].cols, m.out[p], m.ldo[p], m.bias[p]);
+    ++fused_.parts;
+    Timed t(*this, "gpu matmul mat-vec (parts)");
+    launch([=, this] { check(matvec_parts(m, x.data, x.cols, x.rows, stream_), "matvec_parts kernel"); },
+           "matvec_parts", m.n, x.data, x.cols, x.rows, matvec_fast_on_);
+  }
+}
+
 void CudaBackend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) {
   if (x.cols != gate_w.cols || out.rows != x.rows || out.cols < gate_w.rows)
     fail(ErrorKind::Internal, "matmul_swiglu " + gate_w.name + ": shapes do not match");
@@ -313,10 +359,14 @@ void CudaBackend::attention(KvCache& kv_base, int32_t layer, Tensor q, const Bat
     a.n_tiles = 0;
   }
   a.partial = floats(static_cast<size_t>(n) * n_head * a.n_split * (head_dim + 2));
+  if (fuse_combine_ && a.n_split > 1) {
+    a.counters = attention_counters(static_cast<size_t>(n) * static_cast<size_t>(n_head));
+    ++fused_.combine;
+  }
   Timed t(*this, "gpu attention");
   launch([=, this] { check(cuda::attention(a, stream_), "attention kernels"); }, "attention", a.q, a.ldq, a.k_cache,
          a.v_cache, a.positions, a.seq, a.block_tables, a.max_blocks, a.block_size, a.kv_dim, a.n_tokens, a.n_head,
-         a.n_head_kv, a.head_dim, a.n_split, a.chunk, a.partial, a.out, a.ldo, a.window);
+         a.n_head_kv, a.head_dim, a.n_split, a.chunk, a.partial, a.out, a.ldo, a.window, a.counters);
 }
 
 }  // namespace hayate::cuda

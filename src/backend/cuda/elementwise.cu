@@ -56,9 +56,14 @@ constexpr int kNormThreads = 256;
 // on an H100, ~0.6 ms of each Llama-3-8B decode step). Longer rows take the loop.
 constexpr int kNormRegs = 32;
 
+// With kAdd, x += y first (each thread adds the elements it then reads: add_kernel's one f32
+// add), the residual add fused with the norm that follows it; the norm's operations are the
+// same either way, so add_rms_norm gives the bits of add then rms_norm.
+template <bool kAdd>
 __global__ void __launch_bounds__(kNormThreads)
-    rms_norm_kernel(const float* x, const float* w, int64_t group, float eps, float* out) {
-  const float* in = x + static_cast<int64_t>(blockIdx.x) * group;
+    rms_norm_kernel(float* x, const float* y, const float* w, int64_t group, float eps, float* out) {
+  float* in = x + static_cast<int64_t>(blockIdx.x) * group;
+  const float* add_in = kAdd ? y + static_cast<int64_t>(blockIdx.x) * group : nullptr;
   float* o = out + static_cast<int64_t>(blockIdx.x) * group;
   const bool in_regs = group <= kNormThreads * kNormRegs;
   float v[kNormRegs];
@@ -68,12 +73,20 @@ __global__ void __launch_bounds__(kNormThreads)
 #pragma unroll
     for (int j = 0; j < kNormRegs; ++j) {
       const int64_t i = threadIdx.x + static_cast<int64_t>(j) * kNormThreads;
-      v[j] = i < group ? __ldg(in + i) : 0.0f;
+      if constexpr (kAdd) {
+        v[j] = i < group ? in[i] + add_in[i] : 0.0f;
+        if (i < group) in[i] = v[j];
+      } else {
+        v[j] = i < group ? __ldg(in + i) : 0.0f;
+      }
     }
 #pragma unroll
     for (int j = 0; j < kNormRegs; ++j) sum += v[j] * v[j];
   } else {
-    for (int64_t i = threadIdx.x; i < group; i += kNormThreads) sum += in[i] * in[i];
+    for (int64_t i = threadIdx.x; i < group; i += kNormThreads) {
+      if constexpr (kAdd) in[i] += add_in[i];
+      sum += in[i] * in[i];
+    }
   }
 #pragma unroll
   for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
@@ -96,13 +109,12 @@ __global__ void __launch_bounds__(kNormThreads)
   }
 }
 
-__global__ void rope_kernel(float* x, int64_t ldx, int32_t head_dim, int32_t n_rot, bool neox, const int32_t* positions,
-                            const float* inv_freq, float attn_factor) {
-  const int64_t t = blockIdx.x;
-  const int32_t h = blockIdx.y;
+// Rotates the first n_rot dims of one head (v) by `pos`, threads taking pairs in turn, cos and
+// sin times attn_factor (LongRoPE; 1 otherwise); with `copy`, each rotated value is written there
+// too (a KV-cache row). rope_kernel and rope_store_kv_kernel both run this, so they give the same bits.
+__device__ __forceinline__ void rope_head(float* v, float* copy, int32_t n_rot, bool neox, float pos,
+                                          const float* inv_freq, float attn_factor) {
   const int32_t half = n_rot / 2;
-  float* v = x + t * ldx + static_cast<int64_t>(h) * head_dim;
-  const float pos = static_cast<float>(positions[t]);
   for (int32_t i = threadIdx.x; i < half; i += blockDim.x) {
     const float angle = pos * inv_freq[i];
     // Rounded as the host backends round it: cos and sin first, then the factor.
@@ -110,9 +122,47 @@ __global__ void rope_kernel(float* x, int64_t ldx, int32_t head_dim, int32_t n_r
     const int32_t a = neox ? i : 2 * i;
     const int32_t b = neox ? i + half : 2 * i + 1;
     const float x0 = v[a], x1 = v[b];
-    v[a] = x0 * c - x1 * s;
-    v[b] = x0 * s + x1 * c;
+    const float r0 = x0 * c - x1 * s, r1 = x0 * s + x1 * c;
+    v[a] = r0;
+    v[b] = r1;
+    if (copy) {
+      copy[a] = r0;
+      copy[b] = r1;
+    }
   }
+}
+
+__global__ void rope_kernel(float* x, int64_t ldx, int32_t head_dim, int32_t n_rot, bool neox, const int32_t* positions,
+                            const float* inv_freq, float attn_factor) {
+  const int64_t t = blockIdx.x;
+  const int32_t h = blockIdx.y;
+  rope_head(x + t * ldx + static_cast<int64_t>(h) * head_dim, nullptr, n_rot, neox, static_cast<float>(positions[t]),
+            inv_freq, attn_factor);
+}
+
+// One block per (token, y): y < n_head rotates a head of q; the next n_head_kv a head of k, in
+// place and into the K cache (its unrotated dims copied); the last n_head_kv copy a head of v
+// into the V cache.
+__global__ void rope_store_kv_kernel(RopeStoreArgs a) {
+  const int64_t t = blockIdx.x;
+  const int32_t y = blockIdx.y;
+  const float pos = static_cast<float>(a.positions[t]);
+  if (y < a.n_head) {
+    rope_head(a.q + t * a.ldq + static_cast<int64_t>(y) * a.head_dim, nullptr, a.n_rot, a.neox, pos, a.inv_freq,
+              a.attn_factor);
+    return;
+  }
+  const int32_t kv_dim = a.n_head_kv * a.head_dim;
+  const int32_t h = y < a.n_head + a.n_head_kv ? y - a.n_head : y - a.n_head - a.n_head_kv;
+  const int64_t at = a.slots[t] * kv_dim + static_cast<int64_t>(h) * a.head_dim;
+  if (y < a.n_head + a.n_head_kv) {
+    float* k = a.k + t * a.ldk + static_cast<int64_t>(h) * a.head_dim;
+    rope_head(k, a.k_cache + at, a.n_rot, a.neox, pos, a.inv_freq, a.attn_factor);
+    for (int32_t i = a.n_rot + threadIdx.x; i < a.head_dim; i += blockDim.x) a.k_cache[at + i] = k[i];
+    return;
+  }
+  const float* v = a.v + t * a.ldv + static_cast<int64_t>(h) * a.head_dim;
+  for (int32_t i = threadIdx.x; i < a.head_dim; i += blockDim.x) a.v_cache[at + i] = v[i];
 }
 
 __global__ void swiglu_kernel(const float* gate, const float* up, float* out, int64_t n) {
@@ -198,7 +248,24 @@ cudaError_t copy_rows(const float* x, int64_t ldx, const int32_t* rows, int64_t 
 cudaError_t rms_norm(const float* x, const float* w, int64_t n_groups, int64_t group, float eps, float* out,
                      cudaStream_t s) {
   if (n_groups <= 0) return cudaSuccess;
-  rms_norm_kernel<<<static_cast<unsigned>(n_groups), kNormThreads, 0, s>>>(x, w, group, eps, out);
+  // rms_norm_kernel<false> only reads x.
+  rms_norm_kernel<false>
+      <<<static_cast<unsigned>(n_groups), kNormThreads, 0, s>>>(const_cast<float*>(x), nullptr, w, group, eps, out);
+  return cudaGetLastError();
+}
+
+cudaError_t add_rms_norm(float* x, const float* y, const float* w, int64_t n_groups, int64_t group, float eps,
+                         float* out, cudaStream_t s) {
+  if (n_groups <= 0) return cudaSuccess;
+  rms_norm_kernel<true><<<static_cast<unsigned>(n_groups), kNormThreads, 0, s>>>(x, y, w, group, eps, out);
+  return cudaGetLastError();
+}
+
+cudaError_t rope_store_kv(const RopeStoreArgs& a, cudaStream_t s) {
+  if (a.n_tokens <= 0) return cudaSuccess;
+  if (a.n_rot < 2 || a.n_head <= 0 || a.n_head_kv <= 0) return cudaErrorInvalidValue;
+  const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head + 2 * a.n_head_kv));
+  rope_store_kv_kernel<<<grid, 64, 0, s>>>(a);
   return cudaGetLastError();
 }
 

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "backend/cuda/fusion.h"
+
 namespace hayate::cuda {
 
 // A weight matrix in its file format (GGUF type number), rows x cols, row_bytes per row.
@@ -35,6 +37,24 @@ cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t
 bool matvec_fast_swiglu_fits(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx, int64_t n_tokens);
 cudaError_t matvec_fast_swiglu(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx,
                                int64_t n_tokens, float* out, int64_t ldo, cudaStream_t s);
+// Several products of the same activations in one launch (Q, K and V; gate and up): weight i
+// into out[i] (ldo[i], bias[i] or null). Each part's rows run the code its own launch would
+// (matvec_fast for Q4_K/Q6_K/Q8_0, matvec's 16-byte kernel for F16/BF16) with the same rows a
+// warp and warps a row, so every output has the bits of separate launches. matvec_parts_fits:
+// 2..kMaxMatvecParts weights of one type, each taking that kernel alone (fast: whether the
+// backend uses matvec_fast for the quantized types), 1..8 tokens.
+struct MatvecParts {
+  int n = 0;
+  DevWeight w[kMaxMatvecParts];
+  float* out[kMaxMatvecParts] = {};
+  int64_t ldo[kMaxMatvecParts] = {};
+  const float* bias[kMaxMatvecParts] = {};
+};
+bool matvec_parts_fits(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens, bool fast);
+cudaError_t matvec_parts(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s);
+// The quantized half of those two (matvec_fast.cu), for matvec_parts.
+bool matvec_fast_parts_fits(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens);
+cudaError_t matvec_fast_parts(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s);
 // Rows [row0, row0 + n_rows) of w as IEEE halves (bf16 bits when as_bf16), row-major, into dst.
 cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16,
                                 cudaStream_t s);
@@ -82,6 +102,10 @@ cudaError_t copy_rows(const float* x, int64_t ldx, const int32_t* rows, int64_t 
 // RMSNorm over each group of `group` consecutive floats; out may be x.
 cudaError_t rms_norm(const float* x, const float* w, int64_t n_groups, int64_t group, float eps, float* out,
                      cudaStream_t s);
+// x += y over n_groups * group floats, then out = rms_norm(x) as rms_norm computes it (the same
+// bits as add then rms_norm); out may not overlap y.
+cudaError_t add_rms_norm(float* x, const float* y, const float* w, int64_t n_groups, int64_t group, float eps,
+                         float* out, cudaStream_t s);
 // Rotates the first n_rot dims of each head in place. inv_freq: n_rot/2 floats; neox picks the
 // pairing; cos and sin are multiplied by attn_factor (LongRoPE; 1 otherwise).
 cudaError_t rope(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim, int32_t n_rot, bool neox,
@@ -102,6 +126,27 @@ cudaError_t add(float* x, const float* y, int64_t n, cudaStream_t s);
 cudaError_t store_kv(const float* k, int64_t ldk, const float* v, int64_t ldv, const int64_t* slots, int64_t n,
                      int32_t kv_dim, float* k_cache, float* v_cache, cudaStream_t s);
 
+// rope of q's n_head heads and k's n_head_kv heads in place, then k and v (n_head_kv * head_dim
+// floats a token) into their cache slots: the bits of rope, rope and store_kv, in one launch.
+struct RopeStoreArgs {
+  float* q = nullptr;
+  int64_t ldq = 0;
+  float* k = nullptr;
+  int64_t ldk = 0;
+  const float* v = nullptr;
+  int64_t ldv = 0;
+  int64_t n_tokens = 0;
+  int32_t n_head = 0, n_head_kv = 0, head_dim = 0, n_rot = 0;
+  bool neox = false;
+  const int32_t* positions = nullptr;
+  const float* inv_freq = nullptr;
+  float attn_factor = 1.0f;  // cos and sin times it, as rope's
+  const int64_t* slots = nullptr;
+  float* k_cache = nullptr;
+  float* v_cache = nullptr;
+};
+cudaError_t rope_store_kv(const RopeStoreArgs& a, cudaStream_t s);
+
 // Causal attention over the paged cache, split over the sequence in chunks of `chunk` positions
 // (flash-style: online softmax per chunk, then a combine). block_tables: n_seq x max_blocks.
 struct AttentionArgs {
@@ -119,7 +164,10 @@ struct AttentionArgs {
   // split kernel only: attention_prefill refuses it).
   int32_t window = 0;
   float* partial = nullptr;  // n_tokens * n_head * n_split * (head_dim + 2) floats of scratch
-  float* out = nullptr;      // n_tokens x ldo
+  // n_tokens * n_head zeros, or null: with them the chunk kernel's last block of each (token,
+  // head) merges the splits (the combine's code, no second launch) and leaves its counter 0.
+  int* counters = nullptr;
+  float* out = nullptr;  // n_tokens x ldo
   int64_t ldo = 0;
   // attention_prefill only: n_tiles pairs (first token, tokens) of consecutive tokens of one
   // sequence, at most attention_prefill_tile_tokens each.

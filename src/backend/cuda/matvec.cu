@@ -14,7 +14,7 @@
 namespace hayate::cuda {
 namespace {
 
-constexpr int kWarps = 8;  // rows per block
+constexpr int kWarps = kMatvecWarps;  // rows per block
 
 unsigned blocks_for(int64_t n, int threads) { return static_cast<unsigned>((n + threads - 1) / threads); }
 
@@ -270,14 +270,16 @@ __device__ __forceinline__ float hi_half(uint32_t u, bool bf16) {
   return bf16 ? __uint_as_float(u & 0xffff0000u) : __half2float(__ushort_as_half(static_cast<unsigned short>(u >> 16)));
 }
 
+// `block`: the thread block's index among this weight's (matvec_half_parts runs several weights'
+// blocks in one grid, each through this same code).
 template <uint32_t T>
-__global__ void __launch_bounds__(kWarps * 32)
-    matvec_half_vec(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-                    float* out, int64_t ldo, const float* bias, int64_t n_tokens, int parts) {
+__device__ __forceinline__ void half_rows(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes,
+                                          const float* x, int64_t ldx, float* out, int64_t ldo, const float* bias,
+                                          int64_t n_tokens, int parts, int64_t block) {
   constexpr bool kBf16 = T == kBF16;
   __shared__ float partial[kWarps][kMaxGroup];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, part = warp % parts;
-  const int64_t row = static_cast<int64_t>(blockIdx.x) * (kWarps / parts) + warp / parts;
+  const int64_t row = block * (kWarps / parts) + warp / parts;
   const bool active = row < rows;
   if (!active && parts == 1) return;
   const uint4* wrow = reinterpret_cast<const uint4*>(w + row * row_bytes);
@@ -330,6 +332,50 @@ __global__ void __launch_bounds__(kWarps * 32)
   float total = partial[warp][lane];
   for (int p = 1; p < parts; ++p) total += partial[warp + p][lane];
   write_out(total, row, lane, out, ldo, bias);
+}
+
+template <uint32_t T>
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_half_vec(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                    float* out, int64_t ldo, const float* bias, int64_t n_tokens, int parts) {
+  half_rows<T>(w, rows, cols, row_bytes, x, ldx, out, ldo, bias, n_tokens, parts, blockIdx.x);
+}
+
+// Several F16/BF16 weights in one grid (matvec_parts): block b runs half_rows for the part that
+// owns it (fusion.h), with that part's warps a row.
+struct HalfParts {
+  int n = 0;
+  const uint8_t* w[kMaxMatvecParts] = {};
+  int64_t rows[kMaxMatvecParts] = {}, row_bytes[kMaxMatvecParts] = {}, ldo[kMaxMatvecParts] = {};
+  int64_t first[kMaxMatvecParts] = {};
+  float* out[kMaxMatvecParts] = {};
+  const float* bias[kMaxMatvecParts] = {};
+  int one[kMaxMatvecParts] = {}, split[kMaxMatvecParts] = {};
+};
+
+template <uint32_t T>
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_half_parts(HalfParts p, int64_t cols, const float* x, int64_t ldx, int64_t n_tokens) {
+  const int i = part_of_block(p.n, p.first, blockIdx.x);
+  // Constant indices only (a dynamic one would copy the parameters to local memory).
+  const uint8_t* w = p.w[0];
+  int64_t rows = p.rows[0], row_bytes = p.row_bytes[0], ldo = p.ldo[0], first = p.first[0];
+  float* out = p.out[0];
+  const float* bias = p.bias[0];
+  int split = p.split[0];
+#pragma unroll
+  for (int k = 1; k < kMaxMatvecParts; ++k)
+    if (k == i) {
+      w = p.w[k];
+      rows = p.rows[k];
+      row_bytes = p.row_bytes[k];
+      ldo = p.ldo[k];
+      first = p.first[k];
+      out = p.out[k];
+      bias = p.bias[k];
+      split = p.split[k];
+    }
+  half_rows<T>(w, rows, cols, row_bytes, x, ldx, out, ldo, bias, n_tokens, split, blockIdx.x - first);
 }
 
 // Warps to an F16/BF16 row (1, 2, 4 or 8): as the quantized mat-vec's fast::split_parts, rows
@@ -462,6 +508,58 @@ cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_to
 #undef HAYATE_CASE
     default:
       return cudaErrorInvalidValue;
+  }
+}
+
+namespace {
+
+bool half_aligned(const DevWeight& w, const float* x, int64_t ldx) {
+  return reinterpret_cast<uintptr_t>(w.data) % 16 == 0 && w.row_bytes % 16 == 0 &&
+         reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0 && w.cols % 8 == 0;
+}
+
+template <uint32_t T>
+cudaError_t launch_half_parts(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s) {
+  HalfParts p;
+  p.n = m.n;
+  for (int i = 0; i < m.n; ++i) {
+    p.w[i] = static_cast<const uint8_t*>(m.w[i].data);
+    p.rows[i] = m.w[i].rows;
+    p.row_bytes[i] = m.w[i].row_bytes;
+    p.ldo[i] = m.ldo[i];
+    p.out[i] = m.out[i];
+    p.bias[i] = m.bias[i];
+    p.one[i] = 1;  // a warp a row
+    p.split[i] = half_vec_parts(m.w[i].rows, m.w[i].cols);
+  }
+  const int64_t blocks = part_first_blocks(p.n, p.rows, p.one, p.split, p.first);
+  matvec_half_parts<T><<<static_cast<unsigned>(blocks), kWarps * 32, 0, s>>>(p, m.w[0].cols, x, ldx, n_tokens);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+bool matvec_parts_fits(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, bool fast) {
+  if (m.n < 2 || m.n > kMaxMatvecParts || n_tokens < 1 || n_tokens > kMaxGroup) return false;
+  const uint32_t type = m.w[0].type;
+  if (type == kF16 || type == kBF16) {
+    for (int i = 0; i < m.n; ++i)
+      if (m.w[i].type != type || m.w[i].cols != m.w[0].cols || !half_aligned(m.w[i], x, ldx)) return false;
+    return true;
+  }
+  return fast && matvec_fast_parts_fits(m, x, ldx, n_tokens);
+}
+
+cudaError_t matvec_parts(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s) {
+  if (n_tokens <= 0) return cudaSuccess;
+  switch (m.w[0].type) {
+    case kF16:
+    case kBF16:
+      if (!matvec_parts_fits(m, x, ldx, n_tokens, false)) return cudaErrorInvalidValue;
+      return m.w[0].type == kF16 ? launch_half_parts<kF16>(m, x, ldx, n_tokens, s)
+                                 : launch_half_parts<kBF16>(m, x, ldx, n_tokens, s);
+    default:
+      return matvec_fast_parts(m, x, ldx, n_tokens, s);
   }
 }
 

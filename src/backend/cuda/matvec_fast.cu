@@ -21,7 +21,7 @@ namespace {
 
 using fast::Fast;
 
-constexpr int kWarps = 8;  // warps per thread block
+constexpr int kWarps = kMatvecWarps;  // warps per thread block
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -31,15 +31,17 @@ __device__ __forceinline__ float warp_sum(float v) {
 
 // R consecutive rows to a group of `parts` warps (kWarps / parts groups a block), NT tokens; a
 // warp's lanes take kPerIter blocks at a time, the parts of a group every parts-th round of them.
-// The parts' sums meet in shared memory and are added in part order: deterministic.
-template <uint32_t T, int NT, int R, int MinBlocks = 1>
-__global__ void __launch_bounds__(kWarps * 32, MinBlocks)
-    matvec_fast(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-                float* out, int64_t ldo, const float* bias, int parts) {
+// The parts' sums meet in shared memory and are added in part order: deterministic. `block` is
+// the thread block's index among those of this weight (matvec_fast_parts runs several weights'
+// blocks in one grid, each through this same code).
+template <uint32_t T, int NT, int R>
+__device__ __forceinline__ void row_group(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes,
+                                          const float* x, int64_t ldx, float* out, int64_t ldo, const float* bias,
+                                          int parts, int64_t block) {
   __shared__ float partial[kWarps][R * NT];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int part = warp % parts;
-  const int64_t row0 = (static_cast<int64_t>(blockIdx.x) * (kWarps / parts) + warp / parts) * R;
+  const int64_t row0 = (block * (kWarps / parts) + warp / parts) * R;
   const bool active = row0 < rows;
   float acc[R][NT];
   if (active) fast::lane_sums<T, NT, R>(w, rows, cols, row_bytes, x, ldx, row0, lane, acc, part, parts);
@@ -72,6 +74,59 @@ __global__ void __launch_bounds__(kWarps * 32, MinBlocks)
     for (int p = 1; p < parts; ++p) total += partial[warp + p][i];
     out[t * ldo + row0 + r] = total + (bias ? bias[row0 + r] : 0.0f);
   }
+}
+
+template <uint32_t T, int NT, int R, int MinBlocks = 1>
+__global__ void __launch_bounds__(kWarps * 32, MinBlocks)
+    matvec_fast(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
+                float* out, int64_t ldo, const float* bias, int parts) {
+  row_group<T, NT, R>(w, rows, cols, row_bytes, x, ldx, out, ldo, bias, parts, blockIdx.x);
+}
+
+// Several weights of one type in one grid (matvec_parts): block b runs row_group for the part
+// that owns it (fusion.h: part_first_blocks), with that part's rows a warp (1 or kBigRows, the
+// two that rows_per_warp gives at NT tokens) and warps a row.
+struct FastParts {
+  int n = 0;
+  const uint8_t* w[kMaxMatvecParts] = {};
+  int64_t rows[kMaxMatvecParts] = {}, row_bytes[kMaxMatvecParts] = {}, ldo[kMaxMatvecParts] = {};
+  int64_t first[kMaxMatvecParts] = {};
+  float* out[kMaxMatvecParts] = {};
+  const float* bias[kMaxMatvecParts] = {};
+  int rows_per_warp[kMaxMatvecParts] = {}, split[kMaxMatvecParts] = {};
+};
+
+template <int NT>
+inline constexpr int kBigRows = NT <= 2 ? 2 : 4;
+
+template <uint32_t T, int NT>
+__global__ void __launch_bounds__(kWarps * 32)
+    matvec_fast_parts(FastParts p, int64_t cols, const float* x, int64_t ldx) {
+  const int i = part_of_block(p.n, p.first, blockIdx.x);
+  // Constant indices only (a dynamic one would copy the parameters to local memory).
+  const uint8_t* w = p.w[0];
+  int64_t rows = p.rows[0], row_bytes = p.row_bytes[0], ldo = p.ldo[0], first = p.first[0];
+  float* out = p.out[0];
+  const float* bias = p.bias[0];
+  int r = p.rows_per_warp[0], split = p.split[0];
+#pragma unroll
+  for (int k = 1; k < kMaxMatvecParts; ++k)
+    if (k == i) {
+      w = p.w[k];
+      rows = p.rows[k];
+      row_bytes = p.row_bytes[k];
+      ldo = p.ldo[k];
+      first = p.first[k];
+      out = p.out[k];
+      bias = p.bias[k];
+      r = p.rows_per_warp[k];
+      split = p.split[k];
+    }
+  const int64_t block = blockIdx.x - first;
+  if (r == kBigRows<NT>)
+    row_group<T, NT, kBigRows<NT>>(w, rows, cols, row_bytes, x, ldx, out, ldo, bias, split, block);
+  else
+    row_group<T, NT, 1>(w, rows, cols, row_bytes, x, ldx, out, ldo, bias, split, block);
 }
 
 // The feed-forward's gate and up products and SwiGLU in one pass: a warp takes row `row` of both
@@ -189,7 +244,91 @@ cudaError_t launch_type(const DevWeight& w, const float* x, int64_t ldx, int64_t
   }
 }
 
+// Rows a warp and warps a row of weight w as its own launch would take them (launch_type,
+// launch): the fused grid gives each part the same, so each row is the same sum.
+template <uint32_t T, int NT>
+void part_shape(const DevWeight& w, int& rows_per_warp_out, int& split) {
+  rows_per_warp_out = rows_per_warp(w.rows, NT);
+  switch (rows_per_warp_out) {
+    case 4:
+      split = parts_per_row<T, NT, 4>(w.rows, w.cols);
+      break;
+    case 2:
+      split = parts_per_row<T, NT, 2>(w.rows, w.cols);
+      break;
+    default:
+      split = parts_per_row<T, NT, 1>(w.rows, w.cols);
+  }
+}
+
+template <uint32_t T, int NT>
+cudaError_t launch_parts(const MatvecParts& m, const float* x, int64_t ldx, cudaStream_t s) {
+  FastParts p;
+  p.n = m.n;
+  for (int i = 0; i < m.n; ++i) {
+    p.w[i] = static_cast<const uint8_t*>(m.w[i].data);
+    p.rows[i] = m.w[i].rows;
+    p.row_bytes[i] = m.w[i].row_bytes;
+    p.ldo[i] = m.ldo[i];
+    p.out[i] = m.out[i];
+    p.bias[i] = m.bias[i];
+    part_shape<T, NT>(m.w[i], p.rows_per_warp[i], p.split[i]);
+    if (p.rows_per_warp[i] != 1 && p.rows_per_warp[i] != kBigRows<NT>) return cudaErrorInvalidValue;
+  }
+  const int64_t blocks = part_first_blocks(p.n, p.rows, p.rows_per_warp, p.split, p.first);
+  matvec_fast_parts<T, NT><<<static_cast<unsigned>(blocks), kWarps * 32, 0, s>>>(p, m.w[0].cols, x, ldx);
+  return cudaGetLastError();
+}
+
+template <uint32_t T>
+cudaError_t launch_parts_type(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s) {
+  using Launch = cudaError_t (*)(const MatvecParts&, const float*, int64_t, cudaStream_t);
+  static constexpr Launch kByTokens[] = {launch_parts<T, 1>, launch_parts<T, 2>, launch_parts<T, 3>,
+                                         launch_parts<T, 4>, launch_parts<T, 5>, launch_parts<T, 6>,
+                                         launch_parts<T, 7>, launch_parts<T, 8>};
+  return kByTokens[n_tokens - 1](m, x, ldx, s);
+}
+
+template <uint32_t T>
+bool parts_shapes_fit(const MatvecParts& m, int64_t n_tokens) {
+  const int big = n_tokens <= 2 ? 2 : 4;
+  for (int i = 0; i < m.n; ++i) {
+    const int r = rows_per_warp(m.w[i].rows, n_tokens);
+    if (r != 1 && r != big) return false;
+    // The one-token Q4_K kernels built for 4 blocks an SM have their own register budget.
+    if (T == kQ4_K && n_tokens == 1 && r <= 2 && four_blocks_an_sm()) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+bool matvec_fast_parts_fits(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens) {
+  if (m.n < 2 || m.n > kMaxMatvecParts || n_tokens < 1 || n_tokens > kMatvecFastMaxTokens) return false;
+  for (int i = 0; i < m.n; ++i)
+    if (m.w[i].type != m.w[0].type || m.w[i].cols != m.w[0].cols || !matvec_fast_fits(m.w[i], x, ldx, n_tokens))
+      return false;
+  switch (m.w[0].type) {
+    case kQ4_K:
+      return parts_shapes_fit<kQ4_K>(m, n_tokens);
+    case kQ6_K:
+      return parts_shapes_fit<kQ6_K>(m, n_tokens);
+    default:
+      return parts_shapes_fit<kQ8_0>(m, n_tokens);
+  }
+}
+
+cudaError_t matvec_fast_parts(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s) {
+  if (!matvec_fast_parts_fits(m, x, ldx, n_tokens)) return cudaErrorInvalidValue;
+  switch (m.w[0].type) {
+    case kQ4_K:
+      return launch_parts_type<kQ4_K>(m, x, ldx, n_tokens, s);
+    case kQ6_K:
+      return launch_parts_type<kQ6_K>(m, x, ldx, n_tokens, s);
+    default:
+      return launch_parts_type<kQ8_0>(m, x, ldx, n_tokens, s);
+  }
+}
 
 bool matvec_fast_fits(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens) {
   if (n_tokens < 1 || n_tokens > kMatvecFastMaxTokens) return false;
