@@ -210,11 +210,14 @@ Hidden hidden_states(const Model& m, const Batch& batch, KvCache& kv, Backend& b
 }
 
 // One step of a tensor-parallel group: every rank runs the layers on its slice (its thread),
-// then, for logits, its rows of the vocabulary projection, gathered into rank 0's memory. The
-// result (logits, or the final hidden states, which every rank holds alike) is rank 0's.
+// then, for logits, its rows of the vocabulary projection, kept where they are: the result is
+// rank 0's rows of the whole vocabulary, filled when read whole (TensorParallelBackend's to_host,
+// copy_rows), or never when only top_logits are asked for. The result (logits, or the final hidden states, which every
+// rank holds alike) is rank 0's.
 Tensor tensor_parallel_step(const Model& m, const Batch& batch, KvCache& kv, TensorParallelBackend& tp, bool logits) {
   check_batch(m, batch, kv);
   const std::vector<TensorParallelBackend::Rank> ranks = tp.ranks(kv);
+  tp.begin_step();
   Tensor result{nullptr, 0, logits ? m.hp.n_vocab : m.hp.n_embd};
   tp.run([&](int32_t r) {
     const TensorParallelBackend::Rank& rank = ranks[static_cast<size_t>(r)];
@@ -224,7 +227,7 @@ Tensor tensor_parallel_step(const Model& m, const Batch& batch, KvCache& kv, Ten
       Tensor part = be.alloc(h.x.rows, rank.model->output.rows);
       be.matmul(rank.model->output, h.x, part);
       const Tensor whole = r == 0 ? be.alloc(h.x.rows, m.hp.n_vocab) : Tensor{};
-      rank.comm->gather_cols(part, whole, tp.vocab_offsets());
+      tp.keep_head_slice(r, part, whole);  // gathered when a caller reads whole rows
       if (r == 0) result = whole;
     } else if (h.x.rows > 0 && r == 0) {
       result = h.x;

@@ -3,6 +3,7 @@
 #include "forward/tensor_parallel.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -78,6 +79,39 @@ std::string tensor_parallel_obstacle(const Model& model, int32_t n) {
     }
   }
   return {};
+}
+
+TopLogits merge_top_logits(std::span<const TopLogits> parts, std::span<const int64_t> offsets, int32_t k) {
+  if (offsets.size() != parts.size() + 1)
+    fail(ErrorKind::Internal, "merge_top_logits: " + str(int64_t(parts.size())) + " slices and " +
+                                  str(int64_t(offsets.size())) + " offsets");
+  TopLogits out;
+  std::vector<std::pair<float, int32_t>> candidates;
+  double max_norm = -INFINITY;
+  for (size_t r = 0; r < parts.size(); ++r) {
+    const TopLogits& p = parts[r];
+    out.n_finite += p.n_finite;
+    if (p.n_finite == 0) continue;  // only -inf: nothing to list or sum
+    if (!p.ok) out.ok = false;      // NaN or +inf in this slice
+    max_norm = std::max(max_norm, p.log_norm);
+    for (size_t i = 0; i < p.ids.size(); ++i)
+      candidates.emplace_back(p.logits[i], static_cast<int32_t>(p.ids[i] + offsets[r]));
+  }
+  if (out.n_finite == 0) out.ok = false;
+  if (!out.ok) return out;
+  double sum = 0;
+  for (const TopLogits& p : parts)
+    if (p.n_finite > 0) sum += std::exp(p.log_norm - max_norm);
+  out.log_norm = max_norm + std::log(sum);
+  const size_t n = std::min(candidates.size(), static_cast<size_t>(std::max(k, 0)));
+  std::partial_sort(
+      candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(n), candidates.end(),
+      [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+  for (size_t i = 0; i < n; ++i) {
+    out.logits.push_back(candidates[i].first);
+    out.ids.push_back(candidates[i].second);
+  }
+  return out;
 }
 
 void check_tensor_parallel(const Model& model, int32_t n) {
@@ -216,6 +250,7 @@ TensorParallelBackend::TensorParallelBackend(std::vector<std::unique_ptr<Backend
     comms_[r]->attach(*ranks_[r]);
   }
   workers_ = std::make_unique<Workers>(size());
+  begin_step();
 }
 
 TensorParallelBackend::~TensorParallelBackend() = default;
@@ -333,7 +368,140 @@ std::string TensorParallelBackend::device_name() const {
 }
 
 void TensorParallelBackend::reset_scratch() {
+  begin_step();
   for (const auto& be : ranks_) be->reset_scratch();
+}
+
+void TensorParallelBackend::begin_step() {
+  head_parts_.assign(ranks_.size(), Tensor{});
+  head_whole_ = Tensor{};
+}
+
+void TensorParallelBackend::keep_head_slice(int32_t r, Tensor part, Tensor whole) {
+  head_parts_[static_cast<size_t>(r)] = part;
+  if (r == 0) head_whole_ = whole;
+}
+
+void TensorParallelBackend::gather_head() {
+  if (!head_whole_.data) return;
+  run([&](int32_t r) {
+    comms_[static_cast<size_t>(r)]->gather_cols(head_parts_[static_cast<size_t>(r)], r == 0 ? head_whole_ : Tensor{},
+                                                vocab_offsets_);
+    ranks_[static_cast<size_t>(r)]->submit();  // a recorded graph starts now, not when rank 0 reads
+  });
+  head_whole_ = Tensor{};
+}
+
+void TensorParallelBackend::to_host(Tensor x, float* dst) {
+  gather_head();
+  target().to_host(x, dst);
+}
+
+void TensorParallelBackend::copy_rows(Tensor x, std::span<const int32_t> rows, Tensor out) {
+  gather_head();
+  target().copy_rows(x, rows, out);
+}
+
+int32_t TensorParallelBackend::max_top_logits() const {
+  int32_t k = INT32_MAX;
+  for (const auto& be : ranks_) k = std::min(k, be->max_top_logits());
+  return k;
+}
+
+namespace {
+
+// A rank's TopLogits of its rows as fixed-size records of floats, the same size on every rank so
+// that gather_cols brings them to rank 0: a row is k logits, k ids, log_norm (a double),
+// n_finite, ok and the number listed (the integers' bits stored in floats).
+constexpr size_t kRowHeader = 5;
+template <class T>
+float bits_of(T v) {
+  static_assert(sizeof(T) == sizeof(float));
+  float f;
+  std::memcpy(&f, &v, sizeof f);
+  return f;
+}
+template <class T>
+T from_bits(float f) {
+  T v;
+  std::memcpy(&v, &f, sizeof v);
+  return v;
+}
+
+void pack_tops(const std::vector<TopLogits>& tops, int32_t k, float* out) {
+  const auto kk = static_cast<size_t>(k);
+  for (const TopLogits& t : tops) {
+    const size_t listed = std::min(t.ids.size(), kk);
+    for (size_t i = 0; i < kk; ++i) {
+      out[i] = i < listed ? t.logits[i] : -INFINITY;
+      out[kk + i] = bits_of<int32_t>(i < listed ? t.ids[i] : -1);
+    }
+    uint32_t norm[2];
+    std::memcpy(norm, &t.log_norm, sizeof norm);
+    out[2 * kk] = bits_of(norm[0]);
+    out[2 * kk + 1] = bits_of(norm[1]);
+    out[2 * kk + 2] = bits_of<int32_t>(t.n_finite);
+    out[2 * kk + 3] = bits_of<int32_t>(t.ok ? 1 : 0);
+    out[2 * kk + 4] = bits_of<int32_t>(static_cast<int32_t>(listed));
+    out += 2 * kk + kRowHeader;
+  }
+}
+
+TopLogits unpack_top(const float* in, int32_t k) {
+  const auto kk = static_cast<size_t>(k);
+  TopLogits t;
+  const uint32_t norm[2] = {from_bits<uint32_t>(in[2 * kk]), from_bits<uint32_t>(in[2 * kk + 1])};
+  std::memcpy(&t.log_norm, norm, sizeof t.log_norm);
+  t.n_finite = from_bits<int32_t>(in[2 * kk + 2]);
+  t.ok = from_bits<int32_t>(in[2 * kk + 3]) != 0;
+  const auto listed = static_cast<size_t>(std::clamp(from_bits<int32_t>(in[2 * kk + 4]), 0, k));
+  for (size_t i = 0; i < listed; ++i) {
+    t.logits.push_back(in[i]);
+    t.ids.push_back(from_bits<int32_t>(in[kk + i]));
+  }
+  return t;
+}
+
+}  // namespace
+
+void TensorParallelBackend::top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k,
+                                       std::vector<TopLogits>& out) {
+  if (!head_whole_.data || logits.data != head_whole_.data || k <= 0 || k > max_top_logits()) {
+    gather_head();
+    target().top_logits(logits, rows, k, out);
+    return;
+  }
+  const int32_t n = size();
+  const size_t row_floats = 2 * static_cast<size_t>(k) + kRowHeader;
+  const auto share = static_cast<int64_t>(rows.size() * row_floats);
+  std::vector<int64_t> offsets;
+  for (int32_t r = 0; r <= n; ++r) offsets.push_back(r * share);
+  std::vector<float> all(static_cast<size_t>(share) * static_cast<size_t>(n));
+  run([&](int32_t r) {
+    Backend& be = *ranks_[static_cast<size_t>(r)];
+    std::vector<TopLogits> tops;
+    be.top_logits(head_parts_[static_cast<size_t>(r)], rows, k, tops);
+    if (tops.size() != rows.size())
+      fail(ErrorKind::Internal, "tensor parallel: rank " + str(r) + " gave " + str(int64_t(tops.size())) +
+                                    " top-logit rows for " + str(int64_t(rows.size())));
+    std::vector<float> mine(static_cast<size_t>(share));
+    pack_tops(tops, k, mine.data());
+    const size_t mark = be.scratch_mark();
+    const Tensor part = be.alloc(1, share);
+    be.from_host(mine.data(), part);
+    const Tensor whole = r == 0 ? be.alloc(1, share * n) : Tensor{};
+    comms_[static_cast<size_t>(r)]->gather_cols(part, whole, offsets);
+    be.submit();
+    if (r == 0) be.to_host(whole, all.data());
+    be.scratch_release(mark);
+  });
+  out.clear();
+  std::vector<TopLogits> parts(static_cast<size_t>(n));
+  for (size_t j = 0; j < rows.size(); ++j) {
+    for (int32_t r = 0; r < n; ++r)
+      parts[static_cast<size_t>(r)] = unpack_top(all.data() + static_cast<size_t>(r * share) + j * row_floats, k);
+    out.push_back(merge_top_logits(parts, vocab_offsets_, k));
+  }
 }
 
 void TensorParallelBackend::store_kv(KvCache&, int32_t, Tensor, Tensor, const Batch&) {
