@@ -7,15 +7,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <sstream>
 
 #include "backend/comm.h"
+#include "engine/engine.h"
 #include "forward/forward.h"
 #include "forward/tensor_parallel.h"
 #include "model/synth.h"
+#include "support/engine_support.h"
 #include "support/test_util.h"
 #include "support/wrapped_backend.h"
 
@@ -282,6 +285,71 @@ TEST(TensorParallelTop, HostRanksOfferNoTopLogits) {
   ranks.push_back(std::make_unique<TopCpu>());
   TensorParallelBackend tp(std::move(ranks), make_in_process_communicators(2));
   EXPECT_EQ(tp.max_top_logits(), 0);
+}
+
+// The engine over TP=2 and TP=4 groups of such ranks: greedy and seeded sampled requests (their
+// rows as merged tops) and requests that draw from the whole vocabulary (top_k 0: whole rows,
+// gathered) give the tokens of one unsplit CPU backend, which reads whole rows.
+TEST(TensorParallelTop, EngineGivesTheTokensOfOneBackend) {
+  SynthOptions o;
+  o.n_embd = 128;
+  o.n_layer = 2;
+  o.n_head = 8;
+  o.n_head_kv = 4;
+  o.n_ff = 256;
+  o.n_ctx = 256;
+  o.file_type = "f16";
+  const std::string path = test::temp_path("tp-top-engine.gguf");
+  std::ostringstream log;
+  synth_model(o, path, log);
+  const auto model = Model::load(path);
+  const auto tokenizer = Tokenizer::from_gguf(*model->file);
+  auto serve = [&](std::unique_ptr<Backend> be, const std::vector<TopCpu*>& ranks, int* top_calls) {
+    Engine engine(*model, std::move(be), tokenizer.get(), EngineConfig{128});
+    std::vector<std::shared_ptr<RequestHandle>> hs;
+    for (int i = 0; i < 6; ++i) {
+      GenerateOptions g = test::greedy(10, true);
+      if (i % 2) {
+        g.sampling.temperature = 0.8f;
+        g.sampling.top_k = i == 5 ? 0 : 12;  // 0: every token may be drawn, so the row is read whole
+        g.sampling.top_p = 0.9f;
+        g.sampling.seed = 100 + static_cast<uint64_t>(i);
+      }
+      g.sampling.n_logprobs = 2;
+      hs.push_back(engine.submit({{1, 2 + i, 3, 4}, g, true}));
+    }
+    std::vector<std::vector<SampleResult>> out;
+    for (auto& h : hs) {
+      out.emplace_back();
+      while (auto e = h->next(std::chrono::seconds(60))) {
+        if (e->kind != Event::Token) break;
+        out.back().push_back(e->sample);
+      }
+    }
+    engine.shutdown();
+    for (TopCpu* r : ranks) *top_calls += r->top_calls;  // the engine (and the ranks) still live
+    return out;
+  };
+  int none = 0;
+  auto one = make_backend("cpu", 1);
+  one->prepare(*model);
+  const auto want = serve(std::move(one), {}, &none);
+  for (int n : {2, 4}) {
+    const std::string what = "TP=" + std::to_string(n);
+    Group g = top_group(*model, n);
+    int top_calls = 0;
+    const auto got = serve(std::move(g.tp), g.ranks, &top_calls);
+    EXPECT_GT(top_calls, 0) << what << ": no step took the ranks' tops";
+    ASSERT_EQ(got.size(), want.size()) << what;
+    for (size_t i = 0; i < want.size(); ++i) {
+      ASSERT_EQ(want[i].size(), 10u) << what << " request " << i;
+      ASSERT_EQ(got[i].size(), 10u) << what << " request " << i;
+      for (size_t j = 0; j < want[i].size(); ++j) {
+        EXPECT_EQ(got[i][j].id, want[i][j].id) << what << " request " << i << " token " << j;
+        EXPECT_NEAR(got[i][j].logprob, want[i][j].logprob, 1e-3) << what << " request " << i << " token " << j;
+      }
+    }
+  }
 }
 
 }  // namespace
