@@ -20,40 +20,14 @@
 #include "model/synth.h"
 #include "support/engine_support.h"
 #include "support/test_util.h"
+#include "support/top_logits_ref.h"
 #include "support/wrapped_backend.h"
 
 namespace hayate {
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-
-// The TopLogits of one host row by backend.h's contract: by logit, equal logits the lower id first.
-TopLogits host_top(const float* row, int64_t n_vocab, int32_t k) {
-  TopLogits t;
-  std::vector<int32_t> ids;
-  double max = -kInf;
-  for (int64_t i = 0; i < n_vocab; ++i) {
-    if (std::isnan(row[i]) || row[i] == kInf) t.ok = false;
-    if (row[i] != -kInf) {
-      ids.push_back(static_cast<int32_t>(i));
-      max = std::max(max, static_cast<double>(row[i]));
-    }
-  }
-  t.n_finite = static_cast<int32_t>(ids.size());
-  if (ids.empty()) t.ok = false;
-  if (!t.ok) return t;
-  const size_t n = std::min(ids.size(), static_cast<size_t>(k));
-  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(),
-                    [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
-  double sum = 0;
-  for (int64_t i = 0; i < n_vocab; ++i) sum += row[i] == -kInf ? 0.0 : std::exp(row[i] - max);
-  t.log_norm = max + std::log(sum);
-  for (size_t i = 0; i < n; ++i) {
-    t.ids.push_back(ids[i]);
-    t.logits.push_back(row[ids[i]]);
-  }
-  return t;
-}
+using test::host_top;
 
 // A CPU rank that offers top_logits, counting what it is asked.
 class TopCpu : public test::WrappedBackend {
