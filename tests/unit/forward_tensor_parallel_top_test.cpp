@@ -15,6 +15,7 @@
 
 #include "backend/comm.h"
 #include "engine/engine.h"
+#include "engine/step_logits.h"
 #include "forward/forward.h"
 #include "forward/tensor_parallel.h"
 #include "model/synth.h"
@@ -248,6 +249,32 @@ TEST(TensorParallelTop, WholeRowsAreGatheredWhenReadWhole) {
     for (size_t r = 1; r < g.ranks.size(); ++r) EXPECT_EQ(g.ranks[r]->top_calls, 0) << what;
     ASSERT_EQ(tops.size(), 1u);
     EXPECT_EQ(tops[0].ids, host_top(want.data() + 4 * v, m.hp.n_vocab, 8).ids) << what;
+  }
+}
+
+// A NaN in one rank's slice: the merged top says the row cannot be sampled from it, and the
+// engine's step logits fetch that row whole, gathered, NaN included; the other rows as tops.
+TEST(TensorParallelTop, ARowWithNaNInOneSliceIsFetchedWhole) {
+  TiedHeadModel t = make_tied_model();
+  Model& m = *t.model;
+  const int64_t v = m.hp.n_vocab, d = m.hp.n_embd;
+  const int64_t bad = vocab_offset(v, 2, 1) + 3;  // rank 1's of TP=2
+  for (int64_t c = 0; c < d; ++c) t.head[static_cast<size_t>(bad * d + c)] = std::numeric_limits<float>::quiet_NaN();
+  Group g = top_group(m, 2);
+  auto kv = g.tp->make_kv_cache(m.hp, 4, 16);
+  const Tensor logits = prompt_logits(m, *g.tp, *kv);
+  std::vector<RowNeed> needs(static_cast<size_t>(logits.rows));
+  needs[1] = RowNeed{8, 1};
+  needs[4] = RowNeed{8, 1};
+  StepLogits step;
+  step.fetch(*g.tp, logits, needs);
+  for (TopCpu* r : g.ranks) EXPECT_EQ(r->top_calls, 1);
+  for (int32_t i = 0; i < logits.rows; ++i) {
+    const LogitsRow row = step.row(i);
+    EXPECT_EQ(row.top, nullptr) << "row " << i << ": NaN in every row, none may be sampled from its top";
+    ASSERT_EQ(row.full.size(), static_cast<size_t>(v)) << "row " << i;
+    EXPECT_TRUE(std::isnan(row.full[static_cast<size_t>(bad)])) << "row " << i;
+    EXPECT_FALSE(std::isnan(row.full[static_cast<size_t>(bad - 1)])) << "row " << i;
   }
 }
 
