@@ -55,8 +55,9 @@ __global__ void __launch_bounds__(kWarps * 32) attention_chunk(AttentionArgs a) 
   // A windowed layer's first position; chunks wholly before it attend to nothing (m stays -inf,
   // which the merges skip).
   const int32_t first = a.window > 0 ? max(0, pos - a.window + 1) : 0;
+  // This split's positions are [split * chunk, (split + 1) * chunk), cut to [first, pos].
   const int32_t begin = max(split * a.chunk, first);
-  const int32_t end = min(pos + 1, begin + a.chunk);
+  const int32_t end = min(pos + 1, (split + 1) * a.chunk);
   const int32_t kv_head = h / (a.n_head / a.n_head_kv);
   const int32_t* table = a.block_tables + static_cast<int64_t>(a.seq[t]) * a.max_blocks;
   const float scale = rsqrtf(static_cast<float>(hd));
