@@ -319,14 +319,7 @@ TEST(TensorParallelTop, EngineGivesTheTokensOfOneBackend) {
       g.sampling.n_logprobs = 2;
       hs.push_back(engine.submit({{1, 2 + i, 3, 4}, g, true}));
     }
-    std::vector<std::vector<SampleResult>> out;
-    for (auto& h : hs) {
-      out.emplace_back();
-      while (auto e = h->next(std::chrono::seconds(60))) {
-        if (e->kind != Event::Token) break;
-        out.back().push_back(e->sample);
-      }
-    }
+    auto out = test::token_samples(hs);
     engine.shutdown();
     for (TopCpu* r : ranks) *top_calls += r->top_calls;  // the engine (and the ranks) still live
     return out;
