@@ -115,10 +115,7 @@ TEST(CudaMoeKernels, WeightedSumMatchesAHostLoop) {
 }
 #endif
 
-struct HostWeight {
-  std::vector<uint8_t> bytes;
-  Weight w;
-};
+using test::HostWeight;  // backend_cuda_support.h
 
 HostWeight stacked_weight(GgmlType type, int32_t n_expert, int64_t rows, int64_t cols, uint32_t seed) {
   const std::vector<float> f = test::random_floats(static_cast<size_t>(n_expert * rows * cols), seed, 0.5f);

@@ -14,6 +14,8 @@
 
 #include "backend/backend.h"
 #include "forward/forward.h"
+#include "model/model.h"
+#include "quant/quant.h"
 #include "support/test_util.h"
 
 #define HAYATE_SKIP_WITHOUT_CUDA()                                                             \
@@ -90,6 +92,21 @@ inline double relative_l2(const std::vector<float>& a, const std::vector<float>&
   }
   if (a.size() != b.size()) return INFINITY;
   return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
+}
+
+// A weight on the host: `rows` x `cols` normal values (sigma 0.5, from `seed`) quantized to `type`.
+struct HostWeight {
+  std::vector<uint8_t> bytes;
+  Weight w;
+};
+
+inline HostWeight make_weight(GgmlType type, int64_t rows, int64_t cols, uint32_t seed, const std::string& name) {
+  const std::vector<float> f = random_floats(static_cast<size_t>(rows * cols), seed, 0.5f);
+  HostWeight h;
+  h.bytes.resize(ggml_row_size(type, cols) * static_cast<size_t>(rows));
+  quant::quantize_matrix(type, f.data(), h.bytes.data(), rows, cols);
+  h.w = Weight{name, type, cols, rows, h.bytes.data()};
+  return h;
 }
 
 // Logits of every position against the reference's: each row within `max_err` relative, and the
