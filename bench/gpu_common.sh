@@ -168,3 +168,19 @@ greedy_long_cmd() {
       \"prefill==split \$([ \"\$on\" = \"\$off\" ] && echo yes || echo NO)\" \
       \"now==before \$([ \"\$on\" = \"\$old\" ] && echo yes || echo NO) (\${#on} bytes)\"; done"
 }
+
+# bench_lines: the pp512 / tg128 figures of every $LOGDIR/bench_*.log, a line each named by its step.
+bench_lines() {
+  local f
+  for f in "$LOGDIR"/bench_*.log; do
+    [ -f "$f" ] && grep -hoE "(pp512|tg128): [0-9.]+" "$f" | sed "s|^|$(basename "$f" .log) |"
+  done
+}
+
+# finish_logs: every step's status, the total time, then $LOGDIR packed into $OUT/logs.tgz.
+finish_logs() {
+  local k
+  for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
+  echo "total $(( $(date +%s) - START ))s"
+  tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
+}

@@ -66,12 +66,8 @@ done
 grep -h "FAILED  \]" "$LOGDIR/tests.log" "$LOGDIR/tests_graphs.log" 2>/dev/null | head -10
 grep -h "copy" "$LOGDIR/roofline.log" 2>/dev/null | head -2
 [ -f "$LOGDIR/matvec.log" ] && grep -E "\| 1 \|" "$LOGDIR/matvec.log"
-for f in "$LOGDIR"/bench_*.log; do
-  [ -f "$f" ] && grep -hoE "(pp512|tg128): [0-9.]+" "$f" | sed "s|^|$(basename "$f" .log) |"
-done
+bench_lines
 [ -f "$LOGDIR/profile.log" ] && grep -E "gpu |waits" "$LOGDIR/profile.log" | head -16
 [ -f "$LOGDIR/greedy.log" ] && grep '^greedy' "$LOGDIR/greedy.log"
 [ -f "$LOGDIR/embed.log" ] && grep '^embeddings' "$LOGDIR/embed.log"
-for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
-echo "total $(( $(date +%s) - START ))s"
-tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
+finish_logs

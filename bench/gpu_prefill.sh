@@ -27,11 +27,7 @@ step prof_pp 40 "HAYATE_PROFILE=1 $BIN/hayate bench model -m $MODELS/l8b-q4_k_m.
 cat "$LOGDIR/gpu.log"
 grep -hE "^\[  (PASSED|FAILED|SKIPPED) " "$LOGDIR/tests.log"
 grep -h "FAILED  \]" "$LOGDIR/tests.log" | head -8
-for f in "$LOGDIR"/bench_*.log; do
-  [ -f "$f" ] && grep -hoE "(pp512|tg128): [0-9.]+" "$f" | sed "s|^|$(basename "$f" .log) |"
-done
+bench_lines
 grep -h '^greedy' "$LOGDIR/greedy.log" "$LOGDIR/greedy_long.log"
 grep -E "gpu |engine step" "$LOGDIR/prof_pp.log" | head -20
-for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
-echo "total $(( $(date +%s) - START ))s"
-tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
+finish_logs

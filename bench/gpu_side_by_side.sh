@@ -158,6 +158,4 @@ fi
 [ -f "$LOGDIR/compress.log" ] && grep -E 'PASSED|FAILED|^\| hayate' "$LOGDIR/compress.log" | head -8
 python3 bench/gpu_table.py "$LOGDIR"
 echo
-for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
-echo "total $(( $(date +%s) - START ))s"
-tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
+finish_logs

@@ -42,12 +42,8 @@ has prof && step prof_pp_f16 30 "HAYATE_PROFILE=1 $BIN/hayate bench model -m $MO
 cat "$LOGDIR/gpu.log"
 [ -f "$LOGDIR/tests.log" ] && grep -hE "^\[  (PASSED|FAILED|SKIPPED) " "$LOGDIR/tests.log"
 [ -f "$LOGDIR/tests.log" ] && grep -h "FAILED  \]" "$LOGDIR/tests.log" | head -8
-for f in "$LOGDIR"/bench_*.log; do
-  [ -f "$f" ] && grep -hoE "(pp512|tg128): [0-9.]+" "$f" | sed "s|^|$(basename "$f" .log) |"
-done
+bench_lines
 grep -h '^greedy' "$LOGDIR/greedy.log" "$LOGDIR/greedy_long.log" 2>/dev/null
 [ -f "$LOGDIR/matvec.log" ] && cut -c1-90 "$LOGDIR/matvec.log"
 for p in prof_tg prof_pp prof_pp_f16; do [ -f "$LOGDIR/$p.log" ] && grep -E "gpu |engine step" "$LOGDIR/$p.log" | head -14; done
-for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
-echo "total $(( $(date +%s) - START ))s"
-tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
+finish_logs

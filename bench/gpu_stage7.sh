@@ -54,13 +54,9 @@ cat "$LOGDIR/gpu.log"
 [ -f "$LOGDIR/tests.log" ] && grep -h "FAILED  \]" "$LOGDIR/tests.log" | head -8
 [ -f "$LOGDIR/tests.log" ] && grep -h -B2 -A6 "Failure" "$LOGDIR/tests.log" | head -40
 [ -f "$LOGDIR/memcheck.log" ] && grep -hE "ERROR SUMMARY|^\[  (PASSED|FAILED) " "$LOGDIR/memcheck.log"
-for f in "$LOGDIR"/bench_*.log; do
-  [ -f "$f" ] && grep -hoE "(pp512|tg128): [0-9.]+" "$f" | sed "s|^|$(basename "$f" .log) |"
-done
+bench_lines
 grep -h '^greedy' "$LOGDIR/greedy.log" "$LOGDIR/greedy_long.log" 2>/dev/null
 for p in prof_tg prof_tg_unfused; do
   [ -f "$LOGDIR/$p.log" ] && { echo "-- $p"; grep -E "gpu |engine step" "$LOGDIR/$p.log" | head -16; }
 done
-for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
-echo "total $(( $(date +%s) - START ))s"
-tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
+finish_logs

@@ -63,6 +63,4 @@ for s in prof_eager prof_graphs run_eager run_graphs; do
   echo "-- $s"; grep -E "engine step|forward|waits|top logits|output proc|to host|gpu " "$LOGDIR/$s.log" | head -24
 done
 head -25 "$LOGDIR/ncu_sum.txt" 2>/dev/null
-for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
-echo "total $(( $(date +%s) - START ))s"
-tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
+finish_logs

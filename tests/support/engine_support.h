@@ -3,11 +3,15 @@
 // it) and greedy generation options.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "engine/output.h"
+#include "engine/request.h"
+#include "engine/sampler.h"
 #include "model/model.h"
 #include "model/synth.h"
 #include "support/test_util.h"
@@ -53,6 +57,20 @@ inline GenerateOptions greedy(int32_t max_tokens, bool ignore_eos = false) {
   o.sampling.temperature = 0;
   o.ignore_eos = ignore_eos;
   return o;
+}
+
+// The samples of each request's token events, in order, until its first other event (or a
+// minute with none).
+inline std::vector<std::vector<SampleResult>> token_samples(const std::vector<std::shared_ptr<RequestHandle>>& hs) {
+  std::vector<std::vector<SampleResult>> out;
+  for (const auto& h : hs) {
+    out.emplace_back();
+    while (auto e = h->next(std::chrono::seconds(60))) {
+      if (e->kind != Event::Token) break;
+      out.back().push_back(e->sample);
+    }
+  }
+  return out;
 }
 
 }  // namespace hayate::test

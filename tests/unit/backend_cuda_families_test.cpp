@@ -55,15 +55,7 @@ std::unique_ptr<Backend> prepared_cuda(const Model& m) {
 
 // backend_cuda_forward_test's bounds: every position within 1e-2 relative, top-1 >= 99%.
 void expect_close(const std::vector<float>& got, const std::vector<float>& want, size_t v, const std::string& what) {
-  ASSERT_EQ(got.size(), want.size()) << what;
-  ASSERT_TRUE(test::all_finite(got)) << what;
-  const size_t rows = want.size() / v;
-  size_t top1 = 0;
-  for (size_t p = 0; p < rows; ++p) {
-    EXPECT_LE(test::max_relative_error(got.data() + p * v, want.data() + p * v, v), 1e-2) << what << " row " << p;
-    top1 += test::argmax(got.data() + p * v, v) == test::argmax(want.data() + p * v, v);
-  }
-  EXPECT_GE(static_cast<double>(top1), 0.99 * static_cast<double>(rows)) << what;
+  test::expect_logits_close(got, want, v, what, 1e-2, 0.99);
 }
 
 class CudaFamilies : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
@@ -97,24 +89,7 @@ INSTANTIATE_TEST_SUITE_P(ArchsAndTypes, CudaFamilies,
                          [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
 std::vector<int32_t> greedy(const Model& m, Backend& be, int n_new) {
-  auto kv = be.make_kv_cache(m.hp, 8, 16);
-  const std::vector<int32_t> table = {5, 2, 7, 0, 1, 3, 4, 6};
-  const std::vector<int32_t> tokens = test::some_tokens(12, m.hp.n_vocab);
-  Batch prompt;
-  prompt.sequences.push_back({table});
-  for (size_t i = 0; i < tokens.size(); ++i) prompt.add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
-  std::vector<float> logits = forward(m, prompt, *kv, be);
-  const size_t v = static_cast<size_t>(m.hp.n_vocab);
-  std::vector<int32_t> out;
-  for (int i = 0; i < n_new; ++i) {
-    const auto next = static_cast<int32_t>(test::argmax(logits.data(), v));
-    out.push_back(next);
-    Batch b;
-    b.sequences.push_back({table});
-    b.add(next, static_cast<int32_t>(tokens.size() + out.size() - 1), 0, true);
-    logits = forward(m, b, *kv, be);
-  }
-  return out;
+  return test::greedy_tokens(m, be, n_new, test::some_tokens(12, m.hp.n_vocab));
 }
 
 TEST(CudaFamiliesText, GreedyTextIdenticalAtF32AndAutoPlacesThemOnTheGpu) {

@@ -97,30 +97,10 @@ INSTANTIATE_TEST_SUITE_P(AllFormats, CudaForward,
                                            std::make_tuple("qwen2", "q4_k_m"), std::make_tuple("qwen3", "f16")),
                          [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
-// Greedy decoding of 64 tokens after a short prompt, the same on both backends at F32 / F16.
+// Greedy decoding of `n_new` tokens after a short prompt, the prompt in two steps (5, then 7
+// tokens), the first wanting no logits (so it never reaches to_host).
 std::vector<int32_t> greedy(const Model& m, Backend& be, int n_new) {
-  auto kv = be.make_kv_cache(m.hp, 8, 16);
-  std::vector<int32_t> table = {5, 2, 7, 0, 1, 3, 4, 6};
-  std::vector<int32_t> tokens = some_tokens(12, m.hp.n_vocab);
-  // The prompt in two steps, the first wanting no logits (so it never reaches to_host).
-  Batch first, second;
-  first.sequences.push_back({table});
-  second.sequences.push_back({table});
-  for (size_t i = 0; i < tokens.size(); ++i)
-    (i < 5 ? first : second).add(tokens[i], static_cast<int32_t>(i), 0, i + 1 == tokens.size());
-  EXPECT_TRUE(forward(m, first, *kv, be).empty());
-  std::vector<float> logits = forward(m, second, *kv, be);
-  const size_t v = static_cast<size_t>(m.hp.n_vocab);
-  std::vector<int32_t> out;
-  for (int i = 0; i < n_new; ++i) {
-    const int32_t next = static_cast<int32_t>(test::argmax(logits.data(), v));
-    out.push_back(next);
-    Batch b;
-    b.sequences.push_back({table});
-    b.add(next, static_cast<int32_t>(tokens.size() + out.size() - 1), 0, true);
-    logits = forward(m, b, *kv, be);
-  }
-  return out;
+  return test::greedy_tokens(m, be, n_new, some_tokens(12, m.hp.n_vocab), 5);
 }
 
 TEST(CudaForwardText, GreedyTextIdenticalAtF32AndF16) {

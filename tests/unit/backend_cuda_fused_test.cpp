@@ -100,19 +100,8 @@ TEST(CudaFusionPlan, DisableListMatchesWholeNames) {
   EXPECT_FALSE(cuda::feature_listed("a,b", ""));
 }
 
-struct HostWeight {
-  std::vector<uint8_t> bytes;
-  Weight w;
-};
-
-HostWeight make_weight(GgmlType type, int64_t rows, int64_t cols, uint32_t seed, const std::string& name) {
-  const std::vector<float> f = test::random_floats(static_cast<size_t>(rows * cols), seed, 0.5f);
-  HostWeight h;
-  h.bytes.resize(ggml_row_size(type, cols) * static_cast<size_t>(rows));
-  quant::quantize_matrix(type, f.data(), h.bytes.data(), rows, cols);
-  h.w = Weight{name, type, cols, rows, h.bytes.data()};
-  return h;
-}
+using test::HostWeight;  // backend_cuda_support.h
+using test::make_weight;
 
 HostWeight make_f32(std::vector<float> values, const std::string& name) {
   HostWeight h;

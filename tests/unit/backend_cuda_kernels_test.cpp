@@ -14,19 +14,8 @@
 namespace hayate {
 namespace {
 
-struct HostWeight {
-  std::vector<uint8_t> bytes;
-  Weight w;
-};
-
-HostWeight make_weight(GgmlType type, int64_t rows, int64_t cols, uint32_t seed, const std::string& name) {
-  const std::vector<float> f = test::random_floats(static_cast<size_t>(rows * cols), seed, 0.5f);
-  HostWeight h;
-  h.bytes.resize(ggml_row_size(type, cols) * static_cast<size_t>(rows));
-  quant::quantize_matrix(type, f.data(), h.bytes.data(), rows, cols);
-  h.w = Weight{name, type, cols, rows, h.bytes.data()};
-  return h;
-}
+using test::HostWeight;  // backend_cuda_support.h
+using test::make_weight;
 
 std::vector<float> host_matmul(const Weight& w, const std::vector<float>& x, int64_t n, const Weight* bias) {
   auto ref = make_backend("reference", 1);

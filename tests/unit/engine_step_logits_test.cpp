@@ -18,6 +18,7 @@
 #include "engine/sampler.h"
 #include "engine/step_logits.h"
 #include "support/engine_support.h"
+#include "support/top_logits_ref.h"
 #include "support/wrapped_backend.h"
 
 namespace hayate {
@@ -25,32 +26,9 @@ namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// The TopLogits of one host row, by the contract of backend.h (sorted by logit, then id).
+// The TopLogits of one host row, by the contract of backend.h (tests/support/top_logits_ref.h).
 TopLogits host_top(std::span<const float> row, int32_t k) {
-  TopLogits t;
-  std::vector<int32_t> ids;
-  double max = -kInf;
-  for (size_t i = 0; i < row.size(); ++i) {
-    if (std::isnan(row[i]) || row[i] == kInf) t.ok = false;
-    if (row[i] != -kInf) {
-      ids.push_back(static_cast<int32_t>(i));
-      max = std::max(max, static_cast<double>(row[i]));
-    }
-  }
-  t.n_finite = static_cast<int32_t>(ids.size());
-  if (ids.empty()) t.ok = false;
-  if (!t.ok) return t;
-  const size_t n = std::min(ids.size(), static_cast<size_t>(k));
-  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(n), ids.end(),
-                    [&](int32_t a, int32_t b) { return row[a] > row[b] || (row[a] == row[b] && a < b); });
-  double sum = 0;
-  for (float l : row) sum += l == -kInf ? 0.0 : std::exp(l - max);
-  t.log_norm = max + std::log(sum);
-  for (size_t i = 0; i < n; ++i) {
-    t.ids.push_back(ids[i]);
-    t.logits.push_back(row[ids[i]]);
-  }
-  return t;
+  return test::host_top(row.data(), static_cast<int64_t>(row.size()), k);
 }
 
 // The reference backend plus top_logits: what a device backend offers, on the host.
@@ -201,14 +179,7 @@ TEST(StepLogits, EngineGivesTheSameTokensEitherWay) {
       o.sampling.n_logprobs = 2;
       hs.push_back(engine.submit({{1, 2 + i, 3, 4}, o, true}));
     }
-    std::vector<std::vector<SampleResult>> out;
-    for (auto& h : hs) {
-      out.emplace_back();
-      while (auto e = h->next(std::chrono::seconds(60))) {
-        if (e->kind != Event::Token) break;
-        out.back().push_back(e->sample);
-      }
-    }
+    auto out = test::token_samples(hs);
     engine.shutdown();
     if (top_calls) *top_calls = static_cast<TopBackend*>(raw)->top_calls;
     return out;

@@ -30,6 +30,15 @@ std::unique_ptr<Backend> gpu(bool graphs) {
   return make_cuda_backend(o);
 }
 
+// The model placed over two GPUs as `--device cuda --tensor-parallel 2` places it.
+std::unique_ptr<Backend> tp2(const Model& m, bool graphs) {
+  DeviceOptions o;
+  o.device = "cuda";
+  o.cuda_graphs = graphs;
+  o.tensor_parallel = 2;
+  return place_model(m, "cpu", 2, o, PlacementHints{}, nullptr);
+}
+
 void expect_close(const test::Steps& got, const test::Steps& want, int64_t width, const std::string& what) {
   EXPECT_EQ(got.greedy, want.greedy) << what;
   ASSERT_EQ(got.logits.size(), want.logits.size()) << what;
@@ -63,11 +72,7 @@ TEST(CudaTensorParallel, TwoGpusGiveTheOneGpuModel) {
     one->prepare(*m);
     const test::Steps want = test::two_sequence_steps(*m, *one);
     for (const bool graphs : {false, true}) {
-      DeviceOptions o;
-      o.device = "cuda";
-      o.cuda_graphs = graphs;
-      o.tensor_parallel = 2;
-      auto tp = place_model(*m, "cpu", 2, o, PlacementHints{}, nullptr);
+      auto tp = tp2(*m, graphs);
       EXPECT_EQ(tp->name(), "tp2(cuda)");
       expect_close(test::two_sequence_steps(*m, *tp), want, m->hp.n_vocab, type + (graphs ? " graphs" : " eager"));
     }
@@ -115,11 +120,7 @@ TEST(CudaTensorParallel, GatheredTopLogitsAreTheWholeRowsTop) {
   }
   if (cuda_device_count() < 2) GTEST_SKIP() << "one CUDA device visible; the merge of two GPUs' tops needs two";
   for (const bool graphs : {false, true}) {
-    DeviceOptions o;
-    o.device = "cuda";
-    o.cuda_graphs = graphs;
-    o.tensor_parallel = 2;
-    auto tp = place_model(*m, "cpu", 2, o, PlacementHints{}, nullptr);
+    auto tp = tp2(*m, graphs);
     expect_gathered_top(*m, *tp, std::string("TP=2 ") + (graphs ? "graphs" : "eager"));
   }
 }

@@ -98,6 +98,17 @@ Tensor prompt_logits(const Model& m, Backend& be, KvCache& kv) {
   return forward_logits(m, b, kv, be);
 }
 
+// The prompt's logits of one unsplit CPU backend, every row, on the host.
+std::vector<float> one_backend_logits(const Model& m) {
+  auto be = make_backend("cpu", 1);
+  be->prepare(m);
+  auto kv = be->make_kv_cache(m.hp, 4, 16);
+  const Tensor logits = prompt_logits(m, *be, *kv);
+  std::vector<float> host(static_cast<size_t>(logits.rows * logits.cols));
+  be->to_host(logits, host.data());
+  return host;
+}
+
 // A qwen2-shaped f32 model whose head repeats one row, scaled up, on both sides of every rank
 // boundary of TP=2 and TP=4: those tokens' logits are equal (the same dot product), and the row
 // is that of prompt row 3's most likely token, so that they lead that row's list and the merge
@@ -133,12 +144,7 @@ TiedHeadModel make_tied_model() {
       for (int64_t id : {vocab_offset(v, n, r) - 1, vocab_offset(v, n, r)}) t.tied.push_back(static_cast<int32_t>(id));
   std::sort(t.tied.begin(), t.tied.end());
   t.tied.erase(std::unique(t.tied.begin(), t.tied.end()), t.tied.end());
-  auto be = make_backend("cpu", 1);
-  be->prepare(m);
-  auto kv = be->make_kv_cache(m.hp, 4, 16);
-  const Tensor logits = prompt_logits(m, *be, *kv);
-  std::vector<float> host(static_cast<size_t>(logits.rows * logits.cols));
-  be->to_host(logits, host.data());
+  const std::vector<float> host = one_backend_logits(m);
   const float* row3 = host.data() + 3 * v;
   const int64_t best = std::max_element(row3, row3 + v) - row3;
   EXPECT_GT(row3[best], 0.0f);  // scaled up, the copies lead
@@ -172,12 +178,7 @@ TEST(TensorParallelTop, RanksTopKMergedIsTheGatheredRowsTop) {
   const Model& m = *t.model;
   const int32_t k = 16;
   const std::vector<int32_t> rows = {0, 2, 3, 5};
-  auto one = make_backend("cpu", 1);
-  one->prepare(m);
-  auto one_kv = one->make_kv_cache(m.hp, 4, 16);
-  const Tensor one_logits = prompt_logits(m, *one, *one_kv);
-  std::vector<float> want_rows(static_cast<size_t>(one_logits.rows * one_logits.cols));
-  one->to_host(one_logits, want_rows.data());
+  const std::vector<float> want_rows = one_backend_logits(m);
   bool tie_listed = false;
   for (int n : {1, 2, 4}) {
     const std::string what = "TP=" + std::to_string(n);
@@ -219,12 +220,7 @@ TEST(TensorParallelTop, RanksTopKMergedIsTheGatheredRowsTop) {
 TEST(TensorParallelTop, WholeRowsAreGatheredWhenReadWhole) {
   const TiedHeadModel t = make_tied_model();
   const Model& m = *t.model;
-  auto one = make_backend("cpu", 1);
-  one->prepare(m);
-  auto one_kv = one->make_kv_cache(m.hp, 4, 16);
-  const Tensor one_logits = prompt_logits(m, *one, *one_kv);
-  std::vector<float> want(static_cast<size_t>(one_logits.rows * one_logits.cols));
-  one->to_host(one_logits, want.data());
+  const std::vector<float> want = one_backend_logits(m);
   const auto v = static_cast<size_t>(m.hp.n_vocab);
   for (int n : {2, 4}) {
     const std::string what = "TP=" + std::to_string(n);
@@ -319,14 +315,7 @@ TEST(TensorParallelTop, EngineGivesTheTokensOfOneBackend) {
       g.sampling.n_logprobs = 2;
       hs.push_back(engine.submit({{1, 2 + i, 3, 4}, g, true}));
     }
-    std::vector<std::vector<SampleResult>> out;
-    for (auto& h : hs) {
-      out.emplace_back();
-      while (auto e = h->next(std::chrono::seconds(60))) {
-        if (e->kind != Event::Token) break;
-        out.back().push_back(e->sample);
-      }
-    }
+    auto out = test::token_samples(hs);
     engine.shutdown();
     for (TopCpu* r : ranks) *top_calls += r->top_calls;  // the engine (and the ranks) still live
     return out;

@@ -463,22 +463,22 @@ void CudaBackend::add_rms_norm(Tensor x, Tensor y, const Weight& w, float eps, T
       "add_rms_norm", x.data, y.data, weight, groups, group, eps, out.data);
 }
 
-void CudaBackend::swiglu(Tensor gate, Tensor up, Tensor out) {
+void CudaBackend::gated(GatedKernel kernel, Tensor gate, Tensor up, Tensor out, const char* name, const char* timer,
+                        const char* what) {
   if (up.rows * up.cols != gate.rows * gate.cols || out.rows * out.cols != gate.rows * gate.cols)
-    fail(ErrorKind::Internal, "swiglu: shapes do not match");
+    fail(ErrorKind::Internal, std::string(name) + ": shapes do not match");
   const int64_t n = gate.rows * gate.cols;
-  Timed t(*this, "gpu swiglu");
-  launch([=, this] { check(cuda::swiglu(gate.data, up.data, out.data, n, stream_), "swiglu kernel"); }, "swiglu",
-         gate.data, up.data, out.data, n);
+  Timed t(*this, timer);
+  launch([=, this] { check(kernel(gate.data, up.data, out.data, n, stream_), what); }, name, gate.data, up.data,
+         out.data, n);
+}
+
+void CudaBackend::swiglu(Tensor gate, Tensor up, Tensor out) {
+  gated(cuda::swiglu, gate, up, out, "swiglu", "gpu swiglu", "swiglu kernel");
 }
 
 void CudaBackend::geglu(Tensor gate, Tensor up, Tensor out) {
-  if (up.rows * up.cols != gate.rows * gate.cols || out.rows * out.cols != gate.rows * gate.cols)
-    fail(ErrorKind::Internal, "geglu: shapes do not match");
-  const int64_t n = gate.rows * gate.cols;
-  Timed t(*this, "gpu geglu");
-  launch([=, this] { check(cuda::geglu(gate.data, up.data, out.data, n, stream_), "geglu kernel"); }, "geglu",
-         gate.data, up.data, out.data, n);
+  gated(cuda::geglu, gate, up, out, "geglu", "gpu geglu", "geglu kernel");
 }
 
 void CudaBackend::scale(Tensor x, float s) {

@@ -197,6 +197,11 @@ class CudaBackend : public Backend {
   const int64_t* kv_slots(const CudaKvCache& kv, const Batch& batch);
   // Rope's checks; Error(Internal) when x cannot be rotated with these parameters.
   void check_rope(Tensor x, int32_t n_heads, std::span<const int32_t> positions, const RopeParams& p) const;
+  // swiglu and geglu: `kernel` over gate and up (the same size) into out, timed as `timer` and
+  // recorded under `name`; `what` names the kernel in its errors. The three are literals.
+  using GatedKernel = cudaError_t (*)(const float*, const float*, float*, int64_t, cudaStream_t);
+  void gated(GatedKernel kernel, Tensor gate, Tensor up, Tensor out, const char* name, const char* timer,
+             const char* what);
   const float* rope_frequencies(const RopeParams& p);
   void matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized);
   void sync();
