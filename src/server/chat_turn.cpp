@@ -45,6 +45,15 @@ ChatTurn prepare_chat_turn(ServerState& st, const session::ConversationInfo& con
   body = {{"messages", messages}, {"stream", true}, {"stream_options", {{"include_usage", true}}}};
   json settings = json::parse(conv.settings, nullptr, false);
   if (!settings.is_object()) settings = json::object();
+  // The model a turn names becomes the conversation's, stored before the answer starts: the page's
+  // picker sends it with the turn, and a reload or another server continues with that model
+  // (a PATCH from the picker could still be in flight when the answer ends).
+  if (m.contains("model") && m["model"].is_string() && settings.value("model", json()) != m["model"]) {
+    settings["model"] = m["model"];
+    session::ConversationUpdate u;
+    u.settings = settings.dump();
+    store.update(conv.id, u);
+  }
   const auto take = [&](const char* name) {
     if (m.contains(name))
       body[name] = m[name];
