@@ -62,6 +62,27 @@ TEST(WebChat, TheFallbackTurnRouteKeepsTheTurnAndReturnsTheRequest) {
   post_json(s.port(), "/v1/conversations/conv-none/messages", {{"role", "user"}, {"content", "x"}}, 404);
 }
 
+// The model a turn names becomes the conversation's stored setting before the answer (the page's
+// picker sends it with each turn; a reload continues with it), the other settings kept.
+TEST(WebChat, ATurnsModelBecomesTheConversationsSetting) {
+  ServerProcess s({});
+  const json conv = post_json(s.port(), "/v1/conversations", {{"title", "t"}});
+  const std::string id = conv["id"], path = "/v1/conversations/" + id;
+  const auto patch = HttpClient("127.0.0.1", s.port())
+                         .request("PATCH", path, json{{"settings", {{"temperature", 0.3}}}}.dump(),
+                                  {{"Content-Type", "application/json"}});
+  ASSERT_EQ(patch.status, 200) << patch.body;
+  const json turn = post_json(s.port(), path + "/messages", {{"role", "user"}, {"content", "Hi"}, {"model", "other"}});
+  EXPECT_EQ(turn["request"]["model"], "other");
+  json settings = json::parse(http_get(s.port(), path).body)["settings"];
+  EXPECT_EQ(settings["model"], "other");
+  EXPECT_EQ(settings["temperature"], 0.3);
+  // A turn without a model leaves the stored one.
+  post_json(s.port(), path + "/messages", {{"role", "user"}, {"content", "Again"}});
+  settings = json::parse(http_get(s.port(), path).body)["settings"];
+  EXPECT_EQ(settings["model"], "other");
+}
+
 TEST(WebChat, AnUnreachableStoreStopsTheServerNamingIt) {
   const std::string url = "redis://127.0.0.1:" + std::to_string(free_port());
   ServerProcess s({"--conversations-db", url}, {}, false);
