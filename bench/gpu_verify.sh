@@ -40,9 +40,9 @@ wait_models 160
 # 2. speed, one program at a time
 q=$MODELS/l8b-q4_k_m.gguf f=$MODELS/l8b-f16.gguf
 B="$BIN/hayate bench model --device cuda -r 2"
-step q4 35 "$B -m $q -p 512 -n 128"
-step q4_unfused 25 "HAYATE_CUDA_DISABLE=$OFF $B -m $q -p 0 -n 128"
-step f16 45 "$B -m $f -p 512 -n 128"
+step bench_q4 35 "$B -m $q -p 512 -n 128"
+step bench_q4_unfused 25 "HAYATE_CUDA_DISABLE=$OFF $B -m $q -p 0 -n 128"
+step bench_f16 45 "$B -m $f -p 512 -n 128"
 # 3. issue 16: NVML figures in /metrics while serving on the GPU
 step gpu_metrics 30 "$BIN/hayate serve --device cuda --port 18181 >$LOGDIR/serve.log 2>&1 & sp=\$!; \
   for i in \$(seq 1 60); do kill -0 \$sp 2>/dev/null || break; curl -sf http://127.0.0.1:18181/health >/dev/null && break; sleep 0.5; done; \
@@ -50,8 +50,8 @@ step gpu_metrics 30 "$BIN/hayate serve --device cuda --port 18181 >$LOGDIR/serve
     -d '{\"messages\":[{\"role\":\"user\",\"content\":\"What is 12 + 30?\"}],\"max_tokens\":16,\"temperature\":0}'; echo; \
   sleep 1.5; curl -s http://127.0.0.1:18181/metrics | grep -E '^hayate_gpu'; kill \$sp; wait \$sp"
 
-step q4_stage6_off 25 "$S6OFF $B -m $q -p 0 -n 128"
-step f16_unfused 35 "HAYATE_CUDA_DISABLE=$OFF $B -m $f -p 0 -n 128"
+step bench_q4_stage6_off 25 "$S6OFF $B -m $q -p 0 -n 128"
+step bench_f16_unfused 35 "HAYATE_CUDA_DISABLE=$OFF $B -m $f -p 0 -n 128"
 step matvec 20 "$BIN/cuda_matvec_bench fast | grep -E '\\| 1 \\|'"
 step prof_tg 30 "HAYATE_PROFILE=1 $BIN/hayate bench model -m $q --device cuda -p 0 -n 64 -r 1 --no-cuda-graphs"
 
@@ -59,11 +59,8 @@ echo "== on $(head -2 "$LOGDIR/gpu.log" | tail -1); $(cat "$LOGDIR/nccl.log")"
 tail -16 "$LOGDIR/i20.log"
 grep -hE "^\[  (PASSED|FAILED) |FAILED  \]" "$LOGDIR/fused.log" "$LOGDIR/tp.log" | head -12
 grep -vE "^== " "$LOGDIR/s7.log" | tail -22
-for s in q4 q4_unfused q4_stage6_off f16 f16_unfused; do
-  echo "$s $(grep -hoE '(pp512|tg128): [0-9.]+' "$LOGDIR/$s.log" | tr '\n' ' ')"
-done
+bench_lines
 cut -c1-100 "$LOGDIR/matvec.log"
 grep -E "gpu |engine step" "$LOGDIR/prof_tg.log" | head -16
 cat "$LOGDIR/gpu_metrics.log"
-for k in "${!STATUS[@]}"; do echo "$k: ${STATUS[$k]}"; done | sort
-echo "total $(( $(date +%s) - START ))s"
+finish_logs
