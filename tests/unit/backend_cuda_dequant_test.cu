@@ -234,15 +234,20 @@ TEST(CudaDequant, CoalescedMatvecSumsMatchReference) {
   expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 45, 4);
 }
 
-// How many warps share a row: split while the grid is small and each part keeps a round of loads.
-TEST(CudaDequant, SplitPartsFillTheGridOnly) {
-  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(4096, 4096)), 4);    // 2048 warps, 4 rounds
-  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 1>(1024, 4096)), 2);    // 2 rounds of 8 blocks
+// How many warps share a row (the H100's per-matrix table, docs/cuda.md): Q4_K / Q6_K split only
+// matrices of under 2048 warps, Q8_0 takes 2 parts wherever a row has two rounds of loads.
+TEST(CudaDequant, SplitPartsFollowTheMeasuredTable) {
+  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(4096, 4096)), 1);    // 2048 warps: a split lost 9-18%
+  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 1>(1024, 4096)), 2);    // 1024 warps: 2 parts won (639 vs 546 GB/s)
   EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(14336, 4096)), 1);   // 7168 warps fill it already
-  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(4096, 14336)), 4);   // 2048 warps, 14 rounds
-  EXPECT_EQ((fast::split_parts<kQ6_K, 1, 1>(1024, 4096)), 8);    // 1024 warps, 8 rounds
+  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(4096, 14336)), 1);   // ffn_down: 1 part best
+  EXPECT_EQ((fast::split_parts<kQ6_K, 1, 1>(1024, 4096)), 2);    // 776 GB/s at 2 parts, 679 at 4
   EXPECT_EQ((fast::split_parts<kQ6_K, 1, 2>(128256, 4096)), 1);  // the output layer
   EXPECT_EQ((fast::split_parts<kQ4_K, 1, 2>(4096, 256)), 1);     // one round: nothing to split
+  EXPECT_EQ((fast::split_parts<kQ8_0, 1, 2>(4096, 4096)), 2);    // 1,492 GB/s at 2, 1,427 at 4
+  EXPECT_EQ((fast::split_parts<kQ8_0, 1, 2>(14336, 4096)), 2);   // 1,827 at 2 parts, 1,587 at 1
+  EXPECT_EQ((fast::split_parts<kQ8_0, 1, 1>(256, 32)), 1);       // one block: one round
+  EXPECT_EQ((fast::split_parts<kQ4_K, 1, 1>(256, 14336)), 4);    // 256 warps: split until the 7 rounds stop it
 }
 
 TEST(CudaDequant, FloatFormatsMatchReference) {

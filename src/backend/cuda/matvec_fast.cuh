@@ -237,10 +237,18 @@ HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t r
 
 // Warps to a row (1, 2, 4 or 8) for R rows a warp and NT tokens: a matrix of few rows (1024 or
 // 4096 on Llama-3-8B) gave one warp a row several rounds of loads, each waiting a whole memory
-// latency, while most of the GPU's warp slots stayed empty (0.5-1.2 TB/s of 3.0 on an H100,
-// docs/cuda.md stage 4). Split until the grid holds about kTargetWarps warps, each part keeping
-// at least one round of loads.
-inline constexpr int64_t kTargetWarps = 8192;
+// latency, while most of the GPU's warp slots stayed empty (docs/cuda.md stage 4). Split while
+// the grid holds fewer than kSplitWarps<T> warps, each part keeping at least one round of loads,
+// and to at most kMaxParts<T> parts. The limits come from the per-matrix table of the H100 call of
+// 2026-12-07 (docs/cuda.md, one token, 1 / 2 / 4 parts forced): Q4_K and Q6_K gained from a split
+// only below 2048 warps (1024-row matrices: 2 parts; 4096 rows and more: 1 part, where the
+// earlier rule's 4 parts lost up to 23%), Q8_0 (one 4-byte load a lane, no load depth) gained
+// from 2 parts at every size and lost from 4.
+template <uint32_t T>
+inline constexpr int64_t kSplitWarps = T == kQ8_0 ? int64_t{1} << 40 : 2048;
+template <uint32_t T>
+inline constexpr int kMaxParts = T == kQ8_0 ? 2 : 8;
+
 template <uint32_t T, int NT, int R>
 HAYATE_HD int split_parts(int64_t rows, int64_t cols) {
   using F = Fast<T>;
@@ -248,7 +256,7 @@ HAYATE_HD int split_parts(int64_t rows, int64_t cols) {
   const int64_t rounds = (cols / F::kBlockWeights + per_round - 1) / per_round;
   const int64_t warps = (rows + R - 1) / R;
   int parts = 1;
-  while (parts < 8 && 2 * parts <= rounds && 2 * parts * warps <= kTargetWarps) parts *= 2;
+  while (parts < kMaxParts<T> && 2 * parts <= rounds && 2 * parts * warps <= kSplitWarps<T>) parts *= 2;
   return parts;
 }
 
