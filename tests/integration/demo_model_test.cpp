@@ -23,12 +23,15 @@ const std::filesystem::path kDemo = std::filesystem::path(HAYATE_SOURCE_DIR) / "
 const std::filesystem::path kData = kDemo / "data";
 const std::string kModel = (std::filesystem::path(HAYATE_SOURCE_DIR) / "assets" / "demo-q8_0.gguf").string();
 
-// Issue 21's targets, and guards a little under what the committed model measured (MODEL_CARD.md):
-// world 394/394, other 224/270.
+// Issue 21's targets, and guards a little under what the committed model (recipe 3) measured
+// (MODEL_CARD.md): world 393/394, other 232/270 of which products 99/100 and subtractions 99/100.
 constexpr double kAdditionTarget = 0.95;
 constexpr double kWorldTarget = 0.70;
-constexpr double kWorldMeasured = 0.95;
-constexpr double kOtherMeasured = 0.80;
+constexpr double kWorldMeasured = 0.99;
+constexpr double kOtherMeasured = 0.85;
+// Products are what recipe 3 gave back (recipe 2's model: 89/100); the guard keeps them from
+// sliding back unnoticed inside the all-tasks figure.
+constexpr double kArithmeticMeasured = 0.96;
 
 nlohmann::json read_json(const std::filesystem::path& path) {
   std::ifstream f(path);
@@ -41,11 +44,15 @@ nlohmann::json eval_json(const std::string& args) {
   return r.exit_code == 0 ? nlohmann::json::parse(r.output) : nlohmann::json::object();
 }
 
-double task_accuracy(const std::string& file, const std::string& model) {
+nlohmann::json task_result(const std::string& file, const std::string& model) {
   const auto j = eval_json("tasks -m " + model + " " + (kData / file).string());
   std::printf("%s on %s: accuracy %.4f (%d / %d)\n", model.c_str(), file.c_str(), j.value("accuracy", 0.0),
               j.value("correct", 0), j.value("items", 0));
-  return j.value("accuracy", 0.0);
+  return j;
+}
+
+double task_accuracy(const std::string& file, const std::string& model) {
+  return task_result(file, model).value("accuracy", 0.0);
 }
 
 double perplexity(const std::string& model, const std::string& out = "") {
@@ -60,9 +67,16 @@ TEST(DemoModel, TwoDigitAdditionThroughHayate) {
 
 TEST(DemoModel, WorldQuestionsDoNotRegress) { EXPECT_GE(task_accuracy("heldout_world.jsonl", kModel), kWorldMeasured); }
 
-TEST(DemoModel, OtherTasksDoNotRegress) { EXPECT_GE(task_accuracy("heldout_other.jsonl", kModel), kOtherMeasured); }
+TEST(DemoModel, OtherTasksDoNotRegress) {
+  const auto j = task_result("heldout_other.jsonl", kModel);
+  EXPECT_GE(j.value("accuracy", 0.0), kOtherMeasured);
+  for (const std::string task : {"multiplication", "subtraction"}) {
+    ASSERT_TRUE(j.contains("per_task") && j["per_task"].contains(task)) << "no " << task << " items in the split";
+    EXPECT_GE(j["per_task"][task].value("accuracy", 0.0), kArithmeticMeasured) << task;
+  }
+}
 
-// Issues 7 and 21 ask for 70%; recipe 1's model scored 51.8%, recipe 2's 100% (MODEL_CARD.md).
+// Issues 7 and 21 ask for 70%; recipe 1's model scored 51.8%, recipe 2's 100%, recipe 3's 99.75% (MODEL_CARD.md).
 TEST(DemoModel, WorldQuestionsReachIssueTarget) {
   EXPECT_GE(task_accuracy("heldout_world.jsonl", kModel), kWorldTarget);
 }

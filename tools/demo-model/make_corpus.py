@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the training corpus of hayate's demo model, its held-out split and its world documents.
 
-    python3 make_corpus.py --out DIR [--recipe 1|2] [--check] [--seed 7] [--conversations 400000] [--world-dir world]
+    python3 make_corpus.py --out DIR [--recipe 1|2|3] [--check] [--seed 7] [--conversations 400000] [--world-dir world]
 
 Pure Python 3, no packages; the same seed gives the same bytes. DIR receives:
   train.jsonl            {"messages": [...]} one conversation a line ({"text": ...} for plain documents)
@@ -14,11 +14,12 @@ Pure Python 3, no packages; the same seed gives the same bytes. DIR receives:
 and --world-dir receives one Markdown document per entity of the fictional world (the facts the
 world questions ask about; later the RAG demo's documents).
 
---recipe 2 (the default; recipe2.py) is the corpus of the committed model: seed 7 writes the
-train.jsonl and data/ files it was trained and measured on, byte for byte. It asks world
-questions in many more shapes than recipe 1 (the first model's) and spells every word in
-training; --check verifies the written files against its hold-out rules (check_corpus.py) and
-writes OUT/check.json.
+--recipe 3 (the default; recipe3.py) is the corpus of the committed model: seed 7 writes the
+train.jsonl and data/ files it was trained and measured on, byte for byte. It is recipe 2
+(recipe2.py, the previous model's) with more arithmetic and products among the draws; both ask
+world questions in many more shapes than recipe 1 (the first model's) and spell every word in
+training, and their held-out files are the same bytes; --check verifies the written files
+against their hold-out rules (check_corpus.py) and writes OUT/check.json.
 
 What is held out: arithmetic problems whose operand pair hashes into the held-out tenth (so a
 held-out 2-digit sum was never seen in training, in either order); counting and spelling
@@ -456,9 +457,9 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--conversations", type=int, default=400000)
     parser.add_argument("--documents", type=int, default=40000, help="plain-text documents mixed into training")
-    parser.add_argument("--recipe", type=int, choices=(1, 2, 3), default=2,
-                        help="2: the committed model's corpus (recipe2.py); 3: recipe 2 with more products "
-                        "(recipe3.py); 1: the first model's")
+    parser.add_argument("--recipe", type=int, choices=(1, 2, 3), default=3,
+                        help="3: the committed model's corpus (recipe3.py); 2: the previous model's "
+                        "(recipe2.py); 1: the first model's")
     parser.add_argument("--check", action="store_true",
                         help="recipes 2 and 3: verify the written files (check_corpus.py)")
     args = parser.parse_args()

@@ -3,10 +3,11 @@
 
     python3 tools/demo-model/test_corpus.py
 
-- the generator still writes the committed held-out files of data/ (the committed model's) and of
-  data-v2/ (while it exists), each with the recipe its stats.json names (none: recipe 1); they do
-  not depend on the corpus size, so a small run shows it;
-- recipe 2 keeps its rules (make_corpus.py --check exits 0 on it);
+- the generator still writes the committed held-out files of data/ (the committed model's, recipe 3)
+  and of data-v2/ (while it exists), each with the recipe its stats.json names (none: recipe 1);
+  they do not depend on the corpus size, so a small run shows it;
+- recipes 2 and 3 keep their rules (make_corpus.py --check exits 0 on each) and write the same
+  held-out files;
 - the checker fails, naming the rule, on corpora that break one: a held-out question planted in
   training, a wrong answer in training or in the held-out file, a frame no other attribute
   trains, a word never spelled, a held-out spelling item;
@@ -17,6 +18,7 @@
 import filecmp
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,7 +31,7 @@ HELD_OUT = ["heldout_addition.jsonl", "heldout_world.jsonl", "heldout_other.json
 
 def make(out, recipe, *extra):
     return subprocess.run([sys.executable, os.path.join(HERE, "make_corpus.py"), "--recipe", str(recipe), "--out", out,
-                           "--conversations", "20000" if recipe == 2 else "2000", "--documents", "1000", *extra],
+                           "--conversations", "20000" if recipe >= 2 else "2000", "--documents", "1000", *extra],
                           capture_output=True, text=True)
 
 
@@ -59,6 +61,8 @@ class Corpus(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="demo-corpus-")
         cls.v2 = os.path.join(cls.tmp, "v2")
         cls.v2_run = make(cls.v2, 2, "--check")
+        cls.v3 = os.path.join(cls.tmp, "v3")
+        cls.v3_run = make(cls.v3, 3, "--check")
 
     @classmethod
     def tearDownClass(cls):
@@ -80,21 +84,36 @@ class Corpus(unittest.TestCase):
         for folder in folders:
             with open(os.path.join(HERE, folder, "stats.json"), encoding="utf-8") as f:
                 recipe = json.load(f).get("recipe", 1)
-            out = self.v2 if recipe == 2 else os.path.join(self.tmp, f"v{recipe}")
-            if recipe != 2:
+            out = {2: self.v2, 3: self.v3}.get(recipe, os.path.join(self.tmp, f"v{recipe}"))
+            if recipe not in (2, 3):
                 r = make(out, recipe)
                 self.assertEqual(r.returncode, 0, r.stderr)
             for name in HELD_OUT:
                 self.assertTrue(filecmp.cmp(os.path.join(out, name), os.path.join(HERE, folder, name), shallow=False),
                                 f"{folder}/{name} is not what recipe {recipe} writes")
 
-    def test_recipe2_keeps_its_rules(self):
-        self.assertEqual(self.v2_run.returncode, 0, self.v2_run.stdout + self.v2_run.stderr)
-        with open(os.path.join(self.v2, "check.json"), encoding="utf-8") as f:
-            report = json.load(f)
-        self.assertEqual(report["problems"], [])
-        self.assertEqual(report["heldout_world"], 394)
-        self.assertGreaterEqual(report["phrasings_per_fact"]["min"], 10)
+    def test_recipes_2_and_3_keep_their_rules(self):
+        for out, run in ((self.v2, self.v2_run), (self.v3, self.v3_run)):
+            self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+            with open(os.path.join(out, "check.json"), encoding="utf-8") as f:
+                report = json.load(f)
+            self.assertEqual(report["problems"], [], out)
+            self.assertEqual(report["heldout_world"], 394, out)
+            self.assertGreaterEqual(report["phrasings_per_fact"]["min"], 10, out)
+
+    def test_recipe3_changes_only_the_mix(self):
+        for name in HELD_OUT + ["heldout_text.txt"]:
+            self.assertTrue(filecmp.cmp(os.path.join(self.v2, name), os.path.join(self.v3, name), shallow=False),
+                            f"recipe 3's {name} differs from recipe 2's")
+
+        def products(out):
+            with open(os.path.join(out, "train.jsonl"), encoding="utf-8") as f:
+                users = [m["content"] for line in f for m in json.loads(line).get("messages", [])
+                         if m["role"] == "user"]
+            product = re.compile(r"\d+ (\*|x|times) \d+|^Multiply \d+ by \d+")  # make_corpus.MUL_TEMPLATES
+            return sum(bool(product.search(u)) for u in users) / len(users)
+        v2, v3 = products(self.v2), products(self.v3)
+        self.assertGreater(v3, 1.5 * v2, f"recipe 3 should ask for about twice recipe 2's products: {v3:.4f} vs {v2:.4f}")
 
     def test_check_finds_a_heldout_question_in_training(self):
         out = self.broken_copy("leak")
