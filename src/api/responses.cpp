@@ -92,7 +92,7 @@ ChatMessage input_item(const json& item, size_t i, const Limits& limits) {
                         describe(item["type"]));
 }
 
-ojson usage_json(const Usage& u) {
+ojson responses_usage_json(const Usage& u) {
   return {{"input_tokens", u.prompt_tokens},
           {"input_tokens_details", {{"cached_tokens", u.cached_tokens}}},
           {"output_tokens", u.completion_tokens},
@@ -248,7 +248,7 @@ ojson response_object(const std::string& id, int64_t created, const std::string&
       {"store", r.store},
       {"temperature", detail::stable_float(r.sampling.temperature)},
       {"top_p", detail::stable_float(r.sampling.top_p)},
-      {"usage", out ? usage_json(usage) : ojson(nullptr)}};
+      {"usage", out ? responses_usage_json(usage) : ojson(nullptr)}};
   return body;
 }
 
