@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the training corpus of hayate's demo model, its held-out split and its world documents.
 
-    python3 make_corpus.py --out DIR [--recipe 1|2|3] [--check] [--seed 7] [--conversations 400000] [--world-dir world]
+    python3 make_corpus.py --out DIR [--recipe 1|2|3|4] [--check] [--seed 7] [--conversations 400000] [--world-dir world]
 
 Pure Python 3, no packages; the same seed gives the same bytes. DIR receives:
   train.jsonl            {"messages": [...]} one conversation a line ({"text": ...} for plain documents)
@@ -457,8 +457,9 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--conversations", type=int, default=400000)
     parser.add_argument("--documents", type=int, default=40000, help="plain-text documents mixed into training")
-    parser.add_argument("--recipe", type=int, choices=(1, 2, 3), default=3,
-                        help="3: the committed model's corpus (recipe3.py); 2: the previous model's "
+    parser.add_argument("--recipe", type=int, choices=(1, 2, 3, 4), default=3,
+                        help="3: the committed model's corpus (recipe3.py); 4: recipe 3 with more letter tasks and "
+                        "stories (recipe4.py, not trained yet); 2: the previous model's "
                         "(recipe2.py); 1: the first model's")
     parser.add_argument("--check", action="store_true",
                         help="recipes 2 and 3: verify the written files (check_corpus.py)")
@@ -471,7 +472,8 @@ def main():
         sys.modules.setdefault("make_corpus", sys.modules[__name__])  # recipe2/3 import this module by name
         import recipe2
         import recipe3
-        corpus = recipe2.CorpusV2(args.seed) if args.recipe == 2 else recipe3.CorpusV3(args.seed)
+        import recipe4
+        corpus = {2: recipe2.CorpusV2, 3: recipe3.CorpusV3, 4: recipe4.CorpusV4}[args.recipe](args.seed)
     else:
         corpus = Corpus(args.seed)
     write_world(corpus.world, args.world_dir or os.path.join(args.out, "world"))

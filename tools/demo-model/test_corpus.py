@@ -63,6 +63,8 @@ class Corpus(unittest.TestCase):
         cls.v2_run = make(cls.v2, 2, "--check")
         cls.v3 = os.path.join(cls.tmp, "v3")
         cls.v3_run = make(cls.v3, 3, "--check")
+        cls.v4 = os.path.join(cls.tmp, "v4")
+        cls.v4_run = make(cls.v4, 4, "--check")
 
     @classmethod
     def tearDownClass(cls):
@@ -114,6 +116,23 @@ class Corpus(unittest.TestCase):
             return sum(bool(product.search(u)) for u in users) / len(users)
         v2, v3 = products(self.v2), products(self.v3)
         self.assertGreater(v3, 1.5 * v2, f"recipe 3 should ask for about twice recipe 2's products: {v3:.4f} vs {v2:.4f}")
+
+    def test_recipe4_keeps_the_rules_and_asks_more_letter_questions(self):
+        self.assertEqual(self.v4_run.returncode, 0, self.v4_run.stdout + self.v4_run.stderr)
+        for name in HELD_OUT + ["heldout_text.txt"]:
+            self.assertTrue(filecmp.cmp(os.path.join(self.v3, name), os.path.join(self.v4, name), shallow=False),
+                            f"recipe 4's {name} differs from recipe 3's")
+
+        def share(out, pattern):
+            with open(os.path.join(out, "train.jsonl"), encoding="utf-8") as f:
+                users = [m["content"] for line in f for m in json.loads(line).get("messages", [])
+                         if m["role"] == "user"]
+            return sum(bool(re.search(pattern, u)) for u in users) / len(users)
+        counts = r"^How many letters|^Count the letters"  # make_corpus.SPELL_TEMPLATES["length"]
+        last = r"last letter of|end with\?"
+        for pattern in (counts, last):
+            v3, v4 = share(self.v3, pattern), share(self.v4, pattern)
+            self.assertGreater(v4, 1.5 * v3, f"recipe 4 should ask {pattern!r} about 1.8x as often: {v4:.4f} vs {v3:.4f}")
 
     def test_check_finds_a_heldout_question_in_training(self):
         out = self.broken_copy("leak")
