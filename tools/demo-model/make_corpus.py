@@ -345,8 +345,12 @@ class Corpus:
     def word_heldout(task, word):
         return heldout_key(task, word)
 
+    def choose_word_task(self):
+        """Which SPELL_TEMPLATES task a word question asks (recipe4.py weights them)."""
+        return self.rng.choice(list(SPELL_TEMPLATES))
+
     def draw_word_task(self):
-        task = self.rng.choice(list(SPELL_TEMPLATES))
+        task = self.choose_word_task()
         w = self.rng.choice(WORDS)
         if self.word_heldout(task, w):
             return None
