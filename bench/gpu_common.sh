@@ -184,3 +184,23 @@ finish_logs() {
   echo "total $(( $(date +%s) - START ))s"
   tar czf "$OUT/logs.tgz" -C "$OUT" logs && rm -rf "$LOGDIR"
 }
+
+# serve_one MODEL ENV SERVER_LOG LEVELS: serves MODEL on CUDA ($BIN/hayate, ENV its environment),
+# runs bench/serve_concurrency.py at the concurrency LEVELS (streaming), stops it. Callers that run
+# it through `step` (a new bash) export -f it and export BIN.
+serve_one() {
+  local port=$(( 18000 + RANDOM % 2000 ))
+  env $2 "$BIN/hayate" serve -m "$1" --device cuda --max-running 64 --port "$port" >"$3" 2>&1 &
+  local pid=$!
+  # Ready when /health answers 200 (it listens while the model still loads).
+  for _ in $(seq 1 240); do
+    python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/health', timeout=2)" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || { echo "the server ended; see $3"; return 1; }
+    sleep 0.5
+  done
+  PYTHONUNBUFFERED=1 python3 bench/serve_concurrency.py "http://127.0.0.1:$port" --levels "$4" --stream
+  local rc=$?
+  kill -TERM "$pid"
+  wait "$pid"
+  return $rc
+}

@@ -102,22 +102,6 @@ has compress && step compress 120 "b=\$(strings $BIN/compress_cli_test | grep -m
   HAYATE_COMPRESS_DEVICE=cuda $BIN/compress_cli_test; \
   PYTHONUNBUFFERED=1 python3 bench/compress_bench.py --bin $BIN/hayate --device cuda --skip-1mb"
 
-serve_one() {  # MODEL ENV SERVER_LOG LEVELS: serves MODEL, runs the concurrency levels, stops it
-  local port=$(( 18000 + RANDOM % 2000 ))
-  env $2 "$BIN/hayate" serve -m "$1" --device cuda --max-running 64 --port "$port" >"$3" 2>&1 &
-  local pid=$!
-  # Ready when /health answers 200 (it listens while the model still loads).
-  for _ in $(seq 1 240); do
-    python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$port/health', timeout=2)" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || { echo "the server ended; see $3"; return 1; }
-    sleep 0.5
-  done
-  PYTHONUNBUFFERED=1 python3 bench/serve_concurrency.py "http://127.0.0.1:$port" --levels "$4" --stream
-  local rc=$?
-  kill -TERM "$pid"
-  wait "$pid"
-  return $rc
-}
 export -f serve_one
 export BIN LEVELS
 

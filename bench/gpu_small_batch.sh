@@ -15,6 +15,8 @@ PREBUILT=$PB
 source bench/gpu_common.sh
 gpu_dirs
 gpu_start ${BUDGET:-200}
+export -f serve_one
+export BIN
 make_models "$BIN" "$MODELS" f16 "$LOGDIR/synth.log"
 for r in auto 1 2 4; do
   if [ $r = auto ]; then e=""; else e="HAYATE_CUDA_MATVEC_ROWS=$r"; fi
@@ -24,10 +26,7 @@ done
 wait_models 150
 for r in auto 1 2 4; do
   if [ $r = auto ]; then e="HAYATE_CUDA_DISABLE="; else e="HAYATE_CUDA_MATVEC_ROWS=$r"; fi
-  step serve_rows_$r 45 "\
-    port=\$(( 18000 + RANDOM % 2000 )); env $e $BIN/hayate serve -m $MODELS/l8b-q4_k_m.gguf --device cuda --max-running 64 --port \$port >$LOGDIR/server_$r.log 2>&1 & pid=\$!; \
-    for i in \$(seq 1 120); do python3 -c \"import urllib.request as u; u.urlopen('http://127.0.0.1:\$port/health', timeout=2)\" 2>/dev/null && break; sleep 0.5; done; \
-    PYTHONUNBUFFERED=1 python3 bench/serve_concurrency.py http://127.0.0.1:\$port --levels 1,1,2,2,5,5,8,8,10,10 --stream; kill \$pid; wait \$pid"
+  step serve_rows_$r 45 "serve_one $MODELS/l8b-q4_k_m.gguf '$e' $LOGDIR/server_$r.log 1,1,2,2,5,5,8,8,10,10"
 done
 for f in "$LOGDIR"/mv_*.log; do echo "== $(basename $f)"; cut -c1-100 "$f"; done
 for f in "$LOGDIR"/serve_rows_*.log; do echo "== $(basename $f)"; cat "$f"; done
