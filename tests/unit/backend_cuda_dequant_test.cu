@@ -181,9 +181,10 @@ TEST(CudaDequant, TensorCoreKernelFits) {
 // The coalesced mat-vec's whole indexing (matvec_fast.cuh lane_sums: rows a warp, blocks a lane,
 // tokens), run on the CPU: the 32 lanes' sums of each warp against a double-precision product of
 // the reference's weights, for rows that leave the last warp part of a group and a block count
-// that leaves some lanes idle in the last pass.
+// that leaves some lanes idle in the last pass. With int8, the activations are quantized first
+// (fast::quantize_act_block, the int8 path's Q8Act) and the product is with their values d * q.
 template <uint32_t T, int NT, int R>
-void expect_lane_sums_match(GgmlType type, int64_t cols, int parts = 1) {
+void expect_lane_sums_match(GgmlType type, int64_t cols, int parts = 1, bool int8 = false) {
   const int64_t rows = 7;
   const auto bytes = quantized(type, rows, cols, 300 + static_cast<uint32_t>(T) + NT);
   const size_t row_bytes = ggml_row_size(type, cols);
@@ -191,30 +192,83 @@ void expect_lane_sums_match(GgmlType type, int64_t cols, int parts = 1) {
   std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<float> x(static_cast<size_t>(NT * cols));
   for (float& v : x) v = dist(rng);
+  std::vector<int8_t> xq(x.size());
+  std::vector<float> xd(x.size() / 32), xv = x;  // xv: the values the product is taken with
+  for (size_t b = 0; b < xd.size(); ++b) {
+    xd[b] = fast::quantize_act_block(&x[32 * b], &xq[32 * b]);
+    if (int8)
+      for (int i = 0; i < 32; ++i) xv[32 * b + i] = xd[b] * static_cast<float>(xq[32 * b + i]);
+  }
   std::vector<float> w(static_cast<size_t>(cols));
-  double err = 0.0, norm = 0.0;
+  double err = 0.0, norm = 0.0, quant_err = 0.0;
   for (int64_t row0 = 0; row0 < rows; row0 += R) {
     float got[R][NT] = {};
     for (int part = 0; part < parts; ++part)
       for (int lane = 0; lane < 32; ++lane) {
         float acc[R][NT];
-        fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes), x.data(), cols, row0, lane,
-                                  acc, part, parts);
+        if (int8)
+          fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes),
+                                    fast::Q8Act{xq.data(), xd.data(), cols}, row0, lane, acc, part, parts);
+        else
+          fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes),
+                                    fast::F32Act{x.data(), cols}, row0, lane, acc, part, parts);
         for (int r = 0; r < R; ++r)
           for (int t = 0; t < NT; ++t) got[r][t] += acc[r][t];
       }
     for (int r = 0; r < R && row0 + r < rows; ++r) {
       quant::dequantize_row(type, bytes.data() + (row0 + r) * row_bytes, w.data(), cols);
       for (int t = 0; t < NT; ++t) {
-        double want = 0.0;
-        for (int64_t c = 0; c < cols; ++c) want += static_cast<double>(w[c]) * x[t * cols + c];
+        double want = 0.0, exact = 0.0;
+        for (int64_t c = 0; c < cols; ++c) {
+          want += static_cast<double>(w[c]) * xv[t * cols + c];
+          exact += static_cast<double>(w[c]) * x[t * cols + c];
+        }
         err += (got[r][t] - want) * (got[r][t] - want);
+        quant_err += (got[r][t] - exact) * (got[r][t] - exact);
         norm += want * want;
       }
     }
   }
   EXPECT_LT(std::sqrt(err / norm), 1e-5) << ggml_type_name(type) << " tokens " << NT << " rows a warp " << R
-                                         << " warps a row " << parts;
+                                         << " warps a row " << parts << (int8 ? " int8" : "");
+  // 8-bit activations move the product by well under a percent of its size (and not at all
+  // without them, beyond f32 rounding).
+  EXPECT_LT(std::sqrt(quant_err / norm), int8 ? 1e-2 : 1e-5) << ggml_type_name(type) << (int8 ? " int8" : "");
+}
+
+// The int8 path: the codes and their dp4a sums against the product with the quantized values, at
+// the shapes of the f32 test (each format's runs, tokens, rows a warp, split-K).
+TEST(CudaDequant, Int8MatvecSumsMatchQuantizedActivations) {
+  expect_lane_sums_match<kQ4_K, 1, 1>(GgmlType::Q4_K, 256 * 5, 1, true);
+  expect_lane_sums_match<kQ4_K, 3, 2>(GgmlType::Q4_K, 256 * 5, 1, true);
+  expect_lane_sums_match<kQ4_K, 8, 4>(GgmlType::Q4_K, 256 * 5, 1, true);
+  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 5, 1, true);
+  expect_lane_sums_match<kQ6_K, 5, 4>(GgmlType::Q6_K, 256 * 5, 1, true);
+  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 9, 1, true);
+  expect_lane_sums_match<kQ8_0, 8, 4>(GgmlType::Q8_0, 32 * 9, 1, true);
+  expect_lane_sums_match<kQ4_K, 1, 2>(GgmlType::Q4_K, 256 * 21, 3, true);
+  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 21, 4, true);
+  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 45, 4, true);
+}
+
+// The activations' codes: |q| <= 127, the block's largest value at +-127, zeros for a zero block,
+// and rounding to nearest.
+TEST(CudaDequant, Int8ActivationBlocks) {
+  float x[32];
+  int8_t q[32];
+  for (int i = 0; i < 32; ++i) x[i] = 0.125f * static_cast<float>(i - 16);  // exact: -2 .. 1.875
+  const float d = fast::quantize_act_block(x, q);
+  EXPECT_EQ(d, 2.0f / 127.0f);
+  EXPECT_EQ(q[0], -127);  // -2, the largest magnitude
+  EXPECT_EQ(q[16], 0);
+  EXPECT_EQ(q[17], 8);    // 0.125 * 63.5 = 7.9375
+  EXPECT_EQ(q[24], 64);   // 63.5 exactly: to the even neighbour
+  EXPECT_EQ(q[8], -64);   // -63.5
+  EXPECT_EQ(q[31], 119);  // 15 * 7.9375 = 119.0625
+  for (int i = 0; i < 32; ++i) EXPECT_LE(std::abs(static_cast<float>(q[i]) * d - x[i]), 0.5f * d + 1e-7f) << i;
+  for (float& v : x) v = 0.0f;
+  EXPECT_EQ(fast::quantize_act_block(x, q), 0.0f);
+  for (const int8_t v : q) EXPECT_EQ(v, 0);
 }
 
 TEST(CudaDequant, CoalescedMatvecSumsMatchReference) {

@@ -253,6 +253,18 @@ TEST(CudaFused, PartsAreTheBitsOfSeparateLaunches) {
   }
 }
 
+// The int8 path (activations quantized once a call, matvec_fast.cu): fused parts are the bits of
+// separate launches there too.
+TEST(CudaFused, Int8PartsAreTheBitsOfSeparateLaunches) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "1");
+  for (const GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
+    const std::string name = ggml_type_info(t).name;
+    check_parts({{t, t, t}, {4096, 1024, 1024}, 4096, false, 1}, name + " int8 qkv 8B");
+    check_parts({{t, t, t}, {1000, 37, 129}, 512, true, 1}, name + " int8 odd rows, biases");
+  }
+}
+
 TEST(CudaFused, AddRmsNormIsTheBitsOfAddThenNorm) {
   HAYATE_SKIP_WITHOUT_CUDA();
   // Rows in registers (4096, 300) and past them (9000: the loop), per-head groups, prompts. A
@@ -460,6 +472,34 @@ TEST(CudaFused, ModelLogitsWithAndWithoutFusion) {
         }
       }
     }
+  }
+}
+
+// Whole-model logits with the int8 path against the f32 one: near (8-bit activations in the
+// mat-vecs of steps of up to 8 tokens; the CPU backend's 8-bit activations stay within 2e-2 of a
+// float64 forward pass on the demo model), not the same, and graphs replay its bits.
+TEST(CudaFused, Int8ModelLogitsNearTheF32Path) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  for (const char* type : {"q8_0", "q4_k_m", "q6_k"}) {
+    auto m = Model::load(make_model(type));
+    const auto tokens = test::some_tokens(48, m->hp.n_vocab);
+    std::vector<float> f32;
+    {
+      test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "0");
+      auto be = prepared_cuda(*m, false);
+      f32 = test::run_tokens(*m, *be, tokens, 3, 4);
+    }
+    test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "1");
+    auto eager = prepared_cuda(*m, false);
+    const auto got = test::run_tokens(*m, *eager, tokens, 3, 4);
+    auto graphs = prepared_cuda(*m, true);
+    const auto replayed = test::run_tokens(*m, *graphs, tokens, 3, 4);
+    ASSERT_TRUE(test::all_finite(got)) << type;
+    const double moved = test::relative_l2(got, f32);
+    EXPECT_GT(moved, 0.0) << type;
+    EXPECT_LT(moved, 2e-2) << type;
+    EXPECT_TRUE(same_bits(got, replayed)) << type << " graphs";
+    EXPECT_GT(as_cuda(*graphs).step_graphs().replays, 0) << type;
   }
 }
 

@@ -135,6 +135,66 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   }
 }
 
+// The coalesced mat-vec's int8 path (HAYATE_CUDA_MATVEC_INT8=1): the activations quantized on
+// the device the way fast::quantize_act_block does it on the host, so the output is the
+// reference's product with those quantized values within f32 rounding (1e-5), at 1..8 tokens,
+// each rows-a-warp and split, then on 4099 rows; and the fused gate/up/SwiGLU form likewise.
+TEST(CudaMatmul, Int8MatvecMatchesQuantizedActivations) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "1");
+  // Blocks of 32: scale max|x| / 127, codes round(x * 127 / max|x|) to nearest, ties to even.
+  auto quantized_x = [](std::vector<float> x) {
+    for (size_t b = 0; b + 32 <= x.size(); b += 32) {
+      float amax = 0.0f;
+      for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(x[b + i]));
+      const float d = amax / 127.0f, inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+      for (int i = 0; i < 32; ++i) x[b + i] = d * std::nearbyint(x[b + i] * inverse);
+    }
+    return x;
+  };
+  for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
+    const GgmlType type = *ggml_type_from_name(type_name);
+    const int64_t cols = ggml_type_info(type).block_size == 32 ? 32 * 45 : 256 * 9;
+    for (const int64_t rows : {int64_t{39}, int64_t{4099}}) {
+      const HostWeight w = make_weight(type, rows, cols, 61, "w");
+      const HostWeight g = make_weight(type, rows, cols, 62, "gate"), u = make_weight(type, rows, cols, 63, "up");
+      for (const char* rows_per_warp : {"1", "2", "4"})
+        for (const char* parts : {"1", "2"}) {
+          test::ScopedEnv forced("HAYATE_CUDA_MATVEC_ROWS", rows_per_warp);
+          test::ScopedEnv split("HAYATE_CUDA_MATVEC_PARTS", parts);
+          test::ScopedEnv fused("HAYATE_CUDA_SWIGLU_FUSED", "1");
+          auto be = make_cuda_backend(DeviceOptions{});
+          for (const HostWeight* h : {&w, &g, &u}) be->prepare_weight(h->w);
+          auto ref = make_backend("reference", 1);
+          for (int n = 1; n <= 8; ++n) {
+            const auto x = test::random_floats(static_cast<size_t>(n * cols), 70 + n);
+            const auto xq = quantized_x(x);
+            be->reset_scratch();
+            Tensor xt = test::upload(*be, x, n, cols);
+            Tensor out = test::poisoned(*be, n, rows), sw = test::poisoned(*be, n, rows);
+            be->matmul(w.w, xt, out, nullptr);
+            be->matmul_swiglu(g.w, u.w, xt, sw);
+            Tensor rx = ref->alloc(n, cols), rout = ref->alloc(n, rows), rsw = ref->alloc(n, rows);
+            std::memcpy(rx.data, xq.data(), xq.size() * sizeof(float));
+            ref->matmul(w.w, rx, rout, nullptr);
+            ref->matmul_swiglu(g.w, u.w, rx, rsw);
+            const std::string what = std::string(type_name) + " rows " + std::to_string(rows) + " rows a warp " +
+                                     rows_per_warp + " parts " + parts + " tokens " + std::to_string(n);
+            const auto got = test::download(*be, out), got_sw = test::download(*be, sw);
+            ASSERT_TRUE(test::all_finite(got) && test::all_finite(got_sw)) << what;
+            EXPECT_LT(test::relative_l2(got, std::vector<float>(rout.data, rout.data + n * rows)), 1e-5) << what;
+            EXPECT_LT(test::relative_l2(got_sw, std::vector<float>(rsw.data, rsw.data + n * rows)), 1e-5)
+                << what << " swiglu";
+            // Against the unquantized activations: the 8-bit rounding, small but not nothing.
+            const double moved = test::relative_l2(got, host_matmul(w.w, x, n, nullptr));
+            EXPECT_GT(moved, 1e-6) << what;
+            EXPECT_LT(moved, 1e-2) << what;
+          }
+        }
+    }
+  }
+}
+
 // The F16/BF16 16-byte mat-vec with 1, 2 and 8 warps a row (split-K; 8 leaves parts idle) on
 // rows of three rounds of loads, the last one partial, then its default on 1029 rows (two parts).
 TEST(CudaMatmul, HalfMatvecWarpsPerRow) {

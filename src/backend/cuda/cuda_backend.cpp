@@ -94,6 +94,7 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   matvec_fast_on_ = kMatvecFastDefault;
   if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_FAST"); v && *v) matvec_fast_on_ = std::strcmp(v, "1") == 0;
   if (disabled("matvec_fast")) matvec_fast_on_ = false;
+  if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_INT8"); v && *v) matvec_int8_on_ = std::strcmp(v, "1") == 0;
   if (disabled("batched"))
     batched_max_tokens_ = 0;
   else if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_MAX_TOKENS"); v && *v)

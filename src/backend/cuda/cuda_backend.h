@@ -29,6 +29,8 @@
 // to a row of it and of the F16/BF16 mat-vec (split-K; default by the matrix's shape);
 // HAYATE_CUDA_MATVEC_OCC=4 its one-token Q4_K kernels built for 4 blocks an SM (to measure);
 // HAYATE_CUDA_SWIGLU_FUSED=1 its fused gate/up/SwiGLU form (off until verified on a GPU);
+// HAYATE_CUDA_MATVEC_INT8=1|0 its int8 path (activations quantized to 8 bits in blocks of 32,
+// dp4a sums; off by default until measured against the f32 path);
 // `short_chunks` in HAYATE_CUDA_DISABLE gives decode attention its 64-position chunks of before
 // stage 6 (16 under 64 (token, head) pairs).
 #pragma once
@@ -204,6 +206,8 @@ class CudaBackend : public Backend {
              const char* what);
   const float* rope_frequencies(const RopeParams& p);
   void matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized);
+  // Scratch for x quantized to 8 bits (the mat-vec's int8 path), or none when that path is off.
+  ActQ8 int8_activations(Tensor x);
   void sync();
 
   std::shared_ptr<MemoryBudget> budget_;
@@ -213,6 +217,7 @@ class CudaBackend : public Backend {
   bool graphs_ = false;
   StepGraphs steps_;
   bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true, swiglu_fused_on_ = true;
+  bool matvec_int8_on_ = false;
   bool prefill_on_ = true;  // the tiled attention of prompt batches; HAYATE_CUDA_DISABLE=prefill
   // Stage 7's fused launches; HAYATE_CUDA_DISABLE=fuse_qkv (matmul_parts: Q/K/V and gate/up),
   // fuse_norm (add_rms_norm), fuse_rope (rope_store_kv) give the separate launches of before.

@@ -45,13 +45,17 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
     fail(ErrorKind::Internal, "matmul: activations not 16-byte aligned");
   if (x.rows <= kMatvecMaxTokens) {
     Timed t(*this, matmul_name(w, 0));
-    if (matvec_fast_on_ && matvec_fast_fits(dw, x.data, x.cols, x.rows))
+    if (matvec_fast_on_ && matvec_fast_fits(dw, x.data, x.cols, x.rows)) {
+      const size_t mark = scratch_.mark();
+      const ActQ8 q8 = int8_activations(x);
       launch(
           [=, this] {
-            check(matvec_fast(dw, x.data, x.cols, x.rows, out.data, out.cols, b, stream_), "matvec_fast kernel");
+            check(matvec_fast(dw, x.data, x.cols, x.rows, out.data, out.cols, b, stream_, q8.q ? &q8 : nullptr),
+                  "matvec_fast kernel");
           },
-          "matvec_fast", dw.data, dw.type, dw.rows, dw.cols, x.data, x.cols, x.rows, out.data, out.cols, b);
-    else
+          "matvec_fast", dw.data, dw.type, dw.rows, dw.cols, x.data, x.cols, x.rows, out.data, out.cols, b, q8.q);
+      scratch_.release(mark);
+    } else
       launch(
           [=, this] {
             check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
@@ -134,8 +138,15 @@ void CudaBackend::matmul_parts(std::span<const Weight* const> ws, Tensor x, std:
         steps_.key(m.w[p].data, m.w[p].type, m.w[p].rows, m.w[p].cols, m.out[p], m.ldo[p], m.bias[p]);
     ++fused_.parts;
     Timed t(*this, "gpu matmul mat-vec (parts)");
-    launch([=, this] { check(matvec_parts(m, x.data, x.cols, x.rows, stream_), "matvec_parts kernel"); },
-           "matvec_parts", m.n, x.data, x.cols, x.rows, matvec_fast_on_);
+    const size_t mark = scratch_.mark();
+    const bool float_weights = ws[i]->type == GgmlType::F16 || ws[i]->type == GgmlType::BF16;
+    const ActQ8 q8 = float_weights ? ActQ8{} : int8_activations(x);
+    launch(
+        [=, this] {
+          check(matvec_parts(m, x.data, x.cols, x.rows, stream_, q8.q ? &q8 : nullptr), "matvec_parts kernel");
+        },
+        "matvec_parts", m.n, x.data, x.cols, x.rows, matvec_fast_on_, q8.q);
+    scratch_.release(mark);
   }
 }
 
@@ -149,12 +160,20 @@ void CudaBackend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor
     return;
   }
   Timed t(*this, "gpu matmul mat-vec + swiglu");
+  const size_t mark = scratch_.mark();
+  const ActQ8 q8 = int8_activations(x);
   launch(
       [=, this] {
-        check(matvec_fast_swiglu(g, u, x.data, x.cols, x.rows, out.data, out.cols, stream_),
+        check(matvec_fast_swiglu(g, u, x.data, x.cols, x.rows, out.data, out.cols, stream_, q8.q ? &q8 : nullptr),
               "matvec_fast_swiglu kernel");
       },
-      "matvec_fast_swiglu", g.data, u.data, g.type, g.rows, g.cols, x.data, x.cols, x.rows, out.data, out.cols);
+      "matvec_fast_swiglu", g.data, u.data, g.type, g.rows, g.cols, x.data, x.cols, x.rows, out.data, out.cols, q8.q);
+  scratch_.release(mark);
+}
+
+ActQ8 CudaBackend::int8_activations(Tensor x) {
+  if (!matvec_int8_on_) return ActQ8{};
+  return act_q8_in(scratch_.take(act_q8_bytes(x.rows, x.cols)), x.rows, x.cols);
 }
 
 void CudaBackend::matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized) {

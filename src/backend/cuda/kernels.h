@@ -5,6 +5,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstddef>
 #include <cstdint>
 
 #include "backend/cuda/fusion.h"
@@ -28,15 +29,24 @@ cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_to
                    const float* bias, bool q4k_kernel, cudaStream_t s);
 // The same product for Q4_K, Q6_K and Q8_0 weights and 1..kMatvecFastMaxTokens tokens with
 // coalesced loads (matvec_fast.cu), where matvec_fast_fits (format, alignment).
+// With q8 (the int8 path), the activations are first quantized to 8 bits in blocks of 32 into
+// q8's scratch (act_q8_bytes, act_q8_in) and each run of weights is an integer dot product
+// (dp4a): the product of the weights with those quantized activations, up to f32 rounding.
 constexpr int64_t kMatvecFastMaxTokens = 8;
+struct ActQ8 {
+  int8_t* q = nullptr;
+  float* d = nullptr;
+};
+size_t act_q8_bytes(int64_t n_tokens, int64_t cols);
+ActQ8 act_q8_in(void* scratch, int64_t n_tokens, int64_t cols);
 bool matvec_fast_fits(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens);
 cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
-                        const float* bias, cudaStream_t s);
+                        const float* bias, cudaStream_t s, const ActQ8* q8 = nullptr);
 // out[t * ldo + o] = silu(gate x_t)[o] * (up x_t)[o] in one pass over both weights (same format
 // and shape, matvec_fast_fits for each): the feed-forward's first half of a decode step.
 bool matvec_fast_swiglu_fits(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx, int64_t n_tokens);
 cudaError_t matvec_fast_swiglu(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx,
-                               int64_t n_tokens, float* out, int64_t ldo, cudaStream_t s);
+                               int64_t n_tokens, float* out, int64_t ldo, cudaStream_t s, const ActQ8* q8 = nullptr);
 // Several products of the same activations in one launch (Q, K and V; gate and up): weight i
 // into out[i] (ldo[i], bias[i] or null). Each part's rows run the code its own launch would
 // (matvec_fast for Q4_K/Q6_K/Q8_0, matvec's 16-byte kernel for F16/BF16) with the same rows a
@@ -51,10 +61,12 @@ struct MatvecParts {
   const float* bias[kMaxMatvecParts] = {};
 };
 bool matvec_parts_fits(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens, bool fast);
-cudaError_t matvec_parts(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s);
+cudaError_t matvec_parts(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s,
+                         const ActQ8* q8 = nullptr);
 // The quantized half of those two (matvec_fast.cu), for matvec_parts.
 bool matvec_fast_parts_fits(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens);
-cudaError_t matvec_fast_parts(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s);
+cudaError_t matvec_fast_parts(const MatvecParts& p, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s,
+                              const ActQ8* q8 = nullptr);
 // Rows [row0, row0 + n_rows) of w as IEEE halves (bf16 bits when as_bf16), row-major, into dst.
 cudaError_t dequantize_rows_f16(const DevWeight& w, int64_t row0, int64_t n_rows, void* dst, bool as_bf16,
                                 cudaStream_t s);

@@ -550,7 +550,8 @@ bool matvec_parts_fits(const MatvecParts& m, const float* x, int64_t ldx, int64_
   return fast && matvec_fast_parts_fits(m, x, ldx, n_tokens);
 }
 
-cudaError_t matvec_parts(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s) {
+cudaError_t matvec_parts(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s,
+                         const ActQ8* q8) {
   if (n_tokens <= 0) return cudaSuccess;
   switch (m.w[0].type) {
     case kF16:
@@ -559,7 +560,7 @@ cudaError_t matvec_parts(const MatvecParts& m, const float* x, int64_t ldx, int6
       return m.w[0].type == kF16 ? launch_half_parts<kF16>(m, x, ldx, n_tokens, s)
                                  : launch_half_parts<kBF16>(m, x, ldx, n_tokens, s);
     default:
-      return matvec_fast_parts(m, x, ldx, n_tokens, s);
+      return matvec_fast_parts(m, x, ldx, n_tokens, s, q8);
   }
 }
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "backend/cuda/kernels.h"
 #include "backend/cuda/matvec_fast.cuh"
@@ -19,7 +20,9 @@
 namespace hayate::cuda {
 namespace {
 
+using fast::F32Act;
 using fast::Fast;
+using fast::Q8Act;
 
 constexpr int kWarps = kMatvecWarps;  // warps per thread block
 
@@ -34,17 +37,17 @@ __device__ __forceinline__ float warp_sum(float v) {
 // The parts' sums meet in shared memory and are added in part order: deterministic. `block` is
 // the thread block's index among those of this weight (matvec_fast_parts runs several weights'
 // blocks in one grid, each through this same code).
-template <uint32_t T, int NT, int R>
+template <uint32_t T, int NT, int R, typename Act>
 __device__ __forceinline__ void row_group(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes,
-                                          const float* x, int64_t ldx, float* out, int64_t ldo, const float* bias,
-                                          int parts, int64_t block) {
+                                          const Act& act, float* out, int64_t ldo, const float* bias, int parts,
+                                          int64_t block) {
   __shared__ float partial[kWarps][R * NT];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int part = warp % parts;
   const int64_t row0 = (block * (kWarps / parts) + warp / parts) * R;
   const bool active = row0 < rows;
   float acc[R][NT];
-  if (active) fast::lane_sums<T, NT, R>(w, rows, cols, row_bytes, x, ldx, row0, lane, acc, part, parts);
+  if (active) fast::lane_sums<T, NT, R>(w, rows, cols, row_bytes, act, row0, lane, acc, part, parts);
   if (parts == 1) {
     if (!active) return;  // the whole warp
 #pragma unroll
@@ -76,11 +79,29 @@ __device__ __forceinline__ void row_group(const uint8_t* w, int64_t rows, int64_
   }
 }
 
-template <uint32_t T, int NT, int R, int MinBlocks = 1>
+template <uint32_t T, int NT, int R, typename Act, int MinBlocks = 1>
 __global__ void __launch_bounds__(kWarps * 32, MinBlocks)
-    matvec_fast(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-                float* out, int64_t ldo, const float* bias, int parts) {
-  row_group<T, NT, R>(w, rows, cols, row_bytes, x, ldx, out, ldo, bias, parts, blockIdx.x);
+    matvec_fast(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, Act act, float* out, int64_t ldo,
+                const float* bias, int parts) {
+  row_group<T, NT, R>(w, rows, cols, row_bytes, act, out, ldo, bias, parts, blockIdx.x);
+}
+
+// The int8 path's activations (fast::Q8Act): a warp a block of 32, codes and scale as the host's
+// fast::quantize_act_block makes them (the same act_scale and act_code; the maximum is exact).
+__global__ void quantize_act(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int8_t* q, float* d) {
+  const int64_t per_token = cols / 32;
+  const int64_t block = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
+  if (block >= n_tokens * per_token) return;  // the whole warp
+  const int lane = threadIdx.x % 32;
+  const int64_t t = block / per_token, b = block % per_token;
+  const float v = x[t * ldx + 32 * b + lane];
+  float amax = fabsf(v);
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
+  float inverse = 0.0f;
+  const float scale = fast::act_scale(amax, inverse);
+  q[t * cols + 32 * b + lane] = fast::act_code(v, inverse);
+  if (lane == 0) d[t * per_token + b] = scale;
 }
 
 // Several weights of one type in one grid (matvec_parts): block b runs row_group for the part
@@ -99,9 +120,8 @@ struct FastParts {
 template <int NT>
 inline constexpr int kBigRows = NT <= 2 ? 2 : 4;
 
-template <uint32_t T, int NT>
-__global__ void __launch_bounds__(kWarps * 32)
-    matvec_fast_parts(FastParts p, int64_t cols, const float* x, int64_t ldx) {
+template <uint32_t T, int NT, typename Act>
+__global__ void __launch_bounds__(kWarps * 32) matvec_fast_parts(FastParts p, int64_t cols, Act act) {
   const int i = part_of_block(p.n, p.first, blockIdx.x);
   // Constant indices only (a dynamic one would copy the parameters to local memory).
   const uint8_t* w = p.w[0];
@@ -124,24 +144,24 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
   const int64_t block = blockIdx.x - first;
   if (r == kBigRows<NT>)
-    row_group<T, NT, kBigRows<NT>>(w, rows, cols, row_bytes, x, ldx, out, ldo, bias, split, block);
+    row_group<T, NT, kBigRows<NT>>(w, rows, cols, row_bytes, act, out, ldo, bias, split, block);
   else
-    row_group<T, NT, 1>(w, rows, cols, row_bytes, x, ldx, out, ldo, bias, split, block);
+    row_group<T, NT, 1>(w, rows, cols, row_bytes, act, out, ldo, bias, split, block);
 }
 
 // The feed-forward's gate and up products and SwiGLU in one pass: a warp takes row `row` of both
 // matrices (the activations loaded once per block of both), and writes silu(gate) * up, as
 // swiglu_kernel computes it, so neither product goes through memory.
-template <uint32_t T, int NT>
+template <uint32_t T, int NT, typename Act>
 __global__ void __launch_bounds__(kWarps * 32)
-    matvec_fast_swiglu(const uint8_t* wg, const uint8_t* wu, int64_t rows, int64_t cols, int64_t row_bytes,
-                       const float* x, int64_t ldx, float* out, int64_t ldo) {
+    matvec_fast_swiglu(const uint8_t* wg, const uint8_t* wu, int64_t rows, int64_t cols, int64_t row_bytes, Act act,
+                       float* out, int64_t ldo) {
   const int lane = threadIdx.x % 32;
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarps + threadIdx.x / 32;
   if (row >= rows) return;  // the whole warp
   float g[1][NT], u[1][NT];
-  fast::lane_sums<T, NT, 1>(wg, rows, cols, row_bytes, x, ldx, row, lane, g);
-  fast::lane_sums<T, NT, 1>(wu, rows, cols, row_bytes, x, ldx, row, lane, u);
+  fast::lane_sums<T, NT, 1>(wg, rows, cols, row_bytes, act, row, lane, g);
+  fast::lane_sums<T, NT, 1>(wu, rows, cols, row_bytes, act, row, lane, u);
 #pragma unroll
   for (int t = 0; t < NT; ++t) {
     const float gs = warp_sum(g[0][t]), us = warp_sum(u[0][t]);
@@ -149,25 +169,23 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
-template <uint32_t T, int NT>
-cudaError_t launch_swiglu(const DevWeight& g, const DevWeight& u, const float* x, int64_t ldx, float* out, int64_t ldo,
-                          cudaStream_t s) {
+template <uint32_t T, int NT, typename Act>
+cudaError_t launch_swiglu(const DevWeight& g, const DevWeight& u, Act act, float* out, int64_t ldo, cudaStream_t s) {
   const auto blocks = static_cast<unsigned>((g.rows + kWarps - 1) / kWarps);
   matvec_fast_swiglu<T, NT><<<blocks, kWarps * 32, 0, s>>>(static_cast<const uint8_t*>(g.data),
                                                            static_cast<const uint8_t*>(u.data), g.rows, g.cols,
-                                                           g.row_bytes, x, ldx, out, ldo);
+                                                           g.row_bytes, act, out, ldo);
   return cudaGetLastError();
 }
 
-template <uint32_t T>
-cudaError_t launch_swiglu_type(const DevWeight& g, const DevWeight& u, const float* x, int64_t ldx, int64_t n_tokens,
-                               float* out, int64_t ldo, cudaStream_t s) {
-  using Launch =
-      cudaError_t (*)(const DevWeight&, const DevWeight&, const float*, int64_t, float*, int64_t, cudaStream_t);
-  static constexpr Launch kByTokens[] = {launch_swiglu<T, 1>, launch_swiglu<T, 2>, launch_swiglu<T, 3>,
-                                         launch_swiglu<T, 4>, launch_swiglu<T, 5>, launch_swiglu<T, 6>,
-                                         launch_swiglu<T, 7>, launch_swiglu<T, 8>};
-  return kByTokens[n_tokens - 1](g, u, x, ldx, out, ldo, s);
+template <uint32_t T, typename Act>
+cudaError_t launch_swiglu_type(const DevWeight& g, const DevWeight& u, Act act, int64_t n_tokens, float* out,
+                               int64_t ldo, cudaStream_t s) {
+  using Launch = cudaError_t (*)(const DevWeight&, const DevWeight&, Act, float*, int64_t, cudaStream_t);
+  static constexpr Launch kByTokens[] = {launch_swiglu<T, 1, Act>, launch_swiglu<T, 2, Act>, launch_swiglu<T, 3, Act>,
+                                         launch_swiglu<T, 4, Act>, launch_swiglu<T, 5, Act>, launch_swiglu<T, 6, Act>,
+                                         launch_swiglu<T, 7, Act>, launch_swiglu<T, 8, Act>};
+  return kByTokens[n_tokens - 1](g, u, act, out, ldo, s);
 }
 
 // Rows per warp: R rows share each activation load (1..2 tokens: two rows of matrices of 4096 rows
@@ -201,46 +219,46 @@ int parts_per_row(int64_t rows, int64_t cols) {
   return fast::split_parts<T, NT, R>(rows, cols);
 }
 
-template <uint32_t T, int NT, int R>
-cudaError_t launch(const DevWeight& w, const float* x, int64_t ldx, float* out, int64_t ldo, const float* bias,
-                   cudaStream_t s) {
+template <uint32_t T, int NT, int R, typename Act>
+cudaError_t launch(const DevWeight& w, Act act, float* out, int64_t ldo, const float* bias, cudaStream_t s) {
   const int parts = parts_per_row<T, NT, R>(w.rows, w.cols);
   const int64_t groups = (w.rows + R - 1) / R, per_block = kWarps / parts;
   const auto blocks = static_cast<unsigned>((groups + per_block - 1) / per_block);
   const auto* data = static_cast<const uint8_t*>(w.data);
   if constexpr (T == kQ4_K && NT == 1 && R <= 2) {
     if (four_blocks_an_sm())
-      matvec_fast<T, NT, R, 4>
-          <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, parts);
+      matvec_fast<T, NT, R, Act, 4>
+          <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, act, out, ldo, bias, parts);
     else
-      matvec_fast<T, NT, R>
-          <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, parts);
+      matvec_fast<T, NT, R, Act>
+          <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, act, out, ldo, bias, parts);
   } else {
-    matvec_fast<T, NT, R>
-        <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, x, ldx, out, ldo, bias, parts);
+    matvec_fast<T, NT, R, Act>
+        <<<blocks, kWarps * 32, 0, s>>>(data, w.rows, w.cols, w.row_bytes, act, out, ldo, bias, parts);
   }
   return cudaGetLastError();
 }
 
-template <uint32_t T, int R>
-cudaError_t launch_rows(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
-                        const float* bias, cudaStream_t s) {
-  using Launch = cudaError_t (*)(const DevWeight&, const float*, int64_t, float*, int64_t, const float*, cudaStream_t);
-  static constexpr Launch kByTokens[] = {launch<T, 1, R>, launch<T, 2, R>, launch<T, 3, R>, launch<T, 4, R>,
-                                         launch<T, 5, R>, launch<T, 6, R>, launch<T, 7, R>, launch<T, 8, R>};
-  return kByTokens[n_tokens - 1](w, x, ldx, out, ldo, bias, s);
+template <uint32_t T, int R, typename Act>
+cudaError_t launch_rows(const DevWeight& w, Act act, int64_t n_tokens, float* out, int64_t ldo, const float* bias,
+                        cudaStream_t s) {
+  using Launch = cudaError_t (*)(const DevWeight&, Act, float*, int64_t, const float*, cudaStream_t);
+  static constexpr Launch kByTokens[] = {launch<T, 1, R, Act>, launch<T, 2, R, Act>, launch<T, 3, R, Act>,
+                                         launch<T, 4, R, Act>, launch<T, 5, R, Act>, launch<T, 6, R, Act>,
+                                         launch<T, 7, R, Act>, launch<T, 8, R, Act>};
+  return kByTokens[n_tokens - 1](w, act, out, ldo, bias, s);
 }
 
-template <uint32_t T>
-cudaError_t launch_type(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
-                        const float* bias, cudaStream_t s) {
+template <uint32_t T, typename Act>
+cudaError_t launch_type(const DevWeight& w, Act act, int64_t n_tokens, float* out, int64_t ldo, const float* bias,
+                        cudaStream_t s) {
   switch (rows_per_warp(w.rows, n_tokens)) {
     case 4:
-      return launch_rows<T, 4>(w, x, ldx, n_tokens, out, ldo, bias, s);
+      return launch_rows<T, 4>(w, act, n_tokens, out, ldo, bias, s);
     case 2:
-      return launch_rows<T, 2>(w, x, ldx, n_tokens, out, ldo, bias, s);
+      return launch_rows<T, 2>(w, act, n_tokens, out, ldo, bias, s);
     default:
-      return launch_rows<T, 1>(w, x, ldx, n_tokens, out, ldo, bias, s);
+      return launch_rows<T, 1>(w, act, n_tokens, out, ldo, bias, s);
   }
 }
 
@@ -261,8 +279,8 @@ void part_shape(const DevWeight& w, int& rows_per_warp_out, int& split) {
   }
 }
 
-template <uint32_t T, int NT>
-cudaError_t launch_parts(const MatvecParts& m, const float* x, int64_t ldx, cudaStream_t s) {
+template <uint32_t T, int NT, typename Act>
+cudaError_t launch_parts(const MatvecParts& m, Act act, cudaStream_t s) {
   FastParts p;
   p.n = m.n;
   for (int i = 0; i < m.n; ++i) {
@@ -276,17 +294,42 @@ cudaError_t launch_parts(const MatvecParts& m, const float* x, int64_t ldx, cuda
     if (p.rows_per_warp[i] != 1 && p.rows_per_warp[i] != kBigRows<NT>) return cudaErrorInvalidValue;
   }
   const int64_t blocks = part_first_blocks(p.n, p.rows, p.rows_per_warp, p.split, p.first);
-  matvec_fast_parts<T, NT><<<static_cast<unsigned>(blocks), kWarps * 32, 0, s>>>(p, m.w[0].cols, x, ldx);
+  matvec_fast_parts<T, NT><<<static_cast<unsigned>(blocks), kWarps * 32, 0, s>>>(p, m.w[0].cols, act);
   return cudaGetLastError();
 }
 
-template <uint32_t T>
-cudaError_t launch_parts_type(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s) {
-  using Launch = cudaError_t (*)(const MatvecParts&, const float*, int64_t, cudaStream_t);
-  static constexpr Launch kByTokens[] = {launch_parts<T, 1>, launch_parts<T, 2>, launch_parts<T, 3>,
-                                         launch_parts<T, 4>, launch_parts<T, 5>, launch_parts<T, 6>,
-                                         launch_parts<T, 7>, launch_parts<T, 8>};
-  return kByTokens[n_tokens - 1](m, x, ldx, s);
+template <uint32_t T, typename Act>
+cudaError_t launch_parts_type(const MatvecParts& m, Act act, int64_t n_tokens, cudaStream_t s) {
+  using Launch = cudaError_t (*)(const MatvecParts&, Act, cudaStream_t);
+  static constexpr Launch kByTokens[] = {launch_parts<T, 1, Act>, launch_parts<T, 2, Act>, launch_parts<T, 3, Act>,
+                                         launch_parts<T, 4, Act>, launch_parts<T, 5, Act>, launch_parts<T, 6, Act>,
+                                         launch_parts<T, 7, Act>, launch_parts<T, 8, Act>};
+  return kByTokens[n_tokens - 1](m, act, s);
+}
+
+// The activations of a call as the kernels read them: f32 (q8 null), or quantized into q8's
+// scratch first (the int8 path), then `run(act)` with F32Act or Q8Act.
+template <typename Run>
+cudaError_t with_act(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, const ActQ8* q8, cudaStream_t s,
+                     Run&& run) {
+  if (!q8) return run(F32Act{x, ldx});
+  const int64_t threads = n_tokens * cols;  // a thread a value, a warp a block of 32
+  quantize_act<<<static_cast<unsigned>((threads + 255) / 256), 256, 0, s>>>(x, ldx, n_tokens, cols, q8->q, q8->d);
+  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  return run(Q8Act{q8->q, q8->d, cols});
+}
+
+// run(std::integral_constant<uint32_t, T>) for the weight's format T (Q4_K, Q6_K or Q8_0).
+template <typename Run>
+cudaError_t by_type(uint32_t type, Run&& run) {
+  switch (type) {
+    case kQ4_K:
+      return run(std::integral_constant<uint32_t, kQ4_K>{});
+    case kQ6_K:
+      return run(std::integral_constant<uint32_t, kQ6_K>{});
+    default:
+      return run(std::integral_constant<uint32_t, kQ8_0>{});
+  }
 }
 
 template <uint32_t T>
@@ -318,16 +361,12 @@ bool matvec_fast_parts_fits(const MatvecParts& m, const float* x, int64_t ldx, i
   }
 }
 
-cudaError_t matvec_fast_parts(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s) {
+cudaError_t matvec_fast_parts(const MatvecParts& m, const float* x, int64_t ldx, int64_t n_tokens, cudaStream_t s,
+                              const ActQ8* q8) {
   if (!matvec_fast_parts_fits(m, x, ldx, n_tokens)) return cudaErrorInvalidValue;
-  switch (m.w[0].type) {
-    case kQ4_K:
-      return launch_parts_type<kQ4_K>(m, x, ldx, n_tokens, s);
-    case kQ6_K:
-      return launch_parts_type<kQ6_K>(m, x, ldx, n_tokens, s);
-    default:
-      return launch_parts_type<kQ8_0>(m, x, ldx, n_tokens, s);
-  }
+  return with_act(x, ldx, n_tokens, m.w[0].cols, q8, s, [&](auto act) {
+    return by_type(m.w[0].type, [&](auto t) { return launch_parts_type<decltype(t)::value>(m, act, n_tokens, s); });
+  });
 }
 
 bool matvec_fast_fits(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens) {
@@ -340,17 +379,13 @@ bool matvec_fast_fits(const DevWeight& w, const float* x, int64_t ldx, int64_t n
 }
 
 cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
-                        const float* bias, cudaStream_t s) {
+                        const float* bias, cudaStream_t s, const ActQ8* q8) {
   if (n_tokens <= 0 || w.rows <= 0) return cudaSuccess;
   if (!matvec_fast_fits(w, x, ldx, n_tokens)) return cudaErrorInvalidValue;
-  switch (w.type) {
-    case kQ4_K:
-      return launch_type<kQ4_K>(w, x, ldx, n_tokens, out, ldo, bias, s);
-    case kQ6_K:
-      return launch_type<kQ6_K>(w, x, ldx, n_tokens, out, ldo, bias, s);
-    default:
-      return launch_type<kQ8_0>(w, x, ldx, n_tokens, out, ldo, bias, s);
-  }
+  return with_act(x, ldx, n_tokens, w.cols, q8, s, [&](auto act) {
+    return by_type(w.type,
+                   [&](auto t) { return launch_type<decltype(t)::value>(w, act, n_tokens, out, ldo, bias, s); });
+  });
 }
 
 bool matvec_fast_swiglu_fits(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx,
@@ -360,17 +395,23 @@ bool matvec_fast_swiglu_fits(const DevWeight& gate, const DevWeight& up, const f
 }
 
 cudaError_t matvec_fast_swiglu(const DevWeight& gate, const DevWeight& up, const float* x, int64_t ldx,
-                               int64_t n_tokens, float* out, int64_t ldo, cudaStream_t s) {
+                               int64_t n_tokens, float* out, int64_t ldo, cudaStream_t s, const ActQ8* q8) {
   if (n_tokens <= 0 || gate.rows <= 0) return cudaSuccess;
   if (!matvec_fast_swiglu_fits(gate, up, x, ldx, n_tokens)) return cudaErrorInvalidValue;
-  switch (gate.type) {
-    case kQ4_K:
-      return launch_swiglu_type<kQ4_K>(gate, up, x, ldx, n_tokens, out, ldo, s);
-    case kQ6_K:
-      return launch_swiglu_type<kQ6_K>(gate, up, x, ldx, n_tokens, out, ldo, s);
-    default:
-      return launch_swiglu_type<kQ8_0>(gate, up, x, ldx, n_tokens, out, ldo, s);
-  }
+  return with_act(x, ldx, n_tokens, gate.cols, q8, s, [&](auto act) {
+    return by_type(gate.type, [&](auto t) {
+      return launch_swiglu_type<decltype(t)::value>(gate, up, act, n_tokens, out, ldo, s);
+    });
+  });
+}
+
+size_t act_q8_bytes(int64_t n_tokens, int64_t cols) {
+  return static_cast<size_t>(n_tokens * cols) + static_cast<size_t>(n_tokens * (cols / 32)) * sizeof(float);
+}
+
+ActQ8 act_q8_in(void* scratch, int64_t n_tokens, int64_t cols) {
+  auto* q = static_cast<int8_t*>(scratch);
+  return ActQ8{q, reinterpret_cast<float*>(q + n_tokens * cols)};
 }
 
 }  // namespace hayate::cuda

@@ -3,6 +3,7 @@
 // backend_cuda_dequant_test checks the layouts against the CPU reference without a GPU.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -60,6 +61,19 @@ struct Fast<kQ4_K> {
     r.q = ld(reinterpret_cast<const uint2*>(b + 16 + 32 * (sub >> 2) + 8 * (sub & 3)));
   }
   HAYATE_HD static void decode(const Raw& r, int sub, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    scales(r, sub, scale, minc);
+    const uint32_t w[2] = {r.q.x, r.q.y};
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const uint32_t lo = w[i] & 0x0F0F0F0Fu, hi = (w[i] >> 4) & 0x0F0F0F0Fu;
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        q[0][4 * i + e] = byte_f(lo, e) - 8388608.0f;
+        q[1][4 * i + e] = byte_f(hi, e) - 8388608.0f;
+      }
+    }
+  }
+  HAYATE_HD static void scales(const Raw& r, int sub, float scale[kRuns], float minc[kRuns]) {
     // All eight 6-bit scales and mins of blocks.h's k4_scale_min, four to a word.
     const uint32_t a = r.head.y, b = r.head.z, c = r.head.w;
     const int j = sub >> 2;
@@ -73,16 +87,13 @@ struct Fast<kQ4_K> {
       scale[h] = d * static_cast<float>((sc >> (k + 8 * h)) & 0xFF);
       minc[h] = dmin * static_cast<float>((mn >> (k + 8 * h)) & 0xFF);
     }
-    const uint32_t w[2] = {r.q.x, r.q.y};
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      const uint32_t lo = w[i] & 0x0F0F0F0Fu, hi = (w[i] >> 4) & 0x0F0F0F0Fu;
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        q[0][4 * i + e] = byte_f(lo, e) - 8388608.0f;
-        q[1][4 * i + e] = byte_f(hi, e) - 8388608.0f;
-      }
-    }
+  }
+  // The same weights as signed bytes, four to a word (the codes 0..15 themselves), for dp4a.
+  HAYATE_HD static void codes(const Raw& r, uint32_t c[kRuns][kRunLen / 4]) {
+    c[0][0] = r.q.x & 0x0F0F0F0Fu;
+    c[0][1] = r.q.y & 0x0F0F0F0Fu;
+    c[1][0] = (r.q.x >> 4) & 0x0F0F0F0Fu;
+    c[1][1] = (r.q.y >> 4) & 0x0F0F0F0Fu;
   }
 };
 
@@ -107,18 +118,35 @@ struct Fast<kQ6_K> {
 #pragma unroll
     for (int g = 0; g < 4; ++g) r.scale[g] = d * static_cast<float>(ld(sc + 2 * g));
   }
-  HAYATE_HD static void decode(const Raw& r, int, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
-    // Each byte: the code's low nibble | its two high bits << 4 (0..63), less 32.
-    const uint32_t v[4] = {(r.ql0 & 0x0F0F0F0Fu) | ((r.qh << 4) & 0x30303030u),
-                           (r.ql1 & 0x0F0F0F0Fu) | ((r.qh << 2) & 0x30303030u),
-                           ((r.ql0 >> 4) & 0x0F0F0F0Fu) | (r.qh & 0x30303030u),
-                           ((r.ql1 >> 4) & 0x0F0F0F0Fu) | ((r.qh >> 2) & 0x30303030u)};
+  // Each byte: the code's low nibble | its two high bits << 4 (0..63), run g in word g.
+  HAYATE_HD static void bytes(const Raw& r, uint32_t v[4]) {
+    v[0] = (r.ql0 & 0x0F0F0F0Fu) | ((r.qh << 4) & 0x30303030u);
+    v[1] = (r.ql1 & 0x0F0F0F0Fu) | ((r.qh << 2) & 0x30303030u);
+    v[2] = ((r.ql0 >> 4) & 0x0F0F0F0Fu) | (r.qh & 0x30303030u);
+    v[3] = ((r.ql1 >> 4) & 0x0F0F0F0Fu) | ((r.qh >> 2) & 0x30303030u);
+  }
+  HAYATE_HD static void decode(const Raw& r, int sub, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    scales(r, sub, scale, minc);
+    uint32_t v[4];
+    bytes(r, v);
+#pragma unroll
+    for (int g = 0; g < 4; ++g)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) q[g][e] = byte_f(v[g], e) - 8388640.0f;  // 2^23 + 32
+  }
+  // Signed codes -32..31: each byte 0..63 with bit 7 set loses 32 without a borrow, and the xor
+  // takes the 128 back off (mod 256).
+  HAYATE_HD static void codes(const Raw& r, uint32_t c[kRuns][kRunLen / 4]) {
+    uint32_t v[4];
+    bytes(r, v);
+#pragma unroll
+    for (int g = 0; g < 4; ++g) c[g][0] = ((v[g] | 0x80808080u) - 0x20202020u) ^ 0x80808080u;
+  }
+  HAYATE_HD static void scales(const Raw& r, int, float scale[kRuns], float minc[kRuns]) {
 #pragma unroll
     for (int g = 0; g < 4; ++g) {
       scale[g] = r.scale[g];
       minc[g] = 0.0f;
-#pragma unroll
-      for (int e = 0; e < 4; ++e) q[g][e] = byte_f(v[g], e) - 8388640.0f;  // 2^23 + 32
     }
   }
 };
@@ -136,12 +164,16 @@ struct Fast<kQ8_0> {
     r.q = ld_u32_a2(b + 2 + 4 * sub);
     r.d = half_bits(ld(reinterpret_cast<const unsigned short*>(b)));
   }
-  HAYATE_HD static void decode(const Raw& r, int, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+  HAYATE_HD static void decode(const Raw& r, int sub, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    scales(r, sub, scale, minc);
     const uint32_t v = r.q ^ 0x80808080u;  // signed codes + 128
-    scale[0] = r.d;
-    minc[0] = 0.0f;
 #pragma unroll
     for (int e = 0; e < 4; ++e) q[0][e] = byte_f(v, e) - 8388736.0f;  // 2^23 + 128
+  }
+  HAYATE_HD static void codes(const Raw& r, uint32_t c[kRuns][kRunLen / 4]) { c[0][0] = r.q; }
+  HAYATE_HD static void scales(const Raw& r, int, float scale[kRuns], float minc[kRuns]) {
+    scale[0] = r.d;
+    minc[0] = 0.0f;
   }
 };
 
@@ -156,15 +188,155 @@ inline constexpr int kLoadDepth = T != kQ4_K   ? 1
                                   : NT* R <= 4 ? 2
                                                : 1;
 
+// Signed byte dot product of two words plus c (the device's dp4a).
+HAYATE_HD int dp4a(uint32_t a, uint32_t b, int c) {
+#ifdef __CUDA_ARCH__
+  return __dp4a(static_cast<int>(a), static_cast<int>(b), c);
+#else
+  for (int k = 0; k < 4; ++k)
+    c += static_cast<int8_t>(static_cast<uint8_t>(a >> (8 * k))) *
+         static_cast<int8_t>(static_cast<uint8_t>(b >> (8 * k)));
+  return c;
+#endif
+}
+
+// The int8 path's activations: each token's row cut in blocks of 32, a block's codes q (signed,
+// |q| <= 127) and its scale d = max|x| / 127, so the block is d * q. A block's scale and the
+// inverse its codes are rounded with; one function so that the device's quantize kernel and the
+// host's reference (quantize_act_block) make the same bytes.
+HAYATE_HD float act_scale(float amax, float& inverse) {
+  inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+  return amax / 127.0f;
+}
+HAYATE_HD int8_t act_code(float x, float inverse) {
+#ifdef __CUDA_ARCH__
+  return static_cast<int8_t>(__float2int_rn(x * inverse));
+#else
+  return static_cast<int8_t>(std::nearbyint(x * inverse));
+#endif
+}
+inline float quantize_act_block(const float* x, int8_t* q) {
+  float amax = 0.0f;
+  for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+  float inverse = 0.0f;
+  const float d = act_scale(amax, inverse);
+  for (int i = 0; i < 32; ++i) q[i] = act_code(x[i], inverse);
+  return d;
+}
+
+// Activations as f32 rows: x[t * ldx + col]. A block's weights are decoded to exact floats and
+// each run's sum is f32, as in the reference.
+struct F32Act {
+  const float* x;
+  int64_t ldx;
+  template <uint32_t T, int NT, int R>
+  HAYATE_HD void add_block(const typename Fast<T>::Raw (&raw)[R], int sub, int64_t blk, float (*acc)[NT]) const {
+    using F = Fast<T>;
+    float q[R][F::kRuns][F::kRunLen], scale[R][F::kRuns], minc[R][F::kRuns];
+#pragma unroll
+    for (int r = 0; r < R; ++r) F::decode(raw[r], sub, q[r], scale[r], minc[r]);
+    const float* xb = x + blk * F::kBlockWeights;
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      float xv[F::kRuns][F::kRunLen];
+#pragma unroll
+      for (int u = 0; u < F::kRuns; ++u) {
+        const float4* p = reinterpret_cast<const float4*>(xb + t * ldx + F::run_col(sub, u));
+#pragma unroll
+        for (int i = 0; i < F::kRunLen / 4; ++i) {
+          const float4 a = ld(p + i);
+          xv[u][4 * i] = a.x;
+          xv[u][4 * i + 1] = a.y;
+          xv[u][4 * i + 2] = a.z;
+          xv[u][4 * i + 3] = a.w;
+        }
+      }
+      float xsum[F::kRuns];
+#pragma unroll
+      for (int u = 0; u < F::kRuns; ++u) {
+        xsum[u] = 0.0f;
+        if constexpr (F::kMin) {
+#pragma unroll
+          for (int i = 0; i < F::kRunLen; ++i) xsum[u] += xv[u][i];
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < R; ++r) {
+#pragma unroll
+        for (int u = 0; u < F::kRuns; ++u) {
+          float s = 0.0f;
+#pragma unroll
+          for (int i = 0; i < F::kRunLen; ++i) s = fmaf(q[r][u][i], xv[u][i], s);
+          acc[r][t] += F::kMin ? scale[r][u] * s - minc[r][u] * xsum[u] : scale[r][u] * s;
+        }
+      }
+    }
+  }
+};
+
+// Activations quantized to 8 bits (act_scale): codes q[t * ldq + col], scales d[(t * ldq + col) /
+// 32], ldq a multiple of 32. A run's sum is an exact integer dot product of the weights' codes
+// with the activations' (dp4a, four products an instruction, where the f32 path takes a permute,
+// an add and an fma a weight), scaled once: the product of the weights with d * q, up to f32
+// rounding of the scaling.
+struct Q8Act {
+  const int8_t* q;
+  const float* d;
+  int64_t ldq;
+  template <uint32_t T, int NT, int R>
+  HAYATE_HD void add_block(const typename Fast<T>::Raw (&raw)[R], int sub, int64_t blk, float (*acc)[NT]) const {
+    using F = Fast<T>;
+    constexpr int kWords = F::kRunLen / 4;
+    uint32_t c[R][F::kRuns][kWords];
+    float scale[R][F::kRuns], minc[R][F::kRuns];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      F::codes(raw[r], c[r]);
+      F::scales(raw[r], sub, scale[r], minc[r]);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+#pragma unroll
+      for (int u = 0; u < F::kRuns; ++u) {
+        const int64_t at = t * ldq + blk * F::kBlockWeights + F::run_col(sub, u);
+        uint32_t xa[kWords];
+        if constexpr (kWords == 2) {
+          const uint2 v = ld(reinterpret_cast<const uint2*>(q + at));
+          xa[0] = v.x;
+          xa[1] = v.y;
+        } else {
+          xa[0] = ld(reinterpret_cast<const uint32_t*>(q + at));
+        }
+        const float dx = ld(d + at / 32);
+        int xsum = 0;
+        if constexpr (F::kMin) {
+#pragma unroll
+          for (int i = 0; i < kWords; ++i) xsum = dp4a(0x01010101u, xa[i], xsum);
+        }
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          int s = 0;
+#pragma unroll
+          for (int i = 0; i < kWords; ++i) s = dp4a(c[r][u][i], xa[i], s);
+          const float v = F::kMin ? scale[r][u] * static_cast<float>(s) - minc[r][u] * static_cast<float>(xsum)
+                                  : scale[r][u] * static_cast<float>(s);
+          acc[r][t] = fmaf(dx, v, acc[r][t]);
+        }
+      }
+    }
+  }
+};
+
 // Lane `lane`'s share of the product of rows row0 .. row0 + R - 1 (past the end: the last row
-// again) and NT tokens: the warp's sum over its lanes is the product. Host and device code, so
-// backend_cuda_dequant_test checks the indexing by summing the 32 lanes on the CPU. The blocks are
-// summed in column order whatever kLoadDepth is, so the sums do not depend on it. With `parts`
-// warps to a row (split-K), warp `part` takes every parts-th round of kPerIter x kLoadDepth
-// blocks, starting at round `part`: the sum of the parts' sums is the product.
-template <uint32_t T, int NT, int R>
-HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const float* x, int64_t ldx,
-                         int64_t row0, int lane, float acc[R][NT], int part = 0, int parts = 1) {
+// again) and NT tokens of activations `act` (F32Act or Q8Act): the warp's sum over its lanes is
+// the product. Host and device code, so backend_cuda_dequant_test checks the indexing by summing
+// the 32 lanes on the CPU. The blocks are summed in column order whatever kLoadDepth is, so the
+// sums do not depend on it. With `parts` warps to a row (split-K), warp `part` takes every
+// parts-th round of kPerIter x kLoadDepth blocks, starting at round `part`: the sum of the parts'
+// sums is the product.
+template <uint32_t T, int NT, int R, typename Act>
+HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t row_bytes, const Act& act, int64_t row0,
+                         int lane, float acc[R][NT], int part = 0, int parts = 1) {
   using F = Fast<T>;
   constexpr int kPerIter = 32 / F::kLanes;
   constexpr int kDepth = kLoadDepth<T, NT, R>;
@@ -192,45 +364,7 @@ HAYATE_HD void lane_sums(const uint8_t* w, int64_t rows, int64_t cols, int64_t r
     for (int d = 0; d < kDepth; ++d) {
       const int64_t blk = blk0 + d * kPerIter;
       if (blk >= n_blocks) break;
-      float q[R][F::kRuns][F::kRunLen], scale[R][F::kRuns], minc[R][F::kRuns];
-#pragma unroll
-      for (int r = 0; r < R; ++r) F::decode(raw[d][r], sub, q[r], scale[r], minc[r]);
-      const float* xb = x + blk * F::kBlockWeights;
-#pragma unroll
-      for (int t = 0; t < NT; ++t) {
-        float xv[F::kRuns][F::kRunLen];
-#pragma unroll
-        for (int u = 0; u < F::kRuns; ++u) {
-          const float4* p = reinterpret_cast<const float4*>(xb + t * ldx + F::run_col(sub, u));
-#pragma unroll
-          for (int i = 0; i < F::kRunLen / 4; ++i) {
-            const float4 a = ld(p + i);
-            xv[u][4 * i] = a.x;
-            xv[u][4 * i + 1] = a.y;
-            xv[u][4 * i + 2] = a.z;
-            xv[u][4 * i + 3] = a.w;
-          }
-        }
-        float xsum[F::kRuns];
-#pragma unroll
-        for (int u = 0; u < F::kRuns; ++u) {
-          xsum[u] = 0.0f;
-          if constexpr (F::kMin) {
-#pragma unroll
-            for (int i = 0; i < F::kRunLen; ++i) xsum[u] += xv[u][i];
-          }
-        }
-#pragma unroll
-        for (int r = 0; r < R; ++r) {
-#pragma unroll
-          for (int u = 0; u < F::kRuns; ++u) {
-            float s = 0.0f;
-#pragma unroll
-            for (int i = 0; i < F::kRunLen; ++i) s = fmaf(q[r][u][i], xv[u][i], s);
-            acc[r][t] += F::kMin ? scale[r][u] * s - minc[r][u] * xsum[u] : scale[r][u] * s;
-          }
-        }
-      }
+      act.template add_block<T, NT, R>(raw[d], sub, blk, acc);
     }
   }
 }
