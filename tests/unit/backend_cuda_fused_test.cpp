@@ -257,7 +257,7 @@ TEST(CudaFused, PartsAreTheBitsOfSeparateLaunches) {
 // separate launches there too.
 TEST(CudaFused, Int8PartsAreTheBitsOfSeparateLaunches) {
   HAYATE_SKIP_WITHOUT_CUDA();
-  test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "1");
+  test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "all");
   for (const GgmlType t : {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K}) {
     const std::string name = ggml_type_info(t).name;
     check_parts({{t, t, t}, {4096, 1024, 1024}, 4096, false, 1}, name + " int8 qkv 8B");
@@ -489,7 +489,7 @@ TEST(CudaFused, Int8ModelLogitsNearTheF32Path) {
       auto be = prepared_cuda(*m, false);
       f32 = test::run_tokens(*m, *be, tokens, 3, 4);
     }
-    test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "1");
+    test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "all");
     auto eager = prepared_cuda(*m, false);
     const auto got = test::run_tokens(*m, *eager, tokens, 3, 4);
     auto graphs = prepared_cuda(*m, true);

@@ -32,6 +32,7 @@ class CudaMatmul : public ::testing::TestWithParam<std::tuple<std::string, int>>
 
 TEST_P(CudaMatmul, MatchesReference) {
   HAYATE_SKIP_WITHOUT_CUDA();
+  test::ScopedEnv f32_path("HAYATE_CUDA_MATVEC_INT8", "0");  // Int8MatvecMatchesQuantizedActivations: the int8 one
   const auto [type_name, n_tokens] = GetParam();
   const GgmlType type = *ggml_type_from_name(type_name);
   const int64_t block = ggml_type_info(type).block_size;
@@ -98,6 +99,7 @@ INSTANTIATE_TEST_SUITE_P(
 // default off, or HAYATE_CUDA_DISABLE) are checked for the same formats.
 TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   HAYATE_SKIP_WITHOUT_CUDA();
+  test::ScopedEnv f32_path("HAYATE_CUDA_MATVEC_INT8", "0");
   for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
     const GgmlType type = *ggml_type_from_name(type_name);
     const bool small_blocks = ggml_type_info(type).block_size == 32;
@@ -135,13 +137,13 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   }
 }
 
-// The coalesced mat-vec's int8 path (HAYATE_CUDA_MATVEC_INT8=1): the activations quantized on
+// The coalesced mat-vec's int8 path (HAYATE_CUDA_MATVEC_INT8=all: Q8_0 too): the activations quantized on
 // the device the way fast::quantize_act_block does it on the host, so the output is the
 // reference's product with those quantized values within f32 rounding (1e-5), at 1..8 tokens,
 // each rows-a-warp and split, then on 4099 rows; and the fused gate/up/SwiGLU form likewise.
 TEST(CudaMatmul, Int8MatvecMatchesQuantizedActivations) {
   HAYATE_SKIP_WITHOUT_CUDA();
-  test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "1");
+  test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "all");
   // Blocks of 32: scale max|x| / 127, codes round(x * 127 / max|x|) to nearest, ties to even.
   auto quantized_x = [](std::vector<float> x) {
     for (size_t b = 0; b + 32 <= x.size(); b += 32) {
@@ -237,6 +239,7 @@ WideOut matmul_wide(Backend& be, const Weight& w, const std::vector<float>& x, i
 // takes) the same way.
 TEST(CudaMatmul, FusedGateUpSwiglu) {
   HAYATE_SKIP_WITHOUT_CUDA();
+  test::ScopedEnv f32_path("HAYATE_CUDA_MATVEC_INT8", "0");
   for (const char* type_name : {"q4_K", "q6_K", "q8_0"}) {
     const GgmlType type = *ggml_type_from_name(type_name);
     const int64_t cols = ggml_type_info(type).block_size == 32 ? 32 * 45 : 256 * 9;

@@ -138,6 +138,7 @@ TEST(CudaMoe, ExpertViewsResolveIntoTheStackedUpload) {
     SCOPED_TRACE(type_name);
     const GgmlType type = *ggml_type_from_name(type_name);
     const HostWeight h = stacked_weight(type, n_expert, rows, cols, 3);
+    test::ScopedEnv f32_path("HAYATE_CUDA_MATVEC_INT8", "0");  // the reference's f32 activations
     auto gpu = make_cuda_backend(DeviceOptions{});
     auto ref = make_backend("reference", 1);
     gpu->prepare_weight(h.w);

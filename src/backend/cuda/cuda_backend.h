@@ -29,8 +29,9 @@
 // to a row of it and of the F16/BF16 mat-vec (split-K; default by the matrix's shape);
 // HAYATE_CUDA_MATVEC_OCC=4 its one-token Q4_K kernels built for 4 blocks an SM (to measure);
 // HAYATE_CUDA_SWIGLU_FUSED=1 its fused gate/up/SwiGLU form (off until verified on a GPU);
-// HAYATE_CUDA_MATVEC_INT8=1|0 its int8 path (activations quantized to 8 bits in blocks of 32,
-// dp4a sums; off by default until measured against the f32 path);
+// HAYATE_CUDA_MATVEC_INT8=1|0|all its int8 path (activations quantized to 8 bits in blocks of
+// 32 once a call, dp4a sums): on for Q4_K and Q6_K weights by default (1), off (0), or for Q8_0
+// weights too (all; on an H100 Q8_0 gained nothing from it);
 // `short_chunks` in HAYATE_CUDA_DISABLE gives decode attention its 64-position chunks of before
 // stage 6 (16 under 64 (token, head) pairs).
 #pragma once
@@ -206,8 +207,12 @@ class CudaBackend : public Backend {
              const char* what);
   const float* rope_frequencies(const RopeParams& p);
   void matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized);
-  // Scratch for x quantized to 8 bits (the mat-vec's int8 path), or none when that path is off.
-  ActQ8 int8_activations(Tensor x);
+  // matmul with `shared`: x quantized to 8 bits by an earlier product of the same call (its q
+  // set), or to be set by this one (the int8 path); the caller takes and releases its scratch.
+  void matmul_with(const Weight& w, Tensor x, Tensor out, const Weight* bias, ActQ8& shared);
+  // The int8 path's activations for a product of weights of `type` (none where that path is off
+  // for it): `shared`'s when set (ready), else new scratch, which `shared` then names.
+  ActQ8 int8_activations(GgmlType type, Tensor x, ActQ8& shared);
   void sync();
 
   std::shared_ptr<MemoryBudget> budget_;
@@ -217,7 +222,8 @@ class CudaBackend : public Backend {
   bool graphs_ = false;
   StepGraphs steps_;
   bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true, swiglu_fused_on_ = true;
-  bool matvec_int8_on_ = false;
+  enum class Int8 { Off, KQuants, All };
+  Int8 matvec_int8_ = Int8::KQuants;
   bool prefill_on_ = true;  // the tiled attention of prompt batches; HAYATE_CUDA_DISABLE=prefill
   // Stage 7's fused launches; HAYATE_CUDA_DISABLE=fuse_qkv (matmul_parts: Q/K/V and gate/up),
   // fuse_norm (add_rms_norm), fuse_rope (rope_store_kv) give the separate launches of before.

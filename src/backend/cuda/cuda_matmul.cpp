@@ -31,6 +31,13 @@ const char* matmul_name(const Weight& w, int path) {
 }  // namespace
 
 void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bias) {
+  const size_t mark = scratch_.mark();
+  ActQ8 none;
+  matmul_with(w, x, out, bias, none);
+  scratch_.release(mark);
+}
+
+void CudaBackend::matmul_with(const Weight& w, Tensor x, Tensor out, const Weight* bias, ActQ8& shared) {
   if (x.cols != w.cols || out.rows != x.rows || out.cols < w.rows)
     fail(ErrorKind::Internal, "matmul " + w.name + ": shapes do not match");
   const DevWeight dw = dev(w);
@@ -46,15 +53,14 @@ void CudaBackend::matmul(const Weight& w, Tensor x, Tensor out, const Weight* bi
   if (x.rows <= kMatvecMaxTokens) {
     Timed t(*this, matmul_name(w, 0));
     if (matvec_fast_on_ && matvec_fast_fits(dw, x.data, x.cols, x.rows)) {
-      const size_t mark = scratch_.mark();
-      const ActQ8 q8 = int8_activations(x);
+      const ActQ8 q8 = int8_activations(w.type, x, shared);
       launch(
           [=, this] {
             check(matvec_fast(dw, x.data, x.cols, x.rows, out.data, out.cols, b, stream_, q8.q ? &q8 : nullptr),
                   "matvec_fast kernel");
           },
-          "matvec_fast", dw.data, dw.type, dw.rows, dw.cols, x.data, x.cols, x.rows, out.data, out.cols, b, q8.q);
-      scratch_.release(mark);
+          "matvec_fast", dw.data, dw.type, dw.rows, dw.cols, x.data, x.cols, x.rows, out.data, out.cols, b, q8.q,
+          q8.ready);
     } else
       launch(
           [=, this] {
@@ -106,7 +112,10 @@ void CudaBackend::matmul_parts(std::span<const Weight* const> ws, Tensor x, std:
     return;
   }
   // Parts of one type run together (in order, up to kMaxMatvecParts a launch); a part whose
-  // type no other shares, or a group the kernels do not take, runs alone (matmul's checks).
+  // type no other shares, or a group the kernels do not take, runs alone (matmul's checks). The
+  // int8 path quantizes x once for all of them (shared).
+  const size_t mark = scratch_.mark();
+  ActQ8 shared;
   std::vector<bool> done(ws.size(), false);
   for (size_t i = 0; i < ws.size(); ++i) {
     if (done[i]) continue;
@@ -127,7 +136,7 @@ void CudaBackend::matmul_parts(std::span<const Weight* const> ws, Tensor x, std:
       members[m.n++] = j;
     }
     if (!shapes_ok || !matvec_parts_fits(m, x.data, x.cols, x.rows, matvec_fast_on_)) {
-      matmul(*ws[i], x, outs[i], biases.empty() ? nullptr : biases[i]);
+      matmul_with(*ws[i], x, outs[i], biases.empty() ? nullptr : biases[i], shared);
       done[i] = true;
       continue;
     }
@@ -138,16 +147,14 @@ void CudaBackend::matmul_parts(std::span<const Weight* const> ws, Tensor x, std:
         steps_.key(m.w[p].data, m.w[p].type, m.w[p].rows, m.w[p].cols, m.out[p], m.ldo[p], m.bias[p]);
     ++fused_.parts;
     Timed t(*this, "gpu matmul mat-vec (parts)");
-    const size_t mark = scratch_.mark();
-    const bool float_weights = ws[i]->type == GgmlType::F16 || ws[i]->type == GgmlType::BF16;
-    const ActQ8 q8 = float_weights ? ActQ8{} : int8_activations(x);
+    const ActQ8 q8 = int8_activations(ws[i]->type, x, shared);
     launch(
         [=, this] {
           check(matvec_parts(m, x.data, x.cols, x.rows, stream_, q8.q ? &q8 : nullptr), "matvec_parts kernel");
         },
-        "matvec_parts", m.n, x.data, x.cols, x.rows, matvec_fast_on_, q8.q);
-    scratch_.release(mark);
+        "matvec_parts", m.n, x.data, x.cols, x.rows, matvec_fast_on_, q8.q, q8.ready);
   }
+  scratch_.release(mark);
 }
 
 void CudaBackend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor x, Tensor out) {
@@ -161,7 +168,8 @@ void CudaBackend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor
   }
   Timed t(*this, "gpu matmul mat-vec + swiglu");
   const size_t mark = scratch_.mark();
-  const ActQ8 q8 = int8_activations(x);
+  ActQ8 none;
+  const ActQ8 q8 = int8_activations(gate_w.type, x, none);
   launch(
       [=, this] {
         check(matvec_fast_swiglu(g, u, x.data, x.cols, x.rows, out.data, out.cols, stream_, q8.q ? &q8 : nullptr),
@@ -171,9 +179,18 @@ void CudaBackend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor
   scratch_.release(mark);
 }
 
-ActQ8 CudaBackend::int8_activations(Tensor x) {
-  if (!matvec_int8_on_) return ActQ8{};
-  return act_q8_in(scratch_.take(act_q8_bytes(x.rows, x.cols)), x.rows, x.cols);
+ActQ8 CudaBackend::int8_activations(GgmlType type, Tensor x, ActQ8& shared) {
+  const bool on = type == GgmlType::Q4_K || type == GgmlType::Q6_K ? matvec_int8_ != Int8::Off
+                  : type == GgmlType::Q8_0                         ? matvec_int8_ == Int8::All
+                                                                   : false;
+  if (!on) return ActQ8{};
+  if (shared.q) {  // quantized by an earlier launch of the same call
+    ActQ8 ready = shared;
+    ready.ready = true;
+    return ready;
+  }
+  shared = act_q8_in(scratch_.take(act_q8_bytes(x.rows, x.cols)), x.rows, x.cols);
+  return shared;
 }
 
 void CudaBackend::matmul_cublas(const Weight& w, const DevWeight& dw, Tensor x, Tensor out, bool quantized) {

@@ -36,6 +36,7 @@ constexpr int64_t kMatvecFastMaxTokens = 8;
 struct ActQ8 {
   int8_t* q = nullptr;
   float* d = nullptr;
+  bool ready = false;  // q and d already hold these activations (an earlier call quantized them)
 };
 size_t act_q8_bytes(int64_t n_tokens, int64_t cols);
 ActQ8 act_q8_in(void* scratch, int64_t n_tokens, int64_t cols);

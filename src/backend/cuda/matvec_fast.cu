@@ -313,6 +313,7 @@ template <typename Run>
 cudaError_t with_act(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, const ActQ8* q8, cudaStream_t s,
                      Run&& run) {
   if (!q8) return run(F32Act{x, ldx});
+  if (q8->ready) return run(Q8Act{q8->q, q8->d, cols});
   const int64_t threads = n_tokens * cols;  // a thread a value, a warp a block of 32
   quantize_act<<<static_cast<unsigned>((threads + 255) / 256), 256, 0, s>>>(x, ldx, n_tokens, cols, q8->q, q8->d);
   if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
