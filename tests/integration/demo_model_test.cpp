@@ -24,17 +24,19 @@ const std::filesystem::path kDemo = std::filesystem::path(HAYATE_SOURCE_DIR) / "
 const std::filesystem::path kData = kDemo / "data";
 const std::string kModel = (std::filesystem::path(HAYATE_SOURCE_DIR) / "assets" / "demo-q8_0.gguf").string();
 
-// Issue 21's targets, and guards a little under what the committed model (recipe 3) measured
-// (MODEL_CARD.md): world 393/394, other 232/270 of which products 99/100 and subtractions 99/100.
+// Issue 21's targets, and guards a little under what the committed model (recipe 4) measured
+// (MODEL_CARD.md): world 394/394, other 233/270 of which products 99/100 and subtractions 100/100.
 constexpr double kAdditionTarget = 0.95;
 constexpr double kWorldTarget = 0.70;
 constexpr double kWorldMeasured = 0.99;
-constexpr double kOtherMeasured = 0.85;
+// 233/270 is 0.863 and 232/270 0.859: this guard is also issue 21's "no worse than recipe 1's
+// model" (233/270) on the other tasks, which the recipe-3 model (232) fails.
+constexpr double kOtherMeasured = 0.86;
 // Products are what recipe 3 gave back (recipe 2's model: 89/100); the guard keeps them from
 // sliding back unnoticed inside the all-tasks figure.
 constexpr double kArithmeticMeasured = 0.96;
 // The cpu backend (8-bit activations for Q8_0 weights) against float64 on the embedded model:
-// measured 1.08e-2 on the committed prompts (the reference backend: 2.9e-7, held to 1e-4).
+// measured 9.02e-3 on the committed prompts (the reference backend: 1.92e-7, held to 1e-4).
 constexpr double kCpuQ8Bound = 2e-2;
 
 nlohmann::json read_json(const std::filesystem::path& path) {
@@ -80,7 +82,8 @@ TEST(DemoModel, OtherTasksDoNotRegress) {
   }
 }
 
-// Issues 7 and 21 ask for 70%; recipe 1's model scored 51.8%, recipe 2's 100%, recipe 3's 99.75% (MODEL_CARD.md).
+// Issues 7 and 21 ask for 70%; recipe 1's model scored 51.8%, recipe 2's 100%, recipe 3's 99.75%, recipe 4's
+// 100% (MODEL_CARD.md).
 TEST(DemoModel, WorldQuestionsReachIssueTarget) {
   EXPECT_GE(task_accuracy("heldout_world.jsonl", kModel), kWorldTarget);
 }

@@ -14,10 +14,11 @@ Pure Python 3, no packages; the same seed gives the same bytes. DIR receives:
 and --world-dir receives one Markdown document per entity of the fictional world (the facts the
 world questions ask about; later the RAG demo's documents).
 
---recipe 3 (the default; recipe3.py) is the corpus of the committed model: seed 7 writes the
-train.jsonl and data/ files it was trained and measured on, byte for byte. It is recipe 2
-(recipe2.py, the previous model's) with more arithmetic and products among the draws; both ask
-world questions in many more shapes than recipe 1 (the first model's) and spell every word in
+--recipe 4 (the default; recipe4.py) is the corpus of the committed model: seed 7 writes the
+train.jsonl and data/ files it was trained and measured on, byte for byte. It is recipe 3
+(recipe3.py, the previous model's) with more letter questions and stories among the draws, and
+recipe 3 is recipe 2 (recipe2.py) with more arithmetic and products; all three ask world
+questions in many more shapes than recipe 1 (the first model's) and spell every word in
 training, and their held-out files are the same bytes; --check verifies the written files
 against their hold-out rules (check_corpus.py) and writes OUT/check.json.
 
@@ -461,15 +462,15 @@ def main():
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--conversations", type=int, default=400000)
     parser.add_argument("--documents", type=int, default=40000, help="plain-text documents mixed into training")
-    parser.add_argument("--recipe", type=int, choices=(1, 2, 3, 4), default=3,
-                        help="3: the committed model's corpus (recipe3.py); 4: recipe 3 with more letter tasks and "
-                        "stories (recipe4.py, not trained yet); 2: the previous model's "
-                        "(recipe2.py); 1: the first model's")
+    parser.add_argument("--recipe", type=int, choices=(1, 2, 3, 4), default=4,
+                        help="4: the committed model's corpus (recipe 3 with more letter tasks and stories; "
+                        "recipe4.py); 3: the previous model's (recipe3.py); 2: the one before (recipe2.py); "
+                        "1: the first model's")
     parser.add_argument("--check", action="store_true",
-                        help="recipes 2 and 3: verify the written files (check_corpus.py)")
+                        help="recipes 2 to 4: verify the written files (check_corpus.py)")
     args = parser.parse_args()
     if args.check and args.recipe == 1:
-        parser.error("--check verifies the hold-out rules of recipes 2 and 3; recipe 1 has none")
+        parser.error("--check verifies the hold-out rules of recipes 2 to 4; recipe 1 has none")
 
     os.makedirs(args.out, exist_ok=True)
     if args.recipe >= 2:

@@ -1,5 +1,5 @@
 """Recipe 4 of the demo model's corpus (make_corpus.py --recipe 4): recipe 3 with more letter
-questions and stories. Written 2026-12-07 for the next training run; not trained yet.
+questions and stories. Written and trained 2026-12-07: the committed model's corpus (MODEL_CARD.md).
 
 Recipe 3's model (the committed one) met issue 21's world and arithmetic targets but was one
 held-out item short of recipe 1's model on the other tasks (232/270 against 233: letter counts

@@ -3,7 +3,7 @@
 
     python3 tools/demo-model/test_corpus.py
 
-- the generator still writes the committed held-out files of data/ (the committed model's, recipe 3)
+- the generator still writes the committed held-out files of data/ (the committed model's, recipe 4)
   and of data-v2/ (while it exists), each with the recipe its stats.json names (none: recipe 1);
   they do not depend on the corpus size, so a small run shows it;
 - recipes 2 and 3 keep their rules (make_corpus.py --check exits 0 on each) and write the same
@@ -86,8 +86,8 @@ class Corpus(unittest.TestCase):
         for folder in folders:
             with open(os.path.join(HERE, folder, "stats.json"), encoding="utf-8") as f:
                 recipe = json.load(f).get("recipe", 1)
-            out = {2: self.v2, 3: self.v3}.get(recipe, os.path.join(self.tmp, f"v{recipe}"))
-            if recipe not in (2, 3):
+            out = {2: self.v2, 3: self.v3, 4: self.v4}.get(recipe, os.path.join(self.tmp, f"v{recipe}"))
+            if recipe not in (2, 3, 4):
                 r = make(out, recipe)
                 self.assertEqual(r.returncode, 0, r.stderr)
             for name in HELD_OUT:
