@@ -26,8 +26,19 @@ int main(int argc, char** argv) {
   int64_t n = 1000000, queries = 2000;
   int32_t dim = 384, nprobe = 16;
   std::string index = "IVF4096,Flat";
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i], value = argv[i + 1];
+  constexpr const char* kUsage =
+      "usage: rag_index_bench [--n 1000000] [--dim 384] [--index IVF4096,Flat] [--nprobe 16] [--queries 2000]\n";
+  for (int i = 1; i < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "rag_index_bench: %s wants a value\n%s", flag.c_str(), kUsage);
+      return 2;
+    }
+    const std::string value = argv[i + 1];
     if (flag == "--n")
       n = std::atoll(value.c_str());
     else if (flag == "--dim")
@@ -39,7 +50,7 @@ int main(int argc, char** argv) {
     else if (flag == "--queries")
       queries = std::atoll(value.c_str());
     else {
-      std::fprintf(stderr, "unknown flag %s\n", flag.c_str());
+      std::fprintf(stderr, "rag_index_bench: unknown flag %s\n%s", flag.c_str(), kUsage);
       return 2;
     }
   }
