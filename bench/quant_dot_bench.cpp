@@ -103,6 +103,37 @@ void BM_Packed(benchmark::State& state, const PackedFormat* f, int64_t n_tok) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kRows * kCols * n_tok);
 }
 
+// A prompt as the CPU backend runs it on a TinyLlama-sized matrix (2048 × 2048, 512 tokens):
+// tasks of 64 rows × 64 tokens, a chunk's token blocks one after another, so the chunk's packed
+// weights are read from cache after the first block. Items/s = multiply-adds.
+void BM_PackedPrompt(benchmark::State& state, const PackedFormat* f) {
+  constexpr int64_t kN = 2048, kR = 2048, kT = 512, kChunk = 64, kBlock = 64;
+  const std::vector<float> wf = gaussian(kN * kR, 5), a = gaussian(kN * kT, 6);
+  const size_t row = ggml_row_size(f->type, kN);
+  std::vector<uint8_t> w(row * kR);
+  quantize_matrix(f->type, wf.data(), w.data(), kR, kN);
+  std::vector<uint8_t> packed(packed_bytes(*f, kR, kN));
+  f->pack(w.data(), kR, kN, 0, kR / f->group_rows, packed.data());
+  const size_t act_row = f->act_row_bytes(kN);
+  std::vector<uint8_t> act(act_row * kT);
+  for (int64_t i = 0; i < kT; ++i) {
+    if (f->convert_act)
+      f->convert_act(a.data() + i * kN, act.data() + i * act_row, kN);
+    else
+      std::memcpy(act.data() + i * act_row, a.data() + i * kN, act_row);
+  }
+  const size_t group = f->group_bytes(kN);
+  std::vector<float> out(static_cast<size_t>(kR * kT));
+  for (auto _ : state) {
+    for (int64_t r = 0; r < kR; r += kChunk)
+      for (int64_t t0 = 0; t0 < kT; t0 += kBlock)
+        f->tile(kN, packed.data() + static_cast<size_t>(r / f->group_rows) * group, group, kChunk,
+                act.data() + static_cast<size_t>(t0) * act_row, act_row, kBlock, &out[t0 * kR + r], kR);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kR * kN * kT);
+}
+
 // The same batch as n_tok separate vec_dot calls per row (the old matmul), for comparison.
 void BM_PairsBaseline(benchmark::State& state, GgmlType type, int64_t n_tok) {
   const TypeTraits* t = traits(type);
@@ -170,6 +201,10 @@ const bool kRegistered = [] {
             (std::string("packed/") + f->name + "/" + f->isa + "/tok" + std::to_string(n_tok)).c_str(), BM_Packed, f,
             n_tok)
             ->Unit(benchmark::kMillisecond);
+  for (const GgmlType type : types)
+    for (const PackedFormat* f : packed_formats(type))
+      benchmark::RegisterBenchmark((std::string("prompt/") + f->name + "/" + f->isa).c_str(), BM_PackedPrompt, f)
+          ->Unit(benchmark::kMillisecond);
   for (const GgmlType type : {GgmlType::Q8_0, GgmlType::Q8_K})
     benchmark::RegisterBenchmark((std::string("activation/") + ggml_type_name(type)).c_str(), BM_QuantizeActivation,
                                  type);

@@ -176,6 +176,10 @@ const PackedFormat kFormats[] = {
      tile_f16x16_avx512},
     {"bf16x16", "avx512", GgmlType::BF16, kX16, float16x16_group_bytes, pack_float16x16, f32_row_bytes, nullptr,
      tile_bf16x16_avx512},
+    {"f16x16", "avx2", GgmlType::F16, kX16, float16x16_group_bytes, pack_float16x16, f32_row_bytes, nullptr,
+     tile_f16x16_avx2},
+    {"bf16x16", "avx2", GgmlType::BF16, kX16, float16x16_group_bytes, pack_float16x16, f32_row_bytes, nullptr,
+     tile_bf16x16_avx2},
 };
 
 bool runnable(const PackedFormat& f) { return std::string_view(f.isa) == "avx512" ? cpu_has_avx512() : cpu_has_avx2(); }

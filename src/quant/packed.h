@@ -26,7 +26,8 @@
 //            bits of code 4k+b (first vector) or 16+4k+b (second). Activations Q8_K.
 //            The k-quant formats run on AVX-512 VNNI (a vector per group) and on AVX2 (a
 //            vector per half group, maddubs for vpdpbusd), the same bytes.
-//   f16x16, bf16x16  AVX-512: per column the 16 rows' values (32 bytes). Activations f32.
+//   f16x16, bf16x16  per column the 16 rows' values (32 bytes). Activations f32. AVX-512 and
+//            AVX2 (a vector per half group), the same bytes.
 // A last group of fewer rows is padded with zero rows (scale 0).
 #pragma once
 

@@ -2,8 +2,8 @@
 // micro-kernel, lane r of every vector being row r of its group. Integer formats multiply u8
 // codes by broadcast int8 activation words with vpdpbusd (64 products per instruction), sum a
 // sub-block exactly in int32 and scale once per sub-block or block; float formats broadcast one
-// activation per column against the 16 rows' weights. The k-quant kernels are tile_x16.h's,
-// instantiated here for AVX-512.
+// activation per column against the 16 rows' weights. The k-quant and float kernels are
+// tile_x16.h's, instantiated here for AVX-512.
 //
 // Batch invariance: a (row, token) pair's lane sees the same operations in the same order
 // whatever G and C are and wherever the pair sits in the tile.
@@ -45,9 +45,16 @@ struct Avx512 {
   static I mullo(I a, I b) { return _mm512_mullo_epi32(a, b); }
   static I dot_u8s8(I acc, I u, I s) { return _mm512_dpbusd_epi32(acc, u, s); }
   static I dot_s16(I acc, I a, I b) { return _mm512_dpwssd_epi32(acc, a, b); }
+  static constexpr int kSixBitRun = 4;
+  static I sub_dot(I acc, I u, I s) { return _mm512_dpbusd_epi32(acc, u, s); }
+  static I sub_scale_of(I scale) { return scale; }
+  static I sub_scaled(I sum, I scale) { return _mm512_mullo_epi32(sum, scale); }
   static I u8s(const uint8_t* p) { return _mm512_cvtepu8_epi32(load128(p)); }
   static I s8s(const uint8_t* p) { return _mm512_cvtepi8_epi32(load128(p)); }
   static F halves(const uint8_t* p) { return _mm512_cvtph_ps(load256(p)); }
+  static F bf16s(const uint8_t* p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(load256(p)), 16));
+  }
   static F cvt(I a) { return _mm512_cvtepi32_ps(a); }
   static F fset1(float v) { return _mm512_set1_ps(v); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
@@ -107,42 +114,6 @@ struct Q8_0x16 {
   }
 };
 
-// ---- f16x16 / bf16x16 against f32 activations -----------------------------------------------
-
-struct LoadF16x16 {
-  static __m512 load(const uint8_t* p) { return _mm512_cvtph_ps(load256(p)); }
-};
-struct LoadBF16x16 {
-  static __m512 load(const uint8_t* p) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(load256(p)), 16));
-  }
-};
-
-template <class Load, int kGroups, int kToks>
-struct FloatX16 {
-  static constexpr int kG = kGroups, kC = kToks;
-  template <int G, int C>
-  static void run(const Groups& t, int64_t rows) {
-    __m512 acc[G][C];
-    fill(acc, _mm512_setzero_ps());
-    const float* a[C];
-    for (int c = 0; c < C; ++c) a[c] = t.act<float>(c);
-#pragma GCC unroll 2
-    for (int64_t j = 0; j < t.n; ++j) {
-      if (j % 2 == 0)
-        for (int g = 0; g < G; ++g) prefetch<C>(t.group(g) + 32 * j, 64);
-      __m512 w[G];
-      for (int g = 0; g < G; ++g) w[g] = Load::load(t.group(g) + 32 * j);
-      for (int c = 0; c < C; ++c) {
-        const __m512 x = _mm512_set1_ps(a[c][j]);
-        for (int g = 0; g < G; ++g) acc[g][c] = _mm512_fmadd_ps(w[g], x, acc[g][c]);
-      }
-    }
-    for (int g = 0; g < G; ++g)
-      for (int c = 0; c < C; ++c) t.put(g, c, acc[g][c], rows);
-  }
-};
-
 }  // namespace
 
 // Shapes: G × C accumulators (plus the integer sums) within the 32 zmm registers, the best of
@@ -154,7 +125,7 @@ HAYATE_PACKED_TILE(tile_q8_0x16_avx512, Avx512, Q8_0x16<2, 1>, Q8_0x16<2, 8>)
 HAYATE_PACKED_TILE(tile_q4_kx16_avx512, Avx512, QKx16<Avx512, false, 2, 1>, QKx16<Avx512, false, 2, 4>)
 HAYATE_PACKED_TILE(tile_q5_kx16_avx512, Avx512, QKx16<Avx512, true, 2, 1>, QKx16<Avx512, true, 2, 4>)
 HAYATE_PACKED_TILE(tile_q6_kx16_avx512, Avx512, Q6Kx16<Avx512, 2, 1>, Q6Kx16<Avx512, 1, 8>)
-HAYATE_PACKED_TILE(tile_f16x16_avx512, Avx512, FloatX16<LoadF16x16, 2, 1>, FloatX16<LoadF16x16, 4, 6>)
-HAYATE_PACKED_TILE(tile_bf16x16_avx512, Avx512, FloatX16<LoadBF16x16, 2, 1>, FloatX16<LoadBF16x16, 4, 6>)
+HAYATE_PACKED_TILE(tile_f16x16_avx512, Avx512, FloatX16<Avx512, false, 2, 1>, FloatX16<Avx512, false, 4, 6>)
+HAYATE_PACKED_TILE(tile_bf16x16_avx512, Avx512, FloatX16<Avx512, true, 2, 1>, FloatX16<Avx512, true, 4, 6>)
 
 }  // namespace hayate::quant::detail

@@ -13,7 +13,12 @@
 // bytes), bcast32, set8, set32, and_, or_, srli16, slli16, slli32, add, sub, mullo, dot_u8s8
 // (acc + Σ of 4 u8 × s8 products per lane; codes below 64 on AVX2, whose maddubs saturates),
 // dot_s16 (acc + Σ of 2 s16 × s16 products), u8s (kLanes bytes as int32), s8s, halves (kLanes
-// fp16 as floats), cvt, fset1, mul, fmadd, fnmadd, store_rows (the first `valid` lanes).
+// fp16 as floats), bf16s (kLanes bf16 as floats), cvt, fset1, mul, fmadd, fnmadd, store_rows
+// (the first `valid` lanes); and a sub-block sum of 4-bit codes × int8 activations in whatever
+// form is cheapest: sub_dot (acc + 4 u8 × s8 products per lane, as dot_u8s8 or partial sums
+// the scaling completes), sub_scale_of (a scale vector from u8s / s8s into the form sub_scaled
+// takes), sub_scaled (the exact int32 scale × sum) and kSixBitRun (how many sub_dot steps of
+// 6-bit codes a sum holds).
 #pragma once
 
 #include <immintrin.h>
@@ -176,15 +181,23 @@ struct QKx16 {
           for (int c = 0; c < C; ++c) {
             const int8_t* y = t.template act<BlockQ8_K>(c)[i].qs + 32 * s + 4 * k;
             const I alo = S::bcast32(y), ahi = S::bcast32(y + 16);
-            for (int g = 0; g < G; ++g) sub[g][c] = S::dot_u8s8(S::dot_u8s8(sub[g][c], lo[g], alo), hi[g], ahi);
+            for (int g = 0; g < G; ++g)
+              if constexpr (kFifthBit)
+                sub[g][c] = S::dot_u8s8(S::dot_u8s8(sub[g][c], lo[g], alo), hi[g], ahi);
+              else
+                sub[g][c] = S::sub_dot(S::sub_dot(sub[g][c], lo[g], alo), hi[g], ahi);
           }
         }
         for (int g = 0; g < G; ++g) {
           const I scale = S::u8s(wb[g] + 64 + 16 * s + at[g].byte);
           const I min = S::u8s(wb[g] + 192 + 16 * s + at[g].byte);
           const I min_pair = S::or_(min, S::slli32(min, 16));
+          [[maybe_unused]] const I sub_scale = S::sub_scale_of(scale);
           for (int c = 0; c < C; ++c) {
-            total[g][c] = S::add(total[g][c], S::mullo(sub[g][c], scale));
+            if constexpr (kFifthBit)
+              total[g][c] = S::add(total[g][c], S::mullo(sub[g][c], scale));
+            else
+              total[g][c] = S::add(total[g][c], S::sub_scaled(sub[g][c], sub_scale));
             msum[g][c] = S::dot_s16(msum[g][c], min_pair, S::bcast32(t.template act<BlockQ8_K>(c)[i].bsums + 2 * s));
           }
         }
@@ -238,6 +251,12 @@ struct Q6Kx16 {
           h0[g] = S::load(wb[g] + base + 256 + at[g].code);
           h1[g] = S::load(wb[g] + base + 320 + at[g].code);
         }
+        // The scales are read where they are used (AVX-512's 1 × 8 tile has no register left to
+        // hold them), and the loop is unrolled by hand: with the flush inside, GCC kept it
+        // rolled and that tile lost a fifth of its speed.
+        const auto s0 = [&](int g) { return S::s8s(wb[g] + 32 + 32 * u + at[g].byte); };
+        const auto s1 = [&](int g) { return S::s8s(wb[g] + 48 + 32 * u + at[g].byte); };
+#pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
           I lo[G], hi[G];
           for (int g = 0; g < G; ++g) {
@@ -251,19 +270,23 @@ struct Q6Kx16 {
             const int8_t* y = t.template act<BlockQ8_K>(c)[i].qs + 32 * u + 4 * k;
             const I alo = S::bcast32(y), ahi = S::bcast32(y + 16);
             for (int g = 0; g < G; ++g) {
-              sa[g][c] = S::dot_u8s8(sa[g][c], lo[g], alo);
-              sb[g][c] = S::dot_u8s8(sb[g][c], hi[g], ahi);
+              sa[g][c] = S::sub_dot(sa[g][c], lo[g], alo);
+              sb[g][c] = S::sub_dot(sb[g][c], hi[g], ahi);
             }
           }
+          if ((k + 1) % S::kSixBitRun == 0)
+            for (int g = 0; g < G; ++g) {
+              const I f0 = S::sub_scale_of(s0(g)), f1 = S::sub_scale_of(s1(g));
+              for (int c = 0; c < C; ++c) {
+                total[g][c] = S::add(total[g][c], S::add(S::sub_scaled(sa[g][c], f0), S::sub_scaled(sb[g][c], f1)));
+                sa[g][c] = sb[g][c] = S::zero();
+              }
+            }
         }
         for (int g = 0; g < G; ++g) {
-          const I s0 = S::s8s(wb[g] + 32 + 32 * u + at[g].byte);
-          const I s1 = S::s8s(wb[g] + 48 + 32 * u + at[g].byte);
-          const I pair = S::or_(S::and_(s0, S::set32(0xFFFF)), S::slli32(s1, 16));
-          for (int c = 0; c < C; ++c) {
-            total[g][c] = S::add(total[g][c], S::add(S::mullo(sa[g][c], s0), S::mullo(sb[g][c], s1)));
+          const I pair = S::or_(S::and_(s0(g), S::set32(0xFFFF)), S::slli32(s1(g), 16));
+          for (int c = 0; c < C; ++c)
             ssum[g][c] = S::dot_s16(ssum[g][c], pair, S::bcast32(t.template act<BlockQ8_K>(c)[i].bsums + 2 * u));
-          }
         }
       }
       for (int g = 0; g < G; ++g) {
@@ -273,6 +296,46 @@ struct Q6Kx16 {
           const F da = S::fset1(t.template act<BlockQ8_K>(c)[i].d);
           acc[g][c] = S::fmadd(S::mul(d, da), S::cvt(exact), acc[g][c]);
         }
+      }
+    }
+    for (int g = 0; g < G; ++g)
+      for (int c = 0; c < C; ++c) t.put(g, c, acc[g][c], rows);
+  }
+};
+
+// ---- f16x16 / bf16x16: per column the 16 rows' values × one broadcast f32 activation --------
+//
+// A lane block's weights of column j are kLanes halves at 32·j (+ 16 for the second AVX2 half);
+// each lane's sum is one FMA chain over the columns, so every instruction set and tile shape
+// gives the same bits.
+
+template <class S, bool kBf16, int kBlocks, int kToks>
+struct FloatX16 {
+  static constexpr int kG = kBlocks, kC = kToks;
+  using F = typename S::F;
+  static F load(const uint8_t* p) {
+    if constexpr (kBf16)
+      return S::bf16s(p);
+    else
+      return S::halves(p);
+  }
+  template <int G, int C>
+  static void run(const LaneTile<S>& t, int64_t rows) {
+    F acc[G][C];
+    fill(acc, S::fzero());
+    const float* a[C];
+    for (int c = 0; c < C; ++c) a[c] = t.template act<float>(c);
+    const uint8_t* col[G];
+    for (int g = 0; g < G; ++g) col[g] = t.group(g) + t.rows(g).half;
+#pragma GCC unroll 2
+    for (int64_t j = 0; j < t.n; ++j) {
+      if (j % 2 == 0)
+        for (int g = 0; g < G; ++g) prefetch<C>(t.group(g) + 32 * j, 64);
+      F w[G];
+      for (int g = 0; g < G; ++g) w[g] = load(col[g] + 32 * j);
+      for (int c = 0; c < C; ++c) {
+        const F x = S::fset1(a[c][j]);
+        for (int g = 0; g < G; ++g) acc[g][c] = S::fmadd(w[g], x, acc[g][c]);
       }
     }
     for (int g = 0; g < G; ++g)

@@ -109,6 +109,62 @@ TEST(Packed, EveryFormatMatchesScalarVecDotOnEveryPair) {
   }
 }
 
+// The integer sums at their extremes: every code at its largest (15, 31, 63) against
+// activations of ±127, where AVX2's int16 partial sums come closest to wrapping (30,720 of
+// 32,767 for 4-bit codes): one more step in a partial sum and this fails.
+TEST(Packed, KQuantSumsHoldTheLargestCodesAgainstTheLargestActivations) {
+  bool ran = false;
+  for (const GgmlType type : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K})
+    for (const PackedFormat* f : packed_formats(type)) {
+      ran = true;
+      const TypeTraits* t = traits(type);
+      const int64_t n = 512, rows = 17, toks = 3;
+      const size_t w_row = ggml_row_size(type, n), a_row = ggml_row_size(t->vec_dot_type, n);
+      std::vector<uint8_t> w(w_row * rows, 0xFF);
+      const uint16_t d = f32_to_fp16(1.0f / 1024);
+      const size_t block_bytes = w_row / static_cast<size_t>(n / 256);
+      for (int64_t b = 0; b < rows * n / 256; ++b) {
+        uint8_t* block = w.data() + static_cast<size_t>(b) * block_bytes;
+        if (type == GgmlType::Q6_K) {
+          auto* q6 = reinterpret_cast<BlockQ6_K*>(block);
+          q6->d = d;
+          for (int8_t& sc : q6->scales) sc = 127;
+        } else {
+          std::memcpy(block, &d, 2);  // d, then dmin: all codes count, the mins' part is zero
+          std::memset(block + 2, 0, 2);
+        }
+      }
+      std::vector<float> x(static_cast<size_t>(n * toks));
+      for (int64_t i = 0; i < n; ++i) {
+        x[static_cast<size_t>(i)] = 1.0f;
+        x[static_cast<size_t>(n + i)] = -1.0f;
+        x[static_cast<size_t>(2 * n + i)] = i % 2 ? 1.0f : -0.5f;
+      }
+      std::vector<uint8_t> a(a_row * toks), pa(f->act_row_bytes(n) * toks);
+      for (int64_t i = 0; i < toks; ++i) {
+        t->from_float_vec_dot(x.data() + i * n, a.data() + i * a_row, n);
+        f->convert_act(x.data() + i * n, pa.data() + i * f->act_row_bytes(n), n);
+      }
+      std::vector<uint8_t> packed(packed_bytes(*f, rows, n));
+      f->pack(w.data(), rows, n, 0, (rows + f->group_rows - 1) / f->group_rows, packed.data());
+      std::vector<float> got(static_cast<size_t>(rows * toks), NAN), row(static_cast<size_t>(n));
+      f->tile(n, packed.data(), f->group_bytes(n), rows, pa.data(), f->act_row_bytes(n), toks, got.data(), rows);
+      const VecDotFn reference = dot_kernels(type).front().fn;
+      for (int64_t r = 0; r < rows; ++r) {
+        t->to_float(w.data() + r * w_row, row.data(), n);
+        double sum_abs = 0;
+        for (const float v : row) sum_abs += std::fabs(v);
+        for (int64_t i = 0; i < toks; ++i) {
+          float want = 0;
+          reference(n, &want, w.data() + r * w_row, a.data() + i * a_row);
+          EXPECT_NEAR(got[static_cast<size_t>(i * rows + r)], want, 2e-5 * sum_abs + 1e-5)
+              << f->name << "/" << f->isa << " row " << r << " token " << i;
+        }
+      }
+    }
+  if (!ran) GTEST_SKIP() << "this CPU runs no packed k-quant format";
+}
+
 // A pair's bits do not depend on the tile: the whole batch, each token alone, a later token as
 // the first, and a later group as the first (as the backend's row chunks call it) agree exactly.
 TEST(Packed, APairGivesTheSameBitsInAnyTileShape) {
