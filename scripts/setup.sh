@@ -10,6 +10,10 @@ packages=(
   zstd xz-utils gzip
   libssl-dev openssl libhiredis-dev redis-server
   libfaiss-dev libblas-dev liblapack-dev libsqlite3-dev
+  # OpenBLAS (its OpenMP build, so FAISS's one-thread searches keep one thread) becomes the
+  # libblas.so.3 that FAISS calls: with the reference BLAS alone an IVF4096 build over 1M
+  # vectors ran over 20 minutes of sgemm here, with this one 68 s (docs/benchmarks.md).
+  libopenblas0-openmp
   libpoppler-cpp-dev
   libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev
   libgtest-dev libgmock-dev libbenchmark-dev
