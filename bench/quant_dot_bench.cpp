@@ -76,6 +76,20 @@ void BM_Tile(benchmark::State& state, GgmlType type, TileDotFn fn, int64_t n_tok
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kRows * kCols * n_tok);
 }
 
+// n_tok rows of `cols` activations as the packed format's kernels read them (its converter, or
+// the floats as they are).
+std::vector<uint8_t> packed_acts(const PackedFormat& f, const std::vector<float>& a, int64_t cols, int64_t n_tok) {
+  const size_t act_row = f.act_row_bytes(cols);
+  std::vector<uint8_t> act(act_row * static_cast<size_t>(n_tok));
+  for (int64_t i = 0; i < n_tok; ++i) {
+    if (f.convert_act)
+      f.convert_act(a.data() + i * cols, act.data() + i * act_row, cols);
+    else
+      std::memcpy(act.data() + i * act_row, a.data() + i * cols, act_row);
+  }
+  return act;
+}
+
 // A packed format (quant/packed.h), as the CPU backend runs it after prepare(): activations
 // converted with the format's converter, row chunks of 64.
 void BM_Packed(benchmark::State& state, const PackedFormat* f, int64_t n_tok) {
@@ -84,13 +98,7 @@ void BM_Packed(benchmark::State& state, const PackedFormat* f, int64_t n_tok) {
   f->pack(w.data(), kRows, kCols, 0, kRows / f->group_rows, packed.data());
   const std::vector<float> a = gaussian(kCols * n_tok, 2);
   const size_t act_row = f->act_row_bytes(kCols);
-  std::vector<uint8_t> act(act_row * static_cast<size_t>(n_tok));
-  for (int64_t i = 0; i < n_tok; ++i) {
-    if (f->convert_act)
-      f->convert_act(a.data() + i * kCols, act.data() + i * act_row, kCols);
-    else
-      std::memcpy(act.data() + i * act_row, a.data() + i * kCols, act_row);
-  }
+  const std::vector<uint8_t> act = packed_acts(*f, a, kCols, n_tok);
   const size_t group = f->group_bytes(kCols);
   std::vector<float> out(static_cast<size_t>(kRows * n_tok));
   for (auto _ : state) {
@@ -115,13 +123,7 @@ void BM_PackedPrompt(benchmark::State& state, const PackedFormat* f) {
   std::vector<uint8_t> packed(packed_bytes(*f, kR, kN));
   f->pack(w.data(), kR, kN, 0, kR / f->group_rows, packed.data());
   const size_t act_row = f->act_row_bytes(kN);
-  std::vector<uint8_t> act(act_row * kT);
-  for (int64_t i = 0; i < kT; ++i) {
-    if (f->convert_act)
-      f->convert_act(a.data() + i * kN, act.data() + i * act_row, kN);
-    else
-      std::memcpy(act.data() + i * act_row, a.data() + i * kN, act_row);
-  }
+  const std::vector<uint8_t> act = packed_acts(*f, a, kN, kT);
   const size_t group = f->group_bytes(kN);
   std::vector<float> out(static_cast<size_t>(kR * kT));
   for (auto _ : state) {
