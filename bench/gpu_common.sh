@@ -56,6 +56,12 @@ prebuild() {
   for t in "$@"; do ldd "$build/bin/$t"; done | awk '$3 ~ /^\// {print $3}' | sort -u |
     grep -v -E 'libc\.so|libm\.so|libdl\.so|libpthread|librt\.so|ld-linux|libcuda|libcublas|libstdc\+\+|libgcc_s' |
     xargs -r -I{} cp -L {} "$prebuilt/lib/"
+  # OpenBLAS (35 MB, for FAISS's index builds here) does not fit a device call's transfer beside
+  # the tree: the reference BLAS and LAPACK (7.5 MB) take its place there.
+  local ref=/usr/lib/x86_64-linux-gnu
+  if [ -f "$prebuilt/lib/libopenblas.so.0" ] && [ -f $ref/blas/libblas.so.3 ] && [ -f $ref/lapack/liblapack.so.3 ]; then
+    cp -L $ref/blas/libblas.so.3 $ref/lapack/liblapack.so.3 "$prebuilt/lib/" && rm "$prebuilt/lib/libopenblas.so.0"
+  fi
   du -sh "$prebuilt"
 }
 

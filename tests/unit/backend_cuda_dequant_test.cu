@@ -99,6 +99,7 @@ void expect_fast_lanes_match(GgmlType type, int64_t cols) {
 
 TEST(CudaDequant, CoalescedMatvecLanesMatchReference) {
   expect_fast_lanes_match<kQ4_K>(GgmlType::Q4_K, 256 * 3);
+  expect_fast_lanes_match<fast::kQ4_K_Wide>(GgmlType::Q4_K, 256 * 3);
   expect_fast_lanes_match<kQ6_K>(GgmlType::Q6_K, 256 * 3);
   expect_fast_lanes_match<kQ8_0>(GgmlType::Q8_0, 32 * 5);
 }
@@ -249,6 +250,15 @@ TEST(CudaDequant, Int8MatvecSumsMatchQuantizedActivations) {
   expect_lane_sums_match<kQ4_K, 1, 2>(GgmlType::Q4_K, 256 * 21, 3, true);
   expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 21, 4, true);
   expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 45, 4, true);
+  // Q4_K's wide layout, the one the int8 path runs: both activation kinds (the f32 one checks the
+  // layout's decoding), rows a warp, tokens, a block count that leaves lanes idle, split-K.
+  for (const bool int8 : {true, false}) {
+    expect_lane_sums_match<fast::kQ4_K_Wide, 1, 1>(GgmlType::Q4_K, 256 * 5, 1, int8);
+    expect_lane_sums_match<fast::kQ4_K_Wide, 2, 2>(GgmlType::Q4_K, 256 * 5, 1, int8);
+    expect_lane_sums_match<fast::kQ4_K_Wide, 8, 4>(GgmlType::Q4_K, 256 * 7, 1, int8);
+    expect_lane_sums_match<fast::kQ4_K_Wide, 1, 2>(GgmlType::Q4_K, 256 * 21, 3, int8);
+    expect_lane_sums_match<fast::kQ4_K_Wide, 3, 1>(GgmlType::Q4_K, 256 * 56, 2, int8);
+  }
 }
 
 // The activations' codes: |q| <= 127, the block's largest value at +-127, zeros for a zero block,

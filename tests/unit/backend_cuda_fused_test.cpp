@@ -8,6 +8,7 @@
 // Backend defaults run without a GPU; the rest skips cleanly without one.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
@@ -475,14 +476,23 @@ TEST(CudaFused, ModelLogitsWithAndWithoutFusion) {
   }
 }
 
-// Whole-model logits with the int8 path against the f32 one: near (8-bit activations in the
-// mat-vecs of steps of up to 8 tokens; the CPU backend's 8-bit activations stay within 2e-2 of a
-// float64 forward pass on the demo model), not the same, and graphs replay its bits.
-TEST(CudaFused, Int8ModelLogitsNearTheF32Path) {
+// Whole-model logits with the int8 path against the f32 one: near, not the same, and graphs replay
+// its bits. The bound is the error this project already ships on the CPU: the CPU backend feeds
+// its quantized dot products 8-bit activations too (blocks of 32 for Q8_0, 256 for the k-quants),
+// and its logits' distance from the reference backend's (f32 activations) on the same model and
+// steps is measured here, not assumed. The GPU's 8-bit activations (blocks of 32, the same
+// rounding) must move the logits no farther from its own f32 path than that.
+TEST(CudaFused, Int8ModelLogitsNoFartherThanTheCpuBackend) {
   HAYATE_SKIP_WITHOUT_CUDA();
   for (const char* type : {"q8_0", "q4_k_m", "q6_k"}) {
     auto m = Model::load(make_model(type));
     const auto tokens = test::some_tokens(48, m->hp.n_vocab);
+    auto ref = make_backend("reference", 1);
+    ref->prepare(*m);
+    auto cpu = make_backend("cpu", 1);
+    cpu->prepare(*m);
+    const double cpu_moved =
+        test::relative_l2(test::run_tokens(*m, *cpu, tokens, 3, 4), test::run_tokens(*m, *ref, tokens, 3, 4));
     std::vector<float> f32;
     {
       test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "0");
@@ -496,11 +506,10 @@ TEST(CudaFused, Int8ModelLogitsNearTheF32Path) {
     const auto replayed = test::run_tokens(*m, *graphs, tokens, 3, 4);
     ASSERT_TRUE(test::all_finite(got)) << type;
     const double moved = test::relative_l2(got, f32);
+    std::printf("%s: int8 vs f32 on CUDA %.3e, cpu vs reference %.3e\n", type, moved, cpu_moved);
+    EXPECT_GT(cpu_moved, 0.0) << type;
     EXPECT_GT(moved, 0.0) << type;
-    // Measured on an H100 (2026-12-07): 2.03e-2, 2.12e-2 and 2.08e-2 for the three formats, over
-    // the first bound of 2e-2 (a guess, set before any run); 3e-2 keeps a wrong kernel (off by
-    // far more) failing. Not rerun at this bound.
-    EXPECT_LT(moved, 3e-2) << type;
+    EXPECT_LE(moved, cpu_moved) << type;
     EXPECT_TRUE(same_bits(got, replayed)) << type << " graphs";
     EXPECT_GT(as_cuda(*graphs).step_graphs().replays, 0) << type;
   }

@@ -320,11 +320,21 @@ cudaError_t with_act(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols
   return run(Q8Act{q8->q, q8->d, cols});
 }
 
-// run(std::integral_constant<uint32_t, T>) for the weight's format T (Q4_K, Q6_K or Q8_0).
-template <typename Run>
+// Q4_K's layout on the int8 path: fast::kQ4_K_Wide (16 code bytes a lane), or with
+// HAYATE_CUDA_MATVEC_WIDE=0 Fast<kQ4_K>'s 8 (read per launch: the benchmark compares the two).
+bool q4k_wide() {
+  const char* v = std::getenv("HAYATE_CUDA_MATVEC_WIDE");
+  return !(v && std::strcmp(v, "0") == 0);
+}
+
+// run(std::integral_constant<uint32_t, T>) for the weight's format T (Q4_K, Q6_K or Q8_0) and the
+// kernels' activations Act: Q4_K takes its wide layout with 8-bit activations.
+template <typename Act, typename Run>
 cudaError_t by_type(uint32_t type, Run&& run) {
   switch (type) {
     case kQ4_K:
+      if constexpr (std::is_same_v<Act, Q8Act>)
+        if (q4k_wide()) return run(std::integral_constant<uint32_t, fast::kQ4_K_Wide>{});
       return run(std::integral_constant<uint32_t, kQ4_K>{});
     case kQ6_K:
       return run(std::integral_constant<uint32_t, kQ6_K>{});
@@ -366,7 +376,7 @@ cudaError_t matvec_fast_parts(const MatvecParts& m, const float* x, int64_t ldx,
                               const ActQ8* q8) {
   if (!matvec_fast_parts_fits(m, x, ldx, n_tokens)) return cudaErrorInvalidValue;
   return with_act(x, ldx, n_tokens, m.w[0].cols, q8, s, [&](auto act) {
-    return by_type(m.w[0].type, [&](auto t) { return launch_parts_type<decltype(t)::value>(m, act, n_tokens, s); });
+    return by_type<decltype(act)>(m.w[0].type, [&](auto t) { return launch_parts_type<decltype(t)::value>(m, act, n_tokens, s); });
   });
 }
 
@@ -384,8 +394,8 @@ cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t
   if (n_tokens <= 0 || w.rows <= 0) return cudaSuccess;
   if (!matvec_fast_fits(w, x, ldx, n_tokens)) return cudaErrorInvalidValue;
   return with_act(x, ldx, n_tokens, w.cols, q8, s, [&](auto act) {
-    return by_type(w.type,
-                   [&](auto t) { return launch_type<decltype(t)::value>(w, act, n_tokens, out, ldo, bias, s); });
+    return by_type<decltype(act)>(w.type,
+                                  [&](auto t) { return launch_type<decltype(t)::value>(w, act, n_tokens, out, ldo, bias, s); });
   });
 }
 
@@ -400,7 +410,7 @@ cudaError_t matvec_fast_swiglu(const DevWeight& gate, const DevWeight& up, const
   if (n_tokens <= 0 || gate.rows <= 0) return cudaSuccess;
   if (!matvec_fast_swiglu_fits(gate, up, x, ldx, n_tokens)) return cudaErrorInvalidValue;
   return with_act(x, ldx, n_tokens, gate.cols, q8, s, [&](auto act) {
-    return by_type(gate.type, [&](auto t) {
+    return by_type<decltype(act)>(gate.type, [&](auto t) {
       return launch_swiglu_type<decltype(t)::value>(gate, up, act, n_tokens, out, ldo, s);
     });
   });

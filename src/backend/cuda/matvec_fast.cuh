@@ -46,6 +46,45 @@ HAYATE_HD uint32_t ld_u32_a2(const uint8_t* p) {
 template <uint32_t T>
 struct Fast;
 
+// Q4_K's six-bit scales and mins of sub-blocks 2j and 2j + 1 (blocks.h's k4_scale_min; all eight
+// sit four to a word in the header's words y, z, w), times d and dmin (word x).
+HAYATE_HD void q4k_pair_scales(const uint4& head, int j, float scale[2], float minc[2]) {
+  const uint32_t a = head.y, b = head.z, c = head.w;
+  const uint32_t sc = j < 2 ? (a & 0x3F3F3F3Fu) : ((c & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u));
+  const uint32_t mn = j < 2 ? (b & 0x3F3F3F3Fu) : (((c >> 4) & 0x0F0F0F0Fu) | ((b >> 2) & 0x30303030u));
+  const int k = 16 * (j & 1);  // bit offset of sub-block 2j's byte in those words
+  const float d = half_bits(static_cast<uint16_t>(head.x & 0xFFFF));
+  const float dmin = half_bits(static_cast<uint16_t>(head.x >> 16));
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    scale[h] = d * static_cast<float>((sc >> (k + 8 * h)) & 0xFF);
+    minc[h] = dmin * static_cast<float>((mn >> (k + 8 * h)) & 0xFF);
+  }
+}
+
+// Q4_K code words: each byte's low nibble is a weight of sub-block 2j (run 0), its high nibble the
+// weight 32 columns on (sub-block 2j + 1, run 1).
+template <int W>
+HAYATE_HD void q4k_codes(const uint32_t (&q)[W], uint32_t c[2][W]) {
+#pragma unroll
+  for (int i = 0; i < W; ++i) {
+    c[0][i] = q[i] & 0x0F0F0F0Fu;
+    c[1][i] = (q[i] >> 4) & 0x0F0F0F0Fu;
+  }
+}
+template <int W>
+HAYATE_HD void q4k_decode(const uint32_t (&q)[W], float v[2][4 * W]) {
+  uint32_t c[2][W];
+  q4k_codes<W>(q, c);
+#pragma unroll
+  for (int i = 0; i < W; ++i)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) {
+      v[0][4 * i + e] = byte_f(c[0][i], e) - 8388608.0f;
+      v[1][4 * i + e] = byte_f(c[1][i], e) - 8388608.0f;
+    }
+}
+
 template <>
 struct Fast<kQ4_K> {
   static constexpr int kLanes = 16, kBlockWeights = 256, kBlockBytes = 144, kRuns = 2, kRunLen = 8;
@@ -62,38 +101,44 @@ struct Fast<kQ4_K> {
   }
   HAYATE_HD static void decode(const Raw& r, int sub, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
     scales(r, sub, scale, minc);
-    const uint32_t w[2] = {r.q.x, r.q.y};
-#pragma unroll
-    for (int i = 0; i < 2; ++i) {
-      const uint32_t lo = w[i] & 0x0F0F0F0Fu, hi = (w[i] >> 4) & 0x0F0F0F0Fu;
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        q[0][4 * i + e] = byte_f(lo, e) - 8388608.0f;
-        q[1][4 * i + e] = byte_f(hi, e) - 8388608.0f;
-      }
-    }
+    q4k_decode<2>({r.q.x, r.q.y}, q);
   }
   HAYATE_HD static void scales(const Raw& r, int sub, float scale[kRuns], float minc[kRuns]) {
-    // All eight 6-bit scales and mins of blocks.h's k4_scale_min, four to a word.
-    const uint32_t a = r.head.y, b = r.head.z, c = r.head.w;
-    const int j = sub >> 2;
-    const uint32_t sc = j < 2 ? (a & 0x3F3F3F3Fu) : ((c & 0x0F0F0F0Fu) | ((a >> 2) & 0x30303030u));
-    const uint32_t mn = j < 2 ? (b & 0x3F3F3F3Fu) : (((c >> 4) & 0x0F0F0F0Fu) | ((b >> 2) & 0x30303030u));
-    const int k = 16 * (j & 1);  // bit offset of sub-block 2j's byte in those words
-    const float d = half_bits(static_cast<uint16_t>(r.head.x & 0xFFFF));
-    const float dmin = half_bits(static_cast<uint16_t>(r.head.x >> 16));
-#pragma unroll
-    for (int h = 0; h < 2; ++h) {
-      scale[h] = d * static_cast<float>((sc >> (k + 8 * h)) & 0xFF);
-      minc[h] = dmin * static_cast<float>((mn >> (k + 8 * h)) & 0xFF);
-    }
+    q4k_pair_scales(r.head, sub >> 2, scale, minc);
   }
   // The same weights as signed bytes, four to a word (the codes 0..15 themselves), for dp4a.
+  HAYATE_HD static void codes(const Raw& r, uint32_t c[kRuns][kRunLen / 4]) { q4k_codes<2>({r.q.x, r.q.y}, c); }
+};
+
+// Q4_K laid out for the int8 path (a format id of this file's own, not GGUF's): 8 lanes a block,
+// each with 16 code bytes (runs of 16 weights) from one 16-byte load. Half the lanes of Fast<kQ4_K>
+// a block, so a warp's load instruction brings 512 code bytes instead of 256, and each lane's
+// header load and scale decoding (about twenty instructions) serve 32 weights instead of 16: the
+// int8 mat-vec issues fewer instructions for each byte it reads.
+inline constexpr uint32_t kQ4_K_Wide = 0x100u | kQ4_K;
+
+template <>
+struct Fast<kQ4_K_Wide> {
+  static constexpr int kLanes = 8, kBlockWeights = 256, kBlockBytes = 144, kRuns = 2, kRunLen = 16;
+  static constexpr bool kMin = true;
+  struct Raw {
+    uint4 head;
+    uint4 q;  // 16 code bytes of sub-block pair sub / 2
+  };
+  HAYATE_HD static int run_col(int sub, int r) { return 64 * (sub >> 1) + 16 * (sub & 1) + 32 * r; }
+  HAYATE_HD static void load(const uint8_t* b, int sub, Raw& r) {
+    r.head = ld(reinterpret_cast<const uint4*>(b));
+    r.q = ld(reinterpret_cast<const uint4*>(b + 16 + 32 * (sub >> 1) + 16 * (sub & 1)));
+  }
+  HAYATE_HD static void decode(const Raw& r, int sub, float q[kRuns][kRunLen], float scale[kRuns], float minc[kRuns]) {
+    scales(r, sub, scale, minc);
+    q4k_decode<4>({r.q.x, r.q.y, r.q.z, r.q.w}, q);
+  }
+  HAYATE_HD static void scales(const Raw& r, int sub, float scale[kRuns], float minc[kRuns]) {
+    q4k_pair_scales(r.head, sub >> 1, scale, minc);
+  }
   HAYATE_HD static void codes(const Raw& r, uint32_t c[kRuns][kRunLen / 4]) {
-    c[0][0] = r.q.x & 0x0F0F0F0Fu;
-    c[0][1] = r.q.y & 0x0F0F0F0Fu;
-    c[1][0] = (r.q.x >> 4) & 0x0F0F0F0Fu;
-    c[1][1] = (r.q.y >> 4) & 0x0F0F0F0Fu;
+    q4k_codes<4>({r.q.x, r.q.y, r.q.z, r.q.w}, c);
   }
 };
 
@@ -183,7 +228,7 @@ struct Fast<kQ8_0> {
 // matrices from 1.09 to 1.19 TB/s and ffn_down from 1.12 to 1.46; Q6_K and Q8_0 (more registers a
 // block) lost 15-35% with it, so they keep one (stage 4, docs/cuda.md).
 template <uint32_t T, int NT, int R>
-inline constexpr int kLoadDepth = T != kQ4_K   ? 1
+inline constexpr int kLoadDepth = T != kQ4_K && T != kQ4_K_Wide ? 1
                                   : NT* R <= 2 ? 4 / R
                                   : NT* R <= 4 ? 2
                                                : 1;
@@ -300,7 +345,13 @@ struct Q8Act {
       for (int u = 0; u < F::kRuns; ++u) {
         const int64_t at = t * ldq + blk * F::kBlockWeights + F::run_col(sub, u);
         uint32_t xa[kWords];
-        if constexpr (kWords == 2) {
+        if constexpr (kWords == 4) {
+          const uint4 v = ld(reinterpret_cast<const uint4*>(q + at));
+          xa[0] = v.x;
+          xa[1] = v.y;
+          xa[2] = v.z;
+          xa[3] = v.w;
+        } else if constexpr (kWords == 2) {
           const uint2 v = ld(reinterpret_cast<const uint2*>(q + at));
           xa[0] = v.x;
           xa[1] = v.y;
