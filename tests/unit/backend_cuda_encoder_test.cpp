@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "backend_cuda_support.h"
 #include "convert/convert.h"
 #include "core/error.h"
+#include "engine/engine.h"
 #include "forward/encoder.h"
 #include "model/bert.h"
 #include "model/model.h"
@@ -287,6 +289,32 @@ TEST(CudaEncoder, RerankerScoresMatchReference) {
     EXPECT_NEAR(encoder_score(m, as_inputs({ids[i]}), *be)[0], got[i], 1e-5 * std::max(1.0, std::fabs(double{got[i]})))
         << "pair " << i;
   }
+}
+
+// The engine serving an embedding model on CUDA (what `hayate serve --device cuda` runs): requests
+// submitted together answer with the reference's embeddings.
+TEST(CudaEncoder, EngineEmbedsOnTheGpu) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  const auto model = Model::load(convert_f32(test::make_model("cuda-enc-engine", false, false, false)));
+  const auto ids = make_inputs(*model->encoder, {4, 11, 2, 24, 7, 15});
+  const auto want = encoder_embed(*model->encoder, as_inputs(ids), *prepared(make_backend("reference", 1), *model));
+  Engine engine(*model, prepared(cuda_backend(), *model), nullptr);
+  std::vector<Request> requests;
+  for (const auto& in : ids) {
+    Request r;
+    r.kind = RequestKind::Embed;
+    r.prompt = in;
+    requests.push_back(std::move(r));
+  }
+  const auto subs = engine.submit_together(std::move(requests));
+  ASSERT_EQ(subs.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_TRUE(subs[i].handle) << i;
+    const auto e = subs[i].handle->next(std::chrono::seconds(60));
+    ASSERT_TRUE(e && e->kind == Event::Embedding) << i << ": " << (e && e->kind == Event::Error ? e->error : "");
+    EXPECT_LT(test::relative_l2(e->embedding, want[i]), 1e-4) << "input " << i;
+  }
+  engine.shutdown();
 }
 
 }  // namespace
