@@ -11,9 +11,10 @@
 #                                                 # (BUILD=...), copies them stripped to cuda-prebuilt/
 #   OUT=$OUT bash bench/gpu_embed_batching.sh     # there, from the checkout root, carrying cuda-prebuilt/
 #
-# First runs backend_cuda_encoder_test (the CUDA encoder against the reference backend), its
-# operations again under compute-sanitizer memcheck, then the benchmark rows; the table comes last
-# (a log per step under $OUT/logs, packed into logs.tgz).
+# First runs backend_cuda_encoder_test (the CUDA encoder against the reference backend), again
+# with every step captured as a CUDA graph (HAYATE_CUDA_GRAPHS=1, as `hayate serve` runs) and its
+# operations under compute-sanitizer memcheck, then the benchmark rows; the table comes last (a
+# log per step under $OUT/logs, packed into logs.tgz).
 # Environment: CHUNKS (64), BATCH (32), REPS (3), TYPES ("f32 q8_0"), WORDS_LIST ("12 120"),
 # DEVICES ("cuda"; add cpu for the same rows on this machine's CPU), THREADS (8), BUDGET (540 s).
 set -u
@@ -39,6 +40,7 @@ DEVICES=${DEVICES:-cuda}
 THREADS=${THREADS:-8}
 
 step encoder_test 150 "$BIN/backend_cuda_encoder_test --gtest_brief=1"
+step encoder_test_graphs 120 "HAYATE_CUDA_GRAPHS=1 $BIN/backend_cuda_encoder_test --gtest_brief=1"
 step memcheck_encoder 120 "compute-sanitizer --tool memcheck --error-exitcode 3 $BIN/backend_cuda_encoder_test \
   --gtest_brief=1 --gtest_filter='CudaEncoderOps.*'"
 # The model: plain Python (no numpy or torch needed), then hayate's converter and quantizer.
@@ -65,7 +67,7 @@ if [[ "${STATUS[make_model]}" == rc=0* ]]; then
 fi
 
 echo "== embedding batching on $(head -2 "$LOGDIR/gpu.log" | tail -1) (CHUNKS=$CHUNKS BATCH=$BATCH REPS=$REPS)"
-for name in encoder_test memcheck_encoder make_model; do
+for name in encoder_test encoder_test_graphs memcheck_encoder make_model; do
   printf '%-18s %s\n' "$name" "${STATUS[$name]:-not run}"
   grep -h -E '^\[  (PASSED|SKIPPED|FAILED)  \]|Failure$|ERROR SUMMARY' "$LOGDIR/$name.log" 2>/dev/null | head -8
 done
