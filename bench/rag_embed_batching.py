@@ -7,7 +7,8 @@ one after another. The server runs the embedded model unless MODEL names one.
     bench/rag_embed_batching.py [HAYATE_BIN]        (default build/bin/hayate)
 
 Environment: CHUNKS (256), BATCH (64), WORDS per chunk (120), REPS (3), THREADS (0: all cores),
-MODEL. Prints each repetition and the median ratio."""
+MODEL, DEVICE (the server's --device: cpu, cuda or auto; unset: the server's default). Prints each
+repetition and the median ratio."""
 import http.client
 import json
 import os
@@ -25,6 +26,7 @@ words = int(os.environ.get("WORDS", 120))
 reps = int(os.environ.get("REPS", 3))
 threads = os.environ.get("THREADS", "0")
 model = os.environ.get("MODEL", "")
+device = os.environ.get("DEVICE", "")
 
 vocab = ("harbour lantern ferry keeper ledger seal river salt tower glass spring flood archive "
          "northern market copper coin island bridge festival").split()
@@ -35,6 +37,8 @@ log = tempfile.NamedTemporaryFile(prefix="hayate-embed-bench-", suffix=".log", d
 args = [binary, "serve", "--port", "0", "-t", threads, "--max-batch-tokens", "8192"]
 if model:
     args += ["-m", model]
+if device:
+    args += ["--device", device]
 server = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
 try:
     port = None

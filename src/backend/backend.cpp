@@ -77,6 +77,56 @@ void check_runs(const Backend& be, const HParams& hp) {
                                      hp.arch + " model needs; run it on the CPU (--device cpu)");
 }
 
+namespace {
+
+std::string shape(Tensor t) { return std::to_string(t.rows) + " x " + std::to_string(t.cols); }
+
+void check_same_shape(const char* op, const char* what, Tensor t, const char* as, Tensor x) {
+  if (t.rows != x.rows || t.cols != x.cols)
+    fail(ErrorKind::Internal,
+         std::string(op) + ": " + what + " is " + shape(t) + ", " + as + " " + shape(x) + "; they must match");
+}
+
+}  // namespace
+
+void check_layer_norm(Tensor x, const Weight& w, const Weight& b, Tensor out) {
+  for (const Weight* p : {&w, &b}) {
+    if (!*p) fail(ErrorKind::Internal, "layer_norm: the weight or bias is missing");
+    if (p->type != GgmlType::F32)
+      fail(ErrorKind::Unsupported,
+           "layer_norm: " + p->name + " has type " + ggml_type_name(p->type) + "; LayerNorm takes f32 only");
+    if (p->cols != x.cols || p->rows != 1)
+      fail(ErrorKind::Internal, "layer_norm: " + p->name + " has " + std::to_string(p->rows) + " x " +
+                                    std::to_string(p->cols) + " values, rows of " + std::to_string(x.cols) +
+                                    " need 1 x " + std::to_string(x.cols));
+  }
+  if (x.cols <= 0) fail(ErrorKind::Internal, "layer_norm: rows of " + std::to_string(x.cols) + " values");
+  check_same_shape("layer_norm", "out", out, "x", x);
+}
+
+void check_gelu(Tensor x, Tensor out) { check_same_shape("gelu", "out", out, "x", x); }
+
+void check_encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
+                             Tensor out) {
+  if (n_head <= 0 || q.cols <= 0 || q.cols % n_head != 0)
+    fail(ErrorKind::Internal, "encoder_attention: rows of " + std::to_string(q.cols) + " values do not split into " +
+                                  std::to_string(n_head) + " heads");
+  check_same_shape("encoder_attention", "k", k, "q", q);
+  check_same_shape("encoder_attention", "v", v, "q", q);
+  check_same_shape("encoder_attention", "out", out, "q", q);
+  int64_t rows = 0;
+  for (size_t i = 0; i < seq_lens.size(); ++i) {
+    if (seq_lens[i] <= 0)
+      fail(ErrorKind::Internal, "encoder_attention: sequence " + std::to_string(i) + " has length " +
+                                    std::to_string(seq_lens[i]) + "; each needs at least one row");
+    rows += seq_lens[i];
+  }
+  if (rows != q.rows)
+    fail(ErrorKind::Internal, "encoder_attention: the " + std::to_string(seq_lens.size()) +
+                                  " sequence lengths sum to " + std::to_string(rows) + " rows, but q has " +
+                                  std::to_string(q.rows));
+}
+
 void Backend::top_logits(Tensor, std::span<const int32_t>, int32_t, std::vector<TopLogits>&) {
   fail(ErrorKind::Internal, "backend '" + name() + "' does not compute top logits (max_top_logits() is 0)");
 }

@@ -169,6 +169,11 @@ class Backend {
   // sequence, head by head (n_head heads of q.cols / n_head values).
   virtual void encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
                                  Tensor out);
+  // Tokens one encoder pass packs at most (forward/encoder.cpp; an input longer than that runs
+  // alone): 512 by default, for the CPU, whose larger passes cost more per token (their
+  // activations leave the caches); a device backend, for which a pass costs its launches more than
+  // its tokens, takes more.
+  virtual int64_t encoder_pass_tokens() const { return 512; }
 
   // The largest k top_logits() accepts; 0 (host backends): it is not offered, and callers copy
   // whole rows with to_host instead.
@@ -189,6 +194,14 @@ Cache& cache_of(KvCache& kv, const Backend& be) {
 // Error(Unsupported) naming what `be` lacks of what the model needs (HParams::needed_features),
 // with what to do instead.
 void check_runs(const Backend& be, const HParams& hp);
+
+// The arguments the encoder's operations take, checked alike by every backend before it reads
+// anything: Error(Internal) naming the shape that does not match (a caller's bug), or
+// Error(Unsupported) for a LayerNorm weight or bias that is not F32.
+void check_layer_norm(Tensor x, const Weight& w, const Weight& b, Tensor out);
+void check_gelu(Tensor x, Tensor out);
+void check_encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
+                             Tensor out);
 
 // The backend of that name in the backend table (backend/registry.h: cpu, reference, cuda, ...),
 // not yet prepared; a device backend gets default DeviceOptions (see make_backend_for).

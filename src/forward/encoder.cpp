@@ -1,5 +1,6 @@
 #include "forward/encoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -81,19 +82,18 @@ std::vector<float> pass_scores(const BertModel& m, std::span<const EncoderInput>
   return scores;
 }
 
-// Tokens of one backend pass at most (an input longer than that runs alone): in a larger pass,
-// the activations (tokens x n_ff floats) leave the CPU's caches while each chunk of weight rows
+// fn(inputs of one pass) for consecutive runs of the inputs within the backend's
+// encoder_pass_tokens() (an input longer than that runs alone). On the CPU (512), in a larger
+// pass the activations (tokens x n_ff floats) leave the caches while each chunk of weight rows
 // sweeps them, and a token costs more than in a smaller one (bge-small shape, Q8_0, 242-token
 // inputs: passes of 2 inputs 1.2x the throughput of passes of 16, docs/benchmarks.md).
-constexpr size_t kPassTokens = 512;
-
-// fn(inputs of one pass) for consecutive runs of the inputs within kPassTokens.
 template <class Fn>
-void by_passes(std::span<const EncoderInput> inputs, const Fn& fn) {
+void by_passes(std::span<const EncoderInput> inputs, const Backend& be, const Fn& fn) {
   if (inputs.empty()) fail(ErrorKind::BadInput, "an encoder pass needs at least one input");
+  const auto pass_tokens = static_cast<size_t>(std::max<int64_t>(be.encoder_pass_tokens(), 1));
   for (size_t start = 0, end = 0; start < inputs.size(); start = end) {
     size_t tokens = 0;
-    while (end < inputs.size() && (end == start || tokens + inputs[end].ids.size() <= kPassTokens))
+    while (end < inputs.size() && (end == start || tokens + inputs[end].ids.size() <= pass_tokens))
       tokens += inputs[end++].ids.size();
     fn(inputs.subspan(start, end - start));
   }
@@ -122,7 +122,7 @@ void check_encoder_input(const BertModel& m, std::span<const int32_t> ids, std::
 
 std::vector<float> encoder_hidden(const BertModel& m, std::span<const EncoderInput> inputs, Backend& be) {
   std::vector<float> out;
-  by_passes(inputs, [&](std::span<const EncoderInput> pass) {
+  by_passes(inputs, be, [&](std::span<const EncoderInput> pass) {
     const Tensor x = hidden_states(m, pass, be);
     out.resize(out.size() + static_cast<size_t>(x.rows * x.cols));
     be.to_host(x, out.data() + out.size() - static_cast<size_t>(x.rows * x.cols));
@@ -148,7 +148,7 @@ std::vector<float> encoder_score(const BertModel& m, std::span<const EncoderInpu
   if (!m.is_reranker() || !m.cls || !m.cls_out)
     fail(ErrorKind::BadInput, m.source + " has no classification head (pooling rank); it cannot score pairs");
   std::vector<float> scores;
-  by_passes(inputs, [&](std::span<const EncoderInput> pass) {
+  by_passes(inputs, be, [&](std::span<const EncoderInput> pass) {
     for (const float score : pass_scores(m, pass, be)) scores.push_back(score);
   });
   return scores;

@@ -2,9 +2,10 @@
 // forward.cpp is for decoders, without a KV cache: embeddings (token + position + token type)
 // and their LayerNorm, then per layer bidirectional attention, residual + LayerNorm, GELU
 // feed-forward, residual + LayerNorm; then pooling or the cross-encoder's head. Several inputs of
-// different lengths run as one pass (of up to 512 tokens; more inputs run as several), their rows
-// packed one after another, attention kept inside each input, so that each result is what the
-// input gives alone. forward/encoder_oracle.h is the plain double-precision pass it is tested against.
+// different lengths run as one pass (of up to the backend's encoder_pass_tokens(), 512 on the CPU;
+// more inputs run as several), their rows packed one after another, attention kept inside each
+// input, so that each result is what the input gives alone. forward/encoder_oracle.h is the plain
+// double-precision pass it is tested against.
 #pragma once
 
 #include <cstdint>

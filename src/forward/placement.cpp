@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <string>
 
 #include "backend/registry.h"
 #include "core/error.h"
@@ -139,12 +140,14 @@ int32_t layers_that_fit(const LayerCosts& costs, uint64_t budget) {
 std::unique_ptr<Backend> place_model(const Model& model, const std::string& cpu_backend, int n_threads,
                                      const DeviceOptions& opt, const PlacementHints& hints, std::ostream* log) {
   if (model.encoder) {
-    // An encoder (forward/encoder.h) runs whole on a CPU backend: the device backends lack its
-    // operations (ArchFeature::Encoder: LayerNorm, GELU, bidirectional attention).
-    if (opt.device != "cpu" && opt.device != "auto")
-      fail(ErrorKind::Unsupported, "--device " + opt.device + ": " + model.file->name() +
-                                       " is a bert encoder, which runs on the CPU only; use --device cpu (or auto)");
-    return on_cpu(model, cpu_backend, n_threads);
+    // An encoder (forward/encoder.h) runs whole on one backend: the device's where it implements
+    // the encoder's operations (ArchFeature::Encoder), under auto falling back to the CPU as a
+    // decoder does; it is small, and its pass is not split by layers or across devices.
+    if (opt.tensor_parallel != 1)
+      fail(ErrorKind::BadInput, "--tensor-parallel " + std::to_string(opt.tensor_parallel) + ": " + model.file->name() +
+                                    " is a bert encoder, which runs on one device; leave it out");
+    if (opt.gpu_layers && *opt.gpu_layers == 0) return on_cpu(model, cpu_backend, n_threads);
+    return make_backend_for(model, cpu_backend, n_threads, opt, log);
   }
   check_device(opt.device);
   if (opt.tensor_parallel != 1) return place_tensor_parallel(model, cpu_backend, n_threads, opt, hints, log);

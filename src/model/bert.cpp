@@ -136,10 +136,18 @@ void BertModel::for_each_weight(const std::function<void(const Weight&, WeightKi
   f(tok_embd, WeightKind::Table);
   f(pos_embd, WeightKind::Table);
   if (type_embd) f(type_embd, WeightKind::Table);
-  for (const BertLayer& l : layers)
+  f(embd_norm, WeightKind::Norm);
+  f(embd_norm_b, WeightKind::Bias);
+  for (const BertLayer& l : layers) {
     for (const Weight* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_up, &l.ffn_down}) f(*w, WeightKind::Matrix);
+    for (const Weight* w : {&l.bq, &l.bk, &l.bv, &l.bo, &l.ffn_up_b, &l.ffn_down_b, &l.attn_norm_b, &l.out_norm_b})
+      f(*w, WeightKind::Bias);
+    for (const Weight* w : {&l.attn_norm, &l.out_norm}) f(*w, WeightKind::Norm);
+  }
   if (cls) f(cls, WeightKind::Matrix);
+  if (cls_b) f(cls_b, WeightKind::Bias);
   if (cls_out) f(cls_out, WeightKind::Matrix);
+  if (cls_out_b) f(cls_out_b, WeightKind::Bias);
 }
 
 }  // namespace hayate

@@ -50,6 +50,7 @@ class WrappedBackend : public Backend {
                          Tensor out) override {
     inner_->encoder_attention(q, k, v, seq_lens, n_head, out);
   }
+  int64_t encoder_pass_tokens() const override { return inner_->encoder_pass_tokens(); }
 
  protected:
   std::unique_ptr<Backend> inner_;

@@ -248,17 +248,36 @@ TEST(ConvertBert, EngineEmbedsScoresAndRefusesGeneration) {
   }
 }
 
-TEST(ConvertBert, CudaIsRefusedByName) {
+// The CUDA backend implements the encoder's operations: --device cuda places an encoder there
+// where a GPU is visible, and says why not where none is; it is never split across devices.
+TEST(ConvertBert, CudaPlacesTheEncoderOrSaysWhyNot) {
   const Synthetic s = make_model("bert-cuda", false, false, false);
   const auto model = Model::load(convert(s));
   DeviceOptions cuda;
   cuda.device = "cuda";
+  if (cuda_built() && cuda_device_count() > 0) {
+    EXPECT_EQ(place_model(*model, "cpu", 1, cuda, {}, nullptr)->name(), "cuda");
+  } else {
+    try {
+      place_model(*model, "cpu", 1, cuda, {}, nullptr);
+      FAIL() << "expected Error(Unsupported)";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
+      EXPECT_NE(std::string(e.what()).find("--device cuda"), std::string::npos) << e.what();
+    }
+  }
+  DeviceOptions auto_device;
+  auto_device.device = "auto";
+  const std::string expected = cuda_built() && cuda_device_count() > 0 ? "cuda" : "cpu";
+  EXPECT_EQ(place_model(*model, "cpu", 1, auto_device, {}, nullptr)->name(), expected);
+  DeviceOptions tp = cuda;
+  tp.tensor_parallel = 2;
   try {
-    place_model(*model, "cpu", 1, cuda, {}, nullptr);
-    FAIL() << "expected Error(Unsupported)";
+    place_model(*model, "cpu", 1, tp, {}, nullptr);
+    FAIL() << "expected Error(BadInput)";
   } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::Unsupported);
-    EXPECT_NE(std::string(e.what()).find("bert encoder, which runs on the CPU only"), std::string::npos) << e.what();
+    EXPECT_EQ(e.kind(), ErrorKind::BadInput);
+    EXPECT_NE(std::string(e.what()).find("runs on one device"), std::string::npos) << e.what();
   }
 }
 

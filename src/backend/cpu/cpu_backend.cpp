@@ -190,9 +190,11 @@ class CpuBackend : public HostBackend {
   }
 
   void layer_norm(Tensor x, const Weight& w, const Weight& b, float eps, Tensor out) override {
+    check_layer_norm(x, w, b, out);
     by_rows(x.rows, [&](int64_t t) { HostBackend::layer_norm(row(x, t), w, b, eps, row(out, t)); });
   }
   void gelu(Tensor x, Tensor out) override {
+    check_gelu(x, out);
     by_rows(x.rows, [&](int64_t t) { HostBackend::gelu(row(x, t), row(out, t)); });
   }
 
@@ -200,6 +202,7 @@ class CpuBackend : public HostBackend {
   // into the thread's scratch), so a sequence's result does not depend on the others packed with it.
   void encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
                          Tensor out) override {
+    check_encoder_attention(q, k, v, seq_lens, n_head, out);
     const int64_t head_dim = q.cols / n_head;
     const quant::TileDotFn tile = quant::traits(GgmlType::F32)->tile_dot;
     const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));

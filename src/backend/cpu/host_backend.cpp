@@ -133,6 +133,7 @@ void HostBackend::geglu(Tensor gate, Tensor up, Tensor out) {
 }
 
 void HostBackend::layer_norm(Tensor x, const Weight& w, const Weight& b, float eps, Tensor out) {
+  check_layer_norm(x, w, b, out);
   const auto* weight = static_cast<const float*>(w.data);
   const auto* bias = static_cast<const float*>(b.data);
   for (int64_t t = 0; t < x.rows; ++t) {
@@ -149,12 +150,14 @@ void HostBackend::layer_norm(Tensor x, const Weight& w, const Weight& b, float e
 }
 
 void HostBackend::gelu(Tensor x, Tensor out) {
+  check_gelu(x, out);
   const int64_t n = x.rows * x.cols;
   for (int64_t i = 0; i < n; ++i) out.data[i] = 0.5f * x.data[i] * (1.0f + std::erf(x.data[i] * 0.70710678118654752f));
 }
 
 void HostBackend::encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
                                     Tensor out) {
+  check_encoder_attention(q, k, v, seq_lens, n_head, out);
   const auto head_dim = static_cast<int32_t>(q.cols / n_head);
   int64_t first = 0;
   for (const int32_t len : seq_lens) {

@@ -88,9 +88,9 @@ class CudaBackend : public Backend {
   ~CudaBackend() override { release(); }
 
   std::string name() const override { return "cuda"; }
-  // gemma3's and phi3's parts (sliding windows per layer, GELU feed-forward, post-norms, scaled
-  // inputs, LongRoPE's attention factor); not the BERT encoder's.
-  bool implements(ArchFeature f) const override { return f != ArchFeature::Encoder; }
+  // Every feature: gemma3's and phi3's parts (sliding windows per layer, GELU feed-forward,
+  // post-norms, scaled inputs, LongRoPE's attention factor) and the BERT encoder's (cuda_encoder.cpp).
+  bool implements(ArchFeature) const override { return true; }
   std::string device_name() const override { return device_; }
   // The peak, so that a bench row counts the KV cache of its test after the test freed it.
   uint64_t device_memory_bytes() const override { return budget_->peak; }
@@ -129,6 +129,12 @@ class CudaBackend : public Backend {
   void add(Tensor x, Tensor y) override;
   void scale(Tensor x, float s) override;
   void geglu(Tensor gate, Tensor up, Tensor out) override;
+  // The BERT encoder's operations (cuda_encoder.cpp, kernels in encoder.cu).
+  void layer_norm(Tensor x, const Weight& w, const Weight& b, float eps, Tensor out) override;
+  void gelu(Tensor x, Tensor out) override;
+  void encoder_attention(Tensor q, Tensor k, Tensor v, std::span<const int32_t> seq_lens, int32_t n_head,
+                         Tensor out) override;
+  int64_t encoder_pass_tokens() const override { return 8192; }
   // The router's matmul, the experts' matmuls and the weighted sum on the device; the routing on
   // the host (backend/moe.h route_tokens, as the CPU backends route) from the router's logits,
   // the one read-back of a MoE layer: a step with MoE layers runs without a graph (cuda_moe.cpp).
@@ -302,7 +308,8 @@ class CudaBackend : public Backend {
   std::vector<RopeTable> rope_tables_;
   std::vector<int64_t> slots_;
   std::vector<int32_t> tables_, tiles_;
-  void* top_host_ = nullptr;  // pinned: top_logits' results
+  std::vector<int32_t> encoder_tiles_;  // encoder_attention's (first row, length, first query) triples
+  void* top_host_ = nullptr;            // pinned: top_logits' results
   size_t top_host_bytes_ = 0;
 };
 

@@ -228,4 +228,29 @@ size_t top_logits_out_bytes(int32_t n_rows, int32_t k);
 TopLogitsOut top_logits_out(void* base, int32_t n_rows, int32_t k);
 cudaError_t top_logits(TopLogitsArgs a, void* scratch, cudaStream_t s);
 
+// The BERT-family encoder's operations (encoder.cu). LayerNorm of each of `rows` rows of `cols`
+// floats (population variance), times w plus b; out may be x.
+cudaError_t layer_norm(const float* x, int64_t ldx, const float* w, const float* b, int64_t rows, int64_t cols,
+                       float eps, float* out, int64_t ldo, cudaStream_t s);
+// out = x * Phi(x) (GELU, the erf form) over n floats; out may be x.
+cudaError_t gelu(const float* x, float* out, int64_t n, cudaStream_t s);
+// Bidirectional attention over sequences packed one after another: each query row attends to
+// every key row of its own sequence, head by head (n_head heads of head_dim floats). tiles:
+// n_tiles triples (first row of the sequence, its length, first query of the tile), a tile of
+// at most encoder_attention_tile_queries() queries.
+struct EncoderAttentionArgs {
+  const float* q = nullptr;
+  const float* k = nullptr;
+  const float* v = nullptr;
+  int64_t ldq = 0, ldk = 0, ldv = 0;
+  int32_t n_head = 0, head_dim = 0;
+  const int32_t* tiles = nullptr;
+  int32_t n_tiles = 0;
+  float* out = nullptr;
+  int64_t ldo = 0;
+};
+constexpr int kMaxEncoderHeadDim = 128;
+int32_t encoder_attention_tile_queries();
+cudaError_t encoder_attention(const EncoderAttentionArgs& a, cudaStream_t s);
+
 }  // namespace hayate::cuda
