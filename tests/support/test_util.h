@@ -11,11 +11,24 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "core/error.h"
+
 namespace hayate::test {
+
+// The message of the hayate Error that f throws ("" when it throws none).
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
 
 // n values of N(0, 1) from a seeded generator (the same on every run).
 inline std::vector<float> gaussian(int64_t n, uint32_t seed) {

@@ -24,6 +24,7 @@
 #include "forward/encoder.h"
 #include "model/bert.h"
 #include "model/model.h"
+#include "support/bert_inputs.h"
 #include "support/bert_synth.h"
 
 namespace hayate {
@@ -159,15 +160,7 @@ TEST(CudaEncoderOps, AttentionOverPackedSequencesMatchesReference) {
   }
 }
 
-// The message of the Error `f` throws ("" when it throws none).
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_of;
 
 // Bad arguments to each operation, on `be`; the messages in order.
 std::vector<std::string> bad_argument_errors(Backend& be) {
@@ -209,34 +202,9 @@ TEST(CudaEncoderOps, BadArgumentsGiveTheReferenceErrors) {
   EXPECT_EQ(bad_argument_errors(*be), want);
 }
 
-std::string convert_f32(const test::Synthetic& s) {
-  const std::string out = s.dir + ".gguf";
-  convert::Options opt;
-  opt.out_type = "f32";
-  std::ostringstream log;
-  convert::convert_hf(s.dir, out, opt, log);
-  return out;
-}
-
-std::vector<std::vector<int32_t>> make_inputs(const BertModel& m, const std::vector<int32_t>& lengths) {
-  std::vector<std::vector<int32_t>> out;
-  for (size_t i = 0; i < lengths.size(); ++i) {
-    std::vector<int32_t> ids;
-    for (int32_t t = 0; t < lengths[i]; ++t)
-      ids.push_back(
-          static_cast<int32_t>((i * 13 + static_cast<size_t>(t) * 7 + 2) % static_cast<size_t>(m.hp.n_vocab)));
-    out.push_back(ids);
-  }
-  return out;
-}
-
-std::vector<EncoderInput> as_inputs(const std::vector<std::vector<int32_t>>& ids,
-                                    const std::vector<std::vector<int32_t>>& types = {}) {
-  std::vector<EncoderInput> out;
-  for (size_t i = 0; i < ids.size(); ++i)
-    out.push_back({ids[i], types.empty() ? std::span<const int32_t>{} : types[i]});
-  return out;
-}
+using test::as_inputs;
+using test::convert_f32;
+using test::make_inputs;
 
 std::unique_ptr<Backend> prepared(std::unique_ptr<Backend> be, const Model& model) {
   check_runs(*be, model.hp);

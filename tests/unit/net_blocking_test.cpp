@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "net/blocking_client.h"
 #include "net_test_server.h"
+#include "support/test_util.h"
 
 namespace hayate::net {
 namespace {
@@ -15,14 +16,7 @@ using test::Mode;
 using test::TestServer;
 using namespace std::chrono_literals;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using ::hayate::test::error_of;
 
 TEST(NetBlocking, RequestsOnOneKeptAliveConnection) {
   TestServer server(Mode::KeepAlive);
