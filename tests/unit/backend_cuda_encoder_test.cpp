@@ -54,10 +54,15 @@ TEST(CudaEncoderOps, LayerNormMatchesReference) {
   auto be = cuda_backend();
   auto ref = make_backend("reference", 1);
   // 384 and 1024: bge-small's and bge-large's rows; 300 and 37: not a multiple of the block.
+  // The backend knows a weight by its host address: every vector lives to the end of the test, so
+  // that a freed one's address, reused by a later vector, cannot name the earlier upload.
+  std::vector<HostWeight> weights;
+  weights.reserve(8);
   for (const int64_t cols : {int64_t{384}, int64_t{300}, int64_t{1024}, int64_t{37}}) {
     SCOPED_TRACE(cols);
     const int64_t rows = 29;
-    const HostWeight w = norm_vector(cols, 61, 1.0f, "norm.weight"), b = norm_vector(cols, 62, 0.0f, "norm.bias");
+    const HostWeight& w = weights.emplace_back(norm_vector(cols, 61, 1.0f, "norm.weight"));
+    const HostWeight& b = weights.emplace_back(norm_vector(cols, 62, 0.0f, "norm.bias"));
     // Rows far from zero mean: a one-pass variance would lose digits here.
     std::vector<float> x = test::random_floats(static_cast<size_t>(rows * cols), 63, 3.0f);
     for (float& v : x) v += 40.0f;
@@ -254,8 +259,10 @@ TEST(CudaEncoder, RerankerScoresMatchReference) {
   ASSERT_EQ(got.size(), ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
     EXPECT_NEAR(got[i], want[i], 1e-4 * std::max(1.0, std::fabs(double{want[i]}))) << "pair " << i;
-    EXPECT_NEAR(encoder_score(m, as_inputs({ids[i]}), *be)[0], got[i], 1e-5 * std::max(1.0, std::fabs(double{got[i]})))
-        << "pair " << i;
+    // Alone, the pass's matmuls run at other row counts (other kernels, other summation orders)
+    // than packed, so the score is held to the same bound against the reference, not to the bits.
+    EXPECT_NEAR(encoder_score(m, as_inputs({ids[i]}), *be)[0], want[i], 1e-4 * std::max(1.0, std::fabs(double{want[i]})))
+        << "pair " << i << " alone";
   }
 }
 
