@@ -515,40 +515,6 @@ TEST(CudaFused, Int8ModelLogitsNoFartherThanTheCpuBackend) {
   }
 }
 
-// Stage 9: with the int8 path on, the RMSNorms quantize their output for the mat-vecs that read
-// it (the quantize launch they save). The codes are the quantize kernel's own, so whole-model
-// logits are the bits of the same run with HAYATE_CUDA_DISABLE=fuse_norm_q8, eager and under
-// graphs, at 1 and 3 tokens a step (fused) and 24 (more than the mat-vec takes: no fusion).
-TEST(CudaFused, NormQuantizedActivationsAreTheQuantizeKernels) {
-  HAYATE_SKIP_WITHOUT_CUDA();
-  for (const char* type : {"q4_k_m", "q8_0", "q6_k"}) {
-    auto m = Model::load(make_model(type));
-    const auto tokens = test::some_tokens(48, m->hp.n_vocab);
-    test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "all");
-    for (const size_t chunk : {size_t{1}, size_t{3}, size_t{24}}) {
-      std::vector<float> apart;
-      {
-        test::ScopedEnv disable("HAYATE_CUDA_DISABLE", "fuse_norm_q8");
-        auto be = prepared_cuda(*m, false);
-        apart = test::run_tokens(*m, *be, tokens, chunk, 4);
-        EXPECT_EQ(as_cuda(*be).fused_launches().norm_q8, 0) << type;
-      }
-      ASSERT_TRUE(test::all_finite(apart)) << type;
-      for (const bool graphs : {false, true}) {
-        test::ScopedEnv on("HAYATE_CUDA_DISABLE", nullptr);
-        auto be = prepared_cuda(*m, graphs);
-        const auto got = test::run_tokens(*m, *be, tokens, chunk, 4);
-        const int64_t fused = as_cuda(*be).fused_launches().norm_q8;
-        if (chunk <= 8)
-          EXPECT_GT(fused, 0) << type << " chunk " << chunk;
-        else
-          EXPECT_EQ(fused, 0) << type << " chunk " << chunk;
-        EXPECT_TRUE(same_bits(got, apart)) << type << " chunk " << chunk << (graphs ? " graphs" : " eager");
-      }
-    }
-  }
-}
-
 #endif  // HAYATE_HAVE_CUDA
 
 }  // namespace

@@ -83,7 +83,6 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   fuse_norm_ = !disabled("fuse_norm");
   fuse_rope_ = !disabled("fuse_rope");
   fuse_combine_ = !disabled("fuse_combine");
-  fuse_norm_q8_ = !disabled("fuse_norm_q8");
   // The fused gate/up/SwiGLU mat-vec: off until a GPU run has checked it (docs/cuda.md, stage 3);
   // HAYATE_CUDA_SWIGLU_FUSED=1 turns it on.
   const char* fused = std::getenv("HAYATE_CUDA_SWIGLU_FUSED");
@@ -149,9 +148,6 @@ void CudaBackend::release() noexcept {
   rope_tables_.clear();
   for (const Counters& c : counters_) device_free(*budget_, c.dev, c.n * sizeof(int));
   counters_.clear();
-  for (const auto& [p, bytes] : norm_q8_bufs_) device_free(*budget_, p, bytes);
-  norm_q8_bufs_.clear();
-  norm_q8_ = {};
   if (top_host_) (void)cudaFreeHost(top_host_);
   top_host_ = nullptr;
   if (workspace_) device_free(*budget_, workspace_, kBlasWorkspace);
@@ -225,7 +221,6 @@ void CudaBackend::make_current() { check(cudaSetDevice(device_index_), "cudaSetD
 
 void CudaBackend::reset_scratch() {
   make_current();  // a tensor-parallel rank's thread
-  norm_q8_ = {};
   // A step that wanted no outputs never read them: its recorded work still has to run.
   flush();
   sync();
@@ -320,32 +315,9 @@ void CudaBackend::rms_norm(Tensor x, const Weight& w, float eps, Tensor out) {
     fail(ErrorKind::Internal, "rms_norm: shapes do not match");
   const auto* weight = static_cast<const float*>(dev(w).data);
   const int64_t groups = x.rows * (x.cols / w.cols), group = w.cols;
-  const ActQ8 q8 = norm_quantization(out, group);
   Timed t(*this, "gpu rms_norm");
-  launch(
-      [=, this] {
-        check(cuda::rms_norm(x.data, weight, groups, group, eps, out.data, stream_, q8.q ? &q8 : nullptr),
-              "rms_norm kernel");
-      },
-      "rms_norm", x.data, weight, groups, group, eps, out.data, q8.q);
-  norm_quantized_by(out, q8);
-}
-
-ActQ8 CudaBackend::norm_quantization(Tensor out, int64_t group) {
-  if (matvec_int8_ == Int8::Off || !fuse_norm_q8_ || !matvec_fast_on_ || group != out.cols || group % 32 != 0 ||
-      group > kNormQuantMax || out.rows < 1 || out.rows > kMatvecFastMaxTokens)
-    return ActQ8{};
-  if (scratch_.index_of(out.data) == SIZE_MAX) return ActQ8{};  // not a tensor of this step's scratch
-  const size_t bytes = act_q8_bytes(kMatvecFastMaxTokens, group);
-  if (norm_q8_bufs_.empty() || norm_q8_bufs_.back().second < bytes)
-    norm_q8_bufs_.emplace_back(device_alloc(*budget_, bytes, "int8 activations of norms"), bytes);
-  return act_q8_in(norm_q8_bufs_.back().first, out.rows, out.cols);
-}
-
-void CudaBackend::norm_quantized_by(Tensor out, const ActQ8& q8) {
-  if (!q8.q) return;
-  ++fused_.norm_q8;
-  norm_q8_ = NormQ8{out.data, out.rows, out.cols, scratch_.index_of(out.data), q8};
+  launch([=, this] { check(cuda::rms_norm(x.data, weight, groups, group, eps, out.data, stream_), "rms_norm kernel"); },
+         "rms_norm", x.data, weight, groups, group, eps, out.data);
 }
 
 const float* CudaBackend::rope_frequencies(const RopeParams& p) {
@@ -489,15 +461,12 @@ void CudaBackend::add_rms_norm(Tensor x, Tensor y, const Weight& w, float eps, T
   const auto* weight = static_cast<const float*>(dev(w).data);
   const int64_t groups = x.rows * (x.cols / w.cols), group = w.cols;
   ++fused_.norm;
-  const ActQ8 q8 = norm_quantization(out, group);
   Timed t(*this, "gpu add + rms_norm");
   launch(
       [=, this] {
-        check(cuda::add_rms_norm(x.data, y.data, weight, groups, group, eps, out.data, stream_, q8.q ? &q8 : nullptr),
-              "add_rms_norm kernel");
+        check(cuda::add_rms_norm(x.data, y.data, weight, groups, group, eps, out.data, stream_), "add_rms_norm kernel");
       },
-      "add_rms_norm", x.data, y.data, weight, groups, group, eps, out.data, q8.q);
-  norm_quantized_by(out, q8);
+      "add_rms_norm", x.data, y.data, weight, groups, group, eps, out.data);
 }
 
 void CudaBackend::gated(GatedKernel kernel, Tensor gate, Tensor up, Tensor out, const char* name, const char* timer,

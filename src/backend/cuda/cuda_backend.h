@@ -104,10 +104,7 @@ class CudaBackend : public Backend {
   Tensor alloc(int64_t rows, int64_t cols) override;
   void reset_scratch() override;
   size_t scratch_mark() const override { return scratch_.mark(); }
-  void scratch_release(size_t mark) override {
-    if (norm_q8_.src && norm_q8_.scratch_index >= mark) norm_q8_ = {};
-    scratch_.release(mark);
-  }
+  void scratch_release(size_t mark) override { scratch_.release(mark); }
   void to_host(Tensor x, float* dst) override;
   void from_host(const float* src, Tensor x) override;
 
@@ -145,7 +142,6 @@ class CudaBackend : public Backend {
   // Stage 7's fused launches enqueued or recorded so far (tests: the fused path did run).
   struct FusedLaunches {
     int64_t parts = 0, norm = 0, rope = 0, combine = 0;
-    int64_t norm_q8 = 0;  // norms that quantized their output for the int8 mat-vec
   };
   const FusedLaunches& fused_launches() const { return fused_; }
   void top_logits(Tensor logits, std::span<const int32_t> rows, int32_t k, std::vector<TopLogits>& out) override;
@@ -187,7 +183,6 @@ class CudaBackend : public Backend {
   // under `keys`: the operation's name, then every argument its launches take.
   template <class F, class... K>
   void launch(F&& f, const K&... keys) {
-    if (!keep_norm_q8_) norm_q8_ = {};  // this launch may write the norm's output
     if (!steps_.recording()) {
       f();
       return;
@@ -225,39 +220,6 @@ class CudaBackend : public Backend {
   // The int8 path's activations for a product of weights of `type` (none where that path is off
   // for it): `shared`'s when set (ready), else new scratch, which `shared` then names.
   ActQ8 int8_activations(GgmlType type, Tensor x, ActQ8& shared);
-  // The int8 path's activations quantized by the RMSNorm that wrote them (stage 9): the norm's
-  // output `src` (rows x cols, in scratch buffer scratch_index) and its codes. Valid until a
-  // launch other than a mat-vec's (launch clears it unless keep_norm_q8_), a mat-vec writing over
-  // src (wrote), or the release of its scratch.
-  struct NormQ8 {
-    const float* src = nullptr;
-    int64_t rows = 0, cols = 0;
-    size_t scratch_index = 0;
-    ActQ8 q8;
-  };
-  NormQ8 norm_q8_;
-  bool keep_norm_q8_ = false;
-  bool fuse_norm_q8_ = true;  // HAYATE_CUDA_DISABLE=fuse_norm_q8
-  std::vector<std::pair<void*, size_t>> norm_q8_bufs_;  // as counters_: older ones kept while graphs may use them
-  // Where a norm over groups of `group` writing `out` quantizes it too (none: the int8 path is
-  // off, the groups are not whole rows, or the shape does not fit), and after its launch,
-  // norm_quantized_by marks those codes as out's.
-  ActQ8 norm_quantization(Tensor out, int64_t group);
-  void norm_quantized_by(Tensor out, const ActQ8& q8);
-  // A mat-vec wrote `out`: codes of a norm output it overlaps are stale.
-  void wrote(Tensor out) {
-    if (norm_q8_.src && out.data < norm_q8_.src + norm_q8_.rows * norm_q8_.cols &&
-        norm_q8_.src < out.data + out.rows * out.cols)
-      norm_q8_ = {};
-  }
-  // Mat-vec launches leave norm_q8_ as it is while one of these lives.
-  struct KeepNormQ8 {
-    explicit KeepNormQ8(CudaBackend& be) : be_(be) { be_.keep_norm_q8_ = true; }
-    ~KeepNormQ8() { be_.keep_norm_q8_ = false; }
-    KeepNormQ8(const KeepNormQ8&) = delete;
-    KeepNormQ8& operator=(const KeepNormQ8&) = delete;
-    CudaBackend& be_;
-  };
   void sync();
 
   std::shared_ptr<MemoryBudget> budget_;

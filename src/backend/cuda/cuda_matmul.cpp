@@ -52,7 +52,6 @@ void CudaBackend::matmul_with(const Weight& w, Tensor x, Tensor out, const Weigh
     fail(ErrorKind::Internal, "matmul: activations not 16-byte aligned");
   if (x.rows <= kMatvecMaxTokens) {
     Timed t(*this, matmul_name(w, 0));
-    KeepNormQ8 keep(*this);  // a mat-vec only reads x
     if (matvec_fast_on_ && matvec_fast_fits(dw, x.data, x.cols, x.rows)) {
       const ActQ8 q8 = int8_activations(w.type, x, shared);
       launch(
@@ -68,7 +67,6 @@ void CudaBackend::matmul_with(const Weight& w, Tensor x, Tensor out, const Weigh
             check(matvec(dw, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_, stream_), "matvec kernel");
           },
           "matvec", dw.data, dw.type, dw.rows, dw.cols, x.data, x.cols, x.rows, out.data, out.cols, b, matvec_q4k_on_);
-    wrote(out);
     return;
   }
   const bool mma = quantized && x.rows <= mma_max_tokens_ && matmul_mma_fits(dw);
@@ -150,15 +148,11 @@ void CudaBackend::matmul_parts(std::span<const Weight* const> ws, Tensor x, std:
     ++fused_.parts;
     Timed t(*this, "gpu matmul mat-vec (parts)");
     const ActQ8 q8 = int8_activations(ws[i]->type, x, shared);
-    {
-      KeepNormQ8 keep(*this);
-      launch(
-          [=, this] {
-            check(matvec_parts(m, x.data, x.cols, x.rows, stream_, q8.q ? &q8 : nullptr), "matvec_parts kernel");
-          },
-          "matvec_parts", m.n, x.data, x.cols, x.rows, matvec_fast_on_, q8.q, q8.ready);
-    }
-    for (int p = 0; p < m.n; ++p) wrote(outs[members[p]]);
+    launch(
+        [=, this] {
+          check(matvec_parts(m, x.data, x.cols, x.rows, stream_, q8.q ? &q8 : nullptr), "matvec_parts kernel");
+        },
+        "matvec_parts", m.n, x.data, x.cols, x.rows, matvec_fast_on_, q8.q, q8.ready);
   }
   scratch_.release(mark);
 }
@@ -176,17 +170,12 @@ void CudaBackend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor
   const size_t mark = scratch_.mark();
   ActQ8 none;
   const ActQ8 q8 = int8_activations(gate_w.type, x, none);
-  {
-    KeepNormQ8 keep(*this);
-    launch(
-        [=, this] {
-          check(matvec_fast_swiglu(g, u, x.data, x.cols, x.rows, out.data, out.cols, stream_, q8.q ? &q8 : nullptr),
-                "matvec_fast_swiglu kernel");
-        },
-        "matvec_fast_swiglu", g.data, u.data, g.type, g.rows, g.cols, x.data, x.cols, x.rows, out.data, out.cols,
-        q8.q, q8.ready);
-  }
-  wrote(out);
+  launch(
+      [=, this] {
+        check(matvec_fast_swiglu(g, u, x.data, x.cols, x.rows, out.data, out.cols, stream_, q8.q ? &q8 : nullptr),
+              "matvec_fast_swiglu kernel");
+      },
+      "matvec_fast_swiglu", g.data, u.data, g.type, g.rows, g.cols, x.data, x.cols, x.rows, out.data, out.cols, q8.q);
   scratch_.release(mark);
 }
 
@@ -195,9 +184,7 @@ ActQ8 CudaBackend::int8_activations(GgmlType type, Tensor x, ActQ8& shared) {
                   : type == GgmlType::Q8_0                         ? matvec_int8_ == Int8::All
                                                                    : false;
   if (!on) return ActQ8{};
-  // Quantized by the norm that wrote x (stage 9).
-  if (!shared.q && norm_q8_.src == x.data && norm_q8_.rows == x.rows && norm_q8_.cols == x.cols) shared = norm_q8_.q8;
-  if (shared.q) {  // quantized by an earlier launch of the same call, or by the norm
+  if (shared.q) {  // quantized by an earlier launch of the same call
     ActQ8 ready = shared;
     ready.ready = true;
     return ready;

@@ -24,12 +24,6 @@ class Scratch {
   size_t mark() const { return next_; }
   void release(size_t mark) { next_ = mark; }
   void reset() { next_ = 0; }
-  // The index of the taken buffer that starts at p (a mark below it releases it), or SIZE_MAX.
-  size_t index_of(const void* p) const {
-    for (size_t i = 0; i < next_; ++i)
-      if (buffers_[i].p == p) return i;
-    return SIZE_MAX;
-  }
   // Frees buffers replaced by larger ones; only when no queued work can still use them.
   void free_retired();
   uint64_t bytes() const;

@@ -5,7 +5,6 @@
 
 #include "backend/cuda/dequant.cuh"
 #include "backend/cuda/kernels.h"
-#include "backend/cuda/matvec_fast.cuh"
 
 namespace hayate::cuda {
 namespace {
@@ -60,14 +59,9 @@ constexpr int kNormRegs = 32;
 // With kAdd, x += y first (each thread adds the elements it then reads: add_kernel's one f32
 // add), the residual add fused with the norm that follows it; the norm's operations are the
 // same either way, so add_rms_norm gives the bits of add then rms_norm.
-// With q (the int8 path's codes, qd their scales; group a multiple of 32 that the registers
-// hold), each warp's 32 consecutive outputs of round j are also one block of 32 of the quantized
-// activations: their largest magnitude by the same butterfly as matvec_fast.cu's quantize_act,
-// and codes and scale from fast::act_scale and act_code, so the bytes are that kernel's.
 template <bool kAdd>
 __global__ void __launch_bounds__(kNormThreads)
-    rms_norm_kernel(float* x, const float* y, const float* w, int64_t group, float eps, float* out, int8_t* q,
-                    float* qd) {
+    rms_norm_kernel(float* x, const float* y, const float* w, int64_t group, float eps, float* out) {
   float* in = x + static_cast<int64_t>(blockIdx.x) * group;
   const float* add_in = kAdd ? y + static_cast<int64_t>(blockIdx.x) * group : nullptr;
   float* o = out + static_cast<int64_t>(blockIdx.x) * group;
@@ -109,22 +103,6 @@ __global__ void __launch_bounds__(kNormThreads)
     for (int j = 0; j < kNormRegs; ++j) {
       const int64_t i = threadIdx.x + static_cast<int64_t>(j) * kNormThreads;
       if (i < group) o[i] = v[j] * scale * __ldg(w + i);
-    }
-    if (q) {
-      const int64_t row = blockIdx.x;
-#pragma unroll
-      for (int j = 0; j < kNormRegs; ++j) {
-        const int64_t i = threadIdx.x + static_cast<int64_t>(j) * kNormThreads;
-        if (i - threadIdx.x % 32 >= group) break;  // the whole warp: group is a multiple of 32
-        const float val = v[j] * scale * __ldg(w + i);
-        float amax = fabsf(val);
-#pragma unroll
-        for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-        float inverse = 0.0f;
-        const float d = fast::act_scale(amax, inverse);
-        q[row * group + i] = fast::act_code(val, inverse);
-        if (threadIdx.x % 32 == 0) qd[row * (group / 32) + i / 32] = d;
-      }
     }
   } else {
     for (int64_t i = threadIdx.x; i < group; i += kNormThreads) o[i] = in[i] * scale * w[i];
@@ -267,24 +245,19 @@ cudaError_t copy_rows(const float* x, int64_t ldx, const int32_t* rows, int64_t 
   return cudaGetLastError();
 }
 
-static_assert(kNormQuantMax <= kNormThreads * kNormRegs, "the quantizing norm works on rows held in registers");
-
 cudaError_t rms_norm(const float* x, const float* w, int64_t n_groups, int64_t group, float eps, float* out,
-                     cudaStream_t s, const ActQ8* q8) {
+                     cudaStream_t s) {
   if (n_groups <= 0) return cudaSuccess;
-  if (q8 && (group % 32 != 0 || group > kNormQuantMax)) return cudaErrorInvalidValue;
   // rms_norm_kernel<false> only reads x.
-  rms_norm_kernel<false><<<static_cast<unsigned>(n_groups), kNormThreads, 0, s>>>(
-      const_cast<float*>(x), nullptr, w, group, eps, out, q8 ? q8->q : nullptr, q8 ? q8->d : nullptr);
+  rms_norm_kernel<false>
+      <<<static_cast<unsigned>(n_groups), kNormThreads, 0, s>>>(const_cast<float*>(x), nullptr, w, group, eps, out);
   return cudaGetLastError();
 }
 
 cudaError_t add_rms_norm(float* x, const float* y, const float* w, int64_t n_groups, int64_t group, float eps,
-                         float* out, cudaStream_t s, const ActQ8* q8) {
+                         float* out, cudaStream_t s) {
   if (n_groups <= 0) return cudaSuccess;
-  if (q8 && (group % 32 != 0 || group > kNormQuantMax)) return cudaErrorInvalidValue;
-  rms_norm_kernel<true><<<static_cast<unsigned>(n_groups), kNormThreads, 0, s>>>(
-      x, y, w, group, eps, out, q8 ? q8->q : nullptr, q8 ? q8->d : nullptr);
+  rms_norm_kernel<true><<<static_cast<unsigned>(n_groups), kNormThreads, 0, s>>>(x, y, w, group, eps, out);
   return cudaGetLastError();
 }
 

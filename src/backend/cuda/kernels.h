@@ -112,17 +112,13 @@ cudaError_t get_rows(const DevWeight& table, const int32_t* ids, int64_t n, floa
 // out row i = x row rows[i].
 cudaError_t copy_rows(const float* x, int64_t ldx, const int32_t* rows, int64_t n, int64_t cols, float* out,
                       int64_t ldo, cudaStream_t s);
-// RMSNorm over each group of `group` consecutive floats; out may be x. With q8 (the int8
-// mat-vec's activations, act_q8_in's layout for n_groups tokens of `group` columns; group a
-// multiple of 32 and at most kNormQuantMax), out is also quantized into q8 as the mat-vec's own
-// quantize kernel would (the same bytes), so the product that reads out needs no launch for it.
-constexpr int64_t kNormQuantMax = 8192;
+// RMSNorm over each group of `group` consecutive floats; out may be x.
 cudaError_t rms_norm(const float* x, const float* w, int64_t n_groups, int64_t group, float eps, float* out,
-                     cudaStream_t s, const ActQ8* q8 = nullptr);
+                     cudaStream_t s);
 // x += y over n_groups * group floats, then out = rms_norm(x) as rms_norm computes it (the same
-// bits as add then rms_norm); out may not overlap y. q8 as for rms_norm.
+// bits as add then rms_norm); out may not overlap y.
 cudaError_t add_rms_norm(float* x, const float* y, const float* w, int64_t n_groups, int64_t group, float eps,
-                         float* out, cudaStream_t s, const ActQ8* q8 = nullptr);
+                         float* out, cudaStream_t s);
 // Rotates the first n_rot dims of each head in place. inv_freq: n_rot/2 floats; neox picks the
 // pairing; cos and sin are multiplied by attn_factor (LongRoPE; 1 otherwise).
 cudaError_t rope(float* x, int64_t rows, int64_t ldx, int32_t n_heads, int32_t head_dim, int32_t n_rot, bool neox,
