@@ -7,7 +7,8 @@
 //   cuda_matvec_bench [filter]   # filter: a substring of the kernel name (fast, int8, old, generic),
 //                                # or batched (both batched kernels), mma (the tensor-core one)
 // HAYATE_CUDA_MATVEC_ROWS=1|2|4 forces the fast kernel's rows per warp (run it once per value).
-// "int8" is the fast kernel's int8 path, its figure including the activations' quantize kernel.
+// "int8" / "int16" are the fast kernel's integer-code paths (int16: the default), each figure
+// including the activations' quantize kernel.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
   CK(cudaMalloc(&x, 8 * 14336 * sizeof(float)));
   CK(cudaMalloc(&out, 8 * 128256 * sizeof(float)));
   void* q8_scratch = nullptr;
-  CK(cudaMalloc(&q8_scratch, act_q8_bytes(8, 14336)));
+  CK(cudaMalloc(&q8_scratch, act_q8_bytes(8, 14336, true)));
   {
     std::vector<float> hx(8 * 14336);
     std::normal_distribution<float> nd(0.0f, 1.0f);
@@ -130,23 +131,24 @@ int main(int argc, char** argv) {
     for (const int nt : token_counts) {
       struct Variant {
         const char* name;
-        int kind;  // 0 fast, 1 old (Q4_K kernel), 2 old generic, 3 fast with int8 activations
+        int kind;  // 0 fast, 1 old (Q4_K kernel), 2 old generic, 3 / 4 fast with int8 / int16 activations
       };
-      for (const Variant v : {Variant{"fast", 0}, Variant{"int8", 3}, Variant{"old", 1}, Variant{"generic", 2}}) {
+      for (const Variant v : {Variant{"fast", 0}, Variant{"int8", 3}, Variant{"int16", 4}, Variant{"old", 1},
+                              Variant{"generic", 2}}) {
         if (!filter.empty() && std::string(v.name).find(filter) == std::string::npos) continue;
         if (v.kind == 2 && sh.type != kQ4_K) continue;  // "old" is already the generic kernel
         if (sh.type == kF16 && v.kind != 1) continue;   // F16 has one kernel (matvec_half_vec)
-        if (forced && v.kind != 0 && v.kind != 3) continue;
-        const ActQ8 q8 = act_q8_in(q8_scratch, nt, sh.cols);
+        const bool fast = v.kind == 0 || v.kind == 3 || v.kind == 4;
+        if (forced && !fast) continue;
+        const ActQ8 q8 = act_q8_in(q8_scratch, nt, sh.cols, v.kind == 4);
         auto launch = [&](int i) {
           const DevWeight w{bufs[i % copies], sh.type, sh.rows, sh.cols, rb};
-          if (v.kind == 0 || v.kind == 3)
-            return matvec_fast(w, x, sh.cols, nt, out, sh.rows, nullptr, s, v.kind == 3 ? &q8 : nullptr);
+          if (fast) return matvec_fast(w, x, sh.cols, nt, out, sh.rows, nullptr, s, v.kind >= 3 ? &q8 : nullptr);
           return matvec(w, x, sh.cols, nt, out, sh.rows, nullptr, v.kind == 1, s);
         };
         const double us = time_launches(launch, s, e0, e1);
         std::printf("%s %s | %s | %s | %lld x %lld | %d | %.2f | %.0f\n", v.name,
-                    v.kind == 0 || v.kind == 3 ? (forced ? forced : "auto") : "-", type_name(sh.type), sh.name,
+                    fast ? (forced ? forced : "auto") : "-", type_name(sh.type), sh.name,
                     static_cast<long long>(sh.rows), static_cast<long long>(sh.cols), nt, us, bytes / (us * 1e3));
       }
     }

@@ -182,10 +182,11 @@ TEST(CudaDequant, TensorCoreKernelFits) {
 // The coalesced mat-vec's whole indexing (matvec_fast.cuh lane_sums: rows a warp, blocks a lane,
 // tokens), run on the CPU: the 32 lanes' sums of each warp against a double-precision product of
 // the reference's weights, for rows that leave the last warp part of a group and a block count
-// that leaves some lanes idle in the last pass. With int8, the activations are quantized first
-// (fast::quantize_act_block, the int8 path's Q8Act) and the product is with their values d * q.
+// that leaves some lanes idle in the last pass. With bits 8 or 16, the activations are quantized
+// first (fast::quantize_act_block / quantize_act16_block, the Q8Act / Q16Act paths) and the
+// product is with their values d * q.
 template <uint32_t T, int NT, int R>
-void expect_lane_sums_match(GgmlType type, int64_t cols, int parts = 1, bool int8 = false) {
+void expect_lane_sums_match(GgmlType type, int64_t cols, int parts = 1, int bits = 32) {
   const int64_t rows = 7;
   const auto bytes = quantized(type, rows, cols, 300 + static_cast<uint32_t>(T) + NT);
   const size_t row_bytes = ggml_row_size(type, cols);
@@ -194,11 +195,17 @@ void expect_lane_sums_match(GgmlType type, int64_t cols, int parts = 1, bool int
   std::vector<float> x(static_cast<size_t>(NT * cols));
   for (float& v : x) v = dist(rng);
   std::vector<int8_t> xq(x.size());
+  std::vector<int16_t> xq16(x.size());
   std::vector<float> xd(x.size() / 32), xv = x;  // xv: the values the product is taken with
   for (size_t b = 0; b < xd.size(); ++b) {
-    xd[b] = fast::quantize_act_block(&x[32 * b], &xq[32 * b]);
-    if (int8)
-      for (int i = 0; i < 32; ++i) xv[32 * b + i] = xd[b] * static_cast<float>(xq[32 * b + i]);
+    if (bits == 16) {
+      xd[b] = fast::quantize_act16_block(&x[32 * b], &xq16[32 * b]);
+      for (int i = 0; i < 32; ++i) xv[32 * b + i] = xd[b] * static_cast<float>(xq16[32 * b + i]);
+    } else {
+      xd[b] = fast::quantize_act_block(&x[32 * b], &xq[32 * b]);
+      if (bits == 8)
+        for (int i = 0; i < 32; ++i) xv[32 * b + i] = xd[b] * static_cast<float>(xq[32 * b + i]);
+    }
   }
   std::vector<float> w(static_cast<size_t>(cols));
   double err = 0.0, norm = 0.0, quant_err = 0.0;
@@ -207,9 +214,12 @@ void expect_lane_sums_match(GgmlType type, int64_t cols, int parts = 1, bool int
     for (int part = 0; part < parts; ++part)
       for (int lane = 0; lane < 32; ++lane) {
         float acc[R][NT];
-        if (int8)
+        if (bits == 8)
           fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes),
                                     fast::Q8Act{xq.data(), xd.data(), cols}, row0, lane, acc, part, parts);
+        else if (bits == 16)
+          fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes),
+                                    fast::Q16Act{xq16.data(), xd.data(), cols}, row0, lane, acc, part, parts);
         else
           fast::lane_sums<T, NT, R>(bytes.data(), rows, cols, static_cast<int64_t>(row_bytes),
                                     fast::F32Act{x.data(), cols}, row0, lane, acc, part, parts);
@@ -231,33 +241,34 @@ void expect_lane_sums_match(GgmlType type, int64_t cols, int parts = 1, bool int
     }
   }
   EXPECT_LT(std::sqrt(err / norm), 1e-5) << ggml_type_name(type) << " tokens " << NT << " rows a warp " << R
-                                         << " warps a row " << parts << (int8 ? " int8" : "");
-  // 8-bit activations move the product by well under a percent of its size (and not at all
-  // without them, beyond f32 rounding).
-  EXPECT_LT(std::sqrt(quant_err / norm), int8 ? 1e-2 : 1e-5) << ggml_type_name(type) << (int8 ? " int8" : "");
+                                         << " warps a row " << parts << " activation bits " << bits;
+  // 8-bit activations move the product by well under a percent of its size, 16-bit ones by 2^-8
+  // of that (15 bits: under 1e-4), and f32 not at all beyond rounding.
+  EXPECT_LT(std::sqrt(quant_err / norm), bits == 8 ? 1e-2 : bits == 16 ? 1e-4 : 1e-5)
+      << ggml_type_name(type) << " activation bits " << bits;
 }
 
 // The int8 path: the codes and their dp4a sums against the product with the quantized values, at
 // the shapes of the f32 test (each format's runs, tokens, rows a warp, split-K).
 TEST(CudaDequant, Int8MatvecSumsMatchQuantizedActivations) {
-  expect_lane_sums_match<kQ4_K, 1, 1>(GgmlType::Q4_K, 256 * 5, 1, true);
-  expect_lane_sums_match<kQ4_K, 3, 2>(GgmlType::Q4_K, 256 * 5, 1, true);
-  expect_lane_sums_match<kQ4_K, 8, 4>(GgmlType::Q4_K, 256 * 5, 1, true);
-  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 5, 1, true);
-  expect_lane_sums_match<kQ6_K, 5, 4>(GgmlType::Q6_K, 256 * 5, 1, true);
-  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 9, 1, true);
-  expect_lane_sums_match<kQ8_0, 8, 4>(GgmlType::Q8_0, 32 * 9, 1, true);
-  expect_lane_sums_match<kQ4_K, 1, 2>(GgmlType::Q4_K, 256 * 21, 3, true);
-  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 21, 4, true);
-  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 45, 4, true);
+  expect_lane_sums_match<kQ4_K, 1, 1>(GgmlType::Q4_K, 256 * 5, 1, 8);
+  expect_lane_sums_match<kQ4_K, 3, 2>(GgmlType::Q4_K, 256 * 5, 1, 8);
+  expect_lane_sums_match<kQ4_K, 8, 4>(GgmlType::Q4_K, 256 * 5, 1, 8);
+  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 5, 1, 8);
+  expect_lane_sums_match<kQ6_K, 5, 4>(GgmlType::Q6_K, 256 * 5, 1, 8);
+  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 9, 1, 8);
+  expect_lane_sums_match<kQ8_0, 8, 4>(GgmlType::Q8_0, 32 * 9, 1, 8);
+  expect_lane_sums_match<kQ4_K, 1, 2>(GgmlType::Q4_K, 256 * 21, 3, 8);
+  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 21, 4, 8);
+  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 45, 4, 8);
   // Q4_K's wide layout, the one the int8 path runs: both activation kinds (the f32 one checks the
   // layout's decoding), rows a warp, tokens, a block count that leaves lanes idle, split-K.
-  for (const bool int8 : {true, false}) {
-    expect_lane_sums_match<fast::kQ4_K_Wide, 1, 1>(GgmlType::Q4_K, 256 * 5, 1, int8);
-    expect_lane_sums_match<fast::kQ4_K_Wide, 2, 2>(GgmlType::Q4_K, 256 * 5, 1, int8);
-    expect_lane_sums_match<fast::kQ4_K_Wide, 8, 4>(GgmlType::Q4_K, 256 * 7, 1, int8);
-    expect_lane_sums_match<fast::kQ4_K_Wide, 1, 2>(GgmlType::Q4_K, 256 * 21, 3, int8);
-    expect_lane_sums_match<fast::kQ4_K_Wide, 3, 1>(GgmlType::Q4_K, 256 * 56, 2, int8);
+  for (const int bits : {8, 32}) {
+    expect_lane_sums_match<fast::kQ4_K_Wide, 1, 1>(GgmlType::Q4_K, 256 * 5, 1, bits);
+    expect_lane_sums_match<fast::kQ4_K_Wide, 2, 2>(GgmlType::Q4_K, 256 * 5, 1, bits);
+    expect_lane_sums_match<fast::kQ4_K_Wide, 8, 4>(GgmlType::Q4_K, 256 * 7, 1, bits);
+    expect_lane_sums_match<fast::kQ4_K_Wide, 1, 2>(GgmlType::Q4_K, 256 * 21, 3, bits);
+    expect_lane_sums_match<fast::kQ4_K_Wide, 3, 1>(GgmlType::Q4_K, 256 * 56, 2, bits);
   }
 }
 
@@ -296,6 +307,20 @@ TEST(CudaDequant, CoalescedMatvecSumsMatchReference) {
   expect_lane_sums_match<kQ4_K, 1, 2>(GgmlType::Q4_K, 256 * 5, 8);
   expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 21, 4);
   expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 45, 4);
+}
+
+// The int16 path (the default): 16-bit activation codes and dp2a pairs, every format and layout the
+// mat-vec runs, tokens, rows a warp and split-K, against the product with the quantized values.
+TEST(CudaDequant, Int16MatvecSumsMatchQuantizedActivations) {
+  expect_lane_sums_match<kQ4_K, 1, 1>(GgmlType::Q4_K, 256 * 5, 1, 16);
+  expect_lane_sums_match<kQ4_K, 3, 2>(GgmlType::Q4_K, 256 * 5, 1, 16);
+  expect_lane_sums_match<fast::kQ4_K_Wide, 1, 2>(GgmlType::Q4_K, 256 * 21, 3, 16);
+  expect_lane_sums_match<fast::kQ4_K_Wide, 8, 4>(GgmlType::Q4_K, 256 * 7, 1, 16);
+  expect_lane_sums_match<fast::kQ4_K_Wide, 2, 1>(GgmlType::Q4_K, 256 * 56, 2, 16);
+  expect_lane_sums_match<kQ6_K, 1, 2>(GgmlType::Q6_K, 256 * 5, 1, 16);
+  expect_lane_sums_match<kQ6_K, 5, 4>(GgmlType::Q6_K, 256 * 21, 4, 16);
+  expect_lane_sums_match<kQ8_0, 2, 1>(GgmlType::Q8_0, 32 * 9, 1, 16);
+  expect_lane_sums_match<kQ8_0, 8, 4>(GgmlType::Q8_0, 32 * 45, 2, 16);
 }
 
 // How many warps share a row (the H100's per-matrix table, docs/cuda.md): Q4_K / Q6_K split only

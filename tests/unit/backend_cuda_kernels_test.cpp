@@ -137,19 +137,19 @@ TEST(CudaMatmul, MatvecRowsPerWarpAndOlderKernels) {
   }
 }
 
-// The coalesced mat-vec's int8 path (HAYATE_CUDA_MATVEC_INT8=all: Q8_0 too): the activations quantized on
-// the device the way fast::quantize_act_block does it on the host, so the output is the
+// The coalesced mat-vec's integer-code paths (HAYATE_CUDA_MATVEC_INT8=all: 8-bit codes, Q8_0
+// too; 16: 16-bit codes, the default): the activations quantized on the device the way
+// fast::quantize_act_block / quantize_act16_block do it on the host, so the output is the
 // reference's product with those quantized values within f32 rounding (1e-5), at 1..8 tokens,
 // each rows-a-warp and split, then on 4099 rows; and the fused gate/up/SwiGLU form likewise.
-TEST(CudaMatmul, Int8MatvecMatchesQuantizedActivations) {
-  HAYATE_SKIP_WITHOUT_CUDA();
-  test::ScopedEnv int8("HAYATE_CUDA_MATVEC_INT8", "all");
-  // Blocks of 32: scale max|x| / 127, codes round(x * 127 / max|x|) to nearest, ties to even.
-  auto quantized_x = [](std::vector<float> x) {
+void expect_integer_matvec_matches(const char* mode, float levels, double max_moved) {
+  test::ScopedEnv codes("HAYATE_CUDA_MATVEC_INT8", mode);
+  // Blocks of 32: scale max|x| / levels, codes round(x * levels / max|x|) to nearest, ties to even.
+  auto quantized_x = [levels](std::vector<float> x) {
     for (size_t b = 0; b + 32 <= x.size(); b += 32) {
       float amax = 0.0f;
       for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(x[b + i]));
-      const float d = amax / 127.0f, inverse = amax > 0.0f ? 127.0f / amax : 0.0f;
+      const float d = amax / levels, inverse = amax > 0.0f ? levels / amax : 0.0f;
       for (int i = 0; i < 32; ++i) x[b + i] = d * std::nearbyint(x[b + i] * inverse);
     }
     return x;
@@ -180,21 +180,31 @@ TEST(CudaMatmul, Int8MatvecMatchesQuantizedActivations) {
             std::memcpy(rx.data, xq.data(), xq.size() * sizeof(float));
             ref->matmul(w.w, rx, rout, nullptr);
             ref->matmul_swiglu(g.w, u.w, rx, rsw);
-            const std::string what = std::string(type_name) + " rows " + std::to_string(rows) + " rows a warp " +
+            const std::string what = std::string(mode) + " " + type_name + " rows " + std::to_string(rows) + " rows a warp " +
                                      rows_per_warp + " parts " + parts + " tokens " + std::to_string(n);
             const auto got = test::download(*be, out), got_sw = test::download(*be, sw);
             ASSERT_TRUE(test::all_finite(got) && test::all_finite(got_sw)) << what;
             EXPECT_LT(test::relative_l2(got, std::vector<float>(rout.data, rout.data + n * rows)), 1e-5) << what;
             EXPECT_LT(test::relative_l2(got_sw, std::vector<float>(rsw.data, rsw.data + n * rows)), 1e-5)
                 << what << " swiglu";
-            // Against the unquantized activations: the 8-bit rounding, small but not nothing.
+            // Against the unquantized activations: the codes' rounding, small but not nothing.
             const double moved = test::relative_l2(got, host_matmul(w.w, x, n, nullptr));
-            EXPECT_GT(moved, 1e-6) << what;
-            EXPECT_LT(moved, 1e-2) << what;
+            EXPECT_GT(moved, 1e-7) << what;
+            EXPECT_LT(moved, max_moved) << what;
           }
         }
     }
   }
+}
+
+TEST(CudaMatmul, Int8MatvecMatchesQuantizedActivations) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  expect_integer_matvec_matches("all", 127.0f, 1e-2);
+}
+
+TEST(CudaMatmul, Int16MatvecMatchesQuantizedActivations) {
+  HAYATE_SKIP_WITHOUT_CUDA();
+  expect_integer_matvec_matches("16", 32767.0f, 1e-4);
 }
 
 // The F16/BF16 16-byte mat-vec with 1, 2 and 8 warps a row (split-K; 8 leaves parts idle) on

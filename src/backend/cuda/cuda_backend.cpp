@@ -94,12 +94,16 @@ CudaBackend::CudaBackend(const DeviceOptions& opt)
   matvec_fast_on_ = kMatvecFastDefault;
   if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_FAST"); v && *v) matvec_fast_on_ = std::strcmp(v, "1") == 0;
   if (disabled("matvec_fast")) matvec_fast_on_ = false;
-  // The int8 path of that mat-vec, off by default: an H100 call timed it at 1.2x the f32 path's
-  // one-token Q4_K gate/up and 1.7x at 4 tokens, tg128 +8%, but on the random-weight test models
-  // it moved every position's logits by 1.0-2.2e-2 of their largest (the forward tests ask 1e-2)
-  // and top-1 agreement to 95-98% (docs/cuda.md, stage 8).
+  // The mat-vec's activations as integer codes (docs/cuda.md, stages 8 and 9): 16-bit by default
+  // (dp2a; logits within 1e-4-ish of the f32 path), 8-bit as an option (dp4a; an H100 timed its
+  // tg128 at 1.10x the f32 path's, but on the random-weight test models it moved the logits by
+  // 2.0-2.2e-2 of their largest, as far as the CPU backend's 8-bit activations move them, where
+  // the CUDA forward tests ask 1e-2), f32 with 0.
   if (const char* v = std::getenv("HAYATE_CUDA_MATVEC_INT8"); v && *v)
-    matvec_int8_ = std::strcmp(v, "0") == 0 ? Int8::Off : std::strcmp(v, "all") == 0 ? Int8::All : Int8::KQuants;
+    matvec_act_ = std::strcmp(v, "0") == 0    ? MatvecAct::F32
+                  : std::strcmp(v, "16") == 0 ? MatvecAct::Int16
+                  : std::strcmp(v, "all") == 0 ? MatvecAct::Int8All
+                                              : MatvecAct::Int8KQuants;
   if (disabled("batched"))
     batched_max_tokens_ = 0;
   else if (const char* v = std::getenv("HAYATE_CUDA_BATCHED_MAX_TOKENS"); v && *v)

@@ -29,10 +29,10 @@
 // to a row of it and of the F16/BF16 mat-vec (split-K; default by the matrix's shape);
 // HAYATE_CUDA_MATVEC_OCC=4 its one-token Q4_K kernels built for 4 blocks an SM (to measure);
 // HAYATE_CUDA_SWIGLU_FUSED=1 its fused gate/up/SwiGLU form (off until verified on a GPU);
-// HAYATE_CUDA_MATVEC_INT8=1|0|all its int8 path (activations quantized to 8 bits in blocks of
-// 32 once a call, dp4a sums) for Q4_K and Q6_K weights (1), off (0, the default: on random-weight
-// test models it moved logits past the forward tests' 1e-2 bound, docs/cuda.md stage 8), or for
-// Q8_0 weights too (all; on an H100 Q8_0 gained nothing from it);
+// HAYATE_CUDA_MATVEC_INT8=16|1|all|0 its activations: quantized once a call in blocks of 32 to
+// 16-bit codes for Q4_K, Q6_K and Q8_0 weights (16, the default: dp2a sums, stage 9), to 8-bit
+// codes for Q4_K and Q6_K (1) or all three (all; dp4a sums, stage 8: on random-weight test models
+// they move logits past the forward tests' 1e-2 bound), or f32 (0);
 // `short_chunks` in HAYATE_CUDA_DISABLE gives decode attention its 64-position chunks of before
 // stage 6 (16 under 64 (token, head) pairs).
 #pragma once
@@ -217,8 +217,8 @@ class CudaBackend : public Backend {
   // matmul with `shared`: x quantized to 8 bits by an earlier product of the same call (its q
   // set), or to be set by this one (the int8 path); the caller takes and releases its scratch.
   void matmul_with(const Weight& w, Tensor x, Tensor out, const Weight* bias, ActQ8& shared);
-  // The int8 path's activations for a product of weights of `type` (none where that path is off
-  // for it): `shared`'s when set (ready), else new scratch, which `shared` then names.
+  // The integer-code activations for a product of weights of `type` (none where matvec_act_
+  // leaves that format f32): `shared`'s when set (ready), else new scratch, which `shared` then names.
   ActQ8 int8_activations(GgmlType type, Tensor x, ActQ8& shared);
   void sync();
 
@@ -229,8 +229,10 @@ class CudaBackend : public Backend {
   bool graphs_ = false;
   StepGraphs steps_;
   bool top_logits_on_ = true, matvec_q4k_on_ = true, matvec_fast_on_ = true, swiglu_fused_on_ = true;
-  enum class Int8 { Off, KQuants, All };
-  Int8 matvec_int8_ = Int8::Off;
+  // The mat-vec's activations (HAYATE_CUDA_MATVEC_INT8): f32 (0), 16-bit codes for Q4_K, Q6_K and
+  // Q8_0 (16, the default), 8-bit codes for Q4_K and Q6_K (1) or all three (all).
+  enum class MatvecAct { F32, Int16, Int8KQuants, Int8All };
+  MatvecAct matvec_act_ = MatvecAct::Int16;
   bool prefill_on_ = true;  // the tiled attention of prompt batches; HAYATE_CUDA_DISABLE=prefill
   // Stage 7's fused launches; HAYATE_CUDA_DISABLE=fuse_qkv (matmul_parts: Q/K/V and gate/up),
   // fuse_norm (add_rms_norm), fuse_rope (rope_store_kv) give the separate launches of before.

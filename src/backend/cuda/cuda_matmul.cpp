@@ -180,16 +180,18 @@ void CudaBackend::matmul_swiglu(const Weight& gate_w, const Weight& up_w, Tensor
 }
 
 ActQ8 CudaBackend::int8_activations(GgmlType type, Tensor x, ActQ8& shared) {
-  const bool on = type == GgmlType::Q4_K || type == GgmlType::Q6_K ? matvec_int8_ != Int8::Off
-                  : type == GgmlType::Q8_0                         ? matvec_int8_ == Int8::All
-                                                                   : false;
+  const bool kquant = type == GgmlType::Q4_K || type == GgmlType::Q6_K;
+  const bool on = matvec_act_ == MatvecAct::Int16 || matvec_act_ == MatvecAct::Int8All
+                      ? kquant || type == GgmlType::Q8_0
+                      : matvec_act_ == MatvecAct::Int8KQuants && kquant;
   if (!on) return ActQ8{};
   if (shared.q) {  // quantized by an earlier launch of the same call
     ActQ8 ready = shared;
     ready.ready = true;
     return ready;
   }
-  shared = act_q8_in(scratch_.take(act_q8_bytes(x.rows, x.cols)), x.rows, x.cols);
+  const bool bits16 = matvec_act_ == MatvecAct::Int16;
+  shared = act_q8_in(scratch_.take(act_q8_bytes(x.rows, x.cols, bits16)), x.rows, x.cols, bits16);
   return shared;
 }
 

@@ -33,13 +33,15 @@ cudaError_t matvec(const DevWeight& w, const float* x, int64_t ldx, int64_t n_to
 // q8's scratch (act_q8_bytes, act_q8_in) and each run of weights is an integer dot product
 // (dp4a): the product of the weights with those quantized activations, up to f32 rounding.
 constexpr int64_t kMatvecFastMaxTokens = 8;
+// With bits16, the codes are 16-bit (int16_t at q; fast::Q16Act, one dp2a pair a word of weights).
 struct ActQ8 {
   int8_t* q = nullptr;
   float* d = nullptr;
   bool ready = false;  // q and d already hold these activations (an earlier call quantized them)
+  bool bits16 = false;
 };
-size_t act_q8_bytes(int64_t n_tokens, int64_t cols);
-ActQ8 act_q8_in(void* scratch, int64_t n_tokens, int64_t cols);
+size_t act_q8_bytes(int64_t n_tokens, int64_t cols, bool bits16 = false);
+ActQ8 act_q8_in(void* scratch, int64_t n_tokens, int64_t cols, bool bits16 = false);
 bool matvec_fast_fits(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens);
 cudaError_t matvec_fast(const DevWeight& w, const float* x, int64_t ldx, int64_t n_tokens, float* out, int64_t ldo,
                         const float* bias, cudaStream_t s, const ActQ8* q8 = nullptr);

@@ -22,6 +22,7 @@ namespace {
 
 using fast::F32Act;
 using fast::Fast;
+using fast::Q16Act;
 using fast::Q8Act;
 
 constexpr int kWarps = kMatvecWarps;  // warps per thread block
@@ -86,9 +87,11 @@ __global__ void __launch_bounds__(kWarps * 32, MinBlocks)
   row_group<T, NT, R>(w, rows, cols, row_bytes, act, out, ldo, bias, parts, blockIdx.x);
 }
 
-// The int8 path's activations (fast::Q8Act): a warp a block of 32, codes and scale as the host's
-// fast::quantize_act_block makes them (the same act_scale and act_code; the maximum is exact).
-__global__ void quantize_act(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, int8_t* q, float* d) {
+// The int8 and int16 paths' activations (fast::Q8Act, Q16Act): a warp a block of 32, codes and
+// scale as the host's fast::quantize_act_block / quantize_act16_block make them (the same scale
+// and code functions; the maximum is exact).
+template <typename Code>
+__global__ void quantize_act(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, Code* q, float* d) {
   const int64_t per_token = cols / 32;
   const int64_t block = (static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) / 32;
   if (block >= n_tokens * per_token) return;  // the whole warp
@@ -99,9 +102,15 @@ __global__ void quantize_act(const float* x, int64_t ldx, int64_t n_tokens, int6
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, o));
   float inverse = 0.0f;
-  const float scale = fast::act_scale(amax, inverse);
-  q[t * cols + 32 * b + lane] = fast::act_code(v, inverse);
-  if (lane == 0) d[t * per_token + b] = scale;
+  if constexpr (sizeof(Code) == 2) {
+    const float scale = fast::act16_scale(amax, inverse);
+    q[t * cols + 32 * b + lane] = fast::act16_code(v, inverse);
+    if (lane == 0) d[t * per_token + b] = scale;
+  } else {
+    const float scale = fast::act_scale(amax, inverse);
+    q[t * cols + 32 * b + lane] = fast::act_code(v, inverse);
+    if (lane == 0) d[t * per_token + b] = scale;
+  }
 }
 
 // Several weights of one type in one grid (matvec_parts): block b runs row_group for the part
@@ -313,14 +322,21 @@ template <typename Run>
 cudaError_t with_act(const float* x, int64_t ldx, int64_t n_tokens, int64_t cols, const ActQ8* q8, cudaStream_t s,
                      Run&& run) {
   if (!q8) return run(F32Act{x, ldx});
-  if (q8->ready) return run(Q8Act{q8->q, q8->d, cols});
-  const int64_t threads = n_tokens * cols;  // a thread a value, a warp a block of 32
-  quantize_act<<<static_cast<unsigned>((threads + 255) / 256), 256, 0, s>>>(x, ldx, n_tokens, cols, q8->q, q8->d);
-  if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  auto* q16 = reinterpret_cast<int16_t*>(q8->q);
+  if (!q8->ready) {
+    const int64_t threads = n_tokens * cols;  // a thread a value, a warp a block of 32
+    const auto blocks = static_cast<unsigned>((threads + 255) / 256);
+    if (q8->bits16)
+      quantize_act<<<blocks, 256, 0, s>>>(x, ldx, n_tokens, cols, q16, q8->d);
+    else
+      quantize_act<<<blocks, 256, 0, s>>>(x, ldx, n_tokens, cols, q8->q, q8->d);
+    if (const cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+  }
+  if (q8->bits16) return run(Q16Act{q16, q8->d, cols});
   return run(Q8Act{q8->q, q8->d, cols});
 }
 
-// Q4_K's layout on the int8 path: fast::kQ4_K_Wide (16 code bytes a lane), or with
+// Q4_K's layout on the int8 and int16 paths: fast::kQ4_K_Wide (16 code bytes a lane), or with
 // HAYATE_CUDA_MATVEC_WIDE=0 Fast<kQ4_K>'s 8 (read per launch: the benchmark compares the two).
 bool q4k_wide() {
   const char* v = std::getenv("HAYATE_CUDA_MATVEC_WIDE");
@@ -328,12 +344,12 @@ bool q4k_wide() {
 }
 
 // run(std::integral_constant<uint32_t, T>) for the weight's format T (Q4_K, Q6_K or Q8_0) and the
-// kernels' activations Act: Q4_K takes its wide layout with 8-bit activations.
+// kernels' activations Act: Q4_K takes its wide layout with 8- and 16-bit activations.
 template <typename Act, typename Run>
 cudaError_t by_type(uint32_t type, Run&& run) {
   switch (type) {
     case kQ4_K:
-      if constexpr (std::is_same_v<Act, Q8Act>)
+      if constexpr (!std::is_same_v<Act, F32Act>)
         if (q4k_wide()) return run(std::integral_constant<uint32_t, fast::kQ4_K_Wide>{});
       return run(std::integral_constant<uint32_t, kQ4_K>{});
     case kQ6_K:
@@ -416,13 +432,16 @@ cudaError_t matvec_fast_swiglu(const DevWeight& gate, const DevWeight& up, const
   });
 }
 
-size_t act_q8_bytes(int64_t n_tokens, int64_t cols) {
-  return static_cast<size_t>(n_tokens * cols) + static_cast<size_t>(n_tokens * (cols / 32)) * sizeof(float);
+size_t act_q8_bytes(int64_t n_tokens, int64_t cols, bool bits16) {
+  return static_cast<size_t>(n_tokens * cols) * (bits16 ? 2 : 1) +
+         static_cast<size_t>(n_tokens * (cols / 32)) * sizeof(float);
 }
 
-ActQ8 act_q8_in(void* scratch, int64_t n_tokens, int64_t cols) {
+ActQ8 act_q8_in(void* scratch, int64_t n_tokens, int64_t cols, bool bits16) {
   auto* q = static_cast<int8_t*>(scratch);
-  return ActQ8{q, reinterpret_cast<float*>(q + n_tokens * cols)};
+  ActQ8 a{q, reinterpret_cast<float*>(q + n_tokens * cols * (bits16 ? 2 : 1))};
+  a.bits16 = bits16;
+  return a;
 }
 
 }  // namespace hayate::cuda

@@ -269,6 +269,46 @@ inline float quantize_act_block(const float* x, int8_t* q) {
   return d;
 }
 
+// The int16 path's activations (Q16Act): the same blocks of 32 with scale max|x| / 32767, so each
+// value keeps 15 bits (the int8 path's 7 moved the random test models' logits by 2e-2; these move
+// them by about 2^-8 of that).
+HAYATE_HD float act16_scale(float amax, float& inverse) {
+  inverse = amax > 0.0f ? 32767.0f / amax : 0.0f;
+  return amax / 32767.0f;
+}
+HAYATE_HD int16_t act16_code(float x, float inverse) {
+#ifdef __CUDA_ARCH__
+  return static_cast<int16_t>(__float2int_rn(x * inverse));
+#else
+  return static_cast<int16_t>(std::nearbyint(x * inverse));
+#endif
+}
+inline float quantize_act16_block(const float* x, int16_t* q) {
+  float amax = 0.0f;
+  for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(x[i]));
+  float inverse = 0.0f;
+  const float d = act16_scale(amax, inverse);
+  for (int i = 0; i < 32; ++i) q[i] = act16_code(x[i], inverse);
+  return d;
+}
+
+// Two signed 16-bit values of a times signed bytes 0 and 1 (lo) or 2 and 3 (hi) of b, plus c
+// (the device's dp2a).
+template <bool kHi>
+HAYATE_HD int dp2a(uint32_t a, uint32_t b, int c) {
+#ifdef __CUDA_ARCH__
+  if constexpr (kHi)
+    return __dp2a_hi(static_cast<int>(a), static_cast<int>(b), c);
+  else
+    return __dp2a_lo(static_cast<int>(a), static_cast<int>(b), c);
+#else
+  for (int k = 0; k < 2; ++k)
+    c += static_cast<int16_t>(static_cast<uint16_t>(a >> (16 * k))) *
+         static_cast<int8_t>(static_cast<uint8_t>(b >> (8 * (k + (kHi ? 2 : 0)))));
+  return c;
+#endif
+}
+
 // Activations as f32 rows: x[t * ldx + col]. A block's weights are decoded to exact floats and
 // each run's sum is f32, as in the reference.
 struct F32Act {
@@ -369,6 +409,71 @@ struct Q8Act {
           int s = 0;
 #pragma unroll
           for (int i = 0; i < kWords; ++i) s = dp4a(c[r][u][i], xa[i], s);
+          const float v = F::kMin ? scale[r][u] * static_cast<float>(s) - minc[r][u] * static_cast<float>(xsum)
+                                  : scale[r][u] * static_cast<float>(s);
+          acc[r][t] = fmaf(dx, v, acc[r][t]);
+        }
+      }
+    }
+  }
+};
+
+// Activations quantized to 16 bits (act16_scale): codes q[t * ldq + col] (int16), scales d as
+// Q8Act's. A word of four weight codes meets its four activations in two dp2a (the low and high
+// bytes against two 16-bit pairs): twice the int8 path's dot instructions, a sixth of the f32
+// path's per weight, and an exact integer sum of the weights' codes with 15-bit activations.
+struct Q16Act {
+  const int16_t* q;
+  const float* d;
+  int64_t ldq;
+  template <uint32_t T, int NT, int R>
+  HAYATE_HD void add_block(const typename Fast<T>::Raw (&raw)[R], int sub, int64_t blk, float (*acc)[NT]) const {
+    using F = Fast<T>;
+    constexpr int kWords = F::kRunLen / 4;  // code words a run; activations: two words each
+    uint32_t c[R][F::kRuns][kWords];
+    float scale[R][F::kRuns], minc[R][F::kRuns];
+#pragma unroll
+    for (int r = 0; r < R; ++r) {
+      F::codes(raw[r], c[r]);
+      F::scales(raw[r], sub, scale[r], minc[r]);
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+#pragma unroll
+      for (int u = 0; u < F::kRuns; ++u) {
+        const int64_t at = t * ldq + blk * F::kBlockWeights + F::run_col(sub, u);
+        uint32_t xa[2 * kWords];
+        if constexpr (kWords >= 2) {
+#pragma unroll
+          for (int i = 0; i < kWords / 2; ++i) {
+            const uint4 v = ld(reinterpret_cast<const uint4*>(q + at) + i);
+            xa[4 * i] = v.x;
+            xa[4 * i + 1] = v.y;
+            xa[4 * i + 2] = v.z;
+            xa[4 * i + 3] = v.w;
+          }
+        } else {
+          const uint2 v = ld(reinterpret_cast<const uint2*>(q + at));
+          xa[0] = v.x;
+          xa[1] = v.y;
+        }
+        const float dx = ld(d + at / 32);
+        int xsum = 0;
+        if constexpr (F::kMin) {
+#pragma unroll
+          for (int i = 0; i < kWords; ++i) {
+            xsum = dp2a<false>(xa[2 * i], 0x01010101u, xsum);
+            xsum = dp2a<true>(xa[2 * i + 1], 0x01010101u, xsum);
+          }
+        }
+#pragma unroll
+        for (int r = 0; r < R; ++r) {
+          int s = 0;
+#pragma unroll
+          for (int i = 0; i < kWords; ++i) {
+            s = dp2a<false>(xa[2 * i], c[r][u][i], s);
+            s = dp2a<true>(xa[2 * i + 1], c[r][u][i], s);
+          }
           const float v = F::kMin ? scale[r][u] * static_cast<float>(s) - minc[r][u] * static_cast<float>(xsum)
                                   : scale[r][u] * static_cast<float>(s);
           acc[r][t] = fmaf(dx, v, acc[r][t]);
